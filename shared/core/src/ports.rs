@@ -1,0 +1,147 @@
+//! The small traits through which the domain talks to the world.
+
+use crate::error::Result;
+use async_trait::async_trait;
+
+/// Wall-clock time, injected so tests can fix it.
+pub trait Clock: Send + Sync {
+    fn now_millis(&self) -> i64;
+    fn now_secs(&self) -> i64 {
+        self.now_millis().div_euclid(1000)
+    }
+}
+
+/// Randomness, injected so tests can seed it.
+pub trait Rng: Send + Sync {
+    fn fill(&self, buf: &mut [u8]);
+
+    fn bytes(&self, n: usize) -> Vec<u8> {
+        let mut v = vec![0u8; n];
+        self.fill(&mut v);
+        v
+    }
+
+    fn uuid(&self) -> uuid::Uuid {
+        let mut b = [0u8; 16];
+        self.fill(&mut b);
+        uuid::Builder::from_random_bytes(b).into_uuid()
+    }
+
+    /// A string of `n` characters drawn uniformly from `alphabet` (rejection sampling, no bias).
+    fn string_from(&self, alphabet: &[u8], n: usize) -> String {
+        let limit = 256 - (256 % alphabet.len());
+        let mut out = String::with_capacity(n);
+        while out.len() < n {
+            let mut b = [0u8; 32];
+            self.fill(&mut b);
+            for &x in &b {
+                if (x as usize) < limit && out.len() < n {
+                    out.push(alphabet[x as usize % alphabet.len()] as char);
+                }
+            }
+        }
+        out
+    }
+}
+
+/// The operating system's clock.
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    #[allow(clippy::disallowed_methods)]
+    fn now_millis(&self) -> i64 {
+        let d = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        d.as_millis() as i64
+    }
+}
+
+/// The operating system's CSPRNG.
+pub struct SystemRng;
+
+impl Rng for SystemRng {
+    fn fill(&self, buf: &mut [u8]) {
+        use rand::RngCore;
+        rand::rngs::OsRng.fill_bytes(buf);
+    }
+}
+
+/// A message to deliver: a verification code, an invitation…
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OutgoingMessage {
+    pub pool_id: String,
+    pub username: String,
+    /// "EMAIL" or "SMS".
+    pub channel: String,
+    pub destination: String,
+    pub subject: Option<String>,
+    pub body: String,
+    /// The code the message carries, for the local outbox only.
+    pub code: Option<String>,
+    pub sent_at: i64,
+}
+
+/// Delivers email and SMS (SES/SNS in AWS, the outbox locally).
+#[async_trait]
+pub trait Messenger: Send + Sync {
+    /// `from` is the pool's sender address for email (None: the deployment default).
+    async fn send(&self, from: Option<&str>, msg: &OutgoingMessage) -> Result<()>;
+}
+
+/// Encrypts secrets at rest (SRP verifiers, signing keys) with a key kept outside the store.
+pub trait SecretCipher: Send + Sync {
+    fn seal(&self, plaintext: &[u8]) -> Result<Vec<u8>>;
+    fn open(&self, sealed: &[u8]) -> Result<Vec<u8>>;
+}
+
+/// AES-256-GCM with a 32-byte key: a local key file, or a KMS data key in AWS.
+pub struct AesGcmCipher {
+    key: aws_lc_rs::aead::LessSafeKey,
+}
+
+impl AesGcmCipher {
+    pub fn new(key: &[u8]) -> Result<Self> {
+        let unbound = aws_lc_rs::aead::UnboundKey::new(&aws_lc_rs::aead::AES_256_GCM, key)
+            .map_err(|_| crate::Error::internal("the master key must be 32 bytes"))?;
+        Ok(Self { key: aws_lc_rs::aead::LessSafeKey::new(unbound) })
+    }
+}
+
+impl SecretCipher for AesGcmCipher {
+    fn seal(&self, plaintext: &[u8]) -> Result<Vec<u8>> {
+        let mut nonce = [0u8; 12];
+        SystemRng.fill(&mut nonce);
+        let mut buf = plaintext.to_vec();
+        self.key
+            .seal_in_place_append_tag(
+                aws_lc_rs::aead::Nonce::assume_unique_for_key(nonce),
+                aws_lc_rs::aead::Aad::empty(),
+                &mut buf,
+            )
+            .map_err(|_| crate::Error::internal("seal failed"))?;
+        let mut out = nonce.to_vec();
+        out.extend_from_slice(&buf);
+        Ok(out)
+    }
+
+    fn open(&self, sealed: &[u8]) -> Result<Vec<u8>> {
+        if sealed.len() < 12 + 16 {
+            return Err(crate::Error::internal("sealed secret too short"));
+        }
+        let (nonce, body) = sealed.split_at(12);
+        let mut nonce_arr = [0u8; 12];
+        nonce_arr.copy_from_slice(nonce);
+        let mut buf = body.to_vec();
+        let plain = self
+            .key
+            .open_in_place(
+                aws_lc_rs::aead::Nonce::assume_unique_for_key(nonce_arr),
+                aws_lc_rs::aead::Aad::empty(),
+                &mut buf,
+            )
+            .map_err(|_| crate::Error::internal("secret could not be decrypted: wrong master key?"))?;
+        Ok(plain.to_vec())
+    }
+}

@@ -1,0 +1,63 @@
+//! Errors as they travel on the wire: `{"__type": name, "message": …}` + `X-Amzn-ErrorType`.
+
+use tessera_core::Error;
+
+/// An error ready to encode. Domain errors convert one-to-one; the protocol-level errors
+/// (signature, serialization, unknown operation) exist only here.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WireError {
+    pub name: &'static str,
+    pub message: String,
+    pub status: u16,
+}
+
+impl WireError {
+    pub fn new(name: &'static str, status: u16, message: impl Into<String>) -> Self {
+        WireError { name, message: message.into(), status }
+    }
+
+    /// Body/shape could not be read as the operation's input.
+    pub fn serialization(message: impl Into<String>) -> Self {
+        Self::new("SerializationException", 400, message)
+    }
+
+    pub fn invalid_parameter(message: impl Into<String>) -> Self {
+        Self::new("InvalidParameterException", 400, message)
+    }
+
+    pub fn missing_authentication_token() -> Self {
+        Self::new("MissingAuthenticationTokenException", 400, "Missing Authentication Token")
+    }
+
+    pub fn unrecognized_client() -> Self {
+        Self::new(
+            "UnrecognizedClientException",
+            400,
+            "The security token included in the request is invalid.",
+        )
+    }
+
+    pub fn invalid_signature(message: impl Into<String>) -> Self {
+        Self::new("InvalidSignatureException", 400, message)
+    }
+
+    pub fn unknown_operation(target: &str) -> Self {
+        Self::new(
+            "UnknownOperationException",
+            400,
+            format!("Unknown operation: {target}"),
+        )
+    }
+
+    /// The JSON body Cognito sends with an error.
+    pub fn body(&self) -> Vec<u8> {
+        serde_json::to_vec(&serde_json::json!({"__type": self.name, "message": self.message}))
+            .unwrap_or_default()
+    }
+}
+
+impl From<Error> for WireError {
+    fn from(e: Error) -> Self {
+        WireError { name: e.name(), status: e.status(), message: e.message().to_string() }
+    }
+}
