@@ -3,7 +3,16 @@
 //! [`store`].
 
 pub mod error;
+pub mod ids;
+pub mod model;
+pub mod ops;
+pub mod password;
 pub mod ports;
+pub mod schema;
+pub mod service;
+pub mod srp;
 pub mod store;
+pub mod tokens;
 
 pub use error::{Error, Result};
+pub use service::{CallContext, Service, ServiceConfig};

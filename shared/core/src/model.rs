@@ -1,0 +1,222 @@
+//! Stored records: UserPool, AppClient, User, and the keys they live under.
+
+use crate::password::PasswordPolicy;
+use crate::tokens::PoolKeys;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use std::collections::BTreeMap;
+
+/// Store keys, in one place so the layout is readable at a glance.
+pub mod keys {
+    /// Partition listing every pool (sk = pool id).
+    pub const POOLS: &str = "POOLS";
+    pub fn pool(pool_id: &str) -> String {
+        format!("POOL#{pool_id}")
+    }
+    pub const POOL_SK: &str = "POOL";
+    /// Pool partition entries listing its clients (sk = CLIENT#id).
+    pub fn pool_client_sk(client_id: &str) -> String {
+        format!("CLIENT#{client_id}")
+    }
+    pub fn client(client_id: &str) -> String {
+        format!("CLIENT#{client_id}")
+    }
+    pub const CLIENT_SK: &str = "CLIENT";
+    /// One user, by internal username (case-folded when the pool is case-insensitive).
+    pub fn user(pool_id: &str, username_key: &str) -> String {
+        format!("USER#{pool_id}#{username_key}")
+    }
+    pub const USER_SK: &str = "USER";
+    /// Partition listing a pool's users (sk = username key); lets a pool be deleted.
+    pub fn pool_users(pool_id: &str) -> String {
+        format!("USERS#{pool_id}")
+    }
+    /// A sign-in identifier (email, phone_number, sub) pointing at a username.
+    pub fn alias(pool_id: &str, kind: &str, value: &str) -> String {
+        format!("ALIAS#{pool_id}#{kind}#{value}")
+    }
+    pub const ALIAS_SK: &str = "ALIAS";
+    /// One sign-in session family: its refresh token and the access tokens it issued.
+    pub fn origin(origin_jti: &str) -> String {
+        format!("ORIGIN#{origin_jti}")
+    }
+    pub const ORIGIN_SK: &str = "ORIGIN";
+}
+
+/// A user pool: the settings Cognito returns in `UserPoolType`, plus what the domain needs typed.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct UserPool {
+    pub id: String,
+    pub name: String,
+    pub created: i64,
+    pub modified: i64,
+    pub password_policy: PasswordPolicy,
+    /// "email" / "phone_number" when they are the sign-in name (internal username = UUID).
+    pub username_attributes: Vec<String>,
+    pub alias_attributes: Vec<String>,
+    pub auto_verified_attributes: Vec<String>,
+    pub case_sensitive: bool,
+    pub required_attributes: Vec<String>,
+    pub custom_schema: Vec<Value>,
+    /// Every other UserPoolType member as the caller set it (templates, tags, MFA, …).
+    pub settings: Map<String, Value>,
+    pub keys: PoolKeys,
+}
+
+impl UserPool {
+    pub fn username_key(&self, username: &str) -> String {
+        if self.case_sensitive {
+            username.to_string()
+        } else {
+            username.to_lowercase()
+        }
+    }
+
+    pub fn setting_str(&self, path: &[&str]) -> Option<&str> {
+        let mut v = self.settings.get(*path.first()?)?;
+        for p in path.iter().skip(1) {
+            v = v.get(p)?;
+        }
+        v.as_str()
+    }
+}
+
+/// An app client (`UserPoolClientType`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AppClient {
+    pub pool_id: String,
+    pub client_id: String,
+    pub client_name: String,
+    pub secret: Option<String>,
+    pub created: i64,
+    pub modified: i64,
+    /// Every other UserPoolClientType member as the caller set it.
+    pub settings: Map<String, Value>,
+}
+
+impl AppClient {
+    pub fn explicit_auth_flows(&self) -> Vec<String> {
+        match self.settings.get("ExplicitAuthFlows").and_then(Value::as_array) {
+            Some(flows) => flows.iter().filter_map(|f| f.as_str().map(str::to_string)).collect(),
+            None => vec![
+                "ALLOW_REFRESH_TOKEN_AUTH".into(),
+                "ALLOW_USER_SRP_AUTH".into(),
+                "ALLOW_CUSTOM_AUTH".into(),
+            ],
+        }
+    }
+
+    /// Whether the client enables a flow, accepting the legacy names for each.
+    pub fn allows_flow(&self, allow_name: &str, legacy_name: Option<&str>) -> bool {
+        let flows = self.explicit_auth_flows();
+        if allow_name == "ALLOW_REFRESH_TOKEN_AUTH" && !flows.iter().any(|f| f.starts_with("ALLOW_")) {
+            // Clients configured only with legacy names can always refresh.
+            return true;
+        }
+        flows.iter().any(|f| f == allow_name || Some(f.as_str()) == legacy_name)
+    }
+
+    pub fn prevent_user_existence_errors(&self) -> bool {
+        self.settings.get("PreventUserExistenceErrors").and_then(Value::as_str) == Some("ENABLED")
+    }
+
+    /// A token validity in seconds from `<Kind>TokenValidity` and `TokenValidityUnits.<Kind>Token`.
+    pub fn validity_secs(&self, kind: &str, default_value: i64, default_unit: &str) -> i64 {
+        let value = self
+            .settings
+            .get(&format!("{kind}TokenValidity"))
+            .and_then(Value::as_i64)
+            .unwrap_or(default_value);
+        let unit = self
+            .settings
+            .get("TokenValidityUnits")
+            .and_then(|u| u.get(format!("{kind}Token")))
+            .and_then(Value::as_str)
+            .unwrap_or(default_unit);
+        value * unit_secs(unit)
+    }
+}
+
+pub fn unit_secs(unit: &str) -> i64 {
+    match unit {
+        "seconds" => 1,
+        "minutes" => 60,
+        "hours" => 3600,
+        _ => 86400,
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[allow(non_camel_case_types)]
+pub enum UserStatus {
+    UNCONFIRMED,
+    CONFIRMED,
+    FORCE_CHANGE_PASSWORD,
+    RESET_REQUIRED,
+    ARCHIVED,
+    COMPROMISED,
+    UNKNOWN,
+    EXTERNAL_PROVIDER,
+}
+
+impl UserStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UserStatus::UNCONFIRMED => "UNCONFIRMED",
+            UserStatus::CONFIRMED => "CONFIRMED",
+            UserStatus::FORCE_CHANGE_PASSWORD => "FORCE_CHANGE_PASSWORD",
+            UserStatus::RESET_REQUIRED => "RESET_REQUIRED",
+            UserStatus::ARCHIVED => "ARCHIVED",
+            UserStatus::COMPROMISED => "COMPROMISED",
+            UserStatus::UNKNOWN => "UNKNOWN",
+            UserStatus::EXTERNAL_PROVIDER => "EXTERNAL_PROVIDER",
+        }
+    }
+}
+
+/// A one-time code: stored as a hash, single use, expiring, with a wrong-guess counter.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingCode {
+    pub hash: String,
+    pub expires_at: i64,
+    pub failed_attempts: u32,
+}
+
+/// The SRP verifier: salt in hex, verifier sealed by the master key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SrpVerifier {
+    pub salt_hex: String,
+    pub sealed_verifier: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct User {
+    pub username: String,
+    pub sub: String,
+    pub attributes: BTreeMap<String, String>,
+    pub status: UserStatus,
+    pub enabled: bool,
+    pub created: i64,
+    pub modified: i64,
+    pub password_hash: Option<String>,
+    pub srp: Option<SrpVerifier>,
+    /// Tokens from sign-ins that began before this instant (epoch ms) are revoked.
+    #[serde(default)]
+    pub signed_out_at_ms: i64,
+    /// Pending codes by purpose ("signup", …).
+    #[serde(default)]
+    pub codes: BTreeMap<String, PendingCode>,
+}
+
+impl User {
+    pub fn attr(&self, name: &str) -> Option<&str> {
+        self.attributes.get(name).map(String::as_str)
+    }
+
+    pub fn attributes_json(&self) -> Vec<Value> {
+        self.attributes
+            .iter()
+            .map(|(k, v)| serde_json::json!({"Name": k, "Value": v}))
+            .collect()
+    }
+}

@@ -1,0 +1,490 @@
+//! InitiateAuth, AdminInitiateAuth, RevokeToken, GlobalSignOut, AdminUserGlobalSignOut, and the
+//! access-token check every token-authorised operation uses.
+//!
+//! The flow is an explicit state machine ([`AuthState`] × input → [`Step`]): the handler does the
+//! I/O (loading the user, hashing) and asks [`step`] what follows.
+
+use crate::error::{Error, Result};
+use crate::model::{keys, AppClient, User, UserPool, UserStatus};
+use crate::service::{check_secret_hash, CallContext, Input, Service};
+use crate::store::{Cond, Item, StoreError, Write};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+
+/// `AuthFlowType`, with the legacy names folded onto the current ones.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthFlow {
+    UserSrp,
+    UserPassword,
+    AdminUserPassword,
+    RefreshToken,
+    Custom,
+    User,
+}
+
+impl AuthFlow {
+    pub fn parse(s: &str) -> Result<AuthFlow> {
+        Ok(match s {
+            "USER_SRP_AUTH" => AuthFlow::UserSrp,
+            "USER_PASSWORD_AUTH" => AuthFlow::UserPassword,
+            "ADMIN_USER_PASSWORD_AUTH" | "ADMIN_NO_SRP_AUTH" => AuthFlow::AdminUserPassword,
+            "REFRESH_TOKEN_AUTH" | "REFRESH_TOKEN" => AuthFlow::RefreshToken,
+            "CUSTOM_AUTH" => AuthFlow::Custom,
+            "USER_AUTH" => AuthFlow::User,
+            other => return Err(Error::invalid(format!("Invalid AuthFlow: {other}"))),
+        })
+    }
+
+    /// The ExplicitAuthFlows entry that enables it, and its legacy spelling.
+    fn client_setting(self) -> (&'static str, Option<&'static str>) {
+        match self {
+            AuthFlow::UserSrp => ("ALLOW_USER_SRP_AUTH", None),
+            AuthFlow::UserPassword => ("ALLOW_USER_PASSWORD_AUTH", Some("USER_PASSWORD_AUTH")),
+            AuthFlow::AdminUserPassword => ("ALLOW_ADMIN_USER_PASSWORD_AUTH", Some("ADMIN_NO_SRP_AUTH")),
+            AuthFlow::RefreshToken => ("ALLOW_REFRESH_TOKEN_AUTH", None),
+            AuthFlow::Custom => ("ALLOW_CUSTOM_AUTH", Some("CUSTOM_AUTH_FLOW_ONLY")),
+            AuthFlow::User => ("ALLOW_USER_AUTH", None),
+        }
+    }
+
+    fn not_enabled(self) -> Error {
+        match self {
+            AuthFlow::UserPassword => Error::invalid("USER_PASSWORD_AUTH flow not enabled for this client"),
+            AuthFlow::UserSrp => Error::invalid("USER_SRP_AUTH flow not enabled for this client"),
+            AuthFlow::RefreshToken => Error::invalid("REFRESH_TOKEN_AUTH flow not enabled for this client"),
+            AuthFlow::Custom => Error::invalid("CUSTOM_AUTH flow not enabled for this client"),
+            AuthFlow::AdminUserPassword | AuthFlow::User => Error::invalid("Auth flow not enabled for this client"),
+        }
+    }
+}
+
+/// Where a sign-in stands. Later flows add a state per challenge (PASSWORD_VERIFIER, MFA, …).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuthState {
+    /// Nothing proven yet.
+    Start,
+    /// The password was checked; `correct` says how it went.
+    PasswordChecked { correct: bool },
+}
+
+/// What the facts about a user and a step lead to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Step {
+    Tokens,
+    Challenge(&'static str),
+    Denied(Error),
+}
+
+/// The facts about the user that decide the next step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UserFacts {
+    pub status: UserStatus,
+    pub enabled: bool,
+}
+
+/// The pure transition function: state × facts → step.
+pub fn step(state: &AuthState, facts: UserFacts) -> Step {
+    match state {
+        AuthState::Start => Step::Denied(Error::not_authorized("Incorrect username or password.")),
+        AuthState::PasswordChecked { correct: false } => {
+            Step::Denied(Error::not_authorized("Incorrect username or password."))
+        }
+        AuthState::PasswordChecked { correct: true } => {
+            if !facts.enabled {
+                return Step::Denied(Error::not_authorized("User is disabled."));
+            }
+            match facts.status {
+                UserStatus::CONFIRMED => Step::Tokens,
+                UserStatus::UNCONFIRMED => Step::Denied(Error::UserNotConfirmedException("User is not confirmed.".into())),
+                UserStatus::RESET_REQUIRED => {
+                    Step::Denied(Error::PasswordResetRequiredException("Password reset required for the user".into()))
+                }
+                UserStatus::FORCE_CHANGE_PASSWORD => Step::Challenge("NEW_PASSWORD_REQUIRED"),
+                _ => Step::Denied(Error::not_authorized("Incorrect username or password.")),
+            }
+        }
+    }
+}
+
+/// One sign-in's session family: its refresh token and the access tokens it issued.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Origin {
+    pub pool_id: String,
+    pub client_id: String,
+    pub username: String,
+    pub refresh_hash: String,
+    pub auth_time: i64,
+    /// When the family began (epoch ms); a global sign-out at or after this revokes it.
+    pub created_ms: i64,
+}
+
+fn refresh_hash(secret: &str) -> String {
+    hex::encode(Sha256::digest(secret.as_bytes()))
+}
+
+/// `{origin_jti}.{secret}`: opaque to clients, stored only as a hash.
+fn split_refresh_token(token: &str) -> Option<(&str, &str)> {
+    let (origin, secret) = token.split_once('.')?;
+    (uuid::Uuid::parse_str(origin).is_ok() && !secret.is_empty() && !secret.contains('.')).then_some((origin, secret))
+}
+
+fn pool_mismatch(client: &AppClient) -> Error {
+    Error::ResourceNotFoundException(format!("User pool client {} does not exist.", client.client_id))
+}
+
+fn param<'a>(params: &'a Value, name: &str) -> Result<&'a str> {
+    params
+        .get(name)
+        .and_then(Value::as_str)
+        .ok_or_else(|| Error::invalid(format!("Missing required parameter {name}")))
+}
+
+pub async fn initiate_auth(svc: &Service, ctx: &CallContext, input: &Value) -> Result<Value> {
+    let client = svc.client(input.req_str("ClientId")?).await?;
+    let flow = AuthFlow::parse(input.req_str("AuthFlow")?)?;
+    if flow == AuthFlow::AdminUserPassword {
+        return Err(Error::invalid("Initiate Auth method not supported."));
+    }
+    start(svc, ctx, &client, flow, input).await
+}
+
+pub async fn admin_initiate_auth(svc: &Service, ctx: &CallContext, input: &Value) -> Result<Value> {
+    let pool_id = input.req_str("UserPoolId")?;
+    let client = svc.client(input.req_str("ClientId")?).await?;
+    if client.pool_id != pool_id {
+        return Err(pool_mismatch(&client));
+    }
+    let flow = AuthFlow::parse(input.req_str("AuthFlow")?)?;
+    if flow == AuthFlow::UserPassword {
+        return Err(Error::invalid("Initiate Auth method not supported."));
+    }
+    start(svc, ctx, &client, flow, input).await
+}
+
+async fn start(svc: &Service, ctx: &CallContext, client: &AppClient, flow: AuthFlow, input: &Value) -> Result<Value> {
+    let (allow, legacy) = flow.client_setting();
+    if !client.allows_flow(allow, legacy) {
+        return Err(flow.not_enabled());
+    }
+    let pool = svc.pool(&client.pool_id).await?;
+    let params = input.get("AuthParameters").cloned().unwrap_or(json!({}));
+    match flow {
+        AuthFlow::UserPassword | AuthFlow::AdminUserPassword => password_sign_in(svc, ctx, &pool, client, &params).await,
+        AuthFlow::RefreshToken => refresh(svc, ctx, &pool, client, &params).await,
+        AuthFlow::UserSrp | AuthFlow::Custom | AuthFlow::User => Err(Error::invalid(format!(
+            "{} is not supported by this Tessera version yet; use USER_PASSWORD_AUTH or ADMIN_USER_PASSWORD_AUTH.",
+            input.str_of("AuthFlow").unwrap_or_default()
+        ))),
+    }
+}
+
+async fn password_sign_in(svc: &Service, ctx: &CallContext, pool: &UserPool, client: &AppClient, params: &Value) -> Result<Value> {
+    let username = param(params, "USERNAME")?;
+    let password = param(params, "PASSWORD")?.to_string();
+    check_secret_hash(client, params.get("SECRET_HASH").and_then(Value::as_str), &[username])?;
+    let found = svc.find_user(pool, username).await?;
+    let hash_params = svc.config.hash_params;
+    let Some((user, _)) = found else {
+        // Same work as a real check, so timing does not reveal whether the user exists.
+        let dummy = dummy_hash(svc).await?;
+        svc.cpu(move || hash_params.verify(&password, &dummy)).await?;
+        return Err(if client.prevent_user_existence_errors() {
+            Error::not_authorized("Incorrect username or password.")
+        } else {
+            Error::UserNotFoundException("User does not exist.".into())
+        });
+    };
+    let stored = user.password_hash.clone().unwrap_or_default();
+    let correct = svc.cpu(move || hash_params.verify(&password, &stored)).await?;
+    let facts = UserFacts { status: user.status, enabled: user.enabled };
+    match step(&AuthState::PasswordChecked { correct }, facts) {
+        Step::Tokens => issue(svc, ctx, pool, client, &user, None).await,
+        Step::Challenge(name) => Err(Error::invalid(format!(
+            "The {name} challenge is not supported by this Tessera version yet."
+        ))),
+        Step::Denied(e) => Err(e),
+    }
+}
+
+/// A hash with the configured parameters, made once per process.
+async fn dummy_hash(svc: &Service) -> Result<String> {
+    static DUMMY: tokio::sync::OnceCell<String> = tokio::sync::OnceCell::const_new();
+    let params = svc.config.hash_params;
+    let salt = svc.rng.bytes(16);
+    DUMMY
+        .get_or_try_init(|| async move { svc.cpu(move || params.hash("not-a-password", &salt)).await? })
+        .await
+        .cloned()
+}
+
+async fn refresh(svc: &Service, ctx: &CallContext, pool: &UserPool, client: &AppClient, params: &Value) -> Result<Value> {
+    let token = param(params, "REFRESH_TOKEN")?;
+    let invalid = || Error::not_authorized("Invalid Refresh Token");
+    let (origin_jti, secret) = split_refresh_token(token).ok_or_else(invalid)?;
+    let (origin, _) = svc
+        .get_json::<Origin>(&keys::origin(origin_jti), keys::ORIGIN_SK)
+        .await?
+        .ok_or_else(invalid)?;
+    let matches: bool = subtle::ConstantTimeEq::ct_eq(refresh_hash(secret).as_bytes(), origin.refresh_hash.as_bytes()).into();
+    if !matches || origin.client_id != client.client_id || origin.pool_id != pool.id {
+        return Err(invalid());
+    }
+    let (user, _) = svc
+        .find_user(pool, &origin.username)
+        .await?
+        .ok_or_else(|| Error::not_authorized("Refresh Token has been revoked"))?;
+    let given = params.get("SECRET_HASH").and_then(Value::as_str);
+    let mut names = vec![user.username.as_str(), user.sub.as_str()];
+    if let Some(u) = params.get("USERNAME").and_then(Value::as_str) {
+        names.push(u);
+    }
+    check_secret_hash(client, given, &names)?;
+    if origin.created_ms <= user.signed_out_at_ms {
+        return Err(Error::not_authorized("Refresh Token has been revoked"));
+    }
+    if !user.enabled {
+        return Err(Error::not_authorized("User is disabled."));
+    }
+    issue(svc, ctx, pool, client, &user, Some((origin_jti, &origin))).await
+}
+
+/// Issues tokens. A new sign-in (`existing` None) starts a session family with a refresh token;
+/// a refresh reuses the family and its `auth_time` and returns no new refresh token.
+async fn issue(
+    svc: &Service,
+    ctx: &CallContext,
+    pool: &UserPool,
+    client: &AppClient,
+    user: &User,
+    existing: Option<(&str, &Origin)>,
+) -> Result<Value> {
+    let now = svc.now_secs();
+    let keys = svc.open_keys(pool)?;
+    let (origin_jti, auth_time, refresh_token) = match existing {
+        Some((jti, origin)) => (jti.to_string(), origin.auth_time, None),
+        None => {
+            let jti = svc.rng.uuid().to_string();
+            let secret = URL_SAFE_NO_PAD.encode(svc.rng.bytes(32));
+            let refresh_secs = client.validity_secs("Refresh", 30, "days");
+            let origin = Origin {
+                pool_id: pool.id.clone(),
+                client_id: client.client_id.clone(),
+                username: user.username.clone(),
+                refresh_hash: refresh_hash(&secret),
+                auth_time: now,
+                created_ms: svc.clock.now_millis().max(user.signed_out_at_ms + 1),
+            };
+            let mut item = Item::new(keys::origin(&jti), keys::ORIGIN_SK, serde_json::to_value(&origin).map_err(Error::internal)?);
+            item.expires_at = Some(now + refresh_secs);
+            svc.store.transact(vec![Write::put(item, Cond::NotExists)], now).await?;
+            let token = format!("{jti}.{secret}");
+            (jti, now, Some(token))
+        }
+    };
+    let access_secs = client.validity_secs("Access", 1, "hours");
+    let id_secs = client.validity_secs("Id", 1, "hours");
+    let iss = ctx.issuer(&pool.id);
+    let access_claims = json!({
+        "sub": user.sub,
+        "iss": iss,
+        "client_id": client.client_id,
+        "origin_jti": origin_jti,
+        "event_id": svc.rng.uuid().to_string(),
+        "token_use": "access",
+        "scope": "aws.cognito.signin.user.admin",
+        "auth_time": auth_time,
+        "exp": now + access_secs,
+        "iat": now,
+        "jti": svc.rng.uuid().to_string(),
+        "username": user.username,
+    });
+    let mut id_claims = serde_json::Map::new();
+    for (name, value) in &user.attributes {
+        let v = match name.as_str() {
+            "email_verified" | "phone_number_verified" => json!(value == "true"),
+            "updated_at" => value.parse::<i64>().map(|n| json!(n)).unwrap_or(json!(value)),
+            _ => json!(value),
+        };
+        id_claims.insert(name.clone(), v);
+    }
+    for (k, v) in [
+        ("sub", json!(user.sub)),
+        ("iss", json!(iss)),
+        ("cognito:username", json!(user.username)),
+        ("origin_jti", json!(origin_jti)),
+        ("aud", json!(client.client_id)),
+        ("event_id", json!(svc.rng.uuid().to_string())),
+        ("token_use", json!("id")),
+        ("auth_time", json!(auth_time)),
+        ("exp", json!(now + id_secs)),
+        ("iat", json!(now)),
+        ("jti", json!(svc.rng.uuid().to_string())),
+    ] {
+        id_claims.insert(k.to_string(), v);
+    }
+    let mut result = json!({
+        "AccessToken": keys.access.sign(&access_claims)?,
+        "ExpiresIn": access_secs,
+        "TokenType": "Bearer",
+        "IdToken": keys.id.sign(&Value::Object(id_claims))?,
+    });
+    if let Some(rt) = refresh_token {
+        result["RefreshToken"] = json!(rt);
+    }
+    Ok(json!({"ChallengeParameters": {}, "AuthenticationResult": result}))
+}
+
+/// A verified access token's user and session.
+pub struct AccessSession {
+    pub pool: UserPool,
+    pub user: User,
+    pub version: u64,
+    pub claims: Value,
+    pub origin_jti: String,
+}
+
+/// Checks an access token as the pool's own operations must: signature, issuer, expiry,
+/// `token_use`, scope, not revoked, user present and enabled.
+pub async fn authorize_access_token(svc: &Service, ctx: &CallContext, token: &str) -> Result<AccessSession> {
+    let invalid = || Error::not_authorized("Invalid Access Token");
+    let pool_id = crate::tokens::unverified_pool_id(token).ok_or_else(invalid)?;
+    if !crate::ids::is_pool_id(&pool_id) {
+        return Err(invalid());
+    }
+    let pool = svc.pool(&pool_id).await.map_err(|_| invalid())?;
+    let keys = svc.open_keys(&pool)?;
+    let now = svc.now_secs();
+    let claims = match keys.access.verify(token, &ctx.issuer(&pool.id), now) {
+        Some(c) => c,
+        None => {
+            // Distinguish expiry from forgery only for tokens whose signature is ours.
+            let expired = keys.access.verify(token, &ctx.issuer(&pool.id), i64::MIN).is_some();
+            return Err(if expired { Error::not_authorized("Access Token has expired") } else { invalid() });
+        }
+    };
+    if claims.get("token_use").and_then(Value::as_str) != Some("access") {
+        return Err(invalid());
+    }
+    let scopes = claims.get("scope").and_then(Value::as_str).unwrap_or_default();
+    if !scopes.split(' ').any(|s| s == "aws.cognito.signin.user.admin") {
+        return Err(Error::not_authorized("Access Token does not have required scopes"));
+    }
+    let origin_jti = claims.get("origin_jti").and_then(Value::as_str).ok_or_else(invalid)?.to_string();
+    let revoked = || Error::not_authorized("Access Token has been revoked");
+    let (origin, _) = svc.get_json::<Origin>(&keys::origin(&origin_jti), keys::ORIGIN_SK).await?.ok_or_else(revoked)?;
+    let username = claims.get("username").and_then(Value::as_str).ok_or_else(invalid)?;
+    let (user, version) = svc
+        .get_json::<User>(&keys::user(&pool.id, &pool.username_key(username)), keys::USER_SK)
+        .await?
+        .ok_or_else(|| Error::UserNotFoundException("User does not exist.".into()))?;
+    if origin.created_ms <= user.signed_out_at_ms || origin.username != user.username {
+        return Err(revoked());
+    }
+    if !user.enabled {
+        return Err(Error::not_authorized("User is disabled."));
+    }
+    Ok(AccessSession { pool, user, version, claims, origin_jti })
+}
+
+pub async fn global_sign_out(svc: &Service, ctx: &CallContext, input: &Value) -> Result<Value> {
+    let session = authorize_access_token(svc, ctx, input.req_str("AccessToken")?).await?;
+    sign_out(svc, &session.pool, session.user, session.version).await
+}
+
+pub async fn admin_user_global_sign_out(svc: &Service, input: &Value) -> Result<Value> {
+    let pool = svc.pool(input.req_str("UserPoolId")?).await?;
+    let (user, version) = svc.require_user(&pool, input.req_str("Username")?).await?;
+    sign_out(svc, &pool, user, version).await
+}
+
+async fn sign_out(svc: &Service, pool: &UserPool, mut user: User, version: u64) -> Result<Value> {
+    user.signed_out_at_ms = svc.clock.now_millis();
+    svc.save_user(pool, &user, version, vec![]).await?;
+    Ok(json!({}))
+}
+
+pub async fn revoke_token(svc: &Service, input: &Value) -> Result<Value> {
+    let token = input.req_str("Token")?;
+    let client = svc.client(input.req_str("ClientId")?).await?;
+    if let Some(secret) = client.secret.as_deref() {
+        let given = input.str_of("ClientSecret").unwrap_or_default();
+        let ok: bool = subtle::ConstantTimeEq::ct_eq(secret.as_bytes(), given.as_bytes()).into();
+        if !ok {
+            return Err(Error::NotAuthorizedException("Client authentication failed.".into()));
+        }
+    }
+    if token.split('.').count() == 3 {
+        return Err(Error::UnsupportedTokenTypeException("Unsupported token type".into()));
+    }
+    let Some((origin_jti, secret)) = split_refresh_token(token) else {
+        return Err(Error::invalid("Invalid token"));
+    };
+    let Some((origin, version)) = svc.get_json::<Origin>(&keys::origin(origin_jti), keys::ORIGIN_SK).await? else {
+        // Already revoked or expired: revoking again is not an error (RFC 7009).
+        return Ok(json!({}));
+    };
+    let matches: bool = subtle::ConstantTimeEq::ct_eq(refresh_hash(secret).as_bytes(), origin.refresh_hash.as_bytes()).into();
+    if !matches {
+        return Ok(json!({}));
+    }
+    if origin.client_id != client.client_id {
+        return Err(Error::UnauthorizedException("The refresh token was not issued to this client.".into()));
+    }
+    if client.settings.get("EnableTokenRevocation").and_then(Value::as_bool) == Some(false) {
+        return Err(Error::UnsupportedOperationException("Token revocation is not enabled for this client.".into()));
+    }
+    match svc
+        .store
+        .transact(vec![Write::delete(keys::origin(origin_jti), keys::ORIGIN_SK, Cond::Version(version))], svc.now_secs())
+        .await
+    {
+        Ok(()) | Err(StoreError::ConditionFailed { .. }) => Ok(json!({})),
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn facts(status: UserStatus, enabled: bool) -> UserFacts {
+        UserFacts { status, enabled }
+    }
+
+    #[test]
+    fn password_state_table() {
+        use UserStatus::*;
+        let ok = AuthState::PasswordChecked { correct: true };
+        let bad = AuthState::PasswordChecked { correct: false };
+        let denied = |s: &Step| match s {
+            Step::Denied(e) => e.name(),
+            _ => "",
+        };
+        assert_eq!(step(&ok, facts(CONFIRMED, true)), Step::Tokens);
+        assert_eq!(denied(&step(&bad, facts(CONFIRMED, true))), "NotAuthorizedException");
+        assert_eq!(denied(&step(&ok, facts(UNCONFIRMED, true))), "UserNotConfirmedException");
+        assert_eq!(denied(&step(&bad, facts(UNCONFIRMED, true))), "NotAuthorizedException", "status only after the password");
+        assert_eq!(denied(&step(&ok, facts(CONFIRMED, false))), "NotAuthorizedException");
+        assert_eq!(denied(&step(&ok, facts(RESET_REQUIRED, true))), "PasswordResetRequiredException");
+        assert_eq!(step(&ok, facts(FORCE_CHANGE_PASSWORD, true)), Step::Challenge("NEW_PASSWORD_REQUIRED"));
+        assert_eq!(denied(&step(&AuthState::Start, facts(CONFIRMED, true))), "NotAuthorizedException");
+    }
+
+    #[test]
+    fn flows_parse_with_legacy_names() {
+        assert_eq!(AuthFlow::parse("ADMIN_NO_SRP_AUTH").ok(), Some(AuthFlow::AdminUserPassword));
+        assert_eq!(AuthFlow::parse("REFRESH_TOKEN").ok(), Some(AuthFlow::RefreshToken));
+        assert!(AuthFlow::parse("NOPE").is_err());
+    }
+
+    #[test]
+    fn refresh_tokens_split_strictly() {
+        let id = "0b7f8a3c-9a7e-4f43-8f55-3a2a9d3b1f10";
+        assert!(split_refresh_token(&format!("{id}.abc")).is_some());
+        assert!(split_refresh_token("nope.abc").is_none());
+        assert!(split_refresh_token(&format!("{id}.a.b")).is_none());
+    }
+}

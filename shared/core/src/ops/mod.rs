@@ -1,0 +1,6 @@
+//! One module per area; one public function per Cognito operation, named after it.
+
+pub mod auth;
+pub mod clients;
+pub mod pools;
+pub mod users;

@@ -1,0 +1,380 @@
+//! CreateUserPool, DescribeUserPool, UpdateUserPool, DeleteUserPool, ListUserPools.
+
+use crate::error::{Error, Result};
+use crate::model::{keys, AppClient, UserPool};
+use crate::password::PasswordPolicy;
+use crate::service::{decode_next_token, encode_next_token, Input, Service};
+use crate::store::{Cond, Item, StoreError, Write, MAX_TRANSACTION_WRITES};
+use crate::tokens::PoolKeys;
+use serde_json::{json, Map, Value};
+
+/// Members of CreateUserPool kept typed on the record; everything else goes to `settings`.
+const TYPED: &[&str] = &[
+    "PoolName",
+    "Policies",
+    "UsernameAttributes",
+    "AliasAttributes",
+    "AutoVerifiedAttributes",
+    "UsernameConfiguration",
+    "Schema",
+];
+
+/// Members UpdateUserPool may change (Cognito resets the ones a call leaves out).
+const UPDATABLE: &[&str] = &[
+    "DeletionProtection",
+    "LambdaConfig",
+    "SmsVerificationMessage",
+    "EmailVerificationMessage",
+    "EmailVerificationSubject",
+    "VerificationMessageTemplate",
+    "SmsAuthenticationMessage",
+    "UserAttributeUpdateSettings",
+    "MfaConfiguration",
+    "DeviceConfiguration",
+    "EmailConfiguration",
+    "SmsConfiguration",
+    "UserPoolTags",
+    "AdminCreateUserConfig",
+    "UserPoolAddOns",
+    "AccountRecoverySetting",
+    "PoolName",
+    "UserPoolTier",
+];
+
+const SIGN_IN_ATTRIBUTES: &[&str] = &["email", "phone_number"];
+
+fn string_list(input: &Value, name: &str) -> Vec<String> {
+    input
+        .get(name)
+        .and_then(Value::as_array)
+        .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect())
+        .unwrap_or_default()
+}
+
+fn password_policy(input: &Value) -> Result<PasswordPolicy> {
+    let mut policy = PasswordPolicy::default();
+    if let Some(p) = input.get("Policies").and_then(|p| p.get("PasswordPolicy")) {
+        let b = |n: &str, d: bool| p.get(n).and_then(Value::as_bool).unwrap_or(d);
+        policy.minimum_length = p.get("MinimumLength").and_then(Value::as_u64).unwrap_or(8) as u32;
+        policy.require_uppercase = b("RequireUppercase", false);
+        policy.require_lowercase = b("RequireLowercase", false);
+        policy.require_numbers = b("RequireNumbers", false);
+        policy.require_symbols = b("RequireSymbols", false);
+        let days = p.get("TemporaryPasswordValidityDays").and_then(Value::as_u64).unwrap_or(0) as u32;
+        policy.temporary_password_validity_days = if days == 0 { 7 } else { days };
+        policy.password_history_size = p.get("PasswordHistorySize").and_then(Value::as_u64).map(|n| n as u32);
+    }
+    Ok(policy)
+}
+
+fn check_sign_in_settings(username_attrs: &[String], alias_attrs: &[String], auto_verified: &[String]) -> Result<()> {
+    if !username_attrs.is_empty() && !alias_attrs.is_empty() {
+        return Err(Error::invalid(
+            "Only one of the aliasAttributes or usernameAttributes can be set in a User Pool",
+        ));
+    }
+    for a in username_attrs {
+        if !SIGN_IN_ATTRIBUTES.contains(&a.as_str()) {
+            return Err(Error::invalid(format!("Invalid username attribute: {a}")));
+        }
+    }
+    for a in auto_verified {
+        if !SIGN_IN_ATTRIBUTES.contains(&a.as_str()) {
+            return Err(Error::invalid(format!("Invalid auto verified attribute: {a}")));
+        }
+    }
+    Ok(())
+}
+
+/// Custom attributes and required standard attributes from `Schema`.
+fn schema(input: &Value) -> Result<(Vec<String>, Vec<Value>)> {
+    let mut required = Vec::new();
+    let mut custom = Vec::new();
+    for attr in input.get("Schema").and_then(Value::as_array).into_iter().flatten() {
+        let name = attr.req_str("Name")?;
+        if crate::schema::is_standard(name) {
+            if attr.bool_of("Required") == Some(true) {
+                required.push(name.to_string());
+            }
+            continue;
+        }
+        if attr.bool_of("Required") == Some(true) {
+            return Err(Error::invalid(format!(
+                "Required custom attributes are not supported currently. Attribute: {name}"
+            )));
+        }
+        let full = if name.starts_with("custom:") { name.to_string() } else { format!("custom:{name}") };
+        let mut a = attr.clone();
+        a["Name"] = json!(full);
+        a["DeveloperOnlyAttribute"] = json!(attr.bool_of("DeveloperOnlyAttribute").unwrap_or(false));
+        a["Mutable"] = json!(attr.bool_of("Mutable").unwrap_or(true));
+        a["Required"] = json!(false);
+        if a.get("AttributeDataType").is_none() {
+            a["AttributeDataType"] = json!("String");
+        }
+        custom.push(a);
+    }
+    Ok((required, custom))
+}
+
+fn settings_from(input: &Value, members: impl Fn(&str) -> bool) -> Map<String, Value> {
+    input
+        .as_object()
+        .map(|o| o.iter().filter(|(k, _)| members(k)).map(|(k, v)| (k.clone(), v.clone())).collect())
+        .unwrap_or_default()
+}
+
+fn check_mfa(settings: &Map<String, Value>) -> Result<()> {
+    match settings.get("MfaConfiguration").and_then(Value::as_str) {
+        None | Some("OFF") => Ok(()),
+        Some(_) => Err(Error::invalid(
+            "MFA is not supported by this Tessera version yet: MfaConfiguration must be OFF.",
+        )),
+    }
+}
+
+pub async fn create_user_pool(svc: &Service, input: &Value) -> Result<Value> {
+    let name = input.req_str("PoolName")?.to_string();
+    let username_attributes = string_list(input, "UsernameAttributes");
+    let alias_attributes = string_list(input, "AliasAttributes");
+    let auto_verified = string_list(input, "AutoVerifiedAttributes");
+    check_sign_in_settings(&username_attributes, &alias_attributes, &auto_verified)?;
+    let (required_attributes, custom_schema) = schema(input)?;
+    let settings = settings_from(input, |k| !TYPED.contains(&k));
+    check_mfa(&settings)?;
+    let now = svc.clock.now_millis();
+    let cipher = svc.cipher.clone();
+    let keys = svc.cpu(move || PoolKeys::generate(cipher.as_ref())).await??;
+    let pool = UserPool {
+        id: crate::ids::user_pool_id(svc.rng.as_ref(), &svc.config.region),
+        name,
+        created: now,
+        modified: now,
+        password_policy: password_policy(input)?,
+        username_attributes,
+        alias_attributes,
+        auto_verified_attributes: auto_verified,
+        case_sensitive: input
+            .get("UsernameConfiguration")
+            .and_then(|u| u.get("CaseSensitive"))
+            .and_then(Value::as_bool)
+            .unwrap_or(true),
+        required_attributes,
+        custom_schema,
+        settings,
+        keys,
+    };
+    let body = serde_json::to_value(&pool).map_err(Error::internal)?;
+    let listing = json!({"Id": pool.id, "Name": pool.name});
+    svc.store
+        .transact(
+            vec![
+                Write::put(Item::new(keys::pool(&pool.id), keys::POOL_SK, body), Cond::NotExists),
+                Write::put(Item::new(keys::POOLS, &pool.id, listing), Cond::NotExists),
+            ],
+            svc.now_secs(),
+        )
+        .await?;
+    Ok(json!({"UserPool": describe(svc, &pool, None)}))
+}
+
+/// `UserPoolType` as DescribeUserPool returns it.
+pub fn describe(svc: &Service, pool: &UserPool, estimated_users: Option<u64>) -> Value {
+    let mut out = Map::new();
+    for (k, v) in &pool.settings {
+        out.insert(k.clone(), v.clone());
+    }
+    let p = &pool.password_policy;
+    out.insert("Id".into(), json!(pool.id));
+    out.insert("Name".into(), json!(pool.name));
+    out.insert("Arn".into(), json!(svc.pool_arn(&pool.id)));
+    out.insert("CreationDate".into(), json!(pool.created as f64 / 1000.0));
+    out.insert("LastModifiedDate".into(), json!(pool.modified as f64 / 1000.0));
+    out.insert(
+        "Policies".into(),
+        json!({"PasswordPolicy": {
+            "MinimumLength": p.minimum_length,
+            "RequireUppercase": p.require_uppercase,
+            "RequireLowercase": p.require_lowercase,
+            "RequireNumbers": p.require_numbers,
+            "RequireSymbols": p.require_symbols,
+            "TemporaryPasswordValidityDays": p.temporary_password_validity_days,
+        }}),
+    );
+    if let (Some(h), Some(pp)) = (p.password_history_size, out.get_mut("Policies")) {
+        pp["PasswordPolicy"]["PasswordHistorySize"] = json!(h);
+    }
+    out.insert("SchemaAttributes".into(), json!(crate::schema::schema_attributes(&pool.required_attributes, &pool.custom_schema)));
+    if !pool.username_attributes.is_empty() {
+        out.insert("UsernameAttributes".into(), json!(pool.username_attributes));
+    }
+    if !pool.alias_attributes.is_empty() {
+        out.insert("AliasAttributes".into(), json!(pool.alias_attributes));
+    }
+    if !pool.auto_verified_attributes.is_empty() {
+        out.insert("AutoVerifiedAttributes".into(), json!(pool.auto_verified_attributes));
+    }
+    out.insert("UsernameConfiguration".into(), json!({"CaseSensitive": pool.case_sensitive}));
+    out.entry("LambdaConfig").or_insert(json!({}));
+    out.entry("MfaConfiguration").or_insert(json!("OFF"));
+    out.entry("DeletionProtection").or_insert(json!("INACTIVE"));
+    out.entry("VerificationMessageTemplate").or_insert(json!({"DefaultEmailOption": "CONFIRM_WITH_CODE"}));
+    out.entry("EmailConfiguration").or_insert(json!({"EmailSendingAccount": "COGNITO_DEFAULT"}));
+    out.entry("AdminCreateUserConfig").or_insert(json!({"AllowAdminCreateUserOnly": false, "UnusedAccountValidityDays": p.temporary_password_validity_days}));
+    out.entry("UserPoolTags").or_insert(json!({}));
+    out.entry("UserPoolTier").or_insert(json!("ESSENTIALS"));
+    if let Some(n) = estimated_users {
+        out.insert("EstimatedNumberOfUsers".into(), json!(n));
+    }
+    Value::Object(out)
+}
+
+pub async fn describe_user_pool(svc: &Service, input: &Value) -> Result<Value> {
+    let pool = svc.pool(input.req_str("UserPoolId")?).await?;
+    let users = count_users(svc, &pool.id).await?;
+    Ok(json!({"UserPool": describe(svc, &pool, Some(users))}))
+}
+
+async fn count_users(svc: &Service, pool_id: &str) -> Result<u64> {
+    let mut n = 0u64;
+    let mut start: Option<String> = None;
+    loop {
+        let page = svc.store.query(&keys::pool_users(pool_id), "", start.as_deref(), 1000, svc.now_secs()).await?;
+        n += page.items.len() as u64;
+        match page.next {
+            Some(s) => start = Some(s),
+            None => return Ok(n),
+        }
+    }
+}
+
+pub async fn update_user_pool(svc: &Service, input: &Value) -> Result<Value> {
+    let pool_id = input.req_str("UserPoolId")?;
+    let (mut pool, version) = svc
+        .get_json::<UserPool>(&keys::pool(pool_id), keys::POOL_SK)
+        .await?
+        .ok_or_else(|| Error::ResourceNotFoundException(format!("User pool {pool_id} does not exist.")))?;
+    let auto_verified = string_list(input, "AutoVerifiedAttributes");
+    check_sign_in_settings(&pool.username_attributes, &pool.alias_attributes, &auto_verified)?;
+    let mut settings = settings_from(input, |k| UPDATABLE.contains(&k) && k != "PoolName");
+    check_mfa(&settings)?;
+    if input.get("Policies").is_some() {
+        pool.password_policy = password_policy(input)?;
+    }
+    if let Some(name) = input.str_of("PoolName") {
+        pool.name = name.to_string();
+    }
+    // Settings that UpdateUserPool cannot change stay as they were.
+    for (k, v) in &pool.settings {
+        if !UPDATABLE.contains(&k.as_str()) {
+            settings.insert(k.clone(), v.clone());
+        }
+    }
+    pool.settings = settings;
+    pool.auto_verified_attributes = auto_verified;
+    pool.modified = svc.clock.now_millis();
+    let mut item = Item::new(keys::pool(&pool.id), keys::POOL_SK, serde_json::to_value(&pool).map_err(Error::internal)?);
+    item.version = version + 1;
+    let listing = json!({"Id": pool.id, "Name": pool.name});
+    match svc
+        .store
+        .transact(
+            vec![
+                Write::put(item, Cond::Version(version)),
+                Write::put(Item::new(keys::POOLS, &pool.id, listing), Cond::None),
+            ],
+            svc.now_secs(),
+        )
+        .await
+    {
+        Ok(()) => Ok(json!({})),
+        Err(StoreError::ConditionFailed { .. }) => Err(Error::ConcurrentModificationException(
+            "The user pool was modified by another request. Try again.".into(),
+        )),
+        Err(e) => Err(e.into()),
+    }
+}
+
+pub async fn delete_user_pool(svc: &Service, input: &Value) -> Result<Value> {
+    let pool = svc.pool(input.req_str("UserPoolId")?).await?;
+    if pool.settings.get("DeletionProtection").and_then(Value::as_str) == Some("ACTIVE") {
+        return Err(Error::invalid(
+            "The user pool cannot be deleted because deletion protection is activated. Deletion protection must be inactivated first.",
+        ));
+    }
+    let now = svc.now_secs();
+    // The pool disappears first, so nothing can reach its users or clients while they go.
+    svc.store
+        .transact(
+            vec![
+                Write::delete(keys::pool(&pool.id), keys::POOL_SK, Cond::None),
+                Write::delete(keys::POOLS, &pool.id, Cond::None),
+            ],
+            now,
+        )
+        .await?;
+    svc.forget_keys(&pool.id);
+    let pool_pk = keys::pool(&pool.id);
+    loop {
+        let page = svc.store.query(&pool_pk, "CLIENT#", None, 40, now).await?;
+        if page.items.is_empty() {
+            break;
+        }
+        let mut writes = Vec::new();
+        for entry in &page.items {
+            if let Some(cid) = entry.sk.strip_prefix("CLIENT#") {
+                writes.push(Write::delete(keys::client(cid), keys::CLIENT_SK, Cond::None));
+            }
+            writes.push(Write::delete(pool_pk.clone(), entry.sk.clone(), Cond::None));
+        }
+        svc.store.transact(writes, now).await?;
+    }
+    let users_pk = keys::pool_users(&pool.id);
+    loop {
+        let page = svc.store.query(&users_pk, "", None, 20, now).await?;
+        if page.items.is_empty() {
+            break;
+        }
+        let mut writes = Vec::new();
+        for entry in &page.items {
+            writes.extend(super::users::user_index_deletes(&pool, entry));
+            writes.push(Write::delete(keys::user(&pool.id, &entry.sk), keys::USER_SK, Cond::None));
+            writes.push(Write::delete(users_pk.clone(), entry.sk.clone(), Cond::None));
+        }
+        writes.truncate(MAX_TRANSACTION_WRITES);
+        svc.store.transact(writes, now).await?;
+    }
+    Ok(json!({}))
+}
+
+pub async fn list_user_pools(svc: &Service, input: &Value) -> Result<Value> {
+    let max = input.i64_of("MaxResults").unwrap_or(60).clamp(1, 60) as usize;
+    let start = input.str_of("NextToken").map(decode_next_token).transpose()?;
+    let page = svc.store.query(keys::POOLS, "", start.as_deref(), max, svc.now_secs()).await?;
+    let mut pools = Vec::new();
+    for entry in &page.items {
+        if let Ok(pool) = svc.pool(&entry.sk).await {
+            pools.push(json!({
+                "Id": pool.id,
+                "Name": pool.name,
+                "LambdaConfig": pool.settings.get("LambdaConfig").cloned().unwrap_or(json!({})),
+                "CreationDate": pool.created as f64 / 1000.0,
+                "LastModifiedDate": pool.modified as f64 / 1000.0,
+            }));
+        }
+    }
+    let mut out = json!({"UserPools": pools});
+    if let Some(next) = page.next {
+        out["NextToken"] = json!(encode_next_token(&next));
+    }
+    Ok(out)
+}
+
+/// Keeps clients reachable from their pool's listing partition.
+pub fn client_listing(client: &AppClient) -> Item {
+    Item::new(
+        keys::pool(&client.pool_id),
+        keys::pool_client_sk(&client.client_id),
+        json!({"ClientId": client.client_id, "ClientName": client.client_name, "UserPoolId": client.pool_id}),
+    )
+}

@@ -1,0 +1,455 @@
+//! SignUp, ConfirmSignUp, ResendConfirmationCode, AdminConfirmSignUp, AdminGetUser, GetUser,
+//! AdminDeleteUser; and the code and message mechanics they share.
+
+use crate::error::{Error, Result};
+use crate::model::{keys, AppClient, PendingCode, SrpVerifier, User, UserPool, UserStatus};
+use crate::ports::OutgoingMessage;
+use crate::service::{attribute_list, check_secret_hash, Input, Service};
+use crate::store::{Cond, Item, StoreError, Write};
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+
+/// Sign-up codes live 24 hours.
+pub const SIGNUP_CODE_TTL_SECS: i64 = 24 * 3600;
+/// Wrong guesses allowed before a code is locked.
+pub const MAX_CODE_ATTEMPTS: u32 = 5;
+
+/// Hash, SRP verifier and salt for a new password, computed off the executor.
+pub async fn password_secrets(svc: &Service, pool: &UserPool, username: &str, password: &str) -> Result<(String, SrpVerifier)> {
+    let params = svc.config.hash_params;
+    let argon_salt = svc.rng.bytes(16);
+    let srp_salt = svc.rng.bytes(16);
+    let suffix = crate::ids::pool_suffix(&pool.id).to_string();
+    let (username, password) = (username.to_string(), password.to_string());
+    let cipher = svc.cipher.clone();
+    svc.cpu(move || -> Result<(String, SrpVerifier)> {
+        let hash = params.hash(&password, &argon_salt)?;
+        let (salt, v) = crate::srp::verifier(&suffix, &username, &password, &srp_salt);
+        let sealed = cipher.seal(&v.to_bytes_be())?;
+        Ok((hash, SrpVerifier { salt_hex: salt.to_str_radix(16), sealed_verifier: STANDARD.encode(sealed) }))
+    })
+    .await?
+}
+
+fn code_hash(username: &str, code: &str) -> String {
+    hex::encode(Sha256::digest(format!("{username}:{code}").as_bytes()))
+}
+
+/// Masks a destination the way Cognito shows it: `j***@e***`, `+*******1234`.
+pub fn mask(channel: &str, destination: &str) -> String {
+    if channel == "EMAIL" {
+        let (local, domain) = destination.split_once('@').unwrap_or((destination, ""));
+        let first = |s: &str| s.chars().next().map(String::from).unwrap_or_default();
+        format!("{}***@{}***", first(local), first(domain))
+    } else {
+        let chars: Vec<char> = destination.chars().collect();
+        let keep = chars.len().saturating_sub(4);
+        let tail: String = chars.iter().skip(keep).collect();
+        format!("+{}{}", "*".repeat(keep.saturating_sub(1)), tail)
+    }
+}
+
+/// Where a verification code for this user goes: email first, then phone, per AutoVerifiedAttributes.
+fn verification_channel(pool: &UserPool, user: &User) -> Option<(&'static str, &'static str, String)> {
+    let auto = &pool.auto_verified_attributes;
+    if auto.iter().any(|a| a == "email") {
+        if let Some(e) = user.attr("email") {
+            return Some(("EMAIL", "email", e.to_string()));
+        }
+    }
+    if auto.iter().any(|a| a == "phone_number") {
+        if let Some(p) = user.attr("phone_number") {
+            return Some(("SMS", "phone_number", p.to_string()));
+        }
+    }
+    None
+}
+
+/// The pool's verification message for a channel, with `{####}` and `{username}` filled in.
+fn verification_message(pool: &UserPool, channel: &str, code: &str, username: &str) -> (Option<String>, String) {
+    let t = |path: &[&str]| pool.setting_str(path).map(str::to_string);
+    let (subject, body) = if channel == "EMAIL" {
+        (
+            t(&["VerificationMessageTemplate", "EmailSubject"])
+                .or_else(|| t(&["EmailVerificationSubject"]))
+                .unwrap_or_else(|| "Your verification code".into()),
+            t(&["VerificationMessageTemplate", "EmailMessage"])
+                .or_else(|| t(&["EmailVerificationMessage"]))
+                .unwrap_or_else(|| "Your verification code is {####}. ".into()),
+        )
+    } else {
+        (
+            String::new(),
+            t(&["VerificationMessageTemplate", "SmsMessage"])
+                .or_else(|| t(&["SmsVerificationMessage"]))
+                .unwrap_or_else(|| "Your verification code is {####}. ".into()),
+        )
+    };
+    let body = body.replace("{####}", code).replace("{username}", username);
+    ((channel == "EMAIL").then_some(subject), body)
+}
+
+/// Creates a code for `purpose`, stores its hash on the user and returns (code, delivery).
+/// The caller saves the user; the message is sent after the save succeeds.
+fn new_code(svc: &Service, pool: &UserPool, user: &mut User, purpose: &str, ttl: i64) -> Option<(OutgoingMessage, Value)> {
+    let (channel, attribute, destination) = verification_channel(pool, user)?;
+    let code = crate::ids::code(svc.rng.as_ref());
+    user.codes.insert(
+        purpose.to_string(),
+        PendingCode { hash: code_hash(&user.username, &code), expires_at: svc.now_secs() + ttl, failed_attempts: 0 },
+    );
+    let shown_name = user.attr(attribute).unwrap_or(&user.username).to_string();
+    let (subject, body) = verification_message(pool, channel, &code, &user.username);
+    let msg = OutgoingMessage {
+        pool_id: pool.id.clone(),
+        username: shown_name,
+        channel: channel.to_string(),
+        destination: destination.clone(),
+        subject,
+        body,
+        code: Some(code),
+        sent_at: svc.clock.now_millis(),
+    };
+    let details = json!({"Destination": mask(channel, &destination), "DeliveryMedium": channel, "AttributeName": attribute});
+    Some((msg, details))
+}
+
+async fn deliver(svc: &Service, pool: &UserPool, msg: &OutgoingMessage) -> Result<()> {
+    let from = pool
+        .setting_str(&["EmailConfiguration", "From"])
+        .or_else(|| pool.setting_str(&["EmailConfiguration", "SourceArn"]).and_then(|arn| arn.rsplit('/').next()))
+        .map(str::to_string)
+        .or_else(|| svc.config.default_email_from.clone());
+    svc.messenger.send(from.as_deref(), msg).await
+}
+
+/// Checks a submitted code against the user's pending one. On a wrong guess the counter is
+/// saved; on success the code is removed (single use) and the caller saves the user.
+async fn consume_code(svc: &Service, pool: &UserPool, user: &mut User, version: u64, purpose: &str, code: &str) -> Result<()> {
+    let Some(pending) = user.codes.get(purpose).cloned() else {
+        return Err(Error::CodeMismatchException("Invalid verification code provided, please try again.".into()));
+    };
+    if pending.failed_attempts >= MAX_CODE_ATTEMPTS {
+        return Err(Error::LimitExceededException("Attempt limit exceeded, please try after some time.".into()));
+    }
+    let want = code_hash(&user.username, code);
+    let matches: bool = subtle::ConstantTimeEq::ct_eq(want.as_bytes(), pending.hash.as_bytes()).into();
+    if !matches {
+        if let Some(p) = user.codes.get_mut(purpose) {
+            p.failed_attempts += 1;
+        }
+        svc.save_user(pool, user, version, vec![]).await?;
+        return Err(Error::CodeMismatchException("Invalid verification code provided, please try again.".into()));
+    }
+    if pending.expires_at <= svc.now_secs() {
+        return Err(Error::ExpiredCodeException("Invalid code provided, please request a code again.".into()));
+    }
+    user.codes.remove(purpose);
+    Ok(())
+}
+
+/// Items that point at a user (aliases, sub) and must go when the user goes.
+pub fn user_index_deletes(pool: &UserPool, listing: &Item) -> Vec<Write> {
+    let mut out = Vec::new();
+    if let Some(sub) = listing.body.get("sub").and_then(Value::as_str) {
+        out.push(Write::delete(keys::alias(&pool.id, "sub", sub), keys::ALIAS_SK, Cond::None));
+    }
+    for (kind, value) in listing.body.get("aliases").and_then(Value::as_object).into_iter().flatten() {
+        if let Some(v) = value.as_str() {
+            out.push(Write::delete(keys::alias(&pool.id, kind, v), keys::ALIAS_SK, Cond::None));
+        }
+    }
+    out
+}
+
+fn is_email(s: &str) -> bool {
+    match s.split_once('@') {
+        Some((l, d)) => !l.is_empty() && d.contains('.') && !d.starts_with('.') && !d.ends_with('.') && !s.contains(char::is_whitespace),
+        None => false,
+    }
+}
+
+fn is_phone(s: &str) -> bool {
+    s.len() > 2 && s.starts_with('+') && s.chars().skip(1).all(|c| c.is_ascii_digit())
+}
+
+/// Checks attributes against the pool's schema: known names, required ones present, formats.
+fn check_attributes(pool: &UserPool, attrs: &BTreeMap<String, String>) -> Result<()> {
+    for name in attrs.keys() {
+        let known = crate::schema::is_standard(name)
+            || pool.custom_schema.iter().any(|c| c.get("Name").and_then(Value::as_str) == Some(name.as_str()));
+        if !known {
+            return Err(Error::invalid(format!(
+                "Attributes did not conform to the schema: Type for attribute {{{name}}} could not be determined"
+            )));
+        }
+        if name == "sub" {
+            return Err(Error::invalid("Attributes did not conform to the schema: sub: Attribute cannot be updated. (changing an immutable attribute)"));
+        }
+    }
+    for req in &pool.required_attributes {
+        if attrs.get(req).is_none_or(|v| v.is_empty()) {
+            return Err(Error::invalid(format!("Attributes did not conform to the schema: {req}: The attribute is required")));
+        }
+    }
+    if let Some(e) = attrs.get("email") {
+        if !is_email(e) {
+            return Err(Error::invalid("Invalid email address format."));
+        }
+    }
+    if let Some(p) = attrs.get("phone_number") {
+        if !is_phone(p) {
+            return Err(Error::invalid("Invalid phone number format."));
+        }
+    }
+    Ok(())
+}
+
+pub async fn sign_up(svc: &Service, input: &Value) -> Result<Value> {
+    let client = svc.client(input.req_str("ClientId")?).await?;
+    let pool = svc.pool(&client.pool_id).await?;
+    if pool
+        .settings
+        .get("AdminCreateUserConfig")
+        .and_then(|c| c.get("AllowAdminCreateUserOnly"))
+        .and_then(Value::as_bool)
+        == Some(true)
+    {
+        return Err(Error::NotAuthorizedException("SignUp is not permitted for this user pool".into()));
+    }
+    let given_username = input.req_str("Username")?;
+    check_secret_hash(&client, input.str_of("SecretHash"), &[given_username])?;
+    let password = input.req_str("Password")?;
+    let mut attributes: BTreeMap<String, String> = attribute_list(input, "UserAttributes").into_iter().collect();
+    for v in ["email_verified", "phone_number_verified"] {
+        attributes.remove(v);
+    }
+    let mut aliases: BTreeMap<String, String> = BTreeMap::new();
+    let sub = svc.rng.uuid().to_string();
+    let username = if pool.username_attributes.is_empty() {
+        if is_email(given_username) && !pool.alias_attributes.iter().any(|a| a == "email") && given_username.contains('@') && !pool.alias_attributes.is_empty() {
+            return Err(Error::invalid("Username cannot be of email format, since user pool is configured for email alias."));
+        }
+        given_username.to_string()
+    } else {
+        let as_email = pool.username_attributes.iter().any(|a| a == "email") && is_email(given_username);
+        let as_phone = pool.username_attributes.iter().any(|a| a == "phone_number") && is_phone(given_username);
+        let kind = if as_email {
+            "email"
+        } else if as_phone {
+            "phone_number"
+        } else if pool.username_attributes.iter().any(|a| a == "email") && pool.username_attributes.len() == 1 {
+            return Err(Error::invalid("Username should be an email."));
+        } else if pool.username_attributes.len() == 1 {
+            return Err(Error::invalid("Username should be a phone number."));
+        } else {
+            return Err(Error::invalid("Username should be either an email or a phone number."));
+        };
+        attributes.insert(kind.to_string(), given_username.to_string());
+        aliases.insert(kind.to_string(), pool.username_key(given_username));
+        // The internal username is the user's sub, as Cognito makes it.
+        sub.clone()
+    };
+    attributes.insert("sub".into(), sub.clone());
+    {
+        let mut check = attributes.clone();
+        check.remove("sub");
+        check_attributes(&pool, &check)?;
+    }
+    pool.password_policy.check(password)?;
+    let username_key = pool.username_key(&username);
+    // Fast path: refuse a taken name before paying for the hash. The conditional writes below
+    // are what actually guarantee uniqueness.
+    if svc.find_user(&pool, given_username).await?.is_some() {
+        return Err(username_exists(&pool));
+    }
+    let (password_hash, srp) = password_secrets(svc, &pool, &username, password).await?;
+    let now = svc.clock.now_millis();
+    let mut user = User {
+        username: username.clone(),
+        sub: sub.clone(),
+        attributes,
+        status: UserStatus::UNCONFIRMED,
+        enabled: true,
+        created: now,
+        modified: now,
+        password_hash: Some(password_hash),
+        srp: Some(srp),
+        signed_out_at_ms: 0,
+        codes: BTreeMap::new(),
+    };
+    let delivery = new_code(svc, &pool, &mut user, "signup", SIGNUP_CODE_TTL_SECS);
+    let mut writes = vec![
+        Write::put(
+            Item::new(keys::user(&pool.id, &username_key), keys::USER_SK, serde_json::to_value(&user).map_err(Error::internal)?),
+            Cond::NotExists,
+        ),
+        Write::put(
+            Item::new(keys::pool_users(&pool.id), &username_key, json!({"sub": sub, "aliases": aliases})),
+            Cond::NotExists,
+        ),
+    ];
+    if username != sub {
+        writes.push(Write::put(
+            Item::new(keys::alias(&pool.id, "sub", &sub), keys::ALIAS_SK, json!({"username": username})),
+            Cond::NotExists,
+        ));
+    }
+    for (kind, value) in &aliases {
+        writes.push(Write::put(
+            Item::new(keys::alias(&pool.id, kind, value), keys::ALIAS_SK, json!({"username": username})),
+            Cond::NotExists,
+        ));
+    }
+    match svc.store.transact(writes, svc.now_secs()).await {
+        Ok(()) => {}
+        Err(StoreError::ConditionFailed { .. }) => return Err(username_exists(&pool)),
+        Err(e) => return Err(e.into()),
+    }
+    let mut out = json!({"UserConfirmed": false, "UserSub": sub});
+    if let Some((msg, details)) = delivery {
+        deliver(svc, &pool, &msg).await?;
+        out["CodeDeliveryDetails"] = details;
+    }
+    Ok(out)
+}
+
+fn username_exists(pool: &UserPool) -> Error {
+    if pool.username_attributes.iter().any(|a| a == "email") && pool.username_attributes.len() == 1 {
+        Error::UsernameExistsException("An account with the given email already exists.".into())
+    } else if pool.username_attributes.iter().any(|a| a == "phone_number") && pool.username_attributes.len() == 1 {
+        Error::UsernameExistsException("An account with the given phone_number already exists.".into())
+    } else {
+        Error::UsernameExistsException("User already exists".into())
+    }
+}
+
+/// Marks the attribute a confirmation code went to as verified.
+fn mark_verified_after_signup(pool: &UserPool, user: &mut User) {
+    if let Some((_, attribute, _)) = verification_channel(pool, user) {
+        user.attributes.insert(format!("{attribute}_verified"), "true".into());
+    }
+}
+
+fn client_and_user_secret(client: &AppClient, input: &Value, username: &str) -> Result<()> {
+    check_secret_hash(client, input.str_of("SecretHash"), &[username])
+}
+
+pub async fn confirm_sign_up(svc: &Service, input: &Value) -> Result<Value> {
+    let client = svc.client(input.req_str("ClientId")?).await?;
+    let pool = svc.pool(&client.pool_id).await?;
+    let username = input.req_str("Username")?;
+    client_and_user_secret(&client, input, username)?;
+    let code = input.req_str("ConfirmationCode")?;
+    let (mut user, version) = svc.require_user(&pool, username).await?;
+    if user.status != UserStatus::UNCONFIRMED {
+        return Err(Error::NotAuthorizedException(format!(
+            "User cannot be confirmed. Current status is {}",
+            user.status.as_str()
+        )));
+    }
+    consume_code(svc, &pool, &mut user, version, "signup", code).await?;
+    mark_verified_after_signup(&pool, &mut user);
+    user.status = UserStatus::CONFIRMED;
+    user.modified = svc.clock.now_millis();
+    svc.save_user(&pool, &user, version, vec![]).await?;
+    Ok(json!({}))
+}
+
+pub async fn resend_confirmation_code(svc: &Service, input: &Value) -> Result<Value> {
+    let client = svc.client(input.req_str("ClientId")?).await?;
+    let pool = svc.pool(&client.pool_id).await?;
+    let username = input.req_str("Username")?;
+    client_and_user_secret(&client, input, username)?;
+    let (mut user, version) = svc.require_user(&pool, username).await?;
+    if user.status != UserStatus::UNCONFIRMED {
+        return Err(Error::invalid("User is already confirmed."));
+    }
+    let Some((msg, details)) = new_code(svc, &pool, &mut user, "signup", SIGNUP_CODE_TTL_SECS) else {
+        return Err(Error::invalid(
+            "Cannot resend codes. Auto verification not turned on.",
+        ));
+    };
+    svc.save_user(&pool, &user, version, vec![]).await?;
+    deliver(svc, &pool, &msg).await?;
+    Ok(json!({"CodeDeliveryDetails": details}))
+}
+
+pub async fn admin_confirm_sign_up(svc: &Service, input: &Value) -> Result<Value> {
+    let pool = svc.pool(input.req_str("UserPoolId")?).await?;
+    let (mut user, version) = svc.require_user(&pool, input.req_str("Username")?).await?;
+    if user.status != UserStatus::UNCONFIRMED {
+        return Err(Error::NotAuthorizedException(format!(
+            "User cannot be confirmed. Current status is {}",
+            user.status.as_str()
+        )));
+    }
+    user.status = UserStatus::CONFIRMED;
+    user.codes.remove("signup");
+    user.modified = svc.clock.now_millis();
+    svc.save_user(&pool, &user, version, vec![]).await?;
+    Ok(json!({}))
+}
+
+pub async fn admin_get_user(svc: &Service, input: &Value) -> Result<Value> {
+    let pool = svc.pool(input.req_str("UserPoolId")?).await?;
+    let (user, _) = svc.require_user(&pool, input.req_str("Username")?).await?;
+    Ok(json!({
+        "Username": user.username,
+        "UserAttributes": user.attributes_json(),
+        "UserCreateDate": user.created as f64 / 1000.0,
+        "UserLastModifiedDate": user.modified as f64 / 1000.0,
+        "Enabled": user.enabled,
+        "UserStatus": user.status.as_str(),
+    }))
+}
+
+pub async fn get_user(svc: &Service, ctx: &crate::service::CallContext, input: &Value) -> Result<Value> {
+    let session = super::auth::authorize_access_token(svc, ctx, input.req_str("AccessToken")?).await?;
+    Ok(json!({
+        "Username": session.user.username,
+        "UserAttributes": session.user.attributes_json(),
+    }))
+}
+
+pub async fn admin_delete_user(svc: &Service, input: &Value) -> Result<Value> {
+    let pool = svc.pool(input.req_str("UserPoolId")?).await?;
+    let (user, version) = svc.require_user(&pool, input.req_str("Username")?).await?;
+    delete_user_record(svc, &pool, &user, version).await?;
+    Ok(json!({}))
+}
+
+/// Removes a user with everything pointing at it, in one transaction.
+pub async fn delete_user_record(svc: &Service, pool: &UserPool, user: &User, version: u64) -> Result<()> {
+    let key = pool.username_key(&user.username);
+    let users_pk = keys::pool_users(&pool.id);
+    let listing = svc.store.get(&users_pk, &key, svc.now_secs()).await?;
+    let mut writes = vec![
+        Write::delete(keys::user(&pool.id, &key), keys::USER_SK, Cond::Version(version)),
+        Write::delete(users_pk, key, Cond::None),
+    ];
+    if let Some(listing) = &listing {
+        writes.extend(user_index_deletes(pool, listing));
+    }
+    match svc.store.transact(writes, svc.now_secs()).await {
+        Ok(()) => Ok(()),
+        Err(StoreError::ConditionFailed { .. }) => Err(Error::ConcurrentModificationException(
+            "The user was modified by another request. Try again.".into(),
+        )),
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn masks_like_cognito() {
+        assert_eq!(mask("EMAIL", "jane@example.com"), "j***@e***");
+        assert_eq!(mask("SMS", "+15555550100"), "+*******0100");
+    }
+}

@@ -1,0 +1,131 @@
+//! Password policy checks and memory-hard hashing (argon2id).
+
+use crate::error::{Error, Result};
+use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier as _, SaltString};
+use serde::{Deserialize, Serialize};
+
+/// `PasswordPolicyType`, with Cognito's defaults.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct PasswordPolicy {
+    pub minimum_length: u32,
+    pub require_uppercase: bool,
+    pub require_lowercase: bool,
+    pub require_numbers: bool,
+    pub require_symbols: bool,
+    pub temporary_password_validity_days: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password_history_size: Option<u32>,
+}
+
+impl Default for PasswordPolicy {
+    fn default() -> Self {
+        PasswordPolicy {
+            minimum_length: 8,
+            require_uppercase: true,
+            require_lowercase: true,
+            require_numbers: true,
+            require_symbols: true,
+            temporary_password_validity_days: 7,
+            password_history_size: None,
+        }
+    }
+}
+
+/// The symbols Cognito counts as special characters.
+const SYMBOLS: &str = "^$*.[]{}()?\"!@#%&/\\,><':;|_~`=+- ";
+
+impl PasswordPolicy {
+    /// InvalidPasswordException naming the first rule the password breaks.
+    pub fn check(&self, password: &str) -> Result<()> {
+        let fail = |rule: &str| {
+            Err(Error::InvalidPasswordException(format!(
+                "Password did not conform with policy: {rule}"
+            )))
+        };
+        if password.chars().count() < self.minimum_length as usize {
+            return fail("Password not long enough");
+        }
+        if self.require_lowercase && !password.chars().any(|c| c.is_lowercase()) {
+            return fail("Password must have lowercase characters");
+        }
+        if self.require_uppercase && !password.chars().any(|c| c.is_uppercase()) {
+            return fail("Password must have uppercase characters");
+        }
+        if self.require_numbers && !password.chars().any(|c| c.is_ascii_digit()) {
+            return fail("Password must have numeric characters");
+        }
+        if self.require_symbols && !password.chars().any(|c| SYMBOLS.contains(c)) {
+            return fail("Password must have symbol characters");
+        }
+        Ok(())
+    }
+}
+
+/// argon2id parameters. The defaults are OWASP's minimum: m = 19 MiB, t = 2, p = 1.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HashParams {
+    pub m_kib: u32,
+    pub t: u32,
+    pub p: u32,
+}
+
+impl Default for HashParams {
+    fn default() -> Self {
+        HashParams { m_kib: 19 * 1024, t: 2, p: 1 }
+    }
+}
+
+impl HashParams {
+    fn argon2(&self) -> Result<argon2::Argon2<'static>> {
+        let params = argon2::Params::new(self.m_kib, self.t, self.p, None)
+            .map_err(|e| Error::internal(format!("argon2 params: {e}")))?;
+        Ok(argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params))
+    }
+
+    /// A PHC string (`$argon2id$v=19$m=…`). CPU-heavy: call it off the async executor.
+    pub fn hash(&self, password: &str, salt16: &[u8]) -> Result<String> {
+        let salt = SaltString::encode_b64(salt16).map_err(Error::internal)?;
+        let hash = self.argon2()?.hash_password(password.as_bytes(), &salt).map_err(Error::internal)?;
+        Ok(hash.to_string())
+    }
+
+    /// Constant-time verification against a stored PHC string (its own parameters apply).
+    pub fn verify(&self, password: &str, phc: &str) -> bool {
+        let Ok(parsed) = PasswordHash::new(phc) else { return false };
+        argon2::Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok()
+    }
+}
+
+/// Runs CPU-heavy work on the blocking pool so the async executor stays responsive.
+pub async fn off_executor<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T> {
+    tokio::task::spawn_blocking(f).await.map_err(Error::internal)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn policy_names_the_failing_rule() {
+        let p = PasswordPolicy::default();
+        let msg = |pw: &str| p.check(pw).unwrap_err().message().to_string();
+        assert_eq!(msg("Aa1!"), "Password did not conform with policy: Password not long enough");
+        assert_eq!(msg("AAAAAAAA1!"), "Password did not conform with policy: Password must have lowercase characters");
+        assert_eq!(msg("aaaaaaaa1!"), "Password did not conform with policy: Password must have uppercase characters");
+        assert_eq!(msg("aaaaAAAA!!"), "Password did not conform with policy: Password must have numeric characters");
+        assert_eq!(msg("aaaaAAAA11"), "Password did not conform with policy: Password must have symbol characters");
+        assert!(p.check("Correct-Horse-9").is_ok());
+    }
+
+    #[test]
+    fn hash_verifies_only_the_right_password() {
+        let hp = HashParams { m_kib: 1024, t: 1, p: 1 };
+        let h = hp.hash("Correct-Horse-9", &[7u8; 16]).unwrap();
+        assert!(h.starts_with("$argon2id$v=19$m=1024,t=1,p=1$"));
+        assert!(hp.verify("Correct-Horse-9", &h));
+        assert!(!hp.verify("Correct-Horse-8", &h));
+        assert!(!hp.verify("x", "not a hash"));
+    }
+}

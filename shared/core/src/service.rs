@@ -1,0 +1,310 @@
+//! The service: the ports wired together, and the lookups every operation shares.
+
+use crate::error::{Error, Result};
+use crate::model::{keys, AppClient, User, UserPool};
+use crate::password::HashParams;
+use crate::ports::{Clock, Messenger, Rng, SecretCipher};
+use crate::store::{Cond, Item, Store, StoreError, Write};
+use crate::tokens::SigningKey;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::Engine;
+use hmac::{Hmac, Mac};
+use serde_json::Value;
+use sha2::Sha256;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+/// Deployment-wide settings.
+#[derive(Debug, Clone)]
+pub struct ServiceConfig {
+    pub region: String,
+    /// The AWS account id shown in ARNs.
+    pub account_id: String,
+    pub hash_params: HashParams,
+    /// Sender address for email when a pool sets none.
+    pub default_email_from: Option<String>,
+}
+
+impl Default for ServiceConfig {
+    fn default() -> Self {
+        ServiceConfig {
+            region: "us-east-1".into(),
+            account_id: "000000000000".into(),
+            hash_params: HashParams::default(),
+            default_email_from: None,
+        }
+    }
+}
+
+/// What one call knows about where it arrived.
+#[derive(Debug, Clone)]
+pub struct CallContext {
+    /// `{issuer_base}/{poolId}` is the token issuer.
+    pub issuer_base: String,
+}
+
+impl CallContext {
+    pub fn issuer(&self, pool_id: &str) -> String {
+        format!("{}/{}", self.issuer_base.trim_end_matches('/'), pool_id)
+    }
+}
+
+/// A pool's opened signing keys, cached: keys never change once a pool exists.
+pub struct OpenKeys {
+    pub id: SigningKey,
+    pub access: SigningKey,
+}
+
+pub struct Service {
+    pub store: Arc<dyn Store>,
+    pub messenger: Arc<dyn Messenger>,
+    pub clock: Arc<dyn Clock>,
+    pub rng: Arc<dyn Rng>,
+    pub cipher: Arc<dyn SecretCipher>,
+    pub config: ServiceConfig,
+    key_cache: Mutex<HashMap<String, Arc<OpenKeys>>>,
+    /// Bounds concurrent password hashing (each argon2 call holds ~19 MiB).
+    hash_permits: tokio::sync::Semaphore,
+}
+
+impl Service {
+    pub fn new(
+        store: Arc<dyn Store>,
+        messenger: Arc<dyn Messenger>,
+        clock: Arc<dyn Clock>,
+        rng: Arc<dyn Rng>,
+        cipher: Arc<dyn SecretCipher>,
+        config: ServiceConfig,
+    ) -> Self {
+        let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+        Service {
+            store,
+            messenger,
+            clock,
+            rng,
+            cipher,
+            config,
+            key_cache: Mutex::new(HashMap::new()),
+            hash_permits: tokio::sync::Semaphore::new(cores * 2),
+        }
+    }
+
+    pub fn now_secs(&self) -> i64 {
+        self.clock.now_secs()
+    }
+
+    pub fn pool_arn(&self, pool_id: &str) -> String {
+        format!(
+            "arn:aws:cognito-idp:{}:{}:userpool/{}",
+            crate::ids::pool_region(pool_id),
+            self.config.account_id,
+            pool_id
+        )
+    }
+
+    /// Runs CPU-heavy work (hashing) off the executor, with bounded concurrency.
+    pub async fn cpu<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> Result<T> {
+        let _permit = self.hash_permits.acquire().await.map_err(Error::internal)?;
+        crate::password::off_executor(f).await
+    }
+
+    pub async fn get_json<T: serde::de::DeserializeOwned>(&self, pk: &str, sk: &str) -> Result<Option<(T, u64)>> {
+        match self.store.get(pk, sk, self.now_secs()).await? {
+            Some(item) => Ok(Some((serde_json::from_value(item.body).map_err(Error::internal)?, item.version))),
+            None => Ok(None),
+        }
+    }
+
+    pub async fn pool(&self, pool_id: &str) -> Result<UserPool> {
+        self.get_json::<UserPool>(&keys::pool(pool_id), keys::POOL_SK)
+            .await?
+            .map(|(p, _)| p)
+            .ok_or_else(|| Error::ResourceNotFoundException(format!("User pool {pool_id} does not exist.")))
+    }
+
+    pub async fn client(&self, client_id: &str) -> Result<AppClient> {
+        self.get_json::<AppClient>(&keys::client(client_id), keys::CLIENT_SK)
+            .await?
+            .map(|(c, _)| c)
+            .ok_or_else(|| Error::ResourceNotFoundException(format!("User pool client {client_id} does not exist.")))
+    }
+
+    /// A client that must belong to `pool_id`.
+    pub async fn pool_client(&self, pool_id: &str, client_id: &str) -> Result<AppClient> {
+        let client = self.client(client_id).await?;
+        if client.pool_id != pool_id {
+            return Err(Error::ResourceNotFoundException(format!(
+                "User pool client {client_id} does not exist."
+            )));
+        }
+        Ok(client)
+    }
+
+    /// The user a sign-in identifier names: the username, or (in pools that use them) the
+    /// email/phone username attribute, or the `sub`.
+    pub async fn find_user(&self, pool: &UserPool, identifier: &str) -> Result<Option<(User, u64)>> {
+        let key = pool.username_key(identifier);
+        if let Some(found) = self.get_json::<User>(&keys::user(&pool.id, &key), keys::USER_SK).await? {
+            return Ok(Some(found));
+        }
+        for kind in pool.username_attributes.iter().map(String::as_str).chain(["sub"]) {
+            let alias_value = if kind == "sub" { identifier.to_string() } else { key.clone() };
+            let alias = self.get_json::<Value>(&keys::alias(&pool.id, kind, &alias_value), keys::ALIAS_SK).await?;
+            if let Some((a, _)) = alias {
+                if let Some(username) = a.get("username").and_then(Value::as_str) {
+                    let found = self
+                        .get_json::<User>(&keys::user(&pool.id, &pool.username_key(username)), keys::USER_SK)
+                        .await?;
+                    if found.is_some() {
+                        return Ok(found);
+                    }
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    pub async fn require_user(&self, pool: &UserPool, identifier: &str) -> Result<(User, u64)> {
+        self.find_user(pool, identifier)
+            .await?
+            .ok_or_else(|| Error::UserNotFoundException("User does not exist.".into()))
+    }
+
+    /// Writes a changed user, conditional on the version read (no lost updates).
+    pub async fn save_user(&self, pool: &UserPool, user: &User, version: u64, extra: Vec<Write>) -> Result<()> {
+        let mut item = Item::new(
+            keys::user(&pool.id, &pool.username_key(&user.username)),
+            keys::USER_SK,
+            serde_json::to_value(user).map_err(Error::internal)?,
+        );
+        item.version = version + 1;
+        let mut writes = vec![Write::put(item, Cond::Version(version))];
+        writes.extend(extra);
+        match self.store.transact(writes, self.now_secs()).await {
+            Ok(()) => Ok(()),
+            Err(StoreError::ConditionFailed { index: 0 }) => Err(Error::ConcurrentModificationException(
+                "The user was modified by another request. Try again.".into(),
+            )),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// The pool's signing keys, opened once per process.
+    pub fn open_keys(&self, pool: &UserPool) -> Result<Arc<OpenKeys>> {
+        if let Some(k) = self.key_cache.lock().map_err(Error::internal)?.get(&pool.id) {
+            return Ok(k.clone());
+        }
+        let opened = Arc::new(OpenKeys {
+            id: SigningKey::open(&pool.keys.id, self.cipher.as_ref())?,
+            access: SigningKey::open(&pool.keys.access, self.cipher.as_ref())?,
+        });
+        self.key_cache.lock().map_err(Error::internal)?.insert(pool.id.clone(), opened.clone());
+        Ok(opened)
+    }
+
+    pub fn forget_keys(&self, pool_id: &str) {
+        if let Ok(mut cache) = self.key_cache.lock() {
+            cache.remove(pool_id);
+        }
+    }
+}
+
+/// `Base64(HMAC-SHA256(key = secret, message = username + clientId))`.
+pub fn secret_hash(secret: &str, username: &str, client_id: &str) -> String {
+    let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(secret.as_bytes()) else {
+        return String::new();
+    };
+    mac.update(username.as_bytes());
+    mac.update(client_id.as_bytes());
+    STANDARD.encode(mac.finalize().into_bytes())
+}
+
+/// Checks SECRET_HASH when the client has a secret, over any of the accepted usernames.
+pub fn check_secret_hash(client: &AppClient, given: Option<&str>, usernames: &[&str]) -> Result<()> {
+    let Some(secret) = client.secret.as_deref() else { return Ok(()) };
+    let Some(given) = given else {
+        return Err(Error::NotAuthorizedException(format!(
+            "Client {} is configured for secret but secret was not received",
+            client.client_id
+        )));
+    };
+    let ok = usernames.iter().any(|u| {
+        let want = secret_hash(secret, u, &client.client_id);
+        subtle::ConstantTimeEq::ct_eq(want.as_bytes(), given.as_bytes()).into()
+    });
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::NotAuthorizedException(format!(
+            "Unable to verify secret hash for client {}",
+            client.client_id
+        )))
+    }
+}
+
+/// Opaque pagination tokens: the last sort key, base64url.
+pub fn encode_next_token(sk: &str) -> String {
+    URL_SAFE_NO_PAD.encode(sk.as_bytes())
+}
+
+pub fn decode_next_token(token: &str) -> Result<String> {
+    URL_SAFE_NO_PAD
+        .decode(token)
+        .ok()
+        .and_then(|b| String::from_utf8(b).ok())
+        .ok_or_else(|| Error::invalid("Invalid pagination token."))
+}
+
+/// Accessors over a validated JSON input.
+pub trait Input {
+    fn str_of(&self, name: &str) -> Option<&str>;
+    fn req_str(&self, name: &str) -> Result<&str>;
+    fn bool_of(&self, name: &str) -> Option<bool>;
+    fn i64_of(&self, name: &str) -> Option<i64>;
+}
+
+impl Input for Value {
+    fn str_of(&self, name: &str) -> Option<&str> {
+        self.get(name).and_then(Value::as_str)
+    }
+    fn req_str(&self, name: &str) -> Result<&str> {
+        self.str_of(name).ok_or_else(|| {
+            Error::invalid(format!(
+                "1 validation error detected: Value null at '{}' failed to satisfy constraint: Member must not be null",
+                lower_camel(name)
+            ))
+        })
+    }
+    fn bool_of(&self, name: &str) -> Option<bool> {
+        self.get(name).and_then(Value::as_bool)
+    }
+    fn i64_of(&self, name: &str) -> Option<i64> {
+        self.get(name).and_then(Value::as_i64)
+    }
+}
+
+pub fn lower_camel(name: &str) -> String {
+    let mut c = name.chars();
+    match c.next() {
+        Some(f) => f.to_lowercase().chain(c).collect(),
+        None => String::new(),
+    }
+}
+
+/// `{"Name": .., "Value": ..}` lists into pairs.
+pub fn attribute_list(input: &Value, member: &str) -> Vec<(String, String)> {
+    input
+        .get(member)
+        .and_then(Value::as_array)
+        .map(|list| {
+            list.iter()
+                .filter_map(|a| {
+                    Some((
+                        a.get("Name")?.as_str()?.to_string(),
+                        a.get("Value").and_then(Value::as_str).unwrap_or_default().to_string(),
+                    ))
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
