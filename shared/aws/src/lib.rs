@@ -1,1 +1,11 @@
+//! Tessera's AWS adapters: the DynamoDB store, SES/SNS messaging, the KMS-held master key, and
+//! the Lambda entry point every function binary calls.
 
+pub mod config;
+pub mod dynamo;
+pub mod kms;
+pub mod lambda;
+pub mod messaging;
+
+/// The error type Lambda mains return.
+pub type BoxError = lambda_http::Error;

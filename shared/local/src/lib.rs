@@ -1,1 +1,8 @@
+//! Tessera's local runtime: the embedded store, the outbox and the HTTP server that hosts every
+//! operation on one port — the same wire layer and handlers the Lambda functions use.
 
+pub mod embedded;
+pub mod outbox;
+pub mod server;
+
+pub use server::{start, LocalConfig, Running, StoreKind};

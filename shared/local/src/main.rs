@@ -1,1 +1,116 @@
-fn main(){}
+//! `tessera`: the local Cognito. `tessera serve` runs it; `tessera create-table` prepares DynamoDB.
+
+use clap::{Parser, Subcommand, ValueEnum};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use tessera_local::{LocalConfig, StoreKind};
+
+#[derive(Parser)]
+#[command(name = "tessera", version, about = "Tessera: a Cognito you own")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum StoreArg {
+    Embedded,
+    Dynamodb,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve every Cognito operation on one port.
+    Serve {
+        #[arg(long, default_value = "127.0.0.1:9229")]
+        bind: SocketAddr,
+        #[arg(long, default_value = "./.tessera")]
+        data_dir: PathBuf,
+        /// The master key file (default: beside the data directory, `<data-dir>.key`).
+        #[arg(long)]
+        key_file: Option<PathBuf>,
+        #[arg(long, value_enum, default_value = "embedded")]
+        store: StoreArg,
+        #[arg(long, env = "TESSERA_DYNAMODB_ENDPOINT")]
+        dynamodb_endpoint: Option<String>,
+        #[arg(long, default_value = "tessera")]
+        table: String,
+        /// Token issuer base (default: this server's own URL).
+        #[arg(long)]
+        issuer_base: Option<String>,
+        #[arg(long, default_value = "us-east-1")]
+        region: String,
+        /// Allowed browser origins for CORS, comma-separated (default: any).
+        #[arg(long, value_delimiter = ',')]
+        cors_origins: Vec<String>,
+        /// Allowed clock skew of signed requests, in seconds.
+        #[arg(long, default_value_t = 300)]
+        max_skew_secs: i64,
+    },
+    /// Create the DynamoDB table (TTL and point-in-time recovery on). Idempotent.
+    CreateTable {
+        #[arg(long, env = "TESSERA_DYNAMODB_ENDPOINT")]
+        dynamodb_endpoint: Option<String>,
+        #[arg(long, default_value = "tessera")]
+        table: String,
+        #[arg(long, default_value = "us-east-1")]
+        region: String,
+    },
+}
+
+#[tokio::main]
+async fn main() -> Result<(), String> {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .with_writer(std::io::stderr)
+        .init();
+    match Cli::parse().command {
+        Command::Serve {
+            bind,
+            data_dir,
+            key_file,
+            store,
+            dynamodb_endpoint,
+            table,
+            issuer_base,
+            region,
+            cors_origins,
+            max_skew_secs,
+        } => {
+            let mut cfg = LocalConfig::new(data_dir);
+            cfg.bind = bind;
+            if let Some(k) = key_file {
+                cfg.key_file = k;
+            }
+            cfg.store = match store {
+                StoreArg::Embedded => StoreKind::Embedded,
+                StoreArg::Dynamodb => {
+                    let client = tessera_aws::config::dynamodb_client(dynamodb_endpoint.as_deref(), &region).await;
+                    tessera_aws::dynamo::create_table(&client, &table).await.map_err(|e| e.to_string())?;
+                    StoreKind::DynamoDb { endpoint: dynamodb_endpoint, table }
+                }
+            };
+            cfg.issuer_base = issuer_base;
+            cfg.region = region;
+            cfg.cors_origins = cors_origins;
+            cfg.max_skew_secs = max_skew_secs;
+            let keys = cfg.admin_keys.clone();
+            let running = tessera_local::start(cfg).await?;
+            println!("Tessera is listening on {}", running.url());
+            for (id, secret) in &keys {
+                println!("Admin access key id:     {id}");
+                println!("Admin secret access key: {secret}");
+            }
+            println!("Point any AWS SDK at it:  aws cognito-idp list-user-pools --max-results 10 --endpoint-url {}", running.url());
+            tokio::signal::ctrl_c().await.map_err(|e| e.to_string())?;
+            running.stop().await;
+            Ok(())
+        }
+        Command::CreateTable { dynamodb_endpoint, table, region } => {
+            let client = tessera_aws::config::dynamodb_client(dynamodb_endpoint.as_deref(), &region).await;
+            tessera_aws::dynamo::create_table(&client, &table).await.map_err(|e| e.to_string())?;
+            println!("table {table} is ready");
+            Ok(())
+        }
+    }
+}

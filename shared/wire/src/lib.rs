@@ -2,5 +2,9 @@
 //! Shared by the Lambda functions and the local server, so both speak the same bytes.
 
 pub mod error;
+pub mod model;
+pub mod sigv4;
 
 pub use error::WireError;
+pub mod dispatch;
+pub mod http;

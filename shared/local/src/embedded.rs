@@ -1,0 +1,184 @@
+//! The embedded store: redb in the data directory. redb gives serialisable, crash-safe write
+//! transactions (one writer at a time), which is exactly the store contract's atomicity.
+
+use async_trait::async_trait;
+use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+use std::sync::Arc;
+use tessera_core::store::{Cond, Item, Page, Store, StoreError, Write, MAX_TRANSACTION_WRITES};
+
+const ITEMS: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("items");
+
+#[derive(Serialize, Deserialize)]
+struct Stored {
+    v: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    e: Option<i64>,
+    b: serde_json::Value,
+}
+
+#[derive(Clone)]
+pub struct EmbeddedStore {
+    db: Arc<Database>,
+}
+
+fn unavailable(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Unavailable(e.to_string())
+}
+
+fn decode(pk: &str, sk: &str, bytes: &[u8]) -> Result<Item, StoreError> {
+    let s: Stored = serde_json::from_slice(bytes).map_err(unavailable)?;
+    Ok(Item { pk: pk.to_string(), sk: sk.to_string(), version: s.v, expires_at: s.e, body: s.b })
+}
+
+impl EmbeddedStore {
+    /// Opens (or creates) `dir/tessera.redb`.
+    pub fn open(dir: &Path) -> Result<Self, StoreError> {
+        std::fs::create_dir_all(dir).map_err(unavailable)?;
+        let db = Database::create(dir.join("tessera.redb")).map_err(unavailable)?;
+        let tx = db.begin_write().map_err(unavailable)?;
+        tx.open_table(ITEMS).map_err(unavailable)?;
+        tx.commit().map_err(unavailable)?;
+        Ok(EmbeddedStore { db: Arc::new(db) })
+    }
+
+    fn apply(db: &Database, writes: Vec<Write>, now: i64) -> Result<(), StoreError> {
+        let tx = db.begin_write().map_err(unavailable)?;
+        {
+            let mut table = tx.open_table(ITEMS).map_err(unavailable)?;
+            for (index, w) in writes.iter().enumerate() {
+                let (pk, sk) = w.key();
+                let current = match table.get((pk, sk)).map_err(unavailable)? {
+                    Some(v) => Some(decode(pk, sk, v.value())?).filter(|i| i.is_live(now)),
+                    None => None,
+                };
+                let cond = match w {
+                    Write::Put { cond, .. } | Write::Delete { cond, .. } => *cond,
+                };
+                let ok = match cond {
+                    Cond::None => true,
+                    Cond::NotExists => current.is_none(),
+                    Cond::Exists => current.is_some(),
+                    Cond::Version(v) => current.as_ref().is_some_and(|c| c.version == v),
+                };
+                if !ok {
+                    // Dropping the transaction without commit rolls everything back.
+                    return Err(StoreError::ConditionFailed { index });
+                }
+                match w {
+                    Write::Put { item, .. } => {
+                        let bytes = serde_json::to_vec(&Stored { v: item.version, e: item.expires_at, b: item.body.clone() })
+                            .map_err(unavailable)?;
+                        table.insert((pk, sk), bytes.as_slice()).map_err(unavailable)?;
+                    }
+                    Write::Delete { .. } => {
+                        table.remove((pk, sk)).map_err(unavailable)?;
+                    }
+                }
+            }
+        }
+        tx.commit().map_err(unavailable)
+    }
+}
+
+#[async_trait]
+impl Store for EmbeddedStore {
+    async fn get(&self, pk: &str, sk: &str, now_secs: i64) -> Result<Option<Item>, StoreError> {
+        let tx = self.db.begin_read().map_err(unavailable)?;
+        let table = tx.open_table(ITEMS).map_err(unavailable)?;
+        match table.get((pk, sk)).map_err(unavailable)? {
+            Some(v) => Ok(Some(decode(pk, sk, v.value())?).filter(|i| i.is_live(now_secs))),
+            None => Ok(None),
+        }
+    }
+
+    async fn query(
+        &self,
+        pk: &str,
+        sk_prefix: &str,
+        start_after: Option<&str>,
+        limit: usize,
+        now_secs: i64,
+    ) -> Result<Page, StoreError> {
+        let tx = self.db.begin_read().map_err(unavailable)?;
+        let table = tx.open_table(ITEMS).map_err(unavailable)?;
+        let from = match start_after {
+            Some(s) if s >= sk_prefix => s,
+            _ => sk_prefix,
+        };
+        let range = table.range((pk, from)..).map_err(unavailable)?;
+        let mut items = Vec::new();
+        let mut more = false;
+        for entry in range {
+            let (k, v) = entry.map_err(unavailable)?;
+            let (kpk, ksk) = k.value();
+            if kpk != pk || !ksk.starts_with(sk_prefix) {
+                break;
+            }
+            if start_after.is_some_and(|s| ksk <= s) {
+                continue;
+            }
+            let item = decode(kpk, ksk, v.value())?;
+            if !item.is_live(now_secs) {
+                continue;
+            }
+            if items.len() == limit {
+                more = true;
+                break;
+            }
+            items.push(item);
+        }
+        let next = if more { items.last().map(|i| i.sk.clone()) } else { None };
+        Ok(Page { items, next })
+    }
+
+    async fn transact(&self, writes: Vec<Write>, now_secs: i64) -> Result<(), StoreError> {
+        if writes.is_empty() {
+            return Ok(());
+        }
+        if writes.len() > MAX_TRANSACTION_WRITES {
+            return Err(StoreError::Invalid(format!("{} writes in one transaction", writes.len())));
+        }
+        let mut keys: Vec<(&str, &str)> = writes.iter().map(Write::key).collect();
+        keys.sort_unstable();
+        if keys.windows(2).any(|w| w.first() == w.get(1)) {
+            return Err(StoreError::Invalid("a key appears twice in one transaction".into()));
+        }
+        let db = self.db.clone();
+        tokio::task::spawn_blocking(move || Self::apply(&db, writes, now_secs)).await.map_err(unavailable)?
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn fresh() -> EmbeddedStore {
+        let dir = std::env::temp_dir().join(format!("tessera-store-{}", uuid_like()));
+        EmbeddedStore::open(&dir).unwrap()
+    }
+
+    fn uuid_like() -> String {
+        use rand::RngCore;
+        let mut b = [0u8; 12];
+        rand::rngs::OsRng.fill_bytes(&mut b);
+        hex::encode(b)
+    }
+
+    tessera_core::store_contract_tests!(fresh());
+
+    #[tokio::test]
+    async fn state_survives_reopen() {
+        let dir = std::env::temp_dir().join(format!("tessera-reopen-{}", uuid_like()));
+        {
+            let s = EmbeddedStore::open(&dir).unwrap();
+            s.transact(vec![Write::put(Item::new("p", "s", serde_json::json!({"x": 1})), Cond::NotExists)], 0)
+                .await
+                .unwrap();
+        }
+        let s = EmbeddedStore::open(&dir).unwrap();
+        assert_eq!(s.get("p", "s", 0).await.unwrap().unwrap().body, serde_json::json!({"x": 1}));
+    }
+}

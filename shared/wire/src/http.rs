@@ -1,0 +1,264 @@
+//! One request in, one response out: the front end the Lambda functions and the local server
+//! share. Routing (`X-Amz-Target` or `/cognito-idp/{Operation}`), SigV4, model validation,
+//! dispatch, error encoding, CORS and the `.well-known` documents.
+
+use crate::error::WireError;
+use crate::model::ApiModel;
+use serde_json::{json, Value};
+use std::collections::HashMap;
+use std::sync::Arc;
+use tessera_core::{CallContext, Service};
+
+/// A request as the transport received it.
+#[derive(Debug, Clone, Default)]
+pub struct WireRequest {
+    pub method: String,
+    pub path: String,
+    pub query: String,
+    /// Header names in any case; a name may repeat.
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl WireRequest {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WireResponse {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl WireResponse {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+}
+
+/// Which browser origins may call (CORS). Empty = any.
+#[derive(Debug, Clone, Default)]
+pub struct Cors {
+    pub allowed_origins: Vec<String>,
+}
+
+pub struct Frontend {
+    pub service: Arc<Service>,
+    /// Admin access key id → secret access key.
+    pub admin_keys: HashMap<String, String>,
+    pub max_skew_secs: i64,
+    /// The issuer base; None derives it from the request's host.
+    pub issuer_base: Option<String>,
+    pub cors: Cors,
+}
+
+pub const TARGET_PREFIX: &str = "AWSCognitoIdentityProviderService.";
+const ALLOW_HEADERS: &str = "content-type,x-amz-target,x-amz-user-agent,x-amz-date,x-amz-security-token,x-amz-content-sha256,authorization,amz-sdk-invocation-id,amz-sdk-request,cache-control";
+const EXPOSE_HEADERS: &str = "x-amzn-errortype,x-amzn-requestid,date";
+
+impl Frontend {
+    /// Serves a request. `bound_operation` is the one operation a Lambda function serves.
+    pub async fn handle(&self, req: &WireRequest, bound_operation: Option<&str>) -> WireResponse {
+        let request_id = self.service.rng.uuid().to_string();
+        let mut resp = if req.method.eq_ignore_ascii_case("OPTIONS") {
+            WireResponse { status: 200, headers: vec![], body: vec![] }
+        } else if req.method.eq_ignore_ascii_case("GET") {
+            self.get(req).await
+        } else {
+            match self.post(req, bound_operation).await {
+                Ok(body) => WireResponse {
+                    status: 200,
+                    headers: vec![("Content-Type".into(), "application/x-amz-json-1.1".into())],
+                    body,
+                },
+                Err(e) => error_response(&e),
+            }
+        };
+        resp.headers.push(("x-amzn-RequestId".into(), request_id));
+        resp.headers.push(("Date".into(), http_date(self.service.now_secs())));
+        self.add_cors(req, &mut resp);
+        resp
+    }
+
+    fn add_cors(&self, req: &WireRequest, resp: &mut WireResponse) {
+        let Some(origin) = req.header("origin") else { return };
+        let allowed = self.cors.allowed_origins.is_empty()
+            || self.cors.allowed_origins.iter().any(|o| o == "*" || o == origin);
+        if !allowed {
+            return;
+        }
+        resp.headers.push(("Access-Control-Allow-Origin".into(), origin.to_string()));
+        resp.headers.push(("Vary".into(), "Origin".into()));
+        resp.headers.push(("Access-Control-Expose-Headers".into(), EXPOSE_HEADERS.into()));
+        if req.method.eq_ignore_ascii_case("OPTIONS") {
+            resp.headers.push(("Access-Control-Allow-Methods".into(), "POST,GET,OPTIONS".into()));
+            resp.headers.push(("Access-Control-Allow-Headers".into(), ALLOW_HEADERS.into()));
+            resp.headers.push(("Access-Control-Max-Age".into(), "86400".into()));
+        }
+    }
+
+    fn context(&self, req: &WireRequest) -> CallContext {
+        let issuer_base = match &self.issuer_base {
+            Some(b) => b.clone(),
+            None => {
+                let host = req
+                    .header("x-tessera-original-host")
+                    .or_else(|| req.header("x-forwarded-host"))
+                    .or_else(|| req.header("host"))
+                    .unwrap_or("localhost");
+                let scheme = req.header("x-forwarded-proto").unwrap_or("https");
+                format!("{scheme}://{host}")
+            }
+        };
+        CallContext { issuer_base }
+    }
+
+    /// The operation a POST names, by target header, by path, or by the function's binding.
+    fn operation<'a>(&self, req: &'a WireRequest, bound: Option<&'a str>) -> Result<&'a str, WireError> {
+        let from_target = match req.header("x-amz-target") {
+            Some(t) => Some(t.strip_prefix(TARGET_PREFIX).ok_or_else(|| WireError::unknown_operation(t))?),
+            None => None,
+        };
+        let from_path = req.path.strip_prefix("/cognito-idp/").filter(|s| !s.is_empty() && !s.contains('/'));
+        let op = from_target.or(from_path).or(bound).ok_or_else(|| WireError::unknown_operation(&req.path))?;
+        if let Some(b) = bound {
+            if b != op {
+                return Err(WireError::unknown_operation(op));
+            }
+        }
+        Ok(op)
+    }
+
+    async fn post(&self, req: &WireRequest, bound: Option<&str>) -> Result<Vec<u8>, WireError> {
+        let op_name = self.operation(req, bound)?;
+        let model = ApiModel::cognito_idp();
+        let op = model.operation(op_name).ok_or_else(|| WireError::unknown_operation(op_name))?;
+        if !op.auth_none {
+            self.verify_signature(req)?;
+        }
+        let input: Value = if req.body.iter().all(u8::is_ascii_whitespace) {
+            json!({})
+        } else {
+            serde_json::from_slice(&req.body)
+                .map_err(|e| WireError::serialization(format!("Could not parse the request body as JSON: {e}")))?
+        };
+        model.validate_input(op_name, &input)?;
+        let ctx = self.context(req);
+        match crate::dispatch::call(&self.service, &ctx, op_name, &input).await {
+            Some(Ok(out)) => Ok(serde_json::to_vec(&out).unwrap_or_default()),
+            Some(Err(e)) => Err(e.into()),
+            None => Err(WireError::new(
+                "UnsupportedOperationException",
+                400,
+                format!("{op_name} is not implemented by this version of Tessera."),
+            )),
+        }
+    }
+
+    fn verify_signature(&self, req: &WireRequest) -> Result<(), WireError> {
+        // Behind the front door the client signed the original URI and host.
+        let path = req.header("x-tessera-original-uri").unwrap_or(&req.path).to_string();
+        let mut headers = req.headers.clone();
+        if let Some(host) = req.header("x-tessera-original-host").map(str::to_string) {
+            headers.retain(|(k, _)| !k.eq_ignore_ascii_case("host"));
+            headers.push(("host".into(), host));
+        }
+        let signed = crate::sigv4::SignedRequest {
+            method: &req.method,
+            path: &path,
+            query: &req.query,
+            headers: &headers,
+            body: &req.body,
+        };
+        let lookup = |akid: &str| self.admin_keys.get(akid).cloned();
+        crate::sigv4::verify(&signed, "cognito-idp", &lookup, self.service.now_secs(), self.max_skew_secs).map(|_| ())
+    }
+
+    async fn get(&self, req: &WireRequest) -> WireResponse {
+        let not_found = || WireResponse {
+            status: 404,
+            headers: vec![("Content-Type".into(), "application/json".into())],
+            body: br#"{"message":"Not Found"}"#.to_vec(),
+        };
+        let mut parts = req.path.trim_start_matches('/').splitn(2, '/');
+        let (Some(pool_id), Some(doc)) = (parts.next(), parts.next()) else { return not_found() };
+        if !tessera_core::ids::is_pool_id(pool_id) {
+            return not_found();
+        }
+        let Ok(pool) = self.service.pool(pool_id).await else { return not_found() };
+        let ctx = self.context(req);
+        let issuer = ctx.issuer(&pool.id);
+        let body = match doc {
+            ".well-known/jwks.json" => pool.keys.jwks(),
+            ".well-known/openid-configuration" => json!({
+                "issuer": issuer,
+                "jwks_uri": format!("{issuer}/.well-known/jwks.json"),
+                "response_types_supported": ["code", "token"],
+                "subject_types_supported": ["public"],
+                "id_token_signing_alg_values_supported": ["RS256"],
+                "scopes_supported": ["openid", "email", "phone", "profile"],
+                "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+                "claims_supported": ["sub", "iss", "aud", "exp", "iat", "auth_time", "token_use", "cognito:username", "email", "email_verified", "phone_number", "phone_number_verified"],
+            }),
+            _ => return not_found(),
+        };
+        WireResponse {
+            status: 200,
+            headers: vec![
+                ("Content-Type".into(), "application/json".into()),
+                ("Cache-Control".into(), "public, max-age=300".into()),
+            ],
+            body: serde_json::to_vec(&body).unwrap_or_default(),
+        }
+    }
+}
+
+pub fn error_response(e: &WireError) -> WireResponse {
+    WireResponse {
+        status: e.status,
+        headers: vec![
+            ("Content-Type".into(), "application/x-amz-json-1.1".into()),
+            ("X-Amzn-ErrorType".into(), format!("{}:", e.name)),
+        ],
+        body: e.body(),
+    }
+}
+
+/// RFC 7231 IMF-fixdate, e.g. `Thu, 26 Nov 2026 07:34:18 GMT`.
+pub fn http_date(epoch_secs: i64) -> String {
+    let days = epoch_secs.div_euclid(86400);
+    let secs = epoch_secs.rem_euclid(86400);
+    let weekday = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"][days.rem_euclid(7) as usize];
+    // Civil-from-days (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    let month_name = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"][(month - 1) as usize];
+    format!(
+        "{weekday}, {day:02} {month_name} {year} {:02}:{:02}:{:02} GMT",
+        secs / 3600,
+        (secs % 3600) / 60,
+        secs % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn http_dates() {
+        assert_eq!(http_date(0), "Thu, 01 Jan 1970 00:00:00 GMT");
+        assert_eq!(http_date(1_795_678_458), "Thu, 26 Nov 2026 07:34:18 GMT");
+        assert_eq!(http_date(951_782_400), "Tue, 29 Feb 2000 00:00:00 GMT");
+    }
+}

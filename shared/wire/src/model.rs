@@ -1,0 +1,1792 @@
+//! The AWS API models (botocore JSON, compacted by `tools/compact-model.py` into
+//! `shared/wire/model/`) and validation of JSON 1.1 request bodies against them.
+//!
+//! Validation answers as AWS's JSON 1.1 front end (Coral) does, before a request reaches the
+//! domain:
+//! - a value of the wrong JSON type is a `SerializationException` (Coral fails while
+//!   deserializing, so the first one found wins over any constraint violation);
+//! - constraint violations are collected into one `InvalidParameterException`:
+//!   `2 validation errors detected: Value 'x' at 'userPoolId' failed to satisfy constraint:
+//!   Member must …; Value null at 'clientId' failed to satisfy constraint: Member must not be null`.
+//!
+//! Member paths are lowerCamelCase joined by `.`, list elements as `.N.member` (1-based).
+//! Values of sensitive shapes (and of anything inside one) are never echoed. Members
+//! the model does not know are ignored, as AWS ignores them.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::sync::OnceLock;
+
+use regex::Regex;
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+use crate::error::WireError;
+
+const COGNITO_IDP_JSON: &str = include_str!("../model/cognito-idp.json");
+const COGNITO_IDENTITY_JSON: &str = include_str!("../model/cognito-identity.json");
+
+/// One operation of a service, as the model declares it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Operation {
+    pub name: String,
+    /// The input shape; every operation in the Cognito models has one.
+    pub input: Option<String>,
+    /// The operation is called without SigV4 (`authtype: none`, e.g. SignUp, InitiateAuth, GetId).
+    pub auth_none: bool,
+    /// Names of the error shapes the operation may return, sorted.
+    pub errors: Vec<String>,
+}
+
+/// A service's API model: its operations and the shapes their inputs are made of.
+#[derive(Debug)]
+pub struct ApiModel {
+    target_prefix: String,
+    endpoint_prefix: String,
+    signing_name: String,
+    operations: BTreeMap<String, Operation>,
+    shapes: BTreeMap<String, Shape>,
+    /// Java pattern (as in the model) → its `regex` translation, compiled on first use.
+    /// `None` once compiled means the pattern could not be translated; its check is skipped.
+    patterns: BTreeMap<String, OnceLock<Option<Regex>>>,
+}
+
+impl ApiModel {
+    /// `AWSCognitoIdentityProviderService` (user pools).
+    pub fn cognito_idp() -> &'static ApiModel {
+        static MODEL: OnceLock<ApiModel> = OnceLock::new();
+        MODEL.get_or_init(|| ApiModel::load(COGNITO_IDP_JSON, "AWSCognitoIdentityProviderService"))
+    }
+
+    /// `AWSCognitoIdentityService` (identity pools).
+    pub fn cognito_identity() -> &'static ApiModel {
+        static MODEL: OnceLock<ApiModel> = OnceLock::new();
+        MODEL.get_or_init(|| ApiModel::load(COGNITO_IDENTITY_JSON, "AWSCognitoIdentityService"))
+    }
+
+    /// The `X-Amz-Target` prefix, e.g. `AWSCognitoIdentityProviderService`.
+    pub fn target_prefix(&self) -> &str {
+        &self.target_prefix
+    }
+
+    /// e.g. `cognito-idp`.
+    pub fn endpoint_prefix(&self) -> &str {
+        &self.endpoint_prefix
+    }
+
+    /// The SigV4 service name, e.g. `cognito-idp`.
+    pub fn signing_name(&self) -> &str {
+        &self.signing_name
+    }
+
+    pub fn operation(&self, name: &str) -> Option<&Operation> {
+        self.operations.get(name)
+    }
+
+    /// Every operation name, sorted.
+    pub fn operation_names(&self) -> impl Iterator<Item = &str> {
+        self.operations.keys().map(String::as_str)
+    }
+
+    /// Whether the model declares an error (exception) shape of this name.
+    pub fn has_error_shape(&self, name: &str) -> bool {
+        self.shapes.get(name).is_some_and(|s| s.exception)
+    }
+
+    /// Checks a request body (already parsed; an empty body is `{}`) against the operation's
+    /// input shape. Wrong JSON types → `SerializationException`; constraint violations →
+    /// `InvalidParameterException` with Coral's message. An operation the model does not
+    /// have → `UnknownOperationException`.
+    pub fn validate_input(&self, op: &str, input: &Value) -> Result<(), WireError> {
+        let Some(operation) = self.operations.get(op) else {
+            return Err(WireError::unknown_operation(&format!(
+                "{}.{op}",
+                self.target_prefix
+            )));
+        };
+        let Value::Object(body) = input else {
+            return Err(WireError::serialization(
+                "Unexpected value type in payload: expected structure",
+            ));
+        };
+        let Some(shape) = operation
+            .input
+            .as_deref()
+            .and_then(|name| self.shapes.get(name))
+        else {
+            return Ok(());
+        };
+        let mut validator = Validator {
+            model: self,
+            path: Vec::new(),
+            violations: Vec::new(),
+        };
+        validator.structure(shape, body, shape.sensitive)?;
+        match validator.violations.len() {
+            0 => Ok(()),
+            1 => Err(WireError::invalid_parameter(format!(
+                "1 validation error detected: {}",
+                validator.violations.join("; ")
+            ))),
+            n => Err(WireError::invalid_parameter(format!(
+                "{n} validation errors detected: {}",
+                validator.violations.join("; ")
+            ))),
+        }
+    }
+
+    /// Every pattern in the model that cannot be used (translated and compiled), with why.
+    /// Their checks are skipped. Empty for the Cognito models.
+    pub fn uncompilable_patterns(&self) -> Vec<(&str, String)> {
+        self.patterns
+            .keys()
+            .filter_map(|java| compile_java_pattern(java).err().map(|e| (java.as_str(), e)))
+            .collect()
+    }
+
+    fn load(json: &str, target_prefix: &str) -> ApiModel {
+        match serde_json::from_str::<RawModel>(json) {
+            Ok(raw) => ApiModel::from_raw(raw),
+            Err(e) => {
+                // Only reachable if the embedded model file is broken; the tests load both.
+                tracing::error!(error = %e, target_prefix, "embedded API model does not parse");
+                ApiModel {
+                    target_prefix: target_prefix.to_string(),
+                    endpoint_prefix: String::new(),
+                    signing_name: String::new(),
+                    operations: BTreeMap::new(),
+                    shapes: BTreeMap::new(),
+                    patterns: BTreeMap::new(),
+                }
+            }
+        }
+    }
+
+    fn from_raw(raw: RawModel) -> ApiModel {
+        let operations = raw
+            .operations
+            .into_iter()
+            .map(|(name, op)| {
+                let operation = Operation {
+                    name: name.clone(),
+                    input: op.input,
+                    auth_none: op.authtype.as_deref() == Some("none"),
+                    errors: op.errors,
+                };
+                (name, operation)
+            })
+            .collect();
+        let mut shapes = raw.shapes;
+        let mut concealing: std::collections::BTreeSet<String> = shapes
+            .iter()
+            .filter(|(_, s)| s.sensitive)
+            .map(|(n, _)| n.clone())
+            .collect();
+        loop {
+            let more: Vec<String> = shapes
+                .iter()
+                .filter(|(n, s)| {
+                    !concealing.contains(*n) && s.refs().any(|r| concealing.contains(r))
+                })
+                .map(|(n, _)| n.clone())
+                .collect();
+            if more.is_empty() {
+                break;
+            }
+            concealing.extend(more);
+        }
+        for (name, shape) in &mut shapes {
+            shape.conceals = concealing.contains(name);
+        }
+        let patterns = shapes
+            .values()
+            .filter_map(|s| s.pattern.clone())
+            .map(|p| (p, OnceLock::new()))
+            .collect();
+        ApiModel {
+            target_prefix: raw.metadata.target_prefix,
+            endpoint_prefix: raw.metadata.endpoint_prefix,
+            signing_name: raw.metadata.signing_name,
+            operations,
+            shapes,
+            patterns,
+        }
+    }
+
+    fn regex(&self, java: &str) -> Option<&Regex> {
+        self.patterns
+            .get(java)?
+            .get_or_init(|| match compile_java_pattern(java) {
+                Ok(re) => Some(re),
+                Err(e) => {
+                    tracing::warn!(pattern = java, error = %e, "model pattern skipped");
+                    None
+                }
+            })
+            .as_ref()
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The compact model file
+
+#[derive(Deserialize)]
+struct RawModel {
+    metadata: RawMetadata,
+    operations: BTreeMap<String, RawOperation>,
+    shapes: BTreeMap<String, Shape>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawMetadata {
+    target_prefix: String,
+    endpoint_prefix: String,
+    signing_name: String,
+}
+
+#[derive(Deserialize)]
+struct RawOperation {
+    input: Option<String>,
+    #[serde(default)]
+    errors: Vec<String>,
+    authtype: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum Kind {
+    Structure,
+    List,
+    Map,
+    String,
+    Integer,
+    Long,
+    Short,
+    Byte,
+    Float,
+    Double,
+    Boolean,
+    Timestamp,
+    Blob,
+    #[serde(other)]
+    Other,
+}
+
+impl Kind {
+    fn name(self) -> &'static str {
+        match self {
+            Kind::Structure => "structure",
+            Kind::List => "list",
+            Kind::Map => "map",
+            Kind::String => "string",
+            Kind::Integer => "integer",
+            Kind::Long => "long",
+            Kind::Short => "short",
+            Kind::Byte => "byte",
+            Kind::Float => "float",
+            Kind::Double => "double",
+            Kind::Boolean => "boolean",
+            Kind::Timestamp => "timestamp",
+            Kind::Blob => "blob",
+            Kind::Other => "value",
+        }
+    }
+
+    /// The integral range a JSON number must fit, for the integral kinds.
+    fn integral_range(self) -> Option<(f64, f64)> {
+        match self {
+            Kind::Integer => Some((i32::MIN as f64, i32::MAX as f64)),
+            Kind::Long => Some((i64::MIN as f64, i64::MAX as f64)),
+            Kind::Short => Some((i16::MIN as f64, i16::MAX as f64)),
+            Kind::Byte => Some((i8::MIN as f64, i8::MAX as f64)),
+            _ => None,
+        }
+    }
+
+    /// Kinds whose values are checked element by element and reported on the container.
+    fn is_scalar(self) -> bool {
+        !matches!(self, Kind::Structure | Kind::List | Kind::Map | Kind::Other)
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct Shape {
+    #[serde(rename = "type")]
+    kind: Kind,
+    #[serde(default)]
+    members: BTreeMap<String, String>,
+    #[serde(default)]
+    required: Vec<String>,
+    min: Option<f64>,
+    max: Option<f64>,
+    pattern: Option<String>,
+    #[serde(rename = "enum")]
+    enum_values: Option<Vec<String>>,
+    member: Option<String>,
+    key: Option<String>,
+    value: Option<String>,
+    #[serde(default)]
+    sensitive: bool,
+    #[serde(default)]
+    exception: bool,
+    #[serde(default)]
+    document: bool,
+    /// This shape is sensitive or (transitively) contains a sensitive shape: its value is
+    /// never echoed in a message.
+    #[serde(skip)]
+    conceals: bool,
+}
+
+impl Shape {
+    fn refs(&self) -> impl Iterator<Item = &str> {
+        self.members
+            .values()
+            .chain(&self.member)
+            .chain(&self.key)
+            .chain(&self.value)
+            .map(String::as_str)
+    }
+}
+
+impl Shape {
+    fn bound(&self, b: f64) -> String {
+        if matches!(self.kind, Kind::Float | Kind::Double) {
+            java_double(b)
+        } else {
+            format!("{}", b as i64)
+        }
+    }
+
+    /// Every constraint of this (scalar) shape, in Coral's words and order — what Coral lists
+    /// in `Member must satisfy constraint: [...]` for list elements and map keys/values.
+    fn all_constraints(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        let word = if self.is_sized() { "length" } else { "value" };
+        if let Some(max) = self.max {
+            out.push(format!(
+                "Member must have {word} less than or equal to {}",
+                self.bound(max)
+            ));
+        }
+        if let Some(min) = self.min {
+            out.push(format!(
+                "Member must have {word} greater than or equal to {}",
+                self.bound(min)
+            ));
+        }
+        if let Some(p) = &self.pattern {
+            out.push(format!(
+                "Member must satisfy regular expression pattern: {p}"
+            ));
+        }
+        if let Some(values) = &self.enum_values {
+            out.push(format!(
+                "Member must satisfy enum value set: [{}]",
+                values.join(", ")
+            ));
+        }
+        out
+    }
+
+    fn is_sized(&self) -> bool {
+        matches!(
+            self.kind,
+            Kind::String | Kind::Blob | Kind::List | Kind::Map
+        )
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Validation
+
+#[derive(Clone, Copy)]
+enum Seg<'a> {
+    Member(&'a str),
+    Index(usize),
+    Key(&'a str),
+}
+
+/// A value that passed its type check, reduced to what the constraints look at.
+enum Checked {
+    /// Strings and blobs: their length (characters, or decoded bytes), and for strings the text.
+    Text {
+        len: usize,
+        text: Option<String>,
+    },
+    Number(f64),
+    /// Booleans and timestamps: nothing to constrain.
+    Plain,
+}
+
+struct Validator<'a> {
+    model: &'a ApiModel,
+    path: Vec<Seg<'a>>,
+    violations: Vec<String>,
+}
+
+impl<'a> Validator<'a> {
+    fn shape(&self, name: &str) -> Option<&'a Shape> {
+        self.model.shapes.get(name)
+    }
+
+    fn value(
+        &mut self,
+        shape: &'a Shape,
+        value: &'a Value,
+        sensitive: bool,
+    ) -> Result<(), WireError> {
+        let sensitive = sensitive || shape.sensitive;
+        match shape.kind {
+            Kind::Structure if shape.document => Ok(()),
+            Kind::Structure => match value {
+                Value::Object(obj) => self.structure(shape, obj, sensitive),
+                _ => Err(self.type_error(shape.kind)),
+            },
+            Kind::List => match value {
+                Value::Array(items) => self.list(shape, value, items, sensitive),
+                _ => Err(self.type_error(shape.kind)),
+            },
+            Kind::Map => match value {
+                Value::Object(entries) => self.map(shape, value, entries, sensitive),
+                _ => Err(self.type_error(shape.kind)),
+            },
+            Kind::Other => Ok(()),
+            _ => {
+                let checked = self.scalar(shape, value)?;
+                for constraint in self.failures(shape, &checked) {
+                    let shown = shown_scalar(shape, value, &checked);
+                    self.violation(Some(shown), sensitive, &constraint);
+                }
+                Ok(())
+            }
+        }
+    }
+
+    fn structure(
+        &mut self,
+        shape: &'a Shape,
+        obj: &'a Map<String, Value>,
+        sensitive: bool,
+    ) -> Result<(), WireError> {
+        for (name, target) in &shape.members {
+            self.path.push(Seg::Member(name));
+            match obj.get(name) {
+                None | Some(Value::Null) => {
+                    if shape.required.iter().any(|r| r == name) {
+                        self.violation(None, sensitive, "Member must not be null");
+                    }
+                }
+                Some(v) => {
+                    if let Some(member) = self.shape(target) {
+                        self.value(member, v, sensitive)?;
+                    }
+                }
+            }
+            self.path.pop();
+        }
+        Ok(())
+    }
+
+    fn list(
+        &mut self,
+        shape: &'a Shape,
+        whole: &'a Value,
+        items: &'a [Value],
+        sensitive: bool,
+    ) -> Result<(), WireError> {
+        self.size(shape, whole, items.len(), sensitive);
+        let Some(member) = shape.member.as_deref().and_then(|m| self.shape(m)) else {
+            return Ok(());
+        };
+        if member.kind.is_scalar() {
+            // Coral reports failing scalar elements once, on the list, listing every constraint.
+            let (mut failed, mut null) = (false, false);
+            for (i, item) in items.iter().enumerate() {
+                if item.is_null() {
+                    null = true;
+                    continue;
+                }
+                self.path.push(Seg::Index(i));
+                let checked = self.scalar(member, item)?;
+                self.path.pop();
+                failed |= !self.failures(member, &checked).is_empty();
+            }
+            if failed || null {
+                let mut all = member.all_constraints();
+                if null {
+                    all.push("Member must not be null".to_string());
+                }
+                let constraint = format!("Member must satisfy constraint: [{}]", all.join(", "));
+                self.violation(
+                    Some(coral_repr(whole)),
+                    sensitive || shape.conceals,
+                    &constraint,
+                );
+            }
+            return Ok(());
+        }
+        for (i, item) in items.iter().enumerate() {
+            self.path.push(Seg::Index(i));
+            if item.is_null() {
+                self.violation(None, sensitive, "Member must not be null");
+            } else {
+                self.value(member, item, sensitive)?;
+            }
+            self.path.pop();
+        }
+        Ok(())
+    }
+
+    fn map(
+        &mut self,
+        shape: &'a Shape,
+        whole: &'a Value,
+        entries: &'a Map<String, Value>,
+        sensitive: bool,
+    ) -> Result<(), WireError> {
+        self.size(shape, whole, entries.len(), sensitive);
+        let key_shape = shape.key.as_deref().and_then(|k| self.shape(k));
+        let value_shape = shape.value.as_deref().and_then(|v| self.shape(v));
+
+        if let Some(key_shape) = key_shape.filter(|k| k.kind == Kind::String) {
+            let failed = entries.keys().any(|k| {
+                let checked = Checked::Text {
+                    len: k.chars().count(),
+                    text: Some(k.clone()),
+                };
+                !self.failures(key_shape, &checked).is_empty()
+            });
+            if failed {
+                let constraint = format!(
+                    "Map keys must satisfy constraint: [{}]",
+                    key_shape.all_constraints().join(", ")
+                );
+                self.violation(
+                    Some(coral_repr(whole)),
+                    sensitive || shape.conceals,
+                    &constraint,
+                );
+            }
+        }
+
+        let Some(value_shape) = value_shape else {
+            return Ok(());
+        };
+        if value_shape.kind.is_scalar() {
+            let (mut failed, mut null) = (false, false);
+            for (k, v) in entries {
+                if v.is_null() {
+                    null = true;
+                    continue;
+                }
+                self.path.push(Seg::Key(k));
+                let checked = self.scalar(value_shape, v)?;
+                self.path.pop();
+                failed |= !self.failures(value_shape, &checked).is_empty();
+            }
+            if failed || null {
+                let mut all = value_shape.all_constraints();
+                if null {
+                    all.push("Member must not be null".to_string());
+                }
+                let constraint = format!("Map value must satisfy constraint: [{}]", all.join(", "));
+                self.violation(
+                    Some(coral_repr(whole)),
+                    sensitive || shape.conceals,
+                    &constraint,
+                );
+            }
+            return Ok(());
+        }
+        for (k, v) in entries {
+            self.path.push(Seg::Key(k));
+            if v.is_null() {
+                self.violation(None, sensitive, "Member must not be null");
+            } else {
+                self.value(value_shape, v, sensitive)?;
+            }
+            self.path.pop();
+        }
+        Ok(())
+    }
+
+    /// Entry / element count of a list or map.
+    fn size(&mut self, shape: &Shape, whole: &Value, len: usize, sensitive: bool) {
+        let shown = Some(coral_repr(whole));
+        let sensitive = sensitive || shape.conceals;
+        if let Some(max) = shape.max.filter(|m| len as f64 > *m) {
+            let c = format!(
+                "Member must have length less than or equal to {}",
+                shape.bound(max)
+            );
+            self.violation(shown.clone(), sensitive, &c);
+        }
+        if let Some(min) = shape.min.filter(|m| (len as f64) < *m) {
+            let c = format!(
+                "Member must have length greater than or equal to {}",
+                shape.bound(min)
+            );
+            self.violation(shown, sensitive, &c);
+        }
+    }
+
+    /// Type check of a scalar: the value as the constraints see it, or a SerializationException.
+    fn scalar(&self, shape: &Shape, value: &Value) -> Result<Checked, WireError> {
+        match (shape.kind, value) {
+            (Kind::String, Value::String(s)) => Ok(Checked::Text {
+                len: s.chars().count(),
+                text: Some(s.clone()),
+            }),
+            (Kind::Blob, Value::String(s)) => match base64_decoded_len(s) {
+                Some(len) => Ok(Checked::Text { len, text: None }),
+                None => Err(WireError::serialization(format!(
+                    "Invalid base64 value in payload for '{}'",
+                    self.wire_path()
+                ))),
+            },
+            (Kind::Boolean, Value::Bool(_)) => Ok(Checked::Plain),
+            (Kind::Timestamp, Value::Number(_)) => Ok(Checked::Plain),
+            (Kind::Float | Kind::Double, Value::Number(n)) => {
+                Ok(Checked::Number(n.as_f64().unwrap_or(0.0)))
+            }
+            (kind, Value::Number(n)) if kind.integral_range().is_some() => {
+                // Coral truncates a fractional number given for an integral member.
+                let v = n.as_f64().unwrap_or(0.0).trunc();
+                match kind.integral_range() {
+                    Some((lo, hi)) if v >= lo && v <= hi => Ok(Checked::Number(v)),
+                    _ => Err(WireError::serialization(format!(
+                        "Value in payload for '{}' is out of range for {}",
+                        self.wire_path(),
+                        kind.name()
+                    ))),
+                }
+            }
+            (kind, _) => Err(self.type_error(kind)),
+        }
+    }
+
+    /// The constraints of a scalar shape this (type-checked) value breaks, in Coral's order.
+    fn failures(&self, shape: &Shape, checked: &Checked) -> Vec<String> {
+        let mut out = Vec::new();
+        match checked {
+            Checked::Text { len, text } => {
+                let len = *len as f64;
+                if let Some(max) = shape.max.filter(|m| len > *m) {
+                    out.push(format!(
+                        "Member must have length less than or equal to {}",
+                        shape.bound(max)
+                    ));
+                }
+                if let Some(min) = shape.min.filter(|m| len < *m) {
+                    out.push(format!(
+                        "Member must have length greater than or equal to {}",
+                        shape.bound(min)
+                    ));
+                }
+                if let Some(text) = text {
+                    if let Some(p) = &shape.pattern {
+                        if self.model.regex(p).is_some_and(|re| !re.is_match(text)) {
+                            out.push(format!(
+                                "Member must satisfy regular expression pattern: {p}"
+                            ));
+                        }
+                    }
+                    if let Some(values) = &shape.enum_values {
+                        if !values.iter().any(|v| v == text) {
+                            out.push(format!(
+                                "Member must satisfy enum value set: [{}]",
+                                values.join(", ")
+                            ));
+                        }
+                    }
+                }
+            }
+            Checked::Number(v) => {
+                if let Some(max) = shape.max.filter(|m| v > m) {
+                    out.push(format!(
+                        "Member must have value less than or equal to {}",
+                        shape.bound(max)
+                    ));
+                }
+                if let Some(min) = shape.min.filter(|m| v < m) {
+                    out.push(format!(
+                        "Member must have value greater than or equal to {}",
+                        shape.bound(min)
+                    ));
+                }
+            }
+            Checked::Plain => {}
+        }
+        out
+    }
+
+    /// `shown` is the value as Coral prints it; `None` for a missing value (`Value null at …`).
+    fn violation(&mut self, shown: Option<String>, sensitive: bool, constraint: &str) {
+        let path = self.coral_path();
+        let message = match shown {
+            None => format!("Value null at '{path}' failed to satisfy constraint: {constraint}"),
+            Some(_) if sensitive => {
+                format!("Value at '{path}' failed to satisfy constraint: {constraint}")
+            }
+            Some(v) => {
+                format!("Value '{v}' at '{path}' failed to satisfy constraint: {constraint}")
+            }
+        };
+        self.violations.push(message);
+    }
+
+    fn type_error(&self, expected: Kind) -> WireError {
+        WireError::serialization(format!(
+            "Unexpected value type in payload for '{}': expected {}",
+            self.wire_path(),
+            expected.name()
+        ))
+    }
+
+    /// `userAttributes.1.member.name`: Coral's path (lowerCamelCase, 1-based `.N.member`).
+    fn coral_path(&self) -> String {
+        let mut out = String::new();
+        for seg in &self.path {
+            if !out.is_empty() {
+                out.push('.');
+            }
+            match seg {
+                Seg::Member(name) => {
+                    let mut chars = name.chars();
+                    if let Some(first) = chars.next() {
+                        out.extend(first.to_lowercase());
+                        out.push_str(chars.as_str());
+                    }
+                }
+                Seg::Index(i) => {
+                    let _ = write!(out, "{}.member", i + 1);
+                }
+                Seg::Key(k) => out.push_str(k),
+            }
+        }
+        out
+    }
+
+    /// `UserAttributes[0].Name`: the path as it is in the request body.
+    fn wire_path(&self) -> String {
+        let mut out = String::new();
+        for seg in &self.path {
+            match seg {
+                Seg::Member(name) => {
+                    if !out.is_empty() {
+                        out.push('.');
+                    }
+                    out.push_str(name);
+                }
+                Seg::Index(i) => {
+                    let _ = write!(out, "[{i}]");
+                }
+                Seg::Key(k) => {
+                    let _ = write!(out, "[{}]", Value::String(k.to_string()));
+                }
+            }
+        }
+        out
+    }
+}
+
+/// A scalar as Coral prints it in a message (integral members after truncation).
+fn shown_scalar(shape: &Shape, value: &Value, checked: &Checked) -> String {
+    match checked {
+        Checked::Number(v) if shape.kind.integral_range().is_some() => format!("{}", *v as i64),
+        _ => coral_repr(value),
+    }
+}
+
+/// Java's `toString` of the deserialized value: `abc`, `[a, b]`, `{k=v}`.
+fn coral_repr(v: &Value) -> String {
+    fn write(v: &Value, out: &mut String) {
+        match v {
+            Value::Null => out.push_str("null"),
+            Value::Bool(b) => {
+                let _ = write!(out, "{b}");
+            }
+            Value::Number(n) => {
+                let _ = write!(out, "{n}");
+            }
+            Value::String(s) => out.push_str(s),
+            Value::Array(items) => {
+                out.push('[');
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        out.push_str(", ");
+                    }
+                    write(item, out);
+                }
+                out.push(']');
+            }
+            Value::Object(entries) => {
+                out.push('{');
+                for (i, (k, item)) in entries.iter().enumerate() {
+                    if i > 0 {
+                        out.push_str(", ");
+                    }
+                    out.push_str(k);
+                    out.push('=');
+                    write(item, out);
+                }
+                out.push('}');
+            }
+        }
+    }
+    let mut out = String::new();
+    write(v, &mut out);
+    out
+}
+
+/// Java's `Double.toString` for the plain numbers a model uses as bounds.
+fn java_double(v: f64) -> String {
+    if v.fract() == 0.0 && v.abs() < 1e7 {
+        format!("{v:.1}")
+    } else {
+        format!("{v}")
+    }
+}
+
+/// Length in bytes of standard base64 (padding optional), or `None` if it is not base64.
+fn base64_decoded_len(s: &str) -> Option<usize> {
+    let bytes = s.as_bytes();
+    let unpadded = bytes
+        .strip_suffix(b"==")
+        .or_else(|| bytes.strip_suffix(b"="))
+        .unwrap_or(bytes);
+    if unpadded.len() != bytes.len() && bytes.len() & 3 != 0 {
+        return None;
+    }
+    if !unpadded
+        .iter()
+        .all(|b| b.is_ascii_alphanumeric() || *b == b'+' || *b == b'/')
+    {
+        return None;
+    }
+    match unpadded.len() % 4 {
+        1 => None,
+        r => Some(unpadded.len() / 4 * 3 + r.saturating_sub(1)),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Java patterns
+
+/// Patterns whose Java meaning needs a construct `regex` lacks, rewritten by hand.
+const PATTERN_OVERRIDES: &[(&str, &str)] = &[
+    // Lookbehind: any of these characters, not ending in '.' (empty allowed).
+    (
+        r"^[0-9A-Za-z\.\-_]*(?<!\.)$",
+        r"(?:[0-9A-Za-z.\-_]*[0-9A-Za-z\-_])?",
+    ),
+];
+
+/// Java's line terminators, which `.` does not match unless DOTALL.
+const JAVA_DOT: &str = r"[^\n\r\x{85}\x{2028}\x{2029}]";
+/// Java's (ASCII) `\w`, `\d`, `\s` as class bodies.
+const JAVA_WORD: &str = "0-9A-Za-z_";
+const JAVA_DIGIT: &str = "0-9";
+const JAVA_SPACE: &str = r"\t\n\x0B\x0C\r ";
+
+/// A model pattern, anchored (Coral requires the whole value to match), compiled.
+fn compile_java_pattern(java: &str) -> Result<Regex, String> {
+    let body = translate_java_pattern(java)?;
+    Regex::new(&format!("^(?:{body})$")).map_err(|e| e.to_string())
+}
+
+enum Escape {
+    Literal(char),
+    /// A class body (usable inside `[...]`), possibly negated.
+    Class(String, bool),
+    /// A zero-width assertion, only valid outside classes.
+    Assertion(&'static str),
+    /// `\Q...\E`.
+    Quoted(String),
+}
+
+/// Translates `java.util.regex` syntax into `regex` syntax with Java's meaning: ASCII `\w \d \s`,
+/// `.` excluding line terminators, literal `-` after a range inside a class, POSIX `\p{..}`
+/// names, possessive quantifiers and atomic groups (as their ordinary forms). Lookaround and
+/// backreferences are errors.
+fn translate_java_pattern(java: &str) -> Result<String, String> {
+    if let Some((_, rust)) = PATTERN_OVERRIDES.iter().find(|(j, _)| *j == java) {
+        return Ok((*rust).to_string());
+    }
+    let chars: Vec<char> = java.chars().collect();
+    let mut out = String::with_capacity(java.len() * 2);
+    let mut i = 0;
+    let mut dotall = false;
+    while i < chars.len() {
+        let c = chars[i];
+        i += 1;
+        match c {
+            '\\' => {
+                let (escape, used) = parse_escape(&chars, i)?;
+                i += used;
+                match escape {
+                    Escape::Literal(l) => push_literal(&mut out, l),
+                    Escape::Class(body, negated) => {
+                        let _ = write!(out, "[{}{body}]", if negated { "^" } else { "" });
+                    }
+                    Escape::Assertion(a) => out.push_str(a),
+                    Escape::Quoted(text) => out.push_str(&regex::escape(&text)),
+                }
+            }
+            '[' => i = translate_class(&chars, i, &mut out)?,
+            '.' => out.push_str(if dotall { "." } else { JAVA_DOT }),
+            '(' if chars.get(i) == Some(&'?') => {
+                i += 1;
+                let rest: String = chars[i..].iter().take(3).collect();
+                if rest.starts_with('=')
+                    || rest.starts_with('!')
+                    || rest.starts_with("<=")
+                    || rest.starts_with("<!")
+                {
+                    return Err("lookaround is not supported".to_string());
+                } else if rest.starts_with('>') {
+                    out.push_str("(?:"); // atomic group: same matches for a whole-value test
+                    i += 1;
+                } else if rest.starts_with('<') || rest.starts_with(':') {
+                    out.push_str("(?");
+                } else {
+                    // Inline flags: (?idmsux-idmsux) or (?idmsux-idmsux:X)
+                    let mut flags = String::new();
+                    let mut negate = false;
+                    while let Some(&f) = chars.get(i) {
+                        i += 1;
+                        match f {
+                            ')' | ':' => {
+                                if !flags.is_empty() && flags != "-" {
+                                    let _ = write!(out, "(?{flags}{f}");
+                                } else if f == ':' {
+                                    out.push_str("(?:");
+                                }
+                                break;
+                            }
+                            '-' => {
+                                negate = true;
+                                flags.push('-');
+                            }
+                            'i' | 'm' | 's' | 'x' => {
+                                if f == 's' {
+                                    dotall = !negate;
+                                }
+                                flags.push(f);
+                            }
+                            'd' | 'u' => {} // UNIX_LINES, UNICODE_CASE: no regex equivalent needed
+                            other => return Err(format!("unsupported inline flag '{other}'")),
+                        }
+                    }
+                }
+            }
+            '*' | '+' | '?' => {
+                out.push(c);
+                i = quantifier_suffix(&chars, i, &mut out);
+            }
+            '{' => {
+                out.push('{');
+                while let Some(&q) = chars.get(i) {
+                    i += 1;
+                    out.push(q);
+                    if q == '}' {
+                        break;
+                    }
+                }
+                i = quantifier_suffix(&chars, i, &mut out);
+            }
+            _ => out.push(c),
+        }
+    }
+    Ok(out)
+}
+
+/// After a quantifier: a possessive `+` is dropped, a lazy `?` kept.
+fn quantifier_suffix(chars: &[char], i: usize, out: &mut String) -> usize {
+    match chars.get(i) {
+        Some('+') => i + 1,
+        Some('?') => {
+            out.push('?');
+            i + 1
+        }
+        _ => i,
+    }
+}
+
+/// Translates a class whose `[` is just before `start`; returns the index after its `]`.
+fn translate_class(chars: &[char], start: usize, out: &mut String) -> Result<usize, String> {
+    let mut i = start;
+    out.push('[');
+    if chars.get(i) == Some(&'^') {
+        out.push('^');
+        i += 1;
+    }
+    // Whether the previous item is a single character that a following '-' makes a range of.
+    let mut can_start_range = false;
+    let mut items = 0usize;
+    while let Some(&c) = chars.get(i) {
+        i += 1;
+        match c {
+            ']' if items > 0 => {
+                out.push(']');
+                return Ok(i);
+            }
+            '[' => {
+                i = translate_class(chars, i, out)?;
+                can_start_range = false;
+            }
+            '&' if chars.get(i) == Some(&'&') => {
+                out.push_str("&&");
+                i += 1;
+                can_start_range = false;
+            }
+            '-' if can_start_range && !matches!(chars.get(i), None | Some(']') | Some('[')) => {
+                // A range: its end is the next single character.
+                out.push('-');
+                let end = match chars.get(i) {
+                    Some('\\') => {
+                        let (escape, used) = parse_escape(chars, i + 1)?;
+                        i += 1 + used;
+                        match escape {
+                            Escape::Literal(l) => l,
+                            _ => return Err("a range must end in a single character".to_string()),
+                        }
+                    }
+                    Some(&l) => {
+                        i += 1;
+                        l
+                    }
+                    None => return Err("unterminated range".to_string()),
+                };
+                push_class_literal(out, end);
+                can_start_range = false;
+            }
+            '\\' => {
+                let (escape, used) = parse_escape(chars, i)?;
+                i += used;
+                can_start_range = false;
+                match escape {
+                    Escape::Literal(l) => {
+                        push_class_literal(out, l);
+                        can_start_range = true;
+                    }
+                    Escape::Class(body, false) => out.push_str(&body),
+                    Escape::Class(body, true) => {
+                        let _ = write!(out, "[^{body}]");
+                    }
+                    Escape::Quoted(text) => text.chars().for_each(|l| push_class_literal(out, l)),
+                    Escape::Assertion(_) => return Err("assertion inside a class".to_string()),
+                }
+            }
+            _ => {
+                push_class_literal(out, c);
+                can_start_range = true;
+            }
+        }
+        items += 1;
+    }
+    Err("unterminated character class".to_string())
+}
+
+fn push_literal(out: &mut String, c: char) {
+    if c.is_control() {
+        let _ = write!(out, "\\x{{{:X}}}", c as u32);
+    } else {
+        out.push_str(&regex::escape(c.encode_utf8(&mut [0; 4])));
+    }
+}
+
+fn push_class_literal(out: &mut String, c: char) {
+    if c.is_control() {
+        let _ = write!(out, "\\x{{{:X}}}", c as u32);
+    } else if matches!(c, '[' | ']' | '\\' | '-' | '^' | '&' | '~') {
+        out.push('\\');
+        out.push(c);
+    } else {
+        out.push(c);
+    }
+}
+
+/// Parses the escape whose backslash is just before `i`; returns it and the chars it used.
+fn parse_escape(chars: &[char], i: usize) -> Result<(Escape, usize), String> {
+    let Some(&c) = chars.get(i) else {
+        return Err("trailing backslash".to_string());
+    };
+    let hex = |from: usize, n: usize| -> Result<char, String> {
+        let digits: String = chars
+            .get(from..from + n)
+            .unwrap_or_default()
+            .iter()
+            .collect();
+        u32::from_str_radix(&digits, 16)
+            .ok()
+            .filter(|_| digits.len() == n)
+            .and_then(char::from_u32)
+            .ok_or_else(|| format!("bad hex escape '{digits}'"))
+    };
+    Ok(match c {
+        'w' => (Escape::Class(JAVA_WORD.into(), false), 1),
+        'W' => (Escape::Class(JAVA_WORD.into(), true), 1),
+        'd' => (Escape::Class(JAVA_DIGIT.into(), false), 1),
+        'D' => (Escape::Class(JAVA_DIGIT.into(), true), 1),
+        's' => (Escape::Class(JAVA_SPACE.into(), false), 1),
+        'S' => (Escape::Class(JAVA_SPACE.into(), true), 1),
+        'p' | 'P' => {
+            let (name, used) = if chars.get(i + 1) == Some(&'{') {
+                let name: String = chars[i + 2..].iter().take_while(|c| **c != '}').collect();
+                if chars.get(i + 2 + name.chars().count()) != Some(&'}') {
+                    return Err("unterminated \\p{".to_string());
+                }
+                let used = name.chars().count() + 3;
+                (name, used)
+            } else {
+                let name = chars.get(i + 1).map(|c| c.to_string()).ok_or("bad \\p")?;
+                (name, 2)
+            };
+            (Escape::Class(java_property(&name)?, c == 'P'), used)
+        }
+        'Q' => {
+            let text: String = chars[i + 1..].iter().collect();
+            let quoted = text.split("\\E").next().unwrap_or_default().to_string();
+            let used = 1 + quoted.chars().count() + if text.contains("\\E") { 2 } else { 0 };
+            (Escape::Quoted(quoted), used)
+        }
+        't' => (Escape::Literal('\t'), 1),
+        'n' => (Escape::Literal('\n'), 1),
+        'r' => (Escape::Literal('\r'), 1),
+        'f' => (Escape::Literal('\x0C'), 1),
+        'a' => (Escape::Literal('\x07'), 1),
+        'e' => (Escape::Literal('\x1B'), 1),
+        'x' if chars.get(i + 1) == Some(&'{') => {
+            let digits: String = chars[i + 2..].iter().take_while(|c| **c != '}').collect();
+            let n = digits.chars().count();
+            (Escape::Literal(hex(i + 2, n)?), n + 3)
+        }
+        'x' => (Escape::Literal(hex(i + 1, 2)?), 3),
+        'u' => (Escape::Literal(hex(i + 1, 4)?), 5),
+        '0' => {
+            let digits: String = chars[i + 1..]
+                .iter()
+                .take(3)
+                .take_while(|c| c.is_digit(8))
+                .collect();
+            let digits = if digits.len() == 3 && digits.as_bytes()[0] > b'3' {
+                &digits[..2]
+            } else {
+                &digits
+            };
+            let value = u32::from_str_radix(digits, 8).map_err(|_| "bad octal escape")?;
+            (
+                Escape::Literal(char::from_u32(value).ok_or("bad octal escape")?),
+                1 + digits.len(),
+            )
+        }
+        'c' => {
+            let letter = chars.get(i + 1).ok_or("bad \\c")?;
+            (
+                Escape::Literal(char::from_u32(*letter as u32 ^ 64).ok_or("bad \\c")?),
+                2,
+            )
+        }
+        'b' => (Escape::Assertion(r"\b"), 1),
+        'B' => (Escape::Assertion(r"\B"), 1),
+        'A' => (Escape::Assertion(r"\A"), 1),
+        'z' => (Escape::Assertion(r"\z"), 1),
+        c if c.is_ascii_alphanumeric() => return Err(format!("unsupported escape '\\{c}'")),
+        c => (Escape::Literal(c), 1),
+    })
+}
+
+/// A Java `\p{name}` as a `regex` class body.
+fn java_property(name: &str) -> Result<String, String> {
+    const GENERAL_CATEGORIES: &[&str] = &[
+        "L", "Lu", "Ll", "Lt", "Lm", "Lo", "LC", "M", "Mn", "Mc", "Me", "N", "Nd", "Nl", "No", "P",
+        "Pc", "Pd", "Ps", "Pe", "Pi", "Pf", "Po", "S", "Sm", "Sc", "Sk", "So", "Z", "Zs", "Zl",
+        "Zp", "C", "Cc", "Cf", "Co", "Cs", "Cn",
+    ];
+    let stripped = name.strip_prefix("Is").unwrap_or(name);
+    if GENERAL_CATEGORIES.contains(&stripped) {
+        return Ok(format!(r"\p{{{stripped}}}"));
+    }
+    // POSIX classes are US-ASCII only in Java (without UNICODE_CHARACTER_CLASS).
+    Ok(match name {
+        "Lower" => "a-z".into(),
+        "Upper" => "A-Z".into(),
+        "ASCII" => r"\x00-\x7F".into(),
+        "Alpha" => "A-Za-z".into(),
+        "Digit" => "0-9".into(),
+        "Alnum" => "0-9A-Za-z".into(),
+        "Punct" => r"!-/:-@\[-`\{-\~".into(),
+        "Graph" => r"\x21-\x7E".into(),
+        "Print" => r"\x20-\x7E".into(),
+        "Blank" => r" \t".into(),
+        "Cntrl" => r"\x00-\x1F\x7F".into(),
+        "XDigit" => "0-9a-fA-F".into(),
+        "Space" => JAVA_SPACE.into(),
+        "javaLowerCase" => r"\p{Ll}".into(),
+        "javaUpperCase" => r"\p{Lu}".into(),
+        "javaWhitespace" => r"\t\n\x0B\x0C\r\x1C-\x1F\p{Zs}\p{Zl}\p{Zp}".into(),
+        _ => return Err(format!("unsupported property \\p{{{name}}}")),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+    use super::*;
+    use serde_json::json;
+
+    fn idp() -> &'static ApiModel {
+        ApiModel::cognito_idp()
+    }
+
+    fn invalid(op: &str, body: Value) -> String {
+        let err = idp().validate_input(op, &body).unwrap_err();
+        assert_eq!(err.name, "InvalidParameterException", "{}", err.message);
+        assert_eq!(err.status, 400);
+        err.message
+    }
+
+    const POOL: &str = "us-east-1_AbCdEf123";
+    const CLIENT: &str = "1example23456789abcdefghij";
+
+    #[test]
+    fn models_load() {
+        let m = idp();
+        assert_eq!(m.target_prefix(), "AWSCognitoIdentityProviderService");
+        assert_eq!(m.signing_name(), "cognito-idp");
+        assert_eq!(m.endpoint_prefix(), "cognito-idp");
+        assert!(m.operation_names().count() > 100);
+        let sign_up = m.operation("SignUp").unwrap();
+        assert_eq!(sign_up.name, "SignUp");
+        assert_eq!(sign_up.input.as_deref(), Some("SignUpRequest"));
+        assert!(sign_up.auth_none);
+        assert!(sign_up
+            .errors
+            .iter()
+            .any(|e| e == "UsernameExistsException"));
+        assert!(!m.operation("CreateUserPool").unwrap().auth_none);
+        assert!(m.has_error_shape("UsernameExistsException"));
+        assert!(m.has_error_shape("InvalidParameterException"));
+        assert!(!m.has_error_shape("SignUpRequest"));
+        assert!(!m.has_error_shape("NoSuchThing"));
+        for op in m.operation_names() {
+            for e in &m.operation(op).unwrap().errors {
+                assert!(m.has_error_shape(e), "{op}: {e}");
+            }
+        }
+
+        let id = ApiModel::cognito_identity();
+        assert_eq!(id.target_prefix(), "AWSCognitoIdentityService");
+        assert!(id.operation("GetId").unwrap().auth_none);
+        assert!(!id.operation("CreateIdentityPool").unwrap().auth_none);
+        assert!(id.has_error_shape("ResourceNotFoundException"));
+    }
+
+    #[test]
+    fn every_pattern_compiles() {
+        for m in [ApiModel::cognito_idp(), ApiModel::cognito_identity()] {
+            assert!(!m.patterns.is_empty());
+            assert_eq!(m.uncompilable_patterns(), Vec::<(&str, String)>::new());
+            for p in m.patterns.keys() {
+                assert!(m.regex(p).is_some(), "{p}");
+            }
+        }
+    }
+
+    #[test]
+    fn translated_patterns_keep_java_meaning() {
+        let re = |p: &str| compile_java_pattern(p).unwrap();
+        // `-` after a range is a literal in Java, not the start of another range.
+        let p = re("[A-Za-z0-9-_+/=.]+");
+        assert!(p.is_match("ab-_+/=.9"));
+        assert!(!p.is_match("a:b"));
+        // Java's \w, \d, \s are ASCII.
+        assert!(re(r"[\w+]+").is_match("abc_9+"));
+        assert!(!re(r"[\w+]+").is_match("é"));
+        assert!(!re(r"\d+").is_match("٣"));
+        assert!(re(r"[\S]+").is_match("pässwörd!"));
+        assert!(!re(r"[\S]+").is_match("pass word"));
+        assert!(re(r"[\S]+").is_match("pass\u{a0}word")); // NBSP is not \s in Java
+        assert!(!re(r"^https://[^\s]+$").is_match("https://a b"));
+        // Whole-value match.
+        assert!(!re(r"[\w-]+_[0-9a-zA-Z]+").is_match("us-east-1_abc!"));
+        assert!(re(r"[\w-]+_[0-9a-zA-Z]+").is_match(POOL));
+        // Java's '.' stops at line terminators unless (?s).
+        assert!(re(r".*\{####\}.*").is_match("Code {####}"));
+        assert!(!re(r".*\{####\}.*").is_match("Code\n{####}"));
+        assert!(re(r"(?s).*").is_match("a\nb"));
+        // The lookbehind override.
+        let p = re(r"^[0-9A-Za-z\.\-_]*(?<!\.)$");
+        assert!(
+            p.is_match("a.b-c_d") && p.is_match("") && !p.is_match("abc.") && !p.is_match("a b")
+        );
+        // Escaped punctuation the regex crate need not know.
+        let p = re(
+            r"^arn\:(aws|aws-us-gov|aws-eusc)\:secretsmanager\:([\d\w\-]+):(\d{12})\:secret\/[\w+=\/,.@\-]+$",
+        );
+        assert!(p.is_match("arn:aws:secretsmanager:us-east-1:123456789012:secret/my-secret"));
+        let p = re(r"^https://[!$-;=@-\[\]_a-z~]+$");
+        assert!(p.is_match("https://example.com/path-x_1;a=b"));
+        assert!(!p.is_match("https://example.com/?q"));
+        assert!(!p.is_match("https://a<b") && !p.is_match("https://a b"));
+        // Constructs Java has and the regex crate lacks.
+        assert!(re(r"a++b").is_match("aab"));
+        assert!(re(r"(?>ab)c").is_match("abc"));
+        assert!(re(r"\p{Cntrl}").is_match("\u{7}"));
+        assert!(re(r"[\w-.]+").is_match("a-b.c"));
+        assert!(re(r"\Qa.b\E").is_match("a.b") && !re(r"\Qa.b\E").is_match("axb"));
+        assert!(compile_java_pattern(r"(?=a)a").is_err());
+        assert!(compile_java_pattern(r"(a)\1").is_err());
+    }
+
+    #[test]
+    fn valid_bodies_pass() {
+        let m = idp();
+        m.validate_input(
+            "SignUp",
+            &json!({
+                "ClientId": CLIENT,
+                "Username": "alice@example.com",
+                "Password": "Correct-Horse-9",
+                "UserAttributes": [{"Name": "email", "Value": "alice@example.com"}, {"Name": "custom:tier", "Value": "gold"}],
+                "ClientMetadata": {"source": "web"},
+                "SomethingAwsDoesNotKnow": {"ignored": [1, 2]}
+            }),
+        )
+        .unwrap();
+        m.validate_input(
+            "CreateUserPool",
+            &json!({
+                "PoolName": "my pool",
+                "Policies": {"PasswordPolicy": {"MinimumLength": 8, "RequireUppercase": true, "TemporaryPasswordValidityDays": 7}},
+                "AutoVerifiedAttributes": ["email"],
+                "UsernameAttributes": ["email"],
+                "MfaConfiguration": "OFF",
+                "Schema": [{"Name": "tier", "AttributeDataType": "String", "Mutable": true,
+                            "StringAttributeConstraints": {"MinLength": "0", "MaxLength": "20"}}],
+                "UserPoolTags": {"team": "identity"},
+                "DeletionProtection": "ACTIVE"
+            }),
+        )
+        .unwrap();
+        m.validate_input(
+            "InitiateAuth",
+            &json!({"AuthFlow": "USER_PASSWORD_AUTH", "ClientId": CLIENT,
+                    "AuthParameters": {"USERNAME": "alice", "PASSWORD": "pw"}}),
+        )
+        .unwrap();
+        m.validate_input("ListUserPools", &json!({"MaxResults": 60}))
+            .unwrap();
+        m.validate_input("GetUser", &json!({"AccessToken": "eyJraWQ.eyJzdWIi.sig"}))
+            .unwrap();
+        // Explicit nulls are absent members.
+        m.validate_input(
+            "ListUserPools",
+            &json!({"MaxResults": 1, "NextToken": null}),
+        )
+        .unwrap();
+        ApiModel::cognito_identity()
+            .validate_input(
+                "GetId",
+                &json!({"IdentityPoolId": "us-east-1:0b6a3c0e-1111-2222-3333-444455556666",
+                        "Logins": {"cognito-idp.us-east-1.amazonaws.com/us-east-1_abc": "token"}}),
+            )
+            .unwrap();
+    }
+
+    #[test]
+    fn missing_required_member() {
+        assert_eq!(
+            invalid("SignUp", json!({"Username": "alice", "Password": "Correct-Horse-9"})),
+            "1 validation error detected: Value null at 'clientId' failed to satisfy constraint: Member must not be null"
+        );
+        // A null is a missing member.
+        assert_eq!(
+            invalid("SignUp", json!({"ClientId": null, "Username": "alice"})),
+            "1 validation error detected: Value null at 'clientId' failed to satisfy constraint: Member must not be null"
+        );
+    }
+
+    #[test]
+    fn pattern_violation_echoes_value() {
+        assert_eq!(
+            invalid("AdminGetUser", json!({"UserPoolId": "YOUR_USER_POOL_ID!", "Username": "alice"})),
+            "1 validation error detected: Value 'YOUR_USER_POOL_ID!' at 'userPoolId' failed to satisfy constraint: \
+             Member must satisfy regular expression pattern: [\\w-]+_[0-9a-zA-Z]+"
+        );
+    }
+
+    #[test]
+    fn username_too_long_is_not_echoed() {
+        let long = "a".repeat(129);
+        assert_eq!(
+            invalid("SignUp", json!({"ClientId": CLIENT, "Username": long})),
+            "1 validation error detected: Value at 'username' failed to satisfy constraint: \
+             Member must have length less than or equal to 128"
+        );
+        // Length counts characters, not bytes.
+        let m = idp();
+        m.validate_input(
+            "SignUp",
+            &json!({"ClientId": CLIENT, "Username": "é".repeat(128)}),
+        )
+        .unwrap();
+    }
+
+    #[test]
+    fn bad_enum() {
+        assert_eq!(
+            invalid("InitiateAuth", json!({"AuthFlow": "PASSWORD", "ClientId": CLIENT})),
+            "1 validation error detected: Value 'PASSWORD' at 'authFlow' failed to satisfy constraint: \
+             Member must satisfy enum value set: [USER_SRP_AUTH, REFRESH_TOKEN_AUTH, REFRESH_TOKEN, CUSTOM_AUTH, \
+             ADMIN_NO_SRP_AUTH, USER_PASSWORD_AUTH, ADMIN_USER_PASSWORD_AUTH, USER_AUTH]"
+        );
+    }
+
+    #[test]
+    fn wrong_types_are_serialization_errors() {
+        let m = idp();
+        let cases = [
+            (
+                json!({"ClientId": 12, "Username": "a"}),
+                "'ClientId': expected string",
+            ),
+            (
+                json!({"ClientId": CLIENT, "Username": {"x": 1}}),
+                "'Username': expected string",
+            ),
+            (
+                json!({"ClientId": CLIENT, "Username": "a", "UserAttributes": {"Name": "email"}}),
+                "'UserAttributes': expected list",
+            ),
+            (
+                json!({"ClientId": CLIENT, "Username": "a", "UserAttributes": [{"Name": true}]}),
+                "'UserAttributes[0].Name': expected string",
+            ),
+            (
+                json!({"ClientId": CLIENT, "Username": "a", "ClientMetadata": {"k": 1}}),
+                "'ClientMetadata[\"k\"]': expected string",
+            ),
+            (
+                json!({"ClientId": CLIENT, "Username": "a", "ClientMetadata": ["k"]}),
+                "'ClientMetadata': expected map",
+            ),
+        ];
+        for (body, needle) in cases {
+            let err = m.validate_input("SignUp", &body).unwrap_err();
+            assert_eq!(err.name, "SerializationException", "{body}");
+            assert!(err.message.contains(needle), "{} / {needle}", err.message);
+        }
+        let err = m
+            .validate_input("SignUp", &json!({"ClientId": 12}))
+            .unwrap_err();
+        assert_eq!(
+            err.message,
+            "Unexpected value type in payload for 'ClientId': expected string"
+        );
+        for body in [
+            json!({"MaxResults": "60"}),
+            json!({"MaxResults": true}),
+            json!({"MaxResults": 1e12}),
+        ] {
+            let err = m.validate_input("ListUserPools", &body).unwrap_err();
+            assert_eq!(err.name, "SerializationException", "{body}");
+        }
+        let err = m
+            .validate_input(
+                "AdminUserGlobalSignOut",
+                &json!({"UserPoolId": POOL, "Username": "a", "X": 1}),
+            )
+            .map(|_| ());
+        assert!(err.is_ok());
+        let err = m
+            .validate_input(
+                "CreateUserPool",
+                &json!({"PoolName": "p", "Policies": {"PasswordPolicy": {"RequireNumbers": "yes"}}}),
+            )
+            .unwrap_err();
+        assert_eq!(err.name, "SerializationException");
+        assert!(err
+            .message
+            .contains("'Policies.PasswordPolicy.RequireNumbers': expected boolean"));
+        // Non-object bodies.
+        for body in [json!([]), json!("x"), json!(1), Value::Null] {
+            let err = m.validate_input("SignUp", &body).unwrap_err();
+            assert_eq!(err.name, "SerializationException");
+        }
+        // A type error wins over constraint violations, as Coral deserializes first.
+        let err = m
+            .validate_input("SignUp", &json!({"Username": 5}))
+            .unwrap_err();
+        assert_eq!(err.name, "SerializationException");
+    }
+
+    #[test]
+    fn numbers_and_timestamps() {
+        let m = idp();
+        // A fractional number for an integer member is truncated, as Coral does.
+        m.validate_input("ListUserPools", &json!({"MaxResults": 60.9}))
+            .unwrap();
+        assert_eq!(
+            invalid("ListUserPools", json!({"MaxResults": 61})),
+            "1 validation error detected: Value '61' at 'maxResults' failed to satisfy constraint: \
+             Member must have value less than or equal to 60"
+        );
+        assert_eq!(
+            invalid("ListUserPools", json!({"MaxResults": 0})),
+            "1 validation error detected: Value '0' at 'maxResults' failed to satisfy constraint: \
+             Member must have value greater than or equal to 1"
+        );
+        let id = ApiModel::cognito_identity();
+        let err = id
+            .validate_input(
+                "GetCredentialsForIdentity",
+                &json!({"IdentityId": "us-east-1:abc", "Logins": {"k": 1}}),
+            )
+            .unwrap_err();
+        assert_eq!(err.name, "SerializationException");
+    }
+
+    #[test]
+    fn sensitive_password_is_not_echoed() {
+        let message = invalid(
+            "SignUp",
+            json!({"ClientId": CLIENT, "Username": "alice", "Password": "has space"}),
+        );
+        assert_eq!(
+            message,
+            "1 validation error detected: Value at 'password' failed to satisfy constraint: \
+             Member must satisfy regular expression pattern: [\\S]+"
+        );
+        assert!(!message.contains("has space"));
+        let long = "x".repeat(257);
+        let message = invalid(
+            "SignUp",
+            json!({"ClientId": CLIENT, "Username": "alice", "Password": long}),
+        );
+        assert_eq!(
+            message,
+            "1 validation error detected: Value at 'password' failed to satisfy constraint: \
+             Member must have length less than or equal to 256"
+        );
+        // An empty password breaks the pattern (the model has no min for PasswordType).
+        let message = invalid(
+            "SignUp",
+            json!({"ClientId": CLIENT, "Username": "alice", "Password": ""}),
+        );
+        assert!(
+            message.starts_with("1 validation error detected: Value at 'password'"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn nested_list_element_member() {
+        assert_eq!(
+            invalid(
+                "SignUp",
+                json!({"ClientId": CLIENT, "Username": "alice",
+                       "UserAttributes": [{"Name": "email", "Value": "a@b.c"}, {"Value": "x"}]})
+            ),
+            "1 validation error detected: Value null at 'userAttributes.2.member.name' failed to satisfy constraint: \
+             Member must not be null"
+        );
+        assert_eq!(
+            invalid(
+                "AdminCreateUser",
+                json!({"UserPoolId": POOL, "Username": "alice",
+                       "UserAttributes": [{"Name": "a".repeat(33), "Value": "x"}]})
+            ),
+            format!(
+                "1 validation error detected: Value '{}' at 'userAttributes.1.member.name' failed to satisfy constraint: \
+                 Member must have length less than or equal to 32",
+                "a".repeat(33)
+            )
+        );
+    }
+
+    #[test]
+    fn nested_range() {
+        assert_eq!(
+            invalid("CreateUserPool", json!({"PoolName": "p", "Policies": {"PasswordPolicy": {"MinimumLength": 5}}})),
+            "1 validation error detected: Value '5' at 'policies.passwordPolicy.minimumLength' failed to satisfy \
+             constraint: Member must have value greater than or equal to 6"
+        );
+    }
+
+    #[test]
+    fn several_violations_are_counted() {
+        assert_eq!(
+            invalid("SignUp", json!({"Password": "has space"})),
+            "3 validation errors detected: \
+             Value null at 'clientId' failed to satisfy constraint: Member must not be null; \
+             Value at 'password' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\S]+; \
+             Value null at 'username' failed to satisfy constraint: Member must not be null"
+        );
+        let message = invalid("AdminGetUser", json!({"UserPoolId": "x".repeat(56)}));
+        assert!(
+            message.starts_with("3 validation errors detected: "),
+            "{message}"
+        );
+        assert!(
+            message.contains("Member must have length less than or equal to 55; "),
+            "{message}"
+        );
+        let message = invalid(
+            "CreateUserPool",
+            json!({"PoolName": "", "MfaConfiguration": "false"}),
+        );
+        assert!(
+            message.starts_with("3 validation errors detected: "),
+            "{message}"
+        );
+        assert!(
+            message.contains(
+                "Value 'false' at 'mfaConfiguration' failed to satisfy constraint: Member must satisfy enum value set: [OFF, ON, OPTIONAL]"
+            ),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn lists_of_scalars_report_on_the_list() {
+        assert_eq!(
+            invalid(
+                "CreateUserPoolClient",
+                json!({"UserPoolId": POOL, "ClientName": "c", "AllowedOAuthFlows": ["code", "token"]})
+            ),
+            "1 validation error detected: Value '[code, token]' at 'allowedOAuthFlows' failed to satisfy constraint: \
+             Member must satisfy constraint: [Member must satisfy enum value set: [code, implicit, client_credentials]]"
+        );
+        let message = invalid(
+            "CreateUserPoolClient",
+            json!({"UserPoolId": POOL, "ClientName": "c", "AllowedOAuthFlows": ["code", "implicit", "client_credentials", "code"]}),
+        );
+        assert!(
+            message.contains("Member must have length less than or equal to 3"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn maps_check_keys_values_and_size() {
+        let id = ApiModel::cognito_identity();
+        let logins: serde_json::Map<String, Value> =
+            (0..11).map(|i| (format!("p{i}"), json!("t"))).collect();
+        let err = id
+            .validate_input(
+                "GetId",
+                &json!({"IdentityPoolId": "us-east-1:abc", "Logins": logins}),
+            )
+            .unwrap_err();
+        assert_eq!(err.name, "InvalidParameterException");
+        assert!(err.message.contains("at 'logins' failed to satisfy constraint: Member must have length less than or equal to 10"));
+        let err = id
+            .validate_input(
+                "GetId",
+                &json!({"IdentityPoolId": "us-east-1:abc", "Logins": {"p": ""}}),
+            )
+            .unwrap_err();
+        assert_eq!(
+            err.message,
+            "1 validation error detected: Value at 'logins' failed to satisfy constraint: \
+             Map value must satisfy constraint: [Member must have length less than or equal to 50000, \
+             Member must have length greater than or equal to 1]"
+        );
+        let err = id
+            .validate_input(
+                "GetId",
+                &json!({"IdentityPoolId": "us-east-1:abc", "Logins": {"": "t"}}),
+            )
+            .unwrap_err();
+        assert!(err.message.contains("Map keys must satisfy constraint: [Member must have length less than or equal to 128, Member must have length greater than or equal to 1]"), "{}", err.message);
+        // Map of structures: members of values are checked.
+        let err = id
+            .validate_input(
+                "SetIdentityPoolRoles",
+                &json!({"IdentityPoolId": "us-east-1:abc", "Roles": {},
+                        "RoleMappings": {"graph.facebook.com": {"Type": "Nope"}}}),
+            )
+            .unwrap_err();
+        assert!(
+            err.message
+                .contains("at 'roleMappings.graph.facebook.com.type'"),
+            "{}",
+            err.message
+        );
+    }
+
+    #[test]
+    fn containers_of_sensitive_values_are_not_echoed() {
+        let m = idp();
+        let conceals = |name: &str| m.shapes.get(name).unwrap().conceals;
+        assert!(conceals("PasswordType"));
+        assert!(conceals("AttributeType")); // its Value is sensitive
+        assert!(conceals("AttributeListType"));
+        assert!(conceals("AuthParametersType"));
+        assert!(!conceals("ClientMetadataType"));
+        assert!(!conceals("AttributeNameType"));
+        // A violation inside an element names only the offending member's value.
+        let message = invalid(
+            "AdminCreateUser",
+            json!({"UserPoolId": POOL, "Username": "alice",
+                   "UserAttributes": [{"Name": "n".repeat(33), "Value": "secret"}]}),
+        );
+        assert!(!message.contains("secret"), "{message}");
+        assert!(
+            message.contains("'userAttributes.1.member.name'"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn blobs_are_base64() {
+        assert_eq!(base64_decoded_len(""), Some(0));
+        assert_eq!(base64_decoded_len("YQ=="), Some(1));
+        assert_eq!(base64_decoded_len("YQ"), Some(1));
+        assert_eq!(base64_decoded_len("YWI="), Some(2));
+        assert_eq!(base64_decoded_len("YWJj"), Some(3));
+        assert_eq!(base64_decoded_len("YWJjZA"), Some(4));
+        assert_eq!(base64_decoded_len("Y"), None);
+        assert_eq!(base64_decoded_len("YQ="), None);
+        assert_eq!(base64_decoded_len("Y!=="), None);
+        let m = idp();
+        m.validate_input(
+            "SetUICustomization",
+            &json!({"UserPoolId": POOL, "ImageFile": "iVBORw0KGgo="}),
+        )
+        .unwrap();
+        let err = m
+            .validate_input(
+                "SetUICustomization",
+                &json!({"UserPoolId": POOL, "ImageFile": "not base64!"}),
+            )
+            .unwrap_err();
+        assert_eq!(err.name, "SerializationException");
+    }
+
+    #[test]
+    fn every_operation_checks_an_empty_body() {
+        for m in [ApiModel::cognito_idp(), ApiModel::cognito_identity()] {
+            for op in m.operation_names() {
+                if let Err(e) = m.validate_input(op, &json!({})) {
+                    assert_eq!(e.name, "InvalidParameterException", "{op}: {}", e.message);
+                    assert!(
+                        e.message.ends_with("Member must not be null"),
+                        "{op}: {}",
+                        e.message
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn unknown_operation() {
+        let err = idp().validate_input("Nope", &json!({})).unwrap_err();
+        assert_eq!(err.name, "UnknownOperationException");
+    }
+}

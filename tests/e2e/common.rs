@@ -1,0 +1,275 @@
+//! The harness: a real local server per test (port 0), on the embedded store or on a
+//! DynamoDB-compatible endpoint, driven by the official Rust SDK.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use aws_sdk_cognitoidentityprovider as cip;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::Arc;
+use tessera_core::password::HashParams;
+use tessera_core::ports::{Clock, OutgoingMessage, SystemClock};
+use tessera_local::{LocalConfig, Running, StoreKind};
+
+pub const ADMIN_KEY: &str = "AKIATESTADMIN0000001";
+pub const ADMIN_SECRET: &str = "test-admin-secret";
+pub const PASSWORD: &str = "Correct-Horse-9";
+
+/// System time plus an offset the test can move forward.
+#[derive(Default)]
+pub struct TestClock {
+    offset_ms: AtomicI64,
+}
+
+impl TestClock {
+    pub fn advance_secs(&self, secs: i64) {
+        self.offset_ms.fetch_add(secs * 1000, Ordering::SeqCst);
+    }
+}
+
+impl Clock for TestClock {
+    fn now_millis(&self) -> i64 {
+        SystemClock.now_millis() + self.offset_ms.load(Ordering::SeqCst)
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Embedded,
+    DynamoDb,
+}
+
+pub struct TestEnv {
+    pub server: Running,
+    pub client: cip::Client,
+    pub clock: Arc<TestClock>,
+    pub url: String,
+    _dir: TempDir,
+}
+
+pub struct TempDir(pub std::path::PathBuf);
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+        let _ = std::fs::remove_file(self.0.with_extension("key"));
+    }
+}
+
+static COUNTER: AtomicU64 = AtomicU64::new(0);
+
+pub fn unique(prefix: &str) -> String {
+    let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+    format!("{prefix}{}{n}", std::process::id())
+}
+
+/// The DynamoDB-compatible endpoint tests may use (moto's server in CI).
+pub fn dynamodb_endpoint() -> Option<String> {
+    std::env::var("TESSERA_TEST_DYNAMODB_ENDPOINT").ok().filter(|s| !s.is_empty())
+}
+
+impl TestEnv {
+    pub async fn start(backend: Backend) -> Option<TestEnv> {
+        Self::start_with(backend, HashParams { m_kib: 1024, t: 1, p: 1 }).await
+    }
+
+    pub async fn start_with(backend: Backend, hash: HashParams) -> Option<TestEnv> {
+        let dir = std::env::temp_dir().join(unique("tessera-e2e-"));
+        let mut cfg = LocalConfig::new(dir.clone());
+        cfg.bind = "127.0.0.1:0".parse().ok()?;
+        cfg.admin_keys = [(ADMIN_KEY.to_string(), ADMIN_SECRET.to_string())].into();
+        cfg.service.hash_params = hash;
+        let clock = Arc::new(TestClock::default());
+        cfg.clock = clock.clone();
+        if backend == Backend::DynamoDb {
+            let Some(endpoint) = dynamodb_endpoint() else {
+                eprintln!("skipped: TESSERA_TEST_DYNAMODB_ENDPOINT is not set");
+                return None;
+            };
+            let table = unique("tessera-e2e-");
+            let ddb = tessera_aws::config::dynamodb_client(Some(&endpoint), "us-east-1").await;
+            // With an endpoint configured, an unreachable server is a failure, never a skip.
+            tessera_aws::dynamo::create_table(&ddb, &table)
+                .await
+                .unwrap_or_else(|e| panic!("cannot create table at {endpoint}: {e}"));
+            cfg.store = StoreKind::DynamoDb { endpoint: Some(endpoint), table };
+        }
+        let server = tessera_local::start(cfg).await.expect("server starts");
+        let url = server.url();
+        let client = sdk_client(&url, ADMIN_KEY, ADMIN_SECRET).await;
+        Some(TestEnv { server, client, clock, url, _dir: TempDir(dir) })
+    }
+
+    /// Messages the outbox holds for a destination, newest last.
+    pub fn messages_to(&self, destination: &str) -> Vec<OutgoingMessage> {
+        let outbox = self.server.state.outbox.as_ref().map(|o| o.messages()).unwrap_or_default();
+        outbox.into_iter().filter(|m| m.destination == destination).collect()
+    }
+
+    pub fn last_code(&self, destination: &str) -> String {
+        self.messages_to(destination).last().and_then(|m| m.code.clone()).unwrap_or_default()
+    }
+
+    pub async fn pool(&self, customise: impl FnOnce(cip::operation::create_user_pool::builders::CreateUserPoolFluentBuilder) -> cip::operation::create_user_pool::builders::CreateUserPoolFluentBuilder) -> String {
+        let b = self.client.create_user_pool().pool_name(unique("pool"));
+        let out = customise(b).send().await.expect("create pool");
+        out.user_pool().and_then(|p| p.id()).unwrap_or_default().to_string()
+    }
+
+    /// A pool where email is the username and is verified by code, as most apps set it up.
+    pub async fn email_pool(&self) -> String {
+        self.pool(|b| {
+            b.username_attributes(cip::types::UsernameAttributeType::Email)
+                .auto_verified_attributes(cip::types::VerifiedAttributeType::Email)
+        })
+        .await
+    }
+
+    pub async fn app_client(&self, pool_id: &str, flows: &[&str], secret: bool) -> (String, Option<String>) {
+        let mut b = self.client.create_user_pool_client().user_pool_id(pool_id).client_name("app").generate_secret(secret);
+        for f in flows {
+            b = b.explicit_auth_flows(cip::types::ExplicitAuthFlowsType::from(*f));
+        }
+        let out = b.send().await.expect("create client");
+        let c = out.user_pool_client().expect("client");
+        (c.client_id().unwrap_or_default().to_string(), c.client_secret().map(str::to_string))
+    }
+
+    /// Signs a user up and confirms them with the code from the outbox.
+    pub async fn confirmed_user(&self, client_id: &str, email: &str) -> String {
+        let out = self
+            .client
+            .sign_up()
+            .client_id(client_id)
+            .username(email)
+            .password(PASSWORD)
+            .user_attributes(attr("email", email))
+            .send()
+            .await
+            .expect("sign up");
+        self.client
+            .confirm_sign_up()
+            .client_id(client_id)
+            .username(email)
+            .confirmation_code(self.last_code(email))
+            .send()
+            .await
+            .expect("confirm");
+        out.user_sub().to_string()
+    }
+
+    pub async fn password_sign_in(&self, client_id: &str, username: &str, password: &str) -> Result<cip::types::AuthenticationResultType, String> {
+        self.client
+            .initiate_auth()
+            .client_id(client_id)
+            .auth_flow(cip::types::AuthFlowType::UserPasswordAuth)
+            .auth_parameters("USERNAME", username)
+            .auth_parameters("PASSWORD", password)
+            .send()
+            .await
+            .map_err(err_name)
+            .map(|o| o.authentication_result().cloned().expect("tokens"))
+    }
+}
+
+pub async fn sdk_client(url: &str, key: &str, secret: &str) -> cip::Client {
+    let creds = cip::config::Credentials::new(key, secret, None, None, "test");
+    let conf = cip::Config::builder()
+        .behavior_version(cip::config::BehaviorVersion::latest())
+        .region(cip::config::Region::new("us-east-1"))
+        .endpoint_url(url)
+        .credentials_provider(creds)
+        .build();
+    cip::Client::from_conf(conf)
+}
+
+pub fn attr(name: &str, value: &str) -> cip::types::AttributeType {
+    cip::types::AttributeType::builder().name(name).value(value).build().expect("attribute")
+}
+
+/// "ErrorName: message" of an SDK error, as the service sent it.
+pub fn err_name<E, R>(e: cip::error::SdkError<E, R>) -> String
+where
+    E: cip::error::ProvideErrorMetadata + std::fmt::Debug,
+    R: std::fmt::Debug,
+{
+    match e.as_service_error() {
+        Some(se) => format!("{}: {}", se.code().unwrap_or("?"), se.message().unwrap_or("")),
+        None => format!("non-service error: {e:?}"),
+    }
+}
+
+/// A minimal HTTP/1.1 client for what the SDK cannot send (raw bodies, GETs, preflights).
+pub async fn raw_http(url: &str, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> (u16, Vec<(String, String)>, Vec<u8>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let host = url.trim_start_matches("http://");
+    let mut stream = tokio::net::TcpStream::connect(host).await.expect("connect");
+    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\nContent-Length: {}\r\n", body.len());
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    stream.write_all(req.as_bytes()).await.expect("write");
+    stream.write_all(body).await.expect("write body");
+    let mut buf = Vec::new();
+    stream.read_to_end(&mut buf).await.expect("read");
+    let split = buf.windows(4).position(|w| w == b"\r\n\r\n").expect("header end");
+    let head = String::from_utf8_lossy(&buf[..split]).to_string();
+    let mut lines = head.lines();
+    let status: u16 = lines.next().and_then(|l| l.split(' ').nth(1)).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':').map(|(k, v)| (k.trim().to_lowercase(), v.trim().to_string())))
+        .collect();
+    let mut body = buf[split + 4..].to_vec();
+    if headers.iter().any(|(k, v)| k == "transfer-encoding" && v.contains("chunked")) {
+        body = dechunk(&body);
+    }
+    (status, headers, body)
+}
+
+fn dechunk(mut b: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    loop {
+        let Some(pos) = b.windows(2).position(|w| w == b"\r\n") else { break };
+        let size = usize::from_str_radix(String::from_utf8_lossy(&b[..pos]).trim(), 16).unwrap_or(0);
+        if size == 0 {
+            break;
+        }
+        out.extend_from_slice(&b[pos + 2..pos + 2 + size]);
+        b = &b[pos + 2 + size + 2..];
+    }
+    out
+}
+
+/// A JSON 1.1 call with the given target, unsigned.
+pub async fn raw_call(url: &str, target: &str, body: &str) -> (u16, serde_json::Value, Vec<(String, String)>) {
+    let (status, headers, body) = raw_http(
+        url,
+        "POST",
+        "/",
+        &[("Content-Type", "application/x-amz-json-1.1"), ("X-Amz-Target", &format!("AWSCognitoIdentityProviderService.{target}"))],
+        body.as_bytes(),
+    )
+    .await;
+    (status, serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null), headers)
+}
+
+/// Generates one test per backend for a body using `env: &TestEnv`.
+#[macro_export]
+macro_rules! on_both_stores {
+    ($name:ident, |$env:ident| $body:block) => {
+        mod $name {
+            use super::*;
+            async fn run($env: &$crate::common::TestEnv) $body
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn embedded() {
+                let env = $crate::common::TestEnv::start($crate::common::Backend::Embedded).await.expect("server");
+                run(&env).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn dynamodb() {
+                if let Some(env) = $crate::common::TestEnv::start($crate::common::Backend::DynamoDb).await {
+                    run(&env).await;
+                }
+            }
+        }
+    };
+}

@@ -1,0 +1,1 @@
+//! Placeholder until events land.

@@ -1,0 +1,12 @@
+//! End-to-end tests: a real `tessera` server per test, the official AWS SDK as the client.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+
+mod common;
+
+mod auth;
+mod concurrency;
+mod functions;
+mod pools;
+mod signup;
+mod tokens;
+mod wire;
