@@ -4,6 +4,7 @@
 mod common;
 
 mod auth;
+mod clients;
 mod concurrency;
 mod functions;
 mod pools;

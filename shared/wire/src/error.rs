@@ -61,3 +61,28 @@ impl From<Error> for WireError {
         WireError { name: e.name(), status: e.status(), message: e.message().to_string() }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::ApiModel;
+
+    /// Every domain error is a real Cognito exception, named exactly as the API model names it.
+    #[test]
+    fn every_domain_error_is_in_the_model() {
+        let model = ApiModel::cognito_idp();
+        let mut names: Vec<&str> = Error::all_variants().iter().map(Error::name).collect();
+        for n in &names {
+            assert!(model.has_error_shape(n), "{n} is not an exception of cognito-idp");
+        }
+        let count = names.len();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), count, "names are unique");
+        for e in Error::all_variants() {
+            let w = WireError::from(e.clone());
+            assert_eq!(w.name, e.name());
+            assert_eq!(w.status, if e.name() == "InternalErrorException" { 500 } else { 400 });
+        }
+    }
+}

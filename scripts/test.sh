@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# The test command: installs what the tests need (moto's server for DynamoDB, boto3, the AWS CLI,
+# PyJWT) into ./.venv, starts moto on loopback, and runs every test against both stores.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+export AWS_EC2_METADATA_DISABLED=true
+export AWS_ACCESS_KEY_ID="${AWS_ACCESS_KEY_ID:-test}"
+export AWS_SECRET_ACCESS_KEY="${AWS_SECRET_ACCESS_KEY:-test}"
+export AWS_REGION="${AWS_REGION:-us-east-1}"
+
+if ! .venv/bin/python -c 'import moto, boto3, jwt, awscli, cfnlint' 2>/dev/null; then
+  echo "== installing test tools into .venv (moto[server], boto3, awscli, pyjwt, cfn-lint)"
+  python3 -m venv .venv
+  .venv/bin/pip install --quiet --disable-pip-version-check 'moto[server]>=5,<6' boto3 awscli 'pyjwt[crypto]' cfn-lint
+fi
+
+port="${TESSERA_MOTO_PORT:-5005}"
+if ! curl -s -o /dev/null "http://127.0.0.1:${port}/moto-api/"; then
+  echo "== starting moto's server on 127.0.0.1:${port}"
+  .venv/bin/moto_server -H 127.0.0.1 -p "$port" >"${TMPDIR:-/tmp}/tessera-moto.log" 2>&1 &
+  moto_pid=$!
+  trap 'kill $moto_pid 2>/dev/null || true' EXIT
+  for _ in $(seq 1 100); do
+    curl -s -o /dev/null "http://127.0.0.1:${port}/moto-api/" && break
+    sleep 0.2
+  done
+fi
+curl -s -o /dev/null "http://127.0.0.1:${port}/moto-api/" || { echo "moto did not start"; exit 1; }
+
+export TESSERA_TEST_DYNAMODB_ENDPOINT="http://127.0.0.1:${port}"
+export TESSERA_TEST_PYTHON="$PWD/.venv/bin/python"
+cargo test "$@"
