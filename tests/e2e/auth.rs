@@ -53,7 +53,12 @@ on_both_stores!(password_auth_errors, |env| {
         .await
         .map_err(err_name)
         .unwrap_err();
-    assert!(e.starts_with("InvalidParameterException: USER_SRP_AUTH is not supported by this Tessera version yet"), "{e}");
+    assert!(
+        e.starts_with(
+            "InvalidParameterException: USER_SRP_AUTH is not supported by this Tessera version yet"
+        ),
+        "{e}"
+    );
     let e = c
         .initiate_auth()
         .client_id(&client_id)
@@ -69,7 +74,8 @@ on_both_stores!(password_auth_errors, |env| {
 on_both_stores!(admin_auth_refresh_and_sign_out, |env| {
     let c = &env.client;
     let pool = env.email_pool().await;
-    let (client_id, _) = env.app_client(&pool, &["ALLOW_ADMIN_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"], false).await;
+    let (client_id, _) =
+        env.app_client(&pool, &["ALLOW_ADMIN_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"], false).await;
     env.confirmed_user(&client_id, "ann@example.com").await;
     let e = env.password_sign_in(&client_id, "ann@example.com", PASSWORD).await.unwrap_err();
     assert_eq!(e, "InvalidParameterException: USER_PASSWORD_AUTH flow not enabled for this client");
@@ -104,7 +110,14 @@ on_both_stores!(admin_auth_refresh_and_sign_out, |env| {
     let refresh_token = first.refresh_token().unwrap().to_string();
 
     for flow in [AuthFlowType::RefreshTokenAuth, AuthFlowType::RefreshToken] {
-        let out = c.initiate_auth().client_id(&client_id).auth_flow(flow).auth_parameters("REFRESH_TOKEN", &refresh_token).send().await.unwrap();
+        let out = c
+            .initiate_auth()
+            .client_id(&client_id)
+            .auth_flow(flow)
+            .auth_parameters("REFRESH_TOKEN", &refresh_token)
+            .send()
+            .await
+            .unwrap();
         let r = out.authentication_result().unwrap();
         assert!(r.refresh_token().is_none(), "refresh returns no new refresh token");
         c.get_user().access_token(r.access_token().unwrap()).send().await.unwrap();
@@ -120,7 +133,15 @@ on_both_stores!(admin_auth_refresh_and_sign_out, |env| {
         .unwrap();
     let refreshed_access = out.authentication_result().unwrap().access_token().unwrap().to_string();
 
-    let e = c.initiate_auth().client_id(&client_id).auth_flow(AuthFlowType::RefreshTokenAuth).auth_parameters("REFRESH_TOKEN", "garbage").send().await.map_err(err_name).unwrap_err();
+    let e = c
+        .initiate_auth()
+        .client_id(&client_id)
+        .auth_flow(AuthFlowType::RefreshTokenAuth)
+        .auth_parameters("REFRESH_TOKEN", "garbage")
+        .send()
+        .await
+        .map_err(err_name)
+        .unwrap_err();
     assert_eq!(e, "NotAuthorizedException: Invalid Refresh Token");
 
     // GlobalSignOut revokes every token of the user against the service.
@@ -129,7 +150,15 @@ on_both_stores!(admin_auth_refresh_and_sign_out, |env| {
         let e = c.get_user().access_token(access).send().await.map_err(err_name).unwrap_err();
         assert_eq!(e, "NotAuthorizedException: Access Token has been revoked");
     }
-    let e = c.initiate_auth().client_id(&client_id).auth_flow(AuthFlowType::RefreshTokenAuth).auth_parameters("REFRESH_TOKEN", &refresh_token).send().await.map_err(err_name).unwrap_err();
+    let e = c
+        .initiate_auth()
+        .client_id(&client_id)
+        .auth_flow(AuthFlowType::RefreshTokenAuth)
+        .auth_parameters("REFRESH_TOKEN", &refresh_token)
+        .send()
+        .await
+        .map_err(err_name)
+        .unwrap_err();
     assert_eq!(e, "NotAuthorizedException: Refresh Token has been revoked");
 
     // A new sign-in works again, right away.
@@ -163,9 +192,18 @@ on_both_stores!(admin_auth_refresh_and_sign_out, |env| {
         .unwrap();
     let last = last.authentication_result().unwrap();
     c.admin_delete_user().user_pool_id(&pool).username("ann@example.com").send().await.unwrap();
-    let e = c.get_user().access_token(last.access_token().unwrap()).send().await.map_err(err_name).unwrap_err();
+    let e =
+        c.get_user().access_token(last.access_token().unwrap()).send().await.map_err(err_name).unwrap_err();
     assert_eq!(e, "UserNotFoundException: User does not exist.");
-    let e = c.initiate_auth().client_id(&client_id).auth_flow(AuthFlowType::RefreshTokenAuth).auth_parameters("REFRESH_TOKEN", last.refresh_token().unwrap()).send().await.map_err(err_name).unwrap_err();
+    let e = c
+        .initiate_auth()
+        .client_id(&client_id)
+        .auth_flow(AuthFlowType::RefreshTokenAuth)
+        .auth_parameters("REFRESH_TOKEN", last.refresh_token().unwrap())
+        .send()
+        .await
+        .map_err(err_name)
+        .unwrap_err();
     assert!(e.starts_with("NotAuthorizedException"), "{e}");
 
     let e = c.get_user().access_token("not.a.token").send().await.map_err(err_name).unwrap_err();
@@ -207,7 +245,14 @@ on_both_stores!(revoke_token_and_validity, |env| {
     env.clock.advance_secs(301);
     let e = c.get_user().access_token(t.access_token().unwrap()).send().await.map_err(err_name).unwrap_err();
     assert_eq!(e, "NotAuthorizedException: Access Token has expired");
-    let r = c.initiate_auth().client_id(&client_id).auth_flow(AuthFlowType::RefreshTokenAuth).auth_parameters("REFRESH_TOKEN", t.refresh_token().unwrap()).send().await.unwrap();
+    let r = c
+        .initiate_auth()
+        .client_id(&client_id)
+        .auth_flow(AuthFlowType::RefreshTokenAuth)
+        .auth_parameters("REFRESH_TOKEN", t.refresh_token().unwrap())
+        .send()
+        .await
+        .unwrap();
     let fresh = r.authentication_result().unwrap().access_token().unwrap().to_string();
     let fresh_claims = crate::tokens::payload(&fresh);
     assert_eq!(fresh_claims["auth_time"], access["auth_time"], "auth_time is the original sign-in");
@@ -218,12 +263,28 @@ on_both_stores!(revoke_token_and_validity, |env| {
     c.revoke_token().client_id(&client_id).token(t.refresh_token().unwrap()).send().await.unwrap();
     let e = c.get_user().access_token(&fresh).send().await.map_err(err_name).unwrap_err();
     assert_eq!(e, "NotAuthorizedException: Access Token has been revoked");
-    let e = c.initiate_auth().client_id(&client_id).auth_flow(AuthFlowType::RefreshTokenAuth).auth_parameters("REFRESH_TOKEN", t.refresh_token().unwrap()).send().await.map_err(err_name).unwrap_err();
+    let e = c
+        .initiate_auth()
+        .client_id(&client_id)
+        .auth_flow(AuthFlowType::RefreshTokenAuth)
+        .auth_parameters("REFRESH_TOKEN", t.refresh_token().unwrap())
+        .send()
+        .await
+        .map_err(err_name)
+        .unwrap_err();
     assert_eq!(e, "NotAuthorizedException: Invalid Refresh Token");
 
     // Refresh tokens expire with their validity (60 minutes here).
     let t2 = env.password_sign_in(&client_id, "val@example.com", PASSWORD).await.unwrap();
     env.clock.advance_secs(3601);
-    let e = c.initiate_auth().client_id(&client_id).auth_flow(AuthFlowType::RefreshTokenAuth).auth_parameters("REFRESH_TOKEN", t2.refresh_token().unwrap()).send().await.map_err(err_name).unwrap_err();
+    let e = c
+        .initiate_auth()
+        .client_id(&client_id)
+        .auth_flow(AuthFlowType::RefreshTokenAuth)
+        .auth_parameters("REFRESH_TOKEN", t2.refresh_token().unwrap())
+        .send()
+        .await
+        .map_err(err_name)
+        .unwrap_err();
     assert_eq!(e, "NotAuthorizedException: Invalid Refresh Token");
 });

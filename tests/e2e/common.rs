@@ -108,7 +108,12 @@ impl TestEnv {
         self.messages_to(destination).last().and_then(|m| m.code.clone()).unwrap_or_default()
     }
 
-    pub async fn pool(&self, customise: impl FnOnce(cip::operation::create_user_pool::builders::CreateUserPoolFluentBuilder) -> cip::operation::create_user_pool::builders::CreateUserPoolFluentBuilder) -> String {
+    pub async fn pool(
+        &self,
+        customise: impl FnOnce(
+            cip::operation::create_user_pool::builders::CreateUserPoolFluentBuilder,
+        ) -> cip::operation::create_user_pool::builders::CreateUserPoolFluentBuilder,
+    ) -> String {
         let b = self.client.create_user_pool().pool_name(unique("pool"));
         let out = customise(b).send().await.expect("create pool");
         out.user_pool().and_then(|p| p.id()).unwrap_or_default().to_string()
@@ -124,7 +129,12 @@ impl TestEnv {
     }
 
     pub async fn app_client(&self, pool_id: &str, flows: &[&str], secret: bool) -> (String, Option<String>) {
-        let mut b = self.client.create_user_pool_client().user_pool_id(pool_id).client_name("app").generate_secret(secret);
+        let mut b = self
+            .client
+            .create_user_pool_client()
+            .user_pool_id(pool_id)
+            .client_name("app")
+            .generate_secret(secret);
         for f in flows {
             b = b.explicit_auth_flows(cip::types::ExplicitAuthFlowsType::from(*f));
         }
@@ -156,7 +166,12 @@ impl TestEnv {
         out.user_sub().to_string()
     }
 
-    pub async fn password_sign_in(&self, client_id: &str, username: &str, password: &str) -> Result<cip::types::AuthenticationResultType, String> {
+    pub async fn password_sign_in(
+        &self,
+        client_id: &str,
+        username: &str,
+        password: &str,
+    ) -> Result<cip::types::AuthenticationResultType, String> {
         self.client
             .initiate_auth()
             .client_id(client_id)
@@ -198,11 +213,20 @@ where
 }
 
 /// A minimal HTTP/1.1 client for what the SDK cannot send (raw bodies, GETs, preflights).
-pub async fn raw_http(url: &str, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> (u16, Vec<(String, String)>, Vec<u8>) {
+pub async fn raw_http(
+    url: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> (u16, Vec<(String, String)>, Vec<u8>) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let host = url.trim_start_matches("http://");
     let mut stream = tokio::net::TcpStream::connect(host).await.expect("connect");
-    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\nContent-Length: {}\r\n", body.len());
+    let mut req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
     for (k, v) in headers {
         req.push_str(&format!("{k}: {v}\r\n"));
     }
@@ -214,7 +238,8 @@ pub async fn raw_http(url: &str, method: &str, path: &str, headers: &[(&str, &st
     let split = buf.windows(4).position(|w| w == b"\r\n\r\n").expect("header end");
     let head = String::from_utf8_lossy(&buf[..split]).to_string();
     let mut lines = head.lines();
-    let status: u16 = lines.next().and_then(|l| l.split(' ').nth(1)).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let status: u16 =
+        lines.next().and_then(|l| l.split(' ').nth(1)).and_then(|s| s.parse().ok()).unwrap_or(0);
     let headers: Vec<(String, String)> = lines
         .filter_map(|l| l.split_once(':').map(|(k, v)| (k.trim().to_lowercase(), v.trim().to_string())))
         .collect();
@@ -227,8 +252,7 @@ pub async fn raw_http(url: &str, method: &str, path: &str, headers: &[(&str, &st
 
 fn dechunk(mut b: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
-    loop {
-        let Some(pos) = b.windows(2).position(|w| w == b"\r\n") else { break };
+    while let Some(pos) = b.windows(2).position(|w| w == b"\r\n") {
         let size = usize::from_str_radix(String::from_utf8_lossy(&b[..pos]).trim(), 16).unwrap_or(0);
         if size == 0 {
             break;
@@ -240,12 +264,19 @@ fn dechunk(mut b: &[u8]) -> Vec<u8> {
 }
 
 /// A JSON 1.1 call with the given target, unsigned.
-pub async fn raw_call(url: &str, target: &str, body: &str) -> (u16, serde_json::Value, Vec<(String, String)>) {
+pub async fn raw_call(
+    url: &str,
+    target: &str,
+    body: &str,
+) -> (u16, serde_json::Value, Vec<(String, String)>) {
     let (status, headers, body) = raw_http(
         url,
         "POST",
         "/",
-        &[("Content-Type", "application/x-amz-json-1.1"), ("X-Amz-Target", &format!("AWSCognitoIdentityProviderService.{target}"))],
+        &[
+            ("Content-Type", "application/x-amz-json-1.1"),
+            ("X-Amz-Target", &format!("AWSCognitoIdentityProviderService.{target}")),
+        ],
         body.as_bytes(),
     )
     .await;

@@ -27,12 +27,15 @@ on_both_stores!(two_hundred_racing_sign_ups_one_winner, |env| {
     for (i, t) in tasks.into_iter().enumerate() {
         match t.await.unwrap() {
             Ok(out) => winners.push((i, out.user_sub().to_string())),
-            Err(e) => assert_eq!(e, "UsernameExistsException: An account with the given email already exists."),
+            Err(e) => {
+                assert_eq!(e, "UsernameExistsException: An account with the given email already exists.")
+            }
         }
     }
     assert_eq!(winners.len(), 1, "exactly one sign-up wins");
     let (i, sub) = &winners[0];
-    let user = env.client.admin_get_user().user_pool_id(&pool).username("race@example.com").send().await.unwrap();
+    let user =
+        env.client.admin_get_user().user_pool_id(&pool).username("race@example.com").send().await.unwrap();
     assert_eq!(user.username(), sub);
     // The stored password is the winner's.
     env.client.admin_confirm_sign_up().user_pool_id(&pool).username("race@example.com").send().await.unwrap();

@@ -12,7 +12,12 @@ on_both_stores!(pool_lifecycle, |env| {
         .username_attributes(cip::types::UsernameAttributeType::Email)
         .policies(
             cip::types::UserPoolPolicyType::builder()
-                .password_policy(cip::types::PasswordPolicyType::builder().minimum_length(10).require_numbers(true).build())
+                .password_policy(
+                    cip::types::PasswordPolicyType::builder()
+                        .minimum_length(10)
+                        .require_numbers(true)
+                        .build(),
+                )
                 .build(),
         )
         .send()
@@ -50,8 +55,18 @@ on_both_stores!(pool_lifecycle, |env| {
     assert_eq!(p.username_attributes(), &[cip::types::UsernameAttributeType::Email], "not changeable, kept");
 
     let e = c.delete_user_pool().user_pool_id(&id).send().await.map_err(err_name).unwrap_err();
-    assert!(e.starts_with("InvalidParameterException: The user pool cannot be deleted because deletion protection"), "{e}");
-    c.update_user_pool().user_pool_id(&id).deletion_protection(cip::types::DeletionProtectionType::Inactive).send().await.unwrap();
+    assert!(
+        e.starts_with(
+            "InvalidParameterException: The user pool cannot be deleted because deletion protection"
+        ),
+        "{e}"
+    );
+    c.update_user_pool()
+        .user_pool_id(&id)
+        .deletion_protection(cip::types::DeletionProtectionType::Inactive)
+        .send()
+        .await
+        .unwrap();
     c.delete_user_pool().user_pool_id(&id).send().await.unwrap();
     let e = c.describe_user_pool().user_pool_id(&id).send().await.map_err(err_name).unwrap_err();
     assert_eq!(e, format!("ResourceNotFoundException: User pool {id} does not exist."));
@@ -65,7 +80,8 @@ on_both_stores!(list_user_pools_pages, |env| {
     let mut seen = Vec::new();
     let mut token: Option<String> = None;
     loop {
-        let page = env.client.list_user_pools().max_results(2).set_next_token(token.clone()).send().await.unwrap();
+        let page =
+            env.client.list_user_pools().max_results(2).set_next_token(token.clone()).send().await.unwrap();
         assert!(page.user_pools().len() <= 2);
         seen.extend(page.user_pools().iter().map(|p| p.id().unwrap().to_string()));
         token = page.next_token().map(str::to_string);
@@ -77,7 +93,10 @@ on_both_stores!(list_user_pools_pages, |env| {
     seen.sort();
     assert_eq!(seen, ids);
     let e = env.client.list_user_pools().max_results(61).send().await.map_err(err_name).unwrap_err();
-    assert!(e.starts_with("InvalidParameterException: 1 validation error detected: Value '61' at 'maxResults'"), "{e}");
+    assert!(
+        e.starts_with("InvalidParameterException: 1 validation error detected: Value '61' at 'maxResults'"),
+        "{e}"
+    );
 });
 
 on_both_stores!(client_lifecycle, |env| {
@@ -89,7 +108,11 @@ on_both_stores!(client_lifecycle, |env| {
         .client_name("web")
         .generate_secret(true)
         .access_token_validity(30)
-        .token_validity_units(cip::types::TokenValidityUnitsType::builder().access_token(cip::types::TimeUnitsType::Minutes).build())
+        .token_validity_units(
+            cip::types::TokenValidityUnitsType::builder()
+                .access_token(cip::types::TimeUnitsType::Minutes)
+                .build(),
+        )
         .send()
         .await
         .unwrap();
@@ -100,7 +123,10 @@ on_both_stores!(client_lifecycle, |env| {
     assert!(client.client_secret().unwrap().len() >= 40);
     assert_eq!(client.refresh_token_validity(), 30);
     assert_eq!(client.access_token_validity(), Some(30));
-    assert_eq!(client.prevent_user_existence_errors(), Some(&cip::types::PreventUserExistenceErrorTypes::Legacy));
+    assert_eq!(
+        client.prevent_user_existence_errors(),
+        Some(&cip::types::PreventUserExistenceErrorTypes::Legacy)
+    );
     assert!(client.explicit_auth_flows().is_empty(), "lists appear only when set");
 
     let d = c.describe_user_pool_client().user_pool_id(&pool).client_id(&id).send().await.unwrap();
@@ -126,7 +152,14 @@ on_both_stores!(client_lifecycle, |env| {
     let mut seen = 0;
     let mut token = None;
     loop {
-        let page = c.list_user_pool_clients().user_pool_id(&pool).max_results(3).set_next_token(token).send().await.unwrap();
+        let page = c
+            .list_user_pool_clients()
+            .user_pool_id(&pool)
+            .max_results(3)
+            .set_next_token(token)
+            .send()
+            .await
+            .unwrap();
         seen += page.user_pool_clients().len();
         token = page.next_token().map(str::to_string);
         if token.is_none() {
@@ -136,9 +169,23 @@ on_both_stores!(client_lifecycle, |env| {
     assert_eq!(seen, 4);
 
     c.delete_user_pool_client().user_pool_id(&pool).client_id(&id).send().await.unwrap();
-    let e = c.describe_user_pool_client().user_pool_id(&pool).client_id(&id).send().await.map_err(err_name).unwrap_err();
+    let e = c
+        .describe_user_pool_client()
+        .user_pool_id(&pool)
+        .client_id(&id)
+        .send()
+        .await
+        .map_err(err_name)
+        .unwrap_err();
     assert_eq!(e, format!("ResourceNotFoundException: User pool client {id} does not exist."));
-    let e = c.create_user_pool_client().user_pool_id("us-east-1_missing00").client_name("x").send().await.map_err(err_name).unwrap_err();
+    let e = c
+        .create_user_pool_client()
+        .user_pool_id("us-east-1_missing00")
+        .client_name("x")
+        .send()
+        .await
+        .map_err(err_name)
+        .unwrap_err();
     assert_eq!(e, "ResourceNotFoundException: User pool us-east-1_missing00 does not exist.");
     let e = c
         .create_user_pool_client()

@@ -7,7 +7,8 @@ use aws_sdk_cognitoidentityprovider as cip;
 on_both_stores!(sign_up_confirm_sign_in, |env| {
     let c = &env.client;
     let pool = env.email_pool().await;
-    let (client_id, _) = env.app_client(&pool, &["ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"], false).await;
+    let (client_id, _) =
+        env.app_client(&pool, &["ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"], false).await;
     let email = "jane@example.com";
     let out = c.sign_up().client_id(&client_id).username(email).password(PASSWORD).send().await.unwrap();
     assert!(!out.user_confirmed());
@@ -28,11 +29,30 @@ on_both_stores!(sign_up_confirm_sign_in, |env| {
     let e = env.password_sign_in(&client_id, email, PASSWORD).await.unwrap_err();
     assert_eq!(e, "UserNotConfirmedException: User is not confirmed.");
     let wrong = if code == "000000" { "111111" } else { "000000" };
-    let e = c.confirm_sign_up().client_id(&client_id).username(email).confirmation_code(wrong).send().await.map_err(err_name).unwrap_err();
+    let e = c
+        .confirm_sign_up()
+        .client_id(&client_id)
+        .username(email)
+        .confirmation_code(wrong)
+        .send()
+        .await
+        .map_err(err_name)
+        .unwrap_err();
     assert_eq!(e, "CodeMismatchException: Invalid verification code provided, please try again.");
     c.confirm_sign_up().client_id(&client_id).username(email).confirmation_code(&code).send().await.unwrap();
-    let e = c.confirm_sign_up().client_id(&client_id).username(email).confirmation_code(&code).send().await.map_err(err_name).unwrap_err();
-    assert_eq!(e, "NotAuthorizedException: User cannot be confirmed. Current status is CONFIRMED", "single use");
+    let e = c
+        .confirm_sign_up()
+        .client_id(&client_id)
+        .username(email)
+        .confirmation_code(&code)
+        .send()
+        .await
+        .map_err(err_name)
+        .unwrap_err();
+    assert_eq!(
+        e, "NotAuthorizedException: User cannot be confirmed. Current status is CONFIRMED",
+        "single use"
+    );
 
     // The internal username is the sub; email, sub and username all find the user.
     for id in [email, sub.as_str()] {
@@ -40,7 +60,8 @@ on_both_stores!(sign_up_confirm_sign_in, |env| {
         assert_eq!(u.username(), sub);
         assert_eq!(u.user_status(), Some(&cip::types::UserStatusType::Confirmed));
         assert!(u.enabled());
-        let attrs: Vec<(&str, &str)> = u.user_attributes().iter().map(|a| (a.name(), a.value().unwrap_or(""))).collect();
+        let attrs: Vec<(&str, &str)> =
+            u.user_attributes().iter().map(|a| (a.name(), a.value().unwrap_or(""))).collect();
         assert!(attrs.contains(&("email", email)));
         assert!(attrs.contains(&("email_verified", "true")));
         assert!(attrs.contains(&("sub", sub.as_str())));
@@ -51,11 +72,20 @@ on_both_stores!(sign_up_confirm_sign_in, |env| {
     assert_eq!(got.username(), sub);
     assert!(got.user_attributes().iter().any(|a| a.name() == "email" && a.value() == Some(email)));
 
-    let e = c.sign_up().client_id(&client_id).username(email).password(PASSWORD).send().await.map_err(err_name).unwrap_err();
+    let e = c
+        .sign_up()
+        .client_id(&client_id)
+        .username(email)
+        .password(PASSWORD)
+        .send()
+        .await
+        .map_err(err_name)
+        .unwrap_err();
     assert_eq!(e, "UsernameExistsException: An account with the given email already exists.");
 
     c.admin_delete_user().user_pool_id(&pool).username(email).send().await.unwrap();
-    let e = c.admin_get_user().user_pool_id(&pool).username(email).send().await.map_err(err_name).unwrap_err();
+    let e =
+        c.admin_get_user().user_pool_id(&pool).username(email).send().await.map_err(err_name).unwrap_err();
     assert_eq!(e, "UserNotFoundException: User does not exist.");
     // The name is free again once the user is gone.
     c.sign_up().client_id(&client_id).username(email).password(PASSWORD).send().await.unwrap();
@@ -65,7 +95,15 @@ on_both_stores!(sign_up_rules, |env| {
     let c = &env.client;
     let pool = env.email_pool().await;
     let (client_id, _) = env.app_client(&pool, &[], false).await;
-    let e = c.sign_up().client_id(&client_id).username("not-an-email").password(PASSWORD).send().await.map_err(err_name).unwrap_err();
+    let e = c
+        .sign_up()
+        .client_id(&client_id)
+        .username("not-an-email")
+        .password(PASSWORD)
+        .send()
+        .await
+        .map_err(err_name)
+        .unwrap_err();
     assert_eq!(e, "InvalidParameterException: Username should be an email.");
     for (pw, rule) in [
         ("Short-1", "Password not long enough"),
@@ -74,7 +112,15 @@ on_both_stores!(sign_up_rules, |env| {
         ("No-Numbers-here", "Password must have numeric characters"),
         ("NoSymbols123", "Password must have symbol characters"),
     ] {
-        let e = c.sign_up().client_id(&client_id).username("p@example.com").password(pw).send().await.map_err(err_name).unwrap_err();
+        let e = c
+            .sign_up()
+            .client_id(&client_id)
+            .username("p@example.com")
+            .password(pw)
+            .send()
+            .await
+            .map_err(err_name)
+            .unwrap_err();
         assert_eq!(e, format!("InvalidPasswordException: Password did not conform with policy: {rule}"));
     }
     let e = c
@@ -88,7 +134,15 @@ on_both_stores!(sign_up_rules, |env| {
         .map_err(err_name)
         .unwrap_err();
     assert!(e.starts_with("InvalidParameterException: Attributes did not conform to the schema"), "{e}");
-    let e = c.sign_up().client_id("nosuchclient0000000000000a").username("q@example.com").password(PASSWORD).send().await.map_err(err_name).unwrap_err();
+    let e = c
+        .sign_up()
+        .client_id("nosuchclient0000000000000a")
+        .username("q@example.com")
+        .password(PASSWORD)
+        .send()
+        .await
+        .map_err(err_name)
+        .unwrap_err();
     assert_eq!(e, "ResourceNotFoundException: User pool client nosuchclient0000000000000a does not exist.");
 });
 
@@ -101,7 +155,15 @@ on_both_stores!(codes_expire_resend_and_lock, |env| {
     let first = env.last_code(email);
     // 24 hours later the code has expired.
     env.clock.advance_secs(24 * 3600 + 1);
-    let e = c.confirm_sign_up().client_id(&client_id).username(email).confirmation_code(&first).send().await.map_err(err_name).unwrap_err();
+    let e = c
+        .confirm_sign_up()
+        .client_id(&client_id)
+        .username(email)
+        .confirmation_code(&first)
+        .send()
+        .await
+        .map_err(err_name)
+        .unwrap_err();
     assert_eq!(e, "ExpiredCodeException: Invalid code provided, please request a code again.");
 
     let r = c.resend_confirmation_code().client_id(&client_id).username(email).send().await.unwrap();
@@ -110,15 +172,47 @@ on_both_stores!(codes_expire_resend_and_lock, |env| {
     assert_eq!(env.messages_to(email).len(), 2);
     let wrong = if second == "000000" { "111111" } else { "000000" };
     for _ in 0..5 {
-        let e = c.confirm_sign_up().client_id(&client_id).username(email).confirmation_code(wrong).send().await.map_err(err_name).unwrap_err();
+        let e = c
+            .confirm_sign_up()
+            .client_id(&client_id)
+            .username(email)
+            .confirmation_code(wrong)
+            .send()
+            .await
+            .map_err(err_name)
+            .unwrap_err();
         assert!(e.starts_with("CodeMismatchException"), "{e}");
     }
-    let e = c.confirm_sign_up().client_id(&client_id).username(email).confirmation_code(&second).send().await.map_err(err_name).unwrap_err();
-    assert_eq!(e, "LimitExceededException: Attempt limit exceeded, please try after some time.", "locked even for the right code");
+    let e = c
+        .confirm_sign_up()
+        .client_id(&client_id)
+        .username(email)
+        .confirmation_code(&second)
+        .send()
+        .await
+        .map_err(err_name)
+        .unwrap_err();
+    assert_eq!(
+        e, "LimitExceededException: Attempt limit exceeded, please try after some time.",
+        "locked even for the right code"
+    );
     // A fresh code unlocks.
     c.resend_confirmation_code().client_id(&client_id).username(email).send().await.unwrap();
-    c.confirm_sign_up().client_id(&client_id).username(email).confirmation_code(env.last_code(email)).send().await.unwrap();
-    let e = c.resend_confirmation_code().client_id(&client_id).username(email).send().await.map_err(err_name).unwrap_err();
+    c.confirm_sign_up()
+        .client_id(&client_id)
+        .username(email)
+        .confirmation_code(env.last_code(email))
+        .send()
+        .await
+        .unwrap();
+    let e = c
+        .resend_confirmation_code()
+        .client_id(&client_id)
+        .username(email)
+        .send()
+        .await
+        .map_err(err_name)
+        .unwrap_err();
     assert_eq!(e, "InvalidParameterException: User is already confirmed.");
 });
 
@@ -139,24 +233,56 @@ on_both_stores!(admin_confirm_and_plain_usernames, |env| {
     assert!(out.code_delivery_details().is_none(), "no auto-verified attribute, no code");
     assert!(env.messages_to("bob@example.com").is_empty());
     c.admin_confirm_sign_up().user_pool_id(&pool).username("bob").send().await.unwrap();
-    let e = c.admin_confirm_sign_up().user_pool_id(&pool).username("bob").send().await.map_err(err_name).unwrap_err();
+    let e = c
+        .admin_confirm_sign_up()
+        .user_pool_id(&pool)
+        .username("bob")
+        .send()
+        .await
+        .map_err(err_name)
+        .unwrap_err();
     assert_eq!(e, "NotAuthorizedException: User cannot be confirmed. Current status is CONFIRMED");
     let u = c.admin_get_user().user_pool_id(&pool).username("bob").send().await.unwrap();
     assert_eq!(u.username(), "bob");
-    assert!(!u.user_attributes().iter().any(|a| a.name() == "email_verified"), "admin confirmation verifies nothing");
+    assert!(
+        !u.user_attributes().iter().any(|a| a.name() == "email_verified"),
+        "admin confirmation verifies nothing"
+    );
     env.password_sign_in(&client_id, "bob", PASSWORD).await.unwrap();
     // Usernames are case-sensitive unless the pool says otherwise.
     let e = env.password_sign_in(&client_id, "BOB", PASSWORD).await.unwrap_err();
     assert_eq!(e, "UserNotFoundException: User does not exist.");
-    let e = c.sign_up().client_id(&client_id).username("bob").password(PASSWORD).send().await.map_err(err_name).unwrap_err();
+    let e = c
+        .sign_up()
+        .client_id(&client_id)
+        .username("bob")
+        .password(PASSWORD)
+        .send()
+        .await
+        .map_err(err_name)
+        .unwrap_err();
     assert_eq!(e, "UsernameExistsException: User already exists");
 
-    let ci = env.pool(|b| b.username_configuration(cip::types::UsernameConfigurationType::builder().case_sensitive(false).build().unwrap())).await;
+    let ci = env
+        .pool(|b| {
+            b.username_configuration(
+                cip::types::UsernameConfigurationType::builder().case_sensitive(false).build().unwrap(),
+            )
+        })
+        .await;
     let (ci_client, _) = env.app_client(&ci, &["ALLOW_USER_PASSWORD_AUTH"], false).await;
     c.sign_up().client_id(&ci_client).username("Carol").password(PASSWORD).send().await.unwrap();
     c.admin_confirm_sign_up().user_pool_id(&ci).username("carol").send().await.unwrap();
     env.password_sign_in(&ci_client, "CAROL", PASSWORD).await.unwrap();
-    let e = c.sign_up().client_id(&ci_client).username("carol").password(PASSWORD).send().await.map_err(err_name).unwrap_err();
+    let e = c
+        .sign_up()
+        .client_id(&ci_client)
+        .username("carol")
+        .password(PASSWORD)
+        .send()
+        .await
+        .map_err(err_name)
+        .unwrap_err();
     assert_eq!(e, "UsernameExistsException: User already exists");
 });
 
@@ -166,15 +292,59 @@ on_both_stores!(secret_hash_on_sign_up, |env| {
     let (client_id, secret) = env.app_client(&pool, &["ALLOW_USER_PASSWORD_AUTH"], true).await;
     let secret = secret.unwrap();
     let email = "sec@example.com";
-    let e = c.sign_up().client_id(&client_id).username(email).password(PASSWORD).send().await.map_err(err_name).unwrap_err();
-    assert_eq!(e, format!("NotAuthorizedException: Client {client_id} is configured for secret but secret was not received"));
-    let e = c.sign_up().client_id(&client_id).username(email).password(PASSWORD).secret_hash("d3Jvbmc=").send().await.map_err(err_name).unwrap_err();
+    let e = c
+        .sign_up()
+        .client_id(&client_id)
+        .username(email)
+        .password(PASSWORD)
+        .send()
+        .await
+        .map_err(err_name)
+        .unwrap_err();
+    assert_eq!(
+        e,
+        format!(
+            "NotAuthorizedException: Client {client_id} is configured for secret but secret was not received"
+        )
+    );
+    let e = c
+        .sign_up()
+        .client_id(&client_id)
+        .username(email)
+        .password(PASSWORD)
+        .secret_hash("d3Jvbmc=")
+        .send()
+        .await
+        .map_err(err_name)
+        .unwrap_err();
     assert_eq!(e, format!("NotAuthorizedException: Unable to verify secret hash for client {client_id}"));
     let hash = secret_hash(&secret, email, &client_id);
-    c.sign_up().client_id(&client_id).username(email).password(PASSWORD).secret_hash(&hash).send().await.unwrap();
-    let e = c.confirm_sign_up().client_id(&client_id).username(email).confirmation_code(env.last_code(email)).send().await.map_err(err_name).unwrap_err();
+    c.sign_up()
+        .client_id(&client_id)
+        .username(email)
+        .password(PASSWORD)
+        .secret_hash(&hash)
+        .send()
+        .await
+        .unwrap();
+    let e = c
+        .confirm_sign_up()
+        .client_id(&client_id)
+        .username(email)
+        .confirmation_code(env.last_code(email))
+        .send()
+        .await
+        .map_err(err_name)
+        .unwrap_err();
     assert!(e.starts_with("NotAuthorizedException"), "{e}");
-    c.confirm_sign_up().client_id(&client_id).username(email).confirmation_code(env.last_code(email)).secret_hash(&hash).send().await.unwrap();
+    c.confirm_sign_up()
+        .client_id(&client_id)
+        .username(email)
+        .confirmation_code(env.last_code(email))
+        .secret_hash(&hash)
+        .send()
+        .await
+        .unwrap();
     let e = c
         .initiate_auth()
         .client_id(&client_id)

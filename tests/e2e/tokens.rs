@@ -17,8 +17,13 @@ fn header(token: &str) -> Value {
 
 fn verify(token: &str, jwks: &Value) -> Value {
     let kid = header(token)["kid"].as_str().unwrap().to_string();
-    let jwk = jwks["keys"].as_array().unwrap().iter().find(|k| k["kid"] == kid.as_str()).expect("kid in JWKS");
-    let key = jsonwebtoken::DecodingKey::from_rsa_components(jwk["n"].as_str().unwrap(), jwk["e"].as_str().unwrap()).unwrap();
+    let jwk =
+        jwks["keys"].as_array().unwrap().iter().find(|k| k["kid"] == kid.as_str()).expect("kid in JWKS");
+    let key = jsonwebtoken::DecodingKey::from_rsa_components(
+        jwk["n"].as_str().unwrap(),
+        jwk["e"].as_str().unwrap(),
+    )
+    .unwrap();
     let mut v = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::RS256);
     v.validate_aud = false;
     jsonwebtoken::decode::<Value>(token, &key, &v).expect("signature verifies").claims
@@ -31,7 +36,8 @@ on_both_stores!(tokens_verify_against_jwks, |env| {
     let t = env.password_sign_in(&client_id, "tok@example.com", PASSWORD).await.unwrap();
     let issuer = format!("{}/{pool}", env.url);
 
-    let (status, headers, body) = raw_http(&env.url, "GET", &format!("/{pool}/.well-known/jwks.json"), &[], b"").await;
+    let (status, headers, body) =
+        raw_http(&env.url, "GET", &format!("/{pool}/.well-known/jwks.json"), &[], b"").await;
     assert_eq!(status, 200);
     assert!(headers.iter().any(|(k, v)| k == "content-type" && v.starts_with("application/json")));
     let jwks: Value = serde_json::from_slice(&body).unwrap();
@@ -43,12 +49,14 @@ on_both_stores!(tokens_verify_against_jwks, |env| {
         assert_eq!(k["e"], "AQAB");
         assert!(k.get("d").is_none(), "no private parts");
     }
-    let (status, _, body) = raw_http(&env.url, "GET", &format!("/{pool}/.well-known/openid-configuration"), &[], b"").await;
+    let (status, _, body) =
+        raw_http(&env.url, "GET", &format!("/{pool}/.well-known/openid-configuration"), &[], b"").await;
     assert_eq!(status, 200);
     let oidc: Value = serde_json::from_slice(&body).unwrap();
     assert_eq!(oidc["issuer"], issuer.as_str());
     assert_eq!(oidc["jwks_uri"], format!("{issuer}/.well-known/jwks.json"));
-    let (status, _, _) = raw_http(&env.url, "GET", "/us-east-1_nopool000/.well-known/jwks.json", &[], b"").await;
+    let (status, _, _) =
+        raw_http(&env.url, "GET", "/us-east-1_nopool000/.well-known/jwks.json", &[], b"").await;
     assert_eq!(status, 404);
 
     let id_token = t.id_token().unwrap();
@@ -81,7 +89,8 @@ on_both_stores!(tokens_verify_against_jwks, |env| {
     let mut forged: Vec<&str> = access_token.split('.').collect();
     let mut claims = payload(access_token);
     claims["username"] = Value::from("someone-else");
-    let tampered = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(serde_json::to_vec(&claims).unwrap());
+    let tampered =
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(serde_json::to_vec(&claims).unwrap());
     forged[1] = &tampered;
     let e = env.client.get_user().access_token(forged.join(".")).send().await.map_err(err_name).unwrap_err();
     assert_eq!(e, "NotAuthorizedException: Invalid Access Token");

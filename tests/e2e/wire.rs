@@ -15,7 +15,10 @@ async fn admin_calls_need_a_valid_signature() {
     let (status, body, headers) = raw_call(&env.url, "ListUserPools", r#"{"MaxResults": 10}"#).await;
     assert_eq!(status, 400);
     assert_eq!(body["__type"], "MissingAuthenticationTokenException");
-    assert_eq!(header(&headers, "x-amzn-errortype").map(|s| s.trim_end_matches(':')), Some("MissingAuthenticationTokenException"));
+    assert_eq!(
+        header(&headers, "x-amzn-errortype").map(|s| s.trim_end_matches(':')),
+        Some("MissingAuthenticationTokenException")
+    );
     // Signed with an unknown key.
     let stranger = sdk_client(&env.url, "AKIAUNKNOWN000000000", "whatever").await;
     let e = stranger.list_user_pools().max_results(10).send().await.map_err(err_name).unwrap_err();
@@ -23,7 +26,10 @@ async fn admin_calls_need_a_valid_signature() {
     // The right key id with the wrong secret.
     let wrong = sdk_client(&env.url, ADMIN_KEY, "not-the-secret").await;
     let e = wrong.list_user_pools().max_results(10).send().await.map_err(err_name).unwrap_err();
-    assert!(e.starts_with("InvalidSignatureException: The request signature we calculated does not match"), "{e}");
+    assert!(
+        e.starts_with("InvalidSignatureException: The request signature we calculated does not match"),
+        "{e}"
+    );
     // A signature from the past.
     let (status, body, _) = {
         let (s, _, b) = raw_http(
@@ -43,10 +49,21 @@ async fn admin_calls_need_a_valid_signature() {
     };
     assert_eq!(status, 400);
     assert_eq!(body["__type"], "InvalidSignatureException");
-    assert!(body["message"].as_str().unwrap().starts_with("Signature expired: 20200101T000000Z is now earlier than"), "{body}");
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("Signature expired: 20200101T000000Z is now earlier than"),
+        "{body}"
+    );
     // The right keys work; unsigned public operations need no signature.
     env.client.list_user_pools().max_results(10).send().await.unwrap();
-    let (status, body, _) = raw_call(&env.url, "SignUp", r#"{"ClientId":"nosuchclient0000000000000a","Username":"u","Password":"Correct-Horse-9"}"#).await;
+    let (status, body, _) = raw_call(
+        &env.url,
+        "SignUp",
+        r#"{"ClientId":"nosuchclient0000000000000a","Username":"u","Password":"Correct-Horse-9"}"#,
+    )
+    .await;
     assert_eq!((status, body["__type"].as_str()), (400, Some("ResourceNotFoundException")));
 }
 
@@ -72,7 +89,14 @@ async fn protocol_errors_are_cognitos() {
     assert_eq!(body["__type"], "UnsupportedOperationException");
     assert_eq!(body["message"], "ForgotPassword is not implemented by this version of Tessera.");
     // The per-operation route serves the same operation without a target header.
-    let (status, _, b) = raw_http(&env.url, "POST", "/cognito-idp/SignUp", &[("Content-Type", "application/x-amz-json-1.1")], br#"{"ClientId":"nosuchclient0000000000000a","Username":"u","Password":"Correct-Horse-9"}"#).await;
+    let (status, _, b) = raw_http(
+        &env.url,
+        "POST",
+        "/cognito-idp/SignUp",
+        &[("Content-Type", "application/x-amz-json-1.1")],
+        br#"{"ClientId":"nosuchclient0000000000000a","Username":"u","Password":"Correct-Horse-9"}"#,
+    )
+    .await;
     assert_eq!(status, 400);
     assert_eq!(serde_json::from_slice::<Value>(&b).unwrap()["__type"], "ResourceNotFoundException");
 }
@@ -84,7 +108,11 @@ async fn browsers_get_cors() {
         &env.url,
         "OPTIONS",
         "/",
-        &[("Origin", "http://localhost:3000"), ("Access-Control-Request-Method", "POST"), ("Access-Control-Request-Headers", "content-type,x-amz-target,x-amz-user-agent")],
+        &[
+            ("Origin", "http://localhost:3000"),
+            ("Access-Control-Request-Method", "POST"),
+            ("Access-Control-Request-Headers", "content-type,x-amz-target,x-amz-user-agent"),
+        ],
         b"",
     )
     .await;
@@ -96,7 +124,14 @@ async fn browsers_get_cors() {
     }
     let (_, _, headers) = raw_call(&env.url, "SignUp", "{").await;
     assert!(header(&headers, "access-control-allow-origin").is_none(), "no Origin, no CORS headers");
-    let (_, headers, _) = raw_http(&env.url, "POST", "/", &[("Origin", "http://app.test"), ("X-Amz-Target", "AWSCognitoIdentityProviderService.SignUp")], b"{").await;
+    let (_, headers, _) = raw_http(
+        &env.url,
+        "POST",
+        "/",
+        &[("Origin", "http://app.test"), ("X-Amz-Target", "AWSCognitoIdentityProviderService.SignUp")],
+        b"{",
+    )
+    .await;
     let exposed = header(&headers, "access-control-expose-headers").unwrap();
     for h in ["x-amzn-errortype", "x-amzn-requestid", "date"] {
         assert!(exposed.contains(h));
@@ -106,7 +141,14 @@ async fn browsers_get_cors() {
 on_both_stores!(dev_outbox_lists_messages, |env| {
     let pool = env.email_pool().await;
     let (client_id, _) = env.app_client(&pool, &[], false).await;
-    env.client.sign_up().client_id(&client_id).username("out@example.com").password(PASSWORD).send().await.unwrap();
+    env.client
+        .sign_up()
+        .client_id(&client_id)
+        .username("out@example.com")
+        .password(PASSWORD)
+        .send()
+        .await
+        .unwrap();
     let (status, _, body) = raw_http(&env.url, "GET", "/_dev/messages", &[], b"").await;
     assert_eq!(status, 200);
     let list: Vec<Value> = serde_json::from_slice(&body).unwrap();
@@ -133,8 +175,27 @@ async fn state_survives_a_restart() {
     };
     let server = start(dir.clone()).await;
     let client = sdk_client(&server.url(), ADMIN_KEY, ADMIN_SECRET).await;
-    let pool = client.create_user_pool().pool_name("durable").send().await.unwrap().user_pool().unwrap().id().unwrap().to_string();
-    let cid = client.create_user_pool_client().user_pool_id(&pool).client_name("c").explicit_auth_flows(aws_sdk_cognitoidentityprovider::types::ExplicitAuthFlowsType::AllowUserPasswordAuth).send().await.unwrap();
+    let pool = client
+        .create_user_pool()
+        .pool_name("durable")
+        .send()
+        .await
+        .unwrap()
+        .user_pool()
+        .unwrap()
+        .id()
+        .unwrap()
+        .to_string();
+    let cid = client
+        .create_user_pool_client()
+        .user_pool_id(&pool)
+        .client_name("c")
+        .explicit_auth_flows(
+            aws_sdk_cognitoidentityprovider::types::ExplicitAuthFlowsType::AllowUserPasswordAuth,
+        )
+        .send()
+        .await
+        .unwrap();
     let cid = cid.user_pool_client().unwrap().client_id().unwrap().to_string();
     client.sign_up().client_id(&cid).username("dora").password(PASSWORD).send().await.unwrap();
     client.admin_confirm_sign_up().user_pool_id(&pool).username("dora").send().await.unwrap();
@@ -151,6 +212,11 @@ async fn state_survives_a_restart() {
         .send()
         .await
         .unwrap();
-    client.get_user().access_token(out.authentication_result().unwrap().access_token().unwrap()).send().await.unwrap();
+    client
+        .get_user()
+        .access_token(out.authentication_result().unwrap().access_token().unwrap())
+        .send()
+        .await
+        .unwrap();
     server.stop().await;
 }

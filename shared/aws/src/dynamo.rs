@@ -31,8 +31,8 @@ use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, Delete, KeySchemaElement, KeyType,
-    PointInTimeRecoverySpecification, Put, ScalarAttributeType, TableStatus,
-    TimeToLiveSpecification, TimeToLiveStatus, TransactWriteItem,
+    PointInTimeRecoverySpecification, Put, ScalarAttributeType, TableStatus, TimeToLiveSpecification,
+    TimeToLiveStatus, TransactWriteItem,
 };
 use aws_sdk_dynamodb::Client;
 use tessera_core::ports::{Rng, SystemRng};
@@ -67,10 +67,7 @@ impl DynamoStore {
     /// A store over `table`, which must exist with the layout described in the module docs
     /// (see [`create_table`]).
     pub fn new(client: Client, table: impl Into<String>) -> Self {
-        Self {
-            client,
-            table: table.into(),
-        }
+        Self { client, table: table.into() }
     }
 
     /// The table this store reads and writes.
@@ -110,12 +107,7 @@ pub async fn create_table(client: &Client, table: &str) -> Result<(), StoreError
         .await;
     match created {
         Ok(_) => tracing::info!(table, "created DynamoDB table"),
-        Err(e)
-            if matches!(
-                e.as_service_error(),
-                Some(CreateTableError::ResourceInUseException(_))
-            ) =>
-        {
+        Err(e) if matches!(e.as_service_error(), Some(CreateTableError::ResourceInUseException(_))) => {
             tracing::info!(table, "DynamoDB table already exists");
         }
         Err(e) => return Err(unavailable("CreateTable", &e)),
@@ -131,10 +123,7 @@ pub async fn create_table(client: &Client, table: &str) -> Result<(), StoreError
         .map_err(|e| unavailable("DescribeTimeToLive", &e))?;
     let ttl_on = ttl.time_to_live_description().is_some_and(|d| {
         d.attribute_name() == Some(TTL)
-            && matches!(
-                d.time_to_live_status(),
-                Some(TimeToLiveStatus::Enabled | TimeToLiveStatus::Enabling)
-            )
+            && matches!(d.time_to_live_status(), Some(TimeToLiveStatus::Enabled | TimeToLiveStatus::Enabling))
     });
     if !ttl_on {
         let spec = TimeToLiveSpecification::builder()
@@ -185,9 +174,7 @@ async fn wait_until_active(client: &Client, table: &str) -> Result<(), StoreErro
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
-    Err(StoreError::Unavailable(format!(
-        "table {table} did not become ACTIVE within 5 minutes"
-    )))
+    Err(StoreError::Unavailable(format!("table {table} did not become ACTIVE within 5 minutes")))
 }
 
 /// A service failure, for logs: operation, error code and message (never request contents).
@@ -213,9 +200,7 @@ fn key(pk: &str, sk: &str) -> HashMap<String, AttributeValue> {
 
 fn check_key(pk: &str, sk: &str) -> Result<(), StoreError> {
     if pk.is_empty() || sk.is_empty() {
-        return Err(StoreError::Invalid(
-            "DynamoDB keys must not be empty".into(),
-        ));
+        return Err(StoreError::Invalid("DynamoDB keys must not be empty".into()));
     }
     if pk.len() > MAX_PK_BYTES || sk.len() > MAX_SK_BYTES {
         return Err(StoreError::Invalid("key too long for DynamoDB".into()));
@@ -257,27 +242,13 @@ fn from_attrs(m: &HashMap<String, AttributeValue>) -> Result<Item, StoreError> {
     let num = |name: &str| m.get(name).and_then(|v| v.as_n().ok());
     let pk = text(PK).ok_or_else(|| corrupt("pk"))?;
     let sk = text(SK).ok_or_else(|| corrupt("sk"))?;
-    let version = num(VERSION)
-        .and_then(|v| v.parse::<u64>().ok())
-        .ok_or_else(|| corrupt("v"))?;
+    let version = num(VERSION).and_then(|v| v.parse::<u64>().ok()).ok_or_else(|| corrupt("v"))?;
     let expires_at = match m.get(TTL) {
         None | Some(AttributeValue::Null(_)) => None,
-        Some(_) => Some(
-            num(TTL)
-                .and_then(|t| t.parse::<i64>().ok())
-                .ok_or_else(|| corrupt("ttl"))?,
-        ),
+        Some(_) => Some(num(TTL).and_then(|t| t.parse::<i64>().ok()).ok_or_else(|| corrupt("ttl"))?),
     };
-    let body = text(BODY)
-        .and_then(|b| serde_json::from_str(b).ok())
-        .ok_or_else(|| corrupt("body"))?;
-    Ok(Item {
-        pk: pk.clone(),
-        sk: sk.clone(),
-        version,
-        expires_at,
-        body,
-    })
+    let body = text(BODY).and_then(|b| serde_json::from_str(b).ok()).ok_or_else(|| corrupt("body"))?;
+    Ok(Item { pk: pk.clone(), sk: sk.clone(), version, expires_at, body })
 }
 
 /// A write's condition as a DynamoDB condition expression.
@@ -334,9 +305,7 @@ fn validate(writes: &[Write]) -> Result<(), StoreError> {
         let (pk, sk) = w.key();
         check_key(pk, sk)?;
         if !seen.insert((pk, sk)) {
-            return Err(StoreError::Invalid(
-                "the same key is written twice in one transaction".into(),
-            ));
+            return Err(StoreError::Invalid("the same key is written twice in one transaction".into()));
         }
     }
     Ok(())
@@ -394,9 +363,7 @@ impl DynamoStore {
                 Some(PutItemError::ConditionalCheckFailedException(_)) => {
                     Attempt::Done(Err(StoreError::ConditionFailed { index: 0 }))
                 }
-                Some(se) if is_transient(se.code()) => {
-                    Attempt::Retry(unavailable_msg("PutItem", &e))
-                }
+                Some(se) if is_transient(se.code()) => Attempt::Retry(unavailable_msg("PutItem", &e)),
                 _ => Attempt::Done(Err(unavailable("PutItem", &e))),
             },
         })
@@ -420,22 +387,15 @@ impl DynamoStore {
                 Some(DeleteItemError::ConditionalCheckFailedException(_)) => {
                     Attempt::Done(Err(StoreError::ConditionFailed { index: 0 }))
                 }
-                Some(se) if is_transient(se.code()) => {
-                    Attempt::Retry(unavailable_msg("DeleteItem", &e))
-                }
+                Some(se) if is_transient(se.code()) => Attempt::Retry(unavailable_msg("DeleteItem", &e)),
                 _ => Attempt::Done(Err(unavailable("DeleteItem", &e))),
             },
         }
     }
 
-    fn transact_items(
-        &self,
-        writes: &[Write],
-        now_secs: i64,
-    ) -> Result<Vec<TransactWriteItem>, StoreError> {
-        let built = |e: aws_sdk_dynamodb::error::BuildError| {
-            StoreError::Invalid(format!("transaction item: {e}"))
-        };
+    fn transact_items(&self, writes: &[Write], now_secs: i64) -> Result<Vec<TransactWriteItem>, StoreError> {
+        let built =
+            |e: aws_sdk_dynamodb::error::BuildError| StoreError::Invalid(format!("transaction item: {e}"));
         writes
             .iter()
             .map(|w| {
@@ -474,12 +434,7 @@ impl DynamoStore {
     }
 
     async fn transact_many(&self, items: Vec<TransactWriteItem>) -> Attempt {
-        let res = self
-            .client
-            .transact_write_items()
-            .set_transact_items(Some(items))
-            .send()
-            .await;
+        let res = self.client.transact_write_items().set_transact_items(Some(items)).send().await;
         let e = match res {
             Ok(_) => return Attempt::Done(Ok(())),
             Err(e) => e,
@@ -487,30 +442,19 @@ impl DynamoStore {
         match e.as_service_error() {
             Some(TransactWriteItemsError::TransactionCanceledException(tc)) => {
                 let reasons = tc.cancellation_reasons();
-                if let Some(index) = reasons
-                    .iter()
-                    .position(|r| r.code() == Some("ConditionalCheckFailed"))
-                {
+                if let Some(index) = reasons.iter().position(|r| r.code() == Some("ConditionalCheckFailed")) {
                     return Attempt::Done(Err(StoreError::ConditionFailed { index }));
                 }
-                let codes: Vec<&str> = reasons
-                    .iter()
-                    .filter_map(|r| r.code())
-                    .filter(|c| *c != "None")
-                    .collect();
-                let msg = format!(
-                    "DynamoDB TransactWriteItems cancelled: {}",
-                    codes.join(", ")
-                );
+                let codes: Vec<&str> =
+                    reasons.iter().filter_map(|r| r.code()).filter(|c| *c != "None").collect();
+                let msg = format!("DynamoDB TransactWriteItems cancelled: {}", codes.join(", "));
                 if !codes.is_empty() && codes.iter().all(|c| is_transient(Some(c))) {
                     Attempt::Retry(msg)
                 } else {
                     Attempt::Done(Err(StoreError::Unavailable(msg)))
                 }
             }
-            Some(se) if is_transient(se.code()) => {
-                Attempt::Retry(unavailable_msg("TransactWriteItems", &e))
-            }
+            Some(se) if is_transient(se.code()) => Attempt::Retry(unavailable_msg("TransactWriteItems", &e)),
             _ => Attempt::Done(Err(unavailable("TransactWriteItems", &e))),
         }
     }
@@ -555,14 +499,10 @@ impl Store for DynamoStore {
         now_secs: i64,
     ) -> Result<Page, StoreError> {
         if pk.is_empty() {
-            return Err(StoreError::Invalid(
-                "DynamoDB keys must not be empty".into(),
-            ));
+            return Err(StoreError::Invalid("DynamoDB keys must not be empty".into()));
         }
         if limit == 0 {
-            return Err(StoreError::Invalid(
-                "a query limit must be at least 1".into(),
-            ));
+            return Err(StoreError::Invalid("a query limit must be at least 1".into()));
         }
         // DynamoDB rejects a start key outside the key condition, so place it ourselves: a key
         // before the prefix range starts at the beginning of the range; one after it ends there.
@@ -576,10 +516,7 @@ impl Store for DynamoStore {
         } else {
             (
                 "pk = :pk AND begins_with(sk, :prefix)",
-                HashMap::from([
-                    (":pk".to_owned(), s(pk)),
-                    (":prefix".to_owned(), s(sk_prefix)),
-                ]),
+                HashMap::from([(":pk".to_owned(), s(pk)), (":prefix".to_owned(), s(sk_prefix))]),
             )
         };
         // Expired items still come back from DynamoDB and `Limit` counts them, so read until we
@@ -637,9 +574,7 @@ impl Store for DynamoStore {
             }
             let outcome = match (&many, writes.first()) {
                 (Some(items), _) => self.transact_many(items.clone()).await,
-                (None, Some(Write::Put { item, cond })) => {
-                    self.put_one(item, *cond, now_secs).await?
-                }
+                (None, Some(Write::Put { item, cond })) => self.put_one(item, *cond, now_secs).await?,
                 (None, Some(Write::Delete { pk, sk, cond })) => {
                     self.delete_one(pk, sk, *cond, now_secs).await
                 }
@@ -653,9 +588,7 @@ impl Store for DynamoStore {
                 }
             }
         }
-        Err(StoreError::Unavailable(format!(
-            "gave up after {MAX_WRITE_ATTEMPTS} attempts: {last}"
-        )))
+        Err(StoreError::Unavailable(format!("gave up after {MAX_WRITE_ATTEMPTS} attempts: {last}")))
     }
 }
 
@@ -672,10 +605,7 @@ mod tests {
         assert_eq!(from_attrs(&to_attrs(&it).unwrap()).unwrap(), it);
         it.expires_at = Some(1_800_000_000);
         let attrs = to_attrs(&it).unwrap();
-        assert_eq!(
-            attrs.get("ttl"),
-            Some(&AttributeValue::N("1800000000".into()))
-        );
+        assert_eq!(attrs.get("ttl"), Some(&AttributeValue::N("1800000000".into())));
         assert_eq!(from_attrs(&attrs).unwrap(), it);
     }
 
@@ -695,13 +625,8 @@ mod tests {
     fn validation() {
         let w = |sk: &str| Write::put(Item::new("p", sk, json!({})), Cond::None);
         assert!(validate(&[w("a"), w("b")]).is_ok());
-        assert!(matches!(
-            validate(&[w("a"), w("a")]),
-            Err(StoreError::Invalid(_))
-        ));
-        let many: Vec<Write> = (0..=MAX_TRANSACTION_WRITES)
-            .map(|i| w(&i.to_string()))
-            .collect();
+        assert!(matches!(validate(&[w("a"), w("a")]), Err(StoreError::Invalid(_))));
+        let many: Vec<Write> = (0..=MAX_TRANSACTION_WRITES).map(|i| w(&i.to_string())).collect();
         assert!(matches!(validate(&many), Err(StoreError::Invalid(_))));
         assert!(matches!(validate(&[w("")]), Err(StoreError::Invalid(_))));
     }

@@ -34,27 +34,16 @@ pub async fn load_or_create_data_key(
         Some(c) => c,
         None => create_ciphertext(kms, store, kms_key_id, now_secs).await?,
     };
-    let out = kms
-        .decrypt()
-        .key_id(kms_key_id)
-        .ciphertext_blob(Blob::new(ciphertext))
-        .send()
-        .await
-        .map_err(|e| {
-            Error::internal(format!(
-                "KMS Decrypt of the data key: {}",
-                DisplayErrorContext(&e)
-            ))
-        })?;
+    let out =
+        kms.decrypt().key_id(kms_key_id).ciphertext_blob(Blob::new(ciphertext)).send().await.map_err(
+            |e| Error::internal(format!("KMS Decrypt of the data key: {}", DisplayErrorContext(&e))),
+        )?;
     let key = out
         .plaintext()
         .map(|p| p.as_ref().to_vec())
         .ok_or_else(|| Error::internal("KMS Decrypt returned no plaintext"))?;
     if key.len() != KEY_LEN {
-        return Err(Error::internal(format!(
-            "the data key is {} bytes, expected {KEY_LEN}",
-            key.len()
-        )));
+        return Err(Error::internal(format!("the data key is {} bytes, expected {KEY_LEN}", key.len())));
     }
     Ok(key)
 }
@@ -86,22 +75,13 @@ async fn create_ciphertext(
         .key_spec(DataKeySpec::Aes256)
         .send()
         .await
-        .map_err(|e| {
-            Error::internal(format!("KMS GenerateDataKey: {}", DisplayErrorContext(&e)))
-        })?;
+        .map_err(|e| Error::internal(format!("KMS GenerateDataKey: {}", DisplayErrorContext(&e))))?;
     let ciphertext = out
         .ciphertext_blob()
         .map(|b| b.as_ref().to_vec())
         .ok_or_else(|| Error::internal("KMS GenerateDataKey returned no ciphertext"))?;
-    let item = Item::new(
-        DATA_KEY_PK,
-        DATA_KEY_SK,
-        json!({ "ciphertext": STANDARD.encode(&ciphertext) }),
-    );
-    match store
-        .transact(vec![Write::put(item, Cond::NotExists)], now_secs)
-        .await
-    {
+    let item = Item::new(DATA_KEY_PK, DATA_KEY_SK, json!({ "ciphertext": STANDARD.encode(&ciphertext) }));
+    match store.transact(vec![Write::put(item, Cond::NotExists)], now_secs).await {
         Ok(()) => {
             tracing::info!("generated and stored a new KMS data key");
             Ok(ciphertext)

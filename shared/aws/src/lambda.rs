@@ -41,10 +41,7 @@ pub async fn frontend_from_env() -> Result<Frontend, BoxError> {
         from.clone().unwrap_or_default(),
     ));
     let config = ServiceConfig {
-        region: sdk
-            .region()
-            .map(|r| r.to_string())
-            .unwrap_or_else(|| "us-east-1".into()),
+        region: sdk.region().map(|r| r.to_string()).unwrap_or_else(|| "us-east-1".into()),
         account_id: env_opt("TESSERA_ACCOUNT_ID").unwrap_or_else(|| "000000000000".into()),
         default_email_from: from,
         ..ServiceConfig::default()
@@ -58,16 +55,11 @@ pub async fn frontend_from_env() -> Result<Frontend, BoxError> {
         config,
     );
     let mut admin_keys = HashMap::new();
-    admin_keys.insert(
-        env("TESSERA_ADMIN_ACCESS_KEY_ID")?,
-        env("TESSERA_ADMIN_SECRET_ACCESS_KEY")?,
-    );
+    admin_keys.insert(env("TESSERA_ADMIN_ACCESS_KEY_ID")?, env("TESSERA_ADMIN_SECRET_ACCESS_KEY")?);
     Ok(Frontend {
         service: Arc::new(service),
         admin_keys,
-        max_skew_secs: env_opt("TESSERA_MAX_SKEW_SECS")
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(300),
+        max_skew_secs: env_opt("TESSERA_MAX_SKEW_SECS").and_then(|s| s.parse().ok()).unwrap_or(300),
         issuer_base: env_opt("TESSERA_ISSUER_BASE"),
         cors: Cors {
             allowed_origins: env_opt("TESSERA_CORS_ORIGINS")
@@ -119,12 +111,7 @@ pub async fn handle(frontend: &Frontend, operation: Option<&str>, req: Request) 
         headers: parts
             .headers
             .iter()
-            .map(|(k, v)| {
-                (
-                    k.as_str().to_string(),
-                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
-                )
-            })
+            .map(|(k, v)| (k.as_str().to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
             .collect(),
         body: body.to_vec(),
     };
@@ -136,7 +123,5 @@ fn into_response(w: WireResponse) -> Response<Body> {
     for (k, v) in &w.headers {
         builder = builder.header(k, v);
     }
-    builder
-        .body(Body::from(w.body))
-        .unwrap_or_else(|_| Response::new(Body::Empty))
+    builder.body(Body::from(w.body)).unwrap_or_else(|_| Response::new(Body::Empty))
 }

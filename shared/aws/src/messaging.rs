@@ -24,16 +24,8 @@ pub struct AwsMessenger {
 impl AwsMessenger {
     /// `default_from` is the sender for pools that configure none; SES must have it (or its
     /// domain) verified.
-    pub fn new(
-        ses: aws_sdk_ses::Client,
-        sns: aws_sdk_sns::Client,
-        default_from: impl Into<String>,
-    ) -> Self {
-        Self {
-            ses,
-            sns,
-            default_from: default_from.into(),
-        }
+    pub fn new(ses: aws_sdk_ses::Client, sns: aws_sdk_sns::Client, default_from: impl Into<String>) -> Self {
+        Self { ses, sns, default_from: default_from.into() }
     }
 
     async fn send_email(&self, from: &str, msg: &OutgoingMessage) -> Result<()> {
@@ -47,22 +39,13 @@ impl AwsMessenger {
         let subject = msg.subject.as_deref().unwrap_or(DEFAULT_SUBJECT);
         let message = Message::builder()
             .subject(content(subject)?)
-            .body(
-                Body::builder()
-                    .html(content(&msg.body)?)
-                    .text(content(&html_to_text(&msg.body))?)
-                    .build(),
-            )
+            .body(Body::builder().html(content(&msg.body)?).text(content(&html_to_text(&msg.body))?).build())
             .build();
         let res = self
             .ses
             .send_email()
             .source(from)
-            .destination(
-                Destination::builder()
-                    .to_addresses(&msg.destination)
-                    .build(),
-            )
+            .destination(Destination::builder().to_addresses(&msg.destination).build())
             .message(message)
             .send()
             .await;
@@ -123,14 +106,11 @@ impl AwsMessenger {
 impl Messenger for AwsMessenger {
     async fn send(&self, from: Option<&str>, msg: &OutgoingMessage) -> Result<()> {
         match msg.channel.as_str() {
-            "EMAIL" => {
-                self.send_email(from.unwrap_or(&self.default_from), msg)
-                    .await
-            }
+            "EMAIL" => self.send_email(from.unwrap_or(&self.default_from), msg).await,
             "SMS" => self.send_sms(msg).await,
-            other => Err(Error::CodeDeliveryFailureException(format!(
-                "Unsupported delivery medium {other:?}."
-            ))),
+            other => {
+                Err(Error::CodeDeliveryFailureException(format!("Unsupported delivery medium {other:?}.")))
+            }
         }
     }
 }
@@ -149,14 +129,9 @@ pub fn html_to_text(html: &str) -> String {
             break;
         };
         let tag = rest[start + 1..start + len].trim().to_ascii_lowercase();
-        let name = tag
-            .trim_start_matches('/')
-            .split(|c: char| c.is_whitespace() || c == '/')
-            .next();
-        if matches!(
-            name,
-            Some("br" | "p" | "div" | "tr" | "li" | "h1" | "h2" | "h3")
-        ) && (name == Some("br") || tag.starts_with('/'))
+        let name = tag.trim_start_matches('/').split(|c: char| c.is_whitespace() || c == '/').next();
+        if matches!(name, Some("br" | "p" | "div" | "tr" | "li" | "h1" | "h2" | "h3"))
+            && (name == Some("br") || tag.starts_with('/'))
         {
             out.push('\n');
         }

@@ -14,12 +14,7 @@ use tessera_core::store::Store;
 const NOW: i64 = 1_800_000_000;
 
 async fn create_key(kms: &aws_sdk_kms::Client) -> String {
-    let out = kms
-        .create_key()
-        .description("tessera test master key")
-        .send()
-        .await
-        .unwrap();
+    let out = kms.create_key().description("tessera test master key").send().await.unwrap();
     out.key_metadata().unwrap().key_id().to_owned()
 }
 
@@ -31,26 +26,15 @@ async fn data_key_is_created_once_and_reused() {
     let kms = common::kms(&common::endpoint("kms").unwrap());
     let key_id = create_key(&kms).await;
 
-    let first = load_or_create_data_key(&kms, &store, &key_id, NOW)
-        .await
-        .unwrap();
+    let first = load_or_create_data_key(&kms, &store, &key_id, NOW).await.unwrap();
     assert_eq!(first.len(), 32);
-    let stored = store
-        .get(DATA_KEY_PK, DATA_KEY_SK, NOW)
-        .await
-        .unwrap()
-        .unwrap();
+    let stored = store.get(DATA_KEY_PK, DATA_KEY_SK, NOW).await.unwrap().unwrap();
     let ciphertext = base64::engine::general_purpose::STANDARD
         .decode(stored.body["ciphertext"].as_str().unwrap())
         .unwrap();
-    assert!(
-        !ciphertext.windows(32).any(|w| w == first.as_slice()),
-        "only the ciphertext is stored"
-    );
+    assert!(!ciphertext.windows(32).any(|w| w == first.as_slice()), "only the ciphertext is stored");
 
-    let again = load_or_create_data_key(&kms, &store, &key_id, NOW + 3600)
-        .await
-        .unwrap();
+    let again = load_or_create_data_key(&kms, &store, &key_id, NOW + 3600).await.unwrap();
     assert_eq!(again, first);
 
     let cipher = AesGcmCipher::new(&first).unwrap();
@@ -71,19 +55,14 @@ async fn racing_cold_starts_agree_on_one_key() {
     for _ in 0..8 {
         let (kms, store, key_id) = (kms.clone(), store.clone(), key_id.clone());
         tasks.push(tokio::spawn(async move {
-            load_or_create_data_key(&kms, store.as_ref(), &key_id, NOW)
-                .await
-                .unwrap()
+            load_or_create_data_key(&kms, store.as_ref(), &key_id, NOW).await.unwrap()
         }));
     }
     let mut keys = Vec::new();
     for t in tasks {
         keys.push(t.await.unwrap());
     }
-    assert!(
-        keys.windows(2).all(|w| w[0] == w[1]),
-        "every instance uses the winner's key"
-    );
+    assert!(keys.windows(2).all(|w| w[0] == w[1]), "every instance uses the winner's key");
 }
 
 #[tokio::test]
@@ -93,12 +72,6 @@ async fn unknown_kms_key_is_an_internal_error() {
     };
     let kms = common::kms(&common::endpoint("kms").unwrap());
     let e = load_or_create_data_key(&kms, &store, "alias/does-not-exist", NOW).await;
-    assert!(
-        matches!(e, Err(tessera_core::Error::InternalErrorException(_))),
-        "{e:?}"
-    );
-    assert_eq!(
-        store.get(DATA_KEY_PK, DATA_KEY_SK, NOW).await.unwrap(),
-        None
-    );
+    assert!(matches!(e, Err(tessera_core::Error::InternalErrorException(_))), "{e:?}");
+    assert_eq!(store.get(DATA_KEY_PK, DATA_KEY_SK, NOW).await.unwrap(), None);
 }

@@ -25,10 +25,7 @@ fn message(channel: &str, destination: &str, subject: Option<&str>, body: &str) 
 
 /// A phone number in E.164 form that no other run uses.
 fn unique_phone() -> String {
-    let digits: String = common::unique_name("x")
-        .chars()
-        .filter(char::is_ascii_digit)
-        .collect();
+    let digits: String = common::unique_name("x").chars().filter(char::is_ascii_digit).collect();
     let tail = &digits[digits.len() - 7..];
     format!("+1555{tail}")
 }
@@ -42,51 +39,29 @@ async fn sends_email_and_sms() {
     let id = common::unique_name("m");
     let sender = format!("no-reply@{id}.example.com");
     let pool_sender = format!("pool@{id}.example.com");
-    ses.verify_email_identity()
-        .email_address(&sender)
-        .send()
-        .await
-        .unwrap();
-    ses.verify_email_identity()
-        .email_address(&pool_sender)
-        .send()
-        .await
-        .unwrap();
+    ses.verify_email_identity().email_address(&sender).send().await.unwrap();
+    ses.verify_email_identity().email_address(&pool_sender).send().await.unwrap();
     let messenger = AwsMessenger::new(ses, common::sns(&ep), sender.clone());
 
     let to_default = format!("alice@{id}.example.com");
     let html = "<p>Your code is <b>123456</b></p>";
-    messenger
-        .send(None, &message("EMAIL", &to_default, None, html))
-        .await
-        .unwrap();
+    messenger.send(None, &message("EMAIL", &to_default, None, html)).await.unwrap();
     let to_pool = format!("bob@{id}.example.com");
     messenger
-        .send(
-            Some(&pool_sender),
-            &message("EMAIL", &to_pool, Some("Welcome"), "Code 654321"),
-        )
+        .send(Some(&pool_sender), &message("EMAIL", &to_pool, Some("Welcome"), "Code 654321"))
         .await
         .unwrap();
     let phone = unique_phone();
-    messenger
-        .send(None, &message("SMS", &phone, None, "Your code is 777888"))
-        .await
-        .unwrap();
+    messenger.send(None, &message("SMS", &phone, None, "Your code is 777888")).await.unwrap();
 
     let started = std::time::Instant::now();
-    let data: Value =
-        serde_json::from_str(&common::http_get(&ep, "/moto-api/data.json").await).unwrap();
+    let data: Value = serde_json::from_str(&common::http_get(&ep, "/moto-api/data.json").await).unwrap();
     println!("read data.json in {:?}", started.elapsed());
     let mails = data["ses"]["Message"].as_array().unwrap();
     let find_mail = |to: &str| {
         mails
             .iter()
-            .find(|m| {
-                m["destinations"]["ToAddresses"]
-                    .as_array()
-                    .is_some_and(|a| a.iter().any(|x| x == to))
-            })
+            .find(|m| m["destinations"]["ToAddresses"].as_array().is_some_and(|a| a.iter().any(|x| x == to)))
             .unwrap_or_else(|| panic!("no mail to {to}"))
     };
     let m = find_mail(&to_default);
@@ -99,10 +74,7 @@ async fn sends_email_and_sms() {
     assert_eq!(m["body"], "Code 654321");
 
     let sms = data["sns"]["SMS"].as_array().unwrap();
-    let s = sms
-        .iter()
-        .find(|s| s["phone_number"] == phone.as_str())
-        .expect("the SMS");
+    let s = sms.iter().find(|s| s["phone_number"] == phone.as_str()).expect("the SMS");
     assert_eq!(s["message"], "Your code is 777888");
 }
 
@@ -113,11 +85,7 @@ async fn failures_are_code_delivery_failures_without_the_body() {
     };
     let id = common::unique_name("u");
     // Never verified: SES rejects it, as in AWS.
-    let messenger = AwsMessenger::new(
-        common::ses(&ep),
-        common::sns(&ep),
-        format!("nobody@{id}.example.com"),
-    );
+    let messenger = AwsMessenger::new(common::ses(&ep), common::sns(&ep), format!("nobody@{id}.example.com"));
     let secret = "Your code is 424242";
     let checks = [
         message("EMAIL", &format!("x@{id}.example.com"), None, secret),
@@ -131,10 +99,7 @@ async fn failures_are_code_delivery_failures_without_the_body() {
                 assert!(!m.contains(&msg.destination), "{m}");
                 println!("{}: {m}", msg.channel);
             }
-            other => panic!(
-                "{}: expected CodeDeliveryFailureException, got {other:?}",
-                msg.channel
-            ),
+            other => panic!("{}: expected CodeDeliveryFailureException, got {other:?}", msg.channel),
         }
     }
 }

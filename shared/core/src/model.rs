@@ -214,9 +214,6 @@ impl User {
     }
 
     pub fn attributes_json(&self) -> Vec<Value> {
-        self.attributes
-            .iter()
-            .map(|(k, v)| serde_json::json!({"Name": k, "Value": v}))
-            .collect()
+        self.attributes.iter().map(|(k, v)| serde_json::json!({"Name": k, "Value": v})).collect()
     }
 }

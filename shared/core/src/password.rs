@@ -39,9 +39,7 @@ impl PasswordPolicy {
     /// InvalidPasswordException naming the first rule the password breaks.
     pub fn check(&self, password: &str) -> Result<()> {
         let fail = |rule: &str| {
-            Err(Error::InvalidPasswordException(format!(
-                "Password did not conform with policy: {rule}"
-            )))
+            Err(Error::InvalidPasswordException(format!("Password did not conform with policy: {rule}")))
         };
         if password.chars().count() < self.minimum_length as usize {
             return fail("Password not long enough");
@@ -112,10 +110,22 @@ mod tests {
         let p = PasswordPolicy::default();
         let msg = |pw: &str| p.check(pw).unwrap_err().message().to_string();
         assert_eq!(msg("Aa1!"), "Password did not conform with policy: Password not long enough");
-        assert_eq!(msg("AAAAAAAA1!"), "Password did not conform with policy: Password must have lowercase characters");
-        assert_eq!(msg("aaaaaaaa1!"), "Password did not conform with policy: Password must have uppercase characters");
-        assert_eq!(msg("aaaaAAAA!!"), "Password did not conform with policy: Password must have numeric characters");
-        assert_eq!(msg("aaaaAAAA11"), "Password did not conform with policy: Password must have symbol characters");
+        assert_eq!(
+            msg("AAAAAAAA1!"),
+            "Password did not conform with policy: Password must have lowercase characters"
+        );
+        assert_eq!(
+            msg("aaaaaaaa1!"),
+            "Password did not conform with policy: Password must have uppercase characters"
+        );
+        assert_eq!(
+            msg("aaaaAAAA!!"),
+            "Password did not conform with policy: Password must have numeric characters"
+        );
+        assert_eq!(
+            msg("aaaaAAAA11"),
+            "Password did not conform with policy: Password must have symbol characters"
+        );
         assert!(p.check("Correct-Horse-9").is_ok());
     }
 

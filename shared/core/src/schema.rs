@@ -44,7 +44,10 @@ pub fn schema_attributes(required: &[String], custom: &[Value]) -> Vec<Value> {
                 "Required": *name == "sub" || required.iter().any(|r| r == name),
             });
             match *ty {
-                "String" => a["StringAttributeConstraints"] = json!({"MinLength": min.to_string(), "MaxLength": max.to_string()}),
+                "String" => {
+                    a["StringAttributeConstraints"] =
+                        json!({"MinLength": min.to_string(), "MaxLength": max.to_string()})
+                }
                 "Number" => a["NumberAttributeConstraints"] = json!({"MinValue": "0"}),
                 _ => {}
             }

@@ -108,9 +108,15 @@ impl Service {
         crate::password::off_executor(f).await
     }
 
-    pub async fn get_json<T: serde::de::DeserializeOwned>(&self, pk: &str, sk: &str) -> Result<Option<(T, u64)>> {
+    pub async fn get_json<T: serde::de::DeserializeOwned>(
+        &self,
+        pk: &str,
+        sk: &str,
+    ) -> Result<Option<(T, u64)>> {
         match self.store.get(pk, sk, self.now_secs()).await? {
-            Some(item) => Ok(Some((serde_json::from_value(item.body).map_err(Error::internal)?, item.version))),
+            Some(item) => {
+                Ok(Some((serde_json::from_value(item.body).map_err(Error::internal)?, item.version)))
+            }
             None => Ok(None),
         }
     }
@@ -126,7 +132,9 @@ impl Service {
         self.get_json::<AppClient>(&keys::client(client_id), keys::CLIENT_SK)
             .await?
             .map(|(c, _)| c)
-            .ok_or_else(|| Error::ResourceNotFoundException(format!("User pool client {client_id} does not exist.")))
+            .ok_or_else(|| {
+                Error::ResourceNotFoundException(format!("User pool client {client_id} does not exist."))
+            })
     }
 
     /// A client that must belong to `pool_id`.
@@ -149,7 +157,8 @@ impl Service {
         }
         for kind in pool.username_attributes.iter().map(String::as_str).chain(["sub"]) {
             let alias_value = if kind == "sub" { identifier.to_string() } else { key.clone() };
-            let alias = self.get_json::<Value>(&keys::alias(&pool.id, kind, &alias_value), keys::ALIAS_SK).await?;
+            let alias =
+                self.get_json::<Value>(&keys::alias(&pool.id, kind, &alias_value), keys::ALIAS_SK).await?;
             if let Some((a, _)) = alias {
                 if let Some(username) = a.get("username").and_then(Value::as_str) {
                     let found = self
@@ -171,7 +180,13 @@ impl Service {
     }
 
     /// Writes a changed user, conditional on the version read (no lost updates).
-    pub async fn save_user(&self, pool: &UserPool, user: &User, version: u64, extra: Vec<Write>) -> Result<()> {
+    pub async fn save_user(
+        &self,
+        pool: &UserPool,
+        user: &User,
+        version: u64,
+        extra: Vec<Write>,
+    ) -> Result<()> {
         let mut item = Item::new(
             keys::user(&pool.id, &pool.username_key(&user.username)),
             keys::USER_SK,

@@ -53,7 +53,12 @@ pub fn private_key_x(pool_suffix: &str, user_id_for_srp: &str, password: &str, s
 }
 
 /// The verifier v = g^x mod N, and its salt, for a password. The salt is 16 random bytes.
-pub fn verifier(pool_suffix: &str, user_id_for_srp: &str, password: &str, salt_bytes: &[u8]) -> (BigUint, BigUint) {
+pub fn verifier(
+    pool_suffix: &str,
+    user_id_for_srp: &str,
+    password: &str,
+    salt_bytes: &[u8],
+) -> (BigUint, BigUint) {
     let salt = BigUint::from_bytes_be(salt_bytes);
     let x = private_key_x(pool_suffix, user_id_for_srp, password, &salt);
     (salt.clone(), g().modpow(&x, &n()))

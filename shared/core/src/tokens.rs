@@ -42,7 +42,8 @@ impl PoolKeys {
 fn generate_key(cipher: &dyn SecretCipher) -> Result<StoredKey> {
     let kp = aws_lc_rs::rsa::KeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048).map_err(Error::internal)?;
     let pkcs8 = kp.as_der().map_err(Error::internal)?;
-    let pkcs1 = pkcs1_from_pkcs8(pkcs8.as_ref()).ok_or_else(|| Error::internal("unexpected PKCS#8 layout"))?;
+    let pkcs1 =
+        pkcs1_from_pkcs8(pkcs8.as_ref()).ok_or_else(|| Error::internal("unexpected PKCS#8 layout"))?;
     let public = kp.public_key();
     let n = public.modulus().big_endian_without_leading_zero().to_vec();
     let e = public.exponent().big_endian_without_leading_zero().to_vec();
@@ -97,7 +98,8 @@ impl SigningKey {
         Ok(SigningKey {
             kid: stored.kid.clone(),
             encoding: jsonwebtoken::EncodingKey::from_rsa_der(&der),
-            decoding: jsonwebtoken::DecodingKey::from_rsa_components(&stored.n, &stored.e).map_err(Error::internal)?,
+            decoding: jsonwebtoken::DecodingKey::from_rsa_components(&stored.n, &stored.e)
+                .map_err(Error::internal)?,
         })
     }
 
@@ -150,7 +152,8 @@ mod tests {
         let access = SigningKey::open(&keys.access, &cipher).unwrap();
         let claims = json!({"iss": "http://x/us-east-1_a", "exp": 2000, "sub": "s"});
         let t = id.sign(&claims).unwrap();
-        let header: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(t.split('.').next().unwrap()).unwrap()).unwrap();
+        let header: Value =
+            serde_json::from_slice(&URL_SAFE_NO_PAD.decode(t.split('.').next().unwrap()).unwrap()).unwrap();
         assert_eq!(header, json!({"alg": "RS256", "kid": keys.id.kid}));
         assert_eq!(id.verify(&t, "http://x/us-east-1_a", 1999).unwrap()["sub"], "s");
         assert!(id.verify(&t, "http://x/us-east-1_a", 2000).is_none(), "expired");

@@ -68,8 +68,12 @@ impl EmbeddedStore {
                 }
                 match w {
                     Write::Put { item, .. } => {
-                        let bytes = serde_json::to_vec(&Stored { v: item.version, e: item.expires_at, b: item.body.clone() })
-                            .map_err(unavailable)?;
+                        let bytes = serde_json::to_vec(&Stored {
+                            v: item.version,
+                            e: item.expires_at,
+                            b: item.body.clone(),
+                        })
+                        .map_err(unavailable)?;
                         table.insert((pk, sk), bytes.as_slice()).map_err(unavailable)?;
                     }
                     Write::Delete { .. } => {
@@ -174,9 +178,12 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("tessera-reopen-{}", uuid_like()));
         {
             let s = EmbeddedStore::open(&dir).unwrap();
-            s.transact(vec![Write::put(Item::new("p", "s", serde_json::json!({"x": 1})), Cond::NotExists)], 0)
-                .await
-                .unwrap();
+            s.transact(
+                vec![Write::put(Item::new("p", "s", serde_json::json!({"x": 1})), Cond::NotExists)],
+                0,
+            )
+            .await
+            .unwrap();
         }
         let s = EmbeddedStore::open(&dir).unwrap();
         assert_eq!(s.get("p", "s", 0).await.unwrap().unwrap().body, serde_json::json!({"x": 1}));

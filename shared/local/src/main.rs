@@ -61,7 +61,9 @@ enum Command {
 #[tokio::main]
 async fn main() -> Result<(), String> {
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
         .with_writer(std::io::stderr)
         .init();
     match Cli::parse().command {
@@ -85,7 +87,8 @@ async fn main() -> Result<(), String> {
             cfg.store = match store {
                 StoreArg::Embedded => StoreKind::Embedded,
                 StoreArg::Dynamodb => {
-                    let client = tessera_aws::config::dynamodb_client(dynamodb_endpoint.as_deref(), &region).await;
+                    let client =
+                        tessera_aws::config::dynamodb_client(dynamodb_endpoint.as_deref(), &region).await;
                     tessera_aws::dynamo::create_table(&client, &table).await.map_err(|e| e.to_string())?;
                     StoreKind::DynamoDb { endpoint: dynamodb_endpoint, table }
                 }

@@ -69,9 +69,10 @@ pub fn default_key_file(data_dir: &std::path::Path) -> PathBuf {
 }
 
 pub fn admin_keys_from_env() -> HashMap<String, String> {
-    let id = std::env::var("TESSERA_ADMIN_ACCESS_KEY_ID").unwrap_or_else(|_| DEFAULT_ADMIN_ACCESS_KEY_ID.into());
-    let secret =
-        std::env::var("TESSERA_ADMIN_SECRET_ACCESS_KEY").unwrap_or_else(|_| DEFAULT_ADMIN_SECRET_ACCESS_KEY.into());
+    let id =
+        std::env::var("TESSERA_ADMIN_ACCESS_KEY_ID").unwrap_or_else(|_| DEFAULT_ADMIN_ACCESS_KEY_ID.into());
+    let secret = std::env::var("TESSERA_ADMIN_SECRET_ACCESS_KEY")
+        .unwrap_or_else(|_| DEFAULT_ADMIN_SECRET_ACCESS_KEY.into());
     HashMap::from([(id, secret)])
 }
 

@@ -42,11 +42,7 @@ impl WireError {
     }
 
     pub fn unknown_operation(target: &str) -> Self {
-        Self::new(
-            "UnknownOperationException",
-            400,
-            format!("Unknown operation: {target}"),
-        )
+        Self::new("UnknownOperationException", 400, format!("Unknown operation: {target}"))
     }
 
     /// The JSON body Cognito sends with an error.

@@ -123,7 +123,8 @@ impl Frontend {
             None => None,
         };
         let from_path = req.path.strip_prefix("/cognito-idp/").filter(|s| !s.is_empty() && !s.contains('/'));
-        let op = from_target.or(from_path).or(bound).ok_or_else(|| WireError::unknown_operation(&req.path))?;
+        let op =
+            from_target.or(from_path).or(bound).ok_or_else(|| WireError::unknown_operation(&req.path))?;
         if let Some(b) = bound {
             if b != op {
                 return Err(WireError::unknown_operation(op));
@@ -142,8 +143,9 @@ impl Frontend {
         let input: Value = if req.body.iter().all(u8::is_ascii_whitespace) {
             json!({})
         } else {
-            serde_json::from_slice(&req.body)
-                .map_err(|e| WireError::serialization(format!("Could not parse the request body as JSON: {e}")))?
+            serde_json::from_slice(&req.body).map_err(|e| {
+                WireError::serialization(format!("Could not parse the request body as JSON: {e}"))
+            })?
         };
         model.validate_input(op_name, &input)?;
         let ctx = self.context(req);
@@ -174,7 +176,8 @@ impl Frontend {
             body: &req.body,
         };
         let lookup = |akid: &str| self.admin_keys.get(akid).cloned();
-        crate::sigv4::verify(&signed, "cognito-idp", &lookup, self.service.now_secs(), self.max_skew_secs).map(|_| ())
+        crate::sigv4::verify(&signed, "cognito-idp", &lookup, self.service.now_secs(), self.max_skew_secs)
+            .map(|_| ())
     }
 
     async fn get(&self, req: &WireRequest) -> WireResponse {
@@ -242,7 +245,8 @@ pub fn http_date(epoch_secs: i64) -> String {
     let day = doy - (153 * mp + 2) / 5 + 1;
     let month = if mp < 10 { mp + 3 } else { mp - 9 };
     let year = yoe + era * 400 + i64::from(month <= 2);
-    let month_name = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"][(month - 1) as usize];
+    let month_name = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+        [(month - 1) as usize];
     format!(
         "{weekday}, {day:02} {month_name} {year} {:02}:{:02}:{:02} GMT",
         secs / 3600,

@@ -99,28 +99,15 @@ impl ApiModel {
     /// have → `UnknownOperationException`.
     pub fn validate_input(&self, op: &str, input: &Value) -> Result<(), WireError> {
         let Some(operation) = self.operations.get(op) else {
-            return Err(WireError::unknown_operation(&format!(
-                "{}.{op}",
-                self.target_prefix
-            )));
+            return Err(WireError::unknown_operation(&format!("{}.{op}", self.target_prefix)));
         };
         let Value::Object(body) = input else {
-            return Err(WireError::serialization(
-                "Unexpected value type in payload: expected structure",
-            ));
+            return Err(WireError::serialization("Unexpected value type in payload: expected structure"));
         };
-        let Some(shape) = operation
-            .input
-            .as_deref()
-            .and_then(|name| self.shapes.get(name))
-        else {
+        let Some(shape) = operation.input.as_deref().and_then(|name| self.shapes.get(name)) else {
             return Ok(());
         };
-        let mut validator = Validator {
-            model: self,
-            path: Vec::new(),
-            violations: Vec::new(),
-        };
+        let mut validator = Validator { model: self, path: Vec::new(), violations: Vec::new() };
         validator.structure(shape, body, shape.sensitive)?;
         match validator.violations.len() {
             0 => Ok(()),
@@ -177,17 +164,12 @@ impl ApiModel {
             })
             .collect();
         let mut shapes = raw.shapes;
-        let mut concealing: std::collections::BTreeSet<String> = shapes
-            .iter()
-            .filter(|(_, s)| s.sensitive)
-            .map(|(n, _)| n.clone())
-            .collect();
+        let mut concealing: std::collections::BTreeSet<String> =
+            shapes.iter().filter(|(_, s)| s.sensitive).map(|(n, _)| n.clone()).collect();
         loop {
             let more: Vec<String> = shapes
                 .iter()
-                .filter(|(n, s)| {
-                    !concealing.contains(*n) && s.refs().any(|r| concealing.contains(r))
-                })
+                .filter(|(n, s)| !concealing.contains(*n) && s.refs().any(|r| concealing.contains(r)))
                 .map(|(n, _)| n.clone())
                 .collect();
             if more.is_empty() {
@@ -198,11 +180,8 @@ impl ApiModel {
         for (name, shape) in &mut shapes {
             shape.conceals = concealing.contains(name);
         }
-        let patterns = shapes
-            .values()
-            .filter_map(|s| s.pattern.clone())
-            .map(|p| (p, OnceLock::new()))
-            .collect();
+        let patterns =
+            shapes.values().filter_map(|s| s.pattern.clone()).map(|p| (p, OnceLock::new())).collect();
         ApiModel {
             target_prefix: raw.metadata.target_prefix,
             endpoint_prefix: raw.metadata.endpoint_prefix,
@@ -340,12 +319,7 @@ struct Shape {
 
 impl Shape {
     fn refs(&self) -> impl Iterator<Item = &str> {
-        self.members
-            .values()
-            .chain(&self.member)
-            .chain(&self.key)
-            .chain(&self.value)
-            .map(String::as_str)
+        self.members.values().chain(&self.member).chain(&self.key).chain(&self.value).map(String::as_str)
     }
 }
 
@@ -364,36 +338,22 @@ impl Shape {
         let mut out = Vec::new();
         let word = if self.is_sized() { "length" } else { "value" };
         if let Some(max) = self.max {
-            out.push(format!(
-                "Member must have {word} less than or equal to {}",
-                self.bound(max)
-            ));
+            out.push(format!("Member must have {word} less than or equal to {}", self.bound(max)));
         }
         if let Some(min) = self.min {
-            out.push(format!(
-                "Member must have {word} greater than or equal to {}",
-                self.bound(min)
-            ));
+            out.push(format!("Member must have {word} greater than or equal to {}", self.bound(min)));
         }
         if let Some(p) = &self.pattern {
-            out.push(format!(
-                "Member must satisfy regular expression pattern: {p}"
-            ));
+            out.push(format!("Member must satisfy regular expression pattern: {p}"));
         }
         if let Some(values) = &self.enum_values {
-            out.push(format!(
-                "Member must satisfy enum value set: [{}]",
-                values.join(", ")
-            ));
+            out.push(format!("Member must satisfy enum value set: [{}]", values.join(", ")));
         }
         out
     }
 
     fn is_sized(&self) -> bool {
-        matches!(
-            self.kind,
-            Kind::String | Kind::Blob | Kind::List | Kind::Map
-        )
+        matches!(self.kind, Kind::String | Kind::Blob | Kind::List | Kind::Map)
     }
 }
 
@@ -430,12 +390,7 @@ impl<'a> Validator<'a> {
         self.model.shapes.get(name)
     }
 
-    fn value(
-        &mut self,
-        shape: &'a Shape,
-        value: &'a Value,
-        sensitive: bool,
-    ) -> Result<(), WireError> {
+    fn value(&mut self, shape: &'a Shape, value: &'a Value, sensitive: bool) -> Result<(), WireError> {
         let sensitive = sensitive || shape.sensitive;
         match shape.kind {
             Kind::Structure if shape.document => Ok(()),
@@ -518,11 +473,7 @@ impl<'a> Validator<'a> {
                     all.push("Member must not be null".to_string());
                 }
                 let constraint = format!("Member must satisfy constraint: [{}]", all.join(", "));
-                self.violation(
-                    Some(coral_repr(whole)),
-                    sensitive || shape.conceals,
-                    &constraint,
-                );
+                self.violation(Some(coral_repr(whole)), sensitive || shape.conceals, &constraint);
             }
             return Ok(());
         }
@@ -551,22 +502,13 @@ impl<'a> Validator<'a> {
 
         if let Some(key_shape) = key_shape.filter(|k| k.kind == Kind::String) {
             let failed = entries.keys().any(|k| {
-                let checked = Checked::Text {
-                    len: k.chars().count(),
-                    text: Some(k.clone()),
-                };
+                let checked = Checked::Text { len: k.chars().count(), text: Some(k.clone()) };
                 !self.failures(key_shape, &checked).is_empty()
             });
             if failed {
-                let constraint = format!(
-                    "Map keys must satisfy constraint: [{}]",
-                    key_shape.all_constraints().join(", ")
-                );
-                self.violation(
-                    Some(coral_repr(whole)),
-                    sensitive || shape.conceals,
-                    &constraint,
-                );
+                let constraint =
+                    format!("Map keys must satisfy constraint: [{}]", key_shape.all_constraints().join(", "));
+                self.violation(Some(coral_repr(whole)), sensitive || shape.conceals, &constraint);
             }
         }
 
@@ -591,11 +533,7 @@ impl<'a> Validator<'a> {
                     all.push("Member must not be null".to_string());
                 }
                 let constraint = format!("Map value must satisfy constraint: [{}]", all.join(", "));
-                self.violation(
-                    Some(coral_repr(whole)),
-                    sensitive || shape.conceals,
-                    &constraint,
-                );
+                self.violation(Some(coral_repr(whole)), sensitive || shape.conceals, &constraint);
             }
             return Ok(());
         }
@@ -616,17 +554,11 @@ impl<'a> Validator<'a> {
         let shown = Some(coral_repr(whole));
         let sensitive = sensitive || shape.conceals;
         if let Some(max) = shape.max.filter(|m| len as f64 > *m) {
-            let c = format!(
-                "Member must have length less than or equal to {}",
-                shape.bound(max)
-            );
+            let c = format!("Member must have length less than or equal to {}", shape.bound(max));
             self.violation(shown.clone(), sensitive, &c);
         }
         if let Some(min) = shape.min.filter(|m| (len as f64) < *m) {
-            let c = format!(
-                "Member must have length greater than or equal to {}",
-                shape.bound(min)
-            );
+            let c = format!("Member must have length greater than or equal to {}", shape.bound(min));
             self.violation(shown, sensitive, &c);
         }
     }
@@ -634,10 +566,9 @@ impl<'a> Validator<'a> {
     /// Type check of a scalar: the value as the constraints see it, or a SerializationException.
     fn scalar(&self, shape: &Shape, value: &Value) -> Result<Checked, WireError> {
         match (shape.kind, value) {
-            (Kind::String, Value::String(s)) => Ok(Checked::Text {
-                len: s.chars().count(),
-                text: Some(s.clone()),
-            }),
+            (Kind::String, Value::String(s)) => {
+                Ok(Checked::Text { len: s.chars().count(), text: Some(s.clone()) })
+            }
             (Kind::Blob, Value::String(s)) => match base64_decoded_len(s) {
                 Some(len) => Ok(Checked::Text { len, text: None }),
                 None => Err(WireError::serialization(format!(
@@ -647,9 +578,7 @@ impl<'a> Validator<'a> {
             },
             (Kind::Boolean, Value::Bool(_)) => Ok(Checked::Plain),
             (Kind::Timestamp, Value::Number(_)) => Ok(Checked::Plain),
-            (Kind::Float | Kind::Double, Value::Number(n)) => {
-                Ok(Checked::Number(n.as_f64().unwrap_or(0.0)))
-            }
+            (Kind::Float | Kind::Double, Value::Number(n)) => Ok(Checked::Number(n.as_f64().unwrap_or(0.0))),
             (kind, Value::Number(n)) if kind.integral_range().is_some() => {
                 // Coral truncates a fractional number given for an integral member.
                 let v = n.as_f64().unwrap_or(0.0).trunc();
@@ -673,10 +602,7 @@ impl<'a> Validator<'a> {
             Checked::Text { len, text } => {
                 let len = *len as f64;
                 if let Some(max) = shape.max.filter(|m| len > *m) {
-                    out.push(format!(
-                        "Member must have length less than or equal to {}",
-                        shape.bound(max)
-                    ));
+                    out.push(format!("Member must have length less than or equal to {}", shape.bound(max)));
                 }
                 if let Some(min) = shape.min.filter(|m| len < *m) {
                     out.push(format!(
@@ -687,33 +613,22 @@ impl<'a> Validator<'a> {
                 if let Some(text) = text {
                     if let Some(p) = &shape.pattern {
                         if self.model.regex(p).is_some_and(|re| !re.is_match(text)) {
-                            out.push(format!(
-                                "Member must satisfy regular expression pattern: {p}"
-                            ));
+                            out.push(format!("Member must satisfy regular expression pattern: {p}"));
                         }
                     }
                     if let Some(values) = &shape.enum_values {
                         if !values.iter().any(|v| v == text) {
-                            out.push(format!(
-                                "Member must satisfy enum value set: [{}]",
-                                values.join(", ")
-                            ));
+                            out.push(format!("Member must satisfy enum value set: [{}]", values.join(", ")));
                         }
                     }
                 }
             }
             Checked::Number(v) => {
                 if let Some(max) = shape.max.filter(|m| v > m) {
-                    out.push(format!(
-                        "Member must have value less than or equal to {}",
-                        shape.bound(max)
-                    ));
+                    out.push(format!("Member must have value less than or equal to {}", shape.bound(max)));
                 }
                 if let Some(min) = shape.min.filter(|m| v < m) {
-                    out.push(format!(
-                        "Member must have value greater than or equal to {}",
-                        shape.bound(min)
-                    ));
+                    out.push(format!("Member must have value greater than or equal to {}", shape.bound(min)));
                 }
             }
             Checked::Plain => {}
@@ -852,17 +767,11 @@ fn java_double(v: f64) -> String {
 /// Length in bytes of standard base64 (padding optional), or `None` if it is not base64.
 fn base64_decoded_len(s: &str) -> Option<usize> {
     let bytes = s.as_bytes();
-    let unpadded = bytes
-        .strip_suffix(b"==")
-        .or_else(|| bytes.strip_suffix(b"="))
-        .unwrap_or(bytes);
+    let unpadded = bytes.strip_suffix(b"==").or_else(|| bytes.strip_suffix(b"=")).unwrap_or(bytes);
     if unpadded.len() != bytes.len() && bytes.len() & 3 != 0 {
         return None;
     }
-    if !unpadded
-        .iter()
-        .all(|b| b.is_ascii_alphanumeric() || *b == b'+' || *b == b'/')
-    {
+    if !unpadded.iter().all(|b| b.is_ascii_alphanumeric() || *b == b'+' || *b == b'/') {
         return None;
     }
     match unpadded.len() % 4 {
@@ -877,10 +786,7 @@ fn base64_decoded_len(s: &str) -> Option<usize> {
 /// Patterns whose Java meaning needs a construct `regex` lacks, rewritten by hand.
 const PATTERN_OVERRIDES: &[(&str, &str)] = &[
     // Lookbehind: any of these characters, not ending in '.' (empty allowed).
-    (
-        r"^[0-9A-Za-z\.\-_]*(?<!\.)$",
-        r"(?:[0-9A-Za-z.\-_]*[0-9A-Za-z\-_])?",
-    ),
+    (r"^[0-9A-Za-z\.\-_]*(?<!\.)$", r"(?:[0-9A-Za-z.\-_]*[0-9A-Za-z\-_])?"),
 ];
 
 /// Java's line terminators, which `.` does not match unless DOTALL.
@@ -1114,11 +1020,7 @@ fn parse_escape(chars: &[char], i: usize) -> Result<(Escape, usize), String> {
         return Err("trailing backslash".to_string());
     };
     let hex = |from: usize, n: usize| -> Result<char, String> {
-        let digits: String = chars
-            .get(from..from + n)
-            .unwrap_or_default()
-            .iter()
-            .collect();
+        let digits: String = chars.get(from..from + n).unwrap_or_default().iter().collect();
         u32::from_str_radix(&digits, 16)
             .ok()
             .filter(|_| digits.len() == n)
@@ -1166,28 +1068,15 @@ fn parse_escape(chars: &[char], i: usize) -> Result<(Escape, usize), String> {
         'x' => (Escape::Literal(hex(i + 1, 2)?), 3),
         'u' => (Escape::Literal(hex(i + 1, 4)?), 5),
         '0' => {
-            let digits: String = chars[i + 1..]
-                .iter()
-                .take(3)
-                .take_while(|c| c.is_digit(8))
-                .collect();
-            let digits = if digits.len() == 3 && digits.as_bytes()[0] > b'3' {
-                &digits[..2]
-            } else {
-                &digits
-            };
+            let digits: String = chars[i + 1..].iter().take(3).take_while(|c| c.is_digit(8)).collect();
+            let digits =
+                if digits.len() == 3 && digits.as_bytes()[0] > b'3' { &digits[..2] } else { &digits };
             let value = u32::from_str_radix(digits, 8).map_err(|_| "bad octal escape")?;
-            (
-                Escape::Literal(char::from_u32(value).ok_or("bad octal escape")?),
-                1 + digits.len(),
-            )
+            (Escape::Literal(char::from_u32(value).ok_or("bad octal escape")?), 1 + digits.len())
         }
         'c' => {
             let letter = chars.get(i + 1).ok_or("bad \\c")?;
-            (
-                Escape::Literal(char::from_u32(*letter as u32 ^ 64).ok_or("bad \\c")?),
-                2,
-            )
+            (Escape::Literal(char::from_u32(*letter as u32 ^ 64).ok_or("bad \\c")?), 2)
         }
         'b' => (Escape::Assertion(r"\b"), 1),
         'B' => (Escape::Assertion(r"\B"), 1),
@@ -1201,9 +1090,9 @@ fn parse_escape(chars: &[char], i: usize) -> Result<(Escape, usize), String> {
 /// A Java `\p{name}` as a `regex` class body.
 fn java_property(name: &str) -> Result<String, String> {
     const GENERAL_CATEGORIES: &[&str] = &[
-        "L", "Lu", "Ll", "Lt", "Lm", "Lo", "LC", "M", "Mn", "Mc", "Me", "N", "Nd", "Nl", "No", "P",
-        "Pc", "Pd", "Ps", "Pe", "Pi", "Pf", "Po", "S", "Sm", "Sc", "Sk", "So", "Z", "Zs", "Zl",
-        "Zp", "C", "Cc", "Cf", "Co", "Cs", "Cn",
+        "L", "Lu", "Ll", "Lt", "Lm", "Lo", "LC", "M", "Mn", "Mc", "Me", "N", "Nd", "Nl", "No", "P", "Pc",
+        "Pd", "Ps", "Pe", "Pi", "Pf", "Po", "S", "Sm", "Sc", "Sk", "So", "Z", "Zs", "Zl", "Zp", "C", "Cc",
+        "Cf", "Co", "Cs", "Cn",
     ];
     let stripped = name.strip_prefix("Is").unwrap_or(name);
     if GENERAL_CATEGORIES.contains(&stripped) {
@@ -1263,10 +1152,7 @@ mod tests {
         assert_eq!(sign_up.name, "SignUp");
         assert_eq!(sign_up.input.as_deref(), Some("SignUpRequest"));
         assert!(sign_up.auth_none);
-        assert!(sign_up
-            .errors
-            .iter()
-            .any(|e| e == "UsernameExistsException"));
+        assert!(sign_up.errors.iter().any(|e| e == "UsernameExistsException"));
         assert!(!m.operation("CreateUserPool").unwrap().auth_none);
         assert!(m.has_error_shape("UsernameExistsException"));
         assert!(m.has_error_shape("InvalidParameterException"));
@@ -1320,9 +1206,7 @@ mod tests {
         assert!(re(r"(?s).*").is_match("a\nb"));
         // The lookbehind override.
         let p = re(r"^[0-9A-Za-z\.\-_]*(?<!\.)$");
-        assert!(
-            p.is_match("a.b-c_d") && p.is_match("") && !p.is_match("abc.") && !p.is_match("a b")
-        );
+        assert!(p.is_match("a.b-c_d") && p.is_match("") && !p.is_match("abc.") && !p.is_match("a b"));
         // Escaped punctuation the regex crate need not know.
         let p = re(
             r"^arn\:(aws|aws-us-gov|aws-eusc)\:secretsmanager\:([\d\w\-]+):(\d{12})\:secret\/[\w+=\/,.@\-]+$",
@@ -1378,16 +1262,10 @@ mod tests {
                     "AuthParameters": {"USERNAME": "alice", "PASSWORD": "pw"}}),
         )
         .unwrap();
-        m.validate_input("ListUserPools", &json!({"MaxResults": 60}))
-            .unwrap();
-        m.validate_input("GetUser", &json!({"AccessToken": "eyJraWQ.eyJzdWIi.sig"}))
-            .unwrap();
+        m.validate_input("ListUserPools", &json!({"MaxResults": 60})).unwrap();
+        m.validate_input("GetUser", &json!({"AccessToken": "eyJraWQ.eyJzdWIi.sig"})).unwrap();
         // Explicit nulls are absent members.
-        m.validate_input(
-            "ListUserPools",
-            &json!({"MaxResults": 1, "NextToken": null}),
-        )
-        .unwrap();
+        m.validate_input("ListUserPools", &json!({"MaxResults": 1, "NextToken": null})).unwrap();
         ApiModel::cognito_identity()
             .validate_input(
                 "GetId",
@@ -1429,11 +1307,7 @@ mod tests {
         );
         // Length counts characters, not bytes.
         let m = idp();
-        m.validate_input(
-            "SignUp",
-            &json!({"ClientId": CLIENT, "Username": "é".repeat(128)}),
-        )
-        .unwrap();
+        m.validate_input("SignUp", &json!({"ClientId": CLIENT, "Username": "é".repeat(128)})).unwrap();
     }
 
     #[test]
@@ -1450,14 +1324,8 @@ mod tests {
     fn wrong_types_are_serialization_errors() {
         let m = idp();
         let cases = [
-            (
-                json!({"ClientId": 12, "Username": "a"}),
-                "'ClientId': expected string",
-            ),
-            (
-                json!({"ClientId": CLIENT, "Username": {"x": 1}}),
-                "'Username': expected string",
-            ),
+            (json!({"ClientId": 12, "Username": "a"}), "'ClientId': expected string"),
+            (json!({"ClientId": CLIENT, "Username": {"x": 1}}), "'Username': expected string"),
             (
                 json!({"ClientId": CLIENT, "Username": "a", "UserAttributes": {"Name": "email"}}),
                 "'UserAttributes': expected list",
@@ -1480,26 +1348,14 @@ mod tests {
             assert_eq!(err.name, "SerializationException", "{body}");
             assert!(err.message.contains(needle), "{} / {needle}", err.message);
         }
-        let err = m
-            .validate_input("SignUp", &json!({"ClientId": 12}))
-            .unwrap_err();
-        assert_eq!(
-            err.message,
-            "Unexpected value type in payload for 'ClientId': expected string"
-        );
-        for body in [
-            json!({"MaxResults": "60"}),
-            json!({"MaxResults": true}),
-            json!({"MaxResults": 1e12}),
-        ] {
+        let err = m.validate_input("SignUp", &json!({"ClientId": 12})).unwrap_err();
+        assert_eq!(err.message, "Unexpected value type in payload for 'ClientId': expected string");
+        for body in [json!({"MaxResults": "60"}), json!({"MaxResults": true}), json!({"MaxResults": 1e12})] {
             let err = m.validate_input("ListUserPools", &body).unwrap_err();
             assert_eq!(err.name, "SerializationException", "{body}");
         }
         let err = m
-            .validate_input(
-                "AdminUserGlobalSignOut",
-                &json!({"UserPoolId": POOL, "Username": "a", "X": 1}),
-            )
+            .validate_input("AdminUserGlobalSignOut", &json!({"UserPoolId": POOL, "Username": "a", "X": 1}))
             .map(|_| ());
         assert!(err.is_ok());
         let err = m
@@ -1509,18 +1365,14 @@ mod tests {
             )
             .unwrap_err();
         assert_eq!(err.name, "SerializationException");
-        assert!(err
-            .message
-            .contains("'Policies.PasswordPolicy.RequireNumbers': expected boolean"));
+        assert!(err.message.contains("'Policies.PasswordPolicy.RequireNumbers': expected boolean"));
         // Non-object bodies.
         for body in [json!([]), json!("x"), json!(1), Value::Null] {
             let err = m.validate_input("SignUp", &body).unwrap_err();
             assert_eq!(err.name, "SerializationException");
         }
         // A type error wins over constraint violations, as Coral deserializes first.
-        let err = m
-            .validate_input("SignUp", &json!({"Username": 5}))
-            .unwrap_err();
+        let err = m.validate_input("SignUp", &json!({"Username": 5})).unwrap_err();
         assert_eq!(err.name, "SerializationException");
     }
 
@@ -1528,8 +1380,7 @@ mod tests {
     fn numbers_and_timestamps() {
         let m = idp();
         // A fractional number for an integer member is truncated, as Coral does.
-        m.validate_input("ListUserPools", &json!({"MaxResults": 60.9}))
-            .unwrap();
+        m.validate_input("ListUserPools", &json!({"MaxResults": 60.9})).unwrap();
         assert_eq!(
             invalid("ListUserPools", json!({"MaxResults": 61})),
             "1 validation error detected: Value '61' at 'maxResults' failed to satisfy constraint: \
@@ -1552,10 +1403,8 @@ mod tests {
 
     #[test]
     fn sensitive_password_is_not_echoed() {
-        let message = invalid(
-            "SignUp",
-            json!({"ClientId": CLIENT, "Username": "alice", "Password": "has space"}),
-        );
+        let message =
+            invalid("SignUp", json!({"ClientId": CLIENT, "Username": "alice", "Password": "has space"}));
         assert_eq!(
             message,
             "1 validation error detected: Value at 'password' failed to satisfy constraint: \
@@ -1563,24 +1412,15 @@ mod tests {
         );
         assert!(!message.contains("has space"));
         let long = "x".repeat(257);
-        let message = invalid(
-            "SignUp",
-            json!({"ClientId": CLIENT, "Username": "alice", "Password": long}),
-        );
+        let message = invalid("SignUp", json!({"ClientId": CLIENT, "Username": "alice", "Password": long}));
         assert_eq!(
             message,
             "1 validation error detected: Value at 'password' failed to satisfy constraint: \
              Member must have length less than or equal to 256"
         );
         // An empty password breaks the pattern (the model has no min for PasswordType).
-        let message = invalid(
-            "SignUp",
-            json!({"ClientId": CLIENT, "Username": "alice", "Password": ""}),
-        );
-        assert!(
-            message.starts_with("1 validation error detected: Value at 'password'"),
-            "{message}"
-        );
+        let message = invalid("SignUp", json!({"ClientId": CLIENT, "Username": "alice", "Password": ""}));
+        assert!(message.starts_with("1 validation error detected: Value at 'password'"), "{message}");
     }
 
     #[test]
@@ -1627,22 +1467,10 @@ mod tests {
              Value null at 'username' failed to satisfy constraint: Member must not be null"
         );
         let message = invalid("AdminGetUser", json!({"UserPoolId": "x".repeat(56)}));
-        assert!(
-            message.starts_with("3 validation errors detected: "),
-            "{message}"
-        );
-        assert!(
-            message.contains("Member must have length less than or equal to 55; "),
-            "{message}"
-        );
-        let message = invalid(
-            "CreateUserPool",
-            json!({"PoolName": "", "MfaConfiguration": "false"}),
-        );
-        assert!(
-            message.starts_with("3 validation errors detected: "),
-            "{message}"
-        );
+        assert!(message.starts_with("3 validation errors detected: "), "{message}");
+        assert!(message.contains("Member must have length less than or equal to 55; "), "{message}");
+        let message = invalid("CreateUserPool", json!({"PoolName": "", "MfaConfiguration": "false"}));
+        assert!(message.starts_with("3 validation errors detected: "), "{message}");
         assert!(
             message.contains(
                 "Value 'false' at 'mfaConfiguration' failed to satisfy constraint: Member must satisfy enum value set: [OFF, ON, OPTIONAL]"
@@ -1665,30 +1493,22 @@ mod tests {
             "CreateUserPoolClient",
             json!({"UserPoolId": POOL, "ClientName": "c", "AllowedOAuthFlows": ["code", "implicit", "client_credentials", "code"]}),
         );
-        assert!(
-            message.contains("Member must have length less than or equal to 3"),
-            "{message}"
-        );
+        assert!(message.contains("Member must have length less than or equal to 3"), "{message}");
     }
 
     #[test]
     fn maps_check_keys_values_and_size() {
         let id = ApiModel::cognito_identity();
-        let logins: serde_json::Map<String, Value> =
-            (0..11).map(|i| (format!("p{i}"), json!("t"))).collect();
+        let logins: serde_json::Map<String, Value> = (0..11).map(|i| (format!("p{i}"), json!("t"))).collect();
         let err = id
-            .validate_input(
-                "GetId",
-                &json!({"IdentityPoolId": "us-east-1:abc", "Logins": logins}),
-            )
+            .validate_input("GetId", &json!({"IdentityPoolId": "us-east-1:abc", "Logins": logins}))
             .unwrap_err();
         assert_eq!(err.name, "InvalidParameterException");
-        assert!(err.message.contains("at 'logins' failed to satisfy constraint: Member must have length less than or equal to 10"));
+        assert!(err.message.contains(
+            "at 'logins' failed to satisfy constraint: Member must have length less than or equal to 10"
+        ));
         let err = id
-            .validate_input(
-                "GetId",
-                &json!({"IdentityPoolId": "us-east-1:abc", "Logins": {"p": ""}}),
-            )
+            .validate_input("GetId", &json!({"IdentityPoolId": "us-east-1:abc", "Logins": {"p": ""}}))
             .unwrap_err();
         assert_eq!(
             err.message,
@@ -1697,10 +1517,7 @@ mod tests {
              Member must have length greater than or equal to 1]"
         );
         let err = id
-            .validate_input(
-                "GetId",
-                &json!({"IdentityPoolId": "us-east-1:abc", "Logins": {"": "t"}}),
-            )
+            .validate_input("GetId", &json!({"IdentityPoolId": "us-east-1:abc", "Logins": {"": "t"}}))
             .unwrap_err();
         assert!(err.message.contains("Map keys must satisfy constraint: [Member must have length less than or equal to 128, Member must have length greater than or equal to 1]"), "{}", err.message);
         // Map of structures: members of values are checked.
@@ -1711,12 +1528,7 @@ mod tests {
                         "RoleMappings": {"graph.facebook.com": {"Type": "Nope"}}}),
             )
             .unwrap_err();
-        assert!(
-            err.message
-                .contains("at 'roleMappings.graph.facebook.com.type'"),
-            "{}",
-            err.message
-        );
+        assert!(err.message.contains("at 'roleMappings.graph.facebook.com.type'"), "{}", err.message);
     }
 
     #[test]
@@ -1736,10 +1548,7 @@ mod tests {
                    "UserAttributes": [{"Name": "n".repeat(33), "Value": "secret"}]}),
         );
         assert!(!message.contains("secret"), "{message}");
-        assert!(
-            message.contains("'userAttributes.1.member.name'"),
-            "{message}"
-        );
+        assert!(message.contains("'userAttributes.1.member.name'"), "{message}");
     }
 
     #[test]
@@ -1754,16 +1563,10 @@ mod tests {
         assert_eq!(base64_decoded_len("YQ="), None);
         assert_eq!(base64_decoded_len("Y!=="), None);
         let m = idp();
-        m.validate_input(
-            "SetUICustomization",
-            &json!({"UserPoolId": POOL, "ImageFile": "iVBORw0KGgo="}),
-        )
-        .unwrap();
+        m.validate_input("SetUICustomization", &json!({"UserPoolId": POOL, "ImageFile": "iVBORw0KGgo="}))
+            .unwrap();
         let err = m
-            .validate_input(
-                "SetUICustomization",
-                &json!({"UserPoolId": POOL, "ImageFile": "not base64!"}),
-            )
+            .validate_input("SetUICustomization", &json!({"UserPoolId": POOL, "ImageFile": "not base64!"}))
             .unwrap_err();
         assert_eq!(err.name, "SerializationException");
     }
@@ -1774,11 +1577,7 @@ mod tests {
             for op in m.operation_names() {
                 if let Err(e) = m.validate_input(op, &json!({})) {
                     assert_eq!(e.name, "InvalidParameterException", "{op}: {}", e.message);
-                    assert!(
-                        e.message.ends_with("Member must not be null"),
-                        "{op}: {}",
-                        e.message
-                    );
+                    assert!(e.message.ends_with("Member must not be null"), "{op}: {}", e.message);
                 }
             }
         }

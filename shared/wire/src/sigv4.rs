@@ -75,9 +75,7 @@ pub fn verify(
         scope_errors.push_str("Credential should be scoped to a valid region. ");
     }
     if scope_service != service {
-        scope_errors.push_str(&format!(
-            "Credential should be scoped to correct service: '{service}'. "
-        ));
+        scope_errors.push_str(&format!("Credential should be scoped to correct service: '{service}'. "));
     }
     if terminator != TERMINATOR {
         scope_errors.push_str(&format!(
@@ -104,11 +102,8 @@ pub fn verify(
     }
     check_skew(amz_date, signed_at, now_secs, max_skew_secs)?;
 
-    let signed_headers: Vec<String> = auth
-        .signed_headers
-        .split(';')
-        .map(|h| h.trim().to_ascii_lowercase())
-        .collect();
+    let signed_headers: Vec<String> =
+        auth.signed_headers.split(';').map(|h| h.trim().to_ascii_lowercase()).collect();
     if signed_headers.iter().any(String::is_empty) {
         return Err(WireError::invalid_signature(format!(
             "Invalid SignedHeaders: '{}'.",
@@ -161,10 +156,7 @@ pub fn verify(
         return Err(WireError::invalid_signature(MISMATCH));
     }
 
-    Ok(Caller {
-        access_key_id: access_key_id.to_string(),
-        region: region.to_string(),
-    })
+    Ok(Caller { access_key_id: access_key_id.to_string(), region: region.to_string() })
 }
 
 /// The three parameters of `Authorization: AWS4-HMAC-SHA256 Credential=…, SignedHeaders=…, Signature=…`.
@@ -176,9 +168,7 @@ struct Authorization<'a> {
 
 fn parse_authorization(value: &str, has_date: bool) -> Result<Authorization<'_>, WireError> {
     let value = value.trim();
-    let (algorithm, params) = value
-        .split_once(|c: char| c.is_ascii_whitespace())
-        .unwrap_or((value, ""));
+    let (algorithm, params) = value.split_once(|c: char| c.is_ascii_whitespace()).unwrap_or((value, ""));
     if algorithm != ALGORITHM && !algorithm.contains('=') {
         return Err(WireError::invalid_signature(format!(
             "Unsupported AWS 'algorithm': '{algorithm}'. Only '{ALGORITHM}' is supported. \
@@ -206,9 +196,7 @@ fn parse_authorization(value: &str, has_date: bool) -> Result<Authorization<'_>,
 
     let mut missing = String::new();
     if algorithm != ALGORITHM {
-        missing.push_str(&format!(
-            "Authorization header requires '{ALGORITHM}' algorithm. "
-        ));
+        missing.push_str(&format!("Authorization header requires '{ALGORITHM}' algorithm. "));
     }
     if credential.is_none() {
         missing.push_str("Authorization header requires 'Credential' parameter. ");
@@ -226,32 +214,20 @@ fn parse_authorization(value: &str, has_date: bool) -> Result<Authorization<'_>,
     }
     match (credential, signed_headers, signature) {
         (Some(credential), Some(signed_headers), Some(signature)) if missing.is_empty() => {
-            Ok(Authorization {
-                credential,
-                signed_headers,
-                signature,
-            })
+            Ok(Authorization { credential, signed_headers, signature })
         }
-        _ => Err(WireError::invalid_signature(format!(
-            "{missing}Authorization={value}"
-        ))),
+        _ => Err(WireError::invalid_signature(format!("{missing}Authorization={value}"))),
     }
 }
 
 /// The first value of header `name` (lowercase), whatever the case it was sent in.
 fn header<'h>(headers: &'h [(String, String)], name: &str) -> Option<&'h str> {
-    headers
-        .iter()
-        .find(|(n, _)| n.eq_ignore_ascii_case(name))
-        .map(|(_, v)| v.as_str())
+    headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
 }
 
 fn check_skew(amz_date: &str, signed_at: i64, now: i64, max_skew: i64) -> Result<(), WireError> {
-    let window = if max_skew % 60 == 0 {
-        format!("{} min.", max_skew / 60)
-    } else {
-        format!("{max_skew} sec.")
-    };
+    let window =
+        if max_skew % 60 == 0 { format!("{} min.", max_skew / 60) } else { format!("{max_skew} sec.") };
     if now.saturating_sub(signed_at) > max_skew {
         return Err(WireError::invalid_signature(format!(
             "Signature expired: {amz_date} is now earlier than {} ({} - {window})",
@@ -337,11 +313,7 @@ fn canonical_query(query: &str) -> String {
         })
         .collect();
     pairs.sort();
-    pairs
-        .iter()
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect::<Vec<_>>()
-        .join("&")
+    pairs.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("&")
 }
 
 /// Percent-decodes (leaving malformed escapes as they are) and turns `+` into a space.
@@ -409,8 +381,8 @@ fn trim_all(value: &str) -> String {
 
 fn hmac_sha256(key: &[u8], data: &[u8]) -> Result<[u8; 32], WireError> {
     // HMAC accepts keys of any length; the error arm is unreachable.
-    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key)
-        .map_err(|_| WireError::invalid_signature(MISMATCH))?;
+    let mut mac =
+        <Hmac<Sha256> as Mac>::new_from_slice(key).map_err(|_| WireError::invalid_signature(MISMATCH))?;
     mac.update(data);
     Ok(mac.finalize().into_bytes().into())
 }
@@ -423,9 +395,7 @@ fn parse_amz_date(s: &str) -> Option<i64> {
     }
     let num = |from: usize, to: usize| -> Option<i64> {
         let digits = b.get(from..to)?;
-        digits.iter().try_fold(0i64, |acc, &d| {
-            d.is_ascii_digit().then(|| acc * 10 + i64::from(d - b'0'))
-        })
+        digits.iter().try_fold(0i64, |acc, &d| d.is_ascii_digit().then(|| acc * 10 + i64::from(d - b'0')))
     };
     let (year, month, day) = (num(0, 4)?, num(4, 6)?, num(6, 8)?);
     let (hour, minute, second) = (num(9, 11)?, num(11, 13)?, num(13, 15)?);
@@ -446,12 +416,7 @@ fn format_amz_date(secs: i64) -> String {
     let days = secs.div_euclid(86_400);
     let rem = secs.rem_euclid(86_400);
     let (y, m, d) = civil_from_days(days);
-    format!(
-        "{y:04}{m:02}{d:02}T{:02}{:02}{:02}Z",
-        rem / 3_600,
-        rem % 3_600 / 60,
-        rem % 60
-    )
+    format!("{y:04}{m:02}{d:02}T{:02}{:02}{:02}Z", rem / 3_600, rem % 3_600 / 60, rem % 60)
 }
 
 fn days_in_month(year: i64, month: i64) -> i64 {
@@ -537,8 +502,7 @@ mod tests {
 
     /// Signs like the Rust SDK does and returns all headers of the request as sent.
     fn sdk_sign(s: &Signing<'_>) -> Vec<(String, String)> {
-        let identity =
-            Credentials::new(AKID, s.secret, s.token.map(str::to_string), None, "test").into();
+        let identity = Credentials::new(AKID, s.secret, s.token.map(str::to_string), None, "test").into();
         let mut settings = SigningSettings::default();
         if s.content_sha256 {
             settings.payload_checksum_kind = PayloadChecksumKind::XAmzSha256;
@@ -555,10 +519,7 @@ mod tests {
         let mut headers: Vec<(String, String)> = vec![
             ("Host".into(), HOST.into()),
             ("Content-Type".into(), "application/x-amz-json-1.1".into()),
-            (
-                "X-Amz-Target".into(),
-                "AWSCognitoIdentityProviderService.AdminGetUser".into(),
-            ),
+            ("X-Amz-Target".into(), "AWSCognitoIdentityProviderService.AdminGetUser".into()),
         ];
         let uri = format!("https://{HOST}{}", s.path_and_query);
         let request = SignableRequest::new(
@@ -569,10 +530,8 @@ mod tests {
         )
         .unwrap();
         let (instructions, _) = sign(request, &params).unwrap().into_parts();
-        let added: Vec<(String, String)> = instructions
-            .headers()
-            .map(|(n, v)| (n.to_string(), v.to_string()))
-            .collect();
+        let added: Vec<(String, String)> =
+            instructions.headers().map(|(n, v)| (n.to_string(), v.to_string())).collect();
         headers.extend(added);
         headers
     }
@@ -583,16 +542,8 @@ mod tests {
         body: &[u8],
         now: i64,
     ) -> Result<Caller, WireError> {
-        let (path, query) = path_and_query
-            .split_once('?')
-            .unwrap_or((path_and_query, ""));
-        let req = SignedRequest {
-            method: "POST",
-            path,
-            query,
-            headers,
-            body,
-        };
+        let (path, query) = path_and_query.split_once('?').unwrap_or((path_and_query, ""));
+        let req = SignedRequest { method: "POST", path, query, headers, body };
         verify(&req, "cognito-idp", &secrets, now, SKEW)
     }
 
@@ -606,31 +557,19 @@ mod tests {
     fn sdk_signature_passes() {
         let headers = sdk_sign(&Signing::default());
         let caller = check("/", &headers, BODY, NOW).unwrap();
-        assert_eq!(
-            caller,
-            Caller {
-                access_key_id: AKID.into(),
-                region: "us-east-1".into()
-            }
-        );
+        assert_eq!(caller, Caller { access_key_id: AKID.into(), region: "us-east-1".into() });
     }
 
     #[test]
     fn sdk_signature_with_content_sha256_passes() {
-        let headers = sdk_sign(&Signing {
-            content_sha256: true,
-            ..Signing::default()
-        });
+        let headers = sdk_sign(&Signing { content_sha256: true, ..Signing::default() });
         assert!(headers.iter().any(|(n, _)| n == "x-amz-content-sha256"));
         check("/", &headers, BODY, NOW).unwrap();
     }
 
     #[test]
     fn mismatching_content_sha256_is_rejected() {
-        let mut headers = sdk_sign(&Signing {
-            content_sha256: true,
-            ..Signing::default()
-        });
+        let mut headers = sdk_sign(&Signing { content_sha256: true, ..Signing::default() });
         for (n, v) in &mut headers {
             if n == "x-amz-content-sha256" {
                 *v = hex::encode(Sha256::digest(b"other"));
@@ -645,10 +584,7 @@ mod tests {
 
     #[test]
     fn session_token_passes_when_signed() {
-        let headers = sdk_sign(&Signing {
-            token: Some("session-token"),
-            ..Signing::default()
-        });
+        let headers = sdk_sign(&Signing { token: Some("session-token"), ..Signing::default() });
         assert!(headers.iter().any(|(n, _)| n == "x-amz-security-token"));
         check("/", &headers, BODY, NOW).unwrap();
     }
@@ -657,22 +593,14 @@ mod tests {
     fn unsigned_session_token_is_rejected() {
         let mut headers = sdk_sign(&Signing::default());
         headers.push(("X-Amz-Security-Token".into(), "tok".into()));
-        expect_err(
-            check("/", &headers, BODY, NOW),
-            "InvalidSignatureException",
-            "Token",
-        );
+        expect_err(check("/", &headers, BODY, NOW), "InvalidSignatureException", "Token");
     }
 
     #[test]
     fn altered_body_is_rejected() {
         let headers = sdk_sign(&Signing::default());
         let body = br#"{"UserPoolId":"us-east-1_abc","Username":"mallory"}"#;
-        expect_err(
-            check("/", &headers, body, NOW),
-            "InvalidSignatureException",
-            MISMATCH,
-        );
+        expect_err(check("/", &headers, body, NOW), "InvalidSignatureException", MISMATCH);
     }
 
     #[test]
@@ -683,19 +611,12 @@ mod tests {
                 *v = "AWSCognitoIdentityProviderService.AdminDeleteUser".into();
             }
         }
-        expect_err(
-            check("/", &headers, BODY, NOW),
-            "InvalidSignatureException",
-            MISMATCH,
-        );
+        expect_err(check("/", &headers, BODY, NOW), "InvalidSignatureException", MISMATCH);
     }
 
     #[test]
     fn wrong_secret_is_rejected() {
-        let headers = sdk_sign(&Signing {
-            secret: "not-the-secret",
-            ..Signing::default()
-        });
+        let headers = sdk_sign(&Signing { secret: "not-the-secret", ..Signing::default() });
         let err = check("/", &headers, BODY, NOW).unwrap_err();
         assert_eq!(err, WireError::invalid_signature(MISMATCH));
     }
@@ -703,13 +624,7 @@ mod tests {
     #[test]
     fn unknown_key_is_unrecognized() {
         let headers = sdk_sign(&Signing::default());
-        let req = SignedRequest {
-            method: "POST",
-            path: "/",
-            query: "",
-            headers: &headers,
-            body: BODY,
-        };
+        let req = SignedRequest { method: "POST", path: "/", query: "", headers: &headers, body: BODY };
         let err = verify(&req, "cognito-idp", &|_| None, NOW, SKEW).unwrap_err();
         assert_eq!(err, WireError::unrecognized_client());
     }
@@ -727,25 +642,17 @@ mod tests {
 
     #[test]
     fn wrong_service_scope_is_rejected() {
-        let headers = sdk_sign(&Signing {
-            service: "dynamodb",
-            ..Signing::default()
-        });
+        let headers = sdk_sign(&Signing { service: "dynamodb", ..Signing::default() });
         let err = check("/", &headers, BODY, NOW).unwrap_err();
         assert_eq!(
             err,
-            WireError::invalid_signature(
-                "Credential should be scoped to correct service: 'cognito-idp'. "
-            )
+            WireError::invalid_signature("Credential should be scoped to correct service: 'cognito-idp'. ")
         );
     }
 
     #[test]
     fn expired_signature_is_rejected() {
-        let headers = sdk_sign(&Signing {
-            at: NOW - 360,
-            ..Signing::default()
-        });
+        let headers = sdk_sign(&Signing { at: NOW - 360, ..Signing::default() });
         let err = check("/", &headers, BODY, NOW).unwrap_err();
         assert_eq!(
             err,
@@ -758,10 +665,7 @@ mod tests {
 
     #[test]
     fn future_signature_is_rejected() {
-        let headers = sdk_sign(&Signing {
-            at: NOW + 360,
-            ..Signing::default()
-        });
+        let headers = sdk_sign(&Signing { at: NOW + 360, ..Signing::default() });
         let err = check("/", &headers, BODY, NOW).unwrap_err();
         assert_eq!(
             err,
@@ -774,15 +678,9 @@ mod tests {
 
     #[test]
     fn skew_within_window_passes() {
-        let headers = sdk_sign(&Signing {
-            at: NOW - 299,
-            ..Signing::default()
-        });
+        let headers = sdk_sign(&Signing { at: NOW - 299, ..Signing::default() });
         check("/", &headers, BODY, NOW).unwrap();
-        let headers = sdk_sign(&Signing {
-            at: NOW + 300,
-            ..Signing::default()
-        });
+        let headers = sdk_sign(&Signing { at: NOW + 300, ..Signing::default() });
         check("/", &headers, BODY, NOW).unwrap();
     }
 
@@ -796,30 +694,16 @@ mod tests {
             "/~user/a-b_c.d",
             "/?Param2=value2&Param1=value1&a=x%20y&a=1&c",
         ] {
-            let headers = sdk_sign(&Signing {
-                path_and_query: path,
-                ..Signing::default()
-            });
+            let headers = sdk_sign(&Signing { path_and_query: path, ..Signing::default() });
             check(path, &headers, BODY, NOW).unwrap_or_else(|e| panic!("{path}: {e:?}"));
         }
     }
 
     #[test]
     fn path_is_part_of_the_signature() {
-        let headers = sdk_sign(&Signing {
-            path_and_query: "/a%20b",
-            ..Signing::default()
-        });
-        expect_err(
-            check("/a%2520b", &headers, BODY, NOW),
-            "InvalidSignatureException",
-            MISMATCH,
-        );
-        expect_err(
-            check("/a b", &headers, BODY, NOW),
-            "InvalidSignatureException",
-            "does not match",
-        );
+        let headers = sdk_sign(&Signing { path_and_query: "/a%20b", ..Signing::default() });
+        expect_err(check("/a%2520b", &headers, BODY, NOW), "InvalidSignatureException", MISMATCH);
+        expect_err(check("/a b", &headers, BODY, NOW), "InvalidSignatureException", "does not match");
     }
 
     #[test]
@@ -851,12 +735,7 @@ mod tests {
     #[test]
     fn malformed_authorization_is_rejected() {
         expect_err(
-            check(
-                "/",
-                &with_authorization("AWS4-HMAC-SHA256 Credential=a/b"),
-                b"",
-                NOW,
-            ),
+            check("/", &with_authorization("AWS4-HMAC-SHA256 Credential=a/b"), b"", NOW),
             "InvalidSignatureException",
             "Authorization header requires 'Signature' parameter. Authorization header requires \
              'SignedHeaders' parameter. Authorization=",
@@ -922,24 +801,15 @@ mod tests {
 
     #[test]
     fn missing_or_bad_date_is_rejected() {
-        let auth =
-            "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20260101/us-east-1/cognito-idp/aws4_request, \
+        let auth = "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20260101/us-east-1/cognito-idp/aws4_request, \
                     SignedHeaders=host;x-amz-date, Signature=00";
-        let no_date = vec![
-            ("Host".to_string(), HOST.to_string()),
-            ("Authorization".into(), auth.into()),
-        ];
+        let no_date = vec![("Host".to_string(), HOST.to_string()), ("Authorization".into(), auth.into())];
         expect_err(
             check("/", &no_date, b"", NOW),
             "InvalidSignatureException",
             "requires existence of either a 'X-Amz-Date' or a 'Date' header",
         );
-        for bad in [
-            "2026-01-01T00:10:00Z",
-            "20261301T001000Z",
-            "20260230T001000Z",
-            "20260101T246000Z",
-        ] {
+        for bad in ["2026-01-01T00:10:00Z", "20261301T001000Z", "20260230T001000Z", "20260101T246000Z"] {
             let mut headers = with_authorization(auth);
             headers[1].1 = bad.into();
             expect_err(
@@ -953,17 +823,10 @@ mod tests {
     #[test]
     fn tolerates_spacing_and_order_of_parameters() {
         let headers = sdk_sign(&Signing::default());
-        let auth = &headers
-            .iter()
-            .find(|(n, _)| n == "authorization")
-            .unwrap()
-            .1;
+        let auth = &headers.iter().find(|(n, _)| n == "authorization").unwrap().1;
         let rest = auth.strip_prefix("AWS4-HMAC-SHA256 ").unwrap();
         let parts: Vec<&str> = rest.split(", ").collect();
-        let reordered = format!(
-            "AWS4-HMAC-SHA256   {} ,{},   {}  ",
-            parts[2], parts[0], parts[1]
-        );
+        let reordered = format!("AWS4-HMAC-SHA256   {} ,{},   {}  ", parts[2], parts[0], parts[1]);
         let headers: Vec<(String, String)> = headers
             .iter()
             .map(|(n, v)| {
@@ -993,11 +856,7 @@ mod tests {
             ("Host".into(), "example.amazonaws.com".into()),
             ("X-Amz-Date".into(), "20150830T123600Z".into()),
         ];
-        let host = if service == "cognito-idp" {
-            HOST
-        } else {
-            "example.amazonaws.com"
-        };
+        let host = if service == "cognito-idp" { HOST } else { "example.amazonaws.com" };
         headers[0].1 = host.into();
         headers.extend(extra.iter().map(|(n, v)| (n.to_string(), v.to_string())));
         headers.push((
@@ -1007,13 +866,7 @@ mod tests {
                  SignedHeaders={signed}, Signature={signature}"
             ),
         ));
-        let req = SignedRequest {
-            method,
-            path,
-            query,
-            headers: &headers,
-            body,
-        };
+        let req = SignedRequest { method, path, query, headers: &headers, body };
         let now = parse_amz_date("20150830T123600Z").unwrap();
         verify(&req, service, &secrets, now, SKEW)
     }
@@ -1021,17 +874,7 @@ mod tests {
     #[test]
     fn aws_test_suite_known_answers() {
         let vanilla = "5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31";
-        suite(
-            "GET",
-            "/",
-            "",
-            &[],
-            b"",
-            "service",
-            "host;x-amz-date",
-            vanilla,
-        )
-        .unwrap();
+        suite("GET", "/", "", &[], b"", "service", "host;x-amz-date", vanilla).unwrap();
         // get-vanilla-query-order-key-case
         suite(
             "GET",
@@ -1057,40 +900,11 @@ mod tests {
         )
         .unwrap();
         // get-slash-pointless-dot normalizes to "/" as get-vanilla does.
-        suite(
-            "GET",
-            "/./",
-            "",
-            &[],
-            b"",
-            "service",
-            "host;x-amz-date",
-            vanilla,
-        )
-        .unwrap();
-        suite(
-            "GET",
-            "//",
-            "",
-            &[],
-            b"",
-            "service",
-            "host;x-amz-date",
-            vanilla,
-        )
-        .unwrap();
+        suite("GET", "/./", "", &[], b"", "service", "host;x-amz-date", vanilla).unwrap();
+        suite("GET", "//", "", &[], b"", "service", "host;x-amz-date", vanilla).unwrap();
         // One flipped nibble fails.
         let flipped = "5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf30";
-        let err = suite(
-            "GET",
-            "/",
-            "",
-            &[],
-            b"",
-            "service",
-            "host;x-amz-date",
-            flipped,
-        );
+        let err = suite("GET", "/", "", &[], b"", "service", "host;x-amz-date", flipped);
         assert_eq!(err.unwrap_err(), WireError::invalid_signature(MISMATCH));
     }
 
@@ -1104,10 +918,7 @@ mod tests {
             "",
             &[
                 ("Content-Type", "application/x-amz-json-1.1"),
-                (
-                    "X-Amz-Target",
-                    "AWSCognitoIdentityProviderService.ListUserPools",
-                ),
+                ("X-Amz-Target", "AWSCognitoIdentityProviderService.ListUserPools"),
             ],
             br#"{"MaxResults":10}"#,
             "cognito-idp",
@@ -1137,26 +948,15 @@ mod tests {
         assert_eq!(canonical_uri("/x/./y/../z//w/"), "/x/z/w/");
         assert_eq!(canonical_uri("/../a/.."), "/");
         assert_eq!(canonical_query(""), "");
-        assert_eq!(
-            canonical_query("b=2&a=x+y&a=1&c&&d=%7e"),
-            "a=1&a=x%20y&b=2&c=&d=~"
-        );
+        assert_eq!(canonical_query("b=2&a=x+y&a=1&c&&d=%7e"), "a=1&a=x%20y&b=2&c=&d=~");
         assert_eq!(trim_all("  a   b  c "), "a b c");
     }
 
     #[test]
     fn repeated_headers_are_joined() {
-        let headers = vec![
-            ("X-Multi".to_string(), " a ".to_string()),
-            ("x-multi".to_string(), "b  c".to_string()),
-        ];
-        let req = SignedRequest {
-            method: "GET",
-            path: "/",
-            query: "",
-            headers: &headers,
-            body: b"",
-        };
+        let headers =
+            vec![("X-Multi".to_string(), " a ".to_string()), ("x-multi".to_string(), "b  c".to_string())];
+        let req = SignedRequest { method: "GET", path: "/", query: "", headers: &headers, body: b"" };
         let creq = canonical_request(&req, &["x-multi".to_string()], "h");
         assert_eq!(creq, "GET\n/\n\nx-multi:a,b c\n\nx-multi\nh");
     }

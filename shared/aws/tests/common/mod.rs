@@ -86,35 +86,21 @@ pub async fn fresh_store(test: &str) -> Option<DynamoStore> {
     let ep = endpoint(test)?;
     let client = dynamodb(&ep);
     let table = unique_name("tessera-test");
-    create_table(&client, &table)
-        .await
-        .expect("create the test table");
+    create_table(&client, &table).await.expect("create the test table");
     Some(DynamoStore::new(client, table))
 }
 
 /// A tiny HTTP/1.0 GET (no reqwest here): returns the response body.
 pub async fn http_get(endpoint: &str, path: &str) -> String {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let host = endpoint
-        .trim_start_matches("http://")
-        .split('/')
-        .next()
-        .expect("endpoint host")
-        .to_owned();
-    let mut conn = tokio::net::TcpStream::connect(&host)
-        .await
-        .expect("connect to the endpoint");
+    let host = endpoint.trim_start_matches("http://").split('/').next().expect("endpoint host").to_owned();
+    let mut conn = tokio::net::TcpStream::connect(&host).await.expect("connect to the endpoint");
     let req = format!("GET {path} HTTP/1.0\r\nHost: {host}\r\nAccept: application/json\r\n\r\n");
-    conn.write_all(req.as_bytes())
-        .await
-        .expect("send the request");
+    conn.write_all(req.as_bytes()).await.expect("send the request");
     let mut raw = Vec::new();
     conn.read_to_end(&mut raw).await.expect("read the response");
     let text = String::from_utf8(raw).expect("utf-8 response");
     let (head, body) = text.split_once("\r\n\r\n").expect("an HTTP response");
-    assert!(
-        head.starts_with("HTTP/1.") && head.contains(" 200 "),
-        "GET {path}: {head}"
-    );
+    assert!(head.starts_with("HTTP/1.") && head.contains(" 200 "), "GET {path}: {head}");
     body.to_owned()
 }

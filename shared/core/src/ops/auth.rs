@@ -56,7 +56,9 @@ impl AuthFlow {
             AuthFlow::UserSrp => Error::invalid("USER_SRP_AUTH flow not enabled for this client"),
             AuthFlow::RefreshToken => Error::invalid("REFRESH_TOKEN_AUTH flow not enabled for this client"),
             AuthFlow::Custom => Error::invalid("CUSTOM_AUTH flow not enabled for this client"),
-            AuthFlow::AdminUserPassword | AuthFlow::User => Error::invalid("Auth flow not enabled for this client"),
+            AuthFlow::AdminUserPassword | AuthFlow::User => {
+                Error::invalid("Auth flow not enabled for this client")
+            }
         }
     }
 }
@@ -98,10 +100,12 @@ pub fn step(state: &AuthState, facts: UserFacts) -> Step {
             }
             match facts.status {
                 UserStatus::CONFIRMED => Step::Tokens,
-                UserStatus::UNCONFIRMED => Step::Denied(Error::UserNotConfirmedException("User is not confirmed.".into())),
-                UserStatus::RESET_REQUIRED => {
-                    Step::Denied(Error::PasswordResetRequiredException("Password reset required for the user".into()))
+                UserStatus::UNCONFIRMED => {
+                    Step::Denied(Error::UserNotConfirmedException("User is not confirmed.".into()))
                 }
+                UserStatus::RESET_REQUIRED => Step::Denied(Error::PasswordResetRequiredException(
+                    "Password reset required for the user".into(),
+                )),
                 UserStatus::FORCE_CHANGE_PASSWORD => Step::Challenge("NEW_PASSWORD_REQUIRED"),
                 _ => Step::Denied(Error::not_authorized("Incorrect username or password.")),
             }
@@ -128,7 +132,8 @@ fn refresh_hash(secret: &str) -> String {
 /// `{origin_jti}.{secret}`: opaque to clients, stored only as a hash.
 fn split_refresh_token(token: &str) -> Option<(&str, &str)> {
     let (origin, secret) = token.split_once('.')?;
-    (uuid::Uuid::parse_str(origin).is_ok() && !secret.is_empty() && !secret.contains('.')).then_some((origin, secret))
+    (uuid::Uuid::parse_str(origin).is_ok() && !secret.is_empty() && !secret.contains('.'))
+        .then_some((origin, secret))
 }
 
 fn pool_mismatch(client: &AppClient) -> Error {
@@ -164,7 +169,13 @@ pub async fn admin_initiate_auth(svc: &Service, ctx: &CallContext, input: &Value
     start(svc, ctx, &client, flow, input).await
 }
 
-async fn start(svc: &Service, ctx: &CallContext, client: &AppClient, flow: AuthFlow, input: &Value) -> Result<Value> {
+async fn start(
+    svc: &Service,
+    ctx: &CallContext,
+    client: &AppClient,
+    flow: AuthFlow,
+    input: &Value,
+) -> Result<Value> {
     let (allow, legacy) = flow.client_setting();
     if !client.allows_flow(allow, legacy) {
         return Err(flow.not_enabled());
@@ -181,7 +192,13 @@ async fn start(svc: &Service, ctx: &CallContext, client: &AppClient, flow: AuthF
     }
 }
 
-async fn password_sign_in(svc: &Service, ctx: &CallContext, pool: &UserPool, client: &AppClient, params: &Value) -> Result<Value> {
+async fn password_sign_in(
+    svc: &Service,
+    ctx: &CallContext,
+    pool: &UserPool,
+    client: &AppClient,
+    params: &Value,
+) -> Result<Value> {
     let username = param(params, "USERNAME")?;
     let password = param(params, "PASSWORD")?.to_string();
     check_secret_hash(client, params.get("SECRET_HASH").and_then(Value::as_str), &[username])?;
@@ -202,9 +219,9 @@ async fn password_sign_in(svc: &Service, ctx: &CallContext, pool: &UserPool, cli
     let facts = UserFacts { status: user.status, enabled: user.enabled };
     match step(&AuthState::PasswordChecked { correct }, facts) {
         Step::Tokens => issue(svc, ctx, pool, client, &user, None).await,
-        Step::Challenge(name) => Err(Error::invalid(format!(
-            "The {name} challenge is not supported by this Tessera version yet."
-        ))),
+        Step::Challenge(name) => {
+            Err(Error::invalid(format!("The {name} challenge is not supported by this Tessera version yet.")))
+        }
         Step::Denied(e) => Err(e),
     }
 }
@@ -220,15 +237,20 @@ async fn dummy_hash(svc: &Service) -> Result<String> {
         .cloned()
 }
 
-async fn refresh(svc: &Service, ctx: &CallContext, pool: &UserPool, client: &AppClient, params: &Value) -> Result<Value> {
+async fn refresh(
+    svc: &Service,
+    ctx: &CallContext,
+    pool: &UserPool,
+    client: &AppClient,
+    params: &Value,
+) -> Result<Value> {
     let token = param(params, "REFRESH_TOKEN")?;
     let invalid = || Error::not_authorized("Invalid Refresh Token");
     let (origin_jti, secret) = split_refresh_token(token).ok_or_else(invalid)?;
-    let (origin, _) = svc
-        .get_json::<Origin>(&keys::origin(origin_jti), keys::ORIGIN_SK)
-        .await?
-        .ok_or_else(invalid)?;
-    let matches: bool = subtle::ConstantTimeEq::ct_eq(refresh_hash(secret).as_bytes(), origin.refresh_hash.as_bytes()).into();
+    let (origin, _) =
+        svc.get_json::<Origin>(&keys::origin(origin_jti), keys::ORIGIN_SK).await?.ok_or_else(invalid)?;
+    let matches: bool =
+        subtle::ConstantTimeEq::ct_eq(refresh_hash(secret).as_bytes(), origin.refresh_hash.as_bytes()).into();
     if !matches || origin.client_id != client.client_id || origin.pool_id != pool.id {
         return Err(invalid());
     }
@@ -277,7 +299,11 @@ async fn issue(
                 auth_time: now,
                 created_ms: svc.clock.now_millis().max(user.signed_out_at_ms + 1),
             };
-            let mut item = Item::new(keys::origin(&jti), keys::ORIGIN_SK, serde_json::to_value(&origin).map_err(Error::internal)?);
+            let mut item = Item::new(
+                keys::origin(&jti),
+                keys::ORIGIN_SK,
+                serde_json::to_value(&origin).map_err(Error::internal)?,
+            );
             item.expires_at = Some(now + refresh_secs);
             svc.store.transact(vec![Write::put(item, Cond::NotExists)], now).await?;
             let token = format!("{jti}.{secret}");
@@ -374,7 +400,8 @@ pub async fn authorize_access_token(svc: &Service, ctx: &CallContext, token: &st
     }
     let origin_jti = claims.get("origin_jti").and_then(Value::as_str).ok_or_else(invalid)?.to_string();
     let revoked = || Error::not_authorized("Access Token has been revoked");
-    let (origin, _) = svc.get_json::<Origin>(&keys::origin(&origin_jti), keys::ORIGIN_SK).await?.ok_or_else(revoked)?;
+    let (origin, _) =
+        svc.get_json::<Origin>(&keys::origin(&origin_jti), keys::ORIGIN_SK).await?.ok_or_else(revoked)?;
     let username = claims.get("username").and_then(Value::as_str).ok_or_else(invalid)?;
     let (user, version) = svc
         .get_json::<User>(&keys::user(&pool.id, &pool.username_key(username)), keys::USER_SK)
@@ -422,11 +449,13 @@ pub async fn revoke_token(svc: &Service, input: &Value) -> Result<Value> {
     let Some((origin_jti, secret)) = split_refresh_token(token) else {
         return Err(Error::invalid("Invalid token"));
     };
-    let Some((origin, version)) = svc.get_json::<Origin>(&keys::origin(origin_jti), keys::ORIGIN_SK).await? else {
+    let Some((origin, version)) = svc.get_json::<Origin>(&keys::origin(origin_jti), keys::ORIGIN_SK).await?
+    else {
         // Already revoked or expired: revoking again is not an error (RFC 7009).
         return Ok(json!({}));
     };
-    let matches: bool = subtle::ConstantTimeEq::ct_eq(refresh_hash(secret).as_bytes(), origin.refresh_hash.as_bytes()).into();
+    let matches: bool =
+        subtle::ConstantTimeEq::ct_eq(refresh_hash(secret).as_bytes(), origin.refresh_hash.as_bytes()).into();
     if !matches {
         return Ok(json!({}));
     }
@@ -434,11 +463,16 @@ pub async fn revoke_token(svc: &Service, input: &Value) -> Result<Value> {
         return Err(Error::UnauthorizedException("The refresh token was not issued to this client.".into()));
     }
     if client.settings.get("EnableTokenRevocation").and_then(Value::as_bool) == Some(false) {
-        return Err(Error::UnsupportedOperationException("Token revocation is not enabled for this client.".into()));
+        return Err(Error::UnsupportedOperationException(
+            "Token revocation is not enabled for this client.".into(),
+        ));
     }
     match svc
         .store
-        .transact(vec![Write::delete(keys::origin(origin_jti), keys::ORIGIN_SK, Cond::Version(version))], svc.now_secs())
+        .transact(
+            vec![Write::delete(keys::origin(origin_jti), keys::ORIGIN_SK, Cond::Version(version))],
+            svc.now_secs(),
+        )
         .await
     {
         Ok(()) | Err(StoreError::ConditionFailed { .. }) => Ok(json!({})),
@@ -466,7 +500,11 @@ mod tests {
         assert_eq!(step(&ok, facts(CONFIRMED, true)), Step::Tokens);
         assert_eq!(denied(&step(&bad, facts(CONFIRMED, true))), "NotAuthorizedException");
         assert_eq!(denied(&step(&ok, facts(UNCONFIRMED, true))), "UserNotConfirmedException");
-        assert_eq!(denied(&step(&bad, facts(UNCONFIRMED, true))), "NotAuthorizedException", "status only after the password");
+        assert_eq!(
+            denied(&step(&bad, facts(UNCONFIRMED, true))),
+            "NotAuthorizedException",
+            "status only after the password"
+        );
         assert_eq!(denied(&step(&ok, facts(CONFIRMED, false))), "NotAuthorizedException");
         assert_eq!(denied(&step(&ok, facts(RESET_REQUIRED, true))), "PasswordResetRequiredException");
         assert_eq!(step(&ok, facts(FORCE_CHANGE_PASSWORD, true)), Step::Challenge("NEW_PASSWORD_REQUIRED"));

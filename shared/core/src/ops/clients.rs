@@ -53,11 +53,9 @@ fn validate(settings: &Map<String, Value>) -> Result<()> {
             .map(str::to_string)
             .unwrap_or_else(|| default.to_string())
     };
-    for (kind, default_unit, min, max) in [
-        ("Access", "hours", 300, 86400),
-        ("Id", "hours", 300, 86400),
-        ("Refresh", "days", 3600, 315_360_000),
-    ] {
+    for (kind, default_unit, min, max) in
+        [("Access", "hours", 300, 86400), ("Id", "hours", 300, 86400), ("Refresh", "days", 3600, 315_360_000)]
+    {
         if let Some(v) = settings.get(&format!("{kind}TokenValidity")).and_then(Value::as_i64) {
             let secs = v * unit_secs(&unit(kind, default_unit));
             if secs < min || secs > max {
@@ -79,7 +77,12 @@ fn validate(settings: &Map<String, Value>) -> Result<()> {
 fn settings_from(input: &Value) -> Map<String, Value> {
     input
         .as_object()
-        .map(|o| o.iter().filter(|(k, _)| SETTINGS.contains(&k.as_str())).map(|(k, v)| (k.clone(), v.clone())).collect())
+        .map(|o| {
+            o.iter()
+                .filter(|(k, _)| SETTINGS.contains(&k.as_str()))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -112,7 +115,8 @@ pub async fn create_user_pool_client(svc: &Service, input: &Value) -> Result<Val
         pool_id: pool.id.clone(),
         client_id: crate::ids::client_id(svc.rng.as_ref()),
         client_name: input.req_str("ClientName")?.to_string(),
-        secret: (input.bool_of("GenerateSecret") == Some(true)).then(|| crate::ids::client_secret(svc.rng.as_ref())),
+        secret: (input.bool_of("GenerateSecret") == Some(true))
+            .then(|| crate::ids::client_secret(svc.rng.as_ref())),
         created: now,
         modified: now,
         settings,
@@ -121,7 +125,10 @@ pub async fn create_user_pool_client(svc: &Service, input: &Value) -> Result<Val
     svc.store
         .transact(
             vec![
-                Write::put(Item::new(keys::client(&client.client_id), keys::CLIENT_SK, body), Cond::NotExists),
+                Write::put(
+                    Item::new(keys::client(&client.client_id), keys::CLIENT_SK, body),
+                    Cond::NotExists,
+                ),
                 Write::put(client_listing(&client), Cond::NotExists),
                 // The pool must still exist when the client lands.
                 Write::put(pool_item(svc, &pool.id).await?, Cond::Exists),
@@ -161,7 +168,9 @@ pub async fn update_user_pool_client(svc: &Service, input: &Value) -> Result<Val
         .get_json::<AppClient>(&keys::client(client_id), keys::CLIENT_SK)
         .await?
         .filter(|(c, _)| c.pool_id == pool_id)
-        .ok_or_else(|| Error::ResourceNotFoundException(format!("User pool client {client_id} does not exist.")))?;
+        .ok_or_else(|| {
+            Error::ResourceNotFoundException(format!("User pool client {client_id} does not exist."))
+        })?;
     let settings = settings_from(input);
     validate(&settings)?;
     // Like Cognito, members left out return to their defaults.
@@ -170,11 +179,18 @@ pub async fn update_user_pool_client(svc: &Service, input: &Value) -> Result<Val
         client.client_name = name.to_string();
     }
     client.modified = svc.clock.now_millis();
-    let mut item = Item::new(keys::client(client_id), keys::CLIENT_SK, serde_json::to_value(&client).map_err(Error::internal)?);
+    let mut item = Item::new(
+        keys::client(client_id),
+        keys::CLIENT_SK,
+        serde_json::to_value(&client).map_err(Error::internal)?,
+    );
     item.version = version + 1;
     match svc
         .store
-        .transact(vec![Write::put(item, Cond::Version(version)), Write::put(client_listing(&client), Cond::None)], svc.now_secs())
+        .transact(
+            vec![Write::put(item, Cond::Version(version)), Write::put(client_listing(&client), Cond::None)],
+            svc.now_secs(),
+        )
         .await
     {
         Ok(()) => Ok(json!({"UserPoolClient": describe(&client)})),
@@ -205,12 +221,10 @@ pub async fn list_user_pool_clients(svc: &Service, input: &Value) -> Result<Valu
     let pool_id = input.req_str("UserPoolId")?;
     svc.pool(pool_id).await?;
     let max = input.i64_of("MaxResults").unwrap_or(60).clamp(1, 60) as usize;
-    let start = input
-        .str_of("NextToken")
-        .map(decode_next_token)
-        .transpose()?
-        .map(|cid| keys::pool_client_sk(&cid));
-    let page = svc.store.query(&keys::pool(pool_id), "CLIENT#", start.as_deref(), max, svc.now_secs()).await?;
+    let start =
+        input.str_of("NextToken").map(decode_next_token).transpose()?.map(|cid| keys::pool_client_sk(&cid));
+    let page =
+        svc.store.query(&keys::pool(pool_id), "CLIENT#", start.as_deref(), max, svc.now_secs()).await?;
     let clients: Vec<Value> = page.items.iter().map(|i| i.body.clone()).collect();
     let mut out = json!({"UserPoolClients": clients});
     if let Some(next) = page.next.as_deref().and_then(|sk| sk.strip_prefix("CLIENT#")) {

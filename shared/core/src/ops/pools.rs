@@ -67,7 +67,11 @@ fn password_policy(input: &Value) -> Result<PasswordPolicy> {
     Ok(policy)
 }
 
-fn check_sign_in_settings(username_attrs: &[String], alias_attrs: &[String], auto_verified: &[String]) -> Result<()> {
+fn check_sign_in_settings(
+    username_attrs: &[String],
+    alias_attrs: &[String],
+    auto_verified: &[String],
+) -> Result<()> {
     if !username_attrs.is_empty() && !alias_attrs.is_empty() {
         return Err(Error::invalid(
             "Only one of the aliasAttributes or usernameAttributes can be set in a User Pool",
@@ -204,7 +208,10 @@ pub fn describe(svc: &Service, pool: &UserPool, estimated_users: Option<u64>) ->
     if let (Some(h), Some(pp)) = (p.password_history_size, out.get_mut("Policies")) {
         pp["PasswordPolicy"]["PasswordHistorySize"] = json!(h);
     }
-    out.insert("SchemaAttributes".into(), json!(crate::schema::schema_attributes(&pool.required_attributes, &pool.custom_schema)));
+    out.insert(
+        "SchemaAttributes".into(),
+        json!(crate::schema::schema_attributes(&pool.required_attributes, &pool.custom_schema)),
+    );
     if !pool.username_attributes.is_empty() {
         out.insert("UsernameAttributes".into(), json!(pool.username_attributes));
     }
@@ -239,7 +246,8 @@ async fn count_users(svc: &Service, pool_id: &str) -> Result<u64> {
     let mut n = 0u64;
     let mut start: Option<String> = None;
     loop {
-        let page = svc.store.query(&keys::pool_users(pool_id), "", start.as_deref(), 1000, svc.now_secs()).await?;
+        let page =
+            svc.store.query(&keys::pool_users(pool_id), "", start.as_deref(), 1000, svc.now_secs()).await?;
         n += page.items.len() as u64;
         match page.next {
             Some(s) => start = Some(s),
@@ -273,7 +281,8 @@ pub async fn update_user_pool(svc: &Service, input: &Value) -> Result<Value> {
     pool.settings = settings;
     pool.auto_verified_attributes = auto_verified;
     pool.modified = svc.clock.now_millis();
-    let mut item = Item::new(keys::pool(&pool.id), keys::POOL_SK, serde_json::to_value(&pool).map_err(Error::internal)?);
+    let mut item =
+        Item::new(keys::pool(&pool.id), keys::POOL_SK, serde_json::to_value(&pool).map_err(Error::internal)?);
     item.version = version + 1;
     let listing = json!({"Id": pool.id, "Name": pool.name});
     match svc

@@ -18,7 +18,12 @@ pub const SIGNUP_CODE_TTL_SECS: i64 = 24 * 3600;
 pub const MAX_CODE_ATTEMPTS: u32 = 5;
 
 /// Hash, SRP verifier and salt for a new password, computed off the executor.
-pub async fn password_secrets(svc: &Service, pool: &UserPool, username: &str, password: &str) -> Result<(String, SrpVerifier)> {
+pub async fn password_secrets(
+    svc: &Service,
+    pool: &UserPool,
+    username: &str,
+    password: &str,
+) -> Result<(String, SrpVerifier)> {
     let params = svc.config.hash_params;
     let argon_salt = svc.rng.bytes(16);
     let srp_salt = svc.rng.bytes(16);
@@ -69,7 +74,12 @@ fn verification_channel(pool: &UserPool, user: &User) -> Option<(&'static str, &
 }
 
 /// The pool's verification message for a channel, with `{####}` and `{username}` filled in.
-fn verification_message(pool: &UserPool, channel: &str, code: &str, username: &str) -> (Option<String>, String) {
+fn verification_message(
+    pool: &UserPool,
+    channel: &str,
+    code: &str,
+    username: &str,
+) -> (Option<String>, String) {
     let t = |path: &[&str]| pool.setting_str(path).map(str::to_string);
     let (subject, body) = if channel == "EMAIL" {
         (
@@ -94,12 +104,22 @@ fn verification_message(pool: &UserPool, channel: &str, code: &str, username: &s
 
 /// Creates a code for `purpose`, stores its hash on the user and returns (code, delivery).
 /// The caller saves the user; the message is sent after the save succeeds.
-fn new_code(svc: &Service, pool: &UserPool, user: &mut User, purpose: &str, ttl: i64) -> Option<(OutgoingMessage, Value)> {
+fn new_code(
+    svc: &Service,
+    pool: &UserPool,
+    user: &mut User,
+    purpose: &str,
+    ttl: i64,
+) -> Option<(OutgoingMessage, Value)> {
     let (channel, attribute, destination) = verification_channel(pool, user)?;
     let code = crate::ids::code(svc.rng.as_ref());
     user.codes.insert(
         purpose.to_string(),
-        PendingCode { hash: code_hash(&user.username, &code), expires_at: svc.now_secs() + ttl, failed_attempts: 0 },
+        PendingCode {
+            hash: code_hash(&user.username, &code),
+            expires_at: svc.now_secs() + ttl,
+            failed_attempts: 0,
+        },
     );
     let shown_name = user.attr(attribute).unwrap_or(&user.username).to_string();
     let (subject, body) = verification_message(pool, channel, &code, &user.username);
@@ -120,7 +140,9 @@ fn new_code(svc: &Service, pool: &UserPool, user: &mut User, purpose: &str, ttl:
 async fn deliver(svc: &Service, pool: &UserPool, msg: &OutgoingMessage) -> Result<()> {
     let from = pool
         .setting_str(&["EmailConfiguration", "From"])
-        .or_else(|| pool.setting_str(&["EmailConfiguration", "SourceArn"]).and_then(|arn| arn.rsplit('/').next()))
+        .or_else(|| {
+            pool.setting_str(&["EmailConfiguration", "SourceArn"]).and_then(|arn| arn.rsplit('/').next())
+        })
         .map(str::to_string)
         .or_else(|| svc.config.default_email_from.clone());
     svc.messenger.send(from.as_deref(), msg).await
@@ -128,12 +150,23 @@ async fn deliver(svc: &Service, pool: &UserPool, msg: &OutgoingMessage) -> Resul
 
 /// Checks a submitted code against the user's pending one. On a wrong guess the counter is
 /// saved; on success the code is removed (single use) and the caller saves the user.
-async fn consume_code(svc: &Service, pool: &UserPool, user: &mut User, version: u64, purpose: &str, code: &str) -> Result<()> {
+async fn consume_code(
+    svc: &Service,
+    pool: &UserPool,
+    user: &mut User,
+    version: u64,
+    purpose: &str,
+    code: &str,
+) -> Result<()> {
     let Some(pending) = user.codes.get(purpose).cloned() else {
-        return Err(Error::CodeMismatchException("Invalid verification code provided, please try again.".into()));
+        return Err(Error::CodeMismatchException(
+            "Invalid verification code provided, please try again.".into(),
+        ));
     };
     if pending.failed_attempts >= MAX_CODE_ATTEMPTS {
-        return Err(Error::LimitExceededException("Attempt limit exceeded, please try after some time.".into()));
+        return Err(Error::LimitExceededException(
+            "Attempt limit exceeded, please try after some time.".into(),
+        ));
     }
     let want = code_hash(&user.username, code);
     let matches: bool = subtle::ConstantTimeEq::ct_eq(want.as_bytes(), pending.hash.as_bytes()).into();
@@ -142,10 +175,14 @@ async fn consume_code(svc: &Service, pool: &UserPool, user: &mut User, version: 
             p.failed_attempts += 1;
         }
         svc.save_user(pool, user, version, vec![]).await?;
-        return Err(Error::CodeMismatchException("Invalid verification code provided, please try again.".into()));
+        return Err(Error::CodeMismatchException(
+            "Invalid verification code provided, please try again.".into(),
+        ));
     }
     if pending.expires_at <= svc.now_secs() {
-        return Err(Error::ExpiredCodeException("Invalid code provided, please request a code again.".into()));
+        return Err(Error::ExpiredCodeException(
+            "Invalid code provided, please request a code again.".into(),
+        ));
     }
     user.codes.remove(purpose);
     Ok(())
@@ -167,7 +204,13 @@ pub fn user_index_deletes(pool: &UserPool, listing: &Item) -> Vec<Write> {
 
 fn is_email(s: &str) -> bool {
     match s.split_once('@') {
-        Some((l, d)) => !l.is_empty() && d.contains('.') && !d.starts_with('.') && !d.ends_with('.') && !s.contains(char::is_whitespace),
+        Some((l, d)) => {
+            !l.is_empty()
+                && d.contains('.')
+                && !d.starts_with('.')
+                && !d.ends_with('.')
+                && !s.contains(char::is_whitespace)
+        }
         None => false,
     }
 }
@@ -180,7 +223,10 @@ fn is_phone(s: &str) -> bool {
 fn check_attributes(pool: &UserPool, attrs: &BTreeMap<String, String>) -> Result<()> {
     for name in attrs.keys() {
         let known = crate::schema::is_standard(name)
-            || pool.custom_schema.iter().any(|c| c.get("Name").and_then(Value::as_str) == Some(name.as_str()));
+            || pool
+                .custom_schema
+                .iter()
+                .any(|c| c.get("Name").and_then(Value::as_str) == Some(name.as_str()));
         if !known {
             return Err(Error::invalid(format!(
                 "Attributes did not conform to the schema: Type for attribute {{{name}}} could not be determined"
@@ -192,7 +238,9 @@ fn check_attributes(pool: &UserPool, attrs: &BTreeMap<String, String>) -> Result
     }
     for req in &pool.required_attributes {
         if attrs.get(req).is_none_or(|v| v.is_empty()) {
-            return Err(Error::invalid(format!("Attributes did not conform to the schema: {req}: The attribute is required")));
+            return Err(Error::invalid(format!(
+                "Attributes did not conform to the schema: {req}: The attribute is required"
+            )));
         }
     }
     if let Some(e) = attrs.get("email") {
@@ -223,25 +271,34 @@ pub async fn sign_up(svc: &Service, input: &Value) -> Result<Value> {
     let given_username = input.req_str("Username")?;
     check_secret_hash(&client, input.str_of("SecretHash"), &[given_username])?;
     let password = input.req_str("Password")?;
-    let mut attributes: BTreeMap<String, String> = attribute_list(input, "UserAttributes").into_iter().collect();
+    let mut attributes: BTreeMap<String, String> =
+        attribute_list(input, "UserAttributes").into_iter().collect();
     for v in ["email_verified", "phone_number_verified"] {
         attributes.remove(v);
     }
     let mut aliases: BTreeMap<String, String> = BTreeMap::new();
     let sub = svc.rng.uuid().to_string();
     let username = if pool.username_attributes.is_empty() {
-        if is_email(given_username) && !pool.alias_attributes.iter().any(|a| a == "email") && given_username.contains('@') && !pool.alias_attributes.is_empty() {
-            return Err(Error::invalid("Username cannot be of email format, since user pool is configured for email alias."));
+        if is_email(given_username)
+            && !pool.alias_attributes.iter().any(|a| a == "email")
+            && given_username.contains('@')
+            && !pool.alias_attributes.is_empty()
+        {
+            return Err(Error::invalid(
+                "Username cannot be of email format, since user pool is configured for email alias.",
+            ));
         }
         given_username.to_string()
     } else {
         let as_email = pool.username_attributes.iter().any(|a| a == "email") && is_email(given_username);
-        let as_phone = pool.username_attributes.iter().any(|a| a == "phone_number") && is_phone(given_username);
+        let as_phone =
+            pool.username_attributes.iter().any(|a| a == "phone_number") && is_phone(given_username);
         let kind = if as_email {
             "email"
         } else if as_phone {
             "phone_number"
-        } else if pool.username_attributes.iter().any(|a| a == "email") && pool.username_attributes.len() == 1 {
+        } else if pool.username_attributes.iter().any(|a| a == "email") && pool.username_attributes.len() == 1
+        {
             return Err(Error::invalid("Username should be an email."));
         } else if pool.username_attributes.len() == 1 {
             return Err(Error::invalid("Username should be a phone number."));
@@ -284,7 +341,11 @@ pub async fn sign_up(svc: &Service, input: &Value) -> Result<Value> {
     let delivery = new_code(svc, &pool, &mut user, "signup", SIGNUP_CODE_TTL_SECS);
     let mut writes = vec![
         Write::put(
-            Item::new(keys::user(&pool.id, &username_key), keys::USER_SK, serde_json::to_value(&user).map_err(Error::internal)?),
+            Item::new(
+                keys::user(&pool.id, &username_key),
+                keys::USER_SK,
+                serde_json::to_value(&user).map_err(Error::internal)?,
+            ),
             Cond::NotExists,
         ),
         Write::put(
@@ -320,7 +381,9 @@ pub async fn sign_up(svc: &Service, input: &Value) -> Result<Value> {
 fn username_exists(pool: &UserPool) -> Error {
     if pool.username_attributes.iter().any(|a| a == "email") && pool.username_attributes.len() == 1 {
         Error::UsernameExistsException("An account with the given email already exists.".into())
-    } else if pool.username_attributes.iter().any(|a| a == "phone_number") && pool.username_attributes.len() == 1 {
+    } else if pool.username_attributes.iter().any(|a| a == "phone_number")
+        && pool.username_attributes.len() == 1
+    {
         Error::UsernameExistsException("An account with the given phone_number already exists.".into())
     } else {
         Error::UsernameExistsException("User already exists".into())
@@ -369,9 +432,7 @@ pub async fn resend_confirmation_code(svc: &Service, input: &Value) -> Result<Va
         return Err(Error::invalid("User is already confirmed."));
     }
     let Some((msg, details)) = new_code(svc, &pool, &mut user, "signup", SIGNUP_CODE_TTL_SECS) else {
-        return Err(Error::invalid(
-            "Cannot resend codes. Auto verification not turned on.",
-        ));
+        return Err(Error::invalid("Cannot resend codes. Auto verification not turned on."));
     };
     svc.save_user(&pool, &user, version, vec![]).await?;
     deliver(svc, &pool, &msg).await?;
