@@ -6,7 +6,7 @@ use serde_json::Value;
 use std::collections::BTreeSet;
 use std::sync::Arc;
 use tessera_core::model::keys;
-use tessera_core::ports::{AesGcmCipher, SystemClock, SystemRng};
+use tessera_core::ports::{AesGcmCipher, Clock, SystemClock, SystemRng};
 use tessera_core::store::{Cond, Item, Store, Write};
 use tessera_core::{Service, ServiceConfig};
 use tessera_local::embedded::EmbeddedStore;
@@ -61,7 +61,7 @@ fn sign(event: &mut Value) {
         .identity(&identity)
         .region("us-east-1")
         .name("cognito-idp")
-        .time(std::time::SystemTime::now())
+        .time(std::time::UNIX_EPOCH + std::time::Duration::from_millis(SystemClock.now_millis() as u64))
         .settings(SigningSettings::default())
         .build()
         .unwrap()
