@@ -279,13 +279,15 @@ pub async fn sign_up(svc: &Service, input: &Value) -> Result<Value> {
     let mut aliases: BTreeMap<String, String> = BTreeMap::new();
     let sub = svc.rng.uuid().to_string();
     let username = if pool.username_attributes.is_empty() {
-        if is_email(given_username)
-            && !pool.alias_attributes.iter().any(|a| a == "email")
-            && given_username.contains('@')
-            && !pool.alias_attributes.is_empty()
-        {
+        // Alias pools keep usernames distinct from the alias formats they accept.
+        if pool.alias_attributes.iter().any(|a| a == "email") && is_email(given_username) {
             return Err(Error::invalid(
                 "Username cannot be of email format, since user pool is configured for email alias.",
+            ));
+        }
+        if pool.alias_attributes.iter().any(|a| a == "phone_number") && is_phone(given_username) {
+            return Err(Error::invalid(
+                "Username cannot be of phone number format, since user pool is configured for phone_number alias.",
             ));
         }
         given_username.to_string()
