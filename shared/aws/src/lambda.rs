@@ -19,21 +19,39 @@ fn env_opt(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.is_empty())
 }
 
+/// Stands in for the master key where a function needs none (the public `.well-known`
+/// documents): any attempt to seal or open fails loudly instead of creating a key.
+struct NoMasterKey;
+
+impl tessera_core::ports::SecretCipher for NoMasterKey {
+    fn seal(&self, _: &[u8]) -> tessera_core::Result<Vec<u8>> {
+        Err(tessera_core::Error::internal("this function has no access to the master key"))
+    }
+    fn open(&self, _: &[u8]) -> tessera_core::Result<Vec<u8>> {
+        Err(tessera_core::Error::internal("this function has no access to the master key"))
+    }
+}
+
 /// Builds the front end from the function's environment (set by template.yaml).
-pub async fn frontend_from_env() -> Result<Frontend, BoxError> {
+pub async fn frontend_from_env(needs_master_key: bool) -> Result<Frontend, BoxError> {
     let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
     let table = env("TESSERA_TABLE")?;
     let store = Arc::new(DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), table));
     let kms = aws_sdk_kms::Client::new(&sdk);
     let clock = SystemClock;
-    let key = crate::kms::load_or_create_data_key(
-        &kms,
-        store.as_ref(),
-        &env("TESSERA_KMS_KEY_ID")?,
-        tessera_core::ports::Clock::now_secs(&clock),
-    )
-    .await
-    .map_err(|e| format!("master key: {e}"))?;
+    let cipher: Arc<dyn tessera_core::ports::SecretCipher> = if needs_master_key {
+        let key = crate::kms::load_or_create_data_key(
+            &kms,
+            store.as_ref(),
+            &env("TESSERA_KMS_KEY_ID")?,
+            tessera_core::ports::Clock::now_secs(&clock),
+        )
+        .await
+        .map_err(|e| format!("master key: {e}"))?;
+        Arc::new(AesGcmCipher::new(&key).map_err(|e| e.to_string())?)
+    } else {
+        Arc::new(NoMasterKey)
+    };
     let from = env_opt("TESSERA_SES_FROM");
     let messenger = Arc::new(AwsMessenger::new(
         aws_sdk_ses::Client::new(&sdk),
@@ -46,16 +64,14 @@ pub async fn frontend_from_env() -> Result<Frontend, BoxError> {
         default_email_from: from,
         ..ServiceConfig::default()
     };
-    let service = Service::new(
-        store,
-        messenger,
-        Arc::new(clock),
-        Arc::new(SystemRng),
-        Arc::new(AesGcmCipher::new(&key).map_err(|e| e.to_string())?),
-        config,
-    );
+    let service = Service::new(store, messenger, Arc::new(clock), Arc::new(SystemRng), cipher, config);
+    // Only the admin functions get the keys; without them every signed call is refused.
     let mut admin_keys = HashMap::new();
-    admin_keys.insert(env("TESSERA_ADMIN_ACCESS_KEY_ID")?, env("TESSERA_ADMIN_SECRET_ACCESS_KEY")?);
+    if let (Some(id), Some(secret)) =
+        (env_opt("TESSERA_ADMIN_ACCESS_KEY_ID"), env_opt("TESSERA_ADMIN_SECRET_ACCESS_KEY"))
+    {
+        admin_keys.insert(id, secret);
+    }
     Ok(Frontend {
         service: Arc::new(service),
         admin_keys,
@@ -82,7 +98,7 @@ fn init_tracing() {
 /// Serves one Cognito operation behind API Gateway (HTTP API, payload 2.0).
 pub async fn run_operation(operation: &'static str) -> Result<(), BoxError> {
     init_tracing();
-    let frontend = frontend_from_env().await?;
+    let frontend = frontend_from_env(true).await?;
     let frontend = &frontend;
     lambda_http::run(service_fn(move |req: Request| async move {
         Ok::<_, BoxError>(handle(frontend, Some(operation), req).await)
@@ -93,7 +109,7 @@ pub async fn run_operation(operation: &'static str) -> Result<(), BoxError> {
 /// Serves `GET /{poolId}/.well-known/{jwks.json,openid-configuration}`.
 pub async fn run_well_known() -> Result<(), BoxError> {
     init_tracing();
-    let frontend = frontend_from_env().await?;
+    let frontend = frontend_from_env(false).await?;
     let frontend = &frontend;
     lambda_http::run(service_fn(move |req: Request| async move {
         Ok::<_, BoxError>(handle(frontend, None, req).await)
