@@ -17,8 +17,8 @@ fi
 
 port="${TESSERA_MOTO_PORT:-5005}"
 if ! curl -s -o /dev/null "http://127.0.0.1:${port}/moto-api/"; then
-  echo "== starting moto's server on 127.0.0.1:${port}"
-  .venv/bin/moto_server -H 127.0.0.1 -p "$port" >"${TMPDIR:-/tmp}/tessera-moto.log" 2>&1 &
+  echo "== starting moto's server (requests serialised, see tools/moto-serial.py) on 127.0.0.1:${port}"
+  .venv/bin/python tools/moto-serial.py 127.0.0.1 "$port" >"${TMPDIR:-/tmp}/tessera-moto.log" 2>&1 &
   moto_pid=$!
   trap 'kill $moto_pid 2>/dev/null || true' EXIT
   for _ in $(seq 1 100); do

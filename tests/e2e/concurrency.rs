@@ -41,5 +41,5 @@ on_both_stores!(two_hundred_racing_sign_ups_one_winner, |env| {
     env.client.admin_confirm_sign_up().user_pool_id(&pool).username("race@example.com").send().await.unwrap();
     env.password_sign_in(&client_id, "race@example.com", &format!("Correct-Horse-{i}")).await.unwrap();
     let described = env.client.describe_user_pool().user_pool_id(&pool).send().await.unwrap();
-    assert_eq!(described.user_pool().unwrap().estimated_number_of_users(), 1);
+    assert_eq!(described.user_pool().unwrap().estimated_number_of_users(), 1, "one user listed");
 });

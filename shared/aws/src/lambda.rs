@@ -120,24 +120,10 @@ pub async fn run_well_known() -> Result<(), BoxError> {
 /// One API Gateway request through the shared front end.
 pub async fn handle(frontend: &Frontend, operation: Option<&str>, req: Request) -> Response<Body> {
     let (parts, body) = req.into_parts();
-    let wire = WireRequest {
-        method: parts.method.as_str().to_string(),
-        path: parts.uri.path().to_string(),
-        query: parts.uri.query().unwrap_or_default().to_string(),
-        headers: parts
-            .headers
-            .iter()
-            .map(|(k, v)| (k.as_str().to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
-            .collect(),
-        body: body.to_vec(),
-    };
+    let wire = WireRequest::from_parts(&parts, body.to_vec());
     into_response(frontend.handle(&wire, operation).await)
 }
 
 fn into_response(w: WireResponse) -> Response<Body> {
-    let mut builder = Response::builder().status(w.status);
-    for (k, v) in &w.headers {
-        builder = builder.header(k, v);
-    }
-    builder.body(Body::from(w.body)).unwrap_or_else(|_| Response::new(Body::Empty))
+    w.into_http()
 }

@@ -2,7 +2,6 @@
 
 use crate::embedded::EmbeddedStore;
 use crate::outbox::Outbox;
-use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::response::Response;
 use std::collections::HashMap;
@@ -183,8 +182,7 @@ const MAX_BODY: usize = 1024 * 1024;
 
 async fn handle(State(state): State<Arc<AppState>>, req: Request) -> Response {
     let (parts, body) = req.into_parts();
-    let path = parts.uri.path().to_string();
-    if parts.method == http::Method::GET && path == "/_dev/messages" {
+    if parts.method == http::Method::GET && parts.uri.path() == "/_dev/messages" {
         let messages = state.outbox.as_ref().map(|o| o.messages()).unwrap_or_default();
         return json_response(200, serde_json::to_vec(&messages).unwrap_or_default());
     }
@@ -195,17 +193,7 @@ async fn handle(State(state): State<Arc<AppState>>, req: Request) -> Response {
             return into_response(tessera_wire::http::error_response(&e));
         }
     };
-    let wire = WireRequest {
-        method: parts.method.as_str().to_string(),
-        path,
-        query: parts.uri.query().unwrap_or_default().to_string(),
-        headers: parts
-            .headers
-            .iter()
-            .map(|(k, v)| (k.as_str().to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
-            .collect(),
-        body,
-    };
+    let wire = WireRequest::from_parts(&parts, body);
     into_response(state.frontend.handle(&wire, None).await)
 }
 
@@ -218,9 +206,5 @@ fn json_response(status: u16, body: Vec<u8>) -> Response {
 }
 
 fn into_response(w: tessera_wire::http::WireResponse) -> Response {
-    let mut builder = Response::builder().status(w.status);
-    for (k, v) in &w.headers {
-        builder = builder.header(k, v);
-    }
-    builder.body(Body::from(w.body)).unwrap_or_else(|_| Response::new(Body::empty()))
+    w.into_http()
 }

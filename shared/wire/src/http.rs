@@ -21,6 +21,21 @@ pub struct WireRequest {
 }
 
 impl WireRequest {
+    /// From an `http` request (axum and lambda_http both use the `http` crate).
+    pub fn from_parts(parts: &http::request::Parts, body: Vec<u8>) -> Self {
+        WireRequest {
+            method: parts.method.as_str().to_string(),
+            path: parts.uri.path().to_string(),
+            query: parts.uri.query().unwrap_or_default().to_string(),
+            headers: parts
+                .headers
+                .iter()
+                .map(|(k, v)| (k.as_str().to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+                .collect(),
+            body,
+        }
+    }
+
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
     }
@@ -34,6 +49,20 @@ pub struct WireResponse {
 }
 
 impl WireResponse {
+    /// Into an `http` response with any body type that can hold bytes.
+    pub fn into_http<B: From<Vec<u8>>>(self) -> http::Response<B> {
+        let mut response = http::Response::new(B::from(self.body));
+        *response.status_mut() = http::StatusCode::from_u16(self.status).unwrap_or(http::StatusCode::OK);
+        for (k, v) in self.headers {
+            if let (Ok(name), Ok(value)) =
+                (http::HeaderName::from_bytes(k.as_bytes()), http::HeaderValue::from_str(&v))
+            {
+                response.headers_mut().append(name, value);
+            }
+        }
+        response
+    }
+
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
     }
@@ -235,16 +264,7 @@ pub fn http_date(epoch_secs: i64) -> String {
     let days = epoch_secs.div_euclid(86400);
     let secs = epoch_secs.rem_euclid(86400);
     let weekday = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"][days.rem_euclid(7) as usize];
-    // Civil-from-days (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
+    let (year, month, day) = crate::sigv4::civil_from_days(days);
     let month_name = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
         [(month - 1) as usize];
     format!(

@@ -246,12 +246,8 @@ async fn refresh(
 ) -> Result<Value> {
     let token = param(params, "REFRESH_TOKEN")?;
     let invalid = || Error::not_authorized("Invalid Refresh Token");
-    let (origin_jti, secret) = split_refresh_token(token).ok_or_else(invalid)?;
-    let (origin, _) =
-        svc.get_json::<Origin>(&keys::origin(origin_jti), keys::ORIGIN_SK).await?.ok_or_else(invalid)?;
-    let matches: bool =
-        subtle::ConstantTimeEq::ct_eq(refresh_hash(secret).as_bytes(), origin.refresh_hash.as_bytes()).into();
-    if !matches || origin.client_id != client.client_id || origin.pool_id != pool.id {
+    let (origin_jti, origin, _) = load_refresh_token(svc, token).await?.ok_or_else(invalid)?;
+    if origin.client_id != client.client_id || origin.pool_id != pool.id {
         return Err(invalid());
     }
     let (user, _) = svc
@@ -270,7 +266,19 @@ async fn refresh(
     if !user.enabled {
         return Err(Error::not_authorized("User is disabled."));
     }
-    issue(svc, ctx, pool, client, &user, Some((origin_jti, &origin))).await
+    issue(svc, ctx, pool, client, &user, Some((&origin_jti, &origin))).await
+}
+
+/// The session family a refresh token belongs to, when the token is genuine and live.
+async fn load_refresh_token(svc: &Service, token: &str) -> Result<Option<(String, Origin, u64)>> {
+    let Some((origin_jti, secret)) = split_refresh_token(token) else { return Ok(None) };
+    let Some((origin, version)) = svc.get_json::<Origin>(&keys::origin(origin_jti), keys::ORIGIN_SK).await?
+    else {
+        return Ok(None);
+    };
+    let matches: bool =
+        subtle::ConstantTimeEq::ct_eq(refresh_hash(secret).as_bytes(), origin.refresh_hash.as_bytes()).into();
+    Ok(matches.then(|| (origin_jti.to_string(), origin, version)))
 }
 
 /// Issues tokens. A new sign-in (`existing` None) starts a session family with a refresh token;
@@ -440,25 +448,19 @@ pub async fn revoke_token(svc: &Service, input: &Value) -> Result<Value> {
         let given = input.str_of("ClientSecret").unwrap_or_default();
         let ok: bool = subtle::ConstantTimeEq::ct_eq(secret.as_bytes(), given.as_bytes()).into();
         if !ok {
-            return Err(Error::NotAuthorizedException("Client authentication failed.".into()));
+            return Err(Error::UnauthorizedException("Client authentication failed.".into()));
         }
     }
     if token.split('.').count() == 3 {
         return Err(Error::UnsupportedTokenTypeException("Unsupported token type".into()));
     }
-    let Some((origin_jti, secret)) = split_refresh_token(token) else {
+    if split_refresh_token(token).is_none() {
         return Err(Error::invalid("Invalid token"));
-    };
-    let Some((origin, version)) = svc.get_json::<Origin>(&keys::origin(origin_jti), keys::ORIGIN_SK).await?
-    else {
-        // Already revoked or expired: revoking again is not an error (RFC 7009).
-        return Ok(json!({}));
-    };
-    let matches: bool =
-        subtle::ConstantTimeEq::ct_eq(refresh_hash(secret).as_bytes(), origin.refresh_hash.as_bytes()).into();
-    if !matches {
-        return Ok(json!({}));
     }
+    let Some((origin_jti, origin, version)) = load_refresh_token(svc, token).await? else {
+        // Already revoked, expired or never issued: revoking it again is not an error (RFC 7009).
+        return Ok(json!({}));
+    };
     if origin.client_id != client.client_id {
         return Err(Error::UnauthorizedException("The refresh token was not issued to this client.".into()));
     }
@@ -470,7 +472,7 @@ pub async fn revoke_token(svc: &Service, input: &Value) -> Result<Value> {
     match svc
         .store
         .transact(
-            vec![Write::delete(keys::origin(origin_jti), keys::ORIGIN_SK, Cond::Version(version))],
+            vec![Write::delete(keys::origin(&origin_jti), keys::ORIGIN_SK, Cond::Version(version))],
             svc.now_secs(),
         )
         .await
