@@ -6,7 +6,8 @@
 //!   argon2id verify at the server's parameters, timed in this process.
 //! * `token`: against a running endpoint (Tessera or cognito-local), creates a pool, a
 //!   client and a user, signs in and writes the access token for `bench/getuser.lua`.
-//! * `argon2`: times one argon2id verify at `HashParams::default()`.
+//! * `micro`: times the pieces the profiles point at (RS256 sign and verify, argon2 memory).
+//! * `argon2`: times one argon2id verify at `HashParams::default()`, alone and N at once.
 
 use aws_sdk_cognitoidentityprovider as cip;
 use clap::{Parser, Subcommand};
@@ -65,6 +66,12 @@ enum Cmd {
         #[arg(long)]
         admin_create: bool,
     },
+    /// Time the pieces of a sign-in and of a GetUser that the profiles point at, alone.
+    Micro {
+        /// Calls per batch (the best of 5 batches is reported).
+        #[arg(long, default_value_t = 200)]
+        iters: usize,
+    },
     /// Time one argon2id verify at the server's default parameters.
     Argon2 {
         #[arg(long, default_value_t = 50)]
@@ -72,6 +79,9 @@ enum Cmd {
         /// Verifies at once for the parallel measurement.
         #[arg(long, default_value_t = 2)]
         threads: usize,
+        /// Memory in KiB (default: the server's, HashParams::default()).
+        #[arg(long)]
+        m_kib: Option<u32>,
     },
 }
 
@@ -146,7 +156,10 @@ struct Argon2Timing {
 }
 
 fn time_argon2(samples: usize, threads: usize) -> Result<Argon2Timing, String> {
-    let params = HashParams::default();
+    time_argon2_with(HashParams::default(), samples, threads)
+}
+
+fn time_argon2_with(params: HashParams, samples: usize, threads: usize) -> Result<Argon2Timing, String> {
     let salt = [7u8; 16];
     let phc = params.hash(PASSWORD, &salt).map_err(err("argon2 hash"))?;
     if !params.verify(PASSWORD, &phc) {
@@ -274,6 +287,13 @@ fn cpu_secs(pid: u32) -> Result<f64, String> {
     let utime: f64 = f.get(11).and_then(|s| s.parse().ok()).ok_or("no utime")?;
     let stime: f64 = f.get(12).and_then(|s| s.parse().ok()).ok_or("no stime")?;
     Ok((utime + stime) / clk_tck())
+}
+
+/// The 1, 5 and 15 minute load averages (others share this machine).
+fn loadavg() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_default()
 }
 
 fn clk_tck() -> f64 {
@@ -421,7 +441,6 @@ where
 // Subcommands
 // ---------------------------------------------------------------------------------------
 
-#[allow(clippy::too_many_arguments)]
 async fn signin(
     users: usize,
     concurrency: usize,
@@ -432,6 +451,8 @@ async fn signin(
     perf: Option<PathBuf>,
 ) -> Result<(), String> {
     // Time argon2 first, on a quiet machine.
+    let load_before = loadavg();
+    println!("load average before: {load_before}");
     let a2 = time_argon2(samples, 2)?;
     println!("{}", a2.describe());
 
@@ -521,6 +542,8 @@ async fn signin(
     let result = serde_json::json!({
         "users": users,
         "concurrency": concurrency,
+        "load_before": load_before,
+        "load_after": loadavg(),
         "argon2": {"m_kib": a2.params.m_kib, "t": a2.params.t, "p": a2.params.p,
                     "verify_ms_median": ms(a2.wall_median), "verify_ms_min": ms(a2.wall_min),
                     "verify_cpu_ms": a2.cpu_1 * 1000.0, "verify_cpu_ms_2_parallel": a2.cpu_parallel * 1000.0},
@@ -549,7 +572,8 @@ async fn token(endpoint: String, out: PathBuf, admin_create_user: bool) -> Resul
     wait_ready(&endpoint).await?;
     let client = sdk_client(&endpoint);
     let (pool_id, client_id) = pool_and_client(&client).await?;
-    let username = format!("wrk{}", std::process::id());
+    // An email address: cognito-local makes email the username attribute of new pools.
+    let username = format!("wrk{}@example.com", std::process::id());
     if admin_create_user {
         admin_create(&client, &pool_id, &username).await?;
     } else {
@@ -564,6 +588,106 @@ async fn token(endpoint: String, out: PathBuf, admin_create_user: bool) -> Resul
     Ok(())
 }
 
+/// Per-call time of `f`: the best mean of 5 batches of `iters` calls, in microseconds.
+fn per_call<T>(iters: usize, mut f: impl FnMut() -> T) -> f64 {
+    let iters = iters.max(1);
+    let mut best = f64::MAX;
+    for _ in 0..5 {
+        let t = Instant::now();
+        for _ in 0..iters {
+            std::hint::black_box(f());
+        }
+        best = best.min(t.elapsed().as_secs_f64() * 1e6 / iters as f64);
+    }
+    best
+}
+
+fn micro(iters: usize) -> Result<(), String> {
+    use aws_lc_rs::signature as sig;
+    use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+    use base64::Engine;
+    use tessera_core::ports::{AesGcmCipher, SecretCipher};
+    use tessera_core::tokens::{PoolKeys, SigningKey};
+
+    let cipher = AesGcmCipher::new(&[9u8; 32]).map_err(err("cipher"))?;
+    let keys = PoolKeys::generate(&cipher).map_err(err("keys"))?;
+    let key = SigningKey::open(&keys.access, &cipher).map_err(err("open key"))?;
+    let iss = "http://127.0.0.1:9229/us-east-1_AbCdEfGhI";
+    let claims = serde_json::json!({
+        "sub": "8c1f4b7e-2d3a-4e5f-9a6b-7c8d9e0f1a2b", "iss": iss,
+        "client_id": "6jixni0pkmoma40utgtbhs1hk6", "origin_jti": "0d2f5c1e-3b4a-4c6d-8e7f-9a0b1c2d3e4f",
+        "event_id": "1e3a5c7b-9d2f-4a6c-8b0e-2d4f6a8c0e1b", "token_use": "access",
+        "scope": "aws.cognito.signin.user.admin", "auth_time": 1_800_000_000i64,
+        "exp": 4_000_000_000i64, "iat": 1_800_000_000i64,
+        "jti": "2f4b6d8a-0c1e-4f3a-5b7c-9d1e3f5a7b9c", "username": "wrk1@example.com"
+    });
+    let token = key.sign(&claims).map_err(err("sign"))?;
+    let (signing_input, sig_b64) = token.rsplit_once('.').ok_or("token")?;
+    let signature = URL_SAFE_NO_PAD.decode(sig_b64).map_err(err("sig"))?;
+    let der = cipher
+        .open(&STANDARD.decode(&keys.access.sealed_private).map_err(err("b64"))?)
+        .map_err(err("open"))?;
+    let n = URL_SAFE_NO_PAD.decode(&keys.access.n).map_err(err("n"))?;
+    let e = URL_SAFE_NO_PAD.decode(&keys.access.e).map_err(err("e"))?;
+    let components = sig::RsaPublicKeyComponents { n: n.as_slice(), e: e.as_slice() };
+    let parsed =
+        components.to_parsed_public_key(&sig::RSA_PKCS1_2048_8192_SHA256).map_err(err("parsed key"))?;
+    let pair = sig::RsaKeyPair::from_der(&der).map_err(err("key pair"))?;
+    let rng = aws_lc_rs::rand::SystemRandom::new();
+    let mut out = vec![0u8; pair.public_modulus_len()];
+    if key.verify(&token, iss, 0).is_none()
+        || parsed.verify_sig(signing_input.as_bytes(), &signature).is_err()
+    {
+        return Err("the token does not verify".into());
+    }
+
+    println!("RS256, 2048-bit key; best of 5 batches of {iters} calls, microseconds per call");
+    let sign_server = per_call(iters / 10 + 1, || key.sign(&claims));
+    println!("  sign, as the server does (jsonwebtoken, key parsed per call) {sign_server:>9.1}");
+    let parse = per_call(iters / 10 + 1, || sig::RsaKeyPair::from_der(&der).is_ok());
+    println!("    of which RsaKeyPair::from_der alone                        {parse:>9.1}");
+    let sign_cached = per_call(iters / 10 + 1, || {
+        pair.sign(&sig::RSA_PKCS1_SHA256, &rng, signing_input.as_bytes(), &mut out).is_ok()
+    });
+    println!("  sign with a key pair parsed once (aws-lc-rs)                 {sign_cached:>9.1}");
+    let verify_server = per_call(iters, || key.verify(&token, iss, 0).is_some());
+    println!("  verify, as GetUser does (jsonwebtoken: parse, key per call)  {verify_server:>9.1}");
+    let verify_components = per_call(iters, || {
+        components.verify(&sig::RSA_PKCS1_2048_8192_SHA256, signing_input.as_bytes(), &signature).is_ok()
+    });
+    println!("    of which the RSA check alone, key built per call           {verify_components:>9.1}");
+    let verify_parsed = per_call(iters, || parsed.verify_sig(signing_input.as_bytes(), &signature).is_ok());
+    println!("  RSA check with a public key parsed once                      {verify_parsed:>9.1}");
+    let hashed = per_call(iters, || aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, token.as_bytes()));
+    println!("  SHA-256 of the token (a verified-token cache key)            {hashed:>9.1}");
+
+    let params = HashParams::default();
+    let a2 = argon2::Argon2::new(
+        argon2::Algorithm::Argon2id,
+        argon2::Version::V0x13,
+        argon2::Params::new(params.m_kib, params.t, params.p, Some(32)).map_err(err("params"))?,
+    );
+    let mut hash = [0u8; 32];
+    let fresh =
+        per_call(4, || a2.hash_password_into(PASSWORD.as_bytes(), b"saltsaltsaltsalt", &mut hash).is_ok());
+    let block_count =
+        argon2::Params::new(params.m_kib, params.t, params.p, Some(32)).map_err(err("params"))?.block_count();
+    let mut blocks = vec![argon2::Block::default(); block_count];
+    let reused = per_call(4, || {
+        a2.hash_password_into_with_memory(PASSWORD.as_bytes(), b"saltsaltsaltsalt", &mut hash, &mut blocks)
+            .is_ok()
+    });
+    println!(
+        "argon2id m={} KiB t={} p={}: fresh memory per call {:.2} ms, memory reused {:.2} ms",
+        params.m_kib,
+        params.t,
+        params.p,
+        fresh / 1000.0,
+        reused / 1000.0
+    );
+    Ok(())
+}
+
 #[tokio::main]
 async fn main() -> Result<(), String> {
     match Cli::parse().command {
@@ -571,8 +695,13 @@ async fn main() -> Result<(), String> {
             signin(users, concurrency, server, port, samples, json, perf).await
         }
         Cmd::Token { endpoint, out, admin_create } => token(endpoint, out, admin_create).await,
-        Cmd::Argon2 { samples, threads } => {
-            println!("{}", time_argon2(samples, threads)?.describe());
+        Cmd::Micro { iters } => micro(iters),
+        Cmd::Argon2 { samples, threads, m_kib } => {
+            let mut params = HashParams::default();
+            if let Some(m) = m_kib {
+                params.m_kib = m;
+            }
+            println!("{}", time_argon2_with(params, samples, threads)?.describe());
             Ok(())
         }
     }
