@@ -14,6 +14,9 @@ use sha2::Sha256;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+/// Entries a process cache holds before it starts over.
+const MAX_CACHED: usize = 50_000;
+
 /// Deployment-wide settings.
 #[derive(Debug, Clone)]
 pub struct ServiceConfig {
@@ -23,6 +26,9 @@ pub struct ServiceConfig {
     pub hash_params: HashParams,
     /// Sender address for email when a pool sets none.
     pub default_email_from: Option<String>,
+    /// How long a process may serve a pool's settings from memory. Changes made through this
+    /// process apply at once; other processes (other Lambda instances) see them within this.
+    pub pool_cache_ttl_ms: i64,
 }
 
 impl Default for ServiceConfig {
@@ -32,6 +38,7 @@ impl Default for ServiceConfig {
             account_id: "000000000000".into(),
             hash_params: HashParams::default(),
             default_email_from: None,
+            pool_cache_ttl_ms: 1000,
         }
     }
 }
@@ -63,6 +70,9 @@ pub struct Service {
     pub cipher: Arc<dyn SecretCipher>,
     pub config: ServiceConfig,
     key_cache: Mutex<HashMap<String, Arc<OpenKeys>>>,
+    pool_cache: Mutex<HashMap<String, (Arc<UserPool>, i64)>>,
+    /// Access tokens whose signature was already checked, by SHA-256 of issuer and token.
+    verified_tokens: Mutex<HashMap<[u8; 32], Arc<Value>>>,
     /// Bounds concurrent password hashing (each argon2 call holds ~19 MiB).
     hash_permits: tokio::sync::Semaphore,
 }
@@ -85,6 +95,8 @@ impl Service {
             cipher,
             config,
             key_cache: Mutex::new(HashMap::new()),
+            pool_cache: Mutex::new(HashMap::new()),
+            verified_tokens: Mutex::new(HashMap::new()),
             hash_permits: tokio::sync::Semaphore::new(cores * 2),
         }
     }
@@ -121,11 +133,72 @@ impl Service {
         }
     }
 
-    pub async fn pool(&self, pool_id: &str) -> Result<UserPool> {
-        self.get_json::<UserPool>(&keys::pool(pool_id), keys::POOL_SK)
+    pub async fn pool(&self, pool_id: &str) -> Result<Arc<UserPool>> {
+        let now = self.clock.now_millis();
+        if let Some((pool, at)) = self.pool_cache.lock().map_err(Error::internal)?.get(pool_id) {
+            if now - at < self.config.pool_cache_ttl_ms {
+                return Ok(pool.clone());
+            }
+        }
+        let pool = self
+            .get_json::<UserPool>(&keys::pool(pool_id), keys::POOL_SK)
             .await?
-            .map(|(p, _)| p)
-            .ok_or_else(|| Error::ResourceNotFoundException(format!("User pool {pool_id} does not exist.")))
+            .map(|(p, _)| Arc::new(p))
+            .ok_or_else(|| {
+                Error::ResourceNotFoundException(format!("User pool {pool_id} does not exist."))
+            })?;
+        let mut cache = self.pool_cache.lock().map_err(Error::internal)?;
+        if cache.len() >= MAX_CACHED {
+            cache.clear();
+        }
+        cache.insert(pool_id.to_string(), (pool.clone(), now));
+        Ok(pool)
+    }
+
+    /// Drops what this process remembers of a pool (after it changed or went away).
+    pub fn forget_pool(&self, pool_id: &str) {
+        if let Ok(mut cache) = self.pool_cache.lock() {
+            cache.remove(pool_id);
+        }
+        if let Ok(mut cache) = self.key_cache.lock() {
+            cache.remove(pool_id);
+        }
+    }
+
+    /// An access token's claims when its signature and issuer check out and it has not
+    /// expired. `Err(true)` means a genuine token that expired.
+    pub fn verify_access_token(
+        &self,
+        keys: &OpenKeys,
+        issuer: &str,
+        token: &str,
+    ) -> Result<Arc<Value>, bool> {
+        use sha2::Digest;
+        let now = self.now_secs();
+        let mut h = Sha256::new();
+        h.update(issuer.as_bytes());
+        h.update([0u8]);
+        h.update(token.as_bytes());
+        let id: [u8; 32] = h.finalize().into();
+        let cached = self.verified_tokens.lock().ok().and_then(|c| c.get(&id).cloned());
+        let claims = match cached {
+            Some(claims) => claims,
+            None => {
+                // Verified without the expiry, so an expired token can be told apart.
+                let claims = Arc::new(keys.access.verify(token, issuer, i64::MIN).ok_or(false)?);
+                if let Ok(mut cache) = self.verified_tokens.lock() {
+                    if cache.len() >= MAX_CACHED {
+                        cache.clear();
+                    }
+                    cache.insert(id, claims.clone());
+                }
+                claims
+            }
+        };
+        match claims.get("exp").and_then(Value::as_i64) {
+            Some(exp) if exp > now => Ok(claims),
+            _ => Err(true),
+        }
     }
 
     pub async fn client(&self, client_id: &str) -> Result<AppClient> {
@@ -215,12 +288,6 @@ impl Service {
         });
         self.key_cache.lock().map_err(Error::internal)?.insert(pool.id.clone(), opened.clone());
         Ok(opened)
-    }
-
-    pub fn forget_keys(&self, pool_id: &str) {
-        if let Ok(mut cache) = self.key_cache.lock() {
-            cache.remove(pool_id);
-        }
     }
 }
 

@@ -373,10 +373,10 @@ async fn issue(
 
 /// A verified access token's user and session.
 pub struct AccessSession {
-    pub pool: UserPool,
+    pub pool: std::sync::Arc<UserPool>,
     pub user: User,
     pub version: u64,
-    pub claims: Value,
+    pub claims: std::sync::Arc<Value>,
     pub origin_jti: String,
 }
 
@@ -390,14 +390,10 @@ pub async fn authorize_access_token(svc: &Service, ctx: &CallContext, token: &st
     }
     let pool = svc.pool(&pool_id).await.map_err(|_| invalid())?;
     let keys = svc.open_keys(&pool)?;
-    let now = svc.now_secs();
-    let claims = match keys.access.verify(token, &ctx.issuer(&pool.id), now) {
-        Some(c) => c,
-        None => {
-            // Distinguish expiry from forgery only for tokens whose signature is ours.
-            let expired = keys.access.verify(token, &ctx.issuer(&pool.id), i64::MIN).is_some();
-            return Err(if expired { Error::not_authorized("Access Token has expired") } else { invalid() });
-        }
+    let claims = match svc.verify_access_token(&keys, &ctx.issuer(&pool.id), token) {
+        Ok(c) => c,
+        Err(true) => return Err(Error::not_authorized("Access Token has expired")),
+        Err(false) => return Err(invalid()),
     };
     if claims.get("token_use").and_then(Value::as_str) != Some("access") {
         return Err(invalid());

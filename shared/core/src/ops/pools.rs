@@ -285,7 +285,7 @@ pub async fn update_user_pool(svc: &Service, input: &Value) -> Result<Value> {
         Item::new(keys::pool(&pool.id), keys::POOL_SK, serde_json::to_value(&pool).map_err(Error::internal)?);
     item.version = version + 1;
     let listing = json!({"Id": pool.id, "Name": pool.name});
-    match svc
+    let result = svc
         .store
         .transact(
             vec![
@@ -294,8 +294,9 @@ pub async fn update_user_pool(svc: &Service, input: &Value) -> Result<Value> {
             ],
             svc.now_secs(),
         )
-        .await
-    {
+        .await;
+    svc.forget_pool(&pool.id);
+    match result {
         Ok(()) => Ok(json!({})),
         Err(StoreError::ConditionFailed { .. }) => Err(Error::ConcurrentModificationException(
             "The user pool was modified by another request. Try again.".into(),
@@ -322,7 +323,7 @@ pub async fn delete_user_pool(svc: &Service, input: &Value) -> Result<Value> {
             now,
         )
         .await?;
-    svc.forget_keys(&pool.id);
+    svc.forget_pool(&pool.id);
     let pool_pk = keys::pool(&pool.id);
     loop {
         let page = svc.store.query(&pool_pk, "CLIENT#", None, 40, now).await?;
