@@ -71,7 +71,7 @@ pub struct Service {
     pub config: ServiceConfig,
     key_cache: Mutex<HashMap<String, Arc<OpenKeys>>>,
     pool_cache: Mutex<HashMap<String, (Arc<UserPool>, i64)>>,
-    /// Access tokens whose signature was already checked, by SHA-256 of issuer and token.
+    /// Claims of access tokens whose signature was already checked, by SHA-256 of the token.
     verified_tokens: Mutex<HashMap<[u8; 32], Arc<Value>>>,
     /// Bounds concurrent password hashing (each argon2 call holds ~19 MiB).
     hash_permits: tokio::sync::Semaphore,
@@ -86,6 +86,7 @@ impl Service {
         cipher: Arc<dyn SecretCipher>,
         config: ServiceConfig,
     ) -> Self {
+        // Hashing is CPU- and memory-bound: more at once than cores only adds memory.
         let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
         Service {
             store,
@@ -97,7 +98,7 @@ impl Service {
             key_cache: Mutex::new(HashMap::new()),
             pool_cache: Mutex::new(HashMap::new()),
             verified_tokens: Mutex::new(HashMap::new()),
-            hash_permits: tokio::sync::Semaphore::new(cores * 2),
+            hash_permits: tokio::sync::Semaphore::new(cores),
         }
     }
 
@@ -165,39 +166,49 @@ impl Service {
         }
     }
 
-    /// An access token's claims when its signature and issuer check out and it has not
-    /// expired. `Err(true)` means a genuine token that expired.
-    pub fn verify_access_token(
+    /// The pool and claims of an access token whose signature and issuer check out and which
+    /// has not expired. Signatures are checked once per token and process, then remembered.
+    pub async fn check_access_token(
         &self,
-        keys: &OpenKeys,
-        issuer: &str,
+        ctx: &CallContext,
         token: &str,
-    ) -> Result<Arc<Value>, bool> {
+    ) -> Result<(Arc<UserPool>, Arc<Value>)> {
         use sha2::Digest;
-        let now = self.now_secs();
-        let mut h = Sha256::new();
-        h.update(issuer.as_bytes());
-        h.update([0u8]);
-        h.update(token.as_bytes());
-        let id: [u8; 32] = h.finalize().into();
+        let invalid = || Error::not_authorized("Invalid Access Token");
+        let id: [u8; 32] = Sha256::digest(token.as_bytes()).into();
         let cached = self.verified_tokens.lock().ok().and_then(|c| c.get(&id).cloned());
-        let claims = match cached {
-            Some(claims) => claims,
+        let (pool, claims) = match cached {
+            Some(claims) => {
+                let iss = claims.get("iss").and_then(Value::as_str).unwrap_or_default();
+                let pool_id = iss.rsplit('/').next().unwrap_or_default();
+                let pool = self.pool(pool_id).await.map_err(|_| invalid())?;
+                if iss != ctx.issuer(&pool.id) {
+                    return Err(invalid());
+                }
+                (pool, claims)
+            }
             None => {
-                // Verified without the expiry, so an expired token can be told apart.
-                let claims = Arc::new(keys.access.verify(token, issuer, i64::MIN).ok_or(false)?);
+                let pool_id = crate::tokens::unverified_pool_id(token).ok_or_else(invalid)?;
+                if !crate::ids::is_pool_id(&pool_id) {
+                    return Err(invalid());
+                }
+                let pool = self.pool(&pool_id).await.map_err(|_| invalid())?;
+                let keys = self.open_keys(&pool)?;
+                // Checked without the expiry, so an expired token can be told apart below.
+                let claims =
+                    Arc::new(keys.access.verify(token, &ctx.issuer(&pool.id), i64::MIN).ok_or_else(invalid)?);
                 if let Ok(mut cache) = self.verified_tokens.lock() {
                     if cache.len() >= MAX_CACHED {
                         cache.clear();
                     }
                     cache.insert(id, claims.clone());
                 }
-                claims
+                (pool, claims)
             }
         };
         match claims.get("exp").and_then(Value::as_i64) {
-            Some(exp) if exp > now => Ok(claims),
-            _ => Err(true),
+            Some(exp) if exp > self.now_secs() => Ok((pool, claims)),
+            _ => Err(Error::not_authorized("Access Token has expired")),
         }
     }
 

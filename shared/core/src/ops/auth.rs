@@ -384,17 +384,7 @@ pub struct AccessSession {
 /// `token_use`, scope, not revoked, user present and enabled.
 pub async fn authorize_access_token(svc: &Service, ctx: &CallContext, token: &str) -> Result<AccessSession> {
     let invalid = || Error::not_authorized("Invalid Access Token");
-    let pool_id = crate::tokens::unverified_pool_id(token).ok_or_else(invalid)?;
-    if !crate::ids::is_pool_id(&pool_id) {
-        return Err(invalid());
-    }
-    let pool = svc.pool(&pool_id).await.map_err(|_| invalid())?;
-    let keys = svc.open_keys(&pool)?;
-    let claims = match svc.verify_access_token(&keys, &ctx.issuer(&pool.id), token) {
-        Ok(c) => c,
-        Err(true) => return Err(Error::not_authorized("Access Token has expired")),
-        Err(false) => return Err(invalid()),
-    };
+    let (pool, claims) = svc.check_access_token(ctx, token).await?;
     if claims.get("token_use").and_then(Value::as_str) != Some("access") {
         return Err(invalid());
     }
