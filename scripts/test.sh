@@ -9,10 +9,10 @@ export AWS_ACCESS_KEY_ID="${AWS_ACCESS_KEY_ID:-test}"
 export AWS_SECRET_ACCESS_KEY="${AWS_SECRET_ACCESS_KEY:-test}"
 export AWS_REGION="${AWS_REGION:-us-east-1}"
 
-if ! .venv/bin/python -c 'import moto, boto3, jwt, awscli, cfnlint' 2>/dev/null; then
+if ! .venv/bin/python -c 'import moto, boto3, jwt, awscli, cfnlint, samtranslator' 2>/dev/null; then
   echo "== installing test tools into .venv (moto[server], boto3, awscli, pyjwt, cfn-lint)"
   python3 -m venv .venv
-  .venv/bin/pip install --quiet --disable-pip-version-check 'moto[server]>=5,<6' boto3 awscli 'pyjwt[crypto]' cfn-lint
+  .venv/bin/pip install --quiet --disable-pip-version-check 'moto[server]>=5,<6' boto3 awscli 'pyjwt[crypto]' cfn-lint aws-sam-translator
 fi
 
 port="${TESSERA_MOTO_PORT:-5005}"
