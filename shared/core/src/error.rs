@@ -93,7 +93,6 @@ impl Error {
     pub fn status(&self) -> u16 {
         match self {
             Error::InternalErrorException(_) => 500,
-            Error::TooManyRequestsException(_) => 400,
             _ => 400,
         }
     }
