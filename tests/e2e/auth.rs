@@ -96,17 +96,7 @@ on_both_stores!(admin_auth_refresh_and_sign_out, |env| {
         assert_eq!(r.expires_in(), 3600);
         assert!(r.refresh_token().is_some());
     }
-    let first = c
-        .admin_initiate_auth()
-        .user_pool_id(&pool)
-        .client_id(&client_id)
-        .auth_flow(AuthFlowType::AdminUserPasswordAuth)
-        .auth_parameters("USERNAME", "ann@example.com")
-        .auth_parameters("PASSWORD", PASSWORD)
-        .send()
-        .await
-        .unwrap();
-    let first = first.authentication_result().unwrap();
+    let first = env.admin_sign_in(&pool, &client_id, "ann@example.com").await;
     let refresh_token = first.refresh_token().unwrap().to_string();
 
     for flow in [AuthFlowType::RefreshTokenAuth, AuthFlowType::RefreshToken] {
@@ -133,15 +123,7 @@ on_both_stores!(admin_auth_refresh_and_sign_out, |env| {
         .unwrap();
     let refreshed_access = out.authentication_result().unwrap().access_token().unwrap().to_string();
 
-    let e = c
-        .initiate_auth()
-        .client_id(&client_id)
-        .auth_flow(AuthFlowType::RefreshTokenAuth)
-        .auth_parameters("REFRESH_TOKEN", "garbage")
-        .send()
-        .await
-        .map_err(err_name)
-        .unwrap_err();
+    let e = env.refresh(&client_id, "garbage").await.unwrap_err();
     assert_eq!(e, "NotAuthorizedException: Invalid Refresh Token");
 
     // GlobalSignOut revokes every token of the user against the service.
@@ -150,29 +132,12 @@ on_both_stores!(admin_auth_refresh_and_sign_out, |env| {
         let e = c.get_user().access_token(access).send().await.map_err(err_name).unwrap_err();
         assert_eq!(e, "NotAuthorizedException: Access Token has been revoked");
     }
-    let e = c
-        .initiate_auth()
-        .client_id(&client_id)
-        .auth_flow(AuthFlowType::RefreshTokenAuth)
-        .auth_parameters("REFRESH_TOKEN", &refresh_token)
-        .send()
-        .await
-        .map_err(err_name)
-        .unwrap_err();
+    let e = env.refresh(&client_id, &refresh_token).await.unwrap_err();
     assert_eq!(e, "NotAuthorizedException: Refresh Token has been revoked");
 
     // A new sign-in works again, right away.
-    let again = c
-        .admin_initiate_auth()
-        .user_pool_id(&pool)
-        .client_id(&client_id)
-        .auth_flow(AuthFlowType::AdminUserPasswordAuth)
-        .auth_parameters("USERNAME", "ann@example.com")
-        .auth_parameters("PASSWORD", PASSWORD)
-        .send()
-        .await
-        .unwrap();
-    let again_access = again.authentication_result().unwrap().access_token().unwrap().to_string();
+    let again = env.admin_sign_in(&pool, &client_id, "ann@example.com").await;
+    let again_access = again.access_token().unwrap().to_string();
     c.get_user().access_token(&again_access).send().await.unwrap();
 
     c.admin_user_global_sign_out().user_pool_id(&pool).username("ann@example.com").send().await.unwrap();
@@ -180,17 +145,7 @@ on_both_stores!(admin_auth_refresh_and_sign_out, |env| {
     assert_eq!(e, "NotAuthorizedException: Access Token has been revoked");
 
     // Deleted users' tokens stop working.
-    let last = c
-        .admin_initiate_auth()
-        .user_pool_id(&pool)
-        .client_id(&client_id)
-        .auth_flow(AuthFlowType::AdminUserPasswordAuth)
-        .auth_parameters("USERNAME", "ann@example.com")
-        .auth_parameters("PASSWORD", PASSWORD)
-        .send()
-        .await
-        .unwrap();
-    let last = last.authentication_result().unwrap();
+    let last = env.admin_sign_in(&pool, &client_id, "ann@example.com").await;
     c.admin_delete_user().user_pool_id(&pool).username("ann@example.com").send().await.unwrap();
     let e =
         c.get_user().access_token(last.access_token().unwrap()).send().await.map_err(err_name).unwrap_err();

@@ -166,6 +166,58 @@ impl TestEnv {
         out.user_sub().to_string()
     }
 
+    /// ADMIN_USER_PASSWORD_AUTH with the test password.
+    pub async fn admin_sign_in(
+        &self,
+        pool_id: &str,
+        client_id: &str,
+        username: &str,
+    ) -> cip::types::AuthenticationResultType {
+        self.client
+            .admin_initiate_auth()
+            .user_pool_id(pool_id)
+            .client_id(client_id)
+            .auth_flow(cip::types::AuthFlowType::AdminUserPasswordAuth)
+            .auth_parameters("USERNAME", username)
+            .auth_parameters("PASSWORD", PASSWORD)
+            .send()
+            .await
+            .expect("admin sign-in")
+            .authentication_result()
+            .cloned()
+            .expect("tokens")
+    }
+
+    /// REFRESH_TOKEN_AUTH through InitiateAuth.
+    pub async fn refresh(
+        &self,
+        client_id: &str,
+        refresh_token: &str,
+    ) -> Result<cip::types::AuthenticationResultType, String> {
+        self.client
+            .initiate_auth()
+            .client_id(client_id)
+            .auth_flow(cip::types::AuthFlowType::RefreshTokenAuth)
+            .auth_parameters("REFRESH_TOKEN", refresh_token)
+            .send()
+            .await
+            .map_err(err_name)
+            .map(|o| o.authentication_result().cloned().expect("tokens"))
+    }
+
+    /// ConfirmSignUp without a secret hash.
+    pub async fn confirm(&self, client_id: &str, username: &str, code: &str) -> Result<(), String> {
+        self.client
+            .confirm_sign_up()
+            .client_id(client_id)
+            .username(username)
+            .confirmation_code(code)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(err_name)
+    }
+
     pub async fn password_sign_in(
         &self,
         client_id: &str,

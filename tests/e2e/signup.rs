@@ -29,26 +29,10 @@ on_both_stores!(sign_up_confirm_sign_in, |env| {
     let e = env.password_sign_in(&client_id, email, PASSWORD).await.unwrap_err();
     assert_eq!(e, "UserNotConfirmedException: User is not confirmed.");
     let wrong = if code == "000000" { "111111" } else { "000000" };
-    let e = c
-        .confirm_sign_up()
-        .client_id(&client_id)
-        .username(email)
-        .confirmation_code(wrong)
-        .send()
-        .await
-        .map_err(err_name)
-        .unwrap_err();
+    let e = env.confirm(&client_id, email, wrong).await.unwrap_err();
     assert_eq!(e, "CodeMismatchException: Invalid verification code provided, please try again.");
     c.confirm_sign_up().client_id(&client_id).username(email).confirmation_code(&code).send().await.unwrap();
-    let e = c
-        .confirm_sign_up()
-        .client_id(&client_id)
-        .username(email)
-        .confirmation_code(&code)
-        .send()
-        .await
-        .map_err(err_name)
-        .unwrap_err();
+    let e = env.confirm(&client_id, email, &code).await.unwrap_err();
     assert_eq!(
         e, "NotAuthorizedException: User cannot be confirmed. Current status is CONFIRMED",
         "single use"
@@ -155,15 +139,7 @@ on_both_stores!(codes_expire_resend_and_lock, |env| {
     let first = env.last_code(email);
     // 24 hours later the code has expired.
     env.clock.advance_secs(24 * 3600 + 1);
-    let e = c
-        .confirm_sign_up()
-        .client_id(&client_id)
-        .username(email)
-        .confirmation_code(&first)
-        .send()
-        .await
-        .map_err(err_name)
-        .unwrap_err();
+    let e = env.confirm(&client_id, email, &first).await.unwrap_err();
     assert_eq!(e, "ExpiredCodeException: Invalid code provided, please request a code again.");
 
     let r = c.resend_confirmation_code().client_id(&client_id).username(email).send().await.unwrap();
@@ -172,26 +148,10 @@ on_both_stores!(codes_expire_resend_and_lock, |env| {
     assert_eq!(env.messages_to(email).len(), 2);
     let wrong = if second == "000000" { "111111" } else { "000000" };
     for _ in 0..5 {
-        let e = c
-            .confirm_sign_up()
-            .client_id(&client_id)
-            .username(email)
-            .confirmation_code(wrong)
-            .send()
-            .await
-            .map_err(err_name)
-            .unwrap_err();
+        let e = env.confirm(&client_id, email, wrong).await.unwrap_err();
         assert!(e.starts_with("CodeMismatchException"), "{e}");
     }
-    let e = c
-        .confirm_sign_up()
-        .client_id(&client_id)
-        .username(email)
-        .confirmation_code(&second)
-        .send()
-        .await
-        .map_err(err_name)
-        .unwrap_err();
+    let e = env.confirm(&client_id, email, &second).await.unwrap_err();
     assert_eq!(
         e, "LimitExceededException: Attempt limit exceeded, please try after some time.",
         "locked even for the right code"
