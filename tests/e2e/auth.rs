@@ -150,15 +150,7 @@ on_both_stores!(admin_auth_refresh_and_sign_out, |env| {
     let e =
         c.get_user().access_token(last.access_token().unwrap()).send().await.map_err(err_name).unwrap_err();
     assert_eq!(e, "UserNotFoundException: User does not exist.");
-    let e = c
-        .initiate_auth()
-        .client_id(&client_id)
-        .auth_flow(AuthFlowType::RefreshTokenAuth)
-        .auth_parameters("REFRESH_TOKEN", last.refresh_token().unwrap())
-        .send()
-        .await
-        .map_err(err_name)
-        .unwrap_err();
+    let e = env.refresh(&client_id, last.refresh_token().unwrap()).await.unwrap_err();
     assert!(e.starts_with("NotAuthorizedException"), "{e}");
 
     let e = c.get_user().access_token("not.a.token").send().await.map_err(err_name).unwrap_err();
@@ -218,28 +210,12 @@ on_both_stores!(revoke_token_and_validity, |env| {
     c.revoke_token().client_id(&client_id).token(t.refresh_token().unwrap()).send().await.unwrap();
     let e = c.get_user().access_token(&fresh).send().await.map_err(err_name).unwrap_err();
     assert_eq!(e, "NotAuthorizedException: Access Token has been revoked");
-    let e = c
-        .initiate_auth()
-        .client_id(&client_id)
-        .auth_flow(AuthFlowType::RefreshTokenAuth)
-        .auth_parameters("REFRESH_TOKEN", t.refresh_token().unwrap())
-        .send()
-        .await
-        .map_err(err_name)
-        .unwrap_err();
+    let e = env.refresh(&client_id, t.refresh_token().unwrap()).await.unwrap_err();
     assert_eq!(e, "NotAuthorizedException: Invalid Refresh Token");
 
     // Refresh tokens expire with their validity (60 minutes here).
     let t2 = env.password_sign_in(&client_id, "val@example.com", PASSWORD).await.unwrap();
     env.clock.advance_secs(3601);
-    let e = c
-        .initiate_auth()
-        .client_id(&client_id)
-        .auth_flow(AuthFlowType::RefreshTokenAuth)
-        .auth_parameters("REFRESH_TOKEN", t2.refresh_token().unwrap())
-        .send()
-        .await
-        .map_err(err_name)
-        .unwrap_err();
+    let e = env.refresh(&client_id, t2.refresh_token().unwrap()).await.unwrap_err();
     assert_eq!(e, "NotAuthorizedException: Invalid Refresh Token");
 });

@@ -205,6 +205,22 @@ impl TestEnv {
             .map(|o| o.authentication_result().cloned().expect("tokens"))
     }
 
+    /// SignUp with the test password and no attributes.
+    pub async fn sign_up(
+        &self,
+        client_id: &str,
+        username: &str,
+    ) -> Result<cip::operation::sign_up::SignUpOutput, String> {
+        self.client
+            .sign_up()
+            .client_id(client_id)
+            .username(username)
+            .password(PASSWORD)
+            .send()
+            .await
+            .map_err(err_name)
+    }
+
     /// ConfirmSignUp without a secret hash.
     pub async fn confirm(&self, client_id: &str, username: &str, code: &str) -> Result<(), String> {
         self.client

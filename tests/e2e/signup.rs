@@ -10,7 +10,7 @@ on_both_stores!(sign_up_confirm_sign_in, |env| {
     let (client_id, _) =
         env.app_client(&pool, &["ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"], false).await;
     let email = "jane@example.com";
-    let out = c.sign_up().client_id(&client_id).username(email).password(PASSWORD).send().await.unwrap();
+    let out = env.sign_up(&client_id, email).await.unwrap();
     assert!(!out.user_confirmed());
     let sub = out.user_sub().to_string();
     let details = out.code_delivery_details().unwrap();
@@ -56,15 +56,7 @@ on_both_stores!(sign_up_confirm_sign_in, |env| {
     assert_eq!(got.username(), sub);
     assert!(got.user_attributes().iter().any(|a| a.name() == "email" && a.value() == Some(email)));
 
-    let e = c
-        .sign_up()
-        .client_id(&client_id)
-        .username(email)
-        .password(PASSWORD)
-        .send()
-        .await
-        .map_err(err_name)
-        .unwrap_err();
+    let e = env.sign_up(&client_id, email).await.unwrap_err();
     assert_eq!(e, "UsernameExistsException: An account with the given email already exists.");
 
     c.admin_delete_user().user_pool_id(&pool).username(email).send().await.unwrap();
@@ -72,22 +64,14 @@ on_both_stores!(sign_up_confirm_sign_in, |env| {
         c.admin_get_user().user_pool_id(&pool).username(email).send().await.map_err(err_name).unwrap_err();
     assert_eq!(e, "UserNotFoundException: User does not exist.");
     // The name is free again once the user is gone.
-    c.sign_up().client_id(&client_id).username(email).password(PASSWORD).send().await.unwrap();
+    env.sign_up(&client_id, email).await.unwrap();
 });
 
 on_both_stores!(sign_up_rules, |env| {
     let c = &env.client;
     let pool = env.email_pool().await;
     let (client_id, _) = env.app_client(&pool, &[], false).await;
-    let e = c
-        .sign_up()
-        .client_id(&client_id)
-        .username("not-an-email")
-        .password(PASSWORD)
-        .send()
-        .await
-        .map_err(err_name)
-        .unwrap_err();
+    let e = env.sign_up(&client_id, "not-an-email").await.unwrap_err();
     assert_eq!(e, "InvalidParameterException: Username should be an email.");
     for (pw, rule) in [
         ("Short-1", "Password not long enough"),
@@ -118,15 +102,7 @@ on_both_stores!(sign_up_rules, |env| {
         .map_err(err_name)
         .unwrap_err();
     assert!(e.starts_with("InvalidParameterException: Attributes did not conform to the schema"), "{e}");
-    let e = c
-        .sign_up()
-        .client_id("nosuchclient0000000000000a")
-        .username("q@example.com")
-        .password(PASSWORD)
-        .send()
-        .await
-        .map_err(err_name)
-        .unwrap_err();
+    let e = env.sign_up("nosuchclient0000000000000a", "q@example.com").await.unwrap_err();
     assert_eq!(e, "ResourceNotFoundException: User pool client nosuchclient0000000000000a does not exist.");
 });
 
@@ -135,7 +111,7 @@ on_both_stores!(codes_expire_resend_and_lock, |env| {
     let pool = env.email_pool().await;
     let (client_id, _) = env.app_client(&pool, &[], false).await;
     let email = "codes@example.com";
-    c.sign_up().client_id(&client_id).username(email).password(PASSWORD).send().await.unwrap();
+    env.sign_up(&client_id, email).await.unwrap();
     let first = env.last_code(email);
     // 24 hours later the code has expired.
     env.clock.advance_secs(24 * 3600 + 1);
@@ -212,15 +188,7 @@ on_both_stores!(admin_confirm_and_plain_usernames, |env| {
     // Usernames are case-sensitive unless the pool says otherwise.
     let e = env.password_sign_in(&client_id, "BOB", PASSWORD).await.unwrap_err();
     assert_eq!(e, "UserNotFoundException: User does not exist.");
-    let e = c
-        .sign_up()
-        .client_id(&client_id)
-        .username("bob")
-        .password(PASSWORD)
-        .send()
-        .await
-        .map_err(err_name)
-        .unwrap_err();
+    let e = env.sign_up(&client_id, "bob").await.unwrap_err();
     assert_eq!(e, "UsernameExistsException: User already exists");
 
     let ci = env
@@ -231,18 +199,10 @@ on_both_stores!(admin_confirm_and_plain_usernames, |env| {
         })
         .await;
     let (ci_client, _) = env.app_client(&ci, &["ALLOW_USER_PASSWORD_AUTH"], false).await;
-    c.sign_up().client_id(&ci_client).username("Carol").password(PASSWORD).send().await.unwrap();
+    env.sign_up(&ci_client, "Carol").await.unwrap();
     c.admin_confirm_sign_up().user_pool_id(&ci).username("carol").send().await.unwrap();
     env.password_sign_in(&ci_client, "CAROL", PASSWORD).await.unwrap();
-    let e = c
-        .sign_up()
-        .client_id(&ci_client)
-        .username("carol")
-        .password(PASSWORD)
-        .send()
-        .await
-        .map_err(err_name)
-        .unwrap_err();
+    let e = env.sign_up(&ci_client, "carol").await.unwrap_err();
     assert_eq!(e, "UsernameExistsException: User already exists");
 });
 
@@ -252,15 +212,7 @@ on_both_stores!(secret_hash_on_sign_up, |env| {
     let (client_id, secret) = env.app_client(&pool, &["ALLOW_USER_PASSWORD_AUTH"], true).await;
     let secret = secret.unwrap();
     let email = "sec@example.com";
-    let e = c
-        .sign_up()
-        .client_id(&client_id)
-        .username(email)
-        .password(PASSWORD)
-        .send()
-        .await
-        .map_err(err_name)
-        .unwrap_err();
+    let e = env.sign_up(&client_id, email).await.unwrap_err();
     assert_eq!(
         e,
         format!(
