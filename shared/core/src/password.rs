@@ -4,6 +4,8 @@ use crate::error::{Error, Result};
 use argon2::password_hash::{PasswordHash, PasswordHasher as _, SaltString};
 use serde::{Deserialize, Serialize};
 
+pub mod legacy;
+
 /// `PasswordPolicyType`, with Cognito's defaults.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
@@ -100,7 +102,7 @@ thread_local! {
     static BLOCKS: std::cell::RefCell<Vec<argon2::Block>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
-fn verify_phc(password: &str, phc: &str) -> Option<bool> {
+pub(crate) fn verify_phc(password: &str, phc: &str) -> Option<bool> {
     let parsed = PasswordHash::new(phc).ok()?;
     let expected = parsed.hash?;
     let algorithm = argon2::Algorithm::try_from(parsed.algorithm).ok()?;

@@ -143,3 +143,49 @@ impl SecretCipher for AesGcmCipher {
         Ok(plain.to_vec())
     }
 }
+
+/// Where user-import CSV files are uploaded and read back (S3 in AWS, the data directory
+/// locally). Keys are (pool id, job id); the domain never sees a bucket or a path.
+#[async_trait]
+pub trait ImportFiles: Send + Sync {
+    /// A URL that accepts one HTTP `PUT` of the job's CSV file until `expires_at` (epoch
+    /// seconds), with the headers Cognito's documented upload sends
+    /// (`x-amz-server-side-encryption: aws:kms`, any content type).
+    async fn upload_url(&self, pool_id: &str, job_id: &str, expires_at: i64) -> Result<String>;
+
+    /// The file's total size and up to `len` bytes from `offset`; `None` when nothing was
+    /// uploaded.
+    async fn read(
+        &self,
+        pool_id: &str,
+        job_id: &str,
+        offset: u64,
+        len: u64,
+    ) -> Result<Option<(u64, Vec<u8>)>>;
+
+    /// Removes the uploaded file (it holds user data); absent files are not an error.
+    async fn delete(&self, pool_id: &str, job_id: &str) -> Result<()>;
+}
+
+/// Runs started import jobs in the background: an in-process task locally, an asynchronously
+/// invoked worker function in AWS. Either calls [`crate::ops::import::run_job`] until it
+/// answers `Done`.
+#[async_trait]
+pub trait ImportRunner: Send + Sync {
+    async fn start(&self, pool_id: &str, job_id: &str) -> Result<()>;
+}
+
+/// Per-row results of an import job: line numbers and reasons, never user data. A file under
+/// the data directory locally; the worker's log stream (CloudWatch Logs) in AWS.
+#[async_trait]
+pub trait ImportLog: Send + Sync {
+    async fn write(&self, pool_id: &str, job_id: &str, lines: &[String]) -> Result<()>;
+}
+
+/// The three import ports, set together on a [`crate::Service`] that serves import jobs.
+#[derive(Clone)]
+pub struct Imports {
+    pub files: std::sync::Arc<dyn ImportFiles>,
+    pub runner: std::sync::Arc<dyn ImportRunner>,
+    pub log: std::sync::Arc<dyn ImportLog>,
+}

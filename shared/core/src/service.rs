@@ -75,6 +75,8 @@ pub struct Service {
     verified_tokens: Mutex<HashMap<[u8; 32], Arc<Value>>>,
     /// Bounds concurrent password hashing (each argon2 call holds ~19 MiB).
     hash_permits: tokio::sync::Semaphore,
+    /// User-import files, runner and log, for the processes that serve import jobs.
+    imports: std::sync::OnceLock<crate::ports::Imports>,
 }
 
 impl Service {
@@ -99,7 +101,21 @@ impl Service {
             pool_cache: Mutex::new(HashMap::new()),
             verified_tokens: Mutex::new(HashMap::new()),
             hash_permits: tokio::sync::Semaphore::new(cores),
+            imports: std::sync::OnceLock::new(),
         }
+    }
+
+    /// Enables the user-import operations (set once, after the service is shared, so a
+    /// runner may hold a weak reference back to it).
+    pub fn set_imports(&self, imports: crate::ports::Imports) {
+        let _ = self.imports.set(imports);
+    }
+
+    /// The import ports, or the error an import operation answers where none are configured.
+    pub fn imports(&self) -> Result<&crate::ports::Imports> {
+        self.imports.get().ok_or_else(|| {
+            Error::OperationNotEnabledException("User import is not enabled in this deployment.".into())
+        })
     }
 
     pub fn now_secs(&self) -> i64 {

@@ -204,7 +204,7 @@ async fn password_sign_in(
     check_secret_hash(client, params.get("SECRET_HASH").and_then(Value::as_str), &[username])?;
     let found = svc.find_user(pool, username).await?;
     let hash_params = svc.config.hash_params;
-    let Some((user, _)) = found else {
+    let Some((user, version)) = found else {
         // Same work as a real check, so timing does not reveal whether the user exists.
         let dummy = dummy_hash(svc).await?;
         svc.cpu(move || hash_params.verify(&password, &dummy)).await?;
@@ -214,8 +214,7 @@ async fn password_sign_in(
             Error::UserNotFoundException("User does not exist.".into())
         });
     };
-    let stored = user.password_hash.clone().unwrap_or_default();
-    let correct = svc.cpu(move || hash_params.verify(&password, &stored)).await?;
+    let (user, correct) = check_password(svc, pool, user, version, password).await?;
     let facts = UserFacts { status: user.status, enabled: user.enabled };
     match step(&AuthState::PasswordChecked { correct }, facts) {
         Step::Tokens => issue(svc, ctx, pool, client, &user, None).await,
@@ -224,6 +223,40 @@ async fn password_sign_in(
         }
         Step::Denied(e) => Err(e),
     }
+}
+
+/// Checks the password. A user imported without a password (RESET_REQUIRED) has none to check:
+/// the step says PasswordResetRequiredException. A hash imported from another system (see
+/// `password::legacy`) is verified with its own scheme and, when it matches, replaced by our
+/// argon2id hash and an SRP verifier before the sign-in goes on.
+async fn check_password(
+    svc: &Service,
+    pool: &UserPool,
+    mut user: User,
+    version: u64,
+    password: String,
+) -> Result<(User, bool)> {
+    let hash_params = svc.config.hash_params;
+    let Some(stored) = user.password_hash.clone() else {
+        let dummy = dummy_hash(svc).await?;
+        svc.cpu(move || hash_params.verify(&password, &dummy)).await?;
+        let reset = user.status == UserStatus::RESET_REQUIRED;
+        return Ok((user, reset));
+    };
+    if stored.starts_with("$argon2id$") && user.srp.is_some() {
+        let correct = svc.cpu(move || hash_params.verify(&password, &stored)).await?;
+        return Ok((user, correct));
+    }
+    let pw = password.clone();
+    if !svc.cpu(move || crate::password::legacy::verify(&pw, &stored)).await? {
+        return Ok((user, false));
+    }
+    let (hash, srp) = super::users::password_secrets(svc, pool, &user.username, &password).await?;
+    user.password_hash = Some(hash);
+    user.srp = Some(srp);
+    user.modified = svc.clock.now_millis();
+    svc.save_user(pool, &user, version, vec![]).await?;
+    Ok((user, true))
 }
 
 /// A hash with the configured parameters, made once per process.

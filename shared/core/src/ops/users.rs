@@ -202,7 +202,7 @@ pub fn user_index_deletes(pool: &UserPool, listing: &Item) -> Vec<Write> {
     out
 }
 
-fn is_email(s: &str) -> bool {
+pub(crate) fn is_email(s: &str) -> bool {
     match s.split_once('@') {
         Some((l, d)) => {
             !l.is_empty()
@@ -215,7 +215,7 @@ fn is_email(s: &str) -> bool {
     }
 }
 
-fn is_phone(s: &str) -> bool {
+pub(crate) fn is_phone(s: &str) -> bool {
     s.len() > 2 && s.starts_with('+') && s.chars().skip(1).all(|c| c.is_ascii_digit())
 }
 
