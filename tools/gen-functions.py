@@ -58,7 +58,7 @@ SERVICES = {
     "cognito-idp": "AWSCognitoIdentityProviderService",
     "cognito-identity": "AWSCognitoIdentityService",
 }
-FLAGS = {"sends", "readonly"}
+FLAGS = {"sends", "readonly", "imports"}
 
 # ---------------------------------------------------------------------------------------------
 # Sample request bodies. Fixed identifiers, so a test can seed them.
@@ -67,6 +67,7 @@ CLIENT = "1example23456789abcdefghij"
 USER = "jane@example.com"
 PASSWORD = "Correct-Horse-9"
 CODE = "123456"
+IMPORT_JOB = "import-Ab3dEf6hIj"
 # Tokens are signed with keys made at run time: a test signs in first and substitutes these.
 ACCESS_TOKEN = "{{ACCESS_TOKEN}}"
 REFRESH_TOKEN = "{{REFRESH_TOKEN}}"
@@ -151,6 +152,16 @@ BODIES: dict[str, dict] = {
         "AuthParameters": {"USERNAME": USER, "PASSWORD": PASSWORD},
     },
     "AdminUserGlobalSignOut": {"UserPoolId": POOL, "Username": USER},
+    "GetCSVHeader": {"UserPoolId": POOL},
+    "CreateUserImportJob": {
+        "JobName": "migration-1",
+        "UserPoolId": POOL,
+        "CloudWatchLogsRoleArn": "arn:aws:iam::123456789012:role/CognitoImportLogs",
+    },
+    "DescribeUserImportJob": {"UserPoolId": POOL, "JobId": IMPORT_JOB},
+    "ListUserImportJobs": {"UserPoolId": POOL, "MaxResults": 10},
+    "StartUserImportJob": {"UserPoolId": POOL, "JobId": IMPORT_JOB},
+    "StopUserImportJob": {"UserPoolId": POOL, "JobId": IMPORT_JOB},
 }
 
 # Sample-event constants: an HTTP API reached through the CloudFront front door.
@@ -188,7 +199,12 @@ class Function:
 
     @property
     def role(self) -> str:
-        parts = ["Read"] + ([] if "readonly" in self.flags else ["Write"]) + (["Send"] if "sends" in self.flags else [])
+        parts = (
+            ["Read"]
+            + ([] if "readonly" in self.flags else ["Write"])
+            + (["Send"] if "sends" in self.flags else [])
+            + (["Import"] if "imports" in self.flags else [])
+        )
         return "".join(parts) + "FunctionRole"
 
 
@@ -239,7 +255,9 @@ def parse_list(path: Path) -> list[Function]:
                 fail(f"{where}: special function {name} needs main=<function in tessera_aws::lambda>")
             if len({r.event_name for r in routes}) != len(routes):
                 fail(f"{where}: two routes of {name} end in the same path segment")
-            doc = f"Lambda function `{name}`: " + ", ".join(f"`{r.method} {r.path}`" for r in routes) + "."
+            doc = f"Lambda function `{name}`" + (
+                ": " + ", ".join(f"`{r.method} {r.path}`" for r in routes) if routes else " (invoked directly, no route)"
+            ) + "."
             functions.append(
                 Function(name=name, main=f"tessera_aws::lambda::{main}()", doc=doc, routes=routes, flags=flags)
             )
@@ -534,12 +552,17 @@ ROLE_DOCS = {
     "ReadWriteFunctionRole": "reads and writes the table, decrypts and makes data keys with the master key",
     "ReadWriteSendFunctionRole": "ReadWrite, plus sending email (SES) and SMS (SNS)",
     "ReadSendFunctionRole": "Read, plus sending email (SES) and SMS (SNS)",
+    "ReadWriteImportFunctionRole": "ReadWrite, plus the user-import bucket and invoking the import worker",
 }
+# The import worker's name, known before it exists so roles can allow invoking it without a
+# circular reference (the worker's own role lets it re-invoke itself).
+IMPORT_WORKER_NAME = "${AWS::StackName}-import-worker"
 
 
 def render_role(role: str) -> str:
     write = "Write" in role
     send = "Send" in role
+    imports = "Import" in role
     actions = ["dynamodb:GetItem", "dynamodb:Query"] + (["dynamodb:PutItem", "dynamodb:DeleteItem"] if write else [])
     kms = ["kms:Decrypt"] + (["kms:GenerateDataKey"] if write else [])
     lines = [
@@ -590,6 +613,21 @@ def render_role(role: str) -> str:
             "                Action: sns:Publish",
             '                Resource: "*"',
         ]
+    if imports:
+        lines += [
+            "              # Pre-signed uploads are signed with this role: it needs PutObject itself.",
+            "              - Sid: ImportFiles",
+            "                Effect: Allow",
+            "                Action:",
+            "                  - s3:PutObject",
+            "                  - s3:GetObject",
+            "                  - s3:DeleteObject",
+            "                Resource: !Sub ${ImportBucket.Arn}/imports/*",
+            "              - Sid: ImportWorker",
+            "                Effect: Allow",
+            "                Action: lambda:InvokeFunction",
+            f"                Resource: !Sub arn:${{AWS::Partition}}:lambda:${{AWS::Region}}:${{AWS::AccountId}}:function:{IMPORT_WORKER_NAME}",
+        ]
     return "\n".join(lines) + "\n"
 
 
@@ -597,7 +635,9 @@ def render_function(f: Function) -> str:
     if f.operation:
         desc = f"Cognito {f.operation} ({'admin, SigV4' if f.auth == 'sigv4' else 'unsigned'})"
     else:
-        desc = f"Tessera {f.name} (" + ", ".join(f"{r.method} {r.path}" for r in f.routes) + ")"
+        desc = f"Tessera {f.name}" + (
+            " (" + ", ".join(f"{r.method} {r.path}" for r in f.routes) + ")" if f.routes else ""
+        )
     lines = [
         f"  {f.logical_id}:",
         "    Type: AWS::Serverless::Function",
@@ -610,11 +650,27 @@ def render_function(f: Function) -> str:
         "      CodeUri: ./functions",
         f"      Role: !GetAtt {f.role}.Arn",
     ]
+    if f.name == "import-worker":
+        lines += [
+            f"      FunctionName: !Sub {IMPORT_WORKER_NAME}",
+            "      # Runs a job in steps: a minute before this timeout it saves its offset and invokes",
+            "      # itself again. Asynchronous invocations retry twice; a step resumes where it stopped.",
+            "      Timeout: 900",
+            "      MemorySize: 1024",
+        ]
+    variables = []
     if f.auth == "sigv4" and ADMIN_KEYS_ONLY_FOR_SIGV4:
+        variables += ADMIN_KEY_VARIABLES
+    if "imports" in f.flags:
+        variables += [
+            "TESSERA_IMPORT_BUCKET: !Ref ImportBucket",
+            f"TESSERA_IMPORT_WORKER: !Sub {IMPORT_WORKER_NAME}",
+        ]
+    if variables:
         lines += [
             "      Environment:",
             "        Variables:",
-            *[f"          {v}" for v in ADMIN_KEY_VARIABLES],
+            *[f"          {v}" for v in variables],
         ]
     if f.routes:
         lines.append("      Events:")
@@ -729,6 +785,50 @@ Resources:
         Enabled: true
       PointInTimeRecoverySpecification:
         PointInTimeRecoveryEnabled: true
+
+  # User-import CSV files (user data, maybe password hashes): private, SSE-KMS, TLS only, and
+  # gone after a day even if a job never ran (a job deletes its file when it ends).
+  ImportBucket:
+    Type: AWS::S3::Bucket
+    Properties:
+      BucketEncryption:
+        ServerSideEncryptionConfiguration:
+          - ServerSideEncryptionByDefault:
+              SSEAlgorithm: aws:kms
+            BucketKeyEnabled: true
+      PublicAccessBlockConfiguration:
+        BlockPublicAcls: true
+        BlockPublicPolicy: true
+        IgnorePublicAcls: true
+        RestrictPublicBuckets: true
+      OwnershipControls:
+        Rules:
+          - ObjectOwnership: BucketOwnerEnforced
+      LifecycleConfiguration:
+        Rules:
+          - Id: ExpireImportFiles
+            Status: Enabled
+            ExpirationInDays: 2
+            AbortIncompleteMultipartUpload:
+              DaysAfterInitiation: 1
+
+  ImportBucketPolicy:
+    Type: AWS::S3::BucketPolicy
+    Properties:
+      Bucket: !Ref ImportBucket
+      PolicyDocument:
+        Version: "2012-10-17"
+        Statement:
+          - Sid: TlsOnly
+            Effect: Deny
+            Principal: "*"
+            Action: s3:*
+            Resource:
+              - !GetAtt ImportBucket.Arn
+              - !Sub ${{ImportBucket.Arn}}/*
+            Condition:
+              Bool:
+                aws:SecureTransport: "false"
 
   # Wraps the master data key that encrypts the pools' private signing keys in the table. Kept
   # when the stack goes, like the table: without it the table's keys cannot be decrypted.

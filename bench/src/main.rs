@@ -72,6 +72,19 @@ enum Cmd {
         #[arg(long, default_value_t = 200)]
         iters: usize,
     },
+    /// A CSV user import of N rows through the whole API: GetCSVHeader, CreateUserImportJob,
+    /// the pre-signed PUT, StartUserImportJob, DescribeUserImportJob until the job ends.
+    Import {
+        /// Rows (users) in the file.
+        #[arg(long, default_value_t = 100_000)]
+        rows: usize,
+        /// The `tessera` binary to spawn.
+        #[arg(long, default_value = "target/release/tessera")]
+        server: PathBuf,
+        /// Port to bind the server to (0: a free one).
+        #[arg(long, default_value_t = 0)]
+        port: u16,
+    },
     /// Time one argon2id verify at the server's default parameters.
     Argon2 {
         #[arg(long, default_value_t = 50)]
@@ -688,6 +701,122 @@ fn micro(iters: usize) -> Result<(), String> {
     Ok(())
 }
 
+// ---------------------------------------------------------------------------------------
+// import
+// ---------------------------------------------------------------------------------------
+
+/// One HTTP/1.1 PUT of `body` to a pre-signed URL, as `curl -T` sends it; returns the status.
+async fn put(url: &str, body: &[u8]) -> Result<u16, String> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let rest = url.strip_prefix("http://").ok_or("not an http URL")?;
+    let (host, path) = rest.split_at(rest.find('/').ok_or("no path")?);
+    let mut stream = tokio::net::TcpStream::connect(host).await.map_err(err("connect"))?;
+    let head = format!(
+        "PUT {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\nContent-Type: text/csv\r\n\
+         x-amz-server-side-encryption: aws:kms\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).await.map_err(err("write"))?;
+    stream.write_all(body).await.map_err(err("write body"))?;
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer).await.map_err(err("read"))?;
+    let text = String::from_utf8_lossy(&answer);
+    text.split(' ').nth(1).and_then(|s| s.parse().ok()).ok_or_else(|| "no HTTP status".to_string())
+}
+
+async fn import(rows: usize, bin: PathBuf, port: u16) -> Result<(), String> {
+    let server = spawn_server(&bin, port).await?;
+    let client = sdk_client(&server.url);
+    let pool = client
+        .create_user_pool()
+        .pool_name("bench-import")
+        .auto_verified_attributes(cip::types::VerifiedAttributeType::Email)
+        .send()
+        .await
+        .map_err(err("create pool"))?;
+    let pool_id = pool.user_pool().and_then(|p| p.id()).ok_or("no pool id")?.to_string();
+    let header = client.get_csv_header().user_pool_id(&pool_id).send().await.map_err(err("header"))?;
+    let cols = header.csv_header().to_vec();
+    let mut body = cols.join(",") + "\n";
+    for i in 0..rows {
+        let line: Vec<String> = cols
+            .iter()
+            .map(|c| match c.as_str() {
+                "cognito:username" => format!("user{i}"),
+                "cognito:mfa_enabled" => "false".into(),
+                "email" => format!("user{i}@example.com"),
+                "email_verified" => "true".into(),
+                "name" => format!("User\\, Number {i}"),
+                _ => String::new(),
+            })
+            .collect();
+        body += &line.join(",");
+        body += "\n";
+    }
+    let job = client
+        .create_user_import_job()
+        .user_pool_id(&pool_id)
+        .job_name("bench")
+        .cloud_watch_logs_role_arn("arn:aws:iam::123456789012:role/CognitoImportLogs")
+        .send()
+        .await
+        .map_err(err("create job"))?;
+    let job = job.user_import_job().ok_or("no job")?;
+    let job_id = job.job_id().ok_or("no job id")?.to_string();
+    let t_upload = Instant::now();
+    let status = put(job.pre_signed_url().ok_or("no URL")?, body.as_bytes()).await?;
+    if status != 200 {
+        return Err(format!("upload answered {status}"));
+    }
+    let upload = t_upload.elapsed();
+    let cpu0 = cpu_secs(server.child.id())?;
+    let t0 = Instant::now();
+    client
+        .start_user_import_job()
+        .user_pool_id(&pool_id)
+        .job_id(&job_id)
+        .send()
+        .await
+        .map_err(err("start"))?;
+    let done = loop {
+        let d = client
+            .describe_user_import_job()
+            .user_pool_id(&pool_id)
+            .job_id(&job_id)
+            .send()
+            .await
+            .map_err(err("describe"))?;
+        let j = d.user_import_job().cloned().ok_or("no job")?;
+        if matches!(
+            j.status(),
+            Some(
+                cip::types::UserImportJobStatusType::Succeeded | cip::types::UserImportJobStatusType::Failed
+            )
+        ) {
+            break j;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let wall = t0.elapsed();
+    let cpu = cpu_secs(server.child.id())? - cpu0;
+    println!(
+        "import: {rows} rows ({:.1} MB), upload {:.2} s; job {:?} in {:.2} s = {:.0} rows/s; \
+         imported {}, skipped {}, failed {}; server CPU {:.2} s ({:.1} µs/row); load {}",
+        body.len() as f64 / 1e6,
+        upload.as_secs_f64(),
+        done.status(),
+        wall.as_secs_f64(),
+        rows as f64 / wall.as_secs_f64(),
+        done.imported_users(),
+        done.skipped_users(),
+        done.failed_users(),
+        cpu,
+        cpu * 1e6 / rows as f64,
+        loadavg(),
+    );
+    Ok(())
+}
+
 #[tokio::main]
 async fn main() -> Result<(), String> {
     match Cli::parse().command {
@@ -696,6 +825,7 @@ async fn main() -> Result<(), String> {
         }
         Cmd::Token { endpoint, out, admin_create } => token(endpoint, out, admin_create).await,
         Cmd::Micro { iters } => micro(iters),
+        Cmd::Import { rows, server, port } => import(rows, server, port).await,
         Cmd::Argon2 { samples, threads, m_kib } => {
             let mut params = HashParams::default();
             if let Some(m) = m_kib {

@@ -98,6 +98,11 @@ impl TestEnv {
         Some(TestEnv { server, client, clock, url, _dir: TempDir(dir) })
     }
 
+    /// The server's data directory (embedded store, outbox, import files and logs).
+    pub fn data_dir(&self) -> &std::path::Path {
+        &self._dir.0
+    }
+
     /// Messages the outbox holds for a destination, newest last.
     pub fn messages_to(&self, destination: &str) -> Vec<OutgoingMessage> {
         let outbox = self.server.state.outbox.as_ref().map(|o| o.messages()).unwrap_or_default();

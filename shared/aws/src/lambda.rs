@@ -2,12 +2,13 @@
 //! builds the clients once (here), then hands one handler to the runtime.
 
 use crate::dynamo::DynamoStore;
+use crate::import::{LambdaImportRunner, S3ImportFiles, TracingImportLog};
 use crate::messaging::AwsMessenger;
 use crate::BoxError;
 use lambda_http::{service_fn, Body, Request, Response};
 use std::collections::HashMap;
 use std::sync::Arc;
-use tessera_core::ports::{AesGcmCipher, SystemClock, SystemRng};
+use tessera_core::ports::{AesGcmCipher, Imports, SystemClock, SystemRng};
 use tessera_core::{Service, ServiceConfig};
 use tessera_wire::http::{Cors, Frontend, WireRequest, WireResponse};
 
@@ -65,6 +66,18 @@ pub async fn frontend_from_env(needs_master_key: bool) -> Result<Frontend, BoxEr
         ..ServiceConfig::default()
     };
     let service = Service::new(store, messenger, Arc::new(clock), Arc::new(SystemRng), cipher, config);
+    // Only the import functions get the bucket and the worker's name (operations.txt `imports`).
+    if let (Some(bucket), Some(worker)) = (env_opt("TESSERA_IMPORT_BUCKET"), env_opt("TESSERA_IMPORT_WORKER"))
+    {
+        service.set_imports(Imports {
+            files: Arc::new(S3ImportFiles { client: aws_sdk_s3::Client::new(&sdk), bucket }),
+            runner: Arc::new(LambdaImportRunner {
+                client: aws_sdk_lambda::Client::new(&sdk),
+                function: worker,
+            }),
+            log: Arc::new(TracingImportLog),
+        });
+    }
     // Only the admin functions get the keys; without them every signed call is refused.
     let mut admin_keys = HashMap::new();
     if let (Some(id), Some(secret)) =
@@ -113,6 +126,31 @@ pub async fn run_well_known() -> Result<(), BoxError> {
     let frontend = &frontend;
     lambda_http::run(service_fn(move |req: Request| async move {
         Ok::<_, BoxError>(handle(frontend, None, req).await)
+    }))
+    .await
+}
+
+/// The import worker: invoked asynchronously with `{"poolId", "jobId"}` by StartUserImportJob
+/// (and by itself). It runs the job until a minute before its own timeout, then invokes itself
+/// again to go on from the saved offset, so a job of any size fits Lambda's 15-minute limit.
+pub async fn run_import_worker() -> Result<(), BoxError> {
+    use lambda_http::lambda_runtime::{self, LambdaEvent};
+    use tessera_core::ops::import::{run_job, RunOutcome};
+    init_tracing();
+    let frontend = frontend_from_env(true).await?;
+    let svc = frontend.service.clone();
+    let svc = &svc;
+    lambda_runtime::run(lambda_runtime::service_fn(move |event: LambdaEvent<serde_json::Value>| async move {
+        let field =
+            |name: &str| event.payload.get(name).and_then(serde_json::Value::as_str).map(str::to_string);
+        let (Some(pool_id), Some(job_id)) = (field("poolId"), field("jobId")) else {
+            return Err::<serde_json::Value, BoxError>("the event needs poolId and jobId".into());
+        };
+        let deadline_ms = i64::try_from(event.context.deadline).unwrap_or(i64::MAX).saturating_sub(60_000);
+        if run_job(svc, &pool_id, &job_id, Some(deadline_ms)).await? == RunOutcome::Continue {
+            svc.imports()?.runner.start(&pool_id, &job_id).await?;
+        }
+        Ok(serde_json::json!({}))
     }))
     .await
 }

@@ -3,6 +3,7 @@
 
 pub mod config;
 pub mod dynamo;
+pub mod import;
 pub mod kms;
 pub mod lambda;
 pub mod messaging;

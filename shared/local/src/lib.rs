@@ -2,6 +2,7 @@
 //! operation on one port — the same wire layer and handlers the Lambda functions use.
 
 pub mod embedded;
+pub mod import;
 pub mod outbox;
 pub mod server;
 

@@ -101,6 +101,8 @@ pub fn load_or_create_key(path: &std::path::Path) -> Result<Vec<u8>, String> {
 pub struct AppState {
     pub frontend: Frontend,
     pub outbox: Option<Arc<Outbox>>,
+    /// Import uploads (`PUT /_import/…`).
+    pub imports: Option<Arc<crate::import::LocalImportFiles>>,
 }
 
 /// A running server: its address and a way to stop it.
@@ -154,6 +156,8 @@ pub async fn start(cfg: LocalConfig) -> Result<Running, String> {
     let listener = tokio::net::TcpListener::bind(cfg.bind).await.map_err(|e| format!("{}: {e}", cfg.bind))?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     let issuer_base = cfg.issuer_base.clone().unwrap_or_else(|| format!("http://{addr}"));
+    let imports = crate::import::enable(&service, &cfg.data_dir, &issuer_base, &key, cfg.clock.clone())
+        .map_err(|e| e.to_string())?;
     let state = Arc::new(AppState {
         frontend: Frontend {
             service,
@@ -163,6 +167,7 @@ pub async fn start(cfg: LocalConfig) -> Result<Running, String> {
             cors: Cors { allowed_origins: cfg.cors_origins.clone() },
         },
         outbox: Some(outbox),
+        imports: Some(imports),
     });
     let app = axum::Router::new().fallback(handle).with_state(state.clone());
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
@@ -186,6 +191,13 @@ async fn handle(State(state): State<Arc<AppState>>, req: Request) -> Response {
         let messages = state.outbox.as_ref().map(|o| o.messages()).unwrap_or_default();
         return json_response(200, serde_json::to_vec(&messages).unwrap_or_default());
     }
+    if parts.method == http::Method::PUT && parts.uri.path().starts_with("/_import/") {
+        let Some(imports) = state.imports.as_ref() else { return upload_response(404, "NoSuchKey") };
+        let (status, code) = imports
+            .accept_upload(parts.uri.path(), parts.uri.query().unwrap_or(""), &parts.headers, body)
+            .await;
+        return upload_response(status, code);
+    }
     let body = match axum::body::to_bytes(body, MAX_BODY).await {
         Ok(b) => b.to_vec(),
         Err(_) => {
@@ -195,6 +207,20 @@ async fn handle(State(state): State<Arc<AppState>>, req: Request) -> Response {
     };
     let wire = WireRequest::from_parts(&parts, body);
     into_response(state.frontend.handle(&wire, None).await)
+}
+
+/// S3's answer to a PUT: empty on success, an XML error otherwise.
+fn upload_response(status: u16, code: &str) -> Response {
+    let body = if status == 200 {
+        vec![]
+    } else {
+        format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>{code}</Code></Error>").into_bytes()
+    };
+    into_response(tessera_wire::http::WireResponse {
+        status,
+        headers: vec![("Content-Type".into(), "application/xml".into())],
+        body,
+    })
 }
 
 fn json_response(status: u16, body: Vec<u8>) -> Response {

@@ -38,7 +38,7 @@ pub const MAX_JOBS_PER_POOL: usize = 1000;
 /// Bytes read per step from the uploaded file (a whole line always fits: 16,000 chars ≤ 64 KB).
 const CHUNK_BYTES: u64 = 1024 * 1024;
 /// Rows processed between two progress saves.
-const ROWS_PER_STEP: usize = 1000;
+const ROWS_PER_STEP: usize = 500;
 
 /// The standard attributes of the CSV header, in Cognito's order.
 const STANDARD_COLUMNS: &[&str] = &[
@@ -530,7 +530,7 @@ async fn run_steps(
         Err(e) => return Err(e),
     };
     if job.status == JobStatus::Pending {
-        match check_file(svc, imports, &pool, job).await? {
+        match check_file(imports, &pool, job).await? {
             Ok(()) => {}
             Err(msg) => {
                 finish(svc, imports, job, *version, JobStatus::Failed, msg).await?;
@@ -611,12 +611,10 @@ async fn run_steps(
 /// Checks the file before the first row: size, row count, encoding, header. Sets the columns
 /// and the offset of the first row. `Err(message)`: the job fails with that message.
 async fn check_file(
-    svc: &Service,
     imports: &Imports,
     pool: &UserPool,
     job: &mut ImportJob,
 ) -> Result<std::result::Result<(), &'static str>> {
-    let _ = svc;
     let Some((total, head)) = imports.files.read(&job.pool_id, &job.job_id, 0, CHUNK_BYTES).await? else {
         return Ok(Err("No CSV file was uploaded for the import job."));
     };
@@ -649,7 +647,7 @@ async fn check_file(
             break;
         }
         rows += chunk.iter().filter(|&&b| b == b'\n').count() as u64;
-        last_byte = chunk[chunk.len() - 1];
+        last_byte = chunk.last().copied().unwrap_or(b'\n');
         offset += chunk.len() as u64;
     }
     if last_byte != b'\n' {
@@ -664,12 +662,10 @@ async fn check_file(
     Ok(Ok(()))
 }
 
-/// One parsed row, ready to write.
+/// One parsed row's writes, ready for a batch.
 struct NewUser {
     line: u64,
-    user: User,
-    /// Username-attribute aliases (kind → key), as SignUp writes them.
-    aliases: BTreeMap<String, String>,
+    writes: Vec<Write>,
 }
 
 type Counts = (u64, u64, u64);
@@ -691,6 +687,7 @@ async fn import_rows(
     let mut counts: Counts = (0, 0, 0);
     let mut batch: Vec<NewUser> = Vec::new();
     let mut batch_keys: HashSet<String> = HashSet::new();
+    let mut batch_writes = 0usize;
     let now_ms = svc.clock.now_millis();
     for (i, raw) in lines.iter().enumerate() {
         let line = first_line + i as u64;
@@ -738,38 +735,30 @@ async fn import_rows(
             signed_out_at_ms: 0,
             codes: BTreeMap::new(),
         };
-        let new = NewUser { line, user, aliases: row.aliases };
-        let keys: Vec<String> = write_keys(pool, &new);
-        let writes_needed = keys.len();
-        if keys.iter().any(|k| batch_keys.contains(k))
-            || (batch.iter().map(|u| write_keys(pool, u).len()).sum::<usize>() + writes_needed
-                > MAX_TRANSACTION_WRITES)
+        let writes = new_user_writes(pool, &user, &row.aliases)?;
+        let keys: Vec<String> = writes.iter().map(|w| format!("{}\u{0}{}", w.key().0, w.key().1)).collect();
+        if keys.iter().any(|k| batch_keys.contains(k)) || batch_writes + writes.len() > MAX_TRANSACTION_WRITES
         {
-            flush(svc, pool, std::mem::take(&mut batch), &mut counts, &mut log).await?;
+            flush(svc, std::mem::take(&mut batch), &mut counts, &mut log).await?;
             batch_keys.clear();
+            batch_writes = 0;
         }
         batch_keys.extend(keys);
-        batch.push(new);
+        batch_writes += writes.len();
+        batch.push(NewUser { line, writes });
     }
-    flush(svc, pool, batch, &mut counts, &mut log).await?;
+    flush(svc, batch, &mut counts, &mut log).await?;
     log.sort_by_key(|l| {
         l.split("Line Number ").nth(1).and_then(|s| s.split(' ').next()).and_then(|n| n.parse::<u64>().ok())
     });
     Ok((counts, log))
 }
 
-fn write_keys(pool: &UserPool, new: &NewUser) -> Vec<String> {
-    new_user_writes(pool, new)
-        .map(|w| w.iter().map(|w| format!("{}\u{0}{}", w.key().0, w.key().1)).collect())
-        .unwrap_or_default()
-}
-
 /// The records SignUp writes for a new user (user item, pool listing, sub alias, username
 /// aliases), each conditional on not existing.
 // TODO(import): replace with users::insert_user / the shared writes builder once it lands on
 // main, so imported users get the same search-index items as every other user.
-fn new_user_writes(pool: &UserPool, new: &NewUser) -> Result<Vec<Write>> {
-    let user = &new.user;
+fn new_user_writes(pool: &UserPool, user: &User, aliases: &BTreeMap<String, String>) -> Result<Vec<Write>> {
     let username_key = pool.username_key(&user.username);
     let mut writes = vec![
         Write::put(
@@ -784,7 +773,7 @@ fn new_user_writes(pool: &UserPool, new: &NewUser) -> Result<Vec<Write>> {
             Item::new(
                 keys::pool_users(&pool.id),
                 &username_key,
-                json!({"sub": user.sub, "aliases": new.aliases}),
+                json!({"sub": user.sub, "aliases": aliases}),
             ),
             Cond::NotExists,
         ),
@@ -799,7 +788,7 @@ fn new_user_writes(pool: &UserPool, new: &NewUser) -> Result<Vec<Write>> {
             Cond::NotExists,
         ));
     }
-    for (kind, value) in &new.aliases {
+    for (kind, value) in aliases {
         writes.push(Write::put(
             Item::new(keys::alias(&pool.id, kind, value), keys::ALIAS_SK, json!({"username": user.username})),
             Cond::NotExists,
@@ -812,7 +801,6 @@ fn new_user_writes(pool: &UserPool, new: &NewUser) -> Result<Vec<Write>> {
 /// retried, so one existing user never costs the others.
 async fn flush(
     svc: &Service,
-    pool: &UserPool,
     mut batch: Vec<NewUser>,
     counts: &mut Counts,
     log: &mut Vec<String>,
@@ -821,9 +809,8 @@ async fn flush(
         let mut writes = Vec::new();
         let mut owner = Vec::new();
         for (i, u) in batch.iter().enumerate() {
-            let w = new_user_writes(pool, u)?;
-            owner.extend(std::iter::repeat_n(i, w.len()));
-            writes.extend(w);
+            owner.extend(std::iter::repeat_n(i, u.writes.len()));
+            writes.extend(u.writes.iter().cloned());
         }
         match svc.store.transact(writes, svc.now_secs()).await {
             Ok(()) => {
