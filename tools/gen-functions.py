@@ -68,6 +68,7 @@ USER = "jane@example.com"
 PASSWORD = "Correct-Horse-9"
 CODE = "123456"
 IMPORT_JOB = "import-Ab3dEf6hIj"
+IMPORT_JOB_STOPPED = "import-St0pMe0000"
 # Tokens are signed with keys made at run time: a test signs in first and substitutes these.
 ACCESS_TOKEN = "{{ACCESS_TOKEN}}"
 REFRESH_TOKEN = "{{REFRESH_TOKEN}}"
@@ -161,7 +162,7 @@ BODIES: dict[str, dict] = {
     "DescribeUserImportJob": {"UserPoolId": POOL, "JobId": IMPORT_JOB},
     "ListUserImportJobs": {"UserPoolId": POOL, "MaxResults": 10},
     "StartUserImportJob": {"UserPoolId": POOL, "JobId": IMPORT_JOB},
-    "StopUserImportJob": {"UserPoolId": POOL, "JobId": IMPORT_JOB},
+    "StopUserImportJob": {"UserPoolId": POOL, "JobId": IMPORT_JOB_STOPPED},
 }
 
 # Sample-event constants: an HTTP API reached through the CloudFront front door.
@@ -492,7 +493,10 @@ def operation_event(f: Function) -> dict:
 
 
 def special_events(f: Function) -> dict[str, dict]:
-    """One event per GET route, named after its last path segment (jwks.json -> jwks.json)."""
+    """One event per GET route, named after its last path segment (jwks.json -> jwks.json); a
+    function without routes (the import worker) gets its direct-invocation payload."""
+    if not f.routes:
+        return {"success": {"poolId": POOL, "jobId": IMPORT_JOB}}
     out = {}
     for r in f.routes:
         raw_path = r.path.replace("{poolId}", POOL)

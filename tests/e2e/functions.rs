@@ -39,11 +39,19 @@ fn functions() -> Vec<(String, Option<String>, bool)> {
     out
 }
 
+/// As tools/gen-functions.py: a dash before an upper-case letter that follows a lower-case
+/// letter or digit, or that starts a word after an acronym (GetCSVHeader → get-csv-header).
 fn kebab(op: &str) -> String {
+    let chars: Vec<char> = op.chars().collect();
     let mut s = String::new();
-    for (i, ch) in op.chars().enumerate() {
-        if ch.is_ascii_uppercase() && i > 0 {
-            s.push('-');
+    for (i, &ch) in chars.iter().enumerate() {
+        if i > 0 && ch.is_ascii_uppercase() {
+            let prev = chars[i - 1];
+            let next_lower = chars.get(i + 1).is_some_and(|c| c.is_ascii_lowercase());
+            if prev.is_ascii_lowercase() || prev.is_ascii_digit() || (prev.is_ascii_uppercase() && next_lower)
+            {
+                s.push('-');
+            }
         }
         s.push(ch.to_ascii_lowercase());
     }
@@ -97,8 +105,11 @@ async fn frontend(dir: &std::path::Path) -> Frontend {
             ..Default::default()
         },
     );
+    let service = Arc::new(service);
+    tessera_local::import::enable(&service, dir, "http://127.0.0.1:9", &[7u8; 32], Arc::new(SystemClock))
+        .unwrap();
     Frontend {
-        service: Arc::new(service),
+        service,
         admin_keys: [(ADMIN_KEY.to_string(), ADMIN_SECRET.to_string())].into(),
         max_skew_secs: 300,
         issuer_base: None,
@@ -204,6 +215,32 @@ async fn every_function_handles_its_sample_event() {
     run!("update-user-pool-client");
     let jwks = run!("well-known");
     assert_eq!(jwks["keys"].as_array().map(Vec::len), Some(2));
+    // User import: two jobs given the sample events' fixed ids, one started (and run by the
+    // worker's handler), the other stopped before it starts.
+    run!("get-csv-header");
+    for fixed in ["import-Ab3dEf6hIj", "import-St0pMe0000"] {
+        let job = run!("create-user-import-job");
+        let made_job = job["UserImportJob"]["JobId"].as_str().unwrap().to_string();
+        let pk = format!("IMPORTJOBS#{POOL}");
+        rekey(
+            fe.service.store.as_ref(),
+            (&pk, &format!("JOB#{made_job}")),
+            (pk.clone(), format!("JOB#{fixed}")),
+            |b| b["job_id"] = Value::from(fixed),
+        )
+        .await;
+    }
+    run!("describe-user-import-job");
+    run!("list-user-import-jobs");
+    run!("start-user-import-job");
+    ran.insert("import-worker");
+    let payload: Value = serde_json::from_str(
+        &std::fs::read_to_string(format!("{ROOT}/events/import-worker/success.json")).unwrap(),
+    )
+    .unwrap();
+    let out = tessera_aws::lambda::import_event(&fe.service, &payload, i64::MAX).await.unwrap();
+    assert_eq!(out["jobId"], "import-Ab3dEf6hIj");
+    run!("stop-user-import-job");
     run!("delete-user-pool-client");
     run!("delete-user-pool");
 

@@ -135,24 +135,35 @@ pub async fn run_well_known() -> Result<(), BoxError> {
 /// again to go on from the saved offset, so a job of any size fits Lambda's 15-minute limit.
 pub async fn run_import_worker() -> Result<(), BoxError> {
     use lambda_http::lambda_runtime::{self, LambdaEvent};
-    use tessera_core::ops::import::{run_job, RunOutcome};
     init_tracing();
     let frontend = frontend_from_env(true).await?;
     let svc = frontend.service.clone();
     let svc = &svc;
     lambda_runtime::run(lambda_runtime::service_fn(move |event: LambdaEvent<serde_json::Value>| async move {
-        let field =
-            |name: &str| event.payload.get(name).and_then(serde_json::Value::as_str).map(str::to_string);
-        let (Some(pool_id), Some(job_id)) = (field("poolId"), field("jobId")) else {
-            return Err::<serde_json::Value, BoxError>("the event needs poolId and jobId".into());
-        };
-        let deadline_ms = i64::try_from(event.context.deadline).unwrap_or(i64::MAX).saturating_sub(60_000);
-        if run_job(svc, &pool_id, &job_id, Some(deadline_ms)).await? == RunOutcome::Continue {
-            svc.imports()?.runner.start(&pool_id, &job_id).await?;
-        }
-        Ok(serde_json::json!({}))
+        let deadline_ms = i64::try_from(event.context.deadline).unwrap_or(i64::MAX);
+        import_event(svc, &event.payload, deadline_ms).await
     }))
     .await
+}
+
+/// One import-worker invocation: runs the job named by `{"poolId", "jobId"}` until a minute
+/// before `deadline_ms`, then hands it on to a fresh invocation.
+pub async fn import_event(
+    svc: &Service,
+    payload: &serde_json::Value,
+    deadline_ms: i64,
+) -> Result<serde_json::Value, BoxError> {
+    use tessera_core::ops::import::{run_job, RunOutcome};
+    let field = |name: &str| payload.get(name).and_then(serde_json::Value::as_str).map(str::to_string);
+    let (Some(pool_id), Some(job_id)) = (field("poolId"), field("jobId")) else {
+        return Err("the event needs poolId and jobId".into());
+    };
+    if run_job(svc, &pool_id, &job_id, Some(deadline_ms.saturating_sub(60_000))).await?
+        == RunOutcome::Continue
+    {
+        svc.imports()?.runner.start(&pool_id, &job_id).await?;
+    }
+    Ok(serde_json::json!({"poolId": pool_id, "jobId": job_id}))
 }
 
 /// One API Gateway request through the shared front end.
