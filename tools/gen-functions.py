@@ -70,6 +70,11 @@ CODE = "123456"
 # Tokens are signed with keys made at run time: a test signs in first and substitutes these.
 ACCESS_TOKEN = "{{ACCESS_TOKEN}}"
 REFRESH_TOKEN = "{{REFRESH_TOKEN}}"
+# A challenge session, likewise made at run time.
+SESSION = "{{SESSION}}"
+# A user an administrator invites, and the temporary password they get.
+INVITED = "john@example.com"
+TEMPORARY_PASSWORD = "Temporary-Horse-7"
 
 PASSWORD_POLICY = {
     "MinimumLength": 8,
@@ -151,6 +156,34 @@ BODIES: dict[str, dict] = {
         "AuthParameters": {"USERNAME": USER, "PASSWORD": PASSWORD},
     },
     "AdminUserGlobalSignOut": {"UserPoolId": POOL, "Username": USER},
+    "AdminCreateUser": {
+        "UserPoolId": POOL,
+        "Username": INVITED,
+        "TemporaryPassword": TEMPORARY_PASSWORD,
+        "UserAttributes": [{"Name": "email", "Value": INVITED}, {"Name": "email_verified", "Value": "true"}],
+        "DesiredDeliveryMediums": ["EMAIL"],
+    },
+    "RespondToAuthChallenge": {
+        "ClientId": CLIENT,
+        "ChallengeName": "NEW_PASSWORD_REQUIRED",
+        "Session": SESSION,
+        "ChallengeResponses": {"USERNAME": INVITED, "NEW_PASSWORD": PASSWORD},
+    },
+    "AdminRespondToAuthChallenge": {
+        "UserPoolId": POOL,
+        "ClientId": CLIENT,
+        "ChallengeName": "NEW_PASSWORD_REQUIRED",
+        "Session": SESSION,
+        "ChallengeResponses": {"USERNAME": INVITED, "NEW_PASSWORD": PASSWORD},
+    },
+    "AdminSetUserPassword": {"UserPoolId": POOL, "Username": INVITED, "Password": TEMPORARY_PASSWORD, "Permanent": False},
+    "ForgotPassword": {"ClientId": CLIENT, "Username": USER},
+    "AdminResetUserPassword": {"UserPoolId": POOL, "Username": USER},
+    "ConfirmForgotPassword": {"ClientId": CLIENT, "Username": USER, "ConfirmationCode": CODE, "Password": PASSWORD},
+    "ChangePassword": {"PreviousPassword": PASSWORD, "ProposedPassword": PASSWORD, "AccessToken": ACCESS_TOKEN},
+    "AdminDisableUser": {"UserPoolId": POOL, "Username": USER},
+    "AdminEnableUser": {"UserPoolId": POOL, "Username": USER},
+    "DeleteUser": {"AccessToken": ACCESS_TOKEN},
 }
 
 # Sample-event constants: an HTTP API reached through the CloudFront front door.
@@ -502,6 +535,9 @@ Fixed identifiers, so a test can seed them: user pool `{POOL}`, app client `{CLI
 
 Placeholders a test substitutes before invoking, because the values only exist at run time:
 - `{ACCESS_TOKEN}`, `{REFRESH_TOKEN}`: tokens from signing `{USER}` in first.
+- `{SESSION}`: the NEW_PASSWORD_REQUIRED session from signing `{INVITED}` in with the temporary
+  password `{TEMPORARY_PASSWORD}` after AdminCreateUser / AdminSetUserPassword.
+- the code `{CODE}` in ConfirmSignUp and ConfirmForgotPassword: the latest code in the outbox.
 
 Admin (SigV4) operations carry no `authorization`, `x-amz-date` or `x-amz-content-sha256`
 header: a valid signature depends on the time and the stack's admin secret, so a file cannot

@@ -3,10 +3,12 @@
 
 mod common;
 
+mod admin_users;
 mod auth;
 mod clients;
 mod concurrency;
 mod functions;
+mod passwords;
 mod pools;
 mod signup;
 mod tokens;

@@ -41,6 +41,11 @@ pub mod keys {
         format!("ORIGIN#{origin_jti}")
     }
     pub const ORIGIN_SK: &str = "ORIGIN";
+    /// A pending authentication challenge, by SHA-256 (hex) of its session token.
+    pub fn auth_session(session_hash: &str) -> String {
+        format!("AUTHSESSION#{session_hash}")
+    }
+    pub const AUTH_SESSION_SK: &str = "AUTHSESSION";
 }
 
 /// A user pool: the settings Cognito returns in `UserPoolType`, plus what the domain needs typed.
@@ -203,9 +208,28 @@ pub struct User {
     /// Tokens from sign-ins that began before this instant (epoch ms) are revoked.
     #[serde(default)]
     pub signed_out_at_ms: i64,
-    /// Pending codes by purpose ("signup", …).
+    /// Pending codes by purpose ("signup", "forgot", …).
     #[serde(default)]
     pub codes: BTreeMap<String, PendingCode>,
+    /// Temporary-password clock and failed sign-in counters.
+    #[serde(default)]
+    pub password_state: PasswordState,
+}
+
+/// What the password lifecycle remembers about a user beyond the hash.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PasswordState {
+    /// While FORCE_CHANGE_PASSWORD: when the temporary password stops working (epoch secs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub temporary_expires_at: Option<i64>,
+    /// Consecutive failed password sign-ins, and when the last one happened (epoch ms).
+    #[serde(default)]
+    pub failed_sign_ins: u32,
+    #[serde(default)]
+    pub last_failed_ms: i64,
+    /// Sign-in attempts before this instant (epoch ms) are refused without a password check.
+    #[serde(default)]
+    pub locked_until_ms: i64,
 }
 
 impl User {

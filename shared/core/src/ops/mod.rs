@@ -1,6 +1,8 @@
 //! One module per area; one public function per Cognito operation, named after it.
 
+pub mod admin_users;
 pub mod auth;
 pub mod clients;
+pub mod passwords;
 pub mod pools;
 pub mod users;

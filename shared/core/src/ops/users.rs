@@ -39,7 +39,7 @@ pub async fn password_secrets(
     .await?
 }
 
-fn code_hash(username: &str, code: &str) -> String {
+pub(crate) fn code_hash(username: &str, code: &str) -> String {
     hex::encode(Sha256::digest(format!("{username}:{code}").as_bytes()))
 }
 
@@ -111,7 +111,19 @@ fn new_code(
     purpose: &str,
     ttl: i64,
 ) -> Option<(OutgoingMessage, Value)> {
-    let (channel, attribute, destination) = verification_channel(pool, user)?;
+    let channel = verification_channel(pool, user)?;
+    Some(new_code_to(svc, pool, user, purpose, ttl, channel))
+}
+
+/// [`new_code`] to a channel the caller chose: (channel, attribute, destination).
+pub(crate) fn new_code_to(
+    svc: &Service,
+    pool: &UserPool,
+    user: &mut User,
+    purpose: &str,
+    ttl: i64,
+    (channel, attribute, destination): (&'static str, &'static str, String),
+) -> (OutgoingMessage, Value) {
     let code = crate::ids::code(svc.rng.as_ref());
     user.codes.insert(
         purpose.to_string(),
@@ -134,10 +146,10 @@ fn new_code(
         sent_at: svc.clock.now_millis(),
     };
     let details = json!({"Destination": mask(channel, &destination), "DeliveryMedium": channel, "AttributeName": attribute});
-    Some((msg, details))
+    (msg, details)
 }
 
-async fn deliver(svc: &Service, pool: &UserPool, msg: &OutgoingMessage) -> Result<()> {
+pub(crate) async fn deliver(svc: &Service, pool: &UserPool, msg: &OutgoingMessage) -> Result<()> {
     let from = pool
         .setting_str(&["EmailConfiguration", "From"])
         .or_else(|| {
@@ -150,7 +162,7 @@ async fn deliver(svc: &Service, pool: &UserPool, msg: &OutgoingMessage) -> Resul
 
 /// Checks a submitted code against the user's pending one. On a wrong guess the counter is
 /// saved; on success the code is removed (single use) and the caller saves the user.
-async fn consume_code(
+pub(crate) async fn consume_code(
     svc: &Service,
     pool: &UserPool,
     user: &mut User,
@@ -202,7 +214,7 @@ pub fn user_index_deletes(pool: &UserPool, listing: &Item) -> Vec<Write> {
     out
 }
 
-fn is_email(s: &str) -> bool {
+pub(crate) fn is_email(s: &str) -> bool {
     match s.split_once('@') {
         Some((l, d)) => {
             !l.is_empty()
@@ -215,12 +227,25 @@ fn is_email(s: &str) -> bool {
     }
 }
 
-fn is_phone(s: &str) -> bool {
+pub(crate) fn is_phone(s: &str) -> bool {
     s.len() > 2 && s.starts_with('+') && s.chars().skip(1).all(|c| c.is_ascii_digit())
 }
 
 /// Checks attributes against the pool's schema: known names, required ones present, formats.
 fn check_attributes(pool: &UserPool, attrs: &BTreeMap<String, String>) -> Result<()> {
+    check_attribute_values(pool, attrs)?;
+    for req in &pool.required_attributes {
+        if attrs.get(req).is_none_or(|v| v.is_empty()) {
+            return Err(Error::invalid(format!(
+                "Attributes did not conform to the schema: {req}: The attribute is required"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// [`check_attributes`] without the required ones: known names, formats.
+pub(crate) fn check_attribute_values(pool: &UserPool, attrs: &BTreeMap<String, String>) -> Result<()> {
     for name in attrs.keys() {
         let known = crate::schema::is_standard(name)
             || pool
@@ -234,13 +259,6 @@ fn check_attributes(pool: &UserPool, attrs: &BTreeMap<String, String>) -> Result
         }
         if name == "sub" {
             return Err(Error::invalid("Attributes did not conform to the schema: sub: Attribute cannot be updated. (changing an immutable attribute)"));
-        }
-    }
-    for req in &pool.required_attributes {
-        if attrs.get(req).is_none_or(|v| v.is_empty()) {
-            return Err(Error::invalid(format!(
-                "Attributes did not conform to the schema: {req}: The attribute is required"
-            )));
         }
     }
     if let Some(e) = attrs.get("email") {
@@ -339,6 +357,7 @@ pub async fn sign_up(svc: &Service, input: &Value) -> Result<Value> {
         srp: Some(srp),
         signed_out_at_ms: 0,
         codes: BTreeMap::new(),
+        password_state: Default::default(),
     };
     let delivery = new_code(svc, &pool, &mut user, "signup", SIGNUP_CODE_TTL_SECS);
     let mut writes = vec![
@@ -409,7 +428,9 @@ pub async fn confirm_sign_up(svc: &Service, input: &Value) -> Result<Value> {
     let username = input.req_str("Username")?;
     client_and_user_secret(&client, input, username)?;
     let code = input.req_str("ConfirmationCode")?;
-    let (mut user, version) = svc.require_user(&pool, username).await?;
+    let Some((mut user, version)) = svc.find_user(&pool, username).await? else {
+        return Err(unknown_user_for_code(&client));
+    };
     if user.status != UserStatus::UNCONFIRMED {
         return Err(Error::NotAuthorizedException(format!(
             "User cannot be confirmed. Current status is {}",
@@ -424,12 +445,28 @@ pub async fn confirm_sign_up(svc: &Service, input: &Value) -> Result<Value> {
     Ok(json!({}))
 }
 
+/// What ConfirmSignUp tells about a user who does not exist: with PreventUserExistenceErrors,
+/// the answer a wrong code gets.
+fn unknown_user_for_code(client: &AppClient) -> Error {
+    if client.prevent_user_existence_errors() {
+        Error::CodeMismatchException("Invalid verification code provided, please try again.".into())
+    } else {
+        Error::UserNotFoundException("User does not exist.".into())
+    }
+}
+
 pub async fn resend_confirmation_code(svc: &Service, input: &Value) -> Result<Value> {
     let client = svc.client(input.req_str("ClientId")?).await?;
     let pool = svc.pool(&client.pool_id).await?;
     let username = input.req_str("Username")?;
     client_and_user_secret(&client, input, username)?;
-    let (mut user, version) = svc.require_user(&pool, username).await?;
+    let Some((mut user, version)) = svc.find_user(&pool, username).await? else {
+        if client.prevent_user_existence_errors() {
+            // A simulated delivery, as for a user who exists.
+            return Ok(json!({"CodeDeliveryDetails": super::passwords::simulated_delivery(&pool, username)}));
+        }
+        return Err(Error::UserNotFoundException("User does not exist.".into()));
+    };
     if user.status != UserStatus::UNCONFIRMED {
         return Err(Error::invalid("User is already confirmed."));
     }
