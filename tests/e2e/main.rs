@@ -3,11 +3,13 @@
 
 mod common;
 
+mod aliases;
 mod auth;
 mod clients;
 mod concurrency;
 mod functions;
 mod pools;
+mod search;
 mod signup;
 mod tokens;
 mod wire;

@@ -1,7 +1,7 @@
 //! The table from Cognito operation name to the domain function that serves it.
 
 use serde_json::Value;
-use tessera_core::ops::{auth, clients, pools, users};
+use tessera_core::ops::{auth, clients, pools, search, users};
 use tessera_core::{CallContext, Result, Service};
 
 /// Every cognito-idp operation this version serves. Others answer a clear error.
@@ -23,6 +23,7 @@ pub const IMPLEMENTED: &[&str] = &[
     "InitiateAuth",
     "ListUserPoolClients",
     "ListUserPools",
+    "ListUsers",
     "ResendConfirmationCode",
     "RevokeToken",
     "SignUp",
@@ -50,6 +51,7 @@ pub async fn call(svc: &Service, ctx: &CallContext, op: &str, input: &Value) -> 
         "InitiateAuth" => auth::initiate_auth(svc, ctx, input).await,
         "ListUserPoolClients" => clients::list_user_pool_clients(svc, input).await,
         "ListUserPools" => pools::list_user_pools(svc, input).await,
+        "ListUsers" => search::list_users(svc, input).await,
         "ResendConfirmationCode" => users::resend_confirmation_code(svc, input).await,
         "RevokeToken" => auth::revoke_token(svc, input).await,
         "SignUp" => users::sign_up(svc, input).await,

@@ -3,4 +3,5 @@
 pub mod auth;
 pub mod clients;
 pub mod pools;
+pub mod search;
 pub mod users;
