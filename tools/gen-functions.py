@@ -148,6 +148,7 @@ BODIES: dict[str, dict] = {
     "ListUserPoolClients": {"UserPoolId": POOL, "MaxResults": 10},
     "AdminConfirmSignUp": {"UserPoolId": POOL, "Username": USER},
     "AdminGetUser": {"UserPoolId": POOL, "Username": USER},
+    "ListUsers": {"UserPoolId": POOL, "Filter": 'email ^= "jane"', "Limit": 10, "AttributesToGet": ["email"]},
     "AdminDeleteUser": {"UserPoolId": POOL, "Username": USER},
     "AdminInitiateAuth": {
         "UserPoolId": POOL,

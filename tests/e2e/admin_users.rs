@@ -92,7 +92,8 @@ on_both_stores!(invited_user_sets_a_password_through_the_challenge, |env| {
     let user = create_user(env, &pool, "ivy@example.com", None, None).await.unwrap();
     assert_eq!(user.user_status(), Some(&UserStatusType::ForceChangePassword));
     assert!(user.enabled());
-    let sub = user.attributes().iter().find(|a| a.name() == "sub").and_then(|a| a.value()).unwrap().to_string();
+    let sub =
+        user.attributes().iter().find(|a| a.name() == "sub").and_then(|a| a.value()).unwrap().to_string();
     assert_eq!(user.username(), Some(sub.as_str()), "email-as-username pools name users by sub");
 
     // The generated temporary password arrives in the default invitation and meets the policy.
@@ -117,8 +118,11 @@ on_both_stores!(invited_user_sets_a_password_through_the_challenge, |env| {
     assert!(shown.get("sub").is_none());
     let session = out.session().unwrap().to_string();
 
-    let tokens = respond_new_password(env, &client_id, &session, "ivy@example.com", PASSWORD, &[]).await.unwrap();
-    assert!(tokens.access_token().is_some() && tokens.refresh_token().is_some() && tokens.id_token().is_some());
+    let tokens =
+        respond_new_password(env, &client_id, &session, "ivy@example.com", PASSWORD, &[]).await.unwrap();
+    assert!(
+        tokens.access_token().is_some() && tokens.refresh_token().is_some() && tokens.id_token().is_some()
+    );
     assert_eq!(status(env, &pool, "ivy@example.com").await.0, UserStatusType::Confirmed);
     env.password_sign_in(&client_id, "ivy@example.com", PASSWORD).await.unwrap();
     let e = env.password_sign_in(&client_id, "ivy@example.com", &temp).await.unwrap_err();
@@ -276,7 +280,8 @@ on_both_stores!(invitation_follows_the_template_and_suppress_sends_nothing, |env
             )
             .build()
     };
-    let pool = env.pool(|b| b.admin_create_user_config(template("Hello {username}, use {####} to sign in."))).await;
+    let pool =
+        env.pool(|b| b.admin_create_user_config(template("Hello {username}, use {####} to sign in."))).await;
     create_user(env, &pool, "pat@example.com", Some(TEMP), None).await.unwrap();
     let sent = env.messages_to("pat@example.com");
     assert_eq!(sent.len(), 1);
@@ -284,7 +289,9 @@ on_both_stores!(invitation_follows_the_template_and_suppress_sends_nothing, |env
     assert_eq!(sent[0].body, format!("Hello pat@example.com, use {TEMP} to sign in."));
     assert_eq!(sent[0].channel, "EMAIL");
 
-    create_user(env, &pool, "quiet@example.com", Some(TEMP), Some(MessageActionType::Suppress)).await.unwrap();
+    create_user(env, &pool, "quiet@example.com", Some(TEMP), Some(MessageActionType::Suppress))
+        .await
+        .unwrap();
     assert!(env.messages_to("quiet@example.com").is_empty());
 
     // SMS goes to the phone number, and needs one.
@@ -312,7 +319,10 @@ on_both_stores!(invitation_follows_the_template_and_suppress_sends_nothing, |env
         .await
         .map_err(err_name)
         .unwrap_err();
-    assert!(e.starts_with("InvalidParameterException: User has no attribute matching desired delivery mediums"), "{e}");
+    assert!(
+        e.starts_with("InvalidParameterException: User has no attribute matching desired delivery mediums"),
+        "{e}"
+    );
 
     // A template without the password placeholder is not delivered.
     let silent = env.pool(|b| b.admin_create_user_config(template("Welcome, {username}!"))).await;
@@ -325,7 +335,8 @@ on_both_stores!(resend_only_while_the_password_is_temporary, |env| {
     let (client_id, _) = env.app_client(&pool, &["ALLOW_USER_PASSWORD_AUTH"], false).await;
     create_user(env, &pool, "uma@example.com", None, None).await.unwrap();
     let first = env.last_code("uma@example.com");
-    let resent = create_user(env, &pool, "uma@example.com", None, Some(MessageActionType::Resend)).await.unwrap();
+    let resent =
+        create_user(env, &pool, "uma@example.com", None, Some(MessageActionType::Resend)).await.unwrap();
     assert_eq!(resent.user_status(), Some(&UserStatusType::ForceChangePassword));
     let sent = env.messages_to("uma@example.com");
     assert_eq!(sent.len(), 2);
@@ -336,9 +347,12 @@ on_both_stores!(resend_only_while_the_password_is_temporary, |env| {
     let session = new_password_session(env, &client_id, "uma@example.com", &second).await;
     respond_new_password(env, &client_id, &session, "uma@example.com", PASSWORD, &[]).await.unwrap();
 
-    let e = create_user(env, &pool, "uma@example.com", None, Some(MessageActionType::Resend)).await.unwrap_err();
+    let e =
+        create_user(env, &pool, "uma@example.com", None, Some(MessageActionType::Resend)).await.unwrap_err();
     assert!(e.starts_with("UnsupportedUserStateException: "), "{e}");
-    let e = create_user(env, &pool, "nobody@example.com", None, Some(MessageActionType::Resend)).await.unwrap_err();
+    let e = create_user(env, &pool, "nobody@example.com", None, Some(MessageActionType::Resend))
+        .await
+        .unwrap_err();
     assert_eq!(e, "UserNotFoundException: User does not exist.");
 });
 
@@ -403,7 +417,10 @@ on_both_stores!(temporary_passwords_expire, |env| {
     new_password_session(env, &client_id, "ada", TEMP).await;
     env.clock.advance_secs(86_400 + 1);
     let e = start_sign_in(env, &client_id, "ada", TEMP).await.unwrap_err();
-    assert_eq!(e, "NotAuthorizedException: Temporary password has expired and must be reset by an administrator.");
+    assert_eq!(
+        e,
+        "NotAuthorizedException: Temporary password has expired and must be reset by an administrator."
+    );
     let e = start_sign_in(env, &client_id, "ada", "Wrong-Horse-9").await.unwrap_err();
     assert_eq!(e, "NotAuthorizedException: Incorrect username or password.");
     // RESEND starts a new validity period.
@@ -416,19 +433,27 @@ on_both_stores!(temporary_passwords_expire, |env| {
 
     // The legacy UnusedAccountValidityDays applies when the policy does not set a validity.
     let legacy = env
-        .pool(|b| b.admin_create_user_config(AdminCreateUserConfigType::builder().unused_account_validity_days(1).build()))
+        .pool(|b| {
+            b.admin_create_user_config(
+                AdminCreateUserConfigType::builder().unused_account_validity_days(1).build(),
+            )
+        })
         .await;
     let (legacy_client, _) = env.app_client(&legacy, &["ALLOW_USER_PASSWORD_AUTH"], false).await;
     create_user(env, &legacy, "bo", Some(TEMP), Some(MessageActionType::Suppress)).await.unwrap();
     env.clock.advance_secs(86_400 + 1);
     let e = start_sign_in(env, &legacy_client, "bo", TEMP).await.unwrap_err();
-    assert_eq!(e, "NotAuthorizedException: Temporary password has expired and must be reset by an administrator.");
+    assert_eq!(
+        e,
+        "NotAuthorizedException: Temporary password has expired and must be reset by an administrator."
+    );
 });
 
 on_both_stores!(disabled_users_cannot_sign_in_or_refresh, |env| {
     let c = &env.client;
     let pool = env.email_pool().await;
-    let (client_id, _) = env.app_client(&pool, &["ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"], false).await;
+    let (client_id, _) =
+        env.app_client(&pool, &["ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"], false).await;
     env.confirmed_user(&client_id, "cy@example.com").await;
     let tokens = env.password_sign_in(&client_id, "cy@example.com", PASSWORD).await.unwrap();
     c.admin_disable_user().user_pool_id(&pool).username("cy@example.com").send().await.unwrap();
@@ -437,7 +462,8 @@ on_both_stores!(disabled_users_cannot_sign_in_or_refresh, |env| {
     assert_eq!(e, "NotAuthorizedException: User is disabled.");
     let e = env.refresh(&client_id, tokens.refresh_token().unwrap()).await.unwrap_err();
     assert_eq!(e, "NotAuthorizedException: User is disabled.");
-    let e = c.get_user().access_token(tokens.access_token().unwrap()).send().await.map_err(err_name).unwrap_err();
+    let e =
+        c.get_user().access_token(tokens.access_token().unwrap()).send().await.map_err(err_name).unwrap_err();
     assert!(e.starts_with("NotAuthorizedException: "), "{e}");
 
     c.admin_enable_user().user_pool_id(&pool).username("cy@example.com").send().await.unwrap();
@@ -460,7 +486,13 @@ on_both_stores!(delete_user_removes_the_caller, |env| {
     c.delete_user().access_token(tokens.access_token().unwrap()).send().await.unwrap();
     let e = c.admin_get_user().user_pool_id(&pool).username("dee@example.com").send().await;
     assert_eq!(e.map_err(err_name).unwrap_err(), "UserNotFoundException: User does not exist.");
-    let e = c.delete_user().access_token(tokens.access_token().unwrap()).send().await.map_err(err_name).unwrap_err();
+    let e = c
+        .delete_user()
+        .access_token(tokens.access_token().unwrap())
+        .send()
+        .await
+        .map_err(err_name)
+        .unwrap_err();
     assert!(e.starts_with("NotAuthorizedException: ") || e.starts_with("UserNotFoundException: "), "{e}");
     // The name is free again.
     env.confirmed_user(&client_id, "dee@example.com").await;

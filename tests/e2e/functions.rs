@@ -188,6 +188,8 @@ async fn every_function_handles_its_sample_event() {
     run!("resend-confirmation-code");
     run!("confirm-sign-up");
     run!("admin-get-user");
+    let listed_users = run!("list-users");
+    assert_eq!(listed_users["Users"].as_array().map(Vec::len), Some(1), "{listed_users}");
     let signed_in = run!("initiate-auth");
     tokens = (
         signed_in["AuthenticationResult"]["AccessToken"].as_str().unwrap().to_string(),

@@ -4,12 +4,14 @@
 mod common;
 
 mod admin_users;
+mod aliases;
 mod auth;
 mod clients;
 mod concurrency;
 mod functions;
 mod passwords;
 mod pools;
+mod search;
 mod signup;
 mod tokens;
 mod wire;

@@ -9,7 +9,11 @@ use cip::types::{MessageActionType, UserStatusType};
 
 const NEW: &str = "Better-Horse-42";
 
-async fn forgot(env: &TestEnv, client_id: &str, username: &str) -> Result<cip::types::CodeDeliveryDetailsType, String> {
+async fn forgot(
+    env: &TestEnv,
+    client_id: &str,
+    username: &str,
+) -> Result<cip::types::CodeDeliveryDetailsType, String> {
     env.client
         .forgot_password()
         .client_id(client_id)
@@ -20,7 +24,13 @@ async fn forgot(env: &TestEnv, client_id: &str, username: &str) -> Result<cip::t
         .map(|o| o.code_delivery_details().cloned().expect("delivery"))
 }
 
-async fn confirm_forgot(env: &TestEnv, client_id: &str, username: &str, code: &str, password: &str) -> Result<(), String> {
+async fn confirm_forgot(
+    env: &TestEnv,
+    client_id: &str,
+    username: &str,
+    code: &str,
+    password: &str,
+) -> Result<(), String> {
     env.client
         .confirm_forgot_password()
         .client_id(client_id)
@@ -35,7 +45,11 @@ async fn confirm_forgot(env: &TestEnv, client_id: &str, username: &str, code: &s
 
 /// A code that is not `code`.
 fn other_code(code: &str) -> String {
-    if code == "000000" { "111111".into() } else { "000000".into() }
+    if code == "000000" {
+        "111111".into()
+    } else {
+        "000000".into()
+    }
 }
 
 on_both_stores!(forgot_password_resets_with_the_emailed_code, |env| {
@@ -120,7 +134,11 @@ on_both_stores!(change_password_needs_the_previous_one, |env| {
     let tokens = env.password_sign_in(&client_id, "ian@example.com", PASSWORD).await.unwrap();
     let access = tokens.access_token().unwrap();
     let change = |previous: &'static str, proposed: &'static str| {
-        c.change_password().access_token(access).previous_password(previous).proposed_password(proposed).send()
+        c.change_password()
+            .access_token(access)
+            .previous_password(previous)
+            .proposed_password(proposed)
+            .send()
     };
     let e = change("Wrong-Horse-9", NEW).await.map_err(err_name).unwrap_err();
     assert_eq!(e, "NotAuthorizedException: Incorrect username or password.");
@@ -133,7 +151,13 @@ on_both_stores!(change_password_needs_the_previous_one, |env| {
     assert_eq!(e, "NotAuthorizedException: Incorrect username or password.");
     // Existing sessions stay signed in.
     c.get_user().access_token(access).send().await.unwrap();
-    let e = c.change_password().access_token("not-a-token").previous_password(NEW).proposed_password(PASSWORD).send().await;
+    let e = c
+        .change_password()
+        .access_token("not-a-token")
+        .previous_password(NEW)
+        .proposed_password(PASSWORD)
+        .send()
+        .await;
     assert_eq!(e.map_err(err_name).unwrap_err(), "NotAuthorizedException: Invalid Access Token");
 });
 
@@ -143,7 +167,12 @@ on_both_stores!(admin_set_user_password_permanent_or_temporary, |env| {
     let (client_id, _) = env.app_client(&pool, &["ALLOW_USER_PASSWORD_AUTH"], false).await;
     env.sign_up(&client_id, "jo").await.unwrap();
     let set = |password: &'static str, permanent: bool| {
-        c.admin_set_user_password().user_pool_id(&pool).username("jo").password(password).permanent(permanent).send()
+        c.admin_set_user_password()
+            .user_pool_id(&pool)
+            .username("jo")
+            .password(password)
+            .permanent(permanent)
+            .send()
     };
     let e = set("short", true).await.map_err(err_name).unwrap_err();
     assert_eq!(e, "InvalidPasswordException: Password did not conform with policy: Password not long enough");
@@ -276,7 +305,8 @@ on_both_stores!(prevent_user_existence_errors_hides_unknown_users, |env| {
     assert_eq!(e, "CodeMismatchException: Invalid verification code provided, please try again.");
     let e = env.confirm(&legacy, "nobody@example.com", "123456").await.unwrap_err();
     assert_eq!(e, "UserNotFoundException: User does not exist.");
-    let out = c.resend_confirmation_code().client_id(&prevent).username("nobody@example.com").send().await.unwrap();
+    let out =
+        c.resend_confirmation_code().client_id(&prevent).username("nobody@example.com").send().await.unwrap();
     assert_eq!(out.code_delivery_details().and_then(|d| d.destination()), Some("n***@e***"));
     let e = c.resend_confirmation_code().client_id(&legacy).username("nobody@example.com").send().await;
     assert_eq!(e.map_err(err_name).unwrap_err(), "UserNotFoundException: User does not exist.");

@@ -36,6 +36,13 @@ pub mod keys {
         format!("ALIAS#{pool_id}#{kind}#{value}")
     }
     pub const ALIAS_SK: &str = "ALIAS";
+    /// ListUsers index of one searchable attribute (sk = `{value}\0{username key}`).
+    pub fn search(pool_id: &str, attribute: &str) -> String {
+        format!("SEARCH#{pool_id}#{attribute}")
+    }
+    pub fn search_sk(value: &str, username_key: &str) -> String {
+        format!("{value}\u{0}{username_key}")
+    }
     /// One sign-in session family: its refresh token and the access tokens it issued.
     pub fn origin(origin_jti: &str) -> String {
         format!("ORIGIN#{origin_jti}")
@@ -214,6 +221,10 @@ pub struct User {
     /// Temporary-password clock and failed sign-in counters.
     #[serde(default)]
     pub password_state: PasswordState,
+    /// The index items this user owns, as last written. Only `Service::save_user` and
+    /// `Service::insert_user` change it.
+    #[serde(default)]
+    pub owned: crate::user_index::Owned,
 }
 
 /// What the password lifecycle remembers about a user beyond the hash.
@@ -239,5 +250,24 @@ impl User {
 
     pub fn attributes_json(&self) -> Vec<Value> {
         self.attributes.iter().map(|(k, v)| serde_json::json!({"Name": k, "Value": v})).collect()
+    }
+
+    /// `UserType`, as ListUsers and the group listings return it. `only` limits the attributes
+    /// (None or empty = all).
+    pub fn user_type(&self, only: Option<&[String]>) -> Value {
+        let attributes: Vec<Value> = self
+            .attributes
+            .iter()
+            .filter(|(k, _)| only.is_none_or(|o| o.is_empty() || o.iter().any(|n| n == *k)))
+            .map(|(k, v)| serde_json::json!({"Name": k, "Value": v}))
+            .collect();
+        serde_json::json!({
+            "Username": self.username,
+            "Attributes": attributes,
+            "UserCreateDate": self.created as f64 / 1000.0,
+            "UserLastModifiedDate": self.modified as f64 / 1000.0,
+            "Enabled": self.enabled,
+            "UserStatus": self.status.as_str(),
+        })
     }
 }

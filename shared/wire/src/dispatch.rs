@@ -1,7 +1,7 @@
 //! The table from Cognito operation name to the domain function that serves it.
 
 use serde_json::Value;
-use tessera_core::ops::{admin_users, auth, clients, passwords, pools, users};
+use tessera_core::ops::{admin_users, auth, clients, passwords, pools, search, users};
 use tessera_core::{CallContext, Result, Service};
 
 /// Every cognito-idp operation this version serves. Others answer a clear error.
@@ -33,6 +33,7 @@ pub const IMPLEMENTED: &[&str] = &[
     "InitiateAuth",
     "ListUserPoolClients",
     "ListUserPools",
+    "ListUsers",
     "ResendConfirmationCode",
     "RespondToAuthChallenge",
     "RevokeToken",
@@ -71,6 +72,7 @@ pub async fn call(svc: &Service, ctx: &CallContext, op: &str, input: &Value) -> 
         "InitiateAuth" => auth::initiate_auth(svc, ctx, input).await,
         "ListUserPoolClients" => clients::list_user_pool_clients(svc, input).await,
         "ListUserPools" => pools::list_user_pools(svc, input).await,
+        "ListUsers" => search::list_users(svc, input).await,
         "ResendConfirmationCode" => users::resend_confirmation_code(svc, input).await,
         "RespondToAuthChallenge" => auth::respond_to_auth_challenge(svc, ctx, input).await,
         "RevokeToken" => auth::revoke_token(svc, input).await,

@@ -3,11 +3,10 @@
 use super::passwords::temporary_password_validity_days;
 use super::users::{check_attribute_values, deliver, is_email, is_phone, password_secrets};
 use crate::error::{Error, Result};
-use crate::model::{keys, PasswordState, User, UserPool, UserStatus};
+use crate::model::{PasswordState, User, UserPool, UserStatus};
 use crate::password::PasswordPolicy;
 use crate::ports::{OutgoingMessage, Rng};
 use crate::service::{attribute_list, CallContext, Input, Service};
-use crate::store::{Cond, Item, StoreError, Write};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 
@@ -54,8 +53,15 @@ pub fn generate_temporary_password(rng: &dyn Rng, policy: &PasswordPolicy) -> Re
 /// The invitation for a channel from `AdminCreateUserConfig.InviteMessageTemplate`, with
 /// Cognito's defaults. None when the template lacks the `{####}` password placeholder, in which
 /// case Cognito does not deliver it.
-fn invitation(pool: &UserPool, channel: &str, username: &str, password: &str) -> Option<(Option<String>, String)> {
-    let t = |name: &str| pool.setting_str(&["AdminCreateUserConfig", "InviteMessageTemplate", name]).map(str::to_string);
+fn invitation(
+    pool: &UserPool,
+    channel: &str,
+    username: &str,
+    password: &str,
+) -> Option<(Option<String>, String)> {
+    let t = |name: &str| {
+        pool.setting_str(&["AdminCreateUserConfig", "InviteMessageTemplate", name]).map(str::to_string)
+    };
     let default_body = "Your username is {username} and temporary password is {####}.".to_string();
     let (subject, body) = if channel == "EMAIL" {
         (
@@ -192,7 +198,8 @@ pub async fn admin_create_user(svc: &Service, input: &Value) -> Result<Value> {
     if action == Some("RESEND") {
         return resend_invitation(svc, &pool, given_username, input).await;
     }
-    let mut attributes: BTreeMap<String, String> = attribute_list(input, "UserAttributes").into_iter().collect();
+    let mut attributes: BTreeMap<String, String> =
+        attribute_list(input, "UserAttributes").into_iter().collect();
     if attributes.contains_key("sub") {
         return Err(Error::invalid(
             "Attributes did not conform to the schema: sub: Attribute cannot be updated. (changing an immutable attribute)",
@@ -209,14 +216,17 @@ pub async fn admin_create_user(svc: &Service, input: &Value) -> Result<Value> {
                 return Err(Error::invalid(format!("Invalid value for {flag}: must be true or false.")));
             }
             if v == "true" && attributes.get(attribute).is_none_or(|a| a.is_empty()) {
-                return Err(Error::invalid(format!("You must provide a value for {attribute} to set {flag} to true.")));
+                return Err(Error::invalid(format!(
+                    "You must provide a value for {attribute} to set {flag} to true."
+                )));
             }
         }
     }
     check_attribute_values(&pool, &attributes)?;
     attributes.insert("sub".into(), sub.clone());
     let password = temporary_password(svc, &pool, input)?;
-    let channels = if action == Some("SUPPRESS") { Vec::new() } else { invitation_channels(input, &attributes)? };
+    let channels =
+        if action == Some("SUPPRESS") { Vec::new() } else { invitation_channels(input, &attributes)? };
     if svc.find_user(&pool, given_username).await?.is_some() {
         return Err(user_exists(&pool));
     }
@@ -234,19 +244,28 @@ pub async fn admin_create_user(svc: &Service, input: &Value) -> Result<Value> {
         srp: Some(srp),
         signed_out_at_ms: 0,
         codes: BTreeMap::new(),
+        owned: Default::default(),
         password_state: PasswordState {
             temporary_expires_at: Some(svc.now_secs() + temporary_password_validity_days(&pool) * 86_400),
             ..Default::default()
         },
     };
-    insert_new_user(svc, &pool, &user, username_attribute.as_ref()).await?;
+    if input.bool_of("ForceAliasCreation") == Some(true) {
+        svc.take_aliases(&pool, &user).await?;
+    }
+    svc.insert_user(&pool, &user, vec![]).await?;
     invite(svc, &pool, given_username, &password, &channels).await?;
     Ok(json!({"User": user_type(&user)}))
 }
 
 /// MessageAction RESEND: a new temporary password and validity for a user still in
 /// FORCE_CHANGE_PASSWORD, sent again.
-async fn resend_invitation(svc: &Service, pool: &UserPool, given_username: &str, input: &Value) -> Result<Value> {
+async fn resend_invitation(
+    svc: &Service,
+    pool: &UserPool,
+    given_username: &str,
+    input: &Value,
+) -> Result<Value> {
     let (mut user, version) = svc.require_user(pool, given_username).await?;
     if user.status != UserStatus::FORCE_CHANGE_PASSWORD {
         return Err(Error::UnsupportedUserStateException(format!(
@@ -267,52 +286,6 @@ async fn resend_invitation(svc: &Service, pool: &UserPool, given_username: &str,
     svc.save_user(pool, &user, version, vec![]).await?;
     invite(svc, pool, given_username, &password, &channels).await?;
     Ok(json!({"User": user_type(&user)}))
-}
-
-/// Writes a new user with its listing entry and the items that find it (sub, username
-/// attribute), all conditional on not existing, in one transaction.
-async fn insert_new_user(
-    svc: &Service,
-    pool: &UserPool,
-    user: &User,
-    username_attribute: Option<&(&'static str, String)>,
-) -> Result<()> {
-    let username_key = pool.username_key(&user.username);
-    let aliases: BTreeMap<String, String> = username_attribute
-        .map(|(kind, value)| (kind.to_string(), pool.username_key(value)))
-        .into_iter()
-        .collect();
-    let mut writes = vec![
-        Write::put(
-            Item::new(
-                keys::user(&pool.id, &username_key),
-                keys::USER_SK,
-                serde_json::to_value(user).map_err(Error::internal)?,
-            ),
-            Cond::NotExists,
-        ),
-        Write::put(
-            Item::new(keys::pool_users(&pool.id), &username_key, json!({"sub": user.sub, "aliases": aliases})),
-            Cond::NotExists,
-        ),
-    ];
-    if user.username != user.sub {
-        writes.push(Write::put(
-            Item::new(keys::alias(&pool.id, "sub", &user.sub), keys::ALIAS_SK, json!({"username": user.username})),
-            Cond::NotExists,
-        ));
-    }
-    for (kind, value) in &aliases {
-        writes.push(Write::put(
-            Item::new(keys::alias(&pool.id, kind, value), keys::ALIAS_SK, json!({"username": user.username})),
-            Cond::NotExists,
-        ));
-    }
-    match svc.store.transact(writes, svc.now_secs()).await {
-        Ok(()) => Ok(()),
-        Err(StoreError::ConditionFailed { .. }) => Err(user_exists(pool)),
-        Err(e) => Err(e.into()),
-    }
 }
 
 pub async fn admin_disable_user(svc: &Service, input: &Value) -> Result<Value> {
@@ -355,7 +328,9 @@ mod tests {
             policy.minimum_length = min;
             for _ in 0..50 {
                 let p = generate_temporary_password(&SystemRng, &policy);
-                assert!(p.as_ref().is_ok_and(|p| policy.check(p).is_ok() && p.chars().count() >= min as usize));
+                assert!(p
+                    .as_ref()
+                    .is_ok_and(|p| policy.check(p).is_ok() && p.chars().count() >= min as usize));
             }
         }
     }

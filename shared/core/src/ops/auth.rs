@@ -310,7 +310,12 @@ async fn record_sign_in_attempt(
     for _ in 0..5 {
         let now_ms = svc.clock.now_millis();
         let next = if correct {
-            PasswordState { failed_sign_ins: 0, last_failed_ms: 0, locked_until_ms: 0, ..user.password_state.clone() }
+            PasswordState {
+                failed_sign_ins: 0,
+                last_failed_ms: 0,
+                locked_until_ms: 0,
+                ..user.password_state.clone()
+            }
         } else {
             after_failed_sign_in(&user.password_state, now_ms)
         };
@@ -359,7 +364,8 @@ pub async fn open_challenge_session(
     data: serde_json::Map<String, Value>,
 ) -> Result<String> {
     let token = URL_SAFE_NO_PAD.encode(svc.rng.bytes(96));
-    let minutes = client.settings.get("AuthSessionValidity").and_then(Value::as_i64).unwrap_or(3).clamp(3, 15);
+    let minutes =
+        client.settings.get("AuthSessionValidity").and_then(Value::as_i64).unwrap_or(3).clamp(3, 15);
     let now = svc.now_secs();
     let session = ChallengeSession {
         pool_id: pool.id.clone(),
@@ -428,7 +434,11 @@ async fn challenge(
 
 /// The pool's required attributes the user has no value for.
 fn missing_required(pool: &UserPool, attributes: &std::collections::BTreeMap<String, String>) -> Vec<String> {
-    pool.required_attributes.iter().filter(|a| attributes.get(*a).is_none_or(|v| v.is_empty())).cloned().collect()
+    pool.required_attributes
+        .iter()
+        .filter(|a| attributes.get(*a).is_none_or(|v| v.is_empty()))
+        .cloned()
+        .collect()
 }
 
 pub async fn respond_to_auth_challenge(svc: &Service, ctx: &CallContext, input: &Value) -> Result<Value> {
@@ -436,7 +446,11 @@ pub async fn respond_to_auth_challenge(svc: &Service, ctx: &CallContext, input: 
     respond(svc, ctx, &client, input).await
 }
 
-pub async fn admin_respond_to_auth_challenge(svc: &Service, ctx: &CallContext, input: &Value) -> Result<Value> {
+pub async fn admin_respond_to_auth_challenge(
+    svc: &Service,
+    ctx: &CallContext,
+    input: &Value,
+) -> Result<Value> {
     let pool_id = input.req_str("UserPoolId")?;
     let client = svc.client(input.req_str("ClientId")?).await?;
     if client.pool_id != pool_id {
@@ -455,7 +469,8 @@ async fn respond(svc: &Service, ctx: &CallContext, client: &AppClient, input: &V
     let responses = input.get("ChallengeResponses").cloned().unwrap_or(json!({}));
     let username = param(&responses, "USERNAME")?;
     let new_password = param(&responses, "NEW_PASSWORD")?.to_string();
-    let token = input.str_of("Session").ok_or_else(|| Error::invalid("Missing required parameter Session"))?;
+    let token =
+        input.str_of("Session").ok_or_else(|| Error::invalid("Missing required parameter Session"))?;
     let pool = svc.pool(&client.pool_id).await?;
     let (session, consume) = take_challenge_session(svc, client, token).await?;
     if session.challenge != name {
@@ -795,7 +810,10 @@ mod tests {
         use UserStatus::*;
         let s = AuthState::NewPasswordProvided;
         assert_eq!(step(&s, facts(FORCE_CHANGE_PASSWORD, true)), Step::Tokens);
-        assert_eq!(denied(&step(&s, facts(FORCE_CHANGE_PASSWORD, false))), "NotAuthorizedException: User is disabled.");
+        assert_eq!(
+            denied(&step(&s, facts(FORCE_CHANGE_PASSWORD, false))),
+            "NotAuthorizedException: User is disabled."
+        );
         for other in [CONFIRMED, RESET_REQUIRED, UNCONFIRMED] {
             assert_eq!(
                 denied(&step(&s, facts(other, true))),

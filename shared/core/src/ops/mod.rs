@@ -5,4 +5,5 @@ pub mod auth;
 pub mod clients;
 pub mod passwords;
 pub mod pools;
+pub mod search;
 pub mod users;

@@ -15,10 +15,16 @@ pub const RESET_CODE_TTL_SECS: i64 = 3600;
 pub const RESET_PURPOSE: &str = "forgot";
 
 fn no_recovery_channel() -> Error {
-    Error::invalid("Cannot reset password for the user as there is no registered/verified email or phone_number")
+    Error::invalid(
+        "Cannot reset password for the user as there is no registered/verified email or phone_number",
+    )
 }
 
-fn verified(user: &User, attribute: &'static str, channel: &'static str) -> Option<(&'static str, &'static str, String)> {
+fn verified(
+    user: &User,
+    attribute: &'static str,
+    channel: &'static str,
+) -> Option<(&'static str, &'static str, String)> {
     let value = user.attr(attribute)?;
     (user.attr(&format!("{attribute}_verified")) == Some("true") && !value.is_empty())
         .then(|| (channel, attribute, value.to_string()))
