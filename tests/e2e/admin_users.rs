@@ -11,7 +11,7 @@ use cip::types::{
 
 pub const TEMP: &str = "Temporary-Horse-7";
 
-/// AdminCreateUser with an email (verified when asked), invitation by email unless suppressed.
+/// AdminCreateUser; an email-shaped name also gets a verified email and an emailed invitation.
 pub async fn create_user(
     env: &TestEnv,
     pool: &str,
@@ -25,10 +25,12 @@ pub async fn create_user(
         .user_pool_id(pool)
         .username(username)
         .set_temporary_password(temp.map(str::to_string))
-        .set_message_action(action)
-        .desired_delivery_mediums(DeliveryMediumType::Email);
+        .set_message_action(action);
     if username.contains('@') {
-        b = b.user_attributes(attr("email", username)).user_attributes(attr("email_verified", "true"));
+        b = b
+            .user_attributes(attr("email", username))
+            .user_attributes(attr("email_verified", "true"))
+            .desired_delivery_mediums(DeliveryMediumType::Email);
     }
     b.send().await.map_err(err_name).map(|o| o.user().cloned().expect("user"))
 }
