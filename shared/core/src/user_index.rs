@@ -189,6 +189,7 @@ mod tests {
             signed_out_at_ms: 0,
             codes: Default::default(),
             owned: Owned::default(),
+            password_state: Default::default(),
         }
     }
 
