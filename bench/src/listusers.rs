@@ -30,7 +30,7 @@ fn user(i: usize) -> Result<User, String> {
     }))
     .map_err(|e| e.to_string())?;
     u.attributes = attributes;
-    if i % 50 == 0 {
+    if i.is_multiple_of(50) {
         u.status = UserStatus::UNCONFIRMED;
     }
     Ok(u)

@@ -243,7 +243,7 @@ async fn reads_for_pool_of(n: usize) -> usize {
     let made = pools::create_user_pool(&svc, &serde_json::json!({"PoolName": "p"})).await.unwrap();
     let pool = svc.pool(made["UserPool"]["Id"].as_str().unwrap()).await.unwrap();
     for i in 0..n {
-        let family = if i % 10 == 0 { "Lee" } else { "Other" };
+        let family = if i.is_multiple_of(10) { "Lee" } else { "Other" };
         let user: tessera_core::model::User = serde_json::from_value(serde_json::json!({
             "username": format!("user{i:05}"), "sub": format!("sub-{i}"),
             "attributes": {"family_name": family, "sub": format!("sub-{i}")},
