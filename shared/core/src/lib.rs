@@ -15,4 +15,4 @@ pub mod store;
 pub mod tokens;
 
 pub use error::{Error, Result};
-pub use service::{CallContext, Service, ServiceConfig};
+pub use service::{CallContext, Limits, Service, ServiceConfig};

@@ -2,5 +2,6 @@
 
 pub mod auth;
 pub mod clients;
+pub mod groups;
 pub mod pools;
 pub mod users;

@@ -492,13 +492,14 @@ pub async fn delete_user_record(svc: &Service, pool: &UserPool, user: &User, ver
     let listing = svc.store.get(&users_pk, &key, svc.now_secs()).await?;
     let mut writes = vec![
         Write::delete(keys::user(&pool.id, &key), keys::USER_SK, Cond::Version(version)),
-        Write::delete(users_pk, key, Cond::None),
+        Write::delete(users_pk, key.clone(), Cond::None),
     ];
     if let Some(listing) = &listing {
         writes.extend(user_index_deletes(pool, listing));
     }
+    let (writes, later) = super::groups::with_membership_deletes(svc, pool, &key, writes).await?;
     match svc.store.transact(writes, svc.now_secs()).await {
-        Ok(()) => Ok(()),
+        Ok(()) => super::groups::apply_batches(svc, later).await,
         Err(StoreError::ConditionFailed { .. }) => Err(Error::ConcurrentModificationException(
             "The user was modified by another request. Try again.".into(),
         )),
