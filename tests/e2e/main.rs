@@ -7,6 +7,7 @@ mod auth;
 mod clients;
 mod concurrency;
 mod functions;
+mod groups;
 mod pools;
 mod signup;
 mod tokens;
