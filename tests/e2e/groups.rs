@@ -175,7 +175,7 @@ on_both_stores!(groups_are_created_read_and_updated, |env| {
     );
 
     // A group without the optional members has none of them.
-    group(&env, &pool, "plain", None, None).await;
+    group(env, &pool, "plain", None, None).await;
     let got = env.client.get_group().user_pool_id(&pool).group_name("plain").send().await.unwrap();
     let g = got.group().unwrap();
     assert_eq!((g.precedence(), g.role_arn(), g.description()), (None, None, None));
@@ -183,8 +183,8 @@ on_both_stores!(groups_are_created_read_and_updated, |env| {
 
 on_both_stores!(group_names_are_case_sensitive_and_unique, |env| {
     let pool = env.pool(|b| b).await;
-    group(&env, &pool, "admins", None, None).await;
-    group(&env, &pool, "Admins", None, None).await;
+    group(env, &pool, "admins", None, None).await;
+    group(env, &pool, "Admins", None, None).await;
     let e = env
         .client
         .create_group()
@@ -203,9 +203,9 @@ on_both_stores!(list_groups_pages_in_name_order, |env| {
     let pool = env.pool(|b| b).await;
     let other = env.pool(|b| b).await;
     for name in ["delta", "alpha", "echo", "charlie", "bravo"] {
-        group(&env, &pool, name, None, None).await;
+        group(env, &pool, name, None, None).await;
     }
-    group(&env, &other, "zulu", None, None).await;
+    group(env, &other, "zulu", None, None).await;
     let mut names = Vec::new();
     let mut token: Option<String> = None;
     let mut pages = 0;
@@ -230,7 +230,7 @@ on_both_stores!(list_groups_pages_in_name_order, |env| {
 });
 
 on_both_stores!(unknown_groups_and_pools_are_not_found, |env| {
-    let (pool, client) = pool_and_client(&env).await;
+    let (pool, client) = pool_and_client(env).await;
     env.confirmed_user(&client, "nf@example.com").await;
     let not_found = "ResourceNotFoundException: Group not found.";
     let c = &env.client;
@@ -243,8 +243,8 @@ on_both_stores!(unknown_groups_and_pools_are_not_found, |env| {
     assert_eq!(e.unwrap_err(), not_found);
     let e = c.list_users_in_group().user_pool_id(&pool).group_name("nope").send().await.map_err(err_name);
     assert_eq!(e.unwrap_err(), not_found);
-    assert_eq!(add(&env, &pool, "nf@example.com", "nope").await.unwrap_err(), not_found);
-    assert_eq!(remove(&env, &pool, "nf@example.com", "nope").await.unwrap_err(), not_found);
+    assert_eq!(add(env, &pool, "nf@example.com", "nope").await.unwrap_err(), not_found);
+    assert_eq!(remove(env, &pool, "nf@example.com", "nope").await.unwrap_err(), not_found);
 
     let e =
         c.create_group().user_pool_id("us-east-1_nopool000").group_name("g").send().await.map_err(err_name);
@@ -255,37 +255,37 @@ on_both_stores!(unknown_groups_and_pools_are_not_found, |env| {
 
 on_both_stores!(unknown_users_are_refused, |env| {
     let pool = env.pool(|b| b).await;
-    group(&env, &pool, "g", None, None).await;
+    group(env, &pool, "g", None, None).await;
     let not_found = "UserNotFoundException: User does not exist.";
-    assert_eq!(add(&env, &pool, "ghost", "g").await.unwrap_err(), not_found);
-    assert_eq!(remove(&env, &pool, "ghost", "g").await.unwrap_err(), not_found);
-    assert_eq!(groups_of(&env, &pool, "ghost", 10).await.unwrap_err(), not_found);
-    assert!(members_of(&env, &pool, "g", 10).await.unwrap().is_empty());
+    assert_eq!(add(env, &pool, "ghost", "g").await.unwrap_err(), not_found);
+    assert_eq!(remove(env, &pool, "ghost", "g").await.unwrap_err(), not_found);
+    assert_eq!(groups_of(env, &pool, "ghost", 10).await.unwrap_err(), not_found);
+    assert!(members_of(env, &pool, "g", 10).await.unwrap().is_empty());
 });
 
 on_both_stores!(members_are_listed_both_ways, |env| {
-    let (pool, client) = pool_and_client(&env).await;
+    let (pool, client) = pool_and_client(env).await;
     let ann = env.confirmed_user(&client, "ann@example.com").await;
     let bob = env.confirmed_user(&client, "bob@example.com").await;
     let cy = env.confirmed_user(&client, "cy@example.com").await;
     for g in ["readers", "writers", "admins"] {
-        group(&env, &pool, g, None, None).await;
+        group(env, &pool, g, None, None).await;
     }
     // Any sign-in identifier names the user: the email here, the sub (= username) below.
-    add(&env, &pool, "ann@example.com", "readers").await.unwrap();
-    add(&env, &pool, "ann@example.com", "writers").await.unwrap();
-    add(&env, &pool, "ann@example.com", "admins").await.unwrap();
-    add(&env, &pool, &bob, "readers").await.unwrap();
-    add(&env, &pool, "cy@example.com", "readers").await.unwrap();
+    add(env, &pool, "ann@example.com", "readers").await.unwrap();
+    add(env, &pool, "ann@example.com", "writers").await.unwrap();
+    add(env, &pool, "ann@example.com", "admins").await.unwrap();
+    add(env, &pool, &bob, "readers").await.unwrap();
+    add(env, &pool, "cy@example.com", "readers").await.unwrap();
 
-    assert_eq!(groups_of(&env, &pool, "ann@example.com", 2).await.unwrap(), ["admins", "readers", "writers"]);
-    assert_eq!(groups_of(&env, &pool, &ann, 60).await.unwrap(), ["admins", "readers", "writers"]);
-    assert_eq!(groups_of(&env, &pool, "bob@example.com", 60).await.unwrap(), ["readers"]);
+    assert_eq!(groups_of(env, &pool, "ann@example.com", 2).await.unwrap(), ["admins", "readers", "writers"]);
+    assert_eq!(groups_of(env, &pool, &ann, 60).await.unwrap(), ["admins", "readers", "writers"]);
+    assert_eq!(groups_of(env, &pool, "bob@example.com", 60).await.unwrap(), ["readers"]);
     let full =
         env.client.admin_list_groups_for_user().user_pool_id(&pool).username(&bob).send().await.unwrap();
     assert_eq!(full.groups()[0].user_pool_id(), Some(pool.as_str()));
 
-    let readers = members_of(&env, &pool, "readers", 1).await.unwrap();
+    let readers = members_of(env, &pool, "readers", 1).await.unwrap();
     let mut want = vec![ann.clone(), bob.clone(), cy.clone()];
     want.sort();
     assert_eq!(usernames(&readers), want);
@@ -295,39 +295,39 @@ on_both_stores!(members_are_listed_both_ways, |env| {
     assert!(a.user_create_date().is_some() && a.user_last_modified_date().is_some());
     let email = a.attributes().iter().find(|x| x.name() == "email").and_then(|x| x.value());
     assert_eq!(email, Some("ann@example.com"));
-    assert_eq!(usernames(&members_of(&env, &pool, "writers", 60).await.unwrap()), [ann.clone()]);
+    assert_eq!(usernames(&members_of(env, &pool, "writers", 60).await.unwrap()), [ann.as_str()]);
 
-    remove(&env, &pool, "ann@example.com", "readers").await.unwrap();
-    assert_eq!(groups_of(&env, &pool, &ann, 60).await.unwrap(), ["admins", "writers"]);
+    remove(env, &pool, "ann@example.com", "readers").await.unwrap();
+    assert_eq!(groups_of(env, &pool, &ann, 60).await.unwrap(), ["admins", "writers"]);
     let mut want = vec![bob.clone(), cy.clone()];
     want.sort();
-    assert_eq!(usernames(&members_of(&env, &pool, "readers", 60).await.unwrap()), want);
+    assert_eq!(usernames(&members_of(env, &pool, "readers", 60).await.unwrap()), want);
     // Removing someone who is not a member changes nothing.
-    remove(&env, &pool, &bob, "writers").await.unwrap();
-    assert_eq!(groups_of(&env, &pool, &bob, 60).await.unwrap(), ["readers"]);
+    remove(env, &pool, &bob, "writers").await.unwrap();
+    assert_eq!(groups_of(env, &pool, &bob, 60).await.unwrap(), ["readers"]);
 });
 
 on_both_stores!(adding_a_member_again_succeeds, |env| {
-    let (pool, client) = pool_and_client(&env).await;
+    let (pool, client) = pool_and_client(env).await;
     env.confirmed_user(&client, "twice@example.com").await;
-    group(&env, &pool, "g", None, None).await;
-    add(&env, &pool, "twice@example.com", "g").await.unwrap();
-    add(&env, &pool, "twice@example.com", "g").await.unwrap();
-    assert_eq!(groups_of(&env, &pool, "twice@example.com", 60).await.unwrap(), ["g"]);
-    assert_eq!(members_of(&env, &pool, "g", 60).await.unwrap().len(), 1);
+    group(env, &pool, "g", None, None).await;
+    add(env, &pool, "twice@example.com", "g").await.unwrap();
+    add(env, &pool, "twice@example.com", "g").await.unwrap();
+    assert_eq!(groups_of(env, &pool, "twice@example.com", 60).await.unwrap(), ["g"]);
+    assert_eq!(members_of(env, &pool, "g", 60).await.unwrap().len(), 1);
 });
 
 on_both_stores!(deleting_a_group_removes_its_memberships, |env| {
-    let (pool, client) = pool_and_client(&env).await;
+    let (pool, client) = pool_and_client(env).await;
     let mut subs = Vec::new();
     for i in 0..3 {
         subs.push(env.confirmed_user(&client, &format!("dg{i}@example.com")).await);
     }
-    group(&env, &pool, "doomed", Some(1), Some(ROLE_A)).await;
-    group(&env, &pool, "kept", None, None).await;
+    group(env, &pool, "doomed", Some(1), Some(ROLE_A)).await;
+    group(env, &pool, "kept", None, None).await;
     for s in &subs {
-        add(&env, &pool, s, "doomed").await.unwrap();
-        add(&env, &pool, s, "kept").await.unwrap();
+        add(env, &pool, s, "doomed").await.unwrap();
+        add(env, &pool, s, "kept").await.unwrap();
     }
     env.client.delete_group().user_pool_id(&pool).group_name("doomed").send().await.unwrap();
     let e = env.client.get_group().user_pool_id(&pool).group_name("doomed").send().await.map_err(err_name);
@@ -335,48 +335,48 @@ on_both_stores!(deleting_a_group_removes_its_memberships, |env| {
     let listed = env.client.list_groups().user_pool_id(&pool).send().await.unwrap();
     assert_eq!(listed.groups().iter().filter_map(|g| g.group_name()).collect::<Vec<_>>(), ["kept"]);
     for s in &subs {
-        assert_eq!(groups_of(&env, &pool, s, 60).await.unwrap(), ["kept"]);
+        assert_eq!(groups_of(env, &pool, s, 60).await.unwrap(), ["kept"]);
     }
     let t = env.admin_sign_in(&pool, &client, "dg0@example.com").await;
     assert_eq!(payload(t.id_token().unwrap())["cognito:groups"], json!(["kept"]));
     assert!(payload(t.id_token().unwrap()).get("cognito:roles").is_none());
     // A new group of the same name starts empty.
-    group(&env, &pool, "doomed", None, None).await;
-    assert!(members_of(&env, &pool, "doomed", 60).await.unwrap().is_empty());
+    group(env, &pool, "doomed", None, None).await;
+    assert!(members_of(env, &pool, "doomed", 60).await.unwrap().is_empty());
 });
 
 on_both_stores!(deleting_a_user_removes_their_memberships, |env| {
-    let (pool, client) = pool_and_client(&env).await;
+    let (pool, client) = pool_and_client(env).await;
     let gone = env.confirmed_user(&client, "gone@example.com").await;
     let stay = env.confirmed_user(&client, "stay@example.com").await;
-    group(&env, &pool, "g1", None, None).await;
-    group(&env, &pool, "g2", None, None).await;
+    group(env, &pool, "g1", None, None).await;
+    group(env, &pool, "g2", None, None).await;
     for g in ["g1", "g2"] {
-        add(&env, &pool, &gone, g).await.unwrap();
-        add(&env, &pool, &stay, g).await.unwrap();
+        add(env, &pool, &gone, g).await.unwrap();
+        add(env, &pool, &stay, g).await.unwrap();
     }
     env.client.admin_delete_user().user_pool_id(&pool).username("gone@example.com").send().await.unwrap();
     for g in ["g1", "g2"] {
-        assert_eq!(usernames(&members_of(&env, &pool, g, 60).await.unwrap()), [stay.clone()]);
+        assert_eq!(usernames(&members_of(env, &pool, g, 60).await.unwrap()), [stay.as_str()]);
     }
     // Signing up again with the same email makes a new user in no group.
     let again = env.confirmed_user(&client, "gone@example.com").await;
-    assert!(groups_of(&env, &pool, &again, 60).await.unwrap().is_empty());
-    assert!(groups_of(&env, &pool, "gone@example.com", 60).await.unwrap().is_empty());
+    assert!(groups_of(env, &pool, &again, 60).await.unwrap().is_empty());
+    assert!(groups_of(env, &pool, "gone@example.com", 60).await.unwrap().is_empty());
 });
 
 on_both_stores!(deleting_a_pool_deletes_its_groups, |env| {
-    let (pool, client) = pool_and_client(&env).await;
+    let (pool, client) = pool_and_client(env).await;
     let sub = env.confirmed_user(&client, "pd@example.com").await;
-    group(&env, &pool, "g", Some(1), None).await;
-    add(&env, &pool, &sub, "g").await.unwrap();
+    group(env, &pool, "g", Some(1), None).await;
+    add(env, &pool, &sub, "g").await.unwrap();
     env.client.delete_user_pool().user_pool_id(&pool).send().await.unwrap();
     let e = env.client.list_groups().user_pool_id(&pool).send().await.map_err(err_name);
     assert_eq!(e.unwrap_err(), format!("ResourceNotFoundException: User pool {pool} does not exist."));
 });
 
 on_both_stores!(tokens_carry_current_groups_and_roles, |env| {
-    let (pool, client) = pool_and_client(&env).await;
+    let (pool, client) = pool_and_client(env).await;
     env.confirmed_user(&client, "tg@example.com").await;
     // No group: no group claims.
     let t = env.admin_sign_in(&pool, &client, "tg@example.com").await;
@@ -386,12 +386,12 @@ on_both_stores!(tokens_carry_current_groups_and_roles, |env| {
     }
     assert!(payload(t.access_token().unwrap()).get("cognito:groups").is_none());
 
-    group(&env, &pool, "viewers", None, Some(ROLE_B)).await;
-    group(&env, &pool, "staff", Some(10), Some(ROLE_A)).await;
-    group(&env, &pool, "all", Some(20), None).await;
-    group(&env, &pool, "also-a", Some(30), Some(ROLE_A)).await;
+    group(env, &pool, "viewers", None, Some(ROLE_B)).await;
+    group(env, &pool, "staff", Some(10), Some(ROLE_A)).await;
+    group(env, &pool, "all", Some(20), None).await;
+    group(env, &pool, "also-a", Some(30), Some(ROLE_A)).await;
     for g in ["viewers", "staff", "all", "also-a"] {
-        add(&env, &pool, "tg@example.com", g).await.unwrap();
+        add(env, &pool, "tg@example.com", g).await.unwrap();
     }
     let t = env.admin_sign_in(&pool, &client, "tg@example.com").await;
     let id = payload(t.id_token().unwrap());
@@ -407,8 +407,8 @@ on_both_stores!(tokens_carry_current_groups_and_roles, |env| {
     assert!(access.get("cognito:roles").is_none() && access.get("cognito:preferred_role").is_none());
 
     // A refresh shows the groups as they are now.
-    remove(&env, &pool, "tg@example.com", "staff").await.unwrap();
-    remove(&env, &pool, "tg@example.com", "also-a").await.unwrap();
+    remove(env, &pool, "tg@example.com", "staff").await.unwrap();
+    remove(env, &pool, "tg@example.com", "also-a").await.unwrap();
     let r = env.refresh(&client, t.refresh_token().unwrap()).await.unwrap();
     let id = payload(r.id_token().unwrap());
     let mut groups: Vec<String> = serde_json::from_value(id["cognito:groups"].clone()).unwrap();
@@ -426,24 +426,24 @@ on_both_stores!(tokens_carry_current_groups_and_roles, |env| {
         .unwrap();
     let r = env.refresh(&client, t.refresh_token().unwrap()).await.unwrap();
     assert_eq!(payload(r.id_token().unwrap())["cognito:preferred_role"], ROLE_A, "after UpdateGroup");
-    remove(&env, &pool, "tg@example.com", "viewers").await.unwrap();
-    remove(&env, &pool, "tg@example.com", "all").await.unwrap();
+    remove(env, &pool, "tg@example.com", "viewers").await.unwrap();
+    remove(env, &pool, "tg@example.com", "all").await.unwrap();
     let r = env.refresh(&client, t.refresh_token().unwrap()).await.unwrap();
     assert!(payload(r.id_token().unwrap()).get("cognito:groups").is_none());
     assert!(payload(r.access_token().unwrap()).get("cognito:groups").is_none());
 });
 
 on_both_stores!(preferred_role_ties_follow_cognito, |env| {
-    let (pool, client) = pool_and_client(&env).await;
+    let (pool, client) = pool_and_client(env).await;
     env.confirmed_user(&client, "tie@example.com").await;
     let claims = |t: cip::types::AuthenticationResultType| -> Value { payload(t.id_token().unwrap()) };
 
     // Two groups at the same precedence with the same role: that role.
-    group(&env, &pool, "same-1", Some(5), Some(ROLE_A)).await;
-    group(&env, &pool, "same-2", Some(5), Some(ROLE_A)).await;
-    group(&env, &pool, "later", Some(6), Some(ROLE_B)).await;
+    group(env, &pool, "same-1", Some(5), Some(ROLE_A)).await;
+    group(env, &pool, "same-2", Some(5), Some(ROLE_A)).await;
+    group(env, &pool, "later", Some(6), Some(ROLE_B)).await;
     for g in ["same-1", "same-2", "later"] {
-        add(&env, &pool, "tie@example.com", g).await.unwrap();
+        add(env, &pool, "tie@example.com", g).await.unwrap();
     }
     let id = claims(env.admin_sign_in(&pool, &client, "tie@example.com").await);
     assert_eq!(id["cognito:preferred_role"], ROLE_A);
@@ -467,28 +467,28 @@ on_both_stores!(
         c.limits.groups_per_user = 2;
     },
     |env| {
-        let (pool, client) = pool_and_client(&env).await;
+        let (pool, client) = pool_and_client(env).await;
         env.confirmed_user(&client, "lim@example.com").await;
         for g in ["a", "b", "c"] {
-            group(&env, &pool, g, None, None).await;
+            group(env, &pool, g, None, None).await;
         }
         let e = env.client.create_group().user_pool_id(&pool).group_name("d").send().await.map_err(err_name);
         assert!(e.unwrap_err().starts_with("LimitExceededException"));
         // Deleting a group makes room again; other pools have their own count.
         env.client.delete_group().user_pool_id(&pool).group_name("c").send().await.unwrap();
-        group(&env, &pool, "d", None, None).await;
+        group(env, &pool, "d", None, None).await;
         let other = env.pool(|b| b).await;
         for g in ["a", "b", "c"] {
-            group(&env, &other, g, None, None).await;
+            group(env, &other, g, None, None).await;
         }
 
-        add(&env, &pool, "lim@example.com", "a").await.unwrap();
-        add(&env, &pool, "lim@example.com", "b").await.unwrap();
-        let e = add(&env, &pool, "lim@example.com", "d").await.unwrap_err();
+        add(env, &pool, "lim@example.com", "a").await.unwrap();
+        add(env, &pool, "lim@example.com", "b").await.unwrap();
+        let e = add(env, &pool, "lim@example.com", "d").await.unwrap_err();
         assert!(e.starts_with("LimitExceededException"), "{e}");
-        add(&env, &pool, "lim@example.com", "b").await.expect("re-adding a current group is not a new one");
-        remove(&env, &pool, "lim@example.com", "a").await.unwrap();
-        add(&env, &pool, "lim@example.com", "d").await.unwrap();
-        assert_eq!(groups_of(&env, &pool, "lim@example.com", 60).await.unwrap(), ["b", "d"]);
+        add(env, &pool, "lim@example.com", "b").await.expect("re-adding a current group is not a new one");
+        remove(env, &pool, "lim@example.com", "a").await.unwrap();
+        add(env, &pool, "lim@example.com", "d").await.unwrap();
+        assert_eq!(groups_of(env, &pool, "lim@example.com", 60).await.unwrap(), ["b", "d"]);
     }
 );
