@@ -492,3 +492,42 @@ on_both_stores!(
         assert_eq!(groups_of(env, &pool, "lim@example.com", 60).await.unwrap(), ["b", "d"]);
     }
 );
+
+on_both_stores!(members_added_at_once_all_join, |env| {
+    let (pool, client) = pool_and_client(env).await;
+    group(env, &pool, "crowd", None, None).await;
+    let mut subs = Vec::new();
+    for i in 0..12 {
+        subs.push(env.confirmed_user(&client, &format!("crowd{i}@example.com")).await);
+    }
+    let mut tasks = Vec::new();
+    for sub in &subs {
+        let (c, pool, sub) = (env.client.clone(), pool.clone(), sub.clone());
+        tasks.push(tokio::spawn(async move {
+            c.admin_add_user_to_group().user_pool_id(pool).username(sub).group_name("crowd").send().await
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap().map_err(err_name).expect("every add succeeds");
+    }
+    subs.sort();
+    assert_eq!(usernames(&members_of(env, &pool, "crowd", 5).await.unwrap()), subs);
+    // Deleting the group while members are added leaves no member behind in the end.
+    let mut tasks = Vec::new();
+    group(env, &pool, "brief", None, None).await;
+    for sub in &subs {
+        let (c, pool, sub) = (env.client.clone(), pool.clone(), sub.clone());
+        tasks.push(tokio::spawn(async move {
+            c.admin_add_user_to_group().user_pool_id(pool).username(sub).group_name("brief").send().await
+        }));
+    }
+    env.client.delete_group().user_pool_id(&pool).group_name("brief").send().await.unwrap();
+    for t in tasks {
+        if let Err(e) = t.await.unwrap().map_err(err_name) {
+            assert_eq!(e, "ResourceNotFoundException: Group not found.");
+        }
+    }
+    for sub in &subs {
+        assert_eq!(groups_of(env, &pool, sub, 60).await.unwrap(), ["crowd"]);
+    }
+});

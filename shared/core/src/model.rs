@@ -76,6 +76,9 @@ pub struct Group {
     /// Epoch ms.
     pub created: i64,
     pub modified: i64,
+    /// Set by DeleteGroup before it removes the memberships: no member can be added any more.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub deleting: bool,
 }
 
 /// A user pool: the settings Cognito returns in `UserPoolType`, plus what the domain needs typed.

@@ -92,13 +92,19 @@ async fn require_group(svc: &Service, pool_id: &str, name: &str) -> Result<(Grou
     load_group(svc, pool_id, name).await?.ok_or_else(group_not_found)
 }
 
-/// The group record at `version + 1`, conditional on `version`, and its listing copy.
-fn group_writes(group: &Group, version: u64) -> Result<[Write; 2]> {
+/// The group record stored at `new_version`, conditional on the `version` it was read at.
+fn group_record(group: &Group, version: u64, new_version: u64) -> Result<Write> {
     let body = serde_json::to_value(group).map_err(Error::internal)?;
-    let mut item = Item::new(keys::group(&group.pool_id, &group.name), keys::GROUP_SK, body.clone());
-    item.version = version + 1;
-    Ok([
-        Write::put(item, Cond::Version(version)),
+    let mut item = Item::new(keys::group(&group.pool_id, &group.name), keys::GROUP_SK, body);
+    item.version = new_version;
+    Ok(Write::put(item, Cond::Version(version)))
+}
+
+/// The changed group record, conditional on the version read, and its listing copy.
+fn group_writes(group: &Group, version: u64) -> Result<Vec<Write>> {
+    let body = serde_json::to_value(group).map_err(Error::internal)?;
+    Ok(vec![
+        group_record(group, version, version + 1)?,
         Write::put(Item::new(keys::pool_groups(&group.pool_id), &group.name, body), Cond::None),
     ])
 }
@@ -162,6 +168,7 @@ pub async fn create_group(svc: &Service, input: &Value) -> Result<Value> {
         precedence: precedence(input)?,
         created: now,
         modified: now,
+        deleting: false,
     };
     let body = serde_json::to_value(&group).map_err(Error::internal)?;
     let exists = || Error::GroupExistsException(format!("A group with the name {name} already exists."));
@@ -214,7 +221,7 @@ pub async fn update_group(svc: &Service, input: &Value) -> Result<Value> {
             group.precedence = new_precedence;
         }
         group.modified = svc.clock.now_millis();
-        match svc.store.transact(group_writes(&group, version)?.into(), svc.now_secs()).await {
+        match svc.store.transact(group_writes(&group, version)?, svc.now_secs()).await {
             Ok(()) => return Ok(json!({"Group": group_type(&group)})),
             Err(StoreError::ConditionFailed { .. }) => continue,
             Err(e) => return Err(e.into()),
@@ -223,31 +230,39 @@ pub async fn update_group(svc: &Service, input: &Value) -> Result<Value> {
     Err(group_changed())
 }
 
-/// Removes the memberships first, in batches, then the group itself, conditional on the version
-/// read after the last batch: a member added meanwhile (which bumps the version) is removed by
-/// another round. Interrupted, it leaves a smaller group, never a membership without its group.
+/// First marks the group as being deleted (no member can be added from then on), then removes
+/// the memberships in batches, then the group. Interrupted, it leaves the group marked, with
+/// fewer members; calling it again finishes the work.
 pub async fn delete_group(svc: &Service, input: &Value) -> Result<Value> {
     let pool = svc.pool(input.req_str("UserPoolId")?).await?;
     let name = input.req_str("GroupName")?;
     let members_pk = keys::group_members(&pool.id, name);
     let mut lost_races = 0;
     loop {
-        let (_, version) = require_group(svc, &pool.id, name).await?;
+        let (mut group, version) = require_group(svc, &pool.id, name).await?;
         let now = svc.now_secs();
-        let page = svc.store.query(&members_pk, "", None, MEMBERSHIPS_PER_BATCH, now).await?;
-        if !page.items.is_empty() {
-            let writes = page.items.iter().flat_map(|m| membership_deletes(&pool.id, name, &m.sk)).collect();
-            svc.store.transact(writes, now).await?;
-            continue;
-        }
-        let (count, read_at) = group_count(svc, &pool.id).await?;
-        let writes = vec![
-            Write::delete(keys::group(&pool.id, name), keys::GROUP_SK, Cond::Version(version)),
-            Write::delete(keys::pool_groups(&pool.id), name, Cond::None),
-            count_write(&pool.id, count.saturating_sub(1), read_at),
-        ];
+        let writes = if group.deleting {
+            let page = svc.store.query(&members_pk, "", None, MEMBERSHIPS_PER_BATCH, now).await?;
+            if !page.items.is_empty() {
+                let writes =
+                    page.items.iter().flat_map(|m| membership_deletes(&pool.id, name, &m.sk)).collect();
+                svc.store.transact(writes, now).await?;
+                continue;
+            }
+            let (count, read_at) = group_count(svc, &pool.id).await?;
+            vec![
+                Write::delete(keys::group(&pool.id, name), keys::GROUP_SK, Cond::Version(version)),
+                Write::delete(keys::pool_groups(&pool.id), name, Cond::None),
+                count_write(&pool.id, count.saturating_sub(1), read_at),
+            ]
+        } else {
+            group.deleting = true;
+            vec![group_record(&group, version, version + 1)?]
+        };
+        let last = writes.len() == 3;
         match svc.store.transact(writes, now).await {
-            Ok(()) => return Ok(json!({})),
+            Ok(()) if last => return Ok(json!({})),
+            Ok(()) => {}
             Err(StoreError::ConditionFailed { .. }) if lost_races + 1 < ATTEMPTS => lost_races += 1,
             Err(StoreError::ConditionFailed { .. }) => return Err(group_changed()),
             Err(e) => return Err(e.into()),
@@ -275,8 +290,10 @@ pub async fn list_groups(svc: &Service, input: &Value) -> Result<Value> {
 }
 
 /// Adds the user (any sign-in identifier) to the group; adding a member again succeeds. The
-/// group record's version is bumped in the same transaction, so a concurrent DeleteGroup sees
-/// the new member.
+/// transaction rewrites the group record unchanged, at the version read: it fails if DeleteGroup
+/// (or UpdateGroup) got there first, yet concurrent adds never conflict with each other.
+/// The per-user quota is checked against the memberships read, so two adds racing for a user's
+/// last free slot may both succeed.
 pub async fn admin_add_user_to_group(svc: &Service, input: &Value) -> Result<Value> {
     let pool = svc.pool(input.req_str("UserPoolId")?).await?;
     let name = input.req_str("GroupName")?;
@@ -285,6 +302,9 @@ pub async fn admin_add_user_to_group(svc: &Service, input: &Value) -> Result<Val
     let user_key = pool.username_key(&user.username);
     for _ in 0..ATTEMPTS {
         let (group, version) = require_group(svc, &pool.id, name).await?;
+        if group.deleting {
+            return Err(group_not_found());
+        }
         let entries = user_group_entries(svc, &pool.id, &user_key).await?;
         let current: Vec<&Item> = entries.iter().filter(|e| belongs_to(e, &user)).collect();
         if current.iter().any(|e| e.sk == name) {
@@ -296,9 +316,8 @@ pub async fn admin_add_user_to_group(svc: &Service, input: &Value) -> Result<Val
                 "The user has reached its limit of {limit} groups."
             )));
         }
-        let [record, _listing] = group_writes(&group, version)?;
         let writes = vec![
-            record,
+            group_record(&group, version, version)?,
             Write::put(
                 Item::new(keys::user_groups(&pool.id, &user_key), name, json!({"sub": user.sub})),
                 Cond::None,
