@@ -8,6 +8,7 @@ mod auth;
 mod clients;
 mod concurrency;
 mod functions;
+mod groups;
 mod pools;
 mod search;
 mod signup;
