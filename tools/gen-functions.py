@@ -67,6 +67,8 @@ CLIENT = "1example23456789abcdefghij"
 USER = "jane@example.com"
 PASSWORD = "Correct-Horse-9"
 CODE = "123456"
+GROUP = "editors"
+GROUP_ROLE = "arn:aws:iam::123456789012:role/tessera-editors"
 # Tokens are signed with keys made at run time: a test signs in first and substitutes these.
 ACCESS_TOKEN = "{{ACCESS_TOKEN}}"
 REFRESH_TOKEN = "{{REFRESH_TOKEN}}"
@@ -185,6 +187,21 @@ BODIES: dict[str, dict] = {
     "AdminDisableUser": {"UserPoolId": POOL, "Username": USER},
     "AdminEnableUser": {"UserPoolId": POOL, "Username": USER},
     "DeleteUser": {"AccessToken": ACCESS_TOKEN},
+    "CreateGroup": {
+        "UserPoolId": POOL,
+        "GroupName": GROUP,
+        "Description": "Editors of the site",
+        "RoleArn": GROUP_ROLE,
+        "Precedence": 1,
+    },
+    "GetGroup": {"UserPoolId": POOL, "GroupName": GROUP},
+    "UpdateGroup": {"UserPoolId": POOL, "GroupName": GROUP, "Description": "Editors and reviewers", "Precedence": 2},
+    "DeleteGroup": {"UserPoolId": POOL, "GroupName": GROUP},
+    "ListGroups": {"UserPoolId": POOL, "Limit": 10},
+    "AdminAddUserToGroup": {"UserPoolId": POOL, "Username": USER, "GroupName": GROUP},
+    "AdminRemoveUserFromGroup": {"UserPoolId": POOL, "Username": USER, "GroupName": GROUP},
+    "AdminListGroupsForUser": {"UserPoolId": POOL, "Username": USER, "Limit": 10},
+    "ListUsersInGroup": {"UserPoolId": POOL, "GroupName": GROUP, "Limit": 10},
 }
 
 # Sample-event constants: an HTTP API reached through the CloudFront front door.

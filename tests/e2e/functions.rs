@@ -209,6 +209,17 @@ async fn every_function_handles_its_sample_event() {
     run!("admin-reset-user-password");
     run!("confirm-forgot-password");
     run!("admin-initiate-auth");
+    run!("create-group");
+    run!("get-group");
+    run!("update-group");
+    run!("list-groups");
+    run!("admin-add-user-to-group");
+    let groups = run!("admin-list-groups-for-user");
+    assert_eq!(groups["Groups"][0]["GroupName"], "editors");
+    let members = run!("list-users-in-group");
+    assert_eq!(members["Users"].as_array().map(Vec::len), Some(1));
+    run!("admin-remove-user-from-group");
+    run!("delete-group");
     run!("global-sign-out");
     run!("revoke-token");
     run!("admin-user-global-sign-out");

@@ -9,6 +9,7 @@ mod auth;
 mod clients;
 mod concurrency;
 mod functions;
+mod groups;
 mod passwords;
 mod pools;
 mod search;

@@ -181,3 +181,90 @@ on_both_stores!(list_users_pages_stably_while_users_are_added, |env| {
         .unwrap_err();
     assert_eq!(e, "InvalidParameterException: Invalid pagination token.");
 });
+
+/// Counts the reads a store serves.
+struct CountingStore {
+    inner: tessera_local::embedded::EmbeddedStore,
+    reads: std::sync::atomic::AtomicUsize,
+}
+
+#[async_trait::async_trait]
+impl tessera_core::store::Store for CountingStore {
+    async fn get(
+        &self,
+        pk: &str,
+        sk: &str,
+        now: i64,
+    ) -> Result<Option<tessera_core::store::Item>, tessera_core::store::StoreError> {
+        self.reads.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.inner.get(pk, sk, now).await
+    }
+    async fn query(
+        &self,
+        pk: &str,
+        prefix: &str,
+        start: Option<&str>,
+        limit: usize,
+        now: i64,
+    ) -> Result<tessera_core::store::Page, tessera_core::store::StoreError> {
+        self.reads.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.inner.query(pk, prefix, start, limit, now).await
+    }
+    async fn transact(
+        &self,
+        writes: Vec<tessera_core::store::Write>,
+        now: i64,
+    ) -> Result<(), tessera_core::store::StoreError> {
+        self.inner.transact(writes, now).await
+    }
+}
+
+/// Store reads of one filtered ListUsers in a pool of `n` users (every 10th named "Lee").
+async fn reads_for_pool_of(n: usize) -> usize {
+    use std::sync::atomic::Ordering;
+    use std::sync::Arc;
+    use tessera_core::ops::{pools, search};
+    use tessera_core::ports::{AesGcmCipher, SystemClock, SystemRng};
+    let dir = std::env::temp_dir().join(unique("tessera-reads-"));
+    let _cleanup = TempDir(dir.clone());
+    let store = Arc::new(CountingStore {
+        inner: tessera_local::embedded::EmbeddedStore::open(&dir).unwrap(),
+        reads: Default::default(),
+    });
+    let svc = tessera_core::Service::new(
+        store.clone(),
+        Arc::new(tessera_local::outbox::Outbox::new(&dir)),
+        Arc::new(SystemClock),
+        Arc::new(SystemRng),
+        Arc::new(AesGcmCipher::new(&[7u8; 32]).unwrap()),
+        // No pool cache, so every call reads the pool once: the count is deterministic.
+        tessera_core::ServiceConfig { pool_cache_ttl_ms: 0, ..Default::default() },
+    );
+    let made = pools::create_user_pool(&svc, &serde_json::json!({"PoolName": "p"})).await.unwrap();
+    let pool = svc.pool(made["UserPool"]["Id"].as_str().unwrap()).await.unwrap();
+    for i in 0..n {
+        let family = if i.is_multiple_of(10) { "Lee" } else { "Other" };
+        let user: tessera_core::model::User = serde_json::from_value(serde_json::json!({
+            "username": format!("user{i:05}"), "sub": format!("sub-{i}"),
+            "attributes": {"family_name": family, "sub": format!("sub-{i}")},
+            "status": "CONFIRMED", "enabled": true, "created": 0, "modified": 0,
+            "password_hash": null, "srp": null,
+        }))
+        .unwrap();
+        svc.insert_user(&pool, &user, vec![]).await.unwrap();
+    }
+    let before = store.reads.load(Ordering::SeqCst);
+    let input = serde_json::json!({"UserPoolId": pool.id, "Filter": "family_name = \"Lee\"", "Limit": 5});
+    let out = search::list_users(&svc, &input).await.unwrap();
+    assert_eq!(out["Users"].as_array().unwrap().len(), 5);
+    store.reads.load(Ordering::SeqCst) - before
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn list_users_reads_do_not_grow_with_the_pool() {
+    let small = reads_for_pool_of(60).await;
+    let large = reads_for_pool_of(1500).await;
+    // The pool, one index query and one read per returned user, whatever the pool's size.
+    assert_eq!(small, 1 + 1 + 5);
+    assert_eq!(large, small);
+}

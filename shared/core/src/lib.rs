@@ -16,4 +16,4 @@ pub mod tokens;
 pub mod user_index;
 
 pub use error::{Error, Result};
-pub use service::{CallContext, Service, ServiceConfig};
+pub use service::{CallContext, Limits, Service, ServiceConfig};

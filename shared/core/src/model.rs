@@ -53,6 +53,44 @@ pub mod keys {
         format!("AUTHSESSION#{session_hash}")
     }
     pub const AUTH_SESSION_SK: &str = "AUTHSESSION";
+    /// One group, by its case-sensitive name.
+    pub fn group(pool_id: &str, group_name: &str) -> String {
+        format!("GROUP#{pool_id}#{group_name}")
+    }
+    pub const GROUP_SK: &str = "GROUP";
+    /// Partition listing a pool's groups (sk = group name), in name order.
+    pub fn pool_groups(pool_id: &str) -> String {
+        format!("GROUPS#{pool_id}")
+    }
+    /// How many groups a pool has (one item, version-checked, so the limit holds under races).
+    pub fn pool_group_count(pool_id: &str) -> String {
+        format!("GROUPCOUNT#{pool_id}")
+    }
+    pub const GROUP_COUNT_SK: &str = "COUNT";
+    /// A group's members (sk = username key).
+    pub fn group_members(pool_id: &str, group_name: &str) -> String {
+        format!("MEMBERS#{pool_id}#{group_name}")
+    }
+    /// A user's groups (sk = group name).
+    pub fn user_groups(pool_id: &str, username_key: &str) -> String {
+        format!("MEMBEROF#{pool_id}#{username_key}")
+    }
+}
+
+/// A user-pool group (`GroupType`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Group {
+    pub name: String,
+    pub pool_id: String,
+    pub description: Option<String>,
+    pub role_arn: Option<String>,
+    pub precedence: Option<i64>,
+    /// Epoch ms.
+    pub created: i64,
+    pub modified: i64,
+    /// Set by DeleteGroup before it removes the memberships: no member can be added any more.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub deleting: bool,
 }
 
 /// A user pool: the settings Cognito returns in `UserPoolType`, plus what the domain needs typed.

@@ -29,6 +29,22 @@ pub struct ServiceConfig {
     /// How long a process may serve a pool's settings from memory. Changes made through this
     /// process apply at once; other processes (other Lambda instances) see them within this.
     pub pool_cache_ttl_ms: i64,
+    pub limits: Limits,
+}
+
+/// Quotas Cognito enforces, configurable per deployment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Groups one pool may hold (Cognito: 10,000).
+    pub groups_per_pool: u64,
+    /// Groups one user may belong to (Cognito: 100).
+    pub groups_per_user: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits { groups_per_pool: 10_000, groups_per_user: 100 }
+    }
 }
 
 impl Default for ServiceConfig {
@@ -39,6 +55,7 @@ impl Default for ServiceConfig {
             hash_params: HashParams::default(),
             default_email_from: None,
             pool_cache_ttl_ms: 1000,
+            limits: Limits::default(),
         }
     }
 }

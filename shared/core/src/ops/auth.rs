@@ -615,7 +615,7 @@ async fn issue(
     let access_secs = client.validity_secs("Access", 1, "hours");
     let id_secs = client.validity_secs("Id", 1, "hours");
     let iss = ctx.issuer(&pool.id);
-    let access_claims = json!({
+    let mut access_claims = json!({
         "sub": user.sub,
         "iss": iss,
         "client_id": client.client_id,
@@ -653,6 +653,7 @@ async fn issue(
     ] {
         id_claims.insert(k.to_string(), v);
     }
+    super::groups::add_group_claims(svc, pool, user, &mut access_claims, &mut id_claims).await?;
     let mut result = json!({
         "AccessToken": keys.access.sign(&access_claims)?,
         "ExpiresIn": access_secs,

@@ -3,6 +3,7 @@
 pub mod admin_users;
 pub mod auth;
 pub mod clients;
+pub mod groups;
 pub mod passwords;
 pub mod pools;
 pub mod search;

@@ -339,6 +339,7 @@ pub async fn delete_user_pool(svc: &Service, input: &Value) -> Result<Value> {
         }
         svc.store.transact(writes, now).await?;
     }
+    super::groups::delete_pool_groups(svc, &pool.id).await?;
     let users_pk = keys::pool_users(&pool.id);
     loop {
         let page = svc.store.query(&users_pk, "", None, 5, now).await?;

@@ -469,8 +469,11 @@ pub async fn admin_delete_user(svc: &Service, input: &Value) -> Result<Value> {
 
 /// Removes a user with everything pointing at it, in one transaction.
 pub async fn delete_user_record(svc: &Service, pool: &UserPool, user: &User, version: u64) -> Result<()> {
-    match svc.store.transact(svc.delete_user_writes(pool, user, Some(version)), svc.now_secs()).await {
-        Ok(()) => Ok(()),
+    let key = pool.username_key(&user.username);
+    let writes = svc.delete_user_writes(pool, user, Some(version));
+    let (writes, later) = super::groups::with_membership_deletes(svc, pool, &key, writes).await?;
+    match svc.store.transact(writes, svc.now_secs()).await {
+        Ok(()) => super::groups::apply_batches(svc, later).await,
         Err(StoreError::ConditionFailed { .. }) => Err(Error::ConcurrentModificationException(
             "The user was modified by another request. Try again.".into(),
         )),
