@@ -499,3 +499,45 @@ on_both_stores!(delete_user_removes_the_caller, |env| {
     // The name is free again.
     env.confirmed_user(&client_id, "dee@example.com").await;
 });
+
+on_both_stores!(challenge_responses_need_the_secret_hash, |env| {
+    let pool = env.pool(|b| b).await;
+    let (client_id, secret) = env.app_client(&pool, &["ALLOW_ADMIN_USER_PASSWORD_AUTH"], true).await;
+    let secret = secret.unwrap();
+    let hash = tessera_core::service::secret_hash(&secret, "ola", &client_id);
+    create_user(env, &pool, "ola", Some(TEMP), None).await.unwrap();
+    let out = env
+        .client
+        .admin_initiate_auth()
+        .user_pool_id(&pool)
+        .client_id(&client_id)
+        .auth_flow(AuthFlowType::AdminUserPasswordAuth)
+        .auth_parameters("USERNAME", "ola")
+        .auth_parameters("PASSWORD", TEMP)
+        .auth_parameters("SECRET_HASH", &hash)
+        .send()
+        .await
+        .unwrap();
+    let session = out.session().unwrap();
+    let respond = |secret_hash: Option<&str>| {
+        let mut b = env
+            .client
+            .admin_respond_to_auth_challenge()
+            .user_pool_id(&pool)
+            .client_id(&client_id)
+            .challenge_name(ChallengeNameType::NewPasswordRequired)
+            .session(session)
+            .challenge_responses("USERNAME", "ola")
+            .challenge_responses("NEW_PASSWORD", PASSWORD);
+        if let Some(h) = secret_hash {
+            b = b.challenge_responses("SECRET_HASH", h);
+        }
+        b.send()
+    };
+    let e = respond(None).await.map_err(err_name).unwrap_err();
+    assert!(e.contains("configured for secret but secret was not received"), "{e}");
+    let e = respond(Some("bm90LXRoZS1oYXNo")).await.map_err(err_name).unwrap_err();
+    assert!(e.starts_with("NotAuthorizedException: Unable to verify secret hash"), "{e}");
+    respond(Some(&hash)).await.unwrap();
+    assert_eq!(status(env, &pool, "ola").await.0, UserStatusType::Confirmed);
+});

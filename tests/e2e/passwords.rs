@@ -151,6 +151,22 @@ on_both_stores!(change_password_needs_the_previous_one, |env| {
     assert_eq!(e, "NotAuthorizedException: Incorrect username or password.");
     // Existing sessions stay signed in.
     c.get_user().access_token(access).send().await.unwrap();
+    // Wrong previous passwords count toward the lockout (the eighth locks for 8 s, long enough
+    // to observe on a slow store). A successful sign-in first clears the earlier failure.
+    env.password_sign_in(&client_id, "ian@example.com", NEW).await.unwrap();
+    for n in 1..=8 {
+        let e = change("Wrong-Horse-9", PASSWORD).await.map_err(err_name).unwrap_err();
+        assert_eq!(e, "NotAuthorizedException: Incorrect username or password.");
+        if (5..8).contains(&n) {
+            env.clock.advance_secs(1 << (n - 4));
+        }
+    }
+    let e = change(NEW, PASSWORD).await.map_err(err_name).unwrap_err();
+    assert_eq!(e, "LimitExceededException: Attempt limit exceeded, please try after some time.");
+    let e = env.password_sign_in(&client_id, "ian@example.com", NEW).await.unwrap_err();
+    assert_eq!(e, "NotAuthorizedException: Password attempts exceeded");
+    env.clock.advance_secs(9);
+    change(NEW, PASSWORD).await.unwrap();
     let e = c
         .change_password()
         .access_token("not-a-token")
@@ -243,18 +259,22 @@ on_both_stores!(repeated_failures_lock_sign_in_for_a_while, |env| {
     // Four failures, then success: the count starts over.
     wrong(4).await;
     env.password_sign_in(&client_id, "max@example.com", PASSWORD).await.unwrap();
+    // From the fifth failure on, each locks for 1 s, then 2 s, 4 s, 8 s, …
     wrong(4).await;
-    // The fifth failure locks for 1 s; even the right password is refused meanwhile.
+    for lock in [1, 2, 4] {
+        wrong(1).await;
+        env.clock.advance_secs(lock + 1);
+    }
     wrong(1).await;
+    // Locked for 8 s: even the right password is refused, and wrong ones are not counted.
     let e = env.password_sign_in(&client_id, "max@example.com", PASSWORD).await.unwrap_err();
     assert_eq!(e, exceeded);
-    env.clock.advance_secs(2);
-    // The sixth locks for 2 s.
-    wrong(1).await;
-    env.clock.advance_secs(1);
+    env.clock.advance_secs(5);
+    let e = env.password_sign_in(&client_id, "max@example.com", "Wrong-Horse-9").await.unwrap_err();
+    assert_eq!(e, exceeded);
     let e = env.password_sign_in(&client_id, "max@example.com", PASSWORD).await.unwrap_err();
     assert_eq!(e, exceeded);
-    env.clock.advance_secs(2);
+    env.clock.advance_secs(4);
     env.password_sign_in(&client_id, "max@example.com", PASSWORD).await.unwrap();
     // Success reset the count: four more failures do not lock.
     wrong(4).await;

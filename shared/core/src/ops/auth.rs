@@ -299,7 +299,7 @@ async fn password_sign_in(
 
 /// Counts a wrong password (or clears the count after a right one) on the user record,
 /// re-reading on a concurrent change so no failure goes uncounted.
-async fn record_sign_in_attempt(
+pub(crate) async fn record_sign_in_attempt(
     svc: &Service,
     pool: &UserPool,
     mut user: User,

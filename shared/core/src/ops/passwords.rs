@@ -1,7 +1,7 @@
 //! ForgotPassword, ConfirmForgotPassword, ChangePassword, AdminSetUserPassword,
 //! AdminResetUserPassword; where reset codes go, and what unknown users are told.
 
-use super::auth::{authorize_access_token, dummy_hash};
+use super::auth::{authorize_access_token, dummy_hash, record_sign_in_attempt};
 use super::users::{consume_code, deliver, is_email, is_phone, mask, new_code_to, password_secrets};
 use crate::error::{Error, Result};
 use crate::model::{keys, AppClient, PasswordState, User, UserPool, UserStatus};
@@ -176,9 +176,17 @@ pub async fn change_password(svc: &Service, ctx: &CallContext, input: &Value) ->
     let mut session = authorize_access_token(svc, ctx, input.req_str("AccessToken")?).await?;
     let previous = input.req_str("PreviousPassword")?.to_string();
     let proposed = input.req_str("ProposedPassword")?;
+    // Wrong previous passwords count toward the same lockout as failed sign-ins.
+    if session.user.password_state.locked_until_ms > svc.clock.now_millis() {
+        return Err(Error::LimitExceededException(
+            "Attempt limit exceeded, please try after some time.".into(),
+        ));
+    }
     let stored = session.user.password_hash.clone().unwrap_or_default();
     let params = svc.config.hash_params;
-    if !svc.cpu(move || params.verify(&previous, &stored)).await? {
+    let correct = svc.cpu(move || params.verify(&previous, &stored)).await?;
+    if !correct {
+        record_sign_in_attempt(svc, &session.pool, session.user.clone(), session.version, false).await?;
         return Err(Error::not_authorized("Incorrect username or password."));
     }
     session.pool.password_policy.check(proposed)?;
