@@ -10,18 +10,6 @@ use crate::service::{attribute_list, CallContext, Input, Service};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 
-/// `UserType`, as AdminCreateUser returns it.
-fn user_type(user: &User) -> Value {
-    json!({
-        "Username": user.username,
-        "Attributes": user.attributes_json(),
-        "UserCreateDate": user.created as f64 / 1000.0,
-        "UserLastModifiedDate": user.modified as f64 / 1000.0,
-        "Enabled": user.enabled,
-        "UserStatus": user.status.as_str(),
-    })
-}
-
 const LOWER: &[u8] = b"abcdefghijkmnopqrstuvwxyz";
 const UPPER: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZ";
 const DIGITS: &[u8] = b"23456789";
@@ -255,7 +243,7 @@ pub async fn admin_create_user(svc: &Service, input: &Value) -> Result<Value> {
     }
     svc.insert_user(&pool, &user, vec![]).await?;
     invite(svc, &pool, given_username, &password, &channels).await?;
-    Ok(json!({"User": user_type(&user)}))
+    Ok(json!({"User": user.user_type(None)}))
 }
 
 /// MessageAction RESEND: a new temporary password and validity for a user still in
@@ -285,7 +273,7 @@ async fn resend_invitation(
     user.modified = svc.clock.now_millis();
     svc.save_user(pool, &user, version, vec![]).await?;
     invite(svc, pool, given_username, &password, &channels).await?;
-    Ok(json!({"User": user_type(&user)}))
+    Ok(json!({"User": user.user_type(None)}))
 }
 
 pub async fn admin_disable_user(svc: &Service, input: &Value) -> Result<Value> {
