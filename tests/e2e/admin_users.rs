@@ -541,3 +541,32 @@ on_both_stores!(challenge_responses_need_the_secret_hash, |env| {
     respond(Some(&hash)).await.unwrap();
     assert_eq!(status(env, &pool, "ola").await.0, UserStatusType::Confirmed);
 });
+
+on_both_stores!(admin_verified_email_claims_the_alias, |env| {
+    let c = &env.client;
+    let pool = env.pool(|b| b.alias_attributes(cip::types::AliasAttributeType::Email)).await;
+    let (client_id, _) = env.app_client(&pool, &["ALLOW_USER_PASSWORD_AUTH"], false).await;
+    let create = |name: &'static str, force: bool| {
+        c.admin_create_user()
+            .user_pool_id(&pool)
+            .username(name)
+            .temporary_password(TEMP)
+            .user_attributes(attr("email", "pia@example.com"))
+            .user_attributes(attr("email_verified", "true"))
+            .message_action(MessageActionType::Suppress)
+            .force_alias_creation(force)
+            .send()
+    };
+    create("pia", false).await.unwrap();
+    // The verified email signs the user in as an alias.
+    new_password_session(env, &client_id, "pia@example.com", TEMP).await;
+    let e = create("pia2", false).await.map_err(err_name).unwrap_err();
+    assert_eq!(e, "AliasExistsException: An account with the given email already exists.");
+    create("pia2", true).await.unwrap();
+    let old = c.admin_get_user().user_pool_id(&pool).username("pia").send().await.unwrap();
+    let verified =
+        old.user_attributes().iter().find(|a| a.name() == "email_verified").and_then(|a| a.value());
+    assert_eq!(verified, Some("false"), "the alias moved");
+    let out = start_sign_in(env, &client_id, "pia@example.com", TEMP).await.unwrap();
+    assert_eq!(out.challenge_parameters().unwrap()["USER_ID_FOR_SRP"], "pia2");
+});
