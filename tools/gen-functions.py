@@ -69,9 +69,16 @@ PASSWORD = "Correct-Horse-9"
 CODE = "123456"
 IMPORT_JOB = "import-Ab3dEf6hIj"
 IMPORT_JOB_STOPPED = "import-St0pMe0000"
+GROUP = "editors"
+GROUP_ROLE = "arn:aws:iam::123456789012:role/tessera-editors"
 # Tokens are signed with keys made at run time: a test signs in first and substitutes these.
 ACCESS_TOKEN = "{{ACCESS_TOKEN}}"
 REFRESH_TOKEN = "{{REFRESH_TOKEN}}"
+# A challenge session, likewise made at run time.
+SESSION = "{{SESSION}}"
+# A user an administrator invites, and the temporary password they get.
+INVITED = "john@example.com"
+TEMPORARY_PASSWORD = "Temporary-Horse-7"
 
 PASSWORD_POLICY = {
     "MinimumLength": 8,
@@ -145,6 +152,7 @@ BODIES: dict[str, dict] = {
     "ListUserPoolClients": {"UserPoolId": POOL, "MaxResults": 10},
     "AdminConfirmSignUp": {"UserPoolId": POOL, "Username": USER},
     "AdminGetUser": {"UserPoolId": POOL, "Username": USER},
+    "ListUsers": {"UserPoolId": POOL, "Filter": 'email ^= "jane"', "Limit": 10, "AttributesToGet": ["email"]},
     "AdminDeleteUser": {"UserPoolId": POOL, "Username": USER},
     "AdminInitiateAuth": {
         "UserPoolId": POOL,
@@ -163,6 +171,49 @@ BODIES: dict[str, dict] = {
     "ListUserImportJobs": {"UserPoolId": POOL, "MaxResults": 10},
     "StartUserImportJob": {"UserPoolId": POOL, "JobId": IMPORT_JOB},
     "StopUserImportJob": {"UserPoolId": POOL, "JobId": IMPORT_JOB_STOPPED},
+    "AdminCreateUser": {
+        "UserPoolId": POOL,
+        "Username": INVITED,
+        "TemporaryPassword": TEMPORARY_PASSWORD,
+        "UserAttributes": [{"Name": "email", "Value": INVITED}, {"Name": "email_verified", "Value": "true"}],
+        "DesiredDeliveryMediums": ["EMAIL"],
+    },
+    "RespondToAuthChallenge": {
+        "ClientId": CLIENT,
+        "ChallengeName": "NEW_PASSWORD_REQUIRED",
+        "Session": SESSION,
+        "ChallengeResponses": {"USERNAME": INVITED, "NEW_PASSWORD": PASSWORD},
+    },
+    "AdminRespondToAuthChallenge": {
+        "UserPoolId": POOL,
+        "ClientId": CLIENT,
+        "ChallengeName": "NEW_PASSWORD_REQUIRED",
+        "Session": SESSION,
+        "ChallengeResponses": {"USERNAME": INVITED, "NEW_PASSWORD": PASSWORD},
+    },
+    "AdminSetUserPassword": {"UserPoolId": POOL, "Username": INVITED, "Password": TEMPORARY_PASSWORD, "Permanent": False},
+    "ForgotPassword": {"ClientId": CLIENT, "Username": USER},
+    "AdminResetUserPassword": {"UserPoolId": POOL, "Username": USER},
+    "ConfirmForgotPassword": {"ClientId": CLIENT, "Username": USER, "ConfirmationCode": CODE, "Password": PASSWORD},
+    "ChangePassword": {"PreviousPassword": PASSWORD, "ProposedPassword": PASSWORD, "AccessToken": ACCESS_TOKEN},
+    "AdminDisableUser": {"UserPoolId": POOL, "Username": USER},
+    "AdminEnableUser": {"UserPoolId": POOL, "Username": USER},
+    "DeleteUser": {"AccessToken": ACCESS_TOKEN},
+    "CreateGroup": {
+        "UserPoolId": POOL,
+        "GroupName": GROUP,
+        "Description": "Editors of the site",
+        "RoleArn": GROUP_ROLE,
+        "Precedence": 1,
+    },
+    "GetGroup": {"UserPoolId": POOL, "GroupName": GROUP},
+    "UpdateGroup": {"UserPoolId": POOL, "GroupName": GROUP, "Description": "Editors and reviewers", "Precedence": 2},
+    "DeleteGroup": {"UserPoolId": POOL, "GroupName": GROUP},
+    "ListGroups": {"UserPoolId": POOL, "Limit": 10},
+    "AdminAddUserToGroup": {"UserPoolId": POOL, "Username": USER, "GroupName": GROUP},
+    "AdminRemoveUserFromGroup": {"UserPoolId": POOL, "Username": USER, "GroupName": GROUP},
+    "AdminListGroupsForUser": {"UserPoolId": POOL, "Username": USER, "Limit": 10},
+    "ListUsersInGroup": {"UserPoolId": POOL, "GroupName": GROUP, "Limit": 10},
 }
 
 # Sample-event constants: an HTTP API reached through the CloudFront front door.
@@ -524,6 +575,9 @@ Fixed identifiers, so a test can seed them: user pool `{POOL}`, app client `{CLI
 
 Placeholders a test substitutes before invoking, because the values only exist at run time:
 - `{ACCESS_TOKEN}`, `{REFRESH_TOKEN}`: tokens from signing `{USER}` in first.
+- `{SESSION}`: the NEW_PASSWORD_REQUIRED session from signing `{INVITED}` in with the temporary
+  password `{TEMPORARY_PASSWORD}` after AdminCreateUser / AdminSetUserPassword.
+- the code `{CODE}` in ConfirmSignUp and ConfirmForgotPassword: the latest code in the outbox.
 
 Admin (SigV4) operations carry no `authorization`, `x-amz-date` or `x-amz-content-sha256`
 header: a valid signature depends on the time and the stack's admin secret, so a file cannot

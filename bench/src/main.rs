@@ -8,6 +8,9 @@
 //!   client and a user, signs in and writes the access token for `bench/getuser.lua`.
 //! * `micro`: times the pieces the profiles point at (RS256 sign and verify, argon2 memory).
 //! * `argon2`: times one argon2id verify at `HashParams::default()`, alone and N at once.
+//! * `listusers`: ListUsers latency with each kind of filter in a pool of 100,000 users.
+
+mod listusers;
 
 use aws_sdk_cognitoidentityprovider as cip;
 use clap::{Parser, Subcommand};
@@ -84,6 +87,14 @@ enum Cmd {
         /// Port to bind the server to (0: a free one).
         #[arg(long, default_value_t = 0)]
         port: u16,
+    },
+    /// ListUsers latency by filter kind in a large pool (in-process local server).
+    Listusers {
+        #[arg(long, default_value_t = 100_000)]
+        users: usize,
+        /// Calls per filter (p50 and p99 reported).
+        #[arg(long, default_value_t = 200)]
+        samples: usize,
     },
     /// Time one argon2id verify at the server's default parameters.
     Argon2 {
@@ -826,6 +837,7 @@ async fn main() -> Result<(), String> {
         Cmd::Token { endpoint, out, admin_create } => token(endpoint, out, admin_create).await,
         Cmd::Micro { iters } => micro(iters),
         Cmd::Import { rows, server, port } => import(rows, server, port).await,
+        Cmd::Listusers { users, samples } => listusers::run(users, samples).await,
         Cmd::Argon2 { samples, threads, m_kib } => {
             let mut params = HashParams::default();
             if let Some(m) = m_kib {

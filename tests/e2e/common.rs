@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
 use tessera_core::password::HashParams;
 use tessera_core::ports::{Clock, OutgoingMessage, SystemClock};
+use tessera_core::ServiceConfig;
 use tessera_local::{LocalConfig, Running, StoreKind};
 
 pub const ADMIN_KEY: &str = "AKIATESTADMIN0000001";
@@ -72,11 +73,20 @@ impl TestEnv {
     }
 
     pub async fn start_with(backend: Backend, hash: HashParams) -> Option<TestEnv> {
+        Self::start_configured(backend, move |service| service.hash_params = hash).await
+    }
+
+    /// A server whose service settings (limits, …) the test adjusts; fast hashing by default.
+    pub async fn start_configured(
+        backend: Backend,
+        configure: impl FnOnce(&mut ServiceConfig),
+    ) -> Option<TestEnv> {
         let dir = std::env::temp_dir().join(unique("tessera-e2e-"));
         let mut cfg = LocalConfig::new(dir.clone());
         cfg.bind = "127.0.0.1:0".parse().ok()?;
         cfg.admin_keys = [(ADMIN_KEY.to_string(), ADMIN_SECRET.to_string())].into();
-        cfg.service.hash_params = hash;
+        cfg.service.hash_params = HashParams { m_kib: 1024, t: 1, p: 1 };
+        configure(&mut cfg.service);
         let clock = Arc::new(TestClock::default());
         cfg.clock = clock.clone();
         if backend == Backend::DynamoDb {
@@ -359,6 +369,28 @@ pub async fn raw_call(
 /// Generates one test per backend for a body using `env: &TestEnv`.
 #[macro_export]
 macro_rules! on_both_stores {
+    ($name:ident, config = |$cfg:ident| $configure:block, |$env:ident| $body:block) => {
+        mod $name {
+            use super::*;
+            async fn run($env: &$crate::common::TestEnv) $body
+            fn configure($cfg: &mut tessera_core::ServiceConfig) $configure
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn embedded() {
+                let env = $crate::common::TestEnv::start_configured($crate::common::Backend::Embedded, configure)
+                    .await
+                    .expect("server");
+                run(&env).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn dynamodb() {
+                if let Some(env) =
+                    $crate::common::TestEnv::start_configured($crate::common::Backend::DynamoDb, configure).await
+                {
+                    run(&env).await;
+                }
+            }
+        }
+    };
     ($name:ident, |$env:ident| $body:block) => {
         mod $name {
             use super::*;

@@ -141,7 +141,7 @@ async fn every_function_handles_its_sample_event() {
     let listed: BTreeSet<String> = all.iter().map(|(n, ..)| n.clone()).collect();
     assert_eq!(on_disk, listed, "one events/ folder per function");
 
-    let mut tokens: (String, String) = Default::default();
+    let mut tokens: (String, String, String) = Default::default();
     let mut ran = BTreeSet::new();
     macro_rules! run {
         ($name:expr) => {{
@@ -199,19 +199,49 @@ async fn every_function_handles_its_sample_event() {
     run!("resend-confirmation-code");
     run!("confirm-sign-up");
     run!("admin-get-user");
+    let listed_users = run!("list-users");
+    assert_eq!(listed_users["Users"].as_array().map(Vec::len), Some(1), "{listed_users}");
     let signed_in = run!("initiate-auth");
     tokens = (
         signed_in["AuthenticationResult"]["AccessToken"].as_str().unwrap().to_string(),
         signed_in["AuthenticationResult"]["RefreshToken"].as_str().unwrap().to_string(),
+        String::new(),
     );
     run!("get-user");
+    run!("change-password");
+    // An invited user answers NEW_PASSWORD_REQUIRED, once through each respond operation.
+    run!("admin-create-user");
+    tokens.2 = new_password_session(&fe, "InitiateAuth", "USER_PASSWORD_AUTH").await;
+    run!("respond-to-auth-challenge");
+    run!("admin-set-user-password");
+    tokens.2 = new_password_session(&fe, "AdminInitiateAuth", "ADMIN_USER_PASSWORD_AUTH").await;
+    run!("admin-respond-to-auth-challenge");
+    run!("forgot-password");
+    run!("admin-reset-user-password");
+    run!("confirm-forgot-password");
     run!("admin-initiate-auth");
+    run!("create-group");
+    run!("get-group");
+    run!("update-group");
+    run!("list-groups");
+    run!("admin-add-user-to-group");
+    let groups = run!("admin-list-groups-for-user");
+    assert_eq!(groups["Groups"][0]["GroupName"], "editors");
+    let members = run!("list-users-in-group");
+    assert_eq!(members["Users"].as_array().map(Vec::len), Some(1));
+    run!("admin-remove-user-from-group");
+    run!("delete-group");
     run!("global-sign-out");
     run!("revoke-token");
     run!("admin-user-global-sign-out");
+    run!("admin-disable-user");
+    run!("admin-enable-user");
     run!("admin-delete-user");
     run!("sign-up");
     run!("admin-confirm-sign-up");
+    let signed_in = run!("initiate-auth");
+    tokens.0 = signed_in["AuthenticationResult"]["AccessToken"].as_str().unwrap().to_string();
+    run!("delete-user");
     run!("update-user-pool-client");
     let jwks = run!("well-known");
     assert_eq!(jwks["keys"].as_array().map(Vec::len), Some(2));
@@ -248,6 +278,20 @@ async fn every_function_handles_its_sample_event() {
     assert!(missing.is_empty(), "functions without a handler run: {missing:?}");
 }
 
+/// Signs the invited user in with the temporary password; the NEW_PASSWORD_REQUIRED session.
+async fn new_password_session(fe: &Frontend, op: &str, flow: &str) -> String {
+    let ctx = tessera_core::CallContext { issuer_base: "https://issuer.example".into() };
+    let input = serde_json::json!({
+        "UserPoolId": POOL,
+        "ClientId": CLIENT,
+        "AuthFlow": flow,
+        "AuthParameters": {"USERNAME": "john@example.com", "PASSWORD": "Temporary-Horse-7"},
+    });
+    let out = tessera_wire::dispatch::call(&fe.service, &ctx, op, &input).await.unwrap().unwrap();
+    assert_eq!(out["ChallengeName"], "NEW_PASSWORD_REQUIRED", "{out}");
+    out["Session"].as_str().unwrap().to_string()
+}
+
 /// Runs one sample event through the function's handler; the tokens and the latest code from
 /// the outbox stand in for the event's placeholders.
 async fn run_event(
@@ -255,7 +299,7 @@ async fn run_event(
     outbox: &Outbox,
     all: &[(String, Option<String>, bool)],
     name: &str,
-    tokens: &(String, String),
+    tokens: &(String, String, String),
 ) -> Value {
     let mut cases: Vec<_> = std::fs::read_dir(format!("{ROOT}/events/{name}"))
         .unwrap()
@@ -277,15 +321,18 @@ async fn run_case(
     outbox: &Outbox,
     all: &[(String, Option<String>, bool)],
     name: &str,
-    tokens: &(String, String),
+    tokens: &(String, String, String),
     case: &std::path::Path,
 ) -> Value {
     let (_, op, signed) = all.iter().find(|(n, ..)| n == name).cloned().unwrap();
     let text = std::fs::read_to_string(case).unwrap();
     let mut event: Value = serde_json::from_str(&text).unwrap();
     if let Some(body) = event["body"].as_str() {
-        let mut body = body.replace("{{ACCESS_TOKEN}}", &tokens.0).replace("{{REFRESH_TOKEN}}", &tokens.1);
-        if name == "confirm-sign-up" {
+        let mut body = body
+            .replace("{{ACCESS_TOKEN}}", &tokens.0)
+            .replace("{{REFRESH_TOKEN}}", &tokens.1)
+            .replace("{{SESSION}}", &tokens.2);
+        if name == "confirm-sign-up" || name == "confirm-forgot-password" {
             let code = outbox.messages().last().and_then(|m| m.code.clone()).unwrap();
             body = body.replace("123456", &code);
         }

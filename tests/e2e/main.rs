@@ -3,12 +3,17 @@
 
 mod common;
 
+mod admin_users;
+mod aliases;
 mod auth;
 mod clients;
 mod concurrency;
 mod functions;
+mod groups;
 mod import;
+mod passwords;
 mod pools;
+mod search;
 mod signup;
 mod tokens;
 mod wire;

@@ -9,7 +9,7 @@ use lambda_http::{service_fn, Body, Request, Response};
 use std::collections::HashMap;
 use std::sync::Arc;
 use tessera_core::ports::{AesGcmCipher, Imports, SystemClock, SystemRng};
-use tessera_core::{Service, ServiceConfig};
+use tessera_core::{Limits, Service, ServiceConfig};
 use tessera_wire::http::{Cors, Frontend, WireRequest, WireResponse};
 
 fn env(name: &str) -> Result<String, BoxError> {
@@ -18,6 +18,16 @@ fn env(name: &str) -> Result<String, BoxError> {
 
 fn env_opt(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+/// Group quotas from `TESSERA_MAX_GROUPS_PER_POOL` / `TESSERA_MAX_GROUPS_PER_USER` when set.
+fn limits_from_env() -> Limits {
+    let default = Limits::default();
+    let read = |name: &str, fallback: u64| env_opt(name).and_then(|v| v.parse().ok()).unwrap_or(fallback);
+    Limits {
+        groups_per_pool: read("TESSERA_MAX_GROUPS_PER_POOL", default.groups_per_pool),
+        groups_per_user: read("TESSERA_MAX_GROUPS_PER_USER", default.groups_per_user),
+    }
 }
 
 /// Stands in for the master key where a function needs none (the public `.well-known`
@@ -63,6 +73,7 @@ pub async fn frontend_from_env(needs_master_key: bool) -> Result<Frontend, BoxEr
         region: sdk.region().map(|r| r.to_string()).unwrap_or_else(|| "us-east-1".into()),
         account_id: env_opt("TESSERA_ACCOUNT_ID").unwrap_or_else(|| "000000000000".into()),
         default_email_from: from,
+        limits: limits_from_env(),
         ..ServiceConfig::default()
     };
     let service = Service::new(store, messenger, Arc::new(clock), Arc::new(SystemRng), cipher, config);

@@ -13,6 +13,7 @@ pub mod service;
 pub mod srp;
 pub mod store;
 pub mod tokens;
+pub mod user_index;
 
 pub use error::{Error, Result};
-pub use service::{CallContext, Service, ServiceConfig};
+pub use service::{CallContext, Limits, Service, ServiceConfig};

@@ -36,11 +36,61 @@ pub mod keys {
         format!("ALIAS#{pool_id}#{kind}#{value}")
     }
     pub const ALIAS_SK: &str = "ALIAS";
+    /// ListUsers index of one searchable attribute (sk = `{value}\0{username key}`).
+    pub fn search(pool_id: &str, attribute: &str) -> String {
+        format!("SEARCH#{pool_id}#{attribute}")
+    }
+    pub fn search_sk(value: &str, username_key: &str) -> String {
+        format!("{value}\u{0}{username_key}")
+    }
     /// One sign-in session family: its refresh token and the access tokens it issued.
     pub fn origin(origin_jti: &str) -> String {
         format!("ORIGIN#{origin_jti}")
     }
     pub const ORIGIN_SK: &str = "ORIGIN";
+    /// A pending authentication challenge, by SHA-256 (hex) of its session token.
+    pub fn auth_session(session_hash: &str) -> String {
+        format!("AUTHSESSION#{session_hash}")
+    }
+    pub const AUTH_SESSION_SK: &str = "AUTHSESSION";
+    /// One group, by its case-sensitive name.
+    pub fn group(pool_id: &str, group_name: &str) -> String {
+        format!("GROUP#{pool_id}#{group_name}")
+    }
+    pub const GROUP_SK: &str = "GROUP";
+    /// Partition listing a pool's groups (sk = group name), in name order.
+    pub fn pool_groups(pool_id: &str) -> String {
+        format!("GROUPS#{pool_id}")
+    }
+    /// How many groups a pool has (one item, version-checked, so the limit holds under races).
+    pub fn pool_group_count(pool_id: &str) -> String {
+        format!("GROUPCOUNT#{pool_id}")
+    }
+    pub const GROUP_COUNT_SK: &str = "COUNT";
+    /// A group's members (sk = username key).
+    pub fn group_members(pool_id: &str, group_name: &str) -> String {
+        format!("MEMBERS#{pool_id}#{group_name}")
+    }
+    /// A user's groups (sk = group name).
+    pub fn user_groups(pool_id: &str, username_key: &str) -> String {
+        format!("MEMBEROF#{pool_id}#{username_key}")
+    }
+}
+
+/// A user-pool group (`GroupType`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Group {
+    pub name: String,
+    pub pool_id: String,
+    pub description: Option<String>,
+    pub role_arn: Option<String>,
+    pub precedence: Option<i64>,
+    /// Epoch ms.
+    pub created: i64,
+    pub modified: i64,
+    /// Set by DeleteGroup before it removes the memberships: no member can be added any more.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub deleting: bool,
 }
 
 /// A user pool: the settings Cognito returns in `UserPoolType`, plus what the domain needs typed.
@@ -203,9 +253,32 @@ pub struct User {
     /// Tokens from sign-ins that began before this instant (epoch ms) are revoked.
     #[serde(default)]
     pub signed_out_at_ms: i64,
-    /// Pending codes by purpose ("signup", …).
+    /// Pending codes by purpose ("signup", "forgot", …).
     #[serde(default)]
     pub codes: BTreeMap<String, PendingCode>,
+    /// Temporary-password clock and failed sign-in counters.
+    #[serde(default)]
+    pub password_state: PasswordState,
+    /// The index items this user owns, as last written. Only `Service::save_user` and
+    /// `Service::insert_user` change it.
+    #[serde(default)]
+    pub owned: crate::user_index::Owned,
+}
+
+/// What the password lifecycle remembers about a user beyond the hash.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PasswordState {
+    /// While FORCE_CHANGE_PASSWORD: when the temporary password stops working (epoch secs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub temporary_expires_at: Option<i64>,
+    /// Consecutive failed password sign-ins, and when the last one happened (epoch ms).
+    #[serde(default)]
+    pub failed_sign_ins: u32,
+    #[serde(default)]
+    pub last_failed_ms: i64,
+    /// Sign-in attempts before this instant (epoch ms) are refused without a password check.
+    #[serde(default)]
+    pub locked_until_ms: i64,
 }
 
 impl User {
@@ -215,5 +288,24 @@ impl User {
 
     pub fn attributes_json(&self) -> Vec<Value> {
         self.attributes.iter().map(|(k, v)| serde_json::json!({"Name": k, "Value": v})).collect()
+    }
+
+    /// `UserType`, as ListUsers and the group listings return it. `only` limits the attributes
+    /// (None or empty = all).
+    pub fn user_type(&self, only: Option<&[String]>) -> Value {
+        let attributes: Vec<Value> = self
+            .attributes
+            .iter()
+            .filter(|(k, _)| only.is_none_or(|o| o.is_empty() || o.iter().any(|n| n == *k)))
+            .map(|(k, v)| serde_json::json!({"Name": k, "Value": v}))
+            .collect();
+        serde_json::json!({
+            "Username": self.username,
+            "Attributes": attributes,
+            "UserCreateDate": self.created as f64 / 1000.0,
+            "UserLastModifiedDate": self.modified as f64 / 1000.0,
+            "Enabled": self.enabled,
+            "UserStatus": self.status.as_str(),
+        })
     }
 }

@@ -29,6 +29,22 @@ pub struct ServiceConfig {
     /// How long a process may serve a pool's settings from memory. Changes made through this
     /// process apply at once; other processes (other Lambda instances) see them within this.
     pub pool_cache_ttl_ms: i64,
+    pub limits: Limits,
+}
+
+/// Quotas Cognito enforces, configurable per deployment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Groups one pool may hold (Cognito: 10,000).
+    pub groups_per_pool: u64,
+    /// Groups one user may belong to (Cognito: 100).
+    pub groups_per_user: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits { groups_per_pool: 10_000, groups_per_user: 100 }
+    }
 }
 
 impl Default for ServiceConfig {
@@ -39,6 +55,7 @@ impl Default for ServiceConfig {
             hash_params: HashParams::default(),
             default_email_from: None,
             pool_cache_ttl_ms: 1000,
+            limits: Limits::default(),
         }
     }
 }
@@ -248,29 +265,35 @@ impl Service {
         Ok(client)
     }
 
-    /// The user a sign-in identifier names: the username, or (in pools that use them) the
-    /// email/phone username attribute, or the `sub`.
+    /// The user a sign-in identifier names: the username, or a sign-in alias the pool uses
+    /// (email/phone username attributes, verified email/phone or preferred_username aliases),
+    /// or the `sub`.
     pub async fn find_user(&self, pool: &UserPool, identifier: &str) -> Result<Option<(User, u64)>> {
         let key = pool.username_key(identifier);
         if let Some(found) = self.get_json::<User>(&keys::user(&pool.id, &key), keys::USER_SK).await? {
             return Ok(Some(found));
         }
-        for kind in pool.username_attributes.iter().map(String::as_str).chain(["sub"]) {
-            let alias_value = if kind == "sub" { identifier.to_string() } else { key.clone() };
-            let alias =
-                self.get_json::<Value>(&keys::alias(&pool.id, kind, &alias_value), keys::ALIAS_SK).await?;
-            if let Some((a, _)) = alias {
-                if let Some(username) = a.get("username").and_then(Value::as_str) {
-                    let found = self
-                        .get_json::<User>(&keys::user(&pool.id, &pool.username_key(username)), keys::USER_SK)
-                        .await?;
-                    if found.is_some() {
-                        return Ok(found);
-                    }
+        let kinds = pool.username_attributes.iter().chain(&pool.alias_attributes).map(String::as_str);
+        for kind in kinds.chain(["sub"]) {
+            let value = crate::user_index::alias_value(pool, kind, identifier);
+            if let Some(username) = self.alias_holder(pool, kind, &value).await? {
+                let found = self
+                    .get_json::<User>(&keys::user(&pool.id, &pool.username_key(&username)), keys::USER_SK)
+                    .await?;
+                if found.is_some() {
+                    return Ok(found);
                 }
             }
         }
         Ok(None)
+    }
+
+    /// The username an alias item points at.
+    pub async fn alias_holder(&self, pool: &UserPool, kind: &str, value: &str) -> Result<Option<String>> {
+        Ok(self
+            .get_json::<Value>(&keys::alias(&pool.id, kind, value), keys::ALIAS_SK)
+            .await?
+            .and_then(|(a, _)| a.get("username").and_then(Value::as_str).map(str::to_string)))
     }
 
     pub async fn require_user(&self, pool: &UserPool, identifier: &str) -> Result<(User, u64)> {
@@ -279,7 +302,38 @@ impl Service {
             .ok_or_else(|| Error::UserNotFoundException("User does not exist.".into()))
     }
 
-    /// Writes a changed user, conditional on the version read (no lost updates).
+    /// The user item and its index changes, for one transaction. `version` None = a new user.
+    fn user_writes(
+        &self,
+        pool: &UserPool,
+        user: &User,
+        version: Option<u64>,
+    ) -> Result<(Vec<Write>, Vec<Option<String>>)> {
+        let mut user = user.clone();
+        let desired = crate::user_index::desired(pool, &user);
+        let index = crate::user_index::diff(pool, &user, &user.owned, &desired);
+        user.owned = desired;
+        let mut item = Item::new(
+            keys::user(&pool.id, &pool.username_key(&user.username)),
+            keys::USER_SK,
+            serde_json::to_value(&user).map_err(Error::internal)?,
+        );
+        let cond = match version {
+            Some(v) => {
+                item.version = v + 1;
+                Cond::Version(v)
+            }
+            None => Cond::NotExists,
+        };
+        let mut writes = vec![Write::put(item, cond)];
+        let mut claims = vec![None];
+        writes.extend(index.writes);
+        claims.extend(index.claims);
+        Ok((writes, claims))
+    }
+
+    /// Writes a changed user with its index changes, conditional on the version read (no lost
+    /// updates). A sign-in alias another user holds → AliasExistsException.
     pub async fn save_user(
         &self,
         pool: &UserPool,
@@ -287,21 +341,87 @@ impl Service {
         version: u64,
         extra: Vec<Write>,
     ) -> Result<()> {
-        let mut item = Item::new(
-            keys::user(&pool.id, &pool.username_key(&user.username)),
-            keys::USER_SK,
-            serde_json::to_value(user).map_err(Error::internal)?,
-        );
-        item.version = version + 1;
-        let mut writes = vec![Write::put(item, Cond::Version(version))];
+        let (mut writes, claims) = self.user_writes(pool, user, Some(version))?;
         writes.extend(extra);
         match self.store.transact(writes, self.now_secs()).await {
             Ok(()) => Ok(()),
-            Err(StoreError::ConditionFailed { index: 0 }) => Err(Error::ConcurrentModificationException(
-                "The user was modified by another request. Try again.".into(),
-            )),
+            Err(StoreError::ConditionFailed { index }) => match claims.get(index).cloned().flatten() {
+                Some(kind) => Err(alias_exists(&kind)),
+                None => Err(Error::ConcurrentModificationException(
+                    "The user was modified by another request. Try again.".into(),
+                )),
+            },
             Err(e) => Err(e.into()),
         }
+    }
+
+    /// Writes a new user with its listing entry and index items. A taken username or
+    /// username attribute → UsernameExistsException; a taken alias → AliasExistsException.
+    pub async fn insert_user(&self, pool: &UserPool, user: &User, extra: Vec<Write>) -> Result<()> {
+        let (mut writes, claims) = self.new_user_writes(pool, user)?;
+        writes.extend(extra);
+        match self.store.transact(writes, self.now_secs()).await {
+            Ok(()) => Ok(()),
+            Err(StoreError::ConditionFailed { index }) => match claims.get(index).cloned().flatten() {
+                Some(kind) if !pool.username_attributes.contains(&kind) && kind != "sub" => {
+                    Err(alias_exists(&kind))
+                }
+                _ => Err(username_exists(pool)),
+            },
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// The writes that create a user (for callers that batch several users, like imports),
+    /// and the alias kind each write claims.
+    pub fn new_user_writes(&self, pool: &UserPool, user: &User) -> Result<(Vec<Write>, Vec<Option<String>>)> {
+        let (mut writes, mut claims) = self.user_writes(pool, user, None)?;
+        let listing =
+            Item::new(keys::pool_users(&pool.id), pool.username_key(&user.username), serde_json::json!({}));
+        writes.insert(1, Write::put(listing, Cond::NotExists));
+        claims.insert(1, None);
+        Ok((writes, claims))
+    }
+
+    /// ForceAliasCreation: moves the verified email/phone aliases `user` is about to claim away
+    /// from the users holding them, whose attribute becomes unverified.
+    pub async fn take_aliases(&self, pool: &UserPool, user: &User) -> Result<()> {
+        let desired = crate::user_index::desired(pool, user);
+        for (kind, value) in &desired.aliases {
+            if kind == "sub" || user.owned.aliases.get(kind) == Some(value) {
+                continue;
+            }
+            let Some(holder) = self.alias_holder(pool, kind, value).await? else { continue };
+            if holder == user.username {
+                continue;
+            }
+            let Some((mut other, version)) = self
+                .get_json::<User>(&keys::user(&pool.id, &pool.username_key(&holder)), keys::USER_SK)
+                .await?
+            else {
+                continue;
+            };
+            if kind == "preferred_username" || pool.username_attributes.contains(kind) {
+                // Only verified email/phone aliases move; the others stay unique.
+                return Err(alias_exists(kind));
+            }
+            other.attributes.insert(format!("{kind}_verified"), "false".into());
+            other.modified = self.clock.now_millis();
+            self.save_user(pool, &other, version, vec![]).await?;
+        }
+        Ok(())
+    }
+
+    /// The writes that remove a user with its listing entry and every index item.
+    pub fn delete_user_writes(&self, pool: &UserPool, user: &User, version: Option<u64>) -> Vec<Write> {
+        let key = pool.username_key(&user.username);
+        let cond = version.map(Cond::Version).unwrap_or(Cond::None);
+        let mut writes = vec![
+            Write::delete(keys::user(&pool.id, &key), keys::USER_SK, cond),
+            Write::delete(keys::pool_users(&pool.id), key.clone(), Cond::None),
+        ];
+        writes.extend(crate::user_index::diff(pool, user, &user.owned, &Default::default()).writes);
+        writes
     }
 
     /// The pool's signing keys, opened once per process.
@@ -316,6 +436,21 @@ impl Service {
         self.key_cache.lock().map_err(Error::internal)?.insert(pool.id.clone(), opened.clone());
         Ok(opened)
     }
+}
+
+pub fn username_exists(pool: &UserPool) -> Error {
+    let only = |kind: &str| pool.username_attributes.len() == 1 && pool.username_attributes[0] == kind;
+    if only("email") {
+        Error::UsernameExistsException("An account with the given email already exists.".into())
+    } else if only("phone_number") {
+        Error::UsernameExistsException("An account with the given phone_number already exists.".into())
+    } else {
+        Error::UsernameExistsException("User already exists".into())
+    }
+}
+
+pub fn alias_exists(kind: &str) -> Error {
+    Error::AliasExistsException(format!("An account with the given {kind} already exists."))
 }
 
 /// `Base64(HMAC-SHA256(key = secret, message = username + clientId))`.

@@ -3,6 +3,7 @@
 use clap::{Parser, Subcommand, ValueEnum};
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use tessera_core::Limits;
 use tessera_local::{LocalConfig, StoreKind};
 
 #[derive(Parser)]
@@ -46,6 +47,12 @@ enum Command {
         /// Allowed clock skew of signed requests, in seconds.
         #[arg(long, default_value_t = 300)]
         max_skew_secs: i64,
+        /// Most groups a user pool may hold.
+        #[arg(long, env = "TESSERA_MAX_GROUPS_PER_POOL", default_value_t = Limits::default().groups_per_pool)]
+        max_groups_per_pool: u64,
+        /// Most groups a user may belong to.
+        #[arg(long, env = "TESSERA_MAX_GROUPS_PER_USER", default_value_t = Limits::default().groups_per_user)]
+        max_groups_per_user: u64,
     },
     /// Create the DynamoDB table (TTL and point-in-time recovery on). Idempotent.
     CreateTable {
@@ -78,6 +85,8 @@ async fn main() -> Result<(), String> {
             region,
             cors_origins,
             max_skew_secs,
+            max_groups_per_pool,
+            max_groups_per_user,
         } => {
             let mut cfg = LocalConfig::new(data_dir);
             cfg.bind = bind;
@@ -97,6 +106,8 @@ async fn main() -> Result<(), String> {
             cfg.region = region;
             cfg.cors_origins = cors_origins;
             cfg.max_skew_secs = max_skew_secs;
+            cfg.service.limits =
+                Limits { groups_per_pool: max_groups_per_pool, groups_per_user: max_groups_per_user };
             let keys = cfg.admin_keys.clone();
             let running = tessera_local::start(cfg).await?;
             println!("Tessera is listening on {}", running.url());

@@ -1,11 +1,12 @@
-//! InitiateAuth, AdminInitiateAuth, RevokeToken, GlobalSignOut, AdminUserGlobalSignOut, and the
-//! access-token check every token-authorised operation uses.
+//! InitiateAuth, AdminInitiateAuth, RespondToAuthChallenge, AdminRespondToAuthChallenge,
+//! RevokeToken, GlobalSignOut, AdminUserGlobalSignOut, and the access-token check every
+//! token-authorised operation uses.
 //!
 //! The flow is an explicit state machine ([`AuthState`] × input → [`Step`]): the handler does the
 //! I/O (loading the user, hashing) and asks [`step`] what follows.
 
 use crate::error::{Error, Result};
-use crate::model::{keys, AppClient, User, UserPool, UserStatus};
+use crate::model::{keys, AppClient, PasswordState, User, UserPool, UserStatus};
 use crate::service::{check_secret_hash, CallContext, Input, Service};
 use crate::store::{Cond, Item, StoreError, Write};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -70,6 +71,8 @@ pub enum AuthState {
     Start,
     /// The password was checked; `correct` says how it went.
     PasswordChecked { correct: bool },
+    /// A live NEW_PASSWORD_REQUIRED session was answered with an acceptable new password.
+    NewPasswordProvided,
 }
 
 /// What the facts about a user and a step lead to.
@@ -85,15 +88,38 @@ pub enum Step {
 pub struct UserFacts {
     pub status: UserStatus,
     pub enabled: bool,
+    /// Temporarily locked out after repeated wrong passwords.
+    pub locked: bool,
+    /// FORCE_CHANGE_PASSWORD and the temporary password is past its validity.
+    pub temporary_password_expired: bool,
+}
+
+impl UserFacts {
+    pub fn of(user: &User, now_ms: i64) -> UserFacts {
+        UserFacts {
+            status: user.status,
+            enabled: user.enabled,
+            locked: user.password_state.locked_until_ms > now_ms,
+            temporary_password_expired: user.status == UserStatus::FORCE_CHANGE_PASSWORD
+                && user.password_state.temporary_expires_at.is_some_and(|t| t * 1000 <= now_ms),
+        }
+    }
+}
+
+/// The one answer a dead, reused, foreign or unknown challenge session gets.
+pub fn invalid_session() -> Error {
+    Error::not_authorized("Invalid session for the user.")
 }
 
 /// The pure transition function: state × facts → step.
 pub fn step(state: &AuthState, facts: UserFacts) -> Step {
+    let incorrect = || Step::Denied(Error::not_authorized("Incorrect username or password."));
     match state {
-        AuthState::Start => Step::Denied(Error::not_authorized("Incorrect username or password.")),
-        AuthState::PasswordChecked { correct: false } => {
-            Step::Denied(Error::not_authorized("Incorrect username or password."))
+        AuthState::Start => incorrect(),
+        AuthState::PasswordChecked { .. } if facts.locked => {
+            Step::Denied(Error::not_authorized("Password attempts exceeded"))
         }
+        AuthState::PasswordChecked { correct: false } => incorrect(),
         AuthState::PasswordChecked { correct: true } => {
             if !facts.enabled {
                 return Step::Denied(Error::not_authorized("User is disabled."));
@@ -106,11 +132,51 @@ pub fn step(state: &AuthState, facts: UserFacts) -> Step {
                 UserStatus::RESET_REQUIRED => Step::Denied(Error::PasswordResetRequiredException(
                     "Password reset required for the user".into(),
                 )),
+                UserStatus::FORCE_CHANGE_PASSWORD if facts.temporary_password_expired => {
+                    Step::Denied(Error::not_authorized(
+                        "Temporary password has expired and must be reset by an administrator.",
+                    ))
+                }
                 UserStatus::FORCE_CHANGE_PASSWORD => Step::Challenge("NEW_PASSWORD_REQUIRED"),
-                _ => Step::Denied(Error::not_authorized("Incorrect username or password.")),
+                _ => incorrect(),
+            }
+        }
+        AuthState::NewPasswordProvided => {
+            if !facts.enabled {
+                return Step::Denied(Error::not_authorized("User is disabled."));
+            }
+            match facts.status {
+                // MFA, when it arrives, is the next challenge here.
+                UserStatus::FORCE_CHANGE_PASSWORD => Step::Tokens,
+                // The user changed under the session (an admin set or reset the password).
+                _ => Step::Denied(invalid_session()),
             }
         }
     }
+}
+
+/// Failed sign-ins allowed before temporary lockouts begin.
+pub const LOCKOUT_FREE_FAILURES: u32 = 5;
+/// The longest temporary lockout, and the quiet time (after the last failure and its lockout)
+/// after which the count starts over.
+pub const LOCKOUT_MAX_SECS: i64 = 900;
+
+/// The counters after a wrong password at `now_ms`: from the fifth consecutive failure on,
+/// a lockout of 1 s, doubling with each further failure, at most [`LOCKOUT_MAX_SECS`].
+pub fn after_failed_sign_in(state: &PasswordState, now_ms: i64) -> PasswordState {
+    let mut next = state.clone();
+    // Quiet time counts from the last failure or the end of its lockout, whichever is later.
+    if now_ms - state.last_failed_ms.max(state.locked_until_ms) > LOCKOUT_MAX_SECS * 1000 {
+        next.failed_sign_ins = 0;
+    }
+    next.failed_sign_ins = next.failed_sign_ins.saturating_add(1);
+    next.last_failed_ms = now_ms;
+    if next.failed_sign_ins >= LOCKOUT_FREE_FAILURES {
+        let doublings = (next.failed_sign_ins - LOCKOUT_FREE_FAILURES).min(20);
+        let secs = (1i64 << doublings).min(LOCKOUT_MAX_SECS);
+        next.locked_until_ms = now_ms + secs * 1000;
+    }
+    next
 }
 
 /// One sign-in's session family: its refresh token and the access tokens it issued.
@@ -214,13 +280,18 @@ async fn password_sign_in(
             Error::UserNotFoundException("User does not exist.".into())
         });
     };
-    let (user, correct) = check_password(svc, pool, user, version, password).await?;
-    let facts = UserFacts { status: user.status, enabled: user.enabled };
+    let facts = UserFacts::of(&user, svc.clock.now_millis());
+    // Attempts during a lockout are refused unchecked and do not count.
+    let (user, correct) = if facts.locked {
+        (user, false)
+    } else {
+        let (user, version, correct) = check_password(svc, pool, user, version, password).await?;
+        record_sign_in_attempt(svc, pool, user.clone(), version, correct).await?;
+        (user, correct)
+    };
     match step(&AuthState::PasswordChecked { correct }, facts) {
         Step::Tokens => issue(svc, ctx, pool, client, &user, None).await,
-        Step::Challenge(name) => {
-            Err(Error::invalid(format!("The {name} challenge is not supported by this Tessera version yet.")))
-        }
+        Step::Challenge(name) => challenge(svc, pool, client, &user, name).await,
         Step::Denied(e) => Err(e),
     }
 }
@@ -235,32 +306,255 @@ async fn check_password(
     mut user: User,
     version: u64,
     password: String,
-) -> Result<(User, bool)> {
+) -> Result<(User, u64, bool)> {
     let hash_params = svc.config.hash_params;
     let Some(stored) = user.password_hash.clone() else {
         let dummy = dummy_hash(svc).await?;
         svc.cpu(move || hash_params.verify(&password, &dummy)).await?;
         let reset = user.status == UserStatus::RESET_REQUIRED;
-        return Ok((user, reset));
+        return Ok((user, version, reset));
     };
     if stored.starts_with("$argon2id$") && user.srp.is_some() {
         let correct = svc.cpu(move || hash_params.verify(&password, &stored)).await?;
-        return Ok((user, correct));
+        return Ok((user, version, correct));
     }
     let pw = password.clone();
     if !svc.cpu(move || crate::password::legacy::verify(&pw, &stored)).await? {
-        return Ok((user, false));
+        return Ok((user, version, false));
     }
     let (hash, srp) = super::users::password_secrets(svc, pool, &user.username, &password).await?;
     user.password_hash = Some(hash);
     user.srp = Some(srp);
     user.modified = svc.clock.now_millis();
     svc.save_user(pool, &user, version, vec![]).await?;
-    Ok((user, true))
+    Ok((user, version + 1, true))
+}
+
+/// Counts a wrong password (or clears the count after a right one) on the user record,
+/// re-reading on a concurrent change so no failure goes uncounted.
+pub(crate) async fn record_sign_in_attempt(
+    svc: &Service,
+    pool: &UserPool,
+    mut user: User,
+    mut version: u64,
+    correct: bool,
+) -> Result<()> {
+    let key = keys::user(&pool.id, &pool.username_key(&user.username));
+    for _ in 0..5 {
+        let now_ms = svc.clock.now_millis();
+        let next = if correct {
+            PasswordState {
+                failed_sign_ins: 0,
+                last_failed_ms: 0,
+                locked_until_ms: 0,
+                ..user.password_state.clone()
+            }
+        } else {
+            after_failed_sign_in(&user.password_state, now_ms)
+        };
+        if next == user.password_state {
+            return Ok(());
+        }
+        user.password_state = next;
+        match svc.save_user(pool, &user, version, vec![]).await {
+            Err(Error::ConcurrentModificationException(_)) => {}
+            other => return other,
+        }
+        match svc.get_json::<User>(&key, keys::USER_SK).await? {
+            Some((fresh, v)) => (user, version) = (fresh, v),
+            None => return Ok(()),
+        }
+    }
+    Ok(())
+}
+
+/// A pending challenge: what a later RespondToAuthChallenge may continue. Stored under the
+/// SHA-256 of its session token, expiring after the client's AuthSessionValidity, single use.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ChallengeSession {
+    pub pool_id: String,
+    pub client_id: String,
+    /// The internal username.
+    pub username: String,
+    pub challenge: String,
+    pub created_ms: i64,
+    /// Challenge-specific state (SRP's server secret, an MFA code hash, …) for later flows.
+    #[serde(default)]
+    pub data: serde_json::Map<String, Value>,
+}
+
+fn session_hash(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+/// Stores a new challenge session and returns its opaque token.
+pub async fn open_challenge_session(
+    svc: &Service,
+    pool: &UserPool,
+    client: &AppClient,
+    user: &User,
+    challenge: &str,
+    data: serde_json::Map<String, Value>,
+) -> Result<String> {
+    let token = URL_SAFE_NO_PAD.encode(svc.rng.bytes(96));
+    let minutes =
+        client.settings.get("AuthSessionValidity").and_then(Value::as_i64).unwrap_or(3).clamp(3, 15);
+    let now = svc.now_secs();
+    let session = ChallengeSession {
+        pool_id: pool.id.clone(),
+        client_id: client.client_id.clone(),
+        username: user.username.clone(),
+        challenge: challenge.to_string(),
+        created_ms: svc.clock.now_millis(),
+        data,
+    };
+    let mut item = Item::new(
+        keys::auth_session(&session_hash(&token)),
+        keys::AUTH_SESSION_SK,
+        serde_json::to_value(&session).map_err(Error::internal)?,
+    );
+    item.expires_at = Some(now + minutes * 60);
+    svc.store.transact(vec![Write::put(item, Cond::NotExists)], now).await?;
+    Ok(token)
+}
+
+/// A live session for this client, with the write that consumes it (conditional on its version).
+pub async fn take_challenge_session(
+    svc: &Service,
+    client: &AppClient,
+    token: &str,
+) -> Result<(ChallengeSession, Write)> {
+    let pk = keys::auth_session(&session_hash(token));
+    let (session, version) =
+        svc.get_json::<ChallengeSession>(&pk, keys::AUTH_SESSION_SK).await?.ok_or_else(invalid_session)?;
+    if session.client_id != client.client_id || session.pool_id != client.pool_id {
+        return Err(invalid_session());
+    }
+    Ok((session, Write::delete(pk, keys::AUTH_SESSION_SK, Cond::Version(version))))
+}
+
+/// Answers a sign-in with a challenge and the session that continues it.
+async fn challenge(
+    svc: &Service,
+    pool: &UserPool,
+    client: &AppClient,
+    user: &User,
+    name: &'static str,
+) -> Result<Value> {
+    let params = match name {
+        "NEW_PASSWORD_REQUIRED" => {
+            let shown: serde_json::Map<String, Value> = user
+                .attributes
+                .iter()
+                .filter(|(k, _)| k.as_str() != "sub")
+                .map(|(k, v)| (k.clone(), json!(v)))
+                .collect();
+            let missing: Vec<String> = missing_required(pool, &user.attributes)
+                .into_iter()
+                .map(|a| format!("userAttributes.{a}"))
+                .collect();
+            json!({
+                "USER_ID_FOR_SRP": user.username,
+                "requiredAttributes": serde_json::to_string(&missing).map_err(Error::internal)?,
+                "userAttributes": serde_json::to_string(&shown).map_err(Error::internal)?,
+            })
+        }
+        other => return Err(Error::internal(format!("no parameters for challenge {other}"))),
+    };
+    let session = open_challenge_session(svc, pool, client, user, name, Default::default()).await?;
+    Ok(json!({"ChallengeName": name, "Session": session, "ChallengeParameters": params}))
+}
+
+/// The pool's required attributes the user has no value for.
+fn missing_required(pool: &UserPool, attributes: &std::collections::BTreeMap<String, String>) -> Vec<String> {
+    pool.required_attributes
+        .iter()
+        .filter(|a| attributes.get(*a).is_none_or(|v| v.is_empty()))
+        .cloned()
+        .collect()
+}
+
+pub async fn respond_to_auth_challenge(svc: &Service, ctx: &CallContext, input: &Value) -> Result<Value> {
+    let client = svc.client(input.req_str("ClientId")?).await?;
+    respond(svc, ctx, &client, input).await
+}
+
+pub async fn admin_respond_to_auth_challenge(
+    svc: &Service,
+    ctx: &CallContext,
+    input: &Value,
+) -> Result<Value> {
+    let pool_id = input.req_str("UserPoolId")?;
+    let client = svc.client(input.req_str("ClientId")?).await?;
+    if client.pool_id != pool_id {
+        return Err(pool_mismatch(&client));
+    }
+    respond(svc, ctx, &client, input).await
+}
+
+async fn respond(svc: &Service, ctx: &CallContext, client: &AppClient, input: &Value) -> Result<Value> {
+    let name = input.req_str("ChallengeName")?;
+    if name != "NEW_PASSWORD_REQUIRED" {
+        return Err(Error::invalid(format!(
+            "The {name} challenge is not supported by this Tessera version yet."
+        )));
+    }
+    let responses = input.get("ChallengeResponses").cloned().unwrap_or(json!({}));
+    let username = param(&responses, "USERNAME")?;
+    let new_password = param(&responses, "NEW_PASSWORD")?.to_string();
+    let token =
+        input.str_of("Session").ok_or_else(|| Error::invalid("Missing required parameter Session"))?;
+    let pool = svc.pool(&client.pool_id).await?;
+    let (session, consume) = take_challenge_session(svc, client, token).await?;
+    if session.challenge != name {
+        return Err(Error::invalid(format!("Invalid challenge name {name} for this session.")));
+    }
+    let (mut user, version) = svc.find_user(&pool, username).await?.ok_or_else(invalid_session)?;
+    if user.username != session.username {
+        return Err(invalid_session());
+    }
+    check_secret_hash(
+        client,
+        responses.get("SECRET_HASH").and_then(Value::as_str),
+        &[username, user.username.as_str()],
+    )?;
+    let mut attributes = user.attributes.clone();
+    let mut given = std::collections::BTreeMap::new();
+    for (k, v) in responses.as_object().into_iter().flatten() {
+        if let Some(attr) = k.strip_prefix("userAttributes.") {
+            given.insert(attr.to_string(), v.as_str().unwrap_or_default().to_string());
+        }
+    }
+    if given.contains_key("sub") {
+        return Err(Error::invalid("Cannot modify an immutable attribute: sub"));
+    }
+    super::users::check_attribute_values(&pool, &given)?;
+    attributes.extend(given);
+    if let Some(a) = missing_required(&pool, &attributes).first() {
+        return Err(Error::invalid(format!("Invalid attributes given, {a} is missing")));
+    }
+    pool.password_policy.check(&new_password)?;
+    match step(&AuthState::NewPasswordProvided, UserFacts::of(&user, svc.clock.now_millis())) {
+        Step::Tokens => {}
+        Step::Challenge(next) => {
+            return Err(Error::internal(format!("unexpected challenge {next} after NEW_PASSWORD_REQUIRED")))
+        }
+        Step::Denied(e) => return Err(e),
+    }
+    let (hash, srp) = super::users::password_secrets(svc, &pool, &user.username, &new_password).await?;
+    user.attributes = attributes;
+    user.password_hash = Some(hash);
+    user.srp = Some(srp);
+    user.status = UserStatus::CONFIRMED;
+    user.password_state = PasswordState::default();
+    user.modified = svc.clock.now_millis();
+    // Consumes the session in the same transaction: a concurrent reuse fails on the user's version.
+    svc.save_user(&pool, &user, version, vec![consume]).await?;
+    issue(svc, ctx, &pool, client, &user, None).await
 }
 
 /// A hash with the configured parameters, made once per process.
-async fn dummy_hash(svc: &Service) -> Result<String> {
+pub(crate) async fn dummy_hash(svc: &Service) -> Result<String> {
     static DUMMY: tokio::sync::OnceCell<String> = tokio::sync::OnceCell::const_new();
     let params = svc.config.hash_params;
     let salt = svc.rng.bytes(16);
@@ -293,11 +587,11 @@ async fn refresh(
         names.push(u);
     }
     check_secret_hash(client, given, &names)?;
-    if origin.created_ms <= user.signed_out_at_ms {
-        return Err(Error::not_authorized("Refresh Token has been revoked"));
-    }
     if !user.enabled {
         return Err(Error::not_authorized("User is disabled."));
+    }
+    if origin.created_ms <= user.signed_out_at_ms {
+        return Err(Error::not_authorized("Refresh Token has been revoked"));
     }
     issue(svc, ctx, pool, client, &user, Some((&origin_jti, &origin))).await
 }
@@ -354,7 +648,7 @@ async fn issue(
     let access_secs = client.validity_secs("Access", 1, "hours");
     let id_secs = client.validity_secs("Id", 1, "hours");
     let iss = ctx.issuer(&pool.id);
-    let access_claims = json!({
+    let mut access_claims = json!({
         "sub": user.sub,
         "iss": iss,
         "client_id": client.client_id,
@@ -392,6 +686,7 @@ async fn issue(
     ] {
         id_claims.insert(k.to_string(), v);
     }
+    super::groups::add_group_claims(svc, pool, user, &mut access_claims, &mut id_claims).await?;
     let mut result = json!({
         "AccessToken": keys.access.sign(&access_claims)?,
         "ExpiresIn": access_secs,
@@ -506,7 +801,76 @@ mod tests {
     use super::*;
 
     fn facts(status: UserStatus, enabled: bool) -> UserFacts {
-        UserFacts { status, enabled }
+        UserFacts { status, enabled, locked: false, temporary_password_expired: false }
+    }
+
+    fn denied(s: &Step) -> String {
+        match s {
+            Step::Denied(e) => e.to_string(),
+            _ => String::new(),
+        }
+    }
+
+    #[test]
+    fn lockout_and_temporary_password_table() {
+        use UserStatus::*;
+        let ok = AuthState::PasswordChecked { correct: true };
+        let bad = AuthState::PasswordChecked { correct: false };
+        let locked = UserFacts { locked: true, ..facts(CONFIRMED, true) };
+        assert_eq!(denied(&step(&ok, locked)), "NotAuthorizedException: Password attempts exceeded");
+        assert_eq!(denied(&step(&bad, locked)), "NotAuthorizedException: Password attempts exceeded");
+        let expired = UserFacts { temporary_password_expired: true, ..facts(FORCE_CHANGE_PASSWORD, true) };
+        assert_eq!(
+            denied(&step(&ok, expired)),
+            "NotAuthorizedException: Temporary password has expired and must be reset by an administrator."
+        );
+        assert_eq!(
+            denied(&step(&bad, expired)),
+            "NotAuthorizedException: Incorrect username or password.",
+            "a wrong temporary password never reaches the challenge or the expiry"
+        );
+        assert_eq!(
+            denied(&step(&bad, facts(FORCE_CHANGE_PASSWORD, true))),
+            "NotAuthorizedException: Incorrect username or password."
+        );
+        assert_eq!(
+            denied(&step(&ok, facts(FORCE_CHANGE_PASSWORD, false))),
+            "NotAuthorizedException: User is disabled."
+        );
+    }
+
+    #[test]
+    fn new_password_state_table() {
+        use UserStatus::*;
+        let s = AuthState::NewPasswordProvided;
+        assert_eq!(step(&s, facts(FORCE_CHANGE_PASSWORD, true)), Step::Tokens);
+        assert_eq!(
+            denied(&step(&s, facts(FORCE_CHANGE_PASSWORD, false))),
+            "NotAuthorizedException: User is disabled."
+        );
+        for other in [CONFIRMED, RESET_REQUIRED, UNCONFIRMED] {
+            assert_eq!(
+                denied(&step(&s, facts(other, true))),
+                "NotAuthorizedException: Invalid session for the user.",
+                "{other:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn lockouts_double_from_one_second_to_fifteen_minutes() {
+        let mut state = PasswordState::default();
+        let mut now = 1_000_000_000i64;
+        let mut locks = Vec::new();
+        for _ in 0..16 {
+            state = after_failed_sign_in(&state, now);
+            locks.push((state.locked_until_ms - now).max(0) / 1000);
+            now = state.locked_until_ms.max(now) + 1;
+        }
+        assert_eq!(locks, vec![0, 0, 0, 0, 1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 900, 900]);
+        // Fifteen quiet minutes start the count over.
+        let later = after_failed_sign_in(&state, now + LOCKOUT_MAX_SECS * 1000 + 1);
+        assert_eq!(later.failed_sign_ins, 1);
     }
 
     #[test]

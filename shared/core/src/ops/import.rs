@@ -14,7 +14,7 @@
 //! sign in with their old password, which is then re-hashed with argon2id.
 
 use crate::error::{Error, Result};
-use crate::model::{keys, User, UserPool, UserStatus};
+use crate::model::{User, UserPool, UserStatus};
 use crate::password::legacy;
 use crate::ports::Imports;
 use crate::service::{decode_next_token, encode_next_token, Input, Service};
@@ -662,10 +662,11 @@ async fn check_file(
     Ok(Ok(()))
 }
 
-/// One parsed row's writes, ready for a batch.
+/// One parsed row's writes (and the alias kind each claims), ready for a batch.
 struct NewUser {
     line: u64,
     writes: Vec<Write>,
+    claims: Vec<Option<String>>,
 }
 
 type Counts = (u64, u64, u64);
@@ -734,73 +735,33 @@ async fn import_rows(
             srp: None,
             signed_out_at_ms: 0,
             codes: BTreeMap::new(),
+            password_state: Default::default(),
+            owned: Default::default(),
         };
-        let writes = new_user_writes(pool, &user, &row.aliases)?;
+        let (writes, claims) = svc.new_user_writes(pool, &user)?;
         let keys: Vec<String> = writes.iter().map(|w| format!("{}\u{0}{}", w.key().0, w.key().1)).collect();
         if keys.iter().any(|k| batch_keys.contains(k)) || batch_writes + writes.len() > MAX_TRANSACTION_WRITES
         {
-            flush(svc, std::mem::take(&mut batch), &mut counts, &mut log).await?;
+            flush(svc, pool, std::mem::take(&mut batch), &mut counts, &mut log).await?;
             batch_keys.clear();
             batch_writes = 0;
         }
         batch_keys.extend(keys);
         batch_writes += writes.len();
-        batch.push(NewUser { line, writes });
+        batch.push(NewUser { line, writes, claims });
     }
-    flush(svc, batch, &mut counts, &mut log).await?;
+    flush(svc, pool, batch, &mut counts, &mut log).await?;
     log.sort_by_key(|l| {
         l.split("Line Number ").nth(1).and_then(|s| s.split(' ').next()).and_then(|n| n.parse::<u64>().ok())
     });
     Ok((counts, log))
 }
 
-/// The records SignUp writes for a new user (user item, pool listing, sub alias, username
-/// aliases), each conditional on not existing.
-// TODO(import): replace with users::insert_user / the shared writes builder once it lands on
-// main, so imported users get the same search-index items as every other user.
-fn new_user_writes(pool: &UserPool, user: &User, aliases: &BTreeMap<String, String>) -> Result<Vec<Write>> {
-    let username_key = pool.username_key(&user.username);
-    let mut writes = vec![
-        Write::put(
-            Item::new(
-                keys::user(&pool.id, &username_key),
-                keys::USER_SK,
-                serde_json::to_value(user).map_err(Error::internal)?,
-            ),
-            Cond::NotExists,
-        ),
-        Write::put(
-            Item::new(
-                keys::pool_users(&pool.id),
-                &username_key,
-                json!({"sub": user.sub, "aliases": aliases}),
-            ),
-            Cond::NotExists,
-        ),
-    ];
-    if user.username != user.sub {
-        writes.push(Write::put(
-            Item::new(
-                keys::alias(&pool.id, "sub", &user.sub),
-                keys::ALIAS_SK,
-                json!({"username": user.username}),
-            ),
-            Cond::NotExists,
-        ));
-    }
-    for (kind, value) in aliases {
-        writes.push(Write::put(
-            Item::new(keys::alias(&pool.id, kind, value), keys::ALIAS_SK, json!({"username": user.username})),
-            Cond::NotExists,
-        ));
-    }
-    Ok(writes)
-}
-
 /// Writes a batch in one transaction. A user whose keys already exist is SKIPPED and the rest
 /// retried, so one existing user never costs the others.
 async fn flush(
     svc: &Service,
+    pool: &UserPool,
     mut batch: Vec<NewUser>,
     counts: &mut Counts,
     log: &mut Vec<String>,
@@ -808,9 +769,11 @@ async fn flush(
     while !batch.is_empty() {
         let mut writes = Vec::new();
         let mut owner = Vec::new();
+        let mut claims = Vec::new();
         for (i, u) in batch.iter().enumerate() {
             owner.extend(std::iter::repeat_n(i, u.writes.len()));
             writes.extend(u.writes.iter().cloned());
+            claims.extend(u.claims.iter().cloned());
         }
         match svc.store.transact(writes, svc.now_secs()).await {
             Ok(()) => {
@@ -825,8 +788,22 @@ async fn flush(
                     return Err(Error::internal("condition index out of range"));
                 };
                 let u = batch.remove(i);
-                counts.1 += 1;
-                log.push(log_line("SKIPPED", u.line, "The user already exists."));
+                match claims.get(index).cloned().flatten() {
+                    // Another user holds this sign-in alias (a verified email or phone, a
+                    // preferred_username): the row cannot be imported as it is.
+                    Some(kind) if kind != "sub" && !pool.username_attributes.contains(&kind) => {
+                        counts.2 += 1;
+                        log.push(log_line(
+                            "FAILED",
+                            u.line,
+                            &format!("Another user already has this {kind} as an alias."),
+                        ));
+                    }
+                    _ => {
+                        counts.1 += 1;
+                        log.push(log_line("SKIPPED", u.line, "The user already exists."));
+                    }
+                }
             }
             Err(e) => return Err(e.into()),
         }
@@ -838,7 +815,6 @@ async fn flush(
 struct Row {
     username: String,
     attributes: BTreeMap<String, String>,
-    aliases: BTreeMap<String, String>,
     password_hash: Option<String>,
 }
 
@@ -911,7 +887,6 @@ fn parse_row(
         }
         _ => {}
     }
-    let mut aliases = BTreeMap::new();
     if !pool.username_attributes.is_empty() {
         // Email/phone as username: cognito:username is the email or phone; the internal
         // username is the user's sub, as SignUp makes it.
@@ -935,7 +910,6 @@ fn parse_row(
                 attributes.insert(kind.to_string(), username.clone());
             }
         }
-        aliases.insert(kind.to_string(), pool.username_key(&username));
     } else {
         if pool.alias_attributes.iter().any(|a| a == "email") && super::users::is_email(&username) {
             return Err(
@@ -1006,7 +980,7 @@ fn parse_row(
             return Err("The password hash does not use the job's PasswordHashingAlgorithm.".into());
         }
     }
-    Ok(Row { username, attributes, aliases, password_hash: hash })
+    Ok(Row { username, attributes, password_hash: hash })
 }
 
 /// Cognito's CSV dialect: no quotes, `\,` for a comma inside a value, values trimmed.
@@ -1196,7 +1170,6 @@ mod tests {
         );
         let r = r.unwrap_or_else(|e| unreachable_row(&e));
         assert_eq!(r.attributes.get("email").map(String::as_str), Some("Jane@Example.com"));
-        assert_eq!(r.aliases.get("email").map(String::as_str), Some("jane@example.com"));
         assert!(row(
             &p,
             &[("cognito:username", "jane"), ("cognito:mfa_enabled", "false"), ("email_verified", "true")]

@@ -1,7 +1,11 @@
 //! One module per area; one public function per Cognito operation, named after it.
 
+pub mod admin_users;
 pub mod auth;
 pub mod clients;
+pub mod groups;
 pub mod import;
+pub mod passwords;
 pub mod pools;
+pub mod search;
 pub mod users;

@@ -339,17 +339,19 @@ pub async fn delete_user_pool(svc: &Service, input: &Value) -> Result<Value> {
         }
         svc.store.transact(writes, now).await?;
     }
+    super::groups::delete_pool_groups(svc, &pool.id).await?;
     let users_pk = keys::pool_users(&pool.id);
     loop {
-        let page = svc.store.query(&users_pk, "", None, 20, now).await?;
+        let page = svc.store.query(&users_pk, "", None, 5, now).await?;
         if page.items.is_empty() {
             break;
         }
         let mut writes = Vec::new();
         for entry in &page.items {
-            writes.extend(super::users::user_index_deletes(&pool, entry));
-            writes.push(Write::delete(keys::user(&pool.id, &entry.sk), keys::USER_SK, Cond::None));
-            writes.push(Write::delete(users_pk.clone(), entry.sk.clone(), Cond::None));
+            match svc.get_json::<crate::model::User>(&keys::user(&pool.id, &entry.sk), keys::USER_SK).await? {
+                Some((user, _)) => writes.extend(svc.delete_user_writes(&pool, &user, None)),
+                None => writes.push(Write::delete(users_pk.clone(), entry.sk.clone(), Cond::None)),
+            }
         }
         writes.truncate(MAX_TRANSACTION_WRITES);
         svc.store.transact(writes, now).await?;

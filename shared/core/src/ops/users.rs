@@ -2,10 +2,10 @@
 //! AdminDeleteUser; and the code and message mechanics they share.
 
 use crate::error::{Error, Result};
-use crate::model::{keys, AppClient, PendingCode, SrpVerifier, User, UserPool, UserStatus};
+use crate::model::{AppClient, PendingCode, SrpVerifier, User, UserPool, UserStatus};
 use crate::ports::OutgoingMessage;
 use crate::service::{attribute_list, check_secret_hash, Input, Service};
-use crate::store::{Cond, Item, StoreError, Write};
+use crate::store::StoreError;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use serde_json::{json, Value};
@@ -39,7 +39,7 @@ pub async fn password_secrets(
     .await?
 }
 
-fn code_hash(username: &str, code: &str) -> String {
+pub(crate) fn code_hash(username: &str, code: &str) -> String {
     hex::encode(Sha256::digest(format!("{username}:{code}").as_bytes()))
 }
 
@@ -111,7 +111,19 @@ fn new_code(
     purpose: &str,
     ttl: i64,
 ) -> Option<(OutgoingMessage, Value)> {
-    let (channel, attribute, destination) = verification_channel(pool, user)?;
+    let channel = verification_channel(pool, user)?;
+    Some(new_code_to(svc, pool, user, purpose, ttl, channel))
+}
+
+/// [`new_code`] to a channel the caller chose: (channel, attribute, destination).
+pub(crate) fn new_code_to(
+    svc: &Service,
+    pool: &UserPool,
+    user: &mut User,
+    purpose: &str,
+    ttl: i64,
+    (channel, attribute, destination): (&'static str, &'static str, String),
+) -> (OutgoingMessage, Value) {
     let code = crate::ids::code(svc.rng.as_ref());
     user.codes.insert(
         purpose.to_string(),
@@ -134,10 +146,10 @@ fn new_code(
         sent_at: svc.clock.now_millis(),
     };
     let details = json!({"Destination": mask(channel, &destination), "DeliveryMedium": channel, "AttributeName": attribute});
-    Some((msg, details))
+    (msg, details)
 }
 
-async fn deliver(svc: &Service, pool: &UserPool, msg: &OutgoingMessage) -> Result<()> {
+pub(crate) async fn deliver(svc: &Service, pool: &UserPool, msg: &OutgoingMessage) -> Result<()> {
     let from = pool
         .setting_str(&["EmailConfiguration", "From"])
         .or_else(|| {
@@ -150,7 +162,7 @@ async fn deliver(svc: &Service, pool: &UserPool, msg: &OutgoingMessage) -> Resul
 
 /// Checks a submitted code against the user's pending one. On a wrong guess the counter is
 /// saved; on success the code is removed (single use) and the caller saves the user.
-async fn consume_code(
+pub(crate) async fn consume_code(
     svc: &Service,
     pool: &UserPool,
     user: &mut User,
@@ -188,20 +200,6 @@ async fn consume_code(
     Ok(())
 }
 
-/// Items that point at a user (aliases, sub) and must go when the user goes.
-pub fn user_index_deletes(pool: &UserPool, listing: &Item) -> Vec<Write> {
-    let mut out = Vec::new();
-    if let Some(sub) = listing.body.get("sub").and_then(Value::as_str) {
-        out.push(Write::delete(keys::alias(&pool.id, "sub", sub), keys::ALIAS_SK, Cond::None));
-    }
-    for (kind, value) in listing.body.get("aliases").and_then(Value::as_object).into_iter().flatten() {
-        if let Some(v) = value.as_str() {
-            out.push(Write::delete(keys::alias(&pool.id, kind, v), keys::ALIAS_SK, Cond::None));
-        }
-    }
-    out
-}
-
 pub(crate) fn is_email(s: &str) -> bool {
     match s.split_once('@') {
         Some((l, d)) => {
@@ -221,6 +219,19 @@ pub(crate) fn is_phone(s: &str) -> bool {
 
 /// Checks attributes against the pool's schema: known names, required ones present, formats.
 fn check_attributes(pool: &UserPool, attrs: &BTreeMap<String, String>) -> Result<()> {
+    check_attribute_values(pool, attrs)?;
+    for req in &pool.required_attributes {
+        if attrs.get(req).is_none_or(|v| v.is_empty()) {
+            return Err(Error::invalid(format!(
+                "Attributes did not conform to the schema: {req}: The attribute is required"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// [`check_attributes`] without the required ones: known names, formats.
+pub(crate) fn check_attribute_values(pool: &UserPool, attrs: &BTreeMap<String, String>) -> Result<()> {
     for name in attrs.keys() {
         let known = crate::schema::is_standard(name)
             || pool
@@ -234,13 +245,6 @@ fn check_attributes(pool: &UserPool, attrs: &BTreeMap<String, String>) -> Result
         }
         if name == "sub" {
             return Err(Error::invalid("Attributes did not conform to the schema: sub: Attribute cannot be updated. (changing an immutable attribute)"));
-        }
-    }
-    for req in &pool.required_attributes {
-        if attrs.get(req).is_none_or(|v| v.is_empty()) {
-            return Err(Error::invalid(format!(
-                "Attributes did not conform to the schema: {req}: The attribute is required"
-            )));
         }
     }
     if let Some(e) = attrs.get("email") {
@@ -276,7 +280,6 @@ pub async fn sign_up(svc: &Service, input: &Value) -> Result<Value> {
     for v in ["email_verified", "phone_number_verified"] {
         attributes.remove(v);
     }
-    let mut aliases: BTreeMap<String, String> = BTreeMap::new();
     let sub = svc.rng.uuid().to_string();
     let username = if pool.username_attributes.is_empty() {
         // Alias pools keep usernames distinct from the alias formats they accept.
@@ -308,7 +311,6 @@ pub async fn sign_up(svc: &Service, input: &Value) -> Result<Value> {
             return Err(Error::invalid("Username should be either an email or a phone number."));
         };
         attributes.insert(kind.to_string(), given_username.to_string());
-        aliases.insert(kind.to_string(), pool.username_key(given_username));
         // The internal username is the user's sub, as Cognito makes it.
         sub.clone()
     };
@@ -319,11 +321,10 @@ pub async fn sign_up(svc: &Service, input: &Value) -> Result<Value> {
         check_attributes(&pool, &check)?;
     }
     pool.password_policy.check(password)?;
-    let username_key = pool.username_key(&username);
     // Fast path: refuse a taken name before paying for the hash. The conditional writes below
     // are what actually guarantee uniqueness.
     if svc.find_user(&pool, given_username).await?.is_some() {
-        return Err(username_exists(&pool));
+        return Err(crate::service::username_exists(&pool));
     }
     let (password_hash, srp) = password_secrets(svc, &pool, &username, password).await?;
     let now = svc.clock.now_millis();
@@ -339,57 +340,17 @@ pub async fn sign_up(svc: &Service, input: &Value) -> Result<Value> {
         srp: Some(srp),
         signed_out_at_ms: 0,
         codes: BTreeMap::new(),
+        password_state: Default::default(),
+        owned: Default::default(),
     };
     let delivery = new_code(svc, &pool, &mut user, "signup", SIGNUP_CODE_TTL_SECS);
-    let mut writes = vec![
-        Write::put(
-            Item::new(
-                keys::user(&pool.id, &username_key),
-                keys::USER_SK,
-                serde_json::to_value(&user).map_err(Error::internal)?,
-            ),
-            Cond::NotExists,
-        ),
-        Write::put(
-            Item::new(keys::pool_users(&pool.id), &username_key, json!({"sub": sub, "aliases": aliases})),
-            Cond::NotExists,
-        ),
-    ];
-    if username != sub {
-        writes.push(Write::put(
-            Item::new(keys::alias(&pool.id, "sub", &sub), keys::ALIAS_SK, json!({"username": username})),
-            Cond::NotExists,
-        ));
-    }
-    for (kind, value) in &aliases {
-        writes.push(Write::put(
-            Item::new(keys::alias(&pool.id, kind, value), keys::ALIAS_SK, json!({"username": username})),
-            Cond::NotExists,
-        ));
-    }
-    match svc.store.transact(writes, svc.now_secs()).await {
-        Ok(()) => {}
-        Err(StoreError::ConditionFailed { .. }) => return Err(username_exists(&pool)),
-        Err(e) => return Err(e.into()),
-    }
+    svc.insert_user(&pool, &user, vec![]).await?;
     let mut out = json!({"UserConfirmed": false, "UserSub": sub});
     if let Some((msg, details)) = delivery {
         deliver(svc, &pool, &msg).await?;
         out["CodeDeliveryDetails"] = details;
     }
     Ok(out)
-}
-
-fn username_exists(pool: &UserPool) -> Error {
-    if pool.username_attributes.iter().any(|a| a == "email") && pool.username_attributes.len() == 1 {
-        Error::UsernameExistsException("An account with the given email already exists.".into())
-    } else if pool.username_attributes.iter().any(|a| a == "phone_number")
-        && pool.username_attributes.len() == 1
-    {
-        Error::UsernameExistsException("An account with the given phone_number already exists.".into())
-    } else {
-        Error::UsernameExistsException("User already exists".into())
-    }
 }
 
 /// Marks the attribute a confirmation code went to as verified.
@@ -409,7 +370,9 @@ pub async fn confirm_sign_up(svc: &Service, input: &Value) -> Result<Value> {
     let username = input.req_str("Username")?;
     client_and_user_secret(&client, input, username)?;
     let code = input.req_str("ConfirmationCode")?;
-    let (mut user, version) = svc.require_user(&pool, username).await?;
+    let Some((mut user, version)) = svc.find_user(&pool, username).await? else {
+        return Err(unknown_user_for_code(&client));
+    };
     if user.status != UserStatus::UNCONFIRMED {
         return Err(Error::NotAuthorizedException(format!(
             "User cannot be confirmed. Current status is {}",
@@ -420,8 +383,21 @@ pub async fn confirm_sign_up(svc: &Service, input: &Value) -> Result<Value> {
     mark_verified_after_signup(&pool, &mut user);
     user.status = UserStatus::CONFIRMED;
     user.modified = svc.clock.now_millis();
+    if input.bool_of("ForceAliasCreation") == Some(true) {
+        svc.take_aliases(&pool, &user).await?;
+    }
     svc.save_user(&pool, &user, version, vec![]).await?;
     Ok(json!({}))
+}
+
+/// What ConfirmSignUp tells about a user who does not exist: with PreventUserExistenceErrors,
+/// the answer a wrong code gets.
+fn unknown_user_for_code(client: &AppClient) -> Error {
+    if client.prevent_user_existence_errors() {
+        Error::CodeMismatchException("Invalid verification code provided, please try again.".into())
+    } else {
+        Error::UserNotFoundException("User does not exist.".into())
+    }
 }
 
 pub async fn resend_confirmation_code(svc: &Service, input: &Value) -> Result<Value> {
@@ -429,7 +405,13 @@ pub async fn resend_confirmation_code(svc: &Service, input: &Value) -> Result<Va
     let pool = svc.pool(&client.pool_id).await?;
     let username = input.req_str("Username")?;
     client_and_user_secret(&client, input, username)?;
-    let (mut user, version) = svc.require_user(&pool, username).await?;
+    let Some((mut user, version)) = svc.find_user(&pool, username).await? else {
+        if client.prevent_user_existence_errors() {
+            // A simulated delivery, as for a user who exists.
+            return Ok(json!({"CodeDeliveryDetails": super::passwords::simulated_delivery(&pool, username)}));
+        }
+        return Err(Error::UserNotFoundException("User does not exist.".into()));
+    };
     if user.status != UserStatus::UNCONFIRMED {
         return Err(Error::invalid("User is already confirmed."));
     }
@@ -488,17 +470,10 @@ pub async fn admin_delete_user(svc: &Service, input: &Value) -> Result<Value> {
 /// Removes a user with everything pointing at it, in one transaction.
 pub async fn delete_user_record(svc: &Service, pool: &UserPool, user: &User, version: u64) -> Result<()> {
     let key = pool.username_key(&user.username);
-    let users_pk = keys::pool_users(&pool.id);
-    let listing = svc.store.get(&users_pk, &key, svc.now_secs()).await?;
-    let mut writes = vec![
-        Write::delete(keys::user(&pool.id, &key), keys::USER_SK, Cond::Version(version)),
-        Write::delete(users_pk, key, Cond::None),
-    ];
-    if let Some(listing) = &listing {
-        writes.extend(user_index_deletes(pool, listing));
-    }
+    let writes = svc.delete_user_writes(pool, user, Some(version));
+    let (writes, later) = super::groups::with_membership_deletes(svc, pool, &key, writes).await?;
     match svc.store.transact(writes, svc.now_secs()).await {
-        Ok(()) => Ok(()),
+        Ok(()) => super::groups::apply_batches(svc, later).await,
         Err(StoreError::ConditionFailed { .. }) => Err(Error::ConcurrentModificationException(
             "The user was modified by another request. Try again.".into(),
         )),

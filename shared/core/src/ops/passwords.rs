@@ -1,0 +1,248 @@
+//! ForgotPassword, ConfirmForgotPassword, ChangePassword, AdminSetUserPassword,
+//! AdminResetUserPassword; where reset codes go, and what unknown users are told.
+
+use super::auth::{authorize_access_token, dummy_hash, record_sign_in_attempt};
+use super::users::{consume_code, deliver, is_email, is_phone, mask, new_code_to, password_secrets};
+use crate::error::{Error, Result};
+use crate::model::{keys, AppClient, PasswordState, User, UserPool, UserStatus};
+use crate::service::{check_secret_hash, CallContext, Input, Service};
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+
+/// Password-reset codes (ForgotPassword, AdminResetUserPassword) live one hour.
+pub const RESET_CODE_TTL_SECS: i64 = 3600;
+/// The code purpose shared by ForgotPassword and AdminResetUserPassword.
+pub const RESET_PURPOSE: &str = "forgot";
+
+fn no_recovery_channel() -> Error {
+    Error::invalid(
+        "Cannot reset password for the user as there is no registered/verified email or phone_number",
+    )
+}
+
+fn verified(
+    user: &User,
+    attribute: &'static str,
+    channel: &'static str,
+) -> Option<(&'static str, &'static str, String)> {
+    let value = user.attr(attribute)?;
+    (user.attr(&format!("{attribute}_verified")) == Some("true") && !value.is_empty())
+        .then(|| (channel, attribute, value.to_string()))
+}
+
+/// Where a password-reset code goes: the pool's `AccountRecoverySetting` mechanisms by
+/// priority, or (without one) a verified phone number, then a verified email. Only verified
+/// attributes count; `admin_only` means none.
+pub(crate) fn recovery_channel(pool: &UserPool, user: &User) -> Option<(&'static str, &'static str, String)> {
+    let mechanisms = pool
+        .settings
+        .get("AccountRecoverySetting")
+        .and_then(|s| s.get("RecoveryMechanisms"))
+        .and_then(Value::as_array);
+    let mut names: Vec<(i64, String)> = match mechanisms {
+        Some(list) => list
+            .iter()
+            .filter_map(|m| {
+                Some((
+                    m.get("Priority").and_then(Value::as_i64).unwrap_or(i64::MAX),
+                    m.get("Name")?.as_str()?.to_string(),
+                ))
+            })
+            .collect(),
+        None => vec![(1, "verified_phone_number".into()), (2, "verified_email".into())],
+    };
+    names.sort();
+    names.into_iter().find_map(|(_, name)| match name.as_str() {
+        "verified_email" => verified(user, "email", "EMAIL"),
+        "verified_phone_number" => verified(user, "phone_number", "SMS"),
+        _ => None,
+    })
+}
+
+/// A believable CodeDeliveryDetails for a user who does not exist (PreventUserExistenceErrors):
+/// the same shape a real one has, stable for a given name.
+pub(crate) fn simulated_delivery(pool: &UserPool, username: &str) -> Value {
+    let (channel, attribute, destination) = if is_email(username) {
+        ("EMAIL", "email", username.to_string())
+    } else if is_phone(username) {
+        ("SMS", "phone_number", username.to_string())
+    } else {
+        let digest = Sha256::digest(format!("{}:{username}", pool.id).as_bytes());
+        let letter = |b: u8| char::from(b'a' + b % 26);
+        let sms = pool.username_attributes.iter().any(|a| a == "phone_number")
+            && !pool.username_attributes.iter().any(|a| a == "email");
+        if sms {
+            let digits: String = digest.iter().take(10).map(|b| char::from(b'0' + b % 10)).collect();
+            ("SMS", "phone_number", format!("+1{digits}"))
+        } else {
+            let (a, b) = (digest.first().copied().unwrap_or(0), digest.get(1).copied().unwrap_or(0));
+            ("EMAIL", "email", format!("{}@{}.com", letter(a), letter(b)))
+        }
+    };
+    json!({"Destination": mask(channel, &destination), "DeliveryMedium": channel, "AttributeName": attribute})
+}
+
+/// A store read standing in for the user lookup and write a real request makes.
+async fn dummy_store_work(svc: &Service, pool: &UserPool) -> Result<()> {
+    let nobody = hex::encode(svc.rng.bytes(16));
+    svc.store.get(&keys::user(&pool.id, &nobody), keys::USER_SK, svc.now_secs()).await?;
+    Ok(())
+}
+
+/// A password hash's worth of work, for requests about users who do not exist.
+async fn dummy_hash_work(svc: &Service, password: &str) -> Result<()> {
+    let dummy = dummy_hash(svc).await?;
+    let params = svc.config.hash_params;
+    let password = password.to_string();
+    svc.cpu(move || params.verify(&password, &dummy)).await?;
+    Ok(())
+}
+
+fn user_not_found() -> Error {
+    Error::UserNotFoundException("Username/client id combination not found.".into())
+}
+
+fn code_mismatch() -> Error {
+    Error::CodeMismatchException("Invalid verification code provided, please try again.".into())
+}
+
+/// Sets a new password (hash and SRP verifier) and clears the temporary-password clock and the
+/// failed sign-in counters. The caller sets the status and saves.
+async fn set_password(svc: &Service, pool: &UserPool, user: &mut User, password: &str) -> Result<()> {
+    let (hash, srp) = password_secrets(svc, pool, &user.username, password).await?;
+    user.password_hash = Some(hash);
+    user.srp = Some(srp);
+    user.password_state = PasswordState::default();
+    user.modified = svc.clock.now_millis();
+    Ok(())
+}
+
+async fn public_client(svc: &Service, input: &Value) -> Result<(AppClient, std::sync::Arc<UserPool>)> {
+    let client = svc.client(input.req_str("ClientId")?).await?;
+    let pool = svc.pool(&client.pool_id).await?;
+    Ok((client, pool))
+}
+
+pub async fn forgot_password(svc: &Service, input: &Value) -> Result<Value> {
+    let (client, pool) = public_client(svc, input).await?;
+    let username = input.req_str("Username")?;
+    check_secret_hash(&client, input.str_of("SecretHash"), &[username])?;
+    let Some((mut user, version)) = svc.find_user(&pool, username).await? else {
+        dummy_store_work(svc, &pool).await?;
+        return if client.prevent_user_existence_errors() {
+            Ok(json!({"CodeDeliveryDetails": simulated_delivery(&pool, username)}))
+        } else {
+            Err(user_not_found())
+        };
+    };
+    if !user.enabled {
+        return Err(Error::not_authorized("User is disabled."));
+    }
+    if user.status == UserStatus::FORCE_CHANGE_PASSWORD {
+        return Err(Error::not_authorized("User password cannot be reset in the current state."));
+    }
+    let channel = recovery_channel(&pool, &user).ok_or_else(no_recovery_channel)?;
+    let (msg, details) = new_code_to(svc, &pool, &mut user, RESET_PURPOSE, RESET_CODE_TTL_SECS, channel);
+    svc.save_user(&pool, &user, version, vec![]).await?;
+    deliver(svc, &pool, &msg).await?;
+    Ok(json!({"CodeDeliveryDetails": details}))
+}
+
+pub async fn confirm_forgot_password(svc: &Service, input: &Value) -> Result<Value> {
+    let (client, pool) = public_client(svc, input).await?;
+    let username = input.req_str("Username")?;
+    check_secret_hash(&client, input.str_of("SecretHash"), &[username])?;
+    let code = input.req_str("ConfirmationCode")?;
+    let password = input.req_str("Password")?;
+    let Some((mut user, version)) = svc.find_user(&pool, username).await? else {
+        dummy_hash_work(svc, password).await?;
+        return Err(if client.prevent_user_existence_errors() { code_mismatch() } else { user_not_found() });
+    };
+    if !user.enabled {
+        return Err(Error::not_authorized("User is disabled."));
+    }
+    // The policy first, so a rejected password does not use up the code.
+    pool.password_policy.check(password)?;
+    consume_code(svc, &pool, &mut user, version, RESET_PURPOSE, code).await?;
+    set_password(svc, &pool, &mut user, password).await?;
+    if matches!(user.status, UserStatus::RESET_REQUIRED | UserStatus::FORCE_CHANGE_PASSWORD) {
+        user.status = UserStatus::CONFIRMED;
+    }
+    svc.save_user(&pool, &user, version, vec![]).await?;
+    Ok(json!({}))
+}
+
+pub async fn change_password(svc: &Service, ctx: &CallContext, input: &Value) -> Result<Value> {
+    let mut session = authorize_access_token(svc, ctx, input.req_str("AccessToken")?).await?;
+    let previous = input.req_str("PreviousPassword")?.to_string();
+    let proposed = input.req_str("ProposedPassword")?;
+    // Wrong previous passwords count toward the same lockout as failed sign-ins.
+    if session.user.password_state.locked_until_ms > svc.clock.now_millis() {
+        return Err(Error::LimitExceededException(
+            "Attempt limit exceeded, please try after some time.".into(),
+        ));
+    }
+    let stored = session.user.password_hash.clone().unwrap_or_default();
+    let params = svc.config.hash_params;
+    let correct = svc.cpu(move || params.verify(&previous, &stored)).await?;
+    if !correct {
+        record_sign_in_attempt(svc, &session.pool, session.user.clone(), session.version, false).await?;
+        return Err(Error::not_authorized("Incorrect username or password."));
+    }
+    session.pool.password_policy.check(proposed)?;
+    let pool = session.pool.clone();
+    set_password(svc, &pool, &mut session.user, proposed).await?;
+    svc.save_user(&pool, &session.user, session.version, vec![]).await?;
+    Ok(json!({}))
+}
+
+pub async fn admin_set_user_password(svc: &Service, input: &Value) -> Result<Value> {
+    let pool = svc.pool(input.req_str("UserPoolId")?).await?;
+    let (mut user, version) = svc.require_user(&pool, input.req_str("Username")?).await?;
+    let password = input.req_str("Password")?;
+    pool.password_policy.check(password)?;
+    set_password(svc, &pool, &mut user, password).await?;
+    if input.bool_of("Permanent") == Some(true) {
+        user.status = UserStatus::CONFIRMED;
+    } else {
+        user.status = UserStatus::FORCE_CHANGE_PASSWORD;
+        user.password_state.temporary_expires_at =
+            Some(svc.now_secs() + temporary_password_validity_days(&pool) * 86_400);
+    }
+    user.codes.remove(RESET_PURPOSE);
+    svc.save_user(&pool, &user, version, vec![]).await?;
+    Ok(json!({}))
+}
+
+pub async fn admin_reset_user_password(svc: &Service, input: &Value) -> Result<Value> {
+    let pool = svc.pool(input.req_str("UserPoolId")?).await?;
+    let (mut user, version) = svc.require_user(&pool, input.req_str("Username")?).await?;
+    if !matches!(user.status, UserStatus::CONFIRMED | UserStatus::RESET_REQUIRED) {
+        return Err(Error::not_authorized("User password cannot be reset in the current state."));
+    }
+    let channel = recovery_channel(&pool, &user).ok_or_else(no_recovery_channel)?;
+    let (msg, _) = new_code_to(svc, &pool, &mut user, RESET_PURPOSE, RESET_CODE_TTL_SECS, channel);
+    // The current password stops working: sign-in now answers PasswordResetRequiredException.
+    user.status = UserStatus::RESET_REQUIRED;
+    user.modified = svc.clock.now_millis();
+    svc.save_user(&pool, &user, version, vec![]).await?;
+    deliver(svc, &pool, &msg).await?;
+    Ok(json!({}))
+}
+
+/// How long a temporary password lasts: `PasswordPolicy.TemporaryPasswordValidityDays`, or the
+/// legacy `AdminCreateUserConfig.UnusedAccountValidityDays` when a pool set only that.
+pub(crate) fn temporary_password_validity_days(pool: &UserPool) -> i64 {
+    let policy_days = i64::from(pool.password_policy.temporary_password_validity_days);
+    let legacy = pool
+        .settings
+        .get("AdminCreateUserConfig")
+        .and_then(|c| c.get("UnusedAccountValidityDays"))
+        .and_then(Value::as_i64)
+        .filter(|d| *d > 0);
+    match legacy {
+        // 7 is the policy's default: a pool that set only the legacy field gets that instead.
+        Some(days) if policy_days == 7 => days,
+        _ => policy_days,
+    }
+}
