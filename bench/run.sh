@@ -10,7 +10,7 @@
 #
 # Environment: DURATION (wrk run, default 20s), USERS (default "300 2000"),
 # COGNITO_LOCAL_DIR (where `npm install cognito-local` goes, default target/bench/cognito-local),
-# SKIP_BUILD=1, SKIP_SIGNIN=1, SKIP_COGNITO_LOCAL=1.
+# SKIP_BUILD=1, SKIP_SIGNIN=1, SKIP_COGNITO_LOCAL=1, SKIP_IMPORT=1, IMPORT_ROWS (default 100000).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -101,6 +101,11 @@ fi
 
 log "the pieces a sign-in and a GetUser spend time on, alone"
 "$BENCH" micro | tee "$OUT/micro.txt"
+
+if [ -z "${SKIP_IMPORT:-}" ]; then
+  log "(c) CSV user import: ${IMPORT_ROWS:-100000} rows"
+  "$BENCH" import --rows "${IMPORT_ROWS:-100000}" --server "$SERVER" | tee "$OUT/import.txt"
+fi
 
 log "(b) GetUser under wrk: Tessera"
 PORT=$(free_port)

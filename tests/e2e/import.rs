@@ -504,3 +504,32 @@ on_both_stores!(email_username_pools_import_by_email, |env| {
     .await;
     assert_eq!((again.imported_users(), again.skipped_users()), (0, 1));
 });
+
+on_both_stores!(a_stalled_job_frees_its_pool, |env| {
+    use tessera_core::ports::Clock;
+    use tessera_core::store::{Cond, Item, Write};
+    let pool = import_pool(env).await;
+    let dead = create_job(env, &pool).await;
+    let next = create_job(env, &pool).await;
+    // A job whose runner died mid-way (a crashed worker, a stopped server): InProgress, holding
+    // the pool, saving no more progress.
+    let store = env.server.state.frontend.service.store.clone();
+    let pk = format!("IMPORTJOBS#{pool}");
+    let sk = format!("JOB#{}", dead.job_id().unwrap());
+    let mut item = store.get(&pk, &sk, 0).await.unwrap().unwrap();
+    let now_ms = env.clock.now_millis();
+    item.body["status"] = "InProgress".into();
+    item.body["start_ms"] = now_ms.into();
+    item.body["heartbeat_ms"] = now_ms.into();
+    item.version += 1;
+    let lock = Item::new(pk.clone(), "ACTIVE", serde_json::json!({"jobId": dead.job_id().unwrap()}));
+    store.transact(vec![Write::put(item, Cond::None), Write::put(lock, Cond::None)], 0).await.unwrap();
+
+    let e = start(env, &pool, next.job_id().unwrap()).await.unwrap_err();
+    assert!(e.starts_with("LimitExceededException"), "{e}");
+    env.clock.advance_secs(21 * 60);
+    start(env, &pool, next.job_id().unwrap()).await.expect("the stalled job no longer holds the pool");
+    let failed = describe(env, &pool, dead.job_id().unwrap()).await;
+    assert_eq!(failed.status(), Some(&Status::Failed));
+    assert_eq!(failed.completion_message(), Some("The import job stopped responding."));
+});

@@ -33,12 +33,15 @@ pub const JOB_EXPIRY_MS: i64 = 24 * 3600 * 1000;
 pub const MAX_LINE_CHARS: usize = 16_000;
 pub const MAX_FILE_BYTES: u64 = 100 * 1024 * 1024;
 pub const MAX_ROWS: u64 = 500_000;
+/// A running job that saved no progress for this long is taken to have died (its runner
+/// crashed, the local server stopped): the next StartUserImportJob marks it Failed.
+pub const STALE_JOB_MS: i64 = 20 * 60 * 1000;
 /// Import jobs a pool may have.
 pub const MAX_JOBS_PER_POOL: usize = 1000;
 /// Bytes read per step from the uploaded file (a whole line always fits: 16,000 chars ≤ 64 KB).
 const CHUNK_BYTES: u64 = 1024 * 1024;
 /// Rows processed between two progress saves.
-const ROWS_PER_STEP: usize = 500;
+const ROWS_PER_STEP: usize = 200;
 
 /// The standard attributes of the CSV header, in Cognito's order.
 const STANDARD_COLUMNS: &[&str] = &[
@@ -116,6 +119,10 @@ pub struct ImportJob {
     pub next_line: u64,
     /// The header's columns, once read.
     pub columns: Vec<String>,
+    /// When the runner last saved progress (epoch ms): a job silent for [`STALE_JOB_MS`] no
+    /// longer holds its pool.
+    #[serde(default)]
+    pub heartbeat_ms: i64,
 }
 
 impl ImportJob {
@@ -262,6 +269,7 @@ pub async fn create_user_import_job(svc: &Service, input: &Value) -> Result<Valu
         offset: 0,
         next_line: 1,
         columns: vec![],
+        heartbeat_ms: 0,
     };
     svc.store.transact(vec![job_write(&job, 0)?], svc.now_secs()).await?;
     Ok(json!({"UserImportJob": job.to_json(now_ms)}))
@@ -345,24 +353,31 @@ pub async fn start_user_import_job(svc: &Service, input: &Value) -> Result<Value
     }
     job.status = JobStatus::Pending;
     job.start_ms = Some(now_ms);
-    let lock = Item::new(jobs_pk(&pool.id), ACTIVE_SK, json!({"jobId": job_id}));
-    match svc
-        .store
-        .transact(vec![job_write(&job, version)?, Write::put(lock, Cond::NotExists)], svc.now_secs())
-        .await
-    {
-        Ok(()) => {}
-        Err(StoreError::ConditionFailed { index: 0 }) => {
-            return Err(Error::ConcurrentModificationException(
-                "The import job was modified by another request. Try again.".into(),
-            ))
+    job.heartbeat_ms = now_ms;
+    let mut attempts = 0;
+    loop {
+        let lock = Item::new(jobs_pk(&pool.id), ACTIVE_SK, json!({"jobId": job_id}));
+        match svc
+            .store
+            .transact(vec![job_write(&job, version)?, Write::put(lock, Cond::NotExists)], svc.now_secs())
+            .await
+        {
+            Ok(()) => break,
+            Err(StoreError::ConditionFailed { index: 0 }) => {
+                return Err(Error::ConcurrentModificationException(
+                    "The import job was modified by another request. Try again.".into(),
+                ))
+            }
+            Err(StoreError::ConditionFailed { .. }) => {
+                attempts += 1;
+                if attempts > 1 || !release_stale_lock(svc, imports, &pool.id).await? {
+                    return Err(Error::LimitExceededException(
+                        "A user import job is already in progress for this user pool.".into(),
+                    ));
+                }
+            }
+            Err(e) => return Err(e.into()),
         }
-        Err(StoreError::ConditionFailed { .. }) => {
-            return Err(Error::LimitExceededException(
-                "A user import job is already in progress for this user pool.".into(),
-            ))
-        }
-        Err(e) => return Err(e.into()),
     }
     if let Err(e) = imports.runner.start(&pool.id, job_id).await {
         tracing::error!(job_id, error = %e, "the import runner could not be started");
@@ -415,6 +430,34 @@ pub async fn stop_user_import_job(svc: &Service, input: &Value) -> Result<Value>
         }
     }
     Err(Error::ConcurrentModificationException("The import job is busy. Try again.".into()))
+}
+
+/// Frees the pool's active-job lock when its job has ended or stopped responding (that job is
+/// marked Failed). `Ok(true)`: the lock is gone.
+async fn release_stale_lock(svc: &Service, imports: &Imports, pool_id: &str) -> Result<bool> {
+    let now = svc.now_secs();
+    let Some(lock) = svc.store.get(&jobs_pk(pool_id), ACTIVE_SK, now).await? else { return Ok(true) };
+    let holder = lock.body.get("jobId").and_then(Value::as_str).unwrap_or_default().to_string();
+    let mut writes = vec![Write::delete(jobs_pk(pool_id), ACTIVE_SK, Cond::Version(lock.version))];
+    if let Some((mut job, v)) = load_job(svc, pool_id, &holder).await? {
+        if job.status.is_active() {
+            let now_ms = svc.clock.now_millis();
+            if now_ms - job.heartbeat_ms.max(job.start_ms.unwrap_or(0)) < STALE_JOB_MS {
+                return Ok(false);
+            }
+            job.status = JobStatus::Failed;
+            job.completion_ms = Some(now_ms);
+            job.completion_message = Some("The import job stopped responding.".into());
+            writes.push(job_write(&job, v)?);
+            tracing::warn!(job_id = %holder, "a stalled import job was marked Failed");
+            let _ = imports.files.delete(pool_id, &holder).await;
+        }
+    }
+    match svc.store.transact(writes, now).await {
+        Ok(()) => Ok(true),
+        Err(StoreError::ConditionFailed { .. }) => Ok(false),
+        Err(e) => Err(e.into()),
+    }
 }
 
 const STOPPED_MESSAGE: &str = "The Import Job was stopped by the developer.";
@@ -497,6 +540,7 @@ async fn save_progress(
     job: &mut ImportJob,
     version: &mut u64,
 ) -> Result<bool> {
+    job.heartbeat_ms = svc.clock.now_millis();
     match svc.store.transact(vec![job_write(job, *version)?], svc.now_secs()).await {
         Ok(()) => {
             *version += 1;
