@@ -196,6 +196,13 @@ async fn every_function_handles_its_sample_event() {
         signed_in["AuthenticationResult"]["RefreshToken"].as_str().unwrap().to_string(),
     );
     run!("get-user");
+    run!("add-custom-attributes");
+    run!("update-user-attributes");
+    run!("delete-user-attributes");
+    run!("get-user-attribute-verification-code");
+    run!("verify-user-attribute");
+    run!("admin-update-user-attributes");
+    run!("admin-delete-user-attributes");
     run!("admin-initiate-auth");
     run!("global-sign-out");
     run!("revoke-token");
@@ -250,7 +257,7 @@ async fn run_case(
     let mut event: Value = serde_json::from_str(&text).unwrap();
     if let Some(body) = event["body"].as_str() {
         let mut body = body.replace("{{ACCESS_TOKEN}}", &tokens.0).replace("{{REFRESH_TOKEN}}", &tokens.1);
-        if name == "confirm-sign-up" {
+        if name == "confirm-sign-up" || name == "verify-user-attribute" {
             let code = outbox.messages().last().and_then(|m| m.code.clone()).unwrap();
             body = body.replace("123456", &code);
         }

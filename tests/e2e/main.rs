@@ -4,6 +4,7 @@
 mod common;
 
 mod aliases;
+mod attributes;
 mod auth;
 mod clients;
 mod concurrency;

@@ -336,7 +336,9 @@ async fn issue(
         "username": user.username,
     });
     let mut id_claims = serde_json::Map::new();
-    for (name, value) in &user.attributes {
+    // Only the attributes the client may read become claims.
+    let readable = user.attributes.iter().filter(|(name, _)| crate::attributes::can_read(client, name));
+    for (name, value) in readable {
         let v = match name.as_str() {
             "email_verified" | "phone_number_verified" => json!(value == "true"),
             "updated_at" => value.parse::<i64>().map(|n| json!(n)).unwrap_or(json!(value)),

@@ -1,5 +1,6 @@
 //! One module per area; one public function per Cognito operation, named after it.
 
+pub mod attributes;
 pub mod auth;
 pub mod clients;
 pub mod pools;

@@ -93,7 +93,7 @@ fn check_sign_in_settings(
 /// Custom attributes and required standard attributes from `Schema`.
 fn schema(input: &Value) -> Result<(Vec<String>, Vec<Value>)> {
     let mut required = Vec::new();
-    let mut custom = Vec::new();
+    let mut custom_requested = Vec::new();
     for attr in input.get("Schema").and_then(Value::as_array).into_iter().flatten() {
         let name = attr.req_str("Name")?;
         if crate::schema::is_standard(name) {
@@ -102,22 +102,10 @@ fn schema(input: &Value) -> Result<(Vec<String>, Vec<Value>)> {
             }
             continue;
         }
-        if attr.bool_of("Required") == Some(true) {
-            return Err(Error::invalid(format!(
-                "Required custom attributes are not supported currently. Attribute: {name}"
-            )));
-        }
-        let full = if name.starts_with("custom:") { name.to_string() } else { format!("custom:{name}") };
-        let mut a = attr.clone();
-        a["Name"] = json!(full);
-        a["DeveloperOnlyAttribute"] = json!(attr.bool_of("DeveloperOnlyAttribute").unwrap_or(false));
-        a["Mutable"] = json!(attr.bool_of("Mutable").unwrap_or(true));
-        a["Required"] = json!(false);
-        if a.get("AttributeDataType").is_none() {
-            a["AttributeDataType"] = json!("String");
-        }
-        custom.push(a);
+        custom_requested.push(attr.clone());
     }
+    let mut custom = Vec::new();
+    crate::attributes::add_custom_attributes(&mut custom, &custom_requested)?;
     Ok((required, custom))
 }
 

@@ -1,6 +1,7 @@
 //! SignUp, ConfirmSignUp, ResendConfirmationCode, AdminConfirmSignUp, AdminGetUser, GetUser,
 //! AdminDeleteUser; and the code and message mechanics they share.
 
+use crate::attributes::{is_email, is_phone, Writer};
 use crate::error::{Error, Result};
 use crate::model::{AppClient, PendingCode, SrpVerifier, User, UserPool, UserStatus};
 use crate::ports::OutgoingMessage;
@@ -111,7 +112,20 @@ fn new_code(
     purpose: &str,
     ttl: i64,
 ) -> Option<(OutgoingMessage, Value)> {
-    let (channel, attribute, destination) = verification_channel(pool, user)?;
+    let channel = verification_channel(pool, user)?;
+    Some(new_code_to(svc, pool, user, purpose, ttl, channel))
+}
+
+/// Like [`new_code`], to an explicit `(medium, attribute, destination)`: "EMAIL"/"SMS", the
+/// attribute the code verifies, and where it goes.
+pub(crate) fn new_code_to(
+    svc: &Service,
+    pool: &UserPool,
+    user: &mut User,
+    purpose: &str,
+    ttl: i64,
+    (channel, attribute, destination): (&'static str, &'static str, String),
+) -> (OutgoingMessage, Value) {
     let code = crate::ids::code(svc.rng.as_ref());
     user.codes.insert(
         purpose.to_string(),
@@ -134,10 +148,10 @@ fn new_code(
         sent_at: svc.clock.now_millis(),
     };
     let details = json!({"Destination": mask(channel, &destination), "DeliveryMedium": channel, "AttributeName": attribute});
-    Some((msg, details))
+    (msg, details)
 }
 
-async fn deliver(svc: &Service, pool: &UserPool, msg: &OutgoingMessage) -> Result<()> {
+pub(crate) async fn deliver(svc: &Service, pool: &UserPool, msg: &OutgoingMessage) -> Result<()> {
     let from = pool
         .setting_str(&["EmailConfiguration", "From"])
         .or_else(|| {
@@ -150,7 +164,7 @@ async fn deliver(svc: &Service, pool: &UserPool, msg: &OutgoingMessage) -> Resul
 
 /// Checks a submitted code against the user's pending one. On a wrong guess the counter is
 /// saved; on success the code is removed (single use) and the caller saves the user.
-async fn consume_code(
+pub(crate) async fn consume_code(
     svc: &Service,
     pool: &UserPool,
     user: &mut User,
@@ -188,60 +202,6 @@ async fn consume_code(
     Ok(())
 }
 
-fn is_email(s: &str) -> bool {
-    match s.split_once('@') {
-        Some((l, d)) => {
-            !l.is_empty()
-                && d.contains('.')
-                && !d.starts_with('.')
-                && !d.ends_with('.')
-                && !s.contains(char::is_whitespace)
-        }
-        None => false,
-    }
-}
-
-fn is_phone(s: &str) -> bool {
-    s.len() > 2 && s.starts_with('+') && s.chars().skip(1).all(|c| c.is_ascii_digit())
-}
-
-/// Checks attributes against the pool's schema: known names, required ones present, formats.
-fn check_attributes(pool: &UserPool, attrs: &BTreeMap<String, String>) -> Result<()> {
-    for name in attrs.keys() {
-        let known = crate::schema::is_standard(name)
-            || pool
-                .custom_schema
-                .iter()
-                .any(|c| c.get("Name").and_then(Value::as_str) == Some(name.as_str()));
-        if !known {
-            return Err(Error::invalid(format!(
-                "Attributes did not conform to the schema: Type for attribute {{{name}}} could not be determined"
-            )));
-        }
-        if name == "sub" {
-            return Err(Error::invalid("Attributes did not conform to the schema: sub: Attribute cannot be updated. (changing an immutable attribute)"));
-        }
-    }
-    for req in &pool.required_attributes {
-        if attrs.get(req).is_none_or(|v| v.is_empty()) {
-            return Err(Error::invalid(format!(
-                "Attributes did not conform to the schema: {req}: The attribute is required"
-            )));
-        }
-    }
-    if let Some(e) = attrs.get("email") {
-        if !is_email(e) {
-            return Err(Error::invalid("Invalid email address format."));
-        }
-    }
-    if let Some(p) = attrs.get("phone_number") {
-        if !is_phone(p) {
-            return Err(Error::invalid("Invalid phone number format."));
-        }
-    }
-    Ok(())
-}
-
 pub async fn sign_up(svc: &Service, input: &Value) -> Result<Value> {
     let client = svc.client(input.req_str("ClientId")?).await?;
     let pool = svc.pool(&client.pool_id).await?;
@@ -259,9 +219,7 @@ pub async fn sign_up(svc: &Service, input: &Value) -> Result<Value> {
     let password = input.req_str("Password")?;
     let mut attributes: BTreeMap<String, String> =
         attribute_list(input, "UserAttributes").into_iter().collect();
-    for v in ["email_verified", "phone_number_verified"] {
-        attributes.remove(v);
-    }
+    crate::attributes::check_writable(&client, attributes.keys().map(String::as_str))?;
     let sub = svc.rng.uuid().to_string();
     let username = if pool.username_attributes.is_empty() {
         // Alias pools keep usernames distinct from the alias formats they accept.
@@ -300,7 +258,7 @@ pub async fn sign_up(svc: &Service, input: &Value) -> Result<Value> {
     {
         let mut check = attributes.clone();
         check.remove("sub");
-        check_attributes(&pool, &check)?;
+        crate::attributes::check_new_user(&pool, &check, Writer::SignUp)?;
     }
     pool.password_policy.check(password)?;
     // Fast path: refuse a taken name before paying for the hash. The conditional writes below
@@ -417,9 +375,10 @@ pub async fn admin_get_user(svc: &Service, input: &Value) -> Result<Value> {
 
 pub async fn get_user(svc: &Service, ctx: &crate::service::CallContext, input: &Value) -> Result<Value> {
     let session = super::auth::authorize_access_token(svc, ctx, input.req_str("AccessToken")?).await?;
+    let client = super::attributes::token_client(svc, &session).await?;
     Ok(json!({
         "Username": session.user.username,
-        "UserAttributes": session.user.attributes_json(),
+        "UserAttributes": crate::attributes::readable_json(&client, &session.user.attributes),
     }))
 }
 
