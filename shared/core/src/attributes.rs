@@ -274,6 +274,19 @@ pub fn check_writable<'a>(client: &AppClient, names: impl IntoIterator<Item = &'
     }
 }
 
+/// What a user may write through a client: names the pool does not have are a schema error
+/// (InvalidParameterException), known ones the client may not write NotAuthorizedException.
+pub fn check_user_writes<'a>(
+    pool: &UserPool,
+    client: &AppClient,
+    names: impl IntoIterator<Item = &'a str> + Clone,
+) -> Result<()> {
+    if let Some(unknown) = names.clone().into_iter().find(|n| !is_known(pool, n)) {
+        return Err(schema_error(format!("Type for attribute {{{unknown}}} could not be determined")));
+    }
+    check_writable(client, names)
+}
+
 /// The attributes a client may read, as `AttributeType` values.
 pub fn readable_json(client: &AppClient, attrs: &BTreeMap<String, String>) -> Vec<Value> {
     attrs.iter().filter(|(k, _)| can_read(client, k)).map(|(k, v)| json!({"Name": k, "Value": v})).collect()
@@ -563,6 +576,13 @@ mod tests {
         assert!(can_write(&listed, "custom:age") && !can_write(&listed, "email"));
         assert!(!can_write(&listed, "email_verified"), "users never set the verified flags");
         assert!(check_writable(&listed, ["custom:age"]).is_ok());
+        let p = sample();
+        assert!(matches!(
+            check_user_writes(&p, &d, ["favourite_colour"]),
+            Err(Error::InvalidParameterException(_))
+        ));
+        assert!(matches!(check_user_writes(&p, &d, ["custom:age"]), Err(Error::NotAuthorizedException(_))));
+        assert!(check_user_writes(&p, &d, ["name", "email"]).is_ok());
         assert!(matches!(check_writable(&listed, ["name"]), Err(Error::NotAuthorizedException(_))));
     }
 

@@ -7,7 +7,7 @@
 
 use super::auth::{authorize_access_token, AccessSession};
 use super::users::{consume_code, deliver, new_code_to};
-use crate::attributes::{check_value, check_writable, schema_error, Writer};
+use crate::attributes::{check_user_writes, check_value, schema_error, Writer};
 use crate::error::{Error, Result};
 use crate::model::{keys, AppClient, User, UserPool};
 use crate::ports::OutgoingMessage;
@@ -154,7 +154,7 @@ async fn update_own(
 ) -> Result<Vec<Value>> {
     let session = authorize_access_token(svc, ctx, token).await?;
     let client = token_client(svc, &session).await?;
-    check_writable(&client, changes.iter().map(|(n, _)| n.as_str()))?;
+    check_user_writes(&session.pool, &client, changes.iter().map(|(n, _)| n.as_str()))?;
     let AccessSession { pool, mut user, version, .. } = session;
     let messages = apply_changes(svc, &pool, &mut user, &changes, Writer::User)?;
     save_and_send(svc, &pool, &user, version, messages).await

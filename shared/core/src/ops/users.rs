@@ -219,7 +219,7 @@ pub async fn sign_up(svc: &Service, input: &Value) -> Result<Value> {
     let password = input.req_str("Password")?;
     let mut attributes: BTreeMap<String, String> =
         attribute_list(input, "UserAttributes").into_iter().collect();
-    crate::attributes::check_writable(&client, attributes.keys().map(String::as_str))?;
+    crate::attributes::check_user_writes(&pool, &client, attributes.keys().map(String::as_str))?;
     let sub = svc.rng.uuid().to_string();
     let username = if pool.username_attributes.is_empty() {
         // Alias pools keep usernames distinct from the alias formats they accept.
