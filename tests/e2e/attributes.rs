@@ -711,3 +711,58 @@ on_both_stores!(verifying_an_email_another_user_holds_fails, |env| {
     let e = admin_update(env, &pool, "quinn", &[("email_verified", "true")]).await.unwrap_err();
     assert_eq!(e, "AliasExistsException: An account with the given email already exists.");
 });
+
+on_both_stores!(verification_before_update_keeps_the_old_value, |env| {
+    let pool = env
+        .pool(|b| {
+            b.username_attributes(cip::types::UsernameAttributeType::Email)
+                .auto_verified_attributes(cip::types::VerifiedAttributeType::Email)
+                .user_attribute_update_settings(
+                    cip::types::UserAttributeUpdateSettingsType::builder()
+                        .attributes_require_verification_before_update(
+                            cip::types::VerifiedAttributeType::Email,
+                        )
+                        .build(),
+                )
+        })
+        .await;
+    let (client_id, _) = env.app_client(&pool, FLOWS, false).await;
+    env.confirmed_user(&client_id, "ray@example.com").await;
+    let t = env.password_sign_in(&client_id, "ray@example.com", PASSWORD).await.unwrap();
+    let token = t.access_token().unwrap();
+    let out = update(env, token, &[("email", "ray.new@example.com"), ("name", "Ray")]).await.unwrap();
+    assert_eq!(out.code_delivery_details_list().len(), 1);
+    // The old, verified address stays until the new one is verified; other attributes change.
+    let a = attrs_of(env, &pool, "ray@example.com").await;
+    assert_eq!(
+        (a["email"].as_str(), a["email_verified"].as_str(), a["name"].as_str()),
+        ("ray@example.com", "true", "Ray")
+    );
+    env.password_sign_in(&client_id, "ray@example.com", PASSWORD).await.unwrap();
+    let e = env.password_sign_in(&client_id, "ray.new@example.com", PASSWORD).await.unwrap_err();
+    assert_eq!(e, "UserNotFoundException: User does not exist.");
+    // A resent code goes to the pending address too.
+    env.client
+        .get_user_attribute_verification_code()
+        .access_token(token)
+        .attribute_name("email")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(env.messages_to("ray.new@example.com").len(), 2);
+    verify(env, token, "email", &env.last_code("ray.new@example.com")).await.unwrap();
+    let a = attrs_of(env, &pool, "ray.new@example.com").await;
+    assert_eq!((a["email"].as_str(), a["email_verified"].as_str()), ("ray.new@example.com", "true"));
+    let e = env.password_sign_in(&client_id, "ray@example.com", PASSWORD).await.unwrap_err();
+    assert_eq!(e, "UserNotFoundException: User does not exist.");
+    // An admin setting the flag in the same call skips the wait.
+    admin_update(
+        env,
+        &pool,
+        "ray.new@example.com",
+        &[("email", "ray3@example.com"), ("email_verified", "true")],
+    )
+    .await
+    .unwrap();
+    env.password_sign_in(&client_id, "ray3@example.com", PASSWORD).await.unwrap();
+});

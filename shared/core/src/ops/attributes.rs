@@ -70,6 +70,22 @@ pub fn apply_changes(
     let mut messages = Vec::new();
     for (name, value) in &given {
         let old = user.attributes.get(*name).cloned();
+        let flag_given = given.get(format!("{name}_verified").as_str()).copied();
+        if !value.is_empty()
+            && old.as_deref() != Some(*value)
+            && flag_given != Some("true")
+            && verified_before_update(pool, name)
+        {
+            // The current value stays (and keeps signing in) until the new one is verified.
+            if let Some(channel) = channel_for(name, value) {
+                let p = purpose(name);
+                messages.push(new_code_to(svc, pool, user, &p, VERIFY_CODE_TTL_SECS, channel));
+                if let Some(code) = user.codes.get_mut(&p) {
+                    code.pending_value = Some(value.to_string());
+                }
+            }
+            continue;
+        }
         if value.is_empty() {
             user.attributes.remove(*name);
         } else {
@@ -81,7 +97,6 @@ pub fn apply_changes(
         // A new value: a code sent for the old one proves nothing about it.
         user.codes.remove(&purpose(name));
         let flag = format!("{name}_verified");
-        let flag_given = given.get(flag.as_str()).copied();
         if value.is_empty() {
             if flag_given.is_none() {
                 user.attributes.remove(&flag);
@@ -99,6 +114,18 @@ pub fn apply_changes(
     }
     user.modified = svc.clock.now_millis();
     Ok(messages)
+}
+
+/// Whether the pool changes this attribute only once the new value is verified. Cognito
+/// allows the setting only for attributes it auto-verifies, which send the code.
+fn verified_before_update(pool: &UserPool, name: &str) -> bool {
+    let listed = pool
+        .settings
+        .get("UserAttributeUpdateSettings")
+        .and_then(|s| s.get("AttributesRequireVerificationBeforeUpdate"))
+        .and_then(Value::as_array)
+        .is_some_and(|a| a.iter().any(|v| v.as_str() == Some(name)));
+    listed && pool.auto_verified_attributes.iter().any(|a| a == name)
 }
 
 /// A preferred_username alias must not name another user (their username would win).
@@ -207,13 +234,17 @@ pub async fn get_user_attribute_verification_code(
         authorize_access_token(svc, ctx, input.req_str("AccessToken")?).await?;
     let name = input.req_str("AttributeName")?;
     verifiable(name)?;
-    let value = user
-        .attr(name)
-        .filter(|v| !v.is_empty())
-        .map(str::to_string)
+    // A value waiting for verification gets the new code; otherwise the current value.
+    let pending = user.codes.get(&purpose(name)).and_then(|c| c.pending_value.clone());
+    let value = pending
+        .clone()
+        .or_else(|| user.attr(name).filter(|v| !v.is_empty()).map(str::to_string))
         .ok_or_else(|| Error::invalid(format!("The user has no {name} to verify.")))?;
     let channel = channel_for(name, &value).ok_or_else(|| Error::invalid("Invalid attribute name."))?;
     let (msg, details) = new_code_to(svc, &pool, &mut user, &purpose(name), VERIFY_CODE_TTL_SECS, channel);
+    if let Some(code) = user.codes.get_mut(&purpose(name)) {
+        code.pending_value = pending;
+    }
     svc.save_user(&pool, &user, version, vec![]).await?;
     deliver(svc, &pool, &msg).await?;
     Ok(json!({"CodeDeliveryDetails": details}))
@@ -225,7 +256,12 @@ pub async fn verify_user_attribute(svc: &Service, ctx: &CallContext, input: &Val
     let name = input.req_str("AttributeName")?;
     let code = input.req_str("Code")?;
     verifiable(name)?;
+    let pending = user.codes.get(&purpose(name)).and_then(|c| c.pending_value.clone());
     consume_code(svc, &pool, &mut user, version, &purpose(name), code).await?;
+    if let Some(value) = pending {
+        // The pool kept the old value until now.
+        user.attributes.insert(name.to_string(), value);
+    }
     if user.attr(name).is_none_or(str::is_empty) {
         return Err(Error::invalid(format!("The user has no {name} to verify.")));
     }

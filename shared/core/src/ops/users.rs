@@ -133,6 +133,7 @@ pub(crate) fn new_code_to(
             hash: code_hash(&user.username, &code),
             expires_at: svc.now_secs() + ttl,
             failed_attempts: 0,
+            pending_value: None,
         },
     );
     let shown_name = user.attr(attribute).unwrap_or(&user.username).to_string();
