@@ -233,11 +233,14 @@ pub fn check_new_user(pool: &UserPool, attrs: &BTreeMap<String, String>, writer:
     Ok(())
 }
 
+/// A client's ReadAttributes / WriteAttributes; an empty list counts as not set (the
+/// defaults), as tools that always send the member expect.
 fn client_list(client: &AppClient, member: &str) -> Option<Vec<String>> {
     client
         .settings
         .get(member)
         .and_then(Value::as_array)
+        .filter(|a| !a.is_empty())
         .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect())
 }
 
@@ -303,6 +306,7 @@ pub fn check_client_lists(
     let list = |member: &str| -> Result<Option<Vec<String>>> {
         match settings.get(member) {
             None | Some(Value::Null) => Ok(None),
+            Some(Value::Array(a)) if a.is_empty() => Ok(None),
             Some(Value::Array(a)) => {
                 Ok(Some(a.iter().filter_map(Value::as_str).map(str::to_string).collect()))
             }
@@ -590,6 +594,9 @@ mod tests {
     fn client_lists_must_name_pool_attributes_and_include_required() {
         let p = sample();
         let s = |v: Value| v.as_object().cloned().unwrap();
+        assert!(check_client_lists(&p, &s(json!({"WriteAttributes": []})), false).is_ok());
+        let empty = client(json!({"ReadAttributes": [], "WriteAttributes": []}));
+        assert!(can_read(&empty, "name") && can_write(&empty, "name"), "empty lists are the defaults");
         assert!(check_client_lists(
             &p,
             &s(json!({"ReadAttributes": ["custom:age", "email_verified"]})),
