@@ -147,6 +147,22 @@ async fn check_preferred_username(svc: &Service, pool: &UserPool, user: &User) -
     }
 }
 
+/// A value waiting for verification that will be a sign-in name (email/phone as username)
+/// must be free now, so the user is not sent a code that can never succeed.
+async fn check_pending_sign_in_names(svc: &Service, pool: &UserPool, user: &User) -> Result<()> {
+    for kind in &pool.username_attributes {
+        let Some(value) = user.codes.get(&purpose(kind)).and_then(|c| c.pending_value.as_deref()) else {
+            continue;
+        };
+        let lookup = crate::user_index::alias_value(pool, kind, value);
+        match svc.alias_holder(pool, kind, &lookup).await? {
+            Some(holder) if holder != user.username => return Err(alias_exists(kind)),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
 /// Saves the changed user, then sends the codes; returns their delivery details.
 async fn save_and_send(
     svc: &Service,
@@ -156,6 +172,7 @@ async fn save_and_send(
     messages: Vec<(OutgoingMessage, Value)>,
 ) -> Result<Vec<Value>> {
     check_preferred_username(svc, pool, user).await?;
+    check_pending_sign_in_names(svc, pool, user).await?;
     svc.save_user(pool, user, version, vec![]).await?;
     let mut details = Vec::new();
     for (msg, d) in messages {
