@@ -171,6 +171,11 @@ pub fn check_value(pool: &UserPool, name: &str, value: &str, writer: Writer) -> 
     if VERIFIED_FLAGS.contains(&name) && writer.is_user() {
         return Err(unauthorized_attribute());
     }
+    let developer_only = custom_definition(pool, name)
+        .is_some_and(|d| d.get("DeveloperOnlyAttribute").and_then(Value::as_bool) == Some(true));
+    if developer_only && writer.is_user() {
+        return Err(unauthorized_attribute());
+    }
     if value.len() > MAX_VALUE_BYTES {
         return Err(schema_error(format!(
             "{name}: String must be no longer than {MAX_VALUE_BYTES} characters"
@@ -355,7 +360,11 @@ pub fn custom_attribute(attr: &Value) -> Result<Value> {
     if name.is_empty() {
         return Err(Error::invalid("A custom attribute needs a Name."));
     }
-    let full = if name.starts_with("custom:") { name.to_string() } else { format!("custom:{name}") };
+    // Developer-only attributes (legacy) are `dev:`; only administrators write them.
+    let developer_only = attr.get("DeveloperOnlyAttribute").and_then(Value::as_bool) == Some(true);
+    let prefix = if developer_only { "dev:" } else { "custom:" };
+    let bare = name.strip_prefix("custom:").or_else(|| name.strip_prefix("dev:")).unwrap_or(name);
+    let full = format!("{prefix}{bare}");
     if attr.get("Required").and_then(Value::as_bool) == Some(true) {
         return Err(Error::invalid(format!(
             "Required custom attributes are not supported currently. Attribute: {name}"
@@ -525,6 +534,14 @@ mod tests {
             assert!(msg(check_value(&p, "custom:badge", "b2", w)).contains("changing an immutable attribute"));
         }
         assert!(msg(check_value(&p, "sub", "x", Writer::Admin)).contains("sub: Attribute cannot be updated"));
+        let mut p = p;
+        p.custom_schema
+            .push(custom_attribute(&json!({"Name": "legacy", "DeveloperOnlyAttribute": true})).unwrap());
+        assert_eq!(msg(check_value(&p, "dev:legacy", "v", Writer::Admin)), "ok");
+        assert_eq!(msg(check_value(&p, "dev:legacy", "v", Writer::AdminCreate)), "ok");
+        for w in [Writer::SignUp, Writer::User] {
+            assert!(msg(check_value(&p, "dev:legacy", "v", w)).starts_with("NotAuthorizedException"));
+        }
     }
 
     #[test]
@@ -622,6 +639,8 @@ mod tests {
         let e = add_custom_attributes(&mut schema, &[json!({"Name": "team"})]).unwrap_err();
         assert_eq!(e.message(), "Existing attribute already has name custom:team.");
         assert!(custom_attribute(&json!({"Name": "x", "Required": true})).is_err());
+        let dev = custom_attribute(&json!({"Name": "legacy", "DeveloperOnlyAttribute": true})).unwrap();
+        assert_eq!(dev["Name"], "dev:legacy");
         assert!(custom_attribute(&json!({"Name": "x", "StringAttributeConstraints": {"MaxLength": "2049"}}))
             .is_err());
         assert!(custom_attribute(
