@@ -745,6 +745,12 @@ on_both_stores!(verification_before_update_keeps_the_old_value, |env| {
     env.password_sign_in(&client_id, "ray@example.com", PASSWORD).await.unwrap();
     let e = env.password_sign_in(&client_id, "ray.new@example.com", PASSWORD).await.unwrap_err();
     assert_eq!(e, "UserNotFoundException: User does not exist.");
+    // Setting the current address again withdraws the change; its code no longer works.
+    let withdrawn = env.last_code("ray.new@example.com");
+    update(env, token, &[("email", "ray@example.com")]).await.unwrap();
+    let e = verify(env, token, "email", &withdrawn).await.unwrap_err();
+    assert!(e.starts_with("CodeMismatchException"), "{e}");
+    update(env, token, &[("email", "ray.new@example.com")]).await.unwrap();
     // A resent code goes to the pending address too.
     env.client
         .get_user_attribute_verification_code()
@@ -753,7 +759,7 @@ on_both_stores!(verification_before_update_keeps_the_old_value, |env| {
         .send()
         .await
         .unwrap();
-    assert_eq!(env.messages_to("ray.new@example.com").len(), 2);
+    assert_eq!(env.messages_to("ray.new@example.com").len(), 3);
     verify(env, token, "email", &env.last_code("ray.new@example.com")).await.unwrap();
     let a = attrs_of(env, &pool, "ray.new@example.com").await;
     assert_eq!((a["email"].as_str(), a["email_verified"].as_str()), ("ray.new@example.com", "true"));

@@ -91,7 +91,14 @@ pub fn apply_changes(
         } else {
             user.attributes.insert(name.to_string(), value.to_string());
         }
-        if !VERIFIABLE.contains(name) || old.as_deref() == Some(*value) {
+        if !VERIFIABLE.contains(name) {
+            continue;
+        }
+        if old.as_deref() == Some(*value) {
+            // Setting the current value again withdraws a change still waiting for verification.
+            if user.codes.get(&purpose(name)).is_some_and(|c| c.pending_value.is_some()) {
+                user.codes.remove(&purpose(name));
+            }
             continue;
         }
         // A new value: a code sent for the old one proves nothing about it.
