@@ -776,3 +776,38 @@ on_both_stores!(verification_before_update_keeps_the_old_value, |env| {
     .unwrap();
     env.password_sign_in(&client_id, "ray3@example.com", PASSWORD).await.unwrap();
 });
+
+on_both_stores!(verification_before_update_needs_auto_verification, |env| {
+    let settings = cip::types::UserAttributeUpdateSettingsType::builder()
+        .attributes_require_verification_before_update(cip::types::VerifiedAttributeType::Email)
+        .build();
+    let e = env
+        .client
+        .create_user_pool()
+        .pool_name(unique("pool"))
+        .user_attribute_update_settings(settings.clone())
+        .send()
+        .await
+        .map_err(err_name)
+        .unwrap_err();
+    assert!(e.starts_with("InvalidParameterException: AttributesRequireVerificationBeforeUpdate"), "{e}");
+    let pool = env.pool(|b| b).await;
+    let e = env
+        .client
+        .update_user_pool()
+        .user_pool_id(&pool)
+        .user_attribute_update_settings(settings.clone())
+        .send()
+        .await
+        .map_err(err_name)
+        .unwrap_err();
+    assert!(e.contains("email is not in AutoVerifiedAttributes"), "{e}");
+    env.client
+        .update_user_pool()
+        .user_pool_id(&pool)
+        .auto_verified_attributes(cip::types::VerifiedAttributeType::Email)
+        .user_attribute_update_settings(settings)
+        .send()
+        .await
+        .unwrap();
+});

@@ -345,6 +345,26 @@ pub fn check_client_lists(
     Ok(())
 }
 
+/// `UserAttributeUpdateSettings.AttributesRequireVerificationBeforeUpdate` may name only
+/// attributes the pool auto-verifies (the code that confirms the new value is sent by them).
+pub fn check_update_settings(
+    settings: &serde_json::Map<String, Value>,
+    auto_verified: &[String],
+) -> Result<()> {
+    let listed = settings
+        .get("UserAttributeUpdateSettings")
+        .and_then(|s| s.get("AttributesRequireVerificationBeforeUpdate"))
+        .and_then(Value::as_array);
+    for name in listed.into_iter().flatten().filter_map(Value::as_str) {
+        if !auto_verified.iter().any(|a| a == name) {
+            return Err(Error::invalid(format!(
+                "AttributesRequireVerificationBeforeUpdate can name only auto-verified attributes; {name} is not in AutoVerifiedAttributes."
+            )));
+        }
+    }
+    Ok(())
+}
+
 fn number_text(v: Option<&Value>) -> Option<String> {
     match v? {
         Value::String(s) => Some(s.clone()),

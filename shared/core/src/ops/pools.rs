@@ -134,6 +134,7 @@ pub async fn create_user_pool(svc: &Service, input: &Value) -> Result<Value> {
     let (required_attributes, custom_schema) = schema(input)?;
     let settings = settings_from(input, |k| !TYPED.contains(&k));
     check_mfa(&settings)?;
+    crate::attributes::check_update_settings(&settings, &auto_verified)?;
     let now = svc.clock.now_millis();
     let cipher = svc.cipher.clone();
     let keys = svc.cpu(move || PoolKeys::generate(cipher.as_ref())).await??;
@@ -254,6 +255,7 @@ pub async fn update_user_pool(svc: &Service, input: &Value) -> Result<Value> {
     check_sign_in_settings(&pool.username_attributes, &pool.alias_attributes, &auto_verified)?;
     let mut settings = settings_from(input, |k| UPDATABLE.contains(&k) && k != "PoolName");
     check_mfa(&settings)?;
+    crate::attributes::check_update_settings(&settings, &auto_verified)?;
     if input.get("Policies").is_some() {
         pool.password_policy = password_policy(input)?;
     }
