@@ -5,6 +5,7 @@ mod common;
 
 mod admin_users;
 mod aliases;
+mod attributes;
 mod auth;
 mod clients;
 mod concurrency;

@@ -495,7 +495,10 @@ async fn respond(svc: &Service, ctx: &CallContext, client: &AppClient, input: &V
     if given.contains_key("sub") {
         return Err(Error::invalid("Cannot modify an immutable attribute: sub"));
     }
-    super::users::check_attribute_values(&pool, &given)?;
+    crate::attributes::check_user_writes(&pool, client, given.keys().map(String::as_str))?;
+    for (name, value) in &given {
+        crate::attributes::check_value(&pool, name, value, crate::attributes::Writer::User)?;
+    }
     attributes.extend(given);
     if let Some(a) = missing_required(&pool, &attributes).first() {
         return Err(Error::invalid(format!("Invalid attributes given, {a} is missing")));
@@ -630,7 +633,9 @@ async fn issue(
         "username": user.username,
     });
     let mut id_claims = serde_json::Map::new();
-    for (name, value) in &user.attributes {
+    // Only the attributes the client may read become claims.
+    let readable = user.attributes.iter().filter(|(name, _)| crate::attributes::can_read(client, name));
+    for (name, value) in readable {
         let v = match name.as_str() {
             "email_verified" | "phone_number_verified" => json!(value == "true"),
             "updated_at" => value.parse::<i64>().map(|n| json!(n)).unwrap_or(json!(value)),

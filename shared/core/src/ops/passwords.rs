@@ -2,7 +2,8 @@
 //! AdminResetUserPassword; where reset codes go, and what unknown users are told.
 
 use super::auth::{authorize_access_token, dummy_hash, record_sign_in_attempt};
-use super::users::{consume_code, deliver, is_email, is_phone, mask, new_code_to, password_secrets};
+use super::users::{consume_code, deliver, mask, new_code_to, password_secrets};
+use crate::attributes::{is_email, is_phone};
 use crate::error::{Error, Result};
 use crate::model::{keys, AppClient, PasswordState, User, UserPool, UserStatus};
 use crate::service::{check_secret_hash, CallContext, Input, Service};
