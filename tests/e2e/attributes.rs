@@ -201,74 +201,84 @@ on_both_stores!(immutable_custom_attributes_only_at_creation, |env| {
     assert_eq!(e, "InvalidParameterException: Attributes did not conform to the schema: sub: Attribute cannot be updated. (changing an immutable attribute)");
 });
 
-on_both_stores!(add_custom_attributes_prefix_duplicates_and_limit, |env| {
-    let pool = env.pool(|b| b.schema(custom("team", AttributeDataType::String).build())).await;
-    let add = |attrs: Vec<SchemaAttributeType>| {
-        env.client.add_custom_attributes().user_pool_id(&pool).set_custom_attributes(Some(attrs)).send()
-    };
-    add(vec![custom("level", AttributeDataType::Number)
-        .number_attribute_constraints(
-            NumberAttributeConstraintsType::builder().min_value("1").max_value("9").build(),
-        )
-        .build()])
-    .await
-    .unwrap();
-    let described = env.client.describe_user_pool().user_pool_id(&pool).send().await.unwrap();
-    let schema = described.user_pool().unwrap().schema_attributes();
-    let level = schema.iter().find(|a| a.name() == Some("custom:level")).expect("custom: prefix added");
-    assert_eq!(level.attribute_data_type(), Some(&AttributeDataType::Number));
-    assert_eq!(level.mutable(), Some(true));
-    assert_eq!(level.number_attribute_constraints().and_then(|c| c.max_value()), Some("9"));
+on_both_stores!(
+    add_custom_attributes_prefix_duplicates_and_limit,
+    config = |c| {
+        c.limits.custom_attributes_per_pool = 25;
+    },
+    |env| {
+        let pool = env.pool(|b| b.schema(custom("team", AttributeDataType::String).build())).await;
+        let add = |attrs: Vec<SchemaAttributeType>| {
+            env.client.add_custom_attributes().user_pool_id(&pool).set_custom_attributes(Some(attrs)).send()
+        };
+        add(vec![custom("level", AttributeDataType::Number)
+            .number_attribute_constraints(
+                NumberAttributeConstraintsType::builder().min_value("1").max_value("9").build(),
+            )
+            .build()])
+        .await
+        .unwrap();
+        let described = env.client.describe_user_pool().user_pool_id(&pool).send().await.unwrap();
+        let schema = described.user_pool().unwrap().schema_attributes();
+        let level = schema.iter().find(|a| a.name() == Some("custom:level")).expect("custom: prefix added");
+        assert_eq!(level.attribute_data_type(), Some(&AttributeDataType::Number));
+        assert_eq!(level.mutable(), Some(true));
+        assert_eq!(level.number_attribute_constraints().and_then(|c| c.max_value()), Some("9"));
 
-    // The new attribute is usable at once (the pool cache was refreshed).
-    let (client_id, _) = env.app_client(&pool, FLOWS, false).await;
-    env.sign_up(&client_id, "cat").await.unwrap();
-    admin_update(env, &pool, "cat", &[("custom:level", "3")]).await.unwrap();
-    let e = admin_update(env, &pool, "cat", &[("custom:level", "10")]).await.unwrap_err();
-    assert!(e.ends_with("custom:level: Number must be no greater than 9"), "{e}");
+        // The new attribute is usable at once (the pool cache was refreshed).
+        let (client_id, _) = env.app_client(&pool, FLOWS, false).await;
+        env.sign_up(&client_id, "cat").await.unwrap();
+        admin_update(env, &pool, "cat", &[("custom:level", "3")]).await.unwrap();
+        let e = admin_update(env, &pool, "cat", &[("custom:level", "10")]).await.unwrap_err();
+        assert!(e.ends_with("custom:level: Number must be no greater than 9"), "{e}");
 
-    let e = add(vec![custom("team", AttributeDataType::String).build()]).await.map_err(err_name).unwrap_err();
-    assert_eq!(e, "InvalidParameterException: Existing attribute already has name custom:team.");
-    let e = add(vec![
-        custom("dup", AttributeDataType::String).build(),
-        custom("dup", AttributeDataType::String).build(),
-    ])
-    .await
-    .map_err(err_name)
-    .unwrap_err();
-    assert_eq!(e, "InvalidParameterException: Existing attribute already has name custom:dup.");
-    let e = add(vec![custom("must", AttributeDataType::String).required(true).build()])
+        let e =
+            add(vec![custom("team", AttributeDataType::String).build()]).await.map_err(err_name).unwrap_err();
+        assert_eq!(e, "InvalidParameterException: Existing attribute already has name custom:team.");
+        let e = add(vec![
+            custom("dup", AttributeDataType::String).build(),
+            custom("dup", AttributeDataType::String).build(),
+        ])
         .await
         .map_err(err_name)
         .unwrap_err();
-    assert_eq!(
+        assert_eq!(e, "InvalidParameterException: Existing attribute already has name custom:dup.");
+        let e = add(vec![custom("must", AttributeDataType::String).required(true).build()])
+            .await
+            .map_err(err_name)
+            .unwrap_err();
+        assert_eq!(
         e,
         "InvalidParameterException: Required custom attributes are not supported currently. Attribute: must"
     );
-    let e = add(vec![custom("long", AttributeDataType::String)
-        .string_attribute_constraints(StringAttributeConstraintsType::builder().max_length("2049").build())
-        .build()])
-    .await
-    .map_err(err_name)
-    .unwrap_err();
-    assert!(e.starts_with("InvalidParameterException: Invalid StringAttributeConstraints"), "{e}");
+        let e = add(vec![custom("long", AttributeDataType::String)
+            .string_attribute_constraints(
+                StringAttributeConstraintsType::builder().max_length("2049").build(),
+            )
+            .build()])
+        .await
+        .map_err(err_name)
+        .unwrap_err();
+        assert!(e.starts_with("InvalidParameterException: Invalid StringAttributeConstraints"), "{e}");
 
-    // 2 exist; 23 more reach the limit of 25; one more is refused.
-    let more: Vec<SchemaAttributeType> =
-        (0..23).map(|i| custom(&format!("a{i}"), AttributeDataType::String).build()).collect();
-    add(more).await.unwrap();
-    let e = add(vec![custom("over", AttributeDataType::String).build()]).await.map_err(err_name).unwrap_err();
-    assert_eq!(e, "InvalidParameterException: A user pool can have at most 25 custom attributes.");
-    let described = env.client.describe_user_pool().user_pool_id(&pool).send().await.unwrap();
-    let customs = described
-        .user_pool()
-        .unwrap()
-        .schema_attributes()
-        .iter()
-        .filter(|a| a.name().is_some_and(|n| n.starts_with("custom:")))
-        .count();
-    assert_eq!(customs, 25);
-});
+        // 2 exist; 23 more reach the configured limit of 25 (the 2019 guide's); one more is refused.
+        let more: Vec<SchemaAttributeType> =
+            (0..23).map(|i| custom(&format!("a{i}"), AttributeDataType::String).build()).collect();
+        add(more).await.unwrap();
+        let e =
+            add(vec![custom("over", AttributeDataType::String).build()]).await.map_err(err_name).unwrap_err();
+        assert_eq!(e, "InvalidParameterException: A user pool can have at most 25 custom attributes.");
+        let described = env.client.describe_user_pool().user_pool_id(&pool).send().await.unwrap();
+        let customs = described
+            .user_pool()
+            .unwrap()
+            .schema_attributes()
+            .iter()
+            .filter(|a| a.name().is_some_and(|n| n.starts_with("custom:")))
+            .count();
+        assert_eq!(customs, 25);
+    }
+);
 
 on_both_stores!(clients_read_only_their_readable_attributes, |env| {
     let pool = env.pool(|b| b.schema(custom("tier", AttributeDataType::String).build())).await;

@@ -12,7 +12,6 @@ use std::collections::BTreeMap;
 /// Longest attribute value, in bytes of UTF-8.
 pub const MAX_VALUE_BYTES: usize = 2048;
 /// Custom attributes a pool may have (spec C §8.3, §18).
-pub const MAX_CUSTOM_ATTRIBUTES: usize = 25;
 /// Longest `MaxLength` a custom String attribute may declare.
 pub const MAX_STRING_LENGTH: u64 = 2048;
 /// The flags only administrators may set.
@@ -460,17 +459,15 @@ pub fn custom_attribute(attr: &Value) -> Result<Value> {
 }
 
 /// Adds definitions to a pool's custom schema: no duplicates, at most the limit.
-pub fn add_custom_attributes(existing: &mut Vec<Value>, new: &[Value]) -> Result<()> {
+pub fn add_custom_attributes(existing: &mut Vec<Value>, new: &[Value], max: u64) -> Result<()> {
     for attr in new {
         let def = custom_attribute(attr)?;
         let name = def.get("Name").and_then(Value::as_str).unwrap_or_default().to_string();
         if existing.iter().any(|e| e.get("Name").and_then(Value::as_str) == Some(name.as_str())) {
             return Err(Error::invalid(format!("Existing attribute already has name {name}.")));
         }
-        if existing.len() >= MAX_CUSTOM_ATTRIBUTES {
-            return Err(Error::invalid(format!(
-                "A user pool can have at most {MAX_CUSTOM_ATTRIBUTES} custom attributes."
-            )));
+        if existing.len() as u64 >= max {
+            return Err(Error::invalid(format!("A user pool can have at most {max} custom attributes.")));
         }
         existing.push(def);
     }
@@ -483,7 +480,7 @@ mod tests {
 
     fn pool(required: &[&str], custom: Value, aliases: &[&str]) -> UserPool {
         let mut schema = Vec::new();
-        add_custom_attributes(&mut schema, custom.as_array().unwrap()).unwrap();
+        add_custom_attributes(&mut schema, custom.as_array().unwrap(), 25).unwrap();
         serde_json::from_value(json!({
             "id": "us-east-1_Test", "name": "t", "created": 0, "modified": 0,
             "password_policy": serde_json::to_value(crate::password::PasswordPolicy::default()).unwrap(),
@@ -652,11 +649,11 @@ mod tests {
     #[test]
     fn custom_definitions() {
         let mut schema = Vec::new();
-        add_custom_attributes(&mut schema, &[json!({"Name": "team"})]).unwrap();
+        add_custom_attributes(&mut schema, &[json!({"Name": "team"})], 25).unwrap();
         assert_eq!(schema[0]["Name"], "custom:team");
         assert_eq!(schema[0]["Mutable"], true);
         assert_eq!(schema[0]["AttributeDataType"], "String");
-        let e = add_custom_attributes(&mut schema, &[json!({"Name": "team"})]).unwrap_err();
+        let e = add_custom_attributes(&mut schema, &[json!({"Name": "team"})], 25).unwrap_err();
         assert_eq!(e.message(), "Existing attribute already has name custom:team.");
         assert!(custom_attribute(&json!({"Name": "x", "Required": true})).is_err());
         let dev = custom_attribute(&json!({"Name": "legacy", "DeveloperOnlyAttribute": true})).unwrap();
@@ -668,9 +665,9 @@ mod tests {
         )
         .is_err());
         assert!(custom_attribute(&json!({"Name": "n", "AttributeDataType": "Number", "NumberAttributeConstraints": {"MinValue": "9", "MaxValue": "1"}})).is_err());
-        let more: Vec<Value> = (1..MAX_CUSTOM_ATTRIBUTES).map(|i| json!({"Name": format!("a{i}")})).collect();
-        add_custom_attributes(&mut schema, &more).unwrap();
-        assert_eq!(schema.len(), MAX_CUSTOM_ATTRIBUTES);
-        assert!(add_custom_attributes(&mut schema, &[json!({"Name": "one_more"})]).is_err());
+        let more: Vec<Value> = (1..25).map(|i| json!({"Name": format!("a{i}")})).collect();
+        add_custom_attributes(&mut schema, &more, 25).unwrap();
+        assert_eq!(schema.len(), 25);
+        assert!(add_custom_attributes(&mut schema, &[json!({"Name": "one_more"})], 25).is_err());
     }
 }

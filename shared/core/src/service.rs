@@ -39,11 +39,13 @@ pub struct Limits {
     pub groups_per_pool: u64,
     /// Groups one user may belong to (Cognito: 100).
     pub groups_per_user: u64,
+    /// Custom attributes one pool may define (Cognito: 50; the 2019 guide says 25).
+    pub custom_attributes_per_pool: u64,
 }
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { groups_per_pool: 10_000, groups_per_user: 100 }
+        Limits { groups_per_pool: 10_000, groups_per_user: 100, custom_attributes_per_pool: 50 }
     }
 }
 
@@ -88,6 +90,8 @@ pub struct Service {
     pub config: ServiceConfig,
     key_cache: Mutex<HashMap<String, Arc<OpenKeys>>>,
     pool_cache: Mutex<HashMap<String, (Arc<UserPool>, i64)>>,
+    /// App clients, for as long as pools are cached.
+    client_cache: Mutex<HashMap<String, (Arc<AppClient>, i64)>>,
     /// Claims of access tokens whose signature was already checked, by SHA-256 of the token.
     verified_tokens: Mutex<HashMap<[u8; 32], Arc<Value>>>,
     /// Bounds concurrent password hashing (each argon2 call holds ~19 MiB).
@@ -114,6 +118,7 @@ impl Service {
             config,
             key_cache: Mutex::new(HashMap::new()),
             pool_cache: Mutex::new(HashMap::new()),
+            client_cache: Mutex::new(HashMap::new()),
             verified_tokens: Mutex::new(HashMap::new()),
             hash_permits: tokio::sync::Semaphore::new(cores),
         }
@@ -181,6 +186,9 @@ impl Service {
         if let Ok(mut cache) = self.key_cache.lock() {
             cache.remove(pool_id);
         }
+        if let Ok(mut cache) = self.client_cache.lock() {
+            cache.retain(|_, (c, _)| c.pool_id != pool_id);
+        }
     }
 
     /// The pool and claims of an access token whose signature and issuer check out and which
@@ -229,13 +237,34 @@ impl Service {
         }
     }
 
+    /// An app client, served from memory like pools (see `pool_cache_ttl_ms`).
     pub async fn client(&self, client_id: &str) -> Result<AppClient> {
-        self.get_json::<AppClient>(&keys::client(client_id), keys::CLIENT_SK)
+        let now = self.clock.now_millis();
+        if let Some((client, at)) = self.client_cache.lock().map_err(Error::internal)?.get(client_id) {
+            if now - at < self.config.pool_cache_ttl_ms {
+                return Ok(client.as_ref().clone());
+            }
+        }
+        let client = self
+            .get_json::<AppClient>(&keys::client(client_id), keys::CLIENT_SK)
             .await?
             .map(|(c, _)| c)
             .ok_or_else(|| {
                 Error::ResourceNotFoundException(format!("User pool client {client_id} does not exist."))
-            })
+            })?;
+        let mut cache = self.client_cache.lock().map_err(Error::internal)?;
+        if cache.len() >= MAX_CACHED {
+            cache.clear();
+        }
+        cache.insert(client_id.to_string(), (Arc::new(client.clone()), now));
+        Ok(client)
+    }
+
+    /// Drops what this process remembers of a client (after it changed or went away).
+    pub fn forget_client(&self, client_id: &str) {
+        if let Ok(mut cache) = self.client_cache.lock() {
+            cache.remove(client_id);
+        }
     }
 
     /// A client that must belong to `pool_id`.

@@ -306,7 +306,11 @@ pub async fn add_custom_attributes(svc: &Service, input: &Value) -> Result<Value
     if requested.is_empty() {
         return Err(Error::invalid("CustomAttributes must name at least one attribute."));
     }
-    crate::attributes::add_custom_attributes(&mut pool.custom_schema, &requested)?;
+    crate::attributes::add_custom_attributes(
+        &mut pool.custom_schema,
+        &requested,
+        svc.config.limits.custom_attributes_per_pool,
+    )?;
     pool.modified = svc.clock.now_millis();
     let mut item =
         Item::new(keys::pool(&pool.id), keys::POOL_SK, serde_json::to_value(&pool).map_err(Error::internal)?);

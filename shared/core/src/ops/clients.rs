@@ -187,14 +187,15 @@ pub async fn update_user_pool_client(svc: &Service, input: &Value) -> Result<Val
         serde_json::to_value(&client).map_err(Error::internal)?,
     );
     item.version = version + 1;
-    match svc
+    let result = svc
         .store
         .transact(
             vec![Write::put(item, Cond::Version(version)), Write::put(client_listing(&client), Cond::None)],
             svc.now_secs(),
         )
-        .await
-    {
+        .await;
+    svc.forget_client(&client.client_id);
+    match result {
         Ok(()) => Ok(json!({"UserPoolClient": describe(&client)})),
         Err(StoreError::ConditionFailed { .. }) => Err(Error::ConcurrentModificationException(
             "The client was modified by another request. Try again.".into(),
@@ -216,6 +217,7 @@ pub async fn delete_user_pool_client(svc: &Service, input: &Value) -> Result<Val
             svc.now_secs(),
         )
         .await?;
+    svc.forget_client(&client.client_id);
     Ok(json!({}))
 }
 

@@ -91,7 +91,7 @@ fn check_sign_in_settings(
 }
 
 /// Custom attributes and required standard attributes from `Schema`.
-fn schema(input: &Value) -> Result<(Vec<String>, Vec<Value>)> {
+fn schema(input: &Value, max_custom: u64) -> Result<(Vec<String>, Vec<Value>)> {
     let mut required = Vec::new();
     let mut custom_requested = Vec::new();
     for attr in input.get("Schema").and_then(Value::as_array).into_iter().flatten() {
@@ -105,7 +105,7 @@ fn schema(input: &Value) -> Result<(Vec<String>, Vec<Value>)> {
         custom_requested.push(attr.clone());
     }
     let mut custom = Vec::new();
-    crate::attributes::add_custom_attributes(&mut custom, &custom_requested)?;
+    crate::attributes::add_custom_attributes(&mut custom, &custom_requested, max_custom)?;
     Ok((required, custom))
 }
 
@@ -131,7 +131,7 @@ pub async fn create_user_pool(svc: &Service, input: &Value) -> Result<Value> {
     let alias_attributes = string_list(input, "AliasAttributes");
     let auto_verified = string_list(input, "AutoVerifiedAttributes");
     check_sign_in_settings(&username_attributes, &alias_attributes, &auto_verified)?;
-    let (required_attributes, custom_schema) = schema(input)?;
+    let (required_attributes, custom_schema) = schema(input, svc.config.limits.custom_attributes_per_pool)?;
     let settings = settings_from(input, |k| !TYPED.contains(&k));
     check_mfa(&settings)?;
     crate::attributes::check_update_settings(&settings, &auto_verified)?;
