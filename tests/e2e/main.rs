@@ -11,6 +11,7 @@ mod clients;
 mod concurrency;
 mod functions;
 mod groups;
+mod lifecycle;
 mod passwords;
 mod pools;
 mod search;

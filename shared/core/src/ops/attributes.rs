@@ -67,6 +67,8 @@ pub fn apply_changes(
     }
     // Later entries win, as in Cognito.
     let given: BTreeMap<&str, &str> = changes.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
+    // The attribute an unconfirmed user's sign-up code went to; confirming verifies it.
+    let signup_attribute = super::users::verification_channel(pool, user).map(|(_, attribute, _)| attribute);
     let mut messages = Vec::new();
     for (name, value) in &given {
         let old = user.attributes.get(*name).cloned();
@@ -103,6 +105,9 @@ pub fn apply_changes(
         }
         // A new value: a code sent for the old one proves nothing about it.
         user.codes.remove(&purpose(name));
+        if signup_attribute == Some(*name) {
+            user.codes.remove("signup");
+        }
         let flag = format!("{name}_verified");
         if value.is_empty() {
             if flag_given.is_none() {
@@ -170,17 +175,19 @@ async fn check_pending_sign_in_names(svc: &Service, pool: &UserPool, user: &User
     Ok(())
 }
 
-/// Saves the changed user, then sends the codes; returns their delivery details.
-async fn save_and_send(
+/// Saves the changed user (with `extra` writes in the same transaction), then sends the
+/// codes; returns their delivery details.
+pub(crate) async fn save_and_send(
     svc: &Service,
     pool: &UserPool,
     user: &User,
     version: u64,
     messages: Vec<(OutgoingMessage, Value)>,
+    extra: Vec<crate::store::Write>,
 ) -> Result<Vec<Value>> {
     check_preferred_username(svc, pool, user).await?;
     check_pending_sign_in_names(svc, pool, user).await?;
-    svc.save_user(pool, user, version, vec![]).await?;
+    svc.save_user(pool, user, version, extra).await?;
     let mut details = Vec::new();
     for (msg, d) in messages {
         deliver(svc, pool, &msg).await?;
@@ -208,14 +215,14 @@ async fn update_own(
     check_user_writes(&session.pool, &client, changes.iter().map(|(n, _)| n.as_str()))?;
     let AccessSession { pool, mut user, version, .. } = session;
     let messages = apply_changes(svc, &pool, &mut user, &changes, Writer::User)?;
-    save_and_send(svc, &pool, &user, version, messages).await
+    save_and_send(svc, &pool, &user, version, messages, vec![]).await
 }
 
 async fn update_as_admin(svc: &Service, input: &Value, changes: Vec<(String, String)>) -> Result<Vec<Value>> {
     let pool = svc.pool(input.req_str("UserPoolId")?).await?;
     let (mut user, version) = svc.require_user(&pool, input.req_str("Username")?).await?;
     let messages = apply_changes(svc, &pool, &mut user, &changes, Writer::Admin)?;
-    save_and_send(svc, &pool, &user, version, messages).await
+    save_and_send(svc, &pool, &user, version, messages, vec![]).await
 }
 
 pub async fn update_user_attributes(svc: &Service, ctx: &CallContext, input: &Value) -> Result<Value> {

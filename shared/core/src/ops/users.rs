@@ -58,17 +58,21 @@ pub fn mask(channel: &str, destination: &str) -> String {
     }
 }
 
-/// Where a verification code for this user goes: email first, then phone, per AutoVerifiedAttributes.
-fn verification_channel(pool: &UserPool, user: &User) -> Option<(&'static str, &'static str, String)> {
+/// Where a verification code for this user goes, per AutoVerifiedAttributes: when both are
+/// auto-verified and the user has both, only the phone gets the code (Cognito's rule).
+pub(crate) fn verification_channel(
+    pool: &UserPool,
+    user: &User,
+) -> Option<(&'static str, &'static str, String)> {
     let auto = &pool.auto_verified_attributes;
-    if auto.iter().any(|a| a == "email") {
-        if let Some(e) = user.attr("email") {
-            return Some(("EMAIL", "email", e.to_string()));
-        }
-    }
     if auto.iter().any(|a| a == "phone_number") {
         if let Some(p) = user.attr("phone_number") {
             return Some(("SMS", "phone_number", p.to_string()));
+        }
+    }
+    if auto.iter().any(|a| a == "email") {
+        if let Some(e) = user.attr("email") {
+            return Some(("EMAIL", "email", e.to_string()));
         }
     }
     None
@@ -186,10 +190,7 @@ pub(crate) async fn consume_code(
     let want = code_hash(&user.username, code);
     let matches: bool = subtle::ConstantTimeEq::ct_eq(want.as_bytes(), pending.hash.as_bytes()).into();
     if !matches {
-        if let Some(p) = user.codes.get_mut(purpose) {
-            p.failed_attempts += 1;
-        }
-        svc.save_user(pool, user, version, vec![]).await?;
+        count_wrong_code(svc, pool, user.clone(), version, purpose, &pending.hash).await?;
         return Err(Error::CodeMismatchException(
             "Invalid verification code provided, please try again.".into(),
         ));
@@ -201,6 +202,35 @@ pub(crate) async fn consume_code(
     }
     user.codes.remove(purpose);
     Ok(())
+}
+
+/// Counts a wrong guess against the pending code, re-reading on a concurrent change so that
+/// guesses sent together are all counted.
+async fn count_wrong_code(
+    svc: &Service,
+    pool: &UserPool,
+    mut user: User,
+    mut version: u64,
+    purpose: &str,
+    code_hash: &str,
+) -> Result<()> {
+    let key = crate::model::keys::user(&pool.id, &pool.username_key(&user.username));
+    for _ in 0..10 {
+        match user.codes.get_mut(purpose) {
+            // The code was replaced or used meanwhile: nothing left to count against.
+            Some(p) if p.hash == code_hash => p.failed_attempts += 1,
+            _ => return Ok(()),
+        }
+        match svc.save_user(pool, &user, version, vec![]).await {
+            Err(Error::ConcurrentModificationException(_)) => {}
+            other => return other,
+        }
+        match svc.get_json::<User>(&key, crate::model::keys::USER_SK).await? {
+            Some((fresh, v)) => (user, version) = (fresh, v),
+            None => return Ok(()),
+        }
+    }
+    Err(Error::ConcurrentModificationException("The user was modified by another request. Try again.".into()))
 }
 
 /// The internal username for a new user and, in pools where email or phone is the username,
