@@ -209,10 +209,12 @@ pub async fn admin_create_user(svc: &Service, input: &Value) -> Result<Value> {
             ..Default::default()
         },
     };
-    if input.bool_of("ForceAliasCreation") == Some(true) {
-        svc.take_aliases(&pool, &user).await?;
-    }
-    svc.insert_user(&pool, &user, vec![]).await?;
+    let takeover = if input.bool_of("ForceAliasCreation") == Some(true) {
+        svc.take_aliases(&pool, &user).await?
+    } else {
+        Default::default()
+    };
+    svc.insert_user_taking(&pool, &user, takeover, vec![]).await?;
     invite(svc, &pool, given_username, &password, &channels).await?;
     Ok(json!({"User": user.user_type(None)}))
 }

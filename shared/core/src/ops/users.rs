@@ -360,10 +360,12 @@ pub async fn confirm_sign_up(svc: &Service, input: &Value) -> Result<Value> {
     mark_verified_after_signup(&pool, &mut user);
     user.status = UserStatus::CONFIRMED;
     user.modified = svc.clock.now_millis();
-    if input.bool_of("ForceAliasCreation") == Some(true) {
-        svc.take_aliases(&pool, &user).await?;
-    }
-    svc.save_user(&pool, &user, version, vec![]).await?;
+    let takeover = if input.bool_of("ForceAliasCreation") == Some(true) {
+        svc.take_aliases(&pool, &user).await?
+    } else {
+        Default::default()
+    };
+    svc.save_user_taking(&pool, &user, version, takeover, vec![]).await?;
     Ok(json!({}))
 }
 
