@@ -563,6 +563,14 @@ pub fn check_secret_hash(client: &AppClient, given: Option<&str>, usernames: &[&
     }
 }
 
+/// A list operation's `Limit`: 1–60, 60 when omitted or 0 (Cognito's page size).
+pub fn page_limit(input: &Value) -> usize {
+    match input.i64_of("Limit") {
+        Some(n) if n > 0 => n.min(60) as usize,
+        _ => 60,
+    }
+}
+
 /// Opaque pagination tokens: the last sort key, base64url.
 pub fn encode_next_token(sk: &str) -> String {
     URL_SAFE_NO_PAD.encode(sk.as_bytes())

@@ -1,6 +1,6 @@
 //! AdminCreateUser (with its invitation), AdminDisableUser, AdminEnableUser, DeleteUser.
 
-use super::passwords::temporary_password_validity_days;
+use super::passwords::temporary_password_expiry;
 use super::users::{deliver, password_secrets};
 use crate::attributes::{check_new_user, Writer};
 use crate::error::{Error, Result};
@@ -205,7 +205,7 @@ pub async fn admin_create_user(svc: &Service, input: &Value) -> Result<Value> {
         codes: BTreeMap::new(),
         owned: Default::default(),
         password_state: PasswordState {
-            temporary_expires_at: Some(svc.now_secs() + temporary_password_validity_days(&pool) * 86_400),
+            temporary_expires_at: Some(temporary_password_expiry(svc, &pool)),
             ..Default::default()
         },
     };
@@ -214,7 +214,11 @@ pub async fn admin_create_user(svc: &Service, input: &Value) -> Result<Value> {
     } else {
         Default::default()
     };
-    svc.insert_user_taking(&pool, &user, takeover, vec![]).await?;
+    // A name taken between the check above and this write answers the same way.
+    svc.insert_user_taking(&pool, &user, takeover, vec![]).await.map_err(|e| match e {
+        Error::UsernameExistsException(_) => user_exists(&pool),
+        other => other,
+    })?;
     invite(svc, &pool, given_username, &password, &channels).await?;
     Ok(json!({"User": user.user_type(None)}))
 }
@@ -240,7 +244,7 @@ async fn resend_invitation(
     user.password_hash = Some(hash);
     user.srp = Some(srp);
     user.password_state = PasswordState {
-        temporary_expires_at: Some(svc.now_secs() + temporary_password_validity_days(pool) * 86_400),
+        temporary_expires_at: Some(temporary_password_expiry(svc, pool)),
         ..Default::default()
     };
     user.modified = svc.clock.now_millis();

@@ -11,7 +11,7 @@
 
 use crate::error::{Error, Result};
 use crate::model::{keys, Group, User, UserPool};
-use crate::service::{decode_next_token, encode_next_token, Input, Service};
+use crate::service::{decode_next_token, encode_next_token, page_limit, Input, Service};
 use crate::store::{Cond, Item, StoreError, Write, MAX_TRANSACTION_WRITES};
 use serde_json::{json, Map, Value};
 
@@ -65,13 +65,6 @@ fn precedence(input: &Value) -> Result<Option<i64>> {
 }
 
 /// `Limit` of the list operations: 1–60, 60 when absent or 0.
-fn page_limit(input: &Value) -> usize {
-    match input.i64_of("Limit") {
-        Some(n) if n > 0 => n.min(60) as usize,
-        _ => 60,
-    }
-}
-
 async fn load_group(svc: &Service, pool_id: &str, name: &str) -> Result<Option<(Group, u64)>> {
     svc.get_json::<Group>(&keys::group(pool_id, name), keys::GROUP_SK).await
 }

@@ -200,8 +200,7 @@ pub async fn admin_set_user_password(svc: &Service, input: &Value) -> Result<Val
         user.status = UserStatus::CONFIRMED;
     } else {
         user.status = UserStatus::FORCE_CHANGE_PASSWORD;
-        user.password_state.temporary_expires_at =
-            Some(svc.now_secs() + temporary_password_validity_days(&pool) * 86_400);
+        user.password_state.temporary_expires_at = Some(temporary_password_expiry(svc, &pool));
     }
     user.codes.remove(RESET_PURPOSE);
     svc.save_user(&pool, &user, version, vec![]).await?;
@@ -226,7 +225,12 @@ pub async fn admin_reset_user_password(svc: &Service, input: &Value) -> Result<V
 
 /// How long a temporary password lasts: `PasswordPolicy.TemporaryPasswordValidityDays`, or the
 /// legacy `AdminCreateUserConfig.UnusedAccountValidityDays` when a pool set only that.
-pub(crate) fn temporary_password_validity_days(pool: &UserPool) -> i64 {
+/// When a temporary password set now stops working (epoch seconds).
+pub(crate) fn temporary_password_expiry(svc: &Service, pool: &UserPool) -> i64 {
+    svc.now_secs() + temporary_password_validity_days(pool) * 86_400
+}
+
+fn temporary_password_validity_days(pool: &UserPool) -> i64 {
     let policy_days = i64::from(pool.password_policy.temporary_password_validity_days);
     let legacy = pool
         .settings
