@@ -214,6 +214,30 @@ BODIES: dict[str, dict] = {
     "AdminRemoveUserFromGroup": {"UserPoolId": POOL, "Username": USER, "GroupName": GROUP},
     "AdminListGroupsForUser": {"UserPoolId": POOL, "Username": USER, "Limit": 10},
     "ListUsersInGroup": {"UserPoolId": POOL, "GroupName": GROUP, "Limit": 10},
+    "UpdateUserAttributes": {
+        "AccessToken": ACCESS_TOKEN,
+        "UserAttributes": [{"Name": "name", "Value": "Jane Q. Doe"}, {"Name": "locale", "Value": "en-GB"}],
+    },
+    "DeleteUserAttributes": {"AccessToken": ACCESS_TOKEN, "UserAttributeNames": ["locale"]},
+    "GetUserAttributeVerificationCode": {"AccessToken": ACCESS_TOKEN, "AttributeName": "email"},
+    "VerifyUserAttribute": {"AccessToken": ACCESS_TOKEN, "AttributeName": "email", "Code": CODE},
+    "AdminUpdateUserAttributes": {
+        "UserPoolId": POOL,
+        "Username": USER,
+        "UserAttributes": [{"Name": "custom:department", "Value": "engineering"}, {"Name": "email_verified", "Value": "true"}],
+    },
+    "AdminDeleteUserAttributes": {"UserPoolId": POOL, "Username": USER, "UserAttributeNames": ["custom:department"]},
+    "AddCustomAttributes": {
+        "UserPoolId": POOL,
+        "CustomAttributes": [
+            {
+                "Name": "department",
+                "AttributeDataType": "String",
+                "Mutable": True,
+                "StringAttributeConstraints": {"MinLength": "1", "MaxLength": "64"},
+            }
+        ],
+    },
 }
 
 # Sample-event constants: an HTTP API reached through the CloudFront front door.

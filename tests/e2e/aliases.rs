@@ -120,3 +120,43 @@ on_both_stores!(case_insensitive_pools_fold_usernames, |env| {
     let e = env.client.admin_get_user().user_pool_id(&strict).username("JANE").send().await.map_err(err_name);
     assert_eq!(e.unwrap_err(), "UserNotFoundException: User does not exist.");
 });
+
+on_both_stores!(a_failed_force_alias_creation_changes_nobody, |env| {
+    let (pool, client_id) = alias_pool(env).await;
+    let email = "held@example.com";
+    sign_up_with_email(env, &client_id, "holder", email).await.unwrap();
+    env.confirm(&client_id, "holder", &env.last_code(email)).await.unwrap();
+    // Taking the alias while creating a user whose name is taken fails as a whole.
+    let e = env
+        .client
+        .admin_create_user()
+        .user_pool_id(&pool)
+        .username("holder")
+        .user_attributes(attr("email", email))
+        .user_attributes(attr("email_verified", "true"))
+        .force_alias_creation(true)
+        .message_action(cip::types::MessageActionType::Suppress)
+        .send()
+        .await
+        .map_err(err_name)
+        .unwrap_err();
+    assert!(e.starts_with("UsernameExistsException: "), "{e}");
+    assert_eq!(attribute(env, &pool, "holder", "email_verified").await.as_deref(), Some("true"));
+    let who = env.client.admin_get_user().user_pool_id(&pool).username(email).send().await.unwrap();
+    assert_eq!(who.username(), "holder");
+    // The same call for a free name moves the alias in one step.
+    env.client
+        .admin_create_user()
+        .user_pool_id(&pool)
+        .username("taker")
+        .user_attributes(attr("email", email))
+        .user_attributes(attr("email_verified", "true"))
+        .force_alias_creation(true)
+        .message_action(cip::types::MessageActionType::Suppress)
+        .send()
+        .await
+        .unwrap();
+    let who = env.client.admin_get_user().user_pool_id(&pool).username(email).send().await.unwrap();
+    assert_eq!(who.username(), "taker");
+    assert_eq!(attribute(env, &pool, "holder", "email_verified").await.as_deref(), Some("false"));
+});

@@ -219,6 +219,13 @@ async fn every_function_handles_its_sample_event() {
     run!("forgot-password");
     run!("admin-reset-user-password");
     run!("confirm-forgot-password");
+    run!("add-custom-attributes");
+    run!("update-user-attributes");
+    run!("delete-user-attributes");
+    run!("get-user-attribute-verification-code");
+    run!("verify-user-attribute");
+    run!("admin-update-user-attributes");
+    run!("admin-delete-user-attributes");
     run!("admin-initiate-auth");
     run!("create-group");
     run!("get-group");
@@ -332,7 +339,7 @@ async fn run_case(
             .replace("{{ACCESS_TOKEN}}", &tokens.0)
             .replace("{{REFRESH_TOKEN}}", &tokens.1)
             .replace("{{SESSION}}", &tokens.2);
-        if name == "confirm-sign-up" || name == "confirm-forgot-password" {
+        if name == "confirm-sign-up" || name == "confirm-forgot-password" || name == "verify-user-attribute" {
             let code = outbox.messages().last().and_then(|m| m.code.clone()).unwrap();
             body = body.replace("123456", &code);
         }

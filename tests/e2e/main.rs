@@ -5,12 +5,14 @@ mod common;
 
 mod admin_users;
 mod aliases;
+mod attributes;
 mod auth;
 mod clients;
 mod concurrency;
 mod functions;
 mod groups;
 mod import;
+mod lifecycle;
 mod passwords;
 mod pools;
 mod search;

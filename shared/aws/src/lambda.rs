@@ -20,13 +20,15 @@ fn env_opt(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.is_empty())
 }
 
-/// Group quotas from `TESSERA_MAX_GROUPS_PER_POOL` / `TESSERA_MAX_GROUPS_PER_USER` when set.
+/// Quotas from `TESSERA_MAX_GROUPS_PER_POOL`, `TESSERA_MAX_GROUPS_PER_USER` and
+/// `TESSERA_MAX_CUSTOM_ATTRIBUTES` when set.
 fn limits_from_env() -> Limits {
     let default = Limits::default();
     let read = |name: &str, fallback: u64| env_opt(name).and_then(|v| v.parse().ok()).unwrap_or(fallback);
     Limits {
         groups_per_pool: read("TESSERA_MAX_GROUPS_PER_POOL", default.groups_per_pool),
         groups_per_user: read("TESSERA_MAX_GROUPS_PER_USER", default.groups_per_user),
+        custom_attributes_per_pool: read("TESSERA_MAX_CUSTOM_ATTRIBUTES", default.custom_attributes_per_pool),
     }
 }
 

@@ -2,6 +2,7 @@
 //! It knows no AWS SDK and no HTTP; it reaches the world through the ports in [`ports`] and
 //! [`store`].
 
+pub mod attributes;
 pub mod error;
 pub mod ids;
 pub mod model;

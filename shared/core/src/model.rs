@@ -230,6 +230,10 @@ pub struct PendingCode {
     pub hash: String,
     pub expires_at: i64,
     pub failed_attempts: u32,
+    /// The new value this code confirms, when the pool changes the attribute only once it is
+    /// verified (`UserAttributeUpdateSettings.AttributesRequireVerificationBeforeUpdate`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending_value: Option<String>,
 }
 
 /// The SRP verifier: salt in hex, verifier sealed by the master key.

@@ -11,7 +11,7 @@ use base64::Engine;
 use hmac::{Hmac, Mac};
 use serde_json::Value;
 use sha2::Sha256;
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 
 /// Entries a process cache holds before it starts over.
@@ -39,11 +39,13 @@ pub struct Limits {
     pub groups_per_pool: u64,
     /// Groups one user may belong to (Cognito: 100).
     pub groups_per_user: u64,
+    /// Custom attributes one pool may define (Cognito: 50; the 2019 guide says 25).
+    pub custom_attributes_per_pool: u64,
 }
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { groups_per_pool: 10_000, groups_per_user: 100 }
+        Limits { groups_per_pool: 10_000, groups_per_user: 100, custom_attributes_per_pool: 50 }
     }
 }
 
@@ -58,6 +60,13 @@ impl Default for ServiceConfig {
             limits: Limits::default(),
         }
     }
+}
+
+/// What ForceAliasCreation changes on the users who held the aliases (see `take_aliases`).
+#[derive(Default)]
+pub struct AliasTakeover {
+    writes: Vec<Write>,
+    kinds: BTreeSet<String>,
 }
 
 /// What one call knows about where it arrived.
@@ -88,6 +97,8 @@ pub struct Service {
     pub config: ServiceConfig,
     key_cache: Mutex<HashMap<String, Arc<OpenKeys>>>,
     pool_cache: Mutex<HashMap<String, (Arc<UserPool>, i64)>>,
+    /// App clients, for as long as pools are cached.
+    client_cache: Mutex<HashMap<String, (Arc<AppClient>, i64)>>,
     /// Claims of access tokens whose signature was already checked, by SHA-256 of the token.
     verified_tokens: Mutex<HashMap<[u8; 32], Arc<Value>>>,
     /// Bounds concurrent password hashing (each argon2 call holds ~19 MiB).
@@ -116,6 +127,7 @@ impl Service {
             config,
             key_cache: Mutex::new(HashMap::new()),
             pool_cache: Mutex::new(HashMap::new()),
+            client_cache: Mutex::new(HashMap::new()),
             verified_tokens: Mutex::new(HashMap::new()),
             hash_permits: tokio::sync::Semaphore::new(cores),
             imports: std::sync::OnceLock::new(),
@@ -197,6 +209,9 @@ impl Service {
         if let Ok(mut cache) = self.key_cache.lock() {
             cache.remove(pool_id);
         }
+        if let Ok(mut cache) = self.client_cache.lock() {
+            cache.retain(|_, (c, _)| c.pool_id != pool_id);
+        }
     }
 
     /// The pool and claims of an access token whose signature and issuer check out and which
@@ -245,13 +260,34 @@ impl Service {
         }
     }
 
+    /// An app client, served from memory like pools (see `pool_cache_ttl_ms`).
     pub async fn client(&self, client_id: &str) -> Result<AppClient> {
-        self.get_json::<AppClient>(&keys::client(client_id), keys::CLIENT_SK)
+        let now = self.clock.now_millis();
+        if let Some((client, at)) = self.client_cache.lock().map_err(Error::internal)?.get(client_id) {
+            if now - at < self.config.pool_cache_ttl_ms {
+                return Ok(client.as_ref().clone());
+            }
+        }
+        let client = self
+            .get_json::<AppClient>(&keys::client(client_id), keys::CLIENT_SK)
             .await?
             .map(|(c, _)| c)
             .ok_or_else(|| {
                 Error::ResourceNotFoundException(format!("User pool client {client_id} does not exist."))
-            })
+            })?;
+        let mut cache = self.client_cache.lock().map_err(Error::internal)?;
+        if cache.len() >= MAX_CACHED {
+            cache.clear();
+        }
+        cache.insert(client_id.to_string(), (Arc::new(client.clone()), now));
+        Ok(client)
+    }
+
+    /// Drops what this process remembers of a client (after it changed or went away).
+    pub fn forget_client(&self, client_id: &str) {
+        if let Ok(mut cache) = self.client_cache.lock() {
+            cache.remove(client_id);
+        }
     }
 
     /// A client that must belong to `pool_id`.
@@ -303,15 +339,25 @@ impl Service {
     }
 
     /// The user item and its index changes, for one transaction. `version` None = a new user.
+    /// Aliases of the `taken` kinds are written over their current holder's (ForceAliasCreation).
     fn user_writes(
         &self,
         pool: &UserPool,
         user: &User,
         version: Option<u64>,
+        taken: &BTreeSet<String>,
     ) -> Result<(Vec<Write>, Vec<Option<String>>)> {
         let mut user = user.clone();
         let desired = crate::user_index::desired(pool, &user);
-        let index = crate::user_index::diff(pool, &user, &user.owned, &desired);
+        let mut index = crate::user_index::diff(pool, &user, &user.owned, &desired);
+        for (write, claim) in index.writes.iter_mut().zip(index.claims.iter_mut()) {
+            if let (Write::Put { cond, .. }, Some(kind)) = (write, claim.as_ref()) {
+                if taken.contains(kind) {
+                    *cond = Cond::None;
+                    *claim = None;
+                }
+            }
+        }
         user.owned = desired;
         let mut item = Item::new(
             keys::user(&pool.id, &pool.username_key(&user.username)),
@@ -341,41 +387,28 @@ impl Service {
         version: u64,
         extra: Vec<Write>,
     ) -> Result<()> {
-        let (mut writes, claims) = self.user_writes(pool, user, Some(version))?;
-        writes.extend(extra);
-        match self.store.transact(writes, self.now_secs()).await {
-            Ok(()) => Ok(()),
-            Err(StoreError::ConditionFailed { index }) => match claims.get(index).cloned().flatten() {
-                Some(kind) => Err(alias_exists(&kind)),
-                None => Err(Error::ConcurrentModificationException(
-                    "The user was modified by another request. Try again.".into(),
-                )),
-            },
-            Err(e) => Err(e.into()),
-        }
+        self.save_user_taking(pool, user, version, AliasTakeover::default(), extra).await
     }
 
     /// Writes a new user with its listing entry and index items. A taken username or
     /// username attribute → UsernameExistsException; a taken alias → AliasExistsException.
     pub async fn insert_user(&self, pool: &UserPool, user: &User, extra: Vec<Write>) -> Result<()> {
-        let (mut writes, claims) = self.new_user_writes(pool, user)?;
-        writes.extend(extra);
-        match self.store.transact(writes, self.now_secs()).await {
-            Ok(()) => Ok(()),
-            Err(StoreError::ConditionFailed { index }) => match claims.get(index).cloned().flatten() {
-                Some(kind) if !pool.username_attributes.contains(&kind) && kind != "sub" => {
-                    Err(alias_exists(&kind))
-                }
-                _ => Err(username_exists(pool)),
-            },
-            Err(e) => Err(e.into()),
-        }
+        self.insert_user_taking(pool, user, AliasTakeover::default(), extra).await
     }
 
     /// The writes that create a user (for callers that batch several users, like imports),
     /// and the alias kind each write claims.
     pub fn new_user_writes(&self, pool: &UserPool, user: &User) -> Result<(Vec<Write>, Vec<Option<String>>)> {
-        let (mut writes, mut claims) = self.user_writes(pool, user, None)?;
+        self.new_user_writes_with(pool, user, &Default::default())
+    }
+
+    fn new_user_writes_with(
+        &self,
+        pool: &UserPool,
+        user: &User,
+        taken: &BTreeSet<String>,
+    ) -> Result<(Vec<Write>, Vec<Option<String>>)> {
+        let (mut writes, mut claims) = self.user_writes(pool, user, None, taken)?;
         let listing =
             Item::new(keys::pool_users(&pool.id), pool.username_key(&user.username), serde_json::json!({}));
         writes.insert(1, Write::put(listing, Cond::NotExists));
@@ -383,9 +416,12 @@ impl Service {
         Ok((writes, claims))
     }
 
-    /// ForceAliasCreation: moves the verified email/phone aliases `user` is about to claim away
-    /// from the users holding them, whose attribute becomes unverified.
-    pub async fn take_aliases(&self, pool: &UserPool, user: &User) -> Result<()> {
+    /// ForceAliasCreation: for each verified email/phone alias `user` is about to claim that
+    /// another user holds, that user saved with the attribute unverified. Pass the result to
+    /// [`Service::save_user_taking`] / [`Service::insert_user_taking`], which move the aliases
+    /// in the claimant's own transaction, so a failed claim changes nobody.
+    pub async fn take_aliases(&self, pool: &UserPool, user: &User) -> Result<AliasTakeover> {
+        let mut out = AliasTakeover::default();
         let desired = crate::user_index::desired(pool, user);
         for (kind, value) in &desired.aliases {
             if kind == "sub" || user.owned.aliases.get(kind) == Some(value) {
@@ -407,9 +443,66 @@ impl Service {
             }
             other.attributes.insert(format!("{kind}_verified"), "false".into());
             other.modified = self.clock.now_millis();
-            self.save_user(pool, &other, version, vec![]).await?;
+            let moved = keys::alias(&pool.id, kind, value);
+            let (writes, _) = self.user_writes(pool, &other, Some(version), &Default::default())?;
+            // The claimant overwrites the alias item; deleting it too would touch it twice.
+            out.writes.extend(writes.into_iter().filter(|w| w.key() != (moved.as_str(), keys::ALIAS_SK)));
+            out.kinds.insert(kind.clone());
         }
-        Ok(())
+        Ok(out)
+    }
+
+    /// [`Service::save_user`], moving the aliases [`Service::take_aliases`] found.
+    pub async fn save_user_taking(
+        &self,
+        pool: &UserPool,
+        user: &User,
+        version: u64,
+        takeover: AliasTakeover,
+        extra: Vec<Write>,
+    ) -> Result<()> {
+        let (mut writes, claims) = self.user_writes(pool, user, Some(version), &takeover.kinds)?;
+        writes.extend(takeover.writes);
+        writes.extend(extra);
+        self.commit_user(pool, writes, claims, false).await
+    }
+
+    /// [`Service::insert_user`], moving the aliases [`Service::take_aliases`] found.
+    pub async fn insert_user_taking(
+        &self,
+        pool: &UserPool,
+        user: &User,
+        takeover: AliasTakeover,
+        extra: Vec<Write>,
+    ) -> Result<()> {
+        let (mut writes, claims) = self.new_user_writes_with(pool, user, &takeover.kinds)?;
+        writes.extend(takeover.writes);
+        writes.extend(extra);
+        self.commit_user(pool, writes, claims, true).await
+    }
+
+    /// Runs a user's transaction and names what a failed condition means: a taken alias, a
+    /// taken username (new users), or a concurrent change.
+    async fn commit_user(
+        &self,
+        pool: &UserPool,
+        writes: Vec<Write>,
+        claims: Vec<Option<String>>,
+        new_user: bool,
+    ) -> Result<()> {
+        match self.store.transact(writes, self.now_secs()).await {
+            Ok(()) => Ok(()),
+            Err(StoreError::ConditionFailed { index }) => match claims.get(index).cloned().flatten() {
+                Some(kind) if !new_user || (!pool.username_attributes.contains(&kind) && kind != "sub") => {
+                    Err(alias_exists(&kind))
+                }
+                _ if new_user && index < claims.len() => Err(username_exists(pool)),
+                _ => Err(Error::ConcurrentModificationException(
+                    "The user was modified by another request. Try again.".into(),
+                )),
+            },
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// The writes that remove a user with its listing entry and every index item.
@@ -483,6 +576,14 @@ pub fn check_secret_hash(client: &AppClient, given: Option<&str>, usernames: &[&
             "Unable to verify secret hash for client {}",
             client.client_id
         )))
+    }
+}
+
+/// A list operation's `Limit`: 1–60, 60 when omitted or 0 (Cognito's page size).
+pub fn page_limit(input: &Value) -> usize {
+    match input.i64_of("Limit") {
+        Some(n) if n > 0 => n.min(60) as usize,
+        _ => 60,
     }
 }
 

@@ -53,6 +53,9 @@ enum Command {
         /// Most groups a user may belong to.
         #[arg(long, env = "TESSERA_MAX_GROUPS_PER_USER", default_value_t = Limits::default().groups_per_user)]
         max_groups_per_user: u64,
+        /// Most custom attributes a user pool may define.
+        #[arg(long, env = "TESSERA_MAX_CUSTOM_ATTRIBUTES", default_value_t = Limits::default().custom_attributes_per_pool)]
+        max_custom_attributes: u64,
     },
     /// Create the DynamoDB table (TTL and point-in-time recovery on). Idempotent.
     CreateTable {
@@ -87,6 +90,7 @@ async fn main() -> Result<(), String> {
             max_skew_secs,
             max_groups_per_pool,
             max_groups_per_user,
+            max_custom_attributes,
         } => {
             let mut cfg = LocalConfig::new(data_dir);
             cfg.bind = bind;
@@ -106,8 +110,11 @@ async fn main() -> Result<(), String> {
             cfg.region = region;
             cfg.cors_origins = cors_origins;
             cfg.max_skew_secs = max_skew_secs;
-            cfg.service.limits =
-                Limits { groups_per_pool: max_groups_per_pool, groups_per_user: max_groups_per_user };
+            cfg.service.limits = Limits {
+                groups_per_pool: max_groups_per_pool,
+                groups_per_user: max_groups_per_user,
+                custom_attributes_per_pool: max_custom_attributes,
+            };
             let keys = cfg.admin_keys.clone();
             let running = tessera_local::start(cfg).await?;
             println!("Tessera is listening on {}", running.url());

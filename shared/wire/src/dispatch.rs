@@ -1,15 +1,19 @@
 //! The table from Cognito operation name to the domain function that serves it.
 
 use serde_json::Value;
-use tessera_core::ops::{admin_users, auth, clients, groups, import, passwords, pools, search, users};
+use tessera_core::ops::{
+    admin_users, attributes, auth, clients, groups, import, passwords, pools, search, users,
+};
 use tessera_core::{CallContext, Result, Service};
 
 /// Every cognito-idp operation this version serves. Others answer a clear error.
 pub const IMPLEMENTED: &[&str] = &[
+    "AddCustomAttributes",
     "AdminAddUserToGroup",
     "AdminConfirmSignUp",
     "AdminCreateUser",
     "AdminDeleteUser",
+    "AdminDeleteUserAttributes",
     "AdminDisableUser",
     "AdminEnableUser",
     "AdminGetUser",
@@ -19,6 +23,7 @@ pub const IMPLEMENTED: &[&str] = &[
     "AdminResetUserPassword",
     "AdminRespondToAuthChallenge",
     "AdminSetUserPassword",
+    "AdminUpdateUserAttributes",
     "AdminUserGlobalSignOut",
     "ChangePassword",
     "ConfirmForgotPassword",
@@ -29,6 +34,7 @@ pub const IMPLEMENTED: &[&str] = &[
     "CreateUserPoolClient",
     "DeleteGroup",
     "DeleteUser",
+    "DeleteUserAttributes",
     "DeleteUserPool",
     "DeleteUserPoolClient",
     "DescribeUserImportJob",
@@ -38,6 +44,7 @@ pub const IMPLEMENTED: &[&str] = &[
     "GetCSVHeader",
     "GetGroup",
     "GetUser",
+    "GetUserAttributeVerificationCode",
     "GlobalSignOut",
     "InitiateAuth",
     "ListGroups",
@@ -53,14 +60,17 @@ pub const IMPLEMENTED: &[&str] = &[
     "StartUserImportJob",
     "StopUserImportJob",
     "UpdateGroup",
+    "UpdateUserAttributes",
     "UpdateUserPool",
     "UpdateUserPoolClient",
+    "VerifyUserAttribute",
 ];
 
 /// Runs one operation. `None` when the operation is not implemented.
 pub async fn call(svc: &Service, ctx: &CallContext, op: &str, input: &Value) -> Option<Result<Value>> {
     Some(match op {
         "AdminAddUserToGroup" => groups::admin_add_user_to_group(svc, input).await,
+        "AddCustomAttributes" => attributes::add_custom_attributes(svc, input).await,
         "AdminConfirmSignUp" => users::admin_confirm_sign_up(svc, input).await,
         "AdminCreateUser" => admin_users::admin_create_user(svc, input).await,
         "AdminDeleteUser" => users::admin_delete_user(svc, input).await,
@@ -73,6 +83,8 @@ pub async fn call(svc: &Service, ctx: &CallContext, op: &str, input: &Value) -> 
         "AdminResetUserPassword" => passwords::admin_reset_user_password(svc, input).await,
         "AdminRespondToAuthChallenge" => auth::admin_respond_to_auth_challenge(svc, ctx, input).await,
         "AdminSetUserPassword" => passwords::admin_set_user_password(svc, input).await,
+        "AdminDeleteUserAttributes" => attributes::admin_delete_user_attributes(svc, input).await,
+        "AdminUpdateUserAttributes" => attributes::admin_update_user_attributes(svc, input).await,
         "AdminUserGlobalSignOut" => auth::admin_user_global_sign_out(svc, input).await,
         "ChangePassword" => passwords::change_password(svc, ctx, input).await,
         "ConfirmForgotPassword" => passwords::confirm_forgot_password(svc, input).await,
@@ -83,6 +95,7 @@ pub async fn call(svc: &Service, ctx: &CallContext, op: &str, input: &Value) -> 
         "CreateUserPoolClient" => clients::create_user_pool_client(svc, input).await,
         "DeleteGroup" => groups::delete_group(svc, input).await,
         "DeleteUser" => admin_users::delete_user(svc, ctx, input).await,
+        "DeleteUserAttributes" => attributes::delete_user_attributes(svc, ctx, input).await,
         "DeleteUserPool" => pools::delete_user_pool(svc, input).await,
         "DeleteUserPoolClient" => clients::delete_user_pool_client(svc, input).await,
         "DescribeUserImportJob" => import::describe_user_import_job(svc, input).await,
@@ -92,6 +105,9 @@ pub async fn call(svc: &Service, ctx: &CallContext, op: &str, input: &Value) -> 
         "GetCSVHeader" => import::get_csv_header(svc, input).await,
         "GetGroup" => groups::get_group(svc, input).await,
         "GetUser" => users::get_user(svc, ctx, input).await,
+        "GetUserAttributeVerificationCode" => {
+            attributes::get_user_attribute_verification_code(svc, ctx, input).await
+        }
         "GlobalSignOut" => auth::global_sign_out(svc, ctx, input).await,
         "InitiateAuth" => auth::initiate_auth(svc, ctx, input).await,
         "ListGroups" => groups::list_groups(svc, input).await,
@@ -107,8 +123,10 @@ pub async fn call(svc: &Service, ctx: &CallContext, op: &str, input: &Value) -> 
         "StartUserImportJob" => import::start_user_import_job(svc, input).await,
         "StopUserImportJob" => import::stop_user_import_job(svc, input).await,
         "UpdateGroup" => groups::update_group(svc, input).await,
+        "UpdateUserAttributes" => attributes::update_user_attributes(svc, ctx, input).await,
         "UpdateUserPool" => pools::update_user_pool(svc, input).await,
         "UpdateUserPoolClient" => clients::update_user_pool_client(svc, input).await,
+        "VerifyUserAttribute" => attributes::verify_user_attribute(svc, ctx, input).await,
         _ => return None,
     })
 }

@@ -1,7 +1,8 @@
 //! AdminCreateUser (with its invitation), AdminDisableUser, AdminEnableUser, DeleteUser.
 
-use super::passwords::temporary_password_validity_days;
-use super::users::{check_attribute_values, deliver, is_email, is_phone, password_secrets};
+use super::passwords::temporary_password_expiry;
+use super::users::{deliver, password_secrets};
+use crate::attributes::{check_new_user, Writer};
 use crate::error::{Error, Result};
 use crate::model::{PasswordState, User, UserPool, UserStatus};
 use crate::password::PasswordPolicy;
@@ -101,36 +102,6 @@ fn invitation_channels(
     Ok(out)
 }
 
-/// The internal username and the username attribute (kind, value) a new user gets: in pools
-/// where email/phone is the username it must be one, and the internal username is the sub.
-fn new_username(pool: &UserPool, given: &str, sub: &str) -> Result<(String, Option<(&'static str, String)>)> {
-    if pool.username_attributes.is_empty() {
-        if pool.alias_attributes.iter().any(|a| a == "email") && is_email(given) {
-            return Err(Error::invalid(
-                "Username cannot be of email format, since user pool is configured for email alias.",
-            ));
-        }
-        if pool.alias_attributes.iter().any(|a| a == "phone_number") && is_phone(given) {
-            return Err(Error::invalid(
-                "Username cannot be of phone number format, since user pool is configured for phone_number alias.",
-            ));
-        }
-        return Ok((given.to_string(), None));
-    }
-    let allows = |a: &str| pool.username_attributes.iter().any(|x| x == a);
-    if allows("email") && is_email(given) {
-        Ok((sub.to_string(), Some(("email", given.to_string()))))
-    } else if allows("phone_number") && is_phone(given) {
-        Ok((sub.to_string(), Some(("phone_number", given.to_string()))))
-    } else if allows("email") && pool.username_attributes.len() == 1 {
-        Err(Error::invalid("Username should be an email."))
-    } else if pool.username_attributes.len() == 1 {
-        Err(Error::invalid("Username should be a phone number."))
-    } else {
-        Err(Error::invalid("Username should be either an email or a phone number."))
-    }
-}
-
 fn user_exists(pool: &UserPool) -> Error {
     if pool.username_attributes.is_empty() {
         Error::UsernameExistsException("User account already exists".into())
@@ -194,7 +165,7 @@ pub async fn admin_create_user(svc: &Service, input: &Value) -> Result<Value> {
         ));
     }
     let sub = svc.rng.uuid().to_string();
-    let (username, username_attribute) = new_username(&pool, given_username, &sub)?;
+    let (username, username_attribute) = super::users::internal_username(&pool, given_username, &sub)?;
     if let Some((kind, value)) = &username_attribute {
         attributes.insert(kind.to_string(), value.clone());
     }
@@ -210,7 +181,7 @@ pub async fn admin_create_user(svc: &Service, input: &Value) -> Result<Value> {
             }
         }
     }
-    check_attribute_values(&pool, &attributes)?;
+    check_new_user(&pool, &attributes, Writer::AdminCreate)?;
     attributes.insert("sub".into(), sub.clone());
     let password = temporary_password(svc, &pool, input)?;
     let channels =
@@ -234,14 +205,20 @@ pub async fn admin_create_user(svc: &Service, input: &Value) -> Result<Value> {
         codes: BTreeMap::new(),
         owned: Default::default(),
         password_state: PasswordState {
-            temporary_expires_at: Some(svc.now_secs() + temporary_password_validity_days(&pool) * 86_400),
+            temporary_expires_at: Some(temporary_password_expiry(svc, &pool)),
             ..Default::default()
         },
     };
-    if input.bool_of("ForceAliasCreation") == Some(true) {
-        svc.take_aliases(&pool, &user).await?;
-    }
-    svc.insert_user(&pool, &user, vec![]).await?;
+    let takeover = if input.bool_of("ForceAliasCreation") == Some(true) {
+        svc.take_aliases(&pool, &user).await?
+    } else {
+        Default::default()
+    };
+    // A name taken between the check above and this write answers the same way.
+    svc.insert_user_taking(&pool, &user, takeover, vec![]).await.map_err(|e| match e {
+        Error::UsernameExistsException(_) => user_exists(&pool),
+        other => other,
+    })?;
     invite(svc, &pool, given_username, &password, &channels).await?;
     Ok(json!({"User": user.user_type(None)}))
 }
@@ -267,7 +244,7 @@ async fn resend_invitation(
     user.password_hash = Some(hash);
     user.srp = Some(srp);
     user.password_state = PasswordState {
-        temporary_expires_at: Some(svc.now_secs() + temporary_password_validity_days(pool) * 86_400),
+        temporary_expires_at: Some(temporary_password_expiry(svc, pool)),
         ..Default::default()
     };
     user.modified = svc.clock.now_millis();

@@ -185,6 +185,9 @@ pub struct Origin {
     pub pool_id: String,
     pub client_id: String,
     pub username: String,
+    /// The user's `sub`: a later user given the same username never inherits the family.
+    #[serde(default)]
+    pub sub: String,
     pub refresh_hash: String,
     pub auth_time: i64,
     /// When the family began (epoch ms); a global sign-out at or after this revokes it.
@@ -280,13 +283,14 @@ async fn password_sign_in(
             Error::UserNotFoundException("User does not exist.".into())
         });
     };
-    let facts = UserFacts::of(&user, svc.clock.now_millis());
+    let mut facts = UserFacts::of(&user, svc.clock.now_millis());
     // Attempts during a lockout are refused unchecked and do not count.
     let (user, correct) = if facts.locked {
         (user, false)
     } else {
         let (user, version, correct) = check_password(svc, pool, user, version, password).await?;
-        record_sign_in_attempt(svc, pool, user.clone(), version, correct).await?;
+        // Attempts in flight together: one that a lockout overtook while it hashed is refused.
+        facts.locked = record_sign_in_attempt(svc, pool, user.clone(), version, correct).await?;
         (user, correct)
     };
     match step(&AuthState::PasswordChecked { correct }, facts) {
@@ -331,17 +335,29 @@ async fn check_password(
 }
 
 /// Counts a wrong password (or clears the count after a right one) on the user record,
-/// re-reading on a concurrent change so no failure goes uncounted.
+/// re-reading on a concurrent change so no failure goes uncounted. True when the record, as
+/// it stands now, is locked: another attempt locked it while this one was being checked, and
+/// this one must be refused whatever its password.
 pub(crate) async fn record_sign_in_attempt(
     svc: &Service,
     pool: &UserPool,
     mut user: User,
     mut version: u64,
     correct: bool,
-) -> Result<()> {
+) -> Result<bool> {
     let key = keys::user(&pool.id, &pool.username_key(&user.username));
+    if correct {
+        // The record read before hashing may be stale; a right password is judged on the latest.
+        match svc.get_json::<User>(&key, keys::USER_SK).await? {
+            Some((fresh, v)) => (user, version) = (fresh, v),
+            None => return Ok(false),
+        }
+    }
     for _ in 0..5 {
         let now_ms = svc.clock.now_millis();
+        if user.password_state.locked_until_ms > now_ms {
+            return Ok(true);
+        }
         let next = if correct {
             PasswordState {
                 failed_sign_ins: 0,
@@ -353,19 +369,19 @@ pub(crate) async fn record_sign_in_attempt(
             after_failed_sign_in(&user.password_state, now_ms)
         };
         if next == user.password_state {
-            return Ok(());
+            return Ok(false);
         }
         user.password_state = next;
         match svc.save_user(pool, &user, version, vec![]).await {
             Err(Error::ConcurrentModificationException(_)) => {}
-            other => return other,
+            other => return other.map(|()| false),
         }
         match svc.get_json::<User>(&key, keys::USER_SK).await? {
             Some((fresh, v)) => (user, version) = (fresh, v),
-            None => return Ok(()),
+            None => return Ok(false),
         }
     }
-    Ok(())
+    Ok(false)
 }
 
 /// A pending challenge: what a later RespondToAuthChallenge may continue. Stored under the
@@ -446,7 +462,7 @@ async fn challenge(
             let shown: serde_json::Map<String, Value> = user
                 .attributes
                 .iter()
-                .filter(|(k, _)| k.as_str() != "sub")
+                .filter(|(k, _)| k.as_str() != "sub" && crate::attributes::can_read(client, k))
                 .map(|(k, v)| (k.clone(), json!(v)))
                 .collect();
             let missing: Vec<String> = missing_required(pool, &user.attributes)
@@ -518,18 +534,25 @@ async fn respond(svc: &Service, ctx: &CallContext, client: &AppClient, input: &V
         responses.get("SECRET_HASH").and_then(Value::as_str),
         &[username, user.username.as_str()],
     )?;
-    let mut attributes = user.attributes.clone();
-    let mut given = std::collections::BTreeMap::new();
-    for (k, v) in responses.as_object().into_iter().flatten() {
-        if let Some(attr) = k.strip_prefix("userAttributes.") {
-            given.insert(attr.to_string(), v.as_str().unwrap_or_default().to_string());
-        }
-    }
-    if given.contains_key("sub") {
+    let given: Vec<(String, String)> = responses
+        .as_object()
+        .into_iter()
+        .flatten()
+        .filter_map(|(k, v)| {
+            let attr = k.strip_prefix("userAttributes.")?;
+            Some((attr.to_string(), v.as_str().unwrap_or_default().to_string()))
+        })
+        .collect();
+    if given.iter().any(|(k, _)| k == "sub") {
         return Err(Error::invalid("Cannot modify an immutable attribute: sub"));
     }
-    super::users::check_attribute_values(&pool, &given)?;
-    attributes.extend(given);
+    crate::attributes::check_user_writes(&pool, client, given.iter().map(|(k, _)| k.as_str()))?;
+    let mut attributes = user.attributes.clone();
+    for (name, value) in &given {
+        crate::attributes::check_value(&pool, name, value, crate::attributes::Writer::User)?;
+        attributes.insert(name.clone(), value.clone());
+    }
+    attributes.retain(|_, v| !v.is_empty());
     if let Some(a) = missing_required(&pool, &attributes).first() {
         return Err(Error::invalid(format!("Invalid attributes given, {a} is missing")));
     }
@@ -542,14 +565,16 @@ async fn respond(svc: &Service, ctx: &CallContext, client: &AppClient, input: &V
         Step::Denied(e) => return Err(e),
     }
     let (hash, srp) = super::users::password_secrets(svc, &pool, &user.username, &new_password).await?;
-    user.attributes = attributes;
+    // The same rules as UpdateUserAttributes: a changed email or phone is unverified and gets a code.
+    let messages =
+        super::attributes::apply_changes(svc, &pool, &mut user, &given, crate::attributes::Writer::User)?;
     user.password_hash = Some(hash);
     user.srp = Some(srp);
     user.status = UserStatus::CONFIRMED;
     user.password_state = PasswordState::default();
     user.modified = svc.clock.now_millis();
     // Consumes the session in the same transaction: a concurrent reuse fails on the user's version.
-    svc.save_user(&pool, &user, version, vec![consume]).await?;
+    super::attributes::save_and_send(svc, &pool, &user, version, messages, vec![consume]).await?;
     issue(svc, ctx, &pool, client, &user, None).await
 }
 
@@ -577,10 +602,13 @@ async fn refresh(
     if origin.client_id != client.client_id || origin.pool_id != pool.id {
         return Err(invalid());
     }
+    // By the exact username: an alias equal to it names someone else.
+    let revoked = || Error::not_authorized("Refresh Token has been revoked");
     let (user, _) = svc
-        .find_user(pool, &origin.username)
+        .get_json::<User>(&keys::user(&pool.id, &pool.username_key(&origin.username)), keys::USER_SK)
         .await?
-        .ok_or_else(|| Error::not_authorized("Refresh Token has been revoked"))?;
+        .filter(|(u, _)| u.sub == origin.sub)
+        .ok_or_else(revoked)?;
     let given = params.get("SECRET_HASH").and_then(Value::as_str);
     let mut names = vec![user.username.as_str(), user.sub.as_str()];
     if let Some(u) = params.get("USERNAME").and_then(Value::as_str) {
@@ -591,7 +619,7 @@ async fn refresh(
         return Err(Error::not_authorized("User is disabled."));
     }
     if origin.created_ms <= user.signed_out_at_ms {
-        return Err(Error::not_authorized("Refresh Token has been revoked"));
+        return Err(revoked());
     }
     issue(svc, ctx, pool, client, &user, Some((&origin_jti, &origin))).await
 }
@@ -630,6 +658,7 @@ async fn issue(
                 pool_id: pool.id.clone(),
                 client_id: client.client_id.clone(),
                 username: user.username.clone(),
+                sub: user.sub.clone(),
                 refresh_hash: refresh_hash(&secret),
                 auth_time: now,
                 created_ms: svc.clock.now_millis().max(user.signed_out_at_ms + 1),
@@ -663,7 +692,9 @@ async fn issue(
         "username": user.username,
     });
     let mut id_claims = serde_json::Map::new();
-    for (name, value) in &user.attributes {
+    // Only the attributes the client may read become claims.
+    let readable = user.attributes.iter().filter(|(name, _)| crate::attributes::can_read(client, name));
+    for (name, value) in readable {
         let v = match name.as_str() {
             "email_verified" | "phone_number_verified" => json!(value == "true"),
             "updated_at" => value.parse::<i64>().map(|n| json!(n)).unwrap_or(json!(value)),
@@ -729,7 +760,12 @@ pub async fn authorize_access_token(svc: &Service, ctx: &CallContext, token: &st
         .get_json::<User>(&keys::user(&pool.id, &pool.username_key(username)), keys::USER_SK)
         .await?
         .ok_or_else(|| Error::UserNotFoundException("User does not exist.".into()))?;
-    if origin.created_ms <= user.signed_out_at_ms || origin.username != user.username {
+    let sub = claims.get("sub").and_then(Value::as_str);
+    if origin.created_ms <= user.signed_out_at_ms
+        || origin.username != user.username
+        || origin.sub != user.sub
+        || sub != Some(user.sub.as_str())
+    {
         return Err(revoked());
     }
     if !user.enabled {

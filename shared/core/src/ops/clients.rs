@@ -110,6 +110,7 @@ pub async fn create_user_pool_client(svc: &Service, input: &Value) -> Result<Val
     let pool = svc.pool(input.req_str("UserPoolId")?).await?;
     let settings = settings_from(input);
     validate(&settings)?;
+    crate::attributes::check_client_lists(&pool, &settings, true)?;
     let now = svc.clock.now_millis();
     let client = AppClient {
         pool_id: pool.id.clone(),
@@ -162,7 +163,7 @@ pub async fn describe_user_pool_client(svc: &Service, input: &Value) -> Result<V
 
 pub async fn update_user_pool_client(svc: &Service, input: &Value) -> Result<Value> {
     let pool_id = input.req_str("UserPoolId")?;
-    svc.pool(pool_id).await?;
+    let pool = svc.pool(pool_id).await?;
     let client_id = input.req_str("ClientId")?;
     let (mut client, version) = svc
         .get_json::<AppClient>(&keys::client(client_id), keys::CLIENT_SK)
@@ -173,6 +174,7 @@ pub async fn update_user_pool_client(svc: &Service, input: &Value) -> Result<Val
         })?;
     let settings = settings_from(input);
     validate(&settings)?;
+    crate::attributes::check_client_lists(&pool, &settings, false)?;
     // Like Cognito, members left out return to their defaults.
     client.settings = settings;
     if let Some(name) = input.str_of("ClientName") {
@@ -185,14 +187,15 @@ pub async fn update_user_pool_client(svc: &Service, input: &Value) -> Result<Val
         serde_json::to_value(&client).map_err(Error::internal)?,
     );
     item.version = version + 1;
-    match svc
+    let result = svc
         .store
         .transact(
             vec![Write::put(item, Cond::Version(version)), Write::put(client_listing(&client), Cond::None)],
             svc.now_secs(),
         )
-        .await
-    {
+        .await;
+    svc.forget_client(&client.client_id);
+    match result {
         Ok(()) => Ok(json!({"UserPoolClient": describe(&client)})),
         Err(StoreError::ConditionFailed { .. }) => Err(Error::ConcurrentModificationException(
             "The client was modified by another request. Try again.".into(),
@@ -214,6 +217,7 @@ pub async fn delete_user_pool_client(svc: &Service, input: &Value) -> Result<Val
             svc.now_secs(),
         )
         .await?;
+    svc.forget_client(&client.client_id);
     Ok(json!({}))
 }
 

@@ -11,7 +11,7 @@
 
 use crate::error::{Error, Result};
 use crate::model::{keys, Group, User, UserPool};
-use crate::service::{decode_next_token, encode_next_token, Input, Service};
+use crate::service::{decode_next_token, encode_next_token, page_limit, Input, Service};
 use crate::store::{Cond, Item, StoreError, Write, MAX_TRANSACTION_WRITES};
 use serde_json::{json, Map, Value};
 
@@ -52,18 +52,6 @@ pub fn group_type(g: &Group) -> Value {
     out
 }
 
-/// `UserType`, as ListUsersInGroup returns it.
-fn user_type(user: &User) -> Value {
-    json!({
-        "Username": user.username,
-        "Attributes": user.attributes_json(),
-        "UserCreateDate": user.created as f64 / 1000.0,
-        "UserLastModifiedDate": user.modified as f64 / 1000.0,
-        "Enabled": user.enabled,
-        "UserStatus": user.status.as_str(),
-    })
-}
-
 fn precedence(input: &Value) -> Result<Option<i64>> {
     match input.get("Precedence") {
         None | Some(Value::Null) => Ok(None),
@@ -77,13 +65,6 @@ fn precedence(input: &Value) -> Result<Option<i64>> {
 }
 
 /// `Limit` of the list operations: 1–60, 60 when absent or 0.
-fn page_limit(input: &Value) -> usize {
-    match input.i64_of("Limit") {
-        Some(n) if n > 0 => n.min(60) as usize,
-        _ => 60,
-    }
-}
-
 async fn load_group(svc: &Service, pool_id: &str, name: &str) -> Result<Option<(Group, u64)>> {
     svc.get_json::<Group>(&keys::group(pool_id, name), keys::GROUP_SK).await
 }
@@ -358,7 +339,7 @@ pub async fn admin_list_groups_for_user(svc: &Service, input: &Value) -> Result<
     let page = svc.store.query(&pk, "", start.as_deref(), page_limit(input), svc.now_secs()).await?;
     let mut groups = Vec::new();
     for entry in page.items.iter().filter(|e| belongs_to(e, &user)) {
-        if let Some((group, _)) = load_group(svc, &pool.id, &entry.sk).await? {
+        if let Some((group, _)) = load_group(svc, &pool.id, &entry.sk).await?.filter(|(g, _)| !g.deleting) {
             groups.push(group_type(&group));
         }
     }
@@ -382,7 +363,7 @@ pub async fn list_users_in_group(svc: &Service, input: &Value) -> Result<Value> 
     for entry in &page.items {
         let found = svc.get_json::<User>(&keys::user(&pool.id, &entry.sk), keys::USER_SK).await?;
         if let Some((user, _)) = found.filter(|(u, _)| belongs_to(entry, u)) {
-            users.push(user_type(&user));
+            users.push(user.user_type(None));
         }
     }
     let mut out = json!({"Users": users});
@@ -434,7 +415,8 @@ pub async fn add_group_claims(
     let page = svc.store.query(&pk, "", None, bound, svc.now_secs()).await?;
     let mut groups = Vec::new();
     for entry in page.items.iter().filter(|e| belongs_to(e, user)) {
-        if let Some((group, _)) = load_group(svc, &pool.id, &entry.sk).await? {
+        // A group DeleteGroup has begun removing no longer counts.
+        if let Some((group, _)) = load_group(svc, &pool.id, &entry.sk).await?.filter(|(g, _)| !g.deleting) {
             groups.push(group);
         }
     }

@@ -1,6 +1,7 @@
 //! One module per area; one public function per Cognito operation, named after it.
 
 pub mod admin_users;
+pub mod attributes;
 pub mod auth;
 pub mod clients;
 pub mod groups;

@@ -1,8 +1,9 @@
 //! ForgotPassword, ConfirmForgotPassword, ChangePassword, AdminSetUserPassword,
 //! AdminResetUserPassword; where reset codes go, and what unknown users are told.
 
-use super::auth::{authorize_access_token, dummy_hash, record_sign_in_attempt};
-use super::users::{consume_code, deliver, is_email, is_phone, mask, new_code_to, password_secrets};
+use super::auth::{authorize_access_token, record_sign_in_attempt};
+use super::users::{consume_code, deliver, mask, new_code_to, password_secrets};
+use crate::attributes::{is_email, is_phone};
 use crate::error::{Error, Result};
 use crate::model::{keys, AppClient, PasswordState, User, UserPool, UserStatus};
 use crate::service::{check_secret_hash, CallContext, Input, Service};
@@ -89,15 +90,6 @@ async fn dummy_store_work(svc: &Service, pool: &UserPool) -> Result<()> {
     Ok(())
 }
 
-/// A password hash's worth of work, for requests about users who do not exist.
-async fn dummy_hash_work(svc: &Service, password: &str) -> Result<()> {
-    let dummy = dummy_hash(svc).await?;
-    let params = svc.config.hash_params;
-    let password = password.to_string();
-    svc.cpu(move || params.verify(&password, &dummy)).await?;
-    Ok(())
-}
-
 fn user_not_found() -> Error {
     Error::UserNotFoundException("Username/client id combination not found.".into())
 }
@@ -154,15 +146,17 @@ pub async fn confirm_forgot_password(svc: &Service, input: &Value) -> Result<Val
     check_secret_hash(&client, input.str_of("SecretHash"), &[username])?;
     let code = input.req_str("ConfirmationCode")?;
     let password = input.req_str("Password")?;
+    // The policy first, so a rejected password does not use up the code, and answers the same
+    // whether or not the user exists.
+    pool.password_policy.check(password)?;
     let Some((mut user, version)) = svc.find_user(&pool, username).await? else {
-        dummy_hash_work(svc, password).await?;
+        // A wrong code for a real user costs a read and a write, no hash: imitate that.
+        dummy_store_work(svc, &pool).await?;
         return Err(if client.prevent_user_existence_errors() { code_mismatch() } else { user_not_found() });
     };
     if !user.enabled {
         return Err(Error::not_authorized("User is disabled."));
     }
-    // The policy first, so a rejected password does not use up the code.
-    pool.password_policy.check(password)?;
     consume_code(svc, &pool, &mut user, version, RESET_PURPOSE, code).await?;
     set_password(svc, &pool, &mut user, password).await?;
     if matches!(user.status, UserStatus::RESET_REQUIRED | UserStatus::FORCE_CHANGE_PASSWORD) {
@@ -206,8 +200,7 @@ pub async fn admin_set_user_password(svc: &Service, input: &Value) -> Result<Val
         user.status = UserStatus::CONFIRMED;
     } else {
         user.status = UserStatus::FORCE_CHANGE_PASSWORD;
-        user.password_state.temporary_expires_at =
-            Some(svc.now_secs() + temporary_password_validity_days(&pool) * 86_400);
+        user.password_state.temporary_expires_at = Some(temporary_password_expiry(svc, &pool));
     }
     user.codes.remove(RESET_PURPOSE);
     svc.save_user(&pool, &user, version, vec![]).await?;
@@ -232,7 +225,12 @@ pub async fn admin_reset_user_password(svc: &Service, input: &Value) -> Result<V
 
 /// How long a temporary password lasts: `PasswordPolicy.TemporaryPasswordValidityDays`, or the
 /// legacy `AdminCreateUserConfig.UnusedAccountValidityDays` when a pool set only that.
-pub(crate) fn temporary_password_validity_days(pool: &UserPool) -> i64 {
+/// When a temporary password set now stops working (epoch seconds).
+pub(crate) fn temporary_password_expiry(svc: &Service, pool: &UserPool) -> i64 {
+    svc.now_secs() + temporary_password_validity_days(pool) * 86_400
+}
+
+fn temporary_password_validity_days(pool: &UserPool) -> i64 {
     let policy_days = i64::from(pool.password_policy.temporary_password_validity_days);
     let legacy = pool
         .settings

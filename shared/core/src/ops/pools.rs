@@ -91,9 +91,9 @@ fn check_sign_in_settings(
 }
 
 /// Custom attributes and required standard attributes from `Schema`.
-fn schema(input: &Value) -> Result<(Vec<String>, Vec<Value>)> {
+fn schema(input: &Value, max_custom: u64) -> Result<(Vec<String>, Vec<Value>)> {
     let mut required = Vec::new();
-    let mut custom = Vec::new();
+    let mut custom_requested = Vec::new();
     for attr in input.get("Schema").and_then(Value::as_array).into_iter().flatten() {
         let name = attr.req_str("Name")?;
         if crate::schema::is_standard(name) {
@@ -102,22 +102,10 @@ fn schema(input: &Value) -> Result<(Vec<String>, Vec<Value>)> {
             }
             continue;
         }
-        if attr.bool_of("Required") == Some(true) {
-            return Err(Error::invalid(format!(
-                "Required custom attributes are not supported currently. Attribute: {name}"
-            )));
-        }
-        let full = if name.starts_with("custom:") { name.to_string() } else { format!("custom:{name}") };
-        let mut a = attr.clone();
-        a["Name"] = json!(full);
-        a["DeveloperOnlyAttribute"] = json!(attr.bool_of("DeveloperOnlyAttribute").unwrap_or(false));
-        a["Mutable"] = json!(attr.bool_of("Mutable").unwrap_or(true));
-        a["Required"] = json!(false);
-        if a.get("AttributeDataType").is_none() {
-            a["AttributeDataType"] = json!("String");
-        }
-        custom.push(a);
+        custom_requested.push(attr.clone());
     }
+    let mut custom = Vec::new();
+    crate::attributes::add_custom_attributes(&mut custom, &custom_requested, max_custom)?;
     Ok((required, custom))
 }
 
@@ -143,9 +131,10 @@ pub async fn create_user_pool(svc: &Service, input: &Value) -> Result<Value> {
     let alias_attributes = string_list(input, "AliasAttributes");
     let auto_verified = string_list(input, "AutoVerifiedAttributes");
     check_sign_in_settings(&username_attributes, &alias_attributes, &auto_verified)?;
-    let (required_attributes, custom_schema) = schema(input)?;
+    let (required_attributes, custom_schema) = schema(input, svc.config.limits.custom_attributes_per_pool)?;
     let settings = settings_from(input, |k| !TYPED.contains(&k));
     check_mfa(&settings)?;
+    crate::attributes::check_update_settings(&settings, &auto_verified)?;
     let now = svc.clock.now_millis();
     let cipher = svc.cipher.clone();
     let keys = svc.cpu(move || PoolKeys::generate(cipher.as_ref())).await??;
@@ -266,6 +255,7 @@ pub async fn update_user_pool(svc: &Service, input: &Value) -> Result<Value> {
     check_sign_in_settings(&pool.username_attributes, &pool.alias_attributes, &auto_verified)?;
     let mut settings = settings_from(input, |k| UPDATABLE.contains(&k) && k != "PoolName");
     check_mfa(&settings)?;
+    crate::attributes::check_update_settings(&settings, &auto_verified)?;
     if input.get("Policies").is_some() {
         pool.password_policy = password_policy(input)?;
     }

@@ -9,9 +9,6 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use serde_json::{json, Value};
 
-/// Cognito's page size when `Limit` is omitted, and its maximum.
-const MAX_LIMIT: usize = 60;
-
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Match {
     Exact,
@@ -129,10 +126,7 @@ async fn load_users(svc: &Service, pool: &UserPool, keys_: &[String]) -> Result<
 
 pub async fn list_users(svc: &Service, input: &Value) -> Result<Value> {
     let pool = svc.pool(input.req_str("UserPoolId")?).await?;
-    let limit = match input.i64_of("Limit") {
-        Some(n) if n > 0 => (n as usize).min(MAX_LIMIT),
-        _ => MAX_LIMIT,
-    };
+    let limit = crate::service::page_limit(input);
     let filter = parse_filter(input.str_of("Filter").unwrap_or_default())?;
     let only: Option<Vec<String>> = input
         .get("AttributesToGet")

@@ -1,6 +1,7 @@
 //! SignUp, ConfirmSignUp, ResendConfirmationCode, AdminConfirmSignUp, AdminGetUser, GetUser,
 //! AdminDeleteUser; and the code and message mechanics they share.
 
+use crate::attributes::{is_email, is_phone, Writer};
 use crate::error::{Error, Result};
 use crate::model::{AppClient, PendingCode, SrpVerifier, User, UserPool, UserStatus};
 use crate::ports::OutgoingMessage;
@@ -57,17 +58,21 @@ pub fn mask(channel: &str, destination: &str) -> String {
     }
 }
 
-/// Where a verification code for this user goes: email first, then phone, per AutoVerifiedAttributes.
-fn verification_channel(pool: &UserPool, user: &User) -> Option<(&'static str, &'static str, String)> {
+/// Where a verification code for this user goes, per AutoVerifiedAttributes: when both are
+/// auto-verified and the user has both, only the phone gets the code (Cognito's rule).
+pub(crate) fn verification_channel(
+    pool: &UserPool,
+    user: &User,
+) -> Option<(&'static str, &'static str, String)> {
     let auto = &pool.auto_verified_attributes;
-    if auto.iter().any(|a| a == "email") {
-        if let Some(e) = user.attr("email") {
-            return Some(("EMAIL", "email", e.to_string()));
-        }
-    }
     if auto.iter().any(|a| a == "phone_number") {
         if let Some(p) = user.attr("phone_number") {
             return Some(("SMS", "phone_number", p.to_string()));
+        }
+    }
+    if auto.iter().any(|a| a == "email") {
+        if let Some(e) = user.attr("email") {
+            return Some(("EMAIL", "email", e.to_string()));
         }
     }
     None
@@ -115,7 +120,8 @@ fn new_code(
     Some(new_code_to(svc, pool, user, purpose, ttl, channel))
 }
 
-/// [`new_code`] to a channel the caller chose: (channel, attribute, destination).
+/// Like [`new_code`], to an explicit `(medium, attribute, destination)`: "EMAIL"/"SMS", the
+/// attribute the code verifies, and where it goes.
 pub(crate) fn new_code_to(
     svc: &Service,
     pool: &UserPool,
@@ -131,6 +137,7 @@ pub(crate) fn new_code_to(
             hash: code_hash(&user.username, &code),
             expires_at: svc.now_secs() + ttl,
             failed_attempts: 0,
+            pending_value: None,
         },
     );
     let shown_name = user.attr(attribute).unwrap_or(&user.username).to_string();
@@ -183,10 +190,7 @@ pub(crate) async fn consume_code(
     let want = code_hash(&user.username, code);
     let matches: bool = subtle::ConstantTimeEq::ct_eq(want.as_bytes(), pending.hash.as_bytes()).into();
     if !matches {
-        if let Some(p) = user.codes.get_mut(purpose) {
-            p.failed_attempts += 1;
-        }
-        svc.save_user(pool, user, version, vec![]).await?;
+        count_wrong_code(svc, pool, user.clone(), version, purpose, &pending.hash).await?;
         return Err(Error::CodeMismatchException(
             "Invalid verification code provided, please try again.".into(),
         ));
@@ -200,64 +204,68 @@ pub(crate) async fn consume_code(
     Ok(())
 }
 
-pub(crate) fn is_email(s: &str) -> bool {
-    match s.split_once('@') {
-        Some((l, d)) => {
-            !l.is_empty()
-                && d.contains('.')
-                && !d.starts_with('.')
-                && !d.ends_with('.')
-                && !s.contains(char::is_whitespace)
+/// Counts a wrong guess against the pending code, re-reading on a concurrent change so that
+/// guesses sent together are all counted.
+async fn count_wrong_code(
+    svc: &Service,
+    pool: &UserPool,
+    mut user: User,
+    mut version: u64,
+    purpose: &str,
+    code_hash: &str,
+) -> Result<()> {
+    let key = crate::model::keys::user(&pool.id, &pool.username_key(&user.username));
+    for _ in 0..10 {
+        match user.codes.get_mut(purpose) {
+            // The code was replaced or used meanwhile: nothing left to count against.
+            Some(p) if p.hash == code_hash => p.failed_attempts += 1,
+            _ => return Ok(()),
         }
-        None => false,
+        match svc.save_user(pool, &user, version, vec![]).await {
+            Err(Error::ConcurrentModificationException(_)) => {}
+            other => return other,
+        }
+        match svc.get_json::<User>(&key, crate::model::keys::USER_SK).await? {
+            Some((fresh, v)) => (user, version) = (fresh, v),
+            None => return Ok(()),
+        }
     }
+    Err(Error::ConcurrentModificationException("The user was modified by another request. Try again.".into()))
 }
 
-pub(crate) fn is_phone(s: &str) -> bool {
-    s.len() > 2 && s.starts_with('+') && s.chars().skip(1).all(|c| c.is_ascii_digit())
-}
-
-/// Checks attributes against the pool's schema: known names, required ones present, formats.
-fn check_attributes(pool: &UserPool, attrs: &BTreeMap<String, String>) -> Result<()> {
-    check_attribute_values(pool, attrs)?;
-    for req in &pool.required_attributes {
-        if attrs.get(req).is_none_or(|v| v.is_empty()) {
-            return Err(Error::invalid(format!(
-                "Attributes did not conform to the schema: {req}: The attribute is required"
-            )));
+/// The internal username for a new user and, in pools where email or phone is the username,
+/// the attribute the given name fills. There the internal username is the `sub`, as Cognito
+/// makes it; alias pools keep usernames distinct from the alias formats they accept.
+pub(crate) fn internal_username(
+    pool: &UserPool,
+    given: &str,
+    sub: &str,
+) -> Result<(String, Option<(&'static str, String)>)> {
+    if pool.username_attributes.is_empty() {
+        if pool.alias_attributes.iter().any(|a| a == "email") && is_email(given) {
+            return Err(Error::invalid(
+                "Username cannot be of email format, since user pool is configured for email alias.",
+            ));
         }
+        if pool.alias_attributes.iter().any(|a| a == "phone_number") && is_phone(given) {
+            return Err(Error::invalid(
+                "Username cannot be of phone number format, since user pool is configured for phone_number alias.",
+            ));
+        }
+        return Ok((given.to_string(), None));
     }
-    Ok(())
-}
-
-/// [`check_attributes`] without the required ones: known names, formats.
-pub(crate) fn check_attribute_values(pool: &UserPool, attrs: &BTreeMap<String, String>) -> Result<()> {
-    for name in attrs.keys() {
-        let known = crate::schema::is_standard(name)
-            || pool
-                .custom_schema
-                .iter()
-                .any(|c| c.get("Name").and_then(Value::as_str) == Some(name.as_str()));
-        if !known {
-            return Err(Error::invalid(format!(
-                "Attributes did not conform to the schema: Type for attribute {{{name}}} could not be determined"
-            )));
-        }
-        if name == "sub" {
-            return Err(Error::invalid("Attributes did not conform to the schema: sub: Attribute cannot be updated. (changing an immutable attribute)"));
-        }
+    let allows = |a: &str| pool.username_attributes.iter().any(|x| x == a);
+    if allows("email") && is_email(given) {
+        Ok((sub.to_string(), Some(("email", given.to_string()))))
+    } else if allows("phone_number") && is_phone(given) {
+        Ok((sub.to_string(), Some(("phone_number", given.to_string()))))
+    } else if allows("email") && pool.username_attributes.len() == 1 {
+        Err(Error::invalid("Username should be an email."))
+    } else if pool.username_attributes.len() == 1 {
+        Err(Error::invalid("Username should be a phone number."))
+    } else {
+        Err(Error::invalid("Username should be either an email or a phone number."))
     }
-    if let Some(e) = attrs.get("email") {
-        if !is_email(e) {
-            return Err(Error::invalid("Invalid email address format."));
-        }
-    }
-    if let Some(p) = attrs.get("phone_number") {
-        if !is_phone(p) {
-            return Err(Error::invalid("Invalid phone number format."));
-        }
-    }
-    Ok(())
 }
 
 pub async fn sign_up(svc: &Service, input: &Value) -> Result<Value> {
@@ -277,48 +285,17 @@ pub async fn sign_up(svc: &Service, input: &Value) -> Result<Value> {
     let password = input.req_str("Password")?;
     let mut attributes: BTreeMap<String, String> =
         attribute_list(input, "UserAttributes").into_iter().collect();
-    for v in ["email_verified", "phone_number_verified"] {
-        attributes.remove(v);
-    }
+    crate::attributes::check_user_writes(&pool, &client, attributes.keys().map(String::as_str))?;
     let sub = svc.rng.uuid().to_string();
-    let username = if pool.username_attributes.is_empty() {
-        // Alias pools keep usernames distinct from the alias formats they accept.
-        if pool.alias_attributes.iter().any(|a| a == "email") && is_email(given_username) {
-            return Err(Error::invalid(
-                "Username cannot be of email format, since user pool is configured for email alias.",
-            ));
-        }
-        if pool.alias_attributes.iter().any(|a| a == "phone_number") && is_phone(given_username) {
-            return Err(Error::invalid(
-                "Username cannot be of phone number format, since user pool is configured for phone_number alias.",
-            ));
-        }
-        given_username.to_string()
-    } else {
-        let as_email = pool.username_attributes.iter().any(|a| a == "email") && is_email(given_username);
-        let as_phone =
-            pool.username_attributes.iter().any(|a| a == "phone_number") && is_phone(given_username);
-        let kind = if as_email {
-            "email"
-        } else if as_phone {
-            "phone_number"
-        } else if pool.username_attributes.iter().any(|a| a == "email") && pool.username_attributes.len() == 1
-        {
-            return Err(Error::invalid("Username should be an email."));
-        } else if pool.username_attributes.len() == 1 {
-            return Err(Error::invalid("Username should be a phone number."));
-        } else {
-            return Err(Error::invalid("Username should be either an email or a phone number."));
-        };
-        attributes.insert(kind.to_string(), given_username.to_string());
-        // The internal username is the user's sub, as Cognito makes it.
-        sub.clone()
-    };
+    let (username, username_attribute) = internal_username(&pool, given_username, &sub)?;
+    if let Some((kind, value)) = username_attribute {
+        attributes.insert(kind.to_string(), value);
+    }
     attributes.insert("sub".into(), sub.clone());
     {
         let mut check = attributes.clone();
         check.remove("sub");
-        check_attributes(&pool, &check)?;
+        crate::attributes::check_new_user(&pool, &check, Writer::SignUp)?;
     }
     pool.password_policy.check(password)?;
     // Fast path: refuse a taken name before paying for the hash. The conditional writes below
@@ -383,10 +360,12 @@ pub async fn confirm_sign_up(svc: &Service, input: &Value) -> Result<Value> {
     mark_verified_after_signup(&pool, &mut user);
     user.status = UserStatus::CONFIRMED;
     user.modified = svc.clock.now_millis();
-    if input.bool_of("ForceAliasCreation") == Some(true) {
-        svc.take_aliases(&pool, &user).await?;
-    }
-    svc.save_user(&pool, &user, version, vec![]).await?;
+    let takeover = if input.bool_of("ForceAliasCreation") == Some(true) {
+        svc.take_aliases(&pool, &user).await?
+    } else {
+        Default::default()
+    };
+    svc.save_user_taking(&pool, &user, version, takeover, vec![]).await?;
     Ok(json!({}))
 }
 
@@ -454,9 +433,10 @@ pub async fn admin_get_user(svc: &Service, input: &Value) -> Result<Value> {
 
 pub async fn get_user(svc: &Service, ctx: &crate::service::CallContext, input: &Value) -> Result<Value> {
     let session = super::auth::authorize_access_token(svc, ctx, input.req_str("AccessToken")?).await?;
+    let client = super::attributes::token_client(svc, &session).await?;
     Ok(json!({
         "Username": session.user.username,
-        "UserAttributes": session.user.attributes_json(),
+        "UserAttributes": crate::attributes::readable_json(&client, &session.user.attributes),
     }))
 }
 
