@@ -423,6 +423,11 @@ on_both_stores!(stop_one_active_job_and_no_restart, |env| {
     assert!(e.starts_with("PreconditionNotMetException"), "{e}");
     let e = start(env, &pool, other.job_id().unwrap()).await.unwrap_err();
     assert_eq!(e, "LimitExceededException: A user import job is already in progress for this user pool.");
+    // The pool cannot be deleted or reconfigured under a running job.
+    let e = env.client.delete_user_pool().user_pool_id(&pool).send().await.map_err(err_name).unwrap_err();
+    assert!(e.starts_with("UserImportInProgressException: "), "{e}");
+    let e = env.client.update_user_pool().user_pool_id(&pool).send().await.map_err(err_name).unwrap_err();
+    assert!(e.starts_with("UserImportInProgressException: "), "{e}");
 
     let stopped = env.client.stop_user_import_job().user_pool_id(&pool).job_id(id).send().await.unwrap();
     let status = stopped.user_import_job().and_then(|j| j.status()).cloned();

@@ -434,6 +434,22 @@ pub async fn stop_user_import_job(svc: &Service, input: &Value) -> Result<Value>
 
 /// Frees the pool's active-job lock when its job has ended or stopped responding (that job is
 /// marked Failed). `Ok(true)`: the lock is gone.
+/// UserImportInProgressException while an import job runs in the pool: DeleteUserPool and
+/// UpdateUserPool wait for it, as in Cognito. A job silent past its heartbeat does not count.
+pub async fn refuse_while_importing(svc: &Service, pool_id: &str) -> Result<()> {
+    if svc.store.get(&jobs_pk(pool_id), ACTIVE_SK, svc.now_secs()).await?.is_none() {
+        return Ok(());
+    }
+    if let Ok(imports) = svc.imports() {
+        if release_stale_lock(svc, imports, pool_id).await? {
+            return Ok(());
+        }
+    }
+    Err(Error::UserImportInProgressException(
+        "A user import job is in progress for this user pool. Stop it or wait for it to finish.".into(),
+    ))
+}
+
 async fn release_stale_lock(svc: &Service, imports: &Imports, pool_id: &str) -> Result<bool> {
     let now = svc.now_secs();
     let Some(lock) = svc.store.get(&jobs_pk(pool_id), ACTIVE_SK, now).await? else { return Ok(true) };
