@@ -517,6 +517,28 @@ impl Service {
         writes
     }
 
+    /// Writes a changed pool (with `extra` writes in the same transaction), conditional on the
+    /// version read, and drops this process's cached copy.
+    pub async fn save_pool(&self, pool: &UserPool, version: u64, extra: Vec<Write>) -> Result<()> {
+        let mut item = Item::new(
+            keys::pool(&pool.id),
+            keys::POOL_SK,
+            serde_json::to_value(pool).map_err(Error::internal)?,
+        );
+        item.version = version + 1;
+        let mut writes = vec![Write::put(item, Cond::Version(version))];
+        writes.extend(extra);
+        let result = self.store.transact(writes, self.now_secs()).await;
+        self.forget_pool(&pool.id);
+        match result {
+            Ok(()) => Ok(()),
+            Err(StoreError::ConditionFailed { .. }) => Err(Error::ConcurrentModificationException(
+                "The user pool was modified by another request. Try again.".into(),
+            )),
+            Err(e) => Err(e.into()),
+        }
+    }
+
     /// The pool's signing keys, opened once per process.
     pub fn open_keys(&self, pool: &UserPool) -> Result<Arc<OpenKeys>> {
         if let Some(k) = self.key_cache.lock().map_err(Error::internal)?.get(&pool.id) {

@@ -12,7 +12,6 @@ use crate::error::{Error, Result};
 use crate::model::{keys, AppClient, User, UserPool};
 use crate::ports::OutgoingMessage;
 use crate::service::{alias_exists, attribute_list, CallContext, Input, Service};
-use crate::store::{Cond, Item, StoreError, Write};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 
@@ -319,16 +318,6 @@ pub async fn add_custom_attributes(svc: &Service, input: &Value) -> Result<Value
         svc.config.limits.custom_attributes_per_pool,
     )?;
     pool.modified = svc.clock.now_millis();
-    let mut item =
-        Item::new(keys::pool(&pool.id), keys::POOL_SK, serde_json::to_value(&pool).map_err(Error::internal)?);
-    item.version = version + 1;
-    let result = svc.store.transact(vec![Write::put(item, Cond::Version(version))], svc.now_secs()).await;
-    svc.forget_pool(&pool.id);
-    match result {
-        Ok(()) => Ok(json!({})),
-        Err(StoreError::ConditionFailed { .. }) => Err(Error::ConcurrentModificationException(
-            "The user pool was modified by another request. Try again.".into(),
-        )),
-        Err(e) => Err(e.into()),
-    }
+    svc.save_pool(&pool, version, vec![]).await?;
+    Ok(json!({}))
 }

@@ -4,7 +4,7 @@ use crate::error::{Error, Result};
 use crate::model::{keys, AppClient, UserPool};
 use crate::password::PasswordPolicy;
 use crate::service::{decode_next_token, encode_next_token, Input, Service};
-use crate::store::{Cond, Item, StoreError, Write, MAX_TRANSACTION_WRITES};
+use crate::store::{Cond, Item, Write, MAX_TRANSACTION_WRITES};
 use crate::tokens::PoolKeys;
 use serde_json::{json, Map, Value};
 
@@ -272,28 +272,10 @@ pub async fn update_user_pool(svc: &Service, input: &Value) -> Result<Value> {
     pool.settings = settings;
     pool.auto_verified_attributes = auto_verified;
     pool.modified = svc.clock.now_millis();
-    let mut item =
-        Item::new(keys::pool(&pool.id), keys::POOL_SK, serde_json::to_value(&pool).map_err(Error::internal)?);
-    item.version = version + 1;
     let listing = json!({"Id": pool.id, "Name": pool.name});
-    let result = svc
-        .store
-        .transact(
-            vec![
-                Write::put(item, Cond::Version(version)),
-                Write::put(Item::new(keys::POOLS, &pool.id, listing), Cond::None),
-            ],
-            svc.now_secs(),
-        )
-        .await;
-    svc.forget_pool(&pool.id);
-    match result {
-        Ok(()) => Ok(json!({})),
-        Err(StoreError::ConditionFailed { .. }) => Err(Error::ConcurrentModificationException(
-            "The user pool was modified by another request. Try again.".into(),
-        )),
-        Err(e) => Err(e.into()),
-    }
+    svc.save_pool(&pool, version, vec![Write::put(Item::new(keys::POOLS, &pool.id, listing), Cond::None)])
+        .await?;
+    Ok(json!({}))
 }
 
 pub async fn delete_user_pool(svc: &Service, input: &Value) -> Result<Value> {
