@@ -199,3 +199,83 @@ on_both_stores!(client_lifecycle, |env| {
         .unwrap_err();
     assert!(e.starts_with("InvalidParameterException"), "{e}");
 });
+
+on_both_stores!(lambda_config_never_stores_a_trigger_that_cannot_fire, |env| {
+    use cip::types::{
+        LambdaConfigType, PreTokenGenerationLambdaVersionType, PreTokenGenerationVersionConfigType,
+    };
+    const ARN: &str = "arn:aws:lambda:us-east-1:000000000000:function:hook";
+    let create = |config: LambdaConfigType| {
+        env.client.create_user_pool().pool_name(unique("triggers")).lambda_config(config).send()
+    };
+    let refused = |r: Result<_, String>| {
+        r.map(|_: cip::operation::create_user_pool::CreateUserPoolOutput| ()).unwrap_err()
+    };
+
+    let e = refused(
+        create(
+            LambdaConfigType::builder()
+                .kms_key_id("arn:aws:kms:us-east-1:000000000000:key/1234abcd-12ab")
+                .build(),
+        )
+        .await
+        .map_err(err_name),
+    );
+    assert_eq!(
+        e,
+        "InvalidParameterException: LambdaConfig.KMSKeyID: KMSKeyID only serves the custom sender triggers, which Tessera does not support."
+    );
+    let v3 = PreTokenGenerationVersionConfigType::builder()
+        .lambda_version(PreTokenGenerationLambdaVersionType::V30)
+        .lambda_arn(ARN)
+        .build()
+        .unwrap();
+    let e = refused(
+        create(LambdaConfigType::builder().pre_token_generation_config(v3).build()).await.map_err(err_name),
+    );
+    assert!(e.contains("LambdaVersion V3_0 is not supported"), "{e}");
+    let v2 = PreTokenGenerationVersionConfigType::builder()
+        .lambda_version(PreTokenGenerationLambdaVersionType::V20)
+        .lambda_arn(ARN)
+        .build()
+        .unwrap();
+    let e = refused(
+        create(
+            LambdaConfigType::builder()
+                .pre_token_generation(format!("{ARN}-other"))
+                .pre_token_generation_config(v2)
+                .build(),
+        )
+        .await
+        .map_err(err_name),
+    );
+    assert_eq!(
+        e,
+        "InvalidParameterException: LambdaConfig.PreTokenGeneration and PreTokenGenerationConfig.LambdaArn must be the same function."
+    );
+    // The classic triggers are refused until this version invokes them, on update too.
+    let e = refused(create(LambdaConfigType::builder().pre_sign_up(ARN).build()).await.map_err(err_name));
+    assert_eq!(
+        e,
+        "InvalidParameterException: Lambda triggers are not supported by this Tessera version yet (PreSignUp): a pool does not store triggers that would never fire."
+    );
+    let pool = env.pool(|b| b).await;
+    let e = env
+        .client
+        .update_user_pool()
+        .user_pool_id(&pool)
+        .lambda_config(LambdaConfigType::builder().post_confirmation(ARN).build())
+        .send()
+        .await
+        .map_err(err_name)
+        .unwrap_err();
+    assert!(e.contains("(PostConfirmation)"), "{e}");
+    // An empty LambdaConfig is no trigger at all.
+    env.client
+        .update_user_pool()
+        .user_pool_id(&pool)
+        .lambda_config(LambdaConfigType::builder().build())
+        .send()
+        .await
+        .unwrap();
+});

@@ -125,6 +125,48 @@ fn check_mfa(settings: &Map<String, Value>) -> Result<()> {
     }
 }
 
+/// Triggers outside Tessera's scope: refused for good, with the reason.
+const UNSUPPORTED_TRIGGERS: &[(&str, &str)] = &[
+    ("CustomSMSSender", "custom SMS sender triggers are not supported by Tessera"),
+    ("CustomEmailSender", "custom email sender triggers are not supported by Tessera"),
+    ("KMSKeyID", "KMSKeyID only serves the custom sender triggers, which Tessera does not support"),
+    ("InboundFederation", "inbound federation triggers are not supported by Tessera"),
+];
+
+/// Checks `LambdaConfig`. A pool never stores a trigger that would not fire: triggers outside
+/// Tessera's scope are refused, and so (until this version invokes them) are the others.
+fn check_lambda_config(settings: &Map<String, Value>) -> Result<()> {
+    let Some(config) = settings.get("LambdaConfig").and_then(Value::as_object) else { return Ok(()) };
+    for (name, why) in UNSUPPORTED_TRIGGERS {
+        if config.contains_key(*name) {
+            return Err(Error::invalid(format!("LambdaConfig.{name}: {why}.")));
+        }
+    }
+    if let Some(v) = config.get("PreTokenGenerationConfig") {
+        if v.get("LambdaVersion").and_then(Value::as_str) == Some("V3_0") {
+            return Err(Error::invalid(
+                "LambdaConfig.PreTokenGenerationConfig: LambdaVersion V3_0 is not supported by Tessera; use V1_0 or V2_0.",
+            ));
+        }
+        let arn = v.get("LambdaArn").and_then(Value::as_str);
+        if let Some(legacy) = config.get("PreTokenGeneration").and_then(Value::as_str) {
+            if arn != Some(legacy) {
+                return Err(Error::invalid(
+                    "LambdaConfig.PreTokenGeneration and PreTokenGenerationConfig.LambdaArn must be the same function.",
+                ));
+            }
+        }
+    }
+    let named: Vec<&str> = config.keys().map(String::as_str).collect();
+    if named.is_empty() {
+        return Ok(());
+    }
+    Err(Error::invalid(format!(
+        "Lambda triggers are not supported by this Tessera version yet ({}): a pool does not store triggers that would never fire.",
+        named.join(", ")
+    )))
+}
+
 pub async fn create_user_pool(svc: &Service, input: &Value) -> Result<Value> {
     let name = input.req_str("PoolName")?.to_string();
     let username_attributes = string_list(input, "UsernameAttributes");
@@ -134,6 +176,7 @@ pub async fn create_user_pool(svc: &Service, input: &Value) -> Result<Value> {
     let (required_attributes, custom_schema) = schema(input, svc.config.limits.custom_attributes_per_pool)?;
     let settings = settings_from(input, |k| !TYPED.contains(&k));
     check_mfa(&settings)?;
+    check_lambda_config(&settings)?;
     crate::attributes::check_update_settings(&settings, &auto_verified)?;
     let now = svc.clock.now_millis();
     let cipher = svc.cipher.clone();
@@ -256,6 +299,7 @@ pub async fn update_user_pool(svc: &Service, input: &Value) -> Result<Value> {
     check_sign_in_settings(&pool.username_attributes, &pool.alias_attributes, &auto_verified)?;
     let mut settings = settings_from(input, |k| UPDATABLE.contains(&k) && k != "PoolName");
     check_mfa(&settings)?;
+    check_lambda_config(&settings)?;
     crate::attributes::check_update_settings(&settings, &auto_verified)?;
     if input.get("Policies").is_some() {
         pool.password_policy = password_policy(input)?;
