@@ -286,6 +286,31 @@ pub struct PasswordState {
 }
 
 impl User {
+    /// A user as it is created: enabled, no password yet, nothing pending.
+    pub fn new(
+        username: String,
+        sub: String,
+        attributes: BTreeMap<String, String>,
+        status: UserStatus,
+        now_ms: i64,
+    ) -> User {
+        User {
+            username,
+            sub,
+            attributes,
+            status,
+            enabled: true,
+            created: now_ms,
+            modified: now_ms,
+            password_hash: None,
+            srp: None,
+            signed_out_at_ms: 0,
+            codes: BTreeMap::new(),
+            owned: Default::default(),
+            password_state: Default::default(),
+        }
+    }
+
     pub fn attr(&self, name: &str) -> Option<&str> {
         self.attributes.get(name).map(String::as_str)
     }

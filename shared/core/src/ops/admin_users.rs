@@ -191,23 +191,13 @@ pub async fn admin_create_user(svc: &Service, input: &Value) -> Result<Value> {
     }
     let (password_hash, srp) = password_secrets(svc, &pool, &username, &password).await?;
     let now = svc.clock.now_millis();
-    let user = User {
-        username: username.clone(),
-        sub: sub.clone(),
-        attributes,
-        status: UserStatus::FORCE_CHANGE_PASSWORD,
-        enabled: true,
-        created: now,
-        modified: now,
-        password_hash: Some(password_hash),
-        srp: Some(srp),
-        signed_out_at_ms: 0,
-        codes: BTreeMap::new(),
-        owned: Default::default(),
-        password_state: PasswordState {
-            temporary_expires_at: Some(temporary_password_expiry(svc, &pool)),
-            ..Default::default()
-        },
+    let mut user =
+        User::new(username.clone(), sub.clone(), attributes, UserStatus::FORCE_CHANGE_PASSWORD, now);
+    user.password_hash = Some(password_hash);
+    user.srp = Some(srp);
+    user.password_state = PasswordState {
+        temporary_expires_at: Some(temporary_password_expiry(svc, &pool)),
+        ..Default::default()
     };
     let takeover = if input.bool_of("ForceAliasCreation") == Some(true) {
         svc.take_aliases(&pool, &user).await?

@@ -783,21 +783,8 @@ async fn import_rows(
         let username = if pool.username_attributes.is_empty() { row.username.clone() } else { sub.clone() };
         let status =
             if row.password_hash.is_some() { UserStatus::CONFIRMED } else { UserStatus::RESET_REQUIRED };
-        let user = User {
-            username,
-            sub,
-            attributes,
-            status,
-            enabled: true,
-            created: now_ms,
-            modified: now_ms,
-            password_hash: row.password_hash,
-            srp: None,
-            signed_out_at_ms: 0,
-            codes: BTreeMap::new(),
-            password_state: Default::default(),
-            owned: Default::default(),
-        };
+        let mut user = User::new(username, sub, attributes, status, now_ms);
+        user.password_hash = row.password_hash;
         let (writes, claims) = svc.new_user_writes(pool, &user)?;
         let keys: Vec<String> = writes.iter().map(|w| format!("{}\u{0}{}", w.key().0, w.key().1)).collect();
         if keys.iter().any(|k| batch_keys.contains(k)) || batch_writes + writes.len() > MAX_TRANSACTION_WRITES

@@ -305,21 +305,9 @@ pub async fn sign_up(svc: &Service, input: &Value) -> Result<Value> {
     }
     let (password_hash, srp) = password_secrets(svc, &pool, &username, password).await?;
     let now = svc.clock.now_millis();
-    let mut user = User {
-        username: username.clone(),
-        sub: sub.clone(),
-        attributes,
-        status: UserStatus::UNCONFIRMED,
-        enabled: true,
-        created: now,
-        modified: now,
-        password_hash: Some(password_hash),
-        srp: Some(srp),
-        signed_out_at_ms: 0,
-        codes: BTreeMap::new(),
-        password_state: Default::default(),
-        owned: Default::default(),
-    };
+    let mut user = User::new(username.clone(), sub.clone(), attributes, UserStatus::UNCONFIRMED, now);
+    user.password_hash = Some(password_hash);
+    user.srp = Some(srp);
     let delivery = new_code(svc, &pool, &mut user, "signup", SIGNUP_CODE_TTL_SECS);
     svc.insert_user(&pool, &user, vec![]).await?;
     let mut out = json!({"UserConfirmed": false, "UserSub": sub});
