@@ -43,6 +43,8 @@ pub struct TestEnv {
     pub client: cip::Client,
     pub clock: Arc<TestClock>,
     pub url: String,
+    /// The Lambda double every pool trigger of this server invokes.
+    pub lambda: crate::lambda_double::LambdaDouble,
     _dir: TempDir,
 }
 
@@ -89,6 +91,8 @@ impl TestEnv {
         configure(&mut cfg.service);
         let clock = Arc::new(TestClock::default());
         cfg.clock = clock.clone();
+        let lambda = crate::lambda_double::LambdaDouble::start().await;
+        cfg.lambda_endpoint = Some(lambda.url.clone());
         if backend == Backend::DynamoDb {
             let Some(endpoint) = dynamodb_endpoint() else {
                 eprintln!("skipped: TESSERA_TEST_DYNAMODB_ENDPOINT is not set");
@@ -105,7 +109,7 @@ impl TestEnv {
         let server = tessera_local::start(cfg).await.expect("server starts");
         let url = server.url();
         let client = sdk_client(&url, ADMIN_KEY, ADMIN_SECRET).await;
-        Some(TestEnv { server, client, clock, url, _dir: TempDir(dir) })
+        Some(TestEnv { server, client, clock, url, lambda, _dir: TempDir(dir) })
     }
 
     /// The server's data directory (embedded store, outbox, import files and logs).

@@ -14,6 +14,7 @@ pub mod service;
 pub mod srp;
 pub mod store;
 pub mod tokens;
+pub mod triggers;
 pub mod user_index;
 
 pub use error::{Error, Result};

@@ -189,3 +189,34 @@ pub struct Imports {
     pub runner: std::sync::Arc<dyn ImportRunner>,
     pub log: std::sync::Arc<dyn ImportLog>,
 }
+
+/// What one synchronous function invocation returned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Invocation {
+    /// The function's result (the trigger event with its `response` filled in).
+    Response(Vec<u8>),
+    /// The function threw: its error payload (`{"errorMessage", "errorType"}`).
+    FunctionError(Vec<u8>),
+}
+
+/// An invocation that did not reach the function, or did not come back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvokeFailure {
+    /// The Lambda error code (`ResourceNotFoundException`, `TooManyRequestsException`, …).
+    pub code: String,
+    /// Throttling and service-side faults may succeed on another attempt; a missing function
+    /// or a refused permission never will.
+    pub retryable: bool,
+}
+
+/// Calls a Lambda function synchronously (`Invoke`, `RequestResponse`): AWS Lambda in AWS,
+/// any Invoke-compatible endpoint locally. Timeouts and retries are the caller's
+/// ([`crate::triggers`]).
+#[async_trait]
+pub trait FunctionInvoker: Send + Sync {
+    async fn invoke(
+        &self,
+        function_arn: &str,
+        payload: Vec<u8>,
+    ) -> std::result::Result<Invocation, InvokeFailure>;
+}

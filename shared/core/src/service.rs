@@ -105,6 +105,8 @@ pub struct Service {
     hash_permits: tokio::sync::Semaphore,
     /// User-import files, runner and log, for the processes that serve import jobs.
     imports: std::sync::OnceLock<crate::ports::Imports>,
+    /// Invokes the pools' Lambda triggers.
+    invoker: std::sync::OnceLock<Arc<dyn crate::ports::FunctionInvoker>>,
 }
 
 impl Service {
@@ -131,6 +133,7 @@ impl Service {
             verified_tokens: Mutex::new(HashMap::new()),
             hash_permits: tokio::sync::Semaphore::new(cores),
             imports: std::sync::OnceLock::new(),
+            invoker: std::sync::OnceLock::new(),
         }
     }
 
@@ -138,6 +141,15 @@ impl Service {
     /// runner may hold a weak reference back to it).
     pub fn set_imports(&self, imports: crate::ports::Imports) {
         let _ = self.imports.set(imports);
+    }
+
+    /// Sets how Lambda triggers are invoked (once, at start-up).
+    pub fn set_invoker(&self, invoker: Arc<dyn crate::ports::FunctionInvoker>) {
+        let _ = self.invoker.set(invoker);
+    }
+
+    pub(crate) fn invoker(&self) -> Option<&Arc<dyn crate::ports::FunctionInvoker>> {
+        self.invoker.get()
     }
 
     /// The import ports, or the error an import operation answers where none are configured.

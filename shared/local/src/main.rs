@@ -56,6 +56,11 @@ enum Command {
         /// Most custom attributes a user pool may define.
         #[arg(long, env = "TESSERA_MAX_CUSTOM_ATTRIBUTES", default_value_t = Limits::default().custom_attributes_per_pool)]
         max_custom_attributes: u64,
+        /// Where the pools' Lambda triggers are invoked: a Lambda-Invoke-compatible endpoint
+        /// such as `cargo lambda watch` (http://127.0.0.1:9001). Default: AWS Lambda in
+        /// --region with the default AWS credentials.
+        #[arg(long, env = "TESSERA_LAMBDA_ENDPOINT")]
+        lambda_endpoint: Option<String>,
     },
     /// Create the DynamoDB table (TTL and point-in-time recovery on). Idempotent.
     CreateTable {
@@ -91,6 +96,7 @@ async fn main() -> Result<(), String> {
             max_groups_per_pool,
             max_groups_per_user,
             max_custom_attributes,
+            lambda_endpoint,
         } => {
             let mut cfg = LocalConfig::new(data_dir);
             cfg.bind = bind;
@@ -110,6 +116,7 @@ async fn main() -> Result<(), String> {
             cfg.region = region;
             cfg.cors_origins = cors_origins;
             cfg.max_skew_secs = max_skew_secs;
+            cfg.lambda_endpoint = lambda_endpoint;
             cfg.service.limits = Limits {
                 groups_per_pool: max_groups_per_pool,
                 groups_per_user: max_groups_per_user,

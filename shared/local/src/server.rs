@@ -37,6 +37,9 @@ pub struct LocalConfig {
     pub max_skew_secs: i64,
     pub cors_origins: Vec<String>,
     pub service: ServiceConfig,
+    /// Where the pools' Lambda triggers are invoked: any Lambda-Invoke-compatible endpoint
+    /// (`cargo lambda watch`); None: AWS Lambda in `region`, with the default credentials.
+    pub lambda_endpoint: Option<String>,
     /// The clock (tests pass one they can move).
     pub clock: Arc<dyn Clock>,
 }
@@ -55,6 +58,7 @@ impl LocalConfig {
             max_skew_secs: 300,
             cors_origins: vec![],
             service: ServiceConfig::default(),
+            lambda_endpoint: None,
             clock: Arc::new(SystemClock),
         }
     }
@@ -153,6 +157,9 @@ pub async fn start(cfg: LocalConfig) -> Result<Running, String> {
         cipher,
         service_cfg,
     ));
+    let invoker =
+        tessera_aws::triggers::LambdaInvoker::new(cfg.lambda_endpoint.as_deref(), &cfg.region).await;
+    service.set_invoker(Arc::new(invoker));
     let listener = tokio::net::TcpListener::bind(cfg.bind).await.map_err(|e| format!("{}: {e}", cfg.bind))?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     let issuer_base = cfg.issuer_base.clone().unwrap_or_else(|| format!("http://{addr}"));

@@ -178,7 +178,10 @@ impl Frontend {
         };
         model.validate_input(op_name, &input)?;
         let ctx = self.context(req);
-        match crate::dispatch::call(&self.service, &ctx, op_name, &input).await {
+        // Browsers' SDKs cannot set User-Agent and send x-amz-user-agent instead.
+        let user_agent = req.header("x-amz-user-agent").or_else(|| req.header("user-agent"));
+        let call = crate::dispatch::call(&self.service, &ctx, op_name, &input);
+        match tessera_core::triggers::scoped(user_agent, tessera_core::triggers::REQUEST_BUDGET, call).await {
             Some(Ok(out)) => Ok(serde_json::to_vec(&out).unwrap_or_default()),
             Some(Err(e)) => Err(e.into()),
             None => Err(WireError::new(

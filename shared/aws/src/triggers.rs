@@ -1,0 +1,86 @@
+//! Invokes the pools' Lambda triggers through the Lambda Invoke API: AWS Lambda in AWS, or
+//! any Invoke-compatible endpoint (`cargo lambda watch`, a test double) locally.
+
+use async_trait::async_trait;
+use aws_sdk_lambda::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_lambda::primitives::Blob;
+use aws_sdk_lambda::types::InvocationType;
+use tessera_core::ports::{FunctionInvoker, Invocation, InvokeFailure};
+
+pub struct LambdaInvoker {
+    pub client: aws_sdk_lambda::Client,
+}
+
+impl LambdaInvoker {
+    /// A client for `endpoint` (None: the region's Lambda). The SDK's own retries are off:
+    /// Cognito's rule (3 attempts of 5 seconds within the request's budget) is applied by
+    /// `tessera_core::triggers`.
+    pub async fn new(endpoint: Option<&str>, region: &str) -> LambdaInvoker {
+        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new(region.to_string()))
+            .retry_config(aws_config::retry::RetryConfig::disabled());
+        if let Some(ep) = endpoint {
+            loader = loader.endpoint_url(ep);
+            if std::env::var_os("AWS_ACCESS_KEY_ID").is_none() {
+                loader = loader.credentials_provider(aws_sdk_lambda::config::Credentials::new(
+                    "local",
+                    "local",
+                    None,
+                    None,
+                    "tessera-local",
+                ));
+            }
+        }
+        LambdaInvoker { client: aws_sdk_lambda::Client::new(&loader.load().await) }
+    }
+}
+
+/// Errors worth another attempt: throttling and Lambda's own faults.
+fn retryable(status: u16, code: &str) -> bool {
+    status == 429
+        || status >= 500
+        || matches!(code, "TooManyRequestsException" | "ServiceException" | "ResourceNotReadyException")
+}
+
+#[async_trait]
+impl FunctionInvoker for LambdaInvoker {
+    async fn invoke(&self, function_arn: &str, payload: Vec<u8>) -> Result<Invocation, InvokeFailure> {
+        let sent = self
+            .client
+            .invoke()
+            .function_name(function_arn)
+            .invocation_type(InvocationType::RequestResponse)
+            .payload(Blob::new(payload))
+            .send()
+            .await;
+        match sent {
+            Ok(out) => {
+                let body = out.payload.map(Blob::into_inner).unwrap_or_default();
+                Ok(if out.function_error.is_some() {
+                    Invocation::FunctionError(body)
+                } else {
+                    Invocation::Response(body)
+                })
+            }
+            Err(SdkError::ServiceError(ctx)) => {
+                let status = ctx.raw().status().as_u16();
+                let body = ctx.raw().body().bytes().unwrap_or_default().to_vec();
+                // `cargo lambda watch` answers a handler error with 500 and the error payload
+                // (AWS: 200 and X-Amz-Function-Error).
+                let is_function_error = status == 500
+                    && serde_json::from_slice::<serde_json::Value>(&body)
+                        .ok()
+                        .is_some_and(|v| v.get("errorMessage").is_some() || v.get("errorType").is_some());
+                if is_function_error {
+                    return Ok(Invocation::FunctionError(body));
+                }
+                let code = ctx.err().code().unwrap_or("ServiceException").to_string();
+                Err(InvokeFailure { retryable: retryable(status, &code), code })
+            }
+            Err(e) => {
+                tracing::warn!(error = %aws_sdk_lambda::error::DisplayErrorContext(&e), "Lambda invoke did not complete");
+                Err(InvokeFailure { code: "ServiceException".into(), retryable: true })
+            }
+        }
+    }
+}
