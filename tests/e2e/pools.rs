@@ -254,22 +254,24 @@ on_both_stores!(lambda_config_never_stores_a_trigger_that_cannot_fire, |env| {
         "InvalidParameterException: LambdaConfig.PreTokenGeneration and PreTokenGenerationConfig.LambdaArn must be the same function."
     );
     // The classic triggers are refused until this version invokes them, on update too.
-    let e = refused(create(LambdaConfigType::builder().pre_sign_up(ARN).build()).await.map_err(err_name));
+    let e = refused(
+        create(LambdaConfigType::builder().define_auth_challenge(ARN).build()).await.map_err(err_name),
+    );
     assert_eq!(
         e,
-        "InvalidParameterException: Lambda triggers are not supported by this Tessera version yet (PreSignUp): a pool does not store triggers that would never fire."
+        "InvalidParameterException: Lambda triggers are not supported by this Tessera version yet (DefineAuthChallenge): a pool does not store triggers that would never fire."
     );
     let pool = env.pool(|b| b).await;
     let e = env
         .client
         .update_user_pool()
         .user_pool_id(&pool)
-        .lambda_config(LambdaConfigType::builder().post_confirmation(ARN).build())
+        .lambda_config(LambdaConfigType::builder().pre_authentication(ARN).build())
         .send()
         .await
         .map_err(err_name)
         .unwrap_err();
-    assert!(e.contains("(PostConfirmation)"), "{e}");
+    assert!(e.contains("(PreAuthentication)"), "{e}");
     // An empty LambdaConfig is no trigger at all.
     env.client
         .update_user_pool()

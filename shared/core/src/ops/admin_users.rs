@@ -1,5 +1,6 @@
 //! AdminCreateUser (with its invitation), AdminDisableUser, AdminEnableUser, DeleteUser.
 
+use super::lifecycle_triggers::{self as hooks, MessageSource};
 use super::passwords::temporary_password_expiry;
 use super::users::{deliver, password_secrets};
 use crate::attributes::{check_new_user, Writer};
@@ -8,6 +9,7 @@ use crate::model::{PasswordState, User, UserPool, UserStatus};
 use crate::password::PasswordPolicy;
 use crate::ports::{OutgoingMessage, Rng};
 use crate::service::{attribute_list, CallContext, Input, Service};
+use crate::triggers::Caller;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 
@@ -114,17 +116,21 @@ fn user_exists(pool: &UserPool) -> Error {
     }
 }
 
-/// Sends the invitation on each channel; the temporary password rides in the outbox's `code`.
-async fn invite(
+/// The invitation for each channel, written by the pool's CustomMessage function when it has
+/// one; the temporary password rides in the outbox's `code`. Nothing is sent yet.
+async fn invitations(
     svc: &Service,
     pool: &UserPool,
+    user: &User,
     shown_username: &str,
     password: &str,
     channels: &[(&'static str, String)],
-) -> Result<()> {
+    input: &Value,
+) -> Result<Vec<OutgoingMessage>> {
+    let mut out = Vec::new();
     for (channel, destination) in channels {
         let Some((subject, body)) = invitation(pool, channel, shown_username, password) else { continue };
-        let msg = OutgoingMessage {
+        let mut msg = OutgoingMessage {
             pool_id: pool.id.clone(),
             username: shown_username.to_string(),
             channel: channel.to_string(),
@@ -134,7 +140,16 @@ async fn invite(
             code: Some(password.to_string()),
             sent_at: svc.clock.now_millis(),
         };
-        deliver(svc, pool, &msg).await?;
+        let caller = Caller::new(None, input);
+        hooks::custom_message(svc, pool, MessageSource::AdminCreateUser, user, caller, &mut msg).await?;
+        out.push(msg);
+    }
+    Ok(out)
+}
+
+async fn send_all(svc: &Service, pool: &UserPool, messages: &[OutgoingMessage]) -> Result<()> {
+    for msg in messages {
+        deliver(svc, pool, msg).await?;
     }
     Ok(())
 }
@@ -189,6 +204,8 @@ pub async fn admin_create_user(svc: &Service, input: &Value) -> Result<Value> {
     if svc.find_user(&pool, given_username).await?.is_some() {
         return Err(user_exists(&pool));
     }
+    // Cognito ignores this source's response flags: admin-created users change their password.
+    hooks::pre_sign_up(svc, &pool, true, &username, &attributes, Caller::new(None, input), input).await?;
     let (password_hash, srp) = password_secrets(svc, &pool, &username, &password).await?;
     let now = svc.clock.now_millis();
     let mut user =
@@ -199,6 +216,7 @@ pub async fn admin_create_user(svc: &Service, input: &Value) -> Result<Value> {
         temporary_expires_at: Some(temporary_password_expiry(svc, &pool)),
         ..Default::default()
     };
+    let messages = invitations(svc, &pool, &user, given_username, &password, &channels, input).await?;
     let takeover = if input.bool_of("ForceAliasCreation") == Some(true) {
         svc.take_aliases(&pool, &user).await?
     } else {
@@ -209,7 +227,7 @@ pub async fn admin_create_user(svc: &Service, input: &Value) -> Result<Value> {
         Error::UsernameExistsException(_) => user_exists(&pool),
         other => other,
     })?;
-    invite(svc, &pool, given_username, &password, &channels).await?;
+    send_all(svc, &pool, &messages).await?;
     Ok(json!({"User": user.user_type(None)}))
 }
 
@@ -238,8 +256,9 @@ async fn resend_invitation(
         ..Default::default()
     };
     user.modified = svc.clock.now_millis();
+    let messages = invitations(svc, pool, &user, given_username, &password, &channels, input).await?;
     svc.save_user(pool, &user, version, vec![]).await?;
-    invite(svc, pool, given_username, &password, &channels).await?;
+    send_all(svc, pool, &messages).await?;
     Ok(json!({"User": user.user_type(None)}))
 }
 

@@ -6,12 +6,14 @@
 //! sign-in aliases follow from the attributes through `Service::save_user`.
 
 use super::auth::{authorize_access_token, AccessSession};
+use super::lifecycle_triggers::{custom_message, MessageSource};
 use super::users::{consume_code, deliver, new_code_to};
 use crate::attributes::{check_user_writes, check_value, schema_error, Writer};
 use crate::error::{Error, Result};
 use crate::model::{keys, AppClient, User, UserPool};
 use crate::ports::OutgoingMessage;
 use crate::service::{alias_exists, attribute_list, CallContext, Input, Service};
+use crate::triggers::Caller;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 
@@ -181,11 +183,15 @@ pub(crate) async fn save_and_send(
     pool: &UserPool,
     user: &User,
     version: u64,
-    messages: Vec<(OutgoingMessage, Value)>,
+    mut messages: Vec<(OutgoingMessage, Value)>,
     extra: Vec<crate::store::Write>,
+    caller: Caller<'_>,
 ) -> Result<Vec<Value>> {
     check_preferred_username(svc, pool, user).await?;
     check_pending_sign_in_names(svc, pool, user).await?;
+    for (msg, _) in &mut messages {
+        custom_message(svc, pool, MessageSource::UpdateUserAttribute, user, caller, msg).await?;
+    }
     svc.save_user(pool, user, version, extra).await?;
     let mut details = Vec::new();
     for (msg, d) in messages {
@@ -206,27 +212,28 @@ fn names(input: &Value) -> Vec<(String, String)> {
 async fn update_own(
     svc: &Service,
     ctx: &CallContext,
-    token: &str,
+    input: &Value,
     changes: Vec<(String, String)>,
 ) -> Result<Vec<Value>> {
-    let session = authorize_access_token(svc, ctx, token).await?;
+    let session = authorize_access_token(svc, ctx, input.req_str("AccessToken")?).await?;
     let client = token_client(svc, &session).await?;
     check_user_writes(&session.pool, &client, changes.iter().map(|(n, _)| n.as_str()))?;
     let AccessSession { pool, mut user, version, .. } = session;
     let messages = apply_changes(svc, &pool, &mut user, &changes, Writer::User)?;
-    save_and_send(svc, &pool, &user, version, messages, vec![]).await
+    save_and_send(svc, &pool, &user, version, messages, vec![], Caller::new(Some(&client.client_id), input))
+        .await
 }
 
 async fn update_as_admin(svc: &Service, input: &Value, changes: Vec<(String, String)>) -> Result<Vec<Value>> {
     let pool = svc.pool(input.req_str("UserPoolId")?).await?;
     let (mut user, version) = svc.require_user(&pool, input.req_str("Username")?).await?;
     let messages = apply_changes(svc, &pool, &mut user, &changes, Writer::Admin)?;
-    save_and_send(svc, &pool, &user, version, messages, vec![]).await
+    save_and_send(svc, &pool, &user, version, messages, vec![], Caller::new(None, input)).await
 }
 
 pub async fn update_user_attributes(svc: &Service, ctx: &CallContext, input: &Value) -> Result<Value> {
     let changes = attribute_list(input, "UserAttributes");
-    let details = update_own(svc, ctx, input.req_str("AccessToken")?, changes).await?;
+    let details = update_own(svc, ctx, input, changes).await?;
     Ok(json!({"CodeDeliveryDetailsList": details}))
 }
 
@@ -236,7 +243,7 @@ pub async fn admin_update_user_attributes(svc: &Service, input: &Value) -> Resul
 }
 
 pub async fn delete_user_attributes(svc: &Service, ctx: &CallContext, input: &Value) -> Result<Value> {
-    update_own(svc, ctx, input.req_str("AccessToken")?, names(input)).await?;
+    update_own(svc, ctx, input, names(input)).await?;
     Ok(json!({}))
 }
 
@@ -260,7 +267,7 @@ pub async fn get_user_attribute_verification_code(
     ctx: &CallContext,
     input: &Value,
 ) -> Result<Value> {
-    let AccessSession { pool, mut user, version, .. } =
+    let AccessSession { pool, mut user, version, claims, .. } =
         authorize_access_token(svc, ctx, input.req_str("AccessToken")?).await?;
     let name = input.req_str("AttributeName")?;
     verifiable(name)?;
@@ -271,10 +278,14 @@ pub async fn get_user_attribute_verification_code(
         .or_else(|| user.attr(name).filter(|v| !v.is_empty()).map(str::to_string))
         .ok_or_else(|| Error::invalid(format!("The user has no {name} to verify.")))?;
     let channel = channel_for(name, &value).ok_or_else(|| Error::invalid("Invalid attribute name."))?;
-    let (msg, details) = new_code_to(svc, &pool, &mut user, &purpose(name), VERIFY_CODE_TTL_SECS, channel);
+    let (mut msg, details) =
+        new_code_to(svc, &pool, &mut user, &purpose(name), VERIFY_CODE_TTL_SECS, channel);
     if let Some(code) = user.codes.get_mut(&purpose(name)) {
         code.pending_value = pending;
     }
+    let client_id = session_client_id(&claims);
+    let caller = Caller::new(client_id.as_deref(), input);
+    custom_message(svc, &pool, MessageSource::VerifyUserAttribute, &user, caller, &mut msg).await?;
     svc.save_user(&pool, &user, version, vec![]).await?;
     deliver(svc, &pool, &msg).await?;
     Ok(json!({"CodeDeliveryDetails": details}))
@@ -320,4 +331,9 @@ pub async fn add_custom_attributes(svc: &Service, input: &Value) -> Result<Value
     pool.modified = svc.clock.now_millis();
     svc.save_pool(&pool, version, vec![]).await?;
     Ok(json!({}))
+}
+
+/// The app client an access token was issued to.
+fn session_client_id(claims: &Value) -> Option<String> {
+    claims.get("client_id").and_then(Value::as_str).map(str::to_string)
 }

@@ -252,7 +252,9 @@ async fn start(
     let pool = svc.pool(&client.pool_id).await?;
     let params = input.get("AuthParameters").cloned().unwrap_or(json!({}));
     match flow {
-        AuthFlow::UserPassword | AuthFlow::AdminUserPassword => password_sign_in(svc, ctx, &pool, client, &params).await,
+        AuthFlow::UserPassword | AuthFlow::AdminUserPassword => {
+            password_sign_in(svc, ctx, &pool, client, &params, input).await
+        }
         AuthFlow::RefreshToken => refresh(svc, ctx, &pool, client, &params).await,
         AuthFlow::UserSrp | AuthFlow::Custom | AuthFlow::User => Err(Error::invalid(format!(
             "{} is not supported by this Tessera version yet; use USER_PASSWORD_AUTH or ADMIN_USER_PASSWORD_AUTH.",
@@ -267,13 +269,17 @@ async fn password_sign_in(
     pool: &UserPool,
     client: &AppClient,
     params: &Value,
+    input: &Value,
 ) -> Result<Value> {
     let username = param(params, "USERNAME")?;
     let password = param(params, "PASSWORD")?.to_string();
     check_secret_hash(client, params.get("SECRET_HASH").and_then(Value::as_str), &[username])?;
-    let found = svc.find_user(pool, username).await?;
+    let found = match svc.find_user(pool, username).await? {
+        Some(found) => Some((found, false)),
+        None => migrate_on_sign_in(svc, pool, client, username, &password, input).await?.map(|f| (f, true)),
+    };
     let hash_params = svc.config.hash_params;
-    let Some((user, version)) = found else {
+    let Some(((user, version), migrated)) = found else {
         // Same work as a real check, so timing does not reveal whether the user exists.
         let dummy = dummy_hash(svc).await?;
         svc.cpu(move || hash_params.verify(&password, &dummy)).await?;
@@ -284,8 +290,11 @@ async fn password_sign_in(
         });
     };
     let mut facts = UserFacts::of(&user, svc.clock.now_millis());
-    // Attempts during a lockout are refused unchecked and do not count.
-    let (user, correct) = if facts.locked {
+    // Attempts during a lockout are refused unchecked and do not count. A user migrated just
+    // now was vouched for by the pool's function, with this password.
+    let (user, correct) = if migrated {
+        (user, true)
+    } else if facts.locked {
         (user, false)
     } else {
         let (user, version, correct) = check_password(svc, pool, user, version, password).await?;
@@ -297,6 +306,25 @@ async fn password_sign_in(
         Step::Tokens => issue(svc, ctx, pool, client, &user, None).await,
         Step::Challenge(name) => challenge(svc, pool, client, &user, name).await,
         Step::Denied(e) => Err(e),
+    }
+}
+
+/// UserMigration_Authentication for a name the pool does not know. With
+/// PreventUserExistenceErrors a refusal reads like a wrong password.
+async fn migrate_on_sign_in(
+    svc: &Service,
+    pool: &UserPool,
+    client: &AppClient,
+    username: &str,
+    password: &str,
+    input: &Value,
+) -> Result<Option<(User, u64)>> {
+    let caller = crate::triggers::Caller::new(Some(&client.client_id), input);
+    match super::lifecycle_triggers::migrate_user(svc, pool, username, Some(password), caller).await {
+        Err(Error::UserLambdaValidationException(_)) if client.prevent_user_existence_errors() => {
+            Err(Error::not_authorized("Incorrect username or password."))
+        }
+        other => other,
     }
 }
 
@@ -574,7 +602,8 @@ async fn respond(svc: &Service, ctx: &CallContext, client: &AppClient, input: &V
     user.password_state = PasswordState::default();
     user.modified = svc.clock.now_millis();
     // Consumes the session in the same transaction: a concurrent reuse fails on the user's version.
-    super::attributes::save_and_send(svc, &pool, &user, version, messages, vec![consume]).await?;
+    let caller = crate::triggers::Caller::new(Some(&client.client_id), input);
+    super::attributes::save_and_send(svc, &pool, &user, version, messages, vec![consume], caller).await?;
     issue(svc, ctx, &pool, client, &user, None).await
 }
 

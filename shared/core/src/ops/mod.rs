@@ -6,6 +6,7 @@ pub mod auth;
 pub mod clients;
 pub mod groups;
 pub mod import;
+pub mod lifecycle_triggers;
 pub mod passwords;
 pub mod pools;
 pub mod search;

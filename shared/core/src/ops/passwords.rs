@@ -2,11 +2,13 @@
 //! AdminResetUserPassword; where reset codes go, and what unknown users are told.
 
 use super::auth::{authorize_access_token, record_sign_in_attempt};
+use super::lifecycle_triggers::{self as hooks, MessageSource};
 use super::users::{consume_code, deliver, mask, new_code_to, password_secrets};
 use crate::attributes::{is_email, is_phone};
 use crate::error::{Error, Result};
 use crate::model::{keys, AppClient, PasswordState, User, UserPool, UserStatus};
 use crate::service::{check_secret_hash, CallContext, Input, Service};
+use crate::triggers::Caller;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
@@ -119,7 +121,16 @@ pub async fn forgot_password(svc: &Service, input: &Value) -> Result<Value> {
     let (client, pool) = public_client(svc, input).await?;
     let username = input.req_str("Username")?;
     check_secret_hash(&client, input.str_of("SecretHash"), &[username])?;
-    let Some((mut user, version)) = svc.find_user(&pool, username).await? else {
+    let caller = Caller::new(Some(&client.client_id), input);
+    let found = match svc.find_user(&pool, username).await? {
+        Some(found) => Some(found),
+        // UserMigration_ForgotPassword: the function may know the user.
+        None => match hooks::migrate_user(svc, &pool, username, None, caller).await {
+            Err(Error::UserLambdaValidationException(_)) if client.prevent_user_existence_errors() => None,
+            other => other?,
+        },
+    };
+    let Some((mut user, version)) = found else {
         dummy_store_work(svc, &pool).await?;
         return if client.prevent_user_existence_errors() {
             Ok(json!({"CodeDeliveryDetails": simulated_delivery(&pool, username)}))
@@ -134,7 +145,8 @@ pub async fn forgot_password(svc: &Service, input: &Value) -> Result<Value> {
         return Err(Error::not_authorized("User password cannot be reset in the current state."));
     }
     let channel = recovery_channel(&pool, &user).ok_or_else(no_recovery_channel)?;
-    let (msg, details) = new_code_to(svc, &pool, &mut user, RESET_PURPOSE, RESET_CODE_TTL_SECS, channel);
+    let (mut msg, details) = new_code_to(svc, &pool, &mut user, RESET_PURPOSE, RESET_CODE_TTL_SECS, channel);
+    hooks::custom_message(svc, &pool, MessageSource::ForgotPassword, &user, caller, &mut msg).await?;
     svc.save_user(&pool, &user, version, vec![]).await?;
     deliver(svc, &pool, &msg).await?;
     Ok(json!({"CodeDeliveryDetails": details}))
@@ -163,6 +175,7 @@ pub async fn confirm_forgot_password(svc: &Service, input: &Value) -> Result<Val
         user.status = UserStatus::CONFIRMED;
     }
     svc.save_user(&pool, &user, version, vec![]).await?;
+    hooks::post_confirmation(svc, &pool, true, &user, Caller::new(Some(&client.client_id), input)).await?;
     Ok(json!({}))
 }
 
@@ -214,7 +227,16 @@ pub async fn admin_reset_user_password(svc: &Service, input: &Value) -> Result<V
         return Err(Error::not_authorized("User password cannot be reset in the current state."));
     }
     let channel = recovery_channel(&pool, &user).ok_or_else(no_recovery_channel)?;
-    let (msg, _) = new_code_to(svc, &pool, &mut user, RESET_PURPOSE, RESET_CODE_TTL_SECS, channel);
+    let (mut msg, _) = new_code_to(svc, &pool, &mut user, RESET_PURPOSE, RESET_CODE_TTL_SECS, channel);
+    hooks::custom_message(
+        svc,
+        &pool,
+        MessageSource::ForgotPassword,
+        &user,
+        Caller::new(None, input),
+        &mut msg,
+    )
+    .await?;
     // The current password stops working: sign-in now answers PasswordResetRequiredException.
     user.status = UserStatus::RESET_REQUIRED;
     user.modified = svc.clock.now_millis();

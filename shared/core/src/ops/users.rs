@@ -1,12 +1,14 @@
 //! SignUp, ConfirmSignUp, ResendConfirmationCode, AdminConfirmSignUp, AdminGetUser, GetUser,
 //! AdminDeleteUser; and the code and message mechanics they share.
 
+use super::lifecycle_triggers::{self as hooks, MessageSource};
 use crate::attributes::{is_email, is_phone, Writer};
 use crate::error::{Error, Result};
 use crate::model::{AppClient, PendingCode, SrpVerifier, User, UserPool, UserStatus};
 use crate::ports::OutgoingMessage;
 use crate::service::{attribute_list, check_secret_hash, Input, Service};
 use crate::store::StoreError;
+use crate::triggers::Caller;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use serde_json::{json, Value};
@@ -303,17 +305,43 @@ pub async fn sign_up(svc: &Service, input: &Value) -> Result<Value> {
     if svc.find_user(&pool, given_username).await?.is_some() {
         return Err(crate::service::username_exists(&pool));
     }
+    let caller = Caller::new(Some(&client.client_id), input);
+    let decided = hooks::pre_sign_up(svc, &pool, false, &username, &attributes, caller, input).await?;
+    if decided.auto_verify_email {
+        attributes.insert("email_verified".into(), "true".into());
+    }
+    if decided.auto_verify_phone {
+        attributes.insert("phone_number_verified".into(), "true".into());
+    }
     let (password_hash, srp) = password_secrets(svc, &pool, &username, password).await?;
     let now = svc.clock.now_millis();
-    let mut user = User::new(username.clone(), sub.clone(), attributes, UserStatus::UNCONFIRMED, now);
+    let status = if decided.auto_confirm_user { UserStatus::CONFIRMED } else { UserStatus::UNCONFIRMED };
+    let mut user = User::new(username.clone(), sub.clone(), attributes, status, now);
     user.password_hash = Some(password_hash);
     user.srp = Some(srp);
-    let delivery = new_code(svc, &pool, &mut user, "signup", SIGNUP_CODE_TTL_SECS);
-    svc.insert_user(&pool, &user, vec![]).await?;
-    let mut out = json!({"UserConfirmed": false, "UserSub": sub});
+    let mut delivery = if decided.auto_confirm_user {
+        None
+    } else {
+        new_code(svc, &pool, &mut user, "signup", SIGNUP_CODE_TTL_SECS)
+    };
+    if let Some((msg, _)) = &mut delivery {
+        hooks::custom_message(svc, &pool, MessageSource::SignUp, &user, caller, msg).await?;
+    }
+    // An address PreSignUp verified becomes the user's alias, taken from any other holder
+    // (who is left unverified), as Cognito does.
+    let takeover = if decided.auto_verify_email || decided.auto_verify_phone {
+        svc.take_aliases(&pool, &user).await?
+    } else {
+        Default::default()
+    };
+    svc.insert_user_taking(&pool, &user, takeover, vec![]).await?;
+    let mut out = json!({"UserConfirmed": decided.auto_confirm_user, "UserSub": sub});
     if let Some((msg, details)) = delivery {
         deliver(svc, &pool, &msg).await?;
         out["CodeDeliveryDetails"] = details;
+    }
+    if decided.auto_confirm_user {
+        hooks::post_confirmation(svc, &pool, false, &user, caller).await?;
     }
     Ok(out)
 }
@@ -354,6 +382,7 @@ pub async fn confirm_sign_up(svc: &Service, input: &Value) -> Result<Value> {
         Default::default()
     };
     svc.save_user_taking(&pool, &user, version, takeover, vec![]).await?;
+    hooks::post_confirmation(svc, &pool, false, &user, Caller::new(Some(&client.client_id), input)).await?;
     Ok(json!({}))
 }
 
@@ -382,9 +411,11 @@ pub async fn resend_confirmation_code(svc: &Service, input: &Value) -> Result<Va
     if user.status != UserStatus::UNCONFIRMED {
         return Err(Error::invalid("User is already confirmed."));
     }
-    let Some((msg, details)) = new_code(svc, &pool, &mut user, "signup", SIGNUP_CODE_TTL_SECS) else {
+    let Some((mut msg, details)) = new_code(svc, &pool, &mut user, "signup", SIGNUP_CODE_TTL_SECS) else {
         return Err(Error::invalid("Cannot resend codes. Auto verification not turned on."));
     };
+    let caller = Caller::new(Some(&client.client_id), input);
+    hooks::custom_message(svc, &pool, MessageSource::ResendCode, &user, caller, &mut msg).await?;
     svc.save_user(&pool, &user, version, vec![]).await?;
     deliver(svc, &pool, &msg).await?;
     Ok(json!({"CodeDeliveryDetails": details}))
@@ -403,6 +434,7 @@ pub async fn admin_confirm_sign_up(svc: &Service, input: &Value) -> Result<Value
     user.codes.remove("signup");
     user.modified = svc.clock.now_millis();
     svc.save_user(&pool, &user, version, vec![]).await?;
+    hooks::post_confirmation(svc, &pool, false, &user, Caller::new(None, input)).await?;
     Ok(json!({}))
 }
 
