@@ -58,7 +58,7 @@ SERVICES = {
     "cognito-idp": "AWSCognitoIdentityProviderService",
     "cognito-identity": "AWSCognitoIdentityService",
 }
-FLAGS = {"sends", "readonly", "imports"}
+FLAGS = {"sends", "readonly", "imports", "triggers"}
 
 # ---------------------------------------------------------------------------------------------
 # Sample request bodies. Fixed identifiers, so a test can seed them.
@@ -280,6 +280,7 @@ class Function:
             + ([] if "readonly" in self.flags else ["Write"])
             + (["Send"] if "sends" in self.flags else [])
             + (["Import"] if "imports" in self.flags else [])
+            + (["Trigger"] if "triggers" in self.flags else [])
         )
         return "".join(parts) + "FunctionRole"
 
@@ -635,6 +636,8 @@ ROLE_DOCS = {
     "ReadWriteSendFunctionRole": "ReadWrite, plus sending email (SES) and SMS (SNS)",
     "ReadSendFunctionRole": "Read, plus sending email (SES) and SMS (SNS)",
     "ReadWriteImportFunctionRole": "ReadWrite, plus the user-import bucket and invoking the import worker",
+    "ReadWriteTriggerFunctionRole": "ReadWrite, plus invoking the user pools Lambda triggers",
+    "ReadWriteSendTriggerFunctionRole": "ReadWriteSend, plus invoking the user pools Lambda triggers",
 }
 # The import worker's name, known before it exists so roles can allow invoking it without a
 # circular reference (the worker's own role lets it re-invoke itself).
@@ -645,6 +648,7 @@ def render_role(role: str) -> str:
     write = "Write" in role
     send = "Send" in role
     imports = "Import" in role
+    triggers = "Trigger" in role
     actions = ["dynamodb:GetItem", "dynamodb:Query"] + (["dynamodb:PutItem", "dynamodb:DeleteItem"] if write else [])
     kms = ["kms:Decrypt"] + (["kms:GenerateDataKey"] if write else [])
     lines = [
@@ -710,6 +714,14 @@ def render_role(role: str) -> str:
             "                Action: lambda:InvokeFunction",
             f"                Resource: !Sub arn:${{AWS::Partition}}:lambda:${{AWS::Region}}:${{AWS::AccountId}}:function:{IMPORT_WORKER_NAME}",
         ]
+    if triggers:
+        lines += [
+            "              # The functions pools name in LambdaConfig, limited by TriggerFunctionNames.",
+            "              - Sid: Triggers",
+            "                Effect: Allow",
+            "                Action: lambda:InvokeFunction",
+            "                Resource: !Sub arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:${TriggerFunctionNames}",
+        ]
     return "\n".join(lines) + "\n"
 
 
@@ -739,6 +751,12 @@ def render_function(f: Function) -> str:
             "      # itself again. Asynchronous invocations retry twice; a step resumes where it stopped.",
             "      Timeout: 900",
             "      MemorySize: 1024",
+        ]
+    if "triggers" in f.flags:
+        lines += [
+            "      # Triggers get 25 seconds in all (tessera_core::triggers::REQUEST_BUDGET), inside",
+            "      # API Gateway's 30-second limit.",
+            "      Timeout: 29",
         ]
     variables = []
     if f.auth == "sigv4" and ADMIN_KEYS_ONLY_FOR_SIGV4:
@@ -820,6 +838,16 @@ Parameters:
     Type: String
     Default: info
     Description: RUST_LOG filter for the functions, e.g. info or info,tessera_core=debug.
+  TriggerFunctionNames:
+    Type: String
+    Default: "*"
+    Description: >-
+      The Lambda functions (in this account and region) that pools may name as triggers in
+      LambdaConfig: a function name or a pattern such as myapp-cognito-*. Tessera's functions
+      may invoke only these. Each trigger function also needs a resource policy that lets this
+      stack's roles invoke it (see docs/triggers.md).
+    AllowedPattern: "^[a-zA-Z0-9_*?-]{{1,64}}$"
+    ConstraintDescription: a function name or a pattern of letters, digits, - _ * ?
 
 Conditions:
   HasIssuerBase: !Not [!Equals [!Ref IssuerBase, ""]]
