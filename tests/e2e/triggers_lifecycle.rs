@@ -629,3 +629,67 @@ on_both_stores!(user_migration_on_sign_in_and_forgot_password, |env| {
     );
     assert!(user_status(env, &pool, "ghost@example.com").await.is_err());
 });
+
+on_both_stores!(verified_addresses_from_triggers_take_the_alias, |env| {
+    let pool = env
+        .pool(|b| {
+            b.alias_attributes(cip::types::AliasAttributeType::Email)
+                .auto_verified_attributes(cip::types::VerifiedAttributeType::Email)
+                .lambda_config(
+                    LambdaConfigType::builder()
+                        .pre_sign_up(arn("pre"))
+                        .user_migration(arn("migrate"))
+                        .build(),
+                )
+        })
+        .await;
+    let (client_id, _) = env.app_client(&pool, &["ALLOW_USER_PASSWORD_AUTH"], false).await;
+    let shared = "shared@example.com";
+    // The first holder: confirmed with a verified email, so the email is their alias.
+    env.client
+        .admin_create_user()
+        .user_pool_id(&pool)
+        .username("first")
+        .temporary_password("Temp-Pass-123")
+        .message_action(cip::types::MessageActionType::Suppress)
+        .user_attributes(attr("email", shared))
+        .user_attributes(attr("email_verified", "true"))
+        .send()
+        .await
+        .unwrap();
+    env.lambda.on(|function, event| match function {
+        "pre" => Reply::Respond(json!({"autoConfirmUser": true, "autoVerifyEmail": true})),
+        _ => {
+            let force = event["userName"] == "forced";
+            Reply::Respond(json!({
+                "userAttributes": {"email": "shared@example.com", "email_verified": "true"},
+                "finalUserStatus": "CONFIRMED",
+                "messageAction": "SUPPRESS",
+                "forceAliasCreation": force
+            }))
+        }
+    });
+    // PreSignUp's autoVerifyEmail moves the alias; the first holder's email is unverified.
+    env.client
+        .sign_up()
+        .client_id(&client_id)
+        .username("second")
+        .password(PASSWORD)
+        .user_attributes(attr("email", shared))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(attribute(env, &pool, "first", "email_verified").await.as_deref(), Some("false"));
+    let u = env.client.admin_get_user().user_pool_id(&pool).username(shared).send().await.unwrap();
+    assert_eq!(u.username(), "second", "the alias now names the new user");
+
+    // UserMigration without forceAliasCreation: the alias is taken, nobody is created.
+    let e = env.password_sign_in(&client_id, "unforced", "Any-pass1").await.unwrap_err();
+    assert!(e.starts_with("AliasExistsException"), "{e}");
+    assert!(user_status(env, &pool, "unforced").await.is_err());
+    // With it, the alias moves to the migrated user.
+    env.password_sign_in(&client_id, "forced", "Any-pass1").await.unwrap();
+    assert_eq!(attribute(env, &pool, "second", "email_verified").await.as_deref(), Some("false"));
+    let u = env.client.admin_get_user().user_pool_id(&pool).username(shared).send().await.unwrap();
+    assert_eq!(u.username(), "forced");
+});
