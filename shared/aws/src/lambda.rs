@@ -78,12 +78,10 @@ pub async fn frontend_from_env(needs_master_key: bool) -> Result<Frontend, BoxEr
         limits: limits_from_env(),
         ..ServiceConfig::default()
     };
-    let region = config.region.clone();
     let service = Service::new(store, messenger, Arc::new(clock), Arc::new(SystemRng), cipher, config);
     // The pools' triggers; TESSERA_LAMBDA_ENDPOINT only for tests and emulators.
-    let invoker =
-        crate::triggers::LambdaInvoker::new(env_opt("TESSERA_LAMBDA_ENDPOINT").as_deref(), &region).await;
-    service.set_invoker(Arc::new(invoker));
+    let endpoint = env_opt("TESSERA_LAMBDA_ENDPOINT");
+    service.set_invoker(Arc::new(crate::triggers::LambdaInvoker::from_sdk_config(&sdk, endpoint.as_deref())));
     // Only the import functions get the bucket and the worker's name (operations.txt `imports`).
     if let (Some(bucket), Some(worker)) = (env_opt("TESSERA_IMPORT_BUCKET"), env_opt("TESSERA_IMPORT_WORKER"))
     {

@@ -33,6 +33,16 @@ impl LambdaInvoker {
         }
         LambdaInvoker { client: aws_sdk_lambda::Client::new(&loader.load().await) }
     }
+
+    /// A client from an already loaded SDK configuration (the functions' own), retries off.
+    pub fn from_sdk_config(sdk: &aws_config::SdkConfig, endpoint: Option<&str>) -> LambdaInvoker {
+        let mut config = aws_sdk_lambda::config::Builder::from(sdk)
+            .retry_config(aws_config::retry::RetryConfig::disabled());
+        if let Some(ep) = endpoint {
+            config = config.endpoint_url(ep);
+        }
+        LambdaInvoker { client: aws_sdk_lambda::Client::from_conf(config.build()) }
+    }
 }
 
 /// Errors worth another attempt: throttling and Lambda's own faults.
