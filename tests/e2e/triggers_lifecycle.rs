@@ -536,7 +536,10 @@ on_both_stores!(user_migration_on_sign_in_and_forgot_password, |env| {
             ("reset@example.com", Some(_)) => Reply::Respond(json!({
                 "userAttributes": {"email": user, "email_verified": "true"},
                 "finalUserStatus": "RESET_REQUIRED",
-                "messageAction": "SUPPRESS"
+                "desiredDeliveryMediums": ["EMAIL"]
+            })),
+            ("unverified@example.com", None) => Reply::Respond(json!({
+                "userAttributes": {"email": user, "email_verified": "false"}
             })),
             ("forgot@example.com", None) => Reply::Respond(json!({
                 "userAttributes": {"email": user, "email_verified": "true"},
@@ -600,6 +603,7 @@ on_both_stores!(user_migration_on_sign_in_and_forgot_password, |env| {
     let e = env.password_sign_in(&client_id, "reset@example.com", "Any-pass1").await.unwrap_err();
     assert_eq!(e, "PasswordResetRequiredException: Password reset required for the user");
     assert_eq!(user_status(env, &pool, "reset@example.com").await.unwrap(), UserStatusType::ResetRequired);
+    assert!(env.messages_to("reset@example.com").is_empty(), "no 'sign in with your password' welcome");
 
     // ForgotPassword: the event has no password; the user is created and gets the code.
     env.lambda.clear();
@@ -620,6 +624,15 @@ on_both_stores!(user_migration_on_sign_in_and_forgot_password, |env| {
         .await
         .unwrap();
     env.password_sign_in(&client_id, forgot, "Brand-new-1").await.unwrap();
+
+    // ForgotPassword migration needs a verified address for the code: otherwise nobody is created.
+    let e =
+        env.client.forgot_password().client_id(&client_id).username("unverified@example.com").send().await;
+    assert_eq!(
+        e.map_err(err_name).unwrap_err(),
+        "InvalidParameterException: Cannot reset password for the user as there is no registered/verified email or phone_number"
+    );
+    assert!(user_status(env, &pool, "unverified@example.com").await.is_err());
 
     // An unknown user the function refuses stays unknown.
     let e = env.client.forgot_password().client_id(&client_id).username("ghost@example.com").send().await;
@@ -692,4 +705,74 @@ on_both_stores!(verified_addresses_from_triggers_take_the_alias, |env| {
     assert_eq!(attribute(env, &pool, "second", "email_verified").await.as_deref(), Some("false"));
     let u = env.client.admin_get_user().user_pool_id(&pool).username(shared).send().await.unwrap();
     assert_eq!(u.username(), "forced");
+});
+
+on_both_stores!(prevent_user_existence_errors_hides_every_migration_refusal, |env| {
+    let pool = email_pool_with(env, LambdaConfigType::builder().user_migration(arn("migrate")).build()).await;
+    let client_id = env
+        .client
+        .create_user_pool_client()
+        .user_pool_id(&pool)
+        .client_name("app")
+        .explicit_auth_flows(cip::types::ExplicitAuthFlowsType::AllowUserPasswordAuth)
+        .prevent_user_existence_errors(cip::types::PreventUserExistenceErrorTypes::Enabled)
+        .send()
+        .await
+        .unwrap()
+        .user_pool_client()
+        .unwrap()
+        .client_id()
+        .unwrap()
+        .to_string();
+    // A function that answers unknown names with the event unchanged, or not at all.
+    for reply in [
+        Reply::Fail("Bad password".into()),
+        Reply::Respond(Value::Null),
+        Reply::Status(404, "ResourceNotFoundException"),
+    ] {
+        let reply = std::sync::Arc::new(std::sync::Mutex::new(Some(reply)));
+        env.lambda.on(move |_, e| {
+            reply.lock().unwrap().take().unwrap_or_else(|| Reply::Respond(e["response"].clone()))
+        });
+        let e = env.password_sign_in(&client_id, "probe@example.com", "Any-pass1").await.unwrap_err();
+        assert_eq!(e, "NotAuthorizedException: Incorrect username or password.");
+        let out =
+            env.client.forgot_password().client_id(&client_id).username("probe@example.com").send().await;
+        assert!(out.is_ok(), "ForgotPassword answers as for a real user: {:?}", out.map_err(err_name));
+        assert!(user_status(env, &pool, "probe@example.com").await.is_err());
+    }
+});
+
+on_both_stores!(custom_message_limits_count_the_filled_in_text, |env| {
+    let pool = env
+        .pool(|b| b.lambda_config(LambdaConfigType::builder().custom_message(arn("message")).build()))
+        .await;
+    // 120 characters of template: fine as sent, too long once a 128-character name is in.
+    env.lambda.on(|_, _| {
+        Reply::Respond(json!({"smsMessage": format!("{{username}} {{####}} {}", "x".repeat(103))}))
+    });
+    let long_name = "u".repeat(128);
+    let e = env
+        .client
+        .admin_create_user()
+        .user_pool_id(&pool)
+        .username(&long_name)
+        .user_attributes(attr("phone_number", "+15555550123"))
+        .send()
+        .await
+        .map_err(err_name)
+        .unwrap_err();
+    assert!(e.contains("with the code filled in it is longer than 140 characters"), "{e}");
+    assert!(user_status(env, &pool, &long_name).await.is_err());
+    env.client
+        .admin_create_user()
+        .user_pool_id(&pool)
+        .username("short")
+        .temporary_password("Temp-Pass-123")
+        .user_attributes(attr("phone_number", "+15555550124"))
+        .send()
+        .await
+        .unwrap();
+    let sms = env.messages_to("+15555550124");
+    assert_eq!(sms[0].body, format!("short Temp-Pass-123 {}", "x".repeat(103)));
 });

@@ -114,14 +114,21 @@ pub async fn frontend_from_env(needs_master_key: bool) -> Result<Frontend, BoxEr
     })
 }
 
+/// RUST_LOG (default info), with the AWS SDK's request tracing held at info whatever it says:
+/// at trace level the SDK prints request bodies, and a UserMigration event holds a password.
+pub fn log_filter() -> tracing_subscriber::EnvFilter {
+    let mut filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
+    for quiet in ["aws_smithy_runtime=info", "aws_smithy_runtime_api=info", "aws_smithy_http_client=info"] {
+        if let Ok(directive) = quiet.parse() {
+            filter = filter.add_directive(directive);
+        }
+    }
+    filter
+}
+
 fn init_tracing() {
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .without_time()
-        .with_ansi(false)
-        .try_init();
+    let _ =
+        tracing_subscriber::fmt().with_env_filter(log_filter()).without_time().with_ansi(false).try_init();
 }
 
 /// Serves one Cognito operation behind API Gateway (HTTP API, payload 2.0).

@@ -76,9 +76,7 @@ enum Command {
 #[tokio::main]
 async fn main() -> Result<(), String> {
     tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
+        .with_env_filter(tessera_aws::lambda::log_filter())
         .with_writer(std::io::stderr)
         .init();
     match Cli::parse().command {

@@ -5,6 +5,7 @@
 //! The flow is an explicit state machine ([`AuthState`] × input → [`Step`]): the handler does the
 //! I/O (loading the user, hashing) and asks [`step`] what follows.
 
+use super::lifecycle_triggers::Migration;
 use crate::error::{Error, Result};
 use crate::model::{keys, AppClient, PasswordState, User, UserPool, UserStatus};
 use crate::service::{check_secret_hash, CallContext, Input, Service};
@@ -276,7 +277,11 @@ async fn password_sign_in(
     check_secret_hash(client, params.get("SECRET_HASH").and_then(Value::as_str), &[username])?;
     let found = match svc.find_user(pool, username).await? {
         Some(found) => Some((found, false)),
-        None => migrate_on_sign_in(svc, pool, client, username, &password, input).await?.map(|f| (f, true)),
+        None => match migrate_on_sign_in(svc, pool, client, username, &password, input).await? {
+            Some(Migration::Created(u, v)) => Some(((u, v), true)),
+            Some(Migration::Existing(u, v)) => Some(((u, v), false)),
+            None => None,
+        },
     };
     let hash_params = svc.config.hash_params;
     let Some(((user, version), migrated)) = found else {
@@ -310,7 +315,7 @@ async fn password_sign_in(
 }
 
 /// UserMigration_Authentication for a name the pool does not know. With
-/// PreventUserExistenceErrors a refusal reads like a wrong password.
+/// PreventUserExistenceErrors any refusal reads like a wrong password.
 async fn migrate_on_sign_in(
     svc: &Service,
     pool: &UserPool,
@@ -318,10 +323,11 @@ async fn migrate_on_sign_in(
     username: &str,
     password: &str,
     input: &Value,
-) -> Result<Option<(User, u64)>> {
+) -> Result<Option<Migration>> {
     let caller = crate::triggers::Caller::new(Some(&client.client_id), input);
     match super::lifecycle_triggers::migrate_user(svc, pool, username, Some(password), caller).await {
-        Err(Error::UserLambdaValidationException(_)) if client.prevent_user_existence_errors() => {
+        Err(e) if client.prevent_user_existence_errors() => {
+            tracing::info!(error = %e.name(), "user migration refused (answered as a wrong password)");
             Err(Error::not_authorized("Incorrect username or password."))
         }
         other => other,

@@ -173,8 +173,8 @@ pub async fn custom_message(
     let needs_username = source == MessageSource::AdminCreateUser;
     if msg.channel == "EMAIL" {
         if let Some(body) = triggers::text(r, "emailMessage")? {
-            check_message("emailMessage", &body, MAX_EMAIL_MESSAGE_CHARS, needs_username)?;
-            msg.body = fill(&body);
+            check_message("emailMessage", &body, needs_username)?;
+            msg.body = within_limit("emailMessage", fill(&body), MAX_EMAIL_MESSAGE_CHARS)?;
         }
         if let Some(subject) = triggers::text(r, "emailSubject")? {
             if subject.trim().is_empty() || subject.chars().count() > MAX_EMAIL_SUBJECT_CHARS {
@@ -185,13 +185,13 @@ pub async fn custom_message(
             msg.subject = Some(subject);
         }
     } else if let Some(body) = triggers::text(r, "smsMessage")? {
-        check_message("smsMessage", &body, MAX_SMS_MESSAGE_CHARS, needs_username)?;
-        msg.body = fill(&body);
+        check_message("smsMessage", &body, needs_username)?;
+        msg.body = within_limit("smsMessage", fill(&body), MAX_SMS_MESSAGE_CHARS)?;
     }
     Ok(())
 }
 
-fn check_message(field: &str, text: &str, max: usize, needs_username: bool) -> Result<()> {
+fn check_message(field: &str, text: &str, needs_username: bool) -> Result<()> {
     if text.trim().is_empty() {
         return Err(Error::invalid(format!("CustomMessage returned an empty {field}.")));
     }
@@ -205,13 +205,17 @@ fn check_message(field: &str, text: &str, max: usize, needs_username: bool) -> R
             "CustomMessage returned an invalid {field}: an invitation must contain {USERNAME_PARAMETER} and {CODE_PARAMETER}."
         )));
     }
-    // The limit counts the message as sent, code included; a placeholder is at most as long.
+    Ok(())
+}
+
+/// The limit counts the message as sent: code, temporary password and username included.
+fn within_limit(field: &str, text: String, max: usize) -> Result<String> {
     if text.chars().count() > max {
         return Err(Error::invalid(format!(
-            "CustomMessage returned an invalid {field}: it is longer than {max} characters."
+            "CustomMessage returned an invalid {field}: with the code filled in it is longer than {max} characters."
         )));
     }
-    Ok(())
+    Ok(text)
 }
 
 /// Who a UserMigration function said the user is.
@@ -306,35 +310,54 @@ pub async fn user_migration(
     }))
 }
 
-/// The welcome message a migrated user gets unless the function said SUPPRESS. It never
-/// carries a password: the user signs in with the one they already have.
+/// The welcome message a user migrated at sign-in gets unless the function said SUPPRESS. It
+/// never carries a password: the user signs in with the one they already have.
 const WELCOME_SUBJECT: &str = "Your account is ready";
 const WELCOME_BODY: &str = "Your account {username} is ready. Sign in with your current password.";
 
+/// What a migration attempt found.
+#[derive(Debug)]
+pub enum Migration {
+    /// Created now, vouched for by the function (with the typed password at sign-in).
+    Created(User, u64),
+    /// A user with the name the function gave already exists (created by a concurrent
+    /// migration, or someone else): treat them as found, checking the password as usual.
+    Existing(User, u64),
+}
+
+impl Migration {
+    pub fn into_user(self) -> (User, u64) {
+        match self {
+            Migration::Created(u, v) | Migration::Existing(u, v) => (u, v),
+        }
+    }
+}
+
 /// Runs the pool's UserMigration function for an identifier the pool does not know and, when
 /// it vouches for the user, creates them. `password` is the one typed at sign-in (None: the
-/// ForgotPassword source, which creates the user RESET_REQUIRED). Returns the new user, or
-/// None when the pool has no migration trigger.
+/// ForgotPassword source, which creates the user RESET_REQUIRED and only when they have a
+/// verified address to receive the code). None when the pool has no migration trigger.
 pub async fn migrate_user(
     svc: &Service,
     pool: &UserPool,
     entered: &str,
     password: Option<&str>,
     caller: Caller<'_>,
-) -> Result<Option<(User, u64)>> {
+) -> Result<Option<Migration>> {
     let sign_in = password.is_some();
     let Some(m) = user_migration(svc, pool, entered, password, caller, sign_in).await? else {
         return Ok(None);
     };
     let mut attributes = m.attributes;
-    // `username` renames the user; the pseudo-attributes are Cognito's own.
-    let given = attributes.remove("username").unwrap_or_else(|| entered.to_string());
-    attributes.retain(|k, _| k != "sub" && !k.starts_with("cognito:"));
-    attributes.retain(|_, v| !v.is_empty());
+    // `username` renames the user, except where email/phone is the username (the name the
+    // user typed stays their sign-in name). The pseudo-attributes are Cognito's own.
+    let renamed = attributes.remove("username").filter(|_| pool.username_attributes.is_empty());
+    let given = renamed.unwrap_or_else(|| entered.to_string());
+    attributes.retain(|k, v| k != "sub" && !k.starts_with("cognito:") && !v.is_empty());
     let sub = svc.rng.uuid().to_string();
     let (username, username_attribute) = super::users::internal_username(pool, &given, &sub)?;
     if let Some((kind, value)) = username_attribute {
-        attributes.insert(kind.to_string(), value);
+        attributes.entry(kind.to_string()).or_insert(value);
     }
     for (name, value) in &attributes {
         crate::attributes::check_value(pool, name, value, crate::attributes::Writer::Admin)?;
@@ -347,6 +370,10 @@ pub async fn migrate_user(
         crate::model::UserStatus::CONFIRMED
     };
     let mut user = User::new(username.clone(), sub, attributes, status, svc.clock.now_millis());
+    if !sign_in && super::passwords::recovery_channel(pool, &user).is_none() {
+        // Nobody to send the code to: create nobody rather than a user who cannot get in.
+        return Err(super::passwords::no_recovery_channel());
+    }
     if let (false, Some(p)) = (reset_required, password) {
         // The typed password, whatever the new pool's policy: the function vouched for it.
         let (hash, srp) = super::users::password_secrets(svc, pool, &username, p).await?;
@@ -355,8 +382,20 @@ pub async fn migrate_user(
     }
     let takeover =
         if m.force_alias_creation { svc.take_aliases(pool, &user).await? } else { Default::default() };
-    svc.insert_user_taking(pool, &user, takeover, vec![]).await?;
-    if !m.suppress_welcome {
+    match svc.insert_user_taking(pool, &user, takeover, vec![]).await {
+        Ok(()) => {}
+        Err(Error::UsernameExistsException(_)) => {
+            let found = svc.find_user(pool, &given).await?;
+            return found.map(|(u, v)| Some(Migration::Existing(u, v))).ok_or_else(|| {
+                Error::ConcurrentModificationException(
+                    "The user was modified by another request. Try again.".into(),
+                )
+            });
+        }
+        Err(e) => return Err(e),
+    }
+    // A user who must reset their password is not told to sign in with it.
+    if !m.suppress_welcome && !reset_required {
         for medium in &m.delivery_mediums {
             let (channel, attribute) =
                 if medium == "EMAIL" { ("EMAIL", "email") } else { ("SMS", "phone_number") };
@@ -377,7 +416,7 @@ pub async fn migrate_user(
     let key = crate::model::keys::user(&pool.id, &pool.username_key(&user.username));
     svc.get_json::<User>(&key, crate::model::keys::USER_SK)
         .await?
-        .map(Some)
+        .map(|(u, v)| Some(Migration::Created(u, v)))
         .ok_or_else(|| Error::internal("a migrated user vanished after its creation"))
 }
 
@@ -387,12 +426,12 @@ mod tests {
 
     #[test]
     fn custom_messages_need_the_placeholders_and_fit_the_limits() {
-        assert!(check_message("smsMessage", "Code {####}", 140, false).is_ok());
-        assert!(check_message("smsMessage", "No code", 140, false).is_err());
-        assert!(check_message("smsMessage", "", 140, false).is_err());
-        assert!(check_message("emailMessage", "{####}", 140, true).is_err());
-        assert!(check_message("emailMessage", "{username} {####}", 140, true).is_ok());
-        let long = format!("{} {CODE_PARAMETER}", "x".repeat(140));
-        assert!(check_message("smsMessage", &long, 140, false).is_err());
+        assert!(check_message("smsMessage", "Code {####}", false).is_ok());
+        assert!(check_message("smsMessage", "No code", false).is_err());
+        assert!(check_message("smsMessage", "", false).is_err());
+        assert!(check_message("emailMessage", "{####}", true).is_err());
+        assert!(check_message("emailMessage", "{username} {####}", true).is_ok());
+        assert!(within_limit("smsMessage", "x".repeat(140), 140).is_ok());
+        assert!(within_limit("smsMessage", "x".repeat(141), 140).is_err());
     }
 }

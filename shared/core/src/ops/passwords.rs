@@ -17,7 +17,7 @@ pub const RESET_CODE_TTL_SECS: i64 = 3600;
 /// The code purpose shared by ForgotPassword and AdminResetUserPassword.
 pub const RESET_PURPOSE: &str = "forgot";
 
-fn no_recovery_channel() -> Error {
+pub(crate) fn no_recovery_channel() -> Error {
     Error::invalid(
         "Cannot reset password for the user as there is no registered/verified email or phone_number",
     )
@@ -126,8 +126,13 @@ pub async fn forgot_password(svc: &Service, input: &Value) -> Result<Value> {
         Some(found) => Some(found),
         // UserMigration_ForgotPassword: the function may know the user.
         None => match hooks::migrate_user(svc, &pool, username, None, caller).await {
-            Err(Error::UserLambdaValidationException(_)) if client.prevent_user_existence_errors() => None,
-            other => other?,
+            Ok(found) => found.map(hooks::Migration::into_user),
+            // Any refusal would tell that the name is unknown here.
+            Err(e) if client.prevent_user_existence_errors() => {
+                tracing::info!(error = %e.name(), "user migration refused (answered as for an unknown user)");
+                None
+            }
+            Err(e) => return Err(e),
         },
     };
     let Some((mut user, version)) = found else {
