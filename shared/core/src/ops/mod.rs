@@ -9,4 +9,5 @@ pub mod import;
 pub mod passwords;
 pub mod pools;
 pub mod search;
+pub mod token_generation;
 pub mod users;
