@@ -296,16 +296,8 @@ async fn password_sign_in(
     };
     match step(&AuthState::PasswordChecked { correct }, facts) {
         Step::Tokens => {
-            issue(
-                svc,
-                ctx,
-                pool,
-                client,
-                &user,
-                None,
-                Occasion::without_metadata(TokenSource::Authentication),
-            )
-            .await
+            let occasion = Occasion::without_metadata(TokenSource::Authentication);
+            issue(svc, ctx, pool, client, &user, None, occasion).await
         }
         Step::Challenge(name) => challenge(svc, pool, client, &user, name).await,
         Step::Denied(e) => Err(e),
@@ -638,8 +630,8 @@ async fn refresh(
         return Err(revoked());
     }
     let existing = Some((origin_jti.as_str(), &origin));
-    issue(svc, ctx, pool, client, &user, existing, Occasion::without_metadata(TokenSource::RefreshTokens))
-        .await
+    let occasion = Occasion::without_metadata(TokenSource::RefreshTokens);
+    issue(svc, ctx, pool, client, &user, existing, occasion).await
 }
 
 /// The session family a refresh token belongs to, when the token is genuine and live.

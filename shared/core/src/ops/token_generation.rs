@@ -12,8 +12,15 @@
 //!   (ID token); otherwise it replaces them.
 //! - A claim both overridden and suppressed is suppressed.
 //! - Protected claims ([`protected`]) are never changed: an attempt to add, override or suppress
-//!   one is ignored (and logged), as the guide lists them as claims that "cannot be modified"
-//!   without defining an error. Output of the wrong type is `InvalidLambdaResponseException`.
+//!   one is ignored (and logged as a warning). The developer guide lists them as claims that
+//!   "cannot be modified" and defines no error for the attempt, so a function written against
+//!   Cognito keeps working here.
+//! - Output Cognito cannot use is `InvalidLambdaResponseException`: a member of the wrong JSON
+//!   type (V1_0 claim values that are not strings, lists that are not string lists, …), a V2_0
+//!   object or array for `email_verified`, `phone_number_verified`, `updated_at` or `address` in
+//!   the ID token (the docs exclude complex values there), and scopes that are not single
+//!   RFC 6749 scope tokens. A null member is the same as an absent one; a null V2_0 claim value
+//!   is no change.
 //!
 //! A pool without the trigger costs nothing: no event is built.
 
