@@ -20,4 +20,5 @@ mod search;
 mod signup;
 mod tokens;
 mod triggers_lifecycle;
+mod triggers_tokens;
 mod wire;

@@ -6,6 +6,7 @@
 //! I/O (loading the user, hashing) and asks [`step`] what follows.
 
 use super::lifecycle_triggers::Migration;
+use super::token_generation::{self, Claims, Occasion, TokenRequest, TokenSource, USER_API_SCOPE};
 use crate::error::{Error, Result};
 use crate::model::{keys, AppClient, PasswordState, User, UserPool, UserStatus};
 use crate::service::{check_secret_hash, CallContext, Input, Service};
@@ -308,7 +309,10 @@ async fn password_sign_in(
         (user, correct)
     };
     match step(&AuthState::PasswordChecked { correct }, facts) {
-        Step::Tokens => issue(svc, ctx, pool, client, &user, None).await,
+        Step::Tokens => {
+            let occasion = Occasion::without_metadata(TokenSource::Authentication);
+            issue(svc, ctx, pool, client, &user, None, occasion).await
+        }
         Step::Challenge(name) => challenge(svc, pool, client, &user, name).await,
         Step::Denied(e) => Err(e),
     }
@@ -610,7 +614,11 @@ async fn respond(svc: &Service, ctx: &CallContext, client: &AppClient, input: &V
     // Consumes the session in the same transaction: a concurrent reuse fails on the user's version.
     let caller = crate::triggers::Caller::new(Some(&client.client_id), input);
     super::attributes::save_and_send(svc, &pool, &user, version, messages, vec![consume], caller).await?;
-    issue(svc, ctx, &pool, client, &user, None).await
+    // The password change stands even if the pre token generation trigger then fails: the
+    // user signs in with the new password.
+    let metadata = input.get("ClientMetadata").unwrap_or(&Value::Null);
+    let occasion = Occasion::new(TokenSource::NewPasswordChallenge, metadata);
+    issue(svc, ctx, &pool, client, &user, None, occasion).await
 }
 
 /// A hash with the configured parameters, made once per process.
@@ -656,7 +664,9 @@ async fn refresh(
     if origin.created_ms <= user.signed_out_at_ms {
         return Err(revoked());
     }
-    issue(svc, ctx, pool, client, &user, Some((&origin_jti, &origin))).await
+    let existing = Some((origin_jti.as_str(), &origin));
+    let occasion = Occasion::without_metadata(TokenSource::RefreshTokens);
+    issue(svc, ctx, pool, client, &user, existing, occasion).await
 }
 
 /// The session family a refresh token belongs to, when the token is genuine and live.
@@ -673,6 +683,9 @@ async fn load_refresh_token(svc: &Service, token: &str) -> Result<Option<(String
 
 /// Issues tokens. A new sign-in (`existing` None) starts a session family with a refresh token;
 /// a refresh reuses the family and its `auth_time` and returns no new refresh token.
+///
+/// The claims are built first and the pre token generation trigger (if any) changes them; only
+/// then is the session family stored, so a failing trigger leaves no refresh token behind.
 async fn issue(
     svc: &Service,
     ctx: &CallContext,
@@ -680,53 +693,34 @@ async fn issue(
     client: &AppClient,
     user: &User,
     existing: Option<(&str, &Origin)>,
+    occasion: Occasion<'_>,
 ) -> Result<Value> {
     let now = svc.now_secs();
     let keys = svc.open_keys(pool)?;
-    let (origin_jti, auth_time, refresh_token) = match existing {
-        Some((jti, origin)) => (jti.to_string(), origin.auth_time, None),
-        None => {
-            let jti = svc.rng.uuid().to_string();
-            let secret = URL_SAFE_NO_PAD.encode(svc.rng.bytes(32));
-            let refresh_secs = client.validity_secs("Refresh", 30, "days");
-            let origin = Origin {
-                pool_id: pool.id.clone(),
-                client_id: client.client_id.clone(),
-                username: user.username.clone(),
-                sub: user.sub.clone(),
-                refresh_hash: refresh_hash(&secret),
-                auth_time: now,
-                created_ms: svc.clock.now_millis().max(user.signed_out_at_ms + 1),
-            };
-            let mut item = Item::new(
-                keys::origin(&jti),
-                keys::ORIGIN_SK,
-                serde_json::to_value(&origin).map_err(Error::internal)?,
-            );
-            item.expires_at = Some(now + refresh_secs);
-            svc.store.transact(vec![Write::put(item, Cond::NotExists)], now).await?;
-            let token = format!("{jti}.{secret}");
-            (jti, now, Some(token))
-        }
+    let (origin_jti, auth_time) = match existing {
+        Some((jti, origin)) => (jti.to_string(), origin.auth_time),
+        None => (svc.rng.uuid().to_string(), now),
     };
     let access_secs = client.validity_secs("Access", 1, "hours");
     let id_secs = client.validity_secs("Id", 1, "hours");
     let iss = ctx.issuer(&pool.id);
-    let mut access_claims = json!({
-        "sub": user.sub,
-        "iss": iss,
-        "client_id": client.client_id,
-        "origin_jti": origin_jti,
-        "event_id": svc.rng.uuid().to_string(),
-        "token_use": "access",
-        "scope": "aws.cognito.signin.user.admin",
-        "auth_time": auth_time,
-        "exp": now + access_secs,
-        "iat": now,
-        "jti": svc.rng.uuid().to_string(),
-        "username": user.username,
-    });
-    let mut id_claims = serde_json::Map::new();
+    let mut claims = Claims::default();
+    for (k, v) in [
+        ("sub", json!(user.sub)),
+        ("iss", json!(iss)),
+        ("client_id", json!(client.client_id)),
+        ("origin_jti", json!(origin_jti)),
+        ("event_id", json!(svc.rng.uuid().to_string())),
+        ("token_use", json!("access")),
+        ("scope", json!(USER_API_SCOPE)),
+        ("auth_time", json!(auth_time)),
+        ("exp", json!(now + access_secs)),
+        ("iat", json!(now)),
+        ("jti", json!(svc.rng.uuid().to_string())),
+        ("username", json!(user.username)),
+    ] {
+        claims.access.insert(k.to_string(), v);
+    }
     // Only the attributes the client may read become claims.
     let readable = user.attributes.iter().filter(|(name, _)| crate::attributes::can_read(client, name));
     for (name, value) in readable {
@@ -735,7 +729,7 @@ async fn issue(
             "updated_at" => value.parse::<i64>().map(|n| json!(n)).unwrap_or(json!(value)),
             _ => json!(value),
         };
-        id_claims.insert(name.clone(), v);
+        claims.id.insert(name.clone(), v);
     }
     for (k, v) in [
         ("sub", json!(user.sub)),
@@ -750,14 +744,41 @@ async fn issue(
         ("iat", json!(now)),
         ("jti", json!(svc.rng.uuid().to_string())),
     ] {
-        id_claims.insert(k.to_string(), v);
+        claims.id.insert(k.to_string(), v);
     }
-    super::groups::add_group_claims(svc, pool, user, &mut access_claims, &mut id_claims).await?;
+    let groups = super::groups::group_claims(svc, pool, user).await?;
+    groups.apply(&mut claims.access, &mut claims.id);
+    let request = TokenRequest { pool, client, user, occasion, groups: &groups };
+    token_generation::customise(svc, &request, &mut claims).await?;
+    let refresh_token = match existing {
+        Some(_) => None,
+        None => {
+            let secret = URL_SAFE_NO_PAD.encode(svc.rng.bytes(32));
+            let refresh_secs = client.validity_secs("Refresh", 30, "days");
+            let origin = Origin {
+                pool_id: pool.id.clone(),
+                client_id: client.client_id.clone(),
+                username: user.username.clone(),
+                sub: user.sub.clone(),
+                refresh_hash: refresh_hash(&secret),
+                auth_time: now,
+                created_ms: svc.clock.now_millis().max(user.signed_out_at_ms + 1),
+            };
+            let mut item = Item::new(
+                keys::origin(&origin_jti),
+                keys::ORIGIN_SK,
+                serde_json::to_value(&origin).map_err(Error::internal)?,
+            );
+            item.expires_at = Some(now + refresh_secs);
+            svc.store.transact(vec![Write::put(item, Cond::NotExists)], now).await?;
+            Some(format!("{origin_jti}.{secret}"))
+        }
+    };
     let mut result = json!({
-        "AccessToken": keys.access.sign(&access_claims)?,
+        "AccessToken": keys.access.sign(&Value::Object(claims.access))?,
         "ExpiresIn": access_secs,
         "TokenType": "Bearer",
-        "IdToken": keys.id.sign(&Value::Object(id_claims))?,
+        "IdToken": keys.id.sign(&Value::Object(claims.id))?,
     });
     if let Some(rt) = refresh_token {
         result["RefreshToken"] = json!(rt);

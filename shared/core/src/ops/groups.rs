@@ -400,16 +400,39 @@ pub fn preferred_role<'a>(
     }
 }
 
-/// Adds `cognito:groups` to both tokens, and `cognito:roles` / `cognito:preferred_role` to the
-/// ID token, from the user's current groups (one query, then one read per group). Nothing is
-/// added when the user is in no group.
-pub async fn add_group_claims(
-    svc: &Service,
-    pool: &UserPool,
-    user: &User,
-    access_claims: &mut Value,
-    id_claims: &mut Map<String, Value>,
-) -> Result<()> {
+/// The group claims of a user's tokens: `cognito:groups` (both tokens), `cognito:roles` and
+/// `cognito:preferred_role` (ID token). Also the `groupConfiguration` of the pre token
+/// generation event, and what its `groupOverrideDetails` replaces.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GroupClaims {
+    pub groups: Vec<String>,
+    pub roles: Vec<String>,
+    pub preferred_role: Option<String>,
+}
+
+impl GroupClaims {
+    /// Sets the claims, replacing any there; an empty list or no role is no claim.
+    pub fn apply(&self, access: &mut Map<String, Value>, id: &mut Map<String, Value>) {
+        for claim in ["cognito:groups", "cognito:roles", "cognito:preferred_role"] {
+            access.remove(claim);
+            id.remove(claim);
+        }
+        if !self.groups.is_empty() {
+            access.insert("cognito:groups".into(), json!(self.groups));
+            id.insert("cognito:groups".into(), json!(self.groups));
+        }
+        if !self.roles.is_empty() {
+            id.insert("cognito:roles".into(), json!(self.roles));
+        }
+        if let Some(role) = &self.preferred_role {
+            id.insert("cognito:preferred_role".into(), json!(role));
+        }
+    }
+}
+
+/// The user's current groups (one query, then one read per group), ordered by precedence (none
+/// last), then name; their distinct roles in that order; and the preferred role.
+pub async fn group_claims(svc: &Service, pool: &UserPool, user: &User) -> Result<GroupClaims> {
     let pk = keys::user_groups(&pool.id, &pool.username_key(&user.username));
     let bound = usize::try_from(svc.config.limits.groups_per_user).unwrap_or(usize::MAX);
     let page = svc.store.query(&pk, "", None, bound, svc.now_secs()).await?;
@@ -421,28 +444,20 @@ pub async fn add_group_claims(
         }
     }
     if groups.is_empty() {
-        return Ok(());
+        return Ok(GroupClaims::default());
     }
-    // Stable order: by precedence (none last), then name.
     groups.sort_by(|a, b| {
         (a.precedence.is_none(), a.precedence, &a.name).cmp(&(b.precedence.is_none(), b.precedence, &b.name))
     });
-    let names: Vec<&str> = groups.iter().map(|g| g.name.as_str()).collect();
-    let mut roles: Vec<&str> = Vec::new();
+    let mut roles: Vec<String> = Vec::new();
     for role in groups.iter().filter_map(|g| g.role_arn.as_deref()) {
-        if !roles.contains(&role) {
-            roles.push(role);
+        if !roles.iter().any(|r| r == role) {
+            roles.push(role.to_string());
         }
     }
-    access_claims["cognito:groups"] = json!(names);
-    id_claims.insert("cognito:groups".into(), json!(names));
-    if !roles.is_empty() {
-        id_claims.insert("cognito:roles".into(), json!(roles));
-    }
-    if let Some(role) = preferred_role(groups.iter().map(|g| (g.precedence, g.role_arn.as_deref()))) {
-        id_claims.insert("cognito:preferred_role".into(), json!(role));
-    }
-    Ok(())
+    let preferred_role =
+        preferred_role(groups.iter().map(|g| (g.precedence, g.role_arn.as_deref()))).map(str::to_string);
+    Ok(GroupClaims { groups: groups.into_iter().map(|g| g.name).collect(), roles, preferred_role })
 }
 
 /// Adds the deletes of a user's memberships (both sides) to the writes that delete the user, as

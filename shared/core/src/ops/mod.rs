@@ -10,4 +10,5 @@ pub mod lifecycle_triggers;
 pub mod passwords;
 pub mod pools;
 pub mod search;
+pub mod token_generation;
 pub mod users;

@@ -173,7 +173,8 @@ fn check_lambda_config(settings: &Map<String, Value>) -> Result<()> {
 }
 
 /// The `LambdaConfig` members this version invokes.
-const INVOKED_TRIGGERS: &[&str] = &["PreSignUp", "PostConfirmation", "CustomMessage", "UserMigration"];
+const INVOKED_TRIGGERS: &[&str] =
+    &["PreSignUp", "PostConfirmation", "CustomMessage", "UserMigration", "PreTokenGeneration"];
 
 pub async fn create_user_pool(svc: &Service, input: &Value) -> Result<Value> {
     let name = input.req_str("PoolName")?.to_string();
