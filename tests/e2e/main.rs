@@ -19,4 +19,5 @@ mod pools;
 mod search;
 mod signup;
 mod tokens;
+mod triggers_auth;
 mod wire;

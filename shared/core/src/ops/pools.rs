@@ -173,7 +173,13 @@ fn check_lambda_config(settings: &Map<String, Value>) -> Result<()> {
 }
 
 /// The `LambdaConfig` members this version invokes.
-const INVOKED_TRIGGERS: &[&str] = &[];
+const INVOKED_TRIGGERS: &[&str] = &[
+    "PreAuthentication",
+    "PostAuthentication",
+    "DefineAuthChallenge",
+    "CreateAuthChallenge",
+    "VerifyAuthChallengeResponse",
+];
 
 pub async fn create_user_pool(svc: &Service, input: &Value) -> Result<Value> {
     let name = input.req_str("PoolName")?.to_string();
