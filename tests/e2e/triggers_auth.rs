@@ -57,6 +57,46 @@ async fn user(env: &TestEnv, pool: &str, username: &str, email: &str) {
         .expect("set password");
 }
 
+/// The refresh-token origins (session families) stored for `username`, read straight from this
+/// server's DynamoDB table; None on the embedded store, which cannot be listed while it is open.
+async fn stored_origins(env: &TestEnv, username: &str) -> Option<usize> {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    if env.data_dir().join("tessera.redb").exists() {
+        return None;
+    }
+    let endpoint = dynamodb_endpoint()?;
+    let ddb = tessera_aws::config::dynamodb_client(Some(&endpoint), "us-east-1").await;
+    // This process's tables only (see TestEnv::start_configured).
+    let prefix = format!("tessera-e2e-{}", std::process::id());
+    let tables: Vec<String> = ddb
+        .list_tables()
+        .into_paginator()
+        .items()
+        .send()
+        .collect::<Result<Vec<_>, _>>()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|t| t.starts_with(&prefix))
+        .collect();
+    let mut count = 0;
+    for table in tables {
+        let pages = ddb
+            .scan()
+            .table_name(table)
+            .filter_expression("begins_with(pk, :origin) AND contains(body, :user)")
+            .expression_attribute_values(":origin", AttributeValue::S("ORIGIN#".into()))
+            .expression_attribute_values(":user", AttributeValue::S(format!("\"username\":\"{username}\"")))
+            .into_paginator()
+            .send()
+            .collect::<Result<Vec<_>, _>>()
+            .await
+            .unwrap();
+        count += pages.iter().map(|p| p.items().len()).sum::<usize>();
+    }
+    Some(count)
+}
+
 fn sorted_keys(v: &Value) -> Vec<String> {
     let mut k: Vec<String> = v.as_object().expect("an object").keys().cloned().collect();
     k.sort();
@@ -326,7 +366,13 @@ on_both_stores!(failing_pre_authentication_refuses_and_is_not_an_attempt, |env| 
 on_both_stores!(post_authentication_after_every_challenge_and_its_failure_withholds_tokens, |env| {
     let (pool, client_id) =
         setup(env, LambdaConfigType::builder().post_authentication(arn("post")).build()).await;
-    user(env, &pool, "erin", "erin@example.com").await;
+    let erin = unique("erin");
+    user(env, &pool, &erin, "erin@example.com").await;
+    // A successful sign-in stores its session family (where the store can be listed).
+    password_sign_in_with(env, &client_id, &erin, PASSWORD, &[]).await.unwrap();
+    let before = stored_origins(env, &erin).await;
+    assert!(before.is_none_or(|n| n == 1), "{before:?}");
+    env.lambda.clear();
     env.lambda.on(|_, e| {
         if e["request"]["userAttributes"]["email"] == json!("erin@example.com") {
             Reply::Fail("Audit log unavailable".into())
@@ -334,12 +380,14 @@ on_both_stores!(post_authentication_after_every_challenge_and_its_failure_withho
             Reply::Respond(e["response"].clone())
         }
     });
-    let e = password_sign_in_with(env, &client_id, "erin", PASSWORD, &[]).await.unwrap_err();
+    let e = password_sign_in_with(env, &client_id, &erin, PASSWORD, &[]).await.unwrap_err();
     assert_eq!(
         e,
         "UserLambdaValidationException: PostAuthentication failed with error Audit log unavailable."
     );
     assert_eq!(env.lambda.sources(), ["PostAuthentication_Authentication"]);
+    // …and a refused one stores nothing: post-auth runs before the refresh token exists.
+    assert_eq!(stored_origins(env, &erin).await, before);
 
     // NEW_PASSWORD_REQUIRED: post-auth once the challenge is answered, with its ClientMetadata.
     env.client
@@ -659,6 +707,38 @@ on_both_stores!(custom_auth_define_decides, |env| {
         "{e}"
     );
 
+    // An admin-created user still sets a password first: NEW_PASSWORD_REQUIRED, then post-auth.
+    env.client
+        .admin_create_user()
+        .user_pool_id(&pool)
+        .username("jack")
+        .temporary_password("Temp-Pass-123")
+        .message_action(cip::types::MessageActionType::Suppress)
+        .send()
+        .await
+        .unwrap();
+    env.lambda.on(define(json!({"issueTokens": true})));
+    env.lambda.clear();
+    let out = custom_start(env, &client_id, "jack", &[]).await.unwrap();
+    assert_eq!(out.challenge_name(), Some(&ChallengeNameType::NewPasswordRequired));
+    assert_eq!(
+        env.lambda.sources(),
+        ["PreAuthentication_Authentication", "DefineAuthChallenge_Authentication"]
+    );
+    let out = env
+        .client
+        .respond_to_auth_challenge()
+        .client_id(&client_id)
+        .challenge_name(ChallengeNameType::NewPasswordRequired)
+        .session(out.session().unwrap())
+        .challenge_responses("USERNAME", "jack")
+        .challenge_responses("NEW_PASSWORD", PASSWORD)
+        .send()
+        .await
+        .unwrap();
+    assert!(out.authentication_result().is_some());
+    assert_eq!(env.lambda.events("post").len(), 1);
+
     // Define always asks again and Verify always says wrong: the flow ends after 20 rounds.
     env.lambda.on(|function, e| match function {
         "define" => Reply::Respond(json!({"challengeName": "CUSTOM_CHALLENGE"})),
@@ -683,7 +763,8 @@ on_both_stores!(custom_auth_define_decides, |env| {
 
 on_both_stores!(custom_auth_failing_triggers_and_refusals, |env| {
     let (pool, client_id) = setup(env, all_triggers()).await;
-    user(env, &pool, "kim", "kim@example.com").await;
+    let kim = unique("kim");
+    user(env, &pool, &kim, "kim@example.com").await;
     let failing = |which: &'static str| {
         move |function: &str, e: &Value| {
             if function == which {
@@ -697,12 +778,12 @@ on_both_stores!(custom_auth_failing_triggers_and_refusals, |env| {
         [("pre", "PreAuthentication"), ("define", "DefineAuthChallenge"), ("create", "CreateAuthChallenge")]
     {
         env.lambda.on(failing(which));
-        let e = custom_start(env, &client_id, "kim", &[]).await.unwrap_err();
+        let e = custom_start(env, &client_id, &kim, &[]).await.unwrap_err();
         assert_eq!(e, format!("UserLambdaValidationException: {name} failed with error {which} broke."));
     }
     env.lambda.clear();
     env.lambda.on(failing("pre"));
-    custom_start(env, &client_id, "kim", &[]).await.unwrap_err();
+    custom_start(env, &client_id, &kim, &[]).await.unwrap_err();
     assert_eq!(
         env.lambda.sources(),
         ["PreAuthentication_Authentication"],
@@ -711,34 +792,35 @@ on_both_stores!(custom_auth_failing_triggers_and_refusals, |env| {
 
     // Verify fails: the flow ends and its session is spent.
     env.lambda.on(failing("verify"));
-    let session = custom_start(env, &client_id, "kim", &[]).await.unwrap().session().unwrap().to_string();
-    let e = custom_answer(env, &client_id, "kim", &session, "5", &[]).await.unwrap_err();
+    let session = custom_start(env, &client_id, &kim, &[]).await.unwrap().session().unwrap().to_string();
+    let e = custom_answer(env, &client_id, &kim, &session, "5", &[]).await.unwrap_err();
     assert_eq!(
         e,
         "UserLambdaValidationException: VerifyAuthChallengeResponse failed with error verify broke."
     );
     env.lambda.on(captcha);
-    let e = custom_answer(env, &client_id, "kim", &session, "5", &[]).await.unwrap_err();
+    let e = custom_answer(env, &client_id, &kim, &session, "5", &[]).await.unwrap_err();
     assert_eq!(e, "NotAuthorizedException: Invalid session for the user.");
 
     // Post-auth fails on the right answer: no tokens, and the session is spent.
-    let session = custom_start(env, &client_id, "kim", &[]).await.unwrap().session().unwrap().to_string();
+    let session = custom_start(env, &client_id, &kim, &[]).await.unwrap().session().unwrap().to_string();
     env.lambda.on(failing("post"));
-    let e = custom_answer(env, &client_id, "kim", &session, "5", &[]).await.unwrap_err();
+    let e = custom_answer(env, &client_id, &kim, &session, "5", &[]).await.unwrap_err();
     assert_eq!(e, "UserLambdaValidationException: PostAuthentication failed with error post broke.");
-    let e = custom_answer(env, &client_id, "kim", &session, "5", &[]).await.unwrap_err();
+    assert!(stored_origins(env, &kim).await.is_none_or(|n| n == 0), "no refresh token stored");
+    let e = custom_answer(env, &client_id, &kim, &session, "5", &[]).await.unwrap_err();
     assert_eq!(e, "NotAuthorizedException: Invalid session for the user.");
 
     // Sessions expire after the client's AuthSessionValidity (3 minutes by default).
     env.lambda.on(captcha);
-    let session = custom_start(env, &client_id, "kim", &[]).await.unwrap().session().unwrap().to_string();
+    let session = custom_start(env, &client_id, &kim, &[]).await.unwrap().session().unwrap().to_string();
     env.clock.advance_secs(181);
-    let e = custom_answer(env, &client_id, "kim", &session, "5", &[]).await.unwrap_err();
+    let e = custom_answer(env, &client_id, &kim, &session, "5", &[]).await.unwrap_err();
     assert_eq!(e, "NotAuthorizedException: Invalid session for the user.");
 
     // A session answered for another user, or as another challenge, is refused.
     user(env, &pool, "lou", "lou@example.com").await;
-    let session = custom_start(env, &client_id, "kim", &[]).await.unwrap().session().unwrap().to_string();
+    let session = custom_start(env, &client_id, &kim, &[]).await.unwrap().session().unwrap().to_string();
     let e = custom_answer(env, &client_id, "lou", &session, "5", &[]).await.unwrap_err();
     assert_eq!(e, "NotAuthorizedException: Invalid session for the user.");
     let e = env
@@ -747,7 +829,7 @@ on_both_stores!(custom_auth_failing_triggers_and_refusals, |env| {
         .client_id(&client_id)
         .challenge_name(ChallengeNameType::NewPasswordRequired)
         .session(&session)
-        .challenge_responses("USERNAME", "kim")
+        .challenge_responses("USERNAME", &kim)
         .challenge_responses("NEW_PASSWORD", PASSWORD)
         .send()
         .await
@@ -763,20 +845,20 @@ on_both_stores!(custom_auth_failing_triggers_and_refusals, |env| {
         .client_id(&client_id)
         .challenge_name(ChallengeNameType::CustomChallenge)
         .session(&session)
-        .challenge_responses("USERNAME", "kim")
+        .challenge_responses("USERNAME", &kim)
         .send()
         .await
         .map_err(err_name)
         .unwrap_err();
     assert_eq!(e, "InvalidParameterException: Missing required parameter ANSWER");
     // Still live after those refusals.
-    let out = custom_answer(env, &client_id, "kim", &session, "5", &[]).await.unwrap();
+    let out = custom_answer(env, &client_id, &kim, &session, "5", &[]).await.unwrap();
     assert!(out.authentication_result().is_some());
 
     // A disabled user: refused before any challenge trigger.
-    env.client.admin_disable_user().user_pool_id(&pool).username("kim").send().await.unwrap();
+    env.client.admin_disable_user().user_pool_id(&pool).username(&kim).send().await.unwrap();
     env.lambda.clear();
-    let e = custom_start(env, &client_id, "kim", &[]).await.unwrap_err();
+    let e = custom_start(env, &client_id, &kim, &[]).await.unwrap_err();
     assert_eq!(e, "NotAuthorizedException: User is disabled.");
     assert_eq!(env.lambda.sources(), ["PreAuthentication_Authentication"]);
 
