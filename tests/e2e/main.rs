@@ -19,6 +19,7 @@ mod pools;
 mod search;
 mod signup;
 mod tokens;
+mod triggers_auth;
 mod triggers_lifecycle;
 mod triggers_tokens;
 mod wire;

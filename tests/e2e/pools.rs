@@ -253,25 +253,30 @@ on_both_stores!(lambda_config_never_stores_a_trigger_that_cannot_fire, |env| {
         e,
         "InvalidParameterException: LambdaConfig.PreTokenGeneration and PreTokenGenerationConfig.LambdaArn must be the same function."
     );
-    // The classic triggers are refused until this version invokes them, on update too.
-    let e = refused(
-        create(LambdaConfigType::builder().define_auth_challenge(ARN).build()).await.map_err(err_name),
-    );
-    assert_eq!(
-        e,
-        "InvalidParameterException: Lambda triggers are not supported by this Tessera version yet (DefineAuthChallenge): a pool does not store triggers that would never fire."
-    );
-    let pool = env.pool(|b| b).await;
-    let e = env
-        .client
-        .update_user_pool()
-        .user_pool_id(&pool)
-        .lambda_config(LambdaConfigType::builder().pre_authentication(ARN).build())
-        .send()
-        .await
-        .map_err(err_name)
-        .unwrap_err();
-    assert!(e.contains("(PreAuthentication)"), "{e}");
+    // The ten classic triggers are stored and described back, on create and on update.
+    let all = |suffix: &str| {
+        let arn = |name: &str| format!("{ARN}-{name}{suffix}");
+        LambdaConfigType::builder()
+            .pre_sign_up(arn("pre-sign-up"))
+            .custom_message(arn("custom-message"))
+            .post_confirmation(arn("post-confirmation"))
+            .pre_authentication(arn("pre-authentication"))
+            .post_authentication(arn("post-authentication"))
+            .define_auth_challenge(arn("define"))
+            .create_auth_challenge(arn("create"))
+            .verify_auth_challenge_response(arn("verify"))
+            .pre_token_generation(arn("pre-token"))
+            .user_migration(arn("migrate"))
+            .build()
+    };
+    let created = create(all("")).await.unwrap();
+    let pool = created.user_pool().and_then(|p| p.id()).unwrap().to_string();
+    let described = env.client.describe_user_pool().user_pool_id(&pool).send().await.unwrap();
+    let config = described.user_pool().and_then(|p| p.lambda_config()).unwrap();
+    assert_eq!(config, &all(""));
+    env.client.update_user_pool().user_pool_id(&pool).lambda_config(all("-v2")).send().await.unwrap();
+    let described = env.client.describe_user_pool().user_pool_id(&pool).send().await.unwrap();
+    assert_eq!(described.user_pool().and_then(|p| p.lambda_config()).unwrap(), &all("-v2"));
     // An empty LambdaConfig is no trigger at all.
     env.client
         .update_user_pool()

@@ -11,6 +11,7 @@ use crate::error::{Error, Result};
 use crate::model::{keys, AppClient, PasswordState, User, UserPool, UserStatus};
 use crate::service::{check_secret_hash, CallContext, Input, Service};
 use crate::store::{Cond, Item, StoreError, Write};
+use crate::triggers::Caller;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use serde::{Deserialize, Serialize};
@@ -75,6 +76,72 @@ pub enum AuthState {
     PasswordChecked { correct: bool },
     /// A live NEW_PASSWORD_REQUIRED session was answered with an acceptable new password.
     NewPasswordProvided,
+    /// CUSTOM_AUTH for a resolved user, before a round of the challenge triggers: InitiateAuth
+    /// (after PreAuthentication), or a live CUSTOM_CHALLENGE session being answered.
+    CustomInProgress,
+    /// DefineAuthChallenge decided, with `rounds` challenges answered so far.
+    CustomDecided { decision: CustomDecision, rounds: usize },
+}
+
+/// What DefineAuthChallenge's response says (see [`define_decision`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CustomDecision {
+    /// `failAuthentication`: the sign-in fails.
+    Fail,
+    /// `issueTokens`: the user is authenticated.
+    IssueTokens,
+    /// `challengeName: "CUSTOM_CHALLENGE"`: CreateAuthChallenge makes the next challenge.
+    CustomChallenge,
+}
+
+/// Challenge rounds one CUSTOM_AUTH sign-in may take. Cognito ends runaway flows; Tessera fails
+/// the sign-in (NotAuthorizedException) when DefineAuthChallenge asks for a challenge after
+/// this many.
+pub const MAX_CUSTOM_ROUNDS: usize = 20;
+
+/// The challenge names DefineAuthChallenge may know (Cognito's `ChallengeNameType` values that
+/// can appear in a custom flow). Only CUSTOM_CHALLENGE can follow in this version.
+const BUILT_IN_CHALLENGES: &[&str] = &[
+    "SRP_A",
+    "PASSWORD_VERIFIER",
+    "SMS_MFA",
+    "SOFTWARE_TOKEN_MFA",
+    "EMAIL_OTP",
+    "DEVICE_SRP_AUTH",
+    "DEVICE_PASSWORD_VERIFIER",
+    "ADMIN_NO_SRP_AUTH",
+    "MFA_SETUP",
+    "SELECT_MFA_TYPE",
+    "NEW_PASSWORD_REQUIRED",
+];
+
+/// Reads DefineAuthChallenge's `response`. `failAuthentication` wins over everything; otherwise
+/// exactly one of `issueTokens` and `challengeName` must be set, and the challenge must be one
+/// this version can present.
+pub fn define_decision(response: Option<&serde_json::Map<String, Value>>) -> Result<CustomDecision> {
+    use crate::triggers::{flag, text};
+    if flag(response, "failAuthentication")? {
+        return Ok(CustomDecision::Fail);
+    }
+    let issue_tokens = flag(response, "issueTokens")?;
+    let challenge = text(response, "challengeName")?.filter(|c| !c.is_empty());
+    let invalid = |m: String| Error::InvalidLambdaResponseException(m);
+    match (issue_tokens, challenge.as_deref()) {
+        (true, None) => Ok(CustomDecision::IssueTokens),
+        (false, Some("CUSTOM_CHALLENGE")) => Ok(CustomDecision::CustomChallenge),
+        (true, Some(_)) => Err(invalid(
+            "DefineAuthChallenge returned both issueTokens and challengeName; set one of them.".into(),
+        )),
+        (false, None) => Err(invalid(
+            "DefineAuthChallenge returned neither issueTokens, challengeName nor failAuthentication.".into(),
+        )),
+        (false, Some(name)) if BUILT_IN_CHALLENGES.contains(&name) => Err(invalid(format!(
+            "DefineAuthChallenge returned challengeName {name}, which this Tessera version cannot present in a custom flow (only CUSTOM_CHALLENGE)."
+        ))),
+        (false, Some(name)) => {
+            Err(invalid(format!("DefineAuthChallenge returned an invalid challengeName: {name}.")))
+        }
+    }
 }
 
 /// What the facts about a user and a step lead to.
@@ -83,6 +150,8 @@ pub enum Step {
     Tokens,
     Challenge(&'static str),
     Denied(Error),
+    /// The custom flow goes on: the handler runs the next round of challenge triggers.
+    CustomRound,
 }
 
 /// The facts about the user that decide the next step.
@@ -143,6 +212,27 @@ pub fn step(state: &AuthState, facts: UserFacts) -> Step {
                 _ => incorrect(),
             }
         }
+        AuthState::CustomInProgress => custom_gate(facts).unwrap_or(Step::CustomRound),
+        AuthState::CustomDecided { decision: CustomDecision::Fail, .. } => incorrect(),
+        AuthState::CustomDecided { decision, rounds } => {
+            if let Some(denied) = custom_gate(facts) {
+                return denied;
+            }
+            match (decision, facts.status) {
+                (CustomDecision::CustomChallenge, _) if *rounds >= MAX_CUSTOM_ROUNDS => {
+                    Step::Denied(Error::not_authorized(format!(
+                        "Incorrect username or password. The custom authentication flow exceeded {MAX_CUSTOM_ROUNDS} challenges."
+                    )))
+                }
+                (CustomDecision::CustomChallenge, _) => Step::Challenge("CUSTOM_CHALLENGE"),
+                (CustomDecision::IssueTokens, UserStatus::CONFIRMED) => Step::Tokens,
+                // An admin-created user still sets a password before getting tokens.
+                (CustomDecision::IssueTokens, UserStatus::FORCE_CHANGE_PASSWORD) => {
+                    Step::Challenge("NEW_PASSWORD_REQUIRED")
+                }
+                _ => incorrect(),
+            }
+        }
         AuthState::NewPasswordProvided => {
             if !facts.enabled {
                 return Step::Denied(Error::not_authorized("User is disabled."));
@@ -154,6 +244,27 @@ pub fn step(state: &AuthState, facts: UserFacts) -> Step {
                 _ => Step::Denied(invalid_session()),
             }
         }
+    }
+}
+
+/// What stops a user in a custom flow whatever the challenges say: a disabled account, and the
+/// states password sign-in reports once the password is right. Custom challenges do not count
+/// toward (nor are stopped by) the password lockout.
+fn custom_gate(facts: UserFacts) -> Option<Step> {
+    if !facts.enabled {
+        return Some(Step::Denied(Error::not_authorized("User is disabled.")));
+    }
+    match facts.status {
+        UserStatus::UNCONFIRMED => {
+            Some(Step::Denied(Error::UserNotConfirmedException("User is not confirmed.".into())))
+        }
+        UserStatus::RESET_REQUIRED => Some(Step::Denied(Error::PasswordResetRequiredException(
+            "Password reset required for the user".into(),
+        ))),
+        UserStatus::FORCE_CHANGE_PASSWORD if facts.temporary_password_expired => Some(Step::Denied(
+            Error::not_authorized("Temporary password has expired and must be reset by an administrator."),
+        )),
+        _ => None,
     }
 }
 
@@ -211,7 +322,7 @@ fn pool_mismatch(client: &AppClient) -> Error {
     Error::ResourceNotFoundException(format!("User pool client {} does not exist.", client.client_id))
 }
 
-fn param<'a>(params: &'a Value, name: &str) -> Result<&'a str> {
+pub(crate) fn param<'a>(params: &'a Value, name: &str) -> Result<&'a str> {
     params
         .get(name)
         .and_then(Value::as_str)
@@ -258,8 +369,9 @@ async fn start(
             password_sign_in(svc, ctx, &pool, client, &params, input).await
         }
         AuthFlow::RefreshToken => refresh(svc, ctx, &pool, client, &params).await,
-        AuthFlow::UserSrp | AuthFlow::Custom | AuthFlow::User => Err(Error::invalid(format!(
-            "{} is not supported by this Tessera version yet; use USER_PASSWORD_AUTH or ADMIN_USER_PASSWORD_AUTH.",
+        AuthFlow::Custom => super::auth_triggers::start_custom(svc, ctx, &pool, client, &params, input).await,
+        AuthFlow::UserSrp | AuthFlow::User => Err(Error::invalid(format!(
+            "{} is not supported by this Tessera version yet; use USER_PASSWORD_AUTH, ADMIN_USER_PASSWORD_AUTH or CUSTOM_AUTH.",
             input.str_of("AuthFlow").unwrap_or_default()
         ))),
     }
@@ -295,6 +407,10 @@ async fn password_sign_in(
             Error::UserNotFoundException("User does not exist.".into())
         });
     };
+    // Before anything about the password is known. A sign-in the function refuses is not an
+    // attempt: it neither counts toward the lockout nor clears the count.
+    let caller = Caller::new(Some(&client.client_id), input);
+    super::auth_triggers::pre_authentication(svc, pool, &user, &caller).await?;
     let mut facts = UserFacts::of(&user, svc.clock.now_millis());
     // Attempts during a lockout are refused unchecked and do not count. A user migrated just
     // now was vouched for by the pool's function, with this password.
@@ -310,11 +426,15 @@ async fn password_sign_in(
     };
     match step(&AuthState::PasswordChecked { correct }, facts) {
         Step::Tokens => {
+            // InitiateAuth's ClientMetadata goes to PreAuthentication only.
+            let caller = Caller::without_metadata(Some(&client.client_id));
+            super::auth_triggers::post_authentication(svc, pool, &user, &caller).await?;
             let occasion = Occasion::without_metadata(TokenSource::Authentication);
             issue(svc, ctx, pool, client, &user, None, occasion).await
         }
         Step::Challenge(name) => challenge(svc, pool, client, &user, name).await,
         Step::Denied(e) => Err(e),
+        Step::CustomRound => Err(Error::internal("a custom round after a password check")),
     }
 }
 
@@ -488,7 +608,7 @@ pub async fn take_challenge_session(
 }
 
 /// Answers a sign-in with a challenge and the session that continues it.
-async fn challenge(
+pub(crate) async fn challenge(
     svc: &Service,
     pool: &UserPool,
     client: &AppClient,
@@ -547,12 +667,24 @@ pub async fn admin_respond_to_auth_challenge(
 }
 
 async fn respond(svc: &Service, ctx: &CallContext, client: &AppClient, input: &Value) -> Result<Value> {
-    let name = input.req_str("ChallengeName")?;
-    if name != "NEW_PASSWORD_REQUIRED" {
-        return Err(Error::invalid(format!(
-            "The {name} challenge is not supported by this Tessera version yet."
-        )));
+    match input.req_str("ChallengeName")? {
+        "NEW_PASSWORD_REQUIRED" => respond_new_password(svc, ctx, client, input).await,
+        "CUSTOM_CHALLENGE" => super::auth_triggers::respond_custom(svc, ctx, client, input).await,
+        name => {
+            Err(Error::invalid(format!("The {name} challenge is not supported by this Tessera version yet.")))
+        }
     }
+}
+
+/// NEW_PASSWORD_REQUIRED answered: the new password (and any required attributes) are set, the
+/// session is consumed, then PostAuthentication runs and tokens are issued.
+async fn respond_new_password(
+    svc: &Service,
+    ctx: &CallContext,
+    client: &AppClient,
+    input: &Value,
+) -> Result<Value> {
+    let name = "NEW_PASSWORD_REQUIRED";
     let responses = input.get("ChallengeResponses").cloned().unwrap_or(json!({}));
     let username = param(&responses, "USERNAME")?;
     let new_password = param(&responses, "NEW_PASSWORD")?.to_string();
@@ -601,6 +733,7 @@ async fn respond(svc: &Service, ctx: &CallContext, client: &AppClient, input: &V
             return Err(Error::internal(format!("unexpected challenge {next} after NEW_PASSWORD_REQUIRED")))
         }
         Step::Denied(e) => return Err(e),
+        Step::CustomRound => return Err(Error::internal("a custom round after NEW_PASSWORD_REQUIRED")),
     }
     let (hash, srp) = super::users::password_secrets(svc, &pool, &user.username, &new_password).await?;
     // The same rules as UpdateUserAttributes: a changed email or phone is unverified and gets a code.
@@ -612,10 +745,11 @@ async fn respond(svc: &Service, ctx: &CallContext, client: &AppClient, input: &V
     user.password_state = PasswordState::default();
     user.modified = svc.clock.now_millis();
     // Consumes the session in the same transaction: a concurrent reuse fails on the user's version.
-    let caller = crate::triggers::Caller::new(Some(&client.client_id), input);
+    let caller = Caller::new(Some(&client.client_id), input);
     super::attributes::save_and_send(svc, &pool, &user, version, messages, vec![consume], caller).await?;
-    // The password change stands even if the pre token generation trigger then fails: the
-    // user signs in with the new password.
+    // The challenge is answered and the new password stays; a failing PostAuthentication or
+    // PreTokenGeneration only withholds the tokens (and stores no refresh token).
+    super::auth_triggers::post_authentication(svc, &pool, &user, &caller).await?;
     let metadata = input.get("ClientMetadata").unwrap_or(&Value::Null);
     let occasion = Occasion::new(TokenSource::NewPasswordChallenge, metadata);
     issue(svc, ctx, &pool, client, &user, None, occasion).await
@@ -686,7 +820,7 @@ async fn load_refresh_token(svc: &Service, token: &str) -> Result<Option<(String
 ///
 /// The claims are built first and the pre token generation trigger (if any) changes them; only
 /// then is the session family stored, so a failing trigger leaves no refresh token behind.
-async fn issue(
+pub(crate) async fn issue(
     svc: &Service,
     ctx: &CallContext,
     pool: &UserPool,
@@ -986,6 +1120,112 @@ mod tests {
         assert_eq!(denied(&step(&ok, facts(RESET_REQUIRED, true))), "PasswordResetRequiredException");
         assert_eq!(step(&ok, facts(FORCE_CHANGE_PASSWORD, true)), Step::Challenge("NEW_PASSWORD_REQUIRED"));
         assert_eq!(denied(&step(&AuthState::Start, facts(CONFIRMED, true))), "NotAuthorizedException");
+    }
+
+    #[test]
+    fn define_responses_decide_the_custom_flow() {
+        let decide = |v: Value| define_decision(v.as_object());
+        let invalid = |r: Result<CustomDecision>| match r {
+            Err(e) => e.name(),
+            Ok(_) => "",
+        };
+        assert_eq!(
+            decide(json!({"failAuthentication": true, "issueTokens": true})),
+            Ok(CustomDecision::Fail)
+        );
+        assert_eq!(
+            decide(json!({"failAuthentication": "true", "challengeName": "CUSTOM_CHALLENGE"})),
+            Ok(CustomDecision::Fail)
+        );
+        assert_eq!(
+            decide(json!({"issueTokens": true, "challengeName": null})),
+            Ok(CustomDecision::IssueTokens)
+        );
+        assert_eq!(
+            decide(json!({"issueTokens": "true", "challengeName": ""})),
+            Ok(CustomDecision::IssueTokens)
+        );
+        assert_eq!(
+            decide(
+                json!({"issueTokens": false, "challengeName": "CUSTOM_CHALLENGE", "failAuthentication": null})
+            ),
+            Ok(CustomDecision::CustomChallenge)
+        );
+        for bad in [
+            json!({}),
+            json!({"issueTokens": true, "challengeName": "CUSTOM_CHALLENGE"}),
+            json!({"challengeName": "CAPTCHA"}),
+            json!({"challengeName": "PASSWORD_VERIFIER"}),
+            json!({"challengeName": 7}),
+            json!({"issueTokens": 1}),
+        ] {
+            assert_eq!(invalid(decide(bad.clone())), "InvalidLambdaResponseException", "{bad}");
+        }
+        assert_eq!(invalid(define_decision(None)), "InvalidLambdaResponseException", "no response at all");
+    }
+
+    #[test]
+    fn custom_state_table() {
+        use UserStatus::*;
+        let decided = |decision, rounds| AuthState::CustomDecided { decision, rounds };
+        let name = |s: Step| match s {
+            Step::Denied(e) => e.to_string(),
+            other => format!("{other:?}"),
+        };
+        // The gate before each round.
+        assert_eq!(step(&AuthState::CustomInProgress, facts(CONFIRMED, true)), Step::CustomRound);
+        assert_eq!(step(&AuthState::CustomInProgress, facts(FORCE_CHANGE_PASSWORD, true)), Step::CustomRound);
+        assert_eq!(
+            name(step(&AuthState::CustomInProgress, facts(CONFIRMED, false))),
+            "NotAuthorizedException: User is disabled."
+        );
+        assert_eq!(
+            name(step(&AuthState::CustomInProgress, facts(UNCONFIRMED, true))),
+            "UserNotConfirmedException: User is not confirmed."
+        );
+        assert_eq!(
+            name(step(&AuthState::CustomInProgress, facts(RESET_REQUIRED, true))),
+            "PasswordResetRequiredException: Password reset required for the user"
+        );
+        // A locked-out password does not stop a custom flow.
+        let locked = UserFacts { locked: true, ..facts(CONFIRMED, true) };
+        assert_eq!(step(&AuthState::CustomInProgress, locked), Step::CustomRound);
+        assert_eq!(step(&decided(CustomDecision::IssueTokens, 1), locked), Step::Tokens);
+        // Define's decisions.
+        assert_eq!(
+            name(step(&decided(CustomDecision::Fail, 0), facts(CONFIRMED, true))),
+            "NotAuthorizedException: Incorrect username or password."
+        );
+        assert_eq!(step(&decided(CustomDecision::IssueTokens, 0), facts(CONFIRMED, true)), Step::Tokens);
+        assert_eq!(
+            step(&decided(CustomDecision::IssueTokens, 2), facts(FORCE_CHANGE_PASSWORD, true)),
+            Step::Challenge("NEW_PASSWORD_REQUIRED")
+        );
+        let expired = UserFacts { temporary_password_expired: true, ..facts(FORCE_CHANGE_PASSWORD, true) };
+        assert!(name(step(&decided(CustomDecision::IssueTokens, 2), expired))
+            .contains("Temporary password has expired"));
+        assert_eq!(
+            name(step(&decided(CustomDecision::IssueTokens, 1), facts(CONFIRMED, false))),
+            "NotAuthorizedException: User is disabled."
+        );
+        assert_eq!(
+            step(&decided(CustomDecision::CustomChallenge, 0), facts(CONFIRMED, true)),
+            Step::Challenge("CUSTOM_CHALLENGE")
+        );
+        assert_eq!(
+            step(&decided(CustomDecision::CustomChallenge, MAX_CUSTOM_ROUNDS - 1), facts(CONFIRMED, true)),
+            Step::Challenge("CUSTOM_CHALLENGE")
+        );
+        assert!(name(step(
+            &decided(CustomDecision::CustomChallenge, MAX_CUSTOM_ROUNDS),
+            facts(CONFIRMED, true)
+        ))
+        .starts_with("NotAuthorizedException: Incorrect username or password."));
+        // Failing wins over the user's state.
+        assert_eq!(
+            name(step(&decided(CustomDecision::Fail, 0), facts(UNCONFIRMED, false))),
+            "NotAuthorizedException: Incorrect username or password."
+        );
     }
 
     #[test]

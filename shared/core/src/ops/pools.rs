@@ -133,8 +133,8 @@ const UNSUPPORTED_TRIGGERS: &[(&str, &str)] = &[
     ("InboundFederation", "inbound federation triggers are not supported by Tessera"),
 ];
 
-/// Checks `LambdaConfig`. A pool never stores a trigger that would not fire: triggers outside
-/// Tessera's scope are refused, and so (until this version invokes them) are the others.
+/// Checks `LambdaConfig`. A pool never stores a trigger that would not fire: the triggers
+/// outside Tessera's scope are refused.
 fn check_lambda_config(settings: &Map<String, Value>) -> Result<()> {
     let Some(config) = settings.get("LambdaConfig").and_then(Value::as_object) else { return Ok(()) };
     for (name, why) in UNSUPPORTED_TRIGGERS {
@@ -157,24 +157,8 @@ fn check_lambda_config(settings: &Map<String, Value>) -> Result<()> {
             }
         }
     }
-    let mut waiting: Vec<&str> = config
-        .keys()
-        .map(|k| if k == "PreTokenGenerationConfig" { "PreTokenGeneration" } else { k.as_str() })
-        .filter(|k| !INVOKED_TRIGGERS.contains(k))
-        .collect();
-    waiting.dedup();
-    if waiting.is_empty() {
-        return Ok(());
-    }
-    Err(Error::invalid(format!(
-        "Lambda triggers are not supported by this Tessera version yet ({}): a pool does not store triggers that would never fire.",
-        waiting.join(", ")
-    )))
+    Ok(())
 }
-
-/// The `LambdaConfig` members this version invokes.
-const INVOKED_TRIGGERS: &[&str] =
-    &["PreSignUp", "PostConfirmation", "CustomMessage", "UserMigration", "PreTokenGeneration"];
 
 pub async fn create_user_pool(svc: &Service, input: &Value) -> Result<Value> {
     let name = input.req_str("PoolName")?.to_string();
