@@ -467,3 +467,301 @@ pub fn handle(
     );
     event
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+    use super::*;
+    use crate::config::vars_map;
+    use crate::lambda::custom_message_event;
+    use serde_json::{json, Value};
+    use std::path::PathBuf;
+
+    fn sample(name: &str) -> Value {
+        let text = match name {
+            "sign-up" => include_str!("../../../events/custom-message/sign-up.json"),
+            "sign-up-fr-ca" => include_str!("../../../events/custom-message/sign-up-fr-ca.json"),
+            "admin-create-user" => include_str!("../../../events/custom-message/admin-create-user.json"),
+            "resend-code" => include_str!("../../../events/custom-message/resend-code.json"),
+            "forgot-password" => include_str!("../../../events/custom-message/forgot-password.json"),
+            "update-user-attribute" => {
+                include_str!("../../../events/custom-message/update-user-attribute.json")
+            }
+            "verify-user-attribute" => {
+                include_str!("../../../events/custom-message/verify-user-attribute.json")
+            }
+            "authentication" => include_str!("../../../events/custom-message/authentication.json"),
+            _ => panic!("no sample {name}"),
+        };
+        serde_json::from_str(text).unwrap()
+    }
+
+    fn builtin_cfg() -> CustomMessageConfig {
+        let vars = vars_map(&[("TESSERA_CUSTOM_MESSAGE_BRAND", "Acme & Co")]);
+        let cfg = CustomMessageConfig::from_vars(&Vars::map(&vars)).unwrap();
+        cfg
+    }
+
+    fn response(cfg: &CustomMessageConfig, event: Value) -> CognitoEventUserPoolsCustomMessageResponse {
+        custom_message_event(cfg, event).unwrap().response
+    }
+
+    /// A scratch template directory, removed when dropped.
+    struct Dir(PathBuf);
+
+    impl Dir {
+        fn new(name: &str, files: &[(&str, &str)]) -> Dir {
+            let dir = std::env::temp_dir().join(format!("tessera-hooks-{}-{name}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&dir);
+            for (path, text) in files {
+                let p = dir.join(path);
+                std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+                std::fs::write(p, text).unwrap();
+            }
+            std::fs::create_dir_all(&dir).unwrap();
+            Dir(dir)
+        }
+
+        fn cfg(&self) -> Result<CustomMessageConfig, ConfigError> {
+            let vars = vars_map(&[("TESSERA_CUSTOM_MESSAGE_TEMPLATES", self.0.to_str().unwrap())]);
+            let cfg = CustomMessageConfig::from_vars(&Vars::map(&vars));
+            cfg
+        }
+    }
+
+    impl Drop for Dir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    #[test]
+    fn builtin_templates_cover_every_source_with_placeholders_within_limits() {
+        let cfg = builtin_cfg();
+        assert_eq!(cfg.templates.len(), 2 * (1 + 3 * SOURCES.len()));
+        for (source, name) in SOURCES {
+            for locale in [None, Some("fr")] {
+                let mut e = sample("sign-up");
+                e["triggerSource"] = serde_json::to_value(&source).unwrap();
+                if let Some(l) = locale {
+                    e["request"]["userAttributes"]["locale"] = json!(l);
+                }
+                if source == Source::AdminCreateUser {
+                    e["request"]["usernameParameter"] = json!("{username}");
+                }
+                let r = response(&cfg, e);
+                let (subject, email, sms) =
+                    (r.email_subject.unwrap(), r.email_message.unwrap(), r.sms_message.unwrap());
+                assert!(email.contains("{####}") && sms.contains("{####}"), "{name} {locale:?}");
+                assert!(!subject.contains("{####}"), "{name}");
+                if source == Source::AdminCreateUser {
+                    assert!(email.contains("{username}") && sms.contains("{username}"), "{name}");
+                }
+                assert!(email.contains("Acme &amp; Co") && subject.contains("Acme & Co"), "{name}");
+                assert!(email.starts_with("<!DOCTYPE html>"), "{name}: the layout wraps the body");
+                assert!(email.chars().count() <= EMAIL_MAX_CHARS);
+                assert!(subject.chars().count() <= SUBJECT_MAX_CHARS);
+                assert!(sms.chars().count() <= SMS_MAX_CHARS, "{name} {locale:?}: {sms}");
+            }
+        }
+    }
+
+    #[test]
+    fn every_sample_gets_its_own_message() {
+        let cfg = builtin_cfg();
+        let subjects = [
+            ("sign-up", "Confirm your Acme & Co account"),
+            ("resend-code", "Your new Acme & Co confirmation code"),
+            ("admin-create-user", "Your Acme & Co account is ready"),
+            ("forgot-password", "Reset your Acme & Co password"),
+            ("update-user-attribute", "Confirm your new Acme & Co contact details"),
+            ("verify-user-attribute", "Verify your Acme & Co contact details"),
+            ("authentication", "Your Acme & Co sign-in code"),
+        ];
+        for (name, subject) in subjects {
+            let input = sample(name);
+            let out = custom_message_event(&cfg, input.clone()).unwrap();
+            assert_eq!(out.response.email_subject.as_deref(), Some(subject), "{name}");
+            // The request and header go back as they came.
+            let v = serde_json::to_value(&out).unwrap();
+            for field in ["version", "triggerSource", "region", "userPoolId", "userName", "callerContext"] {
+                assert_eq!(v[field], input[field], "{name} {field}");
+            }
+            assert_eq!(v["request"]["codeParameter"], input["request"]["codeParameter"]);
+        }
+        let admin = response(&cfg, sample("admin-create-user"));
+        let email = admin.email_message.unwrap();
+        assert!(email.contains(
+            "User name: <strong>{username}</strong><br>Temporary password: <strong>{####}</strong>"
+        ));
+        assert_eq!(
+            admin.sms_message.as_deref(),
+            Some("Acme & Co: your user name is {username} and your temporary password is {####}")
+        );
+        let auth = response(&cfg, sample("authentication"));
+        assert_eq!(auth.sms_message.as_deref(), Some("{####} is your Acme & Co sign-in code"));
+    }
+
+    #[test]
+    fn locale_fr_ca_falls_back_to_fr_and_escapes_attributes() {
+        let r = response(&builtin_cfg(), sample("sign-up-fr-ca"));
+        assert_eq!(r.email_subject.as_deref(), Some("Confirmez votre compte Acme & Co"));
+        let email = r.email_message.unwrap();
+        assert!(email.contains("<html lang=\"fr\">"));
+        assert!(email.contains("Bonjour Amélie &lt;b&gt;&amp;&lt;/b&gt;,"), "{email}");
+        assert!(!email.contains("<b>&</b>"));
+        assert_eq!(r.sms_message.as_deref(), Some("Votre code de confirmation Acme & Co : {####}"));
+        // No locale, an unknown one, or a malformed one: the default (English) set.
+        for locale in [None, Some("de-DE"), Some("../fr"), Some("")] {
+            let mut e = sample("sign-up");
+            if let Some(l) = locale {
+                e["request"]["userAttributes"]["locale"] = json!(l);
+            }
+            let r = response(&builtin_cfg(), e);
+            assert_eq!(r.email_subject.as_deref(), Some("Confirm your Acme & Co account"), "{locale:?}");
+            assert!(r.email_message.unwrap().contains("Hello Jane,"));
+        }
+        // Underscores and case are accepted.
+        let mut e = sample("sign-up");
+        e["request"]["userAttributes"]["locale"] = json!("FR_be");
+        assert!(response(&builtin_cfg(), e).email_subject.unwrap().starts_with("Confirmez"));
+    }
+
+    #[test]
+    fn locale_chain_goes_from_specific_to_default() {
+        assert_eq!(locale_chain(Some("fr-CA")), ["fr-ca", "fr", ""]);
+        assert_eq!(locale_chain(Some("zh_Hant_TW")), ["zh-hant-tw", "zh-hant", "zh", ""]);
+        assert_eq!(locale_chain(Some("../etc")), [""]);
+        assert_eq!(locale_chain(None), [""]);
+    }
+
+    #[test]
+    fn values_cannot_form_placeholders_and_placeholders_are_never_altered() {
+        let cfg = builtin_cfg();
+        let mut e = sample("sign-up");
+        e["request"]["userAttributes"]["given_name"] = json!("{####} {{code}}");
+        let r = response(&cfg, e);
+        let email = r.email_message.unwrap();
+        assert!(email.contains("Hello &#123;####&#125; &#123;&#123;code&#125;&#125;,"));
+        assert_eq!(email.matches("{####}").count(), 1);
+        // A custom code placeholder is used as given, in HTML too.
+        let mut e = sample("sign-up");
+        e["request"]["codeParameter"] = json!("<<CODE & stuff>>");
+        let r = response(&cfg, e);
+        assert!(r.email_message.unwrap().contains("<<CODE & stuff>>"));
+        assert!(r.sms_message.unwrap().ends_with("<<CODE & stuff>>"));
+    }
+
+    #[test]
+    fn a_directory_replaces_the_builtins_and_missing_parts_are_null() {
+        let dir = Dir::new(
+            "dir",
+            &[
+                (
+                    "sign-up.email.html",
+                    "<p>Hi {{attr:given_name|friend}}, code {{code}} for {{username}}</p>",
+                ),
+                ("sign-up.subject.txt", "Welcome {{attr:given_name}}"),
+                ("fr/sign-up.subject.txt", "Bienvenue"),
+                ("fr-CA/sign-up.sms.txt", "Code québécois {{code}} {{attr:given_name}}"),
+                ("README.md", "not a template"),
+            ],
+        );
+        let cfg = dir.cfg().unwrap();
+        assert_eq!(cfg.templates.len(), 4);
+        let r = response(&cfg, sample("sign-up"));
+        assert_eq!(r.email_subject.as_deref(), Some("Welcome Jane"));
+        assert_eq!(
+            r.email_message.as_deref(),
+            Some("<p>Hi Jane, code {####} for 0b8f5c3e-1d2a-4c5b-9e6f-7a8b9c0d1e2f</p>"),
+            "no layout: the body alone; no usernameParameter: the userName"
+        );
+        assert_eq!(r.sms_message, None, "no SMS template: Cognito uses the pool's");
+        let r = response(&cfg, sample("sign-up-fr-ca"));
+        assert_eq!(r.email_subject.as_deref(), Some("Bienvenue"));
+        assert_eq!(
+            r.sms_message.as_deref(),
+            Some("Code québécois {####} Amélie <b>&</b>"),
+            "SMS text is not escaped"
+        );
+        assert!(r.email_message.unwrap().contains("Hi Amélie &lt;b&gt;"));
+        let r = response(&cfg, sample("forgot-password"));
+        assert_eq!((r.email_subject, r.email_message, r.sms_message), (None, None, None));
+        let mut e = sample("sign-up");
+        e["request"]["userAttributes"].as_object_mut().unwrap().remove("given_name");
+        assert!(response(&cfg, e).email_message.unwrap().starts_with("<p>Hi friend,"));
+    }
+
+    #[test]
+    fn over_the_limit_or_empty_is_null_not_truncated() {
+        let long_sms = format!("{} {{{{code}}}}", "x".repeat(134));
+        let long_subject = "s".repeat(141);
+        let long_email = format!("{{{{code}}}}{}", "é".repeat(EMAIL_MAX_CHARS - 6 + 1));
+        let fits_email = format!("{{{{code}}}}{}", "é".repeat(EMAIL_MAX_CHARS - 6));
+        let dir = Dir::new(
+            "limits",
+            &[
+                ("sign-up.sms.txt", long_sms.as_str()),
+                ("sign-up.subject.txt", long_subject.as_str()),
+                ("sign-up.email.html", long_email.as_str()),
+                ("resend-code.email.html", fits_email.as_str()),
+                ("resend-code.subject.txt", "   "),
+                ("resend-code.sms.txt", "{{attr:given_name|a}}{{code}}"),
+            ],
+        );
+        let cfg = dir.cfg().unwrap();
+        let r = response(&cfg, sample("sign-up"));
+        assert_eq!((r.email_subject, r.email_message, r.sms_message), (None, None, None));
+        let r = response(&cfg, sample("resend-code"));
+        assert_eq!(r.email_message.unwrap().chars().count(), EMAIL_MAX_CHARS);
+        assert_eq!(r.email_subject, None, "blank");
+        // 140 exactly fits.
+        let mut e = sample("resend-code");
+        e["request"]["userAttributes"]["given_name"] = json!("n".repeat(134));
+        assert_eq!(response(&cfg, e.clone()).sms_message.unwrap().chars().count(), 140);
+        e["request"]["userAttributes"]["given_name"] = json!("n".repeat(135));
+        assert_eq!(response(&cfg, e).sms_message, None);
+    }
+
+    #[test]
+    fn bad_templates_stop_the_start_up() {
+        let cases: &[(&str, &str, &str)] = &[
+            ("sign-up.email.html", "no code here", "must contain {{code}}"),
+            ("sign-up.sms.txt", "{{code}} {{nope}}", "unknown placeholder {{nope}}"),
+            ("sign-up.sms.txt", "{{code}} {{attr:}}", "does not name an attribute"),
+            ("sign-up.sms.txt", "{{code", "never closed"),
+            ("sign-up.subject.txt", "Your code {{code}}", "a subject may not contain"),
+            ("admin-create-user.sms.txt", "{{code}}", "must contain {{username}}"),
+            ("layout.html", "<html></html>", "must contain {{body}}"),
+            ("sign-up.email.html", "{{code}} {{body}}", "belongs in layout.html only"),
+            ("signup.email.html", "{{code}}", "is not a template name"),
+            ("fr/sign-up.email.txt", "{{code}}", "is not a template name"),
+            ("not_a_locale!/sign-up.sms.txt", "{{code}}", "is not named after a locale"),
+        ];
+        for (i, (path, text, why)) in cases.iter().enumerate() {
+            let dir = Dir::new(&format!("bad{i}"), &[(path, text)]);
+            let err = dir.cfg().unwrap_err();
+            assert!(err.0.contains(why), "{path}: {err}");
+        }
+        let missing = vars_map(&[("TESSERA_CUSTOM_MESSAGE_TEMPLATES", "/nonexistent/tessera-templates")]);
+        assert!(CustomMessageConfig::from_vars(&Vars::map(&missing)).is_err());
+    }
+
+    #[test]
+    fn escape_html_escapes_markup_quotes_and_braces() {
+        assert_eq!(
+            escape_html(r#"<a href="x">'{&}'</a>"#),
+            "&lt;a href=&quot;x&quot;&gt;&#39;&#123;&amp;&#125;&#39;&lt;/a&gt;"
+        );
+    }
+
+    #[test]
+    fn lenient_attribute_values() {
+        let mut e = sample("sign-up");
+        e["request"]["userAttributes"]["email_verified"] = json!(false);
+        e["request"]["userAttributes"]["given_name"] = json!(42);
+        e["response"] = Value::Null;
+        let r = response(&builtin_cfg(), e);
+        assert!(r.email_message.unwrap().contains("Hello 42,"));
+    }
+}

@@ -462,3 +462,493 @@ impl LegacyDirectory for HttpDirectory {
         self.post(serde_json::json!({"username": username})).await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+    use super::*;
+    use crate::config::vars_map;
+    use crate::lambda::user_migration_event;
+    use argon2::password_hash::{PasswordHasher as _, SaltString};
+    use aws_sdk_dynamodb::types::AttributeValue;
+    use serde_json::{json, Value};
+    use std::sync::{Arc, Mutex};
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+    const USER: &str = "legacy.jane@example.com";
+    const PASSWORD: &str = "Old-Password-1";
+
+    fn sample(name: &str) -> Value {
+        let text = match name {
+            "authentication" => include_str!("../../../events/user-migration/authentication.json"),
+            "authentication-wrong-password" => {
+                include_str!("../../../events/user-migration/authentication-wrong-password.json")
+            }
+            "forgot-password" => include_str!("../../../events/user-migration/forgot-password.json"),
+            _ => panic!("no sample {name}"),
+        };
+        serde_json::from_str(text).unwrap()
+    }
+
+    fn cfg(source: LegacySource) -> MigrationConfig {
+        MigrationConfig {
+            source,
+            attribute_map: vec![
+                ("mail".into(), "email".into()),
+                ("fullName".into(), "name".into()),
+                ("dept".into(), "custom:department".into()),
+                ("login".into(), "username".into()),
+            ],
+            final_status: FinalStatus::Confirmed,
+            email_verified: true,
+            phone_verified: false,
+            lowercase_username: false,
+            force_alias_creation: false,
+        }
+    }
+
+    fn legacy_attributes() -> LegacyAttributes {
+        [("mail", USER), ("fullName", "Jane Legacy"), ("dept", "42"), ("login", "jane"), ("shoeSize", "38")]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    /// An in-memory legacy store: one user, one password.
+    struct Memory;
+
+    #[async_trait]
+    impl LegacyDirectory for Memory {
+        async fn authenticate(&self, u: &str, p: &str) -> Result<Option<LegacyAttributes>, LegacyError> {
+            Ok((u == USER && p == PASSWORD).then(legacy_attributes))
+        }
+        async fn find(&self, u: &str) -> Result<Option<LegacyAttributes>, LegacyError> {
+            Ok((u == USER).then(legacy_attributes))
+        }
+    }
+
+    struct Broken;
+
+    #[async_trait]
+    impl LegacyDirectory for Broken {
+        async fn authenticate(&self, _: &str, _: &str) -> Result<Option<LegacyAttributes>, LegacyError> {
+            Err(LegacyError("connection refused".into()))
+        }
+        async fn find(&self, _: &str) -> Result<Option<LegacyAttributes>, LegacyError> {
+            Err(LegacyError("connection refused".into()))
+        }
+    }
+
+    fn memory_cfg() -> MigrationConfig {
+        cfg(LegacySource::Http {
+            url: "http://legacy.invalid/login".into(),
+            bearer_token: None,
+            timeout: Duration::from_secs(1),
+        })
+    }
+
+    fn expected_attributes() -> Value {
+        json!({"email": USER, "email_verified": "true", "name": "Jane Legacy", "custom:department": "42", "username": "jane"})
+    }
+
+    #[tokio::test]
+    async fn authentication_sample_migrates_with_mapped_attributes() {
+        let out = user_migration_event(&memory_cfg(), &Memory, sample("authentication")).await.unwrap();
+        let out = serde_json::to_value(out).unwrap();
+        let expected: Value =
+            serde_json::from_str(include_str!("../../../events/user-migration/authentication.expected.json"))
+                .unwrap();
+        assert_eq!(out, expected);
+        assert_eq!(out["response"]["userAttributes"], expected_attributes());
+        assert!(out["request"].get("password").is_none_or(Value::is_null), "the password is not echoed back");
+    }
+
+    #[tokio::test]
+    async fn wrong_password_unknown_user_and_missing_password_are_refused() {
+        let cfg = memory_cfg();
+        let err =
+            user_migration_event(&cfg, &Memory, sample("authentication-wrong-password")).await.unwrap_err();
+        assert_eq!((err.kind, err.message.as_str()), (REFUSED, "Incorrect username or password"));
+        let mut e = sample("authentication");
+        e["userName"] = json!("nobody@example.com");
+        assert_eq!(
+            user_migration_event(&cfg, &Memory, e).await.unwrap_err().message,
+            "Incorrect username or password"
+        );
+        let mut e = sample("authentication");
+        e["request"].as_object_mut().unwrap().remove("password");
+        assert!(user_migration_event(&cfg, &Memory, e).await.is_err());
+        let mut e = sample("forgot-password");
+        e["userName"] = json!("nobody@example.com");
+        assert_eq!(user_migration_event(&cfg, &Memory, e).await.unwrap_err().message, "User not found");
+    }
+
+    #[tokio::test]
+    async fn forgot_password_sample_migrates_without_a_password() {
+        let out = user_migration_event(&memory_cfg(), &Memory, sample("forgot-password")).await.unwrap();
+        let r = &out.cognito_event_user_pools_migrate_user_response;
+        assert_eq!(serde_json::to_value(&r.user_attributes).unwrap(), expected_attributes());
+        assert_eq!(r.message_action.as_deref(), Some("SUPPRESS"));
+        assert_eq!(r.final_user_status, None);
+        // Nowhere to send a reset code: refused with the reason.
+        let mut c = memory_cfg();
+        c.attribute_map.retain(|(_, to)| to != "email");
+        let err = user_migration_event(&c, &Memory, sample("forgot-password")).await.unwrap_err();
+        assert!(err.message.starts_with("The account has no email address"));
+    }
+
+    #[tokio::test]
+    async fn options_reset_required_verified_flags_lowercase_and_alias() {
+        let mut c = memory_cfg();
+        c.final_status = FinalStatus::ResetRequired;
+        c.email_verified = false;
+        c.force_alias_creation = true;
+        c.lowercase_username = true;
+        let mut e = sample("authentication");
+        e["userName"] = json!("Legacy.Jane@Example.COM");
+        let out = user_migration_event(&c, &Memory, e).await.unwrap();
+        let r = out.cognito_event_user_pools_migrate_user_response;
+        assert_eq!(r.final_user_status.as_deref(), Some("RESET_REQUIRED"));
+        assert!(!r.user_attributes.contains_key("email_verified"));
+        assert!(r.force_alias_creation);
+    }
+
+    #[tokio::test]
+    async fn a_failing_store_is_reported_without_details() {
+        let err = user_migration_event(&memory_cfg(), &Broken, sample("authentication")).await.unwrap_err();
+        assert_eq!(err.kind, UNAVAILABLE);
+        assert!(!err.message.contains("connection refused"));
+    }
+
+    #[test]
+    fn config_from_vars() {
+        let vars = vars_map(&[
+            ("TESSERA_MIGRATION_SOURCE", "dynamodb"),
+            ("TESSERA_MIGRATION_TABLE", "legacy-users"),
+            ("TESSERA_MIGRATION_ATTRIBUTES", "mail=email, fullName=name,phone_number"),
+            ("TESSERA_MIGRATION_FINAL_STATUS", "RESET_REQUIRED"),
+        ]);
+        let c = MigrationConfig::from_vars(&Vars::map(&vars)).unwrap();
+        assert_eq!(
+            c.source,
+            LegacySource::DynamoDb {
+                table: "legacy-users".into(),
+                key_attribute: "username".into(),
+                hash_attribute: "password_hash".into()
+            }
+        );
+        assert_eq!(c.attribute_map[2], ("phone_number".to_string(), "phone_number".to_string()));
+        assert_eq!(c.final_status, FinalStatus::ResetRequired);
+        let defaults = vars_map(&[
+            ("TESSERA_MIGRATION_SOURCE", "http"),
+            ("TESSERA_MIGRATION_URL", "https://legacy.example.com/login"),
+        ]);
+        let c = MigrationConfig::from_vars(&Vars::map(&defaults)).unwrap();
+        assert_eq!(c.attribute_map.len(), DEFAULT_ATTRIBUTES.len());
+        assert!(c.email_verified && !c.phone_verified && c.final_status == FinalStatus::Confirmed);
+        for bad in [
+            vec![("TESSERA_MIGRATION_SOURCE", "ldap")],
+            vec![("TESSERA_MIGRATION_SOURCE", "dynamodb")],
+            vec![("TESSERA_MIGRATION_SOURCE", "http"), ("TESSERA_MIGRATION_URL", "ftp://x/y")],
+            vec![
+                ("TESSERA_MIGRATION_SOURCE", "http"),
+                ("TESSERA_MIGRATION_URL", "https://x/"),
+                ("TESSERA_MIGRATION_ATTRIBUTES", "id=sub"),
+            ],
+            vec![
+                ("TESSERA_MIGRATION_SOURCE", "http"),
+                ("TESSERA_MIGRATION_URL", "https://x/"),
+                ("TESSERA_MIGRATION_FINAL_STATUS", "ACTIVE"),
+            ],
+        ] {
+            assert!(MigrationConfig::from_vars(&Vars::map(&vars_map(&bad))).is_err(), "{bad:?}");
+        }
+    }
+
+    // ---- DynamoDB, against a DynamoDB-compatible endpoint ------------------------------------
+
+    fn dynamodb_endpoint(test: &str) -> Option<String> {
+        match std::env::var("TESSERA_TEST_DYNAMODB_ENDPOINT") {
+            Ok(e) if !e.trim().is_empty() => Some(e.trim().trim_end_matches('/').to_string()),
+            _ => {
+                println!("skipped {test}: TESSERA_TEST_DYNAMODB_ENDPOINT is not set");
+                None
+            }
+        }
+    }
+
+    fn salt() -> SaltString {
+        SaltString::encode_b64(&[5u8; 16]).unwrap()
+    }
+
+    fn hashes() -> Vec<(&'static str, String)> {
+        let bcrypt =
+            bcrypt::hash_with_salt(PASSWORD, 4, [1u8; 16]).unwrap().format_for_version(bcrypt::Version::TwoB);
+        let argon = argon2::Argon2::new(
+            argon2::Algorithm::Argon2id,
+            argon2::Version::V0x13,
+            argon2::Params::new(1024, 1, 1, None).unwrap(),
+        )
+        .hash_password(PASSWORD.as_bytes(), &salt())
+        .unwrap()
+        .to_string();
+        let pbkdf2 = pbkdf2::Pbkdf2
+            .hash_password_customized(
+                PASSWORD.as_bytes(),
+                Some(pbkdf2::Algorithm::Pbkdf2Sha256.ident()),
+                None,
+                pbkdf2::Params { rounds: 1000, output_length: 32 },
+                &salt(),
+            )
+            .unwrap()
+            .to_string();
+        vec![("bcrypt", bcrypt), ("argon2", argon), ("pbkdf2", pbkdf2)]
+    }
+
+    #[tokio::test]
+    async fn dynamodb_table_verifies_bcrypt_argon2_and_pbkdf2() {
+        let Some(endpoint) = dynamodb_endpoint("dynamodb_table_verifies_bcrypt_argon2_and_pbkdf2") else {
+            return;
+        };
+        let conf = aws_sdk_dynamodb::Config::builder()
+            .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
+            .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
+                "test", "test", None, None, "static",
+            ))
+            .region(aws_sdk_dynamodb::config::Region::new("us-east-1"))
+            .endpoint_url(endpoint)
+            .build();
+        let client = aws_sdk_dynamodb::Client::from_conf(conf);
+        let nanos = std::time::SystemTime::UNIX_EPOCH.elapsed().unwrap().as_nanos();
+        let table = format!("legacy-users-{}-{nanos}", std::process::id());
+        client
+            .create_table()
+            .table_name(&table)
+            .attribute_definitions(
+                aws_sdk_dynamodb::types::AttributeDefinition::builder()
+                    .attribute_name("login")
+                    .attribute_type(aws_sdk_dynamodb::types::ScalarAttributeType::S)
+                    .build()
+                    .unwrap(),
+            )
+            .key_schema(
+                aws_sdk_dynamodb::types::KeySchemaElement::builder()
+                    .attribute_name("login")
+                    .key_type(aws_sdk_dynamodb::types::KeyType::Hash)
+                    .build()
+                    .unwrap(),
+            )
+            .billing_mode(aws_sdk_dynamodb::types::BillingMode::PayPerRequest)
+            .send()
+            .await
+            .unwrap();
+        for (scheme, hash) in hashes() {
+            client
+                .put_item()
+                .table_name(&table)
+                .item("login", AttributeValue::S(format!("{scheme}-user")))
+                .item("pw", AttributeValue::S(hash))
+                .item("mail", AttributeValue::S(format!("{scheme}@example.com")))
+                .item("fullName", AttributeValue::S(format!("{scheme} user")))
+                .item("dept", AttributeValue::N("42".into()))
+                .item("tags", AttributeValue::Ss(vec!["a".into()]))
+                .send()
+                .await
+                .unwrap();
+        }
+        // A user whose stored hash is too costly to verify, and one with no hash at all.
+        let costly = bcrypt::hash_with_salt(PASSWORD, 4, [1u8; 16])
+            .unwrap()
+            .format_for_version(bcrypt::Version::TwoB)
+            .replacen("$04$", "$31$", 1);
+        client
+            .put_item()
+            .table_name(&table)
+            .item("login", AttributeValue::S("costly-user".into()))
+            .item("pw", AttributeValue::S(costly))
+            .send()
+            .await
+            .unwrap();
+        client
+            .put_item()
+            .table_name(&table)
+            .item("login", AttributeValue::S("hashless-user".into()))
+            .item("mail", AttributeValue::S("hashless@example.com".into()))
+            .send()
+            .await
+            .unwrap();
+
+        let directory = DynamoDirectory {
+            client: client.clone(),
+            table: table.clone(),
+            key_attribute: "login".into(),
+            hash_attribute: "pw".into(),
+        };
+        let mut c = cfg(LegacySource::DynamoDb {
+            table: table.clone(),
+            key_attribute: "login".into(),
+            hash_attribute: "pw".into(),
+        });
+        c.attribute_map.retain(|(from, _)| from != "login");
+        for (scheme, _) in hashes() {
+            let mut e = sample("authentication");
+            e["userName"] = json!(format!("{scheme}-user"));
+            let out = user_migration_event(&c, &directory, e.clone()).await.unwrap();
+            let r = out.cognito_event_user_pools_migrate_user_response;
+            assert_eq!(
+                serde_json::to_value(&r.user_attributes).unwrap(),
+                json!({"email": format!("{scheme}@example.com"), "email_verified": "true", "name": format!("{scheme} user"), "custom:department": "42"}),
+                "{scheme}"
+            );
+            assert_eq!(r.final_user_status.as_deref(), Some("CONFIRMED"));
+            assert_eq!(r.message_action.as_deref(), Some("SUPPRESS"));
+            e["request"]["password"] = json!("Old-Password-2");
+            let err = user_migration_event(&c, &directory, e).await.unwrap_err();
+            assert_eq!(err.message, "Incorrect username or password", "{scheme}");
+            // Forgot password: found without a password; the hash never leaves.
+            let mut e = sample("forgot-password");
+            e["userName"] = json!(format!("{scheme}-user"));
+            let out = user_migration_event(&c, &directory, e).await.unwrap();
+            let attrs = out.cognito_event_user_pools_migrate_user_response.user_attributes;
+            assert_eq!(
+                attrs.get("email").map(String::as_str),
+                Some(format!("{scheme}@example.com").as_str())
+            );
+            assert!(attrs.values().all(|v| !v.starts_with('$')));
+        }
+        for user in ["costly-user", "hashless-user", "nobody"] {
+            let mut e = sample("authentication");
+            e["userName"] = json!(user);
+            assert_eq!(user_migration_event(&c, &directory, e).await.unwrap_err().kind, REFUSED, "{user}");
+        }
+        // The raw directory also hides the hash attribute from find().
+        let found = directory.find("bcrypt-user").await.unwrap().unwrap();
+        assert!(!found.contains_key("pw") && found.get("dept").map(String::as_str) == Some("42"));
+        assert!(!found.contains_key("tags"), "non-scalar attributes are left out");
+        // A table that does not exist: unavailable, not refused.
+        let missing = DynamoDirectory { table: format!("{table}-missing"), ..directory };
+        let err = user_migration_event(&c, &missing, sample("authentication")).await.unwrap_err();
+        assert_eq!(err.kind, UNAVAILABLE);
+        client.delete_table().table_name(&table).send().await.unwrap();
+    }
+
+    // ---- HTTP, against a loopback legacy endpoint ----------------------------------------------
+
+    /// What the loopback endpoint saw: (authorization header, JSON body) per request.
+    type Seen = Arc<Mutex<Vec<(Option<String>, Value)>>>;
+
+    /// A tiny legacy login endpoint: `{USER, PASSWORD}` → 200 with attributes, `{USER}` alone →
+    /// 200, `boom` → 500, `slow` → never answers, anything else → 401.
+    async fn legacy_endpoint() -> (String, Seen) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/login", listener.local_addr().unwrap());
+        let seen: Seen = Arc::default();
+        let log = seen.clone();
+        tokio::spawn(async move {
+            loop {
+                let Ok((mut sock, _)) = listener.accept().await else { return };
+                let log = log.clone();
+                tokio::spawn(async move {
+                    let mut buf = Vec::new();
+                    let mut chunk = [0u8; 4096];
+                    let (head, body) = loop {
+                        let n = sock.read(&mut chunk).await.unwrap();
+                        if n == 0 {
+                            return;
+                        }
+                        buf.extend_from_slice(&chunk[..n]);
+                        let text = String::from_utf8_lossy(&buf).to_string();
+                        if let Some((head, body)) = text.split_once("\r\n\r\n") {
+                            let len = head
+                                .lines()
+                                .find_map(|l| {
+                                    l.to_ascii_lowercase()
+                                        .strip_prefix("content-length:")
+                                        .map(|v| v.trim().parse::<usize>().unwrap())
+                                })
+                                .unwrap_or(0);
+                            if body.len() >= len {
+                                break (head.to_string(), body.to_string());
+                            }
+                        }
+                    };
+                    let auth = head
+                        .lines()
+                        .find_map(|l| {
+                            l.strip_prefix("authorization: ").or_else(|| l.strip_prefix("Authorization: "))
+                        })
+                        .map(str::to_string);
+                    let body: Value = serde_json::from_str(&body).unwrap();
+                    log.lock().unwrap().push((auth, body.clone()));
+                    let user = body["username"].as_str().unwrap_or_default();
+                    let (status, reply) = match (user, body.get("password").and_then(Value::as_str)) {
+                        ("slow", _) => {
+                            tokio::time::sleep(Duration::from_secs(30)).await;
+                            return;
+                        }
+                        ("boom", _) => ("500 Internal Server Error", json!({"error": "database down"})),
+                        (USER, Some(PASSWORD)) | (USER, None) => (
+                            "200 OK",
+                            json!({"mail": USER, "fullName": "Jane Legacy", "dept": 42, "login": "jane", "active": true, "roles": ["x"]}),
+                        ),
+                        _ => ("401 Unauthorized", json!({"error": "bad credentials"})),
+                    };
+                    let reply = reply.to_string();
+                    let resp = format!(
+                        "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{reply}",
+                        reply.len()
+                    );
+                    let _ = sock.write_all(resp.as_bytes()).await;
+                    let _ = sock.shutdown().await;
+                });
+            }
+        });
+        (url, seen)
+    }
+
+    #[tokio::test]
+    async fn http_endpoint_authenticates_and_looks_up() {
+        let (url, seen) = legacy_endpoint().await;
+        let timeout = Duration::from_millis(500);
+        let directory = HttpDirectory::new(&url, Some("s3cret-token".into()), timeout).unwrap();
+        let c =
+            cfg(LegacySource::Http { url: url.clone(), bearer_token: Some("s3cret-token".into()), timeout });
+
+        let out = user_migration_event(&c, &directory, sample("authentication")).await.unwrap();
+        let r = &out.cognito_event_user_pools_migrate_user_response;
+        assert_eq!(serde_json::to_value(&r.user_attributes).unwrap(), expected_attributes());
+        assert_eq!(r.final_user_status.as_deref(), Some("CONFIRMED"));
+
+        let err =
+            user_migration_event(&c, &directory, sample("authentication-wrong-password")).await.unwrap_err();
+        assert_eq!((err.kind, err.message.as_str()), (REFUSED, "Incorrect username or password"));
+
+        let out = user_migration_event(&c, &directory, sample("forgot-password")).await.unwrap();
+        assert_eq!(
+            serde_json::to_value(&out.cognito_event_user_pools_migrate_user_response.user_attributes)
+                .unwrap(),
+            expected_attributes()
+        );
+
+        let requests = seen.lock().unwrap().clone();
+        assert_eq!(requests.len(), 3);
+        assert!(requests.iter().all(|(auth, _)| auth.as_deref() == Some("Bearer s3cret-token")));
+        assert_eq!(requests[0].1, json!({"username": USER, "password": PASSWORD}));
+        assert_eq!(requests[2].1, json!({"username": USER}), "forgot password sends no password key");
+
+        for user in ["boom", "slow"] {
+            let mut e = sample("authentication");
+            e["userName"] = json!(user);
+            let started = std::time::Instant::now();
+            let err = user_migration_event(&c, &directory, e).await.unwrap_err();
+            assert_eq!(err.kind, UNAVAILABLE, "{user}");
+            assert!(started.elapsed() < Duration::from_secs(5), "{user}: the timeout applies");
+        }
+        // Nothing listening: unavailable too.
+        let closed = HttpDirectory::new("http://127.0.0.1:9/login", None, timeout).unwrap();
+        assert_eq!(
+            user_migration_event(&c, &closed, sample("authentication")).await.unwrap_err().kind,
+            UNAVAILABLE
+        );
+    }
+}
