@@ -15,9 +15,12 @@ impl std::fmt::Display for ConfigError {
 
 impl std::error::Error for ConfigError {}
 
+/// Looks one variable up.
+type Lookup<'a> = Box<dyn Fn(&str) -> Option<String> + 'a>;
+
 /// Where configuration comes from: the process environment, or a map in tests. Empty values
 /// count as unset.
-pub struct Vars<'a>(Box<dyn Fn(&str) -> Option<String> + 'a>);
+pub struct Vars<'a>(Lookup<'a>);
 
 impl<'a> Vars<'a> {
     pub fn env() -> Vars<'static> {
