@@ -21,15 +21,24 @@ use aws_lambda_events::event::cognito::{
 use lambda_runtime::{service_fn, LambdaEvent};
 use serde_json::Value;
 
+/// Logs as `RUST_LOG` says (default `info`), except that the raw event is never logged:
+/// lambda_runtime writes each incoming event at TRACE, and a user-migration event holds the
+/// plaintext password. A second filter drops those whatever `RUST_LOG` asks for.
 fn init_tracing() {
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
+    use tracing_subscriber::EnvFilter;
     let _ = tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
+        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
         .without_time()
         .with_ansi(false)
+        .finish()
+        .with(EnvFilter::new(NEVER_LOG_EVENTS))
         .try_init();
 }
+
+/// Everything, but the runtime's raw-event log at most at DEBUG (it logs events at TRACE).
+pub const NEVER_LOG_EVENTS: &str = "trace,lambda_runtime::layers::api_response=debug";
 
 /// Parses a user-pool trigger event with its `response` replaced by `empty_response`.
 fn parse<T: serde::de::DeserializeOwned>(mut payload: Value, empty_response: Value) -> Result<T, Rejection> {

@@ -119,6 +119,12 @@ impl MigrationConfig {
                 if !matches!(uri.scheme_str(), Some("http" | "https")) || uri.host().is_none() {
                     return Err(ConfigError("TESSERA_MIGRATION_URL must be an http(s) URL".into()));
                 }
+                let loopback = matches!(uri.host(), Some("localhost" | "127.0.0.1" | "[::1]"));
+                if uri.scheme_str() == Some("http") && !loopback {
+                    tracing::warn!(
+                        "TESSERA_MIGRATION_URL is plain http: passwords cross the network unencrypted"
+                    );
+                }
                 LegacySource::Http {
                     url,
                     bearer_token: vars.get("TESSERA_MIGRATION_BEARER_TOKEN"),

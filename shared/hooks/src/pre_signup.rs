@@ -107,7 +107,7 @@ impl PreSignUpConfig {
 }
 
 fn normalise_domain(d: &str) -> String {
-    d.trim().trim_end_matches('.').trim_start_matches('@').to_ascii_lowercase()
+    d.trim().trim_end_matches('.').trim_start_matches('@').to_lowercase()
 }
 
 /// A plausible DNS name: dot-separated labels of letters, digits and hyphens (IDNs in their
