@@ -343,6 +343,25 @@ impl DynamoDirectory {
     }
 }
 
+/// A bcrypt hash (cost 10) checked instead when there is no user or no usable hash, so that an
+/// unknown user costs about as much time as a wrong password (no user enumeration by timing).
+fn decoy_hash() -> &'static str {
+    static DECOY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    DECOY.get_or_init(|| {
+        bcrypt::hash_with_salt("tessera-decoy", 10, [0x5a; 16])
+            .map(|h| h.format_for_version(bcrypt::Version::TwoB))
+            .unwrap_or_default()
+    })
+}
+
+/// Verifies off the async executor.
+async fn verify_off_executor(password: &str, hash: &str) -> Result<bool, LegacyError> {
+    let (password, hash) = (password.to_string(), hash.to_string());
+    tessera_core::password::off_executor(move || tessera_core::password::legacy::verify(&password, &hash))
+        .await
+        .map_err(|e| LegacyError(format!("password verification: {e}")))
+}
+
 #[async_trait]
 impl LegacyDirectory for DynamoDirectory {
     async fn authenticate(
@@ -350,21 +369,27 @@ impl LegacyDirectory for DynamoDirectory {
         username: &str,
         password: &str,
     ) -> Result<Option<LegacyAttributes>, LegacyError> {
-        let Some(item) = self.item(username).await? else { return Ok(None) };
-        let Some(aws_sdk_dynamodb::types::AttributeValue::S(hash)) = item.get(&self.hash_attribute) else {
-            tracing::warn!(attribute = %self.hash_attribute, "the legacy user has no string password hash");
+        use aws_sdk_dynamodb::types::AttributeValue;
+        let item = self.item(username).await?;
+        let hash = match item.as_ref().map(|i| i.get(&self.hash_attribute)) {
+            None => None,
+            Some(Some(AttributeValue::S(hash))) => match tessera_core::password::legacy::check(hash) {
+                Ok(_) => Some(hash.clone()),
+                Err(why) => {
+                    tracing::warn!(why, "the legacy password hash cannot be verified");
+                    None
+                }
+            },
+            Some(_) => {
+                tracing::warn!(attribute = %self.hash_attribute, "the legacy user has no string password hash");
+                None
+            }
+        };
+        let (Some(item), Some(hash)) = (item, hash) else {
+            verify_off_executor(password, decoy_hash()).await?;
             return Ok(None);
         };
-        if let Err(why) = tessera_core::password::legacy::check(hash) {
-            tracing::warn!(why, "the legacy password hash cannot be verified");
-            return Ok(None);
-        }
-        let (password, hash) = (password.to_string(), hash.clone());
-        let ok = tessera_core::password::off_executor(move || {
-            tessera_core::password::legacy::verify(&password, &hash)
-        })
-        .await
-        .map_err(|e| LegacyError(format!("password verification: {e}")))?;
+        let ok = verify_off_executor(password, &hash).await?;
         Ok(ok.then(|| self.attributes(&item)))
     }
 
@@ -672,6 +697,13 @@ mod tests {
     }
 
     // ---- DynamoDB, against a DynamoDB-compatible endpoint ------------------------------------
+
+    #[test]
+    fn the_decoy_hash_is_a_bounded_bcrypt_hash_nothing_matches() {
+        use tessera_core::password::legacy;
+        assert_eq!(legacy::check(decoy_hash()), Ok(legacy::Scheme::Bcrypt));
+        assert!(!legacy::verify(PASSWORD, decoy_hash()));
+    }
 
     fn dynamodb_endpoint(test: &str) -> Option<String> {
         match std::env::var("TESSERA_TEST_DYNAMODB_ENDPOINT") {
