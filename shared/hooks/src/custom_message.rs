@@ -373,7 +373,7 @@ impl Ctx<'_> {
                     None => out.push_str(&self.value(self.user_name, mode)),
                 },
                 Seg::Brand => out.push_str(&self.value(self.brand, mode)),
-                Seg::Body => out.push_str(body.unwrap_or_default()),
+                Seg::Body => out.push_str(body.unwrap_or_default().trim()),
                 Seg::Attr { name, fallback } => match (self.attribute(name), fallback) {
                     (Some(v), _) => out.push_str(&self.value(&v, mode)),
                     (None, Some(f)) => out.push_str(f),
@@ -564,6 +564,18 @@ mod tests {
                 assert!(sms.chars().count() <= SMS_MAX_CHARS, "{name} {locale:?}: {sms}");
             }
         }
+    }
+
+    #[test]
+    fn admin_create_user_sample_renders_as_expected() {
+        let cfg = CustomMessageConfig::from_vars(&Vars::map(&vars_map(&[]))).unwrap();
+        let out =
+            serde_json::to_value(custom_message_event(&cfg, sample("admin-create-user")).unwrap()).unwrap();
+        let expected: Value = serde_json::from_str(include_str!(
+            "../../../events/custom-message/admin-create-user.expected.json"
+        ))
+        .unwrap();
+        assert_eq!(out, expected);
     }
 
     #[test]
