@@ -15,7 +15,9 @@ Output:
                                       removed, and --check reports them)
   functions/Cargo.toml                the [[bin]] entries (everything above them is kept as is)
   template.yaml                       the SAM template, entirely
-  events/<name>/success.json          a sample API Gateway HTTP API event per function
+  events/<name>/success.json          a sample API Gateway HTTP API event per operation and special
+                                      function (the [hooks] get none: their Cognito trigger samples,
+                                      events/<hook>/*.json, are written by hand and left alone)
   events/well-known/{jwks,openid-configuration}.json
   events/README.md
 Other files under events/ (more cases, <case>.expected.json) are the tests' and are left alone.
@@ -268,6 +270,7 @@ class Function:
     service: str | None = None  # for operations
     operation: str | None = None
     auth: str | None = None  # "none" | "sigv4" for operations
+    hook: Hook | None = None  # for the bundled trigger functions ([hooks])
 
     @property
     def logical_id(self) -> str:
@@ -275,6 +278,8 @@ class Function:
 
     @property
     def role(self) -> str:
+        if self.hook:
+            return "LegacyTableHookRole" if self.hook.legacy_table else "HookRole"
         parts = (
             ["Read"]
             + ([] if "readonly" in self.flags else ["Write"])
@@ -283,6 +288,103 @@ class Function:
             + (["Trigger"] if "triggers" in self.flags else [])
         )
         return "".join(parts) + "FunctionRole"
+
+
+# ---------------------------------------------------------------------------------------------
+# The bundled trigger functions ([hooks] in functions/operations.txt): Cognito invokes them with
+# its standard trigger events, so they also serve a real Amazon Cognito pool.
+HOOK_PRINCIPALS = {
+    # principal: (the pool ARN parameter that scopes the resource policy, its condition, what it is)
+    "cognito-idp": ("CognitoUserPoolArn", "HasCognitoUserPoolArn", "user pool"),
+    "cognito-sync": ("CognitoIdentityPoolArn", "HasCognitoIdentityPoolArn", "identity pool"),
+}
+
+
+@dataclass
+class HookVariable:
+    name: str  # the environment variable
+    parameter: str  # the template parameter that sets it
+    description: str
+    default: str = ""  # "" = the hook's own default (an empty variable counts as unset)
+    secret: bool = False  # NoEcho: CloudFormation never shows the value
+
+
+# Each hook's environment, one template parameter per variable. The hooks document the
+# semantics (shared/hooks/src/*.rs and README "Bundled trigger functions").
+HOOK_VARIABLES: dict[str, list[HookVariable]] = {
+    "pre-signup": [
+        HookVariable("TESSERA_PRE_SIGNUP_ALLOWED_DOMAINS", "PreSignUpAllowedDomains",
+                     "Comma-separated email domains allowed to sign up (and their subdomains); empty allows any."),
+        HookVariable("TESSERA_PRE_SIGNUP_DENIED_DOMAINS", "PreSignUpDeniedDomains",
+                     "Comma-separated email domains refused at sign-up (and their subdomains)."),
+        HookVariable("TESSERA_PRE_SIGNUP_BLOCK_DISPOSABLE", "PreSignUpBlockDisposable",
+                     "true/false: refuse disposable email domains (default true)."),
+        HookVariable("TESSERA_PRE_SIGNUP_DISPOSABLE_DOMAINS", "PreSignUpDisposableDomains",
+                     "Comma-separated disposable domains to refuse besides the built-in list."),
+        HookVariable("TESSERA_PRE_SIGNUP_TRUSTED_DOMAINS", "PreSignUpTrustedDomains",
+                     "Comma-separated domains whose users are auto-confirmed (and auto-verified)."),
+        HookVariable("TESSERA_PRE_SIGNUP_TRUSTED_VERIFY_EMAIL", "PreSignUpTrustedVerifyEmail",
+                     "true/false: also mark trusted users' email verified (default true)."),
+        HookVariable("TESSERA_PRE_SIGNUP_REQUIRE_EMAIL", "PreSignUpRequireEmail",
+                     "true/false: refuse sign-ups without an email attribute (default false)."),
+    ],
+    "custom-message": [
+        HookVariable("TESSERA_CUSTOM_MESSAGE_BRAND", "CustomMessageBrand",
+                     "The product name the message templates show ({{brand}}); default Tessera."),
+        HookVariable("TESSERA_CUSTOM_MESSAGE_TEMPLATES", "CustomMessageTemplates",
+                     "A template directory inside the function (e.g. a layer's /opt/templates); empty uses the built-in set."),
+    ],
+    "user-migration": [
+        HookVariable("TESSERA_MIGRATION_SOURCE", "MigrationSource",
+                     "Where legacy users are: dynamodb (a table) or http (a login endpoint).", "dynamodb"),
+        HookVariable("TESSERA_MIGRATION_TABLE", "MigrationLegacyTableArn",
+                     "ARN of the legacy DynamoDB table (source dynamodb); the function may GetItem on it only."),
+        HookVariable("TESSERA_MIGRATION_KEY_ATTRIBUTE", "MigrationKeyAttribute",
+                     "The legacy table's partition key, a string holding the user name (default username)."),
+        HookVariable("TESSERA_MIGRATION_HASH_ATTRIBUTE", "MigrationHashAttribute",
+                     "The attribute holding the bcrypt/argon2/scrypt/PBKDF2 PHC hash (default password_hash)."),
+        HookVariable("TESSERA_MIGRATION_URL", "MigrationUrl",
+                     "The legacy login endpoint (source http): POST JSON {username,password} answers the attributes."),
+        HookVariable("TESSERA_MIGRATION_BEARER_TOKEN", "MigrationBearerToken",
+                     "Optional bearer token sent to the legacy endpoint.", secret=True),
+        HookVariable("TESSERA_MIGRATION_TIMEOUT_MS", "MigrationTimeoutMs",
+                     "Legacy endpoint timeout in milliseconds (default 3000; Cognito waits 5 s)."),
+        HookVariable("TESSERA_MIGRATION_ATTRIBUTES", "MigrationAttributes",
+                     "legacy=cognito attribute renames, comma separated; empty copies the standard attributes."),
+        HookVariable("TESSERA_MIGRATION_FINAL_STATUS", "MigrationFinalStatus",
+                     "CONFIRMED (default) or RESET_REQUIRED for users migrated at sign-in."),
+        HookVariable("TESSERA_MIGRATION_EMAIL_VERIFIED", "MigrationEmailVerified",
+                     "true/false: mark migrated emails verified (default true)."),
+        HookVariable("TESSERA_MIGRATION_PHONE_VERIFIED", "MigrationPhoneVerified",
+                     "true/false: mark migrated phone numbers verified (default false)."),
+        HookVariable("TESSERA_MIGRATION_LOWERCASE_USERNAME", "MigrationLowercaseUsername",
+                     "true/false: look legacy users up by the lower-cased user name (default false)."),
+        HookVariable("TESSERA_MIGRATION_FORCE_ALIAS_CREATION", "MigrationForceAliasCreation",
+                     "true/false: move an email/phone alias held by another user (default false)."),
+    ],
+    "sync-trigger": [
+        HookVariable("TESSERA_SYNC_MAX_VALUE_BYTES", "SyncMaxValueBytes",
+                     "Largest record value in UTF-8 bytes; empty for no limit beyond Cognito Sync's."),
+        HookVariable("TESSERA_SYNC_KEY_PATTERN", "SyncKeyPattern",
+                     "Regular expression every written record key must match in full; empty allows any."),
+        HookVariable("TESSERA_SYNC_DENIED_KEYS", "SyncDeniedKeys",
+                     "Comma-separated record keys users may not write."),
+        HookVariable("TESSERA_SYNC_TRIM_VALUES", "SyncTrimValues",
+                     "true/false: trim whitespace around written values (default false)."),
+        HookVariable("TESSERA_SYNC_EMPTY_AS_REMOVE", "SyncEmptyAsRemove",
+                     "true/false: an empty written value removes the record (default false)."),
+        HookVariable("TESSERA_SYNC_ON_VIOLATION", "SyncOnViolation",
+                     "reject (fail the sync, default) or drop (ignore the offending change)."),
+        HookVariable("TESSERA_SYNC_DATASET_PATTERN", "SyncDatasetPattern",
+                     "Regular expression naming the datasets the rules apply to; empty for all."),
+    ],
+}
+
+
+@dataclass
+class Hook:
+    principal: str  # cognito-idp | cognito-sync
+    legacy_table: bool  # its role may GetItem on the legacy table
 
 
 def kebab(operation: str) -> str:
@@ -305,12 +407,42 @@ def parse_list(path: Path) -> list[Function]:
         m = re.fullmatch(r"\[([a-z0-9-]+)\]", line)
         if m:
             section = m.group(1)
-            if section != "special" and section not in SERVICES:
-                fail(f"{where}: unknown section [{section}] (known: {', '.join(SERVICES)}, special)")
+            if section not in ("special", "hooks") and section not in SERVICES:
+                fail(f"{where}: unknown section [{section}] (known: {', '.join(SERVICES)}, special, hooks)")
             continue
         words = line.split()
         if section is None:
             fail(f"{where}: an entry before any [section]")
+        if section == "hooks":
+            name, rest = words[0], words[1:]
+            if not re.fullmatch(r"[a-z][a-z0-9-]*", name):
+                fail(f"{where}: hook names are kebab case: {name!r}")
+            main, principal, legacy_table = None, None, False
+            for w in rest:
+                if w.startswith("main="):
+                    main = w[5:]
+                elif w.startswith("principal="):
+                    principal = w[10:]
+                elif w == "legacy-table":
+                    legacy_table = True
+                else:
+                    fail(f"{where}: unknown word {w!r}")
+            if not main or not re.fullmatch(r"[a-z_][a-z0-9_]*", main):
+                fail(f"{where}: hook {name} needs main=<function in tessera_hooks::lambda>")
+            if principal not in HOOK_PRINCIPALS:
+                fail(f"{where}: hook {name} needs principal= one of {', '.join(HOOK_PRINCIPALS)}")
+            if name not in HOOK_VARIABLES:
+                fail(f"{where}: hook {name} has no entry in HOOK_VARIABLES (tools/gen-functions.py)")
+            functions.append(
+                Function(
+                    name=name,
+                    main=f"tessera_hooks::lambda::{main}()",
+                    doc=f"Bundled trigger function `{name}` (invoked by {principal}.amazonaws.com or by Tessera).",
+                    routes=[],
+                    hook=Hook(principal=principal, legacy_table=legacy_table),
+                )
+            )
+            continue
         if section == "special":
             name, rest = words[0], words[1:]
             if not re.fullmatch(r"[a-z][a-z0-9-]*", name):
@@ -469,11 +601,12 @@ def validate_shape(shapes: dict, shape_name: str, value, where: str, errors: lis
 # ---------------------------------------------------------------------------------------------
 # functions/src/bin/*.rs and functions/Cargo.toml
 def render_main(f: Function) -> str:
+    crate = "tessera_hooks" if f.hook else "tessera_aws"
     return (
         f"//! {f.doc}\n"
         f"//! Generated by {GENERATED_BY}: do not edit.\n"
         "#[tokio::main]\n"
-        "async fn main() -> Result<(), tessera_aws::BoxError> {\n"
+        f"async fn main() -> Result<(), {crate}::BoxError> {{\n"
         f"    {f.main}.await\n"
         "}\n"
     )
@@ -591,7 +724,12 @@ Generated by {GENERATED_BY} (the `*.json` files it names below); do not edit tho
 `sam local invoke -e`, and the handler tests (`include_str!`) all read these files. Tests may add
 more cases and `<case>.expected.json` files beside them; the generator leaves those alone.
 
-Every event is an API Gateway HTTP API event (payload format 2.0) as the function receives it
+The bundled trigger functions (`[hooks]`: pre-signup, custom-message, user-migration,
+sync-trigger) get no generated file: their directories hold hand-written Cognito trigger events
+(`"version": "1"`, string attribute values, `callerContext {{awsSdkVersion, clientId}}`; the Sync
+trigger's `"version": 2`), exactly as Cognito sends them, which the `tessera-hooks` tests load.
+
+Every other event is an API Gateway HTTP API event (payload format 2.0) as the function receives it
 behind the front door: `host` is the HTTP API's, `x-tessera-original-host` and
 `x-tessera-original-uri` carry what the client signed, and `x-amz-target` is still there.
 
@@ -644,7 +782,7 @@ ROLE_DOCS = {
 IMPORT_WORKER_NAME = "${AWS::StackName}-import-worker"
 
 
-def render_role(role: str) -> str:
+def render_role(role: str, user_pool_hooks: list[str] = ()) -> str:
     write = "Write" in role
     send = "Send" in role
     imports = "Import" in role
@@ -716,18 +854,117 @@ def render_role(role: str) -> str:
         ]
     if triggers:
         lines += [
-            "              # The functions pools name in LambdaConfig, limited by TriggerFunctionNames.",
+            "              # The functions pools name in LambdaConfig: this stack's user-pool hooks and",
+            "              # those TriggerFunctionNames allows.",
             "              - Sid: Triggers",
             "                Effect: Allow",
             "                Action: lambda:InvokeFunction",
-            "                Resource: !Sub arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:${TriggerFunctionNames}",
+            "                Resource:",
+            "                  - !Sub arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:${TriggerFunctionNames}",
+            *[f"                  - !GetAtt {h}.Arn" for h in user_pool_hooks],
         ]
     return "\n".join(lines) + "\n"
+
+
+HOOK_ROLE_DOCS = {
+    "HookRole": "the bundled trigger functions that need nothing but their logs",
+    "LegacyTableHookRole": "the user-migration hook: logs, and GetItem on the legacy user table",
+}
+
+
+def render_hook_role(role: str) -> str:
+    lines = [
+        f"  # {role}: {HOOK_ROLE_DOCS[role]}.",
+        f"  {role}:",
+        "    Type: AWS::IAM::Role",
+        "    Properties:",
+        f"      Description: !Sub 'Tessera (${{AWS::StackName}}): {HOOK_ROLE_DOCS[role]}'",
+        "      AssumeRolePolicyDocument:",
+        '        Version: "2012-10-17"',
+        "        Statement:",
+        "          - Effect: Allow",
+        "            Principal:",
+        "              Service: lambda.amazonaws.com",
+        "            Action: sts:AssumeRole",
+        "      ManagedPolicyArns:",
+        "        - !Sub arn:${AWS::Partition}:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole",
+    ]
+    if role == "LegacyTableHookRole":
+        lines += [
+            "      Policies: !If",
+            "        - HasMigrationLegacyTableArn",
+            "        - - PolicyName: legacy-table",
+            "            PolicyDocument:",
+            '              Version: "2012-10-17"',
+            "              Statement:",
+            "                - Sid: LegacyTable",
+            "                  Effect: Allow",
+            "                  Action: dynamodb:GetItem",
+            "                  Resource: !Ref MigrationLegacyTableArn",
+            "        - !Ref AWS::NoValue",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def render_hook_permission(f: Function) -> str:
+    """Lets the real Cognito service invoke the hook, scoped to one pool; only when that pool's
+    ARN is given. Tessera's own functions invoke hooks through their execution role instead."""
+    param, condition, what = HOOK_PRINCIPALS[f.hook.principal]
+    return "\n".join([
+        f"  # Lets the Amazon Cognito {what} named by {param} invoke {f.name}.",
+        f"  {f.logical_id}CognitoPermission:",
+        "    Type: AWS::Lambda::Permission",
+        f"    Condition: {condition}",
+        "    Properties:",
+        "      Action: lambda:InvokeFunction",
+        f"      FunctionName: !GetAtt {f.logical_id}.Arn",
+        f"      Principal: {f.hook.principal}.amazonaws.com",
+        f"      SourceArn: !Ref {param}",
+        "      SourceAccount: !Ref AWS::AccountId",
+    ]) + "\n"
+
+
+def hook_parameters(functions: list[Function]) -> str:
+    out = []
+    for f in functions:
+        if not f.hook:
+            continue
+        for v in HOOK_VARIABLES[f.name]:
+            out += [
+                f"  {v.parameter}:",
+                "    Type: String",
+                f"    Default: {json.dumps(v.default)}",
+                f"    Description: {json.dumps(f'{f.name}: ' + v.description)}",
+            ] + (["    NoEcho: true"] if v.secret else [])
+    used = sorted({f.hook.principal for f in functions if f.hook})
+    for principal in used:
+        param, _, what = HOOK_PRINCIPALS[principal]
+        out += [
+            f"  {param}:",
+            "    Type: String",
+            '    Default: ""',
+            "    Description: >-",
+            f"      ARN of an Amazon Cognito {what} allowed to invoke the bundled trigger functions",
+            f"      ({principal}.amazonaws.com); empty for none. Tessera's own pools need no permission here.",
+        ]
+    return "".join(line + "\n" for line in out)
+
+
+def hook_conditions(functions: list[Function]) -> str:
+    out = []
+    for principal in sorted({f.hook.principal for f in functions if f.hook}):
+        param, condition, _ = HOOK_PRINCIPALS[principal]
+        out.append(f'  {condition}: !Not [!Equals [!Ref {param}, ""]]')
+    if any(f.hook and f.hook.legacy_table for f in functions):
+        out.append('  HasMigrationLegacyTableArn: !Not [!Equals [!Ref MigrationLegacyTableArn, ""]]')
+    return "".join(line + "\n" for line in out)
 
 
 def render_function(f: Function) -> str:
     if f.operation:
         desc = f"Cognito {f.operation} ({'admin, SigV4' if f.auth == 'sigv4' else 'unsigned'})"
+    elif f.hook:
+        desc = f"Tessera bundled trigger function {f.name} ({f.hook.principal})"
     else:
         desc = f"Tessera {f.name}" + (
             " (" + ", ".join(f"{r.method} {r.path}" for r in f.routes) + ")" if f.routes else ""
@@ -758,7 +995,14 @@ def render_function(f: Function) -> str:
             "      # API Gateway's 30-second limit.",
             "      Timeout: 29",
         ]
+    if f.hook:
+        lines += [
+            "      # Cognito waits 5 s for a trigger (and retries); answer well within it.",
+            "      Timeout: 5",
+        ]
     variables = []
+    if f.hook:
+        variables += [f"{v.name}: !Ref {v.parameter}" for v in HOOK_VARIABLES[f.name]]
     if f.auth == "sigv4" and ADMIN_KEYS_ONLY_FOR_SIGV4:
         variables += ADMIN_KEY_VARIABLES
     if "imports" in f.flags:
@@ -783,15 +1027,29 @@ def render_function(f: Function) -> str:
                 f"            Method: {r.method}",
                 f"            Path: {r.path}",
             ]
-    return "\n".join(lines) + "\n"
+    text = "\n".join(lines) + "\n"
+    if f.hook:
+        text += "\n" + render_hook_permission(f)
+    return text
 
 
 def render_template(functions: list[Function], frontdoor_js: str) -> str:
-    roles = sorted({f.role for f in functions}, key=lambda r: list(ROLE_DOCS).index(r))
+    roles = sorted({f.role for f in functions if not f.hook}, key=lambda r: list(ROLE_DOCS).index(r))
+    hook_roles = sorted({f.role for f in functions if f.hook}, key=lambda r: list(HOOK_ROLE_DOCS).index(r))
     js = "".join(("        " + line).rstrip() + "\n" for line in frontdoor_js.splitlines())
     n_ops = sum(f.operation is not None for f in functions)
     fns = "\n".join(render_function(f) for f in functions)
-    role_text = "\n".join(render_role(r) for r in roles)
+    user_pool_hooks = [f.logical_id for f in functions if f.hook and f.hook.principal == "cognito-idp"]
+    role_text = "\n".join(
+        [render_role(r, user_pool_hooks) for r in roles] + [render_hook_role(r) for r in hook_roles]
+    )
+    n_hooks = sum(f.hook is not None for f in functions)
+    hook_outputs = "".join(
+        f"  {f.logical_id}Arn:\n"
+        f"    Description: {json.dumps(f'The {f.name} trigger function, for a pool LambdaConfig.')}\n"
+        f"    Value: !GetAtt {f.logical_id}.Arn\n"
+        for f in functions if f.hook
+    )
     global_admin_keys = "" if ADMIN_KEYS_ONLY_FOR_SIGV4 else "".join(
         f"        {v}\n" for v in ADMIN_KEY_VARIABLES
     )
@@ -840,18 +1098,22 @@ Parameters:
     Description: RUST_LOG filter for the functions, e.g. info or info,tessera_core=debug.
   TriggerFunctionNames:
     Type: String
-    Default: "*"
+    Default: "tessera-trigger-*"
     Description: >-
       The Lambda functions (in this account and region) that pools may name as triggers in
-      LambdaConfig: a function name or a pattern such as myapp-cognito-*. Tessera's functions
-      may invoke only these. Each trigger function also needs a resource policy that lets this
-      stack's roles invoke it (see docs/triggers.md).
+      LambdaConfig, besides this stack's bundled hooks: a function name or a pattern such as
+      myapp-cognito-*. Tessera's functions may invoke only these, so whoever may change a pool
+      cannot make Tessera call any other function (see docs/triggers.md). * allows every
+      function of the account.
     AllowedPattern: "^[a-zA-Z0-9_*?-]{{1,64}}$"
     ConstraintDescription: a function name or a pattern of letters, digits, - _ * ?
 
+  # The bundled trigger functions' settings (README, "Bundled trigger functions"). Empty means
+  # the hook's own default.
+{hook_parameters(functions)}
 Conditions:
   HasIssuerBase: !Not [!Equals [!Ref IssuerBase, ""]]
-
+{hook_conditions(functions)}
 Globals:
   Function:
     Runtime: provided.al2023
@@ -1058,6 +1320,10 @@ Resources:
           CloudFrontDefaultCertificate: true
 
   # ---- functions ({len(functions)}) ---------------------------------------------------------------
+  # The {n_hooks} bundled trigger functions (functions/operations.txt [hooks]) have no route. A real
+  # Amazon Cognito pool invokes them under the resource policy that follows each one (created
+  # when the pool's ARN parameter is set); Tessera's own functions invoke them with
+  # lambda:InvokeFunction in their execution roles, so those need no resource policy.
 {fns}
 Outputs:
   FrontDoorUrl:
@@ -1078,7 +1344,7 @@ Outputs:
   MasterKeyArn:
     Description: The KMS key wrapping the master data key.
     Value: !GetAtt MasterKey.Arn
-"""
+{hook_outputs}"""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1107,6 +1373,8 @@ def budget_check(functions: list[Function]) -> str:
     for role in {f.role for f in functions}:
         resources[role] = {"Type": "AWS::IAM::Role"}
     for f in functions:
+        if f.hook:
+            resources[f.logical_id + "CognitoPermission"] = {"Type": "AWS::Lambda::Permission"}
         resources[f.logical_id] = {
             "Type": "AWS::Serverless::Function",
             "Properties": {
@@ -1130,6 +1398,9 @@ def generate() -> tuple[dict[Path, str], list[Function], list[str]]:
     files: dict[Path, str] = {}
     for f in functions:
         files[BIN_DIR / f"{f.name}.rs"] = render_main(f)
+        if f.hook:
+            # Hand-written Cognito trigger samples (events/<hook>/*.json), the hooks' test fixtures.
+            continue
         if f.operation:
             files[EVENTS / f.name / "success.json"] = json.dumps(operation_event(f), indent=2) + "\n"
         else:
