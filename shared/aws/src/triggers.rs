@@ -9,6 +9,14 @@ use tessera_core::ports::{FunctionInvoker, Invocation, InvokeFailure};
 
 pub struct LambdaInvoker {
     pub client: aws_sdk_lambda::Client,
+    /// Emulators (`cargo lambda watch`) know functions by name, not by ARN: with an endpoint
+    /// override only the ARN's function name is sent.
+    by_name: bool,
+}
+
+/// `arn:aws:lambda:us-east-1:123456789012:function:pre-signup[:qualifier]` → `pre-signup`.
+fn function_name(arn: &str) -> &str {
+    arn.split_once(":function:").map(|(_, rest)| rest.split(':').next().unwrap_or(rest)).unwrap_or(arn)
 }
 
 impl LambdaInvoker {
@@ -31,7 +39,10 @@ impl LambdaInvoker {
                 ));
             }
         }
-        LambdaInvoker { client: aws_sdk_lambda::Client::new(&loader.load().await) }
+        LambdaInvoker {
+            client: aws_sdk_lambda::Client::new(&loader.load().await),
+            by_name: endpoint.is_some(),
+        }
     }
 
     /// A client from an already loaded SDK configuration (the functions' own), retries off.
@@ -41,7 +52,10 @@ impl LambdaInvoker {
         if let Some(ep) = endpoint {
             config = config.endpoint_url(ep);
         }
-        LambdaInvoker { client: aws_sdk_lambda::Client::from_conf(config.build()) }
+        LambdaInvoker {
+            client: aws_sdk_lambda::Client::from_conf(config.build()),
+            by_name: endpoint.is_some(),
+        }
     }
 }
 
@@ -58,7 +72,7 @@ impl FunctionInvoker for LambdaInvoker {
         let sent = self
             .client
             .invoke()
-            .function_name(function_arn)
+            .function_name(if self.by_name { function_name(function_arn) } else { function_arn })
             .invocation_type(InvocationType::RequestResponse)
             .payload(Blob::new(payload))
             .send()
@@ -92,5 +106,17 @@ impl FunctionInvoker for LambdaInvoker {
                 Err(InvokeFailure { code: "ServiceException".into(), retryable: true })
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emulators_get_the_function_name() {
+        assert_eq!(function_name("arn:aws:lambda:us-east-1:123456789012:function:pre-signup"), "pre-signup");
+        assert_eq!(function_name("arn:aws:lambda:us-east-1:123456789012:function:hook:live"), "hook");
+        assert_eq!(function_name("pre-signup"), "pre-signup");
     }
 }
