@@ -607,6 +607,35 @@ pub async fn take_challenge_session(
     Ok((session, Write::delete(pk, keys::AUTH_SESSION_SK, Cond::Version(version))))
 }
 
+/// The live session a challenge response names, and the user it belongs to: the session must
+/// be for `challenge` and this client, the response's USERNAME (or an alias of it) must name
+/// the session's user, and SECRET_HASH may be over either name. Returns the session, the write
+/// that consumes it, and the user with their version.
+pub(crate) async fn answering_user(
+    svc: &Service,
+    pool: &UserPool,
+    client: &AppClient,
+    responses: &Value,
+    token: &str,
+    challenge: &str,
+) -> Result<(ChallengeSession, Write, User, u64)> {
+    let username = param(responses, "USERNAME")?;
+    let (session, consume) = take_challenge_session(svc, client, token).await?;
+    if session.challenge != challenge {
+        return Err(Error::invalid(format!("Invalid challenge name {challenge} for this session.")));
+    }
+    let (user, version) = svc.find_user(pool, username).await?.ok_or_else(invalid_session)?;
+    if user.username != session.username {
+        return Err(invalid_session());
+    }
+    check_secret_hash(
+        client,
+        responses.get("SECRET_HASH").and_then(Value::as_str),
+        &[username, user.username.as_str()],
+    )?;
+    Ok((session, consume, user, version))
+}
+
 /// Answers a sign-in with a challenge and the session that continues it.
 pub(crate) async fn challenge(
     svc: &Service,
@@ -686,24 +715,12 @@ async fn respond_new_password(
 ) -> Result<Value> {
     let name = "NEW_PASSWORD_REQUIRED";
     let responses = input.get("ChallengeResponses").cloned().unwrap_or(json!({}));
-    let username = param(&responses, "USERNAME")?;
+    param(&responses, "USERNAME")?;
     let new_password = param(&responses, "NEW_PASSWORD")?.to_string();
     let token =
         input.str_of("Session").ok_or_else(|| Error::invalid("Missing required parameter Session"))?;
     let pool = svc.pool(&client.pool_id).await?;
-    let (session, consume) = take_challenge_session(svc, client, token).await?;
-    if session.challenge != name {
-        return Err(Error::invalid(format!("Invalid challenge name {name} for this session.")));
-    }
-    let (mut user, version) = svc.find_user(&pool, username).await?.ok_or_else(invalid_session)?;
-    if user.username != session.username {
-        return Err(invalid_session());
-    }
-    check_secret_hash(
-        client,
-        responses.get("SECRET_HASH").and_then(Value::as_str),
-        &[username, user.username.as_str()],
-    )?;
+    let (_, consume, mut user, version) = answering_user(svc, &pool, client, &responses, token, name).await?;
     let given: Vec<(String, String)> = responses
         .as_object()
         .into_iter()

@@ -7,8 +7,8 @@
 //! transitions of [`super::auth::step`]; this module does the I/O around them.
 
 use super::auth::{
-    challenge, define_decision, invalid_session, issue, open_challenge_session, param, step,
-    take_challenge_session, AuthState, Step, UserFacts,
+    challenge, define_decision, invalid_session, issue, open_challenge_session, param, step, AuthState, Step,
+    UserFacts,
 };
 use super::token_generation::{Occasion, TokenSource};
 use crate::error::{Error, Result};
@@ -155,24 +155,13 @@ pub async fn respond_custom(
     input: &Value,
 ) -> Result<Value> {
     let responses = input.get("ChallengeResponses").cloned().unwrap_or(json!({}));
-    let username = param(&responses, "USERNAME")?;
+    param(&responses, "USERNAME")?;
     let answer = param(&responses, "ANSWER")?.to_string();
     let token =
         input.str_of("Session").ok_or_else(|| Error::invalid("Missing required parameter Session"))?;
     let pool = svc.pool(&client.pool_id).await?;
-    let (session, consume) = take_challenge_session(svc, client, token).await?;
-    if session.challenge != "CUSTOM_CHALLENGE" {
-        return Err(Error::invalid("Invalid challenge name CUSTOM_CHALLENGE for this session."));
-    }
-    let (user, _) = svc.find_user(&pool, username).await?.ok_or_else(invalid_session)?;
-    if user.username != session.username {
-        return Err(invalid_session());
-    }
-    check_secret_hash(
-        client,
-        responses.get("SECRET_HASH").and_then(Value::as_str),
-        &[username, user.username.as_str()],
-    )?;
+    let (session, consume, user, _) =
+        super::auth::answering_user(svc, &pool, client, &responses, token, "CUSTOM_CHALLENGE").await?;
     // Single use: consumed before any trigger runs, so a replay (even a concurrent one) finds
     // nothing; a failing trigger ends the flow as Cognito's does.
     match svc.store.transact(vec![consume], svc.now_secs()).await {
