@@ -229,6 +229,12 @@ BODIES: dict[str, dict] = {
         "UserAttributes": [{"Name": "custom:department", "Value": "engineering"}, {"Name": "email_verified", "Value": "true"}],
     },
     "AdminDeleteUserAttributes": {"UserPoolId": POOL, "Username": USER, "UserAttributeNames": ["custom:department"]},
+    # MFA (ops::mfa)
+
+
+    # Devices (ops::devices)
+
+
     "AddCustomAttributes": {
         "UserPoolId": POOL,
         "CustomAttributes": [

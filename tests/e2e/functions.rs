@@ -246,6 +246,8 @@ async fn every_function_handles_its_sample_event() {
     run!("verify-user-attribute");
     run!("admin-update-user-attributes");
     run!("admin-delete-user-attributes");
+    // MFA operations (ops::mfa)
+
     run!("admin-initiate-auth");
     run!("create-group");
     run!("get-group");
@@ -258,6 +260,8 @@ async fn every_function_handles_its_sample_event() {
     assert_eq!(members["Users"].as_array().map(Vec::len), Some(1));
     run!("admin-remove-user-from-group");
     run!("delete-group");
+    // Device operations (ops::devices)
+
     run!("global-sign-out");
     run!("revoke-token");
     run!("admin-user-global-sign-out");

@@ -2,7 +2,7 @@
 
 use serde_json::Value;
 use tessera_core::ops::{
-    admin_users, attributes, auth, clients, groups, import, passwords, pools, search, users,
+    admin_users, attributes, auth, clients, devices, groups, import, mfa, passwords, pools, search, users,
 };
 use tessera_core::{CallContext, Result, Service};
 
@@ -127,6 +127,12 @@ pub async fn call(svc: &Service, ctx: &CallContext, op: &str, input: &Value) -> 
         "UpdateUserPool" => pools::update_user_pool(svc, input).await,
         "UpdateUserPoolClient" => clients::update_user_pool_client(svc, input).await,
         "VerifyUserAttribute" => attributes::verify_user_attribute(svc, ctx, input).await,
+        // MFA (ops::mfa)
+
+
+
+        // Devices (ops::devices)
+
         _ => return None,
     })
 }
