@@ -335,7 +335,7 @@ pub async fn initiate_auth(svc: &Service, ctx: &CallContext, input: &Value) -> R
     if flow == AuthFlow::AdminUserPassword {
         return Err(Error::invalid("Initiate Auth method not supported."));
     }
-    start(svc, ctx, &client, flow, input).await
+    start(svc, ctx, &client, flow, input, false).await
 }
 
 pub async fn admin_initiate_auth(svc: &Service, ctx: &CallContext, input: &Value) -> Result<Value> {
@@ -348,7 +348,7 @@ pub async fn admin_initiate_auth(svc: &Service, ctx: &CallContext, input: &Value
     if flow == AuthFlow::UserPassword {
         return Err(Error::invalid("Initiate Auth method not supported."));
     }
-    start(svc, ctx, &client, flow, input).await
+    start(svc, ctx, &client, flow, input, true).await
 }
 
 async fn start(
@@ -357,6 +357,7 @@ async fn start(
     client: &AppClient,
     flow: AuthFlow,
     input: &Value,
+    admin: bool,
 ) -> Result<Value> {
     let (allow, legacy) = flow.client_setting();
     if !client.allows_flow(allow, legacy) {
@@ -366,12 +367,13 @@ async fn start(
     let params = input.get("AuthParameters").cloned().unwrap_or(json!({}));
     match flow {
         AuthFlow::UserPassword | AuthFlow::AdminUserPassword => {
-            password_sign_in(svc, ctx, &pool, client, &params, input).await
+            password_sign_in(svc, ctx, &pool, client, &params, input, admin).await
         }
+        AuthFlow::UserSrp => super::auth_srp::start_user_srp(svc, &pool, client, &params, input, admin).await,
         AuthFlow::RefreshToken => refresh(svc, ctx, &pool, client, &params).await,
         AuthFlow::Custom => super::auth_triggers::start_custom(svc, ctx, &pool, client, &params, input).await,
-        AuthFlow::UserSrp | AuthFlow::User => Err(Error::invalid(format!(
-            "{} is not supported by this Tessera version yet; use USER_PASSWORD_AUTH, ADMIN_USER_PASSWORD_AUTH or CUSTOM_AUTH.",
+        AuthFlow::User => Err(Error::invalid(format!(
+            "{} is not supported by this Tessera version yet; use USER_SRP_AUTH, USER_PASSWORD_AUTH, ADMIN_USER_PASSWORD_AUTH or CUSTOM_AUTH.",
             input.str_of("AuthFlow").unwrap_or_default()
         ))),
     }
@@ -384,6 +386,7 @@ async fn password_sign_in(
     client: &AppClient,
     params: &Value,
     input: &Value,
+    admin: bool,
 ) -> Result<Value> {
     let username = param(params, "USERNAME")?;
     let password = param(params, "PASSWORD")?.to_string();
@@ -424,18 +427,103 @@ async fn password_sign_in(
         facts.locked = record_sign_in_attempt(svc, pool, user.clone(), version, correct).await?;
         (user, correct)
     };
-    match step(&AuthState::PasswordChecked { correct }, facts) {
-        Step::Tokens => {
-            // InitiateAuth's ClientMetadata goes to PreAuthentication only.
-            let caller = Caller::without_metadata(Some(&client.client_id));
-            super::auth_triggers::post_authentication(svc, pool, &user, &caller).await?;
-            let occasion = Occasion::without_metadata(TokenSource::Authentication);
-            issue(svc, ctx, pool, client, &user, None, occasion).await
-        }
-        Step::Challenge(name) => challenge(svc, pool, client, &user, name).await,
+    // InitiateAuth's ClientMetadata goes to PreAuthentication only.
+    let caller = Caller::without_metadata(Some(&client.client_id));
+    let progress = Progress::for_sign_in(params, admin);
+    after_password(
+        svc,
+        ctx,
+        pool,
+        client,
+        user,
+        facts,
+        AuthState::PasswordChecked { correct },
+        progress,
+        &caller,
+    )
+    .await
+}
+
+/// What a sign-in carries from one challenge to the next (in the challenge session's data).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Progress {
+    /// The DEVICE_KEY the client sent, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device_key: Option<String>,
+    /// AdminInitiateAuth: no device tracking (spec C §5.5).
+    #[serde(default)]
+    pub admin: bool,
+    /// The password was proven by SRP.
+    #[serde(default)]
+    pub srp: bool,
+    /// A PreventUserExistenceErrors stand-in for a name the pool does not know.
+    #[serde(default)]
+    pub unknown_user: bool,
+    #[serde(default)]
+    pub new_password_set: bool,
+    #[serde(default)]
+    pub mfa_done: bool,
+    #[serde(default)]
+    pub device_done: bool,
+}
+
+impl Progress {
+    pub fn for_sign_in(params: &Value, admin: bool) -> Progress {
+        let device_key =
+            params.get("DEVICE_KEY").and_then(Value::as_str).filter(|k| !k.is_empty()).map(str::to_string);
+        Progress { device_key, admin, ..Progress::default() }
+    }
+
+    pub fn from_data(data: &serde_json::Map<String, Value>) -> Progress {
+        data.get("progress").cloned().and_then(|p| serde_json::from_value(p).ok()).unwrap_or_default()
+    }
+
+    pub fn into_data(self) -> Result<serde_json::Map<String, Value>> {
+        let mut data = serde_json::Map::new();
+        data.insert("progress".into(), serde_json::to_value(self).map_err(Error::internal)?);
+        Ok(data)
+    }
+}
+
+/// After a password check (plaintext or SRP) or a new password: the step it leads to.
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn after_password(
+    svc: &Service,
+    ctx: &CallContext,
+    pool: &UserPool,
+    client: &AppClient,
+    user: User,
+    facts: UserFacts,
+    state: AuthState,
+    progress: Progress,
+    caller: &Caller<'_>,
+) -> Result<Value> {
+    match step(&state, facts) {
+        Step::Tokens => finish(svc, ctx, pool, client, &user, progress, caller).await,
+        Step::Challenge(name) => challenge_with(svc, pool, client, &user, name, progress).await,
         Step::Denied(e) => Err(e),
         Step::CustomRound => Err(Error::internal("a custom round after a password check")),
     }
+}
+
+/// The first factor is done: the second (MFA, device) or the tokens.
+pub(crate) async fn finish(
+    svc: &Service,
+    ctx: &CallContext,
+    pool: &UserPool,
+    client: &AppClient,
+    user: &User,
+    progress: Progress,
+    caller: &Caller<'_>,
+) -> Result<Value> {
+    super::auth_triggers::post_authentication(svc, pool, user, caller).await?;
+    let source = if progress.new_password_set {
+        TokenSource::NewPasswordChallenge
+    } else {
+        TokenSource::Authentication
+    };
+    let occasion = Occasion::new(source, caller.metadata);
+    issue(svc, ctx, pool, client, user, None, occasion).await
 }
 
 /// UserMigration_Authentication for a name the pool does not know. With
@@ -619,8 +707,21 @@ pub(crate) async fn answering_user(
     token: &str,
     challenge: &str,
 ) -> Result<(ChallengeSession, Write, User, u64)> {
-    let username = param(responses, "USERNAME")?;
     let (session, consume) = take_challenge_session(svc, client, token).await?;
+    answering_user_in(svc, pool, client, responses, session, consume, challenge).await
+}
+
+/// [`answering_user`] for a session already taken.
+pub(crate) async fn answering_user_in(
+    svc: &Service,
+    pool: &UserPool,
+    client: &AppClient,
+    responses: &Value,
+    session: ChallengeSession,
+    consume: Write,
+    challenge: &str,
+) -> Result<(ChallengeSession, Write, User, u64)> {
+    let username = param(responses, "USERNAME")?;
     if session.challenge != challenge {
         return Err(Error::invalid(format!("Invalid challenge name {challenge} for this session.")));
     }
@@ -644,6 +745,18 @@ pub(crate) async fn challenge(
     user: &User,
     name: &'static str,
 ) -> Result<Value> {
+    challenge_with(svc, pool, client, user, name, Progress::default()).await
+}
+
+/// [`challenge`], carrying a sign-in's progress to the next step.
+pub(crate) async fn challenge_with(
+    svc: &Service,
+    pool: &UserPool,
+    client: &AppClient,
+    user: &User,
+    name: &'static str,
+    progress: Progress,
+) -> Result<Value> {
     let params = match name {
         "NEW_PASSWORD_REQUIRED" => {
             let shown: serde_json::Map<String, Value> = user
@@ -664,7 +777,7 @@ pub(crate) async fn challenge(
         }
         other => return Err(Error::internal(format!("no parameters for challenge {other}"))),
     };
-    let session = open_challenge_session(svc, pool, client, user, name, Default::default()).await?;
+    let session = open_challenge_session(svc, pool, client, user, name, progress.into_data()?).await?;
     Ok(json!({"ChallengeName": name, "Session": session, "ChallengeParameters": params}))
 }
 
@@ -698,6 +811,7 @@ pub async fn admin_respond_to_auth_challenge(
 async fn respond(svc: &Service, ctx: &CallContext, client: &AppClient, input: &Value) -> Result<Value> {
     match input.req_str("ChallengeName")? {
         "NEW_PASSWORD_REQUIRED" => respond_new_password(svc, ctx, client, input).await,
+        "PASSWORD_VERIFIER" => super::auth_srp::respond_password_verifier(svc, ctx, client, input).await,
         "CUSTOM_CHALLENGE" => super::auth_triggers::respond_custom(svc, ctx, client, input).await,
         name => {
             Err(Error::invalid(format!("The {name} challenge is not supported by this Tessera version yet.")))
@@ -720,7 +834,10 @@ async fn respond_new_password(
     let token =
         input.str_of("Session").ok_or_else(|| Error::invalid("Missing required parameter Session"))?;
     let pool = svc.pool(&client.pool_id).await?;
-    let (_, consume, mut user, version) = answering_user(svc, &pool, client, &responses, token, name).await?;
+    let (session, consume, mut user, version) =
+        answering_user(svc, &pool, client, &responses, token, name).await?;
+    let mut progress = Progress::from_data(&session.data);
+    progress.new_password_set = true;
     let given: Vec<(String, String)> = responses
         .as_object()
         .into_iter()
@@ -766,10 +883,7 @@ async fn respond_new_password(
     super::attributes::save_and_send(svc, &pool, &user, version, messages, vec![consume], caller).await?;
     // The challenge is answered and the new password stays; a failing PostAuthentication or
     // PreTokenGeneration only withholds the tokens (and stores no refresh token).
-    super::auth_triggers::post_authentication(svc, &pool, &user, &caller).await?;
-    let metadata = input.get("ClientMetadata").unwrap_or(&Value::Null);
-    let occasion = Occasion::new(TokenSource::NewPasswordChallenge, metadata);
-    issue(svc, ctx, &pool, client, &user, None, occasion).await
+    finish(svc, ctx, &pool, client, &user, progress, &caller).await
 }
 
 /// A hash with the configured parameters, made once per process.

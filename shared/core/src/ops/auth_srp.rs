@@ -1,0 +1,280 @@
+//! USER_SRP_AUTH: InitiateAuth answers PASSWORD_VERIFIER, and RespondToAuthChallenge checks the
+//! client's proof (spec C §5.2). The same exchange, over a device's own verifier, is
+//! DEVICE_SRP_AUTH / DEVICE_PASSWORD_VERIFIER.
+//!
+//! SECRET_BLOCK is the challenge session's token itself (base64): clients such as pycognito
+//! answer PASSWORD_VERIFIER without echoing `Session`, so the block must lead back to the
+//! server's state (b, B, A), which stays in the store.
+
+use super::auth::{self, invalid_session, param, AuthState, ChallengeSession, UserFacts};
+use crate::error::{Error, Result};
+use crate::model::{AppClient, User, UserPool, UserStatus};
+use crate::service::{check_secret_hash, CallContext, Input, Service};
+use crate::srp;
+use crate::triggers::Caller;
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use num_bigint::BigUint;
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+
+/// How far a TIMESTAMP may be from the server's clock.
+pub const TIMESTAMP_SKEW_SECS: i64 = 300;
+
+fn incorrect() -> Error {
+    Error::not_authorized("Incorrect username or password.")
+}
+
+/// Parses SRP_A and refuses A mod N = 0.
+fn client_public(params: &Value) -> Result<BigUint> {
+    let a = param(params, "SRP_A")?;
+    let a = BigUint::parse_bytes(a.trim().as_bytes(), 16)
+        .ok_or_else(|| Error::invalid("SRP_A is not a hexadecimal number."))?;
+    if !srp::valid_client_public(&a) {
+        return Err(Error::invalid("SRP_A is invalid: A mod N must not be 0."));
+    }
+    Ok(a)
+}
+
+/// The user's SRP verifier, opened: (salt hex, v).
+fn open_verifier(svc: &Service, user: &User) -> Result<Option<(String, BigUint)>> {
+    let Some(srp) = &user.srp else { return Ok(None) };
+    let sealed = STANDARD.decode(&srp.sealed_verifier).map_err(Error::internal)?;
+    let v = svc.cipher.open(&sealed)?;
+    Ok(Some((srp.salt_hex.clone(), BigUint::from_bytes_be(&v))))
+}
+
+/// InitiateAuth / AdminInitiateAuth with USER_SRP_AUTH.
+pub(crate) async fn start_user_srp(
+    svc: &Service,
+    pool: &UserPool,
+    client: &AppClient,
+    params: &Value,
+    input: &Value,
+    admin: bool,
+) -> Result<Value> {
+    let username = param(params, "USERNAME")?;
+    let a = client_public(params)?;
+    check_secret_hash(client, params.get("SECRET_HASH").and_then(Value::as_str), &[username])?;
+    let Some((user, _)) = svc.find_user(pool, username).await? else {
+        if client.prevent_user_existence_errors() {
+            return unknown_user_challenge(svc, pool, client, username, &a).await;
+        }
+        return Err(Error::UserNotFoundException("User does not exist.".into()));
+    };
+    // What Cognito reports before the proof (spec C §5.2 step 1); UNCONFIRMED waits for it.
+    if !user.enabled {
+        return Err(Error::not_authorized("User is disabled."));
+    }
+    if user.status == UserStatus::RESET_REQUIRED {
+        return Err(Error::PasswordResetRequiredException("Password reset required for the user".into()));
+    }
+    let Some((salt_hex, v)) = open_verifier(svc, &user)? else {
+        // A hash imported from another system: the verifier is made at its first plaintext use.
+        return Err(Error::PasswordResetRequiredException(
+            "This user's password was imported without an SRP verifier. Sign in once with USER_PASSWORD_AUTH (or ADMIN_USER_PASSWORD_AUTH), or reset the password, to enable USER_SRP_AUTH.".into(),
+        ));
+    };
+    super::auth_triggers::pre_authentication(svc, pool, &user, &Caller::new(Some(&client.client_id), input))
+        .await?;
+    let mut progress = auth::Progress::for_sign_in(params, admin);
+    progress.srp = true;
+    let challenge = srp_challenge(svc, pool, client, &user, &a, &v, "PASSWORD_VERIFIER", progress).await?;
+    let (token, b_hex) = challenge;
+    Ok(json!({
+        "ChallengeName": "PASSWORD_VERIFIER",
+        "Session": token,
+        "ChallengeParameters": {
+            "SALT": salt_hex,
+            "SRP_B": b_hex,
+            "SECRET_BLOCK": STANDARD.encode(token.as_bytes()),
+            "USER_ID_FOR_SRP": user.username,
+            "USERNAME": user.username,
+        },
+    }))
+}
+
+/// Makes b and B for a verifier and opens the session that remembers them. Returns the session
+/// token and B in hex.
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn srp_challenge(
+    svc: &Service,
+    pool: &UserPool,
+    client: &AppClient,
+    user: &User,
+    a: &BigUint,
+    v: &BigUint,
+    name: &str,
+    progress: auth::Progress,
+) -> Result<(String, String)> {
+    let b = svc.rng.bytes(srp::EPHEMERAL_BYTES);
+    let v = v.clone();
+    let b_for_cpu = b.clone();
+    let big_b = svc
+        .cpu(move || srp::server_public(&v, &b_for_cpu))
+        .await?
+        .ok_or_else(|| Error::internal("SRP: B computed as 0"))?;
+    let mut data = progress.into_data()?;
+    data.insert("srp_a".into(), json!(a.to_str_radix(16)));
+    data.insert("srp_b".into(), json!(big_b.to_str_radix(16)));
+    data.insert("srp_secret".into(), json!(STANDARD.encode(svc.cipher.seal(&b)?)));
+    let token = auth::open_challenge_session(svc, pool, client, user, name, data).await?;
+    Ok((token, big_b.to_str_radix(16)))
+}
+
+/// Under PreventUserExistenceErrors an unknown name gets a challenge that looks real (its salt
+/// is stable per name) and a proof that always fails.
+async fn unknown_user_challenge(
+    svc: &Service,
+    pool: &UserPool,
+    client: &AppClient,
+    username: &str,
+    a: &BigUint,
+) -> Result<Value> {
+    let mut hasher = Sha256::new();
+    hasher.update(pool.keys.id.sealed_private.as_bytes());
+    hasher.update(pool.username_key(username).as_bytes());
+    let salt_hex = hex::encode(&hasher.finalize()[..16]);
+    let fake_v = BigUint::from_bytes_be(&svc.rng.bytes(srp::GROUP_BYTES));
+    let placeholder =
+        User::new(username.to_string(), String::new(), Default::default(), UserStatus::UNKNOWN, 0);
+    let progress = auth::Progress { unknown_user: true, ..Default::default() };
+    let (token, b_hex) = srp_challenge(
+        svc,
+        pool,
+        client,
+        &placeholder,
+        a,
+        &(fake_v % srp::n()),
+        "PASSWORD_VERIFIER",
+        progress,
+    )
+    .await?;
+    Ok(json!({
+        "ChallengeName": "PASSWORD_VERIFIER",
+        "Session": token,
+        "ChallengeParameters": {
+            "SALT": salt_hex,
+            "SRP_B": b_hex,
+            "SECRET_BLOCK": STANDARD.encode(token.as_bytes()),
+            "USER_ID_FOR_SRP": username,
+            "USERNAME": username,
+        },
+    }))
+}
+
+/// The session a PASSWORD_VERIFIER-style answer names: through PASSWORD_CLAIM_SECRET_BLOCK
+/// (and `Session`, when given, must agree).
+pub(crate) fn answer_token(input: &Value, responses: &Value) -> Result<String> {
+    let block = param(responses, "PASSWORD_CLAIM_SECRET_BLOCK")?;
+    let token = STANDARD
+        .decode(block.trim())
+        .ok()
+        .and_then(|b| String::from_utf8(b).ok())
+        .ok_or_else(invalid_session)?;
+    if input.str_of("Session").is_some_and(|s| !s.is_empty() && s != token) {
+        return Err(invalid_session());
+    }
+    Ok(token)
+}
+
+/// Checks a PASSWORD_CLAIM_SIGNATURE against the session's SRP state and a verifier.
+pub(crate) async fn check_claim(
+    svc: &Service,
+    session: &ChallengeSession,
+    pool_name: &str,
+    user_id: &str,
+    v: BigUint,
+    token: &str,
+    responses: &Value,
+) -> Result<bool> {
+    let signature = param(responses, "PASSWORD_CLAIM_SIGNATURE")?.to_string();
+    let timestamp = param(responses, "TIMESTAMP")?.to_string();
+    let at = srp::parse_timestamp(&timestamp).ok_or_else(|| {
+        Error::invalid(format!("TIMESTAMP is not in the format EEE MMM d HH:mm:ss UTC yyyy: {timestamp}"))
+    })?;
+    if (at - svc.now_secs()).abs() > TIMESTAMP_SKEW_SECS {
+        return Err(Error::not_authorized("TIMESTAMP is more than 5 minutes away from the server's time."));
+    }
+    let hex_of = |k: &str| {
+        session
+            .data
+            .get(k)
+            .and_then(Value::as_str)
+            .and_then(|h| BigUint::parse_bytes(h.as_bytes(), 16))
+            .ok_or_else(|| Error::internal(format!("SRP session without {k}")))
+    };
+    let (a, big_b) = (hex_of("srp_a")?, hex_of("srp_b")?);
+    let sealed = session
+        .data
+        .get("srp_secret")
+        .and_then(Value::as_str)
+        .and_then(|s| STANDARD.decode(s).ok())
+        .ok_or_else(|| Error::internal("SRP session without its secret"))?;
+    let b = svc.cipher.open(&sealed)?;
+    let (pool_name, user_id, block) = (pool_name.to_string(), user_id.to_string(), token.as_bytes().to_vec());
+    svc.cpu(move || {
+        srp::claim_is_valid(&srp::Claim {
+            pool_name: &pool_name,
+            user_id: &user_id,
+            verifier: &v,
+            client_public: &a,
+            server_secret: &b,
+            server_public: &big_b,
+            secret_block: &block,
+            timestamp: &timestamp,
+            signature: &signature,
+        })
+    })
+    .await
+}
+
+/// RespondToAuthChallenge with PASSWORD_VERIFIER.
+pub(crate) async fn respond_password_verifier(
+    svc: &Service,
+    ctx: &CallContext,
+    client: &AppClient,
+    input: &Value,
+) -> Result<Value> {
+    let responses = input.get("ChallengeResponses").cloned().unwrap_or(json!({}));
+    param(&responses, "USERNAME")?;
+    let token = answer_token(input, &responses)?;
+    let pool = svc.pool(&client.pool_id).await?;
+    let (session, consume) = auth::take_challenge_session(svc, client, &token).await?;
+    let progress = auth::Progress::from_data(&session.data);
+    if progress.unknown_user {
+        svc.store.transact(vec![consume], svc.now_secs()).await.ok();
+        return Err(incorrect());
+    }
+    let (session, consume, user, version) =
+        auth::answering_user_in(svc, &pool, client, &responses, session, consume, "PASSWORD_VERIFIER")
+            .await?;
+    // Single use, whatever the outcome: a wrong proof means starting over.
+    svc.store.transact(vec![consume], svc.now_secs()).await.map_err(|e| match e {
+        crate::store::StoreError::ConditionFailed { .. } => invalid_session(),
+        other => other.into(),
+    })?;
+    let mut facts = UserFacts::of(&user, svc.clock.now_millis());
+    let correct = if facts.locked {
+        false
+    } else {
+        let (_, v) = open_verifier(svc, &user)?.ok_or_else(invalid_session)?;
+        let suffix = crate::ids::pool_suffix(&pool.id).to_string();
+        let correct = check_claim(svc, &session, &suffix, &user.username, v, &token, &responses).await?;
+        facts.locked = auth::record_sign_in_attempt(svc, &pool, user.clone(), version, correct).await?;
+        correct
+    };
+    let caller = Caller::new(Some(&client.client_id), input);
+    auth::after_password(
+        svc,
+        ctx,
+        &pool,
+        client,
+        user,
+        facts,
+        AuthState::PasswordChecked { correct },
+        progress,
+        &caller,
+    )
+    .await
+}
