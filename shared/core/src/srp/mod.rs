@@ -221,6 +221,7 @@ mod tests {
     }
 
     /// The client's side, written from the spec with num-bigint only.
+    #[allow(clippy::too_many_arguments)]
     fn client_signature(
         pool: &str,
         user: &str,
