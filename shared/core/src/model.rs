@@ -75,6 +75,10 @@ pub mod keys {
     pub fn user_groups(pool_id: &str, username_key: &str) -> String {
         format!("MEMBEROF#{pool_id}#{username_key}")
     }
+    /// A user's devices (sk = device key); every device lookup knows its user.
+    pub fn user_devices(pool_id: &str, username_key: &str) -> String {
+        format!("DEVICES#{pool_id}#{username_key}")
+    }
 }
 
 /// A user-pool group (`GroupType`).
