@@ -128,16 +128,14 @@ pub fn claim_is_valid(claim: &Claim<'_>) -> bool {
     if !valid_client_public(claim.client_public) {
         return false;
     }
-    let mut u_hex = pad_hex(claim.client_public);
-    u_hex.push_str(&pad_hex(claim.server_public));
-    let u = BigUint::from_bytes_be(&hash_hex(&u_hex));
+    let u = scrambler(claim.client_public, claim.server_public);
     if u == BigUint::default() {
         return false;
     }
     let Some(v_u) = pow_mod_n(claim.verifier, &u) else { return false };
     let base = (claim.client_public * v_u) % n();
     let Some(s) = pow_mod_n(&base, &BigUint::from_bytes_be(claim.server_secret)) else { return false };
-    let key = hkdf_key(&s, &u);
+    let key = derive_key(&s, &u);
     let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(&key) else { return false };
     mac.update(claim.pool_name.as_bytes());
     mac.update(claim.user_id.as_bytes());
@@ -146,9 +144,16 @@ pub fn claim_is_valid(claim: &Claim<'_>) -> bool {
     mac.verify_slice(&signature).is_ok()
 }
 
+/// u = H(padHex(A) || padHex(B)).
+pub fn scrambler(client_public: &BigUint, server_public: &BigUint) -> BigUint {
+    let mut u_hex = pad_hex(client_public);
+    u_hex.push_str(&pad_hex(server_public));
+    BigUint::from_bytes_be(&hash_hex(&u_hex))
+}
+
 /// HKDF-SHA256 with ikm = padHex(S) bytes, salt = padHex(u) bytes, info = "Caldera Derived Key",
 /// first 16 bytes (one expand block).
-fn hkdf_key(s: &BigUint, u: &BigUint) -> [u8; 16] {
+pub fn derive_key(s: &BigUint, u: &BigUint) -> [u8; 16] {
     let ikm = hex::decode(pad_hex(s)).unwrap_or_default();
     let salt = hex::decode(pad_hex(u)).unwrap_or_default();
     let mut key = [0u8; 16];
@@ -234,13 +239,13 @@ mod tests {
     ) -> String {
         use base64::Engine;
         let big_a = g().modpow(a, &n());
-        let u = BigUint::from_bytes_be(&hash_hex(&(pad_hex(&big_a) + &pad_hex(big_b))));
+        let u = scrambler(&big_a, big_b);
         let x = private_key_x(pool, user, pw, salt);
         let g_x = g().modpow(&x, &n());
         let kgx = (k() * g_x) % n();
         let base = (big_b + n() - kgx) % n();
         let s = base.modpow(&(a + &u * &x), &n());
-        let key = hkdf_key(&s, &u);
+        let key = derive_key(&s, &u);
         let mut mac = Hmac::<Sha256>::new_from_slice(&key).unwrap();
         mac.update(pool.as_bytes());
         mac.update(user.as_bytes());
