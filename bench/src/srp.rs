@@ -69,8 +69,9 @@ impl ClientProof {
 
 /// `EEE MMM d HH:mm:ss UTC yyyy` for now.
 fn timestamp() -> String {
-    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
-        as i64;
+    let secs =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+            as i64;
     let days = secs.div_euclid(86400);
     let rem = secs.rem_euclid(86400);
     // Civil from days (Howard Hinnant).
@@ -83,7 +84,8 @@ fn timestamp() -> String {
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = yoe + era * 400 + i64::from(m <= 2);
-    const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+    const MONTHS: [&str; 12] =
+        ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
     const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
     format!(
         "{} {} {} {:02}:{:02}:{:02} UTC {}",
@@ -137,7 +139,13 @@ fn maths(samples: usize) -> Result<(f64, f64), String> {
     Ok((median_us(initiate), median_us(respond)))
 }
 
-async fn srp_sign_in(client: &cip::Client, pool_id: &str, client_id: &str, username: &str, seed: u64) -> Result<(), String> {
+async fn srp_sign_in(
+    client: &cip::Client,
+    pool_id: &str,
+    client_id: &str,
+    username: &str,
+    seed: u64,
+) -> Result<(), String> {
     let proof = ClientProof::new(seed);
     let out = client
         .initiate_auth()
@@ -174,9 +182,8 @@ async fn srp_sign_in(client: &cip::Client, pool_id: &str, client_id: &str, usern
 }
 
 pub async fn run(users: usize, samples: usize, bin: PathBuf, port: u16) -> Result<(), String> {
-    let (initiate_us, respond_us) = tokio::task::spawn_blocking(move || maths(samples))
-        .await
-        .map_err(err("maths"))??;
+    let (initiate_us, respond_us) =
+        tokio::task::spawn_blocking(move || maths(samples)).await.map_err(err("maths"))??;
     println!(
         "SRP maths per sign-in (median of {samples}): B at InitiateAuth {:.2} ms + proof check at RespondToAuthChallenge {:.2} ms = {:.2} ms",
         initiate_us / 1000.0,
@@ -185,7 +192,8 @@ pub async fn run(users: usize, samples: usize, bin: PathBuf, port: u16) -> Resul
     );
     let server = spawn_server(&bin, port).await?;
     let client = sdk_client(&server.url);
-    let pool = client.create_user_pool().pool_name("bench-srp").send().await.map_err(err("CreateUserPool"))?;
+    let pool =
+        client.create_user_pool().pool_name("bench-srp").send().await.map_err(err("CreateUserPool"))?;
     let pool_id = pool.user_pool().and_then(|p| p.id()).ok_or("no pool id")?.to_string();
     let app = client
         .create_user_pool_client()

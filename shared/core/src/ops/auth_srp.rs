@@ -26,7 +26,7 @@ fn incorrect() -> Error {
 }
 
 /// Parses SRP_A and refuses A mod N = 0.
-fn client_public(params: &Value) -> Result<BigUint> {
+pub(crate) fn client_public(params: &Value) -> Result<BigUint> {
     let a = param(params, "SRP_A")?;
     let a = BigUint::parse_bytes(a.trim().as_bytes(), 16)
         .ok_or_else(|| Error::invalid("SRP_A is not a hexadecimal number."))?;
@@ -79,8 +79,42 @@ pub(crate) async fn start_user_srp(
         .await?;
     let mut progress = auth::Progress::for_sign_in(params, admin);
     progress.srp = true;
-    let challenge = srp_challenge(svc, pool, client, &user, &a, &v, "PASSWORD_VERIFIER", progress).await?;
-    let (token, b_hex) = challenge;
+    password_verifier(svc, pool, client, &user, &a, (salt_hex, v), progress, Default::default()).await
+}
+
+/// A custom flow's PASSWORD_VERIFIER, after SRP_A (spec C §5.6): the rounds so far ride in the
+/// session and the next round follows a right proof.
+pub(crate) async fn custom_password_verifier(
+    svc: &Service,
+    pool: &UserPool,
+    client: &AppClient,
+    user: &User,
+    a: &BigUint,
+    rounds: Vec<super::auth_triggers::ChallengeRound>,
+) -> Result<Value> {
+    let verifier = open_verifier(svc, user)?.ok_or_else(|| {
+        Error::PasswordResetRequiredException("Password reset required for the user".into())
+    })?;
+    let progress = auth::Progress { srp: true, ..Default::default() };
+    let mut extra = serde_json::Map::new();
+    extra.insert("custom_rounds".into(), serde_json::to_value(rounds).map_err(Error::internal)?);
+    password_verifier(svc, pool, client, user, a, verifier, progress, extra).await
+}
+
+/// The PASSWORD_VERIFIER challenge for a user's verifier; `extra` joins the session's data.
+#[allow(clippy::too_many_arguments)]
+async fn password_verifier(
+    svc: &Service,
+    pool: &UserPool,
+    client: &AppClient,
+    user: &User,
+    a: &BigUint,
+    (salt_hex, v): (String, BigUint),
+    progress: auth::Progress,
+    extra: serde_json::Map<String, Value>,
+) -> Result<Value> {
+    let name = "PASSWORD_VERIFIER";
+    let (token, b_hex) = srp_challenge(svc, pool, client, user, a, &v, name, progress, extra).await?;
     Ok(json!({
         "ChallengeName": "PASSWORD_VERIFIER",
         "Session": token,
@@ -106,6 +140,7 @@ pub(crate) async fn srp_challenge(
     v: &BigUint,
     name: &str,
     progress: auth::Progress,
+    extra: serde_json::Map<String, Value>,
 ) -> Result<(String, String)> {
     let b = svc.rng.bytes(srp::EPHEMERAL_BYTES);
     let v = v.clone();
@@ -115,6 +150,7 @@ pub(crate) async fn srp_challenge(
         .await?
         .ok_or_else(|| Error::internal("SRP: B computed as 0"))?;
     let mut data = progress.into_data()?;
+    data.extend(extra);
     data.insert("srp_a".into(), json!(a.to_str_radix(16)));
     data.insert("srp_b".into(), json!(big_b.to_str_radix(16)));
     data.insert("srp_secret".into(), json!(STANDARD.encode(svc.cipher.seal(&b)?)));
@@ -148,6 +184,7 @@ async fn unknown_user_challenge(
         &(fake_v % srp::n()),
         "PASSWORD_VERIFIER",
         progress,
+        Default::default(),
     )
     .await?;
     Ok(json!({
@@ -249,6 +286,16 @@ pub(crate) async fn respond_password_verifier(
     let (session, consume, user, version) =
         auth::answering_user_in(svc, &pool, client, &responses, session, consume, "PASSWORD_VERIFIER")
             .await?;
+    // The device is checked before the session is spent: on "Device does not exist." the JS
+    // SDK repeats this very answer without DEVICE_KEY.
+    let mut progress = progress;
+    match responses.get("DEVICE_KEY") {
+        Some(Value::String(key)) if !key.is_empty() => progress.device_key = Some(key.clone()),
+        // null or "": the client dropped its key.
+        Some(_) => progress.device_key = None,
+        None => {}
+    }
+    let progress = auth::check_device_key(svc, &pool, &user, progress).await?;
     // Single use, whatever the outcome: a wrong proof means starting over.
     svc.store.transact(vec![consume], svc.now_secs()).await.map_err(|e| match e {
         crate::store::StoreError::ConditionFailed { .. } => invalid_session(),
@@ -265,16 +312,112 @@ pub(crate) async fn respond_password_verifier(
         correct
     };
     let caller = Caller::new(Some(&client.client_id), input);
-    auth::after_password(
+    if let Some(rounds) = session.data.get("custom_rounds") {
+        // A custom flow: a right proof is the next round's input (the round's gate and
+        // DefineAuthChallenge judge the user's state); a wrong one ends the flow.
+        if facts.locked {
+            return Err(Error::not_authorized("Password attempts exceeded"));
+        }
+        if !correct {
+            return Err(incorrect());
+        }
+        let rounds = serde_json::from_value(rounds.clone()).map_err(Error::internal)?;
+        return super::auth_triggers::after_custom_password(svc, ctx, &pool, client, &user, rounds, &caller)
+            .await;
+    }
+    let state = AuthState::PasswordChecked { correct };
+    auth::after_password(svc, ctx, &pool, client, user, facts, state, progress, &caller).await
+}
+
+/// DEVICE_SRP_AUTH: the client names its device (DEVICE_KEY, which must be the sign-in's) and
+/// sends SRP_A; DEVICE_PASSWORD_VERIFIER follows, over the device's own verifier.
+pub(crate) async fn respond_device_srp_auth(
+    svc: &Service,
+    client: &AppClient,
+    input: &Value,
+) -> Result<Value> {
+    let responses = input.get("ChallengeResponses").cloned().unwrap_or(json!({}));
+    let device_key = param(&responses, "DEVICE_KEY")?.to_string();
+    let a = client_public(&responses)?;
+    let token = input
+        .str_of("Session")
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| Error::invalid("Missing required parameter Session"))?;
+    let pool = svc.pool(&client.pool_id).await?;
+    let (session, consume, user, _) =
+        auth::answering_user(svc, &pool, client, &responses, token, "DEVICE_SRP_AUTH").await?;
+    let progress = auth::Progress::from_data(&session.data);
+    if progress.device_key.as_deref() != Some(device_key.as_str()) {
+        return Err(Error::invalid("DEVICE_KEY is not the device this sign-in started with."));
+    }
+    let (device, _) = super::devices::find_device(svc, &pool, &user, &device_key)
+        .await?
+        .ok_or_else(super::devices::device_not_found)?;
+    let (salt, verifier) = super::devices::open_device_verifier(svc, &device)
+        .await?
+        .ok_or_else(super::devices::device_not_found)?;
+    svc.store.transact(vec![consume], svc.now_secs()).await.map_err(|e| match e {
+        crate::store::StoreError::ConditionFailed { .. } => invalid_session(),
+        other => other.into(),
+    })?;
+    let v = BigUint::from_bytes_be(&verifier);
+    let (token, b_hex) = srp_challenge(
         svc,
-        ctx,
         &pool,
         client,
-        user,
-        facts,
-        AuthState::PasswordChecked { correct },
+        &user,
+        &a,
+        &v,
+        "DEVICE_PASSWORD_VERIFIER",
         progress,
-        &caller,
+        Default::default(),
     )
-    .await
+    .await?;
+    Ok(json!({
+        "ChallengeName": "DEVICE_PASSWORD_VERIFIER",
+        "Session": token,
+        "ChallengeParameters": {
+            "SALT": BigUint::from_bytes_be(&salt).to_str_radix(16),
+            "SRP_B": b_hex,
+            "SECRET_BLOCK": STANDARD.encode(token.as_bytes()),
+            "USERNAME": user.username,
+            "DEVICE_KEY": device_key,
+        },
+    }))
+}
+
+/// DEVICE_PASSWORD_VERIFIER: the device's proof, signed with its DeviceGroupKey as the pool
+/// name and its DeviceKey as the user id.
+pub(crate) async fn respond_device_password_verifier(
+    svc: &Service,
+    ctx: &CallContext,
+    client: &AppClient,
+    input: &Value,
+) -> Result<Value> {
+    let responses = input.get("ChallengeResponses").cloned().unwrap_or(json!({}));
+    let token = answer_token(input, &responses)?;
+    let pool = svc.pool(&client.pool_id).await?;
+    let (session, consume, user, _) =
+        auth::answering_user(svc, &pool, client, &responses, &token, "DEVICE_PASSWORD_VERIFIER").await?;
+    svc.store.transact(vec![consume], svc.now_secs()).await.map_err(|e| match e {
+        crate::store::StoreError::ConditionFailed { .. } => invalid_session(),
+        other => other.into(),
+    })?;
+    let mut progress = auth::Progress::from_data(&session.data);
+    let device_key = progress.device_key.clone().ok_or_else(invalid_session)?;
+    let (device, _) = super::devices::find_device(svc, &pool, &user, &device_key)
+        .await?
+        .ok_or_else(super::devices::device_not_found)?;
+    let (_, verifier) = super::devices::open_device_verifier(svc, &device)
+        .await?
+        .ok_or_else(super::devices::device_not_found)?;
+    let v = BigUint::from_bytes_be(&verifier);
+    if !check_claim(svc, &session, &device.device_group_key, &device.device_key, v, &token, &responses)
+        .await?
+    {
+        return Err(incorrect());
+    }
+    progress.device_done = true;
+    let caller = Caller::new(Some(&client.client_id), input);
+    auth::finish(svc, ctx, &pool, client, &user, progress, &caller).await
 }

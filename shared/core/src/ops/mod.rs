@@ -3,6 +3,7 @@
 pub mod admin_users;
 pub mod attributes;
 pub mod auth;
+pub mod auth_mfa;
 pub mod auth_srp;
 pub mod auth_triggers;
 pub mod clients;
