@@ -1539,6 +1539,53 @@ mod tests {
     }
 
     #[test]
+    fn second_factor_table() {
+        use DeviceFact::*;
+        let facts =
+            |mfa, device, remembered_skips_mfa| SecondFactorFacts { mfa, device, remembered_skips_mfa };
+        let fresh = Progress::default();
+        let mfa_done = Progress { mfa_done: true, ..Progress::default() };
+        let all_done = Progress { mfa_done: true, device_done: true, ..Progress::default() };
+        assert_eq!(second_step(&fresh, facts(MfaNeed::None, None, false)), Step::Tokens);
+        assert_eq!(second_step(&fresh, facts(MfaNeed::Sms, None, true)), Step::Challenge("SMS_MFA"));
+        assert_eq!(
+            second_step(&fresh, facts(MfaNeed::SoftwareToken, None, false)),
+            Step::Challenge("SOFTWARE_TOKEN_MFA")
+        );
+        assert_eq!(
+            second_step(&fresh, facts(MfaNeed::Select, None, false)),
+            Step::Challenge("SELECT_MFA_TYPE")
+        );
+        assert_eq!(second_step(&fresh, facts(MfaNeed::Setup, None, false)), Step::Challenge("MFA_SETUP"));
+        assert_eq!(second_step(&mfa_done, facts(MfaNeed::Sms, None, false)), Step::Tokens);
+        // A remembered device stands in for MFA only when the pool says so.
+        assert_eq!(
+            second_step(&fresh, facts(MfaNeed::SoftwareToken, Remembered, true)),
+            Step::Challenge("DEVICE_SRP_AUTH")
+        );
+        assert_eq!(
+            second_step(&fresh, facts(MfaNeed::SoftwareToken, Remembered, false)),
+            Step::Challenge("SOFTWARE_TOKEN_MFA")
+        );
+        assert_eq!(
+            second_step(&fresh, facts(MfaNeed::SoftwareToken, Confirmed, true)),
+            Step::Challenge("SOFTWARE_TOKEN_MFA"),
+            "a device that is not remembered never skips MFA"
+        );
+        assert_eq!(
+            second_step(&mfa_done, facts(MfaNeed::Sms, Confirmed, true)),
+            Step::Challenge("DEVICE_SRP_AUTH")
+        );
+        assert_eq!(
+            second_step(&fresh, facts(MfaNeed::None, Confirmed, false)),
+            Step::Challenge("DEVICE_SRP_AUTH")
+        );
+        assert_eq!(second_step(&all_done, facts(MfaNeed::Sms, Remembered, true)), Step::Tokens);
+        let device_done = Progress { device_done: true, ..Progress::default() };
+        assert_eq!(second_step(&device_done, facts(MfaNeed::Sms, Remembered, true)), Step::Tokens);
+    }
+
+    #[test]
     fn flows_parse_with_legacy_names() {
         assert_eq!(AuthFlow::parse("ADMIN_NO_SRP_AUTH").ok(), Some(AuthFlow::AdminUserPassword));
         assert_eq!(AuthFlow::parse("REFRESH_TOKEN").ok(), Some(AuthFlow::RefreshToken));
