@@ -10,6 +10,7 @@ mod attributes;
 mod auth;
 mod clients;
 mod concurrency;
+mod devices;
 mod functions;
 mod groups;
 mod import;
