@@ -22,9 +22,12 @@ pub const IMPLEMENTED: &[&str] = &[
     "AdminRemoveUserFromGroup",
     "AdminResetUserPassword",
     "AdminRespondToAuthChallenge",
+    "AdminSetUserMFAPreference",
     "AdminSetUserPassword",
+    "AdminSetUserSettings",
     "AdminUpdateUserAttributes",
     "AdminUserGlobalSignOut",
+    "AssociateSoftwareToken",
     "ChangePassword",
     "ConfirmForgotPassword",
     "ConfirmSignUp",
@@ -45,6 +48,7 @@ pub const IMPLEMENTED: &[&str] = &[
     "GetGroup",
     "GetUser",
     "GetUserAttributeVerificationCode",
+    "GetUserPoolMfaConfig",
     "GlobalSignOut",
     "InitiateAuth",
     "ListGroups",
@@ -56,6 +60,9 @@ pub const IMPLEMENTED: &[&str] = &[
     "ResendConfirmationCode",
     "RespondToAuthChallenge",
     "RevokeToken",
+    "SetUserMFAPreference",
+    "SetUserPoolMfaConfig",
+    "SetUserSettings",
     "SignUp",
     "StartUserImportJob",
     "StopUserImportJob",
@@ -63,6 +70,7 @@ pub const IMPLEMENTED: &[&str] = &[
     "UpdateUserAttributes",
     "UpdateUserPool",
     "UpdateUserPoolClient",
+    "VerifySoftwareToken",
     "VerifyUserAttribute",
 ];
 
@@ -128,6 +136,14 @@ pub async fn call(svc: &Service, ctx: &CallContext, op: &str, input: &Value) -> 
         "UpdateUserPoolClient" => clients::update_user_pool_client(svc, input).await,
         "VerifyUserAttribute" => attributes::verify_user_attribute(svc, ctx, input).await,
         // MFA (ops::mfa)
+        "AdminSetUserMFAPreference" => mfa::admin_set_user_mfa_preference(svc, input).await,
+        "AdminSetUserSettings" => mfa::admin_set_user_settings(svc, input).await,
+        "AssociateSoftwareToken" => mfa::associate_software_token(svc, ctx, input).await,
+        "GetUserPoolMfaConfig" => mfa::get_user_pool_mfa_config(svc, input).await,
+        "SetUserMFAPreference" => mfa::set_user_mfa_preference(svc, ctx, input).await,
+        "SetUserPoolMfaConfig" => mfa::set_user_pool_mfa_config(svc, input).await,
+        "SetUserSettings" => mfa::set_user_settings(svc, ctx, input).await,
+        "VerifySoftwareToken" => mfa::verify_software_token(svc, ctx, input).await,
 
 
 
