@@ -17,6 +17,7 @@ mod functions;
 mod groups;
 mod import;
 mod lifecycle;
+mod mfa;
 mod passwords;
 mod pools;
 mod search;
