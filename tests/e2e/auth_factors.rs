@@ -716,7 +716,7 @@ on_both_stores!(remembered_devices_prove_themselves_and_stand_in_for_mfa, |env| 
         .await
         .unwrap();
     assert!(confirmed.user_confirmation_necessary());
-    // Not yet remembered: MFA, then the device's proof.
+    // Not yet remembered: MFA, then tokens for the known device (no new one).
     let out = srp_sign_in(env, &pool, &client_id, "dora", PASSWORD, Some(&device_key)).await.unwrap();
     assert_eq!(out.challenge_name(), Some(&ChallengeNameType::SoftwareTokenMfa));
     let code = crate::srp_proof::totp(&secret, now_secs(env));
@@ -729,7 +729,9 @@ on_both_stores!(remembered_devices_prove_themselves_and_stand_in_for_mfa, |env| 
     )
     .await
     .unwrap();
-    assert_eq!(next.challenge_name(), Some(&ChallengeNameType::DeviceSrpAuth));
+    let result = next.authentication_result().expect("tokens after MFA");
+    assert!(result.new_device_metadata().is_none());
+    assert_eq!(claims(result.access_token().unwrap())["device_key"], device_key.as_str());
     env.client
         .update_device_status()
         .access_token(&access)

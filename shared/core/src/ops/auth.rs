@@ -380,7 +380,9 @@ async fn start(
         }
         AuthFlow::UserSrp => super::auth_srp::start_user_srp(svc, &pool, client, &params, input, admin).await,
         AuthFlow::RefreshToken => refresh(svc, ctx, &pool, client, &params).await,
-        AuthFlow::Custom => super::auth_triggers::start_custom(svc, ctx, &pool, client, &params, input).await,
+        AuthFlow::Custom => {
+            super::auth_triggers::start_custom(svc, ctx, &pool, client, &params, input, admin).await
+        }
         AuthFlow::User => Err(Error::invalid(format!(
             "{} is not supported by this Tessera version yet; use USER_SRP_AUTH, USER_PASSWORD_AUTH, ADMIN_USER_PASSWORD_AUTH or CUSTOM_AUTH.",
             input.str_of("AuthFlow").unwrap_or_default()
@@ -421,7 +423,7 @@ async fn password_sign_in(
     };
     // Before anything about the password is known. A sign-in the function refuses is not an
     // attempt: it neither counts toward the lockout nor clears the count.
-    let progress = check_device_key(svc, pool, &user, Progress::for_sign_in(params, admin)).await?;
+    let progress = Progress::for_sign_in(params, admin, svc.clock.now_millis());
     let caller = Caller::new(Some(&client.client_id), input);
     super::auth_triggers::pre_authentication(svc, pool, &user, &caller).await?;
     let mut facts = UserFacts::of(&user, svc.clock.now_millis());
@@ -437,6 +439,10 @@ async fn password_sign_in(
         facts.locked = record_sign_in_attempt(svc, pool, user.clone(), version, correct).await?;
         (user, correct)
     };
+    // A device key this user does not have (forgotten, or of another pool): a new device. The
+    // SDKs' plaintext-password path has no retry without the key.
+    let progress =
+        if correct { check_device_key(svc, pool, &user, progress, false).await? } else { progress };
     // InitiateAuth's ClientMetadata goes to PreAuthentication only.
     let caller = Caller::without_metadata(Some(&client.client_id));
     after_password(
@@ -474,13 +480,16 @@ pub struct Progress {
     pub mfa_done: bool,
     #[serde(default)]
     pub device_done: bool,
+    /// When the sign-in began (epoch ms): a sign-out after it ends the sign-in.
+    #[serde(default)]
+    pub started_ms: i64,
 }
 
 impl Progress {
-    pub fn for_sign_in(params: &Value, admin: bool) -> Progress {
+    pub fn for_sign_in(params: &Value, admin: bool, now_ms: i64) -> Progress {
         let device_key =
             params.get("DEVICE_KEY").and_then(Value::as_str).filter(|k| !k.is_empty()).map(str::to_string);
-        Progress { device_key, admin, ..Progress::default() }
+        Progress { device_key, admin, started_ms: now_ms, ..Progress::default() }
     }
 
     pub fn from_data(data: &serde_json::Map<String, Value>) -> Progress {
@@ -536,7 +545,9 @@ pub struct SecondFactorFacts {
 }
 
 /// After the first factor (and NEW_PASSWORD_REQUIRED): MFA, unless a remembered device stands
-/// in for it; then the device's own proof (DEVICE_SRP_AUTH) for a confirmed device; then tokens.
+/// in for it; otherwise the device's own proof (DEVICE_SRP_AUTH) for a confirmed device; then
+/// tokens. A sign-in that answered MFA gets no device challenge after it: amazon-cognito-
+/// identity-js would answer that one with the spent MFA session.
 pub fn second_step(progress: &Progress, facts: SecondFactorFacts) -> Step {
     let skip_mfa = facts.device == DeviceFact::Remembered && facts.remembered_skips_mfa;
     if !progress.mfa_done && !skip_mfa {
@@ -548,7 +559,7 @@ pub fn second_step(progress: &Progress, facts: SecondFactorFacts) -> Step {
             MfaNeed::Setup => return Step::Challenge("MFA_SETUP"),
         }
     }
-    if !progress.device_done && facts.device != DeviceFact::None {
+    if !progress.device_done && !progress.mfa_done && facts.device != DeviceFact::None {
         return Step::Challenge("DEVICE_SRP_AUTH");
     }
     Step::Tokens
@@ -563,13 +574,17 @@ pub(crate) async fn check_device_key(
     pool: &UserPool,
     user: &User,
     mut progress: Progress,
+    strict: bool,
 ) -> Result<Progress> {
     if progress.admin || super::devices::device_tracking(pool).is_none() {
         progress.device_key = None;
     }
     if let Some(key) = progress.device_key.as_deref() {
         if super::devices::find_device(svc, pool, user, key).await?.is_none() {
-            return Err(super::devices::device_not_found());
+            if strict {
+                return Err(super::devices::device_not_found());
+            }
+            progress.device_key = None;
         }
     }
     Ok(progress)
@@ -587,6 +602,13 @@ pub(crate) async fn finish(
 ) -> Result<Value> {
     if !user.enabled {
         return Err(Error::not_authorized("User is disabled."));
+    }
+    // The user changed under a multi-step sign-in (an admin reset or set the password, a
+    // global sign-out): the sign-in is over.
+    if user.status != UserStatus::CONFIRMED
+        || (progress.started_ms > 0 && user.signed_out_at_ms >= progress.started_ms)
+    {
+        return Err(invalid_session());
     }
     let tracking = super::devices::device_tracking(pool);
     let device = match (&progress.device_key, tracking) {
@@ -634,7 +656,9 @@ pub(crate) async fn finish(
         new_metadata: new_device.map(|d| (d.device_key, d.device_group_key)),
     };
     let occasion = Occasion::new(source, caller.metadata);
-    issue_with(svc, ctx, pool, client, user, None, occasion, issued).await
+    let result = issue_with(svc, ctx, pool, client, user, None, occasion, issued).await?;
+    clear_failed_sign_ins(svc, pool, user).await?;
+    Ok(result)
 }
 
 /// The device a sign-in's tokens belong to: the access token's `device_key` claim, and the
@@ -700,11 +724,35 @@ async fn check_password(
     Ok((user, version + 1, true))
 }
 
-/// Counts a wrong password (or clears the count after a right one) on the user record,
-/// re-reading on a concurrent change so no failure goes uncounted. True when the record, as
-/// it stands now, is locked: another attempt locked it while this one was being checked, and
-/// this one must be refused whatever its password.
+/// Counts a wrong password or MFA code on the user record, re-reading on a concurrent change so
+/// no failure goes uncounted; a right password only reads. True when the record, as it stands
+/// now, is locked: another attempt locked it while this one was being checked, and this one
+/// must be refused whatever its password. The count starts over only when a sign-in gets its
+/// tokens ([`clear_failed_sign_ins`]), so a right password does not buy fresh MFA guesses.
 pub(crate) async fn record_sign_in_attempt(
+    svc: &Service,
+    pool: &UserPool,
+    user: User,
+    version: u64,
+    correct: bool,
+) -> Result<bool> {
+    if correct {
+        let key = keys::user(&pool.id, &pool.username_key(&user.username));
+        let fresh = svc.get_json::<User>(&key, keys::USER_SK).await?;
+        return Ok(fresh.is_some_and(|(u, _)| u.password_state.locked_until_ms > svc.clock.now_millis()));
+    }
+    update_failed_sign_ins(svc, pool, user, version, false).await
+}
+
+/// A sign-in got its tokens: the failure count starts over.
+pub(crate) async fn clear_failed_sign_ins(svc: &Service, pool: &UserPool, user: &User) -> Result<()> {
+    if user.password_state.failed_sign_ins == 0 && user.password_state.locked_until_ms == 0 {
+        return Ok(());
+    }
+    update_failed_sign_ins(svc, pool, user.clone(), 0, true).await.map(|_| ())
+}
+
+async fn update_failed_sign_ins(
     svc: &Service,
     pool: &UserPool,
     mut user: User,
@@ -756,9 +804,14 @@ pub(crate) async fn record_sign_in_attempt(
 pub struct ChallengeSession {
     pub pool_id: String,
     pub client_id: String,
-    /// The internal username.
+    /// The internal username, and the `sub` of the user it named when the session began (a
+    /// later user given the same name never inherits the session).
     pub username: String,
+    #[serde(default)]
+    pub sub: String,
     pub challenge: String,
+    /// When the session began; a session rotated by AssociateSoftwareToken/VerifySoftwareToken
+    /// keeps its predecessor's, so rotation never extends its life.
     pub created_ms: i64,
     /// Challenge-specific state (SRP's server secret, an MFA code hash, …) for later flows.
     #[serde(default)]
@@ -767,6 +820,11 @@ pub struct ChallengeSession {
 
 fn session_hash(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+/// The client's AuthSessionValidity in seconds (3–15 minutes, default 3).
+pub fn session_validity_secs(client: &AppClient) -> i64 {
+    client.settings.get("AuthSessionValidity").and_then(Value::as_i64).unwrap_or(3).clamp(3, 15) * 60
 }
 
 /// Stores a new challenge session and returns its opaque token.
@@ -778,16 +836,44 @@ pub async fn open_challenge_session(
     challenge: &str,
     data: serde_json::Map<String, Value>,
 ) -> Result<String> {
+    store_challenge_session(svc, pool, client, user, challenge, data, svc.clock.now_millis()).await
+}
+
+/// Replaces a session by a new token for the same challenge (MFA_SETUP's Associate and Verify
+/// steps), keeping its start and so its expiry.
+pub async fn reopen_challenge_session(
+    svc: &Service,
+    pool: &UserPool,
+    client: &AppClient,
+    user: &User,
+    previous: &ChallengeSession,
+    data: serde_json::Map<String, Value>,
+) -> Result<String> {
+    store_challenge_session(svc, pool, client, user, &previous.challenge, data, previous.created_ms).await
+}
+
+async fn store_challenge_session(
+    svc: &Service,
+    pool: &UserPool,
+    client: &AppClient,
+    user: &User,
+    challenge: &str,
+    data: serde_json::Map<String, Value>,
+    created_ms: i64,
+) -> Result<String> {
     let token = URL_SAFE_NO_PAD.encode(svc.rng.bytes(96));
-    let minutes =
-        client.settings.get("AuthSessionValidity").and_then(Value::as_i64).unwrap_or(3).clamp(3, 15);
     let now = svc.now_secs();
+    let expires_at = created_ms / 1000 + session_validity_secs(client);
+    if expires_at <= now {
+        return Err(invalid_session());
+    }
     let session = ChallengeSession {
         pool_id: pool.id.clone(),
         client_id: client.client_id.clone(),
         username: user.username.clone(),
+        sub: user.sub.clone(),
         challenge: challenge.to_string(),
-        created_ms: svc.clock.now_millis(),
+        created_ms,
         data,
     };
     let mut item = Item::new(
@@ -795,7 +881,7 @@ pub async fn open_challenge_session(
         keys::AUTH_SESSION_SK,
         serde_json::to_value(&session).map_err(Error::internal)?,
     );
-    item.expires_at = Some(now + minutes * 60);
+    item.expires_at = Some(expires_at);
     svc.store.transact(vec![Write::put(item, Cond::NotExists)], now).await?;
     Ok(token)
 }
@@ -856,7 +942,7 @@ pub(crate) async fn answering_user_in(
         return Err(Error::invalid(format!("Invalid challenge name {challenge} for this session.")));
     }
     let (user, version) = svc.find_user(pool, username).await?.ok_or_else(invalid_session)?;
-    if user.username != session.username {
+    if user.username != session.username || (!session.sub.is_empty() && user.sub != session.sub) {
         return Err(invalid_session());
     }
     check_secret_hash(
@@ -867,19 +953,8 @@ pub(crate) async fn answering_user_in(
     Ok((session, consume, user, version))
 }
 
-/// Answers a sign-in with a challenge and the session that continues it.
-pub(crate) async fn challenge(
-    svc: &Service,
-    pool: &UserPool,
-    client: &AppClient,
-    user: &User,
-    name: &'static str,
-) -> Result<Value> {
-    let caller = Caller::without_metadata(Some(&client.client_id));
-    challenge_with(svc, pool, client, user, name, Progress::default(), &caller).await
-}
-
-/// [`challenge`], carrying a sign-in's progress to the next step.
+/// Answers a sign-in with a challenge and the session that continues it, carrying the sign-in's
+/// progress.
 pub(crate) async fn challenge_with(
     svc: &Service,
     pool: &UserPool,
@@ -1584,7 +1659,8 @@ mod tests {
         );
         assert_eq!(
             second_step(&mfa_done, facts(MfaNeed::Sms, Confirmed, true)),
-            Step::Challenge("DEVICE_SRP_AUTH")
+            Step::Tokens,
+            "no device challenge after MFA"
         );
         assert_eq!(
             second_step(&fresh, facts(MfaNeed::None, Confirmed, false)),

@@ -6,7 +6,7 @@ use super::auth::{self, param, ChallengeSession, Progress};
 use crate::error::{Error, Result};
 use crate::model::{AppClient, MfaMethod};
 use crate::service::{CallContext, Input, Service};
-use crate::store::{Item, StoreError, Write};
+use crate::store::{Cond, Item, StoreError, Write};
 use crate::triggers::Caller;
 use serde_json::{json, Value};
 
@@ -33,13 +33,14 @@ async fn keep_session(
     session: &ChallengeSession,
     consume: Write,
 ) -> Result<()> {
-    let Write::Delete { pk, sk, cond } = consume else {
-        return Err(Error::internal("a challenge session's consuming write is a delete"));
+    let Write::Delete { pk, sk, cond: Cond::Version(version) } = consume else {
+        return Err(Error::internal("a challenge session's consuming write is a versioned delete"));
     };
-    let minutes =
-        client.settings.get("AuthSessionValidity").and_then(Value::as_i64).unwrap_or(3).clamp(3, 15);
     let mut item = Item::new(pk, sk, serde_json::to_value(session).map_err(Error::internal)?);
-    item.expires_at = Some(session.created_ms / 1000 + minutes * 60);
+    // A new version, so every other answer read at the old one fails: each wrong code counts.
+    item.version = version + 1;
+    item.expires_at = Some(session.created_ms / 1000 + auth::session_validity_secs(client));
+    let cond = Cond::Version(version);
     match svc.store.transact(vec![Write::put(item, cond)], svc.now_secs()).await {
         Ok(()) => Ok(()),
         Err(StoreError::ConditionFailed { .. }) => Err(auth::invalid_session()),
@@ -64,6 +65,11 @@ pub(crate) async fn respond_mfa_code(
     let pool = svc.pool(&client.pool_id).await?;
     let (mut session, consume, mut user, version) =
         auth::answering_user(svc, &pool, client, &responses, token, name).await?;
+    // Wrong codes count toward the user's lockout like wrong passwords, and only tokens clear
+    // the count: a known password does not buy endless fresh guesses.
+    if user.password_state.locked_until_ms > svc.clock.now_millis() {
+        return Err(Error::not_authorized("Password attempts exceeded"));
+    }
     let correct = if name == "SMS_MFA" {
         let hash = session.data.get("code_hash").and_then(Value::as_str).unwrap_or_default();
         let live =
@@ -86,6 +92,7 @@ pub(crate) async fn respond_mfa_code(
             session.data.insert("attempts".into(), json!(attempts));
             keep_session(svc, client, &session, consume).await?;
         }
+        auth::record_sign_in_attempt(svc, &pool, user, version, false).await?;
         return Err(code_mismatch());
     }
     let mut progress = Progress::from_data(&session.data);

@@ -33,6 +33,9 @@ pub(crate) fn client_public(params: &Value) -> Result<BigUint> {
     if !srp::valid_client_public(&a) {
         return Err(Error::invalid("SRP_A is invalid: A mod N must not be 0."));
     }
+    if a >= srp::n() {
+        return Err(Error::invalid("SRP_A is invalid: it must be less than N."));
+    }
     Ok(a)
 }
 
@@ -77,7 +80,7 @@ pub(crate) async fn start_user_srp(
     };
     super::auth_triggers::pre_authentication(svc, pool, &user, &Caller::new(Some(&client.client_id), input))
         .await?;
-    let mut progress = auth::Progress::for_sign_in(params, admin);
+    let mut progress = auth::Progress::for_sign_in(params, admin, svc.clock.now_millis());
     progress.srp = true;
     password_verifier(svc, pool, client, &user, &a, (salt_hex, v), progress, Default::default()).await
 }
@@ -91,11 +94,12 @@ pub(crate) async fn custom_password_verifier(
     user: &User,
     a: &BigUint,
     rounds: Vec<super::auth_triggers::ChallengeRound>,
+    progress: auth::Progress,
 ) -> Result<Value> {
     let verifier = open_verifier(svc, user)?.ok_or_else(|| {
         Error::PasswordResetRequiredException("Password reset required for the user".into())
     })?;
-    let progress = auth::Progress { srp: true, ..Default::default() };
+    let progress = auth::Progress { srp: true, ..progress };
     let mut extra = serde_json::Map::new();
     extra.insert("custom_rounds".into(), serde_json::to_value(rounds).map_err(Error::internal)?);
     password_verifier(svc, pool, client, user, a, verifier, progress, extra).await
@@ -167,10 +171,24 @@ async fn unknown_user_challenge(
     username: &str,
     a: &BigUint,
 ) -> Result<Value> {
-    let mut hasher = Sha256::new();
-    hasher.update(pool.keys.id.sealed_private.as_bytes());
-    hasher.update(pool.username_key(username).as_bytes());
-    let salt_hex = hex::encode(&hasher.finalize()[..16]);
+    // Stable per name and unguessable (the pool's sealed key material is never shown): the
+    // salt, and in email/phone-as-username pools the UUID a real user would have.
+    let stable = |label: &[u8]| -> [u8; 32] {
+        let mut hasher = Sha256::new();
+        hasher.update(pool.keys.id.sealed_private.as_bytes());
+        hasher.update(label);
+        hasher.update(pool.username_key(username).as_bytes());
+        hasher.finalize().into()
+    };
+    // Formatted like real salts (hex of the number, no leading zeros).
+    let salt_hex = BigUint::from_bytes_be(&stable(b"salt")[..16]).to_str_radix(16);
+    let user_id = if pool.username_attributes.is_empty() {
+        pool.username_key(username)
+    } else {
+        let mut b = [0u8; 16];
+        b.copy_from_slice(&stable(b"uuid")[..16]);
+        uuid::Builder::from_random_bytes(b).into_uuid().to_string()
+    };
     let fake_v = BigUint::from_bytes_be(&svc.rng.bytes(srp::GROUP_BYTES));
     let placeholder =
         User::new(username.to_string(), String::new(), Default::default(), UserStatus::UNKNOWN, 0);
@@ -194,8 +212,8 @@ async fn unknown_user_challenge(
             "SALT": salt_hex,
             "SRP_B": b_hex,
             "SECRET_BLOCK": STANDARD.encode(token.as_bytes()),
-            "USER_ID_FOR_SRP": username,
-            "USERNAME": username,
+            "USER_ID_FOR_SRP": user_id,
+            "USERNAME": user_id,
         },
     }))
 }
@@ -281,13 +299,15 @@ pub(crate) async fn respond_password_verifier(
     let progress = auth::Progress::from_data(&session.data);
     if progress.unknown_user {
         svc.store.transact(vec![consume], svc.now_secs()).await.ok();
+        // The same work as a real proof check, so the answer's timing tells nothing.
+        let fake_v = BigUint::from_bytes_be(&svc.rng.bytes(srp::GROUP_BYTES)) % srp::n();
+        let user_id = param(&responses, "USERNAME")?.to_string();
+        check_claim(svc, &session, "unknown", &user_id, fake_v, &token, &responses).await.ok();
         return Err(incorrect());
     }
     let (session, consume, user, version) =
         auth::answering_user_in(svc, &pool, client, &responses, session, consume, "PASSWORD_VERIFIER")
             .await?;
-    // The device is checked before the session is spent: on "Device does not exist." the JS
-    // SDK repeats this very answer without DEVICE_KEY.
     let mut progress = progress;
     match responses.get("DEVICE_KEY") {
         Some(Value::String(key)) if !key.is_empty() => progress.device_key = Some(key.clone()),
@@ -295,22 +315,27 @@ pub(crate) async fn respond_password_verifier(
         Some(_) => progress.device_key = None,
         None => {}
     }
-    let progress = auth::check_device_key(svc, &pool, &user, progress).await?;
-    // Single use, whatever the outcome: a wrong proof means starting over.
-    svc.store.transact(vec![consume], svc.now_secs()).await.map_err(|e| match e {
-        crate::store::StoreError::ConditionFailed { .. } => invalid_session(),
-        other => other.into(),
-    })?;
     let mut facts = UserFacts::of(&user, svc.clock.now_millis());
     let correct = if facts.locked {
         false
     } else {
         let (_, v) = open_verifier(svc, &user)?.ok_or_else(invalid_session)?;
         let suffix = crate::ids::pool_suffix(&pool.id).to_string();
-        let correct = check_claim(svc, &session, &suffix, &user.username, v, &token, &responses).await?;
-        facts.locked = auth::record_sign_in_attempt(svc, &pool, user.clone(), version, correct).await?;
-        correct
+        check_claim(svc, &session, &suffix, &user.username, v, &token, &responses).await?
     };
+    // After a right proof and before the session is spent, the device: on "Device does not
+    // exist." the JS SDK repeats this very answer without DEVICE_KEY. (Checked after the proof
+    // so a made-up key tells nothing about the user.)
+    let progress =
+        if correct { auth::check_device_key(svc, &pool, &user, progress, true).await? } else { progress };
+    // Single use, whatever the outcome: a wrong proof means starting over.
+    svc.store.transact(vec![consume], svc.now_secs()).await.map_err(|e| match e {
+        crate::store::StoreError::ConditionFailed { .. } => invalid_session(),
+        other => other.into(),
+    })?;
+    if !facts.locked {
+        facts.locked = auth::record_sign_in_attempt(svc, &pool, user.clone(), version, correct).await?;
+    }
     let caller = Caller::new(Some(&client.client_id), input);
     if let Some(rounds) = session.data.get("custom_rounds") {
         // A custom flow: a right proof is the next round's input (the round's gate and
@@ -322,8 +347,10 @@ pub(crate) async fn respond_password_verifier(
             return Err(incorrect());
         }
         let rounds = serde_json::from_value(rounds.clone()).map_err(Error::internal)?;
-        return super::auth_triggers::after_custom_password(svc, ctx, &pool, client, &user, rounds, &caller)
-            .await;
+        return super::auth_triggers::after_custom_password(
+            svc, ctx, &pool, client, &user, rounds, &caller, progress,
+        )
+        .await;
     }
     let state = AuthState::PasswordChecked { correct };
     auth::after_password(svc, ctx, &pool, client, user, facts, state, progress, &caller).await

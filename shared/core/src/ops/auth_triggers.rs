@@ -7,8 +7,7 @@
 //! transitions of [`super::auth::step`]; this module does the I/O around them.
 
 use super::auth::{
-    challenge, define_decision, invalid_session, open_challenge_session, param, step, AuthState, Step,
-    UserFacts,
+    define_decision, invalid_session, open_challenge_session, param, step, AuthState, Step, UserFacts,
 };
 use crate::error::{Error, Result};
 use crate::model::{AppClient, User, UserPool};
@@ -106,6 +105,9 @@ pub struct CustomSessionData {
     pub private_challenge_parameters: BTreeMap<String, String>,
     #[serde(default)]
     pub challenge_metadata: Option<String>,
+    /// The sign-in's DEVICE_KEY and kind, carried to its end.
+    #[serde(default)]
+    pub progress: super::auth::Progress,
 }
 
 /// Cognito's answer to a custom flow on a pool without the triggers it needs.
@@ -121,7 +123,9 @@ pub async fn start_custom(
     client: &AppClient,
     params: &Value,
     input: &Value,
+    admin: bool,
 ) -> Result<Value> {
+    let progress = super::auth::Progress::for_sign_in(params, admin, svc.clock.now_millis());
     // CHALLENGE_NAME=SRP_A: the flow starts with the password, proven by SRP (spec C §5.6).
     let srp_a = match params.get("CHALLENGE_NAME").and_then(Value::as_str) {
         Some("SRP_A") => Some(super::auth_srp::client_public(params)?),
@@ -154,10 +158,12 @@ pub async fn start_custom(
         }],
         None => Vec::new(),
     };
-    define_round(svc, ctx, pool, client, &user, rounds, &caller, srp_a.as_ref()).await
+    let progress = super::auth::check_device_key(svc, pool, &user, progress, false).await?;
+    define_round(svc, ctx, pool, client, &user, rounds, &caller, srp_a.as_ref(), progress).await
 }
 
 /// A custom flow's PASSWORD_VERIFIER was answered with a right proof: the next round.
+#[allow(clippy::too_many_arguments)]
 pub(crate) async fn after_custom_password(
     svc: &Service,
     ctx: &CallContext,
@@ -166,6 +172,7 @@ pub(crate) async fn after_custom_password(
     user: &User,
     mut rounds: Vec<ChallengeRound>,
     caller: &Caller<'_>,
+    progress: super::auth::Progress,
 ) -> Result<Value> {
     gate(svc, user)?;
     rounds.push(ChallengeRound {
@@ -173,7 +180,7 @@ pub(crate) async fn after_custom_password(
         challenge_result: true,
         challenge_metadata: None,
     });
-    define_round(svc, ctx, pool, client, user, rounds, caller, None).await
+    define_round(svc, ctx, pool, client, user, rounds, caller, None, progress).await
 }
 
 /// RespondToAuthChallenge / AdminRespondToAuthChallenge with CUSTOM_CHALLENGE.
@@ -212,7 +219,7 @@ pub async fn respond_custom(
         challenge_result: answer_correct,
         challenge_metadata: data.challenge_metadata,
     });
-    define_round(svc, ctx, &pool, client, &user, rounds, &caller, None).await
+    define_round(svc, ctx, &pool, client, &user, rounds, &caller, None, data.progress).await
 }
 
 /// The checks every round passes before a trigger runs (a disabled user, …).
@@ -237,24 +244,28 @@ async fn define_round(
     rounds: Vec<ChallengeRound>,
     caller: &Caller<'_>,
     srp_a: Option<&num_bigint::BigUint>,
+    progress: super::auth::Progress,
 ) -> Result<Value> {
     let decision = define(svc, pool, user, &rounds, caller).await?;
     let state = AuthState::CustomDecided { decision, rounds: rounds.len() };
     match step(&state, UserFacts::of(user, svc.clock.now_millis())) {
         // MFA and devices follow as after a password; the metadata is that of the call that
         // answered the last challenge (none for InitiateAuth).
-        Step::Tokens => {
-            let progress = super::auth::Progress::default();
-            super::auth::finish(svc, ctx, pool, client, user, progress, caller).await
+        Step::Tokens => super::auth::finish(svc, ctx, pool, client, user, progress, caller).await,
+        Step::Challenge("CUSTOM_CHALLENGE") => {
+            create(svc, pool, client, user, rounds, caller, progress).await
         }
-        Step::Challenge("CUSTOM_CHALLENGE") => create(svc, pool, client, user, rounds, caller).await,
         Step::Challenge("PASSWORD_VERIFIER") => match srp_a {
-            Some(a) => super::auth_srp::custom_password_verifier(svc, pool, client, user, a, rounds).await,
+            Some(a) => {
+                super::auth_srp::custom_password_verifier(svc, pool, client, user, a, rounds, progress).await
+            }
             None => Err(Error::InvalidLambdaResponseException(
                 "DefineAuthChallenge returned PASSWORD_VERIFIER, which can only follow SRP_A.".into(),
             )),
         },
-        Step::Challenge(name) => challenge(svc, pool, client, user, name).await,
+        Step::Challenge(name) => {
+            super::auth::challenge_with(svc, pool, client, user, name, progress, caller).await
+        }
         Step::Denied(e) => Err(e),
         Step::CustomRound => Err(Error::internal("a custom round after DefineAuthChallenge")),
     }
@@ -299,6 +310,7 @@ async fn create(
     user: &User,
     rounds: Vec<ChallengeRound>,
     caller: &Caller<'_>,
+    progress: super::auth::Progress,
 ) -> Result<Value> {
     if !Trigger::CreateAuthChallenge.configured(pool) {
         return Err(not_configured());
@@ -327,6 +339,7 @@ async fn create(
         rounds,
         private_challenge_parameters: triggers::text_map(response, "privateChallengeParameters")?,
         challenge_metadata: triggers::text(response, "challengeMetadata")?,
+        progress,
     };
     let data = match serde_json::to_value(&data).map_err(Error::internal)? {
         Value::Object(m) => m,
@@ -398,6 +411,7 @@ mod tests {
                 challenge_metadata: None,
             }],
             private_challenge_parameters: [("answer".to_string(), "5".to_string())].into(),
+            progress: Default::default(),
             challenge_metadata: Some("CAPTCHA".into()),
         };
         let v = serde_json::to_value(&data).unwrap_or_default();

@@ -8,7 +8,7 @@
 //! DescribeUserPool does not show and UpdateUserPool does not reset.
 
 use super::auth::{
-    authorize_access_token, invalid_session, open_challenge_session, take_any_challenge_session,
+    authorize_access_token, invalid_session, reopen_challenge_session, take_any_challenge_session,
 };
 use super::lifecycle_triggers::{custom_message, MessageSource};
 use super::users::{code_hash, deliver, mask};
@@ -452,6 +452,15 @@ async fn setup_session(svc: &Service, token: &str) -> Result<SetupSession> {
         .get_json::<User>(&keys::user(&pool.id, &pool.username_key(&session.username)), keys::USER_SK)
         .await?
         .ok_or_else(invalid_session)?;
+    // The session's own user, who still has MFA to set up (or has just verified a token with
+    // this session): a session outliving the need never replaces a token set up since.
+    let verified = session.data.get("software_token_verified").and_then(Value::as_bool) == Some(true);
+    if (!session.sub.is_empty() && user.sub != session.sub)
+        || !user.enabled
+        || (!verified && mfa_need(&pool, &user) != MfaNeed::Setup)
+    {
+        return Err(invalid_session());
+    }
     Ok(SetupSession { session, consume, pool, client, user, version })
 }
 
@@ -486,8 +495,8 @@ pub async fn associate_software_token(svc: &Service, ctx: &CallContext, input: &
             let mut user = s.user;
             let secret_code = associate(svc, &mut user)?;
             svc.save_user(&s.pool, &user, s.version, vec![s.consume]).await?;
-            let next =
-                open_challenge_session(svc, &s.pool, &s.client, &user, "MFA_SETUP", s.session.data).await?;
+            let data = s.session.data.clone();
+            let next = reopen_challenge_session(svc, &s.pool, &s.client, &user, &s.session, data).await?;
             Ok(json!({"SecretCode": secret_code, "Session": next}))
         }
     }
@@ -590,9 +599,9 @@ pub async fn verify_software_token(svc: &Service, ctx: &CallContext, input: &Val
             user.mfa.software_token_enabled = true;
             user.mfa.preferred = Some(MfaMethod::SoftwareToken);
             svc.save_user(&s.pool, &user, s.version, vec![s.consume]).await?;
-            let mut data = s.session.data;
+            let mut data = s.session.data.clone();
             data.insert("software_token_verified".into(), json!(true));
-            let next = open_challenge_session(svc, &s.pool, &s.client, &user, "MFA_SETUP", data).await?;
+            let next = reopen_challenge_session(svc, &s.pool, &s.client, &user, &s.session, data).await?;
             Ok(json!({"Status": "SUCCESS", "Session": next}))
         }
     }

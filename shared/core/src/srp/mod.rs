@@ -177,6 +177,10 @@ pub fn parse_timestamp(s: &str) -> Option<i64> {
     if !DAYS.contains(dow) || *zone != "UTC" {
         return None;
     }
+    let digits = |t: &str| !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit() || b == b':');
+    if ![*day, *time, *year].iter().all(|t| digits(t)) {
+        return None;
+    }
     let month = MONTHS.iter().position(|m| m == month)? as i64 + 1;
     let day: i64 = day.parse().ok().filter(|d| (1..=31).contains(d))?;
     let year: i64 = year.parse().ok().filter(|y| (1970..=9999).contains(y))?;
@@ -297,6 +301,7 @@ mod tests {
         assert_eq!(parse_timestamp("Tue Sep 3 09:04:05 GMT 2019"), None);
         assert_eq!(parse_timestamp("2019-09-03T09:04:05Z"), None);
         assert_eq!(parse_timestamp("Tue Sep 3 25:04:05 UTC 2019"), None);
+        assert_eq!(parse_timestamp("Tue Sep +3 09:04:05 UTC 2019"), None);
     }
 
     #[test]
