@@ -9,8 +9,10 @@
 //! * `micro`: times the pieces the profiles point at (RS256 sign and verify, argon2 memory).
 //! * `argon2`: times one argon2id verify at `HashParams::default()`, alone and N at once.
 //! * `listusers`: ListUsers latency with each kind of filter in a pool of 100,000 users.
+//! * `srp`: the server's CPU for a USER_SRP_AUTH sign-in, its SRP maths alone and through the API.
 
 mod listusers;
+mod srp;
 
 use aws_sdk_cognitoidentityprovider as cip;
 use clap::{Parser, Subcommand};
@@ -95,6 +97,22 @@ enum Cmd {
         /// Calls per filter (p50 and p99 reported).
         #[arg(long, default_value_t = 200)]
         samples: usize,
+    },
+    /// Server CPU of a USER_SRP_AUTH sign-in: the SRP maths alone, then whole sign-ins through
+    /// the API of a spawned server.
+    Srp {
+        /// Users signed in through the API.
+        #[arg(long, default_value_t = 200)]
+        users: usize,
+        /// Timings of the maths alone (median reported).
+        #[arg(long, default_value_t = 200)]
+        samples: usize,
+        /// The `tessera` binary to spawn.
+        #[arg(long, default_value = "target/release/tessera")]
+        server: PathBuf,
+        /// Port to bind the server to (0: a free one).
+        #[arg(long, default_value_t = 0)]
+        port: u16,
     },
     /// Time one argon2id verify at the server's default parameters.
     Argon2 {
@@ -838,6 +856,7 @@ async fn main() -> Result<(), String> {
         Cmd::Micro { iters } => micro(iters),
         Cmd::Import { rows, server, port } => import(rows, server, port).await,
         Cmd::Listusers { users, samples } => listusers::run(users, samples).await,
+        Cmd::Srp { users, samples, server, port } => srp::run(users, samples, server, port).await,
         Cmd::Argon2 { samples, threads, m_kib } => {
             let mut params = HashParams::default();
             if let Some(m) = m_kib {

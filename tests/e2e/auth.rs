@@ -43,22 +43,19 @@ on_both_stores!(password_auth_errors, |env| {
         .map_err(err_name)
         .unwrap_err();
     assert_eq!(e, "InvalidParameterException: Initiate Auth method not supported.");
-    let e = c
-        .initiate_auth()
-        .client_id(&default_client)
-        .auth_flow(AuthFlowType::UserSrpAuth)
-        .auth_parameters("USERNAME", "amy@example.com")
-        .auth_parameters("SRP_A", "abcd")
-        .send()
-        .await
-        .map_err(err_name)
-        .unwrap_err();
-    assert!(
-        e.starts_with(
-            "InvalidParameterException: USER_SRP_AUTH is not supported by this Tessera version yet"
-        ),
-        "{e}"
-    );
+    // The default flows include SRP; a client listing only USER_PASSWORD_AUTH does not.
+    let srp = |client: String| {
+        c.initiate_auth()
+            .client_id(client)
+            .auth_flow(AuthFlowType::UserSrpAuth)
+            .auth_parameters("USERNAME", "amy@example.com")
+            .auth_parameters("SRP_A", "abcd")
+            .send()
+    };
+    let out = srp(default_client.clone()).await.unwrap();
+    assert_eq!(out.challenge_name(), Some(&cip::types::ChallengeNameType::PasswordVerifier));
+    let e = srp(prevent_id.clone()).await.map_err(err_name).unwrap_err();
+    assert_eq!(e, "InvalidParameterException: USER_SRP_AUTH flow not enabled for this client");
     let e = c
         .initiate_auth()
         .client_id(&client_id)

@@ -3,11 +3,13 @@
 
 mod common;
 mod lambda_double;
+mod srp_proof;
 
 mod admin_users;
 mod aliases;
 mod attributes;
 mod auth;
+mod auth_factors;
 mod clients;
 mod concurrency;
 mod functions;

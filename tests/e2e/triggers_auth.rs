@@ -698,13 +698,18 @@ on_both_stores!(custom_auth_define_decides, |env| {
         let e = custom_start(env, &client_id, "jill", &[]).await.unwrap_err();
         assert_eq!(e, format!("InvalidLambdaResponseException: {message}"));
     }
-    env.lambda.on(define(json!({"challengeName": "PASSWORD_VERIFIER"})));
+    env.lambda.on(define(json!({"challengeName": "SMS_MFA"})));
     let e = custom_start(env, &client_id, "jill", &[]).await.unwrap_err();
     assert!(
-        e.starts_with(
-            "InvalidLambdaResponseException: DefineAuthChallenge returned challengeName PASSWORD_VERIFIER"
-        ),
+        e.starts_with("InvalidLambdaResponseException: DefineAuthChallenge returned challengeName SMS_MFA"),
         "{e}"
+    );
+    // PASSWORD_VERIFIER only right after SRP_A (auth_factors.rs has that flow).
+    env.lambda.on(define(json!({"challengeName": "PASSWORD_VERIFIER"})));
+    let e = custom_start(env, &client_id, "jill", &[]).await.unwrap_err();
+    assert_eq!(
+        e,
+        "InvalidLambdaResponseException: DefineAuthChallenge returned PASSWORD_VERIFIER, which can only follow SRP_A."
     );
 
     // An admin-created user still sets a password first: NEW_PASSWORD_REQUIRED, then post-auth.
@@ -868,23 +873,19 @@ on_both_stores!(custom_auth_failing_triggers_and_refusals, |env| {
     assert_eq!(e, "UserNotFoundException: User does not exist.");
     assert!(env.lambda.calls().is_empty());
 
-    // SRP inside the custom flow is another issue.
+    // CHALLENGE_NAME names how the flow starts: only SRP_A is one.
     let e = env
         .client
         .initiate_auth()
         .client_id(&client_id)
         .auth_flow(AuthFlowType::CustomAuth)
         .auth_parameters("USERNAME", "lou")
-        .auth_parameters("CHALLENGE_NAME", "SRP_A")
-        .auth_parameters("SRP_A", "abcd")
+        .auth_parameters("CHALLENGE_NAME", "SMS_MFA")
         .send()
         .await
         .map_err(err_name)
         .unwrap_err();
-    assert!(
-        e.starts_with("InvalidParameterException: CUSTOM_AUTH starting with CHALLENGE_NAME SRP_A needs SRP"),
-        "{e}"
-    );
+    assert_eq!(e, "InvalidParameterException: Invalid CHALLENGE_NAME for CUSTOM_AUTH: SMS_MFA");
 
     // A client without ALLOW_CUSTOM_AUTH.
     let (password_only, _) = env.app_client(&pool, &["ALLOW_USER_PASSWORD_AUTH"], false).await;

@@ -75,6 +75,10 @@ pub mod keys {
     pub fn user_groups(pool_id: &str, username_key: &str) -> String {
         format!("MEMBEROF#{pool_id}#{username_key}")
     }
+    /// A user's devices (sk = device key); every device lookup knows its user.
+    pub fn user_devices(pool_id: &str, username_key: &str) -> String {
+        format!("DEVICES#{pool_id}#{username_key}")
+    }
 }
 
 /// A user-pool group (`GroupType`).
@@ -267,6 +271,56 @@ pub struct User {
     /// `Service::insert_user` change it.
     #[serde(default)]
     pub owned: crate::user_index::Owned,
+    /// MFA methods, software tokens and the preference (see `ops::mfa`).
+    #[serde(default)]
+    pub mfa: UserMfa,
+}
+
+/// An MFA method a user can use at sign-in, named as Cognito's challenges are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum MfaMethod {
+    #[serde(rename = "SMS_MFA")]
+    Sms,
+    #[serde(rename = "SOFTWARE_TOKEN_MFA")]
+    SoftwareToken,
+}
+
+impl MfaMethod {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MfaMethod::Sms => "SMS_MFA",
+            MfaMethod::SoftwareToken => "SOFTWARE_TOKEN_MFA",
+        }
+    }
+}
+
+/// A user's MFA state. TOTP secrets are sealed by the master key (`svc.cipher`), base64.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserMfa {
+    /// SMS MFA turned on (SetUserMFAPreference, or the legacy MFAOptions of SetUserSettings).
+    #[serde(default)]
+    pub sms_enabled: bool,
+    /// Software-token MFA turned on; needs a verified token.
+    #[serde(default)]
+    pub software_token_enabled: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preferred: Option<MfaMethod>,
+    /// The verified TOTP secret (raw bytes, sealed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub software_token: Option<String>,
+    /// A secret AssociateSoftwareToken handed out and VerifySoftwareToken has not yet
+    /// accepted (sealed). The verified one stays in use until this one is verified.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending_software_token: Option<String>,
+    /// Wrong codes given for the pending secret; at the limit it is discarded.
+    #[serde(default)]
+    pub pending_failed_attempts: u32,
+    /// The last TOTP time step accepted for the verified secret: a code is good once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_totp_step: Option<u64>,
+    /// VerifySoftwareToken's FriendlyDeviceName, for display only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub friendly_device_name: Option<String>,
 }
 
 /// What the password lifecycle remembers about a user beyond the hash.
@@ -308,6 +362,7 @@ impl User {
             codes: BTreeMap::new(),
             owned: Default::default(),
             password_state: Default::default(),
+            mfa: UserMfa::default(),
         }
     }
 

@@ -190,6 +190,7 @@ mod tests {
             codes: Default::default(),
             owned: Owned::default(),
             password_state: Default::default(),
+            mfa: Default::default(),
         }
     }
 

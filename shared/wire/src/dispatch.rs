@@ -129,10 +129,7 @@ pub async fn call(svc: &Service, ctx: &CallContext, op: &str, input: &Value) -> 
         "VerifyUserAttribute" => attributes::verify_user_attribute(svc, ctx, input).await,
         // MFA (ops::mfa)
 
-
-
         // Devices (ops::devices)
-
         _ => return None,
     })
 }

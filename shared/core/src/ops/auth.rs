@@ -6,6 +6,7 @@
 //! I/O (loading the user, hashing) and asks [`step`] what follows.
 
 use super::lifecycle_triggers::Migration;
+use super::mfa::MfaNeed;
 use super::token_generation::{self, Claims, Occasion, TokenRequest, TokenSource, USER_API_SCOPE};
 use crate::error::{Error, Result};
 use crate::model::{keys, AppClient, PasswordState, User, UserPool, UserStatus};
@@ -92,6 +93,8 @@ pub enum CustomDecision {
     IssueTokens,
     /// `challengeName: "CUSTOM_CHALLENGE"`: CreateAuthChallenge makes the next challenge.
     CustomChallenge,
+    /// `challengeName: "PASSWORD_VERIFIER"`: the SRP proof, in a flow that began with SRP_A.
+    PasswordVerifier,
 }
 
 /// Challenge rounds one CUSTOM_AUTH sign-in may take. Cognito ends runaway flows; Tessera fails
@@ -100,7 +103,8 @@ pub enum CustomDecision {
 pub const MAX_CUSTOM_ROUNDS: usize = 20;
 
 /// The challenge names DefineAuthChallenge may know (Cognito's `ChallengeNameType` values that
-/// can appear in a custom flow). Only CUSTOM_CHALLENGE can follow in this version.
+/// can appear in a custom flow). CUSTOM_CHALLENGE and PASSWORD_VERIFIER can follow; MFA comes
+/// by itself after `issueTokens`, as Cognito runs it.
 const BUILT_IN_CHALLENGES: &[&str] = &[
     "SRP_A",
     "PASSWORD_VERIFIER",
@@ -129,6 +133,7 @@ pub fn define_decision(response: Option<&serde_json::Map<String, Value>>) -> Res
     match (issue_tokens, challenge.as_deref()) {
         (true, None) => Ok(CustomDecision::IssueTokens),
         (false, Some("CUSTOM_CHALLENGE")) => Ok(CustomDecision::CustomChallenge),
+        (false, Some("PASSWORD_VERIFIER")) => Ok(CustomDecision::PasswordVerifier),
         (true, Some(_)) => Err(invalid(
             "DefineAuthChallenge returned both issueTokens and challengeName; set one of them.".into(),
         )),
@@ -136,7 +141,7 @@ pub fn define_decision(response: Option<&serde_json::Map<String, Value>>) -> Res
             "DefineAuthChallenge returned neither issueTokens, challengeName nor failAuthentication.".into(),
         )),
         (false, Some(name)) if BUILT_IN_CHALLENGES.contains(&name) => Err(invalid(format!(
-            "DefineAuthChallenge returned challengeName {name}, which this Tessera version cannot present in a custom flow (only CUSTOM_CHALLENGE)."
+            "DefineAuthChallenge returned challengeName {name}, which this Tessera version cannot present in a custom flow (only CUSTOM_CHALLENGE, and PASSWORD_VERIFIER right after SRP_A)."
         ))),
         (false, Some(name)) => {
             Err(invalid(format!("DefineAuthChallenge returned an invalid challengeName: {name}.")))
@@ -225,6 +230,7 @@ pub fn step(state: &AuthState, facts: UserFacts) -> Step {
                     )))
                 }
                 (CustomDecision::CustomChallenge, _) => Step::Challenge("CUSTOM_CHALLENGE"),
+                (CustomDecision::PasswordVerifier, _) => Step::Challenge("PASSWORD_VERIFIER"),
                 (CustomDecision::IssueTokens, UserStatus::CONFIRMED) => Step::Tokens,
                 // An admin-created user still sets a password before getting tokens.
                 (CustomDecision::IssueTokens, UserStatus::FORCE_CHANGE_PASSWORD) => {
@@ -305,6 +311,9 @@ pub struct Origin {
     pub auth_time: i64,
     /// When the family began (epoch ms); a global sign-out at or after this revokes it.
     pub created_ms: i64,
+    /// The device the sign-in used: its access tokens carry it as `device_key`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device_key: Option<String>,
 }
 
 fn refresh_hash(secret: &str) -> String {
@@ -335,7 +344,7 @@ pub async fn initiate_auth(svc: &Service, ctx: &CallContext, input: &Value) -> R
     if flow == AuthFlow::AdminUserPassword {
         return Err(Error::invalid("Initiate Auth method not supported."));
     }
-    start(svc, ctx, &client, flow, input).await
+    start(svc, ctx, &client, flow, input, false).await
 }
 
 pub async fn admin_initiate_auth(svc: &Service, ctx: &CallContext, input: &Value) -> Result<Value> {
@@ -348,7 +357,7 @@ pub async fn admin_initiate_auth(svc: &Service, ctx: &CallContext, input: &Value
     if flow == AuthFlow::UserPassword {
         return Err(Error::invalid("Initiate Auth method not supported."));
     }
-    start(svc, ctx, &client, flow, input).await
+    start(svc, ctx, &client, flow, input, true).await
 }
 
 async fn start(
@@ -357,6 +366,7 @@ async fn start(
     client: &AppClient,
     flow: AuthFlow,
     input: &Value,
+    admin: bool,
 ) -> Result<Value> {
     let (allow, legacy) = flow.client_setting();
     if !client.allows_flow(allow, legacy) {
@@ -366,12 +376,13 @@ async fn start(
     let params = input.get("AuthParameters").cloned().unwrap_or(json!({}));
     match flow {
         AuthFlow::UserPassword | AuthFlow::AdminUserPassword => {
-            password_sign_in(svc, ctx, &pool, client, &params, input).await
+            password_sign_in(svc, ctx, &pool, client, &params, input, admin).await
         }
+        AuthFlow::UserSrp => super::auth_srp::start_user_srp(svc, &pool, client, &params, input, admin).await,
         AuthFlow::RefreshToken => refresh(svc, ctx, &pool, client, &params).await,
         AuthFlow::Custom => super::auth_triggers::start_custom(svc, ctx, &pool, client, &params, input).await,
-        AuthFlow::UserSrp | AuthFlow::User => Err(Error::invalid(format!(
-            "{} is not supported by this Tessera version yet; use USER_PASSWORD_AUTH, ADMIN_USER_PASSWORD_AUTH or CUSTOM_AUTH.",
+        AuthFlow::User => Err(Error::invalid(format!(
+            "{} is not supported by this Tessera version yet; use USER_SRP_AUTH, USER_PASSWORD_AUTH, ADMIN_USER_PASSWORD_AUTH or CUSTOM_AUTH.",
             input.str_of("AuthFlow").unwrap_or_default()
         ))),
     }
@@ -384,6 +395,7 @@ async fn password_sign_in(
     client: &AppClient,
     params: &Value,
     input: &Value,
+    admin: bool,
 ) -> Result<Value> {
     let username = param(params, "USERNAME")?;
     let password = param(params, "PASSWORD")?.to_string();
@@ -409,6 +421,7 @@ async fn password_sign_in(
     };
     // Before anything about the password is known. A sign-in the function refuses is not an
     // attempt: it neither counts toward the lockout nor clears the count.
+    let progress = check_device_key(svc, pool, &user, Progress::for_sign_in(params, admin)).await?;
     let caller = Caller::new(Some(&client.client_id), input);
     super::auth_triggers::pre_authentication(svc, pool, &user, &caller).await?;
     let mut facts = UserFacts::of(&user, svc.clock.now_millis());
@@ -424,18 +437,213 @@ async fn password_sign_in(
         facts.locked = record_sign_in_attempt(svc, pool, user.clone(), version, correct).await?;
         (user, correct)
     };
-    match step(&AuthState::PasswordChecked { correct }, facts) {
-        Step::Tokens => {
-            // InitiateAuth's ClientMetadata goes to PreAuthentication only.
-            let caller = Caller::without_metadata(Some(&client.client_id));
-            super::auth_triggers::post_authentication(svc, pool, &user, &caller).await?;
-            let occasion = Occasion::without_metadata(TokenSource::Authentication);
-            issue(svc, ctx, pool, client, &user, None, occasion).await
-        }
-        Step::Challenge(name) => challenge(svc, pool, client, &user, name).await,
+    // InitiateAuth's ClientMetadata goes to PreAuthentication only.
+    let caller = Caller::without_metadata(Some(&client.client_id));
+    after_password(
+        svc,
+        ctx,
+        pool,
+        client,
+        user,
+        facts,
+        AuthState::PasswordChecked { correct },
+        progress,
+        &caller,
+    )
+    .await
+}
+
+/// What a sign-in carries from one challenge to the next (in the challenge session's data).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Progress {
+    /// The DEVICE_KEY the client sent, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device_key: Option<String>,
+    /// AdminInitiateAuth: no device tracking (spec C §5.5).
+    #[serde(default)]
+    pub admin: bool,
+    /// The password was proven by SRP.
+    #[serde(default)]
+    pub srp: bool,
+    /// A PreventUserExistenceErrors stand-in for a name the pool does not know.
+    #[serde(default)]
+    pub unknown_user: bool,
+    #[serde(default)]
+    pub new_password_set: bool,
+    #[serde(default)]
+    pub mfa_done: bool,
+    #[serde(default)]
+    pub device_done: bool,
+}
+
+impl Progress {
+    pub fn for_sign_in(params: &Value, admin: bool) -> Progress {
+        let device_key =
+            params.get("DEVICE_KEY").and_then(Value::as_str).filter(|k| !k.is_empty()).map(str::to_string);
+        Progress { device_key, admin, ..Progress::default() }
+    }
+
+    pub fn from_data(data: &serde_json::Map<String, Value>) -> Progress {
+        data.get("progress").cloned().and_then(|p| serde_json::from_value(p).ok()).unwrap_or_default()
+    }
+
+    pub fn into_data(self) -> Result<serde_json::Map<String, Value>> {
+        let mut data = serde_json::Map::new();
+        data.insert("progress".into(), serde_json::to_value(self).map_err(Error::internal)?);
+        Ok(data)
+    }
+}
+
+/// After a password check (plaintext or SRP) or a new password: the step it leads to.
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn after_password(
+    svc: &Service,
+    ctx: &CallContext,
+    pool: &UserPool,
+    client: &AppClient,
+    user: User,
+    facts: UserFacts,
+    state: AuthState,
+    progress: Progress,
+    caller: &Caller<'_>,
+) -> Result<Value> {
+    match step(&state, facts) {
+        Step::Tokens => finish(svc, ctx, pool, client, &user, progress, caller).await,
+        Step::Challenge(name) => challenge_with(svc, pool, client, &user, name, progress, caller).await,
         Step::Denied(e) => Err(e),
         Step::CustomRound => Err(Error::internal("a custom round after a password check")),
     }
+}
+
+/// The device a sign-in named (DEVICE_KEY), as the second-factor step sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeviceFact {
+    /// None named, not tracked, or never confirmed.
+    None,
+    /// A confirmed device of this user that is not remembered.
+    Confirmed,
+    /// A confirmed device the user (or an "Always" pool) remembers.
+    Remembered,
+}
+
+/// What decides the steps after the first factor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SecondFactorFacts {
+    pub mfa: MfaNeed,
+    pub device: DeviceFact,
+    /// DeviceConfiguration.ChallengeRequiredOnNewDevice: a remembered device stands in for MFA.
+    pub remembered_skips_mfa: bool,
+}
+
+/// After the first factor (and NEW_PASSWORD_REQUIRED): MFA, unless a remembered device stands
+/// in for it; then the device's own proof (DEVICE_SRP_AUTH) for a confirmed device; then tokens.
+pub fn second_step(progress: &Progress, facts: SecondFactorFacts) -> Step {
+    let skip_mfa = facts.device == DeviceFact::Remembered && facts.remembered_skips_mfa;
+    if !progress.mfa_done && !skip_mfa {
+        match facts.mfa {
+            MfaNeed::None => {}
+            MfaNeed::Sms => return Step::Challenge("SMS_MFA"),
+            MfaNeed::SoftwareToken => return Step::Challenge("SOFTWARE_TOKEN_MFA"),
+            MfaNeed::Select => return Step::Challenge("SELECT_MFA_TYPE"),
+            MfaNeed::Setup => return Step::Challenge("MFA_SETUP"),
+        }
+    }
+    if !progress.device_done && facts.device != DeviceFact::None {
+        return Step::Challenge("DEVICE_SRP_AUTH");
+    }
+    Step::Tokens
+}
+
+/// The DEVICE_KEY a sign-in names must be a device of this user (when the pool tracks devices
+/// and the flow is not an admin one): otherwise ResourceNotFoundException "Device does not
+/// exist.", which the JS SDK recognises and retries without the key. Returns the progress with
+/// the key kept only when it counts.
+pub(crate) async fn check_device_key(
+    svc: &Service,
+    pool: &UserPool,
+    user: &User,
+    mut progress: Progress,
+) -> Result<Progress> {
+    if progress.admin || super::devices::device_tracking(pool).is_none() {
+        progress.device_key = None;
+    }
+    if let Some(key) = progress.device_key.as_deref() {
+        if super::devices::find_device(svc, pool, user, key).await?.is_none() {
+            return Err(super::devices::device_not_found());
+        }
+    }
+    Ok(progress)
+}
+
+/// The first factor is done: the second (MFA, device) or the tokens.
+pub(crate) async fn finish(
+    svc: &Service,
+    ctx: &CallContext,
+    pool: &UserPool,
+    client: &AppClient,
+    user: &User,
+    progress: Progress,
+    caller: &Caller<'_>,
+) -> Result<Value> {
+    if !user.enabled {
+        return Err(Error::not_authorized("User is disabled."));
+    }
+    let tracking = super::devices::device_tracking(pool);
+    let device = match (&progress.device_key, tracking) {
+        (Some(key), Some(_)) if !progress.admin => {
+            super::devices::find_device(svc, pool, user, key).await?.map(|(d, _)| d).filter(|d| d.confirmed)
+        }
+        _ => None,
+    };
+    let device_fact = match &device {
+        None => DeviceFact::None,
+        Some(d) if super::devices::is_remembered(pool, d) => DeviceFact::Remembered,
+        Some(_) => DeviceFact::Confirmed,
+    };
+    let facts = SecondFactorFacts {
+        mfa: super::mfa::mfa_need(pool, user),
+        device: device_fact,
+        remembered_skips_mfa: tracking.is_some_and(|t| t.challenge_required_on_new_device),
+    };
+    match second_step(&progress, facts) {
+        Step::Tokens => {}
+        Step::Challenge(name) => {
+            return challenge_with(svc, pool, client, user, name, progress, caller).await
+        }
+        Step::Denied(e) => return Err(e),
+        Step::CustomRound => return Err(Error::internal("a custom round after the first factor")),
+    }
+    // A sign-in without a known device gets a new one to confirm (not in the admin flows).
+    let new_device = match (tracking, &device) {
+        (Some(_), None) if !progress.admin => Some(super::devices::new_device(svc, pool, user).await?),
+        _ => None,
+    };
+    super::auth_triggers::post_authentication(svc, pool, user, caller, new_device.is_some()).await?;
+    let source = if progress.device_done {
+        TokenSource::AuthenticateDevice
+    } else if progress.new_password_set {
+        TokenSource::NewPasswordChallenge
+    } else {
+        TokenSource::Authentication
+    };
+    if let (true, Some(d)) = (progress.device_done, &device) {
+        super::devices::record_device_sign_in(svc, pool, user, &d.device_key).await?;
+    }
+    let issued = IssuedDevice {
+        key: new_device.as_ref().or(device.as_ref()).map(|d| d.device_key.clone()),
+        new_metadata: new_device.map(|d| (d.device_key, d.device_group_key)),
+    };
+    let occasion = Occasion::new(source, caller.metadata);
+    issue_with(svc, ctx, pool, client, user, None, occasion, issued).await
+}
+
+/// The device a sign-in's tokens belong to: the access token's `device_key` claim, and the
+/// `NewDeviceMetadata` of a device seen for the first time.
+#[derive(Debug, Clone, Default)]
+pub struct IssuedDevice {
+    pub key: Option<String>,
+    /// (DeviceKey, DeviceGroupKey).
+    pub new_metadata: Option<(String, String)>,
 }
 
 /// UserMigration_Authentication for a name the pool does not know. With
@@ -619,8 +827,21 @@ pub(crate) async fn answering_user(
     token: &str,
     challenge: &str,
 ) -> Result<(ChallengeSession, Write, User, u64)> {
-    let username = param(responses, "USERNAME")?;
     let (session, consume) = take_challenge_session(svc, client, token).await?;
+    answering_user_in(svc, pool, client, responses, session, consume, challenge).await
+}
+
+/// [`answering_user`] for a session already taken.
+pub(crate) async fn answering_user_in(
+    svc: &Service,
+    pool: &UserPool,
+    client: &AppClient,
+    responses: &Value,
+    session: ChallengeSession,
+    consume: Write,
+    challenge: &str,
+) -> Result<(ChallengeSession, Write, User, u64)> {
+    let username = param(responses, "USERNAME")?;
     if session.challenge != challenge {
         return Err(Error::invalid(format!("Invalid challenge name {challenge} for this session.")));
     }
@@ -644,7 +865,46 @@ pub(crate) async fn challenge(
     user: &User,
     name: &'static str,
 ) -> Result<Value> {
+    let caller = Caller::without_metadata(Some(&client.client_id));
+    challenge_with(svc, pool, client, user, name, Progress::default(), &caller).await
+}
+
+/// [`challenge`], carrying a sign-in's progress to the next step.
+pub(crate) async fn challenge_with(
+    svc: &Service,
+    pool: &UserPool,
+    client: &AppClient,
+    user: &User,
+    name: &'static str,
+    progress: Progress,
+    caller: &Caller<'_>,
+) -> Result<Value> {
+    let mut data = progress.into_data()?;
     let params = match name {
+        "SMS_MFA" => {
+            let (mut params, code_hash) = super::mfa::send_sms_mfa_code(svc, pool, user, caller).await?;
+            data.insert("code_hash".into(), json!(code_hash));
+            data.insert("code_expires_at".into(), json!(svc.now_secs() + super::auth_mfa::SMS_MFA_CODE_SECS));
+            params["USER_ID_FOR_SRP"] = json!(user.username);
+            params
+        }
+        "SOFTWARE_TOKEN_MFA" => {
+            let mut params = json!({"USER_ID_FOR_SRP": user.username});
+            if let Some(name) = &user.mfa.friendly_device_name {
+                params["FRIENDLY_DEVICE_NAME"] = json!(name);
+            }
+            params
+        }
+        "SELECT_MFA_TYPE" => json!({
+            "USER_ID_FOR_SRP": user.username,
+            "MFAS_CAN_CHOOSE": serde_json::to_string(&super::mfa::mfas_can_select(pool, user)).map_err(Error::internal)?,
+        }),
+        "MFA_SETUP" => json!({
+            "USER_ID_FOR_SRP": user.username,
+            "MFAS_CAN_SETUP": serde_json::to_string(&super::mfa::mfas_can_setup(pool)).map_err(Error::internal)?,
+        }),
+        "DEVICE_SRP_AUTH" => json!({"USER_ID_FOR_SRP": user.username}),
+
         "NEW_PASSWORD_REQUIRED" => {
             let shown: serde_json::Map<String, Value> = user
                 .attributes
@@ -664,7 +924,7 @@ pub(crate) async fn challenge(
         }
         other => return Err(Error::internal(format!("no parameters for challenge {other}"))),
     };
-    let session = open_challenge_session(svc, pool, client, user, name, Default::default()).await?;
+    let session = open_challenge_session(svc, pool, client, user, name, data).await?;
     Ok(json!({"ChallengeName": name, "Session": session, "ChallengeParameters": params}))
 }
 
@@ -698,6 +958,16 @@ pub async fn admin_respond_to_auth_challenge(
 async fn respond(svc: &Service, ctx: &CallContext, client: &AppClient, input: &Value) -> Result<Value> {
     match input.req_str("ChallengeName")? {
         "NEW_PASSWORD_REQUIRED" => respond_new_password(svc, ctx, client, input).await,
+        "PASSWORD_VERIFIER" => super::auth_srp::respond_password_verifier(svc, ctx, client, input).await,
+        "DEVICE_SRP_AUTH" => super::auth_srp::respond_device_srp_auth(svc, client, input).await,
+        "DEVICE_PASSWORD_VERIFIER" => {
+            super::auth_srp::respond_device_password_verifier(svc, ctx, client, input).await
+        }
+        name @ ("SMS_MFA" | "SOFTWARE_TOKEN_MFA") => {
+            super::auth_mfa::respond_mfa_code(svc, ctx, client, input, name).await
+        }
+        "SELECT_MFA_TYPE" => super::auth_mfa::respond_select_mfa_type(svc, client, input).await,
+        "MFA_SETUP" => super::auth_mfa::respond_mfa_setup(svc, ctx, client, input).await,
         "CUSTOM_CHALLENGE" => super::auth_triggers::respond_custom(svc, ctx, client, input).await,
         name => {
             Err(Error::invalid(format!("The {name} challenge is not supported by this Tessera version yet.")))
@@ -720,7 +990,10 @@ async fn respond_new_password(
     let token =
         input.str_of("Session").ok_or_else(|| Error::invalid("Missing required parameter Session"))?;
     let pool = svc.pool(&client.pool_id).await?;
-    let (_, consume, mut user, version) = answering_user(svc, &pool, client, &responses, token, name).await?;
+    let (session, consume, mut user, version) =
+        answering_user(svc, &pool, client, &responses, token, name).await?;
+    let mut progress = Progress::from_data(&session.data);
+    progress.new_password_set = true;
     let given: Vec<(String, String)> = responses
         .as_object()
         .into_iter()
@@ -766,10 +1039,7 @@ async fn respond_new_password(
     super::attributes::save_and_send(svc, &pool, &user, version, messages, vec![consume], caller).await?;
     // The challenge is answered and the new password stays; a failing PostAuthentication or
     // PreTokenGeneration only withholds the tokens (and stores no refresh token).
-    super::auth_triggers::post_authentication(svc, &pool, &user, &caller).await?;
-    let metadata = input.get("ClientMetadata").unwrap_or(&Value::Null);
-    let occasion = Occasion::new(TokenSource::NewPasswordChallenge, metadata);
-    issue(svc, ctx, &pool, client, &user, None, occasion).await
+    finish(svc, ctx, &pool, client, &user, progress, &caller).await
 }
 
 /// A hash with the configured parameters, made once per process.
@@ -846,6 +1116,22 @@ pub(crate) async fn issue(
     existing: Option<(&str, &Origin)>,
     occasion: Occasion<'_>,
 ) -> Result<Value> {
+    let device = IssuedDevice { key: existing.and_then(|(_, o)| o.device_key.clone()), new_metadata: None };
+    issue_with(svc, ctx, pool, client, user, existing, occasion, device).await
+}
+
+/// [`issue`], for a sign-in that involved a device.
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn issue_with(
+    svc: &Service,
+    ctx: &CallContext,
+    pool: &UserPool,
+    client: &AppClient,
+    user: &User,
+    existing: Option<(&str, &Origin)>,
+    occasion: Occasion<'_>,
+    device: IssuedDevice,
+) -> Result<Value> {
     let now = svc.now_secs();
     let keys = svc.open_keys(pool)?;
     let (origin_jti, auth_time) = match existing {
@@ -871,6 +1157,9 @@ pub(crate) async fn issue(
         ("username", json!(user.username)),
     ] {
         claims.access.insert(k.to_string(), v);
+    }
+    if let Some(key) = &device.key {
+        claims.access.insert("device_key".into(), json!(key));
     }
     // Only the attributes the client may read become claims.
     let readable = user.attributes.iter().filter(|(name, _)| crate::attributes::can_read(client, name));
@@ -914,6 +1203,7 @@ pub(crate) async fn issue(
                 refresh_hash: refresh_hash(&secret),
                 auth_time: now,
                 created_ms: svc.clock.now_millis().max(user.signed_out_at_ms + 1),
+                device_key: device.key.clone(),
             };
             let mut item = Item::new(
                 keys::origin(&origin_jti),
@@ -933,6 +1223,9 @@ pub(crate) async fn issue(
     });
     if let Some(rt) = refresh_token {
         result["RefreshToken"] = json!(rt);
+    }
+    if let Some((key, group)) = device.new_metadata {
+        result["NewDeviceMetadata"] = json!({"DeviceKey": key, "DeviceGroupKey": group});
     }
     Ok(json!({"ChallengeParameters": {}, "AuthenticationResult": result}))
 }
@@ -1172,7 +1465,7 @@ mod tests {
             json!({}),
             json!({"issueTokens": true, "challengeName": "CUSTOM_CHALLENGE"}),
             json!({"challengeName": "CAPTCHA"}),
-            json!({"challengeName": "PASSWORD_VERIFIER"}),
+            json!({"challengeName": "SMS_MFA"}),
             json!({"challengeName": 7}),
             json!({"issueTokens": 1}),
         ] {
@@ -1243,6 +1536,53 @@ mod tests {
             name(step(&decided(CustomDecision::Fail, 0), facts(UNCONFIRMED, false))),
             "NotAuthorizedException: Incorrect username or password."
         );
+    }
+
+    #[test]
+    fn second_factor_table() {
+        use DeviceFact::*;
+        let facts =
+            |mfa, device, remembered_skips_mfa| SecondFactorFacts { mfa, device, remembered_skips_mfa };
+        let fresh = Progress::default();
+        let mfa_done = Progress { mfa_done: true, ..Progress::default() };
+        let all_done = Progress { mfa_done: true, device_done: true, ..Progress::default() };
+        assert_eq!(second_step(&fresh, facts(MfaNeed::None, None, false)), Step::Tokens);
+        assert_eq!(second_step(&fresh, facts(MfaNeed::Sms, None, true)), Step::Challenge("SMS_MFA"));
+        assert_eq!(
+            second_step(&fresh, facts(MfaNeed::SoftwareToken, None, false)),
+            Step::Challenge("SOFTWARE_TOKEN_MFA")
+        );
+        assert_eq!(
+            second_step(&fresh, facts(MfaNeed::Select, None, false)),
+            Step::Challenge("SELECT_MFA_TYPE")
+        );
+        assert_eq!(second_step(&fresh, facts(MfaNeed::Setup, None, false)), Step::Challenge("MFA_SETUP"));
+        assert_eq!(second_step(&mfa_done, facts(MfaNeed::Sms, None, false)), Step::Tokens);
+        // A remembered device stands in for MFA only when the pool says so.
+        assert_eq!(
+            second_step(&fresh, facts(MfaNeed::SoftwareToken, Remembered, true)),
+            Step::Challenge("DEVICE_SRP_AUTH")
+        );
+        assert_eq!(
+            second_step(&fresh, facts(MfaNeed::SoftwareToken, Remembered, false)),
+            Step::Challenge("SOFTWARE_TOKEN_MFA")
+        );
+        assert_eq!(
+            second_step(&fresh, facts(MfaNeed::SoftwareToken, Confirmed, true)),
+            Step::Challenge("SOFTWARE_TOKEN_MFA"),
+            "a device that is not remembered never skips MFA"
+        );
+        assert_eq!(
+            second_step(&mfa_done, facts(MfaNeed::Sms, Confirmed, true)),
+            Step::Challenge("DEVICE_SRP_AUTH")
+        );
+        assert_eq!(
+            second_step(&fresh, facts(MfaNeed::None, Confirmed, false)),
+            Step::Challenge("DEVICE_SRP_AUTH")
+        );
+        assert_eq!(second_step(&all_done, facts(MfaNeed::Sms, Remembered, true)), Step::Tokens);
+        let device_done = Progress { device_done: true, ..Progress::default() };
+        assert_eq!(second_step(&device_done, facts(MfaNeed::Sms, Remembered, true)), Step::Tokens);
     }
 
     #[test]

@@ -7,10 +7,9 @@
 //! transitions of [`super::auth::step`]; this module does the I/O around them.
 
 use super::auth::{
-    challenge, define_decision, invalid_session, issue, open_challenge_session, param, step, AuthState, Step,
+    challenge, define_decision, invalid_session, open_challenge_session, param, step, AuthState, Step,
     UserFacts,
 };
-use super::token_generation::{Occasion, TokenSource};
 use crate::error::{Error, Result};
 use crate::model::{AppClient, User, UserPool};
 use crate::service::{check_secret_hash, CallContext, Input, Service};
@@ -56,13 +55,13 @@ pub async fn post_authentication(
     pool: &UserPool,
     user: &User,
     caller: &Caller<'_>,
+    new_device_used: bool,
 ) -> Result<()> {
     if !Trigger::PostAuthentication.configured(pool) {
         return Ok(());
     }
     let mut request = ev::CognitoEventUserPoolsPostAuthenticationRequest::default();
-    // Devices are not remembered (yet), so no sign-in is from a new device.
-    request.new_device_used = false;
+    request.new_device_used = new_device_used;
     request.user_attributes = triggers::user_attributes(pool, user);
     request.client_metadata = caller.metadata_map();
     let mut event = ev::CognitoEventUserPoolsPostAuthentication::default();
@@ -123,11 +122,14 @@ pub async fn start_custom(
     params: &Value,
     input: &Value,
 ) -> Result<Value> {
-    if params.get("CHALLENGE_NAME").and_then(Value::as_str) == Some("SRP_A") {
-        return Err(Error::invalid(
-            "CUSTOM_AUTH starting with CHALLENGE_NAME SRP_A needs SRP, which this Tessera version does not support yet; start the custom flow without SRP_A.",
-        ));
-    }
+    // CHALLENGE_NAME=SRP_A: the flow starts with the password, proven by SRP (spec C §5.6).
+    let srp_a = match params.get("CHALLENGE_NAME").and_then(Value::as_str) {
+        Some("SRP_A") => Some(super::auth_srp::client_public(params)?),
+        Some(other) => {
+            return Err(Error::invalid(format!("Invalid CHALLENGE_NAME for CUSTOM_AUTH: {other}")))
+        }
+        None => None,
+    };
     if !Trigger::DefineAuthChallenge.configured(pool) {
         return Err(not_configured());
     }
@@ -144,7 +146,34 @@ pub async fn start_custom(
     gate(svc, &user)?;
     // InitiateAuth's ClientMetadata is PreAuthentication's alone.
     let caller = Caller::without_metadata(Some(&client.client_id));
-    define_round(svc, ctx, pool, client, &user, Vec::new(), &caller).await
+    let rounds = match srp_a {
+        Some(_) => vec![ChallengeRound {
+            challenge_name: "SRP_A".into(),
+            challenge_result: true,
+            challenge_metadata: None,
+        }],
+        None => Vec::new(),
+    };
+    define_round(svc, ctx, pool, client, &user, rounds, &caller, srp_a.as_ref()).await
+}
+
+/// A custom flow's PASSWORD_VERIFIER was answered with a right proof: the next round.
+pub(crate) async fn after_custom_password(
+    svc: &Service,
+    ctx: &CallContext,
+    pool: &UserPool,
+    client: &AppClient,
+    user: &User,
+    mut rounds: Vec<ChallengeRound>,
+    caller: &Caller<'_>,
+) -> Result<Value> {
+    gate(svc, user)?;
+    rounds.push(ChallengeRound {
+        challenge_name: "PASSWORD_VERIFIER".into(),
+        challenge_result: true,
+        challenge_metadata: None,
+    });
+    define_round(svc, ctx, pool, client, user, rounds, caller, None).await
 }
 
 /// RespondToAuthChallenge / AdminRespondToAuthChallenge with CUSTOM_CHALLENGE.
@@ -183,7 +212,7 @@ pub async fn respond_custom(
         challenge_result: answer_correct,
         challenge_metadata: data.challenge_metadata,
     });
-    define_round(svc, ctx, &pool, client, &user, rounds, &caller).await
+    define_round(svc, ctx, &pool, client, &user, rounds, &caller, None).await
 }
 
 /// The checks every round passes before a trigger runs (a disabled user, …).
@@ -196,7 +225,9 @@ fn gate(svc: &Service, user: &User) -> Result<()> {
 }
 
 /// Asks DefineAuthChallenge what follows `rounds` and does it: fail, tokens (after
-/// PostAuthentication), NEW_PASSWORD_REQUIRED, or a new CUSTOM_CHALLENGE.
+/// PostAuthentication), NEW_PASSWORD_REQUIRED, a new CUSTOM_CHALLENGE, or — right after SRP_A,
+/// whose A is `srp_a` — PASSWORD_VERIFIER.
+#[allow(clippy::too_many_arguments)]
 async fn define_round(
     svc: &Service,
     ctx: &CallContext,
@@ -205,17 +236,24 @@ async fn define_round(
     user: &User,
     rounds: Vec<ChallengeRound>,
     caller: &Caller<'_>,
+    srp_a: Option<&num_bigint::BigUint>,
 ) -> Result<Value> {
     let decision = define(svc, pool, user, &rounds, caller).await?;
     let state = AuthState::CustomDecided { decision, rounds: rounds.len() };
     match step(&state, UserFacts::of(user, svc.clock.now_millis())) {
+        // MFA and devices follow as after a password; the metadata is that of the call that
+        // answered the last challenge (none for InitiateAuth).
         Step::Tokens => {
-            post_authentication(svc, pool, user, caller).await?;
-            // The metadata of the call that answered the last challenge (none for InitiateAuth).
-            let occasion = Occasion::new(TokenSource::Authentication, caller.metadata);
-            issue(svc, ctx, pool, client, user, None, occasion).await
+            let progress = super::auth::Progress::default();
+            super::auth::finish(svc, ctx, pool, client, user, progress, caller).await
         }
         Step::Challenge("CUSTOM_CHALLENGE") => create(svc, pool, client, user, rounds, caller).await,
+        Step::Challenge("PASSWORD_VERIFIER") => match srp_a {
+            Some(a) => super::auth_srp::custom_password_verifier(svc, pool, client, user, a, rounds).await,
+            None => Err(Error::InvalidLambdaResponseException(
+                "DefineAuthChallenge returned PASSWORD_VERIFIER, which can only follow SRP_A.".into(),
+            )),
+        },
         Step::Challenge(name) => challenge(svc, pool, client, user, name).await,
         Step::Denied(e) => Err(e),
         Step::CustomRound => Err(Error::internal("a custom round after DefineAuthChallenge")),

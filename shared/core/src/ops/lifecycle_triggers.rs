@@ -119,6 +119,8 @@ pub enum MessageSource {
     ForgotPassword,
     UpdateUserAttribute,
     VerifyUserAttribute,
+    /// An SMS MFA code at sign-in.
+    Authentication,
 }
 
 impl MessageSource {
@@ -131,6 +133,7 @@ impl MessageSource {
             MessageSource::ForgotPassword => S::ForgotPassword,
             MessageSource::UpdateUserAttribute => S::UpdateUserAttribute,
             MessageSource::VerifyUserAttribute => S::VerifyUserAttribute,
+            MessageSource::Authentication => S::Authentication,
         }
     }
 }

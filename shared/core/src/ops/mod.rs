@@ -3,11 +3,13 @@
 pub mod admin_users;
 pub mod attributes;
 pub mod auth;
+pub mod auth_mfa;
+pub mod auth_srp;
 pub mod auth_triggers;
 pub mod clients;
+pub mod devices;
 pub mod groups;
 pub mod import;
-pub mod devices;
 pub mod lifecycle_triggers;
 pub mod mfa;
 pub mod passwords;

@@ -44,6 +44,8 @@ pub enum TokenSource {
     NewPasswordChallenge,
     /// `TokenGeneration_RefreshTokens`: REFRESH_TOKEN_AUTH.
     RefreshTokens,
+    /// `TokenGeneration_AuthenticateDevice`: a sign-in that ended with DEVICE_PASSWORD_VERIFIER.
+    AuthenticateDevice,
 }
 
 impl TokenSource {
@@ -53,6 +55,7 @@ impl TokenSource {
             TokenSource::Authentication => S::Authentication,
             TokenSource::NewPasswordChallenge => S::NewPasswordChallenge,
             TokenSource::RefreshTokens => S::RefreshTokens,
+            TokenSource::AuthenticateDevice => S::AuthenticateDevice,
         }
     }
 }

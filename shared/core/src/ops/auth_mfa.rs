@@ -1,0 +1,165 @@
+//! The MFA challenges of a sign-in (spec B §1): SMS_MFA and SOFTWARE_TOKEN_MFA answered with a
+//! code, SELECT_MFA_TYPE answered with a choice, MFA_SETUP answered once the session has been
+//! used to set up a software token (AssociateSoftwareToken, VerifySoftwareToken).
+
+use super::auth::{self, param, ChallengeSession, Progress};
+use crate::error::{Error, Result};
+use crate::model::{AppClient, MfaMethod};
+use crate::service::{CallContext, Input, Service};
+use crate::store::{Item, StoreError, Write};
+use crate::triggers::Caller;
+use serde_json::{json, Value};
+
+/// How long an SMS MFA code is good for (spec B §1.2).
+pub const SMS_MFA_CODE_SECS: i64 = 180;
+/// Wrong codes one challenge session takes; the last one ends it.
+pub const MAX_MFA_CODE_ATTEMPTS: u64 = 5;
+
+fn code_mismatch() -> Error {
+    Error::CodeMismatchException("Invalid code or auth state for the user.".into())
+}
+
+fn session_token(input: &Value) -> Result<&str> {
+    input
+        .str_of("Session")
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| Error::invalid("Missing required parameter Session"))
+}
+
+/// Writes a session back (same token, same expiry) with changed data, instead of consuming it.
+async fn keep_session(
+    svc: &Service,
+    client: &AppClient,
+    session: &ChallengeSession,
+    consume: Write,
+) -> Result<()> {
+    let Write::Delete { pk, sk, cond } = consume else {
+        return Err(Error::internal("a challenge session's consuming write is a delete"));
+    };
+    let minutes =
+        client.settings.get("AuthSessionValidity").and_then(Value::as_i64).unwrap_or(3).clamp(3, 15);
+    let mut item = Item::new(pk, sk, serde_json::to_value(session).map_err(Error::internal)?);
+    item.expires_at = Some(session.created_ms / 1000 + minutes * 60);
+    match svc.store.transact(vec![Write::put(item, cond)], svc.now_secs()).await {
+        Ok(()) => Ok(()),
+        Err(StoreError::ConditionFailed { .. }) => Err(auth::invalid_session()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// SMS_MFA (SMS_MFA_CODE) and SOFTWARE_TOKEN_MFA (SOFTWARE_TOKEN_MFA_CODE). A wrong code keeps
+/// the session for another try, up to [`MAX_MFA_CODE_ATTEMPTS`]; SDKs send both code keys, so
+/// the other one is ignored.
+pub(crate) async fn respond_mfa_code(
+    svc: &Service,
+    ctx: &CallContext,
+    client: &AppClient,
+    input: &Value,
+    name: &str,
+) -> Result<Value> {
+    let responses = input.get("ChallengeResponses").cloned().unwrap_or(json!({}));
+    let code_key = if name == "SMS_MFA" { "SMS_MFA_CODE" } else { "SOFTWARE_TOKEN_MFA_CODE" };
+    let code = param(&responses, code_key)?.trim().to_string();
+    let token = session_token(input)?;
+    let pool = svc.pool(&client.pool_id).await?;
+    let (mut session, consume, mut user, version) =
+        auth::answering_user(svc, &pool, client, &responses, token, name).await?;
+    let correct = if name == "SMS_MFA" {
+        let hash = session.data.get("code_hash").and_then(Value::as_str).unwrap_or_default();
+        let live =
+            session.data.get("code_expires_at").and_then(Value::as_i64).is_some_and(|t| t > svc.now_secs());
+        if !live {
+            svc.store.transact(vec![consume], svc.now_secs()).await.ok();
+            return Err(Error::ExpiredCodeException(
+                "Invalid code provided, please request a code again.".into(),
+            ));
+        }
+        super::mfa::sms_code_matches(hash, &code)
+    } else {
+        super::mfa::check_software_token_code(svc, &mut user, &code)?
+    };
+    if !correct {
+        let attempts = session.data.get("attempts").and_then(Value::as_u64).unwrap_or(0) + 1;
+        if attempts >= MAX_MFA_CODE_ATTEMPTS {
+            svc.store.transact(vec![consume], svc.now_secs()).await.ok();
+        } else {
+            session.data.insert("attempts".into(), json!(attempts));
+            keep_session(svc, client, &session, consume).await?;
+        }
+        return Err(code_mismatch());
+    }
+    let mut progress = Progress::from_data(&session.data);
+    progress.mfa_done = true;
+    if name == "SMS_MFA" && user.attr("phone_number_verified") != Some("true") {
+        // A code received by SMS proves the phone number (spec B §1.2).
+        user.attributes.insert("phone_number_verified".into(), "true".into());
+        user.modified = svc.clock.now_millis();
+    }
+    // Consumes the session with the user's change (the TOTP step, the verified phone): a
+    // concurrent answer with the same session or code fails on one of the versions.
+    svc.save_user(&pool, &user, version, vec![consume]).await.map_err(|e| match e {
+        Error::ConcurrentModificationException(_) => auth::invalid_session(),
+        other => other,
+    })?;
+    let caller = Caller::new(Some(&client.client_id), input);
+    auth::finish(svc, ctx, &pool, client, &user, progress, &caller).await
+}
+
+/// SELECT_MFA_TYPE: ANSWER names one of MFAS_CAN_CHOOSE; that challenge follows in a new session.
+pub(crate) async fn respond_select_mfa_type(
+    svc: &Service,
+    client: &AppClient,
+    input: &Value,
+) -> Result<Value> {
+    let responses = input.get("ChallengeResponses").cloned().unwrap_or(json!({}));
+    let answer = param(&responses, "ANSWER")?.to_string();
+    let token = session_token(input)?;
+    let pool = svc.pool(&client.pool_id).await?;
+    let (session, consume, user, _) =
+        auth::answering_user(svc, &pool, client, &responses, token, "SELECT_MFA_TYPE").await?;
+    let offered = super::mfa::mfas_can_select(&pool, &user);
+    let chosen = match answer.as_str() {
+        "SMS_MFA" if offered.contains(&MfaMethod::Sms.as_str()) => "SMS_MFA",
+        "SOFTWARE_TOKEN_MFA" if offered.contains(&MfaMethod::SoftwareToken.as_str()) => "SOFTWARE_TOKEN_MFA",
+        other => {
+            return Err(Error::invalid(format!(
+                "ANSWER must be one of {}: {other}",
+                serde_json::to_string(&offered).unwrap_or_default()
+            )))
+        }
+    };
+    svc.store.transact(vec![consume], svc.now_secs()).await.map_err(|e| match e {
+        StoreError::ConditionFailed { .. } => auth::invalid_session(),
+        other => other.into(),
+    })?;
+    let caller = Caller::new(Some(&client.client_id), input);
+    let progress = Progress::from_data(&session.data);
+    auth::challenge_with(svc, &pool, client, &user, chosen, progress, &caller).await
+}
+
+/// MFA_SETUP: answered once VerifySoftwareToken accepted a code with this session.
+pub(crate) async fn respond_mfa_setup(
+    svc: &Service,
+    ctx: &CallContext,
+    client: &AppClient,
+    input: &Value,
+) -> Result<Value> {
+    let responses = input.get("ChallengeResponses").cloned().unwrap_or(json!({}));
+    let token = session_token(input)?;
+    let pool = svc.pool(&client.pool_id).await?;
+    let (session, consume, user, _) =
+        auth::answering_user(svc, &pool, client, &responses, token, "MFA_SETUP").await?;
+    if session.data.get("software_token_verified").and_then(Value::as_bool) != Some(true) {
+        return Err(Error::invalid(
+            "MFA_SETUP is answered after AssociateSoftwareToken and VerifySoftwareToken with this Session.",
+        ));
+    }
+    svc.store.transact(vec![consume], svc.now_secs()).await.map_err(|e| match e {
+        StoreError::ConditionFailed { .. } => auth::invalid_session(),
+        other => other.into(),
+    })?;
+    let mut progress = Progress::from_data(&session.data);
+    progress.mfa_done = true;
+    let caller = Caller::new(Some(&client.client_id), input);
+    auth::finish(svc, ctx, &pool, client, &user, progress, &caller).await
+}
