@@ -105,7 +105,8 @@ function instrument(pool) {
 	const client = pool.client;
 	const original = client.request.bind(client);
 	client.request = (operation, params, callback) => {
-		const sent = params.AuthParameters ?? params.ChallengeResponses ?? {};
+		// The auth parameters or challenge responses sent; for other operations their top-level names.
+		const sent = params.AuthParameters ?? params.ChallengeResponses ?? params;
 		const entry = {
 			operation,
 			...(params.AuthFlow ? { authFlow: params.AuthFlow } : {}),
