@@ -16,7 +16,9 @@ if ! .venv/bin/python -c 'import moto, boto3, jwt, awscli, cfnlint, samtranslato
 fi
 
 # amazon-cognito-identity-js for the JS client tests (tests/e2e/js_client.rs), pinned by its lock.
-if [ ! -f tests/js/node_modules/.package-lock.json ] || [ tests/js/package-lock.json -nt tests/js/node_modules/.package-lock.json ]; then
+if ! command -v npm >/dev/null 2>&1; then
+  echo "== npm not found: install Node.js 18 or later, or the JS client tests (tests/e2e/js_client.rs) fail"
+elif [ ! -f tests/js/node_modules/.package-lock.json ] || [ tests/js/package-lock.json -nt tests/js/node_modules/.package-lock.json ]; then
   echo "== installing the JS client tests' packages (npm ci --prefix tests/js)"
   npm ci --prefix tests/js --no-audit --no-fund
 fi
