@@ -78,6 +78,17 @@ ACCESS_TOKEN = "{{ACCESS_TOKEN}}"
 REFRESH_TOKEN = "{{REFRESH_TOKEN}}"
 # A challenge session, likewise made at run time.
 SESSION = "{{SESSION}}"
+# A device a sign-in of USER created (the e2e test substitutes its key), and an SRP salt and
+# verifier as amazon-cognito-identity-js sends them: base64 of the padHex'd bytes.
+DEVICE_KEY = "{{DEVICE_KEY}}"
+DEVICE_SALT = "Qptl4guj7Bd6mmPS+kteDQ=="
+DEVICE_VERIFIER = (
+    "DHANrsXypULDnTonXfE1h/TXsUxgEcarFiwWbggCjnhfw5Pnyk+8eKYUevQpGMVb6l16kr1dcqXJmVAWgoHs74bjfR4HC+xVqmnH/c2DPDGuBRitsH8u"
+    "IUBxi+xF2+aG5fTMbOxivmqbksI3L8+Sl9Zw3HSpw+npVEm94Y7uplAXPhUIA3XzB1SxaQm6CnZhD0KUa/4i2cIB/TtZX8wRtJ6jk6rcj73Q5/Fg"
+    "WRfimtc5RKM8GFefhxvpdnnhFB/y7pCUTLTcXMxLqqcfoLXM7zS6iJqGoiwgvJTxsCQWwY+EuBwLBqiBu0eovyo92zHN3TtKV/nm1BAQpQZO6bRt"
+    "iSUZfoJ8Qe7oET2lUeHs9e0kiLGLODJfC26Xu6i1ZkxWDUKjtBVkCg333FQHovw5w2LUiyVJLkr77cS6JtqE1XpdzdQHbb6zlZ8LEXgeYM/S5Q13"
+    "Yno97+Ji4Zp4KgiiWjLbHRMGY9o1zooT1NWj4YiibDuwZMG6LRtmhuxjH2rI"
+)
 # A user an administrator invites, and the temporary password they get.
 INVITED = "john@example.com"
 TEMPORARY_PASSWORD = "Temporary-Horse-7"
@@ -233,6 +244,25 @@ BODIES: dict[str, dict] = {
 
 
     # Devices (ops::devices)
+    "ConfirmDevice": {
+        "AccessToken": ACCESS_TOKEN,
+        "DeviceKey": DEVICE_KEY,
+        "DeviceSecretVerifierConfig": {"PasswordVerifier": DEVICE_VERIFIER, "Salt": DEVICE_SALT},
+        "DeviceName": "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko)",
+    },
+    "UpdateDeviceStatus": {"AccessToken": ACCESS_TOKEN, "DeviceKey": DEVICE_KEY, "DeviceRememberedStatus": "remembered"},
+    "GetDevice": {"AccessToken": ACCESS_TOKEN, "DeviceKey": DEVICE_KEY},
+    "ListDevices": {"AccessToken": ACCESS_TOKEN, "Limit": 10},
+    "ForgetDevice": {"AccessToken": ACCESS_TOKEN, "DeviceKey": DEVICE_KEY},
+    "AdminGetDevice": {"UserPoolId": POOL, "Username": USER, "DeviceKey": DEVICE_KEY},
+    "AdminListDevices": {"UserPoolId": POOL, "Username": USER, "Limit": 10},
+    "AdminUpdateDeviceStatus": {
+        "UserPoolId": POOL,
+        "Username": USER,
+        "DeviceKey": DEVICE_KEY,
+        "DeviceRememberedStatus": "not_remembered",
+    },
+    "AdminForgetDevice": {"UserPoolId": POOL, "Username": USER, "DeviceKey": DEVICE_KEY},
 
 
     "AddCustomAttributes": {

@@ -161,7 +161,8 @@ async fn every_function_handles_its_sample_event() {
     assert_eq!(on_disk, listed, "one events/ folder per function");
     let listed: BTreeSet<String> = listed.difference(&hooks()).cloned().collect();
 
-    let mut tokens: (String, String, String) = Default::default();
+    // Access token, refresh token, challenge session, device key.
+    let mut tokens: (String, String, String, String) = Default::default();
     let mut ran = BTreeSet::new();
     macro_rules! run {
         ($name:expr) => {{
@@ -226,6 +227,7 @@ async fn every_function_handles_its_sample_event() {
         signed_in["AuthenticationResult"]["AccessToken"].as_str().unwrap().to_string(),
         signed_in["AuthenticationResult"]["RefreshToken"].as_str().unwrap().to_string(),
         String::new(),
+        String::new(),
     );
     run!("get-user");
     run!("change-password");
@@ -260,7 +262,27 @@ async fn every_function_handles_its_sample_event() {
     assert_eq!(members["Users"].as_array().map(Vec::len), Some(1));
     run!("admin-remove-user-from-group");
     run!("delete-group");
-    // Device operations (ops::devices)
+    // Device operations (ops::devices): an opt-in pool, and devices a sign-in of the user made.
+    rekey(fe.service.store.as_ref(), (&keys::pool(POOL), keys::POOL_SK), (keys::pool(POOL), keys::POOL_SK.into()), |b| {
+        b["settings"]["DeviceConfiguration"] =
+            serde_json::json!({"ChallengeRequiredOnNewDevice": false, "DeviceOnlyRememberedOnUserPrompt": true})
+    })
+    .await;
+    fe.service.forget_pool(POOL);
+    tokens.3 = new_device(&fe).await;
+    let confirmed = run!("confirm-device");
+    assert_eq!(confirmed["UserConfirmationNecessary"], true);
+    run!("update-device-status");
+    let device = run!("get-device");
+    assert_eq!(device["Device"]["DeviceKey"], tokens.3.as_str());
+    let my_devices = run!("list-devices");
+    assert_eq!(my_devices["Devices"].as_array().map(Vec::len), Some(1));
+    run!("admin-get-device");
+    run!("admin-list-devices");
+    run!("admin-update-device-status");
+    run!("forget-device");
+    tokens.3 = new_device(&fe).await;
+    run!("admin-forget-device");
 
     run!("global-sign-out");
     run!("revoke-token");
@@ -309,6 +331,13 @@ async fn every_function_handles_its_sample_event() {
     assert!(missing.is_empty(), "functions without a handler run: {missing:?}");
 }
 
+/// A new (unconfirmed) device of the sample events' user, as a sign-in creates it; its key.
+async fn new_device(fe: &Frontend) -> String {
+    let pool = fe.service.pool(POOL).await.unwrap();
+    let (user, _) = fe.service.require_user(&pool, "jane@example.com").await.unwrap();
+    tessera_core::ops::devices::new_device(&fe.service, &pool, &user).await.unwrap().device_key
+}
+
 /// Signs the invited user in with the temporary password; the NEW_PASSWORD_REQUIRED session.
 async fn new_password_session(fe: &Frontend, op: &str, flow: &str) -> String {
     let ctx = tessera_core::CallContext { issuer_base: "https://issuer.example".into() };
@@ -330,7 +359,7 @@ async fn run_event(
     outbox: &Outbox,
     all: &[(String, Option<String>, bool)],
     name: &str,
-    tokens: &(String, String, String),
+    tokens: &(String, String, String, String),
 ) -> Value {
     let mut cases: Vec<_> = std::fs::read_dir(format!("{ROOT}/events/{name}"))
         .unwrap()
@@ -352,7 +381,7 @@ async fn run_case(
     outbox: &Outbox,
     all: &[(String, Option<String>, bool)],
     name: &str,
-    tokens: &(String, String, String),
+    tokens: &(String, String, String, String),
     case: &std::path::Path,
 ) -> Value {
     let (_, op, signed) = all.iter().find(|(n, ..)| n == name).cloned().unwrap();
@@ -362,7 +391,8 @@ async fn run_case(
         let mut body = body
             .replace("{{ACCESS_TOKEN}}", &tokens.0)
             .replace("{{REFRESH_TOKEN}}", &tokens.1)
-            .replace("{{SESSION}}", &tokens.2);
+            .replace("{{SESSION}}", &tokens.2)
+            .replace("{{DEVICE_KEY}}", &tokens.3);
         if name == "confirm-sign-up" || name == "confirm-forgot-password" || name == "verify-user-attribute" {
             let code = outbox.messages().last().and_then(|m| m.code.clone()).unwrap();
             body = body.replace("123456", &code);

@@ -12,6 +12,7 @@ mod auth;
 mod auth_factors;
 mod clients;
 mod concurrency;
+mod devices;
 mod functions;
 mod groups;
 mod import;

@@ -360,7 +360,15 @@ pub async fn delete_user_pool(svc: &Service, input: &Value) -> Result<Value> {
         let mut writes = Vec::new();
         for entry in &page.items {
             match svc.get_json::<crate::model::User>(&keys::user(&pool.id, &entry.sk), keys::USER_SK).await? {
-                Some((user, _)) => writes.extend(svc.delete_user_writes(&pool, &user, None)),
+                Some((user, _)) => {
+                    // Devices first: once the user is gone nothing lists them any more.
+                    super::groups::apply_batches(
+                        svc,
+                        super::devices::device_delete_batches(svc, &pool, &user.username).await?,
+                    )
+                    .await?;
+                    writes.extend(svc.delete_user_writes(&pool, &user, None));
+                }
                 None => writes.push(Write::delete(users_pk.clone(), entry.sk.clone(), Cond::None)),
             }
         }
