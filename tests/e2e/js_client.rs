@@ -342,3 +342,34 @@ async fn js_client_remembered_device_skips_totp() {
     // Remembered only on the user's say-so: the SDK is told to ask, and the script says yes.
     assert_eq!(out["userConfirmationNecessary"], true, "{out}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn js_client_tracked_device_not_remembered_still_needs_totp() {
+    let env = env().await;
+    let pool = device_pool(&env, true).await;
+    let (client_id, _) = env
+        .app_client(
+            &pool,
+            &["ALLOW_USER_SRP_AUTH", "ALLOW_ADMIN_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
+            false,
+        )
+        .await;
+    env.confirmed_user(&client_id, "ned@example.com").await;
+    let (secret, step) = totp_user(&env, &pool, &client_id, "ned@example.com").await;
+
+    let mut input = sign_in(&env, &pool, &client_id, "device", "ned@example.com", PASSWORD);
+    input["totpSecret"] = json!(secret);
+    input["totpAfterStep"] = json!(step);
+    input["remember"] = json!(false);
+    let out = run_js(input).await;
+    assert_eq!(out["ok"], true, "{out}");
+    assert_eq!(challenges(&out["signIns"][0]), ["PASSWORD_VERIFIER", "SOFTWARE_TOKEN_MFA"], "{out}");
+    // After an MFA code the SDK answers DEVICE_SRP_AUTH with the Session it sent with the code
+    // (sendMFACode does not keep the new one); the reference client must still get through.
+    assert_eq!(
+        challenges(&out["signIns"][1]),
+        ["PASSWORD_VERIFIER", "SOFTWARE_TOKEN_MFA", "DEVICE_SRP_AUTH", "DEVICE_PASSWORD_VERIFIER"],
+        "{out}"
+    );
+    assert_eq!(out["signIns"][1]["accessTokenPayload"]["device_key"], out["deviceKey"]);
+}

@@ -11,6 +11,8 @@
 //              UpdateDeviceStatus remembered, then two more sign-ins with the same storage: a new
 //              CognitoUser (DEVICE_KEY read from storage after InitiateAuth) and the same CognitoUser again
 //              (DEVICE_KEY already in InitiateAuth); both must pass DEVICE_SRP_AUTH without an MFA code
+//              (`"remember": false`: no UpdateDeviceStatus, and one more sign-in, which passes the TOTP code and
+//              then the device challenges)
 //   totp-code  no sign-in: prints the RFC 6238 code of `totpSecret` for now (for VerifySoftwareToken)
 //
 // Prints one JSON line: {ok, challengesSeen, idTokenPayload?, error?: {code, message}, ...}. `requests`
@@ -85,9 +87,11 @@ function totp(secret, step) {
 const currentStep = () => Math.floor(Date.now() / 1000 / 30);
 
 /** The step to answer with: now, or the one after a step already used (within the server's ±1 window). */
-function nextTotpStep(input, used) {
-	const after = Math.max(input.totpAfterStep ?? -1, ...used);
-	return Math.max(currentStep(), after + 1);
+async function nextTotpStep(input, used) {
+	const step = Math.max(currentStep(), Math.max(input.totpAfterStep ?? -1, ...used) + 1);
+	// Two steps ahead would be refused: wait for the clock to come within one step.
+	while (step > currentStep() + 1) await new Promise(resolve => setTimeout(resolve, 250));
+	return step;
 }
 
 function decodeJwtPayload(jwt) {
@@ -142,9 +146,9 @@ function signIn(user, input, options) {
 				if (!input.newPassword) return unexpected('NEW_PASSWORD_REQUIRED')();
 				return user.completeNewPasswordChallenge(input.newPassword, {}, callbacks);
 			},
-			totpRequired: () => {
+			totpRequired: async () => {
 				if (!options.totp || !input.totpSecret) return unexpected('SOFTWARE_TOKEN_MFA')();
-				const step = nextTotpStep(input, options.usedSteps);
+				const step = await nextTotpStep(input, options.usedSteps);
 				options.usedSteps.push(step);
 				return user.sendMFACode(totp(input.totpSecret, step), callbacks, 'SOFTWARE_TOKEN_MFA');
 			},
@@ -217,11 +221,16 @@ async function run(input) {
 				if (!user.deviceKey) {
 					throw { code: 'NoDevice', message: 'the first sign-in returned no NewDeviceMetadata' };
 				}
-				await deviceStatusRemembered(user);
-				// An app restarted with the same storage: DEVICE_KEY comes from storage after InitiateAuth.
-				await record(newUser(), false);
-				// The same CognitoUser again: DEVICE_KEY is sent with InitiateAuth too.
-				await record(user, false);
+				if (input.remember === false) {
+					// Tracked but not remembered: the next sign-in needs the code again, then the device proof.
+					await record(newUser(), true);
+				} else {
+					await deviceStatusRemembered(user);
+					// An app restarted with the same storage: DEVICE_KEY comes from storage after InitiateAuth.
+					await record(newUser(), false);
+					// The same CognitoUser again: DEVICE_KEY is sent with InitiateAuth too.
+					await record(user, false);
+				}
 				result.ok = true;
 				return result;
 			}
