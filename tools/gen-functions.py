@@ -241,7 +241,23 @@ BODIES: dict[str, dict] = {
     },
     "AdminDeleteUserAttributes": {"UserPoolId": POOL, "Username": USER, "UserAttributeNames": ["custom:department"]},
     # MFA (ops::mfa)
-
+    "SetUserPoolMfaConfig": {
+        "UserPoolId": POOL,
+        "MfaConfiguration": "OPTIONAL",
+        "SoftwareTokenMfaConfiguration": {"Enabled": True},
+    },
+    "GetUserPoolMfaConfig": {"UserPoolId": POOL},
+    "AssociateSoftwareToken": {"AccessToken": ACCESS_TOKEN},
+    # The UserCode is the authenticator's current code: a test computes it from the SecretCode.
+    "VerifySoftwareToken": {"AccessToken": ACCESS_TOKEN, "UserCode": CODE, "FriendlyDeviceName": "Jane's phone"},
+    "SetUserMFAPreference": {"AccessToken": ACCESS_TOKEN, "SoftwareTokenMfaSettings": {"Enabled": True, "PreferredMfa": True}},
+    "AdminSetUserMFAPreference": {
+        "UserPoolId": POOL,
+        "Username": USER,
+        "SoftwareTokenMfaSettings": {"Enabled": False, "PreferredMfa": False},
+    },
+    "SetUserSettings": {"AccessToken": ACCESS_TOKEN, "MFAOptions": []},
+    "AdminSetUserSettings": {"UserPoolId": POOL, "Username": USER, "MFAOptions": []},
 
     # Devices (ops::devices)
     "ConfirmDevice": {

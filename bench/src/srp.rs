@@ -69,9 +69,8 @@ impl ClientProof {
 
 /// `EEE MMM d HH:mm:ss UTC yyyy` for now.
 fn timestamp() -> String {
-    let secs =
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
-            as i64;
+    use tessera_core::ports::Clock;
+    let secs = tessera_core::ports::SystemClock.now_millis() / 1000;
     let days = secs.div_euclid(86400);
     let rem = secs.rem_euclid(86400);
     // Civil from days (Howard Hinnant).

@@ -249,6 +249,18 @@ async fn every_function_handles_its_sample_event() {
     run!("admin-update-user-attributes");
     run!("admin-delete-user-attributes");
     // MFA operations (ops::mfa)
+    run!("set-user-pool-mfa-config");
+    run!("get-user-pool-mfa-config");
+    let associated = run!("associate-software-token");
+    let secret = associated["SecretCode"].as_str().unwrap().to_string();
+    // verify-software-token's UserCode: what the authenticator shows now (the session slot is free).
+    tokens.2 = tessera_core::ops::mfa::software_token_code(&secret, SystemClock.now_secs()).unwrap();
+    run!("verify-software-token");
+    run!("set-user-mfa-preference");
+    // Turns the token off again: the sign-ins below need no second factor.
+    run!("admin-set-user-mfa-preference");
+    run!("set-user-settings");
+    run!("admin-set-user-settings");
 
     run!("admin-initiate-auth");
     run!("create-group");
@@ -393,6 +405,9 @@ async fn run_case(
             .replace("{{REFRESH_TOKEN}}", &tokens.1)
             .replace("{{SESSION}}", &tokens.2)
             .replace("{{DEVICE_KEY}}", &tokens.3);
+        if name == "verify-software-token" {
+            body = body.replace("123456", &tokens.2);
+        }
         if name == "confirm-sign-up" || name == "confirm-forgot-password" || name == "verify-user-attribute" {
             let code = outbox.messages().last().and_then(|m| m.code.clone()).unwrap();
             body = body.replace("123456", &code);

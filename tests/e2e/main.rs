@@ -18,6 +18,7 @@ mod groups;
 mod import;
 mod js_client;
 mod lifecycle;
+mod mfa;
 mod passwords;
 mod pools;
 mod search;

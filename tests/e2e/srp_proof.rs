@@ -115,8 +115,8 @@ pub fn timestamp_at(secs: i64) -> String {
 }
 
 pub fn timestamp_now() -> String {
-    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
-    timestamp_at(secs)
+    use tessera_core::ports::Clock;
+    timestamp_at(tessera_core::ports::SystemClock.now_millis() / 1000)
 }
 
 #[test]

@@ -815,6 +815,16 @@ pub async fn take_challenge_session(
     Ok((session, Write::delete(pk, keys::AUTH_SESSION_SK, Cond::Version(version))))
 }
 
+/// A live session whatever its client, with the write that consumes it: for
+/// AssociateSoftwareToken and VerifySoftwareToken, which carry a Session but no ClientId (the
+/// session names its pool and client).
+pub async fn take_any_challenge_session(svc: &Service, token: &str) -> Result<(ChallengeSession, Write)> {
+    let pk = keys::auth_session(&session_hash(token));
+    let (session, version) =
+        svc.get_json::<ChallengeSession>(&pk, keys::AUTH_SESSION_SK).await?.ok_or_else(invalid_session)?;
+    Ok((session, Write::delete(pk, keys::AUTH_SESSION_SK, Cond::Version(version))))
+}
+
 /// The live session a challenge response names, and the user it belongs to: the session must
 /// be for `challenge` and this client, the response's USERNAME (or an alias of it) must name
 /// the session's user, and SECRET_HASH may be over either name. Returns the session, the write

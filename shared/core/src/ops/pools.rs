@@ -116,13 +116,12 @@ fn settings_from(input: &Value, members: impl Fn(&str) -> bool) -> Map<String, V
         .unwrap_or_default()
 }
 
-fn check_mfa(settings: &Map<String, Value>) -> Result<()> {
-    match settings.get("MfaConfiguration").and_then(Value::as_str) {
-        None | Some("OFF") => Ok(()),
-        Some(_) => Err(Error::invalid(
-            "MFA is not supported by this Tessera version yet: MfaConfiguration must be OFF.",
-        )),
+/// MFA ON/OPTIONAL needs a factor: an SmsConfiguration (or software tokens already on).
+fn check_mfa(settings: &Map<String, Value>, software_token: bool) -> Result<()> {
+    if let Some(message) = settings.get("SmsAuthenticationMessage").and_then(Value::as_str) {
+        super::mfa::check_sms_authentication_message(message)?;
     }
+    super::mfa::check_pool_mfa(settings, software_token)
 }
 
 /// Triggers outside Tessera's scope: refused for good, with the reason.
@@ -167,8 +166,8 @@ pub async fn create_user_pool(svc: &Service, input: &Value) -> Result<Value> {
     let auto_verified = string_list(input, "AutoVerifiedAttributes");
     check_sign_in_settings(&username_attributes, &alias_attributes, &auto_verified)?;
     let (required_attributes, custom_schema) = schema(input, svc.config.limits.custom_attributes_per_pool)?;
-    let settings = settings_from(input, |k| !TYPED.contains(&k));
-    check_mfa(&settings)?;
+    let settings = settings_from(input, |k| !TYPED.contains(&k) && k != super::mfa::MFA_FACTORS_SETTING);
+    check_mfa(&settings, false)?;
     check_lambda_config(&settings)?;
     crate::attributes::check_update_settings(&settings, &auto_verified)?;
     let now = svc.clock.now_millis();
@@ -211,7 +210,10 @@ pub async fn create_user_pool(svc: &Service, input: &Value) -> Result<Value> {
 pub fn describe(svc: &Service, pool: &UserPool, estimated_users: Option<u64>) -> Value {
     let mut out = Map::new();
     for (k, v) in &pool.settings {
-        out.insert(k.clone(), v.clone());
+        // Tessera's own record of the MFA factors is not a UserPoolType member.
+        if k != super::mfa::MFA_FACTORS_SETTING {
+            out.insert(k.clone(), v.clone());
+        }
     }
     let p = &pool.password_policy;
     out.insert("Id".into(), json!(pool.id));
@@ -291,7 +293,7 @@ pub async fn update_user_pool(svc: &Service, input: &Value) -> Result<Value> {
     let auto_verified = string_list(input, "AutoVerifiedAttributes");
     check_sign_in_settings(&pool.username_attributes, &pool.alias_attributes, &auto_verified)?;
     let mut settings = settings_from(input, |k| UPDATABLE.contains(&k) && k != "PoolName");
-    check_mfa(&settings)?;
+    check_mfa(&settings, super::mfa::pool_software_token_mfa(&pool))?;
     check_lambda_config(&settings)?;
     crate::attributes::check_update_settings(&settings, &auto_verified)?;
     if input.get("Policies").is_some() {
@@ -307,6 +309,7 @@ pub async fn update_user_pool(svc: &Service, input: &Value) -> Result<Value> {
         }
     }
     pool.settings = settings;
+    super::mfa::after_pool_update(&mut pool);
     pool.auto_verified_attributes = auto_verified;
     pool.modified = svc.clock.now_millis();
     let listing = json!({"Id": pool.id, "Name": pool.name});

@@ -441,23 +441,31 @@ pub async fn admin_confirm_sign_up(svc: &Service, input: &Value) -> Result<Value
 pub async fn admin_get_user(svc: &Service, input: &Value) -> Result<Value> {
     let pool = svc.pool(input.req_str("UserPoolId")?).await?;
     let (user, _) = svc.require_user(&pool, input.req_str("Username")?).await?;
-    Ok(json!({
+    let mut out = json!({
         "Username": user.username,
         "UserAttributes": user.attributes_json(),
         "UserCreateDate": user.created as f64 / 1000.0,
         "UserLastModifiedDate": user.modified as f64 / 1000.0,
         "Enabled": user.enabled,
         "UserStatus": user.status.as_str(),
-    }))
+    });
+    if let Some(o) = out.as_object_mut() {
+        o.extend(super::mfa::user_mfa_json(&user));
+    }
+    Ok(out)
 }
 
 pub async fn get_user(svc: &Service, ctx: &crate::service::CallContext, input: &Value) -> Result<Value> {
     let session = super::auth::authorize_access_token(svc, ctx, input.req_str("AccessToken")?).await?;
     let client = super::attributes::token_client(svc, &session).await?;
-    Ok(json!({
+    let mut out = json!({
         "Username": session.user.username,
         "UserAttributes": crate::attributes::readable_json(&client, &session.user.attributes),
-    }))
+    });
+    if let Some(o) = out.as_object_mut() {
+        o.extend(super::mfa::user_mfa_json(&session.user));
+    }
+    Ok(out)
 }
 
 pub async fn admin_delete_user(svc: &Service, input: &Value) -> Result<Value> {
