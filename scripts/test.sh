@@ -15,6 +15,14 @@ if ! .venv/bin/python -c 'import moto, boto3, jwt, awscli, cfnlint, samtranslato
   .venv/bin/pip install --quiet --disable-pip-version-check 'moto[server]>=5,<6' boto3 awscli 'pyjwt[crypto]' cfn-lint aws-sam-translator
 fi
 
+# amazon-cognito-identity-js for the JS client tests (tests/e2e/js_client.rs), pinned by its lock.
+if ! command -v npm >/dev/null 2>&1; then
+  echo "== npm not found: install Node.js 18 or later, or the JS client tests (tests/e2e/js_client.rs) fail"
+elif [ ! -f tests/js/node_modules/.package-lock.json ] || [ tests/js/package-lock.json -nt tests/js/node_modules/.package-lock.json ]; then
+  echo "== installing the JS client tests' packages (npm ci --prefix tests/js)"
+  npm ci --prefix tests/js --no-audit --no-fund
+fi
+
 port="${TESSERA_MOTO_PORT:-5005}"
 if ! curl -s -o /dev/null "http://127.0.0.1:${port}/moto-api/"; then
   echo "== starting moto's server (requests serialised, see tools/moto-serial.py) on 127.0.0.1:${port}"
