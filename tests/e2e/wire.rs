@@ -85,9 +85,9 @@ async fn protocol_errors_are_cognitos() {
     let (_, body, _) = raw_call(&env.url, "NoSuchOperation", "{}").await;
     assert_eq!(body["__type"], "UnknownOperationException");
     // An operation of the model that this version does not serve says so clearly.
-    let (_, body, _) = raw_call(&env.url, "ListDevices", r#"{"AccessToken":"abc"}"#).await;
+    let (_, body, _) = raw_call(&env.url, "ListWebAuthnCredentials", r#"{"AccessToken":"abc"}"#).await;
     assert_eq!(body["__type"], "UnsupportedOperationException");
-    assert_eq!(body["message"], "ListDevices is not implemented by this version of Tessera.");
+    assert_eq!(body["message"], "ListWebAuthnCredentials is not implemented by this version of Tessera.");
     // The per-operation route serves the same operation without a target header.
     let (status, _, b) = raw_http(
         &env.url,
