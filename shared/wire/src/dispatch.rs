@@ -85,6 +85,12 @@ pub const IMPLEMENTED: &[&str] = &[
 
 /// Runs one operation. `None` when the operation is not implemented.
 pub async fn call(svc: &Service, ctx: &CallContext, op: &str, input: &Value) -> Option<Result<Value>> {
+    // On the heap: the largest operation's future (a sign-in's whole state machine) would
+    // otherwise be part of every caller's future, and debug builds overflow 2 MiB stacks.
+    Box::pin(run(svc, ctx, op, input)).await
+}
+
+async fn run(svc: &Service, ctx: &CallContext, op: &str, input: &Value) -> Option<Result<Value>> {
     Some(match op {
         "AdminAddUserToGroup" => groups::admin_add_user_to_group(svc, input).await,
         "AddCustomAttributes" => attributes::add_custom_attributes(svc, input).await,

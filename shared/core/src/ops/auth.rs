@@ -635,12 +635,13 @@ pub(crate) async fn finish(
         Step::Denied(e) => return Err(e),
         Step::CustomRound => return Err(Error::internal("a custom round after the first factor")),
     }
-    // A sign-in without a known device gets a new one to confirm (not in the admin flows).
-    let new_device = match (tracking, &device) {
-        (Some(_), None) if !progress.admin => Some(super::devices::new_device(svc, pool, user).await?),
-        _ => None,
-    };
-    super::auth_triggers::post_authentication(svc, pool, user, caller, new_device.is_some()).await?;
+    // A sign-in without a known device gets a new one to confirm (not in the admin flows),
+    // made once PostAuthentication agreed; if PreTokenGeneration then fails, the unconfirmed
+    // device expires within a day.
+    let is_new_device = tracking.is_some() && device.is_none() && !progress.admin;
+    super::auth_triggers::post_authentication(svc, pool, user, caller, is_new_device).await?;
+    let new_device =
+        if is_new_device { Some(super::devices::new_device(svc, pool, user).await?) } else { None };
     let source = if progress.device_done {
         TokenSource::AuthenticateDevice
     } else if progress.new_password_set {
