@@ -487,6 +487,15 @@ on_both_stores!(software_token_during_mfa_setup, |env| {
     use tessera_core::ops::auth::{open_challenge_session, take_any_challenge_session};
     let email = "setup@example.com";
     let (pool_id, client_id, _) = totp_pool_user(env, email).await;
+    // MFA required and the user has none: what an MFA_SETUP session is for.
+    env.client
+        .set_user_pool_mfa_config()
+        .user_pool_id(&pool_id)
+        .mfa_configuration(UserPoolMfaType::On)
+        .software_token_mfa_configuration(totp(true))
+        .send()
+        .await
+        .unwrap();
     // The sign-in flow opens MFA_SETUP sessions; here one is opened as it would.
     let svc = env.server.state.frontend.service.clone();
     let pool = svc.pool(&pool_id).await.unwrap();
