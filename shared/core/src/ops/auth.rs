@@ -912,6 +912,16 @@ pub async fn take_any_challenge_session(svc: &Service, token: &str) -> Result<(C
     Ok((session, Write::delete(pk, keys::AUTH_SESSION_SK, Cond::Version(version))))
 }
 
+/// Spends a session taken with [`take_challenge_session`]: a concurrent answer that spent it
+/// first makes this one's session invalid.
+pub(crate) async fn spend_challenge_session(svc: &Service, consume: Write) -> Result<()> {
+    match svc.store.transact(vec![consume], svc.now_secs()).await {
+        Ok(()) => Ok(()),
+        Err(StoreError::ConditionFailed { .. }) => Err(invalid_session()),
+        Err(e) => Err(e.into()),
+    }
+}
+
 /// The live session a challenge response names, and the user it belongs to: the session must
 /// be for `challenge` and this client, the response's USERNAME (or an alias of it) must name
 /// the session's user, and SECRET_HASH may be over either name. Returns the session, the write

@@ -135,10 +135,7 @@ pub(crate) async fn respond_select_mfa_type(
             )))
         }
     };
-    svc.store.transact(vec![consume], svc.now_secs()).await.map_err(|e| match e {
-        StoreError::ConditionFailed { .. } => auth::invalid_session(),
-        other => other.into(),
-    })?;
+    auth::spend_challenge_session(svc, consume).await?;
     let caller = Caller::new(Some(&client.client_id), input);
     let progress = Progress::from_data(&session.data);
     auth::challenge_with(svc, &pool, client, &user, chosen, progress, &caller).await
@@ -161,10 +158,7 @@ pub(crate) async fn respond_mfa_setup(
             "MFA_SETUP is answered after AssociateSoftwareToken and VerifySoftwareToken with this Session.",
         ));
     }
-    svc.store.transact(vec![consume], svc.now_secs()).await.map_err(|e| match e {
-        StoreError::ConditionFailed { .. } => auth::invalid_session(),
-        other => other.into(),
-    })?;
+    auth::spend_challenge_session(svc, consume).await?;
     let mut progress = Progress::from_data(&session.data);
     progress.mfa_done = true;
     let caller = Caller::new(Some(&client.client_id), input);

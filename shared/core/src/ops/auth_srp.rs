@@ -329,10 +329,7 @@ pub(crate) async fn respond_password_verifier(
     let progress =
         if correct { auth::check_device_key(svc, &pool, &user, progress, true).await? } else { progress };
     // Single use, whatever the outcome: a wrong proof means starting over.
-    svc.store.transact(vec![consume], svc.now_secs()).await.map_err(|e| match e {
-        crate::store::StoreError::ConditionFailed { .. } => invalid_session(),
-        other => other.into(),
-    })?;
+    auth::spend_challenge_session(svc, consume).await?;
     if !facts.locked {
         facts.locked = auth::record_sign_in_attempt(svc, &pool, user.clone(), version, correct).await?;
     }
@@ -383,10 +380,7 @@ pub(crate) async fn respond_device_srp_auth(
     let (salt, verifier) = super::devices::open_device_verifier(svc, &device)
         .await?
         .ok_or_else(super::devices::device_not_found)?;
-    svc.store.transact(vec![consume], svc.now_secs()).await.map_err(|e| match e {
-        crate::store::StoreError::ConditionFailed { .. } => invalid_session(),
-        other => other.into(),
-    })?;
+    auth::spend_challenge_session(svc, consume).await?;
     let v = BigUint::from_bytes_be(&verifier);
     let (token, b_hex) = srp_challenge(
         svc,
@@ -426,10 +420,7 @@ pub(crate) async fn respond_device_password_verifier(
     let pool = svc.pool(&client.pool_id).await?;
     let (session, consume, user, _) =
         auth::answering_user(svc, &pool, client, &responses, &token, "DEVICE_PASSWORD_VERIFIER").await?;
-    svc.store.transact(vec![consume], svc.now_secs()).await.map_err(|e| match e {
-        crate::store::StoreError::ConditionFailed { .. } => invalid_session(),
-        other => other.into(),
-    })?;
+    auth::spend_challenge_session(svc, consume).await?;
     let mut progress = auth::Progress::from_data(&session.data);
     let device_key = progress.device_key.clone().ok_or_else(invalid_session)?;
     let (device, _) = super::devices::find_device(svc, &pool, &user, &device_key)

@@ -6,13 +6,10 @@
 //! Create and PostAuthentication (as `clientMetadata`). The custom flow's decisions are the pure
 //! transitions of [`super::auth::step`]; this module does the I/O around them.
 
-use super::auth::{
-    define_decision, invalid_session, open_challenge_session, param, step, AuthState, Step, UserFacts,
-};
+use super::auth::{define_decision, open_challenge_session, param, step, AuthState, Step, UserFacts};
 use crate::error::{Error, Result};
 use crate::model::{AppClient, User, UserPool};
 use crate::service::{check_secret_hash, CallContext, Input, Service};
-use crate::store::StoreError;
 use crate::triggers::{self, Caller, Trigger};
 use aws_lambda_events::event::cognito as ev;
 use serde::{Deserialize, Serialize};
@@ -200,11 +197,7 @@ pub async fn respond_custom(
         super::auth::answering_user(svc, &pool, client, &responses, token, "CUSTOM_CHALLENGE").await?;
     // Single use: consumed before any trigger runs, so a replay (even a concurrent one) finds
     // nothing; a failing trigger ends the flow as Cognito's does.
-    match svc.store.transact(vec![consume], svc.now_secs()).await {
-        Ok(()) => {}
-        Err(StoreError::ConditionFailed { .. }) => return Err(invalid_session()),
-        Err(e) => return Err(e.into()),
-    }
+    super::auth::spend_challenge_session(svc, consume).await?;
     let data: CustomSessionData =
         serde_json::from_value(Value::Object(session.data)).map_err(Error::internal)?;
     gate(svc, &user)?;
