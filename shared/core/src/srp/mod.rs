@@ -192,6 +192,36 @@ pub fn parse_timestamp(s: &str) -> Option<i64> {
     Some(days_from_civil(year, month, day) * 86400 + h * 3600 + m * 60 + sec)
 }
 
+/// The SDKs' TIMESTAMP for epoch seconds, `EEE MMM d HH:mm:ss UTC yyyy` with an unpadded day
+/// (what clients sign; the server only parses, so the tools and tests share this one).
+pub fn format_timestamp(secs: i64) -> String {
+    const MONTHS: [&str; 12] =
+        ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+    const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+    let days = secs.div_euclid(86400);
+    let rem = secs.rem_euclid(86400);
+    // Civil from days (Howard Hinnant's algorithm, the inverse of `days_from_civil`).
+    let z = days + 719468;
+    let era = z.div_euclid(146097);
+    let doe = z - era * 146097;
+    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{} {} {} {:02}:{:02}:{:02} UTC {}",
+        DAYS[days.rem_euclid(7) as usize],
+        MONTHS[((m - 1).clamp(0, 11)) as usize],
+        d,
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60,
+        y
+    )
+}
+
 /// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
 fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
     let y = if m <= 2 { y - 1 } else { y };
@@ -301,6 +331,10 @@ mod tests {
         assert_eq!(parse_timestamp("Tue Sep 3 09:04:05 GMT 2019"), None);
         assert_eq!(parse_timestamp("2019-09-03T09:04:05Z"), None);
         assert_eq!(parse_timestamp("Tue Sep 3 25:04:05 UTC 2019"), None);
+        assert_eq!(format_timestamp(1_567_501_445), "Tue Sep 3 09:04:05 UTC 2019");
+        for secs in [0, 951_782_400, 1_567_501_445, 1_795_710_000, 4_102_444_799] {
+            assert_eq!(parse_timestamp(&format_timestamp(secs)), Some(secs));
+        }
         assert_eq!(parse_timestamp("Tue Sep +3 09:04:05 UTC 2019"), None);
     }
 
