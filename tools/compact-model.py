@@ -1,15 +1,18 @@
 #!/usr/bin/env python3
 """Compact the botocore API models Tessera validates requests against.
 
-Reads <input-dir>/{cognito-idp,cognito-identity}/service-2.json (botocore JSON) and writes
-shared/wire/model/{cognito-idp,cognito-identity}.json with only what the wire layer needs:
+Reads <input-dir>/{cognito-idp,cognito-identity,cognito-sync}/service-2.json (botocore JSON)
+and writes shared/wire/model/<service>.json with only what the wire layer needs:
 
-  metadata    targetPrefix, endpointPrefix, signingName
-  operations  name -> {input, output, errors, authtype}
+  metadata    targetPrefix (JSON 1.1 services only), endpointPrefix, signingName, protocol
+  operations  name -> {input, output, errors, authtype, http (REST services: method, requestUri)}
   shapes      every shape reachable from an operation's input (and, with --with-outputs,
               its output), reduced to type, members (name -> shape), required, min, max,
-              pattern, enum, member/key/value refs, sensitive, document; plus every error
-              shape as {"type": "structure", "exception": true}. No documentation.
+              pattern, enum, member/key/value refs, sensitive, document, and for REST
+              services the members bound to the URI, query string or headers
+              (locations: member -> [location, locationName]); plus every error shape as
+              {"type": "structure", "exception": true, "status": its HTTP status}.
+              No documentation.
 
 Output is deterministic (sorted keys, one operation/shape per line) so it diffs well.
 
@@ -22,7 +25,7 @@ import json
 import os
 import sys
 
-SERVICES = ("cognito-idp", "cognito-identity")
+SERVICES = ("cognito-idp", "cognito-identity", "cognito-sync")
 SHAPE_KEYS = ("type", "required", "min", "max", "pattern", "enum", "sensitive", "document")
 
 
@@ -33,6 +36,13 @@ def compact_shape(shape):
             out[key] = shape[key]
     if "members" in shape:
         out["members"] = {name: m["shape"] for name, m in shape["members"].items()}
+        locations = {
+            name: [m["location"], m.get("locationName", name)]
+            for name, m in shape["members"].items()
+            if "location" in m
+        }
+        if locations:
+            out["locations"] = locations
     for ref in ("member", "key", "value"):
         if ref in shape:
             out[ref] = shape[ref]["shape"]
@@ -65,6 +75,8 @@ def compact(model, with_outputs):
             authtype = "none"
         if authtype is not None:
             entry["authtype"] = authtype
+        if meta.get("protocol") == "rest-json":
+            entry["http"] = {"method": op["http"]["method"], "requestUri": op["http"]["requestUri"]}
         operations[name] = entry
         error_shapes.update(entry["errors"])
 
@@ -82,13 +94,19 @@ def compact(model, with_outputs):
             out_shapes[name] = {"type": "structure", "exception": True}
         else:
             out_shapes[name]["exception"] = True
+        status = shapes.get(name, {}).get("error", {}).get("httpStatusCode")
+        if status is not None:
+            out_shapes[name]["status"] = status
 
+    metadata = {
+        "endpointPrefix": meta["endpointPrefix"],
+        "protocol": meta["protocol"],
+        "signingName": meta.get("signingName", meta["endpointPrefix"]),
+    }
+    if "targetPrefix" in meta:
+        metadata["targetPrefix"] = meta["targetPrefix"]
     return {
-        "metadata": {
-            "endpointPrefix": meta["endpointPrefix"],
-            "signingName": meta.get("signingName", meta["endpointPrefix"]),
-            "targetPrefix": meta["targetPrefix"],
-        },
+        "metadata": metadata,
         "operations": operations,
         "shapes": out_shapes,
     }

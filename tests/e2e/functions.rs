@@ -352,7 +352,7 @@ async fn new_device(fe: &Frontend) -> String {
 
 /// Signs the invited user in with the temporary password; the NEW_PASSWORD_REQUIRED session.
 async fn new_password_session(fe: &Frontend, op: &str, flow: &str) -> String {
-    let ctx = tessera_core::CallContext { issuer_base: "https://issuer.example".into() };
+    let ctx = tessera_core::CallContext::new("https://issuer.example");
     let input = serde_json::json!({
         "UserPoolId": POOL,
         "ClientId": CLIENT,

@@ -1,4 +1,6 @@
-//! The domain's one error type: one variant per Cognito exception, named as Cognito names it.
+//! The domain's one error type: one variant per Cognito exception (user pools, identity pools and
+//! Sync), named as Cognito names it. The HTTP status is the wire's business: Sync answers with
+//! the status its model gives each error, the JSON 1.1 services with 400/500.
 
 macro_rules! cognito_errors {
     ($($variant:ident),* $(,)?) => {
@@ -33,18 +35,25 @@ macro_rules! cognito_errors {
 cognito_errors!(
     AccessDeniedException,
     AliasExistsException,
+    AlreadyStreamedException,
     CodeDeliveryFailureException,
     CodeMismatchException,
     ConcurrentModificationException,
+    DeveloperUserAlreadyRegisteredException,
     DeviceKeyExistsException,
     DuplicateProviderException,
+    DuplicateRequestException,
     EnableSoftwareTokenMFAException,
     ExpiredCodeException,
+    ExternalServiceException,
     FeatureUnavailableInTierException,
     ForbiddenException,
     GroupExistsException,
     InternalErrorException,
+    InvalidConfigurationException,
     InvalidEmailRoleAccessPolicyException,
+    InvalidIdentityPoolConfigurationException,
+    InvalidLambdaFunctionOutputException,
     InvalidLambdaResponseException,
     InvalidOAuthFlowException,
     InvalidParameterException,
@@ -52,6 +61,7 @@ cognito_errors!(
     InvalidSmsRoleAccessPolicyException,
     InvalidSmsRoleTrustRelationshipException,
     InvalidUserPoolConfigurationException,
+    LambdaThrottledException,
     LimitExceededException,
     MFAMethodNotFoundException,
     NotAuthorizedException,
@@ -60,6 +70,7 @@ cognito_errors!(
     PasswordResetRequiredException,
     PreconditionNotMetException,
     RefreshTokenReuseException,
+    ResourceConflictException,
     ResourceNotFoundException,
     ScopeDoesNotExistException,
     SoftwareTokenMFANotFoundException,

@@ -4,6 +4,7 @@
 
 pub mod attributes;
 pub mod error;
+pub mod identity_credentials;
 pub mod ids;
 pub mod model;
 pub mod ops;
@@ -18,4 +19,4 @@ pub mod triggers;
 pub mod user_index;
 
 pub use error::{Error, Result};
-pub use service::{CallContext, Limits, Service, ServiceConfig};
+pub use service::{CallContext, Caller, Limits, Service, ServiceConfig};

@@ -53,6 +53,43 @@ pub mod keys {
         format!("AUTHSESSION#{session_hash}")
     }
     pub const AUTH_SESSION_SK: &str = "AUTHSESSION";
+
+    // Identity pools and Sync. Identity pool ids (`{region}:{uuid}`) and identity ids (same
+    // form) contain no `#`.
+    /// Partition listing every identity pool (sk = identity pool id).
+    pub const IDENTITY_POOLS: &str = "IDPOOLS";
+    pub fn identity_pool(identity_pool_id: &str) -> String {
+        format!("IDPOOL#{identity_pool_id}")
+    }
+    pub const IDENTITY_POOL_SK: &str = "IDPOOL";
+    /// One identity of an identity pool.
+    pub fn identity(identity_pool_id: &str, identity_id: &str) -> String {
+        format!("IDENTITY#{identity_pool_id}#{identity_id}")
+    }
+    pub const IDENTITY_SK: &str = "IDENTITY";
+    /// Partition listing an identity pool's identities (sk = identity id).
+    pub fn pool_identities(identity_pool_id: &str) -> String {
+        format!("IDENTITIES#{identity_pool_id}")
+    }
+    /// A linked login (provider name + the provider's user id) → its identity; a
+    /// `Cond::NotExists` put makes each login link to one identity only.
+    pub fn identity_login(identity_pool_id: &str, provider: &str, provider_user_id: &str) -> String {
+        format!("IDLOGIN#{identity_pool_id}#{provider}#{provider_user_id}")
+    }
+    pub const IDENTITY_LOGIN_SK: &str = "IDLOGIN";
+    /// An identity pool's Sync settings: push sync, streams and Cognito Events
+    /// ([`crate::model::IdentityPoolSyncConfig`]), apart from the pool so that Sync and the
+    /// identity-pool operations never overwrite each other.
+    pub fn identity_pool_sync_config(identity_pool_id: &str) -> String {
+        format!("IDPOOLSYNC#{identity_pool_id}")
+    }
+    pub const IDENTITY_POOL_SYNC_CONFIG_SK: &str = "CONFIG";
+    /// Credentials GetCredentialsForIdentity handed out, by access key id
+    /// ([`crate::identity_credentials`]).
+    pub fn identity_credentials(access_key_id: &str) -> String {
+        format!("IDCRED#{access_key_id}")
+    }
+    pub const IDENTITY_CREDENTIALS_SK: &str = "IDCRED";
     /// One group, by its case-sensitive name.
     pub fn group(pool_id: &str, group_name: &str) -> String {
         format!("GROUP#{pool_id}#{group_name}")
@@ -392,4 +429,29 @@ impl User {
             "UserStatus": self.status.as_str(),
         })
     }
+}
+
+/// An identity pool's Sync settings (Get/SetIdentityPoolConfiguration, Get/SetCognitoEvents),
+/// stored under [`keys::identity_pool_sync_config`]. Absent item = all defaults.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct IdentityPoolSyncConfig {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub push_sync: Option<PushSync>,
+    /// Cognito Events: event name (only `SyncTrigger`) → Lambda function ARN.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub events: std::collections::BTreeMap<String, String>,
+    #[serde(default)]
+    /// Epoch milliseconds.
+    pub last_modified: i64,
+}
+
+/// Push sync settings, as the Sync API names them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct PushSync {
+    #[serde(default)]
+    pub application_arns: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role_arn: Option<String>,
 }

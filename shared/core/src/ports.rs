@@ -220,3 +220,60 @@ pub trait FunctionInvoker: Send + Sync {
         payload: Vec<u8>,
     ) -> std::result::Result<Invocation, InvokeFailure>;
 }
+
+/// Temporary AWS credentials for an identity (what STS answers).
+#[derive(Clone, PartialEq, Eq)]
+pub struct AwsCredentials {
+    pub access_key_id: String,
+    pub secret_key: String,
+    pub session_token: String,
+    /// Epoch seconds.
+    pub expiration: i64,
+}
+
+impl std::fmt::Debug for AwsCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never print the secret or the session token.
+        f.debug_struct("AwsCredentials")
+            .field("access_key_id", &self.access_key_id)
+            .field("expiration", &self.expiration)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Why STS refused or failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum VendFailure {
+    /// STS refused the role or the token (AccessDenied, InvalidIdentityToken, …): a pool set-up
+    /// problem (`InvalidIdentityPoolConfigurationException`).
+    Refused(String),
+    /// STS could not be reached or failed (`ExternalServiceException`).
+    Unavailable(String),
+}
+
+/// Exchanges an identity pool's OpenID token for credentials of a role: STS
+/// `AssumeRoleWithWebIdentity` in AWS (or any STS-compatible endpoint); locally, without one,
+/// credentials Tessera makes itself and marks as local.
+#[async_trait]
+pub trait CredentialVendor: Send + Sync {
+    async fn assume_role_with_web_identity(
+        &self,
+        role_arn: &str,
+        web_identity_token: &str,
+        session_name: &str,
+        duration_secs: i64,
+    ) -> std::result::Result<AwsCredentials, VendFailure>;
+}
+
+/// Mobile push for Cognito Sync: SNS platform endpoints and silent pushes in AWS, the local
+/// outbox locally.
+#[async_trait]
+pub trait PushNotifier: Send + Sync {
+    /// Creates (or finds) the platform endpoint of `token` under the SNS platform application
+    /// `application_arn`; answers the endpoint ARN.
+    async fn create_platform_endpoint(&self, application_arn: &str, token: &str) -> Result<String>;
+
+    /// Publishes `message` (an SNS `MessageStructure=json` document: one entry per platform)
+    /// to the endpoint.
+    async fn publish(&self, endpoint_arn: &str, message: &str) -> Result<()>;
+}

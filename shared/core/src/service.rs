@@ -74,9 +74,33 @@ pub struct AliasTakeover {
 pub struct CallContext {
     /// `{issuer_base}/{poolId}` is the token issuer.
     pub issuer_base: String,
+    /// Who signed the request (checked by the wire before the domain runs).
+    pub caller: Caller,
+}
+
+/// Who a request comes from, as its signature proved.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Caller {
+    /// Unsigned: the operation authorises itself by what it carries (tokens, sessions).
+    #[default]
+    Unsigned,
+    /// Signed with one of the deployment's admin (developer) keys.
+    Admin,
+    /// Signed with credentials GetCredentialsForIdentity gave this identity (Sync only).
+    Identity { identity_pool_id: String, identity_id: String },
 }
 
 impl CallContext {
+    pub fn new(issuer_base: impl Into<String>) -> Self {
+        CallContext { issuer_base: issuer_base.into(), caller: Caller::Unsigned }
+    }
+
+    /// `{issuer_base}/cognito-identity`: the issuer of identity-pool OpenID tokens, with its
+    /// JWKS and openid-configuration below it.
+    pub fn identity_issuer(&self) -> String {
+        format!("{}/cognito-identity", self.issuer_base.trim_end_matches('/'))
+    }
+
     pub fn issuer(&self, pool_id: &str) -> String {
         format!("{}/{}", self.issuer_base.trim_end_matches('/'), pool_id)
     }
@@ -107,6 +131,10 @@ pub struct Service {
     imports: std::sync::OnceLock<crate::ports::Imports>,
     /// Invokes the pools' Lambda triggers.
     invoker: std::sync::OnceLock<Arc<dyn crate::ports::FunctionInvoker>>,
+    /// Exchanges identity-pool OpenID tokens for AWS credentials.
+    credential_vendor: std::sync::OnceLock<Arc<dyn crate::ports::CredentialVendor>>,
+    /// Sync's push notifications.
+    push: std::sync::OnceLock<Arc<dyn crate::ports::PushNotifier>>,
 }
 
 impl Service {
@@ -134,6 +162,8 @@ impl Service {
             hash_permits: tokio::sync::Semaphore::new(cores),
             imports: std::sync::OnceLock::new(),
             invoker: std::sync::OnceLock::new(),
+            credential_vendor: std::sync::OnceLock::new(),
+            push: std::sync::OnceLock::new(),
         }
     }
 
@@ -150,6 +180,32 @@ impl Service {
 
     pub(crate) fn invoker(&self) -> Option<&Arc<dyn crate::ports::FunctionInvoker>> {
         self.invoker.get()
+    }
+
+    /// Sets how GetCredentialsForIdentity obtains credentials (once, at start-up).
+    pub fn set_credential_vendor(&self, vendor: Arc<dyn crate::ports::CredentialVendor>) {
+        let _ = self.credential_vendor.set(vendor);
+    }
+
+    /// The credential vendor, or the error GetCredentialsForIdentity answers without one.
+    pub fn credential_vendor(&self) -> Result<&Arc<dyn crate::ports::CredentialVendor>> {
+        self.credential_vendor.get().ok_or_else(|| {
+            Error::InvalidIdentityPoolConfigurationException(
+                "This deployment has no STS endpoint to vend credentials.".into(),
+            )
+        })
+    }
+
+    /// Sets how Sync push notifications are delivered (once, at start-up).
+    pub fn set_push(&self, push: Arc<dyn crate::ports::PushNotifier>) {
+        let _ = self.push.set(push);
+    }
+
+    /// The push notifier, or the error RegisterDevice answers without one.
+    pub fn push(&self) -> Result<&Arc<dyn crate::ports::PushNotifier>> {
+        self.push.get().ok_or_else(|| {
+            Error::InvalidConfigurationException("Push sync is not available in this deployment.".into())
+        })
     }
 
     /// The import ports, or the error an import operation answers where none are configured.

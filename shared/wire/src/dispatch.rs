@@ -1,10 +1,16 @@
-//! The table from Cognito operation name to the domain function that serves it.
+//! The tables from operation name to the domain function that serves it: one per service
+//! (cognito-idp, cognito-identity, cognito-sync; operation names repeat across services).
 
 use serde_json::Value;
 use tessera_core::ops::{
     admin_users, attributes, auth, clients, devices, groups, import, mfa, passwords, pools, search, users,
 };
 use tessera_core::{CallContext, Result, Service};
+
+/// The services Tessera serves, by their endpoint prefix (and SigV4 name).
+pub const COGNITO_IDP: &str = "cognito-idp";
+pub const COGNITO_IDENTITY: &str = "cognito-identity";
+pub const COGNITO_SYNC: &str = "cognito-sync";
 
 /// Every cognito-idp operation this version serves. Others answer a clear error.
 pub const IMPLEMENTED: &[&str] = &[
@@ -83,11 +89,56 @@ pub const IMPLEMENTED: &[&str] = &[
     "VerifyUserAttribute",
 ];
 
-/// Runs one operation. `None` when the operation is not implemented.
+/// Every cognito-identity operation this version serves, alphabetical.
+pub const IMPLEMENTED_IDENTITY: &[&str] = &[
+    // identity pools (ops::identity_pools, ops::identities)
+];
+
+/// Every cognito-sync operation this version serves, alphabetical.
+pub const IMPLEMENTED_SYNC: &[&str] = &[
+    // sync records (ops::sync_records)
+    // sync push and configuration (ops::sync_push)
+];
+
+/// Runs one cognito-idp operation. `None` when the operation is not implemented.
 pub async fn call(svc: &Service, ctx: &CallContext, op: &str, input: &Value) -> Option<Result<Value>> {
     // On the heap: the largest operation's future (a sign-in's whole state machine) would
     // otherwise be part of every caller's future, and debug builds overflow 2 MiB stacks.
     Box::pin(run(svc, ctx, op, input)).await
+}
+
+/// Runs one operation of `service`. `None` when the operation is not implemented.
+pub async fn call_service(
+    svc: &Service,
+    ctx: &CallContext,
+    service: &str,
+    op: &str,
+    input: &Value,
+) -> Option<Result<Value>> {
+    match service {
+        COGNITO_IDP => call(svc, ctx, op, input).await,
+        COGNITO_IDENTITY => Box::pin(run_identity(svc, ctx, op, input)).await,
+        COGNITO_SYNC => Box::pin(run_sync(svc, ctx, op, input)).await,
+        _ => None,
+    }
+}
+
+#[allow(unused_variables, unreachable_code, clippy::match_single_binding)]
+async fn run_identity(svc: &Service, ctx: &CallContext, op: &str, input: &Value) -> Option<Result<Value>> {
+    Some(match op {
+        // identity pools (ops::identity_pools, ops::identities)
+        _ => return None,
+    })
+}
+
+#[allow(unused_variables, unreachable_code, clippy::match_single_binding)]
+async fn run_sync(svc: &Service, ctx: &CallContext, op: &str, input: &Value) -> Option<Result<Value>> {
+    Some(match op {
+        // sync records (ops::sync_records)
+
+        // sync push and configuration (ops::sync_push)
+        _ => return None,
+    })
 }
 
 async fn run(svc: &Service, ctx: &CallContext, op: &str, input: &Value) -> Option<Result<Value>> {

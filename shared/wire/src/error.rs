@@ -58,18 +58,28 @@ impl From<Error> for WireError {
     }
 }
 
+impl WireError {
+    /// A domain error as `model`'s service answers it: REST services (Sync) give each error
+    /// its own status (403, 404, 409, 429…); JSON 1.1 services answer 400 (500 for faults).
+    pub fn from_domain(e: Error, model: &crate::model::ApiModel) -> Self {
+        let status = model.error_status(e.name()).unwrap_or(e.status());
+        WireError { name: e.name(), status, message: e.message().to_string() }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::model::ApiModel;
 
-    /// Every domain error is a real Cognito exception, named exactly as the API model names it.
+    /// Every domain error is a real Cognito exception, named exactly as one of the three API
+    /// models names it.
     #[test]
     fn every_domain_error_is_in_the_model() {
-        let model = ApiModel::cognito_idp();
+        let models = [ApiModel::cognito_idp(), ApiModel::cognito_identity(), ApiModel::cognito_sync()];
         let mut names: Vec<&str> = Error::all_variants().iter().map(Error::name).collect();
         for n in &names {
-            assert!(model.has_error_shape(n), "{n} is not an exception of cognito-idp");
+            assert!(models.iter().any(|m| m.has_error_shape(n)), "{n} is not an exception of Cognito");
         }
         let count = names.len();
         names.sort_unstable();
@@ -80,5 +90,14 @@ mod tests {
             assert_eq!(w.name, e.name());
             assert_eq!(w.status, if e.name() == "InternalErrorException" { 500 } else { 400 });
         }
+        let sync = ApiModel::cognito_sync();
+        let status = |e: Error| WireError::from_domain(e, sync).status;
+        assert_eq!(status(Error::not_authorized("x")), 403);
+        assert_eq!(status(Error::ResourceNotFoundException("x".into())), 404);
+        assert_eq!(status(Error::ResourceConflictException("x".into())), 409);
+        assert_eq!(status(Error::LambdaThrottledException("x".into())), 429);
+        assert_eq!(status(Error::invalid("x")), 400);
+        let idp = ApiModel::cognito_idp();
+        assert_eq!(WireError::from_domain(Error::not_authorized("x"), idp).status, 400);
     }
 }

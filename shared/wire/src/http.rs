@@ -2,12 +2,13 @@
 //! share. Routing (`X-Amz-Target` or `/cognito-idp/{Operation}`), SigV4, model validation,
 //! dispatch, error encoding, CORS and the `.well-known` documents.
 
+use crate::dispatch::{COGNITO_IDENTITY, COGNITO_IDP, COGNITO_SYNC};
 use crate::error::WireError;
 use crate::model::ApiModel;
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::sync::Arc;
-use tessera_core::{CallContext, Service};
+use tessera_core::{CallContext, Caller, Service};
 
 /// A request as the transport received it.
 #[derive(Debug, Clone, Default)]
@@ -85,15 +86,26 @@ pub struct Frontend {
 }
 
 pub const TARGET_PREFIX: &str = "AWSCognitoIdentityProviderService.";
+pub const IDENTITY_TARGET_PREFIX: &str = "AWSCognitoIdentityService.";
 const ALLOW_HEADERS: &str = "content-type,x-amz-target,x-amz-user-agent,x-amz-date,x-amz-security-token,x-amz-content-sha256,authorization,amz-sdk-invocation-id,amz-sdk-request,cache-control";
 const EXPOSE_HEADERS: &str = "x-amzn-errortype,x-amzn-requestid,date";
 
 impl Frontend {
-    /// Serves a request. `bound_operation` is the one operation a Lambda function serves.
+    /// Serves a request. `bound_operation` is the one operation a Lambda function serves:
+    /// `"SignUp"` (cognito-idp) or `"{service}:{Operation}"`, e.g. `"cognito-sync:ListRecords"`.
     pub async fn handle(&self, req: &WireRequest, bound_operation: Option<&str>) -> WireResponse {
         let request_id = self.service.rng.uuid().to_string();
         let mut resp = if req.method.eq_ignore_ascii_case("OPTIONS") {
             WireResponse { status: 200, headers: vec![], body: vec![] }
+        } else if is_sync_path(&req.path) {
+            match self.sync(req, bound_operation).await {
+                Ok(body) => WireResponse {
+                    status: 200,
+                    headers: vec![("Content-Type".into(), "application/json".into())],
+                    body,
+                },
+                Err(e) => rest_error_response(&e),
+            }
         } else if req.method.eq_ignore_ascii_case("GET") {
             self.get(req).await
         } else {
@@ -123,7 +135,7 @@ impl Frontend {
         resp.headers.push(("Vary".into(), "Origin".into()));
         resp.headers.push(("Access-Control-Expose-Headers".into(), EXPOSE_HEADERS.into()));
         if req.method.eq_ignore_ascii_case("OPTIONS") {
-            resp.headers.push(("Access-Control-Allow-Methods".into(), "POST,GET,OPTIONS".into()));
+            resp.headers.push(("Access-Control-Allow-Methods".into(), "POST,GET,DELETE,OPTIONS".into()));
             resp.headers.push(("Access-Control-Allow-Headers".into(), ALLOW_HEADERS.into()));
             resp.headers.push(("Access-Control-Max-Age".into(), "86400".into()));
         }
@@ -142,32 +154,48 @@ impl Frontend {
                 format!("{scheme}://{host}")
             }
         };
-        CallContext { issuer_base }
+        CallContext::new(issuer_base)
     }
 
-    /// The operation a POST names, by target header, by path, or by the function's binding.
-    fn operation<'a>(&self, req: &'a WireRequest, bound: Option<&'a str>) -> Result<&'a str, WireError> {
+    /// The service and operation a POST names, by target header, by path
+    /// (`/{service}/{Operation}`), or by the function's binding.
+    fn operation<'a>(
+        &self,
+        req: &'a WireRequest,
+        bound: Option<&'a str>,
+    ) -> Result<(&'static str, &'a str), WireError> {
         let from_target = match req.header("x-amz-target") {
-            Some(t) => Some(t.strip_prefix(TARGET_PREFIX).ok_or_else(|| WireError::unknown_operation(t))?),
+            Some(t) => Some(
+                t.strip_prefix(TARGET_PREFIX)
+                    .map(|op| (COGNITO_IDP, op))
+                    .or_else(|| t.strip_prefix(IDENTITY_TARGET_PREFIX).map(|op| (COGNITO_IDENTITY, op)))
+                    .ok_or_else(|| WireError::unknown_operation(t))?,
+            ),
             None => None,
         };
-        let from_path = req.path.strip_prefix("/cognito-idp/").filter(|s| !s.is_empty() && !s.contains('/'));
-        let op =
+        let from_path = [COGNITO_IDP, COGNITO_IDENTITY].into_iter().find_map(|service| {
+            let op = req.path.strip_prefix('/')?.strip_prefix(service)?.strip_prefix('/')?;
+            (!op.is_empty() && !op.contains('/')).then_some((service, op))
+        });
+        let bound = bound.map(split_bound);
+        let (service, op) =
             from_target.or(from_path).or(bound).ok_or_else(|| WireError::unknown_operation(&req.path))?;
         if let Some(b) = bound {
-            if b != op {
+            if b != (service, op) {
                 return Err(WireError::unknown_operation(op));
             }
         }
-        Ok(op)
+        Ok((service, op))
     }
 
     async fn post(&self, req: &WireRequest, bound: Option<&str>) -> Result<Vec<u8>, WireError> {
-        let op_name = self.operation(req, bound)?;
-        let model = ApiModel::cognito_idp();
+        let (service, op_name) = self.operation(req, bound)?;
+        let model = model_of(service);
         let op = model.operation(op_name).ok_or_else(|| WireError::unknown_operation(op_name))?;
+        let mut ctx = self.context(req);
         if !op.auth_none {
-            self.verify_signature(req)?;
+            self.verify_admin_signature(req, model.signing_name())?;
+            ctx.caller = Caller::Admin;
         }
         let input: Value = if req.body.iter().all(u8::is_ascii_whitespace) {
             json!({})
@@ -177,13 +205,50 @@ impl Frontend {
             })?
         };
         model.validate_input(op_name, &input)?;
-        let ctx = self.context(req);
+        self.run(&ctx, req, service, op_name, &input).await
+    }
+
+    /// Cognito Sync: REST-JSON, the operation named by method and path, every call signed
+    /// (admin keys or an identity's credentials).
+    async fn sync(&self, req: &WireRequest, bound: Option<&str>) -> Result<Vec<u8>, WireError> {
+        let model = ApiModel::cognito_sync();
+        let path = req.header("x-tessera-original-uri").unwrap_or(&req.path);
+        let (op, labels) = model.match_rest(&req.method, path).ok_or_else(|| {
+            WireError::new("UnknownOperationException", 404, format!("No operation at {} {path}", req.method))
+        })?;
+        if let Some(b) = bound {
+            if split_bound(b) != (COGNITO_SYNC, op.name.as_str()) {
+                return Err(WireError::unknown_operation(&op.name));
+            }
+        }
+        let mut ctx = self.context(req);
+        ctx.caller = self.verify_sync_signature(req).await?;
+        let body: Value = if req.body.iter().all(u8::is_ascii_whitespace) {
+            Value::Null
+        } else {
+            serde_json::from_slice(&req.body).map_err(|e| {
+                WireError::serialization(format!("Could not parse the request body as JSON: {e}"))
+            })?
+        };
+        let input = model.rest_input(op, &labels, &req.query, &req.headers, body)?;
+        model.validate_input(&op.name, &input)?;
+        self.run(&ctx, req, COGNITO_SYNC, &op.name, &input).await
+    }
+
+    async fn run(
+        &self,
+        ctx: &CallContext,
+        req: &WireRequest,
+        service: &str,
+        op_name: &str,
+        input: &Value,
+    ) -> Result<Vec<u8>, WireError> {
         // Browsers' SDKs cannot set User-Agent and send x-amz-user-agent instead.
         let user_agent = req.header("x-amz-user-agent").or_else(|| req.header("user-agent"));
-        let call = crate::dispatch::call(&self.service, &ctx, op_name, &input);
+        let call = crate::dispatch::call_service(&self.service, ctx, service, op_name, input);
         match tessera_core::triggers::scoped(user_agent, tessera_core::triggers::REQUEST_BUDGET, call).await {
             Some(Ok(out)) => Ok(serde_json::to_vec(&out).unwrap_or_default()),
-            Some(Err(e)) => Err(e.into()),
+            Some(Err(e)) => Err(WireError::from_domain(e, model_of(service))),
             None => Err(WireError::new(
                 "UnsupportedOperationException",
                 400,
@@ -192,14 +257,19 @@ impl Frontend {
         }
     }
 
-    fn verify_signature(&self, req: &WireRequest) -> Result<(), WireError> {
-        // Behind the front door the client signed the original URI and host.
+    /// The request as the client signed it: behind the front door, the original URI and host.
+    fn signed_view(req: &WireRequest) -> (String, Vec<(String, String)>) {
         let path = req.header("x-tessera-original-uri").unwrap_or(&req.path).to_string();
         let mut headers = req.headers.clone();
         if let Some(host) = req.header("x-tessera-original-host").map(str::to_string) {
             headers.retain(|(k, _)| !k.eq_ignore_ascii_case("host"));
             headers.push(("host".into(), host));
         }
+        (path, headers)
+    }
+
+    fn verify_admin_signature(&self, req: &WireRequest, service: &str) -> Result<(), WireError> {
+        let (path, headers) = Self::signed_view(req);
         let signed = crate::sigv4::SignedRequest {
             method: &req.method,
             path: &path,
@@ -208,8 +278,48 @@ impl Frontend {
             body: &req.body,
         };
         let lookup = |akid: &str| self.admin_keys.get(akid).cloned();
-        crate::sigv4::verify(&signed, "cognito-idp", &lookup, self.service.now_secs(), self.max_skew_secs)
+        crate::sigv4::verify(&signed, service, &lookup, self.service.now_secs(), self.max_skew_secs)
             .map(|_| ())
+    }
+
+    /// Admin keys sign as the developer; credentials from GetCredentialsForIdentity (with
+    /// their `X-Amz-Security-Token`) sign as that identity.
+    async fn verify_sync_signature(&self, req: &WireRequest) -> Result<Caller, WireError> {
+        let access_key_id = req
+            .header("authorization")
+            .and_then(|a| a.split("Credential=").nth(1))
+            .and_then(|c| c.split('/').next())
+            .map(str::trim)
+            .unwrap_or_default()
+            .to_string();
+        if self.admin_keys.contains_key(&access_key_id) {
+            self.verify_admin_signature(req, COGNITO_SYNC)?;
+            return Ok(Caller::Admin);
+        }
+        let holder = if access_key_id.is_empty() {
+            None
+        } else {
+            tessera_core::identity_credentials::holder(
+                &self.service,
+                &access_key_id,
+                req.header("x-amz-security-token"),
+            )
+            .await
+            .map_err(|e| WireError::from_domain(e, ApiModel::cognito_sync()))?
+        };
+        let (path, headers) = Self::signed_view(req);
+        let signed = crate::sigv4::SignedRequest {
+            method: &req.method,
+            path: &path,
+            query: &req.query,
+            headers: &headers,
+            body: &req.body,
+        };
+        let secret = holder.as_ref().map(|h| h.secret_key.clone());
+        let lookup = |akid: &str| if akid == access_key_id { secret.clone() } else { None };
+        crate::sigv4::verify(&signed, COGNITO_SYNC, &lookup, self.service.now_secs(), self.max_skew_secs)?;
+        let holder = holder.ok_or_else(WireError::unrecognized_client)?;
+        Ok(Caller::Identity { identity_pool_id: holder.identity_pool_id, identity_id: holder.identity_id })
     }
 
     async fn get(&self, req: &WireRequest) -> WireResponse {
@@ -220,6 +330,8 @@ impl Frontend {
         };
         let mut parts = req.path.trim_start_matches('/').splitn(2, '/');
         let (Some(pool_id), Some(doc)) = (parts.next(), parts.next()) else { return not_found() };
+        // identity pools' OpenID documents (/cognito-identity/.well-known/…)
+
         if !tessera_core::ids::is_pool_id(pool_id) {
             return not_found();
         }
@@ -248,6 +360,42 @@ impl Frontend {
             ],
             body: serde_json::to_vec(&body).unwrap_or_default(),
         }
+    }
+}
+
+/// Sync's paths all start with `/identitypools`.
+pub fn is_sync_path(path: &str) -> bool {
+    path == "/identitypools" || path.starts_with("/identitypools/")
+}
+
+fn model_of(service: &str) -> &'static ApiModel {
+    match service {
+        COGNITO_IDENTITY => ApiModel::cognito_identity(),
+        COGNITO_SYNC => ApiModel::cognito_sync(),
+        _ => ApiModel::cognito_idp(),
+    }
+}
+
+/// `"cognito-sync:ListRecords"` → (cognito-sync, ListRecords); a bare name is cognito-idp's.
+fn split_bound(bound: &str) -> (&'static str, &str) {
+    match bound.split_once(':') {
+        Some((COGNITO_IDENTITY, op)) => (COGNITO_IDENTITY, op),
+        Some((COGNITO_SYNC, op)) => (COGNITO_SYNC, op),
+        Some((_, op)) => ("unknown", op),
+        None => (COGNITO_IDP, bound),
+    }
+}
+
+/// A REST-JSON (Sync) error: the model's status, `x-amzn-ErrorType` and `{"message"}`.
+pub fn rest_error_response(e: &WireError) -> WireResponse {
+    WireResponse {
+        status: e.status,
+        headers: vec![
+            ("Content-Type".into(), "application/json".into()),
+            ("X-Amzn-ErrorType".into(), format!("{}:", e.name)),
+        ],
+        body: serde_json::to_vec(&serde_json::json!({"message": e.message, "__type": e.name}))
+            .unwrap_or_default(),
     }
 }
 

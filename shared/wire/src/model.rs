@@ -25,6 +25,7 @@ use crate::error::WireError;
 
 const COGNITO_IDP_JSON: &str = include_str!("../model/cognito-idp.json");
 const COGNITO_IDENTITY_JSON: &str = include_str!("../model/cognito-identity.json");
+const COGNITO_SYNC_JSON: &str = include_str!("../model/cognito-sync.json");
 
 /// One operation of a service, as the model declares it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,6 +37,9 @@ pub struct Operation {
     pub auth_none: bool,
     /// Names of the error shapes the operation may return, sorted.
     pub errors: Vec<String>,
+    /// REST services (Sync): the HTTP method and the URI template, e.g.
+    /// `GET /identitypools/{IdentityPoolId}/identities/{IdentityId}/datasets`.
+    pub http: Option<(String, String)>,
 }
 
 /// A service's API model: its operations and the shapes their inputs are made of.
@@ -62,6 +66,100 @@ impl ApiModel {
     pub fn cognito_identity() -> &'static ApiModel {
         static MODEL: OnceLock<ApiModel> = OnceLock::new();
         MODEL.get_or_init(|| ApiModel::load(COGNITO_IDENTITY_JSON, "AWSCognitoIdentityService"))
+    }
+
+    /// Cognito Sync (REST-JSON, routed by method and path).
+    pub fn cognito_sync() -> &'static ApiModel {
+        static MODEL: OnceLock<ApiModel> = OnceLock::new();
+        MODEL.get_or_init(|| ApiModel::load(COGNITO_SYNC_JSON, ""))
+    }
+
+    /// The HTTP status the model gives an error (REST services); `None` for JSON 1.1 services,
+    /// whose client errors are all 400.
+    pub fn error_status(&self, name: &str) -> Option<u16> {
+        self.shapes.get(name).filter(|s| s.exception).and_then(|s| s.status)
+    }
+
+    /// The REST operation `method` + `path` names, with the URI labels it binds (decoded).
+    pub fn match_rest(&self, method: &str, path: &str) -> Option<(&Operation, BTreeMap<String, String>)> {
+        let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+        self.operations.values().find_map(|op| {
+            let (m, uri) = op.http.as_ref()?;
+            if !m.eq_ignore_ascii_case(method) {
+                return None;
+            }
+            let template: Vec<&str> = uri.split('?').next()?.trim_matches('/').split('/').collect();
+            if template.len() != segments.len() {
+                return None;
+            }
+            let mut labels = BTreeMap::new();
+            for (t, s) in template.iter().zip(&segments) {
+                match t.strip_prefix('{').and_then(|t| t.strip_suffix('}')) {
+                    Some(label) if !s.is_empty() => {
+                        labels.insert(label.trim_end_matches('+').to_string(), percent_decode(s)?);
+                    }
+                    Some(_) => return None,
+                    None if t == s => {}
+                    None => return None,
+                }
+            }
+            Some((op, labels))
+        })
+    }
+
+    /// A REST request's input as one JSON object: the body's members, plus the members the
+    /// model binds to the URI labels, the query string and headers (numbers and booleans
+    /// converted to their shape's JSON type). Wrong-typed bound values are a
+    /// `SerializationException`, as for a body.
+    pub fn rest_input(
+        &self,
+        op: &Operation,
+        labels: &BTreeMap<String, String>,
+        query: &str,
+        headers: &[(String, String)],
+        body: Value,
+    ) -> Result<Value, WireError> {
+        let mut input = match body {
+            Value::Object(m) => m,
+            Value::Null => Map::new(),
+            _ => {
+                return Err(WireError::serialization("Unexpected value type in payload: expected structure"))
+            }
+        };
+        let Some(shape) = op.input.as_deref().and_then(|n| self.shapes.get(n)) else {
+            return Ok(Value::Object(input));
+        };
+        let query: Vec<(String, String)> = query
+            .split('&')
+            .filter(|p| !p.is_empty())
+            .filter_map(|p| {
+                let (k, v) = p.split_once('=').unwrap_or((p, ""));
+                Some((percent_decode(&k.replace('+', " "))?, percent_decode(&v.replace('+', " "))?))
+            })
+            .collect();
+        for (member, (location, name)) in &shape.locations {
+            let raw = match location.as_str() {
+                "uri" => labels.get(name).cloned(),
+                "querystring" => query.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()),
+                "header" => {
+                    headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.clone())
+                }
+                _ => None,
+            };
+            input.remove(member);
+            let Some(raw) = raw else { continue };
+            let kind = shape.members.get(member).and_then(|t| self.shapes.get(t)).map(|s| s.kind);
+            let value = match kind {
+                Some(Kind::Integer | Kind::Long | Kind::Short | Kind::Byte) => raw
+                    .parse::<i64>()
+                    .map(Value::from)
+                    .map_err(|_| WireError::serialization(format!("Could not read '{name}' as a number")))?,
+                Some(Kind::Boolean) => Value::Bool(raw.eq_ignore_ascii_case("true")),
+                _ => Value::String(raw),
+            };
+            input.insert(member.clone(), value);
+        }
+        Ok(Value::Object(input))
     }
 
     /// The `X-Amz-Target` prefix, e.g. `AWSCognitoIdentityProviderService`.
@@ -159,6 +257,7 @@ impl ApiModel {
                     input: op.input,
                     auth_none: op.authtype.as_deref() == Some("none"),
                     errors: op.errors,
+                    http: op.http.map(|h| (h.method, h.request_uri)),
                 };
                 (name, operation)
             })
@@ -183,7 +282,7 @@ impl ApiModel {
         let patterns =
             shapes.values().filter_map(|s| s.pattern.clone()).map(|p| (p, OnceLock::new())).collect();
         ApiModel {
-            target_prefix: raw.metadata.target_prefix,
+            target_prefix: raw.metadata.target_prefix.unwrap_or_default(),
             endpoint_prefix: raw.metadata.endpoint_prefix,
             signing_name: raw.metadata.signing_name,
             operations,
@@ -219,7 +318,8 @@ struct RawModel {
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct RawMetadata {
-    target_prefix: String,
+    #[serde(default)]
+    target_prefix: Option<String>,
     endpoint_prefix: String,
     signing_name: String,
 }
@@ -230,6 +330,14 @@ struct RawOperation {
     #[serde(default)]
     errors: Vec<String>,
     authtype: Option<String>,
+    http: Option<RawHttp>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawHttp {
+    method: String,
+    request_uri: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -311,6 +419,11 @@ struct Shape {
     exception: bool,
     #[serde(default)]
     document: bool,
+    /// REST: member → (location, wire name) for members bound outside the body.
+    #[serde(default)]
+    locations: BTreeMap<String, (String, String)>,
+    /// REST: an error's HTTP status.
+    status: Option<u16>,
     /// This shape is sensitive or (transitively) contains a sensitive shape: its value is
     /// never echoed in a message.
     #[serde(skip)]
@@ -1120,6 +1233,24 @@ fn java_property(name: &str) -> Result<String, String> {
     })
 }
 
+/// Decodes `%XX` escapes (UTF-8); `None` on a malformed escape or invalid UTF-8.
+fn percent_decode(s: &str) -> Option<String> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -1587,5 +1718,46 @@ mod tests {
     fn unknown_operation() {
         let err = idp().validate_input("Nope", &json!({})).unwrap_err();
         assert_eq!(err.name, "UnknownOperationException");
+    }
+
+    #[test]
+    fn sync_routes_by_method_and_path() {
+        let m = ApiModel::cognito_sync();
+        let (op, labels) = m
+            .match_rest(
+                "GET",
+                "/identitypools/us-east-1%3Aabc/identities/us-east-1%3Adef/datasets/d.x%3Ay/records",
+            )
+            .unwrap();
+        assert_eq!(op.name, "ListRecords");
+        assert_eq!(labels["IdentityPoolId"], "us-east-1:abc");
+        assert_eq!(labels["DatasetName"], "d.x:y");
+        let input = m
+            .rest_input(op, &labels, "lastSyncCount=3&maxResults=10&syncSessionToken=a%2Bb", &[], Value::Null)
+            .unwrap();
+        assert_eq!(input["LastSyncCount"], 3);
+        assert_eq!(input["MaxResults"], 10);
+        assert_eq!(input["SyncSessionToken"], "a+b");
+        assert_eq!(input["IdentityId"], "us-east-1:def");
+        assert_eq!(
+            m.match_rest("POST", "/identitypools/p/identity/i/device").unwrap().0.name,
+            "RegisterDevice"
+        );
+        assert_eq!(
+            m.match_rest("DELETE", "/identitypools/p/identities/i/datasets/d").unwrap().0.name,
+            "DeleteDataset"
+        );
+        assert_eq!(m.match_rest("GET", "/identitypools").unwrap().0.name, "ListIdentityPoolUsage");
+        assert!(m.match_rest("PUT", "/identitypools/p").is_none());
+        assert!(m.match_rest("GET", "/identitypools/p/nope").is_none());
+        let bad = m.rest_input(op, &labels, "lastSyncCount=x", &[], Value::Null).unwrap_err();
+        assert_eq!(bad.name, "SerializationException");
+        let (op, labels) = m.match_rest("POST", "/identitypools/p/identities/i/datasets/d").unwrap();
+        let headers = vec![("X-Amz-Client-Context".to_string(), "ctx".to_string())];
+        let input =
+            m.rest_input(op, &labels, "", &headers, serde_json::json!({"SyncSessionToken": "t"})).unwrap();
+        assert_eq!(input["ClientContext"], "ctx");
+        assert_eq!(input["SyncSessionToken"], "t");
+        assert_eq!(m.error_status("ResourceConflictException"), Some(409));
     }
 }

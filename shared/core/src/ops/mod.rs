@@ -15,5 +15,6 @@ pub mod mfa;
 pub mod passwords;
 pub mod pools;
 pub mod search;
+pub mod sync_access;
 pub mod token_generation;
 pub mod users;
