@@ -287,7 +287,8 @@ pub fn attr(name: &str, value: &str) -> cip::types::AttributeType {
     cip::types::AttributeType::builder().name(name).value(value).build().expect("attribute")
 }
 
-/// "ErrorName: message" of an SDK error, as the service sent it.
+/// "ErrorName: message" of an SDK error, as the service sent it (any of the three SDKs: they
+/// share smithy's error types).
 pub fn err_name<E, R>(e: cip::error::SdkError<E, R>) -> String
 where
     E: cip::error::ProvideErrorMetadata + std::fmt::Debug,
@@ -412,4 +413,37 @@ macro_rules! on_both_stores {
             }
         }
     };
+}
+
+/// An aws-sdk-cognitoidentity client of the server, signing with `key`/`secret` (the admin
+/// keys for the developer operations; the unsigned operations ignore them).
+pub async fn identity_client(url: &str, key: &str, secret: &str) -> aws_sdk_cognitoidentity::Client {
+    use aws_sdk_cognitoidentity as ci;
+    let creds = ci::config::Credentials::new(key, secret, None, None, "test");
+    let conf = ci::Config::builder()
+        .behavior_version(ci::config::BehaviorVersion::latest())
+        .region(ci::config::Region::new("us-east-1"))
+        .endpoint_url(url)
+        .credentials_provider(creds)
+        .build();
+    ci::Client::from_conf(conf)
+}
+
+/// An aws-sdk-cognitosync client of the server: admin keys (no session token) or an
+/// identity's credentials from GetCredentialsForIdentity.
+pub async fn sync_client(
+    url: &str,
+    key: &str,
+    secret: &str,
+    session_token: Option<&str>,
+) -> aws_sdk_cognitosync::Client {
+    use aws_sdk_cognitosync as cs;
+    let creds = cs::config::Credentials::new(key, secret, session_token.map(str::to_string), None, "test");
+    let conf = cs::Config::builder()
+        .behavior_version(cs::config::BehaviorVersion::latest())
+        .region(cs::config::Region::new("us-east-1"))
+        .endpoint_url(url)
+        .credentials_provider(creds)
+        .build();
+    cs::Client::from_conf(conf)
 }

@@ -40,6 +40,12 @@ pub struct LocalConfig {
     /// Where the pools' Lambda triggers are invoked: any Lambda-Invoke-compatible endpoint
     /// (`cargo lambda watch`); None: AWS Lambda in `region`, with the default credentials.
     pub lambda_endpoint: Option<String>,
+    /// Where GetCredentialsForIdentity calls STS AssumeRoleWithWebIdentity (moto's server in
+    /// tests); None: Tessera makes clearly marked local credentials itself.
+    pub sts_endpoint: Option<String>,
+    /// Where Sync's push notifications go through SNS (platform endpoints); None: the local
+    /// outbox records them.
+    pub sns_endpoint: Option<String>,
     /// The clock (tests pass one they can move).
     pub clock: Arc<dyn Clock>,
 }
@@ -59,6 +65,8 @@ impl LocalConfig {
             cors_origins: vec![],
             service: ServiceConfig::default(),
             lambda_endpoint: None,
+            sts_endpoint: None,
+            sns_endpoint: None,
             clock: Arc::new(SystemClock),
         }
     }
@@ -160,6 +168,8 @@ pub async fn start(cfg: LocalConfig) -> Result<Running, String> {
     let invoker =
         tessera_aws::triggers::LambdaInvoker::new(cfg.lambda_endpoint.as_deref(), &cfg.region).await;
     service.set_invoker(Arc::new(invoker));
+    // identity pools: the credential vendor (ops::identities)
+    // sync: the push notifier (ops::sync_push)
     let listener = tokio::net::TcpListener::bind(cfg.bind).await.map_err(|e| format!("{}: {e}", cfg.bind))?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     let issuer_base = cfg.issuer_base.clone().unwrap_or_else(|| format!("http://{addr}"));
