@@ -330,7 +330,9 @@ impl Frontend {
         };
         let mut parts = req.path.trim_start_matches('/').splitn(2, '/');
         let (Some(pool_id), Some(doc)) = (parts.next(), parts.next()) else { return not_found() };
-        // identity pools' OpenID documents (/cognito-identity/.well-known/…)
+        if pool_id == COGNITO_IDENTITY {
+            return self.identity_document(req, doc).await.unwrap_or_else(not_found);
+        }
 
         if !tessera_core::ids::is_pool_id(pool_id) {
             return not_found();
@@ -396,6 +398,27 @@ pub fn rest_error_response(e: &WireError) -> WireResponse {
         ],
         body: serde_json::to_vec(&serde_json::json!({"message": e.message, "__type": e.name}))
             .unwrap_or_default(),
+    }
+}
+
+impl Frontend {
+    /// The identity service's OpenID documents, which IAM reads to trust its tokens.
+    async fn identity_document(&self, req: &WireRequest, doc: &str) -> Option<WireResponse> {
+        let body = match doc {
+            ".well-known/jwks.json" => tessera_core::identity_tokens::jwks(&self.service).await.ok()?,
+            ".well-known/openid-configuration" => {
+                tessera_core::identity_tokens::openid_configuration(&self.context(req))
+            }
+            _ => return None,
+        };
+        Some(WireResponse {
+            status: 200,
+            headers: vec![
+                ("Content-Type".into(), "application/json".into()),
+                ("Cache-Control".into(), "public, max-age=300".into()),
+            ],
+            body: serde_json::to_vec(&body).unwrap_or_default(),
+        })
     }
 }
 
