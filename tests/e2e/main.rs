@@ -15,6 +15,7 @@ mod concurrency;
 mod devices;
 mod functions;
 mod groups;
+mod identity_pools;
 mod identity_tokens;
 mod import;
 mod js_client;

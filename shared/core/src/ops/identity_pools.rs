@@ -447,9 +447,11 @@ async fn configuration(
 
     let given_developer = input.str_of("DeveloperProviderName");
     let developer = match (current.and_then(|c| c.developer_provider_name.as_deref()), given_developer) {
-        (Some(old), Some(new)) if old != new => return Err(Error::invalid(format!(
+        (Some(old), Some(new)) if old != new => {
+            return Err(Error::invalid(format!(
             "The developer provider name of identity pool '{id}' is '{old}' and cannot be changed once set."
-        ))),
+        )))
+        }
         // Once set it stays, also when an update leaves it out.
         (Some(old), _) => Some(old.to_string()),
         (None, Some(new)) => {
