@@ -1096,7 +1096,7 @@ on_both_stores!(describe_list_and_delete_identities, |env| {
     let out = c.list_identities().identity_pool_id(&pool).max_results(60).send().await.unwrap();
     assert_eq!(out.identity_pool_id(), Some(pool.as_str()));
     let described = out.identities().iter().find(|i| i.identity_id() == Some(member.as_str())).unwrap();
-    assert_eq!(described.logins(), [up.provider.clone()]);
+    assert_eq!(described.logins(), std::slice::from_ref(&up.provider));
     let now = env.clock.now_secs();
     let created = described.creation_date().unwrap().secs();
     assert!((now - 60..=now + 1).contains(&created), "{created} vs {now}");
