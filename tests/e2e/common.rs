@@ -83,12 +83,18 @@ impl TestEnv {
         backend: Backend,
         configure: impl FnOnce(&mut ServiceConfig),
     ) -> Option<TestEnv> {
+        Self::start_local(backend, |cfg| configure(&mut cfg.service)).await
+    }
+
+    /// A server whose local settings (STS or SNS endpoints, service settings…) the test
+    /// adjusts before it starts.
+    pub async fn start_local(backend: Backend, configure: impl FnOnce(&mut LocalConfig)) -> Option<TestEnv> {
         let dir = std::env::temp_dir().join(unique("tessera-e2e-"));
         let mut cfg = LocalConfig::new(dir.clone());
         cfg.bind = "127.0.0.1:0".parse().ok()?;
         cfg.admin_keys = [(ADMIN_KEY.to_string(), ADMIN_SECRET.to_string())].into();
         cfg.service.hash_params = HashParams { m_kib: 1024, t: 1, p: 1 };
-        configure(&mut cfg.service);
+        configure(&mut cfg);
         let clock = Arc::new(TestClock::default());
         cfg.clock = clock.clone();
         let lambda = crate::lambda_double::LambdaDouble::start().await;

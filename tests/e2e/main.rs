@@ -15,6 +15,8 @@ mod concurrency;
 mod devices;
 mod functions;
 mod groups;
+mod identity_pools;
+mod identity_tokens;
 mod import;
 mod js_client;
 mod lifecycle;

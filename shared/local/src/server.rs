@@ -168,7 +168,15 @@ pub async fn start(cfg: LocalConfig) -> Result<Running, String> {
     let invoker =
         tessera_aws::triggers::LambdaInvoker::new(cfg.lambda_endpoint.as_deref(), &cfg.region).await;
     service.set_invoker(Arc::new(invoker));
-    // identity pools: the credential vendor (ops::identities)
+    match cfg.sts_endpoint.as_deref() {
+        Some(endpoint) => service.set_credential_vendor(Arc::new(
+            tessera_aws::sts::StsVendor::new(Some(endpoint), &cfg.region).await,
+        )),
+        None => service.set_credential_vendor(Arc::new(crate::credentials::LocalCredentialVendor {
+            clock: cfg.clock.clone(),
+            rng: Arc::new(SystemRng),
+        })),
+    }
     // sync: the push notifier (ops::sync_push)
     let listener = tokio::net::TcpListener::bind(cfg.bind).await.map_err(|e| format!("{}: {e}", cfg.bind))?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
