@@ -131,7 +131,8 @@ CLIENT_CONTEXT = "eyJjbGllbnQiOnsiYXBwX3RpdGxlIjoiVGVzc2VyYSBleGFtcGxlIiwiYXBwX3
 IDENTITY_POOL_SETTINGS = {
     "IdentityPoolName": "tessera_example",
     "AllowUnauthenticatedIdentities": True,
-    "AllowClassicFlow": False,
+    # The basic flow (GetOpenIdToken, then STS from the client) besides the enhanced one.
+    "AllowClassicFlow": True,
     "DeveloperProviderName": DEVELOPER_PROVIDER,
     "CognitoIdentityProviders": [
         {"ProviderName": USER_POOL_PROVIDER, "ClientId": CLIENT, "ServerSideTokenCheck": False}
@@ -358,7 +359,10 @@ BODIES: dict[str, dict] = {
     "SetIdentityPoolRoles": {
         "IdentityPoolId": IDENTITY_POOL,
         "Roles": {"authenticated": AUTHENTICATED_ROLE, "unauthenticated": UNAUTHENTICATED_ROLE},
-        "RoleMappings": {USER_POOL_PROVIDER: {"Type": "Token", "AmbiguousRoleResolution": "AuthenticatedRole"}},
+        # A user pool's role mapping is keyed by "<ProviderName>:<ClientId>", as in Cognito.
+        "RoleMappings": {
+            f"{USER_POOL_PROVIDER}:{CLIENT}": {"Type": "Token", "AmbiguousRoleResolution": "AuthenticatedRole"}
+        },
     },
     "GetIdentityPoolRoles": {"IdentityPoolId": IDENTITY_POOL},
     "GetId": {"AccountId": "123456789012", "IdentityPoolId": IDENTITY_POOL, "Logins": {USER_POOL_PROVIDER: ID_TOKEN}},

@@ -227,6 +227,12 @@ async fn frontend(dir: &std::path::Path) -> Frontend {
             ..Default::default()
         },
     );
+    // GetCredentialsForIdentity's vendor: the local server's marked credentials, which sign
+    // the Sync calls below.
+    service.set_credential_vendor(Arc::new(tessera_local::credentials::LocalCredentialVendor {
+        clock: Arc::new(SystemClock),
+        rng: Arc::new(SystemRng),
+    }));
     let service = Arc::new(service);
     tessera_local::import::enable(&service, dir, "http://127.0.0.1:9", &[7u8; 32], Arc::new(SystemClock))
         .unwrap();

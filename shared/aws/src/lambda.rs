@@ -84,10 +84,14 @@ pub async fn frontend_from_env(needs_master_key: bool) -> Result<Frontend, BoxEr
     // The pools' triggers; TESSERA_LAMBDA_ENDPOINT only for tests and emulators.
     let endpoint = env_opt("TESSERA_LAMBDA_ENDPOINT");
     service.set_invoker(Arc::new(crate::triggers::LambdaInvoker::from_sdk_config(&sdk, endpoint.as_deref())));
-    // Identity pools: GetCredentialsForIdentity calls STS AssumeRoleWithWebIdentity at
-    // TESSERA_STS_ENDPOINT when set (tests, emulators), else AWS STS in the function's region.
-    // identity pools: credential vendor (tessera_aws::sts)
-    //   service.set_credential_vendor(Arc::new(crate::sts::StsVendor::new(env_opt("TESSERA_STS_ENDPOINT").as_deref(), &service.config.region).await));
+    // identity pools: credential vendor (tessera_aws::sts). GetCredentialsForIdentity calls STS
+    // AssumeRoleWithWebIdentity at TESSERA_STS_ENDPOINT when set (tests, emulators), else AWS
+    // STS in the function's region; building the client makes no call.
+    let sts_endpoint = env_opt("TESSERA_STS_ENDPOINT");
+    service.set_credential_vendor(Arc::new(crate::sts::StsVendor::from_sdk_config(
+        &sdk,
+        sts_endpoint.as_deref(),
+    )));
     // Sync: RegisterDevice's platform endpoints and UpdateRecords' pushes go to SNS at
     // TESSERA_SNS_ENDPOINT when set (tests, emulators), else AWS SNS in the function's region.
     // sync: push notifier (tessera_aws::push)
