@@ -18,6 +18,7 @@ mod groups;
 mod identity_tokens;
 mod import;
 mod js_client;
+mod js_sync_client;
 mod lifecycle;
 mod mfa;
 mod passwords;
