@@ -3,7 +3,8 @@
 
 use serde_json::Value;
 use tessera_core::ops::{
-    admin_users, attributes, auth, clients, devices, groups, import, mfa, passwords, pools, search, users,
+    admin_users, attributes, auth, clients, devices, groups, identities, identity_pools, import, mfa,
+    passwords, pools, search, users,
 };
 use tessera_core::{CallContext, Result, Service};
 
@@ -92,6 +93,24 @@ pub const IMPLEMENTED: &[&str] = &[
 /// Every cognito-identity operation this version serves, alphabetical.
 pub const IMPLEMENTED_IDENTITY: &[&str] = &[
     // identity pools (ops::identity_pools, ops::identities)
+    "CreateIdentityPool",
+    "DeleteIdentities",
+    "DeleteIdentityPool",
+    "DescribeIdentity",
+    "DescribeIdentityPool",
+    "GetCredentialsForIdentity",
+    "GetId",
+    "GetIdentityPoolRoles",
+    "GetOpenIdToken",
+    "GetOpenIdTokenForDeveloperIdentity",
+    "ListIdentities",
+    "ListIdentityPools",
+    "LookupDeveloperIdentity",
+    "MergeDeveloperIdentities",
+    "SetIdentityPoolRoles",
+    "UnlinkDeveloperIdentity",
+    "UnlinkIdentity",
+    "UpdateIdentityPool",
 ];
 
 /// Every cognito-sync operation this version serves, alphabetical.
@@ -127,6 +146,26 @@ pub async fn call_service(
 async fn run_identity(svc: &Service, ctx: &CallContext, op: &str, input: &Value) -> Option<Result<Value>> {
     Some(match op {
         // identity pools (ops::identity_pools, ops::identities)
+        "CreateIdentityPool" => identity_pools::create_identity_pool(svc, input).await,
+        "DeleteIdentityPool" => identity_pools::delete_identity_pool(svc, input).await,
+        "DescribeIdentityPool" => identity_pools::describe_identity_pool(svc, input).await,
+        "GetIdentityPoolRoles" => identity_pools::get_identity_pool_roles(svc, input).await,
+        "ListIdentityPools" => identity_pools::list_identity_pools(svc, input).await,
+        "SetIdentityPoolRoles" => identity_pools::set_identity_pool_roles(svc, input).await,
+        "UpdateIdentityPool" => identity_pools::update_identity_pool(svc, input).await,
+        "DeleteIdentities" => identities::delete_identities(svc, input).await,
+        "DescribeIdentity" => identities::describe_identity(svc, input).await,
+        "GetCredentialsForIdentity" => identities::get_credentials_for_identity(svc, ctx, input).await,
+        "GetId" => identities::get_id(svc, ctx, input).await,
+        "GetOpenIdToken" => identities::get_open_id_token(svc, ctx, input).await,
+        "GetOpenIdTokenForDeveloperIdentity" => {
+            identities::get_open_id_token_for_developer_identity(svc, ctx, input).await
+        }
+        "ListIdentities" => identities::list_identities(svc, input).await,
+        "LookupDeveloperIdentity" => identities::lookup_developer_identity(svc, input).await,
+        "MergeDeveloperIdentities" => identities::merge_developer_identities(svc, input).await,
+        "UnlinkDeveloperIdentity" => identities::unlink_developer_identity(svc, input).await,
+        "UnlinkIdentity" => identities::unlink_identity(svc, ctx, input).await,
         _ => return None,
     })
 }

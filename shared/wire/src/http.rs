@@ -222,7 +222,11 @@ impl Frontend {
             }
         }
         let mut ctx = self.context(req);
-        ctx.caller = self.verify_sync_signature(req).await?;
+        // REST services answer authentication failures with 403.
+        ctx.caller = self.verify_sync_signature(req).await.map_err(|e| match e.status {
+            400 => WireError { status: 403, ..e },
+            _ => e,
+        })?;
         let body: Value = if req.body.iter().all(u8::is_ascii_whitespace) {
             Value::Null
         } else {
