@@ -20,6 +20,7 @@ mod identity_sync_flow;
 mod identity_tokens;
 mod import;
 mod js_client;
+mod js_sync_client;
 mod lifecycle;
 mod mfa;
 mod passwords;
