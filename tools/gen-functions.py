@@ -131,7 +131,7 @@ CLIENT_CONTEXT = "eyJjbGllbnQiOnsiYXBwX3RpdGxlIjoiVGVzc2VyYSBleGFtcGxlIiwiYXBwX3
 IDENTITY_POOL_SETTINGS = {
     "IdentityPoolName": "tessera_example",
     "AllowUnauthenticatedIdentities": True,
-    "AllowClassicFlow": False,
+    "AllowClassicFlow": True,
     "DeveloperProviderName": DEVELOPER_PROVIDER,
     "CognitoIdentityProviders": [
         {"ProviderName": USER_POOL_PROVIDER, "ClientId": CLIENT, "ServerSideTokenCheck": False}
@@ -358,7 +358,7 @@ BODIES: dict[str, dict] = {
     "SetIdentityPoolRoles": {
         "IdentityPoolId": IDENTITY_POOL,
         "Roles": {"authenticated": AUTHENTICATED_ROLE, "unauthenticated": UNAUTHENTICATED_ROLE},
-        "RoleMappings": {USER_POOL_PROVIDER: {"Type": "Token", "AmbiguousRoleResolution": "AuthenticatedRole"}},
+        "RoleMappings": {f"{USER_POOL_PROVIDER}:{CLIENT}": {"Type": "Token", "AmbiguousRoleResolution": "AuthenticatedRole"}},
     },
     "GetIdentityPoolRoles": {"IdentityPoolId": IDENTITY_POOL},
     "GetId": {"AccountId": "123456789012", "IdentityPoolId": IDENTITY_POOL, "Logins": {USER_POOL_PROVIDER: ID_TOKEN}},

@@ -331,7 +331,7 @@ on_both_stores!(js_sync_manager_syncs_a_signed_in_user, |env| {
     );
     let admin = identity_client(&env.url, ADMIN_KEY, ADMIN_SECRET).await;
     let described = admin.describe_identity().identity_id(&identity).send().await.expect("DescribeIdentity");
-    assert_eq!(described.logins(), [provider.clone()]);
+    assert_eq!(described.logins(), std::slice::from_ref(&provider));
 
     // A later run with the same login (new devices, another dataset) is the same identity.
     let again = run_js(json!({
