@@ -170,6 +170,13 @@ pub async fn start(cfg: LocalConfig) -> Result<Running, String> {
     service.set_invoker(Arc::new(invoker));
     // identity pools: the credential vendor (ops::identities)
     // sync: the push notifier (ops::sync_push)
+    let push: Arc<dyn tessera_core::ports::PushNotifier> = match cfg.sns_endpoint.as_deref() {
+        Some(endpoint) => {
+            Arc::new(tessera_aws::push::SnsPushNotifier::connect(Some(endpoint), &cfg.region).await)
+        }
+        None => Arc::new(crate::push::OutboxPushNotifier::new(outbox.clone(), cfg.clock.clone())),
+    };
+    service.set_push(push);
     let listener = tokio::net::TcpListener::bind(cfg.bind).await.map_err(|e| format!("{}: {e}", cfg.bind))?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     let issuer_base = cfg.issuer_base.clone().unwrap_or_else(|| format!("http://{addr}"));

@@ -98,6 +98,15 @@ pub const IMPLEMENTED_IDENTITY: &[&str] = &[
 pub const IMPLEMENTED_SYNC: &[&str] = &[
     // sync records (ops::sync_records)
     // sync push and configuration (ops::sync_push)
+    "BulkPublish",
+    "GetBulkPublishDetails",
+    "GetCognitoEvents",
+    "GetIdentityPoolConfiguration",
+    "RegisterDevice",
+    "SetCognitoEvents",
+    "SetIdentityPoolConfiguration",
+    "SubscribeToDataset",
+    "UnsubscribeFromDataset",
 ];
 
 /// Runs one cognito-idp operation. `None` when the operation is not implemented.
@@ -137,6 +146,23 @@ async fn run_sync(svc: &Service, ctx: &CallContext, op: &str, input: &Value) -> 
         // sync records (ops::sync_records)
 
         // sync push and configuration (ops::sync_push)
+        "BulkPublish" => tessera_core::ops::sync_push::bulk_publish(svc, ctx, input).await,
+        "GetBulkPublishDetails" => {
+            tessera_core::ops::sync_push::get_bulk_publish_details(svc, ctx, input).await
+        }
+        "GetCognitoEvents" => tessera_core::ops::sync_push::get_cognito_events(svc, ctx, input).await,
+        "GetIdentityPoolConfiguration" => {
+            tessera_core::ops::sync_push::get_identity_pool_configuration(svc, ctx, input).await
+        }
+        "RegisterDevice" => tessera_core::ops::sync_push::register_device(svc, ctx, input).await,
+        "SetCognitoEvents" => tessera_core::ops::sync_push::set_cognito_events(svc, ctx, input).await,
+        "SetIdentityPoolConfiguration" => {
+            tessera_core::ops::sync_push::set_identity_pool_configuration(svc, ctx, input).await
+        }
+        "SubscribeToDataset" => tessera_core::ops::sync_push::subscribe_to_dataset(svc, ctx, input).await,
+        "UnsubscribeFromDataset" => {
+            tessera_core::ops::sync_push::unsubscribe_from_dataset(svc, ctx, input).await
+        }
         _ => return None,
     })
 }

@@ -16,5 +16,6 @@ pub mod passwords;
 pub mod pools;
 pub mod search;
 pub mod sync_access;
+pub mod sync_push;
 pub mod token_generation;
 pub mod users;
