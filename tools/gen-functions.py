@@ -131,7 +131,6 @@ CLIENT_CONTEXT = "eyJjbGllbnQiOnsiYXBwX3RpdGxlIjoiVGVzc2VyYSBleGFtcGxlIiwiYXBwX3
 IDENTITY_POOL_SETTINGS = {
     "IdentityPoolName": "tessera_example",
     "AllowUnauthenticatedIdentities": True,
-    # The basic flow (GetOpenIdToken, then STS from the client) besides the enhanced one.
     "AllowClassicFlow": True,
     "DeveloperProviderName": DEVELOPER_PROVIDER,
     "CognitoIdentityProviders": [
@@ -359,10 +358,7 @@ BODIES: dict[str, dict] = {
     "SetIdentityPoolRoles": {
         "IdentityPoolId": IDENTITY_POOL,
         "Roles": {"authenticated": AUTHENTICATED_ROLE, "unauthenticated": UNAUTHENTICATED_ROLE},
-        # A user pool's role mapping is keyed by "<ProviderName>:<ClientId>", as in Cognito.
-        "RoleMappings": {
-            f"{USER_POOL_PROVIDER}:{CLIENT}": {"Type": "Token", "AmbiguousRoleResolution": "AuthenticatedRole"}
-        },
+        "RoleMappings": {f"{USER_POOL_PROVIDER}:{CLIENT}": {"Type": "Token", "AmbiguousRoleResolution": "AuthenticatedRole"}},
     },
     "GetIdentityPoolRoles": {"IdentityPoolId": IDENTITY_POOL},
     "GetId": {"AccountId": "123456789012", "IdentityPoolId": IDENTITY_POOL, "Logins": {USER_POOL_PROVIDER: ID_TOKEN}},

@@ -216,9 +216,10 @@ fn uri_encode(s: &str) -> String {
 
 async fn frontend(dir: &std::path::Path) -> Frontend {
     let store = Arc::new(EmbeddedStore::open(dir).unwrap());
+    let outbox = Arc::new(Outbox::new(dir));
     let service = Service::new(
         store,
-        Arc::new(Outbox::new(dir)),
+        outbox.clone(),
         Arc::new(SystemClock),
         Arc::new(SystemRng),
         Arc::new(AesGcmCipher::new(&[7u8; 32]).unwrap()),
@@ -227,12 +228,12 @@ async fn frontend(dir: &std::path::Path) -> Frontend {
             ..Default::default()
         },
     );
-    // GetCredentialsForIdentity's vendor: the local server's marked credentials, which sign
-    // the Sync calls below.
+    // As the local server: marked local credentials, pushes to the outbox.
     service.set_credential_vendor(Arc::new(tessera_local::credentials::LocalCredentialVendor {
         clock: Arc::new(SystemClock),
         rng: Arc::new(SystemRng),
     }));
+    service.set_push(Arc::new(tessera_local::push::OutboxPushNotifier::new(outbox, Arc::new(SystemClock))));
     let service = Arc::new(service);
     tessera_local::import::enable(&service, dir, "http://127.0.0.1:9", &[7u8; 32], Arc::new(SystemClock))
         .unwrap();

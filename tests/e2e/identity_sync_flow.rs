@@ -2,7 +2,6 @@
 //! gets an OpenID token and credentials, and two devices of that identity sync a dataset
 //! through a conflict, the bundled `sync-trigger` function rewrites and rejects records, a
 //! subscribed device gets the push, and another identity cannot read the data.
-//! (Registered in main.rs once the identity and Sync operations land.)
 
 use crate::common::*;
 use crate::lambda_double::{arn, Reply};

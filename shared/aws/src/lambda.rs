@@ -31,6 +31,7 @@ fn limits_from_env() -> Limits {
         groups_per_pool: read("TESSERA_MAX_GROUPS_PER_POOL", default.groups_per_pool),
         groups_per_user: read("TESSERA_MAX_GROUPS_PER_USER", default.groups_per_user),
         custom_attributes_per_pool: read("TESSERA_MAX_CUSTOM_ATTRIBUTES", default.custom_attributes_per_pool),
+        ..default
     }
 }
 
@@ -84,9 +85,8 @@ pub async fn frontend_from_env(needs_master_key: bool) -> Result<Frontend, BoxEr
     // The pools' triggers; TESSERA_LAMBDA_ENDPOINT only for tests and emulators.
     let endpoint = env_opt("TESSERA_LAMBDA_ENDPOINT");
     service.set_invoker(Arc::new(crate::triggers::LambdaInvoker::from_sdk_config(&sdk, endpoint.as_deref())));
-    // identity pools: credential vendor (tessera_aws::sts). GetCredentialsForIdentity calls STS
-    // AssumeRoleWithWebIdentity at TESSERA_STS_ENDPOINT when set (tests, emulators), else AWS
-    // STS in the function's region; building the client makes no call.
+    // Identity pools: GetCredentialsForIdentity calls STS AssumeRoleWithWebIdentity at
+    // TESSERA_STS_ENDPOINT when set (tests, emulators), else AWS STS in the function's region.
     let sts_endpoint = env_opt("TESSERA_STS_ENDPOINT");
     service.set_credential_vendor(Arc::new(crate::sts::StsVendor::from_sdk_config(
         &sdk,
@@ -94,8 +94,12 @@ pub async fn frontend_from_env(needs_master_key: bool) -> Result<Frontend, BoxEr
     )));
     // Sync: RegisterDevice's platform endpoints and UpdateRecords' pushes go to SNS at
     // TESSERA_SNS_ENDPOINT when set (tests, emulators), else AWS SNS in the function's region.
-    // sync: push notifier (tessera_aws::push)
-    //   service.set_push(Arc::new(<crate::push's SNS PushNotifier>(&sdk, env_opt("TESSERA_SNS_ENDPOINT").as_deref())));
+    match env_opt("TESSERA_SNS_ENDPOINT") {
+        Some(endpoint) => service.set_push(Arc::new(
+            crate::push::SnsPushNotifier::connect(Some(&endpoint), &service.config.region).await,
+        )),
+        None => service.set_push(Arc::new(crate::push::SnsPushNotifier::from_sdk_config(&sdk))),
+    }
     // Only the import functions get the bucket and the worker's name (operations.txt `imports`).
     if let (Some(bucket), Some(worker)) = (env_opt("TESSERA_IMPORT_BUCKET"), env_opt("TESSERA_IMPORT_WORKER"))
     {

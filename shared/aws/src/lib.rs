@@ -7,6 +7,7 @@ pub mod import;
 pub mod kms;
 pub mod lambda;
 pub mod messaging;
+pub mod push;
 pub mod sts;
 pub mod triggers;
 

@@ -5,6 +5,7 @@ pub mod credentials;
 pub mod embedded;
 pub mod import;
 pub mod outbox;
+pub mod push;
 pub mod server;
 
 pub use server::{start, LocalConfig, Running, StoreKind};

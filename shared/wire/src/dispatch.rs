@@ -4,7 +4,7 @@
 use serde_json::Value;
 use tessera_core::ops::{
     admin_users, attributes, auth, clients, devices, groups, identities, identity_pools, import, mfa,
-    passwords, pools, search, users,
+    passwords, pools, search, sync_records, users,
 };
 use tessera_core::{CallContext, Result, Service};
 
@@ -116,7 +116,24 @@ pub const IMPLEMENTED_IDENTITY: &[&str] = &[
 /// Every cognito-sync operation this version serves, alphabetical.
 pub const IMPLEMENTED_SYNC: &[&str] = &[
     // sync records (ops::sync_records)
+    "DeleteDataset",
+    "DescribeDataset",
+    "DescribeIdentityPoolUsage",
+    "DescribeIdentityUsage",
+    "ListDatasets",
+    "ListIdentityPoolUsage",
+    "ListRecords",
+    "UpdateRecords",
     // sync push and configuration (ops::sync_push)
+    "BulkPublish",
+    "GetBulkPublishDetails",
+    "GetCognitoEvents",
+    "GetIdentityPoolConfiguration",
+    "RegisterDevice",
+    "SetCognitoEvents",
+    "SetIdentityPoolConfiguration",
+    "SubscribeToDataset",
+    "UnsubscribeFromDataset",
 ];
 
 /// Runs one cognito-idp operation. `None` when the operation is not implemented.
@@ -142,7 +159,6 @@ pub async fn call_service(
     }
 }
 
-#[allow(unused_variables, unreachable_code, clippy::match_single_binding)]
 async fn run_identity(svc: &Service, ctx: &CallContext, op: &str, input: &Value) -> Option<Result<Value>> {
     Some(match op {
         // identity pools (ops::identity_pools, ops::identities)
@@ -170,12 +186,36 @@ async fn run_identity(svc: &Service, ctx: &CallContext, op: &str, input: &Value)
     })
 }
 
-#[allow(unused_variables, unreachable_code, clippy::match_single_binding)]
 async fn run_sync(svc: &Service, ctx: &CallContext, op: &str, input: &Value) -> Option<Result<Value>> {
     Some(match op {
         // sync records (ops::sync_records)
+        "DeleteDataset" => sync_records::delete_dataset(svc, ctx, input).await,
+        "DescribeDataset" => sync_records::describe_dataset(svc, ctx, input).await,
+        "DescribeIdentityPoolUsage" => sync_records::describe_identity_pool_usage(svc, ctx, input).await,
+        "DescribeIdentityUsage" => sync_records::describe_identity_usage(svc, ctx, input).await,
+        "ListDatasets" => sync_records::list_datasets(svc, ctx, input).await,
+        "ListIdentityPoolUsage" => sync_records::list_identity_pool_usage(svc, ctx, input).await,
+        "ListRecords" => sync_records::list_records(svc, ctx, input).await,
+        "UpdateRecords" => sync_records::update_records(svc, ctx, input).await,
 
         // sync push and configuration (ops::sync_push)
+        "BulkPublish" => tessera_core::ops::sync_push::bulk_publish(svc, ctx, input).await,
+        "GetBulkPublishDetails" => {
+            tessera_core::ops::sync_push::get_bulk_publish_details(svc, ctx, input).await
+        }
+        "GetCognitoEvents" => tessera_core::ops::sync_push::get_cognito_events(svc, ctx, input).await,
+        "GetIdentityPoolConfiguration" => {
+            tessera_core::ops::sync_push::get_identity_pool_configuration(svc, ctx, input).await
+        }
+        "RegisterDevice" => tessera_core::ops::sync_push::register_device(svc, ctx, input).await,
+        "SetCognitoEvents" => tessera_core::ops::sync_push::set_cognito_events(svc, ctx, input).await,
+        "SetIdentityPoolConfiguration" => {
+            tessera_core::ops::sync_push::set_identity_pool_configuration(svc, ctx, input).await
+        }
+        "SubscribeToDataset" => tessera_core::ops::sync_push::subscribe_to_dataset(svc, ctx, input).await,
+        "UnsubscribeFromDataset" => {
+            tessera_core::ops::sync_push::unsubscribe_from_dataset(svc, ctx, input).await
+        }
         _ => return None,
     })
 }

@@ -461,7 +461,10 @@ async fn try_link(
     }
     for (loser, _) in &losers {
         tracing::info!(pool = pool_id, merged = %loser.identity_id, into = %linked.identity_id, "identities merged");
-        // sync: move the merged identity's datasets (ops::sync_records)
+        super::sync_records::move_datasets_on_merge(svc, pool_id, &loser.identity_id, &linked.identity_id)
+            .await?;
+        super::sync_push::move_devices_on_merge(svc, pool_id, &loser.identity_id, &linked.identity_id)
+            .await?;
     }
     Ok(Attempt::Done(linked))
 }
@@ -964,7 +967,9 @@ async fn delete_identity(svc: &Service, identity_id: &str) -> Result<()> {
         };
         match svc.store.transact(delete_identity_writes(&identity, Some(version)), svc.now_secs()).await {
             Ok(()) => {
-                // sync: delete the identity's Sync data (ops::sync_records)
+                let pool_id = &identity.identity_pool_id;
+                super::sync_records::delete_identity_data(svc, pool_id, identity_id).await?;
+                super::sync_push::delete_identity_devices(svc, pool_id, identity_id).await?;
                 return Ok(());
             }
             Err(StoreError::ConditionFailed { .. }) => continue,

@@ -211,6 +211,7 @@ pub async fn delete_identity_pool(svc: &Service, input: &Value) -> Result<Value>
         }
         let mut writes = Vec::new();
         for entry in &page.items {
+            super::sync_push::delete_identity_devices(svc, id, &entry.sk).await?;
             let identity = super::identities::load_identity(svc, id, &entry.sk).await?;
             let more = match identity {
                 Some((identity, _)) => super::identities::delete_identity_writes(&identity, None),
@@ -224,7 +225,7 @@ pub async fn delete_identity_pool(svc: &Service, input: &Value) -> Result<Value>
         }
         svc.store.transact(writes, svc.now_secs()).await?;
     }
-    // sync: delete the pool's Sync data (ops::sync_records)
+    super::sync_records::delete_pool_data(svc, id).await?;
     Ok(json!({}))
 }
 
