@@ -1220,9 +1220,13 @@ def render_role(role: str, hooks: list[str] = ()) -> str:
             "                Effect: Allow",
             "                Action: sns:CreatePlatformEndpoint",
             "                Resource: !Sub arn:${AWS::Partition}:sns:${AWS::Region}:${AWS::AccountId}:app/*",
+            "              # SetEndpointAttributes: a token SNS already has an endpoint for (perhaps one SNS",
+            "              # disabled after the platform refused it) is enabled again and reused.",
             "              - Sid: PushPublish",
             "                Effect: Allow",
-            "                Action: sns:Publish",
+            "                Action:",
+            "                  - sns:Publish",
+            "                  - sns:SetEndpointAttributes",
             "                Resource: !Sub arn:${AWS::Partition}:sns:${AWS::Region}:${AWS::AccountId}:endpoint/*",
         ]
     return "\n".join(lines) + "\n"

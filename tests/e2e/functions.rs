@@ -214,6 +214,38 @@ fn uri_encode(s: &str) -> String {
         .collect()
 }
 
+/// A cipher that refuses everything, as the master key is missing from the functions that
+/// have no access to it.
+struct NoMasterKey;
+
+impl tessera_core::ports::SecretCipher for NoMasterKey {
+    fn seal(&self, _: &[u8]) -> tessera_core::Result<Vec<u8>> {
+        Err(tessera_core::Error::internal("no master key in this function"))
+    }
+    fn open(&self, _: &[u8]) -> tessera_core::Result<Vec<u8>> {
+        Err(tessera_core::Error::internal("no master key in this function"))
+    }
+}
+
+/// The same store behind a service without the master key (the deployed `well-known`).
+fn keyless_frontend(fe: &Frontend, dir: &std::path::Path) -> Frontend {
+    let service = Service::new(
+        fe.service.store.clone(),
+        Arc::new(Outbox::new(dir)),
+        Arc::new(SystemClock),
+        Arc::new(SystemRng),
+        Arc::new(NoMasterKey),
+        ServiceConfig::default(),
+    );
+    Frontend {
+        service: Arc::new(service),
+        admin_keys: Default::default(),
+        max_skew_secs: 300,
+        issuer_base: None,
+        cors: Cors::default(),
+    }
+}
+
 async fn frontend(dir: &std::path::Path) -> Frontend {
     let store = Arc::new(EmbeddedStore::open(dir).unwrap());
     let outbox = Arc::new(Outbox::new(dir));
@@ -578,6 +610,11 @@ async fn every_function_handles_its_sample_event() {
     let identity_issuer = "https://d111111abcdef8.cloudfront.net/cognito-identity";
     assert_eq!(documents["cognito-identity-openid-configuration"].1["issuer"], identity_issuer);
     assert!(documents["cognito-identity-jwks"].1["keys"].as_array().is_some_and(|k| !k.is_empty()));
+    // Deployed, the well-known function has no master key (tessera_aws::lambda::run_well_known,
+    // role readonly): the same documents must come from public key material alone.
+    let keyless = keyless_frontend(&fe, &dir);
+    let served_without_key = run_event(&keyless, &outbox, &all, "well-known", &subs, &Signer::admin()).await;
+    assert_eq!(served_without_key, documents, "well-known without the master key");
     // User import: two jobs given the sample events' fixed ids, one started (and run by the
     // worker's handler), the other stopped before it starts.
     run!("get-csv-header");
