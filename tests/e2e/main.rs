@@ -24,6 +24,7 @@ mod pools;
 mod search;
 mod signup;
 mod srp;
+mod sync;
 mod tokens;
 mod triggers_auth;
 mod triggers_lifecycle;

@@ -29,6 +29,7 @@ fn limits_from_env() -> Limits {
         groups_per_pool: read("TESSERA_MAX_GROUPS_PER_POOL", default.groups_per_pool),
         groups_per_user: read("TESSERA_MAX_GROUPS_PER_USER", default.groups_per_user),
         custom_attributes_per_pool: read("TESSERA_MAX_CUSTOM_ATTRIBUTES", default.custom_attributes_per_pool),
+        ..default
     }
 }
 

@@ -41,11 +41,24 @@ pub struct Limits {
     pub groups_per_user: u64,
     /// Custom attributes one pool may define (Cognito: 50; the 2019 guide says 25).
     pub custom_attributes_per_pool: u64,
+    /// Cognito Sync datasets one identity may hold, merged ones included (20).
+    pub sync_datasets_per_identity: u64,
+    /// Live records one Sync dataset may hold (1024).
+    pub sync_records_per_dataset: u64,
+    /// UTF-8 bytes of the keys and values of a Sync dataset's live records (1 MB).
+    pub sync_dataset_bytes: u64,
 }
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { groups_per_pool: 10_000, groups_per_user: 100, custom_attributes_per_pool: 50 }
+        Limits {
+            groups_per_pool: 10_000,
+            groups_per_user: 100,
+            custom_attributes_per_pool: 50,
+            sync_datasets_per_identity: 20,
+            sync_records_per_dataset: 1024,
+            sync_dataset_bytes: 1024 * 1024,
+        }
     }
 }
 

@@ -119,6 +119,7 @@ async fn main() -> Result<(), String> {
                 groups_per_pool: max_groups_per_pool,
                 groups_per_user: max_groups_per_user,
                 custom_attributes_per_pool: max_custom_attributes,
+                ..Limits::default()
             };
             let keys = cfg.admin_keys.clone();
             let running = tessera_local::start(cfg).await?;

@@ -3,7 +3,8 @@
 
 use serde_json::Value;
 use tessera_core::ops::{
-    admin_users, attributes, auth, clients, devices, groups, import, mfa, passwords, pools, search, users,
+    admin_users, attributes, auth, clients, devices, groups, import, mfa, passwords, pools, search,
+    sync_records, users,
 };
 use tessera_core::{CallContext, Result, Service};
 
@@ -97,6 +98,14 @@ pub const IMPLEMENTED_IDENTITY: &[&str] = &[
 /// Every cognito-sync operation this version serves, alphabetical.
 pub const IMPLEMENTED_SYNC: &[&str] = &[
     // sync records (ops::sync_records)
+    "DeleteDataset",
+    "DescribeDataset",
+    "DescribeIdentityPoolUsage",
+    "DescribeIdentityUsage",
+    "ListDatasets",
+    "ListIdentityPoolUsage",
+    "ListRecords",
+    "UpdateRecords",
     // sync push and configuration (ops::sync_push)
 ];
 
@@ -135,6 +144,14 @@ async fn run_identity(svc: &Service, ctx: &CallContext, op: &str, input: &Value)
 async fn run_sync(svc: &Service, ctx: &CallContext, op: &str, input: &Value) -> Option<Result<Value>> {
     Some(match op {
         // sync records (ops::sync_records)
+        "DeleteDataset" => sync_records::delete_dataset(svc, ctx, input).await,
+        "DescribeDataset" => sync_records::describe_dataset(svc, ctx, input).await,
+        "DescribeIdentityPoolUsage" => sync_records::describe_identity_pool_usage(svc, ctx, input).await,
+        "DescribeIdentityUsage" => sync_records::describe_identity_usage(svc, ctx, input).await,
+        "ListDatasets" => sync_records::list_datasets(svc, ctx, input).await,
+        "ListIdentityPoolUsage" => sync_records::list_identity_pool_usage(svc, ctx, input).await,
+        "ListRecords" => sync_records::list_records(svc, ctx, input).await,
+        "UpdateRecords" => sync_records::update_records(svc, ctx, input).await,
 
         // sync push and configuration (ops::sync_push)
         _ => return None,

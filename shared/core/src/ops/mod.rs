@@ -16,5 +16,7 @@ pub mod passwords;
 pub mod pools;
 pub mod search;
 pub mod sync_access;
+pub mod sync_records;
+pub mod sync_trigger;
 pub mod token_generation;
 pub mod users;

@@ -100,6 +100,26 @@ pub async fn contract_expiry<S: Store>(s: S) {
     assert_eq!(s.get("p", "code", NOW + 11).await.unwrap().unwrap().version, 2);
 }
 
+/// A transaction holds at most [`MAX_TRANSACTION_WRITES`] writes (DynamoDB's limit): that many
+/// apply; one more is refused as `Invalid` and applies nothing.
+pub async fn contract_transaction_size_limit<S: Store>(s: S) {
+    let writes = |pk: &str, n: usize| -> Vec<Write> {
+        (0..n).map(|i| Write::put(item(pk, &format!("k{i:03}"), 1), Cond::NotExists)).collect()
+    };
+    s.transact(writes("full", MAX_TRANSACTION_WRITES), NOW).await.unwrap();
+    let page = s.query("full", "", None, 1000, NOW).await.unwrap();
+    assert_eq!(page.items.len(), MAX_TRANSACTION_WRITES);
+    let e = s.transact(writes("over", MAX_TRANSACTION_WRITES + 1), NOW).await;
+    assert!(matches!(e, Err(StoreError::Invalid(_))), "{e:?}");
+    assert!(s.query("over", "", None, 1000, NOW).await.unwrap().items.is_empty());
+    // Deletes count the same as puts.
+    let mut mixed = writes("over", MAX_TRANSACTION_WRITES);
+    mixed.push(Write::delete("full", "k000", Cond::None));
+    assert!(matches!(s.transact(mixed, NOW).await, Err(StoreError::Invalid(_))));
+    assert!(s.get("full", "k000", NOW).await.unwrap().is_some());
+    assert!(s.query("over", "", None, 1000, NOW).await.unwrap().items.is_empty());
+}
+
 /// Many concurrent creators of one key: exactly one wins.
 pub async fn contract_concurrent_unique<S: Store + 'static>(s: S) {
     let s = Arc::new(s);
@@ -156,6 +176,10 @@ macro_rules! store_contract_tests {
         #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
         async fn contract_expiry() {
             $crate::store::contract::contract_expiry($make).await
+        }
+        #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+        async fn contract_transaction_size_limit() {
+            $crate::store::contract::contract_transaction_size_limit($make).await
         }
         #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
         async fn contract_concurrent_unique() {
