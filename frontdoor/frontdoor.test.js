@@ -72,6 +72,55 @@ test('rewrites an identity-pool target to /cognito-identity/<Operation>', () => 
     assert.equal(r.uri, '/cognito-identity/GetId');
 });
 
+test('rewrites every identity-pool operation, signed or not, to /cognito-identity/<Operation>', () => {
+    for (const op of ['GetCredentialsForIdentity', 'GetOpenIdTokenForDeveloperIdentity', 'ListIdentityPools', 'UnlinkIdentity']) {
+        const r = handler(event({
+            headers: Object.assign(target('AWSCognitoIdentityService.' + op), {
+                authorization: 'AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20250101/us-east-1/cognito-identity/aws4_request, SignedHeaders=host;x-amz-date;x-amz-target, Signature=0',
+            }),
+        }));
+        assert.equal(r.uri, '/cognito-identity/' + op);
+        assert.equal(r.headers['x-tessera-original-uri'].value, '/', 'the identity service signs POST /');
+        assert.equal(r.headers.authorization.value.startsWith('AWS4-HMAC-SHA256'), true);
+    }
+});
+
+test('rejects a malformed identity-pool target like any other', () => {
+    assertUnknown(handler(event({ headers: target('AWSCognitoIdentityService.get-id') })), 'Unknown operation');
+    assertUnknown(handler(event({ headers: target('AWSCognitoIdentityService.') })), 'Unknown operation');
+    assertUnknown(handler(event({ headers: target('AWSCognitoSyncService.ListRecords') })), 'Unknown operation');
+});
+
+test('passes Cognito Sync requests through unchanged, keeping the signed (encoded) path', () => {
+    const dataset = '/identitypools/us-east-1%3A0f5e7a3c-1d2b-4c5d-8e9f-0a1b2c3d4e5f/identities/'
+        + 'us-east-1%3A5b1e0c2a-7d4f-4e8b-9a6c-3f2d1e0b9c8a/datasets/settings';
+    for (const [method, uri] of [
+        ['GET', dataset + '/records'],
+        ['POST', dataset],
+        ['DELETE', dataset],
+        ['POST', dataset + '/subscriptions/device-1'],
+        ['DELETE', dataset + '/subscriptions/device-1'],
+        ['GET', '/identitypools'],
+        ['POST', '/identitypools/us-east-1%3A0f5e7a3c-1d2b-4c5d-8e9f-0a1b2c3d4e5f/configuration'],
+    ]) {
+        const r = handler(event({ method, uri, headers: { 'content-type': 'application/json', 'x-amz-security-token': 'token' } }));
+        assert.equal(r.statusCode, undefined, `${method} ${uri} must not be answered by the front door`);
+        assert.equal(r.method, method);
+        assert.equal(r.uri, uri);
+        assert.equal(r.headers['x-tessera-original-uri'].value, uri);
+        assert.equal(r.headers['x-amz-security-token'].value, 'token');
+    }
+});
+
+test('leaves the identity issuer documents alone', () => {
+    for (const doc of ['jwks.json', 'openid-configuration']) {
+        const uri = '/cognito-identity/.well-known/' + doc;
+        const r = handler(event({ method: 'GET', uri }));
+        assert.equal(r.uri, uri);
+        assert.equal(r.headers['x-tessera-original-uri'].value, uri);
+    }
+});
+
 test('keeps what the client signed: original Host and URI', () => {
     const r = handler(event({ headers: target('AWSCognitoIdentityProviderService.AdminGetUser'), host: 'auth.example.com' }));
     assert.equal(r.headers['x-tessera-original-uri'].value, '/');

@@ -15,9 +15,10 @@ if ! .venv/bin/python -c 'import moto, boto3, jwt, awscli, cfnlint, samtranslato
   .venv/bin/pip install --quiet --disable-pip-version-check 'moto[server]>=5,<6' boto3 awscli 'pyjwt[crypto]' cfn-lint aws-sam-translator
 fi
 
-# amazon-cognito-identity-js for the JS client tests (tests/e2e/js_client.rs), pinned by its lock.
+# amazon-cognito-identity-js and amazon-cognito-js (with aws-sdk v2) for the JS client tests
+# (tests/e2e/js_client.rs, tests/e2e/js_sync_client.rs), pinned by their lock.
 if ! command -v npm >/dev/null 2>&1; then
-  echo "== npm not found: install Node.js 18 or later, or the JS client tests (tests/e2e/js_client.rs) fail"
+  echo "== npm not found: install Node.js 18 or later, or the JS client tests (tests/e2e/js_client.rs, js_sync_client.rs) fail"
 elif [ ! -f tests/js/node_modules/.package-lock.json ] || [ tests/js/package-lock.json -nt tests/js/node_modules/.package-lock.json ]; then
   echo "== installing the JS client tests' packages (npm ci --prefix tests/js)"
   npm ci --prefix tests/js --no-audit --no-fund

@@ -17,17 +17,27 @@ Output:
   template.yaml                       the SAM template, entirely
   events/<name>/success.json          a sample API Gateway HTTP API event per operation and special
                                       function (the [hooks] get none: their Cognito trigger samples,
-                                      events/<hook>/*.json, are written by hand and left alone)
-  events/well-known/{jwks,openid-configuration}.json
+                                      events/<hook>/*.json, are written by hand and left alone);
+                                      for a REST (Sync) operation, BODIES holds its input members and
+                                      the model places them in the path, query, headers and body
+  events/well-known/{jwks,openid-configuration,cognito-identity-jwks,
+                     cognito-identity-openid-configuration}.json
   events/README.md
 Other files under events/ (more cases, <case>.expected.json) are the tests' and are left alone.
 
+Sections: [cognito-idp] and [cognito-identity] (JSON 1.1: POST /<service>/<Operation>, mapped
+from X-Amz-Target by the front door) and [cognito-sync] (REST-JSON: routed at the method and path
+of shared/wire/model/cognito-sync.json, the compact model the wire routes by). Mains call
+run_operation("<Operation>") for cognito-idp and run_operation("<service>:<Operation>") else.
+
 Checks, failing loudly before anything is written:
-  - every operation exists in the Cognito API model and its auth matches the model's, and every
-    sample body uses only members of the operation's input shape and has the required ones (the
-    model is read from ../shared/api-models beside the repository, or $TESSERA_API_MODELS;
-    skipped with a note when absent);
-  - binary names are unique;
+  - every operation exists in the Cognito API model and its auth matches the model's, a REST
+    operation's route is the model's, and every sample body uses only members of the
+    operation's input shape, has the required ones and keeps to their lengths, patterns and
+    enums (placeholders {{NAME}} excepted) (the models are read from ../shared/api-models beside
+    the repository, or $TESSERA_API_MODELS; skipped with a note when absent);
+  - binary names are unique, and no identity or sync binary takes a cognito-idp operation's
+    name (name=<binary> in operations.txt renames one); no two functions share a route;
   - the template stays within the per-stack resource budget (tools/check-template.py's estimate).
 """
 
@@ -60,7 +70,11 @@ SERVICES = {
     "cognito-idp": "AWSCognitoIdentityProviderService",
     "cognito-identity": "AWSCognitoIdentityService",
 }
-FLAGS = {"sends", "readonly", "imports", "triggers"}
+# REST-JSON services: each operation is routed at its model's method and path (the compact model
+# the wire itself routes by, shared/wire/model/<service>.json, so the two cannot disagree).
+REST_SERVICES = {"cognito-sync"}
+WIRE_MODELS = ROOT / "shared" / "wire" / "model"
+FLAGS = {"sends", "readonly", "imports", "triggers", "push"}
 
 # ---------------------------------------------------------------------------------------------
 # Sample request bodies. Fixed identifiers, so a test can seed them.
@@ -89,6 +103,44 @@ DEVICE_VERIFIER = (
     "iSUZfoJ8Qe7oET2lUeHs9e0kiLGLODJfC26Xu6i1ZkxWDUKjtBVkCg333FQHovw5w2LUiyVJLkr77cS6JtqE1XpdzdQHbb6zlZ8LEXgeYM/S5Q13"
     "Yno97+Ji4Zp4KgiiWjLbHRMGY9o1zooT1NWj4YiibDuwZMG6LRtmhuxjH2rI"
 )
+# Identity pools and Sync. The identity pool and identity ids are fixed so a test can seed them
+# (events/README.md); the login key of the user pool is its issuer without the scheme, as the
+# sample events reach Tessera through the front door at FRONT_DOOR_HOST.
+FRONT_DOOR_HOST = "d111111abcdef8.cloudfront.net"
+IDENTITY_POOL = "us-east-1:0f5e7a3c-1d2b-4c5d-8e9f-0a1b2c3d4e5f"
+IDENTITY = "us-east-1:5b1e0c2a-7d4f-4e8b-9a6c-3f2d1e0b9c8a"
+USER_POOL_PROVIDER = f"{FRONT_DOOR_HOST}/{POOL}"
+DEVELOPER_PROVIDER = "login.tessera.example"
+DEVELOPER_USER = "jane-0001"
+DEVELOPER_USER_LEGACY = "jane-legacy-0001"
+AUTHENTICATED_ROLE = "arn:aws:iam::123456789012:role/tessera-identity-authenticated"
+UNAUTHENTICATED_ROLE = "arn:aws:iam::123456789012:role/tessera-identity-unauthenticated"
+DATASET = "settings"
+PUSH_APPLICATION = "arn:aws:sns:us-east-1:123456789012:app/GCM/tessera-example"
+PUSH_ROLE = "arn:aws:iam::123456789012:role/tessera-sync-push"
+SYNC_TRIGGER = "arn:aws:lambda:us-east-1:123456789012:function:tessera-trigger-sync"
+# An FCM registration token has this shape; SNS keeps it as the endpoint's token.
+PUSH_TOKEN = "fGx2kQ9bTz6mN3vR8wYp1L:APA91bH7sK2dQ4nV6mX8zC0bN2vB4nM6qW8eR0tY2uI4oP6aS8dF0gH2jK4lZ6xC8vB0nM2qW4eR6tY8uI0oP2aS4dF6gH8jK0lZ2xC"
+# The ID token of USER (from the sign-in the test makes first), the device RegisterDevice
+# created and the session token ListRecords answered: values that only exist at run time.
+ID_TOKEN = "{{ID_TOKEN}}"
+DEVICE_ID = "{{DEVICE_ID}}"
+SYNC_SESSION_TOKEN = "{{SYNC_SESSION_TOKEN}}"
+# x-amz-Client-Context as the mobile SDKs send it: base64 of their client/env JSON.
+CLIENT_CONTEXT = "eyJjbGllbnQiOnsiYXBwX3RpdGxlIjoiVGVzc2VyYSBleGFtcGxlIiwiYXBwX3ZlcnNpb25fbmFtZSI6IjEuMC4wIn0sImVudiI6eyJwbGF0Zm9ybSI6ImFuZHJvaWQifX0="
+IDENTITY_POOL_SETTINGS = {
+    "IdentityPoolName": "tessera_example",
+    "AllowUnauthenticatedIdentities": True,
+    "AllowClassicFlow": True,
+    "DeveloperProviderName": DEVELOPER_PROVIDER,
+    "CognitoIdentityProviders": [
+        {"ProviderName": USER_POOL_PROVIDER, "ClientId": CLIENT, "ServerSideTokenCheck": False}
+    ],
+    "IdentityPoolTags": {"project": "tessera"},
+}
+SYNC_PATH = {"IdentityPoolId": IDENTITY_POOL, "IdentityId": IDENTITY}
+SYNC_DATASET = dict(SYNC_PATH, DatasetName=DATASET)
+
 # A user an administrator invites, and the temporary password they get.
 INVITED = "john@example.com"
 TEMPORARY_PASSWORD = "Temporary-Horse-7"
@@ -292,12 +344,86 @@ BODIES: dict[str, dict] = {
             }
         ],
     },
+
+    # Identity pools ([cognito-identity])
+    "CreateIdentityPool": IDENTITY_POOL_SETTINGS,
+    "DescribeIdentityPool": {"IdentityPoolId": IDENTITY_POOL},
+    "UpdateIdentityPool": dict(
+        IDENTITY_POOL_SETTINGS,
+        IdentityPoolId=IDENTITY_POOL,
+        CognitoIdentityProviders=[{"ProviderName": USER_POOL_PROVIDER, "ClientId": CLIENT, "ServerSideTokenCheck": True}],
+    ),
+    "DeleteIdentityPool": {"IdentityPoolId": IDENTITY_POOL},
+    "ListIdentityPools": {"MaxResults": 10},
+    "SetIdentityPoolRoles": {
+        "IdentityPoolId": IDENTITY_POOL,
+        "Roles": {"authenticated": AUTHENTICATED_ROLE, "unauthenticated": UNAUTHENTICATED_ROLE},
+        "RoleMappings": {f"{USER_POOL_PROVIDER}:{CLIENT}": {"Type": "Token", "AmbiguousRoleResolution": "AuthenticatedRole"}},
+    },
+    "GetIdentityPoolRoles": {"IdentityPoolId": IDENTITY_POOL},
+    "GetId": {"AccountId": "123456789012", "IdentityPoolId": IDENTITY_POOL, "Logins": {USER_POOL_PROVIDER: ID_TOKEN}},
+    "GetOpenIdToken": {"IdentityId": IDENTITY, "Logins": {USER_POOL_PROVIDER: ID_TOKEN}},
+    "GetCredentialsForIdentity": {"IdentityId": IDENTITY, "Logins": {USER_POOL_PROVIDER: ID_TOKEN}},
+    "GetOpenIdTokenForDeveloperIdentity": {
+        "IdentityPoolId": IDENTITY_POOL,
+        "IdentityId": IDENTITY,
+        "Logins": {DEVELOPER_PROVIDER: DEVELOPER_USER},
+        "TokenDuration": 900,
+    },
+    "LookupDeveloperIdentity": {"IdentityPoolId": IDENTITY_POOL, "DeveloperUserIdentifier": DEVELOPER_USER, "MaxResults": 10},
+    "MergeDeveloperIdentities": {
+        "SourceUserIdentifier": DEVELOPER_USER_LEGACY,
+        "DestinationUserIdentifier": DEVELOPER_USER,
+        "DeveloperProviderName": DEVELOPER_PROVIDER,
+        "IdentityPoolId": IDENTITY_POOL,
+    },
+    "UnlinkDeveloperIdentity": {
+        "IdentityId": IDENTITY,
+        "IdentityPoolId": IDENTITY_POOL,
+        "DeveloperProviderName": DEVELOPER_PROVIDER,
+        "DeveloperUserIdentifier": DEVELOPER_USER,
+    },
+    "UnlinkIdentity": {"IdentityId": IDENTITY, "Logins": {USER_POOL_PROVIDER: ID_TOKEN}, "LoginsToRemove": [USER_POOL_PROVIDER]},
+    "DescribeIdentity": {"IdentityId": IDENTITY},
+    "ListIdentities": {"IdentityPoolId": IDENTITY_POOL, "MaxResults": 10, "HideDisabled": False},
+    "DeleteIdentities": {"IdentityIdsToDelete": [IDENTITY]},
+
+    # Cognito Sync ([cognito-sync]): the operation's input members, placed by the model into the
+    # path, the query string, headers and the body of the sample event.
+    "ListDatasets": dict(SYNC_PATH, MaxResults=20),
+    "DescribeDataset": SYNC_DATASET,
+    "DeleteDataset": SYNC_DATASET,
+    "ListRecords": dict(SYNC_DATASET, LastSyncCount=0, MaxResults=1024),
+    "UpdateRecords": dict(
+        SYNC_DATASET,
+        DeviceId=DEVICE_ID,
+        RecordPatches=[
+            {"Op": "replace", "Key": "theme", "Value": "dark", "SyncCount": 0, "DeviceLastModifiedDate": 1735732800},
+            {"Op": "replace", "Key": "language", "Value": "en-GB", "SyncCount": 0, "DeviceLastModifiedDate": 1735732800},
+        ],
+        SyncSessionToken=SYNC_SESSION_TOKEN,
+        ClientContext=CLIENT_CONTEXT,
+    ),
+    "DescribeIdentityUsage": SYNC_PATH,
+    "DescribeIdentityPoolUsage": {"IdentityPoolId": IDENTITY_POOL},
+    "ListIdentityPoolUsage": {"MaxResults": 10},
+    "GetIdentityPoolConfiguration": {"IdentityPoolId": IDENTITY_POOL},
+    "SetIdentityPoolConfiguration": {
+        "IdentityPoolId": IDENTITY_POOL,
+        "PushSync": {"ApplicationArns": [PUSH_APPLICATION], "RoleArn": PUSH_ROLE},
+    },
+    "GetCognitoEvents": {"IdentityPoolId": IDENTITY_POOL},
+    "SetCognitoEvents": {"IdentityPoolId": IDENTITY_POOL, "Events": {"SyncTrigger": SYNC_TRIGGER}},
+    "RegisterDevice": dict(SYNC_PATH, Platform="GCM", Token=PUSH_TOKEN),
+    "SubscribeToDataset": dict(SYNC_DATASET, DeviceId=DEVICE_ID),
+    "UnsubscribeFromDataset": dict(SYNC_DATASET, DeviceId=DEVICE_ID),
+    "BulkPublish": {"IdentityPoolId": IDENTITY_POOL},
+    "GetBulkPublishDetails": {"IdentityPoolId": IDENTITY_POOL},
 }
 
 # Sample-event constants: an HTTP API reached through the CloudFront front door.
 API_ID = "a1b2c3d4e5"
 API_HOST = f"{API_ID}.execute-api.us-east-1.amazonaws.com"
-FRONT_DOOR_HOST = "d111111abcdef8.cloudfront.net"
 SOURCE_IP = "203.0.113.10"
 USER_AGENT = "aws-cli/2.22.0 md/awscrt#0.22.0 ua/2.0 os/linux#6.1 md/arch#x86_64 lang/python#3.12.6"
 EVENT_TIME = "01/Jan/2025:12:00:00 +0000"
@@ -338,8 +464,16 @@ class Function:
             + (["Send"] if "sends" in self.flags else [])
             + (["Import"] if "imports" in self.flags else [])
             + (["Trigger"] if "triggers" in self.flags else [])
+            + (["Push"] if "push" in self.flags else [])
         )
         return "".join(parts) + "FunctionRole"
+
+    @property
+    def bound_operation(self) -> str | None:
+        """What run_operation takes: the bare name for cognito-idp, "<service>:<Operation>" else."""
+        if self.operation is None:
+            return None
+        return self.operation if self.service == "cognito-idp" else f"{self.service}:{self.operation}"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -459,8 +593,9 @@ def parse_list(path: Path) -> list[Function]:
         m = re.fullmatch(r"\[([a-z0-9-]+)\]", line)
         if m:
             section = m.group(1)
-            if section not in ("special", "hooks") and section not in SERVICES:
-                fail(f"{where}: unknown section [{section}] (known: {', '.join(SERVICES)}, special, hooks)")
+            if section not in ("special", "hooks") and section not in SERVICES and section not in REST_SERVICES:
+                known = ", ".join([*SERVICES, *sorted(REST_SERVICES)])
+                fail(f"{where}: unknown section [{section}] (known: {known}, special, hooks)")
             continue
         words = line.split()
         if section is None:
@@ -524,42 +659,91 @@ def parse_list(path: Path) -> list[Function]:
             )
         else:
             if len(words) < 2:
-                fail(f"{where}: expected `<Operation> <none|sigv4> [flags]`")
-            op, auth, flags = words[0], words[1], set(words[2:])
+                fail(f"{where}: expected `<Operation> <none|sigv4> [flags] [name=<binary>]`")
+            op, auth = words[0], words[1]
+            names = [w[5:] for w in words[2:] if w.startswith("name=")]
+            flags = {w for w in words[2:] if not w.startswith("name=")}
             if not re.fullmatch(r"[A-Z][A-Za-z0-9]*", op):
                 fail(f"{where}: not an operation name: {op!r}")
             if auth not in {"none", "sigv4"}:
                 fail(f"{where}: auth must be none or sigv4, got {auth!r}")
             if flags - FLAGS:
                 fail(f"{where}: unknown flags {sorted(flags - FLAGS)} (known: {sorted(FLAGS)})")
-            route = Route("POST", f"/{section}/{op}", "Api")
-            functions.append(
-                Function(
-                    name=kebab(op),
-                    main=f'tessera_aws::lambda::run_operation("{op}")',
-                    doc=f"Lambda function for the Cognito `{op}` operation.",
-                    routes=[route],
-                    flags=flags,
-                    service=section,
-                    operation=op,
-                    auth=auth,
-                )
+            if len(names) > 1 or names and not re.fullmatch(r"[a-z][a-z0-9-]*", names[0]):
+                fail(f"{where}: name= takes one kebab-case binary name")
+            if section in REST_SERVICES:
+                method, rpath = rest_route(section, op, where)
+                route = Route(method, rpath, "Api")
+            else:
+                route = Route("POST", f"/{section}/{op}", "Api")
+            f = Function(
+                name=names[0] if names else kebab(op),
+                main="",
+                doc=f"Lambda function for the Cognito {'' if section == 'cognito-idp' else section + ' '}`{op}` operation.",
+                routes=[route],
+                flags=flags,
+                service=section,
+                operation=op,
+                auth=auth,
             )
+            f.main = f'tessera_aws::lambda::run_operation("{f.bound_operation}")'
+            functions.append(f)
     seen: dict[str, Function] = {}
     for f in functions:
         if f.name in seen:
             fail(f"two functions are named {f.name} (binary names must be unique)")
         seen[f.name] = f
+    # The other services' operations must not take a name a user-pool operation has or will have:
+    # listing that operation later would make a clash (or silently rename a deployed function).
+    idp_names = {kebab(op) for op in wire_model("cognito-idp")["operations"]}
+    for f in functions:
+        if f.service not in (None, "cognito-idp") and f.name in idp_names:
+            fail(
+                f"{f.service} {f.operation}: binary name {f.name} is a cognito-idp operation's; give it "
+                f"name=<prefix>-{f.name} in {path.name} (identity- for cognito-identity, sync- for cognito-sync)"
+            )
+    routes: dict[tuple[str, str], str] = {}
+    for f in functions:
+        for r in f.routes:
+            key = (r.method, re.sub(r"\{[^}]*\}", "{}", r.path))
+            if key in routes:
+                fail(f"{f.name} and {routes[key]} have the same route {r.method} {r.path}")
+            routes[key] = f.name
     if not functions:
         fail(f"{path} lists no functions")
     return functions
 
 
 def route_event_name(path: str) -> str:
-    last = path.rstrip("/").rsplit("/", 1)[-1]
-    last = re.sub(r"\.[a-z]+$", "", last)
-    words = re.split(r"[^A-Za-z0-9]+", last)
+    """The route's last segment, prefixed by its first when that is literal:
+    /{poolId}/.well-known/jwks.json -> Jwks, /cognito-identity/.well-known/jwks.json -> CognitoIdentityJwks."""
+    segments = path.strip("/").split("/")
+    last = re.sub(r"\.[a-z]+$", "", segments[-1])
+    first = segments[0] if len(segments) > 1 and not segments[0].startswith("{") else ""
+    words = re.split(r"[^A-Za-z0-9]+", f"{first} {last}")
     return "".join(w[:1].upper() + w[1:] for w in words if w) or "Root"
+
+
+_WIRE_MODELS: dict[str, dict] = {}
+
+
+def wire_model(service: str) -> dict:
+    """The compact model the wire validates and routes by (always in the repository)."""
+    if service not in _WIRE_MODELS:
+        p = WIRE_MODELS / f"{service}.json"
+        if not p.exists():
+            fail(f"no compact model for {service} at {p.relative_to(ROOT)}")
+        _WIRE_MODELS[service] = json.loads(p.read_text(encoding="utf-8"))
+    return _WIRE_MODELS[service]
+
+
+def rest_route(service: str, op: str, where: str) -> tuple[str, str]:
+    """A REST operation's HTTP API route: the model's method and requestUri without its query."""
+    operation = wire_model(service)["operations"].get(op)
+    if operation is None or "http" not in operation:
+        fail(f"{where}: {op} is not a REST operation of {service} (shared/wire/model/{service}.json)")
+    http = operation["http"]
+    return http["method"], http["requestUri"].split("?", 1)[0]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -588,8 +772,8 @@ def check_against_models(functions: list[Function]) -> str:
                 continue
             models[f.service] = json.loads(p.read_text(encoding="utf-8"))
             prefix = models[f.service]["metadata"].get("targetPrefix")
-            if prefix != SERVICES[f.service]:
-                errors.append(f"{f.service}: model targetPrefix {prefix} != {SERVICES[f.service]}")
+            if prefix != SERVICES.get(f.service):
+                errors.append(f"{f.service}: model targetPrefix {prefix} != {SERVICES.get(f.service)}")
         model = models[f.service]
         op = model["operations"].get(f.operation)
         if op is None:
@@ -598,6 +782,12 @@ def check_against_models(functions: list[Function]) -> str:
         model_auth = "none" if op.get("authtype") == "none" else "sigv4"
         if model_auth != f.auth:
             errors.append(f"{f.operation}: listed as {f.auth}, the model says {model_auth}")
+        if f.service in REST_SERVICES:
+            # The routes come from the wire's compact copy: it must still match the model.
+            route = (op["http"]["method"], op["http"]["requestUri"].split("?", 1)[0])
+            if route != (f.routes[0].method, f.routes[0].path):
+                errors.append(f"{f.operation}: routed at {f.routes[0].method} {f.routes[0].path}, the model says "
+                              f"{route[0]} {route[1]} (run tools/compact-model.py)")
         body = BODIES.get(f.operation)
         if body is not None and "input" in op:
             validate_shape(model["shapes"], op["input"]["shape"], body, f.operation, errors)
@@ -640,6 +830,13 @@ def validate_shape(shapes: dict, shape_name: str, value, where: str, errors: lis
             errors.append(f"{where}: expected a string ({shape_name})")
         elif "enum" in shape and value not in shape["enum"]:
             errors.append(f"{where}: {value!r} is not one of {shape['enum']}")
+        elif PLACEHOLDER.fullmatch(value):
+            pass  # substituted at run time: its length and pattern are the real value's
+        else:
+            check_size(shape, len(value), where, "characters", errors)
+            pattern = compiled_pattern(shape.get("pattern"))
+            if pattern is not None and not pattern.fullmatch(value):
+                errors.append(f"{where}: {value!r} does not match {shape['pattern']!r} ({shape_name})")
     elif kind in ("integer", "long"):
         if not isinstance(value, int) or isinstance(value, bool):
             errors.append(f"{where}: expected an integer ({shape_name})")
@@ -648,6 +845,30 @@ def validate_shape(shapes: dict, shape_name: str, value, where: str, errors: lis
     elif kind == "boolean":
         if not isinstance(value, bool):
             errors.append(f"{where}: expected a boolean ({shape_name})")
+    elif kind == "timestamp":
+        # JSON protocols carry timestamps as epoch seconds.
+        if not isinstance(value, (int, float)) or isinstance(value, bool):
+            errors.append(f"{where}: expected epoch seconds ({shape_name})")
+    if kind in ("list", "map") and isinstance(value, (list, dict)):
+        check_size(shape, len(value), where, "entries", errors)
+
+
+PLACEHOLDER = re.compile(r"\{\{[A-Z_]+\}\}")
+
+
+def check_size(shape: dict, n: int, where: str, unit: str, errors: list[str]) -> None:
+    if "min" in shape and n < shape["min"] or "max" in shape and n > shape["max"]:
+        errors.append(f"{where}: {n} {unit}, outside {shape.get('min', 0)}..{shape.get('max', '')}")
+
+
+def compiled_pattern(pattern: str | None) -> re.Pattern | None:
+    """The model's (Java) regular expression, or None where Python's syntax differs (\\p{L}...)."""
+    if pattern is None:
+        return None
+    try:
+        return re.compile(pattern, re.DOTALL)
+    except re.error:
+        return None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -703,14 +924,17 @@ def base_headers() -> dict:
 
 
 def http_event(name: str, method: str, route_path: str, raw_path: str, headers: dict,
-               body: str | None, path_parameters: dict | None = None) -> dict:
+               body: str | None, path_parameters: dict | None = None,
+               query: list[tuple[str, str]] = ()) -> dict:
     event = {
         "version": "2.0",
         "routeKey": f"{method} {route_path}",
         "rawPath": raw_path,
-        "rawQueryString": "",
+        "rawQueryString": "&".join(f"{uri_encode(k)}={uri_encode(v)}" for k, v in query),
         "headers": dict(sorted(headers.items())),
     }
+    if query:
+        event["queryStringParameters"] = dict(query)
     event["requestContext"] = {
         "accountId": "123456789012",
         "apiId": API_ID,
@@ -753,6 +977,51 @@ def operation_event(f: Function) -> dict:
     return http_event(f.name, "POST", route.path, route.path, headers, body)
 
 
+def uri_encode(value: str) -> str:
+    """As the SDKs encode URI labels and query values: all but the unreserved characters. A
+    placeholder ({{NAME}}) stays as it is, for the test to substitute."""
+    from urllib.parse import quote
+
+    return "".join(
+        part if PLACEHOLDER.fullmatch(part) else quote(part, safe="-_.~")
+        for part in re.split(f"({PLACEHOLDER.pattern})", value)
+        if part
+    )
+
+
+def rest_operation_event(f: Function) -> dict:
+    """A REST-JSON (Sync) operation's event: the sample input's members where the model binds
+    them (URI labels, query string, headers), the rest as the JSON body."""
+    if f.operation not in BODIES:
+        fail(f"no sample input for {f.operation}: add one to BODIES in tools/gen-functions.py")
+    shape = wire_model(f.service)["shapes"][wire_model(f.service)["operations"][f.operation]["input"]]
+    locations = shape.get("locations", {})
+    route = f.routes[0]
+    labels, query, headers, body = {}, [], {}, {}
+    for member, value in BODIES[f.operation].items():
+        location, name = locations.get(member, (None, member))
+        text = value if isinstance(value, str) else json.dumps(value)
+        if location == "uri":
+            labels[name] = text
+        elif location == "querystring":
+            query.append((name, text))
+        elif location == "header":
+            headers[name.lower()] = text
+        else:
+            body[member] = value
+    missing = set(re.findall(r"\{([^}+]+)\+?\}", route.path)) - set(labels)
+    if missing:
+        fail(f"{f.operation}: the sample input lacks the path labels {sorted(missing)}")
+    raw_path = re.sub(r"\{([^}+]+)\+?\}", lambda m: uri_encode(labels[m.group(1)]), route.path)
+    text = json.dumps(body, separators=(",", ":")) if body else None
+    all_headers = base_headers()
+    all_headers.update(headers)
+    all_headers.update({"accept": "application/json", "x-tessera-original-uri": raw_path})
+    if text is not None:
+        all_headers.update({"content-length": str(len(text.encode())), "content-type": "application/json"})
+    return http_event(f.name, route.method, route.path, raw_path, all_headers, text, labels or None, query)
+
+
 def special_events(f: Function) -> dict[str, dict]:
     """One event per GET route, named after its last path segment (jwks.json -> jwks.json); a
     function without routes (the import worker) gets its direct-invocation payload."""
@@ -764,7 +1033,11 @@ def special_events(f: Function) -> dict[str, dict]:
         params = {"poolId": POOL} if "{poolId}" in r.path else None
         headers = base_headers()
         headers.update({"accept": "application/json", "x-tessera-original-uri": raw_path})
-        case = re.sub(r"\.json$", "", r.path.rsplit("/", 1)[-1])
+        # jwks.json -> jwks; under a literal first segment, prefixed: cognito-identity-jwks.
+        first, last = r.path.strip("/").split("/")[0], r.path.rsplit("/", 1)[-1]
+        case = re.sub(r"\.json$", "", last)
+        if not first.startswith("{"):
+            case = f"{first}-{case}"
         out[case] = http_event(f.name, r.method, r.path, raw_path, headers, None, params)
     return out
 
@@ -783,21 +1056,34 @@ trigger's `"version": 2`), exactly as Cognito sends them, which the `tessera-hoo
 
 Every other event is an API Gateway HTTP API event (payload format 2.0) as the function receives it
 behind the front door: `host` is the HTTP API's, `x-tessera-original-host` and
-`x-tessera-original-uri` carry what the client signed, and `x-amz-target` is still there.
+`x-tessera-original-uri` carry what the client signed, and for the JSON 1.1 services (user pools,
+identity pools) `x-amz-target` is still there.
 
 Fixed identifiers, so a test can seed them: user pool `{POOL}`, app client `{CLIENT}`
-(no secret), user `{USER}`, password `{PASSWORD}`, confirmation code `{CODE}`.
+(no secret), user `{USER}`, password `{PASSWORD}`, confirmation code `{CODE}`; identity pool
+`{IDENTITY_POOL}` (its user-pool login `{USER_POOL_PROVIDER}`, developer provider
+`{DEVELOPER_PROVIDER}`), identity `{IDENTITY}`, dataset `{DATASET}`.
 
 Placeholders a test substitutes before invoking, because the values only exist at run time:
 - `{ACCESS_TOKEN}`, `{REFRESH_TOKEN}`: tokens from signing `{USER}` in first.
 - `{SESSION}`: the NEW_PASSWORD_REQUIRED session from signing `{INVITED}` in with the temporary
   password `{TEMPORARY_PASSWORD}` after AdminCreateUser / AdminSetUserPassword.
 - the code `{CODE}` in ConfirmSignUp and ConfirmForgotPassword: the latest code in the outbox.
+- `{ID_TOKEN}`: the ID token of that sign-in (the identity pools' `Logins`).
+- `{DEVICE_ID}`: the device RegisterDevice answered (in UpdateRecords' body and in the
+  subscription paths, where it stays unencoded: encode the value you put there).
+- `{SYNC_SESSION_TOKEN}`: the session token ListRecords answered.
+
+Cognito Sync events (REST) carry the operation's members where its model puts them: URI labels
+percent-encoded in `rawPath` (`:` is `%3A`, as the SDKs send it), `queryStringParameters` and
+`rawQueryString`, headers (`x-amz-client-context`), the rest as the JSON body.
 
 Admin (SigV4) operations carry no `authorization`, `x-amz-date` or `x-amz-content-sha256`
 header: a valid signature depends on the time and the stack's admin secret, so a file cannot
-hold one. The handler test signs the request (service `cognito-idp`, host
-`x-tessera-original-host`, path `x-tessera-original-uri`) with the test's admin keys.
+hold one. The handler test signs the request (service `cognito-idp`, `cognito-identity` or
+`cognito-sync`, host `x-tessera-original-host`, path `x-tessera-original-uri`, and the query) with
+the test's admin keys, or, for the Sync operations an identity calls, with that identity's
+credentials from GetCredentialsForIdentity (and their `x-amz-security-token`).
 """
 
 
@@ -806,6 +1092,7 @@ hold one. The handler test signs the request (service `cognito-idp`, host
 CORS_ALLOW_HEADERS = [
     "content-type", "x-amz-target", "x-amz-user-agent", "x-amz-date", "x-amz-security-token",
     "x-amz-content-sha256", "authorization", "amz-sdk-invocation-id", "amz-sdk-request",
+    "x-amz-client-context",
 ]
 CORS_EXPOSE_HEADERS = ["x-amzn-errortype", "x-amzn-requestid", "date"]
 # Where the admin key pair goes. Least privilege wants it only on the SigV4 (admin) functions,
@@ -828,17 +1115,24 @@ ROLE_DOCS = {
     "ReadWriteImportFunctionRole": "ReadWrite, plus the user-import bucket and invoking the import worker",
     "ReadWriteTriggerFunctionRole": "ReadWrite, plus invoking the user pools Lambda triggers",
     "ReadWriteSendTriggerFunctionRole": "ReadWriteSend, plus invoking the user pools Lambda triggers",
+    "ReadWritePushFunctionRole": "ReadWrite, plus creating SNS platform endpoints and publishing to them (Sync push)",
+    "ReadWriteTriggerPushFunctionRole": "ReadWrite, plus invoking the Sync trigger and Sync push through SNS",
 }
 # The import worker's name, known before it exists so roles can allow invoking it without a
 # circular reference (the worker's own role lets it re-invoke itself).
 IMPORT_WORKER_NAME = "${AWS::StackName}-import-worker"
 
 
-def render_role(role: str, user_pool_hooks: list[str] = ()) -> str:
+def render_role(role: str, hooks: list[str] = ()) -> str:
+    """`hooks`: the bundled trigger functions this role's functions may invoke (those of the
+    services its functions belong to)."""
+    if role not in ROLE_DOCS:
+        fail(f"no ROLE_DOCS entry for {role} (a new combination of flags): describe it in tools/gen-functions.py")
     write = "Write" in role
     send = "Send" in role
     imports = "Import" in role
     triggers = "Trigger" in role
+    push = "Push" in role
     actions = ["dynamodb:GetItem", "dynamodb:Query"] + (["dynamodb:PutItem", "dynamodb:DeleteItem"] if write else [])
     kms = ["kms:Decrypt"] + (["kms:GenerateDataKey"] if write else [])
     lines = [
@@ -906,14 +1200,30 @@ def render_role(role: str, user_pool_hooks: list[str] = ()) -> str:
         ]
     if triggers:
         lines += [
-            "              # The functions pools name in LambdaConfig: this stack's user-pool hooks and",
-            "              # those TriggerFunctionNames allows.",
+            "              # The functions pools name as triggers (a user pool's LambdaConfig, an identity",
+            "              # pool's SyncTrigger): this stack's hooks for those pools and those",
+            "              # TriggerFunctionNames allows.",
             "              - Sid: Triggers",
             "                Effect: Allow",
             "                Action: lambda:InvokeFunction",
             "                Resource:",
             "                  - !Sub arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:${TriggerFunctionNames}",
-            *[f"                  - !GetAtt {h}.Arn" for h in user_pool_hooks],
+            *[f"                  - !GetAtt {h}.Arn" for h in hooks],
+        ]
+    if push:
+        lines += [
+            "              # Sync push: RegisterDevice makes a device's endpoint under a platform application",
+            "              # of the identity pool's PushSync configuration; UpdateRecords publishes the silent",
+            "              # push to the dataset's other subscribed devices. Tessera calls SNS with this role",
+            "              # (PushSync's RoleArn is recorded, not assumed), in this account and region.",
+            "              - Sid: PushEndpoints",
+            "                Effect: Allow",
+            "                Action: sns:CreatePlatformEndpoint",
+            "                Resource: !Sub arn:${AWS::Partition}:sns:${AWS::Region}:${AWS::AccountId}:app/*",
+            "              - Sid: PushPublish",
+            "                Effect: Allow",
+            "                Action: sns:Publish",
+            "                Resource: !Sub arn:${AWS::Partition}:sns:${AWS::Region}:${AWS::AccountId}:endpoint/*",
         ]
     return "\n".join(lines) + "\n"
 
@@ -1013,7 +1323,11 @@ def hook_conditions(functions: list[Function]) -> str:
 
 
 def render_function(f: Function) -> str:
-    if f.operation:
+    if f.service == "cognito-sync":
+        desc = f"Cognito Sync {f.operation} (SigV4)"
+    elif f.service == "cognito-identity":
+        desc = f"Cognito Identity {f.operation} ({'admin, SigV4' if f.auth == 'sigv4' else 'unsigned'})"
+    elif f.operation:
         desc = f"Cognito {f.operation} ({'admin, SigV4' if f.auth == 'sigv4' else 'unsigned'})"
     elif f.hook:
         desc = f"Tessera bundled trigger function {f.name} ({f.hook.principal})"
@@ -1047,6 +1361,7 @@ def render_function(f: Function) -> str:
             "      # API Gateway's 30-second limit.",
             "      Timeout: 29",
         ]
+    lines = [f"  # {c}" for c in FUNCTION_NOTES.get(f.operation or f.name, [])] + lines
     if f.hook:
         lines += [
             "      # Cognito waits 5 s for a trigger (and retries); answer well within it.",
@@ -1085,15 +1400,33 @@ def render_function(f: Function) -> str:
     return text
 
 
+# Comment lines above a function's resource, where its permissions need explaining.
+FUNCTION_NOTES = {
+    "GetCredentialsForIdentity": [
+        "Calls STS AssumeRoleWithWebIdentity with the identity's OpenID token. That call is",
+        "unsigned (the token is the credential), so this role needs no STS permission: the",
+        "trust policies of the identity pools' roles decide (docs/deploy.md, Identity pools).",
+    ],
+    "UpdateRecords": [
+        "Invokes the identity pool's SyncTrigger (SetCognitoEvents) for identity callers, and",
+        "publishes the silent push to the dataset's other subscribed devices.",
+    ],
+}
+
+
 def render_template(functions: list[Function], frontdoor_js: str) -> str:
     roles = sorted({f.role for f in functions if not f.hook}, key=lambda r: list(ROLE_DOCS).index(r))
     hook_roles = sorted({f.role for f in functions if f.hook}, key=lambda r: list(HOOK_ROLE_DOCS).index(r))
     js = "".join(("        " + line).rstrip() + "\n" for line in frontdoor_js.splitlines())
     n_ops = sum(f.operation is not None for f in functions)
     fns = "\n".join(render_function(f) for f in functions)
-    user_pool_hooks = [f.logical_id for f in functions if f.hook and f.hook.principal == "cognito-idp"]
+    def role_hooks(role: str) -> list[str]:
+        # A user-pool hook for roles of cognito-idp functions, the Sync trigger for cognito-sync's.
+        services = {f.service for f in functions if f.role == role and f.service}
+        return [f.logical_id for f in functions if f.hook and f.hook.principal in services]
+
     role_text = "\n".join(
-        [render_role(r, user_pool_hooks) for r in roles] + [render_hook_role(r) for r in hook_roles]
+        [render_role(r, role_hooks(r)) for r in roles] + [render_hook_role(r) for r in hook_roles]
     )
     n_hooks = sum(f.hook is not None for f in functions)
     hook_outputs = "".join(
@@ -1299,8 +1632,9 @@ Resources:
   # functions/operations.txt). docs/deploy.md explains why not one role per function.
 {role_text}
   # ---- HTTP API ----------------------------------------------------------------------------------
-  # One route per function (POST /<service>/<Operation>), declared by each function's HttpApi
-  # event. Clients go through the front door, which maps X-Amz-Target onto these routes.
+  # One route per function, declared by each function's HttpApi event: POST /<service>/<Operation>
+  # for the JSON 1.1 services (the front door maps X-Amz-Target onto these), Cognito Sync's REST
+  # paths as its model names them (they pass the front door unchanged).
   HttpApi:
     Type: AWS::Serverless::HttpApi
     Properties:
@@ -1310,6 +1644,7 @@ Resources:
         AllowMethods:
           - GET
           - POST
+          - DELETE
           - OPTIONS
         AllowHeaders:
 {list_items(CORS_ALLOW_HEADERS, 10)}        ExposeHeaders:
@@ -1382,11 +1717,16 @@ Outputs:
     Description: The endpoint for the AWS SDKs and CLI (endpoint_url / --endpoint-url).
     Value: !Sub https://${{FrontDoor.DomainName}}
   HttpApiUrl:
-    Description: The HTTP API behind the front door (routes POST /<service>/<Operation>).
+    Description: The HTTP API behind the front door (routes POST /<service>/<Operation>, and Sync's REST paths).
     Value: !Sub https://${{HttpApi}}.execute-api.${{AWS::Region}}.${{AWS::URLSuffix}}
   IssuerBase:
     Description: Token issuer base (iss = IssuerBase/poolId) for clients reached through the front door.
     Value: !If [HasIssuerBase, !Ref IssuerBase, !Sub "https://${{FrontDoor.DomainName}}"]
+  IdentityIssuer:
+    Description: >-
+      The identity pools' OpenID token issuer: register it as an IAM OIDC provider with each
+      identity pool id as an audience (docs/deploy.md, Identity pools).
+    Value: !If [HasIssuerBase, !Sub "${{IssuerBase}}/cognito-identity", !Sub "https://${{FrontDoor.DomainName}}/cognito-identity"]
   AdminCredentialsSecretArn:
     Description: The admin access key pair (accessKeyId, secretAccessKey) for signing admin operations.
     Value: !Ref AdminCredentials
@@ -1420,6 +1760,8 @@ def budget_check(functions: list[Function]) -> str:
             ("HttpApi", "AWS::Serverless::HttpApi"),
             ("FrontDoorFunction", "AWS::CloudFront::Function"),
             ("FrontDoor", "AWS::CloudFront::Distribution"),
+            ("ImportBucket", "AWS::S3::Bucket"),
+            ("ImportBucketPolicy", "AWS::S3::BucketPolicy"),
         ]
     }
     for role in {f.role for f in functions}:
@@ -1454,7 +1796,8 @@ def generate() -> tuple[dict[Path, str], list[Function], list[str]]:
             # Hand-written Cognito trigger samples (events/<hook>/*.json), the hooks' test fixtures.
             continue
         if f.operation:
-            files[EVENTS / f.name / "success.json"] = json.dumps(operation_event(f), indent=2) + "\n"
+            event = rest_operation_event(f) if f.service in REST_SERVICES else operation_event(f)
+            files[EVENTS / f.name / "success.json"] = json.dumps(event, indent=2) + "\n"
         else:
             for case, event in special_events(f).items():
                 files[EVENTS / f.name / f"{case}.json"] = json.dumps(event, indent=2) + "\n"

@@ -10,9 +10,11 @@
 //! * `argon2`: times one argon2id verify at `HashParams::default()`, alone and N at once.
 //! * `listusers`: ListUsers latency with each kind of filter in a pool of 100,000 users.
 //! * `srp`: the server's CPU for a USER_SRP_AUTH sign-in, its SRP maths alone and through the API.
+//! * `sync`: Cognito Sync UpdateRecords/ListRecords throughput, signed with identity credentials.
 
 mod listusers;
 mod srp;
+mod sync;
 
 use aws_sdk_cognitoidentityprovider as cip;
 use clap::{Parser, Subcommand};
@@ -113,6 +115,20 @@ enum Cmd {
         /// Port to bind the server to (0: a free one).
         #[arg(long, default_value_t = 0)]
         port: u16,
+    },
+    /// Cognito Sync throughput with identity credentials: ListRecords + UpdateRecords of 1 and
+    /// 10 records, one identity and N at once, and ListRecords of a 1024-record dataset
+    /// (in-process local server).
+    Sync {
+        /// Syncs (ListRecords + UpdateRecords) per identity and case.
+        #[arg(long, default_value_t = 500)]
+        samples: usize,
+        /// Identities syncing at once (each on its own dataset).
+        #[arg(long, default_value_t = 8)]
+        concurrency: usize,
+        /// Full ListRecords of the 1024-record dataset per identity.
+        #[arg(long, default_value_t = 100)]
+        list_samples: usize,
     },
     /// Time one argon2id verify at the server's default parameters.
     Argon2 {
@@ -857,6 +873,9 @@ async fn main() -> Result<(), String> {
         Cmd::Import { rows, server, port } => import(rows, server, port).await,
         Cmd::Listusers { users, samples } => listusers::run(users, samples).await,
         Cmd::Srp { users, samples, server, port } => srp::run(users, samples, server, port).await,
+        Cmd::Sync { samples, concurrency, list_samples } => {
+            sync::run(sync::Options { samples, concurrency, list_samples }).await
+        }
         Cmd::Argon2 { samples, threads, m_kib } => {
             let mut params = HashParams::default();
             if let Some(m) = m_kib {

@@ -83,12 +83,17 @@ impl TestEnv {
         backend: Backend,
         configure: impl FnOnce(&mut ServiceConfig),
     ) -> Option<TestEnv> {
+        Self::start_local(backend, move |cfg| configure(&mut cfg.service)).await
+    }
+
+    /// A server whose local settings (STS or SNS endpoints, service settings, …) the test
+    /// adjusts last, over the harness's defaults.
+    pub async fn start_local(backend: Backend, configure: impl FnOnce(&mut LocalConfig)) -> Option<TestEnv> {
         let dir = std::env::temp_dir().join(unique("tessera-e2e-"));
         let mut cfg = LocalConfig::new(dir.clone());
         cfg.bind = "127.0.0.1:0".parse().ok()?;
         cfg.admin_keys = [(ADMIN_KEY.to_string(), ADMIN_SECRET.to_string())].into();
         cfg.service.hash_params = HashParams { m_kib: 1024, t: 1, p: 1 };
-        configure(&mut cfg.service);
         let clock = Arc::new(TestClock::default());
         cfg.clock = clock.clone();
         let lambda = crate::lambda_double::LambdaDouble::start().await;
@@ -106,6 +111,7 @@ impl TestEnv {
                 .unwrap_or_else(|e| panic!("cannot create table at {endpoint}: {e}"));
             cfg.store = StoreKind::DynamoDb { endpoint: Some(endpoint), table };
         }
+        configure(&mut cfg);
         let server = tessera_local::start(cfg).await.expect("server starts");
         let url = server.url();
         let client = sdk_client(&url, ADMIN_KEY, ADMIN_SECRET).await;

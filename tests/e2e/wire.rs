@@ -220,3 +220,77 @@ async fn state_survives_a_restart() {
         .unwrap();
     server.stop().await;
 }
+
+/// Identity pools: JSON 1.1 under their own target prefix and SigV4 service name; Sync:
+/// REST-JSON by method and path, every call signed, authentication failures as 403.
+#[tokio::test]
+async fn identity_and_sync_are_routed_and_signed_as_aws_does() {
+    let env = TestEnv::start(Backend::Embedded).await.unwrap();
+    // A developer operation of cognito-identity, unsigned.
+    let (status, _, body) = raw_http(
+        &env.url,
+        "POST",
+        "/",
+        &[
+            ("Content-Type", "application/x-amz-json-1.1"),
+            ("X-Amz-Target", "AWSCognitoIdentityService.ListIdentityPools"),
+        ],
+        br#"{"MaxResults": 10}"#,
+    )
+    .await;
+    let body: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!((status, body["__type"].as_str()), (400, Some("MissingAuthenticationTokenException")));
+    // Signed for the wrong service (the admin keys, scoped to cognito-idp).
+    let (status, _, body) = raw_http(
+        &env.url,
+        "POST",
+        "/cognito-identity/ListIdentityPools",
+        &[
+            ("Content-Type", "application/x-amz-json-1.1"),
+            ("X-Amz-Date", "20261126T000000Z"),
+            ("Authorization", &format!("AWS4-HMAC-SHA256 Credential={ADMIN_KEY}/20261126/us-east-1/cognito-idp/aws4_request, SignedHeaders=host;x-amz-date, Signature=00")),
+        ],
+        br#"{"MaxResults": 10}"#,
+    )
+    .await;
+    let body: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(status, 400);
+    assert_eq!(body["__type"], "InvalidSignatureException");
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("Credential should be scoped to correct service: 'cognito-identity'"),
+        "{body}"
+    );
+
+    // Sync, unsigned: 403 with the error type in the header, as REST services answer.
+    let (status, headers, body) = raw_http(
+        &env.url,
+        "GET",
+        "/identitypools/us-east-1%3Aabc/identities/us-east-1%3Adef/datasets",
+        &[],
+        b"",
+    )
+    .await;
+    assert_eq!(status, 403);
+    assert_eq!(
+        header(&headers, "x-amzn-errortype").map(|s| s.trim_end_matches(':')),
+        Some("MissingAuthenticationTokenException")
+    );
+    assert!(serde_json::from_slice::<Value>(&body).unwrap()["message"].is_string());
+    // Signed with keys nobody issued.
+    let stranger = sync_client(&env.url, "ASIAUNKNOWN000000000", "whatever", Some("token")).await;
+    let e = stranger
+        .list_datasets()
+        .identity_pool_id("us-east-1:abc")
+        .identity_id("us-east-1:def")
+        .send()
+        .await
+        .map_err(err_name)
+        .unwrap_err();
+    assert_eq!(e, "UnrecognizedClientException: The security token included in the request is invalid.");
+    // No operation at that path.
+    let (status, _, _) = raw_http(&env.url, "GET", "/identitypools/p/nothing-here", &[], b"").await;
+    assert_eq!(status, 404);
+}

@@ -1,5 +1,7 @@
-//! The Lambda entry point: every function binary is `run_operation("<Operation>")`. `main`
-//! builds the clients once (here), then hands one handler to the runtime.
+//! The Lambda entry point: every function binary is `run_operation("<Operation>")` (a user-pool
+//! operation) or `run_operation("<service>:<Operation>")` (`cognito-identity:GetId`,
+//! `cognito-sync:ListRecords`). `main` builds the clients once (here), then hands one handler to
+//! the runtime.
 
 use crate::dynamo::DynamoStore;
 use crate::import::{LambdaImportRunner, S3ImportFiles, TracingImportLog};
@@ -83,6 +85,21 @@ pub async fn frontend_from_env(needs_master_key: bool) -> Result<Frontend, BoxEr
     // The pools' triggers; TESSERA_LAMBDA_ENDPOINT only for tests and emulators.
     let endpoint = env_opt("TESSERA_LAMBDA_ENDPOINT");
     service.set_invoker(Arc::new(crate::triggers::LambdaInvoker::from_sdk_config(&sdk, endpoint.as_deref())));
+    // Identity pools: GetCredentialsForIdentity calls STS AssumeRoleWithWebIdentity at
+    // TESSERA_STS_ENDPOINT when set (tests, emulators), else AWS STS in the function's region.
+    let sts_endpoint = env_opt("TESSERA_STS_ENDPOINT");
+    service.set_credential_vendor(Arc::new(crate::sts::StsVendor::from_sdk_config(
+        &sdk,
+        sts_endpoint.as_deref(),
+    )));
+    // Sync: RegisterDevice's platform endpoints and UpdateRecords' pushes go to SNS at
+    // TESSERA_SNS_ENDPOINT when set (tests, emulators), else AWS SNS in the function's region.
+    match env_opt("TESSERA_SNS_ENDPOINT") {
+        Some(endpoint) => service.set_push(Arc::new(
+            crate::push::SnsPushNotifier::connect(Some(&endpoint), &service.config.region).await,
+        )),
+        None => service.set_push(Arc::new(crate::push::SnsPushNotifier::from_sdk_config(&sdk))),
+    }
     // Only the import functions get the bucket and the worker's name (operations.txt `imports`).
     if let (Some(bucket), Some(worker)) = (env_opt("TESSERA_IMPORT_BUCKET"), env_opt("TESSERA_IMPORT_WORKER"))
     {
@@ -132,7 +149,9 @@ fn init_tracing() {
         tracing_subscriber::fmt().with_env_filter(log_filter()).without_time().with_ansi(false).try_init();
 }
 
-/// Serves one Cognito operation behind API Gateway (HTTP API, payload 2.0).
+/// Serves one Cognito operation behind API Gateway (HTTP API, payload 2.0): `"SignUp"` for a
+/// user-pool operation, `"cognito-identity:GetId"` or `"cognito-sync:ListRecords"` for the
+/// others (the wire's bound operation: a request naming any other operation is refused).
 pub async fn run_operation(operation: &'static str) -> Result<(), BoxError> {
     init_tracing();
     let frontend = frontend_from_env(true).await?;
@@ -143,7 +162,9 @@ pub async fn run_operation(operation: &'static str) -> Result<(), BoxError> {
     .await
 }
 
-/// Serves `GET /{poolId}/.well-known/{jwks.json,openid-configuration}`.
+/// Serves `GET /{poolId}/.well-known/{jwks.json,openid-configuration}` and the identity pools'
+/// issuer's `GET /cognito-identity/.well-known/{jwks.json,openid-configuration}`. It has no
+/// master key (its role is `readonly`): both serve public keys only.
 pub async fn run_well_known() -> Result<(), BoxError> {
     init_tracing();
     let frontend = frontend_from_env(false).await?;

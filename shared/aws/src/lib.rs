@@ -7,6 +7,8 @@ pub mod import;
 pub mod kms;
 pub mod lambda;
 pub mod messaging;
+pub mod push;
+pub mod sts;
 pub mod triggers;
 
 /// The error type Lambda mains return.

@@ -5,6 +5,7 @@
 pub mod attributes;
 pub mod error;
 pub mod identity_credentials;
+pub mod identity_tokens;
 pub mod ids;
 pub mod model;
 pub mod ops;

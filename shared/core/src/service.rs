@@ -148,6 +148,8 @@ pub struct Service {
     credential_vendor: std::sync::OnceLock<Arc<dyn crate::ports::CredentialVendor>>,
     /// Sync's push notifications.
     push: std::sync::OnceLock<Arc<dyn crate::ports::PushNotifier>>,
+    /// The identity service's token key, opened (crate::identity_tokens).
+    pub(crate) identity_signing_key: std::sync::OnceLock<Arc<SigningKey>>,
 }
 
 impl Service {
@@ -177,6 +179,7 @@ impl Service {
             invoker: std::sync::OnceLock::new(),
             credential_vendor: std::sync::OnceLock::new(),
             push: std::sync::OnceLock::new(),
+            identity_signing_key: std::sync::OnceLock::new(),
         }
     }
 

@@ -1,9 +1,11 @@
 //! Tessera's local runtime: the embedded store, the outbox and the HTTP server that hosts every
 //! operation on one port — the same wire layer and handlers the Lambda functions use.
 
+pub mod credentials;
 pub mod embedded;
 pub mod import;
 pub mod outbox;
+pub mod push;
 pub mod server;
 
 pub use server::{start, LocalConfig, Running, StoreKind};

@@ -22,46 +22,8 @@ enum StoreArg {
 #[derive(Subcommand)]
 enum Command {
     /// Serve every Cognito operation on one port.
-    Serve {
-        #[arg(long, default_value = "127.0.0.1:9229")]
-        bind: SocketAddr,
-        #[arg(long, default_value = "./.tessera")]
-        data_dir: PathBuf,
-        /// The master key file (default: beside the data directory, `<data-dir>.key`).
-        #[arg(long)]
-        key_file: Option<PathBuf>,
-        #[arg(long, value_enum, default_value = "embedded")]
-        store: StoreArg,
-        #[arg(long, env = "TESSERA_DYNAMODB_ENDPOINT")]
-        dynamodb_endpoint: Option<String>,
-        #[arg(long, default_value = "tessera")]
-        table: String,
-        /// Token issuer base (default: this server's own URL).
-        #[arg(long)]
-        issuer_base: Option<String>,
-        #[arg(long, default_value = "us-east-1")]
-        region: String,
-        /// Allowed browser origins for CORS, comma-separated (default: any).
-        #[arg(long, value_delimiter = ',')]
-        cors_origins: Vec<String>,
-        /// Allowed clock skew of signed requests, in seconds.
-        #[arg(long, default_value_t = 300)]
-        max_skew_secs: i64,
-        /// Most groups a user pool may hold.
-        #[arg(long, env = "TESSERA_MAX_GROUPS_PER_POOL", default_value_t = Limits::default().groups_per_pool)]
-        max_groups_per_pool: u64,
-        /// Most groups a user may belong to.
-        #[arg(long, env = "TESSERA_MAX_GROUPS_PER_USER", default_value_t = Limits::default().groups_per_user)]
-        max_groups_per_user: u64,
-        /// Most custom attributes a user pool may define.
-        #[arg(long, env = "TESSERA_MAX_CUSTOM_ATTRIBUTES", default_value_t = Limits::default().custom_attributes_per_pool)]
-        max_custom_attributes: u64,
-        /// Where the pools' Lambda triggers are invoked: a Lambda-Invoke-compatible endpoint
-        /// such as `cargo lambda watch` (http://127.0.0.1:9001). Default: AWS Lambda in
-        /// --region with the default AWS credentials.
-        #[arg(long, env = "TESSERA_LAMBDA_ENDPOINT")]
-        lambda_endpoint: Option<String>,
-    },
+    // Boxed: the options dwarf the other variant.
+    Serve(Box<ServeArgs>),
     /// Create the DynamoDB table (TTL and point-in-time recovery on). Idempotent.
     CreateTable {
         #[arg(long, env = "TESSERA_DYNAMODB_ENDPOINT")]
@@ -73,6 +35,57 @@ enum Command {
     },
 }
 
+#[derive(clap::Args)]
+struct ServeArgs {
+    #[arg(long, default_value = "127.0.0.1:9229")]
+    bind: SocketAddr,
+    #[arg(long, default_value = "./.tessera")]
+    data_dir: PathBuf,
+    /// The master key file (default: beside the data directory, `<data-dir>.key`).
+    #[arg(long)]
+    key_file: Option<PathBuf>,
+    #[arg(long, value_enum, default_value = "embedded")]
+    store: StoreArg,
+    #[arg(long, env = "TESSERA_DYNAMODB_ENDPOINT")]
+    dynamodb_endpoint: Option<String>,
+    #[arg(long, default_value = "tessera")]
+    table: String,
+    /// Token issuer base (default: this server's own URL).
+    #[arg(long)]
+    issuer_base: Option<String>,
+    #[arg(long, default_value = "us-east-1")]
+    region: String,
+    /// Allowed browser origins for CORS, comma-separated (default: any).
+    #[arg(long, value_delimiter = ',')]
+    cors_origins: Vec<String>,
+    /// Allowed clock skew of signed requests, in seconds.
+    #[arg(long, default_value_t = 300)]
+    max_skew_secs: i64,
+    /// Most groups a user pool may hold.
+    #[arg(long, env = "TESSERA_MAX_GROUPS_PER_POOL", default_value_t = Limits::default().groups_per_pool)]
+    max_groups_per_pool: u64,
+    /// Most groups a user may belong to.
+    #[arg(long, env = "TESSERA_MAX_GROUPS_PER_USER", default_value_t = Limits::default().groups_per_user)]
+    max_groups_per_user: u64,
+    /// Most custom attributes a user pool may define.
+    #[arg(long, env = "TESSERA_MAX_CUSTOM_ATTRIBUTES", default_value_t = Limits::default().custom_attributes_per_pool)]
+    max_custom_attributes: u64,
+    /// Where the pools' Lambda triggers are invoked: a Lambda-Invoke-compatible endpoint
+    /// such as `cargo lambda watch` (http://127.0.0.1:9001). Default: AWS Lambda in
+    /// --region with the default AWS credentials.
+    #[arg(long, env = "TESSERA_LAMBDA_ENDPOINT")]
+    lambda_endpoint: Option<String>,
+    /// Where GetCredentialsForIdentity calls STS AssumeRoleWithWebIdentity, e.g. moto's
+    /// server (http://127.0.0.1:5005). Default: none, and the server hands out clearly
+    /// marked local credentials instead (they sign Sync calls, nothing in AWS).
+    #[arg(long, env = "TESSERA_STS_ENDPOINT")]
+    sts_endpoint: Option<String>,
+    /// Where Sync push goes through SNS (platform endpoints, silent pushes), e.g. moto's
+    /// server. Default: none, and the pushes land in the local outbox.
+    #[arg(long, env = "TESSERA_SNS_ENDPOINT")]
+    sns_endpoint: Option<String>,
+}
+
 #[tokio::main]
 async fn main() -> Result<(), String> {
     tracing_subscriber::fmt()
@@ -80,22 +93,25 @@ async fn main() -> Result<(), String> {
         .with_writer(std::io::stderr)
         .init();
     match Cli::parse().command {
-        Command::Serve {
-            bind,
-            data_dir,
-            key_file,
-            store,
-            dynamodb_endpoint,
-            table,
-            issuer_base,
-            region,
-            cors_origins,
-            max_skew_secs,
-            max_groups_per_pool,
-            max_groups_per_user,
-            max_custom_attributes,
-            lambda_endpoint,
-        } => {
+        Command::Serve(args) => {
+            let ServeArgs {
+                bind,
+                data_dir,
+                key_file,
+                store,
+                dynamodb_endpoint,
+                table,
+                issuer_base,
+                region,
+                cors_origins,
+                max_skew_secs,
+                max_groups_per_pool,
+                max_groups_per_user,
+                max_custom_attributes,
+                lambda_endpoint,
+                sts_endpoint,
+                sns_endpoint,
+            } = *args;
             let mut cfg = LocalConfig::new(data_dir);
             cfg.bind = bind;
             if let Some(k) = key_file {
@@ -115,6 +131,8 @@ async fn main() -> Result<(), String> {
             cfg.cors_origins = cors_origins;
             cfg.max_skew_secs = max_skew_secs;
             cfg.lambda_endpoint = lambda_endpoint;
+            cfg.sts_endpoint = sts_endpoint;
+            cfg.sns_endpoint = sns_endpoint;
             cfg.service.limits = Limits {
                 groups_per_pool: max_groups_per_pool,
                 groups_per_user: max_groups_per_user,

@@ -168,8 +168,23 @@ pub async fn start(cfg: LocalConfig) -> Result<Running, String> {
     let invoker =
         tessera_aws::triggers::LambdaInvoker::new(cfg.lambda_endpoint.as_deref(), &cfg.region).await;
     service.set_invoker(Arc::new(invoker));
-    // identity pools: the credential vendor (ops::identities)
-    // sync: the push notifier (ops::sync_push)
+    match cfg.sts_endpoint.as_deref() {
+        Some(endpoint) => service.set_credential_vendor(Arc::new(
+            tessera_aws::sts::StsVendor::new(Some(endpoint), &cfg.region).await,
+        )),
+        None => service.set_credential_vendor(Arc::new(crate::credentials::LocalCredentialVendor {
+            clock: cfg.clock.clone(),
+            rng: Arc::new(SystemRng),
+        })),
+    }
+    // Sync's pushes: SNS platform endpoints when an SNS endpoint is set, the outbox otherwise.
+    let push: Arc<dyn tessera_core::ports::PushNotifier> = match cfg.sns_endpoint.as_deref() {
+        Some(endpoint) => {
+            Arc::new(tessera_aws::push::SnsPushNotifier::connect(Some(endpoint), &cfg.region).await)
+        }
+        None => Arc::new(crate::push::OutboxPushNotifier::new(outbox.clone(), cfg.clock.clone())),
+    };
+    service.set_push(push);
     let listener = tokio::net::TcpListener::bind(cfg.bind).await.map_err(|e| format!("{}: {e}", cfg.bind))?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     let issuer_base = cfg.issuer_base.clone().unwrap_or_else(|| format!("http://{addr}"));

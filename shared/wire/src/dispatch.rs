@@ -3,8 +3,8 @@
 
 use serde_json::Value;
 use tessera_core::ops::{
-    admin_users, attributes, auth, clients, devices, groups, import, mfa, passwords, pools, search,
-    sync_records, users,
+    admin_users, attributes, auth, clients, devices, groups, identities, identity_pools, import, mfa,
+    passwords, pools, search, sync_records, users,
 };
 use tessera_core::{CallContext, Result, Service};
 
@@ -93,6 +93,24 @@ pub const IMPLEMENTED: &[&str] = &[
 /// Every cognito-identity operation this version serves, alphabetical.
 pub const IMPLEMENTED_IDENTITY: &[&str] = &[
     // identity pools (ops::identity_pools, ops::identities)
+    "CreateIdentityPool",
+    "DeleteIdentities",
+    "DeleteIdentityPool",
+    "DescribeIdentity",
+    "DescribeIdentityPool",
+    "GetCredentialsForIdentity",
+    "GetId",
+    "GetIdentityPoolRoles",
+    "GetOpenIdToken",
+    "GetOpenIdTokenForDeveloperIdentity",
+    "ListIdentities",
+    "ListIdentityPools",
+    "LookupDeveloperIdentity",
+    "MergeDeveloperIdentities",
+    "SetIdentityPoolRoles",
+    "UnlinkDeveloperIdentity",
+    "UnlinkIdentity",
+    "UpdateIdentityPool",
 ];
 
 /// Every cognito-sync operation this version serves, alphabetical.
@@ -107,6 +125,15 @@ pub const IMPLEMENTED_SYNC: &[&str] = &[
     "ListRecords",
     "UpdateRecords",
     // sync push and configuration (ops::sync_push)
+    "BulkPublish",
+    "GetBulkPublishDetails",
+    "GetCognitoEvents",
+    "GetIdentityPoolConfiguration",
+    "RegisterDevice",
+    "SetCognitoEvents",
+    "SetIdentityPoolConfiguration",
+    "SubscribeToDataset",
+    "UnsubscribeFromDataset",
 ];
 
 /// Runs one cognito-idp operation. `None` when the operation is not implemented.
@@ -132,15 +159,33 @@ pub async fn call_service(
     }
 }
 
-#[allow(unused_variables, unreachable_code, clippy::match_single_binding)]
 async fn run_identity(svc: &Service, ctx: &CallContext, op: &str, input: &Value) -> Option<Result<Value>> {
     Some(match op {
         // identity pools (ops::identity_pools, ops::identities)
+        "CreateIdentityPool" => identity_pools::create_identity_pool(svc, input).await,
+        "DeleteIdentityPool" => identity_pools::delete_identity_pool(svc, input).await,
+        "DescribeIdentityPool" => identity_pools::describe_identity_pool(svc, input).await,
+        "GetIdentityPoolRoles" => identity_pools::get_identity_pool_roles(svc, input).await,
+        "ListIdentityPools" => identity_pools::list_identity_pools(svc, input).await,
+        "SetIdentityPoolRoles" => identity_pools::set_identity_pool_roles(svc, input).await,
+        "UpdateIdentityPool" => identity_pools::update_identity_pool(svc, input).await,
+        "DeleteIdentities" => identities::delete_identities(svc, input).await,
+        "DescribeIdentity" => identities::describe_identity(svc, input).await,
+        "GetCredentialsForIdentity" => identities::get_credentials_for_identity(svc, ctx, input).await,
+        "GetId" => identities::get_id(svc, ctx, input).await,
+        "GetOpenIdToken" => identities::get_open_id_token(svc, ctx, input).await,
+        "GetOpenIdTokenForDeveloperIdentity" => {
+            identities::get_open_id_token_for_developer_identity(svc, ctx, input).await
+        }
+        "ListIdentities" => identities::list_identities(svc, input).await,
+        "LookupDeveloperIdentity" => identities::lookup_developer_identity(svc, input).await,
+        "MergeDeveloperIdentities" => identities::merge_developer_identities(svc, input).await,
+        "UnlinkDeveloperIdentity" => identities::unlink_developer_identity(svc, input).await,
+        "UnlinkIdentity" => identities::unlink_identity(svc, ctx, input).await,
         _ => return None,
     })
 }
 
-#[allow(unused_variables, unreachable_code, clippy::match_single_binding)]
 async fn run_sync(svc: &Service, ctx: &CallContext, op: &str, input: &Value) -> Option<Result<Value>> {
     Some(match op {
         // sync records (ops::sync_records)
@@ -154,6 +199,23 @@ async fn run_sync(svc: &Service, ctx: &CallContext, op: &str, input: &Value) -> 
         "UpdateRecords" => sync_records::update_records(svc, ctx, input).await,
 
         // sync push and configuration (ops::sync_push)
+        "BulkPublish" => tessera_core::ops::sync_push::bulk_publish(svc, ctx, input).await,
+        "GetBulkPublishDetails" => {
+            tessera_core::ops::sync_push::get_bulk_publish_details(svc, ctx, input).await
+        }
+        "GetCognitoEvents" => tessera_core::ops::sync_push::get_cognito_events(svc, ctx, input).await,
+        "GetIdentityPoolConfiguration" => {
+            tessera_core::ops::sync_push::get_identity_pool_configuration(svc, ctx, input).await
+        }
+        "RegisterDevice" => tessera_core::ops::sync_push::register_device(svc, ctx, input).await,
+        "SetCognitoEvents" => tessera_core::ops::sync_push::set_cognito_events(svc, ctx, input).await,
+        "SetIdentityPoolConfiguration" => {
+            tessera_core::ops::sync_push::set_identity_pool_configuration(svc, ctx, input).await
+        }
+        "SubscribeToDataset" => tessera_core::ops::sync_push::subscribe_to_dataset(svc, ctx, input).await,
+        "UnsubscribeFromDataset" => {
+            tessera_core::ops::sync_push::unsubscribe_from_dataset(svc, ctx, input).await
+        }
         _ => return None,
     })
 }

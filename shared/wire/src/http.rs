@@ -222,7 +222,11 @@ impl Frontend {
             }
         }
         let mut ctx = self.context(req);
-        ctx.caller = self.verify_sync_signature(req).await?;
+        // REST services answer authentication failures with 403.
+        ctx.caller = self.verify_sync_signature(req).await.map_err(|e| match e.status {
+            400 => WireError { status: 403, ..e },
+            _ => e,
+        })?;
         let body: Value = if req.body.iter().all(u8::is_ascii_whitespace) {
             Value::Null
         } else {
@@ -330,7 +334,9 @@ impl Frontend {
         };
         let mut parts = req.path.trim_start_matches('/').splitn(2, '/');
         let (Some(pool_id), Some(doc)) = (parts.next(), parts.next()) else { return not_found() };
-        // identity pools' OpenID documents (/cognito-identity/.well-known/…)
+        if pool_id == COGNITO_IDENTITY {
+            return self.identity_document(req, doc).await.unwrap_or_else(not_found);
+        }
 
         if !tessera_core::ids::is_pool_id(pool_id) {
             return not_found();
@@ -396,6 +402,27 @@ pub fn rest_error_response(e: &WireError) -> WireResponse {
         ],
         body: serde_json::to_vec(&serde_json::json!({"message": e.message, "__type": e.name}))
             .unwrap_or_default(),
+    }
+}
+
+impl Frontend {
+    /// The identity service's OpenID documents, which IAM reads to trust its tokens.
+    async fn identity_document(&self, req: &WireRequest, doc: &str) -> Option<WireResponse> {
+        let body = match doc {
+            ".well-known/jwks.json" => tessera_core::identity_tokens::jwks(&self.service).await.ok()?,
+            ".well-known/openid-configuration" => {
+                tessera_core::identity_tokens::openid_configuration(&self.context(req))
+            }
+            _ => return None,
+        };
+        Some(WireResponse {
+            status: 200,
+            headers: vec![
+                ("Content-Type".into(), "application/json".into()),
+                ("Cache-Control".into(), "public, max-age=300".into()),
+            ],
+            body: serde_json::to_vec(&body).unwrap_or_default(),
+        })
     }
 }
 

@@ -1478,8 +1478,15 @@ pub async fn update_records(svc: &Service, ctx: &CallContext, input: &Value) -> 
                     records = written.len(),
                     "sync commit"
                 );
-                // push: notify the dataset's other subscribed devices (ops::sync_push)
-                let _origin_device = device_id;
+                super::sync_push::notify_dataset_changed(
+                    svc,
+                    &pool,
+                    &identity,
+                    name,
+                    new_count as i64,
+                    device_id,
+                )
+                .await;
                 let mut records: Vec<Value> = written.iter().map(RecordState::to_api).collect();
                 records.extend(ignored);
                 return Ok(json!({ "Records": records }));

@@ -1,0 +1,153 @@
+//! The identity service's own OpenID tokens (GetOpenIdToken, GetOpenIdTokenForDeveloperIdentity,
+//! and the token GetCredentialsForIdentity hands to STS), their signing key and JWKS, and the
+//! exchange of a token for an identity's AWS credentials.
+//!
+//! One RSA key for the whole deployment, made on first use and stored sealed (like a user
+//! pool's keys). Tokens are RS256 with `iss` = `{issuer_base}/cognito-identity`, `aud` = the
+//! identity pool id, `sub` = the identity id and `amr` = `["unauthenticated"]` or
+//! `["authenticated", provider…]`, so IAM can trust the issuer as an OIDC provider with the
+//! pool ids as audiences (docs/deploy.md).
+
+use crate::error::{Error, Result};
+use crate::ports::{AwsCredentials, VendFailure};
+use crate::store::{Cond, Item, StoreError, Write};
+use crate::tokens::{SigningKey, StoredKey};
+use crate::{CallContext, Service};
+use serde_json::{json, Value};
+use std::sync::Arc;
+
+const KEY_PK: &str = "IDENTITYSERVICE";
+const KEY_SK: &str = "SIGNINGKEY";
+
+/// How long credentials from GetCredentialsForIdentity last (spec D §1.5: one hour).
+pub const CREDENTIALS_SECS: i64 = 3600;
+/// The token handed to STS only has to outlive the call.
+const STS_TOKEN_SECS: i64 = 600;
+/// The session name Cognito uses for the role sessions it opens.
+const SESSION_NAME: &str = "CognitoIdentityCredentials";
+
+/// The deployment's identity-token key, made and stored on first use.
+async fn signing_key(svc: &Service) -> Result<Arc<SigningKey>> {
+    if let Some(k) = svc.identity_signing_key.get() {
+        return Ok(k.clone());
+    }
+    let stored = match svc.get_json::<StoredKey>(KEY_PK, KEY_SK).await? {
+        Some((k, _)) => k,
+        None => {
+            let fresh = crate::tokens::PoolKeys::generate(svc.cipher.as_ref())?.id;
+            let item = Item::new(KEY_PK, KEY_SK, serde_json::to_value(&fresh).map_err(Error::internal)?);
+            match svc.store.transact(vec![Write::put(item, Cond::NotExists)], svc.now_secs()).await {
+                Ok(()) => fresh,
+                // Another process made it first: use theirs.
+                Err(StoreError::ConditionFailed { .. }) => svc
+                    .get_json::<StoredKey>(KEY_PK, KEY_SK)
+                    .await?
+                    .map(|(k, _)| k)
+                    .ok_or_else(|| Error::internal("identity signing key vanished"))?,
+                Err(e) => return Err(e.into()),
+            }
+        }
+    };
+    let key = Arc::new(SigningKey::open(&stored, svc.cipher.as_ref())?);
+    Ok(svc.identity_signing_key.get_or_init(|| key).clone())
+}
+
+/// A signed OpenID token for `identity_id` of `identity_pool_id`, valid `lifetime_secs`.
+pub async fn open_id_token(
+    svc: &Service,
+    ctx: &CallContext,
+    identity_pool_id: &str,
+    identity_id: &str,
+    amr: &[String],
+    lifetime_secs: i64,
+) -> Result<String> {
+    let key = signing_key(svc).await?;
+    let now = svc.now_secs();
+    key.sign(&json!({
+        "iss": ctx.identity_issuer(),
+        "aud": identity_pool_id,
+        "sub": identity_id,
+        "amr": amr,
+        "iat": now,
+        "exp": now + lifetime_secs,
+    }))
+}
+
+/// The claims of a token this service issued, when its signature, issuer and expiry hold
+/// (the `cognito-identity.amazonaws.com` login of the developer flow).
+pub async fn verify_open_id_token(svc: &Service, ctx: &CallContext, token: &str) -> Result<Option<Value>> {
+    let key = signing_key(svc).await?;
+    Ok(key.verify(token, &ctx.identity_issuer(), svc.now_secs()))
+}
+
+/// `GET /cognito-identity/.well-known/jwks.json`.
+pub async fn jwks(svc: &Service) -> Result<Value> {
+    signing_key(svc).await?;
+    let (stored, _) = svc
+        .get_json::<StoredKey>(KEY_PK, KEY_SK)
+        .await?
+        .ok_or_else(|| Error::internal("identity signing key missing"))?;
+    Ok(
+        json!({"keys": [{"alg": "RS256", "e": stored.e, "kid": stored.kid, "kty": "RSA", "n": stored.n, "use": "sig"}]}),
+    )
+}
+
+/// `GET /cognito-identity/.well-known/openid-configuration`: what IAM reads when the issuer
+/// is registered as an OIDC provider.
+pub fn openid_configuration(ctx: &CallContext) -> Value {
+    let issuer = ctx.identity_issuer();
+    json!({
+        "issuer": issuer,
+        "jwks_uri": format!("{issuer}/.well-known/jwks.json"),
+        "response_types_supported": ["id_token"],
+        "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": ["RS256"],
+        "claims_supported": ["iss", "aud", "sub", "amr", "iat", "exp"],
+    })
+}
+
+/// Credentials of `role_arn` for the identity: a fresh OpenID token exchanged through the
+/// credential vendor (STS AssumeRoleWithWebIdentity), remembered so that Sync can verify
+/// what is signed with them.
+pub async fn credentials_for_role(
+    svc: &Service,
+    ctx: &CallContext,
+    identity_pool_id: &str,
+    identity_id: &str,
+    role_arn: &str,
+    amr: &[String],
+) -> Result<AwsCredentials> {
+    let vendor = svc.credential_vendor()?.clone();
+    let token = open_id_token(svc, ctx, identity_pool_id, identity_id, amr, STS_TOKEN_SECS).await?;
+    let credentials = vendor
+        .assume_role_with_web_identity(role_arn, &token, SESSION_NAME, CREDENTIALS_SECS)
+        .await
+        .map_err(|f| match f {
+            VendFailure::Refused(why) => {
+                tracing::warn!(role_arn, reason = %why, "STS refused AssumeRoleWithWebIdentity");
+                Error::InvalidIdentityPoolConfigurationException(format!(
+                    "Invalid identity pool configuration. Check assigned IAM roles for this pool. ({why})"
+                ))
+            }
+            VendFailure::Unavailable(why) => {
+                tracing::error!(reason = %why, "STS unavailable");
+                Error::ExternalServiceException("The credentials service (STS) could not be reached.".into())
+            }
+        })?;
+    crate::identity_credentials::remember(svc, identity_pool_id, identity_id, &credentials).await?;
+    Ok(credentials)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn openid_configuration_names_the_jwks_below_the_issuer() {
+        let ctx = CallContext::new("https://id.example/prod/");
+        let doc = openid_configuration(&ctx);
+        assert_eq!(doc["issuer"], "https://id.example/prod/cognito-identity");
+        assert_eq!(doc["jwks_uri"], "https://id.example/prod/cognito-identity/.well-known/jwks.json");
+    }
+}
