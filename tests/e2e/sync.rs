@@ -772,6 +772,19 @@ on_both_stores!(the_sync_trigger_rewrites_and_rejects_records, |env| {
     });
     let e = update(&me, &pool, &id, "d", vec![replace("x", "1", 0)]).await.unwrap_err();
     assert!(e.1.contains("read-only field datasetName"), "{e:?}");
+    // Cognito waits 5 seconds, then gives up and writes nothing.
+    env.lambda.on(|_, _| Reply::Slow(std::time::Duration::from_secs(7)));
+    let started = std::time::Instant::now();
+    let e = update(&me, &pool, &id, "d", vec![replace("x", "1", 0)]).await.unwrap_err();
+    assert_eq!(
+        e,
+        (
+            400,
+            "InvalidLambdaFunctionOutputException: The SyncTrigger function did not answer within 5 seconds."
+                .into()
+        )
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(7));
     let l = list(&me, &pool, &id, "d", 0).await;
     assert_eq!(l.sync_count, count);
     assert!(!l.records.contains_key("x"));

@@ -1239,7 +1239,7 @@ async fn mark_deleted(
             .flat_map(|(_, v)| v.sks.iter().cloned())
             .collect();
         let mut writes = vec![head_write(&gone, identity, pool, Some(version))?, count];
-        // Plus the usage shard.
+        // `<`: the usage shard joins the transaction too.
         let small = old.len() + writes.len() < MAX_TRANSACTION_WRITES;
         if small {
             writes.extend(old.iter().map(|sk| Write::delete(pk.clone(), sk.clone(), Cond::None)));
@@ -1792,12 +1792,11 @@ mod tests {
 
     #[test]
     fn limits_refuse_growth_only() {
-        let svc_limits = crate::service::Limits {
+        let svc = test_service(crate::service::Limits {
             sync_records_per_dataset: 2,
             sync_dataset_bytes: 10,
             ..Default::default()
-        };
-        let svc = test_service(svc_limits);
+        });
         assert!(check_limits(&svc, "d", (1, 5), (2, 10)).is_ok());
         assert_eq!(check_limits(&svc, "d", (2, 5), (3, 6)).unwrap_err().name(), "LimitExceededException");
         assert_eq!(check_limits(&svc, "d", (1, 5), (1, 11)).unwrap_err().name(), "LimitExceededException");
