@@ -154,23 +154,34 @@ async fn sync_rounds(d: &Device, dataset: &str, records: usize, rounds: usize) -
     Ok(t)
 }
 
-/// Throughput (per second of `wall`) and p50/p99 of one kind of call.
-fn row(case: &str, calls: &mut [Duration], wall: Duration) {
+fn p50_p99(calls: &mut [Duration]) -> String {
     calls.sort();
+    format!("{:.2} / {:.2}", ms(percentile(calls, 50.0)), ms(percentile(calls, 99.0)))
+}
+
+/// One row of the sync table: syncs per second of `wall`, and p50 / p99 of the pair and of
+/// each call.
+fn sync_row(label: &str, records: usize, mut t: Timings, wall: Duration) {
+    let syncs = t.pair.len();
     println!(
-        "| {case} | {} | {:.0} | {:.2} | {:.2} |",
-        calls.len(),
-        calls.len() as f64 / wall.as_secs_f64(),
-        ms(percentile(calls, 50.0)),
-        ms(percentile(calls, 99.0)),
+        "| {label} | {records} | {syncs} | {:.0} | {:.0} | {} | {} | {} |",
+        syncs as f64 / wall.as_secs_f64(),
+        (syncs * records) as f64 / wall.as_secs_f64(),
+        p50_p99(&mut t.pair),
+        p50_p99(&mut t.list),
+        p50_p99(&mut t.update),
     );
 }
 
-fn rows(label: &str, records: usize, mut t: Timings, wall: Duration) {
-    let what = if records == 1 { "1 record".to_string() } else { format!("{records} records") };
-    row(&format!("{label}: sync of {what} (ListRecords + UpdateRecords)"), &mut t.pair, wall);
-    row(&format!("{label}: ListRecords before it"), &mut t.list, wall);
-    row(&format!("{label}: UpdateRecords of {what}"), &mut t.update, wall);
+/// One row of the ListRecords table.
+fn list_row(label: &str, calls: &mut [Duration], pages: usize, wall: Duration) {
+    println!(
+        "| {label} | {} | {pages} | {:.0} | {:.0} | {} |",
+        calls.len(),
+        calls.len() as f64 / wall.as_secs_f64(),
+        (calls.len() * 1024) as f64 / wall.as_secs_f64(),
+        p50_p99(calls),
+    );
 }
 
 async fn concurrent_syncs(
@@ -235,10 +246,10 @@ async fn seed(d: &Device, dataset: &str, n: usize) -> Result<(), String> {
 }
 
 /// ListRecords of the whole dataset, as a device that has never synced it does; returns the
-/// records read.
-async fn list_all(d: &Device, dataset: &str) -> Result<usize, String> {
+/// records read and the pages (calls) it took.
+async fn list_all(d: &Device, dataset: &str) -> Result<(usize, usize), String> {
     let mut next: Option<String> = None;
-    let mut n = 0;
+    let (mut n, mut pages) = (0, 0);
     loop {
         let out = d
             .sync
@@ -253,29 +264,33 @@ async fn list_all(d: &Device, dataset: &str) -> Result<usize, String> {
             .await
             .map_err(err("ListRecords"))?;
         n += out.records().len();
+        pages += 1;
         match out.next_token() {
             Some(t) => next = Some(t.to_string()),
-            None => return Ok(n),
+            None => return Ok((n, pages)),
         }
     }
 }
 
+/// `rounds` full reads of the dataset: their latencies and the pages of the last one.
 async fn list_rounds(
     d: &Device,
     dataset: &str,
     rounds: usize,
     expect: usize,
-) -> Result<Vec<Duration>, String> {
+) -> Result<(Vec<Duration>, usize), String> {
     let mut lat = Vec::with_capacity(rounds);
+    let mut pages = 0;
     for _ in 0..rounds {
         let t = Instant::now();
-        let n = list_all(d, dataset).await?;
+        let (n, p) = list_all(d, dataset).await?;
         lat.push(t.elapsed());
+        pages = p;
         if n != expect {
             return Err(format!("ListRecords returned {n} records, not {expect}"));
         }
     }
-    Ok(lat)
+    Ok((lat, pages))
 }
 
 pub async fn run(opts: Options) -> Result<(), String> {
@@ -321,20 +336,21 @@ async fn measure(url: &str, opts: &Options) -> Result<(), String> {
     );
     let first = devices.first().ok_or("no identity")?.clone();
 
-    println!("| case | calls | calls/s | p50 ms | p99 ms |");
-    println!("|---|---|---|---|---|");
+    println!(
+        "| syncs (ListRecords + UpdateRecords) | records per UpdateRecords | syncs | syncs/s | records written/s | sync p50 / p99 ms | ListRecords p50 / p99 ms | UpdateRecords p50 / p99 ms |"
+    );
+    println!("|---|---|---|---|---|---|---|---|");
     for records in [1, 10] {
-        let dataset = format!("seq{records}");
         // A few unmeasured rounds first: connections, caches.
         sync_rounds(&first, &format!("warm{records}"), records, 20).await?;
         let start = Instant::now();
-        let timings = sync_rounds(&first, &dataset, records, opts.samples).await?;
-        rows("sequential", records, timings, start.elapsed());
+        let timings = sync_rounds(&first, &format!("seq{records}"), records, opts.samples).await?;
+        sync_row("1 identity", records, timings, start.elapsed());
     }
     for records in [1, 10] {
         let (timings, wall) =
             concurrent_syncs(&devices, &format!("par{records}"), records, opts.samples).await?;
-        rows(&format!("{n} identities at once"), records, timings, wall);
+        sync_row(&format!("{n} identities at once"), records, timings, wall);
     }
 
     let big = "big";
@@ -342,9 +358,12 @@ async fn measure(url: &str, opts: &Options) -> Result<(), String> {
     seed(&first, big, 1024).await?;
     let seeded = t.elapsed();
     list_rounds(&first, big, 5, 1024).await?;
+    println!();
+    println!("| ListRecords of a 1024-record dataset (lastSyncCount 0, MaxResults 1024) | reads | pages per read | reads/s | records/s | p50 / p99 ms per read |");
+    println!("|---|---|---|---|---|---|");
     let start = Instant::now();
-    let mut lat = list_rounds(&first, big, opts.list_samples, 1024).await?;
-    row("sequential: ListRecords of all 1024 records", &mut lat, start.elapsed());
+    let (mut lat, pages) = list_rounds(&first, big, opts.list_samples, 1024).await?;
+    list_row("1 identity", &mut lat, pages, start.elapsed());
     // Every identity reads its own 1024-record dataset, all at once.
     for d in &devices[1..] {
         seed(d, big, 1024).await?;
@@ -360,9 +379,9 @@ async fn measure(url: &str, opts: &Options) -> Result<(), String> {
         .collect();
     let mut all = Vec::new();
     for task in tasks {
-        all.extend(task.await.map_err(err("join"))??);
+        all.extend(task.await.map_err(err("join"))??.0);
     }
-    row(&format!("{n} identities at once: ListRecords of all 1024 records"), &mut all, start.elapsed());
+    list_row(&format!("{n} identities at once"), &mut all, pages, start.elapsed());
     println!(
         "seeding 1024 records in UpdateRecords of {SEED_BATCH}: {:.1} ms; load after {}",
         ms(seeded),

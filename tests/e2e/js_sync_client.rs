@@ -273,10 +273,44 @@ async fn check_scenario(env: &TestEnv, pool: &str, out: &Value) -> String {
     assert_eq!(dataset.num_records(), Some(3), "the removed record is not counted");
     // Key and value bytes of the live records: name+Amy, color+red, nickname+Bee.
     assert_eq!(dataset.data_storage(), Some(7 + 8 + 11));
+    check_deletion(env, pool, &identity, out, 1).await;
     let datasets = admin.list_datasets().identity_pool_id(pool).identity_id(&identity).send().await.unwrap();
     let names: Vec<_> = datasets.datasets().iter().filter_map(|d| d.dataset_name()).collect();
-    assert_eq!(names, ["profile"]);
+    assert_eq!(names, ["profile"], "the deleted dataset is not listed");
     identity
+}
+
+/// The deletion steps D1–D4 on the dataset "scratch": written at sync count `count`, deleted by A
+/// through the Sync Manager (DeleteDataset), reported deleted to B.
+async fn check_deletion(env: &TestEnv, pool: &str, identity: &str, out: &Value, count: i64) {
+    let d1 = step(out, "D1");
+    assert_eq!(d1["requests"][0]["datasetExists"], false, "{d1}");
+    assert_eq!(d1["requests"][0]["datasetDeletedAfterRequestedSyncCount"], false, "{d1}");
+    assert_eq!(patches(d1), [("replace".into(), "draft".into(), 0)]);
+    assert_eq!(d1["requests"][1]["records"], json!([{"key": "draft", "value": "x", "syncCount": count}]));
+    let d2 = step(out, "D2");
+    assert_eq!(d2["values"], json!({"draft": "x"}), "{d2}");
+    let d3 = step(out, "D3");
+    assert_eq!(operations(d3), ["deleteDataset"], "{d3}");
+    assert_eq!(d3["requests"][0]["status"], 200);
+    assert_eq!(d3["values"], json!({}));
+    // B, last synced at `count`, is told the dataset was deleted after it.
+    let d4 = step(out, "D4");
+    assert_eq!(d4["datasetDeleted"], "scratch", "{d4}");
+    let listed = &d4["requests"][0];
+    assert_eq!(listed["lastSyncCount"], count);
+    assert_eq!(listed["datasetExists"], false, "{d4}");
+    assert_eq!(listed["datasetDeletedAfterRequestedSyncCount"], true, "{d4}");
+    let admin = sync_client(&env.url, ADMIN_KEY, ADMIN_SECRET, None).await;
+    let e = admin
+        .describe_dataset()
+        .identity_pool_id(pool)
+        .identity_id(identity)
+        .dataset_name("scratch")
+        .send()
+        .await
+        .unwrap_err();
+    assert!(err_name(e).starts_with("ResourceNotFoundException"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -344,6 +378,9 @@ on_both_stores!(js_sync_manager_syncs_a_signed_in_user, |env| {
     .await;
     assert_eq!(again["ok"], true, "{again}");
     assert_eq!(again["identityIds"]["A"], identity.as_str());
+    // "scratch" again: written anew after its deletion, its sync count goes on from there, so
+    // a device that saw the old one would still learn of the deletion.
+    check_deletion(env, &pool, &identity, &again, 2).await;
     let admin_sync = sync_client(&env.url, ADMIN_KEY, ADMIN_SECRET, None).await;
     let datasets =
         admin_sync.list_datasets().identity_pool_id(&pool).identity_id(&identity).send().await.unwrap();
