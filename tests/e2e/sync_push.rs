@@ -5,7 +5,7 @@
 use crate::common::*;
 use crate::on_both_stores;
 use aws_sdk_cognitosync as cs;
-use cs::types::{CognitoStreams, Platform, PushSync, StreamingStatus};
+use cs::types::{CognitoStreams, Operation, Platform, PushSync, RecordPatch, StreamingStatus};
 use serde_json::{json, Value};
 use std::sync::atomic::{AtomicU64, Ordering};
 use tessera_core::model::keys;
@@ -147,6 +147,29 @@ async fn unsubscribe(
         .await
         .map(|_| ())
         .map_err(failure)
+}
+
+/// Synchronizes `dataset` once (ListRecords, then UpdateRecords of one record), so it exists.
+async fn create_dataset(client: &cs::Client, pool: &str, identity: &str, dataset: &str) {
+    let listed = client
+        .list_records()
+        .identity_pool_id(pool)
+        .identity_id(identity)
+        .dataset_name(dataset)
+        .send()
+        .await
+        .unwrap();
+    let patch = RecordPatch::builder().op(Operation::Replace).key("created").value("1").sync_count(0).build();
+    client
+        .update_records()
+        .identity_pool_id(pool)
+        .identity_id(identity)
+        .dataset_name(dataset)
+        .sync_session_token(listed.sync_session_token().unwrap())
+        .record_patches(patch.unwrap())
+        .send()
+        .await
+        .unwrap();
 }
 
 /// The push sync payload the platforms' SDKs read: five keys, all strings.
@@ -442,6 +465,10 @@ on_both_stores!(register_device_and_subscriptions, |env| {
     assert_ne!(ios, gcm);
     assert!((1..=256).contains(&gcm.len()));
 
+    // Only a dataset synchronized once can be subscribed.
+    let (name, status) = subscribe(&client, &pool, &me, "settings", &gcm).await.unwrap_err();
+    assert_eq!((name.as_str(), status), ("ResourceNotFoundException: Dataset settings does not exist.", 404));
+    create_dataset(&client, &pool, &me, "settings").await;
     subscribe(&client, &pool, &me, "settings", &gcm).await.unwrap();
     subscribe(&client, &pool, &me, "settings", &gcm).await.unwrap();
     subscribe(&client, &pool, &me, "settings", &ios).await.unwrap();
@@ -486,6 +513,8 @@ on_both_stores!(dataset_changes_push_to_the_other_subscribed_devices, |env| {
     let tablet = register(&client, &pool, &me, Platform::ApnsSandbox, "tablet-token").await.unwrap();
     let kindle = register(&client, &pool, &me, Platform::Adm, "kindle-token").await.unwrap();
     let unsubscribed = register(&client, &pool, &me, Platform::Gcm, "old-phone-token").await.unwrap();
+    create_dataset(&client, &pool, &me, "settings").await;
+    create_dataset(&client, &pool, &me, "game").await;
     for device in [&phone, &tablet, &kindle, &unsubscribed] {
         subscribe(&client, &pool, &me, "settings", device).await.unwrap();
     }
@@ -631,6 +660,7 @@ async fn push_sync_through_sns() {
     let phone = register(&client, &pool, &me, Platform::Gcm, &phone_token).await.unwrap();
     assert_eq!(register(&client, &pool, &me, Platform::Gcm, &phone_token).await.unwrap(), phone);
     let ipad = register(&client, &pool, &me, Platform::Apns, &ipad_token).await.unwrap();
+    create_dataset(&client, &pool, &me, "settings").await;
     subscribe(&client, &pool, &me, "settings", &phone).await.unwrap();
     subscribe(&client, &pool, &me, "settings", &ipad).await.unwrap();
 

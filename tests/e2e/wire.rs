@@ -119,7 +119,14 @@ async fn browsers_get_cors() {
     assert_eq!(status, 200);
     assert_eq!(header(&headers, "access-control-allow-origin"), Some("http://localhost:3000"));
     let allowed = header(&headers, "access-control-allow-headers").unwrap();
-    for h in ["content-type", "x-amz-target", "x-amz-user-agent", "authorization", "x-amz-date"] {
+    for h in [
+        "content-type",
+        "x-amz-target",
+        "x-amz-user-agent",
+        "authorization",
+        "x-amz-date",
+        "x-amz-client-context",
+    ] {
         assert!(allowed.contains(h), "{h} allowed");
     }
     let (_, _, headers) = raw_call(&env.url, "SignUp", "{").await;

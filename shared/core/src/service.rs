@@ -443,19 +443,12 @@ impl Service {
             }
         }
         user.owned = desired;
-        let mut item = Item::new(
+        let item = Item::new(
             keys::user(&pool.id, &pool.username_key(&user.username)),
             keys::USER_SK,
             serde_json::to_value(&user).map_err(Error::internal)?,
         );
-        let cond = match version {
-            Some(v) => {
-                item.version = v + 1;
-                Cond::Version(v)
-            }
-            None => Cond::NotExists,
-        };
-        let mut writes = vec![Write::put(item, cond)];
+        let mut writes = vec![Write::put_versioned(item, version)];
         let mut claims = vec![None];
         writes.extend(index.writes);
         claims.extend(index.claims);

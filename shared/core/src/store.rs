@@ -50,6 +50,18 @@ impl Write {
     pub fn put(item: Item, cond: Cond) -> Self {
         Write::Put { item, cond }
     }
+    /// Replaces the item read at `version` (creates it when `None`): the write carries the next
+    /// version and fails if another write came first.
+    pub fn put_versioned(mut item: Item, version: Option<u64>) -> Self {
+        let cond = match version {
+            Some(v) => {
+                item.version = v + 1;
+                Cond::Version(v)
+            }
+            None => Cond::NotExists,
+        };
+        Write::Put { item, cond }
+    }
     pub fn delete(pk: impl Into<String>, sk: impl Into<String>, cond: Cond) -> Self {
         Write::Delete { pk: pk.into(), sk: sk.into(), cond }
     }

@@ -279,19 +279,25 @@ pub fn invalid_response() -> Error {
     Error::InvalidLambdaResponseException("Unrecognizable lambda output".into())
 }
 
-/// `UserLambdaValidationException: "<Trigger> failed with error <errorMessage>."`
-fn function_error(trigger: Trigger, bytes: &[u8]) -> Error {
-    let parsed = serde_json::from_slice::<Value>(bytes).ok();
-    let message = match &parsed {
-        Some(v) => v
+/// What a function that threw says: the `errorMessage` of Lambda's error document, else the
+/// payload as it came.
+pub fn function_error_message(bytes: &[u8]) -> String {
+    let message = match serde_json::from_slice::<Value>(bytes) {
+        Ok(v) => v
             .get("errorMessage")
             .and_then(Value::as_str)
             .map(str::to_string)
             .or_else(|| v.as_str().map(str::to_string))
             .unwrap_or_else(|| v.to_string()),
-        None => String::from_utf8_lossy(bytes).into_owned(),
+        Err(_) => String::from_utf8_lossy(bytes).into_owned(),
     };
-    Error::UserLambdaValidationException(format!("{} failed with error {}.", trigger.name(), message.trim()))
+    message.trim().to_string()
+}
+
+/// `UserLambdaValidationException: "<Trigger> failed with error <errorMessage>."`
+fn function_error(trigger: Trigger, bytes: &[u8]) -> Error {
+    let message = function_error_message(bytes);
+    Error::UserLambdaValidationException(format!("{} failed with error {message}.", trigger.name()))
 }
 
 /// The `response` object a function returned (`None` when absent or null).

@@ -85,9 +85,13 @@ pub struct Frontend {
     pub cors: Cors,
 }
 
+fn ok_response(content_type: &str, body: Vec<u8>) -> WireResponse {
+    WireResponse { status: 200, headers: vec![("Content-Type".into(), content_type.into())], body }
+}
+
 pub const TARGET_PREFIX: &str = "AWSCognitoIdentityProviderService.";
 pub const IDENTITY_TARGET_PREFIX: &str = "AWSCognitoIdentityService.";
-const ALLOW_HEADERS: &str = "content-type,x-amz-target,x-amz-user-agent,x-amz-date,x-amz-security-token,x-amz-content-sha256,authorization,amz-sdk-invocation-id,amz-sdk-request,cache-control";
+const ALLOW_HEADERS: &str = "content-type,x-amz-target,x-amz-user-agent,x-amz-client-context,x-amz-date,x-amz-security-token,x-amz-content-sha256,authorization,amz-sdk-invocation-id,amz-sdk-request,cache-control";
 const EXPOSE_HEADERS: &str = "x-amzn-errortype,x-amzn-requestid,date";
 
 impl Frontend {
@@ -99,22 +103,14 @@ impl Frontend {
             WireResponse { status: 200, headers: vec![], body: vec![] }
         } else if is_sync_path(&req.path) {
             match self.sync(req, bound_operation).await {
-                Ok(body) => WireResponse {
-                    status: 200,
-                    headers: vec![("Content-Type".into(), "application/json".into())],
-                    body,
-                },
+                Ok(body) => ok_response("application/json", body),
                 Err(e) => rest_error_response(&e),
             }
         } else if req.method.eq_ignore_ascii_case("GET") {
             self.get(req).await
         } else {
             match self.post(req, bound_operation).await {
-                Ok(body) => WireResponse {
-                    status: 200,
-                    headers: vec![("Content-Type".into(), "application/x-amz-json-1.1".into())],
-                    body,
-                },
+                Ok(body) => ok_response("application/x-amz-json-1.1", body),
                 Err(e) => error_response(&e),
             }
         };

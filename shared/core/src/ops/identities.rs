@@ -200,19 +200,12 @@ fn login_put(
 }
 
 fn identity_put(identity: &Identity, version: Option<u64>) -> Result<Write> {
-    let mut item = Item::new(
+    let item = Item::new(
         keys::identity(&identity.identity_pool_id, &identity.identity_id),
         keys::IDENTITY_SK,
         serde_json::to_value(identity).map_err(Error::internal)?,
     );
-    let cond = match version {
-        Some(v) => {
-            item.version = v + 1;
-            Cond::Version(v)
-        }
-        None => Cond::NotExists,
-    };
-    Ok(Write::put(item, cond))
+    Ok(Write::put_versioned(item, version))
 }
 
 /// A new identity's item, listing entry and index entry (its logins are the caller's).

@@ -119,24 +119,17 @@ pub async fn load_identity_pool(svc: &Service, identity_pool_id: &str) -> Result
 }
 
 fn pool_writes(pool: &IdentityPool, version: Option<u64>) -> Result<Vec<Write>> {
-    let mut item = Item::new(
+    let item = Item::new(
         keys::identity_pool(&pool.identity_pool_id),
         keys::IDENTITY_POOL_SK,
         serde_json::to_value(pool).map_err(Error::internal)?,
     );
-    let cond = match version {
-        Some(v) => {
-            item.version = v + 1;
-            Cond::Version(v)
-        }
-        None => Cond::NotExists,
-    };
     let listing = Item::new(
         keys::IDENTITY_POOLS,
         &pool.identity_pool_id,
         json!({"IdentityPoolName": pool.identity_pool_name}),
     );
-    Ok(vec![Write::put(item, cond), Write::put(listing, Cond::None)])
+    Ok(vec![Write::put_versioned(item, version), Write::put(listing, Cond::None)])
 }
 
 /// Writes a changed pool, conditional on the version read.

@@ -114,19 +114,12 @@ async fn save_config(
     config: &IdentityPoolSyncConfig,
     version: Option<u64>,
 ) -> Result<bool> {
-    let mut item = Item::new(
+    let item = Item::new(
         keys::identity_pool_sync_config(identity_pool_id),
         keys::IDENTITY_POOL_SYNC_CONFIG_SK,
         serde_json::to_value(config).map_err(Error::internal)?,
     );
-    let cond = match version {
-        Some(v) => {
-            item.version = v + 1;
-            Cond::Version(v)
-        }
-        None => Cond::NotExists,
-    };
-    match svc.store.transact(vec![Write::put(item, cond)], svc.now_secs()).await {
+    match svc.store.transact(vec![Write::put_versioned(item, version)], svc.now_secs()).await {
         Ok(()) => Ok(true),
         Err(StoreError::ConditionFailed { .. }) => Ok(false),
         Err(e) => Err(e.into()),
@@ -504,7 +497,20 @@ pub async fn register_device(svc: &Service, ctx: &CallContext, input: &Value) ->
     Ok(json!({"DeviceId": id}))
 }
 
-pub async fn subscribe_to_dataset(svc: &Service, ctx: &CallContext, input: &Value) -> Result<Value> {
+/// The path of Subscribe/UnsubscribeFromDataset, checked: the caller is the identity itself,
+/// the dataset name is valid and the identity pool exists.
+struct SubscriptionPath<'a> {
+    pool_id: &'a str,
+    identity_id: &'a str,
+    dataset: &'a str,
+    device_id: &'a str,
+}
+
+async fn subscription_path<'a>(
+    svc: &Service,
+    ctx: &CallContext,
+    input: &'a Value,
+) -> Result<SubscriptionPath<'a>> {
     let pool_id = input.req_str("IdentityPoolId")?;
     let identity_id = input.req_str("IdentityId")?;
     authorize(ctx, SyncAccess::IdentityOnly, pool_id, Some(identity_id))?;
@@ -512,12 +518,20 @@ pub async fn subscribe_to_dataset(svc: &Service, ctx: &CallContext, input: &Valu
     check_dataset_name(dataset)?;
     let device_id = input.req_str("DeviceId")?;
     require_identity_pool(svc, pool_id).await?;
+    Ok(SubscriptionPath { pool_id, identity_id, dataset, device_id })
+}
+
+pub async fn subscribe_to_dataset(svc: &Service, ctx: &CallContext, input: &Value) -> Result<Value> {
+    let SubscriptionPath { pool_id, identity_id, dataset, device_id } =
+        subscription_path(svc, ctx, input).await?;
     let (config, _) = load_config(svc, pool_id).await?;
     if config.push_sync.as_ref().is_none_or(|p| p.application_arns.is_empty()) {
         return Err(Error::InvalidConfigurationException(format!(
             "Push sync is not configured for identity pool {pool_id}."
         )));
     }
+    // Clients subscribe datasets they have synchronized once (the SDKs' subscribeAll says so).
+    crate::ops::sync_records::require_dataset(svc, pool_id, identity_id, dataset).await?;
     for _ in 0..ATTEMPTS {
         let (device, version) = load_device(svc, pool_id, identity_id, device_id)
             .await?
@@ -551,13 +565,8 @@ pub async fn subscribe_to_dataset(svc: &Service, ctx: &CallContext, input: &Valu
 }
 
 pub async fn unsubscribe_from_dataset(svc: &Service, ctx: &CallContext, input: &Value) -> Result<Value> {
-    let pool_id = input.req_str("IdentityPoolId")?;
-    let identity_id = input.req_str("IdentityId")?;
-    authorize(ctx, SyncAccess::IdentityOnly, pool_id, Some(identity_id))?;
-    let dataset = input.req_str("DatasetName")?;
-    check_dataset_name(dataset)?;
-    let device_id = input.req_str("DeviceId")?;
-    require_identity_pool(svc, pool_id).await?;
+    let SubscriptionPath { pool_id, identity_id, dataset, device_id } =
+        subscription_path(svc, ctx, input).await?;
     let (device, _) = load_device(svc, pool_id, identity_id, device_id)
         .await?
         .ok_or_else(|| device_not_found(device_id))?;

@@ -562,15 +562,8 @@ async fn usage_write(svc: &Service, pool: &str, sessions: u64, storage: i64) -> 
     if sessions == 0 {
         usage.last_modified = svc.clock.now_millis();
     }
-    let mut item = Item::new(pk, sk, serde_json::to_value(&usage).map_err(Error::internal)?);
-    let cond = match version {
-        Some(v) => {
-            item.version = v + 1;
-            Cond::Version(v)
-        }
-        None => Cond::NotExists,
-    };
-    Ok(Write::put(item, cond))
+    let item = Item::new(pk, sk, serde_json::to_value(&usage).map_err(Error::internal)?);
+    Ok(Write::put_versioned(item, version))
 }
 
 /// How a guarded transaction ended.
@@ -640,31 +633,17 @@ async fn dataset_count_write(svc: &Service, pool: &str, identity: &str, delta: i
         None => (0, None),
     };
     let new = count.saturating_add_signed(delta);
-    let mut item = Item::new(pk, identity, json!({ "datasets": new }));
-    let cond = match version {
-        Some(v) => {
-            item.version = v + 1;
-            Cond::Version(v)
-        }
-        None => Cond::NotExists,
-    };
-    Ok((count, Write::put(item, cond)))
+    let item = Item::new(pk, identity, json!({ "datasets": new }));
+    Ok((count, Write::put_versioned(item, version)))
 }
 
 fn head_write(head: &DatasetHead, identity: &str, pool: &str, version: Option<u64>) -> Result<Write> {
-    let mut item = Item::new(
+    let item = Item::new(
         skeys::datasets(pool, identity),
         head.name.clone(),
         serde_json::to_value(head).map_err(Error::internal)?,
     );
-    let cond = match version {
-        Some(v) => {
-            item.version = v + 1;
-            Cond::Version(v)
-        }
-        None => Cond::NotExists,
-    };
-    Ok(Write::put(item, cond))
+    Ok(Write::put_versioned(item, version))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1168,6 +1147,12 @@ async fn live_head(svc: &Service, pool: &str, identity: &str, name: &str) -> Res
         Some((h, v)) if h.live => Ok((h, v)),
         _ => Err(dataset_not_found(name)),
     }
+}
+
+/// Fails with ResourceNotFoundException unless the dataset exists (has been synchronized
+/// and not deleted since).
+pub async fn require_dataset(svc: &Service, pool: &str, identity: &str, name: &str) -> Result<()> {
+    live_head(svc, pool, identity, name).await.map(|_| ())
 }
 
 fn dataset_not_found(name: &str) -> Error {

@@ -156,19 +156,9 @@ pub async fn invoke(svc: &Service, function_arn: &str, event: &Value) -> Result<
 
 /// The function threw: its `errorMessage` in Cognito's error.
 fn function_error(bytes: &[u8]) -> Error {
-    let parsed = serde_json::from_slice::<Value>(bytes).ok();
-    let message = match &parsed {
-        Some(v) => v
-            .get("errorMessage")
-            .and_then(Value::as_str)
-            .map(str::to_string)
-            .or_else(|| v.as_str().map(str::to_string))
-            .unwrap_or_else(|| v.to_string()),
-        None => String::from_utf8_lossy(bytes).into_owned(),
-    };
+    let message = crate::triggers::function_error_message(bytes);
     Error::InvalidLambdaFunctionOutputException(format!(
-        "The SyncTrigger function failed with error {}.",
-        message.trim()
+        "The SyncTrigger function failed with error {message}."
     ))
 }
 
