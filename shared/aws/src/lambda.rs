@@ -22,16 +22,22 @@ fn env_opt(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.is_empty())
 }
 
-/// Quotas from `TESSERA_MAX_GROUPS_PER_POOL`, `TESSERA_MAX_GROUPS_PER_USER` and
-/// `TESSERA_MAX_CUSTOM_ATTRIBUTES` when set.
+/// Quotas from `TESSERA_MAX_GROUPS_PER_POOL`, `TESSERA_MAX_GROUPS_PER_USER`,
+/// `TESSERA_MAX_CUSTOM_ATTRIBUTES` and the `TESSERA_MAX_SYNC_*` variables when set.
 fn limits_from_env() -> Limits {
+    limits_from(env_opt)
+}
+
+fn limits_from(lookup: impl Fn(&str) -> Option<String>) -> Limits {
     let default = Limits::default();
-    let read = |name: &str, fallback: u64| env_opt(name).and_then(|v| v.parse().ok()).unwrap_or(fallback);
+    let read = |name: &str, fallback: u64| lookup(name).and_then(|v| v.parse().ok()).unwrap_or(fallback);
     Limits {
         groups_per_pool: read("TESSERA_MAX_GROUPS_PER_POOL", default.groups_per_pool),
         groups_per_user: read("TESSERA_MAX_GROUPS_PER_USER", default.groups_per_user),
         custom_attributes_per_pool: read("TESSERA_MAX_CUSTOM_ATTRIBUTES", default.custom_attributes_per_pool),
-        ..default
+        sync_datasets_per_identity: read("TESSERA_MAX_SYNC_DATASETS", default.sync_datasets_per_identity),
+        sync_records_per_dataset: read("TESSERA_MAX_SYNC_RECORDS", default.sync_records_per_dataset),
+        sync_dataset_bytes: read("TESSERA_MAX_SYNC_DATASET_BYTES", default.sync_dataset_bytes),
     }
 }
 
@@ -220,4 +226,28 @@ pub async fn handle(frontend: &Frontend, operation: Option<&str>, req: Request) 
 
 fn into_response(w: WireResponse) -> Response<Body> {
     w.into_http()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn limits_come_from_the_environment_or_keep_cognitos() {
+        let env = |name: &str| match name {
+            "TESSERA_MAX_GROUPS_PER_USER" => Some("5".to_string()),
+            "TESSERA_MAX_SYNC_DATASETS" => Some("3".to_string()),
+            "TESSERA_MAX_SYNC_RECORDS" => Some("not a number".to_string()),
+            "TESSERA_MAX_SYNC_DATASET_BYTES" => Some("2048".to_string()),
+            _ => None,
+        };
+        let limits = limits_from(env);
+        let cognito = Limits::default();
+        assert_eq!(limits.groups_per_user, 5);
+        assert_eq!(limits.groups_per_pool, cognito.groups_per_pool);
+        assert_eq!(limits.sync_datasets_per_identity, 3);
+        assert_eq!(limits.sync_records_per_dataset, 1024, "an unreadable value keeps Cognito's quota");
+        assert_eq!(limits.sync_dataset_bytes, 2048);
+        assert_eq!(limits_from(|_| None), cognito);
+    }
 }

@@ -70,6 +70,15 @@ struct ServeArgs {
     /// Most custom attributes a user pool may define.
     #[arg(long, env = "TESSERA_MAX_CUSTOM_ATTRIBUTES", default_value_t = Limits::default().custom_attributes_per_pool)]
     max_custom_attributes: u64,
+    /// Most Cognito Sync datasets an identity may hold.
+    #[arg(long, env = "TESSERA_MAX_SYNC_DATASETS", default_value_t = Limits::default().sync_datasets_per_identity)]
+    max_sync_datasets: u64,
+    /// Most live records a Cognito Sync dataset may hold.
+    #[arg(long, env = "TESSERA_MAX_SYNC_RECORDS", default_value_t = Limits::default().sync_records_per_dataset)]
+    max_sync_records: u64,
+    /// Most bytes (UTF-8 keys and values) a Cognito Sync dataset may hold.
+    #[arg(long, env = "TESSERA_MAX_SYNC_DATASET_BYTES", default_value_t = Limits::default().sync_dataset_bytes)]
+    max_sync_dataset_bytes: u64,
     /// Where the pools' Lambda triggers are invoked: a Lambda-Invoke-compatible endpoint
     /// such as `cargo lambda watch` (http://127.0.0.1:9001). Default: AWS Lambda in
     /// --region with the default AWS credentials.
@@ -108,6 +117,9 @@ async fn main() -> Result<(), String> {
                 max_groups_per_pool,
                 max_groups_per_user,
                 max_custom_attributes,
+                max_sync_datasets,
+                max_sync_records,
+                max_sync_dataset_bytes,
                 lambda_endpoint,
                 sts_endpoint,
                 sns_endpoint,
@@ -137,7 +149,9 @@ async fn main() -> Result<(), String> {
                 groups_per_pool: max_groups_per_pool,
                 groups_per_user: max_groups_per_user,
                 custom_attributes_per_pool: max_custom_attributes,
-                ..Limits::default()
+                sync_datasets_per_identity: max_sync_datasets,
+                sync_records_per_dataset: max_sync_records,
+                sync_dataset_bytes: max_sync_dataset_bytes,
             };
             let keys = cfg.admin_keys.clone();
             let running = tessera_local::start(cfg).await?;
