@@ -117,4 +117,54 @@ async fn credentials_come_from_sts_when_an_endpoint_is_set() {
     let holder =
         tessera_core::identity_credentials::holder(svc, &creds.access_key_id, Some(&creds.session_token));
     assert_eq!(holder.await.unwrap().expect("remembered").identity_id, "us-east-1:id");
+    assert_eq!(
+        session_policy_at_sts(&moto, &creds.access_key_id).await,
+        None,
+        "authenticated: the role alone"
+    );
+
+    // A guest's credentials, through the API: the role narrowed to the scope-down services.
+    let admin = identity_client(&env.url, ADMIN_KEY, ADMIN_SECRET).await;
+    let pool = admin
+        .create_identity_pool()
+        .identity_pool_name(unique("guests"))
+        .allow_unauthenticated_identities(true)
+        .send()
+        .await
+        .unwrap()
+        .identity_pool_id()
+        .to_string();
+    admin
+        .set_identity_pool_roles()
+        .identity_pool_id(&pool)
+        .roles("unauthenticated", "arn:aws:iam::123456789012:role/tessera-guest")
+        .send()
+        .await
+        .unwrap();
+    let id = admin.get_id().identity_pool_id(&pool).send().await.unwrap().identity_id().unwrap().to_string();
+    let out = admin.get_credentials_for_identity().identity_id(&id).send().await.unwrap();
+    let guest_key = out.credentials().and_then(|c| c.access_key_id()).unwrap().to_string();
+    let policy = session_policy_at_sts(&moto, &guest_key).await.expect("a session policy");
+    let policy: Value = serde_json::from_str(&policy).unwrap();
+    let statement = &policy["Statement"][0];
+    assert_eq!((statement["Effect"].as_str(), statement["Resource"].as_str()), (Some("Allow"), Some("*")));
+    let actions: Vec<&str> =
+        statement["Action"].as_array().unwrap().iter().filter_map(Value::as_str).collect();
+    for allowed in ["cognito-sync:*", "s3:*", "dynamodb:*", "mobiletargeting:*", "lambda:*"] {
+        assert!(actions.contains(&allowed), "{allowed} in {actions:?}");
+    }
+    for denied in ["iam:*", "ec2:*", "sts:*", "cognito-idp:*"] {
+        assert!(!actions.contains(&denied), "{denied} not in {actions:?}");
+    }
+}
+
+/// The session policy moto's STS recorded for the role session of `access_key_id`.
+async fn session_policy_at_sts(moto: &str, access_key_id: &str) -> Option<String> {
+    let (status, _, body) = raw_http(moto, "GET", "/moto-api/data.json", &[], b"").await;
+    assert_eq!(status, 200);
+    let data: Value = serde_json::from_slice(&body).unwrap();
+    let sessions = data["sts"]["AssumedRole"].as_array().cloned().unwrap_or_default();
+    let session =
+        sessions.iter().find(|r| r["access_key_id"] == Value::from(access_key_id)).expect("session");
+    session["policy"].as_str().map(str::to_string)
 }

@@ -48,6 +48,7 @@ impl CredentialVendor for StsVendor {
         web_identity_token: &str,
         session_name: &str,
         duration_secs: i64,
+        session_policy: Option<&str>,
     ) -> Result<AwsCredentials, VendFailure> {
         let out = self
             .client
@@ -56,6 +57,7 @@ impl CredentialVendor for StsVendor {
             .web_identity_token(web_identity_token)
             .role_session_name(session_name)
             .duration_seconds(duration_secs.clamp(900, 43_200) as i32)
+            .set_policy(session_policy.map(str::to_string))
             .send()
             .await
             .map_err(|e| match &e {

@@ -109,9 +109,56 @@ pub fn openid_configuration(ctx: &CallContext) -> Value {
     })
 }
 
+/// The IAM action prefixes of the services Cognito lets guests' credentials reach whatever
+/// their role allows (spec D §1.8.6): AppSync, CloudWatch (metrics and logs), Cognito Identity,
+/// Cognito Sync, Comprehend, DynamoDB, Kinesis Data Firehose, Kinesis Data Streams, GameLift,
+/// IoT, KMS, Lambda, Lex, Machine Learning, Mobile Analytics, Pinpoint, Polly, Rekognition,
+/// Sumerian, S3, SimpleDB, SES, SNS, SQS, Transcribe, Translate.
+pub const UNAUTHENTICATED_SERVICES: [&str; 27] = [
+    "appsync",
+    "cloudwatch",
+    "logs",
+    "cognito-identity",
+    "cognito-sync",
+    "comprehend",
+    "dynamodb",
+    "firehose",
+    "kinesis",
+    "gamelift",
+    "iot",
+    "kms",
+    "lambda",
+    "lex",
+    "machinelearning",
+    "mobileanalytics",
+    "mobiletargeting",
+    "polly",
+    "rekognition",
+    "sumerian",
+    "s3",
+    "sdb",
+    "ses",
+    "sns",
+    "sqs",
+    "transcribe",
+    "translate",
+];
+
+/// The session policy on guests' credentials: the role's permissions, but only on the services
+/// above (an action elsewhere is denied even if the unauthenticated role allows it).
+pub fn unauthenticated_scope_down() -> String {
+    let actions: Vec<String> = UNAUTHENTICATED_SERVICES.iter().map(|s| format!("{s}:*")).collect();
+    json!({
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": actions, "Resource": "*"}]
+    })
+    .to_string()
+}
+
 /// Credentials of `role_arn` for the identity: a fresh OpenID token exchanged through the
 /// credential vendor (STS AssumeRoleWithWebIdentity), remembered so that Sync can verify
-/// what is signed with them.
+/// what is signed with them. Guests' credentials (`amr` "unauthenticated") carry the
+/// scope-down policy.
 pub async fn credentials_for_role(
     svc: &Service,
     ctx: &CallContext,
@@ -122,8 +169,16 @@ pub async fn credentials_for_role(
 ) -> Result<AwsCredentials> {
     let vendor = svc.credential_vendor()?.clone();
     let token = open_id_token(svc, ctx, identity_pool_id, identity_id, amr, STS_TOKEN_SECS).await?;
+    let guest = amr.iter().any(|a| a == crate::ops::identity_roles::UNAUTHENTICATED);
+    let session_policy = guest.then(unauthenticated_scope_down);
     let credentials = vendor
-        .assume_role_with_web_identity(role_arn, &token, SESSION_NAME, CREDENTIALS_SECS)
+        .assume_role_with_web_identity(
+            role_arn,
+            &token,
+            SESSION_NAME,
+            CREDENTIALS_SECS,
+            session_policy.as_deref(),
+        )
         .await
         .map_err(|f| match f {
             VendFailure::Refused(why) => {

@@ -253,7 +253,8 @@ pub enum VendFailure {
 
 /// Exchanges an identity pool's OpenID token for credentials of a role: STS
 /// `AssumeRoleWithWebIdentity` in AWS (or any STS-compatible endpoint); locally, without one,
-/// credentials Tessera makes itself and marks as local.
+/// credentials Tessera makes itself and marks as local. A `session_policy` (IAM policy JSON)
+/// narrows what the credentials may do below the role's own policies.
 #[async_trait]
 pub trait CredentialVendor: Send + Sync {
     async fn assume_role_with_web_identity(
@@ -262,6 +263,7 @@ pub trait CredentialVendor: Send + Sync {
         web_identity_token: &str,
         session_name: &str,
         duration_secs: i64,
+        session_policy: Option<&str>,
     ) -> std::result::Result<AwsCredentials, VendFailure>;
 }
 

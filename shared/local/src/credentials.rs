@@ -23,6 +23,8 @@ impl CredentialVendor for LocalCredentialVendor {
         _web_identity_token: &str,
         _session_name: &str,
         duration_secs: i64,
+        // Local credentials only sign calls to this server, which never consults IAM.
+        _session_policy: Option<&str>,
     ) -> Result<AwsCredentials, VendFailure> {
         if !role_arn.starts_with("arn:") {
             return Err(VendFailure::Refused(format!("not a role ARN: {role_arn}")));
