@@ -165,6 +165,6 @@ async fn session_policy_at_sts(moto: &str, access_key_id: &str) -> Option<String
     let data: Value = serde_json::from_slice(&body).unwrap();
     let sessions = data["sts"]["AssumedRole"].as_array().cloned().unwrap_or_default();
     let session =
-        sessions.iter().find(|r| r["access_key_id"] == Value::from(access_key_id)).expect("session");
+        sessions.iter().find(|r| r["access_key_id"].as_str() == Some(access_key_id)).expect("session");
     session["policy"].as_str().map(str::to_string)
 }
