@@ -175,13 +175,15 @@ pub async fn update_identity_pool(svc: &Service, input: &Value) -> Result<Value>
 /// Deletes the pool, then every identity with its linked logins, and the pool's Sync data.
 pub async fn delete_identity_pool(svc: &Service, input: &Value) -> Result<Value> {
     let id = input.req_str("IdentityPoolId")?;
-    let (pool, version) = load_identity_pool(svc, id).await?;
-    // The pool goes first, so nothing can reach or add identities while they go.
+    let (pool, _) = load_identity_pool(svc, id).await?;
+    // The pool goes first, so nothing can reach or add identities while they go. A change made
+    // meanwhile does not stop the deletion (DeleteIdentityPool has no concurrency error); a
+    // deletion that came first makes this one not find the pool.
     let gone = svc
         .store
         .transact(
             vec![
-                Write::delete(keys::identity_pool(id), keys::IDENTITY_POOL_SK, Cond::Version(version)),
+                Write::delete(keys::identity_pool(id), keys::IDENTITY_POOL_SK, Cond::Exists),
                 Write::delete(keys::IDENTITY_POOLS, id, Cond::None),
             ],
             svc.now_secs(),
@@ -189,11 +191,7 @@ pub async fn delete_identity_pool(svc: &Service, input: &Value) -> Result<Value>
         .await;
     match gone {
         Ok(()) => {}
-        Err(StoreError::ConditionFailed { .. }) => {
-            return Err(Error::ConcurrentModificationException(
-                "The identity pool was modified by another request. Try again.".into(),
-            ))
-        }
+        Err(StoreError::ConditionFailed { .. }) => return Err(pool_not_found(id)),
         Err(e) => return Err(e.into()),
     }
     let listing = keys::pool_identities(&pool.identity_pool_id);
