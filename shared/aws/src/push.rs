@@ -23,20 +23,7 @@ impl SnsPushNotifier {
     /// endpoint (moto in tests) and no credentials in the environment, static local
     /// credentials are used so nothing probes instance metadata.
     pub async fn connect(endpoint: Option<&str>, region: &str) -> SnsPushNotifier {
-        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .region(aws_config::Region::new(region.to_string()));
-        if let Some(ep) = endpoint {
-            loader = loader.endpoint_url(ep);
-            if std::env::var_os("AWS_ACCESS_KEY_ID").is_none() {
-                loader = loader.credentials_provider(aws_sdk_sns::config::Credentials::new(
-                    "local",
-                    "local",
-                    None,
-                    None,
-                    "tessera-local",
-                ));
-            }
-        }
+        let loader = crate::config::loader(endpoint, region);
         SnsPushNotifier::new(aws_sdk_sns::Client::new(&loader.load().await))
     }
 

@@ -13,20 +13,7 @@ pub struct StsVendor {
 impl StsVendor {
     /// A client for `endpoint` (None: the region's STS).
     pub async fn new(endpoint: Option<&str>, region: &str) -> StsVendor {
-        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .region(aws_config::Region::new(region.to_string()));
-        if let Some(ep) = endpoint {
-            loader = loader.endpoint_url(ep);
-            if std::env::var_os("AWS_ACCESS_KEY_ID").is_none() {
-                loader = loader.credentials_provider(aws_sdk_sts::config::Credentials::new(
-                    "local",
-                    "local",
-                    None,
-                    None,
-                    "tessera-local",
-                ));
-            }
-        }
+        let loader = crate::config::loader(endpoint, region);
         StsVendor { client: aws_sdk_sts::Client::new(&loader.load().await) }
     }
 

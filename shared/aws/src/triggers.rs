@@ -24,21 +24,8 @@ impl LambdaInvoker {
     /// Cognito's rule (3 attempts of 5 seconds within the request's budget) is applied by
     /// `tessera_core::triggers`.
     pub async fn new(endpoint: Option<&str>, region: &str) -> LambdaInvoker {
-        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .region(aws_config::Region::new(region.to_string()))
-            .retry_config(aws_config::retry::RetryConfig::disabled());
-        if let Some(ep) = endpoint {
-            loader = loader.endpoint_url(ep);
-            if std::env::var_os("AWS_ACCESS_KEY_ID").is_none() {
-                loader = loader.credentials_provider(aws_sdk_lambda::config::Credentials::new(
-                    "local",
-                    "local",
-                    None,
-                    None,
-                    "tessera-local",
-                ));
-            }
-        }
+        let loader =
+            crate::config::loader(endpoint, region).retry_config(aws_config::retry::RetryConfig::disabled());
         LambdaInvoker {
             client: aws_sdk_lambda::Client::new(&loader.load().await),
             by_name: endpoint.is_some(),
