@@ -11,7 +11,9 @@
 //! * `listusers`: ListUsers latency with each kind of filter in a pool of 100,000 users.
 //! * `srp`: the server's CPU for a USER_SRP_AUTH sign-in, its SRP maths alone and through the API.
 //! * `sync`: Cognito Sync UpdateRecords/ListRecords throughput, signed with identity credentials.
+//! * `enumeration`: known vs unknown users' answer times under PreventUserExistenceErrors.
 
+mod enumeration;
 mod listusers;
 mod srp;
 mod sync;
@@ -129,6 +131,22 @@ enum Cmd {
         /// Full ListRecords of the 1024-record dataset per identity.
         #[arg(long, default_value_t = 100)]
         list_samples: usize,
+    },
+    /// Known vs unknown users' answer times (ForgotPassword, ResendConfirmationCode,
+    /// InitiateAuth) under PreventUserExistenceErrors.
+    Enumeration {
+        /// Calls per operation for known users (and as many for unknown names).
+        #[arg(long, default_value_t = 1000)]
+        calls: usize,
+        /// The `tessera` binary to spawn.
+        #[arg(long, default_value = "target/release/tessera")]
+        server: PathBuf,
+        /// Run the server on DynamoDB at this endpoint (e.g. moto's http://127.0.0.1:5005).
+        #[arg(long)]
+        dynamodb_endpoint: Option<String>,
+        /// Concurrent clients while making the users.
+        #[arg(long, default_value_t = 8)]
+        concurrency: usize,
     },
     /// Time one argon2id verify at the server's default parameters.
     Argon2 {
@@ -875,6 +893,9 @@ async fn main() -> Result<(), String> {
         Cmd::Srp { users, samples, server, port } => srp::run(users, samples, server, port).await,
         Cmd::Sync { samples, concurrency, list_samples } => {
             sync::run(sync::Options { samples, concurrency, list_samples }).await
+        }
+        Cmd::Enumeration { calls, server, dynamodb_endpoint, concurrency } => {
+            enumeration::run(enumeration::Options { calls, server, dynamodb_endpoint, concurrency }).await
         }
         Cmd::Argon2 { samples, threads, m_kib } => {
             let mut params = HashParams::default();

@@ -103,7 +103,13 @@ on_both_stores!(invited_user_sets_a_password_through_the_challenge, |env| {
     assert_eq!(sent.len(), 1);
     let temp = sent[0].code.clone().unwrap();
     assert_eq!(sent[0].subject.as_deref(), Some("Your temporary password"));
-    assert_eq!(sent[0].body, format!("Your username is ivy@example.com and temporary password is {temp}."));
+    assert_eq!(
+        sent[0].body,
+        format!(
+            "Your username is ivy@example.com and temporary password is {}.",
+            tessera_core::html::escape_html(&temp)
+        )
+    );
     assert!(temp.len() >= 12, "{temp}");
 
     let e = start_sign_in(env, &client_id, "ivy@example.com", "Wrong-Horse-9").await.unwrap_err();

@@ -225,6 +225,9 @@ impl tessera_core::ports::SecretCipher for NoMasterKey {
     fn open(&self, _: &[u8]) -> tessera_core::Result<Vec<u8>> {
         Err(tessera_core::Error::internal("no master key in this function"))
     }
+    fn keyed_hash(&self, _: &str, _: &[u8]) -> tessera_core::Result<[u8; 32]> {
+        Err(tessera_core::Error::internal("no master key in this function"))
+    }
 }
 
 /// The same store behind a service without the master key (the deployed `well-known`).

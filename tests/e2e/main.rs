@@ -7,6 +7,9 @@ mod srp_proof;
 
 mod admin_users;
 mod aliases;
+mod attack_codes;
+mod attack_enumeration;
+mod attack_misc;
 mod attributes;
 mod auth;
 mod auth_factors;

@@ -772,8 +772,9 @@ on_both_stores!(sms_mfa_code_for_sign_in, |env| {
         (sent.channel.as_str(), sent.body.clone()),
         ("SMS", format!("Your authentication code is {code}. "))
     );
-    assert!(sms_code_matches(&hash, &code));
-    assert!(!sms_code_matches(&hash, if code == "000000" { "000001" } else { "000000" }));
+    let cipher = svc.cipher.as_ref();
+    assert!(sms_code_matches(cipher, &hash, &code).unwrap());
+    assert!(!sms_code_matches(cipher, &hash, if code == "000000" { "000001" } else { "000000" }).unwrap());
     assert!(!hash.contains(&code), "only a hash is kept");
 
     // The pool's own text, rewritten by its CustomMessage function (CustomMessage_Authentication).
@@ -808,7 +809,7 @@ on_both_stores!(sms_mfa_code_for_sign_in, |env| {
     let sent = env.messages_to(PHONE).last().cloned().unwrap();
     let code = sent.code.clone().unwrap();
     assert_eq!(sent.body, format!("Sign in with {code}"));
-    assert!(sms_code_matches(&hash, &code));
+    assert!(sms_code_matches(svc.cipher.as_ref(), &hash, &code).unwrap());
     let event = env.lambda.events("message").last().cloned().unwrap();
     assert_eq!(event["triggerSource"], "CustomMessage_Authentication");
     assert_eq!(event["request"]["clientMetadata"], json!({"app": "web"}));
@@ -823,4 +824,83 @@ on_both_stores!(sms_mfa_code_for_sign_in, |env| {
     phoneless.attributes.remove("phone_number");
     let e = send_sms_mfa_code(&svc, &pool, &phoneless, &caller).await.unwrap_err();
     assert_eq!(e.name(), "CodeDeliveryFailureException");
+});
+
+on_both_stores!(totp_guessing_across_new_sign_ins_runs_into_the_limit, |env| {
+    // The attacker knows the password and signs in again and again for fresh sessions.
+    let email = "totp-victim@example.com";
+    let (_pool, client, token) = totp_pool_user(env, email).await;
+    let secret = env.client.associate_software_token().access_token(&token).send().await.unwrap();
+    let secret = secret.secret_code().unwrap().to_string();
+    env.client
+        .verify_software_token()
+        .access_token(&token)
+        .user_code(code_now(env, &secret))
+        .send()
+        .await
+        .unwrap();
+    env.client
+        .set_user_mfa_preference()
+        .access_token(&token)
+        .software_token_mfa_settings(token_settings(true, true))
+        .send()
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    let (mut mismatches, mut exceeded) = (0u64, 0u64);
+    'rounds: for _ in 0..20 {
+        let out = env
+            .client
+            .initiate_auth()
+            .client_id(&client)
+            .auth_flow(cip::types::AuthFlowType::UserPasswordAuth)
+            .auth_parameters("USERNAME", email)
+            .auth_parameters("PASSWORD", PASSWORD)
+            .send()
+            .await;
+        let out = match out.map_err(err_name) {
+            Ok(out) => out,
+            Err(e) if e == "NotAuthorizedException: Password attempts exceeded" => {
+                exceeded += 1;
+                continue;
+            }
+            Err(e) => panic!("{e}"),
+        };
+        assert_eq!(out.challenge_name(), Some(&cip::types::ChallengeNameType::SoftwareTokenMfa));
+        let session = out.session().unwrap().to_string();
+        for _ in 0..5 {
+            let e = env
+                .client
+                .respond_to_auth_challenge()
+                .client_id(&client)
+                .challenge_name(cip::types::ChallengeNameType::SoftwareTokenMfa)
+                .session(&session)
+                .challenge_responses("USERNAME", email)
+                .challenge_responses("SOFTWARE_TOKEN_MFA_CODE", wrong_code(env, &secret))
+                .send()
+                .await
+                .map_err(err_name)
+                .unwrap_err();
+            match e.as_str() {
+                "CodeMismatchException: Invalid code or auth state for the user." => mismatches += 1,
+                "NotAuthorizedException: Password attempts exceeded" => {
+                    exceeded += 1;
+                    continue 'rounds;
+                }
+                // The session's own five tries ran out.
+                e if e.starts_with("NotAuthorizedException: Invalid session") => continue 'rounds,
+                e => panic!("{e}"),
+            }
+        }
+    }
+    let schedule = tessera_core::lockout::Backoff {
+        free_failures: 5,
+        max_lockout_secs: 3600,
+        forget_after_secs: 86_400,
+    };
+    let allowed = schedule.max_failures_in(started.elapsed().as_secs() as i64 + 1).unwrap();
+    // a25d902: 100 codes checked here (5 per session, 20 sessions: the password lockout of 1 s,
+    // 2 s, … was over by the next sign-in on a slow store).
+    assert!(mismatches <= allowed, "{mismatches} codes checked, {allowed} allowed");
+    assert!(exceeded > 0);
 });

@@ -23,7 +23,8 @@ fn env_opt(name: &str) -> Option<String> {
 }
 
 /// Quotas from `TESSERA_MAX_GROUPS_PER_POOL`, `TESSERA_MAX_GROUPS_PER_USER`,
-/// `TESSERA_MAX_CUSTOM_ATTRIBUTES` and the `TESSERA_MAX_SYNC_*` variables when set.
+/// `TESSERA_MAX_CUSTOM_ATTRIBUTES`, the `TESSERA_MAX_SYNC_*` and `TESSERA_CODE_*` variables
+/// when set.
 fn limits_from_env() -> Limits {
     limits_from(env_opt)
 }
@@ -38,6 +39,10 @@ fn limits_from(lookup: impl Fn(&str) -> Option<String>) -> Limits {
         sync_datasets_per_identity: read("TESSERA_MAX_SYNC_DATASETS", default.sync_datasets_per_identity),
         sync_records_per_dataset: read("TESSERA_MAX_SYNC_RECORDS", default.sync_records_per_dataset),
         sync_dataset_bytes: read("TESSERA_MAX_SYNC_DATASET_BYTES", default.sync_dataset_bytes),
+        code_free_failures: read("TESSERA_CODE_FREE_FAILURES", default.code_free_failures),
+        code_lockout_max_secs: read("TESSERA_CODE_LOCKOUT_MAX_SECS", default.code_lockout_max_secs),
+        code_sends_per_window: read("TESSERA_CODE_SENDS_PER_WINDOW", default.code_sends_per_window),
+        code_send_window_secs: read("TESSERA_CODE_SEND_WINDOW_SECS", default.code_send_window_secs),
     }
 }
 
@@ -50,6 +55,9 @@ impl tessera_core::ports::SecretCipher for NoMasterKey {
         Err(tessera_core::Error::internal("this function has no access to the master key"))
     }
     fn open(&self, _: &[u8]) -> tessera_core::Result<Vec<u8>> {
+        Err(tessera_core::Error::internal("this function has no access to the master key"))
+    }
+    fn keyed_hash(&self, _: &str, _: &[u8]) -> tessera_core::Result<[u8; 32]> {
         Err(tessera_core::Error::internal("this function has no access to the master key"))
     }
 }
@@ -85,6 +93,7 @@ pub async fn frontend_from_env(needs_master_key: bool) -> Result<Frontend, BoxEr
         account_id: env_opt("TESSERA_ACCOUNT_ID").unwrap_or_else(|| "000000000000".into()),
         default_email_from: from,
         limits: limits_from_env(),
+        sign_out_on_password_reset: env_opt("TESSERA_SIGN_OUT_ON_PASSWORD_RESET").as_deref() == Some("true"),
         ..ServiceConfig::default()
     };
     let service = Service::new(store, messenger, Arc::new(clock), Arc::new(SystemRng), cipher, config);

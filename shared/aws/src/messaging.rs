@@ -143,6 +143,8 @@ pub fn html_to_text(html: &str) -> String {
         .replace("&gt;", ">")
         .replace("&quot;", "\"")
         .replace("&#39;", "'")
+        .replace("&#123;", "{")
+        .replace("&#125;", "}")
         .replace("&amp;", "&")
 }
 

@@ -4,9 +4,11 @@
 
 pub mod attributes;
 pub mod error;
+pub mod html;
 pub mod identity_credentials;
 pub mod identity_tokens;
 pub mod ids;
+pub mod lockout;
 pub mod model;
 pub mod ops;
 pub mod password;

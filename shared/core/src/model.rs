@@ -53,6 +53,11 @@ pub mod keys {
         format!("AUTHSESSION#{session_hash}")
     }
     pub const AUTH_SESSION_SK: &str = "AUTHSESSION";
+    /// Failed sign-ins with a name the pool does not hold (see `ops::unknown_names`); expires.
+    pub fn name_attempts(pool_id: &str, username_key: &str) -> String {
+        format!("NAMEATTEMPTS#{pool_id}#{username_key}")
+    }
+    pub const NAME_ATTEMPTS_SK: &str = "NAMEATTEMPTS";
 
     // Identity pools and Sync. Identity pool ids (`{region}:{uuid}`) and identity ids (same
     // form) contain no `#`.
@@ -277,6 +282,23 @@ pub struct PendingCode {
     pub pending_value: Option<String>,
 }
 
+/// Wrong guesses and sends of one code purpose, kept across reissues: a new code neither
+/// resets the count nor the backoff (see `ops::codes`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CodeGuard {
+    /// Wrong codes since the last right one (or the last quiet day).
+    #[serde(default)]
+    pub failed: u32,
+    #[serde(default)]
+    pub last_failed_ms: i64,
+    /// Codes for this purpose are refused unchecked before this instant (epoch ms).
+    #[serde(default)]
+    pub locked_until_ms: i64,
+    /// When the codes still inside the send window were sent (epoch ms).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sent_ms: Vec<i64>,
+}
+
 /// The SRP verifier: salt in hex, verifier sealed by the master key.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SrpVerifier {
@@ -301,6 +323,9 @@ pub struct User {
     /// Pending codes by purpose ("signup", "forgot", …).
     #[serde(default)]
     pub codes: BTreeMap<String, PendingCode>,
+    /// Guess and send counters by code purpose, outliving the codes themselves.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub code_guards: BTreeMap<String, CodeGuard>,
     /// Temporary-password clock and failed sign-in counters.
     #[serde(default)]
     pub password_state: PasswordState,
@@ -397,6 +422,7 @@ impl User {
             srp: None,
             signed_out_at_ms: 0,
             codes: BTreeMap::new(),
+            code_guards: BTreeMap::new(),
             owned: Default::default(),
             password_state: Default::default(),
             mfa: UserMfa::default(),

@@ -92,18 +92,29 @@ pub trait Messenger: Send + Sync {
 pub trait SecretCipher: Send + Sync {
     fn seal(&self, plaintext: &[u8]) -> Result<Vec<u8>>;
     fn open(&self, sealed: &[u8]) -> Result<Vec<u8>>;
+    /// HMAC-SHA256 of `data` under a key derived from the master key for `purpose`. For stored
+    /// hashes of guessable secrets (six-digit codes): without the master key, a copy of the
+    /// table cannot test the 10^6 candidates against them.
+    fn keyed_hash(&self, purpose: &str, data: &[u8]) -> Result<[u8; 32]>;
 }
 
 /// AES-256-GCM with a 32-byte key: a local key file, or a KMS data key in AWS.
 pub struct AesGcmCipher {
     key: aws_lc_rs::aead::LessSafeKey,
+    /// The root of the keyed hashes: HMAC(master key, a fixed label), never the AES key itself.
+    hash_root: aws_lc_rs::hmac::Key,
 }
 
 impl AesGcmCipher {
     pub fn new(key: &[u8]) -> Result<Self> {
         let unbound = aws_lc_rs::aead::UnboundKey::new(&aws_lc_rs::aead::AES_256_GCM, key)
             .map_err(|_| crate::Error::internal("the master key must be 32 bytes"))?;
-        Ok(Self { key: aws_lc_rs::aead::LessSafeKey::new(unbound) })
+        let label = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, key);
+        let root = aws_lc_rs::hmac::sign(&label, b"tessera keyed-hash root v1");
+        Ok(Self {
+            key: aws_lc_rs::aead::LessSafeKey::new(unbound),
+            hash_root: aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, root.as_ref()),
+        })
     }
 }
 
@@ -141,6 +152,14 @@ impl SecretCipher for AesGcmCipher {
             )
             .map_err(|_| crate::Error::internal("secret could not be decrypted: wrong master key?"))?;
         Ok(plain.to_vec())
+    }
+
+    fn keyed_hash(&self, purpose: &str, data: &[u8]) -> Result<[u8; 32]> {
+        let derived = aws_lc_rs::hmac::sign(&self.hash_root, purpose.as_bytes());
+        let key = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, derived.as_ref());
+        let mut out = [0u8; 32];
+        out.copy_from_slice(aws_lc_rs::hmac::sign(&key, data).as_ref());
+        Ok(out)
     }
 }
 

@@ -30,6 +30,10 @@ pub struct ServiceConfig {
     /// process apply at once; other processes (other Lambda instances) see them within this.
     pub pool_cache_ttl_ms: i64,
     pub limits: Limits,
+    /// A password reset (ConfirmForgotPassword, AdminResetUserPassword) or an administrator's
+    /// AdminSetUserPassword also signs the user out everywhere, as GlobalSignOut does. Off by
+    /// default, as in Cognito, where sessions outlive a password change.
+    pub sign_out_on_password_reset: bool,
 }
 
 /// Quotas Cognito enforces, configurable per deployment.
@@ -47,6 +51,14 @@ pub struct Limits {
     pub sync_records_per_dataset: u64,
     /// UTF-8 bytes of the keys and values of a Sync dataset's live records (1 MB).
     pub sync_dataset_bytes: u64,
+    /// Wrong verification codes (per user and purpose: sign-up, password reset, each attribute)
+    /// allowed before lockouts begin; counted across reissued codes.
+    pub code_free_failures: u64,
+    /// The longest of those lockouts (they double from 1 s), in seconds.
+    pub code_lockout_max_secs: u64,
+    /// Codes one user may be sent per purpose within `code_send_window_secs`.
+    pub code_sends_per_window: u64,
+    pub code_send_window_secs: u64,
 }
 
 impl Default for Limits {
@@ -58,6 +70,10 @@ impl Default for Limits {
             sync_datasets_per_identity: 20,
             sync_records_per_dataset: 1024,
             sync_dataset_bytes: 1024 * 1024,
+            code_free_failures: 5,
+            code_lockout_max_secs: 3600,
+            code_sends_per_window: 5,
+            code_send_window_secs: 3600,
         }
     }
 }
@@ -71,6 +87,7 @@ impl Default for ServiceConfig {
             default_email_from: None,
             pool_cache_ttl_ms: 1000,
             limits: Limits::default(),
+            sign_out_on_password_reset: false,
         }
     }
 }
@@ -150,6 +167,9 @@ pub struct Service {
     push: std::sync::OnceLock<Arc<dyn crate::ports::PushNotifier>>,
     /// The identity service's token key, opened (crate::identity_tokens).
     pub(crate) identity_signing_key: std::sync::OnceLock<Arc<SigningKey>>,
+    /// How long sending a message takes lately (microseconds, moving average): what a
+    /// simulated delivery waits, so that it takes as long as a real one.
+    delivery_micros: std::sync::atomic::AtomicU64,
 }
 
 impl Service {
@@ -180,6 +200,24 @@ impl Service {
             credential_vendor: std::sync::OnceLock::new(),
             push: std::sync::OnceLock::new(),
             identity_signing_key: std::sync::OnceLock::new(),
+            delivery_micros: std::sync::atomic::AtomicU64::new(0),
+        }
+    }
+
+    /// Records how long a message took to send.
+    pub(crate) fn note_delivery(&self, took: std::time::Duration) {
+        use std::sync::atomic::Ordering::Relaxed;
+        let sample = u64::try_from(took.as_micros()).unwrap_or(u64::MAX);
+        let _ = self.delivery_micros.fetch_update(Relaxed, Relaxed, |avg| {
+            Some(if avg == 0 { sample } else { (avg * 7 + sample) / 8 })
+        });
+    }
+
+    /// Waits about as long as sending a message takes lately (a simulated delivery).
+    pub(crate) async fn pad_like_delivery(&self) {
+        let micros = self.delivery_micros.load(std::sync::atomic::Ordering::Relaxed).min(5_000_000);
+        if micros > 0 {
+            tokio::time::sleep(std::time::Duration::from_micros(micros)).await;
         }
     }
 

@@ -188,6 +188,7 @@ mod tests {
             srp: None,
             signed_out_at_ms: 0,
             codes: Default::default(),
+            code_guards: Default::default(),
             owned: Owned::default(),
             password_state: Default::default(),
             mfa: Default::default(),

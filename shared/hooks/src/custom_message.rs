@@ -309,23 +309,7 @@ enum Mode {
     Sms,
 }
 
-/// HTML-escapes text, braces included (so no placeholder can be formed from a value).
-pub fn escape_html(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            '{' => out.push_str("&#123;"),
-            '}' => out.push_str("&#125;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
+pub use tessera_core::html::escape_html;
 
 struct Ctx<'a> {
     code: &'a str,

@@ -79,6 +79,22 @@ struct ServeArgs {
     /// Most bytes (UTF-8 keys and values) a Cognito Sync dataset may hold.
     #[arg(long, env = "TESSERA_MAX_SYNC_DATASET_BYTES", default_value_t = Limits::default().sync_dataset_bytes)]
     max_sync_dataset_bytes: u64,
+    /// Wrong verification codes a user may give per purpose (sign-up, reset, each attribute),
+    /// across reissued codes, before lockouts begin.
+    #[arg(long, env = "TESSERA_CODE_FREE_FAILURES", default_value_t = Limits::default().code_free_failures)]
+    code_free_failures: u64,
+    /// The longest lockout after wrong codes (they double from 1 s), in seconds.
+    #[arg(long, env = "TESSERA_CODE_LOCKOUT_MAX_SECS", default_value_t = Limits::default().code_lockout_max_secs)]
+    code_lockout_max_secs: u64,
+    /// Codes a user may have sent per purpose within --code-send-window-secs.
+    #[arg(long, env = "TESSERA_CODE_SENDS_PER_WINDOW", default_value_t = Limits::default().code_sends_per_window)]
+    code_sends_per_window: u64,
+    #[arg(long, env = "TESSERA_CODE_SEND_WINDOW_SECS", default_value_t = Limits::default().code_send_window_secs)]
+    code_send_window_secs: u64,
+    /// A password reset or an administrator's AdminSetUserPassword also signs the user out
+    /// everywhere (off: Cognito keeps sessions).
+    #[arg(long, env = "TESSERA_SIGN_OUT_ON_PASSWORD_RESET")]
+    sign_out_on_password_reset: bool,
     /// Where the pools' Lambda triggers are invoked: a Lambda-Invoke-compatible endpoint
     /// such as `cargo lambda watch` (http://127.0.0.1:9001). Default: AWS Lambda in
     /// --region with the default AWS credentials.
@@ -120,6 +136,11 @@ async fn main() -> Result<(), String> {
                 max_sync_datasets,
                 max_sync_records,
                 max_sync_dataset_bytes,
+                code_free_failures,
+                code_lockout_max_secs,
+                code_sends_per_window,
+                code_send_window_secs,
+                sign_out_on_password_reset,
                 lambda_endpoint,
                 sts_endpoint,
                 sns_endpoint,
@@ -145,6 +166,7 @@ async fn main() -> Result<(), String> {
             cfg.lambda_endpoint = lambda_endpoint;
             cfg.sts_endpoint = sts_endpoint;
             cfg.sns_endpoint = sns_endpoint;
+            cfg.service.sign_out_on_password_reset = sign_out_on_password_reset;
             cfg.service.limits = Limits {
                 groups_per_pool: max_groups_per_pool,
                 groups_per_user: max_groups_per_user,
@@ -152,6 +174,10 @@ async fn main() -> Result<(), String> {
                 sync_datasets_per_identity: max_sync_datasets,
                 sync_records_per_dataset: max_sync_records,
                 sync_dataset_bytes: max_sync_dataset_bytes,
+                code_free_failures,
+                code_lockout_max_secs,
+                code_sends_per_window,
+                code_send_window_secs,
             };
             let keys = cfg.admin_keys.clone();
             let running = tessera_local::start(cfg).await?;

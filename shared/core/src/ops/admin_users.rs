@@ -62,8 +62,10 @@ fn invitation(
     } else {
         (None, t("SMSMessage").unwrap_or(default_body))
     };
+    let (username, password) =
+        (crate::html::for_channel(channel, username), crate::html::for_channel(channel, password));
     body.contains("{####}")
-        .then(|| (subject, body.replace("{username}", username).replace("{####}", password)))
+        .then(|| (subject, body.replace("{username}", &username).replace("{####}", &password)))
 }
 
 /// The channels the invitation goes to. Given mediums must each have their attribute; without

@@ -7,7 +7,7 @@
 
 use super::auth::{authorize_access_token, AccessSession};
 use super::lifecycle_triggers::{custom_message, MessageSource};
-use super::users::{consume_code, deliver, new_code_to};
+use super::users::{consume_code, deliver, new_code_to, Sender};
 use crate::attributes::{check_user_writes, check_value, schema_error, Writer};
 use crate::error::{Error, Result};
 use crate::model::{keys, AppClient, User, UserPool};
@@ -70,6 +70,8 @@ pub fn apply_changes(
     let given: BTreeMap<&str, &str> = changes.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
     // The attribute an unconfirmed user's sign-up code went to; confirming verifies it.
     let signup_attribute = super::users::verification_channel(pool, user).map(|(_, attribute, _)| attribute);
+    let sender =
+        if matches!(writer, Writer::Admin | Writer::AdminCreate) { Sender::Admin } else { Sender::User };
     let mut messages = Vec::new();
     for (name, value) in &given {
         let old = user.attributes.get(*name).cloned();
@@ -82,7 +84,7 @@ pub fn apply_changes(
             // The current value stays (and keeps signing in) until the new one is verified.
             if let Some(channel) = channel_for(name, value) {
                 let p = purpose(name);
-                messages.push(new_code_to(svc, pool, user, &p, VERIFY_CODE_TTL_SECS, channel));
+                messages.push(new_code_to(svc, pool, user, &p, VERIFY_CODE_TTL_SECS, channel, sender)?);
                 if let Some(code) = user.codes.get_mut(&p) {
                     code.pending_value = Some(value.to_string());
                 }
@@ -121,7 +123,15 @@ pub fn apply_changes(
         }
         if flag_given != Some("true") && pool.auto_verified_attributes.iter().any(|a| a == name) {
             if let Some(channel) = channel_for(name, value) {
-                messages.push(new_code_to(svc, pool, user, &purpose(name), VERIFY_CODE_TTL_SECS, channel));
+                messages.push(new_code_to(
+                    svc,
+                    pool,
+                    user,
+                    &purpose(name),
+                    VERIFY_CODE_TTL_SECS,
+                    channel,
+                    sender,
+                )?);
             }
         }
     }
@@ -279,7 +289,7 @@ pub async fn get_user_attribute_verification_code(
         .ok_or_else(|| Error::invalid(format!("The user has no {name} to verify.")))?;
     let channel = channel_for(name, &value).ok_or_else(|| Error::invalid("Invalid attribute name."))?;
     let (mut msg, details) =
-        new_code_to(svc, &pool, &mut user, &purpose(name), VERIFY_CODE_TTL_SECS, channel);
+        new_code_to(svc, &pool, &mut user, &purpose(name), VERIFY_CODE_TTL_SECS, channel, Sender::User)?;
     if let Some(code) = user.codes.get_mut(&purpose(name)) {
         code.pending_value = pending;
     }
@@ -292,13 +302,13 @@ pub async fn get_user_attribute_verification_code(
 }
 
 pub async fn verify_user_attribute(svc: &Service, ctx: &CallContext, input: &Value) -> Result<Value> {
-    let AccessSession { pool, mut user, version, .. } =
+    let AccessSession { pool, mut user, mut version, .. } =
         authorize_access_token(svc, ctx, input.req_str("AccessToken")?).await?;
     let name = input.req_str("AttributeName")?;
     let code = input.req_str("Code")?;
     verifiable(name)?;
     let pending = user.codes.get(&purpose(name)).and_then(|c| c.pending_value.clone());
-    consume_code(svc, &pool, &mut user, version, &purpose(name), code).await?;
+    consume_code(svc, &pool, &mut user, &mut version, &purpose(name), code).await?;
     if let Some(value) = pending {
         // The pool kept the old value until now.
         user.attributes.insert(name.to_string(), value);

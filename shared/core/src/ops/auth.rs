@@ -9,6 +9,7 @@ use super::lifecycle_triggers::Migration;
 use super::mfa::MfaNeed;
 use super::token_generation::{self, Claims, Occasion, TokenRequest, TokenSource, USER_API_SCOPE};
 use crate::error::{Error, Result};
+use crate::lockout::Backoff;
 use crate::model::{keys, AppClient, PasswordState, User, UserPool, UserStatus};
 use crate::service::{check_secret_hash, CallContext, Input, Service};
 use crate::store::{Cond, Item, StoreError, Write};
@@ -276,26 +277,38 @@ fn custom_gate(facts: UserFacts) -> Option<Step> {
 
 /// Failed sign-ins allowed before temporary lockouts begin.
 pub const LOCKOUT_FREE_FAILURES: u32 = 5;
-/// The longest temporary lockout, and the quiet time (after the last failure and its lockout)
-/// after which the count starts over.
+/// The longest temporary lockout.
 pub const LOCKOUT_MAX_SECS: i64 = 900;
+/// The quiet time (after the last failure and its lockout) after which the count starts over.
+/// Cognito forgets after 15 minutes; then eleven guesses and a wait beat the lockouts (about
+/// 27,700 guesses a month against one account). A day makes the 15-minute pace the best an
+/// attacker can do (about 2,900 a month), and costs a user who mistypes nothing: a successful
+/// sign-in clears the count.
+pub const LOCKOUT_FORGET_SECS: i64 = 86_400;
 
-/// The counters after a wrong password at `now_ms`: from the fifth consecutive failure on,
-/// a lockout of 1 s, doubling with each further failure, at most [`LOCKOUT_MAX_SECS`].
+/// The password (and MFA code) schedule: from the fifth consecutive failure on, a lockout of
+/// 1 s, doubling with each further failure, at most [`LOCKOUT_MAX_SECS`]; forgotten after
+/// [`LOCKOUT_FORGET_SECS`] without a failure.
+pub const SIGN_IN_BACKOFF: Backoff = Backoff {
+    free_failures: LOCKOUT_FREE_FAILURES,
+    max_lockout_secs: LOCKOUT_MAX_SECS,
+    forget_after_secs: LOCKOUT_FORGET_SECS,
+};
+
+/// The counters after a wrong password at `now_ms` ([`SIGN_IN_BACKOFF`]).
 pub fn after_failed_sign_in(state: &PasswordState, now_ms: i64) -> PasswordState {
-    let mut next = state.clone();
-    // Quiet time counts from the last failure or the end of its lockout, whichever is later.
-    if now_ms - state.last_failed_ms.max(state.locked_until_ms) > LOCKOUT_MAX_SECS * 1000 {
-        next.failed_sign_ins = 0;
+    let (failed, locked) = SIGN_IN_BACKOFF.after_failure(
+        state.failed_sign_ins,
+        state.last_failed_ms,
+        state.locked_until_ms,
+        now_ms,
+    );
+    PasswordState {
+        failed_sign_ins: failed,
+        last_failed_ms: now_ms,
+        locked_until_ms: locked,
+        ..state.clone()
     }
-    next.failed_sign_ins = next.failed_sign_ins.saturating_add(1);
-    next.last_failed_ms = now_ms;
-    if next.failed_sign_ins >= LOCKOUT_FREE_FAILURES {
-        let doublings = (next.failed_sign_ins - LOCKOUT_FREE_FAILURES).min(20);
-        let secs = (1i64 << doublings).min(LOCKOUT_MAX_SECS);
-        next.locked_until_ms = now_ms + secs * 1000;
-    }
-    next
 }
 
 /// One sign-in's session family: its refresh token and the access tokens it issued.
@@ -402,12 +415,23 @@ async fn password_sign_in(
     let username = param(params, "USERNAME")?;
     let password = param(params, "PASSWORD")?.to_string();
     check_secret_hash(client, params.get("SECRET_HASH").and_then(Value::as_str), &[username])?;
+    // A name the pool does not hold has its own failure count (see `unknown_names`).
+    let counted = super::unknown_names::counted(pool, client.prevent_user_existence_errors());
     let found = match svc.find_user(pool, username).await? {
         Some(found) => Some((found, false)),
-        None => match migrate_on_sign_in(svc, pool, client, username, &password, input).await? {
-            Some(Migration::Created(u, v)) => Some(((u, v), true)),
-            Some(Migration::Existing(u, v)) => Some(((u, v), false)),
-            None => None,
+        None if counted && super::unknown_names::locked(svc, pool, username).await? => {
+            return Err(Error::not_authorized("Password attempts exceeded"));
+        }
+        None => match migrate_on_sign_in(svc, pool, client, username, &password, input).await {
+            Ok(Some(Migration::Created(u, v))) => Some(((u, v), true)),
+            Ok(Some(Migration::Existing(u, v))) => Some(((u, v), false)),
+            Ok(None) => None,
+            Err(e) => {
+                if refused_by_function(&e) {
+                    super::unknown_names::record_failure(svc, pool, username).await?;
+                }
+                return Err(e);
+            }
         },
     };
     let hash_params = svc.config.hash_params;
@@ -415,6 +439,9 @@ async fn password_sign_in(
         // Same work as a real check, so timing does not reveal whether the user exists.
         let dummy = dummy_hash(svc).await?;
         svc.cpu(move || hash_params.verify(&password, &dummy)).await?;
+        if counted {
+            super::unknown_names::record_failure(svc, pool, username).await?;
+        }
         return Err(if client.prevent_user_existence_errors() {
             Error::not_authorized("Incorrect username or password.")
         } else {
@@ -689,6 +716,17 @@ async fn migrate_on_sign_in(
         }
         other => other,
     }
+}
+
+/// A UserMigration answer that refused the name or password (as opposed to a function that
+/// could not be reached): it counts as a failed sign-in.
+fn refused_by_function(e: &Error) -> bool {
+    matches!(
+        e,
+        Error::NotAuthorizedException(_)
+            | Error::UserLambdaValidationException(_)
+            | Error::UserNotFoundException(_)
+    )
 }
 
 /// Checks the password. A user imported without a password (RESET_REQUIRED) has none to check:
@@ -1171,8 +1209,14 @@ async fn refresh(
         .ok_or_else(revoked)?;
     let given = params.get("SECRET_HASH").and_then(Value::as_str);
     let mut names = vec![user.username.as_str(), user.sub.as_str()];
-    if let Some(u) = params.get("USERNAME").and_then(Value::as_str) {
-        names.push(u);
+    // SDKs compute the hash from the name the user signed in with (an alias, say): accepted
+    // only when that name leads to the token's own user, so another user's SECRET_HASH (one an
+    // app backend computed for its own account) does not unlock a stolen refresh token.
+    let named = params.get("USERNAME").and_then(Value::as_str).filter(|u| !names.contains(u));
+    if let Some(u) = named {
+        if svc.find_user(pool, u).await?.is_some_and(|(found, _)| found.sub == user.sub) {
+            names.push(u);
+        }
     }
     check_secret_hash(client, given, &names)?;
     if !user.enabled {
@@ -1500,9 +1544,12 @@ mod tests {
             now = state.locked_until_ms.max(now) + 1;
         }
         assert_eq!(locks, vec![0, 0, 0, 0, 1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 900, 900]);
-        // Fifteen quiet minutes start the count over.
+        // Fifteen quiet minutes are not enough (they are in Cognito); a quiet day starts over.
         let later = after_failed_sign_in(&state, now + LOCKOUT_MAX_SECS * 1000 + 1);
+        assert_eq!(later.failed_sign_ins, 17);
+        let later = after_failed_sign_in(&state, now + LOCKOUT_FORGET_SECS * 1000 + 1);
         assert_eq!(later.failed_sign_ins, 1);
+        assert!(SIGN_IN_BACKOFF.max_failures_in(30 * 86_400).is_some_and(|n| n < 2_900));
     }
 
     #[test]

@@ -48,6 +48,9 @@ async fn keep_session(
     }
 }
 
+/// The counter of wrong MFA codes (SMS and TOTP together) on the user record.
+pub const MFA_CODE_PURPOSE: &str = "mfa";
+
 /// SMS_MFA (SMS_MFA_CODE) and SOFTWARE_TOKEN_MFA (SOFTWARE_TOKEN_MFA_CODE). A wrong code keeps
 /// the session for another try, up to [`MAX_MFA_CODE_ATTEMPTS`]; SDKs send both code keys, so
 /// the other one is ignored.
@@ -63,15 +66,14 @@ pub(crate) async fn respond_mfa_code(
     let code = param(&responses, code_key)?.trim().to_string();
     let token = session_token(input)?;
     let pool = svc.pool(&client.pool_id).await?;
-    let (mut session, consume, mut user, version) =
+    let (mut session, consume, mut user, mut version) =
         auth::answering_user(svc, &pool, client, &responses, token, name).await?;
     // Wrong codes count toward the user's lockout like wrong passwords, and only tokens clear
     // the count: a known password does not buy endless fresh guesses.
     if user.password_state.locked_until_ms > svc.clock.now_millis() {
         return Err(Error::not_authorized("Password attempts exceeded"));
     }
-    let correct = if name == "SMS_MFA" {
-        let hash = session.data.get("code_hash").and_then(Value::as_str).unwrap_or_default();
+    if name == "SMS_MFA" {
         let live =
             session.data.get("code_expires_at").and_then(Value::as_i64).is_some_and(|t| t > svc.now_secs());
         if !live {
@@ -80,7 +82,19 @@ pub(crate) async fn respond_mfa_code(
                 "Invalid code provided, please request a code again.".into(),
             ));
         }
-        super::mfa::sms_code_matches(hash, &code)
+    }
+    // Also counted, before the comparison, on the MFA code counter, which neither a new
+    // session nor the password's quiet time resets (see `users::count_attempt`): the password
+    // schedule alone let a holder of the password try ~28,000 codes a month.
+    super::users::count_attempt(svc, &pool, &mut user, &mut version, MFA_CODE_PURPOSE).await.map_err(
+        |e| match e {
+            Error::LimitExceededException(_) => Error::not_authorized("Password attempts exceeded"),
+            other => other,
+        },
+    )?;
+    let correct = if name == "SMS_MFA" {
+        let hash = session.data.get("code_hash").and_then(Value::as_str).unwrap_or_default();
+        super::mfa::sms_code_matches(svc.cipher.as_ref(), hash, &code)?
     } else {
         super::mfa::check_software_token_code(svc, &mut user, &code)?
     };
@@ -95,6 +109,7 @@ pub(crate) async fn respond_mfa_code(
         auth::record_sign_in_attempt(svc, &pool, user, version, false).await?;
         return Err(code_mismatch());
     }
+    super::users::clear_attempts(&mut user, MFA_CODE_PURPOSE);
     let mut progress = Progress::from_data(&session.data);
     progress.mfa_done = true;
     if name == "SMS_MFA" && user.attr("phone_number_verified") != Some("true") {

@@ -182,7 +182,14 @@ async fn unknown_user_challenge(
     };
     // Formatted like real salts (hex of the number, no leading zeros).
     let salt_hex = BigUint::from_bytes_be(&stable(b"salt")[..16]).to_str_radix(16);
-    let user_id = if pool.username_attributes.is_empty() {
+    // A real user's USER_ID_FOR_SRP is their username: the given name only where it could be
+    // one. An email or phone number in a pool that takes them as aliases (never as usernames)
+    // or as the username itself stands for a user whose username is not that name.
+    let alias_format = (pool.alias_attributes.iter().any(|a| a == "email")
+        && crate::attributes::is_email(username))
+        || (pool.alias_attributes.iter().any(|a| a == "phone_number")
+            && crate::attributes::is_phone(username));
+    let user_id = if pool.username_attributes.is_empty() && !alias_format {
         pool.username_key(username)
     } else {
         let mut b = [0u8; 16];
@@ -299,10 +306,15 @@ pub(crate) async fn respond_password_verifier(
     let progress = auth::Progress::from_data(&session.data);
     if progress.unknown_user {
         svc.store.transact(vec![consume], svc.now_secs()).await.ok();
+        // Locked out as a known user would be, and after the same failures.
+        if super::unknown_names::locked(svc, &pool, &session.username).await? {
+            return Err(Error::not_authorized("Password attempts exceeded"));
+        }
         // The same work as a real proof check, so the answer's timing tells nothing.
         let fake_v = BigUint::from_bytes_be(&svc.rng.bytes(srp::GROUP_BYTES)) % srp::n();
         let user_id = param(&responses, "USERNAME")?.to_string();
         check_claim(svc, &session, "unknown", &user_id, fake_v, &token, &responses).await.ok();
+        super::unknown_names::record_failure(svc, &pool, &session.username).await?;
         return Err(incorrect());
     }
     let (session, consume, user, version) =

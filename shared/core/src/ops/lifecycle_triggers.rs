@@ -164,11 +164,12 @@ pub async fn custom_message(
         return Ok(());
     };
     let r = response(&result);
-    let code = msg.code.clone().unwrap_or_default();
+    let code = crate::html::for_channel(&msg.channel, msg.code.as_deref().unwrap_or_default());
+    let username = crate::html::for_channel(&msg.channel, &msg.username);
     let fill = |text: &str| {
         let text = text.replace(CODE_PARAMETER, &code);
         if source == MessageSource::AdminCreateUser {
-            text.replace(USERNAME_PARAMETER, &msg.username)
+            text.replace(USERNAME_PARAMETER, &username)
         } else {
             text
         }
@@ -409,7 +410,7 @@ pub async fn migrate_user(
                 channel: channel.into(),
                 destination,
                 subject: (channel == "EMAIL").then(|| WELCOME_SUBJECT.to_string()),
-                body: WELCOME_BODY.replace(USERNAME_PARAMETER, &given),
+                body: WELCOME_BODY.replace(USERNAME_PARAMETER, &crate::html::for_channel(channel, &given)),
                 code: None,
                 sent_at: svc.clock.now_millis(),
             };

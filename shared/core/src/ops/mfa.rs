@@ -14,7 +14,7 @@ use super::lifecycle_triggers::{custom_message, MessageSource};
 use super::users::{code_hash, deliver, mask};
 use crate::error::{Error, Result};
 use crate::model::{keys, MfaMethod, User, UserPool};
-use crate::ports::OutgoingMessage;
+use crate::ports::{OutgoingMessage, SecretCipher};
 use crate::service::{CallContext, Input, Service};
 use crate::store::Write;
 use crate::triggers::Caller;
@@ -177,22 +177,22 @@ pub async fn send_sms_mfa_code(
         "CODE_DELIVERY_DELIVERY_MEDIUM": "SMS",
         "CODE_DELIVERY_DESTINATION": mask("SMS", phone),
     });
-    Ok((params, salted_code_hash(svc, &code)))
+    Ok((params, salted_code_hash(svc, &code)?))
 }
 
-/// `{salt}:{hash}`: the PendingCode hash (SHA-256 of `salt:code`) with a random salt in place of
-/// the username, so the hash alone is enough to check a code.
-fn salted_code_hash(svc: &Service, code: &str) -> String {
+/// `{salt}:{hash}`: the PendingCode hash (keyed, of `salt:code`) with a random salt in place
+/// of the username, so the hash and the master key are enough to check a code.
+fn salted_code_hash(svc: &Service, code: &str) -> Result<String> {
     let salt = hex::encode(svc.rng.bytes(16));
-    let hash = code_hash(&salt, code);
-    format!("{salt}:{hash}")
+    let hash = code_hash(svc.cipher.as_ref(), &salt, code)?;
+    Ok(format!("{salt}:{hash}"))
 }
 
 /// Whether `code` is the SMS code whose hash [`send_sms_mfa_code`] returned (constant time).
-pub fn sms_code_matches(stored_hash: &str, code: &str) -> bool {
-    let Some((salt, want)) = stored_hash.split_once(':') else { return false };
-    let got = code_hash(salt, code.trim());
-    subtle::ConstantTimeEq::ct_eq(got.as_bytes(), want.as_bytes()).into()
+pub fn sms_code_matches(cipher: &dyn SecretCipher, stored_hash: &str, code: &str) -> Result<bool> {
+    let Some((salt, want)) = stored_hash.split_once(':') else { return Ok(false) };
+    let got = code_hash(cipher, salt, code.trim())?;
+    Ok(subtle::ConstantTimeEq::ct_eq(got.as_bytes(), want.as_bytes()).into())
 }
 
 /// Seals a TOTP secret for storage on the user.
@@ -805,10 +805,16 @@ mod tests {
 
     #[test]
     fn sms_code_hashes_check_the_code_only() {
-        let stored = format!("ab12:{}", code_hash("ab12", "123456"));
-        assert!(sms_code_matches(&stored, "123456"));
-        assert!(!sms_code_matches(&stored, "123457"));
-        assert!(!sms_code_matches("no-salt", "123456"));
+        let cipher = crate::ports::AesGcmCipher::new(&[7u8; 32]).unwrap();
+        let stored = format!("ab12:{}", code_hash(&cipher, "ab12", "123456").unwrap());
+        assert!(sms_code_matches(&cipher, &stored, "123456").unwrap());
+        assert!(!sms_code_matches(&cipher, &stored, "123457").unwrap());
+        assert!(!sms_code_matches(&cipher, "no-salt", "123456").unwrap());
+        // Keyed: another master key (a copy of the table without it) cannot check candidates.
+        let other = crate::ports::AesGcmCipher::new(&[8u8; 32]).unwrap();
+        assert!(!sms_code_matches(&other, &stored, "123456").unwrap());
+        let plain_sha256 = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(b"ab12:123456"));
+        assert_ne!(stored, format!("ab12:{plain_sha256}"));
     }
 
     fn pool(mode: &str, sms: bool, totp: bool) -> UserPool {

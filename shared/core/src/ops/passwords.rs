@@ -3,10 +3,10 @@
 
 use super::auth::{authorize_access_token, record_sign_in_attempt};
 use super::lifecycle_triggers::{self as hooks, MessageSource};
-use super::users::{consume_code, deliver, mask, new_code_to, password_secrets};
+use super::users::{consume_code, deliver, mask, new_code_to, password_secrets, Sender};
 use crate::attributes::{is_email, is_phone};
 use crate::error::{Error, Result};
-use crate::model::{keys, AppClient, PasswordState, User, UserPool, UserStatus};
+use crate::model::{AppClient, PasswordState, User, UserPool, UserStatus};
 use crate::service::{check_secret_hash, CallContext, Input, Service};
 use crate::triggers::Caller;
 use serde_json::{json, Value};
@@ -85,13 +85,6 @@ pub(crate) fn simulated_delivery(pool: &UserPool, username: &str) -> Value {
     json!({"Destination": mask(channel, &destination), "DeliveryMedium": channel, "AttributeName": attribute})
 }
 
-/// A store read standing in for the user lookup and write a real request makes.
-async fn dummy_store_work(svc: &Service, pool: &UserPool) -> Result<()> {
-    let nobody = hex::encode(svc.rng.bytes(16));
-    svc.store.get(&keys::user(&pool.id, &nobody), keys::USER_SK, svc.now_secs()).await?;
-    Ok(())
-}
-
 fn user_not_found() -> Error {
     Error::UserNotFoundException("Username/client id combination not found.".into())
 }
@@ -136,12 +129,14 @@ pub async fn forgot_password(svc: &Service, input: &Value) -> Result<Value> {
         },
     };
     let Some((mut user, version)) = found else {
-        dummy_store_work(svc, &pool).await?;
-        return if client.prevent_user_existence_errors() {
-            Ok(json!({"CodeDeliveryDetails": simulated_delivery(&pool, username)}))
-        } else {
-            Err(user_not_found())
-        };
+        if !client.prevent_user_existence_errors() {
+            return Err(user_not_found());
+        }
+        // As for a user who exists: the same send quota, the same store write, and as long as
+        // a delivery takes.
+        super::unknown_names::record_send(svc, &pool, username, RESET_PURPOSE).await?;
+        svc.pad_like_delivery().await;
+        return Ok(json!({"CodeDeliveryDetails": simulated_delivery(&pool, username)}));
     };
     if !user.enabled {
         return Err(Error::not_authorized("User is disabled."));
@@ -150,7 +145,8 @@ pub async fn forgot_password(svc: &Service, input: &Value) -> Result<Value> {
         return Err(Error::not_authorized("User password cannot be reset in the current state."));
     }
     let channel = recovery_channel(&pool, &user).ok_or_else(no_recovery_channel)?;
-    let (mut msg, details) = new_code_to(svc, &pool, &mut user, RESET_PURPOSE, RESET_CODE_TTL_SECS, channel);
+    let (mut msg, details) =
+        new_code_to(svc, &pool, &mut user, RESET_PURPOSE, RESET_CODE_TTL_SECS, channel, Sender::User)?;
     hooks::custom_message(svc, &pool, MessageSource::ForgotPassword, &user, caller, &mut msg).await?;
     svc.save_user(&pool, &user, version, vec![]).await?;
     deliver(svc, &pool, &msg).await?;
@@ -166,16 +162,20 @@ pub async fn confirm_forgot_password(svc: &Service, input: &Value) -> Result<Val
     // The policy first, so a rejected password does not use up the code, and answers the same
     // whether or not the user exists.
     pool.password_policy.check(password)?;
-    let Some((mut user, version)) = svc.find_user(&pool, username).await? else {
-        // A wrong code for a real user costs a read and a write, no hash: imitate that.
-        dummy_store_work(svc, &pool).await?;
-        return Err(if client.prevent_user_existence_errors() { code_mismatch() } else { user_not_found() });
+    let Some((mut user, mut version)) = svc.find_user(&pool, username).await? else {
+        if !client.prevent_user_existence_errors() {
+            return Err(user_not_found());
+        }
+        // A wrong code for a real user is counted (a write, no hash) and refused after as many.
+        super::unknown_names::record_code_guess(svc, &pool, username, RESET_PURPOSE).await?;
+        return Err(code_mismatch());
     };
     if !user.enabled {
         return Err(Error::not_authorized("User is disabled."));
     }
-    consume_code(svc, &pool, &mut user, version, RESET_PURPOSE, code).await?;
+    consume_code(svc, &pool, &mut user, &mut version, RESET_PURPOSE, code).await?;
     set_password(svc, &pool, &mut user, password).await?;
+    sign_out_if_configured(svc, &mut user);
     if matches!(user.status, UserStatus::RESET_REQUIRED | UserStatus::FORCE_CHANGE_PASSWORD) {
         user.status = UserStatus::CONFIRMED;
     }
@@ -214,6 +214,7 @@ pub async fn admin_set_user_password(svc: &Service, input: &Value) -> Result<Val
     let password = input.req_str("Password")?;
     pool.password_policy.check(password)?;
     set_password(svc, &pool, &mut user, password).await?;
+    sign_out_if_configured(svc, &mut user);
     if input.bool_of("Permanent") == Some(true) {
         user.status = UserStatus::CONFIRMED;
     } else {
@@ -232,7 +233,8 @@ pub async fn admin_reset_user_password(svc: &Service, input: &Value) -> Result<V
         return Err(Error::not_authorized("User password cannot be reset in the current state."));
     }
     let channel = recovery_channel(&pool, &user).ok_or_else(no_recovery_channel)?;
-    let (mut msg, _) = new_code_to(svc, &pool, &mut user, RESET_PURPOSE, RESET_CODE_TTL_SECS, channel);
+    let (mut msg, _) =
+        new_code_to(svc, &pool, &mut user, RESET_PURPOSE, RESET_CODE_TTL_SECS, channel, Sender::Admin)?;
     hooks::custom_message(
         svc,
         &pool,
@@ -244,10 +246,18 @@ pub async fn admin_reset_user_password(svc: &Service, input: &Value) -> Result<V
     .await?;
     // The current password stops working: sign-in now answers PasswordResetRequiredException.
     user.status = UserStatus::RESET_REQUIRED;
+    sign_out_if_configured(svc, &mut user);
     user.modified = svc.clock.now_millis();
     svc.save_user(&pool, &user, version, vec![]).await?;
     deliver(svc, &pool, &msg).await?;
     Ok(json!({}))
+}
+
+/// With `sign_out_on_password_reset`, every session the user has ends (see GlobalSignOut).
+fn sign_out_if_configured(svc: &Service, user: &mut User) {
+    if svc.config.sign_out_on_password_reset {
+        user.signed_out_at_ms = svc.clock.now_millis();
+    }
 }
 
 /// How long a temporary password lasts: `PasswordPolicy.TemporaryPasswordValidityDays`, or the

@@ -4,15 +4,15 @@
 use super::lifecycle_triggers::{self as hooks, MessageSource};
 use crate::attributes::{is_email, is_phone, Writer};
 use crate::error::{Error, Result};
-use crate::model::{AppClient, PendingCode, SrpVerifier, User, UserPool, UserStatus};
-use crate::ports::OutgoingMessage;
+use crate::lockout::Backoff;
+use crate::model::{AppClient, CodeGuard, PendingCode, SrpVerifier, User, UserPool, UserStatus};
+use crate::ports::{OutgoingMessage, SecretCipher};
 use crate::service::{attribute_list, check_secret_hash, Input, Service};
 use crate::store::StoreError;
 use crate::triggers::Caller;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use serde_json::{json, Value};
-use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 
 /// Sign-up codes live 24 hours.
@@ -42,9 +42,30 @@ pub async fn password_secrets(
     .await?
 }
 
-pub(crate) fn code_hash(username: &str, code: &str) -> String {
-    hex::encode(Sha256::digest(format!("{username}:{code}").as_bytes()))
+/// The stored form of a code: keyed by the master key, so that a copy of the table alone cannot
+/// try the 10^6 candidates (`salt` is the username, or a random salt for SMS MFA codes).
+pub(crate) fn code_hash(cipher: &dyn SecretCipher, salt: &str, code: &str) -> Result<String> {
+    Ok(hex::encode(cipher.keyed_hash("verification-code", format!("{salt}:{code}").as_bytes())?))
 }
+
+pub(crate) fn limit_exceeded() -> Error {
+    Error::LimitExceededException("Attempt limit exceeded, please try after some time.".into())
+}
+
+/// The schedule for wrong codes of one purpose: `code_free_failures`, then lockouts doubling
+/// up to `code_lockout_max_secs`; forgotten after a day without a wrong code.
+pub fn code_backoff(svc: &Service) -> Backoff {
+    let limits = &svc.config.limits;
+    Backoff {
+        free_failures: u32::try_from(limits.code_free_failures).unwrap_or(u32::MAX),
+        max_lockout_secs: i64::try_from(limits.code_lockout_max_secs).unwrap_or(i64::MAX),
+        forget_after_secs: CODE_FAILURES_FORGOTTEN_AFTER_SECS,
+    }
+}
+
+/// A day without a wrong code forgets the count. Waiting that long is slower for an attacker
+/// than guessing at the capped pace, so it buys them nothing.
+pub const CODE_FAILURES_FORGOTTEN_AFTER_SECS: i64 = 86_400;
 
 /// Masks a destination the way Cognito shows it: `j***@e***`, `+*******1234`.
 pub fn mask(channel: &str, destination: &str) -> String {
@@ -105,7 +126,8 @@ fn verification_message(
                 .unwrap_or_else(|| "Your verification code is {####}. ".into()),
         )
     };
-    let body = body.replace("{####}", code).replace("{username}", username);
+    let body =
+        body.replace("{####}", code).replace("{username}", &crate::html::for_channel(channel, username));
     ((channel == "EMAIL").then_some(subject), body)
 }
 
@@ -117,13 +139,22 @@ fn new_code(
     user: &mut User,
     purpose: &str,
     ttl: i64,
-) -> Option<(OutgoingMessage, Value)> {
-    let channel = verification_channel(pool, user)?;
-    Some(new_code_to(svc, pool, user, purpose, ttl, channel))
+) -> Result<Option<(OutgoingMessage, Value)>> {
+    let Some(channel) = verification_channel(pool, user) else { return Ok(None) };
+    new_code_to(svc, pool, user, purpose, ttl, channel, Sender::User).map(Some)
+}
+
+/// Who asks for a code to be sent: a user (or anyone holding a client id) is held to the
+/// per-purpose send quota; an administrator's sends are recorded but never refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Sender {
+    User,
+    Admin,
 }
 
 /// Like [`new_code`], to an explicit `(medium, attribute, destination)`: "EMAIL"/"SMS", the
-/// attribute the code verifies, and where it goes.
+/// attribute the code verifies, and where it goes. A user over the purpose's send quota gets
+/// LimitExceededException and nothing is sent.
 pub(crate) fn new_code_to(
     svc: &Service,
     pool: &UserPool,
@@ -131,12 +162,22 @@ pub(crate) fn new_code_to(
     purpose: &str,
     ttl: i64,
     (channel, attribute, destination): (&'static str, &'static str, String),
-) -> (OutgoingMessage, Value) {
+    sender: Sender,
+) -> Result<(OutgoingMessage, Value)> {
+    let now_ms = svc.clock.now_millis();
+    let limits = &svc.config.limits;
+    let window_ms = i64::try_from(limits.code_send_window_secs).unwrap_or(i64::MAX / 2000) * 1000;
+    let guard = user.code_guards.entry(purpose.to_string()).or_default();
+    guard.sent_ms.retain(|&t| now_ms.saturating_sub(t) < window_ms);
+    if sender == Sender::User && guard.sent_ms.len() as u64 >= limits.code_sends_per_window {
+        return Err(limit_exceeded());
+    }
+    guard.sent_ms.push(now_ms);
     let code = crate::ids::code(svc.rng.as_ref());
     user.codes.insert(
         purpose.to_string(),
         PendingCode {
-            hash: code_hash(&user.username, &code),
+            hash: code_hash(svc.cipher.as_ref(), &user.username, &code)?,
             expires_at: svc.now_secs() + ttl,
             failed_attempts: 0,
             pending_value: None,
@@ -152,10 +193,10 @@ pub(crate) fn new_code_to(
         subject,
         body,
         code: Some(code),
-        sent_at: svc.clock.now_millis(),
+        sent_at: now_ms,
     };
     let details = json!({"Destination": mask(channel, &destination), "DeliveryMedium": channel, "AttributeName": attribute});
-    (msg, details)
+    Ok((msg, details))
 }
 
 pub(crate) async fn deliver(svc: &Service, pool: &UserPool, msg: &OutgoingMessage) -> Result<()> {
@@ -166,73 +207,110 @@ pub(crate) async fn deliver(svc: &Service, pool: &UserPool, msg: &OutgoingMessag
         })
         .map(str::to_string)
         .or_else(|| svc.config.default_email_from.clone());
-    svc.messenger.send(from.as_deref(), msg).await
+    let started = std::time::Instant::now();
+    let sent = svc.messenger.send(from.as_deref(), msg).await;
+    svc.note_delivery(started.elapsed());
+    sent
 }
 
-/// Checks a submitted code against the user's pending one. On a wrong guess the counter is
-/// saved; on success the code is removed (single use) and the caller saves the user.
+/// Checks a submitted code against the user's pending one; on success the code is removed
+/// (single use), the purpose's failure count is cleared, and the caller saves the user at
+/// `version`. The attempt is counted first ([`count_attempt`]).
 pub(crate) async fn consume_code(
     svc: &Service,
     pool: &UserPool,
     user: &mut User,
-    version: u64,
+    version: &mut u64,
     purpose: &str,
     code: &str,
 ) -> Result<()> {
-    let Some(pending) = user.codes.get(purpose).cloned() else {
-        return Err(Error::CodeMismatchException(
-            "Invalid verification code provided, please try again.".into(),
-        ));
-    };
-    if pending.failed_attempts >= MAX_CODE_ATTEMPTS {
-        return Err(Error::LimitExceededException(
-            "Attempt limit exceeded, please try after some time.".into(),
-        ));
+    if user.codes.get(purpose).is_none() {
+        return Err(code_mismatch());
     }
-    let want = code_hash(&user.username, code);
-    let matches: bool = subtle::ConstantTimeEq::ct_eq(want.as_bytes(), pending.hash.as_bytes()).into();
-    if !matches {
-        count_wrong_code(svc, pool, user.clone(), version, purpose, &pending.hash).await?;
-        return Err(Error::CodeMismatchException(
-            "Invalid verification code provided, please try again.".into(),
-        ));
+    count_attempt(svc, pool, user, version, purpose).await?;
+    let pending = user.codes.get(purpose).cloned().ok_or_else(code_mismatch)?;
+    let want = code_hash(svc.cipher.as_ref(), &user.username, code)?;
+    if !bool::from(subtle::ConstantTimeEq::ct_eq(want.as_bytes(), pending.hash.as_bytes())) {
+        return Err(code_mismatch());
     }
     if pending.expires_at <= svc.now_secs() {
+        // Right but too late: the holder did receive it, so the count starts over (the code
+        // stays dead; a lost race here only leaves the count as it was).
+        user.codes.remove(purpose);
+        clear_attempts(user, purpose);
+        svc.save_user(pool, user, *version, vec![]).await.ok();
         return Err(Error::ExpiredCodeException(
             "Invalid code provided, please request a code again.".into(),
         ));
     }
     user.codes.remove(purpose);
+    clear_attempts(user, purpose);
     Ok(())
 }
 
-/// Counts a wrong guess against the pending code, re-reading on a concurrent change so that
-/// guesses sent together are all counted.
-async fn count_wrong_code(
+/// Counts one attempt at a code of `purpose` on the user record *before* the code is
+/// compared, or refuses it (LimitExceededException) during the purpose's lockout or when the
+/// pending code of that purpose (if any) has had its [`MAX_CODE_ATTEMPTS`].
+///
+/// Concurrent guesses are serialised by the record's version: each checks the lockout as it
+/// stands after all earlier ones, and no answer (not even a lost race) tells a right code from
+/// a wrong one before the attempt was counted. The count outlives any code, so requesting a new
+/// one buys no new guesses ([`code_backoff`]). On return `user` and `version` are the record
+/// as saved.
+pub(crate) async fn count_attempt(
     svc: &Service,
     pool: &UserPool,
-    mut user: User,
-    mut version: u64,
+    user: &mut User,
+    version: &mut u64,
     purpose: &str,
-    code_hash: &str,
 ) -> Result<()> {
     let key = crate::model::keys::user(&pool.id, &pool.username_key(&user.username));
-    for _ in 0..10 {
-        match user.codes.get_mut(purpose) {
-            // The code was replaced or used meanwhile: nothing left to count against.
-            Some(p) if p.hash == code_hash => p.failed_attempts += 1,
-            _ => return Ok(()),
+    let backoff = code_backoff(svc);
+    for _ in 0..20 {
+        let now_ms = svc.clock.now_millis();
+        let guard = user.code_guards.get(purpose).cloned().unwrap_or_default();
+        let spent = user.codes.get(purpose).is_some_and(|p| p.failed_attempts >= MAX_CODE_ATTEMPTS);
+        if guard.locked_until_ms > now_ms || spent {
+            return Err(limit_exceeded());
         }
-        match svc.save_user(pool, &user, version, vec![]).await {
+        let mut next = user.clone();
+        if let Some(p) = next.codes.get_mut(purpose) {
+            p.failed_attempts += 1;
+        }
+        let (failed, locked_until_ms) =
+            backoff.after_failure(guard.failed, guard.last_failed_ms, guard.locked_until_ms, now_ms);
+        next.code_guards.insert(
+            purpose.to_string(),
+            CodeGuard { failed, last_failed_ms: now_ms, locked_until_ms, ..guard },
+        );
+        match svc.save_user(pool, &next, *version, vec![]).await {
+            Ok(()) => {
+                (*user, *version) = (next, *version + 1);
+                return Ok(());
+            }
             Err(Error::ConcurrentModificationException(_)) => {}
-            other => return other,
+            Err(e) => return Err(e),
         }
         match svc.get_json::<User>(&key, crate::model::keys::USER_SK).await? {
-            Some((fresh, v)) => (user, version) = (fresh, v),
-            None => return Ok(()),
+            Some((fresh, v)) => (*user, *version) = (fresh, v),
+            None => return Err(code_mismatch()),
         }
     }
     Err(Error::ConcurrentModificationException("The user was modified by another request. Try again.".into()))
+}
+
+/// A right code proves the destination: its holder starts over (the send record stays).
+pub(crate) fn clear_attempts(user: &mut User, purpose: &str) {
+    if let Some(guard) = user.code_guards.get_mut(purpose) {
+        *guard = CodeGuard { sent_ms: std::mem::take(&mut guard.sent_ms), ..CodeGuard::default() };
+        if guard.sent_ms.is_empty() {
+            user.code_guards.remove(purpose);
+        }
+    }
+}
+
+fn code_mismatch() -> Error {
+    Error::CodeMismatchException("Invalid verification code provided, please try again.".into())
 }
 
 /// The internal username for a new user and, in pools where email or phone is the username,
@@ -322,7 +400,7 @@ pub async fn sign_up(svc: &Service, input: &Value) -> Result<Value> {
     let mut delivery = if decided.auto_confirm_user {
         None
     } else {
-        new_code(svc, &pool, &mut user, "signup", SIGNUP_CODE_TTL_SECS)
+        new_code(svc, &pool, &mut user, "signup", SIGNUP_CODE_TTL_SECS)?
     };
     if let Some((msg, _)) = &mut delivery {
         hooks::custom_message(svc, &pool, MessageSource::SignUp, &user, caller, msg).await?;
@@ -363,7 +441,10 @@ pub async fn confirm_sign_up(svc: &Service, input: &Value) -> Result<Value> {
     let username = input.req_str("Username")?;
     client_and_user_secret(&client, input, username)?;
     let code = input.req_str("ConfirmationCode")?;
-    let Some((mut user, version)) = svc.find_user(&pool, username).await? else {
+    let Some((mut user, mut version)) = svc.find_user(&pool, username).await? else {
+        if client.prevent_user_existence_errors() {
+            super::unknown_names::record_code_guess(svc, &pool, username, "signup").await?;
+        }
         return Err(unknown_user_for_code(&client));
     };
     if user.status != UserStatus::UNCONFIRMED {
@@ -372,7 +453,7 @@ pub async fn confirm_sign_up(svc: &Service, input: &Value) -> Result<Value> {
             user.status.as_str()
         )));
     }
-    consume_code(svc, &pool, &mut user, version, "signup", code).await?;
+    consume_code(svc, &pool, &mut user, &mut version, "signup", code).await?;
     mark_verified_after_signup(&pool, &mut user);
     user.status = UserStatus::CONFIRMED;
     user.modified = svc.clock.now_millis();
@@ -403,7 +484,10 @@ pub async fn resend_confirmation_code(svc: &Service, input: &Value) -> Result<Va
     client_and_user_secret(&client, input, username)?;
     let Some((mut user, version)) = svc.find_user(&pool, username).await? else {
         if client.prevent_user_existence_errors() {
-            // A simulated delivery, as for a user who exists.
+            // A simulated delivery, as for a user who exists: the same quota, the same store
+            // write, and as long as a delivery takes.
+            super::unknown_names::record_send(svc, &pool, username, "signup").await?;
+            svc.pad_like_delivery().await;
             return Ok(json!({"CodeDeliveryDetails": super::passwords::simulated_delivery(&pool, username)}));
         }
         return Err(Error::UserNotFoundException("User does not exist.".into()));
@@ -411,7 +495,7 @@ pub async fn resend_confirmation_code(svc: &Service, input: &Value) -> Result<Va
     if user.status != UserStatus::UNCONFIRMED {
         return Err(Error::invalid("User is already confirmed."));
     }
-    let Some((mut msg, details)) = new_code(svc, &pool, &mut user, "signup", SIGNUP_CODE_TTL_SECS) else {
+    let Some((mut msg, details)) = new_code(svc, &pool, &mut user, "signup", SIGNUP_CODE_TTL_SECS)? else {
         return Err(Error::invalid("Cannot resend codes. Auto verification not turned on."));
     };
     let caller = Caller::new(Some(&client.client_id), input);
