@@ -91,7 +91,11 @@ pub trait Messenger: Send + Sync {
 /// Encrypts secrets at rest (SRP verifiers, signing keys) with a key kept outside the store.
 pub trait SecretCipher: Send + Sync {
     fn seal(&self, plaintext: &[u8]) -> Result<Vec<u8>>;
+    /// Opens a stored secret: a failure is a server fault (a wrong master key), logged as one.
     fn open(&self, sealed: &[u8]) -> Result<Vec<u8>>;
+    /// Opens a sealed value a caller handed back (a pagination or session token): `None` when
+    /// it does not open, which is the caller's bad input and not logged as a server error.
+    fn open_untrusted(&self, sealed: &[u8]) -> Option<Vec<u8>>;
 }
 
 /// AES-256-GCM with a 32-byte key: a local key file, or a KMS data key in AWS.
@@ -125,8 +129,19 @@ impl SecretCipher for AesGcmCipher {
     }
 
     fn open(&self, sealed: &[u8]) -> Result<Vec<u8>> {
+        self.try_open(sealed).map_err(crate::Error::internal)
+    }
+
+    fn open_untrusted(&self, sealed: &[u8]) -> Option<Vec<u8>> {
+        self.try_open(sealed).ok()
+    }
+}
+
+impl AesGcmCipher {
+    /// Opens `sealed`, or says why not (without logging: the caller decides whose fault it is).
+    fn try_open(&self, sealed: &[u8]) -> std::result::Result<Vec<u8>, &'static str> {
         if sealed.len() < 12 + 16 {
-            return Err(crate::Error::internal("sealed secret too short"));
+            return Err("sealed secret too short");
         }
         let (nonce, body) = sealed.split_at(12);
         let mut nonce_arr = [0u8; 12];
@@ -139,7 +154,7 @@ impl SecretCipher for AesGcmCipher {
                 aws_lc_rs::aead::Aad::empty(),
                 &mut buf,
             )
-            .map_err(|_| crate::Error::internal("secret could not be decrypted: wrong master key?"))?;
+            .map_err(|_| "secret could not be decrypted: wrong master key?")?;
         Ok(plain.to_vec())
     }
 }
