@@ -606,7 +606,8 @@ on_both_stores!(basic_flow_tokens_are_no_developer_logins, |env| {
     let logins = [(up.provider.as_str(), token.as_str())];
     let id = get_id(&c, &pool, &logins).await.unwrap();
     // AllowClassicFlow absent: no GetOpenIdToken.
-    let basic_off = "InvalidParameterException: Basic (classic) flow is not enabled, please use enhanced flow.";
+    let basic_off =
+        "InvalidParameterException: Basic (classic) flow is not enabled, please use enhanced flow.";
     assert_err(open_id_token(&c, &id, &logins).await, basic_off);
     // The enhanced flow with the user pool's login works.
     credentials(&c, &id, &logins, None).await.unwrap();
@@ -626,7 +627,8 @@ on_both_stores!(basic_flow_tokens_are_no_developer_logins, |env| {
     update(true, None).await.unwrap();
     let (_, basic) = open_id_token(&c, &id, &logins).await.unwrap();
     assert_eq!(payload(&basic)["amr"], json!(["authenticated", up.provider]));
-    let not_supported = "NotAuthorizedException: Token is not from a supported provider of this identity pool.";
+    let not_supported =
+        "NotAuthorizedException: Token is not from a supported provider of this identity pool.";
     let issuer_key = format!("{}/cognito-identity", env.url.trim_start_matches("http://"));
     for key in ["cognito-identity.amazonaws.com", issuer_key.as_str()] {
         assert_err(credentials(&c, &id, &[(key, basic.as_str())], None).await, not_supported);
@@ -647,8 +649,9 @@ on_both_stores!(basic_flow_tokens_are_no_developer_logins, |env| {
     );
     let (dev_id, dev_token) = developer_token(&c, &pool, None, &[(DEV, "dora")]).await.unwrap();
     assert_eq!(payload(&dev_token)["developer_provider"], DEV);
-    let (same, _) =
-        credentials(&c, &dev_id, &[("cognito-identity.amazonaws.com", dev_token.as_str())], None).await.unwrap();
+    let (same, _) = credentials(&c, &dev_id, &[("cognito-identity.amazonaws.com", dev_token.as_str())], None)
+        .await
+        .unwrap();
     assert_eq!(same, dev_id);
     // Still so with the basic flow off: the developer flow is not the basic flow.
     update(false, Some(DEV)).await.unwrap();
@@ -662,6 +665,7 @@ on_both_stores!(invalid_logins_fail_the_whole_call, |env| {
         .create_identity_pool()
         .identity_pool_name("strict")
         .allow_unauthenticated_identities(true)
+        .allow_classic_flow(true)
         .developer_provider_name(DEV)
         .supported_login_providers("graph.facebook.com", "123")
         .cognito_identity_providers(provider(&up, true))

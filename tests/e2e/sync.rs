@@ -281,7 +281,9 @@ on_both_stores!(concurrent_writers_of_different_keys_all_get_in, |env| {
             let token = list(&device, &pool, &id, "prefs", 0).await.token;
             barrier.wait().await;
             let t = std::time::Instant::now();
-            let r = update_with(&device, &pool, &id, "prefs", &token, vec![replace(&format!("k{i:02}"), "v", 0)]).await;
+            let r =
+                update_with(&device, &pool, &id, "prefs", &token, vec![replace(&format!("k{i:02}"), "v", 0)])
+                    .await;
             (r, t.elapsed())
         }));
     }

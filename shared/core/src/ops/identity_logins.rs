@@ -223,7 +223,8 @@ pub async fn verify_identity_token(
     }
     // A GetOpenIdToken token is signed by the same key, but vouches for no login: only a token
     // GetOpenIdTokenForDeveloperIdentity made for this pool's developer provider counts.
-    if claims.get(crate::identity_tokens::DEVELOPER_PROVIDER_CLAIM).and_then(Value::as_str) != Some(developer) {
+    if claims.get(crate::identity_tokens::DEVELOPER_PROVIDER_CLAIM).and_then(Value::as_str) != Some(developer)
+    {
         return Err(unsupported_provider());
     }
     Ok(claims)

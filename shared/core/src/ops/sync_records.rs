@@ -53,8 +53,8 @@ const CLAIM_SECS: i64 = 30;
 const RACE_BUDGET: Duration = Duration::from_secs(10);
 /// Backoff after a lost commit: a random pause below `RACE_PAUSE_FIRST · 2^lost`, at most
 /// `RACE_PAUSE_CAP` ("full jitter", so racing writers spread out instead of meeting again).
-const RACE_PAUSE_FIRST: Duration = Duration::from_millis(4);
-const RACE_PAUSE_CAP: Duration = Duration::from_millis(250);
+const RACE_PAUSE_FIRST: Duration = Duration::from_millis(10);
+const RACE_PAUSE_CAP: Duration = Duration::from_secs(1);
 /// Rounds of an identity's data clean-up lost to writers before it gives up.
 const CLEANUP_ROUNDS: usize = 5;
 /// Pauses while another request holds the dataset, before giving up.
@@ -529,7 +529,9 @@ async fn snapshot_within(
             return Ok(Snapshot { head: again, versions: group_versions(items)? });
         }
         if !backoff.pause(svc).await {
-            return Err(Error::TooManyRequestsException("The dataset is changing too quickly. Try again.".into()));
+            return Err(Error::TooManyRequestsException(
+                "The dataset is changing too quickly. Try again.".into(),
+            ));
         }
     }
 }
@@ -1980,8 +1982,10 @@ mod tests {
     #[tokio::test]
     async fn garbage_client_tokens_are_no_server_errors() {
         let svc = service_with(true, Default::default());
-        let (pool, identity) =
-            ("us-east-1:0f5e7a3c-1d2b-4c5d-8e9f-0a1b2c3d4e5f", "us-east-1:5b1e0c2a-7d4f-4e8b-9a6c-3f2d1e0b9c8a");
+        let (pool, identity) = (
+            "us-east-1:0f5e7a3c-1d2b-4c5d-8e9f-0a1b2c3d4e5f",
+            "us-east-1:5b1e0c2a-7d4f-4e8b-9a6c-3f2d1e0b9c8a",
+        );
         let mut ctx = CallContext::new("http://127.0.0.1");
         ctx.caller = Caller::Identity { identity_pool_id: pool.into(), identity_id: identity.into() };
         // Base64 of 40 bytes that are no sealed token of ours; and one sealed under another key.
