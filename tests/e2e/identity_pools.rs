@@ -58,12 +58,14 @@ fn provider(up: &UserPool, server_side_check: bool) -> ci::types::CognitoIdentit
         .build()
 }
 
-/// An identity pool trusting `up` (when given), with the developer provider `DEV`.
+/// An identity pool trusting `up` (when given), with the developer provider `DEV` and the basic
+/// flow allowed (it is off unless set, and these tests use GetOpenIdToken).
 async fn identity_pool(c: &ci::Client, up: Option<&UserPool>, unauthenticated: bool) -> String {
     let mut b = c
         .create_identity_pool()
         .identity_pool_name(unique("pool"))
         .allow_unauthenticated_identities(unauthenticated)
+        .allow_classic_flow(true)
         .developer_provider_name(DEV);
     if let Some(up) = up {
         b = b.cognito_identity_providers(provider(up, false));
@@ -582,6 +584,80 @@ on_both_stores!(user_pool_login_to_identity_token_and_credentials, |env| {
     );
 });
 
+// The basic flow is off unless the pool turns it on, and a token GetOpenIdToken handed out is no
+// login: only GetOpenIdTokenForDeveloperIdentity's tokens go under cognito-identity.amazonaws.com.
+on_both_stores!(basic_flow_tokens_are_no_developer_logins, |env| {
+    let c = admin(env).await;
+    let up = user_pool(env).await;
+    let pool = c
+        .create_identity_pool()
+        .identity_pool_name(unique("enhanced-only"))
+        .allow_unauthenticated_identities(false)
+        .cognito_identity_providers(provider(&up, false))
+        .send()
+        .await
+        .unwrap()
+        .identity_pool_id()
+        .to_string();
+    set_roles(&c, &pool, vec![]).await;
+    let described = c.describe_identity_pool().identity_pool_id(&pool).send().await.unwrap();
+    assert_eq!(described.allow_classic_flow(), None, "what was stored: nothing");
+    let (_, token) = new_user(env, &up).await;
+    let logins = [(up.provider.as_str(), token.as_str())];
+    let id = get_id(&c, &pool, &logins).await.unwrap();
+    // AllowClassicFlow absent: no GetOpenIdToken.
+    let basic_off =
+        "InvalidParameterException: Basic (classic) flow is not enabled, please use enhanced flow.";
+    assert_err(open_id_token(&c, &id, &logins).await, basic_off);
+    // The enhanced flow with the user pool's login works.
+    credentials(&c, &id, &logins, None).await.unwrap();
+
+    // With the basic flow on, GetOpenIdToken's token still opens nothing by itself, under the
+    // AWS key or this issuer's: the pool has no developer provider.
+    let update = |classic: bool, developer: Option<&'static str>| {
+        c.update_identity_pool()
+            .identity_pool_id(&pool)
+            .identity_pool_name("enhanced-only")
+            .allow_unauthenticated_identities(false)
+            .allow_classic_flow(classic)
+            .set_developer_provider_name(developer.map(str::to_string))
+            .cognito_identity_providers(provider(&up, false))
+            .send()
+    };
+    update(true, None).await.unwrap();
+    let (_, basic) = open_id_token(&c, &id, &logins).await.unwrap();
+    assert_eq!(payload(&basic)["amr"], json!(["authenticated", up.provider]));
+    let not_supported =
+        "NotAuthorizedException: Token is not from a supported provider of this identity pool.";
+    let issuer_key = format!("{}/cognito-identity", env.url.trim_start_matches("http://"));
+    for key in ["cognito-identity.amazonaws.com", issuer_key.as_str()] {
+        assert_err(credentials(&c, &id, &[(key, basic.as_str())], None).await, not_supported);
+    }
+    update(false, None).await.unwrap();
+    assert_err(open_id_token(&c, &id, &logins).await, basic_off);
+    assert_err(
+        credentials(&c, &id, &[("cognito-identity.amazonaws.com", basic.as_str())], None).await,
+        not_supported,
+    );
+
+    // A pool with a developer provider: its developer tokens count, a basic-flow token does not.
+    update(true, Some(DEV)).await.unwrap();
+    let (_, basic) = open_id_token(&c, &id, &logins).await.unwrap();
+    assert_err(
+        credentials(&c, &id, &[("cognito-identity.amazonaws.com", basic.as_str())], None).await,
+        not_supported,
+    );
+    let (dev_id, dev_token) = developer_token(&c, &pool, None, &[(DEV, "dora")]).await.unwrap();
+    assert_eq!(payload(&dev_token)["developer_provider"], DEV);
+    let (same, _) = credentials(&c, &dev_id, &[("cognito-identity.amazonaws.com", dev_token.as_str())], None)
+        .await
+        .unwrap();
+    assert_eq!(same, dev_id);
+    // Still so with the basic flow off: the developer flow is not the basic flow.
+    update(false, Some(DEV)).await.unwrap();
+    credentials(&c, &dev_id, &[(issuer_key.as_str(), dev_token.as_str())], None).await.unwrap();
+});
+
 on_both_stores!(invalid_logins_fail_the_whole_call, |env| {
     let c = admin(env).await;
     let up = user_pool(env).await;
@@ -589,6 +665,7 @@ on_both_stores!(invalid_logins_fail_the_whole_call, |env| {
         .create_identity_pool()
         .identity_pool_name("strict")
         .allow_unauthenticated_identities(true)
+        .allow_classic_flow(true)
         .developer_provider_name(DEV)
         .supported_login_providers("graph.facebook.com", "123")
         .cognito_identity_providers(provider(&up, true))
@@ -725,6 +802,7 @@ on_both_stores!(unauthenticated_identities, |env| {
         .identity_pool_id(&pool)
         .identity_pool_name("members-only")
         .allow_unauthenticated_identities(false)
+        .allow_classic_flow(true)
         .developer_provider_name(DEV)
         .cognito_identity_providers(provider(&up, false))
         .send()

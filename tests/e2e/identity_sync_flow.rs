@@ -97,6 +97,8 @@ on_both_stores!(a_signed_in_user_syncs_across_devices, |env| {
         .create_identity_pool()
         .identity_pool_name("flow")
         .allow_unauthenticated_identities(true)
+        // The flow below also takes GetOpenIdToken's token (the basic flow), off unless set.
+        .allow_classic_flow(true)
         .cognito_identity_providers(
             ci::types::CognitoIdentityProvider::builder()
                 .provider_name(&provider)

@@ -265,6 +265,52 @@ on_both_stores!(two_writers_conflict_and_the_loser_writes_nothing, |env| {
     assert_eq!(l.records.len(), 2);
 });
 
+// Devices of one identity writing different new keys at the same moment all get in: a lost
+// commit is retried (with backoff) on top of the winner's, since none of them is stale.
+on_both_stores!(concurrent_writers_of_different_keys_all_get_in, |env| {
+    const WRITERS: usize = 32;
+    let pool = seed_pool(env).await;
+    let id = seed_identity(env, &pool).await;
+    let barrier = Arc::new(tokio::sync::Barrier::new(WRITERS));
+    let mut tasks = Vec::new();
+    for i in 0..WRITERS {
+        // Each device signs with its own credentials, as GetCredentialsForIdentity hands out.
+        let device = as_identity(env, &pool, &id).await;
+        let (pool, id, barrier) = (pool.clone(), id.clone(), barrier.clone());
+        tasks.push(tokio::spawn(async move {
+            let token = list(&device, &pool, &id, "prefs", 0).await.token;
+            barrier.wait().await;
+            let t = std::time::Instant::now();
+            let r =
+                update_with(&device, &pool, &id, "prefs", &token, vec![replace(&format!("k{i:02}"), "v", 0)])
+                    .await;
+            (r, t.elapsed())
+        }));
+    }
+    let mut slowest = std::time::Duration::ZERO;
+    let mut failures = Vec::new();
+    for t in tasks {
+        let (r, took) = t.await.unwrap();
+        slowest = slowest.max(took);
+        if let Err(e) = r {
+            failures.push(e);
+        }
+    }
+    eprintln!("{WRITERS} concurrent UpdateRecords: the slowest took {slowest:?}");
+    assert!(failures.is_empty(), "no spurious conflicts: {failures:?}");
+    let c = admin(env).await;
+    let l = list(&c, &pool, &id, "prefs", 0).await;
+    assert_eq!(l.records.len(), WRITERS);
+    assert_eq!(l.sync_count, WRITERS as i64);
+    let mut counts: Vec<i64> = l.records.values().map(|(_, n)| *n).collect();
+    counts.sort_unstable();
+    assert_eq!(counts, (1..=WRITERS as i64).collect::<Vec<_>>(), "one commit each");
+    // A truly stale record still conflicts at once.
+    let e = update(&c, &pool, &id, "prefs", vec![replace("k00", "late", 0)]).await.unwrap_err();
+    assert_eq!(e.0, 409);
+    assert!(e.1.starts_with("ResourceConflictException: Current SyncCount for: k00 is: "), "{e:?}");
+});
+
 on_both_stores!(removed_records_stay_as_tombstones, |env| {
     let pool = seed_pool(env).await;
     let id = seed_identity(env, &pool).await;

@@ -52,6 +52,12 @@ async fn signing_key(svc: &Service) -> Result<Arc<SigningKey>> {
     Ok(svc.identity_signing_key.get_or_init(|| key).clone())
 }
 
+/// The claim only GetOpenIdTokenForDeveloperIdentity's tokens carry: the developer provider
+/// that vouched for the user. GetCredentialsForIdentity accepts a token under the
+/// `cognito-identity.amazonaws.com` key only when it names the pool's developer provider, so
+/// a token handed out by GetOpenIdToken (the basic flow) never stands in for a login.
+pub const DEVELOPER_PROVIDER_CLAIM: &str = "developer_provider";
+
 /// A signed OpenID token for `identity_id` of `identity_pool_id`, valid `lifetime_secs`.
 pub async fn open_id_token(
     svc: &Service,
@@ -61,16 +67,46 @@ pub async fn open_id_token(
     amr: &[String],
     lifetime_secs: i64,
 ) -> Result<String> {
+    sign(svc, ctx, identity_pool_id, identity_id, amr, None, lifetime_secs).await
+}
+
+/// GetOpenIdTokenForDeveloperIdentity's token: [`open_id_token`] plus the
+/// [`DEVELOPER_PROVIDER_CLAIM`] naming `developer_provider`.
+pub async fn developer_open_id_token(
+    svc: &Service,
+    ctx: &CallContext,
+    identity_pool_id: &str,
+    identity_id: &str,
+    amr: &[String],
+    developer_provider: &str,
+    lifetime_secs: i64,
+) -> Result<String> {
+    sign(svc, ctx, identity_pool_id, identity_id, amr, Some(developer_provider), lifetime_secs).await
+}
+
+async fn sign(
+    svc: &Service,
+    ctx: &CallContext,
+    identity_pool_id: &str,
+    identity_id: &str,
+    amr: &[String],
+    developer_provider: Option<&str>,
+    lifetime_secs: i64,
+) -> Result<String> {
     let key = signing_key(svc).await?;
     let now = svc.now_secs();
-    key.sign(&json!({
+    let mut claims = json!({
         "iss": ctx.identity_issuer(),
         "aud": identity_pool_id,
         "sub": identity_id,
         "amr": amr,
         "iat": now,
         "exp": now + lifetime_secs,
-    }))
+    });
+    if let Some(d) = developer_provider {
+        claims[DEVELOPER_PROVIDER_CLAIM] = json!(d);
+    }
+    key.sign(&claims)
 }
 
 /// The claims of a token this service issued, when its signature, issuer and expiry hold

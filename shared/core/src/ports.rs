@@ -91,11 +91,18 @@ pub trait Messenger: Send + Sync {
 /// Encrypts secrets at rest (SRP verifiers, signing keys) with a key kept outside the store.
 pub trait SecretCipher: Send + Sync {
     fn seal(&self, plaintext: &[u8]) -> Result<Vec<u8>>;
+    /// Opens a stored secret: a failure is a server fault (a wrong master key), logged as one.
     fn open(&self, sealed: &[u8]) -> Result<Vec<u8>>;
     /// HMAC-SHA256 of `data` under a key derived from the master key for `purpose`. For stored
     /// hashes of guessable secrets (six-digit codes): without the master key, a copy of the
     /// table cannot test the 10^6 candidates against them.
     fn keyed_hash(&self, purpose: &str, data: &[u8]) -> Result<[u8; 32]>;
+    /// Opens a sealed value a caller handed back (a pagination or session token): `None` when
+    /// it does not open, which is the caller's bad input and not logged as a server error.
+    /// The default is `open`, for ciphers that cannot open anything (no master key: a fault).
+    fn open_untrusted(&self, sealed: &[u8]) -> Option<Vec<u8>> {
+        self.open(sealed).ok()
+    }
 }
 
 /// AES-256-GCM with a 32-byte key: a local key file, or a KMS data key in AWS.
@@ -136,8 +143,26 @@ impl SecretCipher for AesGcmCipher {
     }
 
     fn open(&self, sealed: &[u8]) -> Result<Vec<u8>> {
+        self.try_open(sealed).map_err(crate::Error::internal)
+    }
+
+    fn open_untrusted(&self, sealed: &[u8]) -> Option<Vec<u8>> {
+        self.try_open(sealed).ok()
+    }
+    fn keyed_hash(&self, purpose: &str, data: &[u8]) -> Result<[u8; 32]> {
+        let derived = aws_lc_rs::hmac::sign(&self.hash_root, purpose.as_bytes());
+        let key = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, derived.as_ref());
+        let mut out = [0u8; 32];
+        out.copy_from_slice(aws_lc_rs::hmac::sign(&key, data).as_ref());
+        Ok(out)
+    }
+}
+
+impl AesGcmCipher {
+    /// Opens `sealed`, or says why not (without logging: the caller decides whose fault it is).
+    fn try_open(&self, sealed: &[u8]) -> std::result::Result<Vec<u8>, &'static str> {
         if sealed.len() < 12 + 16 {
-            return Err(crate::Error::internal("sealed secret too short"));
+            return Err("sealed secret too short");
         }
         let (nonce, body) = sealed.split_at(12);
         let mut nonce_arr = [0u8; 12];
@@ -150,16 +175,8 @@ impl SecretCipher for AesGcmCipher {
                 aws_lc_rs::aead::Aad::empty(),
                 &mut buf,
             )
-            .map_err(|_| crate::Error::internal("secret could not be decrypted: wrong master key?"))?;
+            .map_err(|_| "secret could not be decrypted: wrong master key?")?;
         Ok(plain.to_vec())
-    }
-
-    fn keyed_hash(&self, purpose: &str, data: &[u8]) -> Result<[u8; 32]> {
-        let derived = aws_lc_rs::hmac::sign(&self.hash_root, purpose.as_bytes());
-        let key = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, derived.as_ref());
-        let mut out = [0u8; 32];
-        out.copy_from_slice(aws_lc_rs::hmac::sign(&key, data).as_ref());
-        Ok(out)
     }
 }
 

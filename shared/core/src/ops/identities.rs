@@ -526,7 +526,8 @@ async fn resolve(svc: &Service, ctx: &CallContext, input: &Value, basic_flow: bo
     let (pool, _) = load_identity_pool(svc, &named.identity_pool_id)
         .await
         .map_err(|_| identity_not_found(identity_id))?;
-    if basic_flow && pool.allow_classic_flow == Some(false) {
+    // Absent means off, as in Cognito: the basic flow hands the OpenID token to the caller.
+    if basic_flow && pool.allow_classic_flow != Some(true) {
         return Err(Error::invalid("Basic (classic) flow is not enabled, please use enhanced flow."));
     }
     let logins = logins_of(input);
@@ -697,12 +698,13 @@ pub async fn get_open_id_token_for_developer_identity(
     verified.extend(verify_public_logins(svc, ctx, &pool, &logins).await?);
     let identity = link(svc, &pool, named, &verified, Mode::Developer).await?;
     let amr = authenticated_amr(&verified);
-    let token = crate::identity_tokens::open_id_token(
+    let token = crate::identity_tokens::developer_open_id_token(
         svc,
         ctx,
         &pool.identity_pool_id,
         &identity.identity_id,
         &amr,
+        &developer,
         duration,
     )
     .await?;

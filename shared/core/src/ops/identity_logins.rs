@@ -196,13 +196,17 @@ async fn check_session(svc: &Service, pool: &UserPool, claims: &Value, sub: &str
 }
 
 /// The developer flow's token (GetOpenIdTokenForDeveloperIdentity): this service's own token,
-/// for this identity pool. Answers its claims.
+/// for this identity pool, naming the pool's developer provider. Answers its claims.
 pub async fn verify_identity_token(
     svc: &Service,
     ctx: &CallContext,
     pool: &IdentityPool,
     token: &str,
 ) -> Result<Value> {
+    // Only developer-authenticated identities log in with the identity service's own token.
+    let Some(developer) = pool.developer_provider_name.as_deref() else {
+        return Err(unsupported_provider());
+    };
     let unverified = unverified_claims(token)
         .ok_or_else(|| invalid_token("Not a valid OpenId Connect identity token."))?;
     let claims =
@@ -216,6 +220,12 @@ pub async fn verify_identity_token(
         )?;
     if claims.get("aud").and_then(Value::as_str) != Some(pool.identity_pool_id.as_str()) {
         return Err(invalid_token("Incorrect token audience."));
+    }
+    // A GetOpenIdToken token is signed by the same key, but vouches for no login: only a token
+    // GetOpenIdTokenForDeveloperIdentity made for this pool's developer provider counts.
+    if claims.get(crate::identity_tokens::DEVELOPER_PROVIDER_CLAIM).and_then(Value::as_str) != Some(developer)
+    {
+        return Err(unsupported_provider());
     }
     Ok(claims)
 }

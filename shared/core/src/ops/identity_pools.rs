@@ -30,7 +30,8 @@ pub struct IdentityPool {
     pub identity_pool_id: String,
     pub identity_pool_name: String,
     pub allow_unauthenticated_identities: bool,
-    /// Unset is not the same as false: Cognito gates the basic flow only on an explicit false.
+    /// Unset means off (the basic flow needs an explicit true, as in Cognito); Describe echoes
+    /// what was stored.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allow_classic_flow: Option<bool>,
     #[serde(default)]
@@ -608,7 +609,7 @@ mod tests {
         assert!(pool.is_role_mapping_key("graph.facebook.com"));
         assert!(pool.is_role_mapping_key("login.example.com"));
         assert!(!pool.is_role_mapping_key("accounts.google.com"));
-        // Stored defaults: no classic-flow setting, no roles, server-side check off.
+        // Stored defaults: no classic-flow setting (the basic flow is off), no roles, server-side check off.
         assert_eq!(pool.allow_classic_flow, None);
         assert!(!pool.cognito_identity_providers[0].server_side_token_check);
         let out = pool.describe();

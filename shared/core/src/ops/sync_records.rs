@@ -38,7 +38,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, BTreeSet};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Items of the pool-usage counters.
 pub const USAGE_SHARDS: u8 = 8;
@@ -47,8 +47,16 @@ pub const USAGE_SHARDS: u8 = 8;
 pub const SESSION_SECS: i64 = 3600;
 /// How long a large update may hold its dataset before another writer may take over.
 const CLAIM_SECS: i64 = 30;
-/// Commits lost to a concurrent writer before UpdateRecords gives up.
-const RACES: usize = 5;
+/// How long UpdateRecords keeps retrying a commit it lost to a concurrent writer of other keys
+/// (a stale record is a conflict at once), from the start of the call. Inside the function's
+/// 29-second timeout and API Gateway's 30 seconds, with room left for a SyncTrigger.
+const RACE_BUDGET: Duration = Duration::from_secs(10);
+/// Backoff after a lost commit: a random pause below `RACE_PAUSE_FIRST · 2^lost`, at most
+/// `RACE_PAUSE_CAP` ("full jitter", so racing writers spread out instead of meeting again).
+const RACE_PAUSE_FIRST: Duration = Duration::from_millis(10);
+const RACE_PAUSE_CAP: Duration = Duration::from_secs(1);
+/// Rounds of an identity's data clean-up lost to writers before it gives up.
+const CLEANUP_ROUNDS: usize = 5;
 /// Pauses while another request holds the dataset, before giving up.
 const CLAIM_WAITS: usize = 100;
 const CLAIM_PAUSE: Duration = Duration::from_millis(100);
@@ -370,7 +378,12 @@ fn unseal(
     dataset: &str,
 ) -> Option<Sealed> {
     let sealed = URL_SAFE_NO_PAD.decode(token).ok()?;
-    let opened = svc.cipher.open(&sealed).ok()?;
+    // The caller's input: one that does not open is a bad token (answered as such by the
+    // operation), not a server fault, so it is neither an error in the log nor logged itself.
+    let Some(opened) = svc.cipher.open_untrusted(&sealed) else {
+        tracing::debug!(purpose, "a client's sealed token did not open");
+        return None;
+    };
     let t: Sealed = serde_json::from_slice(&opened).ok()?;
     (t.t == purpose && t.p == pool && t.i == identity && t.d == dataset).then_some(t)
 }
@@ -495,8 +508,19 @@ impl Snapshot {
 /// The head, every version, and the head again: a snapshot is consistent when no commit or
 /// deletion came between the two reads of the head.
 async fn snapshot(svc: &Service, pool: &str, identity: &str, name: &str) -> Result<Snapshot> {
+    snapshot_within(svc, pool, identity, name, &mut Backoff::new()).await
+}
+
+/// [`snapshot`], retrying within the caller's backoff budget.
+async fn snapshot_within(
+    svc: &Service,
+    pool: &str,
+    identity: &str,
+    name: &str,
+    backoff: &mut Backoff,
+) -> Result<Snapshot> {
     let pk = skeys::records(pool, identity, name);
-    for _ in 0..RACES {
+    loop {
         let head = read_head(svc, pool, identity, name).await?;
         let items = read_partition(svc, &pk).await?;
         let again = read_head(svc, pool, identity, name).await?;
@@ -504,8 +528,12 @@ async fn snapshot(svc: &Service, pool: &str, identity: &str, name: &str) -> Resu
         if state(&head) == state(&again) {
             return Ok(Snapshot { head: again, versions: group_versions(items)? });
         }
+        if !backoff.pause(svc).await {
+            return Err(Error::TooManyRequestsException(
+                "The dataset is changing too quickly. Try again.".into(),
+            ));
+        }
     }
-    Err(Error::TooManyRequestsException("The dataset is changing too quickly. Try again.".into()))
 }
 
 /// Live datasets of an identity whose names are `{name}.{identity id}`: datasets merged into
@@ -1159,6 +1187,39 @@ fn dataset_not_found(name: &str) -> Error {
     Error::ResourceNotFoundException(format!("Dataset {name} does not exist."))
 }
 
+/// Retries of work a concurrent writer got in before: exponential backoff with full jitter,
+/// until [`RACE_BUDGET`] from the start of the request has gone.
+struct Backoff {
+    deadline: Instant,
+    lost: u32,
+}
+
+impl Backoff {
+    fn new() -> Self {
+        Backoff { deadline: Instant::now() + RACE_BUDGET, lost: 0 }
+    }
+
+    /// Waits before the next try; `false` (at once) when the pause would end past the budget.
+    async fn pause(&mut self, svc: &Service) -> bool {
+        let pause = full_jitter(svc, self.lost);
+        self.lost = self.lost.saturating_add(1);
+        if Instant::now() + pause >= self.deadline {
+            return false;
+        }
+        tokio::time::sleep(pause).await;
+        true
+    }
+}
+
+/// The pause after the `lost`-th lost race (from 0): uniform in [0, min(cap, first · 2^lost)].
+fn full_jitter(svc: &Service, lost: u32) -> Duration {
+    let ceiling = RACE_PAUSE_FIRST.saturating_mul(1u32 << lost.min(16)).min(RACE_PAUSE_CAP);
+    let mut b = [0u8; 8];
+    svc.rng.fill(&mut b);
+    let nanos = u64::try_from(ceiling.as_nanos()).unwrap_or(u64::MAX);
+    Duration::from_nanos(u64::from_le_bytes(b) % nanos.saturating_add(1))
+}
+
 fn busy() -> Error {
     Error::ResourceConflictException("The dataset is being updated by another request. Try again.".into())
 }
@@ -1192,9 +1253,9 @@ async fn mark_deleted(
     wait: bool,
 ) -> Result<Option<DatasetHead>> {
     let mut waits = 0;
-    let mut races = 0;
+    let mut backoff = Backoff::new();
     loop {
-        let snap = snapshot(svc, pool, identity, name).await?;
+        let snap = snapshot_within(svc, pool, identity, name, &mut backoff).await?;
         let Some((head, version)) = snap.head.clone() else { return Ok(None) };
         if !head.live {
             return Ok(None);
@@ -1238,8 +1299,7 @@ async fn mark_deleted(
                 return Ok(Some(head));
             }
             Committed::Raced => {
-                races += 1;
-                if races >= RACES {
+                if !backoff.pause(svc).await {
                     return Err(busy());
                 }
             }
@@ -1360,9 +1420,9 @@ pub async fn update_records(svc: &Service, ctx: &CallContext, input: &Value) -> 
     };
     let by = modifier(svc, ctx);
     let mut waits = 0;
-    let mut races = 0;
+    let mut backoff = Backoff::new();
     loop {
-        let snap = snapshot(svc, &pool, &identity, name).await?;
+        let snap = snapshot_within(svc, &pool, &identity, name, &mut backoff).await?;
         if snap.head().is_some_and(|h| h.claimed(svc.now_secs())) {
             waits += 1;
             if waits > CLAIM_WAITS {
@@ -1477,11 +1537,19 @@ pub async fn update_records(svc: &Service, ctx: &CallContext, input: &Value) -> 
                 return Ok(json!({ "Records": records }));
             }
             Outcome::Raced => {
-                races += 1;
-                if races >= RACES {
-                    return Err(Error::ResourceConflictException(
-                        "The dataset was changed by other requests while this update ran. Try again.".into(),
-                    ));
+                // Another writer committed first. The next round re-reads the dataset: a record
+                // it changed makes this update stale (409 there); otherwise it goes in on top.
+                if !backoff.pause(svc).await {
+                    tracing::warn!(
+                        dataset = name,
+                        lost = backoff.lost,
+                        "UpdateRecords lost every commit race within its budget"
+                    );
+                    return Err(Error::TooManyRequestsException(format!(
+                        "Too many concurrent updates of this dataset: this update lost every commit to other \
+                         requests for {} seconds. Try again.",
+                        RACE_BUDGET.as_secs()
+                    )));
                 }
             }
         }
@@ -1549,7 +1617,7 @@ pub async fn list_identity_pool_usage(svc: &Service, ctx: &CallContext, input: &
 async fn remove_dataset(svc: &Service, pool: &str, identity: &str, name: &str) -> Result<()> {
     mark_deleted(svc, pool, identity, name, false).await?;
     let pk = skeys::records(pool, identity, name);
-    for _ in 0..RACES {
+    for _ in 0..CLEANUP_ROUNDS {
         let Some((head, version)) = read_head(svc, pool, identity, name).await? else { return Ok(()) };
         if head.live {
             // Written again meanwhile.
@@ -1790,11 +1858,16 @@ mod tests {
     }
 
     fn test_service(limits: crate::service::Limits) -> Service {
-        struct NoStore;
+        service_with(false, limits)
+    }
+
+    /// A service over a store that holds nothing, or (`found`) has every item asked for (empty).
+    fn service_with(found: bool, limits: crate::service::Limits) -> Service {
+        struct NoStore(bool);
         #[async_trait::async_trait]
         impl crate::store::Store for NoStore {
-            async fn get(&self, _: &str, _: &str, _: i64) -> Result<Option<Item>, StoreError> {
-                Ok(None)
+            async fn get(&self, pk: &str, sk: &str, _: i64) -> Result<Option<Item>, StoreError> {
+                Ok(self.0.then(|| Item::new(pk, sk, json!({}))))
             }
             async fn query(
                 &self,
@@ -1819,7 +1892,7 @@ mod tests {
         }
         let config = crate::ServiceConfig { limits, ..Default::default() };
         Service::new(
-            std::sync::Arc::new(NoStore),
+            std::sync::Arc::new(NoStore(found)),
             std::sync::Arc::new(NoMessenger),
             std::sync::Arc::new(crate::ports::SystemClock),
             std::sync::Arc::new(crate::ports::SystemRng),
@@ -1865,6 +1938,84 @@ mod tests {
         };
         let page = seal(&svc, &page).unwrap();
         assert_eq!(open_session(&svc, &page, "us-east-1:ab", "us-east-1:cd", "ds"), None);
+    }
+
+    /// Every event logged while installed: its level and its fields as text.
+    #[derive(Clone, Default)]
+    struct Captured(std::sync::Arc<std::sync::Mutex<Vec<(tracing::Level, String)>>>);
+
+    impl tracing::Subscriber for Captured {
+        fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
+            true
+        }
+        fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+            tracing::span::Id::from_u64(1)
+        }
+        fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
+        fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
+        fn event(&self, event: &tracing::Event<'_>) {
+            struct Text(String);
+            impl tracing::field::Visit for Text {
+                fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+                    self.0.push_str(&format!(" {}={value:?}", field.name()));
+                }
+            }
+            let mut text = Text(String::new());
+            event.record(&mut text);
+            self.0.lock().unwrap().push((*event.metadata().level(), text.0));
+        }
+        fn enter(&self, _: &tracing::span::Id) {}
+        fn exit(&self, _: &tracing::span::Id) {}
+    }
+
+    impl Captured {
+        fn at(&self, level: tracing::Level) -> Vec<String> {
+            self.0.lock().unwrap().iter().filter(|(l, _)| *l == level).map(|(_, t)| t.clone()).collect()
+        }
+        fn all(&self) -> String {
+            self.0.lock().unwrap().iter().map(|(_, t)| t.as_str()).collect::<Vec<_>>().join("\n")
+        }
+    }
+
+    // A caller's garbage NextToken or SyncSessionToken is its bad input: the operation's 400,
+    // and no "wrong master key" alarm in the log. A stored secret that does not open still is one.
+    #[tokio::test]
+    async fn garbage_client_tokens_are_no_server_errors() {
+        let svc = service_with(true, Default::default());
+        let (pool, identity) = (
+            "us-east-1:0f5e7a3c-1d2b-4c5d-8e9f-0a1b2c3d4e5f",
+            "us-east-1:5b1e0c2a-7d4f-4e8b-9a6c-3f2d1e0b9c8a",
+        );
+        let mut ctx = CallContext::new("http://127.0.0.1");
+        ctx.caller = Caller::Identity { identity_pool_id: pool.into(), identity_id: identity.into() };
+        // Base64 of 40 bytes that are no sealed token of ours; and one sealed under another key.
+        let garbage = URL_SAFE_NO_PAD.encode([0x5au8; 40]);
+        let other_key = crate::ports::AesGcmCipher::new(&[9u8; 32]).unwrap();
+        let foreign = URL_SAFE_NO_PAD.encode(crate::ports::SecretCipher::seal(&other_key, b"{}").unwrap());
+        let log = Captured::default();
+        let _installed = tracing::subscriber::set_default(log.clone());
+        for token in [&garbage, &foreign] {
+            let base = json!({"IdentityPoolId": pool, "IdentityId": identity, "DatasetName": "d"});
+            let mut input = base.clone();
+            input["NextToken"] = json!(token);
+            let e = list_records(&svc, &ctx, &input).await.unwrap_err();
+            assert_eq!(e, Error::invalid("Invalid NextToken."));
+            let mut input = base.clone();
+            input["SyncSessionToken"] = json!(token);
+            input["RecordPatches"] = json!([{"Op": "replace", "Key": "a", "Value": "1", "SyncCount": 0}]);
+            let e = update_records(&svc, &ctx, &input).await.unwrap_err();
+            assert_eq!(e.name(), "InvalidParameterException");
+            assert!(e.message().starts_with("The SyncSessionToken is invalid"), "{e}");
+        }
+        assert!(log.at(tracing::Level::ERROR).is_empty(), "{}", log.all());
+        assert!(!log.all().contains(&garbage) && !log.all().contains(&foreign), "tokens are never logged");
+        // A stored secret sealed under another master key is a server fault, logged as one.
+        let stored = crate::ports::SecretCipher::seal(&other_key, b"secret").unwrap();
+        let e = svc.cipher.open(&stored).unwrap_err();
+        assert_eq!(e.name(), "InternalErrorException");
+        let errors = log.at(tracing::Level::ERROR);
+        assert_eq!(errors.len(), 1, "{}", log.all());
+        assert!(errors[0].contains("wrong master key"), "{errors:?}");
     }
 
     #[test]

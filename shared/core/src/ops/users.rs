@@ -224,7 +224,7 @@ pub(crate) async fn consume_code(
     purpose: &str,
     code: &str,
 ) -> Result<()> {
-    if user.codes.get(purpose).is_none() {
+    if !user.codes.contains_key(purpose) {
         return Err(code_mismatch());
     }
     count_attempt(svc, pool, user, version, purpose).await?;
