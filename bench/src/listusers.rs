@@ -39,6 +39,7 @@ fn user(i: usize) -> Result<User, String> {
 pub async fn run(users: usize, samples: usize) -> Result<(), String> {
     let dir = std::env::temp_dir().join(format!("tessera-bench-listusers-{}", std::process::id()));
     let mut cfg = tessera_local::LocalConfig::new(dir.clone());
+    cfg.key_file = Some(dir.with_extension("key"));
     cfg.bind = "127.0.0.1:0".parse().map_err(|e| format!("{e}"))?;
     let server = tessera_local::start(cfg).await?;
     let result = measure(&server, users, samples).await;

@@ -310,7 +310,7 @@ impl Drop for ServerProc {
         let _ = self.child.kill();
         let _ = self.child.wait();
         let _ = std::fs::remove_dir_all(&self.dir);
-        let _ = std::fs::remove_file(tessera_local::server::default_key_file(&self.dir));
+        let _ = std::fs::remove_file(self.dir.with_extension("key"));
         let _ = std::fs::remove_file(self.dir.with_extension("log"));
     }
 }
@@ -328,6 +328,8 @@ async fn spawn_server(bin: &Path, port: u16) -> Result<ServerProc, String> {
     let child = Command::new(bin)
         .args(["serve", "--bind", &format!("127.0.0.1:{port}"), "--data-dir"])
         .arg(&dir)
+        .arg("--key-file")
+        .arg(dir.with_extension("key"))
         .env("TESSERA_ADMIN_ACCESS_KEY_ID", id)
         .env("TESSERA_ADMIN_SECRET_ACCESS_KEY", secret)
         .stdin(Stdio::null())

@@ -296,6 +296,7 @@ async fn list_rounds(
 pub async fn run(opts: Options) -> Result<(), String> {
     let dir = std::env::temp_dir().join(format!("tessera-bench-sync-{}", std::process::id()));
     let mut cfg = tessera_local::LocalConfig::new(dir.clone());
+    cfg.key_file = Some(dir.with_extension("key"));
     cfg.bind = "127.0.0.1:0".parse().map_err(err("bind"))?;
     let server = tessera_local::start(cfg).await?;
     let result = measure(&server.url(), &opts).await;

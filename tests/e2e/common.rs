@@ -91,6 +91,8 @@ impl TestEnv {
     pub async fn start_local(backend: Backend, configure: impl FnOnce(&mut LocalConfig)) -> Option<TestEnv> {
         let dir = std::env::temp_dir().join(unique("tessera-e2e-"));
         let mut cfg = LocalConfig::new(dir.clone());
+        // Beside the temporary data directory, removed with it (TempDir).
+        cfg.key_file = Some(dir.with_extension("key"));
         cfg.bind = "127.0.0.1:0".parse().ok()?;
         cfg.admin_keys = [(ADMIN_KEY.to_string(), ADMIN_SECRET.to_string())].into();
         cfg.service.hash_params = HashParams { m_kib: 1024, t: 1, p: 1 };

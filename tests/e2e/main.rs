@@ -25,6 +25,7 @@ mod import;
 mod js_client;
 mod js_sync_client;
 mod lifecycle;
+mod local_safety;
 mod mfa;
 mod passwords;
 mod pools;

@@ -135,7 +135,7 @@ async fn browsers_get_cors() {
         &env.url,
         "POST",
         "/",
-        &[("Origin", "http://app.test"), ("X-Amz-Target", "AWSCognitoIdentityProviderService.SignUp")],
+        &[("Origin", "http://127.0.0.1:5173"), ("X-Amz-Target", "AWSCognitoIdentityProviderService.SignUp")],
         b"{",
     )
     .await;
@@ -143,6 +143,16 @@ async fn browsers_get_cors() {
     for h in ["x-amzn-errortype", "x-amzn-requestid", "date"] {
         assert!(exposed.contains(h));
     }
+    // Other sites' pages get no CORS headers by default (tests/e2e/local_safety.rs).
+    let (_, headers, _) = raw_http(
+        &env.url,
+        "POST",
+        "/",
+        &[("Origin", "http://app.test"), ("X-Amz-Target", "AWSCognitoIdentityProviderService.SignUp")],
+        b"{",
+    )
+    .await;
+    assert!(header(&headers, "access-control-allow-origin").is_none());
 }
 
 on_both_stores!(dev_outbox_lists_messages, |env| {
@@ -174,7 +184,8 @@ async fn state_survives_a_restart() {
     let dir = std::env::temp_dir().join(unique("tessera-restart-"));
     let _cleanup = TempDir(dir.clone());
     let start = |dir: std::path::PathBuf| async move {
-        let mut cfg = tessera_local::LocalConfig::new(dir);
+        let mut cfg = tessera_local::LocalConfig::new(dir.clone());
+        cfg.key_file = Some(dir.with_extension("key"));
         cfg.bind = "127.0.0.1:0".parse().unwrap();
         cfg.admin_keys = [(ADMIN_KEY.to_string(), ADMIN_SECRET.to_string())].into();
         cfg.service.hash_params = tessera_core::password::HashParams { m_kib: 1024, t: 1, p: 1 };

@@ -8,6 +8,9 @@ use std::path::Path;
 use std::sync::Arc;
 use tessera_core::store::{Cond, Item, Page, Store, StoreError, Write, MAX_TRANSACTION_WRITES};
 
+/// The embedded store's file in the data directory.
+pub const DB_FILE: &str = "tessera.redb";
+
 const ITEMS: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("items");
 
 #[derive(Serialize, Deserialize)]
@@ -33,10 +36,10 @@ fn decode(pk: &str, sk: &str, bytes: &[u8]) -> Result<Item, StoreError> {
 }
 
 impl EmbeddedStore {
-    /// Opens (or creates) `dir/tessera.redb`.
+    /// Opens (or creates) `dir/tessera.redb` ([`DB_FILE`]).
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
         std::fs::create_dir_all(dir).map_err(unavailable)?;
-        let db = Database::create(dir.join("tessera.redb")).map_err(unavailable)?;
+        let db = Database::create(dir.join(DB_FILE)).map_err(unavailable)?;
         let tx = db.begin_write().map_err(unavailable)?;
         tx.open_table(ITEMS).map_err(unavailable)?;
         tx.commit().map_err(unavailable)?;

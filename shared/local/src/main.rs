@@ -3,6 +3,7 @@
 use clap::{Parser, Subcommand, ValueEnum};
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 use tessera_core::Limits;
 use tessera_local::{LocalConfig, StoreKind};
 
@@ -41,8 +42,10 @@ struct ServeArgs {
     bind: SocketAddr,
     #[arg(long, default_value = "./.tessera")]
     data_dir: PathBuf,
-    /// The master key file (default: beside the data directory, `<data-dir>.key`).
-    #[arg(long)]
+    /// The master key file. Default: `<data-dir>.key` when that file exists (the old default),
+    /// else one key per data directory under $XDG_DATA_HOME/tessera/keys (or
+    /// ~/.local/share/tessera/keys), outside the working tree.
+    #[arg(long, env = "TESSERA_KEY_FILE")]
     key_file: Option<PathBuf>,
     #[arg(long, value_enum, default_value = "embedded")]
     store: StoreArg,
@@ -55,9 +58,27 @@ struct ServeArgs {
     issuer_base: Option<String>,
     #[arg(long, default_value = "us-east-1")]
     region: String,
-    /// Allowed browser origins for CORS, comma-separated (default: any).
-    #[arg(long, value_delimiter = ',')]
+    /// Browser origins allowed by CORS besides loopback ones (http(s)://localhost,
+    /// 127.0.0.0/8, [::1], any port), comma-separated exact origins; `*` allows any origin.
+    #[arg(long, env = "TESSERA_CORS_ORIGINS", value_delimiter = ',')]
     cors_origins: Vec<String>,
+    /// Host names answered besides loopback names and addresses, the bind address and the
+    /// --issuer-base host, comma-separated: `name`, `.domain` (and its subdomains) or `*`
+    /// (any: turns DNS rebinding protection off).
+    #[arg(long, env = "TESSERA_ALLOWED_HOSTS", value_delimiter = ',')]
+    allowed_hosts: Vec<String>,
+    /// Seconds a connection has to send a complete request head.
+    #[arg(long, env = "TESSERA_HEADER_TIMEOUT_SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
+    header_timeout_secs: u64,
+    /// Seconds a request body has to arrive, from the end of its head.
+    #[arg(long, env = "TESSERA_BODY_TIMEOUT_SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
+    body_timeout_secs: u64,
+    /// Seconds a kept-alive connection may wait for its next request.
+    #[arg(long, env = "TESSERA_IDLE_TIMEOUT_SECS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
+    idle_timeout_secs: u64,
+    /// Connections served at once; more are answered 503 and closed.
+    #[arg(long, env = "TESSERA_MAX_CONNECTIONS", default_value_t = 1024, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    max_connections: u64,
     /// Allowed clock skew of signed requests, in seconds.
     #[arg(long, default_value_t = 300)]
     max_skew_secs: i64,
@@ -129,6 +150,11 @@ async fn main() -> Result<(), String> {
                 issuer_base,
                 region,
                 cors_origins,
+                allowed_hosts,
+                header_timeout_secs,
+                body_timeout_secs,
+                idle_timeout_secs,
+                max_connections,
                 max_skew_secs,
                 max_groups_per_pool,
                 max_groups_per_user,
@@ -147,9 +173,7 @@ async fn main() -> Result<(), String> {
             } = *args;
             let mut cfg = LocalConfig::new(data_dir);
             cfg.bind = bind;
-            if let Some(k) = key_file {
-                cfg.key_file = k;
-            }
+            cfg.key_file = key_file;
             cfg.store = match store {
                 StoreArg::Embedded => StoreKind::Embedded,
                 StoreArg::Dynamodb => {
@@ -162,6 +186,13 @@ async fn main() -> Result<(), String> {
             cfg.issuer_base = issuer_base;
             cfg.region = region;
             cfg.cors_origins = cors_origins;
+            cfg.allowed_hosts = allowed_hosts;
+            cfg.http = tessera_local::HttpLimits {
+                header_timeout: Duration::from_secs(header_timeout_secs),
+                body_timeout: Duration::from_secs(body_timeout_secs),
+                idle_timeout: Duration::from_secs(idle_timeout_secs),
+                max_connections: usize::try_from(max_connections).unwrap_or(usize::MAX),
+            };
             cfg.max_skew_secs = max_skew_secs;
             cfg.lambda_endpoint = lambda_endpoint;
             cfg.sts_endpoint = sts_endpoint;
@@ -182,6 +213,7 @@ async fn main() -> Result<(), String> {
             let keys = cfg.admin_keys.clone();
             let running = tessera_local::start(cfg).await?;
             println!("Tessera is listening on {}", running.url());
+            println!("Master key file:         {}", running.key_file.display());
             for (id, secret) in &keys {
                 println!("Admin access key id:     {id}");
                 println!("Admin secret access key: {secret}");

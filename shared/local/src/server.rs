@@ -1,8 +1,10 @@
 //! `tessera serve`: one process, one port, every operation.
 
+use crate::conn::HttpLimits;
 use crate::embedded::EmbeddedStore;
+use crate::keyfile::{GitStatus, KeyOrigin};
 use crate::outbox::Outbox;
-use axum::extract::{Request, State};
+use axum::extract::Request;
 use axum::response::Response;
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -11,7 +13,8 @@ use std::sync::Arc;
 use tessera_core::ports::{AesGcmCipher, Clock, Messenger, SystemClock, SystemRng};
 use tessera_core::store::Store;
 use tessera_core::{Service, ServiceConfig};
-use tessera_wire::http::{Cors, Frontend, WireRequest};
+use tessera_wire::http::{host_name, is_loopback_host, Cors, Frontend, WireRequest, CORS_LOOPBACK};
+use tessera_wire::WireError;
 
 /// The admin keys the local server uses when none are configured. Printed at start.
 pub const DEFAULT_ADMIN_ACCESS_KEY_ID: &str = "AKIATESSERALOCAL0000";
@@ -28,14 +31,23 @@ pub struct LocalConfig {
     pub bind: SocketAddr,
     pub data_dir: PathBuf,
     /// Where the master key lives; outside the data directory so a copy of the data alone
-    /// does not reveal SRP verifiers or signing keys.
-    pub key_file: PathBuf,
+    /// does not reveal SRP verifiers or signing keys. None: chosen as `keyfile::resolve` says
+    /// (outside any working tree by default).
+    pub key_file: Option<PathBuf>,
+    /// Where new default key files go (`$XDG_DATA_HOME/tessera`, `~/.local/share/tessera`).
+    pub key_home: Option<PathBuf>,
     pub store: StoreKind,
     pub issuer_base: Option<String>,
     pub region: String,
     pub admin_keys: HashMap<String, String>,
     pub max_skew_secs: i64,
+    /// Browser origins allowed besides loopback ones (`*`: any).
     pub cors_origins: Vec<String>,
+    /// Host names answered besides loopback names and addresses, the bind address and the
+    /// issuer base's host (DNS rebinding protection): `name`, `.suffix` or `*`.
+    pub allowed_hosts: Vec<String>,
+    /// Connection timeouts and cap.
+    pub http: HttpLimits,
     pub service: ServiceConfig,
     /// Where the pools' Lambda triggers are invoked: any Lambda-Invoke-compatible endpoint
     /// (`cargo lambda watch`); None: AWS Lambda in `region`, with the default credentials.
@@ -52,17 +64,19 @@ pub struct LocalConfig {
 
 impl LocalConfig {
     pub fn new(data_dir: PathBuf) -> Self {
-        let key_file = default_key_file(&data_dir);
         LocalConfig {
             bind: SocketAddr::from(([127, 0, 0, 1], 9229)),
             data_dir,
-            key_file,
+            key_file: None,
+            key_home: crate::keyfile::default_key_home(),
             store: StoreKind::Embedded,
             issuer_base: None,
             region: "us-east-1".into(),
             admin_keys: admin_keys_from_env(),
             max_skew_secs: 300,
             cors_origins: vec![],
+            allowed_hosts: vec![],
+            http: HttpLimits::default(),
             service: ServiceConfig::default(),
             lambda_endpoint: None,
             sts_endpoint: None,
@@ -70,13 +84,6 @@ impl LocalConfig {
             clock: Arc::new(SystemClock),
         }
     }
-}
-
-/// `./.tessera` → `./.tessera.key`.
-pub fn default_key_file(data_dir: &std::path::Path) -> PathBuf {
-    let mut name = data_dir.file_name().map(|n| n.to_os_string()).unwrap_or_else(|| ".tessera".into());
-    name.push(".key");
-    data_dir.with_file_name(name)
 }
 
 pub fn admin_keys_from_env() -> HashMap<String, String> {
@@ -98,20 +105,27 @@ pub fn load_or_create_key(path: &std::path::Path) -> Result<Vec<u8>, String> {
     }
     let mut key = vec![0u8; 32];
     rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut key);
-    if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent).map_err(|e| e.to_string())?;
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        let mut dirs = std::fs::DirBuilder::new();
+        dirs.recursive(true);
+        #[cfg(unix)]
+        std::os::unix::fs::DirBuilderExt::mode(&mut dirs, 0o700);
+        dirs.create(parent).map_err(|e| format!("{}: {e}", parent.display()))?;
     }
     let mut opts = std::fs::OpenOptions::new();
     opts.write(true).create_new(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
     let mut f = opts.open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    tracing::info!(key_file = %path.display(), "created a new master key");
     std::io::Write::write_all(&mut f, hex::encode(&key).as_bytes()).map_err(|e| e.to_string())?;
     Ok(key)
 }
 
 pub struct AppState {
     pub frontend: Frontend,
+    /// Host names answered besides loopback ones.
+    pub hosts: AllowedHosts,
     pub outbox: Option<Arc<Outbox>>,
     /// Import uploads (`PUT /_import/…`).
     pub imports: Option<Arc<crate::import::LocalImportFiles>>,
@@ -120,6 +134,8 @@ pub struct AppState {
 /// A running server: its address and a way to stop it.
 pub struct Running {
     pub addr: SocketAddr,
+    /// The master key file in use.
+    pub key_file: PathBuf,
     pub state: Arc<AppState>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     pub task: tokio::task::JoinHandle<()>,
@@ -150,10 +166,11 @@ async fn build_store(cfg: &LocalConfig) -> Result<Arc<dyn Store>, String> {
 
 /// Binds and serves in the background (port 0 picks a free port).
 pub async fn start(cfg: LocalConfig) -> Result<Running, String> {
-    let store = build_store(&cfg).await?;
+    refuse_default_keys_off_loopback(&cfg)?;
     std::fs::create_dir_all(&cfg.data_dir).map_err(|e| format!("{}: {e}", cfg.data_dir.display()))?;
+    let (key_file, key) = open_master_key(&cfg)?;
+    let store = build_store(&cfg).await?;
     let outbox = Arc::new(Outbox::new(&cfg.data_dir));
-    let key = load_or_create_key(&cfg.key_file)?;
     let cipher = Arc::new(AesGcmCipher::new(&key).map_err(|e| e.to_string())?);
     let mut service_cfg = cfg.service.clone();
     service_cfg.region = cfg.region.clone();
@@ -190,55 +207,191 @@ pub async fn start(cfg: LocalConfig) -> Result<Running, String> {
     let issuer_base = cfg.issuer_base.clone().unwrap_or_else(|| format!("http://{addr}"));
     let imports = crate::import::enable(&service, &cfg.data_dir, &issuer_base, &key, cfg.clock.clone())
         .map_err(|e| e.to_string())?;
+    let hosts = AllowedHosts::new(&cfg.allowed_hosts, addr, cfg.issuer_base.as_deref());
+    // Loopback origins always; --cors-origins adds to them (`*`: any origin).
+    let mut allowed_origins = vec![CORS_LOOPBACK.to_string()];
+    allowed_origins.extend(cfg.cors_origins.iter().filter(|o| !o.is_empty()).cloned());
     let state = Arc::new(AppState {
         frontend: Frontend {
             service,
             admin_keys: cfg.admin_keys.clone(),
             max_skew_secs: cfg.max_skew_secs,
             issuer_base: Some(issuer_base),
-            cors: Cors { allowed_origins: cfg.cors_origins.clone() },
+            cors: Cors { allowed_origins },
         },
+        hosts,
         outbox: Some(outbox),
         imports: Some(imports),
     });
-    let app = axum::Router::new().fallback(handle).with_state(state.clone());
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let task = tokio::spawn(async move {
-        let serve = axum::serve(listener, app).with_graceful_shutdown(async {
-            let _ = rx.await;
-        });
-        if let Err(e) = serve.await {
-            tracing::error!(error = %e, "server stopped");
+    let task = tokio::spawn(crate::conn::serve(listener, state.clone(), cfg.http, rx));
+    Ok(Running { addr, key_file, state, shutdown: Some(tx), task })
+}
+
+/// The documented default admin secret is in the README: fine on loopback, where only this
+/// machine can call, and refused anywhere else.
+fn refuse_default_keys_off_loopback(cfg: &LocalConfig) -> Result<(), String> {
+    if cfg.bind.ip().to_canonical().is_loopback() {
+        return Ok(());
+    }
+    let weak = cfg.admin_keys.values().any(|s| s == DEFAULT_ADMIN_SECRET_ACCESS_KEY || s.is_empty());
+    if weak {
+        return Err(format!(
+            "refusing to serve on {}: the admin keys are the documented defaults (or an empty secret), \
+             which anyone can read in the README. Set TESSERA_ADMIN_ACCESS_KEY_ID and \
+             TESSERA_ADMIN_SECRET_ACCESS_KEY to keys of your own, or bind to 127.0.0.1.",
+            cfg.bind
+        ));
+    }
+    Ok(())
+}
+
+/// Chooses, checks and reads (or creates) the master key.
+fn open_master_key(cfg: &LocalConfig) -> Result<(PathBuf, Vec<u8>), String> {
+    let (path, origin) =
+        crate::keyfile::resolve(&cfg.data_dir, cfg.key_file.as_deref(), cfg.key_home.as_deref())?;
+    let git = crate::keyfile::refuse_if_tracked(&path)?;
+    if git == GitStatus::Unignored {
+        tracing::warn!(
+            key_file = %path.display(),
+            "the master key file is inside a git working tree and not ignored: add it to .gitignore"
+        );
+    }
+    match origin {
+        KeyOrigin::Legacy => tracing::warn!(
+            key_file = %path.display(),
+            "using the master key beside the data directory (the old default), so existing data opens; \
+             new data directories keep their key outside the working tree"
+        ),
+        KeyOrigin::UserData if !path.exists() && cfg.data_dir.join(crate::embedded::DB_FILE).exists() => {
+            // A new key cannot open existing data: say where the key was looked for instead.
+            return Err(format!(
+                "{} holds data but its master key was not found (looked beside it at {} and at {}); \
+                 pass --key-file with the key that created it",
+                cfg.data_dir.display(),
+                crate::keyfile::legacy_key_file(&cfg.data_dir).display(),
+                path.display()
+            ));
         }
-    });
-    Ok(Running { addr, state, shutdown: Some(tx), task })
+        _ => {}
+    }
+    let key = load_or_create_key(&path)?;
+    if origin != KeyOrigin::Explicit {
+        // A moved or copied data directory still finds its key.
+        crate::keyfile::write_pointer(&cfg.data_dir, &path)?;
+    }
+    tracing::info!(key_file = %path.display(), "master key");
+    Ok((path, key))
+}
+
+/// Host names the server answers to (DNS rebinding protection): a page on `evil.example`
+/// whose name the attacker re-points at 127.0.0.1 reaches this port with `Host: evil.example`.
+/// Loopback names and addresses are always answered (an attacker cannot own them).
+#[derive(Debug, Clone, Default)]
+pub struct AllowedHosts {
+    any: bool,
+    /// Lower-case host names or addresses (`[v6]`), or `.suffix` for a domain and its subdomains.
+    names: Vec<String>,
+}
+
+impl AllowedHosts {
+    /// The configured names, the bound address when it is a specific one, and the issuer
+    /// base's host.
+    pub fn new(configured: &[String], bound: SocketAddr, issuer_base: Option<&str>) -> Self {
+        let mut hosts = AllowedHosts::default();
+        for entry in configured.iter().map(|e| e.trim()).filter(|e| !e.is_empty()) {
+            if entry == "*" {
+                hosts.any = true;
+            } else if let Some(name) = host_name(entry) {
+                hosts.names.push(name);
+            }
+        }
+        if !bound.ip().is_unspecified() {
+            hosts.names.extend(host_name(&bound.to_string()));
+        }
+        let issuer_host = issuer_base
+            .and_then(|b| b.split_once("://"))
+            .map(|(_, rest)| rest.split('/').next().unwrap_or(rest));
+        hosts.names.extend(issuer_host.and_then(host_name));
+        hosts
+    }
+
+    pub fn allows(&self, authority: &str) -> bool {
+        if self.any || is_loopback_host(authority) {
+            return true;
+        }
+        let Some(host) = host_name(authority) else { return false };
+        self.names.iter().any(|n| {
+            *n == host
+                || n.strip_prefix('.').is_some_and(|domain| host == domain || host.ends_with(n.as_str()))
+        })
+    }
 }
 
 /// Largest request body accepted (Cognito's own limit is far below this).
 const MAX_BODY: usize = 1024 * 1024;
 
-async fn handle(State(state): State<Arc<AppState>>, req: Request) -> Response {
+/// One request: the Host and `/_dev/` checks, then the import uploads, then every operation.
+pub(crate) async fn handle(
+    state: Arc<AppState>,
+    peer: SocketAddr,
+    limits: HttpLimits,
+    req: Request,
+) -> Response {
     let (parts, body) = req.into_parts();
+    let host = parts.headers.get(http::header::HOST).map(|h| h.to_str().unwrap_or("\u{fffd}"));
+    // An absolute-form target (`POST http://name/ HTTP/1.1`) names the host too.
+    let named = [host, parts.uri.authority().map(|a| a.as_str())];
+    if host.is_none() || named.into_iter().flatten().any(|h| !state.hosts.allows(h)) {
+        let shown = host.unwrap_or_default().chars().take(100).collect::<String>();
+        return wire_error(&WireError::new(
+            "AccessDeniedException",
+            403,
+            format!(
+                "Host '{shown}' is not served here: this server answers loopback names and the names \
+                 given with --allowed-hosts (DNS rebinding protection)."
+            ),
+        ));
+    }
+    if parts.uri.path().starts_with("/_dev/") && !peer.ip().to_canonical().is_loopback() {
+        // The outbox holds every code sent: only this machine may read it.
+        return wire_error(&WireError::new(
+            "AccessDeniedException",
+            403,
+            "The development endpoints answer only to this machine (loopback).",
+        ));
+    }
     if parts.method == http::Method::GET && parts.uri.path() == "/_dev/messages" {
         let messages = state.outbox.as_ref().map(|o| o.messages()).unwrap_or_default();
         return json_response(200, serde_json::to_vec(&messages).unwrap_or_default());
     }
     if parts.method == http::Method::PUT && parts.uri.path().starts_with("/_import/") {
         let Some(imports) = state.imports.as_ref() else { return upload_response(404, "NoSuchKey") };
-        let (status, code) = imports
-            .accept_upload(parts.uri.path(), parts.uri.query().unwrap_or(""), &parts.headers, body)
-            .await;
+        let upload =
+            imports.accept_upload(parts.uri.path(), parts.uri.query().unwrap_or(""), &parts.headers, body);
+        let Ok((status, code)) = tokio::time::timeout(limits.body_timeout, upload).await else {
+            return upload_response(400, "RequestTimeout");
+        };
         return upload_response(status, code);
     }
-    let body = match axum::body::to_bytes(body, MAX_BODY).await {
-        Ok(b) => b.to_vec(),
+    let body = match tokio::time::timeout(limits.body_timeout, axum::body::to_bytes(body, MAX_BODY)).await {
+        Ok(Ok(b)) => b.to_vec(),
+        Ok(Err(_)) => {
+            let e = WireError::serialization("Request body too large or unreadable.");
+            return wire_error(&e);
+        }
         Err(_) => {
-            let e = tessera_wire::WireError::serialization("Request body too large or unreadable.");
-            return into_response(tessera_wire::http::error_response(&e));
+            let mut response = wire_error(&WireError::http_level(408));
+            response.headers_mut().insert(http::header::CONNECTION, http::HeaderValue::from_static("close"));
+            return response;
         }
     };
     let wire = WireRequest::from_parts(&parts, body);
     into_response(state.frontend.handle(&wire, None).await)
+}
+
+fn wire_error(e: &WireError) -> Response {
+    into_response(tessera_wire::http::error_response(e))
 }
 
 /// S3's answer to a PUT: empty on success, an XML error otherwise.

@@ -45,6 +45,26 @@ impl WireError {
         Self::new("UnknownOperationException", 400, format!("Unknown operation: {target}"))
     }
 
+    /// An error of the HTTP layer itself, found before any operation is known (the local server
+    /// answers these for hyper, which would send an empty body): the status is kept, the body
+    /// says what was wrong.
+    pub fn http_level(status: u16) -> Self {
+        match status {
+            408 => Self::new("RequestTimeoutException", 408, "The request was not received in time."),
+            414 => Self::new("UriTooLongException", 414, "The request URI is longer than 65,534 bytes."),
+            431 => Self::new(
+                "RequestHeaderFieldsTooLargeException",
+                431,
+                "The request has more than 100 headers, or its head is too large.",
+            ),
+            _ => Self::new(
+                "SerializationException",
+                status,
+                "The request is not valid HTTP/1.1 (request line, header or framing).",
+            ),
+        }
+    }
+
     /// The JSON body Cognito sends with an error.
     pub fn body(&self) -> Vec<u8> {
         serde_json::to_vec(&serde_json::json!({"__type": self.name, "message": self.message}))

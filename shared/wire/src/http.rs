@@ -69,10 +69,73 @@ impl WireResponse {
     }
 }
 
-/// Which browser origins may call (CORS). Empty = any.
+/// Which browser origins may call (CORS). Each entry is `*` (any origin), `loopback` (any
+/// `http(s)://` origin on localhost, `*.localhost`, 127.0.0.0/8 or `[::1]`, any port) or an exact
+/// origin such as `https://app.example.com`. Empty = any (the Lambda functions' setting when
+/// `TESSERA_CORS_ORIGINS` is unset; the local server always passes a list).
 #[derive(Debug, Clone, Default)]
 pub struct Cors {
     pub allowed_origins: Vec<String>,
+}
+
+/// The entry of [`Cors::allowed_origins`] that allows every loopback origin.
+pub const CORS_LOOPBACK: &str = "loopback";
+
+impl Cors {
+    pub fn allows(&self, origin: &str) -> bool {
+        self.allowed_origins.is_empty()
+            || self
+                .allowed_origins
+                .iter()
+                .any(|o| o == "*" || o == origin || (o == CORS_LOOPBACK && is_loopback_origin(origin)))
+    }
+}
+
+/// `http(s)://host[:port]` whose host is a loopback name or address.
+pub fn is_loopback_origin(origin: &str) -> bool {
+    let Some(rest) = origin.strip_prefix("http://").or_else(|| origin.strip_prefix("https://")) else {
+        return false;
+    };
+    // An origin is scheme://host[:port] and nothing else.
+    !rest.contains(['/', '?', '#', '@']) && is_loopback_host(rest)
+}
+
+/// A `Host` value (`name`, `name:port`, `1.2.3.4:port`, `[v6]:port`) without its port, in lower
+/// case and without a final dot. None when it is not a plausible authority.
+pub fn host_name(authority: &str) -> Option<String> {
+    let authority = authority.trim();
+    let host = if let Some(rest) = authority.strip_prefix('[') {
+        let (v6, after) = rest.split_once(']')?;
+        if !(after.is_empty() || after.strip_prefix(':').is_some_and(is_port)) {
+            return None;
+        }
+        return Some(format!("[{}]", v6.to_ascii_lowercase()));
+    } else {
+        match authority.split_once(':') {
+            Some((h, port)) if is_port(port) => h,
+            Some(_) => return None,
+            None => authority,
+        }
+    };
+    let host = host.strip_suffix('.').unwrap_or(host);
+    let ok = !host.is_empty()
+        && host.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.' || b == b'_');
+    ok.then(|| host.to_ascii_lowercase())
+}
+
+fn is_port(p: &str) -> bool {
+    !p.is_empty() && p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// localhost, `*.localhost` (RFC 6761: always loopback, never from DNS), 127.0.0.0/8 and `[::1]`,
+/// with or without a port.
+pub fn is_loopback_host(authority: &str) -> bool {
+    let Some(host) = host_name(authority) else { return false };
+    if host == "localhost" || host.ends_with(".localhost") {
+        return true;
+    }
+    let ip = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')).unwrap_or(&host);
+    ip.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.to_canonical().is_loopback())
 }
 
 pub struct Frontend {
@@ -122,9 +185,7 @@ impl Frontend {
 
     fn add_cors(&self, req: &WireRequest, resp: &mut WireResponse) {
         let Some(origin) = req.header("origin") else { return };
-        let allowed = self.cors.allowed_origins.is_empty()
-            || self.cors.allowed_origins.iter().any(|o| o == "*" || o == origin);
-        if !allowed {
+        if !self.cors.allows(origin) {
             return;
         }
         resp.headers.push(("Access-Control-Allow-Origin".into(), origin.to_string()));
@@ -323,10 +384,13 @@ impl Frontend {
     }
 
     async fn get(&self, req: &WireRequest) -> WireResponse {
-        let not_found = || WireResponse {
-            status: 404,
-            headers: vec![("Content-Type".into(), "application/json".into())],
-            body: br#"{"message":"Not Found"}"#.to_vec(),
+        // Unknown paths and pools answer as a REST service does: a 404 with an error type.
+        let not_found = || {
+            rest_error_response(&WireError::new(
+                "UnknownOperationException",
+                404,
+                format!("No resource at {} {}", req.method, req.path),
+            ))
         };
         let mut parts = req.path.trim_start_matches('/').splitn(2, '/');
         let (Some(pool_id), Some(doc)) = (parts.next(), parts.next()) else { return not_found() };
@@ -334,10 +398,19 @@ impl Frontend {
             return self.identity_document(req, doc).await.unwrap_or_else(not_found);
         }
 
-        if !tessera_core::ids::is_pool_id(pool_id) {
+        if !tessera_core::ids::is_pool_id(pool_id)
+            || !matches!(doc, ".well-known/jwks.json" | ".well-known/openid-configuration")
+        {
             return not_found();
         }
-        let Ok(pool) = self.service.pool(pool_id).await else { return not_found() };
+        let pool = match self.service.pool(pool_id).await {
+            Ok(pool) => pool,
+            Err(e) => {
+                let e = WireError::from(e);
+                let status = if e.name == "ResourceNotFoundException" { 404 } else { e.status };
+                return rest_error_response(&WireError { status, ..e });
+            }
+        };
         let ctx = self.context(req);
         let issuer = ctx.issuer(&pool.id);
         let body = match doc {
