@@ -7,13 +7,13 @@ use crate::common::*;
 use serde_json::Value;
 use std::collections::BTreeSet;
 use std::sync::Arc;
+use tessera_aws::lambda::{HttpFunction, OriginGuard, ORIGIN_SECRET_HEADER};
 use tessera_core::model::keys;
 use tessera_core::ports::{AesGcmCipher, Clock, SystemClock, SystemRng};
 use tessera_core::store::{Cond, Item, Store, Write};
 use tessera_core::{Service, ServiceConfig};
 use tessera_local::embedded::EmbeddedStore;
 use tessera_local::outbox::Outbox;
-use tessera_aws::lambda::{HttpFunction, OriginGuard, ORIGIN_SECRET_HEADER};
 use tessera_wire::http::{Cors, Frontend};
 
 const POOL: &str = "us-east-1_TesseraEx";
@@ -819,7 +819,8 @@ async fn a_request_around_the_front_door_is_refused() {
     let (status, _, body) =
         send(&function, "create-user-pool", "success", &subs, Some(("cognito-idp", &admin)), |_| {}).await;
     assert_eq!(status, 200, "{body}");
-    let (status, _, body) = send(&function, "list-user-pools", "success", &subs, Some(("cognito-idp", &admin)), |_| {}).await;
+    let (status, _, body) =
+        send(&function, "list-user-pools", "success", &subs, Some(("cognito-idp", &admin)), |_| {}).await;
     assert_eq!((status, body["UserPools"].as_array().map(Vec::len)), (200, Some(1)), "{body}");
 }
 
@@ -831,7 +832,9 @@ async fn a_request_around_the_front_door_is_refused() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cold_start_reads_its_secrets_from_secrets_manager_and_never_guesses_the_issuer() {
     let Some(endpoint) = dynamodb_endpoint() else {
-        eprintln!("skipped: TESSERA_TEST_DYNAMODB_ENDPOINT is not set (moto serves Secrets Manager and KMS too)");
+        eprintln!(
+            "skipped: TESSERA_TEST_DYNAMODB_ENDPOINT is not set (moto serves Secrets Manager and KMS too)"
+        );
         return;
     };
     let sdk = tessera_aws::config::loader(Some(&endpoint), "us-east-1").load().await;
@@ -854,7 +857,9 @@ async fn a_cold_start_reads_its_secrets_from_secrets_manager_and_never_guesses_t
     let admin_arn = secrets
         .create_secret()
         .name(unique("tessera-admin-"))
-        .secret_string(serde_json::json!({"accessKeyId": admin_key_id, "secretAccessKey": admin_secret}).to_string())
+        .secret_string(
+            serde_json::json!({"accessKeyId": admin_key_id, "secretAccessKey": admin_secret}).to_string(),
+        )
         .send()
         .await
         .unwrap()
@@ -884,7 +889,7 @@ async fn a_cold_start_reads_its_secrets_from_secrets_manager_and_never_guesses_t
         let mut env = env.clone();
         for (name, value) in changes {
             match value {
-                Some(v) => env.insert(name, v.to_string()),
+                Some(v) => env.insert(*name, v.to_string()),
                 None => env.remove(name),
             };
         }
@@ -898,10 +903,16 @@ async fn a_cold_start_reads_its_secrets_from_secrets_manager_and_never_guesses_t
         (vec![("TESSERA_ISSUER_BASE", None)], "TESSERA_ISSUER_BASE is not set"),
         (vec![("TESSERA_ISSUER_BASE", Some(""))], "TESSERA_ISSUER_BASE is not set"),
         (vec![("TESSERA_ISSUER_BASE", Some("http://auth.example.com"))], "not an https URL"),
-        (vec![("TESSERA_ADMIN_SECRET_ACCESS_KEY", Some("from-the-environment"))], "never from the environment"),
+        (
+            vec![("TESSERA_ADMIN_SECRET_ACCESS_KEY", Some("from-the-environment"))],
+            "never from the environment",
+        ),
         (vec![("TESSERA_ORIGIN_SECRET_ARN", None)], "TESSERA_ORIGIN_SECRET_ARN is not set"),
         (
-            vec![("TESSERA_ORIGIN_SECRET_ARN", Some("arn:aws:secretsmanager:us-east-1:123456789012:secret:nope-AbCdEf"))],
+            vec![(
+                "TESSERA_ORIGIN_SECRET_ARN",
+                Some("arn:aws:secretsmanager:us-east-1:123456789012:secret:nope-AbCdEf"),
+            )],
             "GetSecretValue",
         ),
     ];
@@ -920,11 +931,13 @@ async fn a_cold_start_reads_its_secrets_from_secrets_manager_and_never_guesses_t
 
     // The fetched admin key signs; the test's own (never stored anywhere) does not.
     let (status, error_type, body) =
-        send(&function, "list-user-pools", "success", &subs, Some(("cognito-idp", &Signer::admin())), |_| {}).await;
+        send(&function, "list-user-pools", "success", &subs, Some(("cognito-idp", &Signer::admin())), |_| {})
+            .await;
     assert_eq!((status, error_type.as_str()), (400, "UnrecognizedClientException"), "{body}");
     let other_secret = Signer { secret: "not-the-secret".into(), ..fetched.clone() };
     let (status, error_type, body) =
-        send(&function, "list-user-pools", "success", &subs, Some(("cognito-idp", &other_secret)), |_| {}).await;
+        send(&function, "list-user-pools", "success", &subs, Some(("cognito-idp", &other_secret)), |_| {})
+            .await;
     assert_eq!((status, error_type.as_str()), (400, "InvalidSignatureException"), "{body}");
     let (status, _, body) =
         send(&function, "create-user-pool", "success", &subs, Some(("cognito-idp", &fetched)), |_| {}).await;
@@ -933,9 +946,15 @@ async fn a_cold_start_reads_its_secrets_from_secrets_manager_and_never_guesses_t
     subs.set(POOL, &pool_id);
 
     // The origin secret fetched is the one checked.
-    let (status, ..) =
-        send(&function, "well-known", "openid-configuration", &subs, None, set_header(ORIGIN_SECRET_HEADER, ORIGIN_SECRET))
-            .await;
+    let (status, ..) = send(
+        &function,
+        "well-known",
+        "openid-configuration",
+        &subs,
+        None,
+        set_header(ORIGIN_SECRET_HEADER, ORIGIN_SECRET),
+    )
+    .await;
     assert_eq!(status, 403, "the in-process tests' secret is not this deployment's");
 
     // The issuer stays the configured one whatever host the caller names.
@@ -944,11 +963,9 @@ async fn a_cold_start_reads_its_secrets_from_secrets_manager_and_never_guesses_t
             event["headers"][header] = Value::from("evil.example");
         }
     };
-    let (status, _, document) = send(&function, "well-known", "openid-configuration", &subs, None, forged).await;
+    let (status, _, document) =
+        send(&function, "well-known", "openid-configuration", &subs, None, forged).await;
     assert_eq!(status, 200, "{document}");
     assert_eq!(document["issuer"], format!("{issuer}/{pool_id}"));
-    assert!(
-        document["jwks_uri"].as_str().is_some_and(|u| u.starts_with(issuer)),
-        "{document}"
-    );
+    assert!(document["jwks_uri"].as_str().is_some_and(|u| u.starts_with(issuer)), "{document}");
 }

@@ -9,8 +9,8 @@ use crate::messaging::AwsMessenger;
 use crate::BoxError;
 use lambda_http::{service_fn, Body, Request, Response};
 use std::collections::HashMap;
-use subtle::ConstantTimeEq;
 use std::sync::Arc;
+use subtle::ConstantTimeEq;
 use tessera_core::ports::{AesGcmCipher, Imports, SystemClock, SystemRng};
 use tessera_core::{Limits, Service, ServiceConfig};
 use tessera_wire::http::{Cors, Frontend, WireRequest, WireResponse};
@@ -102,9 +102,11 @@ pub struct HttpFunction {
 /// calls chooses those, and the issuer is what verifiers and IAM's OIDC provider trust.
 pub fn issuer_base_from(lookup: impl Fn(&str) -> Option<String>) -> Result<String, BoxError> {
     let Some(base) = lookup("TESSERA_ISSUER_BASE").filter(|v| !v.is_empty()) else {
-        return Err("TESSERA_ISSUER_BASE is not set: a deployed function takes the token issuer from the \
+        return Err(
+            "TESSERA_ISSUER_BASE is not set: a deployed function takes the token issuer from the \
                     stack's IssuerBase parameter (e.g. https://auth.example.com), never from request headers"
-            .into());
+                .into(),
+        );
     };
     let host = base.strip_prefix("https://").map(|rest| rest.split('/').next().unwrap_or_default());
     let malformed = host.is_none_or(str::is_empty)
@@ -165,8 +167,9 @@ pub async fn http_function_from(
     needs_master_key: bool,
 ) -> Result<HttpFunction, BoxError> {
     let lookup = |name: &str| lookup(name).filter(|v| !v.is_empty());
-    let arn = lookup("TESSERA_ORIGIN_SECRET_ARN")
-        .ok_or("TESSERA_ORIGIN_SECRET_ARN is not set: a function behind the front door needs its origin secret")?;
+    let arn = lookup("TESSERA_ORIGIN_SECRET_ARN").ok_or(
+        "TESSERA_ORIGIN_SECRET_ARN is not set: a function behind the front door needs its origin secret",
+    )?;
     let secrets = aws_sdk_secretsmanager::Client::new(sdk);
     let (origin, frontend) =
         tokio::try_join!(secret_string(&secrets, &arn), frontend_from(sdk, lookup, needs_master_key))?;
@@ -453,7 +456,8 @@ mod tests {
 
     #[test]
     fn the_admin_secret_holds_both_halves_of_the_key_pair() {
-        let keys = admin_keys_from(r#"{"accessKeyId":"TESSERAADMIN0001","secretAccessKey":"s3cr3t"}"#).unwrap();
+        let keys =
+            admin_keys_from(r#"{"accessKeyId":"TESSERAADMIN0001","secretAccessKey":"s3cr3t"}"#).unwrap();
         assert_eq!(keys.get("TESSERAADMIN0001").map(String::as_str), Some("s3cr3t"));
         for bad in ["", "s3cr3t", r#"{"accessKeyId":"A"}"#, r#"{"accessKeyId":"A","secretAccessKey":""}"#] {
             let e = admin_keys_from(bad).unwrap_err().to_string();
