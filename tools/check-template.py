@@ -16,6 +16,19 @@ Also checked, because they are the other limits this project will meet as it gro
   - CloudFront Function code: 10 KB;
   - HTTP API routes per API: 300 (API Gateway's default quota; it can be raised).
 
+And the deployment's security controls (docs/security-deploy.md), each a FAIL when missing:
+  - IssuerBase is a parameter without a default, whose pattern admits only https URLs (a
+    function never derives the issuer from request headers, so the stack must name it);
+  - every function gets TESSERA_ORIGIN_SECRET_ARN, the front door's origin sends the header
+    x-tessera-origin-secret from that secret (a dynamic reference, never a literal);
+  - no function environment holds a secret value: no {{resolve:secretsmanager|ssm-secure}}
+    there, and no TESSERA_ADMIN_SECRET_ACCESS_KEY; the admin secret is read at cold start;
+  - secretsmanager:GetSecretValue is granted only on secrets of the template, and the admin
+    secret only to roles whose every function is an admin one (TESSERA_ADMIN_SECRET_ARN);
+  - sns:Publish: allowed on "*" (SMS) only with a Deny of Publish on every SNS ARN
+    (arn:<partition>:sns:*:*:*) in the same policy, and otherwise only on platform endpoints
+    (arn:...:sns:<region>:<account>:endpoint/*); never sns:* or a wildcard action.
+
 tools/gen-functions.py imports `estimate_resources` and refuses to write a template over the
 limit, so the failure shows up when someone adds operations, not at deploy time.
 """
@@ -25,6 +38,7 @@ from __future__ import annotations
 import argparse
 import copy
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -190,6 +204,147 @@ def _samtranslator_version() -> str:
         return "?"
 
 
+ORIGIN_SECRET_HEADER = "x-tessera-origin-secret"
+ORIGIN_SECRET_VARIABLE = "TESSERA_ORIGIN_SECRET_ARN"
+ADMIN_SECRET_VARIABLE = "TESSERA_ADMIN_SECRET_ARN"
+SECRET_DYNAMIC_REFERENCE = re.compile(r"\{\{resolve:(secretsmanager|ssm-secure):")
+
+
+def _text(value) -> str:
+    """An intrinsic's text, for pattern checks: the string of a Fn::Sub, else the value itself."""
+    if isinstance(value, dict) and "Fn::Sub" in value:
+        sub = value["Fn::Sub"]
+        return sub[0] if isinstance(sub, list) else str(sub)
+    return value if isinstance(value, str) else repr(value)
+
+
+def _list(value) -> list:
+    return value if isinstance(value, list) else [value]
+
+
+def _ref(value) -> str | None:
+    return value.get("Ref") if isinstance(value, dict) else None
+
+
+def check_security(template: dict, label: str, problems: list[str], root: bool) -> None:
+    """The deployment controls of docs/security-deploy.md, read from the template itself."""
+    resources = template.get("Resources") or {}
+    functions = {n: r for n, r in resources.items() if r.get("Type") == "AWS::Serverless::Function"}
+    if not functions:
+        return
+    fail = lambda msg: problems.append(f"{label}: {msg}")  # noqa: E731
+
+    # 1. The issuer: a required https parameter.
+    if root:
+        issuer = (template.get("Parameters") or {}).get("IssuerBase")
+        if issuer is None:
+            fail("no IssuerBase parameter (the functions need TESSERA_ISSUER_BASE)")
+        else:
+            if "Default" in issuer:
+                fail("IssuerBase has a Default: it must be required, so every deployment names its issuer")
+            pattern = issuer.get("AllowedPattern")
+            if pattern is None:
+                fail("IssuerBase has no AllowedPattern")
+            else:
+                for bad in ["", "http://auth.example.com", "https://auth.example.com/", "https://a.example?x"]:
+                    if re.fullmatch(pattern, bad):
+                        fail(f"IssuerBase's AllowedPattern admits {bad!r}")
+                if not re.fullmatch(pattern, "https://auth.example.com"):
+                    fail("IssuerBase's AllowedPattern refuses https://auth.example.com")
+
+    # 2. Environments: the secrets' ARNs, never their values.
+    global_env = (((template.get("Globals") or {}).get("Function") or {}).get("Environment") or {}).get(
+        "Variables"
+    ) or {}
+    env_of = {}
+    for name, res in functions.items():
+        own = ((res.get("Properties") or {}).get("Environment") or {}).get("Variables") or {}
+        env_of[name] = {**global_env, **own}
+    for name, env in env_of.items():
+        for var, value in env.items():
+            if SECRET_DYNAMIC_REFERENCE.search(_text(value)):
+                fail(f"{name}: {var} resolves a secret into the environment; pass its ARN and read it at cold start")
+            if var in ("TESSERA_ADMIN_SECRET_ACCESS_KEY", "TESSERA_ADMIN_ACCESS_KEY_ID"):
+                fail(f"{name}: {var} in the environment; the admin keys come from {ADMIN_SECRET_VARIABLE}")
+
+    # 3. The origin secret: every function knows it, the front door sends it.
+    origin_secrets = {_ref(env.get(ORIGIN_SECRET_VARIABLE)) for env in env_of.values()}
+    if None in origin_secrets or len(origin_secrets) != 1:
+        fail(f"every function needs {ORIGIN_SECRET_VARIABLE}: !Ref <the origin secret> (one secret for all)")
+    origin_secret = next(iter(origin_secrets - {None}), None)
+    if origin_secret is not None and (resources.get(origin_secret) or {}).get("Type") != "AWS::SecretsManager::Secret":
+        fail(f"{ORIGIN_SECRET_VARIABLE} names {origin_secret}, not a secret of this template")
+    api_origins = 0
+    for name, res in resources.items():
+        if res.get("Type") != "AWS::CloudFront::Distribution":
+            continue
+        for origin in ((res.get("Properties") or {}).get("DistributionConfig") or {}).get("Origins") or []:
+            if "execute-api" not in _text(origin.get("DomainName")):
+                continue
+            api_origins += 1
+            headers = {h.get("HeaderName", "").lower(): h.get("HeaderValue") for h in origin.get("OriginCustomHeaders") or []}
+            value = _text(headers.get(ORIGIN_SECRET_HEADER))
+            if ORIGIN_SECRET_HEADER not in headers:
+                fail(f"{name}: origin {origin.get('Id')} does not send {ORIGIN_SECRET_HEADER}")
+            elif f"{{{{resolve:secretsmanager:${{{origin_secret}}}}}}}" != value:
+                fail(f"{name}: origin {origin.get('Id')} sends {ORIGIN_SECRET_HEADER} = {value!r}, "
+                     f"not the secret {origin_secret} the functions check")
+    if root and api_origins == 0:
+        fail("no CloudFront origin in front of the HTTP API (execute-api)")
+
+    # 4. IAM: who may read which secret, and where sns:Publish may go.
+    admin_secret = None
+    for env in env_of.values():
+        admin_secret = admin_secret or _ref(env.get(ADMIN_SECRET_VARIABLE))
+    roles_of: dict[str, list[str]] = {}
+    for name, res in functions.items():
+        role = (res.get("Properties") or {}).get("Role")
+        if isinstance(role, dict) and "Fn::GetAtt" in role:
+            roles_of.setdefault(role["Fn::GetAtt"][0], []).append(name)
+    for role_name, res in resources.items():
+        if res.get("Type") != "AWS::IAM::Role":
+            continue
+        for policy in (res.get("Properties") or {}).get("Policies") or []:
+            if not isinstance(policy, dict):
+                continue  # a Fn::If of policies is checked by hand (the hooks' legacy table)
+            statements = _list((policy.get("PolicyDocument") or {}).get("Statement") or [])
+            denies_sns_arns = any(
+                st.get("Effect") == "Deny"
+                and "sns:Publish" in _list(st.get("Action"))
+                and any(re.fullmatch(r"arn:(\$\{AWS::Partition\}|aws):sns:\*:\*:\*", _text(r)) for r in _list(st.get("Resource")))
+                for st in statements
+            )
+            for st in statements:
+                if st.get("Effect") != "Allow":
+                    continue
+                actions = [a for a in _list(st.get("Action")) if isinstance(a, str)]
+                where = f"{role_name} ({st.get('Sid', 'statement')})"
+                if any(a in ("*", "sns:*") or a.startswith("sns:") and "*" in a for a in actions):
+                    fail(f"{where}: wildcard SNS action {actions}")
+                if any(a.startswith("secretsmanager:") and "*" in a for a in actions):
+                    fail(f"{where}: wildcard Secrets Manager action {actions}")
+                resources_ = _list(st.get("Resource"))
+                if "secretsmanager:GetSecretValue" in actions:
+                    for r in resources_:
+                        target = _ref(r)
+                        if target is None or (resources.get(target) or {}).get("Type") != "AWS::SecretsManager::Secret":
+                            fail(f"{where}: GetSecretValue on {r!r}, not one secret of this template")
+                        if target is not None and target == admin_secret:
+                            plain = [f for f in roles_of.get(role_name, []) if ADMIN_SECRET_VARIABLE not in env_of[f]]
+                            if plain:
+                                fail(f"{where}: the admin secret is readable by non-admin functions {plain[:3]}")
+                if "sns:Publish" in actions:
+                    for r in resources_:
+                        text = _text(r)
+                        if text == "*":
+                            if not denies_sns_arns:
+                                fail(f"{where}: sns:Publish on * without a Deny of Publish on arn:…:sns:*:*:* "
+                                     "(topics and endpoints) in the same policy")
+                        elif not re.fullmatch(r"arn:\$\{AWS::Partition\}:sns:\$\{AWS::Region\}:\$\{AWS::AccountId\}:endpoint/\*", text):
+                            fail(f"{where}: sns:Publish on {text}: only SMS (* with the Deny) or this "
+                                 "account's platform endpoints (…:endpoint/*)")
+
+
 def nested_templates(template: dict, base: Path) -> list[tuple[str, Path]]:
     found = []
     for name, res in (template.get("Resources") or {}).items():
@@ -204,10 +359,11 @@ def nested_templates(template: dict, base: Path) -> list[tuple[str, Path]]:
     return found
 
 
-def check_stack(path: Path, label: str, limit: int, exact: bool, problems: list[str]) -> None:
+def check_stack(path: Path, label: str, limit: int, exact: bool, problems: list[str], root: bool = True) -> None:
     raw = path.read_bytes()
     template = load_template(path)
     resources = template.get("Resources") or {}
+    check_security(template, label, problems, root)
 
     estimate, by_type = estimate_resources(resources)
     line = f"{label}: {len(resources)} resources in the template, ~{estimate} after the SAM transform (estimate)"
@@ -245,7 +401,7 @@ def check_stack(path: Path, label: str, limit: int, exact: bool, problems: list[
 
     for name, nested in nested_templates(template, path.parent):
         if nested.exists():
-            check_stack(nested, f"{label} > {name} ({nested.name})", limit, exact, problems)
+            check_stack(nested, f"{label} > {name} ({nested.name})", limit, exact, problems, root=False)
         else:
             problems.append(f"{label}: nested stack {name} points at missing {nested}")
 
@@ -266,7 +422,7 @@ def main() -> int:
         for p in problems:
             print(f"FAIL: {p}", file=sys.stderr)
         return 1
-    print(f"ok: every stack is within {args.limit} resources")
+    print(f"ok: every stack is within {args.limit} resources, and the deployment's security controls are in place")
     return 0
 
 

@@ -126,6 +126,13 @@ PUSH_TOKEN = "fGx2kQ9bTz6mN3vR8wYp1L:APA91bH7sK2dQ4nV6mX8zC0bN2vB4nM6qW8eR0tY2uI
 ID_TOKEN = "{{ID_TOKEN}}"
 DEVICE_ID = "{{DEVICE_ID}}"
 SYNC_SESSION_TOKEN = "{{SYNC_SESSION_TOKEN}}"
+# The front door's origin secret (the stack's OriginSecret), which every request the functions
+# serve carries: a file cannot hold a deployment's value.
+ORIGIN_SECRET = "{{ORIGIN_SECRET}}"
+# The front door adds this header, holding the OriginSecret secret's value, to every request it
+# sends to the HTTP API; the functions refuse requests without it (tessera_aws::lambda::handle),
+# so the API's public execute-api endpoint serves nothing to a caller that goes around CloudFront.
+ORIGIN_SECRET_HEADER = "x-tessera-origin-secret"
 # x-amz-Client-Context as the mobile SDKs send it: base64 of their client/env JSON.
 CLIENT_CONTEXT = "eyJjbGllbnQiOnsiYXBwX3RpdGxlIjoiVGVzc2VyYSBleGFtcGxlIiwiYXBwX3ZlcnNpb25fbmFtZSI6IjEuMC4wIn0sImVudiI6eyJwbGF0Zm9ybSI6ImFuZHJvaWQifX0="
 IDENTITY_POOL_SETTINGS = {
@@ -461,6 +468,7 @@ class Function:
         parts = (
             ["Read"]
             + ([] if "readonly" in self.flags else ["Write"])
+            + (["Admin"] if self.auth == "sigv4" else [])
             + (["Send"] if "sends" in self.flags else [])
             + (["Import"] if "imports" in self.flags else [])
             + (["Trigger"] if "triggers" in self.flags else [])
@@ -920,6 +928,7 @@ def base_headers() -> dict:
         "x-forwarded-port": "443",
         "x-forwarded-proto": "https",
         "x-tessera-original-host": FRONT_DOOR_HOST,
+        ORIGIN_SECRET_HEADER: ORIGIN_SECRET,
     }
 
 
@@ -1073,6 +1082,8 @@ Placeholders a test substitutes before invoking, because the values only exist a
 - `{DEVICE_ID}`: the device RegisterDevice answered (in UpdateRecords' body and in the
   subscription paths, where it stays unencoded: encode the value you put there).
 - `{SYNC_SESSION_TOKEN}`: the session token ListRecords answered.
+- `{ORIGIN_SECRET}` (header `{ORIGIN_SECRET_HEADER}`, which the front door adds to every
+  request): the stack's `OriginSecret` value; the functions refuse a request without it.
 
 Cognito Sync events (REST) carry the operation's members where its model puts them: URI labels
 percent-encoded in `rawPath` (`:` is `%3A`, as the SDKs send it), `queryStringParameters` and
@@ -1095,14 +1106,10 @@ CORS_ALLOW_HEADERS = [
     "x-amz-client-context",
 ]
 CORS_EXPOSE_HEADERS = ["x-amzn-errortype", "x-amzn-requestid", "date"]
-# Where the admin key pair goes. Least privilege wants it only on the SigV4 (admin) functions,
-# but tessera_aws::lambda::frontend_from_env requires both variables in every function today, so
-# it is in Globals. Flip this once the unsigned functions start without it.
-ADMIN_KEYS_ONLY_FOR_SIGV4 = True
-ADMIN_KEY_VARIABLES = [
-    "TESSERA_ADMIN_ACCESS_KEY_ID: !Ref AdminAccessKeyId",
-    "TESSERA_ADMIN_SECRET_ACCESS_KEY: !Sub '{{resolve:secretsmanager:${AdminCredentials}:SecretString:secretAccessKey}}'",
-]
+# The admin (SigV4) functions get only the admin secret's ARN and read the key pair from Secrets
+# Manager at cold start (tessera_aws::lambda::frontend_from): no secret value is in any
+# function's configuration. Their roles, and only theirs, may read that secret.
+ADMIN_SECRET_VARIABLE = "TESSERA_ADMIN_SECRET_ARN: !Ref AdminCredentials"
 # AWS managed CloudFront policies (fixed IDs, the same in every account).
 CACHING_DISABLED = "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"
 ALL_VIEWER_EXCEPT_HOST = "b689b0a8-53d0-40ab-baf2-68738e2966ac"
@@ -1123,24 +1130,35 @@ ROLE_DOCS = {
 IMPORT_WORKER_NAME = "${AWS::StackName}-import-worker"
 
 
+def role_doc(role: str) -> str:
+    """ROLE_DOCS' entry; an Admin role (the SigV4 functions') is its base role plus the admin secret."""
+    base = role.replace("Admin", "")
+    if base not in ROLE_DOCS:
+        fail(f"no ROLE_DOCS entry for {base} (a new combination of flags): describe it in tools/gen-functions.py")
+    return ROLE_DOCS[base] + (", and reading the admin key pair (admin operations)" if "Admin" in role else "")
+
+
 def render_role(role: str, hooks: list[str] = ()) -> str:
     """`hooks`: the bundled trigger functions this role's functions may invoke (those of the
     services its functions belong to)."""
-    if role not in ROLE_DOCS:
-        fail(f"no ROLE_DOCS entry for {role} (a new combination of flags): describe it in tools/gen-functions.py")
+    doc = role_doc(role)
+    admin = "Admin" in role
     write = "Write" in role
     send = "Send" in role
     imports = "Import" in role
     triggers = "Trigger" in role
     push = "Push" in role
+    if send and push:
+        # The SMS statements deny Publish to every SNS ARN, which would also deny the pushes.
+        fail(f"{role}: a role cannot both send SMS and push (Sync); give the functions separate flags")
     actions = ["dynamodb:GetItem", "dynamodb:Query"] + (["dynamodb:PutItem", "dynamodb:DeleteItem"] if write else [])
     kms = ["kms:Decrypt"] + (["kms:GenerateDataKey"] if write else [])
     lines = [
-        f"  # {role}: {ROLE_DOCS[role]}.",
+        f"  # {role}: {doc}.",
         f"  {role}:",
         "    Type: AWS::IAM::Role",
         "    Properties:",
-        f"      Description: !Sub 'Tessera functions (${{AWS::StackName}}) that need: {ROLE_DOCS[role]}'",
+        f"      Description: !Sub 'Tessera functions (${{AWS::StackName}}) that need: {doc}'",
         "      AssumeRolePolicyDocument:",
         '        Version: "2012-10-17"',
         "        Statement:",
@@ -1168,7 +1186,22 @@ def render_role(role: str, hooks: list[str] = ()) -> str:
         "                Action:",
         *[f"                  - {a}" for a in kms],
         "                Resource: !GetAtt MasterKey.Arn",
+        "              # The front door's origin secret, read once at cold start (every routed function",
+        "              # checks it; the import worker shares roles with routed functions).",
+        "              - Sid: OriginSecret",
+        "                Effect: Allow",
+        "                Action: secretsmanager:GetSecretValue",
+        "                Resource: !Ref OriginSecret",
     ]
+    if admin:
+        lines += [
+            "              # The admin key pair, read once at cold start: only the admin (SigV4) functions'",
+            "              # roles have this statement.",
+            "              - Sid: AdminSecret",
+            "                Effect: Allow",
+            "                Action: secretsmanager:GetSecretValue",
+            "                Resource: !Ref AdminCredentials",
+        ]
     if send:
         lines += [
             "              - Sid: Email",
@@ -1177,11 +1210,17 @@ def render_role(role: str, hooks: list[str] = ()) -> str:
             "                  - ses:SendEmail",
             "                  - ses:SendRawEmail",
             "                Resource: !Sub arn:${AWS::Partition}:ses:${AWS::Region}:${AWS::AccountId}:identity/*",
-            "              # SMS to a phone number has no resource ARN to scope to.",
+            "              # SMS to a phone number has no resource ARN to scope to, so Publish is allowed on",
+            "              # * and denied on every SNS ARN (topics, platform endpoints): these functions can",
+            "              # text a phone number and publish nowhere else.",
             "              - Sid: Sms",
             "                Effect: Allow",
             "                Action: sns:Publish",
             '                Resource: "*"',
+            "              - Sid: SmsOnlyNoTopicsOrEndpoints",
+            "                Effect: Deny",
+            "                Action: sns:Publish",
+            "                Resource: !Sub arn:${AWS::Partition}:sns:*:*:*",
         ]
     if imports:
         lines += [
@@ -1374,8 +1413,8 @@ def render_function(f: Function) -> str:
     variables = []
     if f.hook:
         variables += [f"{v.name}: !Ref {v.parameter}" for v in HOOK_VARIABLES[f.name]]
-    if f.auth == "sigv4" and ADMIN_KEYS_ONLY_FOR_SIGV4:
-        variables += ADMIN_KEY_VARIABLES
+    if f.auth == "sigv4":
+        variables.append(ADMIN_SECRET_VARIABLE)
     if "imports" in f.flags:
         variables += [
             "TESSERA_IMPORT_BUCKET: !Ref ImportBucket",
@@ -1419,7 +1458,8 @@ FUNCTION_NOTES = {
 
 
 def render_template(functions: list[Function], frontdoor_js: str) -> str:
-    roles = sorted({f.role for f in functions if not f.hook}, key=lambda r: list(ROLE_DOCS).index(r))
+    roles = sorted({f.role for f in functions if not f.hook},
+                   key=lambda r: (list(ROLE_DOCS).index(r.replace("Admin", "")), "Admin" in r))
     hook_roles = sorted({f.role for f in functions if f.hook}, key=lambda r: list(HOOK_ROLE_DOCS).index(r))
     js = "".join(("        " + line).rstrip() + "\n" for line in frontdoor_js.splitlines())
     n_ops = sum(f.operation is not None for f in functions)
@@ -1438,9 +1478,6 @@ def render_template(functions: list[Function], frontdoor_js: str) -> str:
         f"    Description: {json.dumps(f'The {f.name} trigger function, for a pool LambdaConfig.')}\n"
         f"    Value: !GetAtt {f.logical_id}.Arn\n"
         for f in functions if f.hook
-    )
-    global_admin_keys = "" if ADMIN_KEYS_ONLY_FOR_SIGV4 else "".join(
-        f"        {v}\n" for v in ADMIN_KEY_VARIABLES
     )
     list_items = lambda items, indent: "".join(f"{' ' * indent}- {i}\n" for i in items)  # noqa: E731
     return f"""\
@@ -1461,15 +1498,32 @@ Parameters:
       (see the AdminCredentialsSecretArn output).
     AllowedPattern: "^[A-Z0-9]{{16,128}}$"
     ConstraintDescription: 16 to 128 upper-case letters and digits, like an AWS access key ID
+  # Required, without a default: a deployed function never takes the issuer from request headers
+  # (tools/check-template.py fails if a default comes back).
   IssuerBase:
+    Type: String
+    Description: >-
+      Token issuer base URL (iss = IssuerBase/poolId), e.g. https://auth.example.com: the
+      front door's domain (FrontDoorDomainName, or the CloudFront domain of an existing stack).
+      Required; the functions refuse to start without it (docs/deploy.md, Issuer).
+    AllowedPattern: "^https://[^/?#@ ]+(/[^?#@ ]*[^/?#@ ])?$"
+    ConstraintDescription: an https URL without query, fragment or trailing slash
+  FrontDoorDomainName:
     Type: String
     Default: ""
     Description: >-
-      Token issuer base URL (iss = IssuerBase/poolId), e.g. https://auth.example.com. Leave empty
-      to use https:// plus the host the client called (the CloudFront domain, or your custom
-      domain on it); set it when tokens must keep one issuer across domains.
-    AllowedPattern: "^$|^https://[^/?#]+(/[^?#]*[^/?#])?$"
-    ConstraintDescription: empty, or an https URL without a trailing slash
+      Optional custom domain of the front door (e.g. auth.example.com), with
+      FrontDoorCertificateArn; point its DNS at the FrontDoorDomain output. Empty keeps the
+      CloudFront domain.
+    AllowedPattern: "^$|^[a-z0-9]([a-z0-9.-]{{0,251}}[a-z0-9])?$"
+    ConstraintDescription: empty, or a lower-case DNS name
+  FrontDoorCertificateArn:
+    Type: String
+    Default: ""
+    Description: >-
+      ACM certificate in us-east-1 covering FrontDoorDomainName (required with it).
+    AllowedPattern: "^$|^arn:aws[a-z-]*:acm:us-east-1:[0-9]{{12}}:certificate/[a-f0-9-]+$"
+    ConstraintDescription: empty, or an ACM certificate ARN in us-east-1
   AllowedOrigins:
     Type: CommaDelimitedList
     Default: "*"
@@ -1500,8 +1554,15 @@ Parameters:
   # The bundled trigger functions' settings (README, "Bundled trigger functions"). Empty means
   # the hook's own default.
 {hook_parameters(functions)}
+Rules:
+  FrontDoorDomainNeedsCertificate:
+    RuleCondition: !Not [!Equals [!Ref FrontDoorDomainName, ""]]
+    Assertions:
+      - Assert: !Not [!Equals [!Ref FrontDoorCertificateArn, ""]]
+        AssertDescription: FrontDoorDomainName needs FrontDoorCertificateArn (an ACM certificate in us-east-1).
+
 Conditions:
-  HasIssuerBase: !Not [!Equals [!Ref IssuerBase, ""]]
+  HasFrontDoorDomain: !Not [!Equals [!Ref FrontDoorDomainName, ""]]
 {hook_conditions(functions)}
 Globals:
   Function:
@@ -1521,7 +1582,9 @@ Globals:
         TESSERA_KMS_KEY_ID: !GetAtt MasterKey.Arn
         TESSERA_SES_FROM: !Ref SesFromAddress
         TESSERA_ACCOUNT_ID: !Ref AWS::AccountId
-{global_admin_keys}        RUST_LOG: !Ref LogLevel
+        # An ARN, not the value: each function reads the secret at cold start.
+        TESSERA_ORIGIN_SECRET_ARN: !Ref OriginSecret
+        RUST_LOG: !Ref LogLevel
 
 Resources:
   # ---- storage -------------------------------------------------------------------------------
@@ -1616,9 +1679,9 @@ Resources:
       AliasName: !Sub alias/${{AWS::StackName}}/master
       TargetKeyId: !Ref MasterKey
 
-  # The admin secret access key, generated at creation. Admin functions get it through a dynamic
-  # reference, resolved at deploy time (docs/deploy.md, "Admin keys"). It guards no stored data,
-  # so it goes with the stack; a new stack makes new keys.
+  # The admin secret access key, generated at creation. Admin functions get the secret's ARN and
+  # read it at cold start (docs/deploy.md, "Admin keys"). It guards no stored data, so it goes
+  # with the stack; a new stack makes new keys.
   AdminCredentials:
     Type: AWS::SecretsManager::Secret
     DeletionPolicy: Delete
@@ -1629,6 +1692,19 @@ Resources:
         SecretStringTemplate: !Sub '{{"accessKeyId":"${{AdminAccessKeyId}}"}}'
         GenerateStringKey: secretAccessKey
         PasswordLength: 40
+        ExcludePunctuation: true
+
+  # The front door's origin secret: CloudFront sends it to the HTTP API in the
+  # {ORIGIN_SECRET_HEADER} header, and the functions refuse requests without it
+  # (docs/security-deploy.md). Generated, never typed; goes with the stack.
+  OriginSecret:
+    Type: AWS::SecretsManager::Secret
+    DeletionPolicy: Delete
+    UpdateReplacePolicy: Delete
+    Properties:
+      Description: !Sub Tessera front door origin secret (${{AWS::StackName}})
+      GenerateSecretString:
+        PasswordLength: 64
         ExcludePunctuation: true
 
   # ---- execution roles -------------------------------------------------------------------------
@@ -1669,6 +1745,13 @@ Resources:
 {js}
   FrontDoor:
     Type: AWS::CloudFront::Distribution
+    Metadata:
+      cfn-lint:
+        config:
+          # W1030 resolves FrontDoorCertificateArn to its default, "", in the branch that only
+          # applies when FrontDoorDomainName is set, where the Rules require a certificate.
+          ignore_checks:
+            - W1030
     Properties:
       DistributionConfig:
         Enabled: true
@@ -1676,9 +1759,16 @@ Resources:
         HttpVersion: http2and3
         IPV6Enabled: true
         PriceClass: PriceClass_All
+        Aliases: !If [HasFrontDoorDomain, [!Ref FrontDoorDomainName], !Ref AWS::NoValue]
         Origins:
           - Id: HttpApi
             DomainName: !Sub ${{HttpApi}}.execute-api.${{AWS::Region}}.${{AWS::URLSuffix}}
+            # Proves to the functions that a request came through here: the API's execute-api
+            # endpoint stays public, and the functions refuse requests without this header.
+            # CloudFront replaces a viewer's header of the same name.
+            OriginCustomHeaders:
+              - HeaderName: {ORIGIN_SECRET_HEADER}
+                HeaderValue: !Sub "{{{{resolve:secretsmanager:${{OriginSecret}}}}}}"
             CustomOriginConfig:
               OriginProtocolPolicy: https-only
               OriginSSLProtocols:
@@ -1707,8 +1797,12 @@ Resources:
           FunctionAssociations:
             - EventType: viewer-request
               FunctionARN: !GetAtt FrontDoorFunction.FunctionMetadata.FunctionARN
-        ViewerCertificate:
-          CloudFrontDefaultCertificate: true
+        ViewerCertificate: !If
+          - HasFrontDoorDomain
+          - AcmCertificateArn: !Ref FrontDoorCertificateArn
+            SslSupportMethod: sni-only
+            MinimumProtocolVersion: TLSv1.2_2021
+          - CloudFrontDefaultCertificate: true
 
   # ---- functions ({len(functions)}) ---------------------------------------------------------------
   # The {n_hooks} bundled trigger functions (functions/operations.txt [hooks]) have no route. A real
@@ -1720,17 +1814,22 @@ Outputs:
   FrontDoorUrl:
     Description: The endpoint for the AWS SDKs and CLI (endpoint_url / --endpoint-url).
     Value: !Sub https://${{FrontDoor.DomainName}}
+  FrontDoorDomain:
+    Description: The CloudFront domain; point FrontDoorDomainName's DNS (CNAME or alias) at it.
+    Value: !GetAtt FrontDoor.DomainName
   HttpApiUrl:
-    Description: The HTTP API behind the front door (routes POST /<service>/<Operation>, and Sync's REST paths).
+    Description: >-
+      The HTTP API behind the front door. Its functions refuse every request that does not come
+      through the front door (403 ForbiddenException).
     Value: !Sub https://${{HttpApi}}.execute-api.${{AWS::Region}}.${{AWS::URLSuffix}}
   IssuerBase:
-    Description: Token issuer base (iss = IssuerBase/poolId) for clients reached through the front door.
-    Value: !If [HasIssuerBase, !Ref IssuerBase, !Sub "https://${{FrontDoor.DomainName}}"]
+    Description: Token issuer base (iss = IssuerBase/poolId), the IssuerBase parameter.
+    Value: !Ref IssuerBase
   IdentityIssuer:
     Description: >-
       The identity pools' OpenID token issuer: register it as an IAM OIDC provider with each
       identity pool id as an audience (docs/deploy.md, Identity pools).
-    Value: !If [HasIssuerBase, !Sub "${{IssuerBase}}/cognito-identity", !Sub "https://${{FrontDoor.DomainName}}/cognito-identity"]
+    Value: !Sub "${{IssuerBase}}/cognito-identity"
   AdminCredentialsSecretArn:
     Description: The admin access key pair (accessKeyId, secretAccessKey) for signing admin operations.
     Value: !Ref AdminCredentials
@@ -1761,6 +1860,7 @@ def budget_check(functions: list[Function]) -> str:
             ("MasterKey", "AWS::KMS::Key"),
             ("MasterKeyAlias", "AWS::KMS::Alias"),
             ("AdminCredentials", "AWS::SecretsManager::Secret"),
+            ("OriginSecret", "AWS::SecretsManager::Secret"),
             ("HttpApi", "AWS::Serverless::HttpApi"),
             ("FrontDoorFunction", "AWS::CloudFront::Function"),
             ("FrontDoor", "AWS::CloudFront::Distribution"),

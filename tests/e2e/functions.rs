@@ -1,10 +1,13 @@
 //! Every Lambda function's handler, run in-process on its sample event in `events/`, through
-//! the same entry point the function binaries use (`tessera_aws::lambda::handle`).
+//! the same entry point the function binaries use (`tessera_aws::lambda::handle`); the front
+//! door's origin check; and a function's cold start against moto (Secrets Manager, KMS,
+//! DynamoDB).
 
 use crate::common::*;
 use serde_json::Value;
 use std::collections::BTreeSet;
 use std::sync::Arc;
+use tessera_aws::lambda::{HttpFunction, OriginGuard, ORIGIN_SECRET_HEADER};
 use tessera_core::model::keys;
 use tessera_core::ports::{AesGcmCipher, Clock, SystemClock, SystemRng};
 use tessera_core::store::{Cond, Item, Store, Write};
@@ -22,6 +25,16 @@ const IDENTITY: &str = "us-east-1:5b1e0c2a-7d4f-4e8b-9a6c-3f2d1e0b9c8a";
 const DEVELOPER_PROVIDER: &str = "login.tessera.example";
 const DEVELOPER_USER_LEGACY: &str = "jane-legacy-0001";
 const ROOT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+/// The issuer base the functions are configured with (the stack's IssuerBase): the front door
+/// host of the sample events.
+const ISSUER_BASE: &str = "https://d111111abcdef8.cloudfront.net";
+/// The front door's origin secret in these tests (the stack's OriginSecret; 64 characters).
+const ORIGIN_SECRET: &str = "Kq3xV9mZt2Lr7Wp4Ys8Nd1Hc6Jf0Gb5TuE2aQw9RkX4vM7nB3yC8sD1fH6jL0pZ5";
+
+/// A front end behind the origin check, as `run_operation` serves it.
+fn behind_front_door(frontend: Frontend) -> HttpFunction {
+    HttpFunction { frontend, origin: OriginGuard::new(ORIGIN_SECRET).unwrap() }
+}
 
 /// The Sync functions whose sample event an identity signs with its own credentials (the
 /// others take the admin keys), per ops::sync_access.
@@ -244,7 +257,7 @@ fn keyless_frontend(fe: &Frontend, dir: &std::path::Path) -> Frontend {
         service: Arc::new(service),
         admin_keys: Default::default(),
         max_skew_secs: 300,
-        issuer_base: None,
+        issuer_base: Some(ISSUER_BASE.into()),
         cors: Cors::default(),
     }
 }
@@ -276,7 +289,7 @@ async fn frontend(dir: &std::path::Path) -> Frontend {
         service,
         admin_keys: [(ADMIN_KEY.to_string(), ADMIN_SECRET.to_string())].into(),
         max_skew_secs: 300,
-        issuer_base: None,
+        issuer_base: Some(ISSUER_BASE.into()),
         cors: Cors::default(),
     }
 }
@@ -293,7 +306,8 @@ async fn rekey(store: &dyn Store, from: (&str, &str), to: (String, String), patc
 async fn every_function_handles_its_sample_event() {
     let dir = std::env::temp_dir().join(unique("tessera-events-"));
     let _cleanup = TempDir(dir.clone());
-    let fe = frontend(&dir).await;
+    let function = behind_front_door(frontend(&dir).await);
+    let fe = &function.frontend;
     let outbox = Outbox::new(&dir);
     let all = functions();
     let on_disk: BTreeSet<String> = std::fs::read_dir(format!("{ROOT}/events"))
@@ -308,6 +322,7 @@ async fn every_function_handles_its_sample_event() {
 
     // Placeholders and fixed ids → what the operations made; the identity's credentials.
     let mut subs = Substitutions::default();
+    subs.placeholder("ORIGIN_SECRET", ORIGIN_SECRET);
     let mut identity_signer: Option<Signer> = None;
     let mut ran = BTreeSet::new();
     macro_rules! run_all {
@@ -317,7 +332,7 @@ async fn every_function_handles_its_sample_event() {
                 Some(s) if SIGNED_BY_IDENTITY.contains(&$name) => s.clone(),
                 _ => Signer::admin(),
             };
-            run_event(&fe, &outbox, &all, $name, &subs, &signer).await
+            run_event(&function, &outbox, &all, $name, &subs, &signer).await
         }};
     }
     // One function's sample events, each answered 200; the body of success.json (or the first).
@@ -389,12 +404,12 @@ async fn every_function_handles_its_sample_event() {
     run!("change-password");
     // An invited user answers NEW_PASSWORD_REQUIRED, once through each respond operation.
     run!("admin-create-user");
-    subs.placeholder("SESSION", &new_password_session(&fe, "InitiateAuth", "USER_PASSWORD_AUTH").await);
+    subs.placeholder("SESSION", &new_password_session(fe, "InitiateAuth", "USER_PASSWORD_AUTH").await);
     run!("respond-to-auth-challenge");
     run!("admin-set-user-password");
     subs.placeholder(
         "SESSION",
-        &new_password_session(&fe, "AdminInitiateAuth", "ADMIN_USER_PASSWORD_AUTH").await,
+        &new_password_session(fe, "AdminInitiateAuth", "ADMIN_USER_PASSWORD_AUTH").await,
     );
     run!("admin-respond-to-auth-challenge");
     run!("forgot-password");
@@ -441,7 +456,7 @@ async fn every_function_handles_its_sample_event() {
     })
     .await;
     fe.service.forget_pool(POOL);
-    let device_key = new_device(&fe).await;
+    let device_key = new_device(fe).await;
     subs.placeholder("DEVICE_KEY", &device_key);
     let confirmed = run!("confirm-device");
     assert_eq!(confirmed["UserConfirmationNecessary"], true);
@@ -454,7 +469,7 @@ async fn every_function_handles_its_sample_event() {
     run!("admin-list-devices");
     run!("admin-update-device-status");
     run!("forget-device");
-    subs.placeholder("DEVICE_KEY", &new_device(&fe).await);
+    subs.placeholder("DEVICE_KEY", &new_device(fe).await);
     run!("admin-forget-device");
 
     run!("global-sign-out");
@@ -614,7 +629,7 @@ async fn every_function_handles_its_sample_event() {
     assert!(documents["cognito-identity-jwks"].1["keys"].as_array().is_some_and(|k| !k.is_empty()));
     // Deployed, the well-known function has no master key (tessera_aws::lambda::run_well_known,
     // role readonly): the same documents must come from public key material alone.
-    let keyless = keyless_frontend(&fe, &dir);
+    let keyless = behind_front_door(keyless_frontend(fe, &dir));
     let served_without_key = run_event(&keyless, &outbox, &all, "well-known", &subs, &Signer::admin()).await;
     assert_eq!(served_without_key, documents, "well-known without the master key");
     // User import: two jobs given the sample events' fixed ids, one started (and run by the
@@ -675,7 +690,7 @@ async fn new_password_session(fe: &Frontend, op: &str, flow: &str) -> String {
 /// substitutions and the latest code from the outbox in place of the placeholders; each case's
 /// status and JSON body, by case name.
 async fn run_event(
-    fe: &Frontend,
+    fe: &HttpFunction,
     outbox: &Outbox,
     all: &[(String, Option<String>, bool)],
     name: &str,
@@ -698,7 +713,7 @@ async fn run_event(
 }
 
 async fn run_case(
-    fe: &Frontend,
+    fe: &HttpFunction,
     outbox: &Outbox,
     all: &[(String, Option<String>, bool)],
     name: &str,
@@ -725,4 +740,235 @@ async fn run_case(
     let body: Value = serde_json::from_slice(response.body().as_ref()).unwrap_or(Value::Null);
     assert!(response.headers().contains_key("x-amzn-requestid"), "{name}");
     (status, body)
+}
+
+/// One sample event (`events/<name>/<case>.json`) with the substitutions, changed by `tweak`
+/// (after signing, as a request's unsigned headers can change on the way), signed by `signer`
+/// for `service` when given, through the functions' entry point: status, error type, body.
+async fn send(
+    function: &HttpFunction,
+    name: &str,
+    case: &str,
+    subs: &Substitutions,
+    signer: Option<(&str, &Signer)>,
+    tweak: impl Fn(&mut Value),
+) -> (u16, String, Value) {
+    let text = std::fs::read_to_string(format!("{ROOT}/events/{name}/{case}.json")).unwrap();
+    let mut event: Value = serde_json::from_str(&text).unwrap();
+    subs.apply(&mut event, "");
+    if let Some((service, signer)) = signer {
+        sign(&mut event, service, signer);
+    }
+    tweak(&mut event);
+    let op = functions().into_iter().find(|(n, ..)| n == name).and_then(|(_, op, _)| op);
+    let request = lambda_http::request::from_str(&event.to_string()).unwrap();
+    let response = tessera_aws::lambda::handle(function, op.as_deref(), request).await;
+    let error_type = response
+        .headers()
+        .get("x-amzn-errortype")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    assert!(response.headers().contains_key("x-amzn-requestid"), "{name}: every answer has a request id");
+    let body: Value = serde_json::from_slice(response.body().as_ref()).unwrap_or(Value::Null);
+    (response.status().as_u16(), error_type, body)
+}
+
+fn set_header(name: &'static str, value: &'static str) -> impl Fn(&mut Value) {
+    move |event: &mut Value| event["headers"][name] = Value::from(value)
+}
+
+/// The HTTP API's execute-api endpoint is public: a request sent there directly, without the
+/// origin secret the front door adds (or with a guessed one), is refused before it reaches the
+/// service, and changes nothing. The same request through the front door is served.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_around_the_front_door_is_refused() {
+    let dir = std::env::temp_dir().join(unique("tessera-origin-"));
+    let _cleanup = TempDir(dir.clone());
+    let function = behind_front_door(frontend(&dir).await);
+    let mut subs = Substitutions::default();
+    subs.placeholder("ORIGIN_SECRET", ORIGIN_SECRET);
+    let admin = Signer::admin();
+    let remove = |event: &mut Value| {
+        event["headers"].as_object_mut().unwrap().remove(ORIGIN_SECRET_HEADER);
+    };
+    let wrong = "Kq3xV9mZt2Lr7Wp4Ys8Nd1Hc6Jf0Gb5TuE2aQw9RkX4vM7nB3yC8sD1fH6jL0pZ6";
+    let twice = format!("{ORIGIN_SECRET},{ORIGIN_SECRET}");
+    let twice: &'static str = Box::leak(twice.into_boxed_str());
+    let prefix = &ORIGIN_SECRET[..ORIGIN_SECRET.len() - 1];
+    let attempts: Vec<(&str, Box<dyn Fn(&mut Value)>)> = vec![
+        ("no header", Box::new(remove)),
+        ("a wrong value", Box::new(set_header(ORIGIN_SECRET_HEADER, wrong))),
+        ("an empty value", Box::new(set_header(ORIGIN_SECRET_HEADER, ""))),
+        ("a prefix of the secret", Box::new(set_header(ORIGIN_SECRET_HEADER, prefix))),
+        ("the secret twice", Box::new(set_header(ORIGIN_SECRET_HEADER, twice))),
+    ];
+    for (what, tweak) in &attempts {
+        // A signed admin call (the signature is valid: only the origin check refuses it).
+        let (status, error_type, body) =
+            send(&function, "create-user-pool", "success", &subs, Some(("cognito-idp", &admin)), tweak).await;
+        assert_eq!((status, error_type.as_str()), (403, "ForbiddenException"), "{what}: {body}");
+        assert_eq!(body["__type"], "ForbiddenException", "{what}: {body}");
+        // An unsigned call and a public document: refused alike.
+        let (status, ..) = send(&function, "sign-up", "success", &subs, None, tweak).await;
+        assert_eq!(status, 403, "{what}: sign-up");
+        let (status, ..) = send(&function, "well-known", "jwks", &subs, None, tweak).await;
+        assert_eq!(status, 403, "{what}: well-known");
+    }
+    // Nothing was created by the refused calls.
+    let pools = function.frontend.service.store.query(keys::POOLS, "", None, 10, 0).await.unwrap();
+    assert!(pools.items.is_empty(), "a refused request wrote {:?}", pools.items);
+    // Through the front door: served.
+    let (status, _, body) =
+        send(&function, "create-user-pool", "success", &subs, Some(("cognito-idp", &admin)), |_| {}).await;
+    assert_eq!(status, 200, "{body}");
+    let (status, _, body) =
+        send(&function, "list-user-pools", "success", &subs, Some(("cognito-idp", &admin)), |_| {}).await;
+    assert_eq!((status, body["UserPools"].as_array().map(Vec::len)), (200, Some(1)), "{body}");
+}
+
+/// A function's cold start against moto, as in a deployment: the issuer comes from
+/// TESSERA_ISSUER_BASE only (a start without it is refused; request headers cannot change it),
+/// and the admin key pair and the origin secret are read from Secrets Manager through the ARNs
+/// the template passes, then used: a request signed with the fetched admin key is served, one
+/// signed with any other is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cold_start_reads_its_secrets_from_secrets_manager_and_never_guesses_the_issuer() {
+    let Some(endpoint) = dynamodb_endpoint() else {
+        eprintln!(
+            "skipped: TESSERA_TEST_DYNAMODB_ENDPOINT is not set (moto serves Secrets Manager and KMS too)"
+        );
+        return;
+    };
+    let sdk = tessera_aws::config::loader(Some(&endpoint), "us-east-1").load().await;
+    let table = unique("tessera-coldstart-");
+    tessera_aws::dynamo::create_table(&aws_sdk_dynamodb::Client::new(&sdk), &table).await.unwrap();
+    let kms_key = aws_sdk_kms::Client::new(&sdk)
+        .create_key()
+        .description("tessera cold-start test")
+        .send()
+        .await
+        .unwrap()
+        .key_metadata
+        .unwrap()
+        .key_id;
+    let secrets = aws_sdk_secretsmanager::Client::new(&sdk);
+    // As the stack generates them: a 40-character admin secret key, a 64-character origin secret.
+    let admin_key_id = format!("TESSERAADMIN{}", std::process::id());
+    use tessera_core::ports::Rng as _;
+    let admin_secret = format!("{}{}", SystemRng.uuid().simple(), "Xy12Ab34");
+    let admin_arn = secrets
+        .create_secret()
+        .name(unique("tessera-admin-"))
+        .secret_string(
+            serde_json::json!({"accessKeyId": admin_key_id, "secretAccessKey": admin_secret}).to_string(),
+        )
+        .send()
+        .await
+        .unwrap()
+        .arn
+        .unwrap();
+    let origin_secret = format!("{}{}", SystemRng.uuid().simple(), SystemRng.uuid().simple());
+    let origin_arn = secrets
+        .create_secret()
+        .name(unique("tessera-origin-"))
+        .secret_string(&origin_secret)
+        .send()
+        .await
+        .unwrap()
+        .arn
+        .unwrap();
+    let issuer = "https://auth.example.com";
+    let env: std::collections::HashMap<&str, String> = [
+        ("TESSERA_TABLE", table.clone()),
+        ("TESSERA_KMS_KEY_ID", kms_key),
+        ("TESSERA_ISSUER_BASE", issuer.to_string()),
+        ("TESSERA_ORIGIN_SECRET_ARN", origin_arn.clone()),
+        ("TESSERA_ADMIN_SECRET_ARN", admin_arn.clone()),
+        ("TESSERA_ACCOUNT_ID", "123456789012".to_string()),
+    ]
+    .into();
+    let cold_start = |changes: &[(&'static str, Option<&str>)]| {
+        let mut env = env.clone();
+        for (name, value) in changes {
+            match value {
+                Some(v) => env.insert(*name, v.to_string()),
+                None => env.remove(name),
+            };
+        }
+        let sdk = sdk.clone();
+        async move { tessera_aws::lambda::http_function_from(&sdk, |n| env.get(n).cloned(), true).await }
+    };
+
+    // Refused starts: no issuer (the old code derived it from Host/X-Forwarded-Host), an issuer
+    // that is not https, the admin secret in the environment, no origin secret or an unknown one.
+    let refused = [
+        (vec![("TESSERA_ISSUER_BASE", None)], "TESSERA_ISSUER_BASE is not set"),
+        (vec![("TESSERA_ISSUER_BASE", Some(""))], "TESSERA_ISSUER_BASE is not set"),
+        (vec![("TESSERA_ISSUER_BASE", Some("http://auth.example.com"))], "not an https URL"),
+        (
+            vec![("TESSERA_ADMIN_SECRET_ACCESS_KEY", Some("from-the-environment"))],
+            "never from the environment",
+        ),
+        (vec![("TESSERA_ORIGIN_SECRET_ARN", None)], "TESSERA_ORIGIN_SECRET_ARN is not set"),
+        (
+            vec![(
+                "TESSERA_ORIGIN_SECRET_ARN",
+                Some("arn:aws:secretsmanager:us-east-1:123456789012:secret:nope-AbCdEf"),
+            )],
+            "GetSecretValue",
+        ),
+    ];
+    for (changes, expected) in refused {
+        let e = cold_start(&changes).await.err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(e.contains(expected), "{changes:?}: expected {expected:?}, got {e:?}");
+        assert!(!e.contains(&admin_secret) && !e.contains(&origin_secret), "an error quotes a secret: {e}");
+    }
+
+    let function = cold_start(&[]).await.unwrap();
+    assert_eq!(function.frontend.issuer_base.as_deref(), Some(issuer));
+    assert_eq!(function.frontend.admin_keys.len(), 1, "exactly the pair from the secret");
+    let mut subs = Substitutions::default();
+    subs.placeholder("ORIGIN_SECRET", &origin_secret);
+    let fetched = Signer { key: admin_key_id.clone(), secret: admin_secret.clone(), session_token: None };
+
+    // The fetched admin key signs; the test's own (never stored anywhere) does not.
+    let (status, error_type, body) =
+        send(&function, "list-user-pools", "success", &subs, Some(("cognito-idp", &Signer::admin())), |_| {})
+            .await;
+    assert_eq!((status, error_type.as_str()), (400, "UnrecognizedClientException"), "{body}");
+    let other_secret = Signer { secret: "not-the-secret".into(), ..fetched.clone() };
+    let (status, error_type, body) =
+        send(&function, "list-user-pools", "success", &subs, Some(("cognito-idp", &other_secret)), |_| {})
+            .await;
+    assert_eq!((status, error_type.as_str()), (400, "InvalidSignatureException"), "{body}");
+    let (status, _, body) =
+        send(&function, "create-user-pool", "success", &subs, Some(("cognito-idp", &fetched)), |_| {}).await;
+    assert_eq!(status, 200, "{body}");
+    let pool_id = body["UserPool"]["Id"].as_str().unwrap().to_string();
+    subs.set(POOL, &pool_id);
+
+    // The origin secret fetched is the one checked.
+    let (status, ..) = send(
+        &function,
+        "well-known",
+        "openid-configuration",
+        &subs,
+        None,
+        set_header(ORIGIN_SECRET_HEADER, ORIGIN_SECRET),
+    )
+    .await;
+    assert_eq!(status, 403, "the in-process tests' secret is not this deployment's");
+
+    // The issuer stays the configured one whatever host the caller names.
+    let forged = |event: &mut Value| {
+        for header in ["x-tessera-original-host", "x-forwarded-host", "host"] {
+            event["headers"][header] = Value::from("evil.example");
+        }
+    };
+    let (status, _, document) =
+        send(&function, "well-known", "openid-configuration", &subs, None, forged).await;
+    assert_eq!(status, 200, "{document}");
+    assert_eq!(document["issuer"], format!("{issuer}/{pool_id}"));
+    assert!(document["jwks_uri"].as_str().is_some_and(|u| u.starts_with(issuer)), "{document}");
 }

@@ -10,13 +10,10 @@ use crate::BoxError;
 use lambda_http::{service_fn, Body, Request, Response};
 use std::collections::HashMap;
 use std::sync::Arc;
+use subtle::ConstantTimeEq;
 use tessera_core::ports::{AesGcmCipher, Imports, SystemClock, SystemRng};
 use tessera_core::{Limits, Service, ServiceConfig};
 use tessera_wire::http::{Cors, Frontend, WireRequest, WireResponse};
-
-fn env(name: &str) -> Result<String, BoxError> {
-    std::env::var(name).map_err(|_| format!("missing environment variable {name}").into())
-}
 
 fn env_opt(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.is_empty())
@@ -25,10 +22,6 @@ fn env_opt(name: &str) -> Option<String> {
 /// Quotas from `TESSERA_MAX_GROUPS_PER_POOL`, `TESSERA_MAX_GROUPS_PER_USER`,
 /// `TESSERA_MAX_CUSTOM_ATTRIBUTES`, the `TESSERA_MAX_SYNC_*` and `TESSERA_CODE_*` variables
 /// when set.
-fn limits_from_env() -> Limits {
-    limits_from(env_opt)
-}
-
 fn limits_from(lookup: impl Fn(&str) -> Option<String>) -> Limits {
     let default = Limits::default();
     let read = |name: &str, fallback: u64| lookup(name).and_then(|v| v.parse().ok()).unwrap_or(fallback);
@@ -62,13 +55,168 @@ impl tessera_core::ports::SecretCipher for NoMasterKey {
     }
 }
 
+/// The header the front door (CloudFront, an origin custom header) adds to every request it
+/// sends to the HTTP API. The API's own `execute-api` endpoint is public; this value, known only
+/// to CloudFront and the functions, is what tells a request that came through the front door
+/// (with its routing, its overwritten `x-tessera-original-*` headers) from one sent around it.
+pub const ORIGIN_SECRET_HEADER: &str = "x-tessera-origin-secret";
+
+/// The shortest origin secret a function accepts (the template generates 64 characters).
+pub const MIN_ORIGIN_SECRET_LEN: usize = 32;
+
+/// Admits only requests that carry the front door's origin secret.
+pub struct OriginGuard {
+    secret: Vec<u8>,
+}
+
+impl OriginGuard {
+    /// Refuses a secret shorter than [`MIN_ORIGIN_SECRET_LEN`] (guessable, or a placeholder).
+    pub fn new(secret: &str) -> Result<Self, BoxError> {
+        if secret.len() < MIN_ORIGIN_SECRET_LEN {
+            return Err(format!(
+                "the origin secret is {} characters, fewer than {MIN_ORIGIN_SECRET_LEN}",
+                secret.len()
+            )
+            .into());
+        }
+        Ok(OriginGuard { secret: secret.as_bytes().to_vec() })
+    }
+
+    /// True when `headers` carry the secret exactly once. The comparison takes the same time
+    /// whatever the bytes, so a refusal's timing tells nothing about the value.
+    pub fn admits(&self, headers: &lambda_http::http::HeaderMap) -> bool {
+        let mut values = headers.get_all(ORIGIN_SECRET_HEADER).iter();
+        match (values.next(), values.next()) {
+            (Some(value), None) => bool::from(value.as_bytes().ct_eq(&self.secret)),
+            _ => false,
+        }
+    }
+}
+
+impl std::fmt::Debug for OriginGuard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("OriginGuard(..)")
+    }
+}
+
+/// A function served through the HTTP API: the shared front end, behind the origin check.
+pub struct HttpFunction {
+    pub frontend: Frontend,
+    pub origin: OriginGuard,
+}
+
+/// The token issuer base, `TESSERA_ISSUER_BASE` (the stack's required `IssuerBase`). A deployed
+/// function never derives it from Host, X-Forwarded-Host or x-tessera-original-host: whoever
+/// calls chooses those, and the issuer is what verifiers and IAM's OIDC provider trust.
+pub fn issuer_base_from(lookup: impl Fn(&str) -> Option<String>) -> Result<String, BoxError> {
+    let Some(base) = lookup("TESSERA_ISSUER_BASE").filter(|v| !v.is_empty()) else {
+        return Err(
+            "TESSERA_ISSUER_BASE is not set: a deployed function takes the token issuer from the \
+                    stack's IssuerBase parameter (e.g. https://auth.example.com), never from request headers"
+                .into(),
+        );
+    };
+    let host = base.strip_prefix("https://").map(|rest| rest.split('/').next().unwrap_or_default());
+    let malformed = host.is_none_or(str::is_empty)
+        || base.ends_with('/')
+        || base.contains(['?', '#', '@'])
+        || base.chars().any(|c| c.is_whitespace() || c.is_control());
+    if malformed {
+        return Err(format!(
+            "TESSERA_ISSUER_BASE {base:?} is not an https URL without query, fragment or trailing slash"
+        )
+        .into());
+    }
+    Ok(base)
+}
+
+/// The admin key pair from the `AdminCredentials` secret's JSON,
+/// `{"accessKeyId": "...", "secretAccessKey": "..."}`. Errors never quote the value.
+pub fn admin_keys_from(secret_json: &str) -> Result<HashMap<String, String>, BoxError> {
+    let value: serde_json::Value = serde_json::from_str(secret_json)
+        .map_err(|_| "the admin secret is not JSON {\"accessKeyId\", \"secretAccessKey\"}")?;
+    let field = |name: &str| {
+        value.get(name).and_then(serde_json::Value::as_str).filter(|v| !v.is_empty()).map(str::to_string)
+    };
+    match (field("accessKeyId"), field("secretAccessKey")) {
+        (Some(id), Some(secret)) => Ok([(id, secret)].into()),
+        _ => Err("the admin secret lacks accessKeyId or secretAccessKey".into()),
+    }
+}
+
+/// A secret's `SecretString`, read once (at cold start).
+async fn secret_string(client: &aws_sdk_secretsmanager::Client, arn: &str) -> Result<String, BoxError> {
+    let out = client.get_secret_value().secret_id(arn).send().await.map_err(|e| {
+        format!(
+            "Secrets Manager GetSecretValue {arn}: {}",
+            aws_sdk_secretsmanager::error::DisplayErrorContext(&e)
+        )
+    })?;
+    out.secret_string().map(str::to_string).ok_or_else(|| format!("secret {arn} has no SecretString").into())
+}
+
 /// Builds the front end from the function's environment (set by template.yaml).
 pub async fn frontend_from_env(needs_master_key: bool) -> Result<Frontend, BoxError> {
     let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    frontend_from(&sdk, env_opt, needs_master_key).await
+}
+
+/// As [`frontend_from_env`], behind the front door's origin check (`TESSERA_ORIGIN_SECRET_ARN`).
+pub async fn http_function_from_env(needs_master_key: bool) -> Result<HttpFunction, BoxError> {
+    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    http_function_from(&sdk, env_opt, needs_master_key).await
+}
+
+/// A function's cold start: the front end from `sdk` and the settings `lookup` gives (the
+/// environment, in a deployment), with the origin secret read from Secrets Manager.
+pub async fn http_function_from(
+    sdk: &aws_config::SdkConfig,
+    lookup: impl Fn(&str) -> Option<String>,
+    needs_master_key: bool,
+) -> Result<HttpFunction, BoxError> {
+    let lookup = |name: &str| lookup(name).filter(|v| !v.is_empty());
+    let arn = lookup("TESSERA_ORIGIN_SECRET_ARN").ok_or(
+        "TESSERA_ORIGIN_SECRET_ARN is not set: a function behind the front door needs its origin secret",
+    )?;
+    let secrets = aws_sdk_secretsmanager::Client::new(sdk);
+    let (origin, frontend) =
+        tokio::try_join!(secret_string(&secrets, &arn), frontend_from(sdk, lookup, needs_master_key))?;
+    let origin = OriginGuard::new(&origin).map_err(|e| format!("{arn}: {e}"))?;
+    Ok(HttpFunction { frontend, origin })
+}
+
+/// The front end from `sdk` and `lookup` (see [`http_function_from`]). The admin keys come from
+/// the secret `TESSERA_ADMIN_SECRET_ARN` names, which only the admin (SigV4) functions get; never
+/// from the environment itself.
+pub async fn frontend_from(
+    sdk: &aws_config::SdkConfig,
+    lookup: impl Fn(&str) -> Option<String>,
+    needs_master_key: bool,
+) -> Result<Frontend, BoxError> {
+    let env_opt = |name: &str| lookup(name).filter(|v| !v.is_empty());
+    let env = |name: &str| env_opt(name).ok_or_else(|| format!("missing environment variable {name}"));
+    let issuer_base = issuer_base_from(env_opt)?;
+    for old in ["TESSERA_ADMIN_ACCESS_KEY_ID", "TESSERA_ADMIN_SECRET_ACCESS_KEY"] {
+        if env_opt(old).is_some() {
+            return Err(format!(
+                "{old} is set: the admin keys are read from Secrets Manager (TESSERA_ADMIN_SECRET_ARN), \
+                 never from the environment; remove it"
+            )
+            .into());
+        }
+    }
     let table = env("TESSERA_TABLE")?;
-    let store = Arc::new(DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), table));
-    let kms = aws_sdk_kms::Client::new(&sdk);
+    let store = Arc::new(DynamoStore::new(aws_sdk_dynamodb::Client::new(sdk), table));
+    let kms = aws_sdk_kms::Client::new(sdk);
     let clock = SystemClock;
+    // Only the admin functions get the secret's ARN; without it every signed call is refused.
+    let admin_keys = match env_opt("TESSERA_ADMIN_SECRET_ARN") {
+        Some(arn) => {
+            let json = secret_string(&aws_sdk_secretsmanager::Client::new(sdk), &arn).await?;
+            admin_keys_from(&json).map_err(|e| format!("{arn}: {e}"))?
+        }
+        None => HashMap::new(),
+    };
     let cipher: Arc<dyn tessera_core::ports::SecretCipher> = if needs_master_key {
         let key = crate::kms::load_or_create_data_key(
             &kms,
@@ -84,27 +232,27 @@ pub async fn frontend_from_env(needs_master_key: bool) -> Result<Frontend, BoxEr
     };
     let from = env_opt("TESSERA_SES_FROM");
     let messenger = Arc::new(AwsMessenger::new(
-        aws_sdk_ses::Client::new(&sdk),
-        aws_sdk_sns::Client::new(&sdk),
+        aws_sdk_ses::Client::new(sdk),
+        aws_sdk_sns::Client::new(sdk),
         from.clone().unwrap_or_default(),
     ));
     let config = ServiceConfig {
         region: sdk.region().map(|r| r.to_string()).unwrap_or_else(|| "us-east-1".into()),
         account_id: env_opt("TESSERA_ACCOUNT_ID").unwrap_or_else(|| "000000000000".into()),
         default_email_from: from,
-        limits: limits_from_env(),
+        limits: limits_from(env_opt),
         sign_out_on_password_reset: env_opt("TESSERA_SIGN_OUT_ON_PASSWORD_RESET").as_deref() == Some("true"),
         ..ServiceConfig::default()
     };
     let service = Service::new(store, messenger, Arc::new(clock), Arc::new(SystemRng), cipher, config);
     // The pools' triggers; TESSERA_LAMBDA_ENDPOINT only for tests and emulators.
     let endpoint = env_opt("TESSERA_LAMBDA_ENDPOINT");
-    service.set_invoker(Arc::new(crate::triggers::LambdaInvoker::from_sdk_config(&sdk, endpoint.as_deref())));
+    service.set_invoker(Arc::new(crate::triggers::LambdaInvoker::from_sdk_config(sdk, endpoint.as_deref())));
     // Identity pools: GetCredentialsForIdentity calls STS AssumeRoleWithWebIdentity at
     // TESSERA_STS_ENDPOINT when set (tests, emulators), else AWS STS in the function's region.
     let sts_endpoint = env_opt("TESSERA_STS_ENDPOINT");
     service.set_credential_vendor(Arc::new(crate::sts::StsVendor::from_sdk_config(
-        &sdk,
+        sdk,
         sts_endpoint.as_deref(),
     )));
     // Sync: RegisterDevice's platform endpoints and UpdateRecords' pushes go to SNS at
@@ -113,32 +261,25 @@ pub async fn frontend_from_env(needs_master_key: bool) -> Result<Frontend, BoxEr
         Some(endpoint) => service.set_push(Arc::new(
             crate::push::SnsPushNotifier::connect(Some(&endpoint), &service.config.region).await,
         )),
-        None => service.set_push(Arc::new(crate::push::SnsPushNotifier::from_sdk_config(&sdk))),
+        None => service.set_push(Arc::new(crate::push::SnsPushNotifier::from_sdk_config(sdk))),
     }
     // Only the import functions get the bucket and the worker's name (operations.txt `imports`).
     if let (Some(bucket), Some(worker)) = (env_opt("TESSERA_IMPORT_BUCKET"), env_opt("TESSERA_IMPORT_WORKER"))
     {
         service.set_imports(Imports {
-            files: Arc::new(S3ImportFiles { client: aws_sdk_s3::Client::new(&sdk), bucket }),
+            files: Arc::new(S3ImportFiles { client: aws_sdk_s3::Client::new(sdk), bucket }),
             runner: Arc::new(LambdaImportRunner {
-                client: aws_sdk_lambda::Client::new(&sdk),
+                client: aws_sdk_lambda::Client::new(sdk),
                 function: worker,
             }),
             log: Arc::new(TracingImportLog),
         });
     }
-    // Only the admin functions get the keys; without them every signed call is refused.
-    let mut admin_keys = HashMap::new();
-    if let (Some(id), Some(secret)) =
-        (env_opt("TESSERA_ADMIN_ACCESS_KEY_ID"), env_opt("TESSERA_ADMIN_SECRET_ACCESS_KEY"))
-    {
-        admin_keys.insert(id, secret);
-    }
     Ok(Frontend {
         service: Arc::new(service),
         admin_keys,
         max_skew_secs: env_opt("TESSERA_MAX_SKEW_SECS").and_then(|s| s.parse().ok()).unwrap_or(300),
-        issuer_base: env_opt("TESSERA_ISSUER_BASE"),
+        issuer_base: Some(issuer_base),
         cors: Cors {
             allowed_origins: env_opt("TESSERA_CORS_ORIGINS")
                 .map(|s| s.split(',').map(str::to_string).collect())
@@ -169,8 +310,8 @@ fn init_tracing() {
 /// others (the wire's bound operation: a request naming any other operation is refused).
 pub async fn run_operation(operation: &'static str) -> Result<(), BoxError> {
     init_tracing();
-    let frontend = frontend_from_env(true).await?;
-    let frontend = &frontend;
+    let function = cold_start(http_function_from_env(true).await)?;
+    let frontend = &function;
     lambda_http::run(service_fn(move |req: Request| async move {
         Ok::<_, BoxError>(handle(frontend, Some(operation), req).await)
     }))
@@ -182,8 +323,8 @@ pub async fn run_operation(operation: &'static str) -> Result<(), BoxError> {
 /// master key (its role is `readonly`): both serve public keys only.
 pub async fn run_well_known() -> Result<(), BoxError> {
     init_tracing();
-    let frontend = frontend_from_env(false).await?;
-    let frontend = &frontend;
+    let function = cold_start(http_function_from_env(false).await)?;
+    let frontend = &function;
     lambda_http::run(service_fn(move |req: Request| async move {
         Ok::<_, BoxError>(handle(frontend, None, req).await)
     }))
@@ -196,7 +337,7 @@ pub async fn run_well_known() -> Result<(), BoxError> {
 pub async fn run_import_worker() -> Result<(), BoxError> {
     use lambda_http::lambda_runtime::{self, LambdaEvent};
     init_tracing();
-    let frontend = frontend_from_env(true).await?;
+    let frontend = cold_start(frontend_from_env(true).await)?;
     let svc = frontend.service.clone();
     let svc = &svc;
     lambda_runtime::run(lambda_runtime::service_fn(move |event: LambdaEvent<serde_json::Value>| async move {
@@ -226,11 +367,49 @@ pub async fn import_event(
     Ok(serde_json::json!({"poolId": pool_id, "jobId": job_id}))
 }
 
-/// One API Gateway request through the shared front end.
-pub async fn handle(frontend: &Frontend, operation: Option<&str>, req: Request) -> Response<Body> {
-    let (parts, body) = req.into_parts();
+/// Logs why a cold start failed before the runtime reports it (the function then answers no
+/// request: API Gateway gives the caller a 500 until the configuration is fixed).
+fn cold_start<T>(result: Result<T, BoxError>) -> Result<T, BoxError> {
+    if let Err(e) = &result {
+        tracing::error!(error = %e, "cold start refused: this function will serve no request");
+    }
+    result
+}
+
+/// One API Gateway request through the shared front end, once the origin check admits it.
+/// Before anything else: a request without the front door's secret reads and writes nothing.
+pub async fn handle(function: &HttpFunction, operation: Option<&str>, req: Request) -> Response<Body> {
+    let (mut parts, body) = req.into_parts();
+    if !function.origin.admits(&parts.headers) {
+        tracing::warn!(
+            method = %parts.method,
+            path = %parts.uri.path(),
+            "refused a request that did not come through the front door ({ORIGIN_SECRET_HEADER} missing or wrong)"
+        );
+        return into_response(not_through_front_door(&function.frontend));
+    }
+    // Nothing after this point sees the secret (logs, triggers, the wire's view of headers).
+    parts.headers.remove(ORIGIN_SECRET_HEADER);
     let wire = WireRequest::from_parts(&parts, body.to_vec());
-    into_response(frontend.handle(&wire, operation).await)
+    into_response(function.frontend.handle(&wire, operation).await)
+}
+
+/// The answer to a request sent around the front door: 403 ForbiddenException, the error
+/// Cognito gives when its edge (AWS WAF) blocks a request, with no hint about the check.
+fn not_through_front_door(frontend: &Frontend) -> WireResponse {
+    let body = serde_json::json!({
+        "__type": "ForbiddenException",
+        "message": "Forbidden: send requests to the service's endpoint.",
+    });
+    WireResponse {
+        status: 403,
+        headers: vec![
+            ("Content-Type".into(), "application/x-amz-json-1.1".into()),
+            ("x-amzn-ErrorType".into(), "ForbiddenException".into()),
+            ("x-amzn-RequestId".into(), frontend.service.rng.uuid().to_string()),
+        ],
+        body: serde_json::to_vec(&body).unwrap_or_default(),
+    }
 }
 
 fn into_response(w: WireResponse) -> Response<Body> {
@@ -258,5 +437,63 @@ mod tests {
         assert_eq!(limits.sync_records_per_dataset, 1024, "an unreadable value keeps Cognito's quota");
         assert_eq!(limits.sync_dataset_bytes, 2048);
         assert_eq!(limits_from(|_| None), cognito);
+    }
+
+    #[test]
+    fn the_issuer_base_is_required_and_never_guessed() {
+        let unset = issuer_base_from(|_| None).unwrap_err().to_string();
+        assert!(unset.contains("TESSERA_ISSUER_BASE is not set"), "{unset}");
+        let empty = issuer_base_from(|_| Some(String::new())).unwrap_err().to_string();
+        assert!(empty.contains("is not set"), "{empty}");
+        for bad in [
+            "http://auth.example.com",
+            "https://",
+            "https:///path",
+            "https://auth.example.com/",
+            "https://auth.example.com?x=1",
+            "https://auth.example.com#f",
+            "https://user@auth.example.com",
+            "https://auth.example.com/a b",
+            "auth.example.com",
+        ] {
+            assert!(issuer_base_from(|_| Some(bad.to_string())).is_err(), "{bad} accepted");
+        }
+        for good in ["https://auth.example.com", "https://d111111abcdef8.cloudfront.net/tenant-1"] {
+            assert_eq!(issuer_base_from(|_| Some(good.to_string())).unwrap(), good);
+        }
+    }
+
+    #[test]
+    fn the_admin_secret_holds_both_halves_of_the_key_pair() {
+        let keys =
+            admin_keys_from(r#"{"accessKeyId":"TESSERAADMIN0001","secretAccessKey":"s3cr3t"}"#).unwrap();
+        assert_eq!(keys.get("TESSERAADMIN0001").map(String::as_str), Some("s3cr3t"));
+        for bad in ["", "s3cr3t", r#"{"accessKeyId":"A"}"#, r#"{"accessKeyId":"A","secretAccessKey":""}"#] {
+            let e = admin_keys_from(bad).unwrap_err().to_string();
+            assert!(!e.contains("s3cr3t"), "an error quotes the secret: {e}");
+        }
+    }
+
+    #[test]
+    fn the_origin_guard_admits_only_the_secret_once() {
+        use lambda_http::http::{HeaderMap, HeaderValue};
+        let secret = "0123456789abcdefghijABCDEFGHIJ0123456789abcdefghijABCDEFGHIJ0123";
+        let guard = OriginGuard::new(secret).unwrap();
+        let with = |values: &[&str]| {
+            let mut headers = HeaderMap::new();
+            for v in values {
+                headers.append(ORIGIN_SECRET_HEADER, HeaderValue::from_str(v).unwrap());
+            }
+            headers
+        };
+        assert!(guard.admits(&with(&[secret])));
+        assert!(!guard.admits(&with(&[])), "missing");
+        assert!(!guard.admits(&with(&["wrong"])), "wrong");
+        assert!(!guard.admits(&with(&[&secret[..secret.len() - 1]])), "a prefix");
+        assert!(!guard.admits(&with(&[&format!("{secret}x")])), "longer");
+        assert!(!guard.admits(&with(&[secret, secret])), "twice");
+        assert!(!guard.admits(&with(&["wrong", secret])), "a wrong value beside the right one");
+        assert!(OriginGuard::new("short").is_err(), "a guessable secret is refused");
+        assert_eq!(format!("{guard:?}"), "OriginGuard(..)", "Debug never shows the secret");
     }
 }
