@@ -703,7 +703,10 @@ fn micro(iters: usize) -> Result<(), String> {
     let (signing_input, sig_b64) = token.rsplit_once('.').ok_or("token")?;
     let signature = URL_SAFE_NO_PAD.decode(sig_b64).map_err(err("sig"))?;
     let der = cipher
-        .open(&STANDARD.decode(&keys.access.sealed_private).map_err(err("b64"))?)
+        .open(
+            tessera_core::ports::sealed::SIGNING_KEY,
+            &STANDARD.decode(&keys.access.sealed_private).map_err(err("b64"))?,
+        )
         .map_err(err("open"))?;
     let n = URL_SAFE_NO_PAD.decode(&keys.access.n).map_err(err("n"))?;
     let e = URL_SAFE_NO_PAD.decode(&keys.access.e).map_err(err("e"))?;

@@ -232,10 +232,10 @@ fn uri_encode(s: &str) -> String {
 struct NoMasterKey;
 
 impl tessera_core::ports::SecretCipher for NoMasterKey {
-    fn seal(&self, _: &[u8]) -> tessera_core::Result<Vec<u8>> {
+    fn seal(&self, _: &str, _: &[u8]) -> tessera_core::Result<Vec<u8>> {
         Err(tessera_core::Error::internal("no master key in this function"))
     }
-    fn open(&self, _: &[u8]) -> tessera_core::Result<Vec<u8>> {
+    fn open(&self, _: &str, _: &[u8]) -> tessera_core::Result<Vec<u8>> {
         Err(tessera_core::Error::internal("no master key in this function"))
     }
     fn keyed_hash(&self, _: &str, _: &[u8]) -> tessera_core::Result<[u8; 32]> {

@@ -44,10 +44,10 @@ fn limits_from(lookup: impl Fn(&str) -> Option<String>) -> Limits {
 struct NoMasterKey;
 
 impl tessera_core::ports::SecretCipher for NoMasterKey {
-    fn seal(&self, _: &[u8]) -> tessera_core::Result<Vec<u8>> {
+    fn seal(&self, _: &str, _: &[u8]) -> tessera_core::Result<Vec<u8>> {
         Err(tessera_core::Error::internal("this function has no access to the master key"))
     }
-    fn open(&self, _: &[u8]) -> tessera_core::Result<Vec<u8>> {
+    fn open(&self, _: &str, _: &[u8]) -> tessera_core::Result<Vec<u8>> {
         Err(tessera_core::Error::internal("this function has no access to the master key"))
     }
     fn keyed_hash(&self, _: &str, _: &[u8]) -> tessera_core::Result<[u8; 32]> {

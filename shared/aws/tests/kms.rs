@@ -38,8 +38,9 @@ async fn data_key_is_created_once_and_reused() {
     assert_eq!(again, first);
 
     let cipher = AesGcmCipher::new(&first).unwrap();
-    let sealed = cipher.seal(b"verifier").unwrap();
-    let reopened = AesGcmCipher::new(&again).unwrap().open(&sealed).unwrap();
+    let sealed = cipher.seal(tessera_core::ports::sealed::SRP_VERIFIER, b"verifier").unwrap();
+    let reopened =
+        AesGcmCipher::new(&again).unwrap().open(tessera_core::ports::sealed::SRP_VERIFIER, &sealed).unwrap();
     assert_eq!(reopened, b"verifier");
 }
 

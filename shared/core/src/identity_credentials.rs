@@ -41,7 +41,8 @@ pub async fn remember(
     identity_id: &str,
     credentials: &AwsCredentials,
 ) -> Result<()> {
-    let sealed = svc.cipher.seal(credentials.secret_key.as_bytes())?;
+    let sealed =
+        svc.cipher.seal(crate::ports::sealed::IDENTITY_CREDENTIALS, credentials.secret_key.as_bytes())?;
     let stored = Stored {
         identity_pool_id: identity_pool_id.to_string(),
         identity_id: identity_id.to_string(),
@@ -81,7 +82,8 @@ pub async fn holder(
         return Ok(None);
     }
     let sealed = STANDARD.decode(&stored.sealed_secret).map_err(Error::internal)?;
-    let secret = String::from_utf8(svc.cipher.open(&sealed)?).map_err(Error::internal)?;
+    let secret = String::from_utf8(svc.cipher.open(crate::ports::sealed::IDENTITY_CREDENTIALS, &sealed)?)
+        .map_err(Error::internal)?;
     Ok(Some(IdentityCredentialHolder {
         identity_pool_id: stored.identity_pool_id,
         identity_id: stored.identity_id,

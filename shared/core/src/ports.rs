@@ -88,11 +88,25 @@ pub trait Messenger: Send + Sync {
     async fn send(&self, from: Option<&str>, msg: &OutgoingMessage) -> Result<()>;
 }
 
+/// What a sealed value is, bound into its authentication tag: a value sealed for one purpose
+/// does not open as another (a TOTP secret copied over an SRP verifier, a session secret
+/// handed back as a Sync token).
+pub mod sealed {
+    pub const SRP_VERIFIER: &str = "srp-verifier";
+    pub const SRP_SESSION_SECRET: &str = "srp-session-secret";
+    pub const DEVICE_VERIFIER: &str = "device-verifier";
+    pub const TOTP_SECRET: &str = "totp-secret";
+    pub const SIGNING_KEY: &str = "signing-key";
+    pub const IDENTITY_CREDENTIALS: &str = "identity-credentials";
+    pub const SYNC_TOKEN: &str = "sync-token";
+}
+
 /// Encrypts secrets at rest (SRP verifiers, signing keys) with a key kept outside the store.
+/// `purpose` is one of [`sealed`]'s names.
 pub trait SecretCipher: Send + Sync {
-    fn seal(&self, plaintext: &[u8]) -> Result<Vec<u8>>;
+    fn seal(&self, purpose: &str, plaintext: &[u8]) -> Result<Vec<u8>>;
     /// Opens a stored secret: a failure is a server fault (a wrong master key), logged as one.
-    fn open(&self, sealed: &[u8]) -> Result<Vec<u8>>;
+    fn open(&self, purpose: &str, sealed: &[u8]) -> Result<Vec<u8>>;
     /// HMAC-SHA256 of `data` under a key derived from the master key for `purpose`. For stored
     /// hashes of guessable secrets (six-digit codes): without the master key, a copy of the
     /// table cannot test the 10^6 candidates against them.
@@ -100,14 +114,22 @@ pub trait SecretCipher: Send + Sync {
     /// Opens a sealed value a caller handed back (a pagination or session token): `None` when
     /// it does not open, which is the caller's bad input and not logged as a server error.
     /// The default is `open`, for ciphers that cannot open anything (no master key: a fault).
-    fn open_untrusted(&self, sealed: &[u8]) -> Option<Vec<u8>> {
-        self.open(sealed).ok()
+    fn open_untrusted(&self, purpose: &str, sealed: &[u8]) -> Option<Vec<u8>> {
+        self.open(purpose, sealed).ok()
     }
 }
+
+/// The first byte of a sealed value in the current format: `[SEALED_V1, key version, nonce
+/// (12), ciphertext + tag]`, the tag covering `tessera:{purpose}:k{key version}`. The key
+/// version names the data key, so a rotated key can be told from the old one. Values sealed
+/// before this format (`nonce, ciphertext + tag`, no associated data) still open.
+const SEALED_V1: u8 = 0xA5;
 
 /// AES-256-GCM with a 32-byte key: a local key file, or a KMS data key in AWS.
 pub struct AesGcmCipher {
     key: aws_lc_rs::aead::LessSafeKey,
+    /// Which data key this is (1 until keys are rotated).
+    key_version: u8,
     /// The root of the keyed hashes: HMAC(master key, a fixed label), never the AES key itself.
     hash_root: aws_lc_rs::hmac::Key,
 }
@@ -120,47 +142,28 @@ impl AesGcmCipher {
         let root = aws_lc_rs::hmac::sign(&label, b"tessera keyed-hash root v1");
         Ok(Self {
             key: aws_lc_rs::aead::LessSafeKey::new(unbound),
+            key_version: 1,
             hash_root: aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, root.as_ref()),
         })
     }
-}
 
-impl SecretCipher for AesGcmCipher {
-    fn seal(&self, plaintext: &[u8]) -> Result<Vec<u8>> {
-        let mut nonce = [0u8; 12];
-        SystemRng.fill(&mut nonce);
-        let mut buf = plaintext.to_vec();
-        self.key
-            .seal_in_place_append_tag(
-                aws_lc_rs::aead::Nonce::assume_unique_for_key(nonce),
-                aws_lc_rs::aead::Aad::empty(),
-                &mut buf,
-            )
-            .map_err(|_| crate::Error::internal("seal failed"))?;
-        let mut out = nonce.to_vec();
-        out.extend_from_slice(&buf);
-        Ok(out)
+    fn aad(purpose: &str, key_version: u8) -> Vec<u8> {
+        format!("tessera:{purpose}:k{key_version}").into_bytes()
     }
 
-    fn open(&self, sealed: &[u8]) -> Result<Vec<u8>> {
-        self.try_open(sealed).map_err(crate::Error::internal)
-    }
-
-    fn open_untrusted(&self, sealed: &[u8]) -> Option<Vec<u8>> {
-        self.try_open(sealed).ok()
-    }
-    fn keyed_hash(&self, purpose: &str, data: &[u8]) -> Result<[u8; 32]> {
-        let derived = aws_lc_rs::hmac::sign(&self.hash_root, purpose.as_bytes());
-        let key = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, derived.as_ref());
-        let mut out = [0u8; 32];
-        out.copy_from_slice(aws_lc_rs::hmac::sign(&key, data).as_ref());
-        Ok(out)
-    }
-}
-
-impl AesGcmCipher {
     /// Opens `sealed`, or says why not (without logging: the caller decides whose fault it is).
-    fn try_open(&self, sealed: &[u8]) -> std::result::Result<Vec<u8>, &'static str> {
+    fn try_open(&self, purpose: &str, sealed: &[u8]) -> std::result::Result<Vec<u8>, &'static str> {
+        if sealed.len() >= 2 + 12 + 16 && sealed[0] == SEALED_V1 && sealed[1] == self.key_version {
+            if let Ok(plain) = self.decrypt(&sealed[2..], &Self::aad(purpose, sealed[1])) {
+                return Ok(plain);
+            }
+        }
+        // The old format (whose random nonce may begin with the same two bytes), or a value of
+        // another key version, which this key cannot open either.
+        self.decrypt(sealed, &[])
+    }
+
+    fn decrypt(&self, sealed: &[u8], aad: &[u8]) -> std::result::Result<Vec<u8>, &'static str> {
         if sealed.len() < 12 + 16 {
             return Err("sealed secret too short");
         }
@@ -172,11 +175,92 @@ impl AesGcmCipher {
             .key
             .open_in_place(
                 aws_lc_rs::aead::Nonce::assume_unique_for_key(nonce_arr),
-                aws_lc_rs::aead::Aad::empty(),
+                aws_lc_rs::aead::Aad::from(aad),
                 &mut buf,
             )
             .map_err(|_| "secret could not be decrypted: wrong master key?")?;
         Ok(plain.to_vec())
+    }
+}
+
+impl SecretCipher for AesGcmCipher {
+    fn seal(&self, purpose: &str, plaintext: &[u8]) -> Result<Vec<u8>> {
+        let mut nonce = [0u8; 12];
+        SystemRng.fill(&mut nonce);
+        let mut buf = plaintext.to_vec();
+        self.key
+            .seal_in_place_append_tag(
+                aws_lc_rs::aead::Nonce::assume_unique_for_key(nonce),
+                aws_lc_rs::aead::Aad::from(Self::aad(purpose, self.key_version).as_slice()),
+                &mut buf,
+            )
+            .map_err(|_| crate::Error::internal("seal failed"))?;
+        let mut out = Vec::with_capacity(2 + 12 + buf.len());
+        out.extend_from_slice(&[SEALED_V1, self.key_version]);
+        out.extend_from_slice(&nonce);
+        out.extend_from_slice(&buf);
+        Ok(out)
+    }
+
+    fn open(&self, purpose: &str, sealed: &[u8]) -> Result<Vec<u8>> {
+        self.try_open(purpose, sealed).map_err(crate::Error::internal)
+    }
+
+    fn open_untrusted(&self, purpose: &str, sealed: &[u8]) -> Option<Vec<u8>> {
+        self.try_open(purpose, sealed).ok()
+    }
+
+    fn keyed_hash(&self, purpose: &str, data: &[u8]) -> Result<[u8; 32]> {
+        let derived = aws_lc_rs::hmac::sign(&self.hash_root, purpose.as_bytes());
+        let key = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, derived.as_ref());
+        let mut out = [0u8; 32];
+        out.copy_from_slice(aws_lc_rs::hmac::sign(&key, data).as_ref());
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod cipher_tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn sealed_values_are_bound_to_their_purpose_and_key_version() {
+        let cipher = AesGcmCipher::new(&[3u8; 32]).unwrap();
+        let sealed = cipher.seal(sealed::TOTP_SECRET, b"secret").unwrap();
+        assert_eq!(&sealed[..2], &[SEALED_V1, 1]);
+        assert_eq!(cipher.open(sealed::TOTP_SECRET, &sealed).unwrap(), b"secret");
+        assert!(cipher.open(sealed::SRP_VERIFIER, &sealed).is_err(), "another purpose");
+        assert!(cipher.open_untrusted(sealed::SYNC_TOKEN, &sealed).is_none());
+        let mut other_version = sealed.clone();
+        other_version[1] = 2;
+        assert!(cipher.open(sealed::TOTP_SECRET, &other_version).is_err());
+        let mut tampered = sealed.clone();
+        let last = tampered.len() - 1;
+        tampered[last] ^= 1;
+        assert!(cipher.open(sealed::TOTP_SECRET, &tampered).is_err());
+        assert!(AesGcmCipher::new(&[4u8; 32]).unwrap().open(sealed::TOTP_SECRET, &sealed).is_err());
+    }
+
+    #[test]
+    fn values_sealed_before_the_format_still_open() {
+        let cipher = AesGcmCipher::new(&[3u8; 32]).unwrap();
+        for first in [0x00, SEALED_V1] {
+            // The old format: nonce, ciphertext + tag, no associated data.
+            let nonce = [first, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11];
+            // (with SEALED_V1 first, these bytes also look like the new format's header)
+            let mut buf = b"old secret".to_vec();
+            cipher
+                .key
+                .seal_in_place_append_tag(
+                    aws_lc_rs::aead::Nonce::assume_unique_for_key(nonce),
+                    aws_lc_rs::aead::Aad::empty(),
+                    &mut buf,
+                )
+                .unwrap();
+            let old = [nonce.to_vec(), buf].concat();
+            assert_eq!(cipher.open(sealed::SRP_VERIFIER, &old).unwrap(), b"old secret");
+        }
     }
 }
 

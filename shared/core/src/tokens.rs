@@ -53,7 +53,7 @@ fn generate_key(cipher: &dyn SecretCipher) -> Result<StoredKey> {
         kid,
         n: URL_SAFE_NO_PAD.encode(&n),
         e: URL_SAFE_NO_PAD.encode(&e),
-        sealed_private: STANDARD.encode(cipher.seal(pkcs1)?),
+        sealed_private: STANDARD.encode(cipher.seal(crate::ports::sealed::SIGNING_KEY, pkcs1)?),
     })
 }
 
@@ -98,7 +98,7 @@ pub struct SigningKey {
 impl SigningKey {
     pub fn open(stored: &StoredKey, cipher: &dyn SecretCipher) -> Result<SigningKey> {
         let sealed = STANDARD.decode(&stored.sealed_private).map_err(Error::internal)?;
-        let der = cipher.open(&sealed)?;
+        let der = cipher.open(crate::ports::sealed::SIGNING_KEY, &sealed)?;
         Ok(SigningKey {
             kid: stored.kid.clone(),
             pair: aws_lc_rs::signature::RsaKeyPair::from_der(&der).map_err(Error::internal)?,

@@ -43,7 +43,7 @@ pub(crate) fn client_public(params: &Value) -> Result<BigUint> {
 fn open_verifier(svc: &Service, user: &User) -> Result<Option<(String, BigUint)>> {
     let Some(srp) = &user.srp else { return Ok(None) };
     let sealed = STANDARD.decode(&srp.sealed_verifier).map_err(Error::internal)?;
-    let v = svc.cipher.open(&sealed)?;
+    let v = svc.cipher.open(crate::ports::sealed::SRP_VERIFIER, &sealed)?;
     Ok(Some((srp.salt_hex.clone(), BigUint::from_bytes_be(&v))))
 }
 
@@ -157,7 +157,10 @@ pub(crate) async fn srp_challenge(
     data.extend(extra);
     data.insert("srp_a".into(), json!(a.to_str_radix(16)));
     data.insert("srp_b".into(), json!(big_b.to_str_radix(16)));
-    data.insert("srp_secret".into(), json!(STANDARD.encode(svc.cipher.seal(&b)?)));
+    data.insert(
+        "srp_secret".into(),
+        json!(STANDARD.encode(svc.cipher.seal(crate::ports::sealed::SRP_SESSION_SECRET, &b)?)),
+    );
     let token = auth::open_challenge_session(svc, pool, client, user, name, data).await?;
     Ok((token, big_b.to_str_radix(16)))
 }
@@ -273,7 +276,7 @@ pub(crate) async fn check_claim(
         .and_then(Value::as_str)
         .and_then(|s| STANDARD.decode(s).ok())
         .ok_or_else(|| Error::internal("SRP session without its secret"))?;
-    let b = svc.cipher.open(&sealed)?;
+    let b = svc.cipher.open(crate::ports::sealed::SRP_SESSION_SECRET, &sealed)?;
     let (pool_name, user_id, block) = (pool_name.to_string(), user_id.to_string(), token.as_bytes().to_vec());
     svc.cpu(move || {
         srp::claim_is_valid(&srp::Claim {

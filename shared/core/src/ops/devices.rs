@@ -185,7 +185,7 @@ pub async fn open_device_verifier(svc: &Service, device: &Device) -> Result<Opti
     }
     let salt = STANDARD.decode(salt).map_err(Error::internal)?;
     let sealed = STANDARD.decode(sealed).map_err(Error::internal)?;
-    let verifier = svc.cipher.open(&sealed)?;
+    let verifier = svc.cipher.open(crate::ports::sealed::DEVICE_VERIFIER, &sealed)?;
     Ok(Some((salt, verifier)))
 }
 
@@ -323,7 +323,7 @@ pub async fn confirm_device(svc: &Service, ctx: &CallContext, input: &Value) -> 
     };
     let (salt, verifier) = verifier_config(input)?;
     let salt = STANDARD.encode(salt);
-    let sealed = STANDARD.encode(svc.cipher.seal(&verifier)?);
+    let sealed = STANDARD.encode(svc.cipher.seal(crate::ports::sealed::DEVICE_VERIFIER, &verifier)?);
     let name = input.str_of("DeviceName").map(str::to_string);
     let status = if tracking.only_remembered_on_user_prompt { NOT_REMEMBERED } else { REMEMBERED };
     let now = svc.clock.now_millis();

@@ -197,12 +197,12 @@ pub fn sms_code_matches(cipher: &dyn SecretCipher, stored_hash: &str, code: &str
 
 /// Seals a TOTP secret for storage on the user.
 pub fn seal_secret(svc: &Service, secret: &[u8]) -> Result<String> {
-    Ok(STANDARD.encode(svc.cipher.seal(secret)?))
+    Ok(STANDARD.encode(svc.cipher.seal(crate::ports::sealed::TOTP_SECRET, secret)?))
 }
 
 pub fn open_secret(svc: &Service, sealed: &str) -> Result<Vec<u8>> {
     let bytes = STANDARD.decode(sealed).map_err(Error::internal)?;
-    svc.cipher.open(&bytes)
+    svc.cipher.open(crate::ports::sealed::TOTP_SECRET, &bytes)
 }
 
 /// The RFC 6238 code of `secret` for time step `step`.

@@ -365,7 +365,7 @@ struct Sealed {
 
 fn seal(svc: &Service, token: &Sealed) -> Result<String> {
     let bytes = serde_json::to_vec(token).map_err(Error::internal)?;
-    Ok(URL_SAFE_NO_PAD.encode(svc.cipher.seal(&bytes)?))
+    Ok(URL_SAFE_NO_PAD.encode(svc.cipher.seal(crate::ports::sealed::SYNC_TOKEN, &bytes)?))
 }
 
 /// The token's content when it is one of ours, of this purpose, for this dataset.
@@ -380,7 +380,7 @@ fn unseal(
     let sealed = URL_SAFE_NO_PAD.decode(token).ok()?;
     // The caller's input: one that does not open is a bad token (answered as such by the
     // operation), not a server fault, so it is neither an error in the log nor logged itself.
-    let Some(opened) = svc.cipher.open_untrusted(&sealed) else {
+    let Some(opened) = svc.cipher.open_untrusted(crate::ports::sealed::SYNC_TOKEN, &sealed) else {
         tracing::debug!(purpose, "a client's sealed token did not open");
         return None;
     };
@@ -1934,7 +1934,12 @@ mod tests {
         let page = Sealed {
             t: "records-page".into(),
             e: svc.now_secs() + 100,
-            ..serde_json::from_slice(&svc.cipher.open(&URL_SAFE_NO_PAD.decode(&t).unwrap()).unwrap()).unwrap()
+            ..serde_json::from_slice(
+                &svc.cipher
+                    .open(crate::ports::sealed::SYNC_TOKEN, &URL_SAFE_NO_PAD.decode(&t).unwrap())
+                    .unwrap(),
+            )
+            .unwrap()
         };
         let page = seal(&svc, &page).unwrap();
         assert_eq!(open_session(&svc, &page, "us-east-1:ab", "us-east-1:cd", "ds"), None);
@@ -1991,7 +1996,9 @@ mod tests {
         // Base64 of 40 bytes that are no sealed token of ours; and one sealed under another key.
         let garbage = URL_SAFE_NO_PAD.encode([0x5au8; 40]);
         let other_key = crate::ports::AesGcmCipher::new(&[9u8; 32]).unwrap();
-        let foreign = URL_SAFE_NO_PAD.encode(crate::ports::SecretCipher::seal(&other_key, b"{}").unwrap());
+        let foreign = URL_SAFE_NO_PAD.encode(
+            crate::ports::SecretCipher::seal(&other_key, crate::ports::sealed::SYNC_TOKEN, b"{}").unwrap(),
+        );
         let log = Captured::default();
         let _installed = tracing::subscriber::set_default(log.clone());
         for token in [&garbage, &foreign] {
@@ -2010,8 +2017,10 @@ mod tests {
         assert!(log.at(tracing::Level::ERROR).is_empty(), "{}", log.all());
         assert!(!log.all().contains(&garbage) && !log.all().contains(&foreign), "tokens are never logged");
         // A stored secret sealed under another master key is a server fault, logged as one.
-        let stored = crate::ports::SecretCipher::seal(&other_key, b"secret").unwrap();
-        let e = svc.cipher.open(&stored).unwrap_err();
+        let stored =
+            crate::ports::SecretCipher::seal(&other_key, crate::ports::sealed::SRP_VERIFIER, b"secret")
+                .unwrap();
+        let e = svc.cipher.open(crate::ports::sealed::SRP_VERIFIER, &stored).unwrap_err();
         assert_eq!(e.name(), "InternalErrorException");
         let errors = log.at(tracing::Level::ERROR);
         assert_eq!(errors.len(), 1, "{}", log.all());

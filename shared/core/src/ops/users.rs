@@ -36,7 +36,7 @@ pub async fn password_secrets(
     svc.cpu(move || -> Result<(String, SrpVerifier)> {
         let hash = params.hash(&password, &argon_salt)?;
         let (salt, v) = crate::srp::verifier(&suffix, &username, &password, &srp_salt);
-        let sealed = cipher.seal(&v.to_bytes_be())?;
+        let sealed = cipher.seal(crate::ports::sealed::SRP_VERIFIER, &v.to_bytes_be())?;
         Ok((hash, SrpVerifier { salt_hex: salt.to_str_radix(16), sealed_verifier: STANDARD.encode(sealed) }))
     })
     .await?
