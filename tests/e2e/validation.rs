@@ -92,8 +92,17 @@ async fn user_pool_limits_and_integers_follow_the_model() {
         let (status, kind, _) = idp(&env, "ListUsers", &p(&format!(r#","Limit":{huge}"#))).await;
         assert_eq!((status, kind.as_str()), (400, "SerializationException"), "{huge}");
     }
-    // The bounds themselves, and whole numbers however written, are fine.
-    for ok in ["0", "-0", "60", "60.0", "6e1"] {
+    // Whole numbers not written as integers are refused, not taken for absent.
+    for written in ["-0", "60.0", "6e1"] {
+        let (status, kind, message) = idp(&env, "ListUsers", &p(&format!(r#","Limit":{written}"#))).await;
+        assert_eq!((status, kind.as_str()), (400, "SerializationException"), "{written}");
+        assert_eq!(
+            message,
+            "Value in payload for 'Limit' must be written as a plain integer: expected integer"
+        );
+    }
+    // The bounds themselves are fine.
+    for ok in ["0", "60"] {
         let (status, kind, message) = idp(&env, "ListUsers", &p(&format!(r#","Limit":{ok}"#))).await;
         assert_eq!(status, 200, "{ok}: {kind} {message}");
     }
@@ -153,7 +162,7 @@ async fn user_pool_limits_and_integers_follow_the_model() {
             &env,
             "UpdateUserPool",
             &p(&format!(
-                r#","Policies":{{"PasswordPolicy":{{"MinimumLength":8,"PasswordHistorySize":{value}}}}}"#
+                r#","Policies":{{"PasswordPolicy":{{"MinimumLength":17,"PasswordHistorySize":{value}}}}}"#
             )),
         )
         .await;
@@ -162,13 +171,13 @@ async fn user_pool_limits_and_integers_follow_the_model() {
     let (_, _, message) = idp(
         &env,
         "UpdateUserPool",
-        &p(r#","Policies":{"PasswordPolicy":{"MinimumLength":8,"PasswordHistorySize":-1}}"#),
+        &p(r#","Policies":{"PasswordPolicy":{"MinimumLength":17,"PasswordHistorySize":-1}}"#),
     )
     .await;
     assert_eq!(message, ge("policies.passwordPolicy.passwordHistorySize", "-1", 0));
     let described = env.client.describe_user_pool().user_pool_id(&pool).send().await.unwrap();
     let policy = described.user_pool().and_then(|p| p.policies()).and_then(|p| p.password_policy());
-    assert_ne!(policy.and_then(|p| p.minimum_length()), Some(8), "the refused update changed nothing");
+    assert_ne!(policy.and_then(|p| p.minimum_length()), Some(17), "the refused update changed nothing");
 }
 
 #[tokio::test]
