@@ -32,8 +32,11 @@ SHAPE_KEYS = ("type", "required", "min", "max", "pattern", "enum", "sensitive", 
 def compact_shape(shape):
     out = {}
     for key in SHAPE_KEYS:
-        if key in shape and shape[key] not in (None, False, []):
-            out[key] = shape[key]
+        value = shape.get(key)
+        # `min: 0` is a real bound: test for "unset" by identity, as 0 == False in Python.
+        if value is None or value is False or value == []:
+            continue
+        out[key] = value
     if "members" in shape:
         out["members"] = {name: m["shape"] for name, m in shape["members"].items()}
         locations = {

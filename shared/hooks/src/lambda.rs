@@ -96,6 +96,9 @@ pub fn sync_trigger_event(cfg: &SyncConfig, payload: Value) -> Result<CognitoEve
 pub async fn run_pre_signup() -> Result<(), BoxError> {
     init_tracing();
     let cfg = PreSignUpConfig::from_env()?;
+    for warning in cfg.warnings() {
+        tracing::warn!("{warning}");
+    }
     let cfg = &cfg;
     lambda_runtime::run(service_fn(
         move |ev: LambdaEvent<Value>| async move { pre_signup_event(cfg, ev.payload) },

@@ -1,6 +1,6 @@
 //! The pre sign-up hook (`PreSignUp_SignUp`, `PreSignUp_AdminCreateUser`,
 //! `PreSignUp_ExternalProvider`): accepts or refuses a new user by the domain of their `email`
-//! attribute, and auto-confirms / auto-verifies trusted domains.
+//! attribute.
 //!
 //! Order of the rules, first match wins:
 //! 1. no `email` attribute: refused when an email is required (`..._REQUIRE_EMAIL`, or an allow
@@ -10,7 +10,14 @@
 //! 4. the domain is disposable (the built-in list plus the extra list): refused, unless
 //!    disposable checks are off;
 //! 5. an allow list is set and the domain is on neither it nor the trusted list: refused;
-//! 6. the domain is trusted: `autoConfirmUser` (and `autoVerifyEmail` unless turned off).
+//! 6. the domain is trusted: accepted, and `autoConfirmUser` only when
+//!    `..._TRUSTED_AUTO_CONFIRM` is on (off by default).
+//!
+//! A domain match never sets `autoVerifyEmail`: the event carries the address the caller
+//! *claims*, so `SignUp(eve, email=ceo@corp.com)` would otherwise give eve a verified corporate
+//! address and take the email alias from its real holder. Auto-confirm is off by default for the
+//! same reason (an account nobody proved to own, under a trusted domain), and logged as unsafe at
+//! start when on.
 //!
 //! A list entry matches the domain itself and every subdomain (`example.com` covers
 //! `eu.example.com`), case-insensitively. For `PreSignUp_AdminCreateUser` Cognito ignores the
@@ -64,19 +71,30 @@ pub struct PreSignUpConfig {
     /// Refuse the built-in disposable domains and `extra_disposable_domains`.
     pub block_disposable: bool,
     pub extra_disposable_domains: Vec<String>,
-    /// Domains whose users are confirmed at once (`autoConfirmUser`).
+    /// Domains admitted even past the allow list.
     pub trusted_domains: Vec<String>,
-    /// Also mark trusted users' email verified (`autoVerifyEmail`).
-    pub trusted_verify_email: bool,
+    /// Confirm trusted-domain sign-ups at once (`autoConfirmUser`). Unsafe: nobody proved they
+    /// hold the address. Off by default.
+    pub trusted_auto_confirm: bool,
     /// Refuse users without an `email` attribute (implied by a non-empty allow list).
     pub require_email: bool,
 }
 
 impl PreSignUpConfig {
     /// `TESSERA_PRE_SIGNUP_ALLOWED_DOMAINS`, `_DENIED_DOMAINS`, `_DISPOSABLE_DOMAINS` (extra),
-    /// `_BLOCK_DISPOSABLE` (default true), `_TRUSTED_DOMAINS`, `_TRUSTED_VERIFY_EMAIL` (default
-    /// true), `_REQUIRE_EMAIL` (default false). Lists are comma separated.
+    /// `_BLOCK_DISPOSABLE` (default true), `_TRUSTED_DOMAINS`, `_TRUSTED_AUTO_CONFIRM` (default
+    /// false), `_REQUIRE_EMAIL` (default false). Lists are comma separated.
+    ///
+    /// `_TRUSTED_VERIFY_EMAIL=true` (an earlier setting) is refused rather than ignored: the hook
+    /// no longer verifies by domain, and a deployment that asked for it must hear so.
     pub fn from_vars(vars: &Vars) -> Result<Self, ConfigError> {
+        if vars.bool(RETIRED_VERIFY_EMAIL, false)? {
+            return Err(ConfigError(format!(
+                "{RETIRED_VERIFY_EMAIL} is no longer supported: an email domain does not prove that \
+                 the user holds the address, so the pre-signup hook never sets autoVerifyEmail. \
+                 Remove the variable (or set it to false); addresses are verified by code."
+            )));
+        }
         let domains = |name: &str| -> Result<Vec<String>, ConfigError> {
             vars.list(name)
                 .into_iter()
@@ -96,7 +114,7 @@ impl PreSignUpConfig {
             block_disposable: vars.bool("TESSERA_PRE_SIGNUP_BLOCK_DISPOSABLE", true)?,
             extra_disposable_domains: domains("TESSERA_PRE_SIGNUP_DISPOSABLE_DOMAINS")?,
             trusted_domains: domains("TESSERA_PRE_SIGNUP_TRUSTED_DOMAINS")?,
-            trusted_verify_email: vars.bool("TESSERA_PRE_SIGNUP_TRUSTED_VERIFY_EMAIL", true)?,
+            trusted_auto_confirm: vars.bool(AUTO_CONFIRM, false)?,
             require_email: vars.bool("TESSERA_PRE_SIGNUP_REQUIRE_EMAIL", false)?,
         })
     }
@@ -104,7 +122,29 @@ impl PreSignUpConfig {
     pub fn from_env() -> Result<Self, ConfigError> {
         Self::from_vars(&Vars::env())
     }
+
+    /// What the function logs as a warning at start: settings that weaken sign-up.
+    pub fn warnings(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if self.trusted_auto_confirm {
+            if self.trusted_domains.is_empty() {
+                out.push(format!("{AUTO_CONFIRM} is on but no trusted domain is set: it has no effect"));
+            } else {
+                out.push(format!(
+                    "UNSAFE: {AUTO_CONFIRM} is on: sign-ups claiming an address at {} are confirmed \
+                     without proof that they hold it (their email stays unverified)",
+                    self.trusted_domains.join(", ")
+                ));
+            }
+        }
+        out
+    }
 }
+
+/// Turns on `autoConfirmUser` for trusted domains.
+pub const AUTO_CONFIRM: &str = "TESSERA_PRE_SIGNUP_TRUSTED_AUTO_CONFIRM";
+/// The retired setting that made a domain match verify the address.
+pub const RETIRED_VERIFY_EMAIL: &str = "TESSERA_PRE_SIGNUP_TRUSTED_VERIFY_EMAIL";
 
 fn normalise_domain(d: &str) -> String {
     d.trim().trim_end_matches('.').trim_start_matches('@').to_lowercase()
@@ -183,10 +223,10 @@ pub fn decide(
             format!("Sign-up is limited to approved email domains, and {domain} is not one of them"),
         ));
     }
-    // Cognito ignores the flags for AdminCreateUser; leave them false there.
-    if trusted && source != Some(Source::AdminCreateUser) {
+    // Cognito ignores the flags for AdminCreateUser; leave them false there. A domain never
+    // verifies an address (autoVerifyEmail stays false): see the module comment.
+    if trusted && cfg.trusted_auto_confirm && source != Some(Source::AdminCreateUser) {
         response.auto_confirm_user = true;
-        response.auto_verify_email = cfg.trusted_verify_email;
     }
     Ok(response)
 }
@@ -256,7 +296,8 @@ mod tests {
         assert_eq!(c.allowed_domains, ["example.com", "partner.example.net"]);
         assert_eq!(c.denied_domains, ["banned.example.com"]);
         assert_eq!(c.extra_disposable_domains, ["throwaway.test"]);
-        assert!(c.block_disposable && c.trusted_verify_email && !c.require_email);
+        assert!(c.block_disposable && !c.trusted_auto_confirm && !c.require_email);
+        assert!(c.warnings().is_empty(), "the safe defaults warn of nothing");
         let bad = vars_map(&[("TESSERA_PRE_SIGNUP_DENIED_DOMAINS", "not a domain!")]);
         assert!(PreSignUpConfig::from_vars(&Vars::map(&bad)).is_err());
         let bad = vars_map(&[("TESSERA_PRE_SIGNUP_BLOCK_DISPOSABLE", "maybe")]);
@@ -265,8 +306,9 @@ mod tests {
         assert!(none.allowed_domains.is_empty() && none.block_disposable);
     }
 
+    /// The sample's trusted sign-up is admitted, and neither confirmed nor verified by default.
     #[test]
-    fn trusted_domain_sample_is_confirmed_and_verified() {
+    fn trusted_domain_sample_is_admitted_only() {
         let input = sample("sign-up-trusted");
         let out = serde_json::to_value(pre_signup_event(&cfg(), input.clone()).unwrap()).unwrap();
         let expected: Value =
@@ -279,15 +321,61 @@ mod tests {
         assert_eq!(out, same);
     }
 
+    /// Issue 14, finding 2: `SignUp(eve, email=ceo@corp.com)` must not come back with a
+    /// verified address, whatever the settings, whatever the source.
     #[test]
-    fn trusted_verify_email_can_be_turned_off() {
-        let c = PreSignUpConfig { trusted_verify_email: false, ..cfg() };
-        let out = pre_signup_event(&c, sample("sign-up-trusted")).unwrap();
-        assert!(
-            out.response.auto_confirm_user
-                && !out.response.auto_verify_email
-                && !out.response.auto_verify_phone
+    fn a_domain_match_never_verifies() {
+        let vars = vars_map(&[("TESSERA_PRE_SIGNUP_TRUSTED_DOMAINS", "corp.com"), (AUTO_CONFIRM, "true")]);
+        let c = PreSignUpConfig::from_vars(&Vars::map(&vars)).unwrap();
+        for source in ["PreSignUp_SignUp", "PreSignUp_ExternalProvider", "PreSignUp_AdminCreateUser"] {
+            for email in ["ceo@corp.com", "CEO@Corp.COM", "ceo@eu.corp.com"] {
+                let mut e = event_with(source, json!({ "email": email }));
+                // Even an event that arrives with the flags set leaves without them.
+                e["response"] =
+                    json!({"autoConfirmUser": true, "autoVerifyEmail": true, "autoVerifyPhone": true});
+                let out = pre_signup_event(&c, e).unwrap();
+                assert!(
+                    !out.response.auto_verify_email && !out.response.auto_verify_phone,
+                    "{source} {email}"
+                );
+                assert_eq!(out.response.auto_confirm_user, source != "PreSignUp_AdminCreateUser", "{source}");
+            }
+        }
+    }
+
+    #[test]
+    fn auto_confirm_is_off_by_default_and_warned_about_when_on() {
+        let trusted = vars_map(&[("TESSERA_PRE_SIGNUP_TRUSTED_DOMAINS", "corp.com")]);
+        let c = PreSignUpConfig::from_vars(&Vars::map(&trusted)).unwrap();
+        assert!(!c.trusted_auto_confirm);
+        let out =
+            pre_signup_event(&c, event_with("PreSignUp_SignUp", json!({"email": "a@corp.com"}))).unwrap();
+        assert!(!out.response.auto_confirm_user && !out.response.auto_verify_email);
+        let on = PreSignUpConfig { trusted_auto_confirm: true, ..c.clone() };
+        assert_eq!(
+            on.warnings(),
+            ["UNSAFE: TESSERA_PRE_SIGNUP_TRUSTED_AUTO_CONFIRM is on: sign-ups claiming an address at corp.com \
+              are confirmed without proof that they hold it (their email stays unverified)"]
         );
+        let useless = PreSignUpConfig { trusted_auto_confirm: true, ..PreSignUpConfig::default() };
+        assert!(useless.warnings()[0].contains("no effect"));
+        // Untrusted domains are never confirmed, with the setting on.
+        let out =
+            pre_signup_event(&on, event_with("PreSignUp_SignUp", json!({"email": "a@other.org"}))).unwrap();
+        assert!(!out.response.auto_confirm_user);
+    }
+
+    #[test]
+    fn the_retired_verify_setting_is_refused_not_ignored() {
+        let asked = vars_map(&[(RETIRED_VERIFY_EMAIL, "true")]);
+        let err = PreSignUpConfig::from_vars(&Vars::map(&asked)).unwrap_err();
+        assert!(err.0.starts_with("TESSERA_PRE_SIGNUP_TRUSTED_VERIFY_EMAIL is no longer supported"), "{err}");
+        for off in ["false", "", "0"] {
+            let vars = vars_map(&[(RETIRED_VERIFY_EMAIL, off)]);
+            assert!(PreSignUpConfig::from_vars(&Vars::map(&vars)).is_ok(), "{off:?}");
+        }
+        let nonsense = vars_map(&[(AUTO_CONFIRM, "sometimes")]);
+        assert!(PreSignUpConfig::from_vars(&Vars::map(&nonsense)).is_err());
     }
 
     #[test]
@@ -384,14 +472,18 @@ mod tests {
     #[test]
     fn external_provider_sample_is_trusted() {
         let out = pre_signup_event(&cfg(), sample("external-provider")).unwrap();
-        assert!(out.response.auto_confirm_user && out.response.auto_verify_email);
+        assert!(!out.response.auto_confirm_user && !out.response.auto_verify_email);
+        let on = PreSignUpConfig { trusted_auto_confirm: true, ..cfg() };
+        let out = pre_signup_event(&on, sample("external-provider")).unwrap();
+        assert!(out.response.auto_confirm_user && !out.response.auto_verify_email);
     }
 
     #[test]
     fn lenient_about_the_incoming_response() {
         let mut e = sample("sign-up-trusted");
         e["response"] = json!({});
-        assert!(pre_signup_event(&cfg(), e.clone()).unwrap().response.auto_confirm_user);
+        let on = PreSignUpConfig { trusted_auto_confirm: true, ..cfg() };
+        assert!(pre_signup_event(&on, e.clone()).unwrap().response.auto_confirm_user);
         e.as_object_mut().unwrap().remove("response");
         assert!(pre_signup_event(&cfg(), e).is_ok());
         let err = pre_signup_event(&cfg(), json!({"triggerSource": "PreSignUp_SignUp"})).unwrap_err();

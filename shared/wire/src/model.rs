@@ -380,13 +380,14 @@ impl Kind {
         }
     }
 
-    /// The integral range a JSON number must fit, for the integral kinds.
-    fn integral_range(self) -> Option<(f64, f64)> {
+    /// The range a JSON number must fit, for the integral kinds (exact, not via f64: 2^63
+    /// rounds to `i64::MAX as f64`).
+    fn integral_range(self) -> Option<(i128, i128)> {
         match self {
-            Kind::Integer => Some((i32::MIN as f64, i32::MAX as f64)),
-            Kind::Long => Some((i64::MIN as f64, i64::MAX as f64)),
-            Kind::Short => Some((i16::MIN as f64, i16::MAX as f64)),
-            Kind::Byte => Some((i8::MIN as f64, i8::MAX as f64)),
+            Kind::Integer => Some((i32::MIN.into(), i32::MAX.into())),
+            Kind::Long => Some((i64::MIN.into(), i64::MAX.into())),
+            Kind::Short => Some((i16::MIN.into(), i16::MAX.into())),
+            Kind::Byte => Some((i8::MIN.into(), i8::MAX.into())),
             _ => None,
         }
     }
@@ -488,6 +489,8 @@ enum Checked {
         text: Option<String>,
     },
     Number(f64),
+    /// Integral members: the exact value.
+    Integer(i128),
     /// Booleans and timestamps: nothing to constrain.
     Plain,
 }
@@ -523,7 +526,7 @@ impl<'a> Validator<'a> {
             _ => {
                 let checked = self.scalar(shape, value)?;
                 for constraint in self.failures(shape, &checked) {
-                    let shown = shown_scalar(shape, value, &checked);
+                    let shown = shown_scalar(value, &checked);
                     self.violation(Some(shown), sensitive, &constraint);
                 }
                 Ok(())
@@ -692,20 +695,49 @@ impl<'a> Validator<'a> {
             (Kind::Boolean, Value::Bool(_)) => Ok(Checked::Plain),
             (Kind::Timestamp, Value::Number(_)) => Ok(Checked::Plain),
             (Kind::Float | Kind::Double, Value::Number(n)) => Ok(Checked::Number(n.as_f64().unwrap_or(0.0))),
-            (kind, Value::Number(n)) if kind.integral_range().is_some() => {
-                // Coral truncates a fractional number given for an integral member.
-                let v = n.as_f64().unwrap_or(0.0).trunc();
-                match kind.integral_range() {
-                    Some((lo, hi)) if v >= lo && v <= hi => Ok(Checked::Number(v)),
-                    _ => Err(WireError::serialization(format!(
-                        "Value in payload for '{}' is out of range for {}",
-                        self.wire_path(),
-                        kind.name()
-                    ))),
-                }
-            }
+            (kind, Value::Number(n)) => match kind.integral_range() {
+                Some(range) => self.integral(n, kind, range),
+                None => Err(self.type_error(kind)),
+            },
             (kind, _) => Err(self.type_error(kind)),
         }
+    }
+
+    /// An integral member's JSON number: an integer literal within the type's range. Coral
+    /// would truncate `1.5` to 1; Tessera refuses it, and also a whole number written as a
+    /// decimal or exponent (`60.0`, `6e1`, `-0`), which the domain could not read as an
+    /// integer (docs/security.md, "Numbers follow the API model").
+    fn integral(
+        &self,
+        n: &serde_json::Number,
+        kind: Kind,
+        (lo, hi): (i128, i128),
+    ) -> Result<Checked, WireError> {
+        let out_of_range = || {
+            WireError::serialization(format!(
+                "Value in payload for '{}' is out of range for {}",
+                self.wire_path(),
+                kind.name()
+            ))
+        };
+        // Exact, not through f64: 2^63 would round to `i64::MAX as f64`.
+        let exact = n.as_i64().map(i128::from).or_else(|| n.as_u64().map(i128::from));
+        if let Some(v) = exact {
+            return if (lo..=hi).contains(&v) { Ok(Checked::Integer(v)) } else { Err(out_of_range()) };
+        }
+        let f = n.as_f64().unwrap_or(f64::NAN);
+        let problem = if !f.is_finite() || f.fract() != 0.0 {
+            "is not a whole number"
+        } else if f < lo as f64 || f > hi as f64 {
+            return Err(out_of_range());
+        } else {
+            "must be written as a plain integer"
+        };
+        Err(WireError::serialization(format!(
+            "Value in payload for '{}' {problem}: expected {}",
+            self.wire_path(),
+            kind.name()
+        )))
     }
 
     /// The constraints of a scalar shape this (type-checked) value breaks, in Coral's order.
@@ -741,6 +773,16 @@ impl<'a> Validator<'a> {
                     out.push(format!("Member must have value less than or equal to {}", shape.bound(max)));
                 }
                 if let Some(min) = shape.min.filter(|m| v < m) {
+                    out.push(format!("Member must have value greater than or equal to {}", shape.bound(min)));
+                }
+            }
+            Checked::Integer(v) => {
+                // The model's bounds are whole numbers well inside f64's exact range.
+                let v = *v as f64;
+                if let Some(max) = shape.max.filter(|m| v > *m) {
+                    out.push(format!("Member must have value less than or equal to {}", shape.bound(max)));
+                }
+                if let Some(min) = shape.min.filter(|m| v < *m) {
                     out.push(format!("Member must have value greater than or equal to {}", shape.bound(min)));
                 }
             }
@@ -819,10 +861,10 @@ impl<'a> Validator<'a> {
     }
 }
 
-/// A scalar as Coral prints it in a message (integral members after truncation).
-fn shown_scalar(shape: &Shape, value: &Value, checked: &Checked) -> String {
+/// A scalar as Coral prints it in a message (integral members as the integer read).
+fn shown_scalar(value: &Value, checked: &Checked) -> String {
     match checked {
-        Checked::Number(v) if shape.kind.integral_range().is_some() => format!("{}", *v as i64),
+        Checked::Integer(v) => format!("{v}"),
         _ => coral_repr(value),
     }
 }
@@ -1510,8 +1552,10 @@ mod tests {
     #[test]
     fn numbers_and_timestamps() {
         let m = idp();
-        // A fractional number for an integer member is truncated, as Coral does.
-        m.validate_input("ListUserPools", &json!({"MaxResults": 60.9})).unwrap();
+        // A fraction is refused, not truncated as Coral would (docs/security.md).
+        let err = m.validate_input("ListUserPools", &json!({"MaxResults": 60.9})).unwrap_err();
+        assert_eq!(err.name, "SerializationException");
+        assert_eq!(err.message, "Value in payload for 'MaxResults' is not a whole number: expected integer");
         assert_eq!(
             invalid("ListUserPools", json!({"MaxResults": 61})),
             "1 validation error detected: Value '61' at 'maxResults' failed to satisfy constraint: \
@@ -1586,6 +1630,266 @@ mod tests {
             "1 validation error detected: Value '5' at 'policies.passwordPolicy.minimumLength' failed to satisfy \
              constraint: Member must have value greater than or equal to 6"
         );
+    }
+
+    /// Finding 9 of issue 14: `min: 0` was lost when the model was compacted (0 is falsy in
+    /// Python), so negative limits, precedences and validities passed.
+    #[test]
+    fn zero_minimums_are_enforced() {
+        let ge0 = |path: &str, v: &str| {
+            format!(
+                "1 validation error detected: Value '{v}' at '{path}' failed to satisfy constraint: \
+                 Member must have value greater than or equal to 0"
+            )
+        };
+        let cases = [
+            ("ListUsers", json!({"UserPoolId": POOL, "Limit": -1}), "limit"),
+            ("ListGroups", json!({"UserPoolId": POOL, "Limit": -1}), "limit"),
+            ("ListUsersInGroup", json!({"UserPoolId": POOL, "GroupName": "g", "Limit": -1}), "limit"),
+            ("AdminListGroupsForUser", json!({"UserPoolId": POOL, "Username": "u", "Limit": -1}), "limit"),
+            ("AdminListDevices", json!({"UserPoolId": POOL, "Username": "u", "Limit": -1}), "limit"),
+            ("ListDevices", json!({"AccessToken": "t", "Limit": -1}), "limit"),
+            (
+                "AdminListUserAuthEvents",
+                json!({"UserPoolId": POOL, "Username": "u", "MaxResults": -1}),
+                "maxResults",
+            ),
+            ("ListIdentityProviders", json!({"UserPoolId": POOL, "MaxResults": -1}), "maxResults"),
+            ("CreateGroup", json!({"UserPoolId": POOL, "GroupName": "g", "Precedence": -1}), "precedence"),
+            ("UpdateGroup", json!({"UserPoolId": POOL, "GroupName": "g", "Precedence": -1}), "precedence"),
+            (
+                "CreateUserPoolClient",
+                json!({"UserPoolId": POOL, "ClientName": "c", "RefreshTokenValidity": -1}),
+                "refreshTokenValidity",
+            ),
+            (
+                "CreateUserPool",
+                json!({"PoolName": "p", "Policies": {"PasswordPolicy": {"PasswordHistorySize": -1}}}),
+                "policies.passwordPolicy.passwordHistorySize",
+            ),
+            (
+                "CreateUserPool",
+                json!({"PoolName": "p", "Policies": {"PasswordPolicy": {"TemporaryPasswordValidityDays": -1}}}),
+                "policies.passwordPolicy.temporaryPasswordValidityDays",
+            ),
+            (
+                "UpdateUserPool",
+                json!({"UserPoolId": POOL, "AdminCreateUserConfig": {"UnusedAccountValidityDays": -1}}),
+                "adminCreateUserConfig.unusedAccountValidityDays",
+            ),
+        ];
+        for (op, body, path) in cases {
+            assert_eq!(invalid(op, body.clone()), ge0(path, "-1"), "{op}");
+            // The bound itself is fine.
+            let zero = serde_json::to_string(&body).unwrap().replace("-1", "0");
+            idp().validate_input(op, &serde_json::from_str(&zero).unwrap()).unwrap();
+        }
+        // The string and list minimums of 0 never fail, and are listed as Coral lists them.
+        let m = idp();
+        m.validate_input(
+            "UpdateUserPoolClient",
+            &json!({"UserPoolId": POOL, "ClientId": CLIENT, "CallbackURLs": []}),
+        )
+        .unwrap();
+    }
+
+    /// Integral members take whole numbers only, in their type's range, exactly.
+    #[test]
+    fn integral_members_take_whole_numbers() {
+        let m = idp();
+        let body = |limit: &str| -> Value {
+            serde_json::from_str(&format!(r#"{{"UserPoolId":"{POOL}","Limit":{limit}}}"#)).unwrap()
+        };
+        for ok in ["0", "60"] {
+            m.validate_input("ListUsers", &body(ok)).unwrap_or_else(|e| panic!("{ok}: {e:?}"));
+        }
+        // Whole numbers written otherwise: serde_json holds them as f64, which the domain's
+        // integer reads would take for absent. Refused, not ignored.
+        for written in ["-0", "0.0", "1.0", "6e1", "60.000", "-1.0"] {
+            let err = m.validate_input("ListUsers", &body(written)).unwrap_err();
+            assert_eq!(
+                (err.name, err.message.as_str()),
+                (
+                    "SerializationException",
+                    "Value in payload for 'Limit' must be written as a plain integer: expected integer"
+                ),
+                "{written}"
+            );
+        }
+        for fraction in ["1.5", "-0.5", "0.1", "59.999999", "1e-3"] {
+            let err = m.validate_input("ListUsers", &body(fraction)).unwrap_err();
+            assert_eq!(
+                (err.name, err.message.as_str()),
+                (
+                    "SerializationException",
+                    "Value in payload for 'Limit' is not a whole number: expected integer"
+                ),
+                "{fraction}"
+            );
+        }
+        // Beyond the member's type: i32 for integer, i64 for long (exactly, not through f64).
+        for huge in
+            ["2147483648", "-2147483649", "18446744073709551616", "1e300", "-1e300", "9223372036854775808"]
+        {
+            let err = m.validate_input("ListUsers", &body(huge)).unwrap_err();
+            assert_eq!(
+                (err.name, err.message.as_str()),
+                ("SerializationException", "Value in payload for 'Limit' is out of range for integer"),
+                "{huge}"
+            );
+        }
+        // 2147483647 is an integer, and over the model's max.
+        assert!(invalid("ListUsers", body("2147483647")).contains("Value '2147483647' at 'limit'"));
+        // Numbers in strings, booleans, null (= absent).
+        for other in [r#""5""#, "true", "[5]", "{}"] {
+            let err = m.validate_input("ListUsers", &body(other)).unwrap_err();
+            assert_eq!(
+                err.message, "Unexpected value type in payload for 'Limit': expected integer",
+                "{other}"
+            );
+        }
+        m.validate_input("ListUsers", &body("null")).unwrap();
+        // Token validities, password history, precedence: the same rules.
+        let err = m
+            .validate_input(
+                "CreateUserPoolClient",
+                &json!({"UserPoolId": POOL, "ClientName": "c", "AccessTokenValidity": 1.5}),
+            )
+            .unwrap_err();
+        assert_eq!(
+            err.message,
+            "Value in payload for 'AccessTokenValidity' is not a whole number: expected integer"
+        );
+        let err = m
+            .validate_input("CreateGroup", &json!({"UserPoolId": POOL, "GroupName": "g", "Precedence": 0.5}))
+            .unwrap_err();
+        assert_eq!(err.name, "SerializationException");
+        // Long members (identity pools' TokenDuration) and Sync's.
+        let id = ApiModel::cognito_identity();
+        let dev = |d: &str| -> Value {
+            serde_json::from_str(&format!(
+                r#"{{"IdentityPoolId":"us-east-1:0000","Logins":{{"a":"b"}},"TokenDuration":{d}}}"#
+            ))
+            .unwrap()
+        };
+        for (d, expect) in [
+            ("0", "InvalidParameterException"),
+            ("86401", "InvalidParameterException"),
+            ("1.5", "SerializationException"),
+            ("9223372036854775807", "InvalidParameterException"),
+            ("9223372036854775808", "SerializationException"),
+            ("1e19", "SerializationException"),
+        ] {
+            let err = id.validate_input("GetOpenIdTokenForDeveloperIdentity", &dev(d)).unwrap_err();
+            assert_eq!(err.name, expect, "{d}: {}", err.message);
+        }
+        let sync = ApiModel::cognito_sync();
+        let records = |c: &str| -> Value {
+            serde_json::from_str(&format!(
+                r#"{{"IdentityPoolId":"us-east-1:0000","IdentityId":"us-east-1:0000","DatasetName":"d",
+                    "SyncSessionToken":"t","RecordPatches":[{{"Op":"replace","Key":"k","SyncCount":{c}}}]}}"#
+            ))
+            .unwrap()
+        };
+        sync.validate_input("UpdateRecords", &records("3")).unwrap();
+        let err = sync.validate_input("UpdateRecords", &records("2.5")).unwrap_err();
+        assert_eq!(
+            err.message,
+            "Value in payload for 'RecordPatches[0].SyncCount' is not a whole number: expected long"
+        );
+        // A decimal past 2^53 cannot even be exact: refused, not silently rounded.
+        let err = sync.validate_input("UpdateRecords", &records("9007199254740993.0")).unwrap_err();
+        assert_eq!(err.name, "SerializationException");
+    }
+
+    /// Every integral member of every operation of the three services, wherever it is nested:
+    /// a fraction, a number in a string and a value past each model bound are refused.
+    #[test]
+    fn every_integral_member_of_every_operation_is_checked() {
+        #[derive(Clone)]
+        enum P {
+            Member(String),
+            Index,
+        }
+        fn paths(m: &ApiModel, shape: &str, at: &mut Vec<P>, out: &mut Vec<(Vec<P>, String)>, depth: usize) {
+            let Some(s) = m.shapes.get(shape) else { return };
+            if depth > 6 {
+                return;
+            }
+            match s.kind {
+                Kind::Structure if !s.document => {
+                    for (name, target) in &s.members {
+                        at.push(P::Member(name.clone()));
+                        paths(m, target, at, out, depth + 1);
+                        at.pop();
+                    }
+                }
+                Kind::List => {
+                    if let Some(member) = &s.member {
+                        if m.shapes.get(member).is_some_and(|e| !e.kind.is_scalar()) {
+                            at.push(P::Index);
+                            paths(m, member, at, out, depth + 1);
+                            at.pop();
+                        }
+                    }
+                }
+                k if k.integral_range().is_some() => out.push((at.clone(), shape.to_string())),
+                _ => {}
+            }
+        }
+        fn body(at: &[P], leaf: Value) -> Value {
+            match at.split_first() {
+                None => leaf,
+                Some((P::Member(name), rest)) => json!({ name.as_str(): body(rest, leaf) }),
+                Some((P::Index, rest)) => json!([body(rest, leaf)]),
+            }
+        }
+        fn coral(at: &[P]) -> String {
+            let mut out = Vec::new();
+            for seg in at {
+                match seg {
+                    P::Member(n) => out.push(format!("{}{}", n[..1].to_lowercase(), &n[1..])),
+                    P::Index => out.push("1.member".to_string()),
+                }
+            }
+            out.join(".")
+        }
+        let mut checked = 0;
+        for m in [ApiModel::cognito_idp(), ApiModel::cognito_identity(), ApiModel::cognito_sync()] {
+            for op in m.operations.values() {
+                let mut found = Vec::new();
+                paths(m, op.input.as_deref().unwrap_or(""), &mut Vec::new(), &mut found, 0);
+                for (at, shape_name) in found {
+                    let shape = &m.shapes[&shape_name];
+                    let ctx = format!("{} {}", op.name, coral(&at));
+                    let err = m.validate_input(&op.name, &body(&at, json!(1.5))).unwrap_err();
+                    assert_eq!(err.name, "SerializationException", "{ctx}");
+                    assert!(err.message.contains("is not a whole number"), "{ctx}: {}", err.message);
+                    let err = m.validate_input(&op.name, &body(&at, json!("1"))).unwrap_err();
+                    assert_eq!(err.name, "SerializationException", "{ctx}");
+                    let err = m.validate_input(&op.name, &body(&at, json!(1e300))).unwrap_err();
+                    assert!(err.message.contains("is out of range"), "{ctx}: {}", err.message);
+                    for (bound, past, word) in [
+                        (shape.min, shape.min.map(|b| b - 1.0), "greater"),
+                        (shape.max, shape.max.map(|b| b + 1.0), "less"),
+                    ] {
+                        let (Some(bound), Some(past)) = (bound, past) else { continue };
+                        let err = m.validate_input(&op.name, &body(&at, json!(past as i64))).unwrap_err();
+                        let needle = format!(
+                            "Value '{}' at '{}' failed to satisfy constraint: Member must have value {word} \
+                             than or equal to {}",
+                            past as i64,
+                            coral(&at),
+                            bound as i64
+                        );
+                        assert!(err.message.contains(&needle), "{ctx}: {}", err.message);
+                        checked += 1;
+                    }
+                }
+            }
+        }
+        // 40-odd bounded integral members across the three models (a floor, not an exact count).
+        assert!(checked >= 40, "{checked}");
     }
 
     #[test]
