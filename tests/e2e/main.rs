@@ -7,6 +7,8 @@ mod srp_proof;
 
 mod admin_users;
 mod aliases;
+mod attack_sigv4;
+mod attack_tokens;
 mod attributes;
 mod auth;
 mod auth_factors;
