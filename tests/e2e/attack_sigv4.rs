@@ -14,7 +14,8 @@ use std::time::{Duration, SystemTime};
 const MISMATCH: &str = "InvalidSignatureException: The request signature we calculated does not match \
                         the signature you provided. Check your AWS Secret Access Key and signing method. \
                         Consult the service documentation for details.";
-const UNRECOGNIZED: &str = "UnrecognizedClientException: The security token included in the request is invalid.";
+const UNRECOGNIZED: &str =
+    "UnrecognizedClientException: The security token included in the request is invalid.";
 const IDP: &str = "AWSCognitoIdentityProviderService.";
 
 /// A request before signing.
@@ -67,7 +68,8 @@ fn signed(url: &str, req: &Req, s: Signer<'_>) -> Req {
         .build()
         .unwrap()
         .into();
-    let body = if s.unsigned_payload { SignableBody::UnsignedPayload } else { SignableBody::Bytes(&req.body) };
+    let body =
+        if s.unsigned_payload { SignableBody::UnsignedPayload } else { SignableBody::Bytes(&req.body) };
     let request = SignableRequest::new(
         req.method,
         format!("{url}{}", req.path),
@@ -157,24 +159,32 @@ on_both_stores!(tampered_admin_calls_are_refused_and_take_no_effect, |env| {
     cases.push(("unknown key", signed(url, &create_user(&pool, "victim-2"), unknown), UNRECOGNIZED.into()));
 
     // More than five minutes old, and more than five minutes ahead.
-    let stale = signed(url, &create_user(&pool, "victim-3"), Signer { at: now - Duration::from_secs(330), ..idp });
-    let stale_msg = format!("InvalidSignatureException: Signature expired: {} is now earlier than", amz_date(&stale));
+    let stale =
+        signed(url, &create_user(&pool, "victim-3"), Signer { at: now - Duration::from_secs(330), ..idp });
+    let stale_msg =
+        format!("InvalidSignatureException: Signature expired: {} is now earlier than", amz_date(&stale));
     cases.push(("stale date", stale, stale_msg));
-    let future = signed(url, &create_user(&pool, "victim-4"), Signer { at: now + Duration::from_secs(330), ..idp });
-    let future_msg =
-        format!("InvalidSignatureException: Signature not yet current: {} is still later than", amz_date(&future));
+    let future =
+        signed(url, &create_user(&pool, "victim-4"), Signer { at: now + Duration::from_secs(330), ..idp });
+    let future_msg = format!(
+        "InvalidSignatureException: Signature not yet current: {} is still later than",
+        amz_date(&future)
+    );
     cases.push(("future date", future, future_msg));
 
     // Changed after signing: the body, a signed header, the date header.
     let mut body = signed(url, &create_user(&pool, "victim-5"), idp);
-    body.body = json!({"UserPoolId": pool, "Username": "victim-6", "MessageAction": "SUPPRESS"}).to_string().into_bytes();
+    body.body = json!({"UserPoolId": pool, "Username": "victim-6", "MessageAction": "SUPPRESS"})
+        .to_string()
+        .into_bytes();
     cases.push(("altered body", body, MISMATCH.into()));
     let mut content_type = signed(url, &create_user(&pool, "victim-7"), idp);
     set_header(&mut content_type, "Content-Type", "application/x-amz-json-1.0");
     cases.push(("altered signed Content-Type", content_type, MISMATCH.into()));
     let mut date = signed(url, &create_user(&pool, "victim-8"), idp);
     let later = date.headers.iter().find(|(n, _)| n == "x-amz-date").unwrap().1.replace('Z', "");
-    let bumped = format!("{}{}Z", &later[..later.len() - 1], (later.as_bytes()[later.len() - 1] - b'0' + 1) % 10);
+    let bumped =
+        format!("{}{}Z", &later[..later.len() - 1], (later.as_bytes()[later.len() - 1] - b'0' + 1) % 10);
     set_header(&mut date, "x-amz-date", &bumped);
     cases.push(("altered signed X-Amz-Date", date, MISMATCH.into()));
 
@@ -185,8 +195,9 @@ on_both_stores!(tampered_admin_calls_are_refused_and_take_no_effect, |env| {
     assert_eq!(header(&as_is, "x-amz-content-sha256"), "UNSIGNED-PAYLOAD");
     cases.push(("UNSIGNED-PAYLOAD", as_is, MISMATCH.into()));
     let mut swapped = signed(url, &create_user(&pool, "victim-10"), unsigned);
-    swapped.body =
-        json!({"UserPoolId": pool, "Username": "victim-11", "MessageAction": "SUPPRESS"}).to_string().into_bytes();
+    swapped.body = json!({"UserPoolId": pool, "Username": "victim-11", "MessageAction": "SUPPRESS"})
+        .to_string()
+        .into_bytes();
     cases.push(("UNSIGNED-PAYLOAD, body swapped", swapped, MISMATCH.into()));
 
     for (case, req, expected) in &cases {
@@ -201,7 +212,8 @@ on_both_stores!(tampered_admin_calls_are_refused_and_take_no_effect, |env| {
 
     // A replay of a signed AdminGetUser as AdminDeleteUser (same body, which both accept): the
     // target header is signed, so the signature no longer matches and the user stays.
-    let get = signed(url, &idp_call("AdminGetUser", &json!({"UserPoolId": pool, "Username": "control"})), idp);
+    let get =
+        signed(url, &idp_call("AdminGetUser", &json!({"UserPoolId": pool, "Username": "control"})), idp);
     assert_eq!(send(url, &get).await.1, "OK");
     let mut as_delete = get.clone();
     set_header(&mut as_delete, "X-Amz-Target", &format!("{IDP}AdminDeleteUser"));
@@ -223,10 +235,7 @@ on_both_stores!(tampered_admin_calls_are_refused_and_take_no_effect, |env| {
     let (status, answer, _) = send(url, &injected).await;
     assert_eq!(
         (status, answer.as_str()),
-        (
-            400,
-            "InvalidSignatureException: 'X-Amz-Target' must be a 'SignedHeader' in the AWS Authorization."
-        ),
+        (400, "InvalidSignatureException: 'X-Amz-Target' must be a 'SignedHeader' in the AWS Authorization."),
         "unsigned target injected"
     );
     refused += 3;
@@ -244,7 +253,9 @@ on_both_stores!(tampered_identity_calls_are_refused_and_take_no_effect, |env| {
             ("Content-Type".into(), "application/x-amz-json-1.1".into()),
             ("X-Amz-Target".into(), "AWSCognitoIdentityService.CreateIdentityPool".into()),
         ],
-        body: json!({"IdentityPoolName": name, "AllowUnauthenticatedIdentities": false}).to_string().into_bytes(),
+        body: json!({"IdentityPoolName": name, "AllowUnauthenticatedIdentities": false})
+            .to_string()
+            .into_bytes(),
     };
     let (_, answer, _) = send(url, &signed(url, &create("control"), ci)).await;
     assert_eq!(answer, "OK");
@@ -252,8 +263,9 @@ on_both_stores!(tampered_identity_calls_are_refused_and_take_no_effect, |env| {
     let wrong = signed(url, &create("victim1"), Signer { secret: "not-the-admin-secret", ..ci });
     assert_eq!(send(url, &wrong).await.1, MISMATCH, "wrong secret");
     let mut altered = signed(url, &create("victim2"), ci);
-    altered.body =
-        json!({"IdentityPoolName": "victim3", "AllowUnauthenticatedIdentities": true}).to_string().into_bytes();
+    altered.body = json!({"IdentityPoolName": "victim3", "AllowUnauthenticatedIdentities": true})
+        .to_string()
+        .into_bytes();
     assert_eq!(send(url, &altered).await.1, MISMATCH, "altered body");
     let unknown = signed(url, &create("victim4"), Signer { key: "AKIAUNKNOWNKEY000000", ..ci });
     assert_eq!(send(url, &unknown).await.1, UNRECOGNIZED, "unknown key");
@@ -298,7 +310,23 @@ on_both_stores!(tampered_sync_calls_are_refused_and_take_no_effect, |env| {
         .unwrap()
         .identity_pool_id()
         .to_string();
-    let id = identity_admin.get_id().identity_pool_id(&pool).send().await.unwrap().identity_id().unwrap().to_string();
+    // Guests need a role for GetCredentialsForIdentity.
+    identity_admin
+        .set_identity_pool_roles()
+        .identity_pool_id(&pool)
+        .roles("unauthenticated", "arn:aws:iam::123456789012:role/guest")
+        .send()
+        .await
+        .unwrap();
+    let id = identity_admin
+        .get_id()
+        .identity_pool_id(&pool)
+        .send()
+        .await
+        .unwrap()
+        .identity_id()
+        .unwrap()
+        .to_string();
     let creds = identity_admin.get_credentials_for_identity().identity_id(&id).send().await.unwrap();
     let creds = creds.credentials().unwrap();
     let (akid, secret, token) =
@@ -314,7 +342,8 @@ on_both_stores!(tampered_sync_calls_are_refused_and_take_no_effect, |env| {
 
     // Controls: both signers' genuine calls write.
     for (who, signer) in [("admin", admin), ("identity", guest)] {
-        let req = signed(url, &update_records(&pool, &id, &session().await, &format!("control-{who}")), signer);
+        let req =
+            signed(url, &update_records(&pool, &id, &session().await, &format!("control-{who}")), signer);
         let (status, answer, _) = send(url, &req).await;
         assert_eq!((status, answer.as_str()), (200, "OK"), "{who}");
     }
@@ -325,13 +354,15 @@ on_both_stores!(tampered_sync_calls_are_refused_and_take_no_effect, |env| {
         let (status, answer, _) = send(url, &req).await;
         assert_eq!((status, answer.as_str()), (403, MISMATCH), "{who}: wrong secret");
 
-        let mut altered = signed(url, &update_records(&pool, &id, &session().await, &format!("{who}-signed")), signer);
+        let mut altered =
+            signed(url, &update_records(&pool, &id, &session().await, &format!("{who}-signed")), signer);
         altered.body = update_records(&pool, &id, &session().await, &format!("{who}-altered")).body;
         let (status, answer, _) = send(url, &altered).await;
         assert_eq!((status, answer.as_str()), (403, MISMATCH), "{who}: altered body");
 
         // The signed path names the dataset: another dataset is another request.
-        let mut moved = signed(url, &update_records(&pool, &id, &session().await, &format!("{who}-moved")), signer);
+        let mut moved =
+            signed(url, &update_records(&pool, &id, &session().await, &format!("{who}-moved")), signer);
         moved.path = moved.path.replace("/datasets/notes", "/datasets/other");
         let (status, answer, _) = send(url, &moved).await;
         assert_eq!((status, answer.as_str()), (403, MISMATCH), "{who}: altered path");
