@@ -9,7 +9,7 @@ use aws_credential_types::Credentials;
 use aws_sigv4::http_request::{sign, PayloadChecksumKind, SignableBody, SignableRequest, SigningSettings};
 use aws_sigv4::sign::v4::SigningParams;
 use serde_json::{json, Value};
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 const MISMATCH: &str = "InvalidSignatureException: The request signature we calculated does not match \
                         the signature you provided. Check your AWS Secret Access Key and signing method. \
@@ -40,15 +40,8 @@ struct Signer<'a> {
 }
 
 impl Signer<'_> {
-    fn admin(service: &str) -> Signer<'_> {
-        Signer {
-            service,
-            key: ADMIN_KEY,
-            secret: ADMIN_SECRET,
-            token: None,
-            at: SystemTime::now(),
-            unsigned_payload: false,
-        }
+    fn admin(service: &str, at: SystemTime) -> Signer<'_> {
+        Signer { service, key: ADMIN_KEY, secret: ADMIN_SECRET, token: None, at, unsigned_payload: false }
     }
 }
 
@@ -135,6 +128,12 @@ async fn user_exists(env: &TestEnv, pool: &str, name: &str) -> bool {
     }
 }
 
+/// The server's clock (the harness's TestClock), as the signer's time.
+fn server_now(env: &TestEnv) -> SystemTime {
+    use tessera_core::ports::Clock;
+    UNIX_EPOCH + Duration::from_millis(u64::try_from(env.clock.now_millis()).unwrap())
+}
+
 fn amz_date(req: &Req) -> String {
     header(req, "x-amz-date").to_string()
 }
@@ -142,8 +141,7 @@ fn amz_date(req: &Req) -> String {
 on_both_stores!(tampered_admin_calls_are_refused_and_take_no_effect, |env| {
     let url = &env.url;
     let pool = env.pool(|b| b).await;
-    let idp = Signer::admin("cognito-idp");
-    let now = SystemTime::now();
+    let idp = Signer::admin("cognito-idp", server_now(env));
     let mut refused = 0;
 
     // Control: the hand-signed request is accepted, so every refusal below is the tampering's.
@@ -159,13 +157,19 @@ on_both_stores!(tampered_admin_calls_are_refused_and_take_no_effect, |env| {
     cases.push(("unknown key", signed(url, &create_user(&pool, "victim-2"), unknown), UNRECOGNIZED.into()));
 
     // More than five minutes old, and more than five minutes ahead.
-    let stale =
-        signed(url, &create_user(&pool, "victim-3"), Signer { at: now - Duration::from_secs(330), ..idp });
+    let stale = signed(
+        url,
+        &create_user(&pool, "victim-3"),
+        Signer { at: server_now(env) - Duration::from_secs(330), ..idp },
+    );
     let stale_msg =
         format!("InvalidSignatureException: Signature expired: {} is now earlier than", amz_date(&stale));
     cases.push(("stale date", stale, stale_msg));
-    let future =
-        signed(url, &create_user(&pool, "victim-4"), Signer { at: now + Duration::from_secs(330), ..idp });
+    let future = signed(
+        url,
+        &create_user(&pool, "victim-4"),
+        Signer { at: server_now(env) + Duration::from_secs(330), ..idp },
+    );
     let future_msg = format!(
         "InvalidSignatureException: Signature not yet current: {} is still later than",
         amz_date(&future)
@@ -245,7 +249,7 @@ on_both_stores!(tampered_admin_calls_are_refused_and_take_no_effect, |env| {
 
 on_both_stores!(tampered_identity_calls_are_refused_and_take_no_effect, |env| {
     let url = &env.url;
-    let ci = Signer::admin("cognito-identity");
+    let ci = Signer::admin("cognito-identity", server_now(env));
     let create = |name: &str| Req {
         method: "POST",
         path: "/".into(),
@@ -270,7 +274,7 @@ on_both_stores!(tampered_identity_calls_are_refused_and_take_no_effect, |env| {
     let unknown = signed(url, &create("victim4"), Signer { key: "AKIAUNKNOWNKEY000000", ..ci });
     assert_eq!(send(url, &unknown).await.1, UNRECOGNIZED, "unknown key");
     // Signed for cognito-idp, sent to cognito-identity.
-    let idp_scoped = signed(url, &create("victim5"), Signer::admin("cognito-idp"));
+    let idp_scoped = signed(url, &create("victim5"), Signer::admin("cognito-idp", server_now(env)));
     assert_eq!(
         send(url, &idp_scoped).await.1,
         "InvalidSignatureException: Credential should be scoped to correct service: 'cognito-identity'. "
@@ -337,7 +341,7 @@ on_both_stores!(tampered_sync_calls_are_refused_and_take_no_effect, |env| {
         let listed = sync_admin.list_records().identity_pool_id(&pool).identity_id(&id).dataset_name("notes");
         listed.send().await.unwrap().sync_session_token().unwrap().to_string()
     };
-    let admin = Signer::admin("cognito-sync");
+    let admin = Signer::admin("cognito-sync", server_now(env));
     let guest = Signer { key: akid, secret, token: Some(token), ..admin };
 
     // Controls: both signers' genuine calls write.
