@@ -10,6 +10,8 @@ mod aliases;
 mod attack_codes;
 mod attack_enumeration;
 mod attack_misc;
+mod attack_sigv4;
+mod attack_tokens;
 mod attributes;
 mod auth;
 mod auth_factors;

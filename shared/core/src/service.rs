@@ -376,8 +376,12 @@ impl Service {
                 (pool, claims)
             }
         };
+        let now = self.now_secs();
+        if crate::tokens::not_yet_valid(&claims, now) {
+            return Err(invalid());
+        }
         match claims.get("exp").and_then(Value::as_i64) {
-            Some(exp) if exp > self.now_secs() => Ok((pool, claims)),
+            Some(exp) if exp > now => Ok((pool, claims)),
             _ => Err(Error::not_authorized("Access Token has expired")),
         }
     }

@@ -145,6 +145,20 @@ impl SigningKey {
     }
 }
 
+/// How far a token's `iat`/`nbf` may lie ahead of this server's clock: the difference
+/// tolerated between nodes' clocks, as for SigV4's `X-Amz-Date`.
+pub const MAX_CLOCK_AHEAD_SECS: i64 = 300;
+
+/// Whether a verified token claims to be issued, or valid only from, later than `now_secs`
+/// allows. Only the key holder can sign such a token: one minted by a node whose clock ran
+/// ahead, which would otherwise outlive its validity here.
+pub fn not_yet_valid(claims: &Value, now_secs: i64) -> bool {
+    ["iat", "nbf"]
+        .into_iter()
+        .filter_map(|c| claims.get(c).and_then(Value::as_i64))
+        .any(|t| t > now_secs.saturating_add(MAX_CLOCK_AHEAD_SECS))
+}
+
 /// The pool a JWT claims to come from, read from its unverified `iss`.
 pub fn unverified_pool_id(token: &str) -> Option<String> {
     let payload = token.split('.').nth(1)?;
@@ -178,5 +192,15 @@ mod tests {
         assert!(access.verify(&t, "http://x/us-east-1_a", 1999).is_none(), "wrong key");
         assert_eq!(unverified_pool_id(&t).as_deref(), Some("us-east-1_a"));
         assert_eq!(keys.jwks()["keys"].as_array().unwrap().len(), 2);
+    }
+
+    #[test]
+    fn tokens_from_the_future_are_not_yet_valid() {
+        let now = 1_000_000;
+        assert!(!not_yet_valid(&json!({"iat": now, "exp": now + 3600}), now));
+        assert!(!not_yet_valid(&json!({"iat": now + MAX_CLOCK_AHEAD_SECS}), now));
+        assert!(not_yet_valid(&json!({"iat": now + MAX_CLOCK_AHEAD_SECS + 1}), now));
+        assert!(not_yet_valid(&json!({"iat": now, "nbf": now + 600}), now));
+        assert!(!not_yet_valid(&json!({}), now));
     }
 }

@@ -127,6 +127,15 @@ pub fn verify(
         ));
     }
 
+    // The target header picks the operation (and wins over a path-routed one): unsigned, a
+    // captured request could be replayed as any other operation that takes the same body.
+    // Stricter than AWS, which does not insist; every SDK, the CLI and curl sign it.
+    if header(req.headers, "x-amz-target").is_some() && !is_signed("x-amz-target") {
+        return Err(WireError::invalid_signature(
+            "'X-Amz-Target' must be a 'SignedHeader' in the AWS Authorization.",
+        ));
+    }
+
     let secret = secret_for(access_key_id).ok_or_else(WireError::unrecognized_client)?;
 
     // The body is always bound to the signature: a declared hash must be the real one, and
@@ -484,6 +493,7 @@ mod tests {
         path_and_query: &'a str,
         body: &'a [u8],
         content_sha256: bool,
+        target: Option<&'a str>,
     }
 
     impl Default for Signing<'_> {
@@ -496,6 +506,7 @@ mod tests {
                 path_and_query: "/",
                 body: BODY,
                 content_sha256: false,
+                target: Some("AWSCognitoIdentityProviderService.AdminGetUser"),
             }
         }
     }
@@ -516,11 +527,11 @@ mod tests {
             .build()
             .unwrap()
             .into();
-        let mut headers: Vec<(String, String)> = vec![
-            ("Host".into(), HOST.into()),
-            ("Content-Type".into(), "application/x-amz-json-1.1".into()),
-            ("X-Amz-Target".into(), "AWSCognitoIdentityProviderService.AdminGetUser".into()),
-        ];
+        let mut headers: Vec<(String, String)> =
+            vec![("Host".into(), HOST.into()), ("Content-Type".into(), "application/x-amz-json-1.1".into())];
+        if let Some(target) = s.target {
+            headers.push(("X-Amz-Target".into(), target.into()));
+        }
         let uri = format!("https://{HOST}{}", s.path_and_query);
         let request = SignableRequest::new(
             "POST",
@@ -612,6 +623,21 @@ mod tests {
             }
         }
         expect_err(check("/", &headers, BODY, NOW), "InvalidSignatureException", MISMATCH);
+    }
+
+    #[test]
+    fn unsigned_target_is_rejected() {
+        // Signed without X-Amz-Target (routed by path), the header added afterwards.
+        let path = "/cognito-idp/AdminGetUser";
+        let headers = sdk_sign(&Signing { path_and_query: path, target: None, ..Signing::default() });
+        check(path, &headers, BODY, NOW).unwrap();
+        let mut injected = headers.clone();
+        injected.push(("X-Amz-Target".into(), "AWSCognitoIdentityProviderService.AdminDeleteUser".into()));
+        let err = check(path, &injected, BODY, NOW).unwrap_err();
+        assert_eq!(
+            err,
+            WireError::invalid_signature("'X-Amz-Target' must be a 'SignedHeader' in the AWS Authorization.")
+        );
     }
 
     #[test]

@@ -1391,6 +1391,13 @@ pub async fn authorize_access_token(svc: &Service, ctx: &CallContext, token: &st
     if !scopes.split(' ').any(|s| s == "aws.cognito.signin.user.admin") {
         return Err(Error::not_authorized("Access Token does not have required scopes"));
     }
+    // The tokens of a deleted app client end with it.
+    let client_id = claims.get("client_id").and_then(Value::as_str).ok_or_else(invalid)?;
+    match svc.pool_client(&pool.id, client_id).await {
+        Ok(_) => {}
+        Err(Error::ResourceNotFoundException(_)) => return Err(invalid()),
+        Err(e) => return Err(e),
+    }
     let origin_jti = claims.get("origin_jti").and_then(Value::as_str).ok_or_else(invalid)?.to_string();
     let revoked = || Error::not_authorized("Access Token has been revoked");
     let (origin, _) =
