@@ -16,7 +16,7 @@ Also checked, because they are the other limits this project will meet as it gro
   - CloudFront Function code: 10 KB;
   - HTTP API routes per API: 300 (API Gateway's default quota; it can be raised).
 
-And the deployment's security controls (docs/security-deploy.md), each a FAIL when missing:
+And the deployment's security controls (docs/security.md), each a FAIL when missing:
   - IssuerBase is a parameter without a default, whose pattern admits only https URLs (a
     function never derives the issuer from request headers, so the stack must name it);
   - every function gets TESSERA_ORIGIN_SECRET_ARN, the front door's origin sends the header
@@ -227,7 +227,7 @@ def _ref(value) -> str | None:
 
 
 def check_security(template: dict, label: str, problems: list[str], root: bool) -> None:
-    """The deployment controls of docs/security-deploy.md, read from the template itself."""
+    """The deployment controls of docs/security.md, read from the template itself."""
     resources = template.get("Resources") or {}
     functions = {n: r for n, r in resources.items() if r.get("Type") == "AWS::Serverless::Function"}
     if not functions:

@@ -1696,7 +1696,7 @@ Resources:
 
   # The front door's origin secret: CloudFront sends it to the HTTP API in the
   # {ORIGIN_SECRET_HEADER} header, and the functions refuse requests without it
-  # (docs/security-deploy.md). Generated, never typed; goes with the stack.
+  # (docs/security.md). Generated, never typed; goes with the stack.
   OriginSecret:
     Type: AWS::SecretsManager::Secret
     DeletionPolicy: Delete

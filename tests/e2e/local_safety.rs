@@ -1,4 +1,4 @@
-//! The local server's own safety (docs/security-local.md): CORS and Host allow-lists, the admin
+//! The local server's own safety (docs/security.md): CORS and Host allow-lists, the admin
 //! keys off loopback, the loopback-only dev endpoints, where the master key lives, and the
 //! connection limits — each written as the attack it stops, over real sockets.
 
@@ -609,7 +609,7 @@ async fn http_level_errors_are_cognito_style() {
     assert_eq!((second.status, second.error_type().as_str()), (400, "SerializationException"));
 }
 
-/// The measurement of docs/security-local.md: 2,000 idle connections against the default cap.
+/// The measurement of docs/security.md: 2,000 idle connections against the default cap.
 /// `cargo test -p tessera-tests --test e2e flood -- --ignored --nocapture` (needs ~5,000 file
 /// descriptors: `ulimit -n`).
 #[tokio::test]
