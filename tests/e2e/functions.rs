@@ -243,6 +243,7 @@ fn keyless_frontend(fe: &Frontend, dir: &std::path::Path) -> Frontend {
         max_skew_secs: 300,
         issuer_base: None,
         cors: Cors::default(),
+        throttle: Default::default(),
     }
 }
 
@@ -275,6 +276,7 @@ async fn frontend(dir: &std::path::Path) -> Frontend {
         max_skew_secs: 300,
         issuer_base: None,
         cors: Cors::default(),
+        throttle: Default::default(),
     }
 }
 
