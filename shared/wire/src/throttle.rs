@@ -232,6 +232,12 @@ impl Throttle {
         }
     }
 
+    /// No quotas at all: for in-process harnesses (fuzzing, benchmarks) that drive the wire
+    /// layer far beyond any production rate.
+    pub fn off() -> Self {
+        Throttle::new(ThrottleSettings { enabled: false, overrides: HashMap::new() })
+    }
+
     /// The key of an access token's per-user buckets.
     pub fn token_scope(&self, access_token: &str) -> Scope {
         let signature = access_token.rsplit('.').next().unwrap_or(access_token);
