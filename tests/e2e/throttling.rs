@@ -30,7 +30,12 @@ async fn no_retry_client(env: &TestEnv) -> cip::Client {
     cip::Client::from_conf(conf)
 }
 
-async fn sign_up(c: &cip::Client, client_id: &str, username: &str, phone: Option<&str>) -> Result<(), String> {
+async fn sign_up(
+    c: &cip::Client,
+    client_id: &str,
+    username: &str,
+    phone: Option<&str>,
+) -> Result<(), String> {
     let mut b = c.sign_up().client_id(client_id).username(username).password(PASSWORD);
     if let Some(p) = phone {
         b = b.user_attributes(attr("phone_number", p));
@@ -61,7 +66,9 @@ async fn a_burst_over_a_category_is_refused_and_the_bucket_refills() {
     assert_eq!(status, 400);
     assert_eq!(body["__type"], "TooManyRequestsException");
     assert_eq!(body["message"], "Rate exceeded");
-    assert!(headers.iter().any(|(k, v)| k == "x-amzn-errortype" && v.starts_with("TooManyRequestsException")));
+    assert!(headers
+        .iter()
+        .any(|(k, v)| k == "x-amzn-errortype" && v.starts_with("TooManyRequestsException")));
 
     // The category's other operations share its bucket; other categories go on.
     let confirm = c.confirm_sign_up().client_id(&client_id).username("burst0").confirmation_code("000000");
@@ -175,7 +182,8 @@ async fn an_access_token_has_its_own_bucket() {
 async fn sign_ups_that_text_a_phone_have_their_own_quota() {
     let env = server("SignUpSms=0.001:2").await;
     let c = no_retry_client(&env).await;
-    let texting = env.pool(|b| b.auto_verified_attributes(cip::types::VerifiedAttributeType::PhoneNumber)).await;
+    let texting =
+        env.pool(|b| b.auto_verified_attributes(cip::types::VerifiedAttributeType::PhoneNumber)).await;
     let (texting_client, _) = env.app_client(&texting, &[], false).await;
     let phones = ["+15550100001", "+15550100002", "+15550100003", "+15550100004"];
     sign_up(&c, &texting_client, "pump0", Some(phones[0])).await.expect("first");
@@ -211,7 +219,8 @@ async fn guest_get_id_has_its_own_quota() {
     let user_pool = env.email_pool().await;
     let (app, _) = env.app_client(&user_pool, &["ALLOW_ADMIN_USER_PASSWORD_AUTH"], false).await;
     env.confirmed_user(&app, "guest-host@example.com").await;
-    let id_token = env.admin_sign_in(&user_pool, &app, "guest-host@example.com").await.id_token().unwrap().to_string();
+    let id_token =
+        env.admin_sign_in(&user_pool, &app, "guest-host@example.com").await.id_token().unwrap().to_string();
     let provider = format!("{}/{user_pool}", env.url.trim_start_matches("http://"));
     let conf = ci::Config::builder()
         .behavior_version(ci::config::BehaviorVersion::latest())

@@ -186,7 +186,10 @@ impl ThrottleSettings {
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Scope {
     Deployment,
-    PoolOperation { pool: String, operation: String },
+    PoolOperation {
+        pool: String,
+        operation: String,
+    },
     /// A keyed hash of the access token's signature: a caller cannot aim at someone else's
     /// bucket without holding their token.
     Token(u64),
@@ -376,7 +379,11 @@ mod tests {
         for line in TABLE.lines() {
             let content = line.split('#').next().unwrap_or_default();
             let words: Vec<&str> = content.split_whitespace().collect();
-            let ops = if content.starts_with(char::is_whitespace) { &words[..] } else { &words[words.len().min(3)..] };
+            let ops = if content.starts_with(char::is_whitespace) {
+                &words[..]
+            } else {
+                &words[words.len().min(3)..]
+            };
             for op in ops {
                 assert!(seen.insert(*op), "{op} is listed twice");
             }
@@ -387,8 +394,14 @@ mod tests {
         assert_eq!(category_of(COGNITO_SYNC, "UpdateRecords"), Some("SyncUpdate"));
         assert_eq!(category_of(COGNITO_IDP, "ListTagsForResource"), Some("UserPoolResourceRead"));
         assert_eq!(category_of(COGNITO_IDENTITY, "ListTagsForResource"), Some("IdentityPoolRead"));
-        for limit in [PER_POOL_OPERATION, PER_USER_READ, PER_USER_WRITE, SIGN_UP_SMS, GET_ID_UNAUTHENTICATED, CHALLENGE]
-        {
+        for limit in [
+            PER_POOL_OPERATION,
+            PER_USER_READ,
+            PER_USER_WRITE,
+            SIGN_UP_SMS,
+            GET_ID_UNAUTHENTICATED,
+            CHALLENGE,
+        ] {
             assert!(defaults().any(|(n, _)| n == limit), "{limit} has a default");
         }
     }
@@ -415,14 +428,27 @@ mod tests {
     fn settings_parse_and_refuse_nonsense() {
         let s = ThrottleSettings::parse("UserAuthentication=10, SignUpSms=0.5:3,UserList=off").unwrap();
         assert_eq!(s.rate("UserAuthentication"), Some(Rate { per_sec: 10.0, burst: 100.0 }));
-        assert_eq!(s.rate(CHALLENGE), Some(Rate { per_sec: 30.0, burst: 300.0 }), "follows UserAuthentication");
+        assert_eq!(
+            s.rate(CHALLENGE),
+            Some(Rate { per_sec: 30.0, burst: 300.0 }),
+            "follows UserAuthentication"
+        );
         assert_eq!(s.rate(SIGN_UP_SMS), Some(Rate { per_sec: 0.5, burst: 3.0 }));
         assert_eq!(s.rate("UserList"), None);
         assert_eq!(s.rate("UserCreation"), Some(Rate { per_sec: 50.0, burst: 500.0 }));
         assert_eq!(ThrottleSettings::parse("").unwrap(), ThrottleSettings::default());
         assert!(!ThrottleSettings::parse("off").unwrap().enabled);
         assert_eq!(ThrottleSettings::parse("off").unwrap().rate("UserCreation"), None);
-        for bad in ["Nope=1", "UserCreation", "UserCreation=0", "UserCreation=-1", "UserCreation=NaN", "UserCreation=inf", "UserCreation=1:0.5", "UserCreation=x"] {
+        for bad in [
+            "Nope=1",
+            "UserCreation",
+            "UserCreation=0",
+            "UserCreation=-1",
+            "UserCreation=NaN",
+            "UserCreation=inf",
+            "UserCreation=1:0.5",
+            "UserCreation=x",
+        ] {
             assert!(ThrottleSettings::parse(bad).is_err(), "{bad} is refused");
         }
     }
@@ -449,9 +475,15 @@ mod tests {
 
     #[test]
     fn all_or_nothing_and_alternatives() {
-        let t = Throttle::new(ThrottleSettings::parse("UserAuthentication=1:1,UserAuthenticationChallenge=1:1,UserCreation=1:2").unwrap());
+        let t = Throttle::new(
+            ThrottleSettings::parse(
+                "UserAuthentication=1:1,UserAuthenticationChallenge=1:1,UserCreation=1:2",
+            )
+            .unwrap(),
+        );
         // The second demand fails: the first takes nothing.
-        let both = vec![vec![key("UserCreation")], vec![key("UserAuthentication")], vec![key("UserAuthentication")]];
+        let both =
+            vec![vec![key("UserCreation")], vec![key("UserAuthentication")], vec![key("UserAuthentication")]];
         assert_eq!(t.admit(0, &both), Err("UserAuthentication"));
         assert_eq!(t.admit(0, &[vec![key("UserCreation")], vec![key("UserCreation")]]), Ok(()));
         assert_eq!(t.admit(0, &[vec![key("UserCreation")]]), Err("UserCreation"));
