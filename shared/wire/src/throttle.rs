@@ -9,7 +9,7 @@
 use crate::dispatch::{COGNITO_IDENTITY, COGNITO_IDP};
 use serde_json::Value;
 use std::collections::HashMap;
-use std::hash::{BuildHasher, Hash, Hasher};
+use std::hash::BuildHasher;
 use std::sync::{Mutex, OnceLock};
 
 /// The table, as shipped: categories, default rates and their operations.
@@ -244,9 +244,7 @@ impl Throttle {
     /// The key of an access token's per-user buckets.
     pub fn token_scope(&self, access_token: &str) -> Scope {
         let signature = access_token.rsplit('.').next().unwrap_or(access_token);
-        let mut h = self.token_keys.build_hasher();
-        signature.hash(&mut h);
-        Scope::Token(h.finish())
+        Scope::Token(self.token_keys.hash_one(signature))
     }
 
     /// The buckets a request draws on. `texts_phone`: a SignUp that will send an SMS.
