@@ -45,6 +45,7 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import functools
 import hashlib
 import importlib.util
 import json
@@ -1436,11 +1437,53 @@ def render_function(f: Function) -> str:
                 "            ApiId: !Ref HttpApi",
                 f"            Method: {r.method}",
                 f"            Path: {r.path}",
-            ]
+            ] + route_throttle_lines(f)
     text = "\n".join(lines) + "\n"
     if f.hook:
         text += "\n" + render_hook_permission(f)
     return text
+
+
+# ---- route throttling (issue 14, finding 8) ------------------------------------------------------
+# API Gateway holds each operation's route to its category's rate and burst, from the same table the
+# Rust limiter reads (shared/wire/throttle.txt; docs/security-throttle.md). A route has its own bucket:
+# API Gateway cannot share one among the routes of a category, and it cannot see a request's body, so
+# the SMS sign-up and guest GetId quotas stay with the functions.
+THROTTLE_TABLE = ROOT / "shared" / "wire" / "throttle.txt"
+THROTTLE_SERVICES = {"identity": "cognito-identity", "sync": "cognito-sync"}
+
+
+@functools.cache
+def throttle_table() -> dict[tuple[str, str], tuple[float, int]]:
+    """(service, operation) -> (rate, burst) of its category."""
+    rates: dict[tuple[str, str], tuple[float, int]] = {}
+    current = None
+    for line in THROTTLE_TABLE.read_text().splitlines():
+        content = line.split("#", 1)[0]
+        if not content.strip():
+            continue
+        words = content.split()
+        if not content[0].isspace():
+            current = (float(words[1]), int(float(words[2])))
+            words = words[3:]
+        for op in words:
+            prefix, _, name = op.rpartition(":")
+            rates[(THROTTLE_SERVICES.get(prefix, "cognito-idp"), name)] = current
+    return rates
+
+
+def route_throttle_lines(f: Function) -> list[str]:
+    if f.operation is None:
+        return []
+    rate = throttle_table().get((f.service, f.operation))
+    if rate is None:
+        fail(f"{f.service}:{f.operation} has no throttling category in {THROTTLE_TABLE.relative_to(ROOT)}")
+    per_sec, burst = rate
+    return [
+        "            RouteSettings:",
+        f"              ThrottlingRateLimit: {per_sec:g}",
+        f"              ThrottlingBurstLimit: {burst}",
+    ]
 
 
 # Comment lines above a function's resource, where its permissions need explaining.

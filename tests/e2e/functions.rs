@@ -259,6 +259,7 @@ fn keyless_frontend(fe: &Frontend, dir: &std::path::Path) -> Frontend {
         max_skew_secs: 300,
         issuer_base: Some(ISSUER_BASE.into()),
         cors: Cors::default(),
+        throttle: Default::default(),
     }
 }
 
@@ -291,6 +292,7 @@ async fn frontend(dir: &std::path::Path) -> Frontend {
         max_skew_secs: 300,
         issuer_base: Some(ISSUER_BASE.into()),
         cors: Cors::default(),
+        throttle: Default::default(),
     }
 }
 

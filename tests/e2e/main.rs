@@ -37,6 +37,7 @@ mod signup;
 mod srp;
 mod sync;
 mod sync_push;
+mod throttling;
 mod tokens;
 mod triggers_auth;
 mod triggers_lifecycle;

@@ -285,7 +285,15 @@ pub async fn frontend_from(
                 .map(|s| s.split(',').map(str::to_string).collect())
                 .unwrap_or_default(),
         },
+        throttle: tessera_wire::throttle::Throttle::new(throttle_from_env()?),
     })
+}
+
+/// `TESSERA_THROTTLE` (`off`, or `Category=rate[:burst],…`): in a function, a backstop per
+/// instance; API Gateway's route throttling (template.yaml) is the deployment's limit.
+fn throttle_from_env() -> Result<tessera_wire::throttle::ThrottleSettings, BoxError> {
+    let spec = env_opt("TESSERA_THROTTLE").unwrap_or_default();
+    Ok(tessera_wire::throttle::ThrottleSettings::parse(&spec)?)
 }
 
 /// RUST_LOG (default info), with the AWS SDK's request tracing held at info whatever it says:

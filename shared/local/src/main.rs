@@ -130,6 +130,10 @@ struct ServeArgs {
     /// server. Default: none, and the pushes land in the local outbox.
     #[arg(long, env = "TESSERA_SNS_ENDPOINT")]
     sns_endpoint: Option<String>,
+    /// Request-rate quotas: `off`, or `Category=rate[:burst],…` over Cognito's defaults
+    /// (docs/security-throttle.md).
+    #[arg(long, env = "TESSERA_THROTTLE", default_value = "", value_parser = tessera_wire::throttle::ThrottleSettings::parse)]
+    throttle: tessera_wire::throttle::ThrottleSettings,
 }
 
 #[tokio::main]
@@ -170,6 +174,7 @@ async fn main() -> Result<(), String> {
                 lambda_endpoint,
                 sts_endpoint,
                 sns_endpoint,
+                throttle,
             } = *args;
             let mut cfg = LocalConfig::new(data_dir);
             cfg.bind = bind;
@@ -198,6 +203,7 @@ async fn main() -> Result<(), String> {
             cfg.sts_endpoint = sts_endpoint;
             cfg.sns_endpoint = sns_endpoint;
             cfg.service.sign_out_on_password_reset = sign_out_on_password_reset;
+            cfg.throttle = throttle;
             cfg.service.limits = Limits {
                 groups_per_pool: max_groups_per_pool,
                 groups_per_user: max_groups_per_user,

@@ -60,6 +60,8 @@ pub struct LocalConfig {
     pub sns_endpoint: Option<String>,
     /// The clock (tests pass one they can move).
     pub clock: Arc<dyn Clock>,
+    /// Request-rate quotas (`--throttle`); Cognito's by default.
+    pub throttle: tessera_wire::throttle::ThrottleSettings,
 }
 
 impl LocalConfig {
@@ -82,6 +84,7 @@ impl LocalConfig {
             sts_endpoint: None,
             sns_endpoint: None,
             clock: Arc::new(SystemClock),
+            throttle: Default::default(),
         }
     }
 }
@@ -218,6 +221,7 @@ pub async fn start(cfg: LocalConfig) -> Result<Running, String> {
             max_skew_secs: cfg.max_skew_secs,
             issuer_base: Some(issuer_base),
             cors: Cors { allowed_origins },
+            throttle: tessera_wire::throttle::Throttle::new(cfg.throttle.clone()),
         },
         hosts,
         outbox: Some(outbox),

@@ -146,6 +146,8 @@ pub struct Frontend {
     /// The issuer base; None derives it from the request's host.
     pub issuer_base: Option<String>,
     pub cors: Cors,
+    /// Request-rate quotas (this server's own buckets).
+    pub throttle: crate::throttle::Throttle,
 }
 
 fn ok_response(content_type: &str, body: Vec<u8>) -> WireResponse {
@@ -262,6 +264,7 @@ impl Frontend {
             })?
         };
         model.validate_input(op_name, &input)?;
+        self.admit(service, op_name, &input).await?;
         self.run(&ctx, req, service, op_name, &input).await
     }
 
@@ -293,7 +296,47 @@ impl Frontend {
         };
         let input = model.rest_input(op, &labels, &req.query, &req.headers, body)?;
         model.validate_input(&op.name, &input)?;
+        self.admit(COGNITO_SYNC, &op.name, &input).await?;
         self.run(&ctx, req, COGNITO_SYNC, &op.name, &input).await
+    }
+
+    /// Throttling, after the signature (unsigned noise must not spend the admin quotas) and
+    /// before any work. Target header and path routing arrive here with the same operation.
+    async fn admit(&self, service: &'static str, op_name: &str, input: &Value) -> Result<(), WireError> {
+        if !self.throttle.settings.enabled {
+            return Ok(());
+        }
+        let texts_phone = service == COGNITO_IDP && op_name == "SignUp" && self.sign_up_texts(input).await;
+        let demands = self.throttle.demands(service, op_name, input, texts_phone);
+        let now = tessera_core::ports::Clock::now_millis(self.service.clock.as_ref());
+        self.throttle.admit(now, &demands).map_err(|category| {
+            tracing::info!(service, operation = op_name, category, "throttled");
+            WireError::from_domain(
+                tessera_core::Error::TooManyRequestsException("Rate exceeded".into()),
+                model_of(service),
+            )
+        })
+    }
+
+    /// Whether a SignUp will text a code: it names a phone number (attribute, or a phone
+    /// username) and its pool verifies phone numbers. The client and pool come from the
+    /// service's in-memory cache; an unknown client fails the SignUp anyway.
+    async fn sign_up_texts(&self, input: &Value) -> bool {
+        let Some(client_id) = input.get("ClientId").and_then(Value::as_str) else { return false };
+        let Ok(client) = self.service.client(client_id).await else { return false };
+        let Ok(pool) = self.service.pool(&client.pool_id).await else { return false };
+        if !pool.auto_verified_attributes.iter().any(|a| a == "phone_number") {
+            return false;
+        }
+        let phone_attribute = input
+            .get("UserAttributes")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .any(|a| a.get("Name").and_then(Value::as_str) == Some("phone_number"));
+        let phone_username = pool.username_attributes.iter().any(|a| a == "phone_number")
+            && input.get("Username").and_then(Value::as_str).is_some_and(|u| u.starts_with('+'));
+        phone_attribute || phone_username
     }
 
     async fn run(

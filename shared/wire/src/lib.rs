@@ -8,3 +8,4 @@ pub mod sigv4;
 pub use error::WireError;
 pub mod dispatch;
 pub mod http;
+pub mod throttle;
