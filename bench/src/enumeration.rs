@@ -1,45 +1,46 @@
 //! `enumeration`: do known and unknown users answer in the same time under
-//! PreventUserExistenceErrors? Spawns `tessera serve` (embedded store, or DynamoDB at an
-//! endpoint), makes N confirmed and N unconfirmed users, then times ForgotPassword,
+//! PreventUserExistenceErrors? Starts a local server in this process (embedded store, or
+//! DynamoDB at an endpoint), makes N confirmed and N unconfirmed users, then times ForgotPassword,
 //! ResendConfirmationCode and InitiateAuth (a wrong password) for each known user and for as
 //! many unknown names, interleaved (known, unknown, known, …) so that drift hits both alike.
 //! Every name is used once per operation, so no quota or lockout is reached.
 
-use crate::{err, free_port, loadavg, ms, percentile, sdk_client, wait_ready, PASSWORD};
+use crate::{err, loadavg, ms, percentile, sdk_client, PASSWORD};
 use aws_sdk_cognitoidentityprovider as cip;
-use std::path::PathBuf;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 pub struct Options {
     pub calls: usize,
-    pub server: PathBuf,
     pub dynamodb_endpoint: Option<String>,
     pub concurrency: usize,
 }
 
 pub async fn run(o: Options) -> Result<(), String> {
-    let port = free_port()?;
-    let dir = std::env::temp_dir().join(format!("tessera-bench-enum-{}-{port}", std::process::id()));
+    let dir = std::env::temp_dir().join(format!("tessera-bench-enum-{}", std::process::id()));
+    let mut cfg = tessera_local::LocalConfig::new(dir.clone());
+    cfg.key_file = Some(dir.with_extension("key"));
+    cfg.bind = "127.0.0.1:0".parse().map_err(err("bind"))?;
     let (id, secret) = crate::admin_keys();
-    let mut cmd = Command::new(&o.server);
-    cmd.args(["serve", "--bind", &format!("127.0.0.1:{port}"), "--data-dir"]).arg(&dir);
+    cfg.admin_keys = [(id, secret)].into_iter().collect();
+    // The quotas would refuse the benchmark's own bursts; they are not what is measured.
+    cfg.throttle = tessera_wire::throttle::ThrottleSettings::parse("off")?;
     if let Some(endpoint) = &o.dynamodb_endpoint {
-        let table = format!("bench-enum-{}-{port}", std::process::id());
-        cmd.args(["--store", "dynamodb", "--dynamodb-endpoint", endpoint, "--table", &table]);
+        let table = format!("bench-enum-{}", std::process::id());
+        let client = tessera_aws::config::dynamodb_client(Some(endpoint), "us-east-1").await;
+        tessera_aws::dynamo::create_table(&client, &table).await.map_err(|e| e.to_string())?;
+        cfg.store = tessera_local::StoreKind::DynamoDb { endpoint: Some(endpoint.clone()), table };
     }
-    let log = std::fs::File::create(dir.with_extension("log")).map_err(err("server log"))?;
-    let child = cmd
-        .env("TESSERA_ADMIN_ACCESS_KEY_ID", id)
-        .env("TESSERA_ADMIN_SECRET_ACCESS_KEY", secret)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .map_err(|e| format!("cannot start {}: {e}", o.server.display()))?;
-    let server = crate::ServerProc { child, url: format!("http://127.0.0.1:{port}"), dir };
-    wait_ready(&server.url).await?;
-    let client = sdk_client(&server.url);
+    let server = tessera_local::start(cfg).await?;
+    let url = server.url();
+    let result = measure(&url, &o).await;
+    server.stop().await;
+    let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::remove_file(dir.with_extension("key"));
+    result
+}
+
+async fn measure(url: &str, o: &Options) -> Result<(), String> {
+    let client = sdk_client(url);
     let (pool_id, client_id) = setup(&client).await?;
     let n = o.calls;
     eprintln!("making {n} confirmed and {n} unconfirmed users");
@@ -97,7 +98,6 @@ pub async fn run(o: Options) -> Result<(), String> {
         }
     };
     report("InitiateAuth (wrong password)", &confirmed, &unknown("ghost-auth"), sign_in, false).await;
-    drop(server);
     Ok(())
 }
 

@@ -138,9 +138,6 @@ enum Cmd {
         /// Calls per operation for known users (and as many for unknown names).
         #[arg(long, default_value_t = 1000)]
         calls: usize,
-        /// The `tessera` binary to spawn.
-        #[arg(long, default_value = "target/release/tessera")]
-        server: PathBuf,
         /// Run the server on DynamoDB at this endpoint (e.g. moto's http://127.0.0.1:5005).
         #[arg(long)]
         dynamodb_endpoint: Option<String>,
@@ -899,8 +896,8 @@ async fn main() -> Result<(), String> {
         Cmd::Sync { samples, concurrency, list_samples } => {
             sync::run(sync::Options { samples, concurrency, list_samples }).await
         }
-        Cmd::Enumeration { calls, server, dynamodb_endpoint, concurrency } => {
-            enumeration::run(enumeration::Options { calls, server, dynamodb_endpoint, concurrency }).await
+        Cmd::Enumeration { calls, dynamodb_endpoint, concurrency } => {
+            enumeration::run(enumeration::Options { calls, dynamodb_endpoint, concurrency }).await
         }
         Cmd::Argon2 { samples, threads, m_kib } => {
             let mut params = HashParams::default();

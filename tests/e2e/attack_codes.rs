@@ -11,6 +11,8 @@ use tessera_core::lockout::Backoff;
 
 const LIMIT: &str = "LimitExceededException: Attempt limit exceeded, please try after some time.";
 const MISMATCH: &str = "CodeMismatchException: Invalid verification code provided, please try again.";
+/// The request quotas (per category, per access token) refuse before any code is looked at.
+const THROTTLED: &str = "TooManyRequestsException: Rate exceeded";
 const NEW: &str = "Better-Horse-42";
 
 /// The default code schedule (`Limits::default()`): what docs/security.md's arithmetic uses.
@@ -40,7 +42,7 @@ impl Tally {
         match r {
             Ok(()) => panic!("a wrong code was accepted"),
             Err(e) if e == MISMATCH => self.mismatches += 1,
-            Err(e) if e == LIMIT => self.limited += 1,
+            Err(e) if e == LIMIT || e == THROTTLED => self.limited += 1,
             Err(e) => panic!("unexpected answer to a wrong code: {e}"),
         }
     }
@@ -48,7 +50,7 @@ impl Tally {
     fn send(&mut self, r: Result<(), String>) {
         match r {
             Ok(()) => self.sends += 1,
-            Err(e) if e == LIMIT => self.sends_refused += 1,
+            Err(e) if e == LIMIT || e == THROTTLED => self.sends_refused += 1,
             Err(e) => panic!("unexpected answer to a send: {e}"),
         }
     }

@@ -765,12 +765,10 @@ async fn send(
     let op = functions().into_iter().find(|(n, ..)| n == name).and_then(|(_, op, _)| op);
     let request = lambda_http::request::from_str(&event.to_string()).unwrap();
     let response = tessera_aws::lambda::handle(function, op.as_deref(), request).await;
-    let error_type = response
-        .headers()
-        .get("x-amzn-errortype")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_string();
+    let error_type =
+        response.headers().get("x-amzn-errortype").and_then(|v| v.to_str().ok()).unwrap_or_default();
+    // JSON 1.1 errors name the type as AWS does, `Name:` (and sometimes a URL after the colon).
+    let error_type = error_type.split(':').next().unwrap_or_default().to_string();
     assert!(response.headers().contains_key("x-amzn-requestid"), "{name}: every answer has a request id");
     let body: Value = serde_json::from_slice(response.body().as_ref()).unwrap_or(Value::Null);
     (response.status().as_u16(), error_type, body)
