@@ -796,7 +796,8 @@ async fn a_request_around_the_front_door_is_refused() {
     let twice = format!("{ORIGIN_SECRET},{ORIGIN_SECRET}");
     let twice: &'static str = Box::leak(twice.into_boxed_str());
     let prefix = &ORIGIN_SECRET[..ORIGIN_SECRET.len() - 1];
-    let attempts: Vec<(&str, Box<dyn Fn(&mut Value)>)> = vec![
+    type Change = Box<dyn Fn(&mut Value)>;
+    let attempts: Vec<(&str, Change)> = vec![
         ("no header", Box::new(remove)),
         ("a wrong value", Box::new(set_header(ORIGIN_SECRET_HEADER, wrong))),
         ("an empty value", Box::new(set_header(ORIGIN_SECRET_HEADER, ""))),
