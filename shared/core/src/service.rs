@@ -216,8 +216,14 @@ impl Service {
     /// Waits about as long as sending a message takes lately (a simulated delivery).
     pub(crate) async fn pad_like_delivery(&self) {
         let micros = self.delivery_micros.load(std::sync::atomic::Ordering::Relaxed).min(5_000_000);
-        if micros > 0 {
-            tokio::time::sleep(std::time::Duration::from_micros(micros)).await;
+        let wait = std::time::Duration::from_micros(micros);
+        if micros >= 2_000 {
+            tokio::time::sleep(wait).await;
+        } else if micros > 0 {
+            // The timer wheel counts whole milliseconds: a local outbox's 0.1 ms would become
+            // 1 ms and tell unknown names apart the other way. A short precise sleep off the
+            // executor instead.
+            let _ = tokio::task::spawn_blocking(move || std::thread::sleep(wait)).await;
         }
     }
 
