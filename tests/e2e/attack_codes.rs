@@ -198,35 +198,50 @@ on_both_stores!(attribute_verification_loop_runs_into_the_limit, |env| {
     tally.assert_bounded(started);
 });
 
-on_both_stores!(a_new_code_does_not_reset_the_backoff, |env| {
-    let pool = env.email_pool().await;
-    let (client_id, _) = env.app_client(&pool, &["ALLOW_USER_PASSWORD_AUTH"], false).await;
-    let user = "backoff@example.com";
-    env.confirmed_user(&client_id, user).await;
-    forgot(env, &client_id, user).await.unwrap();
-    let first = env.last_code(user);
-    for n in 0..5 {
-        assert_eq!(confirm_forgot(env, &client_id, user, &wrong(&first, n)).await.unwrap_err(), MISMATCH);
+// One free failure, so the lockouts grow long enough (16 s, 32 s) to observe on a slow store
+// while real time passes; the doubling and the reissue rule are the defaults'.
+on_both_stores!(
+    a_new_code_does_not_reset_the_backoff,
+    config = |c| {
+        c.limits.code_free_failures = 1;
+    },
+    |env| {
+        let pool = env.email_pool().await;
+        let (client_id, _) = env.app_client(&pool, &["ALLOW_USER_PASSWORD_AUTH"], false).await;
+        let user = "backoff@example.com";
+        env.confirmed_user(&client_id, user).await;
+        forgot(env, &client_id, user).await.unwrap();
+        let first = env.last_code(user);
+        // Lockouts of 1, 2, 4, 8, then 16 s; each waited out on the test clock.
+        for (n, lock) in [1, 2, 4, 8, 16].into_iter().enumerate() {
+            assert_eq!(
+                confirm_forgot(env, &client_id, user, &wrong(&first, n as u32)).await.unwrap_err(),
+                MISMATCH
+            );
+            if lock < 16 {
+                env.clock.advance_secs(lock + 1);
+            }
+        }
+        // Locked for 16 s now; a new code changes nothing, not even for the right one.
+        forgot(env, &client_id, user).await.unwrap();
+        let second = env.last_code(user);
+        assert_ne!(first, second);
+        assert_eq!(confirm_forgot(env, &client_id, user, &second).await.unwrap_err(), LIMIT);
+        // After the lockout one more guess; a wrong one doubles it (32 s).
+        env.clock.advance_secs(17);
+        assert_eq!(confirm_forgot(env, &client_id, user, &wrong(&second, 9)).await.unwrap_err(), MISMATCH);
+        assert_eq!(confirm_forgot(env, &client_id, user, &second).await.unwrap_err(), LIMIT);
+        env.clock.advance_secs(17);
+        assert_eq!(confirm_forgot(env, &client_id, user, &second).await.unwrap_err(), LIMIT, "32 s, not 16");
+        env.clock.advance_secs(16);
+        // The right code, once the lockout is over, works and clears the count.
+        confirm_forgot(env, &client_id, user, &second).await.unwrap();
+        env.password_sign_in(&client_id, user, NEW).await.unwrap();
+        forgot(env, &client_id, user).await.unwrap();
+        let third = env.last_code(user);
+        assert_eq!(confirm_forgot(env, &client_id, user, &wrong(&third, 1)).await.unwrap_err(), MISMATCH);
     }
-    // Locked for 1 s now; a new code changes nothing, not even for the right one.
-    forgot(env, &client_id, user).await.unwrap();
-    let second = env.last_code(user);
-    assert_ne!(first, second);
-    assert_eq!(confirm_forgot(env, &client_id, user, &second).await.unwrap_err(), LIMIT);
-    // After the lockout one more guess; a wrong one doubles it (2 s).
-    env.clock.advance_secs(2);
-    assert_eq!(confirm_forgot(env, &client_id, user, &wrong(&second, 9)).await.unwrap_err(), MISMATCH);
-    assert_eq!(confirm_forgot(env, &client_id, user, &second).await.unwrap_err(), LIMIT);
-    env.clock.advance_secs(1);
-    assert_eq!(confirm_forgot(env, &client_id, user, &second).await.unwrap_err(), LIMIT, "2 s, not 1");
-    env.clock.advance_secs(2);
-    // The right code, once the lockout is over, works and clears the count.
-    confirm_forgot(env, &client_id, user, &second).await.unwrap();
-    env.password_sign_in(&client_id, user, NEW).await.unwrap();
-    forgot(env, &client_id, user).await.unwrap();
-    let third = env.last_code(user);
-    assert_eq!(confirm_forgot(env, &client_id, user, &wrong(&third, 1)).await.unwrap_err(), MISMATCH);
-});
+);
 
 on_both_stores!(sends_are_capped_per_purpose_and_window, |env| {
     let pool = env.email_pool().await;
@@ -261,10 +276,11 @@ on_both_stores!(guesses_sent_together_are_all_counted, |env| {
     env.confirmed_user(&client_id, user).await;
     forgot(env, &client_id, user).await.unwrap();
     let code = env.last_code(user);
-    // 24 guesses at once, the right code among them: only five are ever compared (the
-    // per-code limit, and the lockout after the fifth failure).
-    let guesses: Vec<String> =
-        (0..24).map(|n| if n == 12 { code.clone() } else { wrong(&code, n) }).collect();
+    // 24 wrong guesses at once: only five are ever compared (the per-code limit, and the
+    // lockout after the fifth failure). (With the right code among them, a success would
+    // remove the code and the rest would answer CodeMismatch without a comparison, so the
+    // count would not show the serialisation.)
+    let guesses: Vec<String> = (0..24).map(|n| wrong(&code, n)).collect();
     let answers =
         futures_util::future::join_all(guesses.iter().map(|g| confirm_forgot(env, &client_id, user, g)))
             .await;
@@ -277,4 +293,6 @@ on_both_stores!(guesses_sent_together_are_all_counted, |env| {
     // A lost race may answer ConcurrentModificationException, but only after its guess was
     // counted: never more than five in all.
     assert!(compared + other.len() <= 5, "{answers:?}");
+    // The right code now finds the code spent (a25d902 compared every guess of the burst).
+    assert_eq!(confirm_forgot(env, &client_id, user, &code).await.unwrap_err(), LIMIT);
 });
