@@ -186,12 +186,12 @@ where
     }
     k.sort();
     u.sort();
-    let (k50, u50) = (ms(percentile(&k, 0.5)), ms(percentile(&u, 0.5)));
+    let (k50, u50) = (ms(percentile(&k, 50.0)), ms(percentile(&u, 50.0)));
     println!(
         "| {name} | {k50:.2} ms | {u50:.2} ms | {:+.1} % | {:.2} ms | {:.2} ms |{}",
         (u50 - k50) / k50 * 100.0,
-        ms(percentile(&k, 0.9)),
-        ms(percentile(&u, 0.9)),
+        ms(percentile(&k, 90.0)),
+        ms(percentile(&u, 90.0)),
         if unexpected > 0 { format!(" ({unexpected} unexpected answers)") } else { String::new() }
     );
 }

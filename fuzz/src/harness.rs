@@ -209,10 +209,18 @@ impl tessera_core::ports::FunctionInvoker for Functions {
 /// function fails and still answers with the function's error (spec B, "Post confirmation").
 const AFTER_COMMIT_TRIGGERS: &[&str] = &["PostConfirmation", "PostAuthentication"];
 
-fn failed_after_commit(resp: &WireResponse) -> bool {
+/// Operations whose only trigger is PostConfirmation, after the write: any function error they
+/// answer (also "Unrecognizable lambda output", which names no trigger) came after it.
+const CONFIRMING_OPERATIONS: &[&str] = &["ConfirmSignUp", "AdminConfirmSignUp", "ConfirmForgotPassword"];
+
+const FUNCTION_ERRORS: &[&str] =
+    &["UnexpectedLambdaException", "InvalidLambdaResponseException", "UserLambdaValidationException"];
+
+fn failed_after_commit(op: &Operation, error_type: &str, resp: &WireResponse) -> bool {
     let body: Value = serde_json::from_slice(&resp.body).unwrap_or_default();
     let message = body["message"].as_str().unwrap_or_default();
     AFTER_COMMIT_TRIGGERS.iter().any(|t| message.starts_with(t))
+        || (CONFIRMING_OPERATIONS.contains(&op.name.as_str()) && FUNCTION_ERRORS.contains(&error_type))
 }
 
 /// Push endpoints that exist only as names.
@@ -546,7 +554,7 @@ impl Fuzzer {
                 if !op.errors.contains(&t) && !PROTOCOL_ERRORS.contains(&t.as_str()) {
                     self.report.find("undeclared error", name, t.clone(), || describe(&req, Some(&resp)));
                 }
-                let committed = failed_after_commit(&resp);
+                let committed = failed_after_commit(op, &t, &resp);
                 for c in changes.iter().filter(|c| !committed && !is_attempt_bookkeeping(c)) {
                     let family: String = c.pk.split(['#', ':']).next().unwrap_or_default().to_string();
                     let what = if c.after.is_none() {

@@ -699,3 +699,44 @@ attack!(unimplemented_token_operations, |env, _clock| {
         assert!(answer.starts_with("UnsupportedOperationException"), "{op}: {answer}");
     }
 });
+
+attack!(identity_pools_refuse_id_tokens_from_the_future, |env, clock| {
+    let (pool, client) = setup(env).await;
+    user(env, &pool, "alice").await;
+    let provider = format!("{}/{pool}", env.url.trim_start_matches("http://"));
+    let identity = identity_client(&env.url, ADMIN_KEY, ADMIN_SECRET).await;
+    let identity_pool = identity
+        .create_identity_pool()
+        .identity_pool_name("future")
+        .allow_unauthenticated_identities(false)
+        .cognito_identity_providers(
+            aws_sdk_cognitoidentity::types::CognitoIdentityProvider::builder()
+                .provider_name(&provider)
+                .client_id(&client)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap()
+        .identity_pool_id()
+        .to_string();
+    let id_token = |ahead: i64| {
+        let client = client.clone();
+        async move {
+            clock.set_offset_secs(ahead);
+            let t = env.password_sign_in(&client, "alice", PASSWORD).await.expect("sign-in");
+            clock.set_offset_secs(0);
+            t.id_token().unwrap().to_string()
+        }
+    };
+    let get_id = |token: String| {
+        let (identity, identity_pool, provider) = (identity.clone(), identity_pool.clone(), provider.clone());
+        async move { identity.get_id().identity_pool_id(identity_pool).logins(provider, token).send().await }
+    };
+    // A token minted with the clock 10 minutes ahead is refused; one minted 1 minute ahead is
+    // within the tolerated skew between nodes; a current one works.
+    let err = get_id(id_token(600).await).await.expect_err("an ID token from the future");
+    assert_eq!(err.into_service_error().meta().code(), Some("NotAuthorizedException"));
+    get_id(id_token(60).await).await.expect("a minute ahead is within the skew");
+    get_id(id_token(0).await).await.expect("a current token");
+});

@@ -113,7 +113,8 @@ async fn sign(
 /// (the `cognito-identity.amazonaws.com` login of the developer flow).
 pub async fn verify_open_id_token(svc: &Service, ctx: &CallContext, token: &str) -> Result<Option<Value>> {
     let key = signing_key(svc).await?;
-    Ok(key.verify(token, &ctx.identity_issuer(), svc.now_secs()))
+    let now = svc.now_secs();
+    Ok(key.verify(token, &ctx.identity_issuer(), now).filter(|c| !crate::tokens::not_yet_valid(c, now)))
 }
 
 /// `GET /cognito-identity/.well-known/jwks.json`: the stored public parts only, because the

@@ -442,7 +442,10 @@ impl Service {
             return Ok(Some(found));
         }
         let kinds = pool.username_attributes.iter().chain(&pool.alias_attributes).map(String::as_str);
-        for kind in kinds.chain(["sub"]) {
+        // A `sub` is a UUID: any other identifier cannot be one, and skipping that read keeps an
+        // unknown name's lookup as short as a known alias's (timing, PreventUserExistenceErrors).
+        let sub = uuid::Uuid::parse_str(identifier).is_ok().then_some("sub");
+        for kind in kinds.chain(sub) {
             let value = crate::user_index::alias_value(pool, kind, identifier);
             if let Some(username) = self.alias_holder(pool, kind, &value).await? {
                 let found = self

@@ -417,22 +417,25 @@ async fn password_sign_in(
     check_secret_hash(client, params.get("SECRET_HASH").and_then(Value::as_str), &[username])?;
     // A name the pool does not hold has its own failure count (see `unknown_names`).
     let counted = super::unknown_names::counted(pool, client.prevent_user_existence_errors());
-    let found = match svc.find_user(pool, username).await? {
+    let (found, seen) = super::unknown_names::find_user(svc, pool, username, counted).await?;
+    let found = match found {
         Some(found) => Some((found, false)),
-        None if counted && super::unknown_names::locked(svc, pool, username).await? => {
-            return Err(Error::not_authorized("Password attempts exceeded"));
-        }
-        None => match migrate_on_sign_in(svc, pool, client, username, &password, input).await {
-            Ok(Some(Migration::Created(u, v))) => Some(((u, v), true)),
-            Ok(Some(Migration::Existing(u, v))) => Some(((u, v), false)),
-            Ok(None) => None,
-            Err(e) => {
-                if refused_by_function(&e) {
-                    super::unknown_names::record_failure(svc, pool, username).await?;
-                }
-                return Err(e);
+        None => {
+            if seen.as_ref().is_some_and(|r| r.locked(svc.clock.now_millis())) {
+                return Err(Error::not_authorized("Password attempts exceeded"));
             }
-        },
+            match migrate_on_sign_in(svc, pool, client, username, &password, input).await {
+                Ok(Some(Migration::Created(u, v))) => Some(((u, v), true)),
+                Ok(Some(Migration::Existing(u, v))) => Some(((u, v), false)),
+                Ok(None) => None,
+                Err(e) => {
+                    if refused_by_function(&e) {
+                        super::unknown_names::record_failure(svc, pool, username, seen).await?;
+                    }
+                    return Err(e);
+                }
+            }
+        }
     };
     let hash_params = svc.config.hash_params;
     let Some(((user, version), migrated)) = found else {
@@ -440,7 +443,7 @@ async fn password_sign_in(
         let dummy = dummy_hash(svc).await?;
         svc.cpu(move || hash_params.verify(&password, &dummy)).await?;
         if counted {
-            super::unknown_names::record_failure(svc, pool, username).await?;
+            super::unknown_names::record_failure(svc, pool, username, seen).await?;
         }
         return Err(if client.prevent_user_existence_errors() {
             Error::not_authorized("Incorrect username or password.")

@@ -310,14 +310,15 @@ pub(crate) async fn respond_password_verifier(
     if progress.unknown_user {
         svc.store.transact(vec![consume], svc.now_secs()).await.ok();
         // Locked out as a known user would be, and after the same failures.
-        if super::unknown_names::locked(svc, &pool, &session.username).await? {
+        let seen = super::unknown_names::look(svc, &pool, &session.username).await?;
+        if seen.locked(svc.clock.now_millis()) {
             return Err(Error::not_authorized("Password attempts exceeded"));
         }
         // The same work as a real proof check, so the answer's timing tells nothing.
         let fake_v = BigUint::from_bytes_be(&svc.rng.bytes(srp::GROUP_BYTES)) % srp::n();
         let user_id = param(&responses, "USERNAME")?.to_string();
         check_claim(svc, &session, "unknown", &user_id, fake_v, &token, &responses).await.ok();
-        super::unknown_names::record_failure(svc, &pool, &session.username).await?;
+        super::unknown_names::record_failure(svc, &pool, &session.username, Some(seen)).await?;
         return Err(incorrect());
     }
     let (session, consume, user, version) =

@@ -150,6 +150,10 @@ async fn verify_user_pool_token(
     if now >= exp {
         return Err(invalid_token(&format!("Token expired: {now} >= {exp}")));
     }
+    // Issued ahead of this clock by more than the skew between nodes: as the user-pool API.
+    if crate::tokens::not_yet_valid(&claims, now) {
+        return Err(cannot_verify());
+    }
     let aud = claims
         .get("aud")
         .and_then(Value::as_str)

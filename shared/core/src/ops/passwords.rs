@@ -115,7 +115,9 @@ pub async fn forgot_password(svc: &Service, input: &Value) -> Result<Value> {
     let username = input.req_str("Username")?;
     check_secret_hash(&client, input.str_of("SecretHash"), &[username])?;
     let caller = Caller::new(Some(&client.client_id), input);
-    let found = match svc.find_user(&pool, username).await? {
+    let counted = client.prevent_user_existence_errors();
+    let (found, seen) = super::unknown_names::find_user(svc, &pool, username, counted).await?;
+    let found = match found {
         Some(found) => Some(found),
         // UserMigration_ForgotPassword: the function may know the user.
         None => match hooks::migrate_user(svc, &pool, username, None, caller).await {
@@ -134,7 +136,7 @@ pub async fn forgot_password(svc: &Service, input: &Value) -> Result<Value> {
         }
         // As for a user who exists: the same send quota, the same store write, and as long as
         // a delivery takes.
-        super::unknown_names::record_send(svc, &pool, username, RESET_PURPOSE).await?;
+        super::unknown_names::record_send(svc, &pool, username, RESET_PURPOSE, seen).await?;
         svc.pad_like_delivery().await;
         return Ok(json!({"CodeDeliveryDetails": simulated_delivery(&pool, username)}));
     };
@@ -162,12 +164,14 @@ pub async fn confirm_forgot_password(svc: &Service, input: &Value) -> Result<Val
     // The policy first, so a rejected password does not use up the code, and answers the same
     // whether or not the user exists.
     pool.password_policy.check(password)?;
-    let Some((mut user, mut version)) = svc.find_user(&pool, username).await? else {
-        if !client.prevent_user_existence_errors() {
+    let counted = client.prevent_user_existence_errors();
+    let (found, seen) = super::unknown_names::find_user(svc, &pool, username, counted).await?;
+    let Some((mut user, mut version)) = found else {
+        if !counted {
             return Err(user_not_found());
         }
         // A wrong code for a real user is counted (a write, no hash) and refused after as many.
-        super::unknown_names::record_code_guess(svc, &pool, username, RESET_PURPOSE).await?;
+        super::unknown_names::record_code_guess(svc, &pool, username, RESET_PURPOSE, seen).await?;
         return Err(code_mismatch());
     };
     if !user.enabled {

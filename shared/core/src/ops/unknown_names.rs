@@ -45,24 +45,68 @@ async fn read(svc: &Service, pool: &UserPool, name: &str) -> Result<Option<(Name
     svc.get_json::<NameRecord>(&key(pool, name), keys::NAME_ATTEMPTS_SK).await
 }
 
-/// True while sign-ins with `name` are locked out.
-pub(crate) async fn locked(svc: &Service, pool: &UserPool, name: &str) -> Result<bool> {
-    let now_ms = svc.clock.now_millis();
-    Ok(read(svc, pool, name).await?.is_some_and(|(r, _)| r.locked_until_ms > now_ms))
+/// A name's record as read once: the lockout check and the failure count that follows share
+/// it, so an unknown name costs the store the same round trips as a known user (one read of
+/// the user, one conditional write), and the timing does not tell them apart.
+pub(crate) struct Seen(Option<(NameRecord, u64)>);
+
+impl Seen {
+    /// True while sign-ins with the name are locked out.
+    pub(crate) fn locked(&self, now_ms: i64) -> bool {
+        self.0.as_ref().is_some_and(|(r, _)| r.locked_until_ms > now_ms)
+    }
 }
 
-/// Reads, changes and writes the record (one conditional write, like a user's), re-reading on
-/// a concurrent change so nothing goes uncounted. `change` may refuse.
+pub(crate) async fn look(svc: &Service, pool: &UserPool, name: &str) -> Result<Seen> {
+    Ok(Seen(read(svc, pool, name).await?))
+}
+
+/// The user holding `name`; when none does and unknown names are `counted`, the name's record
+/// instead, read so that either answer costs the store the same round trips:
+/// - a pool without aliases looks at one key for a user; the record is read beside it;
+/// - with aliases a known name costs a miss, the alias and the user, an unknown one a miss,
+///   the alias misses and then the record (a `sub` is only looked up for a UUID).
+pub(crate) async fn find_user(
+    svc: &Service,
+    pool: &UserPool,
+    name: &str,
+    counted: bool,
+) -> Result<(Option<(crate::model::User, u64)>, Option<Seen>)> {
+    if !counted {
+        return Ok((svc.find_user(pool, name).await?, None));
+    }
+    if pool.username_attributes.is_empty() && pool.alias_attributes.is_empty() {
+        let (user, seen) = tokio::join!(svc.find_user(pool, name), look(svc, pool, name));
+        return Ok(match user? {
+            Some(found) => (Some(found), None),
+            None => (None, Some(seen?)),
+        });
+    }
+    Ok(match svc.find_user(pool, name).await? {
+        Some(found) => (Some(found), None),
+        None => (None, Some(look(svc, pool, name).await?)),
+    })
+}
+
+/// Reads (unless `seen` already did), changes and writes the record (one conditional write,
+/// like a user's), re-reading on a concurrent change so nothing goes uncounted. `change` may
+/// refuse.
 async fn update(
     svc: &Service,
     pool: &UserPool,
     name: &str,
+    seen: Option<Seen>,
     change: impl Fn(&mut NameRecord, i64) -> Result<()>,
 ) -> Result<()> {
     let pk = key(pool, name);
     let window_ms = i64::try_from(svc.config.limits.code_send_window_secs).unwrap_or(i64::MAX / 2000) * 1000;
+    let mut seen = seen;
     for _ in 0..10 {
-        let (mut record, version) = match read(svc, pool, name).await? {
+        let current = match seen.take() {
+            Some(Seen(current)) => current,
+            None => read(svc, pool, name).await?,
+        };
+        let (mut record, version) = match current {
             Some((r, v)) => (r, Some(v)),
             None => (NameRecord::default(), None),
         };
@@ -88,9 +132,15 @@ async fn update(
     Err(Error::ConcurrentModificationException("Too many requests at once for this user. Try again.".into()))
 }
 
-/// Counts a failed sign-in with `name` ([`SIGN_IN_BACKOFF`]).
-pub(crate) async fn record_failure(svc: &Service, pool: &UserPool, name: &str) -> Result<()> {
-    update(svc, pool, name, |r, now_ms| {
+/// Counts a failed sign-in with `name` ([`SIGN_IN_BACKOFF`]), from the record `seen` when the
+/// lockout check already read it.
+pub(crate) async fn record_failure(
+    svc: &Service,
+    pool: &UserPool,
+    name: &str,
+    seen: Option<Seen>,
+) -> Result<()> {
+    update(svc, pool, name, seen, |r, now_ms| {
         (r.failed, r.locked_until_ms) =
             SIGN_IN_BACKOFF.after_failure(r.failed, r.last_failed_ms, r.locked_until_ms, now_ms);
         r.last_failed_ms = now_ms;
@@ -100,10 +150,16 @@ pub(crate) async fn record_failure(svc: &Service, pool: &UserPool, name: &str) -
 }
 
 /// A code "sent" to `name` for `purpose`: refused past the send quota, as a user's would be.
-pub(crate) async fn record_send(svc: &Service, pool: &UserPool, name: &str, purpose: &str) -> Result<()> {
+pub(crate) async fn record_send(
+    svc: &Service,
+    pool: &UserPool,
+    name: &str,
+    purpose: &str,
+    seen: Option<Seen>,
+) -> Result<()> {
     let limits = svc.config.limits;
     let window_ms = i64::try_from(limits.code_send_window_secs).unwrap_or(i64::MAX / 2000) * 1000;
-    update(svc, pool, name, |r, now_ms| {
+    update(svc, pool, name, seen, |r, now_ms| {
         let guard = r.code_guards.entry(purpose.to_string()).or_default();
         guard.sent_ms.retain(|&t| now_ms.saturating_sub(t) < window_ms);
         if guard.sent_ms.len() as u64 >= limits.code_sends_per_window {
@@ -123,9 +179,10 @@ pub(crate) async fn record_code_guess(
     pool: &UserPool,
     name: &str,
     purpose: &str,
+    seen: Option<Seen>,
 ) -> Result<()> {
     let backoff = code_backoff(svc);
-    update(svc, pool, name, |r, now_ms| {
+    update(svc, pool, name, seen, |r, now_ms| {
         let guard = r.code_guards.entry(purpose.to_string()).or_default();
         let attempts = r.code_attempts.entry(purpose.to_string()).or_default();
         if guard.locked_until_ms > now_ms || *attempts >= MAX_CODE_ATTEMPTS {

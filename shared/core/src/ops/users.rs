@@ -441,9 +441,11 @@ pub async fn confirm_sign_up(svc: &Service, input: &Value) -> Result<Value> {
     let username = input.req_str("Username")?;
     client_and_user_secret(&client, input, username)?;
     let code = input.req_str("ConfirmationCode")?;
-    let Some((mut user, mut version)) = svc.find_user(&pool, username).await? else {
-        if client.prevent_user_existence_errors() {
-            super::unknown_names::record_code_guess(svc, &pool, username, "signup").await?;
+    let counted = client.prevent_user_existence_errors();
+    let (found, seen) = super::unknown_names::find_user(svc, &pool, username, counted).await?;
+    let Some((mut user, mut version)) = found else {
+        if counted {
+            super::unknown_names::record_code_guess(svc, &pool, username, "signup", seen).await?;
         }
         return Err(unknown_user_for_code(&client));
     };
@@ -482,11 +484,13 @@ pub async fn resend_confirmation_code(svc: &Service, input: &Value) -> Result<Va
     let pool = svc.pool(&client.pool_id).await?;
     let username = input.req_str("Username")?;
     client_and_user_secret(&client, input, username)?;
-    let Some((mut user, version)) = svc.find_user(&pool, username).await? else {
-        if client.prevent_user_existence_errors() {
+    let counted = client.prevent_user_existence_errors();
+    let (found, seen) = super::unknown_names::find_user(svc, &pool, username, counted).await?;
+    let Some((mut user, version)) = found else {
+        if counted {
             // A simulated delivery, as for a user who exists: the same quota, the same store
             // write, and as long as a delivery takes.
-            super::unknown_names::record_send(svc, &pool, username, "signup").await?;
+            super::unknown_names::record_send(svc, &pool, username, "signup", seen).await?;
             svc.pad_like_delivery().await;
             return Ok(json!({"CodeDeliveryDetails": super::passwords::simulated_delivery(&pool, username)}));
         }

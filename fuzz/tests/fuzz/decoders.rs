@@ -1,5 +1,5 @@
 //! Each decoder target under bolero: `cargo test` runs random inputs on stable;
-//! `cargo bolero test --package tessera-fuzz --test decoders <name>` runs a coverage-guided
+//! `cargo bolero test --package tessera-fuzz --test fuzz decoders::<name>` runs a coverage-guided
 //! engine (libFuzzer by default; needs nightly and cargo-bolero).
 
 use tessera_fuzz::targets;

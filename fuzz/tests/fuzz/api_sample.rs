@@ -1,7 +1,6 @@
 //! A fixed-seed sample of the API fuzzer, run by CI (the documented long run is
 //! `tessera-fuzz api --inputs 1000000`, docs/security.md). The service's own randomness (ids,
 //! tokens) differs between runs; the generator's choices do not.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use tessera_fuzz::harness::{run, Config, Report, FAILURES};
 use tessera_fuzz::model::Model;
