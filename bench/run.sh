@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Tessera's benchmarks, end to end (see docs/benchmarks.md):
 #   (a) SignUp + AdminConfirmSignUp, then InitiateAuth (USER_PASSWORD_AUTH), 8 concurrent
-#       clients, 300 and 2000 users; server CPU per InitiateAuth against one argon2id verify.
+#       clients, 300 and 2000 users; server CPU per InitiateAuth against one argon2id verify;
+#       the server's RSS before, at its peak (VmHWM) and at the end (password hashing's memory
+#       is bounded: one 19 MiB argon2 buffer per hash that can run at once).
 #   (b) GetUser under wrk (-t2 -c16, 20 s) against Tessera, then against cognito-local.
 #   (c) the pieces the profiles point at (RS256 sign and verify, argon2 memory), timed alone.
 # Everything listens on 127.0.0.1 only; every load run is bounded in time.
@@ -38,6 +40,36 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 # utime+stime of a process, in clock ticks.
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 CLK_TCK=$(getconf CLK_TCK 2>/dev/null || echo 100)
+
+# rss_watch TEXT OUT: waits for the "server pid N" line `tessera-bench signin` writes to TEXT,
+# then samples /proc/N/status every 0.2 s until the server exits. OUT gets one line
+# `SERVER_RSS …` (KiB): the first sample (the server started, its pool made, nothing hashed
+# yet), VmHWM (the kernel's peak RSS, so nothing between samples is missed), the largest
+# VmRSS sampled, and the last one (the end of the sign-in phase: the bench stops the server
+# right after it).
+rss_watch() {
+  local text=$1 out=$2 pid="" line first="" last="" max=0 hwm="" samples=0
+  # argon2 is timed before the server starts: allow it a few minutes on a loaded machine.
+  for _ in $(seq 1 3000); do
+    pid=$(sed -n 's/^server pid \([0-9]*\) .*/\1/p' "$text" 2>/dev/null | head -1 || true)
+    [ -n "$pid" ] && break
+    sleep 0.1
+  done
+  if [ -z "$pid" ] || [ "$(cat "/proc/$pid/comm" 2>/dev/null)" != tessera ]; then
+    echo "SERVER_RSS unavailable (no server pid)" > "$out"
+    return 0
+  fi
+  # A zombie (killed, not yet reaped) has no VmRSS line: that ends the watch too.
+  while line=$(awk '/^VmRSS:/ {r=$2} /^VmHWM:/ {h=$2} END {if (r != "") print r, h}' "/proc/$pid/status" 2>/dev/null) \
+      && [ -n "$line" ]; do
+    set -- $line
+    [ -z "$first" ] && first=$1
+    last=$1 hwm=$2 samples=$((samples + 1))
+    [ "$1" -gt "$max" ] && max=$1
+    sleep 0.2
+  done
+  echo "SERVER_RSS pid=$pid baseline_kib=$first peak_hwm_kib=$hwm max_sampled_kib=$max end_kib=$last samples=$samples" > "$out"
+}
 
 wait_port() {
   for _ in $(seq 1 200); do
@@ -93,9 +125,16 @@ export TESSERA_ADMIN_SECRET_ACCESS_KEY=${TESSERA_ADMIN_SECRET_ACCESS_KEY:-tesser
 
 if [ -z "${SKIP_SIGNIN:-}" ]; then
   : > "$OUT/signin.jsonl"
+  : > "$OUT/rss-signin.txt"
   for n in $USERS; do
     log "(a) sign-up and sign-in, $n users, 8 concurrent clients"
+    rm -f "$OUT/signin-$n.txt"
+    rss_watch "$OUT/signin-$n.txt" "$WORK/rss-$n" &
+    WATCH=$!
+    PIDS+=("$WATCH")
     "$BENCH" signin --users "$n" --concurrency 8 --server "$SERVER" --json "$OUT/signin.jsonl" | tee "$OUT/signin-$n.txt"
+    wait "$WATCH" || true
+    echo "users=$n $(cat "$WORK/rss-$n")" | tee -a "$OUT/rss-signin.txt"
   done
 fi
 
@@ -154,6 +193,13 @@ for r in rows:
 h = rows[0]["argon2"]
 print(f'argon2id m={h["m_kib"]} KiB, t={h["t"]}, p={h["p"]}')
 EOF
+fi
+if [ -s "$OUT/rss-signin.txt" ]; then
+  echo "| users | server RSS before | peak (VmHWM) | at the end | peak - before |"
+  echo "|---|---|---|---|---|"
+  sed -n 's/^users=\([0-9]*\) SERVER_RSS .*baseline_kib=\([0-9]*\) peak_hwm_kib=\([0-9]*\) .*end_kib=\([0-9]*\) .*/\1 \2 \3 \4/p' \
+      "$OUT/rss-signin.txt" \
+    | awk '{ printf "| %s | %.1f MiB | %.1f MiB | %.1f MiB | %.1f MiB |\n", $1, $2/1024, $3/1024, $4/1024, ($3-$2)/1024 }'
 fi
 for name in tessera cognito-local; do
   f=$OUT/wrk-$name.txt
