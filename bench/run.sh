@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Tessera's benchmarks, end to end (see docs/benchmarks.md):
 #   (a) SignUp + AdminConfirmSignUp, then InitiateAuth (USER_PASSWORD_AUTH), 8 concurrent
-#       clients, 300 and 2000 users; server CPU per InitiateAuth against one argon2id verify.
+#       clients, 300 and 2000 users; server CPU per InitiateAuth against one argon2id verify;
+#       the server's RSS before, at its peak (VmHWM) and at the end (password hashing's memory
+#       is bounded: one 19 MiB argon2 buffer per hash that can run at once).
 #   (b) GetUser under wrk (-t2 -c16, 20 s) against Tessera, then against cognito-local.
 #   (c) the pieces the profiles point at (RS256 sign and verify, argon2 memory), timed alone.
 # Everything listens on 127.0.0.1 only; every load run is bounded in time.
@@ -10,7 +12,8 @@
 #
 # Environment: DURATION (wrk run, default 20s), USERS (default "300 2000"),
 # COGNITO_LOCAL_DIR (where `npm install cognito-local` goes, default target/bench/cognito-local),
-# SKIP_BUILD=1, SKIP_SIGNIN=1, SKIP_COGNITO_LOCAL=1, SKIP_IMPORT=1, IMPORT_ROWS (default 100000).
+# SKIP_BUILD=1, SKIP_SIGNIN=1, SKIP_COGNITO_LOCAL=1, SKIP_IMPORT=1, IMPORT_ROWS (default 100000),
+# TESSERA_THROTTLE (the servers' request quotas, default off).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -38,6 +41,44 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 # utime+stime of a process, in clock ticks.
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 CLK_TCK=$(getconf CLK_TCK 2>/dev/null || echo 100)
+
+# rss_watch BENCH_PID TEXT OUT: follows the `tessera` server that `tessera-bench signin`
+# (BENCH_PID) spawns, sampling /proc/<server>/status until the server exits. The bench prints
+# "server pid N" to TEXT once the server answers and its pool is made, right before the first
+# sign-up: the last sample taken before that line appears is the baseline (nothing hashed yet).
+# OUT gets one line `SERVER_RSS …` (KiB): the baseline, VmHWM (the kernel's peak RSS, so
+# nothing between samples is missed), the largest VmRSS sampled, and the last one (the end of
+# the sign-in phase: the bench stops the server right after it).
+rss_watch() {
+  local bench=$1 text=$2 out=$3 pid="" line before="" ready="" last="" max=0 hwm="" samples=0
+  while kill -0 "$bench" 2>/dev/null; do
+    pid=$(pgrep -P "$bench" -x tessera | head -1 || true)
+    [ -n "$pid" ] && break
+    sleep 0.02
+  done
+  if [ -z "$pid" ]; then
+    echo "SERVER_RSS unavailable (no server process)" > "$out"
+    return 0
+  fi
+  # A zombie (killed, not yet reaped) has no VmRSS line: that ends the watch too.
+  while line=$(awk '/^VmRSS:/ {r=$2} /^VmHWM:/ {h=$2} END {if (r != "") print r, h}' "/proc/$pid/status" 2>/dev/null) \
+      && [ -n "$line" ]; do
+    set -- $line
+    if [ -z "$ready" ]; then
+      if grep -q '^server pid ' "$text" 2>/dev/null; then
+        ready=1
+      else
+        before=$1
+        sleep 0.02
+        continue
+      fi
+    fi
+    last=$1 hwm=$2 samples=$((samples + 1))
+    [ "$1" -gt "$max" ] && max=$1
+    sleep 0.1
+  done
+  echo "SERVER_RSS pid=$pid baseline_kib=${before:-0} peak_hwm_kib=$hwm max_sampled_kib=$max end_kib=$last samples=$samples" > "$out"
+}
 
 wait_port() {
   for _ in $(seq 1 200); do
@@ -88,14 +129,30 @@ if [ -z "${SKIP_BUILD:-}" ]; then
   cargo build --release -p tessera-bench -p tessera-local
 fi
 
+# The request quotas (docs/security-throttle.md) would refuse the benchmarks' own bursts (2000
+# sign-ups at 8 clients got TooManyRequestsException, and the SDK's retries showed as a 2 s p99):
+# they are not what is measured. The spawned servers inherit this.
+export TESSERA_THROTTLE=${TESSERA_THROTTLE:-off}
 export TESSERA_ADMIN_ACCESS_KEY_ID=${TESSERA_ADMIN_ACCESS_KEY_ID:-AKIATESSERABENCH0001}
 export TESSERA_ADMIN_SECRET_ACCESS_KEY=${TESSERA_ADMIN_SECRET_ACCESS_KEY:-tessera-bench-secret}
 
 if [ -z "${SKIP_SIGNIN:-}" ]; then
   : > "$OUT/signin.jsonl"
+  : > "$OUT/rss-signin.txt"
   for n in $USERS; do
     log "(a) sign-up and sign-in, $n users, 8 concurrent clients"
-    "$BENCH" signin --users "$n" --concurrency 8 --server "$SERVER" --json "$OUT/signin.jsonl" | tee "$OUT/signin-$n.txt"
+    rm -f "$OUT/signin-$n.txt"
+    "$BENCH" signin --users "$n" --concurrency 8 --server "$SERVER" --json "$OUT/signin.jsonl" \
+      > >(tee "$OUT/signin-$n.txt") &
+    BPID=$!
+    rss_watch "$BPID" "$OUT/signin-$n.txt" "$WORK/rss-$n" &
+    WATCH=$!
+    PIDS+=("$BPID" "$WATCH")
+    status=0
+    wait "$BPID" || status=$?
+    wait "$WATCH" || true
+    echo "users=$n $(cat "$WORK/rss-$n")" | tee -a "$OUT/rss-signin.txt"
+    [ "$status" = 0 ] || { echo "tessera-bench signin failed (exit $status)" >&2; exit "$status"; }
   done
 fi
 
@@ -154,6 +211,13 @@ for r in rows:
 h = rows[0]["argon2"]
 print(f'argon2id m={h["m_kib"]} KiB, t={h["t"]}, p={h["p"]}')
 EOF
+fi
+if [ -s "$OUT/rss-signin.txt" ]; then
+  echo "| users | server RSS before | peak (VmHWM) | at the end | peak - before |"
+  echo "|---|---|---|---|---|"
+  sed -n 's/^users=\([0-9]*\) SERVER_RSS .*baseline_kib=\([0-9]*\) peak_hwm_kib=\([0-9]*\) .*end_kib=\([0-9]*\) .*/\1 \2 \3 \4/p' \
+      "$OUT/rss-signin.txt" \
+    | awk '{ printf "| %s | %.1f MiB | %.1f MiB | %.1f MiB | %.1f MiB |\n", $1, $2/1024, $3/1024, $4/1024, ($3-$2)/1024 }'
 fi
 for name in tessera cognito-local; do
   f=$OUT/wrk-$name.txt
