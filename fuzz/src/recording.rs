@@ -18,11 +18,25 @@ pub struct Change {
 pub struct RecordingStore {
     inner: Arc<dyn Store>,
     log: Mutex<Vec<Change>>,
+    /// Calls made by the service: (gets, queries, transactions), the latter two counted once
+    /// each however many items they touch.
+    calls: Mutex<(u64, u64, u64)>,
 }
 
 impl RecordingStore {
     pub fn new(inner: Arc<dyn Store>) -> Self {
-        RecordingStore { inner, log: Mutex::new(vec![]) }
+        RecordingStore { inner, log: Mutex::new(vec![]), calls: Mutex::new((0, 0, 0)) }
+    }
+
+    /// The service's store calls since the last look: (gets, queries, transactions).
+    pub fn take_calls(&self) -> (u64, u64, u64) {
+        self.calls.lock().map(|mut c| std::mem::take(&mut *c)).unwrap_or_default()
+    }
+
+    fn count(&self, f: impl FnOnce(&mut (u64, u64, u64))) {
+        if let Ok(mut c) = self.calls.lock() {
+            f(&mut c);
+        }
     }
 
     /// The writes committed since the last call.
@@ -34,6 +48,7 @@ impl RecordingStore {
 #[async_trait]
 impl Store for RecordingStore {
     async fn get(&self, pk: &str, sk: &str, now_secs: i64) -> Result<Option<Item>, StoreError> {
+        self.count(|c| c.0 += 1);
         self.inner.get(pk, sk, now_secs).await
     }
 
@@ -45,10 +60,12 @@ impl Store for RecordingStore {
         limit: usize,
         now_secs: i64,
     ) -> Result<Page, StoreError> {
+        self.count(|c| c.1 += 1);
         self.inner.query(pk, sk_prefix, start_after, limit, now_secs).await
     }
 
     async fn transact(&self, writes: Vec<Write>, now_secs: i64) -> Result<(), StoreError> {
+        self.count(|c| c.2 += 1);
         let mut changes = Vec::with_capacity(writes.len());
         for w in &writes {
             let (pk, sk) = w.key();
