@@ -1,9 +1,7 @@
 """Known vs unknown users' answer times under PreventUserExistenceErrors, as true medians.
 
-A stand-in for `tessera-bench enumeration` until its percentile calls are fixed: it calls
-`percentile(&k, 0.5)` and `percentile(&k, 0.9)`, but `percentile` takes a percent, so its
-"p50" and "p90" columns are the 0.5th and 0.9th percentiles (the 5th and 9th fastest of
-1,000 calls), not the median and p90.
+Over HTTP against a running server, where `tessera-bench enumeration` serves in-process: the
+figures in docs/security.md ("Telling users apart") come from it.
 
 Against a running `tessera serve` (embedded or DynamoDB store, quotas off): makes N confirmed
 and N unconfirmed users (SDK, admin keys), then times ForgotPassword, ResendConfirmationCode and
