@@ -219,7 +219,9 @@ const FUNCTION_ERRORS: &[&str] =
 fn failed_after_commit(op: &Operation, error_type: &str, resp: &WireResponse) -> bool {
     let body: Value = serde_json::from_slice(&resp.body).unwrap_or_default();
     let message = body["message"].as_str().unwrap_or_default();
-    AFTER_COMMIT_TRIGGERS.iter().any(|t| message.starts_with(t))
+    // A rotated-out refresh token presented again revokes its family, then refuses: by design.
+    error_type == "RefreshTokenReuseException"
+        || AFTER_COMMIT_TRIGGERS.iter().any(|t| message.starts_with(t))
         || (CONFIRMING_OPERATIONS.contains(&op.name.as_str()) && FUNCTION_ERRORS.contains(&error_type))
 }
 

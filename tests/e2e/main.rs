@@ -32,6 +32,7 @@ mod mfa;
 mod passwords;
 mod pools;
 mod pre_signup_hook;
+mod refresh_rotation;
 mod search;
 mod signup;
 mod srp;

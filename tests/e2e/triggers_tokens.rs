@@ -616,3 +616,66 @@ on_both_stores!(a_failing_trigger_gives_cognitos_error_and_no_tokens, |env| {
     let t = env.password_sign_in(&client_id, "gil@example.com", PASSWORD).await.unwrap();
     assert!(t.refresh_token().is_some());
 });
+
+on_both_stores!(get_tokens_from_refresh_token_runs_the_trigger_with_client_metadata, |env| {
+    let (pool, _) = trigger_pool(env, Config::V2).await;
+    let client_id = env
+        .client
+        .create_user_pool_client()
+        .user_pool_id(&pool)
+        .client_name("rotating")
+        .explicit_auth_flows(cip::types::ExplicitAuthFlowsType::AllowUserPasswordAuth)
+        .refresh_token_rotation(
+            cip::types::RefreshTokenRotationType::builder()
+                .feature(cip::types::FeatureType::Enabled)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap()
+        .user_pool_client()
+        .unwrap()
+        .client_id()
+        .unwrap()
+        .to_string();
+    let sub = env.confirmed_user(&client_id, "gil@example.com").await;
+    let t = env.password_sign_in(&client_id, "gil@example.com", PASSWORD).await.unwrap();
+    env.lambda.clear();
+    let refresh = |rt: String| {
+        env.client
+            .get_tokens_from_refresh_token()
+            .client_id(&client_id)
+            .refresh_token(rt)
+            .client_metadata("app", "checkout")
+            .send()
+    };
+    let out = refresh(t.refresh_token().unwrap().to_string()).await.unwrap();
+    let event = only_event(env);
+    let sdk = event["callerContext"]["awsSdkVersion"].clone();
+    assert_eq!(
+        event,
+        expected_event(
+            "2",
+            "TokenGeneration_RefreshTokens",
+            &pool,
+            &sub,
+            &client_id,
+            &sdk,
+            json!({
+                "sub": sub, "email": "gil@example.com", "email_verified": "true",
+                "cognito:user_status": "CONFIRMED",
+            }),
+            no_groups(),
+            json!({"app": "checkout"})
+        )
+    );
+    // A refusing trigger rotates nothing: the presented token stays the family's current one.
+    let rt1 = out.authentication_result().unwrap().refresh_token().unwrap().to_string();
+    env.lambda.on(|_, _| Reply::Fail("no tokens today".into()));
+    let e = refresh(rt1.clone()).await.map_err(err_name).unwrap_err();
+    assert!(e.starts_with("UserLambdaValidationException"), "{e}");
+    env.lambda.on(|_, event| Reply::Respond(event["response"].clone()));
+    let again = refresh(rt1).await.unwrap();
+    assert!(again.authentication_result().unwrap().refresh_token().is_some());
+});

@@ -212,6 +212,14 @@ impl AppClient {
         flows.iter().any(|f| f == allow_name || Some(f.as_str()) == legacy_name)
     }
 
+    /// `RefreshTokenRotation`: the grace period in seconds when the client rotates refresh tokens.
+    pub fn refresh_rotation(&self) -> Option<i64> {
+        let rotation = self.settings.get("RefreshTokenRotation")?;
+        (rotation.get("Feature").and_then(Value::as_str) == Some("ENABLED")).then(|| {
+            rotation.get("RetryGracePeriodSeconds").and_then(Value::as_i64).unwrap_or(0).clamp(0, 60)
+        })
+    }
+
     pub fn prevent_user_existence_errors(&self) -> bool {
         self.settings.get("PreventUserExistenceErrors").and_then(Value::as_str) == Some("ENABLED")
     }

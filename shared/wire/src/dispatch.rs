@@ -4,7 +4,7 @@
 use serde_json::Value;
 use tessera_core::ops::{
     admin_users, attributes, auth, clients, devices, groups, identities, identity_pools, import, mfa,
-    passwords, pools, search, sync_records, users,
+    passwords, pools, refresh, search, sync_records, users,
 };
 use tessera_core::{CallContext, Result, Service};
 
@@ -60,6 +60,7 @@ pub const IMPLEMENTED: &[&str] = &[
     "GetCSVHeader",
     "GetDevice",
     "GetGroup",
+    "GetTokensFromRefreshToken",
     "GetUser",
     "GetUserAttributeVerificationCode",
     "GetUserPoolMfaConfig",
@@ -261,6 +262,7 @@ async fn run(svc: &Service, ctx: &CallContext, op: &str, input: &Value) -> Optio
         "GetUserAttributeVerificationCode" => {
             attributes::get_user_attribute_verification_code(svc, ctx, input).await
         }
+        "GetTokensFromRefreshToken" => refresh::get_tokens_from_refresh_token(svc, ctx, input).await,
         "GlobalSignOut" => auth::global_sign_out(svc, ctx, input).await,
         "InitiateAuth" => auth::initiate_auth(svc, ctx, input).await,
         "ListGroups" => groups::list_groups(svc, input).await,

@@ -1,5 +1,5 @@
 //! InitiateAuth, AdminInitiateAuth, RespondToAuthChallenge, AdminRespondToAuthChallenge,
-//! RevokeToken, GlobalSignOut, AdminUserGlobalSignOut, and the access-token check every
+//! RevokeToken (GetTokensFromRefreshToken and REFRESH_TOKEN_AUTH: [`super::refresh`]), GlobalSignOut, AdminUserGlobalSignOut, and the access-token check every
 //! token-authorised operation uses.
 //!
 //! The flow is an explicit state machine ([`AuthState`] × input → [`Step`]): the handler does the
@@ -327,17 +327,13 @@ pub struct Origin {
     /// The device the sign-in used: its access tokens carry it as `device_key`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub device_key: Option<String>,
-}
-
-fn refresh_hash(secret: &str) -> String {
-    hex::encode(Sha256::digest(secret.as_bytes()))
-}
-
-/// `{origin_jti}.{secret}`: opaque to clients, stored only as a hash.
-fn split_refresh_token(token: &str) -> Option<(&str, &str)> {
-    let (origin, secret) = token.split_once('.')?;
-    (uuid::Uuid::parse_str(origin).is_ok() && !secret.is_empty() && !secret.contains('.'))
-        .then_some((origin, secret))
+    /// Refresh tokens still accepted besides `refresh_hash` (rotation's grace period; see
+    /// [`super::refresh`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub also_live: Vec<super::refresh::LiveRefresh>,
+    /// Hash prefixes of rotated-out refresh tokens, oldest first: presenting one is reuse.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub spent: Vec<String>,
 }
 
 fn pool_mismatch(client: &AppClient) -> Error {
@@ -392,7 +388,7 @@ async fn start(
             password_sign_in(svc, ctx, &pool, client, &params, input, admin).await
         }
         AuthFlow::UserSrp => super::auth_srp::start_user_srp(svc, &pool, client, &params, input, admin).await,
-        AuthFlow::RefreshToken => refresh(svc, ctx, &pool, client, &params).await,
+        AuthFlow::RefreshToken => super::refresh::refresh_token_auth(svc, ctx, &pool, client, &params).await,
         AuthFlow::Custom => {
             super::auth_triggers::start_custom(svc, ctx, &pool, client, &params, input, admin).await
         }
@@ -687,7 +683,7 @@ pub(crate) async fn finish(
         new_metadata: new_device.map(|d| (d.device_key, d.device_group_key)),
     };
     let occasion = Occasion::new(source, caller.metadata);
-    let result = issue_with(svc, ctx, pool, client, user, None, occasion, issued).await?;
+    let result = issue_family(svc, ctx, pool, client, user, Family::New, occasion, issued).await?;
     clear_failed_sign_ins(svc, pool, user).await?;
     Ok(result)
 }
@@ -1190,96 +1186,41 @@ pub(crate) async fn dummy_hash(svc: &Service) -> Result<String> {
         .cloned()
 }
 
-async fn refresh(
-    svc: &Service,
-    ctx: &CallContext,
-    pool: &UserPool,
-    client: &AppClient,
-    params: &Value,
-) -> Result<Value> {
-    let token = param(params, "REFRESH_TOKEN")?;
-    let invalid = || Error::not_authorized("Invalid Refresh Token");
-    let (origin_jti, origin, _) = load_refresh_token(svc, token).await?.ok_or_else(invalid)?;
-    if origin.client_id != client.client_id || origin.pool_id != pool.id {
-        return Err(invalid());
-    }
-    // By the exact username: an alias equal to it names someone else.
-    let revoked = || Error::not_authorized("Refresh Token has been revoked");
-    let (user, _) = svc
-        .get_json::<User>(&keys::user(&pool.id, &pool.username_key(&origin.username)), keys::USER_SK)
-        .await?
-        .filter(|(u, _)| u.sub == origin.sub)
-        .ok_or_else(revoked)?;
-    let given = params.get("SECRET_HASH").and_then(Value::as_str);
-    let mut names = vec![user.username.as_str(), user.sub.as_str()];
-    // SDKs compute the hash from the name the user signed in with (an alias, say): accepted
-    // only when that name leads to the token's own user, so another user's SECRET_HASH (one an
-    // app backend computed for its own account) does not unlock a stolen refresh token.
-    let named = params.get("USERNAME").and_then(Value::as_str).filter(|u| !names.contains(u));
-    if let Some(u) = named {
-        if svc.find_user(pool, u).await?.is_some_and(|(found, _)| found.sub == user.sub) {
-            names.push(u);
-        }
-    }
-    check_secret_hash(client, given, &names)?;
-    if !user.enabled {
-        return Err(Error::not_authorized("User is disabled."));
-    }
-    if origin.created_ms <= user.signed_out_at_ms {
-        return Err(revoked());
-    }
-    let existing = Some((origin_jti.as_str(), &origin));
-    let occasion = Occasion::without_metadata(TokenSource::RefreshTokens);
-    issue(svc, ctx, pool, client, &user, existing, occasion).await
+/// What becomes of the session family when tokens are issued.
+pub(crate) enum Family<'a> {
+    /// A sign-in: a new family and its first refresh token.
+    New,
+    /// A refresh without rotation: no new refresh token.
+    Refresh { origin_jti: &'a str, origin: &'a Origin },
+    /// A refresh with rotation: `token` is exchanged for the family's next refresh token.
+    Rotate { origin_jti: &'a str, origin: &'a Origin, token: &'a str, grace_secs: i64 },
 }
 
-/// The session family a refresh token belongs to, when the token is genuine and live.
-async fn load_refresh_token(svc: &Service, token: &str) -> Result<Option<(String, Origin, u64)>> {
-    let Some((origin_jti, secret)) = split_refresh_token(token) else { return Ok(None) };
-    let Some((origin, version)) = svc.get_json::<Origin>(&keys::origin(origin_jti), keys::ORIGIN_SK).await?
-    else {
-        return Ok(None);
-    };
-    let matches: bool =
-        subtle::ConstantTimeEq::ct_eq(refresh_hash(secret).as_bytes(), origin.refresh_hash.as_bytes()).into();
-    Ok(matches.then(|| (origin_jti.to_string(), origin, version)))
-}
-
-/// Issues tokens. A new sign-in (`existing` None) starts a session family with a refresh token;
-/// a refresh reuses the family and its `auth_time` and returns no new refresh token.
+/// Issues tokens. A sign-in ([`Family::New`]) starts a session family with a refresh token; a
+/// refresh reuses the family and its `auth_time`, and returns a new refresh token only when the
+/// client rotates them.
 ///
 /// The claims are built first and the pre token generation trigger (if any) changes them; only
-/// then is the session family stored, so a failing trigger leaves no refresh token behind.
-pub(crate) async fn issue(
-    svc: &Service,
-    ctx: &CallContext,
-    pool: &UserPool,
-    client: &AppClient,
-    user: &User,
-    existing: Option<(&str, &Origin)>,
-    occasion: Occasion<'_>,
-) -> Result<Value> {
-    let device = IssuedDevice { key: existing.and_then(|(_, o)| o.device_key.clone()), new_metadata: None };
-    issue_with(svc, ctx, pool, client, user, existing, occasion, device).await
-}
-
-/// [`issue`], for a sign-in that involved a device.
+/// then is the session family stored, so a failing trigger leaves no refresh token behind (and
+/// rotates nothing).
 #[allow(clippy::too_many_arguments)]
-pub(crate) async fn issue_with(
+pub(crate) async fn issue_family(
     svc: &Service,
     ctx: &CallContext,
     pool: &UserPool,
     client: &AppClient,
     user: &User,
-    existing: Option<(&str, &Origin)>,
+    family: Family<'_>,
     occasion: Occasion<'_>,
     device: IssuedDevice,
 ) -> Result<Value> {
     let now = svc.now_secs();
     let keys = svc.open_keys(pool)?;
-    let (origin_jti, auth_time) = match existing {
-        Some((jti, origin)) => (jti.to_string(), origin.auth_time),
-        None => (svc.rng.uuid().to_string(), now),
+    let (origin_jti, auth_time) = match &family {
+        Family::Refresh { origin_jti, origin } | Family::Rotate { origin_jti, origin, .. } => {
+            (origin_jti.to_string(), origin.auth_time)
+        }
+        Family::New => (svc.rng.uuid().to_string(), now),
     };
     let access_secs = client.validity_secs("Access", 1, "hours");
     let id_secs = client.validity_secs("Id", 1, "hours");
@@ -1333,9 +1274,12 @@ pub(crate) async fn issue_with(
     groups.apply(&mut claims.access, &mut claims.id);
     let request = TokenRequest { pool, client, user, occasion, groups: &groups };
     token_generation::customise(svc, &request, &mut claims).await?;
-    let refresh_token = match existing {
-        Some(_) => None,
-        None => {
+    let refresh_token = match family {
+        Family::Refresh { .. } => None,
+        Family::Rotate { token, grace_secs, .. } => {
+            Some(super::refresh::rotate_family(svc, &origin_jti, token, grace_secs).await?)
+        }
+        Family::New => {
             let secret = URL_SAFE_NO_PAD.encode(svc.rng.bytes(32));
             let refresh_secs = client.validity_secs("Refresh", 30, "days");
             let origin = Origin {
@@ -1343,10 +1287,12 @@ pub(crate) async fn issue_with(
                 client_id: client.client_id.clone(),
                 username: user.username.clone(),
                 sub: user.sub.clone(),
-                refresh_hash: refresh_hash(&secret),
+                refresh_hash: super::refresh::refresh_hash(&secret),
                 auth_time: now,
                 created_ms: svc.clock.now_millis().max(user.signed_out_at_ms + 1),
                 device_key: device.key.clone(),
+                also_live: vec![],
+                spent: vec![],
             };
             let mut item = Item::new(
                 keys::origin(&origin_jti),
@@ -1454,11 +1400,15 @@ pub async fn revoke_token(svc: &Service, input: &Value) -> Result<Value> {
     if token.split('.').count() == 3 {
         return Err(Error::UnsupportedTokenTypeException("Unsupported token type".into()));
     }
-    if split_refresh_token(token).is_none() {
+    if super::refresh::split_refresh_token(token).is_none() {
         return Err(Error::invalid("Invalid token"));
     }
-    let Some((origin_jti, origin, version)) = load_refresh_token(svc, token).await? else {
-        // Already revoked, expired or never issued: revoking it again is not an error (RFC 7009).
+    // Any live token of the family (one in rotation's grace period too) revokes it.
+    let Some((origin_jti, origin, version, _)) =
+        super::refresh::load_family(svc, token).await?.filter(|(_, _, _, presented)| presented.is_live())
+    else {
+        // Already revoked, expired, rotated out or never issued: revoking it again is not an
+        // error (RFC 7009).
         return Ok(json!({}));
     };
     if origin.client_id != client.client_id {
@@ -1744,13 +1694,5 @@ mod tests {
         assert_eq!(AuthFlow::parse("ADMIN_NO_SRP_AUTH").ok(), Some(AuthFlow::AdminUserPassword));
         assert_eq!(AuthFlow::parse("REFRESH_TOKEN").ok(), Some(AuthFlow::RefreshToken));
         assert!(AuthFlow::parse("NOPE").is_err());
-    }
-
-    #[test]
-    fn refresh_tokens_split_strictly() {
-        let id = "0b7f8a3c-9a7e-4f43-8f55-3a2a9d3b1f10";
-        assert!(split_refresh_token(&format!("{id}.abc")).is_some());
-        assert!(split_refresh_token("nope.abc").is_none());
-        assert!(split_refresh_token(&format!("{id}.a.b")).is_none());
     }
 }

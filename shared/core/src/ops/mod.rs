@@ -18,6 +18,7 @@ pub mod lifecycle_triggers;
 pub mod mfa;
 pub mod passwords;
 pub mod pools;
+pub mod refresh;
 pub mod search;
 pub mod sync_access;
 pub mod sync_push;
