@@ -7,6 +7,7 @@ mod srp_proof;
 
 mod admin_users;
 mod aliases;
+mod amplify_client;
 mod attack_codes;
 mod attack_enumeration;
 mod attack_misc;
