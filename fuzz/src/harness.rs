@@ -256,20 +256,28 @@ impl Drop for Env {
     }
 }
 
-fn scratch_dir(n: u64) -> PathBuf {
+/// A name no other Env of this process uses (tests make several with the same `n` at once).
+fn scratch_name(n: u64) -> String {
+    static MADE: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let serial = MADE.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    format!("tessera-fuzz-{}-{n}-{serial}", std::process::id())
+}
+
+fn scratch_dir(name: &str) -> PathBuf {
     let shm = PathBuf::from("/dev/shm");
     let base = if shm.is_dir() { shm } else { std::env::temp_dir() };
-    base.join(format!("tessera-fuzz-{}-{n}", std::process::id()))
+    base.join(name)
 }
 
 impl Env {
     pub async fn new(cfg: &Config, n: u64) -> Result<Env, String> {
-        let dir = scratch_dir(n);
+        let name = scratch_name(n);
+        let dir = scratch_dir(&name);
         let inner: Arc<dyn Store> = match &cfg.dynamodb_endpoint {
             None => Arc::new(tessera_local::embedded::EmbeddedStore::open(&dir).map_err(|e| e.to_string())?),
             Some(endpoint) => {
                 let client = tessera_aws::config::dynamodb_client(Some(endpoint), "us-east-1").await;
-                let table = format!("tessera-fuzz-{}-{n}", std::process::id());
+                let table = name.clone();
                 tessera_aws::dynamo::create_table(&client, &table).await.map_err(|e| e.to_string())?;
                 Arc::new(tessera_aws::dynamo::DynamoStore::new(client, table))
             }
