@@ -33,6 +33,7 @@ mod passwords;
 mod pools;
 mod pre_signup_hook;
 mod search;
+mod settings;
 mod signup;
 mod srp;
 mod sync;

@@ -428,7 +428,7 @@ fn parsed_constraints(attr: &Value, ty: &str, full: &str) -> Result<Option<(&'st
             if let Some(b) = max {
                 sc.insert("MaxLength".into(), json!(b.to_string()));
             }
-            Ok((!sc.is_empty()).then(|| ("StringAttributeConstraints", Value::Object(sc))))
+            Ok((!sc.is_empty()).then_some(("StringAttributeConstraints", Value::Object(sc))))
         }
         "Number" => {
             let c = attr.get("NumberAttributeConstraints");
@@ -450,7 +450,7 @@ fn parsed_constraints(attr: &Value, ty: &str, full: &str) -> Result<Option<(&'st
             if let Some(b) = max {
                 nc.insert("MaxValue".into(), json!(b.to_string()));
             }
-            Ok((!nc.is_empty()).then(|| ("NumberAttributeConstraints", Value::Object(nc))))
+            Ok((!nc.is_empty()).then_some(("NumberAttributeConstraints", Value::Object(nc))))
         }
         _ => Ok(None),
     }

@@ -199,9 +199,6 @@ fn refuse_unsupported(svc: &Service, input: &Value) -> Result<()> {
             ));
         }
     }
-    if input.get("UserPoolTags").and_then(Value::as_object).is_some_and(|t| !t.is_empty()) {
-        return Err(not_supported("UserPoolTags", " (there are no tag operations)"));
-    }
     Ok(())
 }
 
