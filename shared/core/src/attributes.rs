@@ -388,7 +388,8 @@ fn number_text(v: Option<&Value>) -> Option<String> {
 }
 
 /// Cognito's answer to a missing or unknown `AttributeDataType`.
-const BAD_DATA_TYPE: &str = "Invalid AttributeDataType input, consider using the provided AttributeDataType enum.";
+const BAD_DATA_TYPE: &str =
+    "Invalid AttributeDataType input, consider using the provided AttributeDataType enum.";
 
 /// The constraints a `SchemaAttributeType` declares for its type, checked: lengths of a String
 /// (0..=2048, min ≤ max), bounds of a Number (integers, min ≤ max). Returns the member and its
@@ -397,7 +398,9 @@ const BAD_DATA_TYPE: &str = "Invalid AttributeDataType input, consider using the
 fn parsed_constraints(attr: &Value, ty: &str, full: &str) -> Result<Option<(&'static str, Value)>> {
     let bad = |what: &str| Error::invalid(format!("Invalid {what} for attribute {full}."));
     let given = |member: &str| attr.get(member).and_then(Value::as_object).is_some_and(|o| !o.is_empty());
-    for (member, for_type) in [("StringAttributeConstraints", "String"), ("NumberAttributeConstraints", "Number")] {
+    for (member, for_type) in
+        [("StringAttributeConstraints", "String"), ("NumberAttributeConstraints", "Number")]
+    {
         if given(member) && ty != for_type {
             return Err(Error::invalid(format!(
                 "{member} can only be set on a {for_type} attribute; {full} is {ty}."
@@ -640,8 +643,12 @@ mod tests {
         }
         assert!(msg(check_value(&p, "sub", "x", Writer::Admin)).contains("sub: Attribute cannot be updated"));
         let mut p = p;
-        p.custom_schema
-            .push(custom_attribute(&json!({"Name": "legacy", "AttributeDataType": "String", "DeveloperOnlyAttribute": true})).unwrap());
+        p.custom_schema.push(
+            custom_attribute(
+                &json!({"Name": "legacy", "AttributeDataType": "String", "DeveloperOnlyAttribute": true}),
+            )
+            .unwrap(),
+        );
         assert_eq!(msg(check_value(&p, "dev:legacy", "v", Writer::Admin)), "ok");
         assert_eq!(msg(check_value(&p, "dev:legacy", "v", Writer::AdminCreate)), "ok");
         for w in [Writer::SignUp, Writer::User] {
@@ -741,17 +748,23 @@ mod tests {
         assert_eq!(e.message(), BAD_DATA_TYPE, "a custom attribute needs its type");
         let e = custom_attribute(&json!({"Name": "t", "AttributeDataType": "Text"})).unwrap_err();
         assert_eq!(e.message(), BAD_DATA_TYPE);
-        add_custom_attributes(&mut schema, &[json!({"Name": "team", "AttributeDataType": "String"})], 25).unwrap();
+        add_custom_attributes(&mut schema, &[json!({"Name": "team", "AttributeDataType": "String"})], 25)
+            .unwrap();
         assert_eq!(schema[0]["Name"], "custom:team");
         assert_eq!(schema[0]["Mutable"], true);
         assert_eq!(schema[0]["AttributeDataType"], "String");
-        let e = add_custom_attributes(&mut schema, &[json!({"Name": "team", "AttributeDataType": "String"})], 25)
-            .unwrap_err();
+        let e =
+            add_custom_attributes(&mut schema, &[json!({"Name": "team", "AttributeDataType": "String"})], 25)
+                .unwrap_err();
         assert_eq!(e.message(), "Existing attribute already has name custom:team.");
         assert!(custom_attribute(&json!({"Name": "x", "Required": true})).is_err());
-        let dev = custom_attribute(&json!({"Name": "legacy", "AttributeDataType": "String", "DeveloperOnlyAttribute": true})).unwrap();
+        let dev = custom_attribute(
+            &json!({"Name": "legacy", "AttributeDataType": "String", "DeveloperOnlyAttribute": true}),
+        )
+        .unwrap();
         assert_eq!(dev["Name"], "dev:legacy");
-        let s = |c: Value| json!({"Name": "x", "AttributeDataType": "String", "StringAttributeConstraints": c});
+        let s =
+            |c: Value| json!({"Name": "x", "AttributeDataType": "String", "StringAttributeConstraints": c});
         assert!(custom_attribute(&s(json!({"MaxLength": "2049"}))).is_err());
         assert!(custom_attribute(&s(json!({"MinLength": "5", "MaxLength": "2"}))).is_err());
         assert!(custom_attribute(&s(json!({"MinLength": "five"}))).is_err());
@@ -773,15 +786,28 @@ mod tests {
             Some(json!({"Name": "email", "Mutable": false}))
         );
         assert_eq!(
-            d(json!({"Name": "name", "StringAttributeConstraints": {"MinLength": 2, "MaxLength": "40"}})).unwrap(),
-            Some(json!({"Name": "name", "StringAttributeConstraints": {"MinLength": "2", "MaxLength": "40"}}))
+            d(json!({"Name": "name", "StringAttributeConstraints": {"MinLength": 2, "MaxLength": "40"}}))
+                .unwrap(),
+            Some(
+                json!({"Name": "name", "StringAttributeConstraints": {"MinLength": "2", "MaxLength": "40"}})
+            )
         );
-        assert!(d(json!({"Name": "email", "AttributeDataType": "Number"})).unwrap_err().contains("it is String"));
+        assert!(d(json!({"Name": "email", "AttributeDataType": "Number"}))
+            .unwrap_err()
+            .contains("it is String"));
         assert_eq!(d(json!({"Name": "email", "AttributeDataType": "Text"})).unwrap_err(), BAD_DATA_TYPE);
-        assert!(d(json!({"Name": "email", "DeveloperOnlyAttribute": true})).unwrap_err().contains("DeveloperOnly"));
+        assert!(d(json!({"Name": "email", "DeveloperOnlyAttribute": true}))
+            .unwrap_err()
+            .contains("DeveloperOnly"));
         assert!(d(json!({"Name": "name", "StringAttributeConstraints": {"MinLength": "x"}})).is_err());
-        assert!(d(json!({"Name": "name", "StringAttributeConstraints": {"MinLength": "9", "MaxLength": "3"}})).is_err());
-        assert!(d(json!({"Name": "updated_at", "NumberAttributeConstraints": {"MinValue": "9", "MaxValue": "3"}})).is_err());
+        assert!(d(
+            json!({"Name": "name", "StringAttributeConstraints": {"MinLength": "9", "MaxLength": "3"}})
+        )
+        .is_err());
+        assert!(d(
+            json!({"Name": "updated_at", "NumberAttributeConstraints": {"MinValue": "9", "MaxValue": "3"}})
+        )
+        .is_err());
         assert!(d(json!({"Name": "email", "NumberAttributeConstraints": {"MinValue": "1"}})).is_err());
         assert!(d(json!({"Name": "sub", "Mutable": true})).is_err());
 
@@ -796,7 +822,9 @@ mod tests {
             assert!(msg(check_value(&p, "email", "a@b.co", w)).contains("email: Attribute cannot be updated"));
         }
         assert!(msg(check_value(&p, "name", "J", Writer::Admin)).ends_with("no shorter than 2 characters"));
-        assert!(msg(check_value(&p, "name", "Joanna", Writer::Admin)).ends_with("no longer than 5 characters"));
+        assert!(
+            msg(check_value(&p, "name", "Joanna", Writer::Admin)).ends_with("no longer than 5 characters")
+        );
         assert_eq!(msg(check_value(&p, "name", "Jo", Writer::Admin)), "ok");
     }
 }

@@ -186,10 +186,14 @@ fn check_oauth(settings: &Map<String, Value>, has_secret: bool) -> Result<()> {
     }
     if settings.get("AllowedOAuthFlowsUserPoolClient").and_then(Value::as_bool) == Some(true) {
         if flows.is_empty() {
-            return Err(Error::invalid("AllowedOAuthFlows must be set when AllowedOAuthFlowsUserPoolClient is true."));
+            return Err(Error::invalid(
+                "AllowedOAuthFlows must be set when AllowedOAuthFlowsUserPoolClient is true.",
+            ));
         }
         if scopes.is_empty() {
-            return Err(Error::invalid("AllowedOAuthScopes must be set when AllowedOAuthFlowsUserPoolClient is true."));
+            return Err(Error::invalid(
+                "AllowedOAuthScopes must be set when AllowedOAuthFlowsUserPoolClient is true.",
+            ));
         }
         if flows.iter().any(|f| f == "code" || f == "implicit") && callbacks.is_empty() {
             return Err(Error::invalid("CallbackURLs must be set for the code and implicit flows."));

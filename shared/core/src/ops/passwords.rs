@@ -105,7 +105,8 @@ pub(crate) async fn check_password_history(
     if n == 0 {
         return Ok(());
     }
-    let hashes: Vec<String> = user.password_hash.iter().chain(&user.password_history).take(n).cloned().collect();
+    let hashes: Vec<String> =
+        user.password_hash.iter().chain(&user.password_history).take(n).cloned().collect();
     let (params, password) = (svc.config.hash_params, password.to_string());
     let reused = svc
         .cpu(move || {

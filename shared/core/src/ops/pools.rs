@@ -3,10 +3,10 @@
 use crate::error::{Error, Result};
 use crate::model::{keys, AppClient, UserPool};
 use crate::password::PasswordPolicy;
+use crate::schema::STANDARD_SCHEMA_SETTING;
 use crate::service::{decode_next_token, encode_next_token, Input, Service};
 use crate::store::{Cond, Item, Write, MAX_TRANSACTION_WRITES};
 use crate::tokens::PoolKeys;
-use crate::schema::STANDARD_SCHEMA_SETTING;
 use serde_json::{json, Map, Value};
 
 /// Members of CreateUserPool kept typed on the record; everything else goes to `settings`.
@@ -149,7 +149,10 @@ fn refuse_unsupported(svc: &Service, input: &Value) -> Result<()> {
             ));
         }
         if present(addons.get("AdvancedSecurityAdditionalFlows")) {
-            return Err(not_supported("UserPoolAddOns.AdvancedSecurityAdditionalFlows", " (threat protection)"));
+            return Err(not_supported(
+                "UserPoolAddOns.AdvancedSecurityAdditionalFlows",
+                " (threat protection)",
+            ));
         }
     }
     if let Some(email) = input.get("EmailConfiguration") {
@@ -160,13 +163,14 @@ fn refuse_unsupported(svc: &Service, input: &Value) -> Result<()> {
         }
     }
     if let Some(sms) = input.get("SmsConfiguration") {
-        for member in ["ExternalId", "EumsSms"] {
-            if present(sms.get(member)) {
-                return Err(not_supported(
-                    &format!("SmsConfiguration.{member}"),
-                    "; SMS goes through the deployment's own Amazon SNS access",
-                ));
-            }
+        // SnsCallerArn and ExternalId are accepted: they turn SMS on (as in Cognito), but the
+        // role is not assumed; SMS goes out with the deployment's own SNS access (see
+        // docs/h15-settings.md).
+        if present(sms.get("EumsSms")) {
+            return Err(not_supported(
+                "SmsConfiguration.EumsSms",
+                "; SMS goes through the deployment's own Amazon SNS access",
+            ));
         }
         if let Some(region) = sms.str_of("SnsRegion").filter(|r| *r != svc.config.region) {
             return Err(not_supported(
@@ -190,7 +194,9 @@ fn refuse_unsupported(svc: &Service, input: &Value) -> Result<()> {
         .and_then(Value::as_array);
     if let Some(factors) = factors {
         if !factors.iter().any(|f| f == "PASSWORD") {
-            return Err(Error::invalid("The SignInPolicy must include PASSWORD as an allowed first auth factor."));
+            return Err(Error::invalid(
+                "The SignInPolicy must include PASSWORD as an allowed first auth factor.",
+            ));
         }
         if let Some(other) = factors.iter().filter_map(Value::as_str).find(|f| *f != "PASSWORD") {
             return Err(not_supported(
@@ -213,7 +219,8 @@ const MESSAGE_PAIRS: &[(&str, &str)] = &[
 /// and EmailVerificationSubject are one setting in Cognito: whichever form a call sets, the pool
 /// keeps (and Describe shows) both. A template member wins over its legacy twin.
 fn merge_verification_messages(settings: &mut Map<String, Value>) {
-    let mut template = settings.get("VerificationMessageTemplate").and_then(Value::as_object).cloned().unwrap_or_default();
+    let mut template =
+        settings.get("VerificationMessageTemplate").and_then(Value::as_object).cloned().unwrap_or_default();
     for (legacy, member) in MESSAGE_PAIRS {
         if let (None, Some(v)) = (template.get(*member), settings.get(*legacy)) {
             template.insert((*member).into(), v.clone());
@@ -395,7 +402,10 @@ pub fn describe(svc: &Service, pool: &UserPool, estimated_users: Option<u64>) ->
         "SchemaAttributes".into(),
         json!(crate::schema::schema_attributes(
             &pool.required_attributes,
-            pool.settings.get(STANDARD_SCHEMA_SETTING).and_then(Value::as_array).map_or(&[][..], Vec::as_slice),
+            pool.settings
+                .get(STANDARD_SCHEMA_SETTING)
+                .and_then(Value::as_array)
+                .map_or(&[][..], Vec::as_slice),
             &pool.custom_schema
         )),
     );
