@@ -376,6 +376,8 @@ pub fn describe(svc: &Service, pool: &UserPool, estimated_users: Option<u64>) ->
             out.insert(k.clone(), v.clone());
         }
     }
+    // Pools stored before both forms were kept show both too.
+    merge_verification_messages(&mut out);
     let p = &pool.password_policy;
     out.insert("Id".into(), json!(pool.id));
     out.insert("Name".into(), json!(pool.name));
