@@ -218,7 +218,6 @@ on_both_stores!(identity_pool_configuration, |env| {
         .create_identity_pool()
         .identity_pool_name("Tessera app_pool 1")
         .allow_unauthenticated_identities(true)
-        .supported_login_providers("graph.facebook.com", "1234567890")
         .developer_provider_name(DEV)
         .cognito_identity_providers(provider(&up, true))
         .identity_pool_tags("team", "mobile")
@@ -240,10 +239,7 @@ on_both_stores!(identity_pool_configuration, |env| {
     assert!(described.allow_unauthenticated_identities());
     assert_eq!(described.allow_classic_flow(), None);
     assert_eq!(described.developer_provider_name(), Some(DEV));
-    assert_eq!(
-        described.supported_login_providers().unwrap().get("graph.facebook.com").unwrap(),
-        "1234567890"
-    );
+    assert!(described.supported_login_providers().is_none_or(|m| m.is_empty()));
     let providers = described.cognito_identity_providers();
     assert_eq!(providers.len(), 1);
     assert_eq!(providers[0].provider_name(), Some(up.provider.as_str()));
@@ -667,7 +663,6 @@ on_both_stores!(invalid_logins_fail_the_whole_call, |env| {
         .allow_unauthenticated_identities(true)
         .allow_classic_flow(true)
         .developer_provider_name(DEV)
-        .supported_login_providers("graph.facebook.com", "123")
         .cognito_identity_providers(provider(&up, true))
         .send()
         .await
@@ -716,10 +711,10 @@ on_both_stores!(invalid_logins_fail_the_whole_call, |env| {
         "NotAuthorizedException: Invalid login token. Couldn't verify signed token.",
     );
     assert_err(get_id(&c, &pool, &[(key, "garbage")]).await, "NotAuthorizedException: Invalid login token.");
-    // Providers this version cannot verify, and the developer provider, are refused.
+    // Providers the pool does not name, and the developer provider, are refused.
     assert_err(
         get_id(&c, &pool, &[("graph.facebook.com", "EAAB-token")]).await,
-        "InvalidParameterException: Logins of graph.facebook.com (public login provider) are not supported",
+        "NotAuthorizedException: Token is not from a supported provider of this identity pool.",
     );
     assert_err(get_id(&c, &pool, &[(DEV, "alice")]).await, "NotAuthorizedException");
     assert_err(open_id_token(&c, &id, &[(key, &token), (DEV, "alice")]).await, "NotAuthorizedException");
@@ -729,7 +724,7 @@ on_both_stores!(invalid_logins_fail_the_whole_call, |env| {
     let (_, fresh) = new_user(env, &up).await;
     assert_err(
         get_id(&c, &pool, &[(key, &fresh), ("graph.facebook.com", "x")]).await,
-        "InvalidParameterException",
+        "NotAuthorizedException",
     );
     assert_eq!(identity_ids(&c, &pool, 60, false).await, before);
 

@@ -35,6 +35,7 @@ mod pools;
 mod pre_signup_hook;
 mod refresh_rotation;
 mod search;
+mod settings;
 mod signup;
 mod srp;
 mod sync;

@@ -181,7 +181,8 @@ pub fn check_value(pool: &UserPool, name: &str, value: &str, writer: Writer) -> 
         )));
     }
     let custom = custom_definition(pool, name);
-    if let Some(def) = custom {
+    let standard = standard_definition(pool, name);
+    if let Some(def) = custom.or(standard) {
         if def.get("Mutable").and_then(Value::as_bool) == Some(false) && !writer.creates() {
             return Err(schema_error(format!(
                 "{name}: Attribute cannot be updated. (changing an immutable attribute)"
@@ -197,6 +198,20 @@ pub fn check_value(pool: &UserPool, name: &str, value: &str, writer: Writer) -> 
     if let Some(def) = custom {
         return check_custom_value(name, def, value);
     }
+    check_standard_format(name, value)?;
+    // The pool's own constraints on a standard String or Number attribute.
+    match (standard, crate::schema::standard_type(name)) {
+        (Some(def), Some(ty @ ("String" | "Number"))) => {
+            let mut typed = def.clone();
+            typed["AttributeDataType"] = json!(ty);
+            check_custom_value(name, &typed, value)
+        }
+        _ => Ok(()),
+    }
+}
+
+/// The formats of the standard attributes that have one.
+fn check_standard_format(name: &str, value: &str) -> Result<()> {
     match name {
         "email" if !is_email(value) => Err(Error::invalid("Invalid email address format.")),
         "phone_number" if !is_phone(value) => Err(Error::invalid("Invalid phone number format.")),
@@ -372,35 +387,26 @@ fn number_text(v: Option<&Value>) -> Option<String> {
     }
 }
 
-/// A custom attribute definition from a request's `SchemaAttributeType` (CreateUserPool's
-/// Schema, AddCustomAttributes): the `custom:` name, type, constraints and flags, checked.
-pub fn custom_attribute(attr: &Value) -> Result<Value> {
-    let name = attr.get("Name").and_then(Value::as_str).unwrap_or_default();
-    if name.is_empty() {
-        return Err(Error::invalid("A custom attribute needs a Name."));
-    }
-    // Developer-only attributes (legacy) are `dev:`; only administrators write them.
-    let developer_only = attr.get("DeveloperOnlyAttribute").and_then(Value::as_bool) == Some(true);
-    let prefix = if developer_only { "dev:" } else { "custom:" };
-    let bare = name.strip_prefix("custom:").or_else(|| name.strip_prefix("dev:")).unwrap_or(name);
-    let full = format!("{prefix}{bare}");
-    if attr.get("Required").and_then(Value::as_bool) == Some(true) {
-        return Err(Error::invalid(format!(
-            "Required custom attributes are not supported currently. Attribute: {name}"
-        )));
-    }
-    let ty = attr.get("AttributeDataType").and_then(Value::as_str).unwrap_or("String");
-    if !matches!(ty, "String" | "Number" | "DateTime" | "Boolean") {
-        return Err(Error::invalid(format!("Invalid AttributeDataType {ty} for attribute {full}.")));
-    }
-    let mut out = json!({
-        "Name": full,
-        "AttributeDataType": ty,
-        "DeveloperOnlyAttribute": attr.get("DeveloperOnlyAttribute").and_then(Value::as_bool).unwrap_or(false),
-        "Mutable": attr.get("Mutable").and_then(Value::as_bool).unwrap_or(true),
-        "Required": false,
-    });
+/// Cognito's answer to a missing or unknown `AttributeDataType`.
+const BAD_DATA_TYPE: &str =
+    "Invalid AttributeDataType input, consider using the provided AttributeDataType enum.";
+
+/// The constraints a `SchemaAttributeType` declares for its type, checked: lengths of a String
+/// (0..=2048, min ≤ max), bounds of a Number (integers, min ≤ max). Returns the member and its
+/// normalised value (numbers as strings, as Cognito shows them), or None when none are given.
+/// A constraint group for another type is refused, not dropped.
+fn parsed_constraints(attr: &Value, ty: &str, full: &str) -> Result<Option<(&'static str, Value)>> {
     let bad = |what: &str| Error::invalid(format!("Invalid {what} for attribute {full}."));
+    let given = |member: &str| attr.get(member).and_then(Value::as_object).is_some_and(|o| !o.is_empty());
+    for (member, for_type) in
+        [("StringAttributeConstraints", "String"), ("NumberAttributeConstraints", "Number")]
+    {
+        if given(member) && ty != for_type {
+            return Err(Error::invalid(format!(
+                "{member} can only be set on a {for_type} attribute; {full} is {ty}."
+            )));
+        }
+    }
     match ty {
         "String" => {
             let c = attr.get("StringAttributeConstraints");
@@ -425,9 +431,7 @@ pub fn custom_attribute(attr: &Value) -> Result<Value> {
             if let Some(b) = max {
                 sc.insert("MaxLength".into(), json!(b.to_string()));
             }
-            if !sc.is_empty() {
-                out["StringAttributeConstraints"] = Value::Object(sc);
-            }
+            Ok((!sc.is_empty()).then_some(("StringAttributeConstraints", Value::Object(sc))))
         }
         "Number" => {
             let c = attr.get("NumberAttributeConstraints");
@@ -449,13 +453,100 @@ pub fn custom_attribute(attr: &Value) -> Result<Value> {
             if let Some(b) = max {
                 nc.insert("MaxValue".into(), json!(b.to_string()));
             }
-            if !nc.is_empty() {
-                out["NumberAttributeConstraints"] = Value::Object(nc);
-            }
+            Ok((!nc.is_empty()).then_some(("NumberAttributeConstraints", Value::Object(nc))))
         }
-        _ => {}
+        _ => Ok(None),
+    }
+}
+
+/// A custom attribute definition from a request's `SchemaAttributeType` (CreateUserPool's
+/// `Schema`, AddCustomAttributes): its full name and flags, checked.
+pub fn custom_attribute(attr: &Value) -> Result<Value> {
+    let name = attr.get("Name").and_then(Value::as_str).unwrap_or_default();
+    if name.is_empty() {
+        return Err(Error::invalid("A custom attribute needs a Name."));
+    }
+    // Developer-only attributes (legacy) are `dev:`; only administrators write them.
+    let developer_only = attr.get("DeveloperOnlyAttribute").and_then(Value::as_bool) == Some(true);
+    let prefix = if developer_only { "dev:" } else { "custom:" };
+    let bare = name.strip_prefix("custom:").or_else(|| name.strip_prefix("dev:")).unwrap_or(name);
+    let full = format!("{prefix}{bare}");
+    if attr.get("Required").and_then(Value::as_bool) == Some(true) {
+        return Err(Error::invalid(format!(
+            "Required custom attributes are not supported currently. Attribute: {name}"
+        )));
+    }
+    // Cognito has no default type for a custom attribute: one left out is refused.
+    let ty = attr.get("AttributeDataType").and_then(Value::as_str).unwrap_or_default();
+    if !matches!(ty, "String" | "Number" | "DateTime" | "Boolean") {
+        return Err(Error::invalid(BAD_DATA_TYPE));
+    }
+    let mut out = json!({
+        "Name": full,
+        "AttributeDataType": ty,
+        "DeveloperOnlyAttribute": attr.get("DeveloperOnlyAttribute").and_then(Value::as_bool).unwrap_or(false),
+        "Mutable": attr.get("Mutable").and_then(Value::as_bool).unwrap_or(true),
+        "Required": false,
+    });
+    if let Some((member, value)) = parsed_constraints(attr, ty, &full)? {
+        out[member] = value;
     }
     Ok(out)
+}
+
+/// What a `SchemaAttributeType` for a standard attribute changes: `Mutable` and the
+/// constraints (a partial definition, None when nothing differs from the standard one). Its
+/// `AttributeDataType`, when given, must be the attribute's own; a standard attribute cannot be
+/// developer-only; `sub` cannot change.
+pub fn standard_attribute(attr: &Value) -> Result<Option<Value>> {
+    let name = attr.get("Name").and_then(Value::as_str).unwrap_or_default();
+    let own = crate::schema::standard_type(name)
+        .ok_or_else(|| Error::invalid(format!("{name} is not a standard attribute.")))?;
+    if let Some(given) = attr.get("AttributeDataType").filter(|v| !v.is_null()) {
+        match given.as_str() {
+            Some(t) if t == own => {}
+            Some("String" | "Number" | "DateTime" | "Boolean") => {
+                return Err(Error::invalid(format!(
+                    "Invalid AttributeDataType for standard attribute {name}: it is {own}."
+                )))
+            }
+            _ => return Err(Error::invalid(BAD_DATA_TYPE)),
+        }
+    }
+    if attr.get("DeveloperOnlyAttribute").and_then(Value::as_bool) == Some(true) {
+        return Err(Error::invalid(format!(
+            "DeveloperOnlyAttribute cannot be set on standard attribute {name}; only custom attributes can be developer-only."
+        )));
+    }
+    let constraints = parsed_constraints(attr, own, name)?;
+    let mutable = attr.get("Mutable").and_then(Value::as_bool);
+    if name == "sub" {
+        if mutable == Some(true) || constraints.is_some() {
+            return Err(Error::invalid("sub: the attribute cannot be changed."));
+        }
+        return Ok(None);
+    }
+    let mut out = serde_json::Map::new();
+    if mutable == Some(false) {
+        out.insert("Mutable".into(), json!(false));
+    }
+    if let Some((member, value)) = constraints {
+        out.insert(member.into(), value);
+    }
+    if out.is_empty() {
+        return Ok(None);
+    }
+    out.insert("Name".into(), json!(name));
+    Ok(Some(Value::Object(out)))
+}
+
+/// What the pool's `Schema` changed on a standard attribute (see [`standard_attribute`]).
+pub fn standard_definition<'a>(pool: &'a UserPool, name: &str) -> Option<&'a Value> {
+    pool.settings
+        .get(crate::schema::STANDARD_SCHEMA_SETTING)
+        .and_then(Value::as_array)?
+        .iter()
+        .find(|c| c.get("Name").and_then(Value::as_str) == Some(name))
 }
 
 /// Adds definitions to a pool's custom schema: no duplicates, at most the limit.
@@ -552,8 +643,12 @@ mod tests {
         }
         assert!(msg(check_value(&p, "sub", "x", Writer::Admin)).contains("sub: Attribute cannot be updated"));
         let mut p = p;
-        p.custom_schema
-            .push(custom_attribute(&json!({"Name": "legacy", "DeveloperOnlyAttribute": true})).unwrap());
+        p.custom_schema.push(
+            custom_attribute(
+                &json!({"Name": "legacy", "AttributeDataType": "String", "DeveloperOnlyAttribute": true}),
+            )
+            .unwrap(),
+        );
         assert_eq!(msg(check_value(&p, "dev:legacy", "v", Writer::Admin)), "ok");
         assert_eq!(msg(check_value(&p, "dev:legacy", "v", Writer::AdminCreate)), "ok");
         for w in [Writer::SignUp, Writer::User] {
@@ -649,25 +744,87 @@ mod tests {
     #[test]
     fn custom_definitions() {
         let mut schema = Vec::new();
-        add_custom_attributes(&mut schema, &[json!({"Name": "team"})], 25).unwrap();
+        let e = add_custom_attributes(&mut schema, &[json!({"Name": "team"})], 25).unwrap_err();
+        assert_eq!(e.message(), BAD_DATA_TYPE, "a custom attribute needs its type");
+        let e = custom_attribute(&json!({"Name": "t", "AttributeDataType": "Text"})).unwrap_err();
+        assert_eq!(e.message(), BAD_DATA_TYPE);
+        add_custom_attributes(&mut schema, &[json!({"Name": "team", "AttributeDataType": "String"})], 25)
+            .unwrap();
         assert_eq!(schema[0]["Name"], "custom:team");
         assert_eq!(schema[0]["Mutable"], true);
         assert_eq!(schema[0]["AttributeDataType"], "String");
-        let e = add_custom_attributes(&mut schema, &[json!({"Name": "team"})], 25).unwrap_err();
+        let e =
+            add_custom_attributes(&mut schema, &[json!({"Name": "team", "AttributeDataType": "String"})], 25)
+                .unwrap_err();
         assert_eq!(e.message(), "Existing attribute already has name custom:team.");
         assert!(custom_attribute(&json!({"Name": "x", "Required": true})).is_err());
-        let dev = custom_attribute(&json!({"Name": "legacy", "DeveloperOnlyAttribute": true})).unwrap();
-        assert_eq!(dev["Name"], "dev:legacy");
-        assert!(custom_attribute(&json!({"Name": "x", "StringAttributeConstraints": {"MaxLength": "2049"}}))
-            .is_err());
-        assert!(custom_attribute(
-            &json!({"Name": "x", "StringAttributeConstraints": {"MinLength": "5", "MaxLength": "2"}})
+        let dev = custom_attribute(
+            &json!({"Name": "legacy", "AttributeDataType": "String", "DeveloperOnlyAttribute": true}),
         )
-        .is_err());
+        .unwrap();
+        assert_eq!(dev["Name"], "dev:legacy");
+        let s =
+            |c: Value| json!({"Name": "x", "AttributeDataType": "String", "StringAttributeConstraints": c});
+        assert!(custom_attribute(&s(json!({"MaxLength": "2049"}))).is_err());
+        assert!(custom_attribute(&s(json!({"MinLength": "5", "MaxLength": "2"}))).is_err());
+        assert!(custom_attribute(&s(json!({"MinLength": "five"}))).is_err());
         assert!(custom_attribute(&json!({"Name": "n", "AttributeDataType": "Number", "NumberAttributeConstraints": {"MinValue": "9", "MaxValue": "1"}})).is_err());
-        let more: Vec<Value> = (1..25).map(|i| json!({"Name": format!("a{i}")})).collect();
+        let more: Vec<Value> =
+            (1..25).map(|i| json!({"Name": format!("a{i}"), "AttributeDataType": "Number"})).collect();
         add_custom_attributes(&mut schema, &more, 25).unwrap();
         assert_eq!(schema.len(), 25);
-        assert!(add_custom_attributes(&mut schema, &[json!({"Name": "one_more"})], 25).is_err());
+        let one_more = json!({"Name": "one_more", "AttributeDataType": "String"});
+        assert!(add_custom_attributes(&mut schema, &[one_more], 25).is_err());
+    }
+
+    #[test]
+    fn standard_attribute_changes() {
+        let d = |v: Value| standard_attribute(&v).map_err(|e| e.message().to_string());
+        assert_eq!(d(json!({"Name": "email", "Required": true})).unwrap(), None, "nothing changed");
+        assert_eq!(
+            d(json!({"Name": "email", "AttributeDataType": "String", "Mutable": false})).unwrap(),
+            Some(json!({"Name": "email", "Mutable": false}))
+        );
+        assert_eq!(
+            d(json!({"Name": "name", "StringAttributeConstraints": {"MinLength": 2, "MaxLength": "40"}}))
+                .unwrap(),
+            Some(
+                json!({"Name": "name", "StringAttributeConstraints": {"MinLength": "2", "MaxLength": "40"}})
+            )
+        );
+        assert!(d(json!({"Name": "email", "AttributeDataType": "Number"}))
+            .unwrap_err()
+            .contains("it is String"));
+        assert_eq!(d(json!({"Name": "email", "AttributeDataType": "Text"})).unwrap_err(), BAD_DATA_TYPE);
+        assert!(d(json!({"Name": "email", "DeveloperOnlyAttribute": true}))
+            .unwrap_err()
+            .contains("DeveloperOnly"));
+        assert!(d(json!({"Name": "name", "StringAttributeConstraints": {"MinLength": "x"}})).is_err());
+        assert!(d(
+            json!({"Name": "name", "StringAttributeConstraints": {"MinLength": "9", "MaxLength": "3"}})
+        )
+        .is_err());
+        assert!(d(
+            json!({"Name": "updated_at", "NumberAttributeConstraints": {"MinValue": "9", "MaxValue": "3"}})
+        )
+        .is_err());
+        assert!(d(json!({"Name": "email", "NumberAttributeConstraints": {"MinValue": "1"}})).is_err());
+        assert!(d(json!({"Name": "sub", "Mutable": true})).is_err());
+
+        let mut p = sample();
+        p.settings.insert(
+            crate::schema::STANDARD_SCHEMA_SETTING.into(),
+            json!([{"Name": "email", "Mutable": false},
+                   {"Name": "name", "StringAttributeConstraints": {"MinLength": "2", "MaxLength": "5"}}]),
+        );
+        assert_eq!(msg(check_value(&p, "email", "a@b.co", Writer::SignUp)), "ok");
+        for w in [Writer::User, Writer::Admin] {
+            assert!(msg(check_value(&p, "email", "a@b.co", w)).contains("email: Attribute cannot be updated"));
+        }
+        assert!(msg(check_value(&p, "name", "J", Writer::Admin)).ends_with("no shorter than 2 characters"));
+        assert!(
+            msg(check_value(&p, "name", "Joanna", Writer::Admin)).ends_with("no longer than 5 characters")
+        );
+        assert_eq!(msg(check_value(&p, "name", "Jo", Writer::Admin)), "ok");
     }
 }

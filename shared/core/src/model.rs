@@ -324,6 +324,10 @@ pub struct User {
     pub created: i64,
     pub modified: i64,
     pub password_hash: Option<String>,
+    /// Hashes of the passwords before the current one, newest first, as many as the pool's
+    /// PasswordHistorySize needs (the current password counts as one of them).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub password_history: Vec<String>,
     pub srp: Option<SrpVerifier>,
     /// Tokens from sign-ins that began before this instant (epoch ms) are revoked.
     #[serde(default)]
@@ -427,6 +431,7 @@ impl User {
             created: now_ms,
             modified: now_ms,
             password_hash: None,
+            password_history: Vec::new(),
             srp: None,
             signed_out_at_ms: 0,
             codes: BTreeMap::new(),

@@ -30,12 +30,22 @@ pub fn is_standard(name: &str) -> bool {
     STANDARD.iter().any(|(n, ..)| *n == name)
 }
 
+/// A standard attribute's data type ("String", "Boolean" or "Number").
+pub fn standard_type(name: &str) -> Option<&'static str> {
+    STANDARD.iter().find(|(n, ..)| *n == name).map(|(_, ty, ..)| *ty)
+}
+
+/// Where a pool keeps what its `Schema` changed on standard attributes (`Mutable` and the
+/// constraints): a list of partial `SchemaAttributeType` values, one per attribute changed.
+pub const STANDARD_SCHEMA_SETTING: &str = "TesseraStandardSchema";
+
 /// The pool's SchemaAttributes as DescribeUserPool shows them: the standard set, with the
-/// pool's required flags and its custom attributes.
-pub fn schema_attributes(required: &[String], custom: &[Value]) -> Vec<Value> {
+/// pool's required flags and changes (`standard`), and its custom attributes.
+pub fn schema_attributes(required: &[String], standard: &[Value], custom: &[Value]) -> Vec<Value> {
     let mut out: Vec<Value> = STANDARD
         .iter()
         .map(|(name, ty, mutable, min, max)| {
+            let changed = standard.iter().find(|s| s.get("Name").and_then(Value::as_str) == Some(name));
             let mut a = json!({
                 "Name": name,
                 "AttributeDataType": ty,
@@ -50,6 +60,13 @@ pub fn schema_attributes(required: &[String], custom: &[Value]) -> Vec<Value> {
                 }
                 "Number" => a["NumberAttributeConstraints"] = json!({"MinValue": "0"}),
                 _ => {}
+            }
+            if let Some(changed) = changed {
+                for member in ["Mutable", "StringAttributeConstraints", "NumberAttributeConstraints"] {
+                    if let Some(v) = changed.get(member) {
+                        a[member] = v.clone();
+                    }
+                }
             }
             a
         })

@@ -185,6 +185,7 @@ mod tests {
             created: 0,
             modified: 0,
             password_hash: None,
+            password_history: Vec::new(),
             srp: None,
             signed_out_at_ms: 0,
             codes: Default::default(),

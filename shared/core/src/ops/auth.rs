@@ -1158,7 +1158,9 @@ async fn respond_new_password(
         Step::Denied(e) => return Err(e),
         Step::CustomRound => return Err(Error::internal("a custom round after NEW_PASSWORD_REQUIRED")),
     }
+    super::passwords::check_password_history(svc, &pool, &user, &new_password).await?;
     let (hash, srp) = super::users::password_secrets(svc, &pool, &user.username, &new_password).await?;
+    super::passwords::remember_password(&pool, &mut user);
     // The same rules as UpdateUserAttributes: a changed email or phone is unverified and gets a code.
     let messages =
         super::attributes::apply_changes(svc, &pool, &mut user, &given, crate::attributes::Writer::User)?;

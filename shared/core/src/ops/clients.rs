@@ -24,7 +24,6 @@ const SETTINGS: &[&str] = &[
     "AllowedOAuthFlows",
     "AllowedOAuthScopes",
     "AllowedOAuthFlowsUserPoolClient",
-    "AnalyticsConfiguration",
     "PreventUserExistenceErrors",
     "EnableTokenRevocation",
     "EnablePropagateAdditionalUserContextData",
@@ -74,6 +73,160 @@ fn validate(settings: &Map<String, Value>) -> Result<()> {
     Ok(())
 }
 
+/// Scopes every pool has; custom scopes need resource servers, which Tessera does not have yet.
+const RESERVED_SCOPES: &[&str] = &["phone", "email", "openid", "profile", "aws.cognito.signin.user.admin"];
+
+/// The most callback or sign-out URLs a client may list.
+const MAX_URLS: usize = 100;
+
+/// A refusal of a member Tessera does not honour yet: named, so the caller knows what to drop.
+pub(crate) fn not_supported(member: &str, detail: &str) -> Error {
+    Error::invalid(format!("{member} is not supported yet by Tessera{detail}."))
+}
+
+/// Members that are accepted only in their default (off) form.
+fn refuse_unsupported(input: &Value) -> Result<()> {
+    if input.get("AnalyticsConfiguration").is_some_and(|v| !v.is_null()) {
+        return Err(not_supported("AnalyticsConfiguration", " (there is no Amazon Pinpoint behind it)"));
+    }
+    if input.bool_of("PublishSecretsInAWSSecretsManager") == Some(true) {
+        return Err(not_supported(
+            "PublishSecretsInAWSSecretsManager",
+            "; the client secret is returned as ClientSecret",
+        ));
+    }
+    Ok(())
+}
+
+/// A callback or sign-out URL as Cognito accepts it: absolute, no fragment, HTTPS except
+/// `http://localhost`, or an app's custom scheme.
+fn check_redirect_url(member: &str, url: &str) -> Result<()> {
+    let bad = || Error::invalid(format!("{member} has an invalid URL: {url}"));
+    let (scheme, rest) = url.split_once("://").ok_or_else(bad)?;
+    if rest.is_empty()
+        || url.contains('#')
+        || scheme.is_empty()
+        || !scheme.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '.' | '-'))
+        || !scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+    {
+        return Err(bad());
+    }
+    if scheme.eq_ignore_ascii_case("http") {
+        let host = rest.split(['/', '?']).next().unwrap_or_default();
+        let host = host.rsplit_once(':').map_or(host, |(h, port)| {
+            if port.chars().all(|c| c.is_ascii_digit()) {
+                h
+            } else {
+                host
+            }
+        });
+        if !host.eq_ignore_ascii_case("localhost") {
+            return Err(Error::invalid(format!(
+                "{member} has an invalid URL: {url}. HTTPS is required, except for http://localhost."
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn strings(settings: &Map<String, Value>, member: &str) -> Vec<String> {
+    settings
+        .get(member)
+        .and_then(Value::as_array)
+        .map(|a| a.iter().filter_map(Value::as_str).map(str::to_string).collect())
+        .unwrap_or_default()
+}
+
+/// The OAuth members, checked as Cognito checks them. Tessera has no OAuth endpoints yet, so
+/// these only describe the client; they are kept valid so that they work unchanged once it does.
+fn check_oauth(settings: &Map<String, Value>, has_secret: bool) -> Result<()> {
+    let callbacks = strings(settings, "CallbackURLs");
+    let logouts = strings(settings, "LogoutURLs");
+    for (member, list) in [("CallbackURLs", &callbacks), ("LogoutURLs", &logouts)] {
+        if list.len() > MAX_URLS {
+            return Err(Error::invalid(format!("{member} can have at most {MAX_URLS} URLs.")));
+        }
+        for url in list {
+            check_redirect_url(member, url)?;
+        }
+    }
+    if let Some(default) = settings.get("DefaultRedirectURI").and_then(Value::as_str) {
+        check_redirect_url("DefaultRedirectURI", default)?;
+        if !callbacks.iter().any(|c| c == default) {
+            return Err(Error::invalid("DefaultRedirectURI must be one of the CallbackURLs."));
+        }
+    }
+    for provider in strings(settings, "SupportedIdentityProviders") {
+        if provider != "COGNITO" {
+            // Tessera has no federated identity providers yet: only the pool itself exists.
+            return Err(Error::invalid(format!("The provider {provider} does not exist for User Pool.")));
+        }
+    }
+    let flows = strings(settings, "AllowedOAuthFlows");
+    let scopes = strings(settings, "AllowedOAuthScopes");
+    if let Some(scope) = scopes.iter().find(|s| !RESERVED_SCOPES.contains(&s.as_str())) {
+        return Err(Error::ScopeDoesNotExistException(format!("Invalid scope requested: {scope}")));
+    }
+    let credentials = flows.iter().any(|f| f == "client_credentials");
+    if credentials && flows.iter().any(|f| f == "code" || f == "implicit") {
+        return Err(Error::InvalidOAuthFlowException(
+            "client_credentials flow can not be selected along with code flow or implicit flow.".into(),
+        ));
+    }
+    if credentials && !has_secret {
+        return Err(Error::InvalidOAuthFlowException(
+            "client_credentials flow can not be selected if client does not have a client secret.".into(),
+        ));
+    }
+    if credentials && !scopes.is_empty() {
+        // Only custom scopes (from resource servers) may be granted to client_credentials.
+        return Err(Error::InvalidOAuthFlowException(
+            "client_credentials flow can only be used with custom scopes.".into(),
+        ));
+    }
+    if settings.get("AllowedOAuthFlowsUserPoolClient").and_then(Value::as_bool) == Some(true) {
+        if flows.is_empty() {
+            return Err(Error::invalid(
+                "AllowedOAuthFlows must be set when AllowedOAuthFlowsUserPoolClient is true.",
+            ));
+        }
+        if scopes.is_empty() {
+            return Err(Error::invalid(
+                "AllowedOAuthScopes must be set when AllowedOAuthFlowsUserPoolClient is true.",
+            ));
+        }
+        if flows.iter().any(|f| f == "code" || f == "implicit") && callbacks.is_empty() {
+            return Err(Error::invalid("CallbackURLs must be set for the code and implicit flows."));
+        }
+    }
+    Ok(())
+}
+
+/// Checks what depends on the client's secret.
+fn check_with_secret(settings: &Map<String, Value>, has_secret: bool) -> Result<()> {
+    if settings.get("EnablePropagateAdditionalUserContextData").and_then(Value::as_bool) == Some(true)
+        && !has_secret
+    {
+        return Err(Error::invalid(
+            "EnablePropagateAdditionalUserContextData can only be enabled for an app client with a client secret.",
+        ));
+    }
+    check_oauth(settings, has_secret)
+}
+
+/// The secret a new client gets: its own (`ClientSecret`), a generated one (`GenerateSecret`),
+/// or none. Cognito refuses both together.
+fn new_secret(svc: &Service, input: &Value) -> Result<Option<String>> {
+    match (input.str_of("ClientSecret"), input.bool_of("GenerateSecret") == Some(true)) {
+        (Some(_), true) => Err(Error::invalid(
+            "You cannot specify both GenerateSecret as true and provide a ClientSecret value.",
+        )),
+        (Some(s), false) => Ok(Some(s.to_string())),
+        (None, true) => Ok(Some(crate::ids::client_secret(svc.rng.as_ref()))),
+        (None, false) => Ok(None),
+    }
+}
+
 fn settings_from(input: &Value) -> Map<String, Value> {
     input
         .as_object()
@@ -110,14 +263,16 @@ pub async fn create_user_pool_client(svc: &Service, input: &Value) -> Result<Val
     let pool = svc.pool(input.req_str("UserPoolId")?).await?;
     let settings = settings_from(input);
     validate(&settings)?;
+    refuse_unsupported(input)?;
+    let secret = new_secret(svc, input)?;
+    check_with_secret(&settings, secret.is_some())?;
     crate::attributes::check_client_lists(&pool, &settings, true)?;
     let now = svc.clock.now_millis();
     let client = AppClient {
         pool_id: pool.id.clone(),
         client_id: crate::ids::client_id(svc.rng.as_ref()),
         client_name: input.req_str("ClientName")?.to_string(),
-        secret: (input.bool_of("GenerateSecret") == Some(true))
-            .then(|| crate::ids::client_secret(svc.rng.as_ref())),
+        secret,
         created: now,
         modified: now,
         settings,
@@ -174,6 +329,8 @@ pub async fn update_user_pool_client(svc: &Service, input: &Value) -> Result<Val
         })?;
     let settings = settings_from(input);
     validate(&settings)?;
+    refuse_unsupported(input)?;
+    check_with_secret(&settings, client.secret.is_some())?;
     crate::attributes::check_client_lists(&pool, &settings, false)?;
     // Like Cognito, members left out return to their defaults.
     client.settings = settings;

@@ -431,6 +431,20 @@ async fn configuration(
         )
     })?;
 
+    // Tessera verifies tokens of its own user pools and developer-authenticated identities
+    // only: a pool that names another kind of provider would accept logins it cannot check.
+    for member in ["SupportedLoginProviders", "OpenIdConnectProviderARNs", "SamlProviderARNs"] {
+        let given = match input.get(member) {
+            Some(Value::Object(m)) => !m.is_empty(),
+            Some(Value::Array(a)) => !a.is_empty(),
+            _ => false,
+        };
+        if given {
+            return Err(Error::invalid(format!(
+                "{member} is not supported yet by Tessera, which verifies logins of Tessera user pools (CognitoIdentityProviders) and developer-authenticated identities (DeveloperProviderName) only."
+            )));
+        }
+    }
     let supported = string_map(input, "SupportedLoginProviders");
     if supported.len() > MAX_SUPPORTED_LOGIN_PROVIDERS {
         return Err(Error::invalid(format!(

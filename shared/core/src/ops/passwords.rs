@@ -93,10 +93,56 @@ fn code_mismatch() -> Error {
     Error::CodeMismatchException("Invalid verification code provided, please try again.".into())
 }
 
+/// PasswordHistorySize n: a new password may match none of the user's last n passwords (the
+/// current one and the n−1 before it), checked against their stored hashes.
+pub(crate) async fn check_password_history(
+    svc: &Service,
+    pool: &UserPool,
+    user: &User,
+    password: &str,
+) -> Result<()> {
+    let n = pool.password_policy.password_history_size.unwrap_or(0) as usize;
+    if n == 0 {
+        return Ok(());
+    }
+    let hashes: Vec<String> =
+        user.password_hash.iter().chain(&user.password_history).take(n).cloned().collect();
+    let (params, password) = (svc.config.hash_params, password.to_string());
+    let reused = svc
+        .cpu(move || {
+            hashes.iter().any(|h| {
+                if h.starts_with("$argon2id$") {
+                    params.verify(&password, h)
+                } else {
+                    crate::password::legacy::verify(&password, h)
+                }
+            })
+        })
+        .await?;
+    if reused {
+        return Err(Error::PasswordHistoryPolicyViolationException(format!(
+            "The password history policy was violated: the password matches one of the last {n} passwords."
+        )));
+    }
+    Ok(())
+}
+
+/// Keeps the hash being replaced, as far back as the pool's PasswordHistorySize reaches.
+pub(crate) fn remember_password(pool: &UserPool, user: &mut User) {
+    let keep = pool.password_policy.password_history_size.unwrap_or(0).saturating_sub(1) as usize;
+    if let Some(current) = user.password_hash.clone().filter(|_| keep > 0) {
+        user.password_history.insert(0, current);
+    }
+    user.password_history.truncate(keep);
+}
+
 /// Sets a new password (hash and SRP verifier) and clears the temporary-password clock and the
-/// failed sign-in counters. The caller sets the status and saves.
+/// failed sign-in counters, after the pool's password-history check. The caller sets the
+/// status and saves.
 async fn set_password(svc: &Service, pool: &UserPool, user: &mut User, password: &str) -> Result<()> {
+    check_password_history(svc, pool, user, password).await?;
     let (hash, srp) = password_secrets(svc, pool, &user.username, password).await?;
+    remember_password(pool, user);
     user.password_hash = Some(hash);
     user.srp = Some(srp);
     user.password_state = PasswordState::default();

@@ -3,6 +3,7 @@
 use crate::error::{Error, Result};
 use crate::model::{keys, AppClient, UserPool};
 use crate::password::PasswordPolicy;
+use crate::schema::STANDARD_SCHEMA_SETTING;
 use crate::service::{decode_next_token, encode_next_token, Input, Service};
 use crate::store::{Cond, Item, Write, MAX_TRANSACTION_WRITES};
 use crate::tokens::PoolKeys;
@@ -90,23 +91,174 @@ fn check_sign_in_settings(
     Ok(())
 }
 
-/// Custom attributes and required standard attributes from `Schema`.
-fn schema(input: &Value, max_custom: u64) -> Result<(Vec<String>, Vec<Value>)> {
-    let mut required = Vec::new();
+/// What `Schema` declares: required standard attributes, changes to standard attributes
+/// (`Mutable`, constraints) and custom attributes.
+struct Schema {
+    required: Vec<String>,
+    standard: Vec<Value>,
+    custom: Vec<Value>,
+}
+
+fn schema(input: &Value, max_custom: u64) -> Result<Schema> {
+    let mut out = Schema { required: Vec::new(), standard: Vec::new(), custom: Vec::new() };
     let mut custom_requested = Vec::new();
+    let mut seen: Vec<&str> = Vec::new();
     for attr in input.get("Schema").and_then(Value::as_array).into_iter().flatten() {
         let name = attr.req_str("Name")?;
         if crate::schema::is_standard(name) {
-            if attr.bool_of("Required") == Some(true) {
-                required.push(name.to_string());
+            if seen.contains(&name) {
+                return Err(Error::invalid(format!("Existing attribute already has name {name}.")));
+            }
+            seen.push(name);
+            if attr.bool_of("Required") == Some(true) && name != "sub" {
+                out.required.push(name.to_string());
+            }
+            if let Some(changed) = crate::attributes::standard_attribute(attr)? {
+                out.standard.push(changed);
             }
             continue;
         }
         custom_requested.push(attr.clone());
     }
-    let mut custom = Vec::new();
-    crate::attributes::add_custom_attributes(&mut custom, &custom_requested, max_custom)?;
-    Ok((required, custom))
+    crate::attributes::add_custom_attributes(&mut out.custom, &custom_requested, max_custom)?;
+    Ok(out)
+}
+
+/// A member Tessera does not honour yet, refused by name (never stored and ignored).
+fn not_supported(member: &str, detail: &str) -> Error {
+    super::clients::not_supported(member, detail)
+}
+
+fn present(v: Option<&Value>) -> bool {
+    v.is_some_and(|v| !v.is_null())
+}
+
+/// Members of CreateUserPool / UpdateUserPool that Tessera cannot honour yet. Each is refused
+/// with InvalidParameterException naming it, so no pool claims a setting that does nothing.
+fn refuse_unsupported(svc: &Service, input: &Value) -> Result<()> {
+    for member in ["KeyConfiguration", "IssuerConfiguration", "DcrConfiguration", "AcrConfiguration"] {
+        if present(input.get(member)) {
+            return Err(not_supported(member, ""));
+        }
+    }
+    if let Some(addons) = input.get("UserPoolAddOns") {
+        if let Some(mode @ ("ENFORCED" | "AUDIT")) = addons.str_of("AdvancedSecurityMode") {
+            return Err(not_supported(
+                &format!("UserPoolAddOns.AdvancedSecurityMode {mode}"),
+                " (threat protection); OFF is accepted",
+            ));
+        }
+        if present(addons.get("AdvancedSecurityAdditionalFlows")) {
+            return Err(not_supported(
+                "UserPoolAddOns.AdvancedSecurityAdditionalFlows",
+                " (threat protection)",
+            ));
+        }
+    }
+    if let Some(email) = input.get("EmailConfiguration") {
+        for member in ["ReplyToEmailAddress", "ConfigurationSet"] {
+            if present(email.get(member)) {
+                return Err(not_supported(&format!("EmailConfiguration.{member}"), ""));
+            }
+        }
+    }
+    if let Some(sms) = input.get("SmsConfiguration") {
+        // SnsCallerArn and ExternalId are accepted: they turn SMS on (as in Cognito), but the
+        // role is not assumed; SMS goes out with the deployment's own SNS access (see
+        // docs/h15-settings.md).
+        if present(sms.get("EumsSms")) {
+            return Err(not_supported(
+                "SmsConfiguration.EumsSms",
+                "; SMS goes through the deployment's own Amazon SNS access",
+            ));
+        }
+        if let Some(region) = sms.str_of("SnsRegion").filter(|r| *r != svc.config.region) {
+            return Err(not_supported(
+                &format!("SmsConfiguration.SnsRegion {region}"),
+                &format!("; SMS is sent through Amazon SNS in {}", svc.config.region),
+            ));
+        }
+    }
+    if input.get("VerificationMessageTemplate").and_then(|t| t.str_of("DefaultEmailOption"))
+        == Some("CONFIRM_WITH_LINK")
+    {
+        return Err(not_supported(
+            "VerificationMessageTemplate.DefaultEmailOption CONFIRM_WITH_LINK",
+            " (confirmation links need the hosted UI); use CONFIRM_WITH_CODE",
+        ));
+    }
+    let factors = input
+        .get("Policies")
+        .and_then(|p| p.get("SignInPolicy"))
+        .and_then(|p| p.get("AllowedFirstAuthFactors"))
+        .and_then(Value::as_array);
+    if let Some(factors) = factors {
+        if !factors.iter().any(|f| f == "PASSWORD") {
+            return Err(Error::invalid(
+                "The SignInPolicy must include PASSWORD as an allowed first auth factor.",
+            ));
+        }
+        if let Some(other) = factors.iter().filter_map(Value::as_str).find(|f| *f != "PASSWORD") {
+            return Err(not_supported(
+                &format!("Policies.SignInPolicy.AllowedFirstAuthFactors {other}"),
+                " (passwordless sign-in); PASSWORD is accepted",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The verification message pairs: a legacy member and its VerificationMessageTemplate member.
+const MESSAGE_PAIRS: &[(&str, &str)] = &[
+    ("SmsVerificationMessage", "SmsMessage"),
+    ("EmailVerificationMessage", "EmailMessage"),
+    ("EmailVerificationSubject", "EmailSubject"),
+];
+
+/// VerificationMessageTemplate and the legacy SmsVerificationMessage, EmailVerificationMessage
+/// and EmailVerificationSubject are one setting in Cognito: whichever form a call sets, the pool
+/// keeps (and Describe shows) both. A template member wins over its legacy twin.
+fn merge_verification_messages(settings: &mut Map<String, Value>) {
+    let mut template =
+        settings.get("VerificationMessageTemplate").and_then(Value::as_object).cloned().unwrap_or_default();
+    for (legacy, member) in MESSAGE_PAIRS {
+        if let (None, Some(v)) = (template.get(*member), settings.get(*legacy)) {
+            template.insert((*member).into(), v.clone());
+        }
+    }
+    template.entry("DefaultEmailOption").or_insert(json!("CONFIRM_WITH_CODE"));
+    for (legacy, member) in MESSAGE_PAIRS {
+        if let Some(v) = template.get(*member) {
+            settings.insert((*legacy).into(), v.clone());
+        }
+    }
+    settings.insert("VerificationMessageTemplate".into(), Value::Object(template));
+}
+
+/// The feature plan's gates (Cognito's feature plans): the Lite plan has no access-token
+/// customisation (PreTokenGeneration V2_0) and no password-history policy; Essentials and Plus
+/// have both. (Threat protection, Plus only, is refused for every plan: Tessera has none.)
+fn check_tier(settings: &Map<String, Value>, policy: &PasswordPolicy) -> Result<()> {
+    if settings.get("UserPoolTier").and_then(Value::as_str) != Some("LITE") {
+        return Ok(());
+    }
+    let unavailable = |feature: &str| {
+        Error::FeatureUnavailableInTierException(format!(
+            "{feature} is not available in the LITE feature plan. Choose ESSENTIALS or PLUS for UserPoolTier."
+        ))
+    };
+    let version = settings
+        .get("LambdaConfig")
+        .and_then(|c| c.get("PreTokenGenerationConfig"))
+        .and_then(|c| c.get("LambdaVersion"))
+        .and_then(Value::as_str);
+    if version.is_some_and(|v| v != "V1_0") {
+        return Err(unavailable("Access token customization (PreTokenGenerationConfig LambdaVersion V2_0)"));
+    }
+    if policy.password_history_size.is_some_and(|n| n > 0) {
+        return Err(unavailable("Password history (PasswordPolicy.PasswordHistorySize)"));
+    }
+    Ok(())
 }
 
 fn settings_from(input: &Value, members: impl Fn(&str) -> bool) -> Map<String, Value> {
@@ -165,11 +317,20 @@ pub async fn create_user_pool(svc: &Service, input: &Value) -> Result<Value> {
     let alias_attributes = string_list(input, "AliasAttributes");
     let auto_verified = string_list(input, "AutoVerifiedAttributes");
     check_sign_in_settings(&username_attributes, &alias_attributes, &auto_verified)?;
-    let (required_attributes, custom_schema) = schema(input, svc.config.limits.custom_attributes_per_pool)?;
-    let settings = settings_from(input, |k| !TYPED.contains(&k) && k != super::mfa::MFA_FACTORS_SETTING);
+    refuse_unsupported(svc, input)?;
+    let declared = schema(input, svc.config.limits.custom_attributes_per_pool)?;
+    let mut settings = settings_from(input, |k| {
+        !TYPED.contains(&k) && k != super::mfa::MFA_FACTORS_SETTING && k != STANDARD_SCHEMA_SETTING
+    });
+    if !declared.standard.is_empty() {
+        settings.insert(STANDARD_SCHEMA_SETTING.into(), json!(declared.standard));
+    }
+    merge_verification_messages(&mut settings);
     check_mfa(&settings, false)?;
     check_lambda_config(&settings)?;
     crate::attributes::check_update_settings(&settings, &auto_verified)?;
+    let password_policy = password_policy(input)?;
+    check_tier(&settings, &password_policy)?;
     let now = svc.clock.now_millis();
     let cipher = svc.cipher.clone();
     let keys = svc.cpu(move || PoolKeys::generate(cipher.as_ref())).await??;
@@ -178,7 +339,7 @@ pub async fn create_user_pool(svc: &Service, input: &Value) -> Result<Value> {
         name,
         created: now,
         modified: now,
-        password_policy: password_policy(input)?,
+        password_policy,
         username_attributes,
         alias_attributes,
         auto_verified_attributes: auto_verified,
@@ -187,8 +348,8 @@ pub async fn create_user_pool(svc: &Service, input: &Value) -> Result<Value> {
             .and_then(|u| u.get("CaseSensitive"))
             .and_then(Value::as_bool)
             .unwrap_or(true),
-        required_attributes,
-        custom_schema,
+        required_attributes: declared.required,
+        custom_schema: declared.custom,
         settings,
         keys,
     };
@@ -210,11 +371,13 @@ pub async fn create_user_pool(svc: &Service, input: &Value) -> Result<Value> {
 pub fn describe(svc: &Service, pool: &UserPool, estimated_users: Option<u64>) -> Value {
     let mut out = Map::new();
     for (k, v) in &pool.settings {
-        // Tessera's own record of the MFA factors is not a UserPoolType member.
-        if k != super::mfa::MFA_FACTORS_SETTING {
+        // Tessera's own records (MFA factors, standard-attribute changes) are not UserPoolType members.
+        if k != super::mfa::MFA_FACTORS_SETTING && k != STANDARD_SCHEMA_SETTING {
             out.insert(k.clone(), v.clone());
         }
     }
+    // Pools stored before both forms were kept show both too.
+    merge_verification_messages(&mut out);
     let p = &pool.password_policy;
     out.insert("Id".into(), json!(pool.id));
     out.insert("Name".into(), json!(pool.name));
@@ -230,14 +393,23 @@ pub fn describe(svc: &Service, pool: &UserPool, estimated_users: Option<u64>) ->
             "RequireNumbers": p.require_numbers,
             "RequireSymbols": p.require_symbols,
             "TemporaryPasswordValidityDays": p.temporary_password_validity_days,
-        }}),
+        },
+        // Passwordless factors are refused, so PASSWORD is the only first factor a pool has.
+        "SignInPolicy": {"AllowedFirstAuthFactors": ["PASSWORD"]}}),
     );
     if let (Some(h), Some(pp)) = (p.password_history_size, out.get_mut("Policies")) {
         pp["PasswordPolicy"]["PasswordHistorySize"] = json!(h);
     }
     out.insert(
         "SchemaAttributes".into(),
-        json!(crate::schema::schema_attributes(&pool.required_attributes, &pool.custom_schema)),
+        json!(crate::schema::schema_attributes(
+            &pool.required_attributes,
+            pool.settings
+                .get(STANDARD_SCHEMA_SETTING)
+                .and_then(Value::as_array)
+                .map_or(&[][..], Vec::as_slice),
+            &pool.custom_schema
+        )),
     );
     if !pool.username_attributes.is_empty() {
         out.insert("UsernameAttributes".into(), json!(pool.username_attributes));
@@ -292,13 +464,16 @@ pub async fn update_user_pool(svc: &Service, input: &Value) -> Result<Value> {
     super::import::refuse_while_importing(svc, pool_id).await?;
     let auto_verified = string_list(input, "AutoVerifiedAttributes");
     check_sign_in_settings(&pool.username_attributes, &pool.alias_attributes, &auto_verified)?;
+    refuse_unsupported(svc, input)?;
     let mut settings = settings_from(input, |k| UPDATABLE.contains(&k) && k != "PoolName");
+    merge_verification_messages(&mut settings);
     check_mfa(&settings, super::mfa::pool_software_token_mfa(&pool))?;
     check_lambda_config(&settings)?;
     crate::attributes::check_update_settings(&settings, &auto_verified)?;
     if input.get("Policies").is_some() {
         pool.password_policy = password_policy(input)?;
     }
+    check_tier(&settings, &pool.password_policy)?;
     if let Some(name) = input.str_of("PoolName") {
         pool.name = name.to_string();
     }
