@@ -36,6 +36,11 @@ pub fn pool_region(pool_id: &str) -> &str {
 }
 
 /// A pool id has the shape `{region}_{alphanumerics}`.
+/// An AWS account id as ARNs carry it: exactly 12 decimal digits.
+pub fn is_account_id(s: &str) -> bool {
+    s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit())
+}
+
 pub fn is_pool_id(s: &str) -> bool {
     match s.split_once('_') {
         Some((r, suffix)) => {
