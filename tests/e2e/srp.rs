@@ -440,7 +440,10 @@ on_both_stores!(legacy_explicit_auth_flows_keep_srp_on, |env| {
             .map_err(err_name);
         if legacy == "USER_PASSWORD_AUTH" {
             password.unwrap();
-            assert_eq!(admin.unwrap_err(), "InvalidParameterException: Auth flow not enabled for this client");
+            assert_eq!(
+                admin.unwrap_err(),
+                "InvalidParameterException: Auth flow not enabled for this client"
+            );
         } else {
             assert_eq!(
                 password.unwrap_err(),
@@ -490,7 +493,10 @@ on_both_stores!(legacy_explicit_auth_flows_keep_srp_on, |env| {
         .await
         .map_err(err_name)
         .unwrap_err();
-    assert_eq!(e, "InvalidParameterException: Custom auth lambda trigger is not configured for the user pool.");
+    assert_eq!(
+        e,
+        "InvalidParameterException: Custom auth lambda trigger is not configured for the user pool."
+    );
 });
 
 on_both_stores!(srp_reports_unconfirmed_only_after_a_correct_proof, |env| {

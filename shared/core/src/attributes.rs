@@ -552,7 +552,8 @@ mod tests {
             assert_eq!(canonical_value(&p, name, given), stored, "{name}={given}");
         }
         let mut attrs: BTreeMap<String, String> =
-            [("email_verified".to_string(), "TRUE".to_string()), ("custom:vip".into(), "False".into())].into();
+            [("email_verified".to_string(), "TRUE".to_string()), ("custom:vip".into(), "False".into())]
+                .into();
         canonicalize(&p, attrs.iter_mut());
         assert_eq!(attrs["email_verified"], "true");
         assert_eq!(attrs["custom:vip"], "false");

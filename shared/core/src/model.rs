@@ -548,7 +548,12 @@ mod tests {
             (Some(json!([])), default.clone()),
             (
                 Some(json!(["USER_PASSWORD_AUTH"])),
-                vec!["ALLOW_CUSTOM_AUTH", "ALLOW_REFRESH_TOKEN_AUTH", "ALLOW_USER_PASSWORD_AUTH", "ALLOW_USER_SRP_AUTH"],
+                vec![
+                    "ALLOW_CUSTOM_AUTH",
+                    "ALLOW_REFRESH_TOKEN_AUTH",
+                    "ALLOW_USER_PASSWORD_AUTH",
+                    "ALLOW_USER_SRP_AUTH",
+                ],
             ),
             (
                 Some(json!(["ADMIN_NO_SRP_AUTH"])),

@@ -272,8 +272,11 @@ mod tests {
     fn account_id_flag_and_variable() {
         // The flag, validated.
         assert_eq!(serve(&["--account-id", "123456789012"]).unwrap().account_id, "123456789012");
-        for bad in ["12345678901", "1234567890123", "12345678901a", "", "-123456789012"] {
-            let e = serve(&["--account-id", bad]).err().unwrap_or_else(|| panic!("{bad:?} accepted"));
+        for bad in
+            ["12345678901", "1234567890123", "12345678901a", "", "+23456789012", "１２３４５６７８９０１２"]
+        {
+            let flag = format!("--account-id={bad}");
+            let e = serve(&[&flag]).err().unwrap_or_else(|| panic!("{bad:?} accepted"));
             assert!(e.contains("is not an AWS account id (12 digits)"), "{bad:?}: {e}");
         }
         // The variable the functions read, and the default.

@@ -2059,7 +2059,11 @@ mod tests {
             )
             .unwrap_err();
         assert_eq!(e.name, "InvalidParameterException");
-        assert!(e.message.starts_with("1 validation error detected: Value 'bad name' at 'datasetName'"), "{}", e.message);
+        assert!(
+            e.message.starts_with("1 validation error detected: Value 'bad name' at 'datasetName'"),
+            "{}",
+            e.message
+        );
         // The model declares it for none of them: the front end's, not the operations'.
         assert!(!id.has_error_shape("ValidationException"));
     }
