@@ -44,6 +44,9 @@ pub const CALL_DEADLINE: Duration = Duration::from_secs(30);
 /// version does not implement.
 const PROTOCOL_ERRORS: &[&str] = &[
     "SerializationException",
+    // Cognito Identity's answer to a model constraint violation (AWS's generic front-end error,
+    // in no operation's list).
+    "ValidationException",
     "UnknownOperationException",
     "MissingAuthenticationTokenException",
     "IncompleteSignatureException",

@@ -821,3 +821,88 @@ on_both_stores!(verification_before_update_needs_auto_verification, |env| {
         .await
         .unwrap();
 });
+
+on_both_stores!(boolean_values_are_case_insensitive_and_stored_lowercase, |env| {
+    let pool = env
+        .pool(|b| {
+            b.schema(custom("vip", AttributeDataType::Boolean).build()).account_recovery_setting(
+                cip::types::AccountRecoverySettingType::builder()
+                    .recovery_mechanisms(
+                        cip::types::RecoveryOptionType::builder()
+                            .name(cip::types::RecoveryOptionNameType::VerifiedEmail)
+                            .priority(1)
+                            .build()
+                            .unwrap(),
+                    )
+                    .build(),
+            )
+        })
+        .await;
+    let (client_id, _) = env.app_client(&pool, FLOWS, false).await;
+
+    // AdminCreateUser with Python's str(True): the email counts as verified, so a reset code
+    // goes to it.
+    env.client
+        .admin_create_user()
+        .user_pool_id(&pool)
+        .username("tia")
+        .user_attributes(attr("email", "tia@example.com"))
+        .user_attributes(attr("email_verified", "True"))
+        .user_attributes(attr("custom:vip", "TRUE"))
+        .message_action(cip::types::MessageActionType::Suppress)
+        .send()
+        .await
+        .map_err(err_name)
+        .unwrap();
+    let a = attrs_of(env, &pool, "tia").await;
+    assert_eq!((a["email_verified"].as_str(), a["custom:vip"].as_str()), ("true", "true"));
+    env.client
+        .admin_set_user_password()
+        .user_pool_id(&pool)
+        .username("tia")
+        .password(PASSWORD)
+        .permanent(true)
+        .send()
+        .await
+        .unwrap();
+    let out = env.client.forgot_password().client_id(&client_id).username("tia").send().await.unwrap();
+    let delivery = out.code_delivery_details().unwrap();
+    assert_eq!(delivery.delivery_medium(), Some(&cip::types::DeliveryMediumType::Email));
+    assert_eq!(delivery.attribute_name(), Some("email"));
+    assert_eq!(env.messages_to("tia@example.com").len(), 1);
+    assert_eq!(env.last_code("tia@example.com").len(), 6);
+
+    // AdminUpdateUserAttributes, both flags and the custom Boolean.
+    admin_update(env, &pool, "tia", &[("email_verified", "FALSE"), ("custom:vip", "False")]).await.unwrap();
+    let a = attrs_of(env, &pool, "tia").await;
+    assert_eq!((a["email_verified"].as_str(), a["custom:vip"].as_str()), ("false", "false"));
+    admin_update(env, &pool, "tia", &[("phone_number", "+15555550100"), ("phone_number_verified", "tRUE")])
+        .await
+        .unwrap();
+    assert_eq!(attrs_of(env, &pool, "tia").await["phone_number_verified"], "true");
+    // A new email with its flag set in the same call stays verified and sends no code.
+    admin_update(env, &pool, "tia", &[("email", "tia2@example.com"), ("email_verified", "True")])
+        .await
+        .unwrap();
+    let a = attrs_of(env, &pool, "tia").await;
+    assert_eq!((a["email"].as_str(), a["email_verified"].as_str()), ("tia2@example.com", "true"));
+    assert!(env.messages_to("tia2@example.com").is_empty());
+
+    // SignUp and UpdateUserAttributes, for a custom Boolean the client may write.
+    let writer = client_with(env, &pool, None, Some(&["email", "custom:vip"])).await.unwrap();
+    let token = user_in(env, &pool, &writer, "uma", &[("custom:vip", "False")]).await;
+    assert_eq!(attrs_of(env, &pool, "uma").await["custom:vip"], "false");
+    update(env, &token, &[("custom:vip", "TRUE")]).await.unwrap();
+    assert_eq!(attrs_of(env, &pool, "uma").await["custom:vip"], "true");
+
+    // Anything but true/false in some case is still refused.
+    for bad in ["yes", "1", "truee", " true"] {
+        let e = admin_update(env, &pool, "tia", &[("custom:vip", bad)]).await.unwrap_err();
+        assert_eq!(
+            e,
+            "InvalidParameterException: Attributes did not conform to the schema: custom:vip: Boolean expected (true or false)"
+        );
+        let e = admin_update(env, &pool, "tia", &[("email_verified", bad)]).await.unwrap_err();
+        assert!(e.ends_with("email_verified: Boolean expected (true or false)"), "{e}");
+    }
+});

@@ -552,7 +552,7 @@ on_both_stores!(software_token_mfa_after_srp_with_select_and_replay_protection, 
     .await
     .unwrap();
     assert!(done.authentication_result().and_then(|r| r.access_token()).is_some());
-    // The same code does not work twice.
+    // The same code does not work twice, and says so as Cognito does.
     let out = password_init(env, &client_id, "toti").await;
     let e = respond(
         env,
@@ -562,7 +562,7 @@ on_both_stores!(software_token_mfa_after_srp_with_select_and_replay_protection, 
         &[("USERNAME", "toti"), ("SOFTWARE_TOKEN_MFA_CODE", &code)],
     )
     .await;
-    assert_eq!(e.unwrap_err(), "CodeMismatchException: Invalid code or auth state for the user.");
+    assert_eq!(e.unwrap_err(), "ExpiredCodeException: Your software token has already been used once.");
     env.clock.advance_secs(30);
     let code = crate::srp_proof::totp(&secret, now_secs(env));
     let done = respond(

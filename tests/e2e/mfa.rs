@@ -904,3 +904,106 @@ on_both_stores!(totp_guessing_across_new_sign_ins_runs_into_the_limit, |env| {
     assert!(mismatches <= allowed, "{mismatches} codes checked, {allowed} allowed");
     assert!(exceeded > 0);
 });
+
+on_both_stores!(a_reused_totp_code_is_expired_and_no_wrong_guess, |env| {
+    let used = "ExpiredCodeException: Your software token has already been used once.";
+    // Two users of one pool with verified, preferred tokens: (client, secret, code verified with).
+    let (pool, client, token) = totp_pool_user(env, "reuse@example.com").await;
+    let mut users = Vec::new();
+    for email in ["reuse@example.com", "guess@example.com"] {
+        let token = if email == "reuse@example.com" {
+            token.clone()
+        } else {
+            env.confirmed_user(&client, email).await;
+            let t = env.password_sign_in(&client, email, PASSWORD).await.unwrap();
+            t.access_token().unwrap().to_string()
+        };
+        let secret = env.client.associate_software_token().access_token(&token).send().await.unwrap();
+        let secret = secret.secret_code().unwrap().to_string();
+        let code = code_now(env, &secret);
+        env.client.verify_software_token().access_token(&token).user_code(&code).send().await.unwrap();
+        env.client
+            .set_user_mfa_preference()
+            .access_token(&token)
+            .software_token_mfa_settings(token_settings(true, true))
+            .send()
+            .await
+            .unwrap();
+        users.push((email, secret, code));
+    }
+    let client = client.as_str();
+    let sign_in = |email: &'static str| async move {
+        env.client
+            .initiate_auth()
+            .client_id(client)
+            .auth_flow(cip::types::AuthFlowType::UserPasswordAuth)
+            .auth_parameters("USERNAME", email)
+            .auth_parameters("PASSWORD", PASSWORD)
+            .send()
+            .await
+            .map_err(err_name)
+    };
+    let answer = |email: &'static str, session: String, code: String| async move {
+        env.client
+            .respond_to_auth_challenge()
+            .client_id(client)
+            .challenge_name(cip::types::ChallengeNameType::SoftwareTokenMfa)
+            .session(session)
+            .challenge_responses("USERNAME", email)
+            .challenge_responses("SOFTWARE_TOKEN_MFA_CODE", code)
+            .send()
+            .await
+            .map_err(err_name)
+    };
+    const N: usize = 12;
+
+    // The code VerifySoftwareToken accepted, sent again at sign-in (moto's AWS-verified case),
+    // N times: each answer says so, and nothing counts (no lockout, the session stays).
+    let (email, secret, verified_code) = users[0].clone();
+    let email: &'static str = email;
+    let session = sign_in(email).await.unwrap().session().unwrap().to_string();
+    for i in 0..N {
+        let e = answer(email, session.clone(), verified_code.clone()).await.unwrap_err();
+        assert_eq!(e, used, "reuse {i}");
+    }
+    env.clock.advance_secs(30);
+    let fresh = code_now(env, &secret);
+    let out = answer(email, session, fresh.clone()).await.unwrap();
+    assert!(out.authentication_result().is_some());
+    // A code accepted at sign-in is spent the same way, in a new sign-in.
+    let session = sign_in(email).await.unwrap().session().unwrap().to_string();
+    for _ in 0..N {
+        assert_eq!(answer(email, session.clone(), fresh.clone()).await.unwrap_err(), used);
+    }
+    let u = env.client.admin_get_user().user_pool_id(&pool).username(email).send().await.unwrap();
+    assert!(u.enabled());
+    env.clock.advance_secs(30);
+    assert!(answer(email, session, code_now(env, &secret)).await.unwrap().authentication_result().is_some());
+
+    // N wrong codes, by contrast, run into the lockout.
+    let (email, secret, _) = users[1].clone();
+    let email: &'static str = email;
+    let (mut wrong, mut locked) = (0, false);
+    'rounds: while wrong < N {
+        let session = match sign_in(email).await {
+            Ok(out) => out.session().unwrap().to_string(),
+            Err(e) if e == "NotAuthorizedException: Password attempts exceeded" => {
+                locked = true;
+                break;
+            }
+            Err(e) => panic!("{e}"),
+        };
+        while wrong < N {
+            match answer(email, session.clone(), wrong_code(env, &secret)).await.unwrap_err().as_str() {
+                "CodeMismatchException: Invalid code or auth state for the user." => wrong += 1,
+                "NotAuthorizedException: Password attempts exceeded" => {
+                    locked = true;
+                    break 'rounds;
+                }
+                e if e.starts_with("NotAuthorizedException: Invalid session") => continue 'rounds,
+                e => panic!("{e}"),
+            }
+        }
+    }
+    assert!(locked, "{wrong} wrong codes and no lockout");
+});

@@ -286,3 +286,92 @@ on_both_stores!(lambda_config_never_stores_a_trigger_that_cannot_fire, |env| {
         .await
         .unwrap();
 });
+
+on_both_stores!(
+    arns_carry_the_configured_account,
+    config = |cfg| {
+        // What `tessera serve --account-id 123456789012` (or TESSERA_ACCOUNT_ID) sets.
+        cfg.account_id = "123456789012".into();
+    },
+    |env| {
+        let created = env.client.create_user_pool().pool_name("accounted").send().await.unwrap();
+        let id = created.user_pool().and_then(|p| p.id()).unwrap().to_string();
+        let arn = format!("arn:aws:cognito-idp:us-east-1:123456789012:userpool/{id}");
+        assert_eq!(created.user_pool().and_then(|p| p.arn()), Some(arn.as_str()));
+        let described = env.client.describe_user_pool().user_pool_id(&id).send().await.unwrap();
+        assert_eq!(described.user_pool().and_then(|p| p.arn()), Some(arn.as_str()));
+
+        // Cognito Sync names the account as the modifier of a developer's (admin) write.
+        use aws_sdk_cognitosync as cs;
+        let identity = identity_client(&env.url, ADMIN_KEY, ADMIN_SECRET).await;
+        let pool = identity
+            .create_identity_pool()
+            .identity_pool_name("accounted")
+            .allow_unauthenticated_identities(false)
+            .developer_provider_name("login.accounted")
+            .send()
+            .await
+            .unwrap()
+            .identity_pool_id()
+            .to_string();
+        let identity_id = identity
+            .get_open_id_token_for_developer_identity()
+            .identity_pool_id(&pool)
+            .logins("login.accounted", "user-1")
+            .send()
+            .await
+            .unwrap()
+            .identity_id()
+            .unwrap()
+            .to_string();
+        let sync = sync_client(&env.url, ADMIN_KEY, ADMIN_SECRET, None).await;
+        let listed = sync
+            .list_records()
+            .identity_pool_id(&pool)
+            .identity_id(&identity_id)
+            .dataset_name("settings")
+            .send()
+            .await
+            .unwrap();
+        let out = sync
+            .update_records()
+            .identity_pool_id(&pool)
+            .identity_id(&identity_id)
+            .dataset_name("settings")
+            .sync_session_token(listed.sync_session_token().unwrap())
+            .record_patches(
+                cs::types::RecordPatch::builder()
+                    .op(cs::types::Operation::Replace)
+                    .key("theme")
+                    .value("dark")
+                    .sync_count(0)
+                    .build()
+                    .unwrap(),
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(out.records()[0].last_modified_by(), Some("123456789012"));
+    }
+);
+
+#[tokio::test]
+async fn a_malformed_account_id_is_refused_at_start() {
+    for bad in ["12345", "1234567890123", "12345678901a", ""] {
+        let dir = std::env::temp_dir().join(unique("tessera-account-"));
+        let mut cfg = tessera_local::LocalConfig::new(dir.clone());
+        cfg.key_file = Some(dir.with_extension("key"));
+        cfg.bind = "127.0.0.1:0".parse().unwrap();
+        cfg.service.account_id = bad.into();
+        let started = tessera_local::start(cfg).await;
+        let _ = std::fs::remove_dir_all(&dir);
+        let _ = std::fs::remove_file(dir.with_extension("key"));
+        match started {
+            Ok(running) => {
+                running.stop().await;
+                panic!("{bad:?} was accepted");
+            }
+            Err(e) => assert_eq!(e, format!("{bad:?} is not an AWS account id (12 digits)")),
+        }
+    }
+}

@@ -405,6 +405,100 @@ on_both_stores!(srp_needs_the_flow_and_a_valid_srp_a, |env| {
     assert_eq!(e, "InvalidParameterException: Missing required parameter SRP_A");
 });
 
+on_both_stores!(legacy_explicit_auth_flows_keep_srp_on, |env| {
+    let pool = env.pool(|b| b).await;
+    let (default_client, _) = env.app_client(&pool, &[], false).await;
+    env.sign_up(&default_client, "lee").await.unwrap();
+    env.client.admin_confirm_sign_up().user_pool_id(&pool).username("lee").send().await.unwrap();
+
+    // In the legacy scheme SRP and refresh are always on; the legacy values add flows.
+    for legacy in ["USER_PASSWORD_AUTH", "ADMIN_NO_SRP_AUTH"] {
+        let (client_id, _) = env.app_client(&pool, &[legacy], false).await;
+        let app = App { pool: &pool, client_id: &client_id, secret: None };
+        let srp = app.srp("lee", PASSWORD);
+        let v = initiate(env, app, &srp, "lee").await.unwrap_or_else(|e| panic!("{legacy}: {e}"));
+        check_shape(&v);
+        let out = respond(env, app, &v.session, claim(app, &srp, &v)).await.unwrap();
+        let tokens = out.authentication_result().expect("tokens");
+        assert_eq!(id_claims(tokens)["cognito:username"], "lee", "{legacy}");
+        env.refresh(&client_id, tokens.refresh_token().unwrap()).await.unwrap();
+        // AdminInitiateAuth's SRP too.
+        let v = admin_initiate(env, app, &srp, "lee").await.unwrap();
+        assert_eq!(v.user_id(), "lee");
+
+        let password = env.password_sign_in(&client_id, "lee", PASSWORD).await;
+        let admin = env
+            .client
+            .admin_initiate_auth()
+            .user_pool_id(&pool)
+            .client_id(&client_id)
+            .auth_flow(AuthFlowType::AdminUserPasswordAuth)
+            .auth_parameters("USERNAME", "lee")
+            .auth_parameters("PASSWORD", PASSWORD)
+            .send()
+            .await
+            .map_err(err_name);
+        if legacy == "USER_PASSWORD_AUTH" {
+            password.unwrap();
+            assert_eq!(
+                admin.unwrap_err(),
+                "InvalidParameterException: Auth flow not enabled for this client"
+            );
+        } else {
+            assert_eq!(
+                password.unwrap_err(),
+                "InvalidParameterException: USER_PASSWORD_AUTH flow not enabled for this client"
+            );
+            assert!(admin.unwrap().authentication_result().is_some());
+        }
+    }
+
+    // An empty list is the default: SRP, refresh and custom auth.
+    let empty = env
+        .client
+        .create_user_pool_client()
+        .user_pool_id(&pool)
+        .client_name("empty")
+        .set_explicit_auth_flows(Some(vec![]))
+        .send()
+        .await
+        .unwrap();
+    let empty_id = empty.user_pool_client().and_then(|c| c.client_id()).unwrap().to_string();
+    let app = App { pool: &pool, client_id: &empty_id, secret: None };
+    srp_sign_in(env, app, "lee", PASSWORD).await.unwrap();
+    assert_eq!(
+        env.password_sign_in(&empty_id, "lee", PASSWORD).await.unwrap_err(),
+        "InvalidParameterException: USER_PASSWORD_AUTH flow not enabled for this client"
+    );
+
+    // CUSTOM_AUTH_FLOW_ONLY leaves only custom auth (and refresh).
+    let (custom_only, _) = env.app_client(&pool, &["CUSTOM_AUTH_FLOW_ONLY"], false).await;
+    let app = App { pool: &pool, client_id: &custom_only, secret: None };
+    let e = initiate(env, app, &app.srp("lee", PASSWORD), "lee").await.err().unwrap();
+    assert_eq!(e, "InvalidParameterException: USER_SRP_AUTH flow not enabled for this client");
+    let e = admin_initiate(env, app, &app.srp("lee", PASSWORD), "lee").await.err().unwrap();
+    assert_eq!(e, "InvalidParameterException: USER_SRP_AUTH flow not enabled for this client");
+    assert_eq!(
+        env.password_sign_in(&custom_only, "lee", PASSWORD).await.unwrap_err(),
+        "InvalidParameterException: USER_PASSWORD_AUTH flow not enabled for this client"
+    );
+    // Custom auth passes the flow check (and then needs the pool's triggers, which it has not).
+    let e = env
+        .client
+        .initiate_auth()
+        .client_id(&custom_only)
+        .auth_flow(AuthFlowType::CustomAuth)
+        .auth_parameters("USERNAME", "lee")
+        .send()
+        .await
+        .map_err(err_name)
+        .unwrap_err();
+    assert_eq!(
+        e,
+        "InvalidParameterException: Custom auth lambda trigger is not configured for the user pool."
+    );
+});
+
 on_both_stores!(srp_reports_unconfirmed_only_after_a_correct_proof, |env| {
     let pool = env.pool(|b| b).await;
     let (client_id, _) = env.app_client(&pool, &[], false).await;

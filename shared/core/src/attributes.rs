@@ -159,6 +159,34 @@ fn looks_like_datetime(value: &str) -> bool {
         && (b.len() == 10 || b.get(10) == Some(&b'T'))
 }
 
+/// Whether an attribute holds a Boolean: the verified flags and custom Boolean attributes.
+fn is_boolean(pool: &UserPool, name: &str) -> bool {
+    VERIFIED_FLAGS.contains(&name)
+        || custom_definition(pool, name)
+            .is_some_and(|d| d.get("AttributeDataType").and_then(Value::as_str) == Some("Boolean"))
+}
+
+/// A value as it is stored: Cognito takes `true` and `false` in any case for a Boolean
+/// attribute (Python's `str(True)` sends "True") and keeps the lowercase form. Anything else is
+/// returned as given, for [`check_value`] to judge.
+pub fn canonical_value(pool: &UserPool, name: &str, value: &str) -> String {
+    if is_boolean(pool, name) {
+        for canonical in ["true", "false"] {
+            if value.eq_ignore_ascii_case(canonical) {
+                return canonical.to_string();
+            }
+        }
+    }
+    value.to_string()
+}
+
+/// [`canonical_value`] over a request's attributes, in place.
+pub fn canonicalize<'a>(pool: &UserPool, attrs: impl IntoIterator<Item = (&'a String, &'a mut String)>) {
+    for (name, value) in attrs {
+        *value = canonical_value(pool, name, value);
+    }
+}
+
 /// Checks one attribute a writer sets. An empty value deletes the attribute (updates).
 pub fn check_value(pool: &UserPool, name: &str, value: &str, writer: Writer) -> Result<()> {
     if !is_known(pool, name) {
@@ -593,6 +621,35 @@ mod tests {
             created: 0,
             modified: 0,
             settings: settings.as_object().cloned().unwrap_or_default(),
+        }
+    }
+
+    #[test]
+    fn boolean_values_in_any_case_become_lowercase() {
+        let p = sample();
+        for (name, given, stored) in [
+            ("email_verified", "True", "true"),
+            ("email_verified", "FALSE", "false"),
+            ("phone_number_verified", "tRuE", "true"),
+            ("custom:vip", "False", "false"),
+            ("custom:vip", "true", "true"),
+            // Not a Boolean value: left for check_value to refuse.
+            ("custom:vip", "yes", "yes"),
+            ("email_verified", " true", " true"),
+            // Not a Boolean attribute: untouched.
+            ("custom:team", "True", "True"),
+            ("name", "FALSE", "FALSE"),
+        ] {
+            assert_eq!(canonical_value(&p, name, given), stored, "{name}={given}");
+        }
+        let mut attrs: BTreeMap<String, String> =
+            [("email_verified".to_string(), "TRUE".to_string()), ("custom:vip".into(), "False".into())]
+                .into();
+        canonicalize(&p, attrs.iter_mut());
+        assert_eq!(attrs["email_verified"], "true");
+        assert_eq!(attrs["custom:vip"], "false");
+        for (name, value) in &attrs {
+            assert!(check_value(&p, name, value, Writer::Admin).is_ok(), "{name}={value}");
         }
     }
 

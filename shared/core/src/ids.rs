@@ -35,6 +35,11 @@ pub fn pool_region(pool_id: &str) -> &str {
     pool_id.split_once('_').map(|(r, _)| r).unwrap_or("us-east-1")
 }
 
+/// An AWS account id as ARNs carry it: exactly 12 decimal digits.
+pub fn is_account_id(s: &str) -> bool {
+    s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit())
+}
+
 /// A pool id has the shape `{region}_{alphanumerics}`.
 pub fn is_pool_id(s: &str) -> bool {
     match s.split_once('_') {

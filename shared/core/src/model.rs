@@ -177,6 +177,18 @@ impl UserPool {
     }
 }
 
+/// The `ALLOW_` values of `ExplicitAuthFlowsType`.
+pub const ALLOW_FLOWS: &[&str] = &[
+    "ALLOW_ADMIN_USER_PASSWORD_AUTH",
+    "ALLOW_CUSTOM_AUTH",
+    "ALLOW_USER_PASSWORD_AUTH",
+    "ALLOW_USER_SRP_AUTH",
+    "ALLOW_REFRESH_TOKEN_AUTH",
+    "ALLOW_USER_AUTH",
+    "ALLOW_TOKEN_EXCHANGE_DELEGATION",
+    "ALLOW_TOKEN_EXCHANGE_IMPERSONATION",
+];
+
 /// An app client (`UserPoolClientType`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct AppClient {
@@ -191,25 +203,45 @@ pub struct AppClient {
 }
 
 impl AppClient {
-    pub fn explicit_auth_flows(&self) -> Vec<String> {
-        match self.settings.get("ExplicitAuthFlows").and_then(Value::as_array) {
-            Some(flows) => flows.iter().filter_map(|f| f.as_str().map(str::to_string)).collect(),
-            None => vec![
-                "ALLOW_REFRESH_TOKEN_AUTH".into(),
-                "ALLOW_USER_SRP_AUTH".into(),
-                "ALLOW_CUSTOM_AUTH".into(),
-            ],
+    /// The flows the client enables, as `ALLOW_` names, whichever scheme it was configured in.
+    ///
+    /// - Absent or empty `ExplicitAuthFlows`: Cognito's default, SRP, refresh and custom auth.
+    /// - Any `ALLOW_` value: exactly the listed flows (Cognito refuses a list that mixes both
+    ///   schemes, see `ops::clients`).
+    /// - Only legacy values (clients from before the `ALLOW_` names, still common in older
+    ///   CloudFormation, Terraform and CLI setups): SRP, refresh and custom auth are always on,
+    ///   `USER_PASSWORD_AUTH` adds the user password flow and `ADMIN_NO_SRP_AUTH` the admin one;
+    ///   `CUSTOM_AUTH_FLOW_ONLY` leaves custom auth (and refresh) alone.
+    pub fn enabled_auth_flows(&self) -> Vec<&'static str> {
+        const DEFAULT: [&str; 3] = ["ALLOW_USER_SRP_AUTH", "ALLOW_REFRESH_TOKEN_AUTH", "ALLOW_CUSTOM_AUTH"];
+        let listed: Vec<&str> = self
+            .settings
+            .get("ExplicitAuthFlows")
+            .and_then(Value::as_array)
+            .map(|flows| flows.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default();
+        if listed.is_empty() {
+            return DEFAULT.to_vec();
         }
+        if listed.iter().any(|f| f.starts_with("ALLOW_")) {
+            return ALLOW_FLOWS.iter().copied().filter(|a| listed.contains(a)).collect();
+        }
+        if listed.contains(&"CUSTOM_AUTH_FLOW_ONLY") {
+            return vec!["ALLOW_REFRESH_TOKEN_AUTH", "ALLOW_CUSTOM_AUTH"];
+        }
+        let mut flows = DEFAULT.to_vec();
+        if listed.contains(&"USER_PASSWORD_AUTH") {
+            flows.push("ALLOW_USER_PASSWORD_AUTH");
+        }
+        if listed.contains(&"ADMIN_NO_SRP_AUTH") {
+            flows.push("ALLOW_ADMIN_USER_PASSWORD_AUTH");
+        }
+        flows
     }
 
-    /// Whether the client enables a flow, accepting the legacy names for each.
-    pub fn allows_flow(&self, allow_name: &str, legacy_name: Option<&str>) -> bool {
-        let flows = self.explicit_auth_flows();
-        if allow_name == "ALLOW_REFRESH_TOKEN_AUTH" && !flows.iter().any(|f| f.starts_with("ALLOW_")) {
-            // Clients configured only with legacy names can always refresh.
-            return true;
-        }
-        flows.iter().any(|f| f == allow_name || Some(f.as_str()) == legacy_name)
+    /// Whether the client enables a flow, named by its `ALLOW_` setting.
+    pub fn allows_flow(&self, allow_name: &str) -> bool {
+        self.enabled_auth_flows().contains(&allow_name)
     }
 
     /// `RefreshTokenRotation`: the grace period in seconds when the client rotates refresh tokens.
@@ -493,4 +525,86 @@ pub struct PushSync {
     pub application_arns: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub role_arn: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn client(flows: Option<Value>) -> AppClient {
+        let mut settings = Map::new();
+        if let Some(f) = flows {
+            settings.insert("ExplicitAuthFlows".into(), f);
+        }
+        AppClient {
+            pool_id: "us-east-1_x".into(),
+            client_id: "c".into(),
+            client_name: "app".into(),
+            secret: None,
+            created: 0,
+            modified: 0,
+            settings,
+        }
+    }
+
+    fn sorted(mut v: Vec<&'static str>) -> Vec<&'static str> {
+        v.sort_unstable();
+        v
+    }
+
+    #[test]
+    fn legacy_flows_keep_srp_refresh_and_custom_on() {
+        let default = vec!["ALLOW_CUSTOM_AUTH", "ALLOW_REFRESH_TOKEN_AUTH", "ALLOW_USER_SRP_AUTH"];
+        let cases: Vec<(Option<Value>, Vec<&str>)> = vec![
+            (None, default.clone()),
+            (Some(json!([])), default.clone()),
+            (
+                Some(json!(["USER_PASSWORD_AUTH"])),
+                vec![
+                    "ALLOW_CUSTOM_AUTH",
+                    "ALLOW_REFRESH_TOKEN_AUTH",
+                    "ALLOW_USER_PASSWORD_AUTH",
+                    "ALLOW_USER_SRP_AUTH",
+                ],
+            ),
+            (
+                Some(json!(["ADMIN_NO_SRP_AUTH"])),
+                vec![
+                    "ALLOW_ADMIN_USER_PASSWORD_AUTH",
+                    "ALLOW_CUSTOM_AUTH",
+                    "ALLOW_REFRESH_TOKEN_AUTH",
+                    "ALLOW_USER_SRP_AUTH",
+                ],
+            ),
+            (
+                Some(json!(["ADMIN_NO_SRP_AUTH", "USER_PASSWORD_AUTH"])),
+                vec![
+                    "ALLOW_ADMIN_USER_PASSWORD_AUTH",
+                    "ALLOW_CUSTOM_AUTH",
+                    "ALLOW_REFRESH_TOKEN_AUTH",
+                    "ALLOW_USER_PASSWORD_AUTH",
+                    "ALLOW_USER_SRP_AUTH",
+                ],
+            ),
+            (Some(json!(["CUSTOM_AUTH_FLOW_ONLY"])), vec!["ALLOW_CUSTOM_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"]),
+            (
+                Some(json!(["CUSTOM_AUTH_FLOW_ONLY", "USER_PASSWORD_AUTH"])),
+                vec!["ALLOW_CUSTOM_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
+            ),
+            // The ALLOW_ scheme: exactly what is listed, refresh included.
+            (Some(json!(["ALLOW_USER_PASSWORD_AUTH"])), vec!["ALLOW_USER_PASSWORD_AUTH"]),
+            (
+                Some(json!(["ALLOW_USER_SRP_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"])),
+                vec!["ALLOW_REFRESH_TOKEN_AUTH", "ALLOW_USER_SRP_AUTH"],
+            ),
+        ];
+        for (flows, want) in cases {
+            let c = client(flows.clone());
+            assert_eq!(sorted(c.enabled_auth_flows()), want, "{flows:?}");
+            for allow in ALLOW_FLOWS {
+                assert_eq!(c.allows_flow(allow), want.contains(allow), "{flows:?} {allow}");
+            }
+        }
+    }
 }

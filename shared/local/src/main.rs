@@ -58,6 +58,10 @@ struct ServeArgs {
     issuer_base: Option<String>,
     #[arg(long, default_value = "us-east-1")]
     region: String,
+    /// The AWS account id in the ARNs the server makes (user pools, devices) and in Sync's
+    /// LastModifiedBy for developer calls: 12 digits, as the functions' TESSERA_ACCOUNT_ID.
+    #[arg(long, env = "TESSERA_ACCOUNT_ID", default_value = "000000000000", value_parser = account_id)]
+    account_id: String,
     /// Browser origins allowed by CORS besides loopback ones (http(s)://localhost,
     /// 127.0.0.0/8, [::1], any port), comma-separated exact origins; `*` allows any origin.
     #[arg(long, env = "TESSERA_CORS_ORIGINS", value_delimiter = ',')]
@@ -136,6 +140,15 @@ struct ServeArgs {
     throttle: tessera_wire::throttle::ThrottleSettings,
 }
 
+/// `--account-id` / TESSERA_ACCOUNT_ID: 12 digits, refused otherwise before anything starts.
+fn account_id(s: &str) -> Result<String, String> {
+    if tessera_core::ids::is_account_id(s) {
+        Ok(s.to_string())
+    } else {
+        Err(format!("{s:?} is not an AWS account id (12 digits)"))
+    }
+}
+
 #[tokio::main]
 async fn main() -> Result<(), String> {
     tracing_subscriber::fmt()
@@ -153,6 +166,7 @@ async fn main() -> Result<(), String> {
                 table,
                 issuer_base,
                 region,
+                account_id,
                 cors_origins,
                 allowed_hosts,
                 header_timeout_secs,
@@ -190,6 +204,7 @@ async fn main() -> Result<(), String> {
             };
             cfg.issuer_base = issuer_base;
             cfg.region = region;
+            cfg.service.account_id = account_id;
             cfg.cors_origins = cors_origins;
             cfg.allowed_hosts = allowed_hosts;
             cfg.http = tessera_local::HttpLimits {
@@ -234,6 +249,43 @@ async fn main() -> Result<(), String> {
             tessera_aws::dynamo::create_table(&client, &table).await.map_err(|e| e.to_string())?;
             println!("table {table} is ready");
             Ok(())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+    use super::*;
+    use clap::CommandFactory;
+
+    fn serve(args: &[&str]) -> Result<ServeArgs, String> {
+        let argv = ["tessera", "serve"].iter().chain(args).copied();
+        match Cli::try_parse_from(argv).map_err(|e| e.to_string())?.command {
+            Command::Serve(args) => Ok(*args),
+            Command::CreateTable { .. } => Err("not serve".into()),
+        }
+    }
+
+    /// One test, so that nothing else in this binary reads the environment meanwhile.
+    #[test]
+    fn account_id_flag_and_variable() {
+        // The flag, validated.
+        assert_eq!(serve(&["--account-id", "123456789012"]).unwrap().account_id, "123456789012");
+        for bad in
+            ["12345678901", "1234567890123", "12345678901a", "", "+23456789012", "１２３４５６７８９０１２"]
+        {
+            let flag = format!("--account-id={bad}");
+            let e = serve(&[&flag]).err().unwrap_or_else(|| panic!("{bad:?} accepted"));
+            assert!(e.contains("is not an AWS account id (12 digits)"), "{bad:?}: {e}");
+        }
+        // The variable the functions read, and the default.
+        let cmd = Cli::command();
+        let serve_cmd = cmd.find_subcommand("serve").unwrap();
+        let arg = serve_cmd.get_arguments().find(|a| a.get_id() == "account_id").unwrap();
+        assert_eq!(arg.get_env().and_then(|e| e.to_str()), Some("TESSERA_ACCOUNT_ID"));
+        if std::env::var_os("TESSERA_ACCOUNT_ID").is_none() {
+            assert_eq!(serve(&[]).unwrap().account_id, "000000000000");
         }
     }
 }

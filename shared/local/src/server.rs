@@ -170,6 +170,9 @@ async fn build_store(cfg: &LocalConfig) -> Result<Arc<dyn Store>, String> {
 /// Binds and serves in the background (port 0 picks a free port).
 pub async fn start(cfg: LocalConfig) -> Result<Running, String> {
     refuse_default_keys_off_loopback(&cfg)?;
+    if !tessera_core::ids::is_account_id(&cfg.service.account_id) {
+        return Err(format!("{:?} is not an AWS account id (12 digits)", cfg.service.account_id));
+    }
     std::fs::create_dir_all(&cfg.data_dir).map_err(|e| format!("{}: {e}", cfg.data_dir.display()))?;
     let (key_file, key) = open_master_key(&cfg)?;
     let store = build_store(&cfg).await?;

@@ -5,9 +5,11 @@
 //! domain:
 //! - a value of the wrong JSON type is a `SerializationException` (Coral fails while
 //!   deserializing, so the first one found wins over any constraint violation);
-//! - constraint violations are collected into one `InvalidParameterException`:
+//! - constraint violations are collected into one error:
 //!   `2 validation errors detected: Value 'x' at 'userPoolId' failed to satisfy constraint:
 //!   Member must …; Value null at 'clientId' failed to satisfy constraint: Member must not be null`.
+//!   Its name is the service's: `InvalidParameterException` for cognito-idp and Cognito Sync,
+//!   `ValidationException` (AWS's generic one, not declared in the model) for Cognito Identity.
 //!
 //! Member paths are lowerCamelCase joined by `.`, list elements as `.N.member` (1-based).
 //! Values of sensitive shapes (and of anything inside one) are never echoed. Members
@@ -191,10 +193,23 @@ impl ApiModel {
         self.shapes.get(name).is_some_and(|s| s.exception)
     }
 
+    /// The error a constraint violation answers. Cognito Identity's front end answers AWS's
+    /// generic `ValidationException`, which its model does not declare (the SDKs surface it as
+    /// an unmodelled error with that code); cognito-idp answers `InvalidParameterException`,
+    /// and so does Cognito Sync, whose model documents that exception as "Thrown when a request
+    /// parameter does not comply with the associated constraints".
+    pub fn validation_error_name(&self) -> &'static str {
+        if self.endpoint_prefix == "cognito-identity" {
+            "ValidationException"
+        } else {
+            "InvalidParameterException"
+        }
+    }
+
     /// Checks a request body (already parsed; an empty body is `{}`) against the operation's
-    /// input shape. Wrong JSON types → `SerializationException`; constraint violations →
-    /// `InvalidParameterException` with Coral's message. An operation the model does not
-    /// have → `UnknownOperationException`.
+    /// input shape. Wrong JSON types → `SerializationException`; constraint violations → the
+    /// service's [`validation_error_name`](Self::validation_error_name) with Coral's message.
+    /// An operation the model does not have → `UnknownOperationException`.
     pub fn validate_input(&self, op: &str, input: &Value) -> Result<(), WireError> {
         let Some(operation) = self.operations.get(op) else {
             return Err(WireError::unknown_operation(&format!("{}.{op}", self.target_prefix)));
@@ -207,17 +222,16 @@ impl ApiModel {
         };
         let mut validator = Validator { model: self, path: Vec::new(), violations: Vec::new() };
         validator.structure(shape, body, shape.sensitive)?;
-        match validator.violations.len() {
-            0 => Ok(()),
-            1 => Err(WireError::invalid_parameter(format!(
-                "1 validation error detected: {}",
-                validator.violations.join("; ")
-            ))),
-            n => Err(WireError::invalid_parameter(format!(
-                "{n} validation errors detected: {}",
-                validator.violations.join("; ")
-            ))),
-        }
+        let detected = match validator.violations.len() {
+            0 => return Ok(()),
+            1 => "1 validation error detected".to_string(),
+            n => format!("{n} validation errors detected"),
+        };
+        Err(WireError::new(
+            self.validation_error_name(),
+            400,
+            format!("{detected}: {}", validator.violations.join("; ")),
+        ))
     }
 
     /// Every pattern in the model that cannot be used (translated and compiled), with why.
@@ -1773,10 +1787,10 @@ mod tests {
             .unwrap()
         };
         for (d, expect) in [
-            ("0", "InvalidParameterException"),
-            ("86401", "InvalidParameterException"),
+            ("0", "ValidationException"),
+            ("86401", "ValidationException"),
             ("1.5", "SerializationException"),
-            ("9223372036854775807", "InvalidParameterException"),
+            ("9223372036854775807", "ValidationException"),
             ("9223372036854775808", "SerializationException"),
             ("1e19", "SerializationException"),
         ] {
@@ -1938,7 +1952,7 @@ mod tests {
         let err = id
             .validate_input("GetId", &json!({"IdentityPoolId": "us-east-1:abc", "Logins": logins}))
             .unwrap_err();
-        assert_eq!(err.name, "InvalidParameterException");
+        assert_eq!(err.name, "ValidationException");
         assert!(err.message.contains(
             "at 'logins' failed to satisfy constraint: Member must have length less than or equal to 10"
         ));
@@ -2011,11 +2025,47 @@ mod tests {
         for m in [ApiModel::cognito_idp(), ApiModel::cognito_identity()] {
             for op in m.operation_names() {
                 if let Err(e) = m.validate_input(op, &json!({})) {
-                    assert_eq!(e.name, "InvalidParameterException", "{op}: {}", e.message);
+                    assert_eq!(e.name, m.validation_error_name(), "{op}: {}", e.message);
                     assert!(e.message.ends_with("Member must not be null"), "{op}: {}", e.message);
                 }
             }
         }
+    }
+
+    #[test]
+    fn each_service_answers_its_own_validation_error() {
+        let id = ApiModel::cognito_identity();
+        let e = id
+            .validate_input(
+                "CreateIdentityPool",
+                &json!({"IdentityPoolName": "pool#name", "AllowUnauthenticatedIdentities": false}),
+            )
+            .unwrap_err();
+        assert_eq!((e.name, e.status), ("ValidationException", 400));
+        assert_eq!(
+            e.message,
+            "1 validation error detected: Value 'pool#name' at 'identityPoolName' failed to satisfy \
+             constraint: Member must satisfy regular expression pattern: [\\w\\s+=,.@-]+"
+        );
+        let e = id.validate_input("ListIdentityPools", &json!({"MaxResults": 0})).unwrap_err();
+        assert_eq!(e.name, "ValidationException");
+        let e = idp().validate_input("ListUserPools", &json!({"MaxResults": 0})).unwrap_err();
+        assert_eq!(e.name, "InvalidParameterException");
+        let sync = ApiModel::cognito_sync();
+        let e = sync
+            .validate_input(
+                "ListRecords",
+                &json!({"IdentityPoolId": "us-east-1:0000", "IdentityId": "us-east-1:0000", "DatasetName": "bad name"}),
+            )
+            .unwrap_err();
+        assert_eq!(e.name, "InvalidParameterException");
+        assert!(
+            e.message.starts_with("1 validation error detected: Value 'bad name' at 'datasetName'"),
+            "{}",
+            e.message
+        );
+        // The model declares it for none of them: the front end's, not the operations'.
+        assert!(!id.has_error_shape("ValidationException"));
     }
 
     #[test]

@@ -176,6 +176,7 @@ pub async fn admin_create_user(svc: &Service, input: &Value) -> Result<Value> {
     }
     let mut attributes: BTreeMap<String, String> =
         attribute_list(input, "UserAttributes").into_iter().collect();
+    crate::attributes::canonicalize(&pool, attributes.iter_mut());
     if attributes.contains_key("sub") {
         return Err(Error::invalid(
             "Attributes did not conform to the schema: sub: Attribute cannot be updated. (changing an immutable attribute)",

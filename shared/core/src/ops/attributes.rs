@@ -57,6 +57,9 @@ pub fn apply_changes(
     changes: &[(String, String)],
     writer: Writer,
 ) -> Result<Vec<(OutgoingMessage, Value)>> {
+    let mut changes = changes.to_vec();
+    crate::attributes::canonicalize(pool, changes.iter_mut().map(|(n, v)| (&*n, v)));
+    let changes = changes.as_slice();
     for (name, value) in changes {
         check_value(pool, name, value, writer)?;
         if value.is_empty() && pool.username_attributes.contains(name) && user.attr(name).is_some() {

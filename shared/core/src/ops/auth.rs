@@ -44,15 +44,16 @@ impl AuthFlow {
         })
     }
 
-    /// The ExplicitAuthFlows entry that enables it, and its legacy spelling.
-    fn client_setting(self) -> (&'static str, Option<&'static str>) {
+    /// The ExplicitAuthFlows entry that enables it (legacy lists are mapped onto these by
+    /// [`AppClient::enabled_auth_flows`]).
+    fn client_setting(self) -> &'static str {
         match self {
-            AuthFlow::UserSrp => ("ALLOW_USER_SRP_AUTH", None),
-            AuthFlow::UserPassword => ("ALLOW_USER_PASSWORD_AUTH", Some("USER_PASSWORD_AUTH")),
-            AuthFlow::AdminUserPassword => ("ALLOW_ADMIN_USER_PASSWORD_AUTH", Some("ADMIN_NO_SRP_AUTH")),
-            AuthFlow::RefreshToken => ("ALLOW_REFRESH_TOKEN_AUTH", None),
-            AuthFlow::Custom => ("ALLOW_CUSTOM_AUTH", Some("CUSTOM_AUTH_FLOW_ONLY")),
-            AuthFlow::User => ("ALLOW_USER_AUTH", None),
+            AuthFlow::UserSrp => "ALLOW_USER_SRP_AUTH",
+            AuthFlow::UserPassword => "ALLOW_USER_PASSWORD_AUTH",
+            AuthFlow::AdminUserPassword => "ALLOW_ADMIN_USER_PASSWORD_AUTH",
+            AuthFlow::RefreshToken => "ALLOW_REFRESH_TOKEN_AUTH",
+            AuthFlow::Custom => "ALLOW_CUSTOM_AUTH",
+            AuthFlow::User => "ALLOW_USER_AUTH",
         }
     }
 
@@ -377,8 +378,7 @@ async fn start(
     input: &Value,
     admin: bool,
 ) -> Result<Value> {
-    let (allow, legacy) = flow.client_setting();
-    if !client.allows_flow(allow, legacy) {
+    if !client.allows_flow(flow.client_setting()) {
         return Err(flow.not_enabled());
     }
     let pool = svc.pool(&client.pool_id).await?;
@@ -1133,7 +1133,8 @@ async fn respond_new_password(
         .flatten()
         .filter_map(|(k, v)| {
             let attr = k.strip_prefix("userAttributes.")?;
-            Some((attr.to_string(), v.as_str().unwrap_or_default().to_string()))
+            let value = crate::attributes::canonical_value(&pool, attr, v.as_str().unwrap_or_default());
+            Some((attr.to_string(), value))
         })
         .collect();
     if given.iter().any(|(k, _)| k == "sub") {

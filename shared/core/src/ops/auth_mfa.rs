@@ -83,6 +83,11 @@ pub(crate) async fn respond_mfa_code(
             ));
         }
     }
+    // A TOTP code already accepted once is refused as Cognito refuses it, before anything is
+    // counted: it is not a wrong guess, and no number of reuses locks the user out.
+    if name != "SMS_MFA" && super::mfa::software_token_code_reused(svc, &user, &code)? {
+        return Err(super::mfa::software_token_code_used());
+    }
     // Also counted, before the comparison, on the MFA code counter, which neither a new
     // session nor the password's quiet time resets (see `users::count_attempt`): the password
     // schedule alone let a holder of the password try ~28,000 codes a month.

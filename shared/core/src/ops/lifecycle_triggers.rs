@@ -363,6 +363,7 @@ pub async fn migrate_user(
     if let Some((kind, value)) = username_attribute {
         attributes.entry(kind.to_string()).or_insert(value);
     }
+    crate::attributes::canonicalize(pool, attributes.iter_mut());
     for (name, value) in &attributes {
         crate::attributes::check_value(pool, name, value, crate::attributes::Writer::Admin)?;
     }

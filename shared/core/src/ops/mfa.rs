@@ -255,6 +255,24 @@ pub fn check_software_token_code(svc: &Service, user: &mut User, code: &str) -> 
     }
 }
 
+/// Whether `code` is the user's TOTP code for a step already used (at or before the last one
+/// accepted, by VerifySoftwareToken or a sign-in) and for no step still open. Cognito answers
+/// such a code with ExpiredCodeException, and it is no guess: whoever sends it saw the code.
+pub fn software_token_code_reused(svc: &Service, user: &User, code: &str) -> Result<bool> {
+    let (Some(sealed), Some(last)) = (user.mfa.software_token.as_deref(), user.mfa.last_totp_step) else {
+        return Ok(false);
+    };
+    let secret = open_secret(svc, sealed)?;
+    let now = svc.now_secs();
+    Ok(totp_matching_step(&secret, code, now, Some(last)).is_none()
+        && totp_matching_step(&secret, code, now, None).is_some())
+}
+
+/// The answer to a reused software token code.
+pub fn software_token_code_used() -> Error {
+    Error::ExpiredCodeException("Your software token has already been used once.".into())
+}
+
 /// The RFC 6238 code for a `SecretCode` as AssociateSoftwareToken returns it (base32) at
 /// `unix_secs`: what an authenticator app shows. None when the secret is not base32.
 pub fn software_token_code(secret_code: &str, unix_secs: i64) -> Option<String> {

@@ -365,6 +365,7 @@ pub async fn sign_up(svc: &Service, input: &Value) -> Result<Value> {
     let password = input.req_str("Password")?;
     let mut attributes: BTreeMap<String, String> =
         attribute_list(input, "UserAttributes").into_iter().collect();
+    crate::attributes::canonicalize(&pool, attributes.iter_mut());
     crate::attributes::check_user_writes(&pool, &client, attributes.keys().map(String::as_str))?;
     let sub = svc.rng.uuid().to_string();
     let (username, username_attribute) = internal_username(&pool, given_username, &sub)?;
