@@ -329,7 +329,7 @@ pub async fn get_tokens_from_refresh_token(svc: &Service, ctx: &CallContext, inp
         }
     }
     // Without rotation this is the same exchange as REFRESH_TOKEN_AUTH, and needs its flow.
-    if client.refresh_rotation().is_none() && !client.allows_flow("ALLOW_REFRESH_TOKEN_AUTH", None) {
+    if client.refresh_rotation().is_none() && !client.allows_flow("ALLOW_REFRESH_TOKEN_AUTH") {
         return Err(Error::invalid("REFRESH_TOKEN_AUTH flow not enabled for this client"));
     }
     let pool = svc.pool(&client.pool_id).await?;
