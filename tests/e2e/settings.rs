@@ -742,7 +742,7 @@ enum Treatment {
     /// Honoured in the accepted forms (the test proves it) and refused in the others (the
     /// fragment must be refused, naming the member).
     Partly(&'static str, &'static str),
-    /// Accepted with a documented difference from Cognito (docs/h15-settings.md lists each).
+    /// Accepted with a documented difference from Cognito (docs/settings.md lists each).
     /// Kept to the very few members where a refusal would break common deployments.
     Deviation(&'static str),
 }
@@ -1041,10 +1041,10 @@ on_both_stores!(every_model_member_is_honoured_or_refused, |env| {
         .collect();
     let names: Vec<&str> = deviations.iter().map(|(p, _)| *p).collect();
     assert_eq!(names, ["SmsConfiguration.SnsCallerArn", "SmsConfiguration.ExternalId"]);
-    let doc = repo_file("docs/h15-settings.md");
+    let doc = repo_file("docs/settings.md");
     for (path, why) in &deviations {
         if !doc.contains(path) {
-            problems.push(format!("docs/h15-settings.md does not describe the deviation {path} ({why})"));
+            problems.push(format!("docs/settings.md does not describe the deviation {path} ({why})"));
         }
     }
     for (path, _) in TABLE {

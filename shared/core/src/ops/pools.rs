@@ -165,7 +165,7 @@ fn refuse_unsupported(svc: &Service, input: &Value) -> Result<()> {
     if let Some(sms) = input.get("SmsConfiguration") {
         // SnsCallerArn and ExternalId are accepted: they turn SMS on (as in Cognito), but the
         // role is not assumed; SMS goes out with the deployment's own SNS access (see
-        // docs/h15-settings.md).
+        // docs/settings.md).
         if present(sms.get("EumsSms")) {
             return Err(not_supported(
                 "SmsConfiguration.EumsSms",
