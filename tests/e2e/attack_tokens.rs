@@ -12,7 +12,7 @@
 //!   StartWebAuthnRegistration, CompleteWebAuthnRegistration, ListWebAuthnCredentials,
 //!   DeleteWebAuthnCredential, ListUserSessions, RevokeUserSession.
 //! - Refresh tokens: InitiateAuth and AdminInitiateAuth with REFRESH_TOKEN_AUTH / REFRESH_TOKEN,
-//!   and RevokeToken (sent below); GetTokensFromRefreshToken is not implemented (checked too).
+//!   GetTokensFromRefreshToken, and RevokeToken (sent below).
 //!
 //! Tessera's refresh tokens are opaque (`{family}.{secret}`, stored only as a hash), so the JWT
 //! forgeries apply to them only as "a JWT where a refresh token belongs"; they get their own
@@ -317,6 +317,8 @@ async fn refresh_everywhere(env: &TestEnv, pool: &str, client: &str, token: &str
             .unwrap_or_else(err_name);
         out.push((format!("AdminInitiateAuth {flow}"), answer));
     }
+    let body = json!({"ClientId": client, "RefreshToken": token});
+    out.push(("GetTokensFromRefreshToken".to_string(), send(env, "GetTokensFromRefreshToken", &body).await));
     out
 }
 
@@ -683,8 +685,8 @@ attack!(forged_refresh_tokens_are_refused, |env, _clock| {
 attack!(unimplemented_token_operations, |env, _clock| {
     let (pool, client) = setup(env).await;
     user(env, &pool, "alice").await;
-    let (access, _, refresh) = tokens(env, &pool, &client, "alice").await;
-    let ops: [(&str, Value); 8] = [
+    let (access, _, _) = tokens(env, &pool, &client, "alice").await;
+    let ops: [(&str, Value); 7] = [
         ("GetUserAuthFactors", json!({"AccessToken": access})),
         ("StartWebAuthnRegistration", json!({"AccessToken": access})),
         ("CompleteWebAuthnRegistration", json!({"AccessToken": access, "Credential": {}})),
@@ -692,7 +694,6 @@ attack!(unimplemented_token_operations, |env, _clock| {
         ("DeleteWebAuthnCredential", json!({"AccessToken": access, "CredentialId": "c"})),
         ("ListUserSessions", json!({"AccessToken": access})),
         ("RevokeUserSession", json!({"AccessToken": access, "SessionId": "tkn0123456789abcdefghijklmno"})),
-        ("GetTokensFromRefreshToken", json!({"ClientId": client, "RefreshToken": refresh})),
     ];
     for (op, body) in ops {
         let answer = send(env, op, &body).await;
