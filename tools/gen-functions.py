@@ -13,6 +13,11 @@ Input (the single source):
 Output:
   functions/src/bin/<name>.rs         every main (the directory is generated: stray .rs files are
                                       removed, and --check reports them)
+  functions/src/lib.rs                what each binary serves: its operation's domain function,
+                                      named directly (the call the table in
+                                      shared/wire/src/dispatch.rs makes for it, read from there), and
+                                      the AWS clients its flags ask for; so a binary reaches its own
+                                      operation and clients only
   functions/Cargo.toml                the [[bin]] entries (everything above them is kept as is)
   template.yaml                       the SAM template, entirely
   events/<name>/success.json          a sample API Gateway HTTP API event per operation and special
@@ -28,7 +33,8 @@ Other files under events/ (more cases, <case>.expected.json) are the tests' and 
 Sections: [cognito-idp] and [cognito-identity] (JSON 1.1: POST /<service>/<Operation>, mapped
 from X-Amz-Target by the front door) and [cognito-sync] (REST-JSON: routed at the method and path
 of shared/wire/model/cognito-sync.json, the compact model the wire routes by). Mains call
-run_operation("<Operation>") for cognito-idp and run_operation("<service>:<Operation>") else.
+run_operation(tessera_functions::<OPERATION>), whose bound operation is "<Operation>" for
+cognito-idp and "<service>:<Operation>" else.
 
 Checks, failing loudly before anything is written:
   - every operation exists in the Cognito API model and its auth matches the model's, a REST
@@ -36,6 +42,8 @@ Checks, failing loudly before anything is written:
     operation's input shape, has the required ones and keeps to their lengths, patterns and
     enums (placeholders {{NAME}} excepted) (the models are read from ../shared/api-models beside
     the repository, or $TESSERA_API_MODELS; skipped with a note when absent);
+  - every operation has an entry in the table (shared/wire/src/dispatch.rs) of the form
+    `"<Operation>" => <module>::<function>(svc[, ctx], input).await`;
   - binary names are unique, and no identity or sync binary takes a cognito-idp operation's
     name (name=<binary> in operations.txt renames one); no two functions share a route;
   - the template stays within the per-stack resource budget (tools/check-template.py's estimate).
@@ -75,7 +83,14 @@ SERVICES = {
 # the wire itself routes by, shared/wire/model/<service>.json, so the two cannot disagree).
 REST_SERVICES = {"cognito-sync"}
 WIRE_MODELS = ROOT / "shared" / "wire" / "model"
-FLAGS = {"sends", "readonly", "imports", "triggers", "push"}
+FLAGS = {"sends", "readonly", "imports", "triggers", "push", "credentials"}
+# The flags that give a function an optional AWS client (tessera_aws::lambda::Clients), by field.
+CLIENT_FLAGS = {"sends": "messages", "triggers": "triggers", "credentials": "credentials", "push": "push",
+                "imports": "imports"}
+LIB_RS = ROOT / "functions" / "src" / "lib.rs"
+DISPATCH_RS = ROOT / "shared" / "wire" / "src" / "dispatch.rs"
+# The functions of the operation table (shared/wire/src/dispatch.rs) and the service each serves.
+DISPATCH_TABLES = {"run": "cognito-idp", "run_identity": "cognito-identity", "run_sync": "cognito-sync"}
 
 # ---------------------------------------------------------------------------------------------
 # Sample request bodies. Fixed identifiers, so a test can seed them.
@@ -457,6 +472,21 @@ class Function:
     operation: str | None = None
     auth: str | None = None  # "none" | "sigv4" for operations
     hook: Hook | None = None  # for the bundled trigger functions ([hooks])
+    call: str | None = None  # the domain function's path and whether it takes ctx, for operations
+    takes_ctx: bool = False
+
+    @property
+    def const_name(self) -> str:
+        """The item functions/src/lib.rs defines for it: sign-up -> SIGN_UP."""
+        return self.name.upper().replace("-", "_")
+
+    @property
+    def clients(self) -> str:
+        """Its tessera_aws::lambda::Clients value, from its flags."""
+        fields = [f"{field}: Some(clients::{field})" for flag, field in CLIENT_FLAGS.items() if flag in self.flags]
+        if not fields:
+            return "Clients::NONE"
+        return "Clients { " + ", ".join(fields) + ", ..Clients::NONE }"
 
     @property
     def logical_id(self) -> str:
@@ -664,7 +694,8 @@ def parse_list(path: Path) -> list[Function]:
                 ": " + ", ".join(f"`{r.method} {r.path}`" for r in routes) if routes else " (invoked directly, no route)"
             ) + "."
             functions.append(
-                Function(name=name, main=f"tessera_aws::lambda::{main}()", doc=doc, routes=routes, flags=flags)
+                Function(name=name, main=f"tessera_aws::lambda::{main}(tessera_functions::{name.upper().replace('-', '_')})",
+                         doc=doc, routes=routes, flags=flags)
             )
         else:
             if len(words) < 2:
@@ -695,7 +726,7 @@ def parse_list(path: Path) -> list[Function]:
                 operation=op,
                 auth=auth,
             )
-            f.main = f'tessera_aws::lambda::run_operation("{f.bound_operation}")'
+            f.main = f"tessera_aws::lambda::run_operation(tessera_functions::{f.const_name})"
             functions.append(f)
     seen: dict[str, Function] = {}
     for f in functions:
@@ -892,6 +923,105 @@ def render_main(f: Function) -> str:
         f"    {f.main}.await\n"
         "}\n"
     )
+
+
+def dispatch_table() -> dict[tuple[str, str], tuple[str, bool]]:
+    """(service, operation) -> (the domain function's path, whether it takes ctx), read from the
+    operation table in shared/wire/src/dispatch.rs: a binary calls exactly what the table calls."""
+    text = DISPATCH_RS.read_text(encoding="utf-8")
+    m = re.search(r"use tessera_core::ops::\{([^}]*)\};", text)
+    if not m:
+        fail(f"{DISPATCH_RS.relative_to(ROOT)}: no `use tessera_core::ops::{{...}};` line")
+    imported = {w.strip() for w in m.group(1).split(",") if w.strip()}
+    table: dict[tuple[str, str], tuple[str, bool]] = {}
+    # Each table function runs from its `async fn <name>(` to the next item.
+    starts = [(m.start(), m.group(1)) for m in re.finditer(r"^(?:pub )?async fn (\w+)\(", text, re.M)]
+    for i, (start, name) in enumerate(starts):
+        service = DISPATCH_TABLES.get(name)
+        if service is None:
+            continue
+        end = starts[i + 1][0] if i + 1 < len(starts) else len(text)
+        for arm in re.finditer(
+            r'"([A-Za-z0-9]+)"\s*=>\s*\{?\s*((?:\w+::)*\w+)\(\s*(svc,\s*(?:ctx,\s*)?input)\s*\)\.await',
+            text[start:end],
+        ):
+            op, path, args = arm.groups()
+            head = path.split("::", 1)[0]
+            if head in imported:
+                path = f"tessera_core::ops::{path}"
+            elif head != "tessera_core":
+                fail(f"{DISPATCH_RS.relative_to(ROOT)}: {op} calls {path}, outside tessera_core::ops")
+            table[(service, op)] = (path, "ctx" in args)
+    return table
+
+
+def attach_calls(functions: list[Function]) -> None:
+    table = dispatch_table()
+    for f in functions:
+        if f.operation is None:
+            continue
+        entry = table.get((f.service, f.operation))
+        if entry is None:
+            fail(
+                f"{f.service} {f.operation}: no entry in the operation table of {DISPATCH_RS.relative_to(ROOT)} "
+                f"(in {next(k for k, v in DISPATCH_TABLES.items() if v == f.service)}), of the form "
+                f'`"{f.operation}" => <module>::<function>(svc[, ctx], input).await,`'
+            )
+        f.call, f.takes_ctx = entry
+
+
+def call_lines(params: str, body: str) -> list[str]:
+    """`    call: <closure>,` as rustfmt writes it (a block when one line exceeds 110 columns)."""
+    line = f"    call: {params} {body},"
+    return [line] if len(line) <= 110 else [f"    call: {params} {{", f"        {body}", "    },"]
+
+
+def clients_lines(f: Function) -> list[str]:
+    """`    clients: ...,` as rustfmt writes it (one line within 110 columns, else one field a line)."""
+    line = f"    clients: {f.clients},"
+    if len(line) <= 110:
+        return [line]
+    fields = [f"        {field}: Some(clients::{field})," for flag, field in CLIENT_FLAGS.items() if flag in f.flags]
+    return ["    clients: Clients {", *fields, "        ..Clients::NONE", "    },"]
+
+
+def render_lib(functions: list[Function]) -> str:
+    out = [
+        "//! What each function binary serves: its operation's domain function, named directly (the call",
+        "//! the table in shared/wire/src/dispatch.rs makes for it), and the AWS clients its flags in",
+        "//! functions/operations.txt ask for. A binary names only its own item, so it reaches its own",
+        "//! operation and clients, not every operation and every SDK (docs/deploy.md, \"Build\").",
+        f"//! Generated by {GENERATED_BY}: do not edit.",
+        "",
+        "use tessera_aws::lambda::{clients, Clients, Operation};",
+        "",
+    ]
+    for f in functions:
+        if f.hook:
+            continue
+        flags = " ".join(sorted(f.flags)) or "no flags"
+        if f.operation:
+            ctx = "ctx" if f.takes_ctx else "_ctx"
+            args = "svc, ctx, input" if f.takes_ctx else "svc, input"
+            out += [
+                f"/// `{f.bound_operation}` ({flags}): binary `{f.name}`.",
+                f"pub const {f.const_name}: Operation = Operation {{",
+                f'    bound: "{f.bound_operation}",',
+                *call_lines(f"|svc, {ctx}, input|", f"Box::pin({f.call}({args}))"),
+                *clients_lines(f),
+                "};",
+                "",
+            ]
+        else:
+            out += [
+                f"/// The clients of `{f.name}` ({flags}).",
+                f"pub const {f.const_name}: Clients = {f.clients};",
+                "",
+            ]
+    out += ["/// Every operation's function: (binary, what it serves). For the tests.", "pub const OPERATIONS: &[(&str, Operation)] = &["]
+    out += [f'    ("{f.name}", {f.const_name}),' for f in functions if f.operation]
+    out += ["];", ""]
+    return "\n".join(out)
 
 
 def render_cargo_toml(functions: list[Function], current: str) -> str:
@@ -1935,8 +2065,9 @@ def budget_check(functions: list[Function]) -> str:
 
 def generate() -> tuple[dict[Path, str], list[Function], list[str]]:
     functions = parse_list(LIST)
+    attach_calls(functions)
     notes = [check_against_models(functions), budget_check(functions)]
-    files: dict[Path, str] = {}
+    files: dict[Path, str] = {LIB_RS: render_lib(functions)}
     for f in functions:
         files[BIN_DIR / f"{f.name}.rs"] = render_main(f)
         if f.hook:

@@ -1,6 +1,7 @@
 //! Every Lambda function's handler, run in-process on its sample event in `events/`, through
-//! the same entry point the function binaries use (`tessera_aws::lambda::handle`); the front
-//! door's origin check; and a function's cold start against moto (Secrets Manager, KMS,
+//! the same entry point the function binaries use (`tessera_aws::lambda::handle_operation` with
+//! the binary's own item of `tessera_functions`, which names its domain function directly); the
+//! front door's origin check; and a function's cold start against moto (Secrets Manager, KMS,
 //! DynamoDB).
 
 use crate::common::*;
@@ -737,11 +738,31 @@ async fn run_case(
         sign(&mut event, service, signer);
     }
     let request = lambda_http::request::from_str(&event.to_string()).unwrap();
-    let response = tessera_aws::lambda::handle(fe, op.as_deref(), request).await;
+    let response = serve(fe, name, op.as_deref(), request).await;
     let status = response.status().as_u16();
     let body: Value = serde_json::from_slice(response.body().as_ref()).unwrap_or(Value::Null);
     assert!(response.headers().contains_key("x-amzn-requestid"), "{name}");
     (status, body)
+}
+
+/// A request through the entry point binary `name` serves: its operation's own domain function
+/// (`tessera_functions::OPERATIONS`), or the `.well-known` documents.
+async fn serve(
+    function: &HttpFunction,
+    name: &str,
+    bound: Option<&str>,
+    request: lambda_http::Request,
+) -> lambda_http::Response<lambda_http::Body> {
+    match tessera_functions::OPERATIONS.iter().find(|(n, _)| *n == name) {
+        Some((_, operation)) => {
+            assert_eq!(Some(operation.bound), bound, "{name}: the operation its item serves");
+            tessera_aws::lambda::handle_operation(function, operation, request).await
+        }
+        None => {
+            assert_eq!(name, "well-known", "{name} has no item in tessera_functions::OPERATIONS");
+            tessera_aws::lambda::handle_documents(function, request).await
+        }
+    }
 }
 
 /// One sample event (`events/<name>/<case>.json`) with the substitutions, changed by `tweak`
@@ -764,7 +785,7 @@ async fn send(
     tweak(&mut event);
     let op = functions().into_iter().find(|(n, ..)| n == name).and_then(|(_, op, _)| op);
     let request = lambda_http::request::from_str(&event.to_string()).unwrap();
-    let response = tessera_aws::lambda::handle(function, op.as_deref(), request).await;
+    let response = serve(function, name, op.as_deref(), request).await;
     let error_type =
         response.headers().get("x-amzn-errortype").and_then(|v| v.to_str().ok()).unwrap_or_default();
     // JSON 1.1 errors name the type as AWS does, `Name:` (and sometimes a URL after the colon).
@@ -898,7 +919,9 @@ async fn a_cold_start_reads_its_secrets_from_secrets_manager_and_never_guesses_t
             };
         }
         let sdk = sdk.clone();
-        async move { tessera_aws::lambda::http_function_from(&sdk, |n| env.get(n).cloned(), true).await }
+        // As the list-user-pools binary starts (the function `send` runs below).
+        let clients = tessera_functions::LIST_USER_POOLS.clients;
+        async move { tessera_aws::lambda::http_function_from(&sdk, |n| env.get(n).cloned(), true, clients).await }
     };
 
     // Refused starts: no issuer (the old code derived it from Host/X-Forwarded-Host), an issuer
@@ -972,4 +995,57 @@ async fn a_cold_start_reads_its_secrets_from_secrets_manager_and_never_guesses_t
     assert_eq!(status, 200, "{document}");
     assert_eq!(document["issuer"], format!("{issuer}/{pool_id}"));
     assert!(document["jwks_uri"].as_str().is_some_and(|u| u.starts_with(issuer)), "{document}");
+}
+
+/// Each function binary builds exactly the optional AWS clients its flags in
+/// functions/operations.txt name (so it links only those SDKs): none without a flag.
+#[test]
+fn every_function_builds_the_clients_its_flags_name() {
+    use tessera_aws::lambda::Clients;
+    let text = std::fs::read_to_string(format!("{ROOT}/functions/operations.txt")).unwrap();
+    let mut flags_of = std::collections::BTreeMap::new();
+    let mut section = String::new();
+    for line in text.lines().map(|l| l.split('#').next().unwrap().trim()).filter(|l| !l.is_empty()) {
+        if line.starts_with('[') {
+            section = line.to_string();
+            continue;
+        }
+        let words: Vec<&str> = line.split_whitespace().collect();
+        let binary = match section.as_str() {
+            "[hooks]" => continue,
+            "[special]" => words[0].to_string(),
+            _ => words
+                .iter()
+                .find_map(|w| w.strip_prefix("name="))
+                .map_or_else(|| kebab(words[0]), str::to_string),
+        };
+        flags_of.insert(binary, words[1..].iter().map(|w| w.to_string()).collect::<BTreeSet<String>>());
+    }
+    let built = |c: &Clients| {
+        [
+            ("sends", c.messages.is_some()),
+            ("triggers", c.triggers.is_some()),
+            ("credentials", c.credentials.is_some()),
+            ("push", c.push.is_some()),
+            ("imports", c.imports.is_some()),
+        ]
+    };
+    let mut specials = vec![
+        ("well-known", tessera_functions::WELL_KNOWN),
+        ("import-worker", tessera_functions::IMPORT_WORKER),
+    ];
+    specials.extend(tessera_functions::OPERATIONS.iter().map(|(name, op)| (*name, op.clients)));
+    assert_eq!(specials.len(), flags_of.len(), "one item per function of operations.txt");
+    for (name, clients) in specials {
+        let flags = &flags_of[name];
+        for (flag, has) in built(&clients) {
+            assert_eq!(has, flags.contains(flag), "{name}: flag {flag}");
+        }
+    }
+    // The one operation that vends credentials has its client; no other function does.
+    assert!(tessera_functions::GET_CREDENTIALS_FOR_IDENTITY.clients.credentials.is_some());
+    assert!(
+        tessera_functions::GET_USER.clients.messages.is_none()
+            && tessera_functions::GET_USER.clients.triggers.is_none()
+    );
 }

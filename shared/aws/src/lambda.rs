@@ -1,19 +1,146 @@
-//! The Lambda entry point: every function binary is `run_operation("<Operation>")` (a user-pool
-//! operation) or `run_operation("<service>:<Operation>")` (`cognito-identity:GetId`,
-//! `cognito-sync:ListRecords`). `main` builds the clients once (here), then hands one handler to
-//! the runtime.
+//! The Lambda entry point: every function binary is `run_operation(<its Operation>)`, the
+//! [`Operation`] tools/gen-functions.py writes for it in `functions/src/lib.rs`: the bound
+//! operation, its domain function named directly, and the AWS clients its flags ask for. So a
+//! binary reaches its own operation and clients only, not the table of every operation
+//! (`tessera_wire::dispatch`) and every SDK. `main` builds the clients once (here), then hands
+//! one handler to the runtime.
 
 use crate::dynamo::DynamoStore;
-use crate::import::{LambdaImportRunner, S3ImportFiles, TracingImportLog};
-use crate::messaging::AwsMessenger;
 use crate::BoxError;
 use lambda_http::{service_fn, Body, Request, Response};
 use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use subtle::ConstantTimeEq;
-use tessera_core::ports::{AesGcmCipher, Imports, SystemClock, SystemRng};
+use tessera_core::ports::{
+    AesGcmCipher, CredentialVendor, FunctionInvoker, Imports, Messenger, OutgoingMessage, PushNotifier,
+    SystemClock, SystemRng,
+};
 use tessera_core::{Limits, Service, ServiceConfig};
-use tessera_wire::http::{Cors, Frontend, WireRequest, WireResponse};
+use tessera_wire::http::{Cors, Frontend, OperationFn, WireRequest, WireResponse};
+
+/// What one function binary serves (generated from functions/operations.txt).
+#[derive(Clone, Copy)]
+pub struct Operation {
+    /// As [`Frontend::handle`] takes it: `"SignUp"` for a user-pool operation,
+    /// `"cognito-identity:GetId"` or `"cognito-sync:ListRecords"` for the others.
+    pub bound: &'static str,
+    /// The operation's domain function (`tessera_core::ops::…`).
+    pub call: OperationFn,
+    pub clients: Clients,
+}
+
+/// The constructor of an optional client, named only by the functions whose flag needs it.
+pub type MessagesFn = fn(&aws_config::SdkConfig, &str) -> Arc<dyn Messenger>;
+pub type TriggersFn = fn(&aws_config::SdkConfig, Option<&str>) -> Arc<dyn FunctionInvoker>;
+pub type CredentialsFn = fn(&aws_config::SdkConfig, Option<&str>) -> Arc<dyn CredentialVendor>;
+pub type PushFn = for<'a> fn(
+    &'a aws_config::SdkConfig,
+    Option<&'a str>,
+    &'a str,
+) -> Pin<Box<dyn Future<Output = Arc<dyn PushNotifier>> + Send + 'a>>;
+pub type ImportsFn = fn(&aws_config::SdkConfig, String, String) -> Imports;
+
+/// The AWS clients a function builds besides DynamoDB, KMS and Secrets Manager (which every
+/// function uses), one per flag of functions/operations.txt. A binary names a constructor only
+/// when its flag is set, so the linker drops the clients (and SDKs) it does not name. Without
+/// one the domain answers as it does where the port is missing (and as the function's IAM role,
+/// which the same flags shape, would refuse the call anyway).
+#[derive(Clone, Copy, Default)]
+pub struct Clients {
+    /// `sends`: email through SES, SMS through SNS.
+    pub messages: Option<MessagesFn>,
+    /// `triggers`: the pools' Lambda triggers, through Lambda Invoke.
+    pub triggers: Option<TriggersFn>,
+    /// `credentials`: GetCredentialsForIdentity's STS AssumeRoleWithWebIdentity.
+    pub credentials: Option<CredentialsFn>,
+    /// `push`: Sync's platform endpoints and pushes, through SNS.
+    pub push: Option<PushFn>,
+    /// `imports`: the import bucket (S3) and the import worker (Lambda).
+    pub imports: Option<ImportsFn>,
+}
+
+impl Clients {
+    pub const NONE: Clients =
+        Clients { messages: None, triggers: None, credentials: None, push: None, imports: None };
+    /// Every client (tests; a deployed function gets only its flags' clients).
+    pub const ALL: Clients = Clients {
+        messages: Some(clients::messages),
+        triggers: Some(clients::triggers),
+        credentials: Some(clients::credentials),
+        push: Some(clients::push),
+        imports: Some(clients::imports),
+    };
+}
+
+/// The constructors [`Clients`] names.
+pub mod clients {
+    use super::*;
+    use crate::import::{LambdaImportRunner, S3ImportFiles, TracingImportLog};
+
+    /// SES for email, SNS for SMS; `default_from` is the sender of pools that set none.
+    pub fn messages(sdk: &aws_config::SdkConfig, default_from: &str) -> Arc<dyn Messenger> {
+        Arc::new(crate::messaging::AwsMessenger::new(
+            aws_sdk_ses::Client::new(sdk),
+            aws_sdk_sns::Client::new(sdk),
+            default_from,
+        ))
+    }
+
+    /// Lambda Invoke at `endpoint` (tests, emulators) or in the function's region.
+    pub fn triggers(sdk: &aws_config::SdkConfig, endpoint: Option<&str>) -> Arc<dyn FunctionInvoker> {
+        Arc::new(crate::triggers::LambdaInvoker::from_sdk_config(sdk, endpoint))
+    }
+
+    /// STS at `endpoint` (tests, emulators) or in the function's region.
+    pub fn credentials(sdk: &aws_config::SdkConfig, endpoint: Option<&str>) -> Arc<dyn CredentialVendor> {
+        Arc::new(crate::sts::StsVendor::from_sdk_config(sdk, endpoint))
+    }
+
+    /// SNS at `endpoint` (tests, emulators) or in the function's region.
+    pub fn push<'a>(
+        sdk: &'a aws_config::SdkConfig,
+        endpoint: Option<&'a str>,
+        region: &'a str,
+    ) -> Pin<Box<dyn Future<Output = Arc<dyn PushNotifier>> + Send + 'a>> {
+        Box::pin(async move {
+            let push: Arc<dyn PushNotifier> = match endpoint {
+                Some(endpoint) => {
+                    Arc::new(crate::push::SnsPushNotifier::connect(Some(endpoint), region).await)
+                }
+                None => Arc::new(crate::push::SnsPushNotifier::from_sdk_config(sdk)),
+            };
+            push
+        })
+    }
+
+    /// The import bucket and the import worker function.
+    pub fn imports(sdk: &aws_config::SdkConfig, bucket: String, worker: String) -> Imports {
+        Imports {
+            files: Arc::new(S3ImportFiles { client: aws_sdk_s3::Client::new(sdk), bucket }),
+            runner: Arc::new(LambdaImportRunner {
+                client: aws_sdk_lambda::Client::new(sdk),
+                function: worker,
+            }),
+            log: Arc::new(TracingImportLog),
+        }
+    }
+}
+
+/// The messenger of a function without the `sends` flag: its role may not send, so a message
+/// would fail at SES or SNS; it fails here, as delivery failures do.
+struct NoMessenger;
+
+#[async_trait::async_trait]
+impl Messenger for NoMessenger {
+    async fn send(&self, _from: Option<&str>, msg: &OutgoingMessage) -> tessera_core::Result<()> {
+        tracing::error!(pool_id = %msg.pool_id, "this function has no `sends` flag: message not sent");
+        Err(tessera_core::Error::CodeDeliveryFailureException(
+            "Unable to deliver the message: this function does not send messages.".into(),
+        ))
+    }
+}
 
 fn env_opt(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.is_empty())
@@ -156,15 +283,18 @@ async fn secret_string(client: &aws_sdk_secretsmanager::Client, arn: &str) -> Re
 }
 
 /// Builds the front end from the function's environment (set by template.yaml).
-pub async fn frontend_from_env(needs_master_key: bool) -> Result<Frontend, BoxError> {
+pub async fn frontend_from_env(needs_master_key: bool, clients: Clients) -> Result<Frontend, BoxError> {
     let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-    frontend_from(&sdk, env_opt, needs_master_key).await
+    frontend_from(&sdk, env_opt, needs_master_key, clients).await
 }
 
 /// As [`frontend_from_env`], behind the front door's origin check (`TESSERA_ORIGIN_SECRET_ARN`).
-pub async fn http_function_from_env(needs_master_key: bool) -> Result<HttpFunction, BoxError> {
+pub async fn http_function_from_env(
+    needs_master_key: bool,
+    clients: Clients,
+) -> Result<HttpFunction, BoxError> {
     let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-    http_function_from(&sdk, env_opt, needs_master_key).await
+    http_function_from(&sdk, env_opt, needs_master_key, clients).await
 }
 
 /// A function's cold start: the front end from `sdk` and the settings `lookup` gives (the
@@ -173,25 +303,29 @@ pub async fn http_function_from(
     sdk: &aws_config::SdkConfig,
     lookup: impl Fn(&str) -> Option<String>,
     needs_master_key: bool,
+    clients: Clients,
 ) -> Result<HttpFunction, BoxError> {
     let lookup = |name: &str| lookup(name).filter(|v| !v.is_empty());
     let arn = lookup("TESSERA_ORIGIN_SECRET_ARN").ok_or(
         "TESSERA_ORIGIN_SECRET_ARN is not set: a function behind the front door needs its origin secret",
     )?;
     let secrets = aws_sdk_secretsmanager::Client::new(sdk);
-    let (origin, frontend) =
-        tokio::try_join!(secret_string(&secrets, &arn), frontend_from(sdk, lookup, needs_master_key))?;
+    let (origin, frontend) = tokio::try_join!(
+        secret_string(&secrets, &arn),
+        frontend_from(sdk, lookup, needs_master_key, clients)
+    )?;
     let origin = OriginGuard::new(&origin).map_err(|e| format!("{arn}: {e}"))?;
     Ok(HttpFunction { frontend, origin })
 }
 
 /// The front end from `sdk` and `lookup` (see [`http_function_from`]). The admin keys come from
 /// the secret `TESSERA_ADMIN_SECRET_ARN` names, which only the admin (SigV4) functions get; never
-/// from the environment itself.
+/// from the environment itself. `clients` are the optional clients the function builds.
 pub async fn frontend_from(
     sdk: &aws_config::SdkConfig,
     lookup: impl Fn(&str) -> Option<String>,
     needs_master_key: bool,
+    clients: Clients,
 ) -> Result<Frontend, BoxError> {
     let env_opt = |name: &str| lookup(name).filter(|v| !v.is_empty());
     let env = |name: &str| env_opt(name).ok_or_else(|| format!("missing environment variable {name}"));
@@ -231,11 +365,10 @@ pub async fn frontend_from(
         Arc::new(NoMasterKey)
     };
     let from = env_opt("TESSERA_SES_FROM");
-    let messenger = Arc::new(AwsMessenger::new(
-        aws_sdk_ses::Client::new(sdk),
-        aws_sdk_sns::Client::new(sdk),
-        from.clone().unwrap_or_default(),
-    ));
+    let messenger = match clients.messages {
+        Some(messages) => messages(sdk, from.as_deref().unwrap_or_default()),
+        None => Arc::new(NoMessenger),
+    };
     let config = ServiceConfig {
         region: sdk.region().map(|r| r.to_string()).unwrap_or_else(|| "us-east-1".into()),
         account_id: env_opt("TESSERA_ACCOUNT_ID").unwrap_or_else(|| "000000000000".into()),
@@ -246,34 +379,25 @@ pub async fn frontend_from(
     };
     let service = Service::new(store, messenger, Arc::new(clock), Arc::new(SystemRng), cipher, config);
     // The pools' triggers; TESSERA_LAMBDA_ENDPOINT only for tests and emulators.
-    let endpoint = env_opt("TESSERA_LAMBDA_ENDPOINT");
-    service.set_invoker(Arc::new(crate::triggers::LambdaInvoker::from_sdk_config(sdk, endpoint.as_deref())));
+    if let Some(triggers) = clients.triggers {
+        service.set_invoker(triggers(sdk, env_opt("TESSERA_LAMBDA_ENDPOINT").as_deref()));
+    }
     // Identity pools: GetCredentialsForIdentity calls STS AssumeRoleWithWebIdentity at
     // TESSERA_STS_ENDPOINT when set (tests, emulators), else AWS STS in the function's region.
-    let sts_endpoint = env_opt("TESSERA_STS_ENDPOINT");
-    service.set_credential_vendor(Arc::new(crate::sts::StsVendor::from_sdk_config(
-        sdk,
-        sts_endpoint.as_deref(),
-    )));
+    if let Some(credentials) = clients.credentials {
+        service.set_credential_vendor(credentials(sdk, env_opt("TESSERA_STS_ENDPOINT").as_deref()));
+    }
     // Sync: RegisterDevice's platform endpoints and UpdateRecords' pushes go to SNS at
     // TESSERA_SNS_ENDPOINT when set (tests, emulators), else AWS SNS in the function's region.
-    match env_opt("TESSERA_SNS_ENDPOINT") {
-        Some(endpoint) => service.set_push(Arc::new(
-            crate::push::SnsPushNotifier::connect(Some(&endpoint), &service.config.region).await,
-        )),
-        None => service.set_push(Arc::new(crate::push::SnsPushNotifier::from_sdk_config(sdk))),
+    if let Some(push) = clients.push {
+        let endpoint = env_opt("TESSERA_SNS_ENDPOINT");
+        service.set_push(push(sdk, endpoint.as_deref(), &service.config.region).await);
     }
     // Only the import functions get the bucket and the worker's name (operations.txt `imports`).
-    if let (Some(bucket), Some(worker)) = (env_opt("TESSERA_IMPORT_BUCKET"), env_opt("TESSERA_IMPORT_WORKER"))
+    if let (Some(imports), Some(bucket), Some(worker)) =
+        (clients.imports, env_opt("TESSERA_IMPORT_BUCKET"), env_opt("TESSERA_IMPORT_WORKER"))
     {
-        service.set_imports(Imports {
-            files: Arc::new(S3ImportFiles { client: aws_sdk_s3::Client::new(sdk), bucket }),
-            runner: Arc::new(LambdaImportRunner {
-                client: aws_sdk_lambda::Client::new(sdk),
-                function: worker,
-            }),
-            log: Arc::new(TracingImportLog),
-        });
+        service.set_imports(imports(sdk, bucket, worker));
     }
     Ok(Frontend {
         service: Arc::new(service),
@@ -313,15 +437,14 @@ fn init_tracing() {
         tracing_subscriber::fmt().with_env_filter(log_filter()).without_time().with_ansi(false).try_init();
 }
 
-/// Serves one Cognito operation behind API Gateway (HTTP API, payload 2.0): `"SignUp"` for a
-/// user-pool operation, `"cognito-identity:GetId"` or `"cognito-sync:ListRecords"` for the
-/// others (the wire's bound operation: a request naming any other operation is refused).
-pub async fn run_operation(operation: &'static str) -> Result<(), BoxError> {
+/// Serves one Cognito operation behind API Gateway (HTTP API, payload 2.0); a request naming
+/// any other operation is refused.
+pub async fn run_operation(operation: Operation) -> Result<(), BoxError> {
     init_tracing();
-    let function = cold_start(http_function_from_env(true).await)?;
-    let frontend = &function;
+    let function = cold_start(http_function_from_env(true, operation.clients).await)?;
+    let function = &function;
     lambda_http::run(service_fn(move |req: Request| async move {
-        Ok::<_, BoxError>(handle(frontend, Some(operation), req).await)
+        Ok::<_, BoxError>(handle_operation(function, &operation, req).await)
     }))
     .await
 }
@@ -329,12 +452,12 @@ pub async fn run_operation(operation: &'static str) -> Result<(), BoxError> {
 /// Serves `GET /{poolId}/.well-known/{jwks.json,openid-configuration}` and the identity pools'
 /// issuer's `GET /cognito-identity/.well-known/{jwks.json,openid-configuration}`. It has no
 /// master key (its role is `readonly`): both serve public keys only.
-pub async fn run_well_known() -> Result<(), BoxError> {
+pub async fn run_well_known(clients: Clients) -> Result<(), BoxError> {
     init_tracing();
-    let function = cold_start(http_function_from_env(false).await)?;
-    let frontend = &function;
+    let function = cold_start(http_function_from_env(false, clients).await)?;
+    let function = &function;
     lambda_http::run(service_fn(move |req: Request| async move {
-        Ok::<_, BoxError>(handle(frontend, None, req).await)
+        Ok::<_, BoxError>(handle_documents(function, req).await)
     }))
     .await
 }
@@ -342,10 +465,10 @@ pub async fn run_well_known() -> Result<(), BoxError> {
 /// The import worker: invoked asynchronously with `{"poolId", "jobId"}` by StartUserImportJob
 /// (and by itself). It runs the job until a minute before its own timeout, then invokes itself
 /// again to go on from the saved offset, so a job of any size fits Lambda's 15-minute limit.
-pub async fn run_import_worker() -> Result<(), BoxError> {
+pub async fn run_import_worker(clients: Clients) -> Result<(), BoxError> {
     use lambda_http::lambda_runtime::{self, LambdaEvent};
     init_tracing();
-    let frontend = cold_start(frontend_from_env(true).await)?;
+    let frontend = cold_start(frontend_from_env(true, clients).await)?;
     let svc = frontend.service.clone();
     let svc = &svc;
     lambda_runtime::run(lambda_runtime::service_fn(move |event: LambdaEvent<serde_json::Value>| async move {
@@ -384,9 +507,42 @@ fn cold_start<T>(result: Result<T, BoxError>) -> Result<T, BoxError> {
     result
 }
 
-/// One API Gateway request through the shared front end, once the origin check admits it.
-/// Before anything else: a request without the front door's secret reads and writes nothing.
+/// One API Gateway request through the shared front end (every operation, by the table), once
+/// the origin check admits it.
 pub async fn handle(function: &HttpFunction, operation: Option<&str>, req: Request) -> Response<Body> {
+    match admit(function, req) {
+        Some(wire) => into_response(function.frontend.handle(&wire, operation).await),
+        None => refused(function),
+    }
+}
+
+/// One API Gateway request for `operation` only, through its own domain function, once the
+/// origin check admits it: what an operation's function binary serves.
+pub async fn handle_operation(
+    function: &HttpFunction,
+    operation: &Operation,
+    req: Request,
+) -> Response<Body> {
+    match admit(function, req) {
+        Some(wire) => {
+            into_response(function.frontend.handle_operation(&wire, operation.bound, operation.call).await)
+        }
+        None => refused(function),
+    }
+}
+
+/// One API Gateway request for the `.well-known` documents, once the origin check admits it:
+/// what the well-known function serves.
+pub async fn handle_documents(function: &HttpFunction, req: Request) -> Response<Body> {
+    match admit(function, req) {
+        Some(wire) => into_response(function.frontend.handle_documents(&wire).await),
+        None => refused(function),
+    }
+}
+
+/// The origin check, before anything else: a request without the front door's secret reads and
+/// writes nothing.
+fn admit(function: &HttpFunction, req: Request) -> Option<WireRequest> {
     let (mut parts, body) = req.into_parts();
     if !function.origin.admits(&parts.headers) {
         tracing::warn!(
@@ -394,12 +550,15 @@ pub async fn handle(function: &HttpFunction, operation: Option<&str>, req: Reque
             path = %parts.uri.path(),
             "refused a request that did not come through the front door ({ORIGIN_SECRET_HEADER} missing or wrong)"
         );
-        return into_response(not_through_front_door(&function.frontend));
+        return None;
     }
     // Nothing after this point sees the secret (logs, triggers, the wire's view of headers).
     parts.headers.remove(ORIGIN_SECRET_HEADER);
-    let wire = WireRequest::from_parts(&parts, body.to_vec());
-    into_response(function.frontend.handle(&wire, operation).await)
+    Some(WireRequest::from_parts(&parts, body.to_vec()))
+}
+
+fn refused(function: &HttpFunction) -> Response<Body> {
+    into_response(not_through_front_door(&function.frontend))
 }
 
 /// The answer to a request sent around the front door: 403 ForbiddenException, the error

@@ -7,8 +7,84 @@ use crate::error::WireError;
 use crate::model::ApiModel;
 use serde_json::{json, Value};
 use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use tessera_core::{CallContext, Caller, Service};
+
+/// The future of one operation's domain function, boxed (the largest, a sign-in's state
+/// machine, would otherwise be part of every caller's future).
+pub type OperationFuture<'a> = Pin<Box<dyn Future<Output = tessera_core::Result<Value>> + Send + 'a>>;
+
+/// One operation's domain function, named directly. A Lambda function serves a single
+/// operation through [`Frontend::handle_operation`], so its binary reaches that function only,
+/// never the table in [`crate::dispatch`] and every other operation behind it.
+pub type OperationFn = for<'a> fn(&'a Service, &'a CallContext, &'a Value) -> OperationFuture<'a>;
+
+type DispatchFuture<'a> = Pin<Box<dyn Future<Output = Option<tessera_core::Result<Value>>> + Send + 'a>>;
+
+/// How a request's operation finds its domain function: the table (the local server), or the
+/// one function a Lambda function serves. A trait object, so that the code that handles a
+/// request is the same for both and only `handle` refers to the table.
+trait Dispatch: Sync {
+    fn call<'a>(
+        &'a self,
+        svc: &'a Service,
+        ctx: &'a CallContext,
+        service: &'a str,
+        op: &'a str,
+        input: &'a Value,
+    ) -> DispatchFuture<'a>;
+}
+
+/// Every operation, by name ([`crate::dispatch::call_service`]).
+struct Table;
+
+impl Dispatch for Table {
+    fn call<'a>(
+        &'a self,
+        svc: &'a Service,
+        ctx: &'a CallContext,
+        service: &'a str,
+        op: &'a str,
+        input: &'a Value,
+    ) -> DispatchFuture<'a> {
+        Box::pin(crate::dispatch::call_service(svc, ctx, service, op, input))
+    }
+}
+
+/// No operation: the `.well-known` documents' function (GET only).
+struct Documents;
+
+impl Dispatch for Documents {
+    fn call<'a>(
+        &'a self,
+        _svc: &'a Service,
+        _ctx: &'a CallContext,
+        _service: &'a str,
+        _op: &'a str,
+        _input: &'a Value,
+    ) -> DispatchFuture<'a> {
+        Box::pin(std::future::ready(None))
+    }
+}
+
+/// The bound operation's function: the request was already checked to name that operation.
+struct One(OperationFn);
+
+impl Dispatch for One {
+    fn call<'a>(
+        &'a self,
+        svc: &'a Service,
+        ctx: &'a CallContext,
+        _service: &'a str,
+        _op: &'a str,
+        input: &'a Value,
+    ) -> DispatchFuture<'a> {
+        let call = (self.0)(svc, ctx, input);
+        Box::pin(async move { Some(call.await) })
+    }
+}
 
 /// A request as the transport received it.
 #[derive(Debug, Clone, Default)]
@@ -163,18 +239,44 @@ impl Frontend {
     /// Serves a request. `bound_operation` is the one operation a Lambda function serves:
     /// `"SignUp"` (cognito-idp) or `"{service}:{Operation}"`, e.g. `"cognito-sync:ListRecords"`.
     pub async fn handle(&self, req: &WireRequest, bound_operation: Option<&str>) -> WireResponse {
+        self.respond(req, bound_operation, &Table).await
+    }
+
+    /// Serves a request for the one operation `bound_operation` names (as in [`Self::handle`]),
+    /// running `call`, that operation's domain function; any other operation is refused.
+    pub async fn handle_operation(
+        &self,
+        req: &WireRequest,
+        bound_operation: &str,
+        call: OperationFn,
+    ) -> WireResponse {
+        self.respond(req, Some(bound_operation), &One(call)).await
+    }
+
+    /// Serves the `.well-known` documents (GET) and CORS preflights, as [`Self::handle`] does;
+    /// any operation answers UnsupportedOperationException.
+    pub async fn handle_documents(&self, req: &WireRequest) -> WireResponse {
+        self.respond(req, None, &Documents).await
+    }
+
+    async fn respond(
+        &self,
+        req: &WireRequest,
+        bound_operation: Option<&str>,
+        ops: &dyn Dispatch,
+    ) -> WireResponse {
         let request_id = self.service.rng.uuid().to_string();
         let mut resp = if req.method.eq_ignore_ascii_case("OPTIONS") {
             WireResponse { status: 200, headers: vec![], body: vec![] }
         } else if is_sync_path(&req.path) {
-            match self.sync(req, bound_operation).await {
+            match self.sync(req, bound_operation, ops).await {
                 Ok(body) => ok_response("application/json", body),
                 Err(e) => rest_error_response(&e),
             }
         } else if req.method.eq_ignore_ascii_case("GET") {
             self.get(req).await
         } else {
-            match self.post(req, bound_operation).await {
+            match self.post(req, bound_operation, ops).await {
                 Ok(body) => ok_response("application/x-amz-json-1.1", body),
                 Err(e) => error_response(&e),
             }
@@ -247,7 +349,12 @@ impl Frontend {
         Ok((service, op))
     }
 
-    async fn post(&self, req: &WireRequest, bound: Option<&str>) -> Result<Vec<u8>, WireError> {
+    async fn post(
+        &self,
+        req: &WireRequest,
+        bound: Option<&str>,
+        ops: &dyn Dispatch,
+    ) -> Result<Vec<u8>, WireError> {
         let (service, op_name) = self.operation(req, bound)?;
         let model = model_of(service);
         let op = model.operation(op_name).ok_or_else(|| WireError::unknown_operation(op_name))?;
@@ -265,12 +372,17 @@ impl Frontend {
         };
         model.validate_input(op_name, &input)?;
         self.admit(service, op_name, &input).await?;
-        self.run(&ctx, req, service, op_name, &input).await
+        self.run(&ctx, req, service, op_name, &input, ops).await
     }
 
     /// Cognito Sync: REST-JSON, the operation named by method and path, every call signed
     /// (admin keys or an identity's credentials).
-    async fn sync(&self, req: &WireRequest, bound: Option<&str>) -> Result<Vec<u8>, WireError> {
+    async fn sync(
+        &self,
+        req: &WireRequest,
+        bound: Option<&str>,
+        ops: &dyn Dispatch,
+    ) -> Result<Vec<u8>, WireError> {
         let model = ApiModel::cognito_sync();
         let path = req.header("x-tessera-original-uri").unwrap_or(&req.path);
         let (op, labels) = model.match_rest(&req.method, path).ok_or_else(|| {
@@ -297,7 +409,7 @@ impl Frontend {
         let input = model.rest_input(op, &labels, &req.query, &req.headers, body)?;
         model.validate_input(&op.name, &input)?;
         self.admit(COGNITO_SYNC, &op.name, &input).await?;
-        self.run(&ctx, req, COGNITO_SYNC, &op.name, &input).await
+        self.run(&ctx, req, COGNITO_SYNC, &op.name, &input, ops).await
     }
 
     /// Throttling, after the signature (unsigned noise must not spend the admin quotas) and
@@ -346,10 +458,11 @@ impl Frontend {
         service: &str,
         op_name: &str,
         input: &Value,
+        ops: &dyn Dispatch,
     ) -> Result<Vec<u8>, WireError> {
         // Browsers' SDKs cannot set User-Agent and send x-amz-user-agent instead.
         let user_agent = req.header("x-amz-user-agent").or_else(|| req.header("user-agent"));
-        let call = crate::dispatch::call_service(&self.service, ctx, service, op_name, input);
+        let call = ops.call(&self.service, ctx, service, op_name, input);
         match tessera_core::triggers::scoped(user_agent, tessera_core::triggers::REQUEST_BUDGET, call).await {
             Some(Ok(out)) => Ok(serde_json::to_vec(&out).unwrap_or_default()),
             Some(Err(e)) => Err(WireError::from_domain(e, model_of(service))),
