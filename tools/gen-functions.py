@@ -194,6 +194,7 @@ BODIES: dict[str, dict] = {
         "AuthParameters": {"USERNAME": USER, "PASSWORD": PASSWORD},
     },
     "RevokeToken": {"Token": REFRESH_TOKEN, "ClientId": CLIENT},
+    "GetTokensFromRefreshToken": {"RefreshToken": REFRESH_TOKEN, "ClientId": CLIENT},
     "GlobalSignOut": {"AccessToken": ACCESS_TOKEN},
     "CreateUserPool": {
         "PoolName": "tessera-example",

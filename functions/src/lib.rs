@@ -60,6 +60,15 @@ pub const REVOKE_TOKEN: Operation = Operation {
     clients: Clients::NONE,
 };
 
+/// `GetTokensFromRefreshToken` (triggers): binary `get-tokens-from-refresh-token`.
+pub const GET_TOKENS_FROM_REFRESH_TOKEN: Operation = Operation {
+    bound: "GetTokensFromRefreshToken",
+    call: |svc, ctx, input| {
+        Box::pin(tessera_core::ops::refresh::get_tokens_from_refresh_token(svc, ctx, input))
+    },
+    clients: Clients { triggers: Some(clients::triggers), ..Clients::NONE },
+};
+
 /// `GlobalSignOut` (no flags): binary `global-sign-out`.
 pub const GLOBAL_SIGN_OUT: Operation = Operation {
     bound: "GlobalSignOut",
@@ -846,6 +855,7 @@ pub const OPERATIONS: &[(&str, Operation)] = &[
     ("get-user", GET_USER),
     ("initiate-auth", INITIATE_AUTH),
     ("revoke-token", REVOKE_TOKEN),
+    ("get-tokens-from-refresh-token", GET_TOKENS_FROM_REFRESH_TOKEN),
     ("global-sign-out", GLOBAL_SIGN_OUT),
     ("respond-to-auth-challenge", RESPOND_TO_AUTH_CHALLENGE),
     ("forgot-password", FORGOT_PASSWORD),
