@@ -475,6 +475,8 @@ async fn every_function_handles_its_sample_event() {
     subs.placeholder("DEVICE_KEY", &new_device(fe).await);
     run!("admin-forget-device");
 
+    let refreshed = run!("get-tokens-from-refresh-token");
+    assert!(refreshed["AuthenticationResult"]["AccessToken"].is_string(), "{refreshed}");
     run!("global-sign-out");
     run!("revoke-token");
     run!("admin-user-global-sign-out");
