@@ -971,10 +971,13 @@ def attach_calls(functions: list[Function]) -> None:
         f.call, f.takes_ctx = entry
 
 
-def call_lines(params: str, body: str) -> list[str]:
-    """`    call: <closure>,` as rustfmt writes it (a block when one line exceeds 110 columns)."""
-    line = f"    call: {params} {body},"
-    return [line] if len(line) <= 110 else [f"    call: {params} {{", f"        {body}", "    },"]
+def fn_lines(name: str, ctx: str, body: str) -> list[str]:
+    """One wrapper of `calls`, as rustfmt writes it."""
+    sig = f"    pub fn {name}<'a>(svc: &'a Service, {ctx}: &'a CallContext, input: &'a Value) -> OperationFuture<'a> {{"
+    if len(sig) > 110:
+        return [f"    pub fn {name}<'a>(", "        svc: &'a Service,", f"        {ctx}: &'a CallContext,",
+                "        input: &'a Value,", "    ) -> OperationFuture<'a> {", f"        {body}", "    }"]
+    return [sig, f"        {body}", "    }"]
 
 
 def clients_lines(f: Function) -> list[str]:
@@ -984,6 +987,20 @@ def clients_lines(f: Function) -> list[str]:
         return [line]
     fields = [f"        {field}: Some(clients::{field})," for flag, field in CLIENT_FLAGS.items() if flag in f.flags]
     return ["    clients: Clients {", *fields, "        ..Clients::NONE", "    },"]
+
+
+def rustfmt(source: str) -> str:
+    """As `cargo fmt` leaves it (CI checks both), with the workspace's rustfmt.toml."""
+    import subprocess
+
+    try:
+        done = subprocess.run(
+            ["rustfmt", "--edition", "2021", "--config-path", str(ROOT / "rustfmt.toml"), "--emit", "stdout"],
+            input=source, capture_output=True, text=True, check=True,
+        )
+    except (OSError, subprocess.CalledProcessError) as e:
+        fail(f"rustfmt (rustup component add rustfmt) could not format functions/src/lib.rs: {e}")
+    return done.stdout
 
 
 def render_lib(functions: list[Function]) -> str:
@@ -997,6 +1014,13 @@ def render_lib(functions: list[Function]) -> str:
         "use tessera_aws::lambda::{clients, Clients, Operation};",
         "",
     ]
+    calls = [
+        "/// Each operation's domain function behind a plain function, compiled once here: a binary",
+        "/// links it instead of compiling the operation's futures itself (a closure or generic would",
+        "/// be instantiated again in every binary, at a cost of tens of seconds each).",
+        "pub mod calls {",
+        "    use tessera_aws::lambda::{CallContext, OperationFuture, Service, Value};",
+    ]
     for f in functions:
         if f.hook:
             continue
@@ -1004,14 +1028,19 @@ def render_lib(functions: list[Function]) -> str:
         if f.operation:
             ctx = "ctx" if f.takes_ctx else "_ctx"
             args = "svc, ctx, input" if f.takes_ctx else "svc, input"
+            fn = f.name.replace("-", "_")
             out += [
                 f"/// `{f.bound_operation}` ({flags}): binary `{f.name}`.",
                 f"pub const {f.const_name}: Operation = Operation {{",
                 f'    bound: "{f.bound_operation}",',
-                *call_lines(f"|svc, {ctx}, input|", f"Box::pin({f.call}({args}))"),
+                f"    call: calls::{fn},",
                 *clients_lines(f),
                 "};",
                 "",
+            ]
+            calls += [
+                "    #[inline(never)]",
+                *fn_lines(fn, ctx, f"Box::pin({f.call}({args}))"),
             ]
         else:
             out += [
@@ -1022,6 +1051,7 @@ def render_lib(functions: list[Function]) -> str:
     out += ["/// Every operation's function: (binary, what it serves). For the tests.", "pub const OPERATIONS: &[(&str, Operation)] = &["]
     out += [f'    ("{f.name}", {f.const_name}),' for f in functions if f.operation]
     out += ["];", ""]
+    out += calls + ["}", ""]
     return "\n".join(out)
 
 
@@ -2068,7 +2098,7 @@ def generate() -> tuple[dict[Path, str], list[Function], list[str]]:
     functions = parse_list(LIST)
     attach_calls(functions)
     notes = [check_against_models(functions), budget_check(functions)]
-    files: dict[Path, str] = {LIB_RS: render_lib(functions)}
+    files: dict[Path, str] = {LIB_RS: rustfmt(render_lib(functions))}
     for f in functions:
         files[BIN_DIR / f"{f.name}.rs"] = render_main(f)
         if f.hook:

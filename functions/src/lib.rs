@@ -9,7 +9,7 @@ use tessera_aws::lambda::{clients, Clients, Operation};
 /// `SignUp` (sends triggers): binary `sign-up`.
 pub const SIGN_UP: Operation = Operation {
     bound: "SignUp",
-    call: |svc, _ctx, input| Box::pin(tessera_core::ops::users::sign_up(svc, input)),
+    call: calls::sign_up,
     clients: Clients {
         messages: Some(clients::messages),
         triggers: Some(clients::triggers),
@@ -20,14 +20,14 @@ pub const SIGN_UP: Operation = Operation {
 /// `ConfirmSignUp` (triggers): binary `confirm-sign-up`.
 pub const CONFIRM_SIGN_UP: Operation = Operation {
     bound: "ConfirmSignUp",
-    call: |svc, _ctx, input| Box::pin(tessera_core::ops::users::confirm_sign_up(svc, input)),
+    call: calls::confirm_sign_up,
     clients: Clients { triggers: Some(clients::triggers), ..Clients::NONE },
 };
 
 /// `ResendConfirmationCode` (sends triggers): binary `resend-confirmation-code`.
 pub const RESEND_CONFIRMATION_CODE: Operation = Operation {
     bound: "ResendConfirmationCode",
-    call: |svc, _ctx, input| Box::pin(tessera_core::ops::users::resend_confirmation_code(svc, input)),
+    call: calls::resend_confirmation_code,
     clients: Clients {
         messages: Some(clients::messages),
         triggers: Some(clients::triggers),
@@ -36,16 +36,12 @@ pub const RESEND_CONFIRMATION_CODE: Operation = Operation {
 };
 
 /// `GetUser` (no flags): binary `get-user`.
-pub const GET_USER: Operation = Operation {
-    bound: "GetUser",
-    call: |svc, ctx, input| Box::pin(tessera_core::ops::users::get_user(svc, ctx, input)),
-    clients: Clients::NONE,
-};
+pub const GET_USER: Operation = Operation { bound: "GetUser", call: calls::get_user, clients: Clients::NONE };
 
 /// `InitiateAuth` (sends triggers): binary `initiate-auth`.
 pub const INITIATE_AUTH: Operation = Operation {
     bound: "InitiateAuth",
-    call: |svc, ctx, input| Box::pin(tessera_core::ops::auth::initiate_auth(svc, ctx, input)),
+    call: calls::initiate_auth,
     clients: Clients {
         messages: Some(clients::messages),
         triggers: Some(clients::triggers),
@@ -54,11 +50,8 @@ pub const INITIATE_AUTH: Operation = Operation {
 };
 
 /// `RevokeToken` (no flags): binary `revoke-token`.
-pub const REVOKE_TOKEN: Operation = Operation {
-    bound: "RevokeToken",
-    call: |svc, _ctx, input| Box::pin(tessera_core::ops::auth::revoke_token(svc, input)),
-    clients: Clients::NONE,
-};
+pub const REVOKE_TOKEN: Operation =
+    Operation { bound: "RevokeToken", call: calls::revoke_token, clients: Clients::NONE };
 
 /// `GetTokensFromRefreshToken` (triggers): binary `get-tokens-from-refresh-token`.
 pub const GET_TOKENS_FROM_REFRESH_TOKEN: Operation = Operation {
@@ -70,16 +63,13 @@ pub const GET_TOKENS_FROM_REFRESH_TOKEN: Operation = Operation {
 };
 
 /// `GlobalSignOut` (no flags): binary `global-sign-out`.
-pub const GLOBAL_SIGN_OUT: Operation = Operation {
-    bound: "GlobalSignOut",
-    call: |svc, ctx, input| Box::pin(tessera_core::ops::auth::global_sign_out(svc, ctx, input)),
-    clients: Clients::NONE,
-};
+pub const GLOBAL_SIGN_OUT: Operation =
+    Operation { bound: "GlobalSignOut", call: calls::global_sign_out, clients: Clients::NONE };
 
 /// `RespondToAuthChallenge` (sends triggers): binary `respond-to-auth-challenge`.
 pub const RESPOND_TO_AUTH_CHALLENGE: Operation = Operation {
     bound: "RespondToAuthChallenge",
-    call: |svc, ctx, input| Box::pin(tessera_core::ops::auth::respond_to_auth_challenge(svc, ctx, input)),
+    call: calls::respond_to_auth_challenge,
     clients: Clients {
         messages: Some(clients::messages),
         triggers: Some(clients::triggers),
@@ -90,7 +80,7 @@ pub const RESPOND_TO_AUTH_CHALLENGE: Operation = Operation {
 /// `ForgotPassword` (sends triggers): binary `forgot-password`.
 pub const FORGOT_PASSWORD: Operation = Operation {
     bound: "ForgotPassword",
-    call: |svc, _ctx, input| Box::pin(tessera_core::ops::passwords::forgot_password(svc, input)),
+    call: calls::forgot_password,
     clients: Clients {
         messages: Some(clients::messages),
         triggers: Some(clients::triggers),
@@ -101,28 +91,22 @@ pub const FORGOT_PASSWORD: Operation = Operation {
 /// `ConfirmForgotPassword` (triggers): binary `confirm-forgot-password`.
 pub const CONFIRM_FORGOT_PASSWORD: Operation = Operation {
     bound: "ConfirmForgotPassword",
-    call: |svc, _ctx, input| Box::pin(tessera_core::ops::passwords::confirm_forgot_password(svc, input)),
+    call: calls::confirm_forgot_password,
     clients: Clients { triggers: Some(clients::triggers), ..Clients::NONE },
 };
 
 /// `ChangePassword` (no flags): binary `change-password`.
-pub const CHANGE_PASSWORD: Operation = Operation {
-    bound: "ChangePassword",
-    call: |svc, ctx, input| Box::pin(tessera_core::ops::passwords::change_password(svc, ctx, input)),
-    clients: Clients::NONE,
-};
+pub const CHANGE_PASSWORD: Operation =
+    Operation { bound: "ChangePassword", call: calls::change_password, clients: Clients::NONE };
 
 /// `DeleteUser` (no flags): binary `delete-user`.
-pub const DELETE_USER: Operation = Operation {
-    bound: "DeleteUser",
-    call: |svc, ctx, input| Box::pin(tessera_core::ops::admin_users::delete_user(svc, ctx, input)),
-    clients: Clients::NONE,
-};
+pub const DELETE_USER: Operation =
+    Operation { bound: "DeleteUser", call: calls::delete_user, clients: Clients::NONE };
 
 /// `UpdateUserAttributes` (sends triggers): binary `update-user-attributes`.
 pub const UPDATE_USER_ATTRIBUTES: Operation = Operation {
     bound: "UpdateUserAttributes",
-    call: |svc, ctx, input| Box::pin(tessera_core::ops::attributes::update_user_attributes(svc, ctx, input)),
+    call: calls::update_user_attributes,
     clients: Clients {
         messages: Some(clients::messages),
         triggers: Some(clients::triggers),
@@ -131,18 +115,13 @@ pub const UPDATE_USER_ATTRIBUTES: Operation = Operation {
 };
 
 /// `DeleteUserAttributes` (no flags): binary `delete-user-attributes`.
-pub const DELETE_USER_ATTRIBUTES: Operation = Operation {
-    bound: "DeleteUserAttributes",
-    call: |svc, ctx, input| Box::pin(tessera_core::ops::attributes::delete_user_attributes(svc, ctx, input)),
-    clients: Clients::NONE,
-};
+pub const DELETE_USER_ATTRIBUTES: Operation =
+    Operation { bound: "DeleteUserAttributes", call: calls::delete_user_attributes, clients: Clients::NONE };
 
 /// `GetUserAttributeVerificationCode` (sends triggers): binary `get-user-attribute-verification-code`.
 pub const GET_USER_ATTRIBUTE_VERIFICATION_CODE: Operation = Operation {
     bound: "GetUserAttributeVerificationCode",
-    call: |svc, ctx, input| {
-        Box::pin(tessera_core::ops::attributes::get_user_attribute_verification_code(svc, ctx, input))
-    },
+    call: calls::get_user_attribute_verification_code,
     clients: Clients {
         messages: Some(clients::messages),
         triggers: Some(clients::triggers),
@@ -151,107 +130,71 @@ pub const GET_USER_ATTRIBUTE_VERIFICATION_CODE: Operation = Operation {
 };
 
 /// `VerifyUserAttribute` (no flags): binary `verify-user-attribute`.
-pub const VERIFY_USER_ATTRIBUTE: Operation = Operation {
-    bound: "VerifyUserAttribute",
-    call: |svc, ctx, input| Box::pin(tessera_core::ops::attributes::verify_user_attribute(svc, ctx, input)),
-    clients: Clients::NONE,
-};
+pub const VERIFY_USER_ATTRIBUTE: Operation =
+    Operation { bound: "VerifyUserAttribute", call: calls::verify_user_attribute, clients: Clients::NONE };
 
 /// `CreateUserPool` (no flags): binary `create-user-pool`.
-pub const CREATE_USER_POOL: Operation = Operation {
-    bound: "CreateUserPool",
-    call: |svc, _ctx, input| Box::pin(tessera_core::ops::pools::create_user_pool(svc, input)),
-    clients: Clients::NONE,
-};
+pub const CREATE_USER_POOL: Operation =
+    Operation { bound: "CreateUserPool", call: calls::create_user_pool, clients: Clients::NONE };
 
 /// `DescribeUserPool` (no flags): binary `describe-user-pool`.
-pub const DESCRIBE_USER_POOL: Operation = Operation {
-    bound: "DescribeUserPool",
-    call: |svc, _ctx, input| Box::pin(tessera_core::ops::pools::describe_user_pool(svc, input)),
-    clients: Clients::NONE,
-};
+pub const DESCRIBE_USER_POOL: Operation =
+    Operation { bound: "DescribeUserPool", call: calls::describe_user_pool, clients: Clients::NONE };
 
 /// `UpdateUserPool` (no flags): binary `update-user-pool`.
-pub const UPDATE_USER_POOL: Operation = Operation {
-    bound: "UpdateUserPool",
-    call: |svc, _ctx, input| Box::pin(tessera_core::ops::pools::update_user_pool(svc, input)),
-    clients: Clients::NONE,
-};
+pub const UPDATE_USER_POOL: Operation =
+    Operation { bound: "UpdateUserPool", call: calls::update_user_pool, clients: Clients::NONE };
 
 /// `DeleteUserPool` (no flags): binary `delete-user-pool`.
-pub const DELETE_USER_POOL: Operation = Operation {
-    bound: "DeleteUserPool",
-    call: |svc, _ctx, input| Box::pin(tessera_core::ops::pools::delete_user_pool(svc, input)),
-    clients: Clients::NONE,
-};
+pub const DELETE_USER_POOL: Operation =
+    Operation { bound: "DeleteUserPool", call: calls::delete_user_pool, clients: Clients::NONE };
 
 /// `ListUserPools` (no flags): binary `list-user-pools`.
-pub const LIST_USER_POOLS: Operation = Operation {
-    bound: "ListUserPools",
-    call: |svc, _ctx, input| Box::pin(tessera_core::ops::pools::list_user_pools(svc, input)),
-    clients: Clients::NONE,
-};
+pub const LIST_USER_POOLS: Operation =
+    Operation { bound: "ListUserPools", call: calls::list_user_pools, clients: Clients::NONE };
 
 /// `CreateUserPoolClient` (no flags): binary `create-user-pool-client`.
-pub const CREATE_USER_POOL_CLIENT: Operation = Operation {
-    bound: "CreateUserPoolClient",
-    call: |svc, _ctx, input| Box::pin(tessera_core::ops::clients::create_user_pool_client(svc, input)),
-    clients: Clients::NONE,
-};
+pub const CREATE_USER_POOL_CLIENT: Operation =
+    Operation { bound: "CreateUserPoolClient", call: calls::create_user_pool_client, clients: Clients::NONE };
 
 /// `DescribeUserPoolClient` (no flags): binary `describe-user-pool-client`.
 pub const DESCRIBE_USER_POOL_CLIENT: Operation = Operation {
     bound: "DescribeUserPoolClient",
-    call: |svc, _ctx, input| Box::pin(tessera_core::ops::clients::describe_user_pool_client(svc, input)),
+    call: calls::describe_user_pool_client,
     clients: Clients::NONE,
 };
 
 /// `UpdateUserPoolClient` (no flags): binary `update-user-pool-client`.
-pub const UPDATE_USER_POOL_CLIENT: Operation = Operation {
-    bound: "UpdateUserPoolClient",
-    call: |svc, _ctx, input| Box::pin(tessera_core::ops::clients::update_user_pool_client(svc, input)),
-    clients: Clients::NONE,
-};
+pub const UPDATE_USER_POOL_CLIENT: Operation =
+    Operation { bound: "UpdateUserPoolClient", call: calls::update_user_pool_client, clients: Clients::NONE };
 
 /// `DeleteUserPoolClient` (no flags): binary `delete-user-pool-client`.
-pub const DELETE_USER_POOL_CLIENT: Operation = Operation {
-    bound: "DeleteUserPoolClient",
-    call: |svc, _ctx, input| Box::pin(tessera_core::ops::clients::delete_user_pool_client(svc, input)),
-    clients: Clients::NONE,
-};
+pub const DELETE_USER_POOL_CLIENT: Operation =
+    Operation { bound: "DeleteUserPoolClient", call: calls::delete_user_pool_client, clients: Clients::NONE };
 
 /// `ListUserPoolClients` (no flags): binary `list-user-pool-clients`.
-pub const LIST_USER_POOL_CLIENTS: Operation = Operation {
-    bound: "ListUserPoolClients",
-    call: |svc, _ctx, input| Box::pin(tessera_core::ops::clients::list_user_pool_clients(svc, input)),
-    clients: Clients::NONE,
-};
+pub const LIST_USER_POOL_CLIENTS: Operation =
+    Operation { bound: "ListUserPoolClients", call: calls::list_user_pool_clients, clients: Clients::NONE };
 
 /// `AdminConfirmSignUp` (triggers): binary `admin-confirm-sign-up`.
 pub const ADMIN_CONFIRM_SIGN_UP: Operation = Operation {
     bound: "AdminConfirmSignUp",
-    call: |svc, _ctx, input| Box::pin(tessera_core::ops::users::admin_confirm_sign_up(svc, input)),
+    call: calls::admin_confirm_sign_up,
     clients: Clients { triggers: Some(clients::triggers), ..Clients::NONE },
 };
 
 /// `AdminGetUser` (no flags): binary `admin-get-user`.
-pub const ADMIN_GET_USER: Operation = Operation {
-    bound: "AdminGetUser",
-    call: |svc, _ctx, input| Box::pin(tessera_core::ops::users::admin_get_user(svc, input)),
-    clients: Clients::NONE,
-};
+pub const ADMIN_GET_USER: Operation =
+    Operation { bound: "AdminGetUser", call: calls::admin_get_user, clients: Clients::NONE };
 
 /// `AdminDeleteUser` (no flags): binary `admin-delete-user`.
-pub const ADMIN_DELETE_USER: Operation = Operation {
-    bound: "AdminDeleteUser",
-    call: |svc, _ctx, input| Box::pin(tessera_core::ops::users::admin_delete_user(svc, input)),
-    clients: Clients::NONE,
-};
+pub const ADMIN_DELETE_USER: Operation =
+    Operation { bound: "AdminDeleteUser", call: calls::admin_delete_user, clients: Clients::NONE };
 
 /// `AdminInitiateAuth` (sends triggers): binary `admin-initiate-auth`.
 pub const ADMIN_INITIATE_AUTH: Operation = Operation {
     bound: "AdminInitiateAuth",
-    call: |svc, ctx, input| Box::pin(tessera_core::ops::auth::admin_initiate_auth(svc, ctx, input)),
+    call: calls::admin_initiate_auth,
     clients: Clients {
         messages: Some(clients::messages),
         triggers: Some(clients::triggers),
@@ -262,58 +205,50 @@ pub const ADMIN_INITIATE_AUTH: Operation = Operation {
 /// `AdminUserGlobalSignOut` (no flags): binary `admin-user-global-sign-out`.
 pub const ADMIN_USER_GLOBAL_SIGN_OUT: Operation = Operation {
     bound: "AdminUserGlobalSignOut",
-    call: |svc, _ctx, input| Box::pin(tessera_core::ops::auth::admin_user_global_sign_out(svc, input)),
+    call: calls::admin_user_global_sign_out,
     clients: Clients::NONE,
 };
 
 /// `GetCSVHeader` (readonly): binary `get-csv-header`.
-pub const GET_CSV_HEADER: Operation = Operation {
-    bound: "GetCSVHeader",
-    call: |svc, _ctx, input| Box::pin(tessera_core::ops::import::get_csv_header(svc, input)),
-    clients: Clients::NONE,
-};
+pub const GET_CSV_HEADER: Operation =
+    Operation { bound: "GetCSVHeader", call: calls::get_csv_header, clients: Clients::NONE };
 
 /// `CreateUserImportJob` (imports): binary `create-user-import-job`.
 pub const CREATE_USER_IMPORT_JOB: Operation = Operation {
     bound: "CreateUserImportJob",
-    call: |svc, _ctx, input| Box::pin(tessera_core::ops::import::create_user_import_job(svc, input)),
+    call: calls::create_user_import_job,
     clients: Clients { imports: Some(clients::imports), ..Clients::NONE },
 };
 
 /// `DescribeUserImportJob` (readonly): binary `describe-user-import-job`.
 pub const DESCRIBE_USER_IMPORT_JOB: Operation = Operation {
     bound: "DescribeUserImportJob",
-    call: |svc, _ctx, input| Box::pin(tessera_core::ops::import::describe_user_import_job(svc, input)),
+    call: calls::describe_user_import_job,
     clients: Clients::NONE,
 };
 
 /// `ListUserImportJobs` (readonly): binary `list-user-import-jobs`.
-pub const LIST_USER_IMPORT_JOBS: Operation = Operation {
-    bound: "ListUserImportJobs",
-    call: |svc, _ctx, input| Box::pin(tessera_core::ops::import::list_user_import_jobs(svc, input)),
-    clients: Clients::NONE,
-};
+pub const LIST_USER_IMPORT_JOBS: Operation =
+    Operation { bound: "ListUserImportJobs", call: calls::list_user_import_jobs, clients: Clients::NONE };
 
 /// `StartUserImportJob` (imports): binary `start-user-import-job`.
 pub const START_USER_IMPORT_JOB: Operation = Operation {
     bound: "StartUserImportJob",
-    call: |svc, _ctx, input| Box::pin(tessera_core::ops::import::start_user_import_job(svc, input)),
+    call: calls::start_user_import_job,
     clients: Clients { imports: Some(clients::imports), ..Clients::NONE },
 };
 
 /// `StopUserImportJob` (imports): binary `stop-user-import-job`.
 pub const STOP_USER_IMPORT_JOB: Operation = Operation {
     bound: "StopUserImportJob",
-    call: |svc, _ctx, input| Box::pin(tessera_core::ops::import::stop_user_import_job(svc, input)),
+    call: calls::stop_user_import_job,
     clients: Clients { imports: Some(clients::imports), ..Clients::NONE },
 };
 
 /// `AdminRespondToAuthChallenge` (sends triggers): binary `admin-respond-to-auth-challenge`.
 pub const ADMIN_RESPOND_TO_AUTH_CHALLENGE: Operation = Operation {
     bound: "AdminRespondToAuthChallenge",
-    call: |svc, ctx, input| {
-        Box::pin(tessera_core::ops::auth::admin_respond_to_auth_challenge(svc, ctx, input))
-    },
+    call: calls::admin_respond_to_auth_challenge,
     clients: Clients {
         messages: Some(clients::messages),
         triggers: Some(clients::triggers),
@@ -324,7 +259,7 @@ pub const ADMIN_RESPOND_TO_AUTH_CHALLENGE: Operation = Operation {
 /// `AdminCreateUser` (sends triggers): binary `admin-create-user`.
 pub const ADMIN_CREATE_USER: Operation = Operation {
     bound: "AdminCreateUser",
-    call: |svc, _ctx, input| Box::pin(tessera_core::ops::admin_users::admin_create_user(svc, input)),
+    call: calls::admin_create_user,
     clients: Clients {
         messages: Some(clients::messages),
         triggers: Some(clients::triggers),
@@ -333,16 +268,13 @@ pub const ADMIN_CREATE_USER: Operation = Operation {
 };
 
 /// `AdminSetUserPassword` (no flags): binary `admin-set-user-password`.
-pub const ADMIN_SET_USER_PASSWORD: Operation = Operation {
-    bound: "AdminSetUserPassword",
-    call: |svc, _ctx, input| Box::pin(tessera_core::ops::passwords::admin_set_user_password(svc, input)),
-    clients: Clients::NONE,
-};
+pub const ADMIN_SET_USER_PASSWORD: Operation =
+    Operation { bound: "AdminSetUserPassword", call: calls::admin_set_user_password, clients: Clients::NONE };
 
 /// `AdminResetUserPassword` (sends triggers): binary `admin-reset-user-password`.
 pub const ADMIN_RESET_USER_PASSWORD: Operation = Operation {
     bound: "AdminResetUserPassword",
-    call: |svc, _ctx, input| Box::pin(tessera_core::ops::passwords::admin_reset_user_password(svc, input)),
+    call: calls::admin_reset_user_password,
     clients: Clients {
         messages: Some(clients::messages),
         triggers: Some(clients::triggers),
@@ -351,95 +283,63 @@ pub const ADMIN_RESET_USER_PASSWORD: Operation = Operation {
 };
 
 /// `AdminDisableUser` (no flags): binary `admin-disable-user`.
-pub const ADMIN_DISABLE_USER: Operation = Operation {
-    bound: "AdminDisableUser",
-    call: |svc, _ctx, input| Box::pin(tessera_core::ops::admin_users::admin_disable_user(svc, input)),
-    clients: Clients::NONE,
-};
+pub const ADMIN_DISABLE_USER: Operation =
+    Operation { bound: "AdminDisableUser", call: calls::admin_disable_user, clients: Clients::NONE };
 
 /// `AdminEnableUser` (no flags): binary `admin-enable-user`.
-pub const ADMIN_ENABLE_USER: Operation = Operation {
-    bound: "AdminEnableUser",
-    call: |svc, _ctx, input| Box::pin(tessera_core::ops::admin_users::admin_enable_user(svc, input)),
-    clients: Clients::NONE,
-};
+pub const ADMIN_ENABLE_USER: Operation =
+    Operation { bound: "AdminEnableUser", call: calls::admin_enable_user, clients: Clients::NONE };
 
 /// `ListUsers` (readonly): binary `list-users`.
-pub const LIST_USERS: Operation = Operation {
-    bound: "ListUsers",
-    call: |svc, _ctx, input| Box::pin(tessera_core::ops::search::list_users(svc, input)),
-    clients: Clients::NONE,
-};
+pub const LIST_USERS: Operation =
+    Operation { bound: "ListUsers", call: calls::list_users, clients: Clients::NONE };
 
 /// `CreateGroup` (no flags): binary `create-group`.
-pub const CREATE_GROUP: Operation = Operation {
-    bound: "CreateGroup",
-    call: |svc, _ctx, input| Box::pin(tessera_core::ops::groups::create_group(svc, input)),
-    clients: Clients::NONE,
-};
+pub const CREATE_GROUP: Operation =
+    Operation { bound: "CreateGroup", call: calls::create_group, clients: Clients::NONE };
 
 /// `GetGroup` (no flags): binary `get-group`.
-pub const GET_GROUP: Operation = Operation {
-    bound: "GetGroup",
-    call: |svc, _ctx, input| Box::pin(tessera_core::ops::groups::get_group(svc, input)),
-    clients: Clients::NONE,
-};
+pub const GET_GROUP: Operation =
+    Operation { bound: "GetGroup", call: calls::get_group, clients: Clients::NONE };
 
 /// `UpdateGroup` (no flags): binary `update-group`.
-pub const UPDATE_GROUP: Operation = Operation {
-    bound: "UpdateGroup",
-    call: |svc, _ctx, input| Box::pin(tessera_core::ops::groups::update_group(svc, input)),
-    clients: Clients::NONE,
-};
+pub const UPDATE_GROUP: Operation =
+    Operation { bound: "UpdateGroup", call: calls::update_group, clients: Clients::NONE };
 
 /// `DeleteGroup` (no flags): binary `delete-group`.
-pub const DELETE_GROUP: Operation = Operation {
-    bound: "DeleteGroup",
-    call: |svc, _ctx, input| Box::pin(tessera_core::ops::groups::delete_group(svc, input)),
-    clients: Clients::NONE,
-};
+pub const DELETE_GROUP: Operation =
+    Operation { bound: "DeleteGroup", call: calls::delete_group, clients: Clients::NONE };
 
 /// `ListGroups` (no flags): binary `list-groups`.
-pub const LIST_GROUPS: Operation = Operation {
-    bound: "ListGroups",
-    call: |svc, _ctx, input| Box::pin(tessera_core::ops::groups::list_groups(svc, input)),
-    clients: Clients::NONE,
-};
+pub const LIST_GROUPS: Operation =
+    Operation { bound: "ListGroups", call: calls::list_groups, clients: Clients::NONE };
 
 /// `AdminAddUserToGroup` (no flags): binary `admin-add-user-to-group`.
-pub const ADMIN_ADD_USER_TO_GROUP: Operation = Operation {
-    bound: "AdminAddUserToGroup",
-    call: |svc, _ctx, input| Box::pin(tessera_core::ops::groups::admin_add_user_to_group(svc, input)),
-    clients: Clients::NONE,
-};
+pub const ADMIN_ADD_USER_TO_GROUP: Operation =
+    Operation { bound: "AdminAddUserToGroup", call: calls::admin_add_user_to_group, clients: Clients::NONE };
 
 /// `AdminRemoveUserFromGroup` (no flags): binary `admin-remove-user-from-group`.
 pub const ADMIN_REMOVE_USER_FROM_GROUP: Operation = Operation {
     bound: "AdminRemoveUserFromGroup",
-    call: |svc, _ctx, input| Box::pin(tessera_core::ops::groups::admin_remove_user_from_group(svc, input)),
+    call: calls::admin_remove_user_from_group,
     clients: Clients::NONE,
 };
 
 /// `AdminListGroupsForUser` (no flags): binary `admin-list-groups-for-user`.
 pub const ADMIN_LIST_GROUPS_FOR_USER: Operation = Operation {
     bound: "AdminListGroupsForUser",
-    call: |svc, _ctx, input| Box::pin(tessera_core::ops::groups::admin_list_groups_for_user(svc, input)),
+    call: calls::admin_list_groups_for_user,
     clients: Clients::NONE,
 };
 
 /// `ListUsersInGroup` (no flags): binary `list-users-in-group`.
-pub const LIST_USERS_IN_GROUP: Operation = Operation {
-    bound: "ListUsersInGroup",
-    call: |svc, _ctx, input| Box::pin(tessera_core::ops::groups::list_users_in_group(svc, input)),
-    clients: Clients::NONE,
-};
+pub const LIST_USERS_IN_GROUP: Operation =
+    Operation { bound: "ListUsersInGroup", call: calls::list_users_in_group, clients: Clients::NONE };
 
 /// `AdminUpdateUserAttributes` (sends triggers): binary `admin-update-user-attributes`.
 pub const ADMIN_UPDATE_USER_ATTRIBUTES: Operation = Operation {
     bound: "AdminUpdateUserAttributes",
-    call: |svc, _ctx, input| {
-        Box::pin(tessera_core::ops::attributes::admin_update_user_attributes(svc, input))
-    },
+    call: calls::admin_update_user_attributes,
     clients: Clients {
         messages: Some(clients::messages),
         triggers: Some(clients::triggers),
@@ -450,394 +350,324 @@ pub const ADMIN_UPDATE_USER_ATTRIBUTES: Operation = Operation {
 /// `AdminDeleteUserAttributes` (no flags): binary `admin-delete-user-attributes`.
 pub const ADMIN_DELETE_USER_ATTRIBUTES: Operation = Operation {
     bound: "AdminDeleteUserAttributes",
-    call: |svc, _ctx, input| {
-        Box::pin(tessera_core::ops::attributes::admin_delete_user_attributes(svc, input))
-    },
+    call: calls::admin_delete_user_attributes,
     clients: Clients::NONE,
 };
 
 /// `AddCustomAttributes` (no flags): binary `add-custom-attributes`.
-pub const ADD_CUSTOM_ATTRIBUTES: Operation = Operation {
-    bound: "AddCustomAttributes",
-    call: |svc, _ctx, input| Box::pin(tessera_core::ops::attributes::add_custom_attributes(svc, input)),
-    clients: Clients::NONE,
-};
+pub const ADD_CUSTOM_ATTRIBUTES: Operation =
+    Operation { bound: "AddCustomAttributes", call: calls::add_custom_attributes, clients: Clients::NONE };
 
 /// `SetUserPoolMfaConfig` (no flags): binary `set-user-pool-mfa-config`.
 pub const SET_USER_POOL_MFA_CONFIG: Operation = Operation {
     bound: "SetUserPoolMfaConfig",
-    call: |svc, _ctx, input| Box::pin(tessera_core::ops::mfa::set_user_pool_mfa_config(svc, input)),
+    call: calls::set_user_pool_mfa_config,
     clients: Clients::NONE,
 };
 
 /// `GetUserPoolMfaConfig` (readonly): binary `get-user-pool-mfa-config`.
 pub const GET_USER_POOL_MFA_CONFIG: Operation = Operation {
     bound: "GetUserPoolMfaConfig",
-    call: |svc, _ctx, input| Box::pin(tessera_core::ops::mfa::get_user_pool_mfa_config(svc, input)),
+    call: calls::get_user_pool_mfa_config,
     clients: Clients::NONE,
 };
 
 /// `AssociateSoftwareToken` (no flags): binary `associate-software-token`.
 pub const ASSOCIATE_SOFTWARE_TOKEN: Operation = Operation {
     bound: "AssociateSoftwareToken",
-    call: |svc, ctx, input| Box::pin(tessera_core::ops::mfa::associate_software_token(svc, ctx, input)),
+    call: calls::associate_software_token,
     clients: Clients::NONE,
 };
 
 /// `VerifySoftwareToken` (no flags): binary `verify-software-token`.
-pub const VERIFY_SOFTWARE_TOKEN: Operation = Operation {
-    bound: "VerifySoftwareToken",
-    call: |svc, ctx, input| Box::pin(tessera_core::ops::mfa::verify_software_token(svc, ctx, input)),
-    clients: Clients::NONE,
-};
+pub const VERIFY_SOFTWARE_TOKEN: Operation =
+    Operation { bound: "VerifySoftwareToken", call: calls::verify_software_token, clients: Clients::NONE };
 
 /// `SetUserMFAPreference` (no flags): binary `set-user-mfa-preference`.
-pub const SET_USER_MFA_PREFERENCE: Operation = Operation {
-    bound: "SetUserMFAPreference",
-    call: |svc, ctx, input| Box::pin(tessera_core::ops::mfa::set_user_mfa_preference(svc, ctx, input)),
-    clients: Clients::NONE,
-};
+pub const SET_USER_MFA_PREFERENCE: Operation =
+    Operation { bound: "SetUserMFAPreference", call: calls::set_user_mfa_preference, clients: Clients::NONE };
 
 /// `AdminSetUserMFAPreference` (no flags): binary `admin-set-user-mfa-preference`.
 pub const ADMIN_SET_USER_MFA_PREFERENCE: Operation = Operation {
     bound: "AdminSetUserMFAPreference",
-    call: |svc, _ctx, input| Box::pin(tessera_core::ops::mfa::admin_set_user_mfa_preference(svc, input)),
+    call: calls::admin_set_user_mfa_preference,
     clients: Clients::NONE,
 };
 
 /// `SetUserSettings` (no flags): binary `set-user-settings`.
-pub const SET_USER_SETTINGS: Operation = Operation {
-    bound: "SetUserSettings",
-    call: |svc, ctx, input| Box::pin(tessera_core::ops::mfa::set_user_settings(svc, ctx, input)),
-    clients: Clients::NONE,
-};
+pub const SET_USER_SETTINGS: Operation =
+    Operation { bound: "SetUserSettings", call: calls::set_user_settings, clients: Clients::NONE };
 
 /// `AdminSetUserSettings` (no flags): binary `admin-set-user-settings`.
-pub const ADMIN_SET_USER_SETTINGS: Operation = Operation {
-    bound: "AdminSetUserSettings",
-    call: |svc, _ctx, input| Box::pin(tessera_core::ops::mfa::admin_set_user_settings(svc, input)),
-    clients: Clients::NONE,
-};
+pub const ADMIN_SET_USER_SETTINGS: Operation =
+    Operation { bound: "AdminSetUserSettings", call: calls::admin_set_user_settings, clients: Clients::NONE };
 
 /// `ConfirmDevice` (no flags): binary `confirm-device`.
-pub const CONFIRM_DEVICE: Operation = Operation {
-    bound: "ConfirmDevice",
-    call: |svc, ctx, input| Box::pin(tessera_core::ops::devices::confirm_device(svc, ctx, input)),
-    clients: Clients::NONE,
-};
+pub const CONFIRM_DEVICE: Operation =
+    Operation { bound: "ConfirmDevice", call: calls::confirm_device, clients: Clients::NONE };
 
 /// `GetDevice` (readonly): binary `get-device`.
-pub const GET_DEVICE: Operation = Operation {
-    bound: "GetDevice",
-    call: |svc, ctx, input| Box::pin(tessera_core::ops::devices::get_device(svc, ctx, input)),
-    clients: Clients::NONE,
-};
+pub const GET_DEVICE: Operation =
+    Operation { bound: "GetDevice", call: calls::get_device, clients: Clients::NONE };
 
 /// `ListDevices` (readonly): binary `list-devices`.
-pub const LIST_DEVICES: Operation = Operation {
-    bound: "ListDevices",
-    call: |svc, ctx, input| Box::pin(tessera_core::ops::devices::list_devices(svc, ctx, input)),
-    clients: Clients::NONE,
-};
+pub const LIST_DEVICES: Operation =
+    Operation { bound: "ListDevices", call: calls::list_devices, clients: Clients::NONE };
 
 /// `UpdateDeviceStatus` (no flags): binary `update-device-status`.
-pub const UPDATE_DEVICE_STATUS: Operation = Operation {
-    bound: "UpdateDeviceStatus",
-    call: |svc, ctx, input| Box::pin(tessera_core::ops::devices::update_device_status(svc, ctx, input)),
-    clients: Clients::NONE,
-};
+pub const UPDATE_DEVICE_STATUS: Operation =
+    Operation { bound: "UpdateDeviceStatus", call: calls::update_device_status, clients: Clients::NONE };
 
 /// `ForgetDevice` (no flags): binary `forget-device`.
-pub const FORGET_DEVICE: Operation = Operation {
-    bound: "ForgetDevice",
-    call: |svc, ctx, input| Box::pin(tessera_core::ops::devices::forget_device(svc, ctx, input)),
-    clients: Clients::NONE,
-};
+pub const FORGET_DEVICE: Operation =
+    Operation { bound: "ForgetDevice", call: calls::forget_device, clients: Clients::NONE };
 
 /// `AdminGetDevice` (readonly): binary `admin-get-device`.
-pub const ADMIN_GET_DEVICE: Operation = Operation {
-    bound: "AdminGetDevice",
-    call: |svc, _ctx, input| Box::pin(tessera_core::ops::devices::admin_get_device(svc, input)),
-    clients: Clients::NONE,
-};
+pub const ADMIN_GET_DEVICE: Operation =
+    Operation { bound: "AdminGetDevice", call: calls::admin_get_device, clients: Clients::NONE };
 
 /// `AdminListDevices` (readonly): binary `admin-list-devices`.
-pub const ADMIN_LIST_DEVICES: Operation = Operation {
-    bound: "AdminListDevices",
-    call: |svc, _ctx, input| Box::pin(tessera_core::ops::devices::admin_list_devices(svc, input)),
-    clients: Clients::NONE,
-};
+pub const ADMIN_LIST_DEVICES: Operation =
+    Operation { bound: "AdminListDevices", call: calls::admin_list_devices, clients: Clients::NONE };
 
 /// `AdminUpdateDeviceStatus` (no flags): binary `admin-update-device-status`.
 pub const ADMIN_UPDATE_DEVICE_STATUS: Operation = Operation {
     bound: "AdminUpdateDeviceStatus",
-    call: |svc, _ctx, input| Box::pin(tessera_core::ops::devices::admin_update_device_status(svc, input)),
+    call: calls::admin_update_device_status,
     clients: Clients::NONE,
 };
 
 /// `AdminForgetDevice` (no flags): binary `admin-forget-device`.
-pub const ADMIN_FORGET_DEVICE: Operation = Operation {
-    bound: "AdminForgetDevice",
-    call: |svc, _ctx, input| Box::pin(tessera_core::ops::devices::admin_forget_device(svc, input)),
-    clients: Clients::NONE,
-};
+pub const ADMIN_FORGET_DEVICE: Operation =
+    Operation { bound: "AdminForgetDevice", call: calls::admin_forget_device, clients: Clients::NONE };
 
 /// `cognito-identity:CreateIdentityPool` (no flags): binary `create-identity-pool`.
 pub const CREATE_IDENTITY_POOL: Operation = Operation {
     bound: "cognito-identity:CreateIdentityPool",
-    call: |svc, _ctx, input| Box::pin(tessera_core::ops::identity_pools::create_identity_pool(svc, input)),
+    call: calls::create_identity_pool,
     clients: Clients::NONE,
 };
 
 /// `cognito-identity:DescribeIdentityPool` (readonly): binary `describe-identity-pool`.
 pub const DESCRIBE_IDENTITY_POOL: Operation = Operation {
     bound: "cognito-identity:DescribeIdentityPool",
-    call: |svc, _ctx, input| Box::pin(tessera_core::ops::identity_pools::describe_identity_pool(svc, input)),
+    call: calls::describe_identity_pool,
     clients: Clients::NONE,
 };
 
 /// `cognito-identity:UpdateIdentityPool` (no flags): binary `update-identity-pool`.
 pub const UPDATE_IDENTITY_POOL: Operation = Operation {
     bound: "cognito-identity:UpdateIdentityPool",
-    call: |svc, _ctx, input| Box::pin(tessera_core::ops::identity_pools::update_identity_pool(svc, input)),
+    call: calls::update_identity_pool,
     clients: Clients::NONE,
 };
 
 /// `cognito-identity:DeleteIdentityPool` (no flags): binary `delete-identity-pool`.
 pub const DELETE_IDENTITY_POOL: Operation = Operation {
     bound: "cognito-identity:DeleteIdentityPool",
-    call: |svc, _ctx, input| Box::pin(tessera_core::ops::identity_pools::delete_identity_pool(svc, input)),
+    call: calls::delete_identity_pool,
     clients: Clients::NONE,
 };
 
 /// `cognito-identity:ListIdentityPools` (readonly): binary `list-identity-pools`.
 pub const LIST_IDENTITY_POOLS: Operation = Operation {
     bound: "cognito-identity:ListIdentityPools",
-    call: |svc, _ctx, input| Box::pin(tessera_core::ops::identity_pools::list_identity_pools(svc, input)),
+    call: calls::list_identity_pools,
     clients: Clients::NONE,
 };
 
 /// `cognito-identity:SetIdentityPoolRoles` (no flags): binary `set-identity-pool-roles`.
 pub const SET_IDENTITY_POOL_ROLES: Operation = Operation {
     bound: "cognito-identity:SetIdentityPoolRoles",
-    call: |svc, _ctx, input| Box::pin(tessera_core::ops::identity_pools::set_identity_pool_roles(svc, input)),
+    call: calls::set_identity_pool_roles,
     clients: Clients::NONE,
 };
 
 /// `cognito-identity:GetIdentityPoolRoles` (readonly): binary `get-identity-pool-roles`.
 pub const GET_IDENTITY_POOL_ROLES: Operation = Operation {
     bound: "cognito-identity:GetIdentityPoolRoles",
-    call: |svc, _ctx, input| Box::pin(tessera_core::ops::identity_pools::get_identity_pool_roles(svc, input)),
+    call: calls::get_identity_pool_roles,
     clients: Clients::NONE,
 };
 
 /// `cognito-identity:GetId` (no flags): binary `get-id`.
-pub const GET_ID: Operation = Operation {
-    bound: "cognito-identity:GetId",
-    call: |svc, ctx, input| Box::pin(tessera_core::ops::identities::get_id(svc, ctx, input)),
-    clients: Clients::NONE,
-};
+pub const GET_ID: Operation =
+    Operation { bound: "cognito-identity:GetId", call: calls::get_id, clients: Clients::NONE };
 
 /// `cognito-identity:GetOpenIdToken` (no flags): binary `get-open-id-token`.
 pub const GET_OPEN_ID_TOKEN: Operation = Operation {
     bound: "cognito-identity:GetOpenIdToken",
-    call: |svc, ctx, input| Box::pin(tessera_core::ops::identities::get_open_id_token(svc, ctx, input)),
+    call: calls::get_open_id_token,
     clients: Clients::NONE,
 };
 
 /// `cognito-identity:GetCredentialsForIdentity` (credentials): binary `get-credentials-for-identity`.
 pub const GET_CREDENTIALS_FOR_IDENTITY: Operation = Operation {
     bound: "cognito-identity:GetCredentialsForIdentity",
-    call: |svc, ctx, input| {
-        Box::pin(tessera_core::ops::identities::get_credentials_for_identity(svc, ctx, input))
-    },
+    call: calls::get_credentials_for_identity,
     clients: Clients { credentials: Some(clients::credentials), ..Clients::NONE },
 };
 
 /// `cognito-identity:GetOpenIdTokenForDeveloperIdentity` (no flags): binary `get-open-id-token-for-developer-identity`.
 pub const GET_OPEN_ID_TOKEN_FOR_DEVELOPER_IDENTITY: Operation = Operation {
     bound: "cognito-identity:GetOpenIdTokenForDeveloperIdentity",
-    call: |svc, ctx, input| {
-        Box::pin(tessera_core::ops::identities::get_open_id_token_for_developer_identity(svc, ctx, input))
-    },
+    call: calls::get_open_id_token_for_developer_identity,
     clients: Clients::NONE,
 };
 
 /// `cognito-identity:LookupDeveloperIdentity` (readonly): binary `lookup-developer-identity`.
 pub const LOOKUP_DEVELOPER_IDENTITY: Operation = Operation {
     bound: "cognito-identity:LookupDeveloperIdentity",
-    call: |svc, _ctx, input| Box::pin(tessera_core::ops::identities::lookup_developer_identity(svc, input)),
+    call: calls::lookup_developer_identity,
     clients: Clients::NONE,
 };
 
 /// `cognito-identity:MergeDeveloperIdentities` (no flags): binary `merge-developer-identities`.
 pub const MERGE_DEVELOPER_IDENTITIES: Operation = Operation {
     bound: "cognito-identity:MergeDeveloperIdentities",
-    call: |svc, _ctx, input| Box::pin(tessera_core::ops::identities::merge_developer_identities(svc, input)),
+    call: calls::merge_developer_identities,
     clients: Clients::NONE,
 };
 
 /// `cognito-identity:UnlinkDeveloperIdentity` (no flags): binary `unlink-developer-identity`.
 pub const UNLINK_DEVELOPER_IDENTITY: Operation = Operation {
     bound: "cognito-identity:UnlinkDeveloperIdentity",
-    call: |svc, _ctx, input| Box::pin(tessera_core::ops::identities::unlink_developer_identity(svc, input)),
+    call: calls::unlink_developer_identity,
     clients: Clients::NONE,
 };
 
 /// `cognito-identity:UnlinkIdentity` (no flags): binary `unlink-identity`.
 pub const UNLINK_IDENTITY: Operation = Operation {
     bound: "cognito-identity:UnlinkIdentity",
-    call: |svc, ctx, input| Box::pin(tessera_core::ops::identities::unlink_identity(svc, ctx, input)),
+    call: calls::unlink_identity,
     clients: Clients::NONE,
 };
 
 /// `cognito-identity:DescribeIdentity` (readonly): binary `describe-identity`.
 pub const DESCRIBE_IDENTITY: Operation = Operation {
     bound: "cognito-identity:DescribeIdentity",
-    call: |svc, _ctx, input| Box::pin(tessera_core::ops::identities::describe_identity(svc, input)),
+    call: calls::describe_identity,
     clients: Clients::NONE,
 };
 
 /// `cognito-identity:ListIdentities` (readonly): binary `list-identities`.
 pub const LIST_IDENTITIES: Operation = Operation {
     bound: "cognito-identity:ListIdentities",
-    call: |svc, _ctx, input| Box::pin(tessera_core::ops::identities::list_identities(svc, input)),
+    call: calls::list_identities,
     clients: Clients::NONE,
 };
 
 /// `cognito-identity:DeleteIdentities` (no flags): binary `delete-identities`.
 pub const DELETE_IDENTITIES: Operation = Operation {
     bound: "cognito-identity:DeleteIdentities",
-    call: |svc, _ctx, input| Box::pin(tessera_core::ops::identities::delete_identities(svc, input)),
+    call: calls::delete_identities,
     clients: Clients::NONE,
 };
 
 /// `cognito-sync:ListDatasets` (readonly): binary `list-datasets`.
-pub const LIST_DATASETS: Operation = Operation {
-    bound: "cognito-sync:ListDatasets",
-    call: |svc, ctx, input| Box::pin(tessera_core::ops::sync_records::list_datasets(svc, ctx, input)),
-    clients: Clients::NONE,
-};
+pub const LIST_DATASETS: Operation =
+    Operation { bound: "cognito-sync:ListDatasets", call: calls::list_datasets, clients: Clients::NONE };
 
 /// `cognito-sync:DescribeDataset` (readonly): binary `describe-dataset`.
 pub const DESCRIBE_DATASET: Operation = Operation {
     bound: "cognito-sync:DescribeDataset",
-    call: |svc, ctx, input| Box::pin(tessera_core::ops::sync_records::describe_dataset(svc, ctx, input)),
+    call: calls::describe_dataset,
     clients: Clients::NONE,
 };
 
 /// `cognito-sync:DeleteDataset` (no flags): binary `delete-dataset`.
-pub const DELETE_DATASET: Operation = Operation {
-    bound: "cognito-sync:DeleteDataset",
-    call: |svc, ctx, input| Box::pin(tessera_core::ops::sync_records::delete_dataset(svc, ctx, input)),
-    clients: Clients::NONE,
-};
+pub const DELETE_DATASET: Operation =
+    Operation { bound: "cognito-sync:DeleteDataset", call: calls::delete_dataset, clients: Clients::NONE };
 
 /// `cognito-sync:ListRecords` (no flags): binary `list-records`.
-pub const LIST_RECORDS: Operation = Operation {
-    bound: "cognito-sync:ListRecords",
-    call: |svc, ctx, input| Box::pin(tessera_core::ops::sync_records::list_records(svc, ctx, input)),
-    clients: Clients::NONE,
-};
+pub const LIST_RECORDS: Operation =
+    Operation { bound: "cognito-sync:ListRecords", call: calls::list_records, clients: Clients::NONE };
 
 /// `cognito-sync:UpdateRecords` (push triggers): binary `update-records`.
 pub const UPDATE_RECORDS: Operation = Operation {
     bound: "cognito-sync:UpdateRecords",
-    call: |svc, ctx, input| Box::pin(tessera_core::ops::sync_records::update_records(svc, ctx, input)),
+    call: calls::update_records,
     clients: Clients { triggers: Some(clients::triggers), push: Some(clients::push), ..Clients::NONE },
 };
 
 /// `cognito-sync:DescribeIdentityUsage` (readonly): binary `describe-identity-usage`.
 pub const DESCRIBE_IDENTITY_USAGE: Operation = Operation {
     bound: "cognito-sync:DescribeIdentityUsage",
-    call: |svc, ctx, input| {
-        Box::pin(tessera_core::ops::sync_records::describe_identity_usage(svc, ctx, input))
-    },
+    call: calls::describe_identity_usage,
     clients: Clients::NONE,
 };
 
 /// `cognito-sync:DescribeIdentityPoolUsage` (readonly): binary `describe-identity-pool-usage`.
 pub const DESCRIBE_IDENTITY_POOL_USAGE: Operation = Operation {
     bound: "cognito-sync:DescribeIdentityPoolUsage",
-    call: |svc, ctx, input| {
-        Box::pin(tessera_core::ops::sync_records::describe_identity_pool_usage(svc, ctx, input))
-    },
+    call: calls::describe_identity_pool_usage,
     clients: Clients::NONE,
 };
 
 /// `cognito-sync:ListIdentityPoolUsage` (readonly): binary `list-identity-pool-usage`.
 pub const LIST_IDENTITY_POOL_USAGE: Operation = Operation {
     bound: "cognito-sync:ListIdentityPoolUsage",
-    call: |svc, ctx, input| {
-        Box::pin(tessera_core::ops::sync_records::list_identity_pool_usage(svc, ctx, input))
-    },
+    call: calls::list_identity_pool_usage,
     clients: Clients::NONE,
 };
 
 /// `cognito-sync:GetIdentityPoolConfiguration` (readonly): binary `get-identity-pool-configuration`.
 pub const GET_IDENTITY_POOL_CONFIGURATION: Operation = Operation {
     bound: "cognito-sync:GetIdentityPoolConfiguration",
-    call: |svc, ctx, input| {
-        Box::pin(tessera_core::ops::sync_push::get_identity_pool_configuration(svc, ctx, input))
-    },
+    call: calls::get_identity_pool_configuration,
     clients: Clients::NONE,
 };
 
 /// `cognito-sync:SetIdentityPoolConfiguration` (no flags): binary `set-identity-pool-configuration`.
 pub const SET_IDENTITY_POOL_CONFIGURATION: Operation = Operation {
     bound: "cognito-sync:SetIdentityPoolConfiguration",
-    call: |svc, ctx, input| {
-        Box::pin(tessera_core::ops::sync_push::set_identity_pool_configuration(svc, ctx, input))
-    },
+    call: calls::set_identity_pool_configuration,
     clients: Clients::NONE,
 };
 
 /// `cognito-sync:GetCognitoEvents` (readonly): binary `get-cognito-events`.
 pub const GET_COGNITO_EVENTS: Operation = Operation {
     bound: "cognito-sync:GetCognitoEvents",
-    call: |svc, ctx, input| Box::pin(tessera_core::ops::sync_push::get_cognito_events(svc, ctx, input)),
+    call: calls::get_cognito_events,
     clients: Clients::NONE,
 };
 
 /// `cognito-sync:SetCognitoEvents` (no flags): binary `set-cognito-events`.
 pub const SET_COGNITO_EVENTS: Operation = Operation {
     bound: "cognito-sync:SetCognitoEvents",
-    call: |svc, ctx, input| Box::pin(tessera_core::ops::sync_push::set_cognito_events(svc, ctx, input)),
+    call: calls::set_cognito_events,
     clients: Clients::NONE,
 };
 
 /// `cognito-sync:RegisterDevice` (push): binary `register-device`.
 pub const REGISTER_DEVICE: Operation = Operation {
     bound: "cognito-sync:RegisterDevice",
-    call: |svc, ctx, input| Box::pin(tessera_core::ops::sync_push::register_device(svc, ctx, input)),
+    call: calls::register_device,
     clients: Clients { push: Some(clients::push), ..Clients::NONE },
 };
 
 /// `cognito-sync:SubscribeToDataset` (no flags): binary `subscribe-to-dataset`.
 pub const SUBSCRIBE_TO_DATASET: Operation = Operation {
     bound: "cognito-sync:SubscribeToDataset",
-    call: |svc, ctx, input| Box::pin(tessera_core::ops::sync_push::subscribe_to_dataset(svc, ctx, input)),
+    call: calls::subscribe_to_dataset,
     clients: Clients::NONE,
 };
 
 /// `cognito-sync:UnsubscribeFromDataset` (no flags): binary `unsubscribe-from-dataset`.
 pub const UNSUBSCRIBE_FROM_DATASET: Operation = Operation {
     bound: "cognito-sync:UnsubscribeFromDataset",
-    call: |svc, ctx, input| Box::pin(tessera_core::ops::sync_push::unsubscribe_from_dataset(svc, ctx, input)),
+    call: calls::unsubscribe_from_dataset,
     clients: Clients::NONE,
 };
 
 /// `cognito-sync:BulkPublish` (readonly): binary `bulk-publish`.
-pub const BULK_PUBLISH: Operation = Operation {
-    bound: "cognito-sync:BulkPublish",
-    call: |svc, ctx, input| Box::pin(tessera_core::ops::sync_push::bulk_publish(svc, ctx, input)),
-    clients: Clients::NONE,
-};
+pub const BULK_PUBLISH: Operation =
+    Operation { bound: "cognito-sync:BulkPublish", call: calls::bulk_publish, clients: Clients::NONE };
 
 /// `cognito-sync:GetBulkPublishDetails` (readonly): binary `get-bulk-publish-details`.
 pub const GET_BULK_PUBLISH_DETAILS: Operation = Operation {
     bound: "cognito-sync:GetBulkPublishDetails",
-    call: |svc, ctx, input| Box::pin(tessera_core::ops::sync_push::get_bulk_publish_details(svc, ctx, input)),
+    call: calls::get_bulk_publish_details,
     clients: Clients::NONE,
 };
 
@@ -959,3 +789,830 @@ pub const OPERATIONS: &[(&str, Operation)] = &[
     ("bulk-publish", BULK_PUBLISH),
     ("get-bulk-publish-details", GET_BULK_PUBLISH_DETAILS),
 ];
+
+/// Each operation's domain function behind a plain function, compiled once here: a binary
+/// links it instead of compiling the operation's futures itself (a closure or generic would
+/// be instantiated again in every binary, at a cost of tens of seconds each).
+pub mod calls {
+    use tessera_aws::lambda::{CallContext, OperationFuture, Service, Value};
+    #[inline(never)]
+    pub fn sign_up<'a>(svc: &'a Service, _ctx: &'a CallContext, input: &'a Value) -> OperationFuture<'a> {
+        Box::pin(tessera_core::ops::users::sign_up(svc, input))
+    }
+    #[inline(never)]
+    pub fn confirm_sign_up<'a>(
+        svc: &'a Service,
+        _ctx: &'a CallContext,
+        input: &'a Value,
+    ) -> OperationFuture<'a> {
+        Box::pin(tessera_core::ops::users::confirm_sign_up(svc, input))
+    }
+    #[inline(never)]
+    pub fn resend_confirmation_code<'a>(
+        svc: &'a Service,
+        _ctx: &'a CallContext,
+        input: &'a Value,
+    ) -> OperationFuture<'a> {
+        Box::pin(tessera_core::ops::users::resend_confirmation_code(svc, input))
+    }
+    #[inline(never)]
+    pub fn get_user<'a>(svc: &'a Service, ctx: &'a CallContext, input: &'a Value) -> OperationFuture<'a> {
+        Box::pin(tessera_core::ops::users::get_user(svc, ctx, input))
+    }
+    #[inline(never)]
+    pub fn initiate_auth<'a>(
+        svc: &'a Service,
+        ctx: &'a CallContext,
+        input: &'a Value,
+    ) -> OperationFuture<'a> {
+        Box::pin(tessera_core::ops::auth::initiate_auth(svc, ctx, input))
+    }
+    #[inline(never)]
+    pub fn revoke_token<'a>(
+        svc: &'a Service,
+        _ctx: &'a CallContext,
+        input: &'a Value,
+    ) -> OperationFuture<'a> {
+        Box::pin(tessera_core::ops::auth::revoke_token(svc, input))
+    }
+    #[inline(never)]
+    pub fn global_sign_out<'a>(
+        svc: &'a Service,
+        ctx: &'a CallContext,
+        input: &'a Value,
+    ) -> OperationFuture<'a> {
+        Box::pin(tessera_core::ops::auth::global_sign_out(svc, ctx, input))
+    }
+    #[inline(never)]
+    pub fn respond_to_auth_challenge<'a>(
+        svc: &'a Service,
+        ctx: &'a CallContext,
+        input: &'a Value,
+    ) -> OperationFuture<'a> {
+        Box::pin(tessera_core::ops::auth::respond_to_auth_challenge(svc, ctx, input))
+    }
+    #[inline(never)]
+    pub fn forgot_password<'a>(
+        svc: &'a Service,
+        _ctx: &'a CallContext,
+        input: &'a Value,
+    ) -> OperationFuture<'a> {
+        Box::pin(tessera_core::ops::passwords::forgot_password(svc, input))
+    }
+    #[inline(never)]
+    pub fn confirm_forgot_password<'a>(
+        svc: &'a Service,
+        _ctx: &'a CallContext,
+        input: &'a Value,
+    ) -> OperationFuture<'a> {
+        Box::pin(tessera_core::ops::passwords::confirm_forgot_password(svc, input))
+    }
+    #[inline(never)]
+    pub fn change_password<'a>(
+        svc: &'a Service,
+        ctx: &'a CallContext,
+        input: &'a Value,
+    ) -> OperationFuture<'a> {
+        Box::pin(tessera_core::ops::passwords::change_password(svc, ctx, input))
+    }
+    #[inline(never)]
+    pub fn delete_user<'a>(svc: &'a Service, ctx: &'a CallContext, input: &'a Value) -> OperationFuture<'a> {
+        Box::pin(tessera_core::ops::admin_users::delete_user(svc, ctx, input))
+    }
+    #[inline(never)]
+    pub fn update_user_attributes<'a>(
+        svc: &'a Service,
+        ctx: &'a CallContext,
+        input: &'a Value,
+    ) -> OperationFuture<'a> {
+        Box::pin(tessera_core::ops::attributes::update_user_attributes(svc, ctx, input))
+    }
+    #[inline(never)]
+    pub fn delete_user_attributes<'a>(
+        svc: &'a Service,
+        ctx: &'a CallContext,
+        input: &'a Value,
+    ) -> OperationFuture<'a> {
+        Box::pin(tessera_core::ops::attributes::delete_user_attributes(svc, ctx, input))
+    }
+    #[inline(never)]
+    pub fn get_user_attribute_verification_code<'a>(
+        svc: &'a Service,
+        ctx: &'a CallContext,
+        input: &'a Value,
+    ) -> OperationFuture<'a> {
+        Box::pin(tessera_core::ops::attributes::get_user_attribute_verification_code(svc, ctx, input))
+    }
+    #[inline(never)]
+    pub fn verify_user_attribute<'a>(
+        svc: &'a Service,
+        ctx: &'a CallContext,
+        input: &'a Value,
+    ) -> OperationFuture<'a> {
+        Box::pin(tessera_core::ops::attributes::verify_user_attribute(svc, ctx, input))
+    }
+    #[inline(never)]
+    pub fn create_user_pool<'a>(
+        svc: &'a Service,
+        _ctx: &'a CallContext,
+        input: &'a Value,
+    ) -> OperationFuture<'a> {
+        Box::pin(tessera_core::ops::pools::create_user_pool(svc, input))
+    }
+    #[inline(never)]
+    pub fn describe_user_pool<'a>(
+        svc: &'a Service,
+        _ctx: &'a CallContext,
+        input: &'a Value,
+    ) -> OperationFuture<'a> {
+        Box::pin(tessera_core::ops::pools::describe_user_pool(svc, input))
+    }
+    #[inline(never)]
+    pub fn update_user_pool<'a>(
+        svc: &'a Service,
+        _ctx: &'a CallContext,
+        input: &'a Value,
+    ) -> OperationFuture<'a> {
+        Box::pin(tessera_core::ops::pools::update_user_pool(svc, input))
+    }
+    #[inline(never)]
+    pub fn delete_user_pool<'a>(
+        svc: &'a Service,
+        _ctx: &'a CallContext,
+        input: &'a Value,
+    ) -> OperationFuture<'a> {
+        Box::pin(tessera_core::ops::pools::delete_user_pool(svc, input))
+    }
+    #[inline(never)]
+    pub fn list_user_pools<'a>(
+        svc: &'a Service,
+        _ctx: &'a CallContext,
+        input: &'a Value,
+    ) -> OperationFuture<'a> {
+        Box::pin(tessera_core::ops::pools::list_user_pools(svc, input))
+    }
+    #[inline(never)]
+    pub fn create_user_pool_client<'a>(
+        svc: &'a Service,
+        _ctx: &'a CallContext,
+        input: &'a Value,
+    ) -> OperationFuture<'a> {
+        Box::pin(tessera_core::ops::clients::create_user_pool_client(svc, input))
+    }
+    #[inline(never)]
+    pub fn describe_user_pool_client<'a>(
+        svc: &'a Service,
+        _ctx: &'a CallContext,
+        input: &'a Value,
+    ) -> OperationFuture<'a> {
+        Box::pin(tessera_core::ops::clients::describe_user_pool_client(svc, input))
+    }
+    #[inline(never)]
+    pub fn update_user_pool_client<'a>(
+        svc: &'a Service,
+        _ctx: &'a CallContext,
+        input: &'a Value,
+    ) -> OperationFuture<'a> {
+        Box::pin(tessera_core::ops::clients::update_user_pool_client(svc, input))
+    }
+    #[inline(never)]
+    pub fn delete_user_pool_client<'a>(
+        svc: &'a Service,
+        _ctx: &'a CallContext,
+        input: &'a Value,
+    ) -> OperationFuture<'a> {
+        Box::pin(tessera_core::ops::clients::delete_user_pool_client(svc, input))
+    }
+    #[inline(never)]
+    pub fn list_user_pool_clients<'a>(
+        svc: &'a Service,
+        _ctx: &'a CallContext,
+        input: &'a Value,
+    ) -> OperationFuture<'a> {
+        Box::pin(tessera_core::ops::clients::list_user_pool_clients(svc, input))
+    }
+    #[inline(never)]
+    pub fn admin_confirm_sign_up<'a>(
+        svc: &'a Service,
+        _ctx: &'a CallContext,
+        input: &'a Value,
+    ) -> OperationFuture<'a> {
+        Box::pin(tessera_core::ops::users::admin_confirm_sign_up(svc, input))
+    }
+    #[inline(never)]
+    pub fn admin_get_user<'a>(
+        svc: &'a Service,
+        _ctx: &'a CallContext,
+        input: &'a Value,
+    ) -> OperationFuture<'a> {
+        Box::pin(tessera_core::ops::users::admin_get_user(svc, input))
+    }
+    #[inline(never)]
+    pub fn admin_delete_user<'a>(
+        svc: &'a Service,
+        _ctx: &'a CallContext,
+        input: &'a Value,
+    ) -> OperationFuture<'a> {
+        Box::pin(tessera_core::ops::users::admin_delete_user(svc, input))
+    }
+    #[inline(never)]
+    pub fn admin_initiate_auth<'a>(
+        svc: &'a Service,
+        ctx: &'a CallContext,
+        input: &'a Value,
+    ) -> OperationFuture<'a> {
+        Box::pin(tessera_core::ops::auth::admin_initiate_auth(svc, ctx, input))
+    }
+    #[inline(never)]
+    pub fn admin_user_global_sign_out<'a>(
+        svc: &'a Service,
+        _ctx: &'a CallContext,
+        input: &'a Value,
+    ) -> OperationFuture<'a> {
+        Box::pin(tessera_core::ops::auth::admin_user_global_sign_out(svc, input))
+    }
+    #[inline(never)]
+    pub fn get_csv_header<'a>(
+        svc: &'a Service,
+        _ctx: &'a CallContext,
+        input: &'a Value,
+    ) -> OperationFuture<'a> {
+        Box::pin(tessera_core::ops::import::get_csv_header(svc, input))
+    }
+    #[inline(never)]
+    pub fn create_user_import_job<'a>(
+        svc: &'a Service,
+        _ctx: &'a CallContext,
+        input: &'a Value,
+    ) -> OperationFuture<'a> {
+        Box::pin(tessera_core::ops::import::create_user_import_job(svc, input))
+    }
+    #[inline(never)]
+    pub fn describe_user_import_job<'a>(
+        svc: &'a Service,
+        _ctx: &'a CallContext,
+        input: &'a Value,
+    ) -> OperationFuture<'a> {
+        Box::pin(tessera_core::ops::import::describe_user_import_job(svc, input))
+    }
+    #[inline(never)]
+    pub fn list_user_import_jobs<'a>(
+        svc: &'a Service,
+        _ctx: &'a CallContext,
+        input: &'a Value,
+    ) -> OperationFuture<'a> {
+        Box::pin(tessera_core::ops::import::list_user_import_jobs(svc, input))
+    }
+    #[inline(never)]
+    pub fn start_user_import_job<'a>(
+        svc: &'a Service,
+        _ctx: &'a CallContext,
+        input: &'a Value,
+    ) -> OperationFuture<'a> {
+        Box::pin(tessera_core::ops::import::start_user_import_job(svc, input))
+    }
+    #[inline(never)]
+    pub fn stop_user_import_job<'a>(
+        svc: &'a Service,
+        _ctx: &'a CallContext,
+        input: &'a Value,
+    ) -> OperationFuture<'a> {
+        Box::pin(tessera_core::ops::import::stop_user_import_job(svc, input))
+    }
+    #[inline(never)]
+    pub fn admin_respond_to_auth_challenge<'a>(
+        svc: &'a Service,
+        ctx: &'a CallContext,
+        input: &'a Value,
+    ) -> OperationFuture<'a> {
+        Box::pin(tessera_core::ops::auth::admin_respond_to_auth_challenge(svc, ctx, input))
+    }
+    #[inline(never)]
+    pub fn admin_create_user<'a>(
+        svc: &'a Service,
+        _ctx: &'a CallContext,
+        input: &'a Value,
+    ) -> OperationFuture<'a> {
+        Box::pin(tessera_core::ops::admin_users::admin_create_user(svc, input))
+    }
+    #[inline(never)]
+    pub fn admin_set_user_password<'a>(
+        svc: &'a Service,
+        _ctx: &'a CallContext,
+        input: &'a Value,
+    ) -> OperationFuture<'a> {
+        Box::pin(tessera_core::ops::passwords::admin_set_user_password(svc, input))
+    }
+    #[inline(never)]
+    pub fn admin_reset_user_password<'a>(
+        svc: &'a Service,
+        _ctx: &'a CallContext,
+        input: &'a Value,
+    ) -> OperationFuture<'a> {
+        Box::pin(tessera_core::ops::passwords::admin_reset_user_password(svc, input))
+    }
+    #[inline(never)]
+    pub fn admin_disable_user<'a>(
+        svc: &'a Service,
+        _ctx: &'a CallContext,
+        input: &'a Value,
+    ) -> OperationFuture<'a> {
+        Box::pin(tessera_core::ops::admin_users::admin_disable_user(svc, input))
+    }
+    #[inline(never)]
+    pub fn admin_enable_user<'a>(
+        svc: &'a Service,
+        _ctx: &'a CallContext,
+        input: &'a Value,
+    ) -> OperationFuture<'a> {
+        Box::pin(tessera_core::ops::admin_users::admin_enable_user(svc, input))
+    }
+    #[inline(never)]
+    pub fn list_users<'a>(svc: &'a Service, _ctx: &'a CallContext, input: &'a Value) -> OperationFuture<'a> {
+        Box::pin(tessera_core::ops::search::list_users(svc, input))
+    }
+    #[inline(never)]
+    pub fn create_group<'a>(
+        svc: &'a Service,
+        _ctx: &'a CallContext,
+        input: &'a Value,
+    ) -> OperationFuture<'a> {
+        Box::pin(tessera_core::ops::groups::create_group(svc, input))
+    }
+    #[inline(never)]
+    pub fn get_group<'a>(svc: &'a Service, _ctx: &'a CallContext, input: &'a Value) -> OperationFuture<'a> {
+        Box::pin(tessera_core::ops::groups::get_group(svc, input))
+    }
+    #[inline(never)]
+    pub fn update_group<'a>(
+        svc: &'a Service,
+        _ctx: &'a CallContext,
+        input: &'a Value,
+    ) -> OperationFuture<'a> {
+        Box::pin(tessera_core::ops::groups::update_group(svc, input))
+    }
+    #[inline(never)]
+    pub fn delete_group<'a>(
+        svc: &'a Service,
+        _ctx: &'a CallContext,
+        input: &'a Value,
+    ) -> OperationFuture<'a> {
+        Box::pin(tessera_core::ops::groups::delete_group(svc, input))
+    }
+    #[inline(never)]
+    pub fn list_groups<'a>(svc: &'a Service, _ctx: &'a CallContext, input: &'a Value) -> OperationFuture<'a> {
+        Box::pin(tessera_core::ops::groups::list_groups(svc, input))
+    }
+    #[inline(never)]
+    pub fn admin_add_user_to_group<'a>(
+        svc: &'a Service,
+        _ctx: &'a CallContext,
+        input: &'a Value,
+    ) -> OperationFuture<'a> {
+        Box::pin(tessera_core::ops::groups::admin_add_user_to_group(svc, input))
+    }
+    #[inline(never)]
+    pub fn admin_remove_user_from_group<'a>(
+        svc: &'a Service,
+        _ctx: &'a CallContext,
+        input: &'a Value,
+    ) -> OperationFuture<'a> {
+        Box::pin(tessera_core::ops::groups::admin_remove_user_from_group(svc, input))
+    }
+    #[inline(never)]
+    pub fn admin_list_groups_for_user<'a>(
+        svc: &'a Service,
+        _ctx: &'a CallContext,
+        input: &'a Value,
+    ) -> OperationFuture<'a> {
+        Box::pin(tessera_core::ops::groups::admin_list_groups_for_user(svc, input))
+    }
+    #[inline(never)]
+    pub fn list_users_in_group<'a>(
+        svc: &'a Service,
+        _ctx: &'a CallContext,
+        input: &'a Value,
+    ) -> OperationFuture<'a> {
+        Box::pin(tessera_core::ops::groups::list_users_in_group(svc, input))
+    }
+    #[inline(never)]
+    pub fn admin_update_user_attributes<'a>(
+        svc: &'a Service,
+        _ctx: &'a CallContext,
+        input: &'a Value,
+    ) -> OperationFuture<'a> {
+        Box::pin(tessera_core::ops::attributes::admin_update_user_attributes(svc, input))
+    }
+    #[inline(never)]
+    pub fn admin_delete_user_attributes<'a>(
+        svc: &'a Service,
+        _ctx: &'a CallContext,
+        input: &'a Value,
+    ) -> OperationFuture<'a> {
+        Box::pin(tessera_core::ops::attributes::admin_delete_user_attributes(svc, input))
+    }
+    #[inline(never)]
+    pub fn add_custom_attributes<'a>(
+        svc: &'a Service,
+        _ctx: &'a CallContext,
+        input: &'a Value,
+    ) -> OperationFuture<'a> {
+        Box::pin(tessera_core::ops::attributes::add_custom_attributes(svc, input))
+    }
+    #[inline(never)]
+    pub fn set_user_pool_mfa_config<'a>(
+        svc: &'a Service,
+        _ctx: &'a CallContext,
+        input: &'a Value,
+    ) -> OperationFuture<'a> {
+        Box::pin(tessera_core::ops::mfa::set_user_pool_mfa_config(svc, input))
+    }
+    #[inline(never)]
+    pub fn get_user_pool_mfa_config<'a>(
+        svc: &'a Service,
+        _ctx: &'a CallContext,
+        input: &'a Value,
+    ) -> OperationFuture<'a> {
+        Box::pin(tessera_core::ops::mfa::get_user_pool_mfa_config(svc, input))
+    }
+    #[inline(never)]
+    pub fn associate_software_token<'a>(
+        svc: &'a Service,
+        ctx: &'a CallContext,
+        input: &'a Value,
+    ) -> OperationFuture<'a> {
+        Box::pin(tessera_core::ops::mfa::associate_software_token(svc, ctx, input))
+    }
+    #[inline(never)]
+    pub fn verify_software_token<'a>(
+        svc: &'a Service,
+        ctx: &'a CallContext,
+        input: &'a Value,
+    ) -> OperationFuture<'a> {
+        Box::pin(tessera_core::ops::mfa::verify_software_token(svc, ctx, input))
+    }
+    #[inline(never)]
+    pub fn set_user_mfa_preference<'a>(
+        svc: &'a Service,
+        ctx: &'a CallContext,
+        input: &'a Value,
+    ) -> OperationFuture<'a> {
+        Box::pin(tessera_core::ops::mfa::set_user_mfa_preference(svc, ctx, input))
+    }
+    #[inline(never)]
+    pub fn admin_set_user_mfa_preference<'a>(
+        svc: &'a Service,
+        _ctx: &'a CallContext,
+        input: &'a Value,
+    ) -> OperationFuture<'a> {
+        Box::pin(tessera_core::ops::mfa::admin_set_user_mfa_preference(svc, input))
+    }
+    #[inline(never)]
+    pub fn set_user_settings<'a>(
+        svc: &'a Service,
+        ctx: &'a CallContext,
+        input: &'a Value,
+    ) -> OperationFuture<'a> {
+        Box::pin(tessera_core::ops::mfa::set_user_settings(svc, ctx, input))
+    }
+    #[inline(never)]
+    pub fn admin_set_user_settings<'a>(
+        svc: &'a Service,
+        _ctx: &'a CallContext,
+        input: &'a Value,
+    ) -> OperationFuture<'a> {
+        Box::pin(tessera_core::ops::mfa::admin_set_user_settings(svc, input))
+    }
+    #[inline(never)]
+    pub fn confirm_device<'a>(
+        svc: &'a Service,
+        ctx: &'a CallContext,
+        input: &'a Value,
+    ) -> OperationFuture<'a> {
+        Box::pin(tessera_core::ops::devices::confirm_device(svc, ctx, input))
+    }
+    #[inline(never)]
+    pub fn get_device<'a>(svc: &'a Service, ctx: &'a CallContext, input: &'a Value) -> OperationFuture<'a> {
+        Box::pin(tessera_core::ops::devices::get_device(svc, ctx, input))
+    }
+    #[inline(never)]
+    pub fn list_devices<'a>(svc: &'a Service, ctx: &'a CallContext, input: &'a Value) -> OperationFuture<'a> {
+        Box::pin(tessera_core::ops::devices::list_devices(svc, ctx, input))
+    }
+    #[inline(never)]
+    pub fn update_device_status<'a>(
+        svc: &'a Service,
+        ctx: &'a CallContext,
+        input: &'a Value,
+    ) -> OperationFuture<'a> {
+        Box::pin(tessera_core::ops::devices::update_device_status(svc, ctx, input))
+    }
+    #[inline(never)]
+    pub fn forget_device<'a>(
+        svc: &'a Service,
+        ctx: &'a CallContext,
+        input: &'a Value,
+    ) -> OperationFuture<'a> {
+        Box::pin(tessera_core::ops::devices::forget_device(svc, ctx, input))
+    }
+    #[inline(never)]
+    pub fn admin_get_device<'a>(
+        svc: &'a Service,
+        _ctx: &'a CallContext,
+        input: &'a Value,
+    ) -> OperationFuture<'a> {
+        Box::pin(tessera_core::ops::devices::admin_get_device(svc, input))
+    }
+    #[inline(never)]
+    pub fn admin_list_devices<'a>(
+        svc: &'a Service,
+        _ctx: &'a CallContext,
+        input: &'a Value,
+    ) -> OperationFuture<'a> {
+        Box::pin(tessera_core::ops::devices::admin_list_devices(svc, input))
+    }
+    #[inline(never)]
+    pub fn admin_update_device_status<'a>(
+        svc: &'a Service,
+        _ctx: &'a CallContext,
+        input: &'a Value,
+    ) -> OperationFuture<'a> {
+        Box::pin(tessera_core::ops::devices::admin_update_device_status(svc, input))
+    }
+    #[inline(never)]
+    pub fn admin_forget_device<'a>(
+        svc: &'a Service,
+        _ctx: &'a CallContext,
+        input: &'a Value,
+    ) -> OperationFuture<'a> {
+        Box::pin(tessera_core::ops::devices::admin_forget_device(svc, input))
+    }
+    #[inline(never)]
+    pub fn create_identity_pool<'a>(
+        svc: &'a Service,
+        _ctx: &'a CallContext,
+        input: &'a Value,
+    ) -> OperationFuture<'a> {
+        Box::pin(tessera_core::ops::identity_pools::create_identity_pool(svc, input))
+    }
+    #[inline(never)]
+    pub fn describe_identity_pool<'a>(
+        svc: &'a Service,
+        _ctx: &'a CallContext,
+        input: &'a Value,
+    ) -> OperationFuture<'a> {
+        Box::pin(tessera_core::ops::identity_pools::describe_identity_pool(svc, input))
+    }
+    #[inline(never)]
+    pub fn update_identity_pool<'a>(
+        svc: &'a Service,
+        _ctx: &'a CallContext,
+        input: &'a Value,
+    ) -> OperationFuture<'a> {
+        Box::pin(tessera_core::ops::identity_pools::update_identity_pool(svc, input))
+    }
+    #[inline(never)]
+    pub fn delete_identity_pool<'a>(
+        svc: &'a Service,
+        _ctx: &'a CallContext,
+        input: &'a Value,
+    ) -> OperationFuture<'a> {
+        Box::pin(tessera_core::ops::identity_pools::delete_identity_pool(svc, input))
+    }
+    #[inline(never)]
+    pub fn list_identity_pools<'a>(
+        svc: &'a Service,
+        _ctx: &'a CallContext,
+        input: &'a Value,
+    ) -> OperationFuture<'a> {
+        Box::pin(tessera_core::ops::identity_pools::list_identity_pools(svc, input))
+    }
+    #[inline(never)]
+    pub fn set_identity_pool_roles<'a>(
+        svc: &'a Service,
+        _ctx: &'a CallContext,
+        input: &'a Value,
+    ) -> OperationFuture<'a> {
+        Box::pin(tessera_core::ops::identity_pools::set_identity_pool_roles(svc, input))
+    }
+    #[inline(never)]
+    pub fn get_identity_pool_roles<'a>(
+        svc: &'a Service,
+        _ctx: &'a CallContext,
+        input: &'a Value,
+    ) -> OperationFuture<'a> {
+        Box::pin(tessera_core::ops::identity_pools::get_identity_pool_roles(svc, input))
+    }
+    #[inline(never)]
+    pub fn get_id<'a>(svc: &'a Service, ctx: &'a CallContext, input: &'a Value) -> OperationFuture<'a> {
+        Box::pin(tessera_core::ops::identities::get_id(svc, ctx, input))
+    }
+    #[inline(never)]
+    pub fn get_open_id_token<'a>(
+        svc: &'a Service,
+        ctx: &'a CallContext,
+        input: &'a Value,
+    ) -> OperationFuture<'a> {
+        Box::pin(tessera_core::ops::identities::get_open_id_token(svc, ctx, input))
+    }
+    #[inline(never)]
+    pub fn get_credentials_for_identity<'a>(
+        svc: &'a Service,
+        ctx: &'a CallContext,
+        input: &'a Value,
+    ) -> OperationFuture<'a> {
+        Box::pin(tessera_core::ops::identities::get_credentials_for_identity(svc, ctx, input))
+    }
+    #[inline(never)]
+    pub fn get_open_id_token_for_developer_identity<'a>(
+        svc: &'a Service,
+        ctx: &'a CallContext,
+        input: &'a Value,
+    ) -> OperationFuture<'a> {
+        Box::pin(tessera_core::ops::identities::get_open_id_token_for_developer_identity(svc, ctx, input))
+    }
+    #[inline(never)]
+    pub fn lookup_developer_identity<'a>(
+        svc: &'a Service,
+        _ctx: &'a CallContext,
+        input: &'a Value,
+    ) -> OperationFuture<'a> {
+        Box::pin(tessera_core::ops::identities::lookup_developer_identity(svc, input))
+    }
+    #[inline(never)]
+    pub fn merge_developer_identities<'a>(
+        svc: &'a Service,
+        _ctx: &'a CallContext,
+        input: &'a Value,
+    ) -> OperationFuture<'a> {
+        Box::pin(tessera_core::ops::identities::merge_developer_identities(svc, input))
+    }
+    #[inline(never)]
+    pub fn unlink_developer_identity<'a>(
+        svc: &'a Service,
+        _ctx: &'a CallContext,
+        input: &'a Value,
+    ) -> OperationFuture<'a> {
+        Box::pin(tessera_core::ops::identities::unlink_developer_identity(svc, input))
+    }
+    #[inline(never)]
+    pub fn unlink_identity<'a>(
+        svc: &'a Service,
+        ctx: &'a CallContext,
+        input: &'a Value,
+    ) -> OperationFuture<'a> {
+        Box::pin(tessera_core::ops::identities::unlink_identity(svc, ctx, input))
+    }
+    #[inline(never)]
+    pub fn describe_identity<'a>(
+        svc: &'a Service,
+        _ctx: &'a CallContext,
+        input: &'a Value,
+    ) -> OperationFuture<'a> {
+        Box::pin(tessera_core::ops::identities::describe_identity(svc, input))
+    }
+    #[inline(never)]
+    pub fn list_identities<'a>(
+        svc: &'a Service,
+        _ctx: &'a CallContext,
+        input: &'a Value,
+    ) -> OperationFuture<'a> {
+        Box::pin(tessera_core::ops::identities::list_identities(svc, input))
+    }
+    #[inline(never)]
+    pub fn delete_identities<'a>(
+        svc: &'a Service,
+        _ctx: &'a CallContext,
+        input: &'a Value,
+    ) -> OperationFuture<'a> {
+        Box::pin(tessera_core::ops::identities::delete_identities(svc, input))
+    }
+    #[inline(never)]
+    pub fn list_datasets<'a>(
+        svc: &'a Service,
+        ctx: &'a CallContext,
+        input: &'a Value,
+    ) -> OperationFuture<'a> {
+        Box::pin(tessera_core::ops::sync_records::list_datasets(svc, ctx, input))
+    }
+    #[inline(never)]
+    pub fn describe_dataset<'a>(
+        svc: &'a Service,
+        ctx: &'a CallContext,
+        input: &'a Value,
+    ) -> OperationFuture<'a> {
+        Box::pin(tessera_core::ops::sync_records::describe_dataset(svc, ctx, input))
+    }
+    #[inline(never)]
+    pub fn delete_dataset<'a>(
+        svc: &'a Service,
+        ctx: &'a CallContext,
+        input: &'a Value,
+    ) -> OperationFuture<'a> {
+        Box::pin(tessera_core::ops::sync_records::delete_dataset(svc, ctx, input))
+    }
+    #[inline(never)]
+    pub fn list_records<'a>(svc: &'a Service, ctx: &'a CallContext, input: &'a Value) -> OperationFuture<'a> {
+        Box::pin(tessera_core::ops::sync_records::list_records(svc, ctx, input))
+    }
+    #[inline(never)]
+    pub fn update_records<'a>(
+        svc: &'a Service,
+        ctx: &'a CallContext,
+        input: &'a Value,
+    ) -> OperationFuture<'a> {
+        Box::pin(tessera_core::ops::sync_records::update_records(svc, ctx, input))
+    }
+    #[inline(never)]
+    pub fn describe_identity_usage<'a>(
+        svc: &'a Service,
+        ctx: &'a CallContext,
+        input: &'a Value,
+    ) -> OperationFuture<'a> {
+        Box::pin(tessera_core::ops::sync_records::describe_identity_usage(svc, ctx, input))
+    }
+    #[inline(never)]
+    pub fn describe_identity_pool_usage<'a>(
+        svc: &'a Service,
+        ctx: &'a CallContext,
+        input: &'a Value,
+    ) -> OperationFuture<'a> {
+        Box::pin(tessera_core::ops::sync_records::describe_identity_pool_usage(svc, ctx, input))
+    }
+    #[inline(never)]
+    pub fn list_identity_pool_usage<'a>(
+        svc: &'a Service,
+        ctx: &'a CallContext,
+        input: &'a Value,
+    ) -> OperationFuture<'a> {
+        Box::pin(tessera_core::ops::sync_records::list_identity_pool_usage(svc, ctx, input))
+    }
+    #[inline(never)]
+    pub fn get_identity_pool_configuration<'a>(
+        svc: &'a Service,
+        ctx: &'a CallContext,
+        input: &'a Value,
+    ) -> OperationFuture<'a> {
+        Box::pin(tessera_core::ops::sync_push::get_identity_pool_configuration(svc, ctx, input))
+    }
+    #[inline(never)]
+    pub fn set_identity_pool_configuration<'a>(
+        svc: &'a Service,
+        ctx: &'a CallContext,
+        input: &'a Value,
+    ) -> OperationFuture<'a> {
+        Box::pin(tessera_core::ops::sync_push::set_identity_pool_configuration(svc, ctx, input))
+    }
+    #[inline(never)]
+    pub fn get_cognito_events<'a>(
+        svc: &'a Service,
+        ctx: &'a CallContext,
+        input: &'a Value,
+    ) -> OperationFuture<'a> {
+        Box::pin(tessera_core::ops::sync_push::get_cognito_events(svc, ctx, input))
+    }
+    #[inline(never)]
+    pub fn set_cognito_events<'a>(
+        svc: &'a Service,
+        ctx: &'a CallContext,
+        input: &'a Value,
+    ) -> OperationFuture<'a> {
+        Box::pin(tessera_core::ops::sync_push::set_cognito_events(svc, ctx, input))
+    }
+    #[inline(never)]
+    pub fn register_device<'a>(
+        svc: &'a Service,
+        ctx: &'a CallContext,
+        input: &'a Value,
+    ) -> OperationFuture<'a> {
+        Box::pin(tessera_core::ops::sync_push::register_device(svc, ctx, input))
+    }
+    #[inline(never)]
+    pub fn subscribe_to_dataset<'a>(
+        svc: &'a Service,
+        ctx: &'a CallContext,
+        input: &'a Value,
+    ) -> OperationFuture<'a> {
+        Box::pin(tessera_core::ops::sync_push::subscribe_to_dataset(svc, ctx, input))
+    }
+    #[inline(never)]
+    pub fn unsubscribe_from_dataset<'a>(
+        svc: &'a Service,
+        ctx: &'a CallContext,
+        input: &'a Value,
+    ) -> OperationFuture<'a> {
+        Box::pin(tessera_core::ops::sync_push::unsubscribe_from_dataset(svc, ctx, input))
+    }
+    #[inline(never)]
+    pub fn bulk_publish<'a>(svc: &'a Service, ctx: &'a CallContext, input: &'a Value) -> OperationFuture<'a> {
+        Box::pin(tessera_core::ops::sync_push::bulk_publish(svc, ctx, input))
+    }
+    #[inline(never)]
+    pub fn get_bulk_publish_details<'a>(
+        svc: &'a Service,
+        ctx: &'a CallContext,
+        input: &'a Value,
+    ) -> OperationFuture<'a> {
+        Box::pin(tessera_core::ops::sync_push::get_bulk_publish_details(svc, ctx, input))
+    }
+}

@@ -8,6 +8,8 @@
 use crate::dynamo::DynamoStore;
 use crate::BoxError;
 use lambda_http::{service_fn, Body, Request, Response};
+/// What the generated `functions/src/lib.rs` names.
+pub use serde_json::Value;
 use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
@@ -17,8 +19,10 @@ use tessera_core::ports::{
     AesGcmCipher, CredentialVendor, FunctionInvoker, Imports, Messenger, OutgoingMessage, PushNotifier,
     SystemClock, SystemRng,
 };
-use tessera_core::{Limits, Service, ServiceConfig};
-use tessera_wire::http::{Cors, Frontend, OperationFn, WireRequest, WireResponse};
+pub use tessera_core::{CallContext, Service};
+use tessera_core::{Limits, ServiceConfig};
+use tessera_wire::http::{Cors, Frontend, WireRequest, WireResponse};
+pub use tessera_wire::http::{OperationFn, OperationFuture};
 
 /// What one function binary serves (generated from functions/operations.txt).
 #[derive(Clone, Copy)]
