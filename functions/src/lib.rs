@@ -56,9 +56,7 @@ pub const REVOKE_TOKEN: Operation =
 /// `GetTokensFromRefreshToken` (triggers): binary `get-tokens-from-refresh-token`.
 pub const GET_TOKENS_FROM_REFRESH_TOKEN: Operation = Operation {
     bound: "GetTokensFromRefreshToken",
-    call: |svc, ctx, input| {
-        Box::pin(tessera_core::ops::refresh::get_tokens_from_refresh_token(svc, ctx, input))
-    },
+    call: calls::get_tokens_from_refresh_token,
     clients: Clients { triggers: Some(clients::triggers), ..Clients::NONE },
 };
 
@@ -834,6 +832,14 @@ pub mod calls {
         input: &'a Value,
     ) -> OperationFuture<'a> {
         Box::pin(tessera_core::ops::auth::revoke_token(svc, input))
+    }
+    #[inline(never)]
+    pub fn get_tokens_from_refresh_token<'a>(
+        svc: &'a Service,
+        ctx: &'a CallContext,
+        input: &'a Value,
+    ) -> OperationFuture<'a> {
+        Box::pin(tessera_core::ops::refresh::get_tokens_from_refresh_token(svc, ctx, input))
     }
     #[inline(never)]
     pub fn global_sign_out<'a>(
