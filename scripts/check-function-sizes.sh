@@ -34,6 +34,14 @@ echo "built in $(( $(date +%s) - start )) s ($PROFILE)"
 mkdir -p target/function-sizes
 
 failed=0
+# The cause, by name: no binary reaches the table of every operation, and get-user (no flags)
+# links no SES, SNS, Lambda, S3 or STS client.
+if nm -C "$dir/get-user" "$dir/sign-up" "$dir/update-records" 2>/dev/null | grep -q 'tessera_wire::dispatch::call_service'; then
+  echo "a function binary reaches the operation table (tessera_wire::dispatch::call_service)" >&2; failed=1
+fi
+if nm -C "$dir/get-user" 2>/dev/null | grep -qE 'aws_sdk_(ses|sns|lambda|s3)::'; then
+  echo "get-user links an AWS client its flags do not name" >&2; failed=1
+fi
 for b in "${bins[@]}"; do
   strip -o "target/function-sizes/$b" "$dir/$b"
   size=$(stat -c %s "target/function-sizes/$b")
