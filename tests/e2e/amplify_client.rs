@@ -8,32 +8,10 @@
 use crate::common::*;
 use aws_sdk_cognitoidentityprovider as cip;
 use serde_json::{json, Value};
-use std::path::PathBuf;
 
+/// Runs the Amplify script with one JSON argument and returns the JSON line it prints.
 async fn run_amplify(input: Value) -> Value {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("js");
-    assert!(
-        dir.join("node_modules/aws-amplify/package.json").is_file(),
-        "aws-amplify is not installed in {}: run `npm ci --prefix tests/js` (Node.js 18 or later) before the tests",
-        dir.display()
-    );
-    let script = dir.join("amplify-client.mjs");
-    let arg = input.to_string();
-    // The script ends itself after 60 s.
-    let out =
-        tokio::task::spawn_blocking(move || std::process::Command::new("node").arg(script).arg(arg).output())
-            .await
-            .expect("join")
-            .unwrap_or_else(|e| panic!("cannot run `node` ({e}): install Node.js 18 or later"));
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    let line = stdout.lines().rev().find(|l| l.starts_with('{')).unwrap_or_default();
-    serde_json::from_str(line).unwrap_or_else(|e| {
-        panic!(
-            "the node script printed no result ({e}), exit {:?}\nstdout: {stdout}\nstderr: {stderr}",
-            out.status
-        )
-    })
+    run_node("amplify-client.mjs", &["aws-amplify"], input).await
 }
 
 /// Signs in through Amplify and lives four (Amplify) hours; returns what the script reported.

@@ -455,3 +455,43 @@ pub async fn sync_client(
         .build();
     cs::Client::from_conf(conf)
 }
+
+/// Runs a node script of tests/js with one JSON argument and returns the last JSON line it
+/// prints. `packages` are the npm packages the script needs (checked first, so a missing
+/// `npm ci` says so). The scripts end themselves after 60 s, so the wait cannot hang a test.
+pub async fn run_node(script: &str, packages: &[&str], input: serde_json::Value) -> serde_json::Value {
+    let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("js");
+    for package in packages {
+        assert!(
+            dir.join("node_modules").join(package).join("package.json").is_file(),
+            "{package} is not installed in {}: run `npm ci --prefix tests/js` (Node.js 18 or later) before the tests",
+            dir.display()
+        );
+    }
+    let script = dir.join(script);
+    let arg = input.to_string();
+    let out = tokio::task::spawn_blocking(move || {
+        let mut cmd = std::process::Command::new("node");
+        cmd.arg(script).arg(arg);
+        // The scripts get what the test gives them, never the machine's AWS identity.
+        cmd.env("AWS_SDK_JS_SUPPRESS_MAINTENANCE_MODE_MESSAGE", "1");
+        for var in ["AWS_PROFILE", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"] {
+            cmd.env_remove(var);
+        }
+        cmd.output()
+    })
+    .await
+    .expect("join")
+    .unwrap_or_else(|e| {
+        panic!("cannot run `node` ({e}): install Node.js 18 or later and run `npm ci --prefix tests/js`")
+    });
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let line = stdout.lines().rev().find(|l| l.starts_with('{')).unwrap_or_default();
+    serde_json::from_str(line).unwrap_or_else(|e| {
+        panic!(
+            "the node script printed no result ({e}), exit {:?}\nstdout: {stdout}\nstderr: {stderr}",
+            out.status
+        )
+    })
+}

@@ -7,42 +7,10 @@
 use crate::common::*;
 use aws_sdk_cognitoidentityprovider as cip;
 use serde_json::{json, Value};
-use std::path::PathBuf;
-
-fn js_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("js")
-}
 
 /// Runs the node script with one JSON argument and returns the JSON line it prints.
 async fn run_js(input: Value) -> Value {
-    let dir = js_dir();
-    assert!(
-        dir.join("node_modules/amazon-cognito-identity-js/package.json").is_file(),
-        "amazon-cognito-identity-js is not installed in {}: run `npm ci --prefix tests/js` (Node.js 18 or \
-         later) before the tests",
-        dir.display()
-    );
-    let script = dir.join("cognito-client.mjs");
-    let arg = input.to_string();
-    // The script ends itself after 60 s, so a blocking wait cannot hang the test.
-    let out =
-        tokio::task::spawn_blocking(move || std::process::Command::new("node").arg(script).arg(arg).output())
-            .await
-            .expect("join")
-            .unwrap_or_else(|e| {
-                panic!(
-                    "cannot run `node` ({e}): install Node.js 18 or later and run `npm ci --prefix tests/js`"
-                )
-            });
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    let line = stdout.lines().rev().find(|l| l.starts_with('{')).unwrap_or_default();
-    serde_json::from_str(line).unwrap_or_else(|e| {
-        panic!(
-            "the node script printed no result ({e}), exit {:?}\nstdout: {stdout}\nstderr: {stderr}",
-            out.status
-        )
-    })
+    run_node("cognito-client.mjs", &["amazon-cognito-identity-js"], input).await
 }
 
 /// The script's input for a sign-in to `pool` through `client_id`.

@@ -11,52 +11,13 @@ use aws_sdk_cognitoidentity as ci;
 use base64::Engine;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 
 const AUTH_ROLE: &str = "arn:aws:iam::000000000000:role/tessera-js-authenticated";
 const UNAUTH_ROLE: &str = "arn:aws:iam::000000000000:role/tessera-js-unauthenticated";
 
-fn js_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("js")
-}
-
 /// Runs the node script with one JSON argument and returns the JSON line it prints.
 async fn run_js(input: Value) -> Value {
-    let dir = js_dir();
-    assert!(
-        dir.join("node_modules/amazon-cognito-js/package.json").is_file()
-            && dir.join("node_modules/aws-sdk/package.json").is_file(),
-        "amazon-cognito-js and aws-sdk are not installed in {}: run `npm ci --prefix tests/js` (Node.js 18 or \
-         later) before the tests",
-        dir.display()
-    );
-    let script = dir.join("sync-client.mjs");
-    let arg = input.to_string();
-    // The script ends itself after 60 s, so a blocking wait cannot hang the test.
-    let out = tokio::task::spawn_blocking(move || {
-        let mut cmd = std::process::Command::new("node");
-        cmd.arg(script).arg(arg);
-        // aws-sdk v2 prints an end-of-support notice on load; credentials come from the script.
-        cmd.env("AWS_SDK_JS_SUPPRESS_MAINTENANCE_MODE_MESSAGE", "1");
-        for var in ["AWS_PROFILE", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"] {
-            cmd.env_remove(var);
-        }
-        cmd.output()
-    })
-    .await
-    .expect("join")
-    .unwrap_or_else(|e| {
-        panic!("cannot run `node` ({e}): install Node.js 18 or later and run `npm ci --prefix tests/js`")
-    });
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    let line = stdout.lines().rev().find(|l| l.starts_with('{')).unwrap_or_default();
-    serde_json::from_str(line).unwrap_or_else(|e| {
-        panic!(
-            "the node script printed no result ({e}), exit {:?}\nstdout: {stdout}\nstderr: {stderr}",
-            out.status
-        )
-    })
+    run_node("sync-client.mjs", &["amazon-cognito-js", "aws-sdk"], input).await
 }
 
 fn claims(jwt: &str) -> Value {
