@@ -927,7 +927,8 @@ async fn a_cold_start_reads_its_secrets_from_secrets_manager_and_never_guesses_t
     };
 
     // Refused starts: no issuer (the old code derived it from Host/X-Forwarded-Host), an issuer
-    // that is not https, the admin secret in the environment, no origin secret or an unknown one.
+    // that is not https, the admin secret in the environment, no origin secret or an unknown one,
+    // a malformed account id.
     let refused = [
         (vec![("TESSERA_ISSUER_BASE", None)], "TESSERA_ISSUER_BASE is not set"),
         (vec![("TESSERA_ISSUER_BASE", Some(""))], "TESSERA_ISSUER_BASE is not set"),
@@ -937,6 +938,8 @@ async fn a_cold_start_reads_its_secrets_from_secrets_manager_and_never_guesses_t
             "never from the environment",
         ),
         (vec![("TESSERA_ORIGIN_SECRET_ARN", None)], "TESSERA_ORIGIN_SECRET_ARN is not set"),
+        (vec![("TESSERA_ACCOUNT_ID", Some("12345"))], "TESSERA_ACCOUNT_ID must be 12 digits"),
+        (vec![("TESSERA_ACCOUNT_ID", Some("12345678901x"))], "TESSERA_ACCOUNT_ID must be 12 digits"),
         (
             vec![(
                 "TESSERA_ORIGIN_SECRET_ARN",

@@ -373,9 +373,14 @@ pub async fn frontend_from(
         Some(messages) => messages(sdk, from.as_deref().unwrap_or_default()),
         None => Arc::new(NoMessenger),
     };
+    // A malformed account id would put broken ARNs in every answer: refuse to start instead.
+    let account_id = env_opt("TESSERA_ACCOUNT_ID").unwrap_or_else(|| "000000000000".into());
+    if !tessera_core::ids::is_account_id(&account_id) {
+        return Err(format!("TESSERA_ACCOUNT_ID must be 12 digits, not {account_id:?}").into());
+    }
     let config = ServiceConfig {
         region: sdk.region().map(|r| r.to_string()).unwrap_or_else(|| "us-east-1".into()),
-        account_id: env_opt("TESSERA_ACCOUNT_ID").unwrap_or_else(|| "000000000000".into()),
+        account_id,
         default_email_from: from,
         limits: limits_from(env_opt),
         sign_out_on_password_reset: env_opt("TESSERA_SIGN_OUT_ON_PASSWORD_RESET").as_deref() == Some("true"),
