@@ -7,52 +7,19 @@
 use crate::common::*;
 use crate::on_both_stores;
 use serde_json::{json, Value};
-use tessera_core::ports::{Clock, SystemClock};
 
 /// A SigV4-signed JSON call with the admin keys: the output, or "ErrorType: message".
 async fn call(env: &TestEnv, service: &str, op: &str, body: &Value) -> Result<Value, String> {
-    use aws_sigv4::http_request::{sign, SignableBody, SignableRequest, SigningSettings};
     let target = match service {
         "cognito-idp" => format!("AWSCognitoIdentityProviderService.{op}"),
         _ => format!("AWSCognitoIdentityService.{op}"),
     };
-    let body = body.to_string();
-    let host = env.url.trim_start_matches("http://").to_string();
-    let identity = aws_credential_types::Credentials::new(ADMIN_KEY, ADMIN_SECRET, None, None, "test").into();
-    let params = aws_sigv4::sign::v4::SigningParams::builder()
-        .identity(&identity)
-        .region("us-east-1")
-        .name(service)
-        .time(std::time::UNIX_EPOCH + std::time::Duration::from_millis(SystemClock.now_millis() as u64))
-        .settings(SigningSettings::default())
-        .build()
-        .unwrap()
-        .into();
-    let mut headers = vec![
-        ("host".to_string(), host.clone()),
-        ("content-type".to_string(), "application/x-amz-json-1.1".to_string()),
-        ("x-amz-target".to_string(), target),
-    ];
-    let request = SignableRequest::new(
-        "POST",
-        format!("http://{host}/"),
-        headers.iter().map(|(k, v)| (k.as_str(), v.as_str())),
-        SignableBody::Bytes(body.as_bytes()),
-    )
-    .unwrap();
-    let (instructions, _) = sign(request, &params).unwrap().into_parts();
-    for (k, v) in instructions.headers() {
-        headers.push((k.to_string(), v.to_string()));
-    }
-    let sent: Vec<(&str, &str)> =
-        headers.iter().filter(|(k, _)| k != "host").map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    let (status, _, bytes) = raw_http(&env.url, "POST", "/", &sent, body.as_bytes()).await;
-    let v: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+    let (status, answer) =
+        admin_signed_request(env, service, "POST", "/", Some(&target), &body.to_string()).await;
     if status == 200 {
-        return Ok(v);
+        return Ok(answer);
     }
-    let kind = v["__type"].as_str().unwrap_or_default().rsplit('#').next().unwrap_or_default().to_string();
-    let message = v["message"].as_str().or(v["Message"].as_str()).unwrap_or_default();
+    let (kind, message) = error_parts(&answer);
     Err(format!("{kind}: {message}"))
 }
 

@@ -4,8 +4,6 @@
 //! refused call.
 
 use crate::common::*;
-use serde_json::Value;
-use tessera_core::ports::{Clock, SystemClock};
 
 /// A SigV4-signed request with this exact body; (status, `__type`, message).
 async fn signed(
@@ -16,41 +14,8 @@ async fn signed(
     target: Option<&str>,
     body: &str,
 ) -> (u16, String, String) {
-    use aws_sigv4::http_request::{sign, SignableBody, SignableRequest, SigningSettings};
-    let host = env.url.trim_start_matches("http://").to_string();
-    let identity = aws_credential_types::Credentials::new(ADMIN_KEY, ADMIN_SECRET, None, None, "test").into();
-    let params = aws_sigv4::sign::v4::SigningParams::builder()
-        .identity(&identity)
-        .region("us-east-1")
-        .name(service)
-        .time(std::time::UNIX_EPOCH + std::time::Duration::from_millis(SystemClock.now_millis() as u64))
-        .settings(SigningSettings::default())
-        .build()
-        .unwrap()
-        .into();
-    let content_type =
-        if target.is_some() { "application/x-amz-json-1.1" } else { "application/json" }.to_string();
-    let mut headers = vec![("host".to_string(), host.clone()), ("content-type".to_string(), content_type)];
-    if let Some(t) = target {
-        headers.push(("x-amz-target".to_string(), t.to_string()));
-    }
-    let request = SignableRequest::new(
-        method,
-        format!("http://{host}{path_and_query}"),
-        headers.iter().map(|(k, v)| (k.as_str(), v.as_str())),
-        SignableBody::Bytes(body.as_bytes()),
-    )
-    .unwrap();
-    let (instructions, _) = sign(request, &params).unwrap().into_parts();
-    for (k, v) in instructions.headers() {
-        headers.push((k.to_string(), v.to_string()));
-    }
-    let sent: Vec<(&str, &str)> =
-        headers.iter().filter(|(k, _)| k != "host").map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    let (status, _, bytes) = raw_http(&env.url, method, path_and_query, &sent, body.as_bytes()).await;
-    let v: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-    let kind = v["__type"].as_str().unwrap_or_default().rsplit('#').next().unwrap_or_default().to_string();
-    let message = v["message"].as_str().or(v["Message"].as_str()).unwrap_or_default().to_string();
+    let (status, answer) = admin_signed_request(env, service, method, path_and_query, target, body).await;
+    let (kind, message) = error_parts(&answer);
     (status, kind, message)
 }
 
