@@ -864,7 +864,14 @@ async fn a_cold_start_reads_its_secrets_from_secrets_manager_and_never_guesses_t
         );
         return;
     };
-    let sdk = tessera_aws::config::loader(Some(&endpoint), "us-east-1").load().await;
+    // The SDK configuration the function binaries build (environment credentials, no default
+    // chain), pointed at moto.
+    let sdk = tessera_aws::config::function_sdk_config_from(|name| match name {
+        "AWS_ENDPOINT_URL" => Some(endpoint.clone()),
+        "AWS_REGION" => Some("us-east-1".to_string()),
+        _ => None,
+    })
+    .unwrap();
     let table = unique("tessera-coldstart-");
     tessera_aws::dynamo::create_table(&aws_sdk_dynamodb::Client::new(&sdk), &table).await.unwrap();
     let kms_key = aws_sdk_kms::Client::new(&sdk)

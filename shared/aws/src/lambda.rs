@@ -1,4 +1,4 @@
-//! The Lambda entry point: every function binary is `run_operation(<its Operation>)`, the
+//! The Lambda entry point: every function binary is `serve_operation(<its Operation>)`, the
 //! [`Operation`] tools/gen-functions.py writes for it in `functions/src/lib.rs`: the bound
 //! operation, its domain function named directly, and the AWS clients its flags ask for. So a
 //! binary reaches its own operation and clients only, not the table of every operation
@@ -12,7 +12,6 @@ use lambda_http::{service_fn, Body, Request, Response};
 pub use serde_json::Value;
 use std::collections::HashMap;
 use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 use subtle::ConstantTimeEq;
 use tessera_core::ports::{
@@ -39,11 +38,7 @@ pub struct Operation {
 pub type MessagesFn = fn(&aws_config::SdkConfig, &str) -> Arc<dyn Messenger>;
 pub type TriggersFn = fn(&aws_config::SdkConfig, Option<&str>) -> Arc<dyn FunctionInvoker>;
 pub type CredentialsFn = fn(&aws_config::SdkConfig, Option<&str>) -> Arc<dyn CredentialVendor>;
-pub type PushFn = for<'a> fn(
-    &'a aws_config::SdkConfig,
-    Option<&'a str>,
-    &'a str,
-) -> Pin<Box<dyn Future<Output = Arc<dyn PushNotifier>> + Send + 'a>>;
+pub type PushFn = fn(&aws_config::SdkConfig, Option<&str>) -> Arc<dyn PushNotifier>;
 pub type ImportsFn = fn(&aws_config::SdkConfig, String, String) -> Imports;
 
 /// The AWS clients a function builds besides DynamoDB, KMS and Secrets Manager (which every
@@ -103,20 +98,8 @@ pub mod clients {
     }
 
     /// SNS at `endpoint` (tests, emulators) or in the function's region.
-    pub fn push<'a>(
-        sdk: &'a aws_config::SdkConfig,
-        endpoint: Option<&'a str>,
-        region: &'a str,
-    ) -> Pin<Box<dyn Future<Output = Arc<dyn PushNotifier>> + Send + 'a>> {
-        Box::pin(async move {
-            let push: Arc<dyn PushNotifier> = match endpoint {
-                Some(endpoint) => {
-                    Arc::new(crate::push::SnsPushNotifier::connect(Some(endpoint), region).await)
-                }
-                None => Arc::new(crate::push::SnsPushNotifier::from_sdk_config(sdk)),
-            };
-            push
-        })
+    pub fn push(sdk: &aws_config::SdkConfig, endpoint: Option<&str>) -> Arc<dyn PushNotifier> {
+        Arc::new(crate::push::SnsPushNotifier::from_sdk_config(sdk, endpoint))
     }
 
     /// The import bucket and the import worker function.
@@ -288,7 +271,7 @@ async fn secret_string(client: &aws_sdk_secretsmanager::Client, arn: &str) -> Re
 
 /// Builds the front end from the function's environment (set by template.yaml).
 pub async fn frontend_from_env(needs_master_key: bool, clients: Clients) -> Result<Frontend, BoxError> {
-    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let sdk = crate::config::function_sdk_config()?;
     frontend_from(&sdk, env_opt, needs_master_key, clients).await
 }
 
@@ -297,7 +280,7 @@ pub async fn http_function_from_env(
     needs_master_key: bool,
     clients: Clients,
 ) -> Result<HttpFunction, BoxError> {
-    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let sdk = crate::config::function_sdk_config()?;
     http_function_from(&sdk, env_opt, needs_master_key, clients).await
 }
 
@@ -400,7 +383,7 @@ pub async fn frontend_from(
     // TESSERA_SNS_ENDPOINT when set (tests, emulators), else AWS SNS in the function's region.
     if let Some(push) = clients.push {
         let endpoint = env_opt("TESSERA_SNS_ENDPOINT");
-        service.set_push(push(sdk, endpoint.as_deref(), &service.config.region).await);
+        service.set_push(push(sdk, endpoint.as_deref()));
     }
     // Only the import functions get the bucket and the worker's name (operations.txt `imports`).
     if let (Some(imports), Some(bucket), Some(worker)) =
@@ -448,6 +431,29 @@ fn init_tracing() {
 
 /// Serves one Cognito operation behind API Gateway (HTTP API, payload 2.0); a request naming
 /// any other operation is refused.
+/// The `main` of a function binary: a non-async call, so that the binary instantiates nothing.
+/// rustc shares no generic code between crates in a release build, so an `async fn main` in each
+/// binary would compile its operation's whole async call graph again (12-25 s per binary, 118
+/// times); built here, it is compiled once (docs/deploy.md, "Build").
+pub fn serve_operation(operation: Operation) -> Result<(), BoxError> {
+    block_on(run_operation(operation))
+}
+
+/// [`run_well_known`] for a binary's `main` (see [`serve_operation`]).
+pub fn serve_well_known(clients: Clients) -> Result<(), BoxError> {
+    block_on(run_well_known(clients))
+}
+
+/// [`run_import_worker`] for a binary's `main` (see [`serve_operation`]).
+pub fn serve_import_worker(clients: Clients) -> Result<(), BoxError> {
+    block_on(run_import_worker(clients))
+}
+
+/// The runtime `#[tokio::main]` builds.
+fn block_on(main: impl Future<Output = Result<(), BoxError>>) -> Result<(), BoxError> {
+    tokio::runtime::Builder::new_multi_thread().enable_all().build()?.block_on(main)
+}
+
 pub async fn run_operation(operation: Operation) -> Result<(), BoxError> {
     init_tracing();
     let function = cold_start(http_function_from_env(true, operation.clients).await)?;

@@ -27,9 +27,14 @@ impl SnsPushNotifier {
         SnsPushNotifier::new(aws_sdk_sns::Client::new(&loader.load().await))
     }
 
-    /// From an already loaded SDK configuration (the Lambda functions' own).
-    pub fn from_sdk_config(sdk: &aws_config::SdkConfig) -> SnsPushNotifier {
-        SnsPushNotifier::new(aws_sdk_sns::Client::new(sdk))
+    /// From an already loaded SDK configuration (the Lambda functions' own), at `endpoint` when
+    /// given (tests, emulators).
+    pub fn from_sdk_config(sdk: &aws_config::SdkConfig, endpoint: Option<&str>) -> SnsPushNotifier {
+        let mut config = aws_sdk_sns::config::Builder::from(sdk);
+        if let Some(ep) = endpoint {
+            config = config.endpoint_url(ep);
+        }
+        SnsPushNotifier::new(aws_sdk_sns::Client::from_conf(config.build()))
     }
 
     /// An endpoint SNS already holds for the token with other attributes: enabled again

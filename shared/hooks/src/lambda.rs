@@ -92,6 +92,32 @@ pub fn sync_trigger_event(cfg: &SyncConfig, payload: Value) -> Result<CognitoEve
     logged("sync-trigger", sync::apply(cfg, event))
 }
 
+/// The `main` of a bundled trigger binary: non-async, so the binary instantiates nothing (see
+/// `tessera_aws::lambda::serve_operation`).
+pub fn serve_pre_signup() -> Result<(), BoxError> {
+    block_on(run_pre_signup())
+}
+
+/// [`run_custom_message`] for a binary's `main`.
+pub fn serve_custom_message() -> Result<(), BoxError> {
+    block_on(run_custom_message())
+}
+
+/// [`run_user_migration`] for a binary's `main`.
+pub fn serve_user_migration() -> Result<(), BoxError> {
+    block_on(run_user_migration())
+}
+
+/// [`run_sync_trigger`] for a binary's `main`.
+pub fn serve_sync_trigger() -> Result<(), BoxError> {
+    block_on(run_sync_trigger())
+}
+
+/// The runtime `#[tokio::main]` builds.
+fn block_on(main: impl std::future::Future<Output = Result<(), BoxError>>) -> Result<(), BoxError> {
+    tokio::runtime::Builder::new_multi_thread().enable_all().build()?.block_on(main)
+}
+
 /// `pre-signup`: configured by `TESSERA_PRE_SIGNUP_*` (see [`PreSignUpConfig::from_vars`]).
 pub async fn run_pre_signup() -> Result<(), BoxError> {
     init_tracing();
