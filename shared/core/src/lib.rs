@@ -17,6 +17,7 @@ pub mod schema;
 pub mod service;
 pub mod srp;
 pub mod store;
+pub mod sync;
 pub mod tokens;
 pub mod triggers;
 pub mod user_index;

@@ -6,7 +6,7 @@ use crate::{CallContext, Caller};
 
 /// The kinds of caller an operation accepts, as the Sync API reference lists them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SyncAccess {
+pub(super) enum SyncAccess {
     /// Datasets, records, identity usage: the identity itself or the developer.
     IdentityOrAdmin,
     /// RegisterDevice, SubscribeToDataset, UnsubscribeFromDataset.
@@ -18,7 +18,7 @@ pub enum SyncAccess {
 /// Checks the caller against the operation's rule and the path's pool and identity (`None`
 /// for pool-level operations). A caller of the wrong kind, or an identity touching another
 /// identity's data, gets NotAuthorizedException (HTTP 403 in Sync).
-pub fn authorize(
+pub(super) fn authorize(
     ctx: &CallContext,
     access: SyncAccess,
     identity_pool_id: &str,

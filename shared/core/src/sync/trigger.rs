@@ -14,19 +14,19 @@ use std::time::Duration;
 
 /// Cognito waits 5 seconds for the function (this cannot be raised) and does not retry within
 /// the request: the client retries the sync.
-pub const TIMEOUT: Duration = crate::triggers::ATTEMPT_TIMEOUT;
+const TIMEOUT: Duration = crate::triggers::ATTEMPT_TIMEOUT;
 
 /// The event fields a function may not change (only `datasetRecords` is writable).
 const READ_ONLY: [&str; 6] =
     ["version", "eventType", "region", "identityPoolId", "identityId", "datasetName"];
 
 /// Longest record key and value the Sync API accepts (in characters).
-pub const MAX_KEY_CHARS: usize = 1024;
-pub const MAX_VALUE_CHARS: usize = 1_048_575;
+pub(super) const MAX_KEY_CHARS: usize = 1024;
+pub(super) const MAX_VALUE_CHARS: usize = 1_048_575;
 
 /// Which dataset the event is about.
 #[derive(Debug, Clone, Copy)]
-pub struct EventScope<'a> {
+pub(super) struct EventScope<'a> {
     pub region: &'a str,
     pub identity_pool_id: &'a str,
     pub identity_id: &'a str,
@@ -35,7 +35,7 @@ pub struct EventScope<'a> {
 
 /// One entry of `datasetRecords`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct EventRecord {
+pub(super) struct EventRecord {
     /// The value stored now; `None` for a key with no live value (omitted from the entry).
     pub old_value: Option<String>,
     /// The value after the user's change; `None` for a removal.
@@ -46,7 +46,7 @@ pub struct EventRecord {
 
 /// The event, exactly as spec D §3.4 gives it: `version` the number 2, `datasetRecords` an
 /// object keyed by record key.
-pub fn event(scope: &EventScope<'_>, records: &BTreeMap<String, EventRecord>) -> Value {
+pub(super) fn event(scope: &EventScope<'_>, records: &BTreeMap<String, EventRecord>) -> Value {
     let mut out = Map::new();
     for (key, r) in records {
         let mut entry = Map::new();
@@ -70,7 +70,7 @@ pub fn event(scope: &EventScope<'_>, records: &BTreeMap<String, EventRecord>) ->
 
 /// What the function decided for each key it returned: `Some(value)` to store it, `None` to
 /// delete it. Keys it left out are not in the map: their change is ignored.
-pub type Decisions = BTreeMap<String, Option<String>>;
+pub(super) type Decisions = BTreeMap<String, Option<String>>;
 
 fn bad_output(why: impl std::fmt::Display) -> Error {
     Error::InvalidLambdaFunctionOutputException(format!(
@@ -81,7 +81,7 @@ fn bad_output(why: impl std::fmt::Display) -> Error {
 /// Reads the function's answer to `event` (spec D §3.5): the read-only fields must come back
 /// unchanged; each returned record is a replace (`op: "replace"` with a string `newValue`) or
 /// a removal (`op: "remove"`, or a null `newValue`).
-pub fn read_answer(event: &Value, answer: &Value) -> Result<Decisions> {
+pub(super) fn read_answer(event: &Value, answer: &Value) -> Result<Decisions> {
     let Some(answer) = answer.as_object() else { return Err(bad_output("not a JSON object")) };
     for field in READ_ONLY {
         if answer.get(field) != event.get(field) {
@@ -131,7 +131,7 @@ pub fn read_answer(event: &Value, answer: &Value) -> Result<Decisions> {
 /// Invokes the function once with `event` and answers what it returned. A function error or
 /// unusable answer is InvalidLambdaFunctionOutputException; throttling (or a Lambda fault worth
 /// retrying) is LambdaThrottledException, which tells the client to retry the sync.
-pub async fn invoke(svc: &Service, function_arn: &str, event: &Value) -> Result<Value> {
+pub(super) async fn invoke(svc: &Service, function_arn: &str, event: &Value) -> Result<Value> {
     let Some(invoker) = svc.invoker() else {
         return Err(Error::InvalidLambdaFunctionOutputException(format!(
             "The SyncTrigger function could not be invoked: this deployment has no Lambda endpoint to invoke {function_arn}."
