@@ -5,8 +5,7 @@
 pub mod attributes;
 pub mod error;
 pub mod html;
-pub mod identity_credentials;
-pub mod identity_tokens;
+pub mod identity;
 pub mod ids;
 pub mod lockout;
 pub mod model;
@@ -23,4 +22,6 @@ pub mod triggers;
 pub mod user_index;
 
 pub use error::{Error, Result};
+// Shim until the callers switch (issue 16).
+pub use identity::{credentials as identity_credentials, tokens as identity_tokens};
 pub use service::{CallContext, Caller, Limits, Service, ServiceConfig};

@@ -8,16 +8,16 @@ use serde_json::Value;
 use std::collections::BTreeMap;
 
 /// Keys of the pool's `Roles` map.
-pub const AUTHENTICATED: &str = "authenticated";
-pub const UNAUTHENTICATED: &str = "unauthenticated";
+pub(super) const AUTHENTICATED: &str = "authenticated";
+pub(super) const UNAUTHENTICATED: &str = "unauthenticated";
 
 /// Most rules one provider's mapping may hold (Cognito's documented limit; the model allows 400).
-pub const MAX_RULES: usize = 25;
+pub(super) const MAX_RULES: usize = 25;
 
 /// `RoleMapping`, as the model shapes it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
-pub struct RoleMapping {
+pub(super) struct RoleMapping {
     #[serde(rename = "Type")]
     pub mapping_type: MappingType,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -27,26 +27,26 @@ pub struct RoleMapping {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum MappingType {
+pub(super) enum MappingType {
     Token,
     Rules,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum AmbiguousRoleResolution {
+pub(super) enum AmbiguousRoleResolution {
     AuthenticatedRole,
     Deny,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
-pub struct RulesConfiguration {
+pub(super) struct RulesConfiguration {
     pub rules: Vec<MappingRule>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
-pub struct MappingRule {
+pub(super) struct MappingRule {
     pub claim: String,
     pub match_type: MatchType,
     pub value: String,
@@ -55,7 +55,7 @@ pub struct MappingRule {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum MatchType {
+pub(super) enum MatchType {
     Equals,
     Contains,
     StartsWith,
@@ -63,21 +63,21 @@ pub enum MatchType {
 }
 
 /// The error Cognito answers when a pool has no role for the identity.
-pub fn no_role() -> Error {
+fn no_role() -> Error {
     Error::InvalidIdentityPoolConfigurationException(
         "Invalid identity pool configuration. Check assigned IAM roles for this pool.".into(),
     )
 }
 
 /// The unauthenticated role of the pool.
-pub fn unauthenticated_role(roles: &BTreeMap<String, String>) -> Result<String> {
+pub(super) fn unauthenticated_role(roles: &BTreeMap<String, String>) -> Result<String> {
     roles.get(UNAUTHENTICATED).cloned().ok_or_else(no_role)
 }
 
 /// The role of an authenticated identity. `mapping` is the pool's RoleMapping for the login's
 /// provider key (`{ProviderName}:{ClientId}` for user pools), `mapping_key` that key (for the
 /// denial message), `claims` the login token's verified claims.
-pub fn authenticated_role(
+pub(super) fn authenticated_role(
     roles: &BTreeMap<String, String>,
     mapping: Option<&RoleMapping>,
     mapping_key: &str,
@@ -136,7 +136,7 @@ fn rules_role(mapping: &RoleMapping, claims: &Value, custom_role_arn: Option<&st
 /// Case-sensitive comparison of a claim with a rule's value. A claim holding a list (such as
 /// `cognito:groups`) matches when any element does, except NotEqual, which needs all to differ.
 /// NotEqual on a missing claim is not evaluated (no match).
-pub fn rule_matches(rule: &MappingRule, claims: &Value) -> bool {
+fn rule_matches(rule: &MappingRule, claims: &Value) -> bool {
     let Some(claim) = claims.get(&rule.claim).filter(|v| !v.is_null()) else { return false };
     let values = claim_values(Some(claim));
     let want = rule.value.as_str();

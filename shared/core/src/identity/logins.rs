@@ -8,7 +8,8 @@
 //! be configured but their tokens are refused with a clear error: this version cannot verify
 //! them.
 
-use super::identity_pools::{oidc_provider_name, CognitoIdentityProvider, IdentityPool};
+use super::pool::{oidc_provider_name, CognitoIdentityProvider, IdentityPool};
+use super::tokens::{verify_open_id_token, DEVELOPER_PROVIDER_CLAIM};
 use crate::error::{Error, Result};
 use crate::model::{keys, User, UserPool};
 use crate::service::Service;
@@ -18,11 +19,11 @@ use base64::Engine;
 use serde_json::{Map, Value};
 
 /// The Logins key of the developer flow's token, as AWS SDKs send it.
-pub const AWS_IDENTITY_TOKEN_KEY: &str = "cognito-identity.amazonaws.com";
+const AWS_IDENTITY_TOKEN_KEY: &str = "cognito-identity.amazonaws.com";
 
 /// A login whose token checked out: who the provider says the user is.
 #[derive(Debug, Clone, PartialEq)]
-pub struct VerifiedLogin {
+pub(super) struct VerifiedLogin {
     /// The provider name: the Logins key (the developer provider name for developer users).
     pub provider: String,
     /// The provider's id for the user: a user pool's `sub`, a developer user identifier.
@@ -35,7 +36,7 @@ pub struct VerifiedLogin {
 
 /// Whether a Logins key names the identity service's own tokens: AWS's name, or this
 /// deployment's identity issuer without its scheme.
-pub fn is_identity_token_key(ctx: &CallContext, key: &str) -> bool {
+pub(super) fn is_identity_token_key(ctx: &CallContext, key: &str) -> bool {
     key == AWS_IDENTITY_TOKEN_KEY || key == without_scheme(&ctx.identity_issuer())
 }
 
@@ -53,7 +54,7 @@ fn unsupported_provider() -> Error {
 
 /// Checks every login of a public operation. The developer provider is never accepted here:
 /// its users are vouched for only by a signed GetOpenIdTokenForDeveloperIdentity.
-pub async fn verify_public_logins(
+pub(super) async fn verify_public_logins(
     svc: &Service,
     ctx: &CallContext,
     pool: &IdentityPool,
@@ -190,7 +191,7 @@ async fn check_session(svc: &Service, pool: &UserPool, claims: &Value, sub: &str
     let revoked = || invalid_token("Token has been revoked.");
     let origin_jti = claims.get("origin_jti").and_then(Value::as_str).ok_or_else(revoked)?;
     let (origin, _) = svc
-        .get_json::<super::auth::Origin>(&keys::origin(origin_jti), keys::ORIGIN_SK)
+        .get_json::<crate::ops::auth::Origin>(&keys::origin(origin_jti), keys::ORIGIN_SK)
         .await?
         .ok_or_else(revoked)?;
     if origin.created_ms <= user.signed_out_at_ms || origin.sub != user.sub {
@@ -201,7 +202,7 @@ async fn check_session(svc: &Service, pool: &UserPool, claims: &Value, sub: &str
 
 /// The developer flow's token (GetOpenIdTokenForDeveloperIdentity): this service's own token,
 /// for this identity pool, naming the pool's developer provider. Answers its claims.
-pub async fn verify_identity_token(
+pub(super) async fn verify_identity_token(
     svc: &Service,
     ctx: &CallContext,
     pool: &IdentityPool,
@@ -213,22 +214,20 @@ pub async fn verify_identity_token(
     };
     let unverified = unverified_claims(token)
         .ok_or_else(|| invalid_token("Not a valid OpenId Connect identity token."))?;
-    let claims =
-        crate::identity_tokens::verify_open_id_token(svc, ctx, token).await?.ok_or_else(
-            || match unverified.get("exp").and_then(Value::as_i64) {
-                Some(exp) if exp <= svc.now_secs() => {
-                    invalid_token(&format!("Token expired: {} >= {exp}", svc.now_secs()))
-                }
-                _ => invalid_token("Couldn't verify signed token."),
-            },
-        )?;
+    let claims = verify_open_id_token(svc, ctx, token).await?.ok_or_else(|| {
+        match unverified.get("exp").and_then(Value::as_i64) {
+            Some(exp) if exp <= svc.now_secs() => {
+                invalid_token(&format!("Token expired: {} >= {exp}", svc.now_secs()))
+            }
+            _ => invalid_token("Couldn't verify signed token."),
+        }
+    })?;
     if claims.get("aud").and_then(Value::as_str) != Some(pool.identity_pool_id.as_str()) {
         return Err(invalid_token("Incorrect token audience."));
     }
     // A GetOpenIdToken token is signed by the same key, but vouches for no login: only a token
     // GetOpenIdTokenForDeveloperIdentity made for this pool's developer provider counts.
-    if claims.get(crate::identity_tokens::DEVELOPER_PROVIDER_CLAIM).and_then(Value::as_str) != Some(developer)
-    {
+    if claims.get(DEVELOPER_PROVIDER_CLAIM).and_then(Value::as_str) != Some(developer) {
         return Err(unsupported_provider());
     }
     Ok(claims)

@@ -20,7 +20,7 @@ const KEY_PK: &str = "IDENTITYSERVICE";
 const KEY_SK: &str = "SIGNINGKEY";
 
 /// How long credentials from GetCredentialsForIdentity last (spec D §1.5: one hour).
-pub const CREDENTIALS_SECS: i64 = 3600;
+const CREDENTIALS_SECS: i64 = 3600;
 /// The token handed to STS only has to outlive the call.
 const STS_TOKEN_SECS: i64 = 600;
 /// The session name Cognito uses for the role sessions it opens.
@@ -56,7 +56,7 @@ async fn signing_key(svc: &Service) -> Result<Arc<SigningKey>> {
 /// that vouched for the user. GetCredentialsForIdentity accepts a token under the
 /// `cognito-identity.amazonaws.com` key only when it names the pool's developer provider, so
 /// a token handed out by GetOpenIdToken (the basic flow) never stands in for a login.
-pub const DEVELOPER_PROVIDER_CLAIM: &str = "developer_provider";
+pub(super) const DEVELOPER_PROVIDER_CLAIM: &str = "developer_provider";
 
 /// A signed OpenID token for `identity_id` of `identity_pool_id`, valid `lifetime_secs`.
 pub async fn open_id_token(
@@ -72,7 +72,7 @@ pub async fn open_id_token(
 
 /// GetOpenIdTokenForDeveloperIdentity's token: [`open_id_token`] plus the
 /// [`DEVELOPER_PROVIDER_CLAIM`] naming `developer_provider`.
-pub async fn developer_open_id_token(
+pub(super) async fn developer_open_id_token(
     svc: &Service,
     ctx: &CallContext,
     identity_pool_id: &str,
@@ -151,7 +151,7 @@ pub fn openid_configuration(ctx: &CallContext) -> Value {
 /// Cognito Sync, Comprehend, DynamoDB, Kinesis Data Firehose, Kinesis Data Streams, GameLift,
 /// IoT, KMS, Lambda, Lex, Machine Learning, Mobile Analytics, Pinpoint, Polly, Rekognition,
 /// Sumerian, S3, SimpleDB, SES, SNS, SQS, Transcribe, Translate.
-pub const UNAUTHENTICATED_SERVICES: [&str; 27] = [
+const UNAUTHENTICATED_SERVICES: [&str; 27] = [
     "appsync",
     "cloudwatch",
     "logs",
@@ -183,7 +183,7 @@ pub const UNAUTHENTICATED_SERVICES: [&str; 27] = [
 
 /// The session policy on guests' credentials: the role's permissions, but only on the services
 /// above (an action elsewhere is denied even if the unauthenticated role allows it).
-pub fn unauthenticated_scope_down() -> String {
+fn unauthenticated_scope_down() -> String {
     let actions: Vec<String> = UNAUTHENTICATED_SERVICES.iter().map(|s| format!("{s}:*")).collect();
     json!({
         "Version": "2012-10-17",
@@ -206,7 +206,7 @@ pub async fn credentials_for_role(
 ) -> Result<AwsCredentials> {
     let vendor = svc.credential_vendor()?.clone();
     let token = open_id_token(svc, ctx, identity_pool_id, identity_id, amr, STS_TOKEN_SECS).await?;
-    let guest = amr.iter().any(|a| a == crate::ops::identity_roles::UNAUTHENTICATED);
+    let guest = amr.iter().any(|a| a == super::roles::UNAUTHENTICATED);
     let session_policy = guest.then(unauthenticated_scope_down);
     let credentials = vendor
         .assume_role_with_web_identity(
@@ -229,7 +229,7 @@ pub async fn credentials_for_role(
                 Error::ExternalServiceException("The credentials service (STS) could not be reached.".into())
             }
         })?;
-    crate::identity_credentials::remember(svc, identity_pool_id, identity_id, &credentials).await?;
+    super::credentials::remember(svc, identity_pool_id, identity_id, &credentials).await?;
     Ok(credentials)
 }
 
