@@ -1,7 +1,7 @@
 //! GetOpenIdTokenForDeveloperIdentity, LookupDeveloperIdentity, MergeDeveloperIdentities,
-//! UnlinkDeveloperIdentity: developer-authenticated identities, whose users the
-//! developer vouches for with its own credentials. The developer operations keep the identity
-//! they name when logins merge.
+//! UnlinkDeveloperIdentity: developer-authenticated identities, whose users the developer vouches
+//! for with its own credentials. The developer operations keep the identity they name when logins
+//! merge.
 
 use super::errors::identity_not_found;
 use super::input::{logins_of, max_results};

@@ -1,6 +1,5 @@
 //! GetId, GetOpenIdToken, GetCredentialsForIdentity, UnlinkIdentity, DescribeIdentity,
-//! ListIdentities, DeleteIdentities: the operations on identities that name
-//! no developer provider.
+//! ListIdentities, DeleteIdentities: the operations on identities that name no developer provider.
 
 use super::errors::{forbidden, identity_not_found, logins_dont_match, raced, unauthenticated_not_supported};
 use super::input::{logins_of, max_results};

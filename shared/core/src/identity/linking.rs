@@ -1,9 +1,9 @@
-//! Linking logins to identities, and merging identities: logins nobody holds link
-//! to the identity; logins that other identities hold merge those identities into one survivor,
-//! which then holds every login; the others are disabled and remember the survivor. In the public
-//! operations the survivor is an identity that already held a presented login (the oldest, if
-//! several) other than the one the caller named; the developer operations keep the identity they
-//! name. One login per public provider per identity; at most 20 logins in all.
+//! Linking logins to identities, and merging identities: logins nobody holds link to the identity;
+//! logins that other identities hold merge those identities into one survivor, which then holds
+//! every login; the others are disabled and remember the survivor. In the public operations the
+//! survivor is an identity that already held a presented login (the oldest, if several) other than
+//! the one the caller named; the developer operations keep the identity they name. One login per
+//! public provider per identity; at most 20 logins in all.
 //!
 //! [`plan_link`] makes those decisions from what was read; [`try_link`] reads, then writes the
 //! plan in one transaction.

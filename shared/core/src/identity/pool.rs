@@ -1,6 +1,6 @@
-//! The identity pool record: the pool item (`IDPOOL#id`, the model's IdentityPool shape
-//! plus Roles and RoleMappings) and its entry in the listing partition (`IDPOOLS`, sk = id, holding
-//! the name so a page is one query), always written together.
+//! The identity pool record: the pool item (`IDPOOL#id`, the model's IdentityPool shape plus Roles
+//! and RoleMappings) and its entry in the listing partition (`IDPOOLS`, sk = id, holding the name
+//! so a page is one query), always written together.
 
 use super::roles::RoleMapping;
 use crate::error::{Error, Result};

@@ -1,9 +1,9 @@
-//! The identity records: the identity (`IDENTITY#pool#id`: its linked logins,
-//! dates, and when merged away, disabled with the id it merged into), its listing entry
-//! (`IDENTITIES#pool`, sk = id), an index entry naming its pool (the public operations name only
-//! the identity), and one item per linked login (`IDLOGIN#pool#provider#userId` → identity id). A
-//! login item is created with `Cond::NotExists`, so a login links to one identity only; every change
-//! to an identity's logins writes the identity and the login items in one transaction.
+//! The identity records: the identity (`IDENTITY#pool#id`: its linked logins, dates, and when
+//! merged away, disabled with the id it merged into), its listing entry (`IDENTITIES#pool`, sk =
+//! id), an index entry naming its pool (the public operations name only the identity), and one item
+//! per linked login (`IDLOGIN#pool#provider#userId` → identity id). A login item is created with
+//! `Cond::NotExists`, so a login links to one identity only; every change to an identity's logins
+//! writes the identity and the login items in one transaction.
 
 use super::errors::identity_not_found;
 use super::pool::IdentityPool;

@@ -1,6 +1,6 @@
-//! Which identity a token or credentials are for (GetOpenIdToken, GetCredentialsForIdentity):
-//! the identity the caller names, after the call's logins were verified and linked,
-//! or, in the developer flow's second step, the identity its own token vouches for.
+//! Which identity a token or credentials are for (GetOpenIdToken, GetCredentialsForIdentity): the
+//! identity the caller names, after the call's logins were verified and linked, or, in the
+//! developer flow's second step, the identity its own token vouches for.
 
 use super::errors::{forbidden, identity_not_found, logins_dont_match, unauthenticated_not_supported};
 use super::input::logins_of;

@@ -1,6 +1,6 @@
-//! What the identity operations call when identities go or merge: an identity's
-//! or a whole pool's Sync data deleted, and a merged identity's datasets and push devices moved
-//! to the identity it merged into.
+//! What the identity operations call when identities go or merge: an identity's or a whole pool's
+//! Sync data deleted, and a merged identity's datasets and push devices moved to the identity it
+//! merged into.
 
 use super::engine::commit::{busy, chunks, head_write};
 use super::engine::counters::{dataset_count_write, transact_with_usage, Committed};

@@ -1,7 +1,6 @@
-//! GetIdentityPoolConfiguration, SetIdentityPoolConfiguration, GetCognitoEvents,
-//! SetCognitoEvents, BulkPublish, GetBulkPublishDetails: the pool's push
-//! sync settings and SyncTrigger; Cognito Streams are not supported, so BulkPublish and
-//! GetBulkPublishDetails answer that.
+//! GetIdentityPoolConfiguration, SetIdentityPoolConfiguration, GetCognitoEvents, SetCognitoEvents,
+//! BulkPublish, GetBulkPublishDetails: the pool's push sync settings and SyncTrigger; Cognito
+//! Streams are not supported, so BulkPublish and GetBulkPublishDetails answer that.
 
 use super::access::{authorize, SyncAccess};
 use super::settings::{

@@ -1,5 +1,5 @@
-//! RegisterDevice, SubscribeToDataset, UnsubscribeFromDataset: an identity's push
-//! devices and the datasets each follows.
+//! RegisterDevice, SubscribeToDataset, UnsubscribeFromDataset: an identity's push devices and the
+//! datasets each follows.
 
 use super::access::{authorize, SyncAccess};
 use super::engine::read::require_dataset;

@@ -1,5 +1,5 @@
-//! The silent push after a dataset changes: every device subscribed to the
-//! dataset but the one that made the change gets a push telling it to sync.
+//! The silent push after a dataset changes: every device subscribed to the dataset but the one that
+//! made the change gets a push telling it to sync.
 
 use super::push::{load_device, partition_items, push_keys, Subscription};
 use super::settings::load_config;

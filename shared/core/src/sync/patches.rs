@@ -1,6 +1,6 @@
-//! The record patches of UpdateRecords: read and checked, tested against the
-//! stored records, resolved with the SyncTrigger's answer, and sized against the dataset
-//! limits. Pure: UpdateRecords brings the records it read.
+//! The record patches of UpdateRecords: read and checked, tested against the stored records,
+//! resolved with the SyncTrigger's answer, and sized against the dataset limits. Pure:
+//! UpdateRecords brings the records it read.
 
 use super::engine::model::{record_size, RecordState};
 use super::trigger::{Decisions, EventRecord, MAX_KEY_CHARS, MAX_VALUE_CHARS};

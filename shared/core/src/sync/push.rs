@@ -1,10 +1,9 @@
-//! Push devices and their dataset subscriptions, as stored. An identity's push
-//! devices and their subscriptions share one partition (`SYNCDEV#pool#identity`):
-//! `DEVICE#{deviceId}` items and `SUB#{dataset}#{deviceId}` items, so a dataset's subscribers are
-//! one prefix query and an identity's whole push state is one partition to delete or move. Device
-//! ids are derived from (pool, identity, platform, token), so registering the same token again
-//! answers the same id, and a merge lands a device on the id the surviving identity would register
-//! it under.
+//! Push devices and their dataset subscriptions, as stored. An identity's push devices and their
+//! subscriptions share one partition (`SYNCDEV#pool#identity`): `DEVICE#{deviceId}` items and
+//! `SUB#{dataset}#{deviceId}` items, so a dataset's subscribers are one prefix query and an
+//! identity's whole push state is one partition to delete or move. Device ids are derived from
+//! (pool, identity, platform, token), so registering the same token again answers the same id, and
+//! a merge lands a device on the id the surviving identity would register it under.
 
 use crate::error::Result;
 use crate::service::Service;

@@ -1,6 +1,6 @@
-//! ListRecords and UpdateRecords: a sync session reads the records changed
-//! since the client's last sync, then writes the client's patches, after the pool's SyncTrigger
-//! (when there is one) had its say, and pushes the change to the identity's other devices.
+//! ListRecords and UpdateRecords: a sync session reads the records changed since the client's last
+//! sync, then writes the client's patches, after the pool's SyncTrigger (when there is one) had its
+//! say, and pushes the change to the identity's other devices.
 
 use super::engine::backoff::{Backoff, RACE_BUDGET};
 use super::engine::commit::{commit, ClaimWaits, Outcome};

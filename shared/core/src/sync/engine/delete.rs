@@ -1,5 +1,5 @@
-//! Deleting a dataset: its head stays as a marker of the count it was deleted at,
-//! and its records are purged.
+//! Deleting a dataset: its head stays as a marker of the count it was deleted at, and its records
+//! are purged.
 
 use super::backoff::Backoff;
 use super::commit::{busy, head_write, purge, ClaimWaits};
