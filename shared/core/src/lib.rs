@@ -20,6 +20,7 @@ pub mod store;
 pub mod tokens;
 pub mod triggers;
 pub mod user_index;
+pub mod user_pool;
 
 pub use error::{Error, Result};
 pub use service::{CallContext, Caller, Limits, Service, ServiceConfig};

@@ -9,11 +9,13 @@ use super::lifecycle_triggers::Migration;
 use super::mfa::MfaNeed;
 use super::token_generation::{self, Claims, Occasion, TokenRequest, TokenSource, USER_API_SCOPE};
 use crate::error::{Error, Result};
-use crate::lockout::Backoff;
 use crate::model::{keys, AppClient, PasswordState, User, UserPool, UserStatus};
 use crate::service::{check_secret_hash, CallContext, Input, Service};
 use crate::store::{Cond, Item, StoreError, Write};
 use crate::triggers::Caller;
+use crate::user_pool::access::authorize_access_token;
+use crate::user_pool::lockout::clear_failed_sign_ins;
+use crate::user_pool::lockout::record_sign_in_attempt;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use serde::{Deserialize, Serialize};
@@ -276,42 +278,6 @@ fn custom_gate(facts: UserFacts) -> Option<Step> {
     }
 }
 
-/// Failed sign-ins allowed before temporary lockouts begin.
-pub const LOCKOUT_FREE_FAILURES: u32 = 5;
-/// The longest temporary lockout.
-pub const LOCKOUT_MAX_SECS: i64 = 900;
-/// The quiet time (after the last failure and its lockout) after which the count starts over.
-/// Cognito forgets after 15 minutes; then eleven guesses and a wait beat the lockouts (about
-/// 27,700 guesses a month against one account). A day makes the 15-minute pace the best an
-/// attacker can do (about 2,900 a month), and costs a user who mistypes nothing: a successful
-/// sign-in clears the count.
-pub const LOCKOUT_FORGET_SECS: i64 = 86_400;
-
-/// The password (and MFA code) schedule: from the fifth consecutive failure on, a lockout of
-/// 1 s, doubling with each further failure, at most [`LOCKOUT_MAX_SECS`]; forgotten after
-/// [`LOCKOUT_FORGET_SECS`] without a failure.
-pub const SIGN_IN_BACKOFF: Backoff = Backoff {
-    free_failures: LOCKOUT_FREE_FAILURES,
-    max_lockout_secs: LOCKOUT_MAX_SECS,
-    forget_after_secs: LOCKOUT_FORGET_SECS,
-};
-
-/// The counters after a wrong password at `now_ms` ([`SIGN_IN_BACKOFF`]).
-pub fn after_failed_sign_in(state: &PasswordState, now_ms: i64) -> PasswordState {
-    let (failed, locked) = SIGN_IN_BACKOFF.after_failure(
-        state.failed_sign_ins,
-        state.last_failed_ms,
-        state.locked_until_ms,
-        now_ms,
-    );
-    PasswordState {
-        failed_sign_ins: failed,
-        last_failed_ms: now_ms,
-        locked_until_ms: locked,
-        ..state.clone()
-    }
-}
-
 /// One sign-in's session family: its refresh token and the access tokens it issued.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Origin {
@@ -412,8 +378,8 @@ async fn password_sign_in(
     let password = param(params, "PASSWORD")?.to_string();
     check_secret_hash(client, params.get("SECRET_HASH").and_then(Value::as_str), &[username])?;
     // A name the pool does not hold has its own failure count (see `unknown_names`).
-    let counted = super::unknown_names::counted(pool, client.prevent_user_existence_errors());
-    let (found, seen) = super::unknown_names::find_user(svc, pool, username, counted).await?;
+    let counted = crate::user_pool::unknown_names::counted(pool, client.prevent_user_existence_errors());
+    let (found, seen) = crate::user_pool::unknown_names::find_user(svc, pool, username, counted).await?;
     let found = match found {
         Some(found) => Some((found, false)),
         None => {
@@ -426,7 +392,7 @@ async fn password_sign_in(
                 Ok(None) => None,
                 Err(e) => {
                     if refused_by_function(&e) {
-                        super::unknown_names::record_failure(svc, pool, username, seen).await?;
+                        crate::user_pool::unknown_names::record_failure(svc, pool, username, seen).await?;
                     }
                     return Err(e);
                 }
@@ -439,7 +405,7 @@ async fn password_sign_in(
         let dummy = dummy_hash(svc).await?;
         svc.cpu(move || hash_params.verify(&password, &dummy)).await?;
         if counted {
-            super::unknown_names::record_failure(svc, pool, username, seen).await?;
+            crate::user_pool::unknown_names::record_failure(svc, pool, username, seen).await?;
         }
         return Err(if client.prevent_user_existence_errors() {
             Error::not_authorized("Incorrect username or password.")
@@ -754,86 +720,13 @@ async fn check_password(
     if !svc.cpu(move || crate::password::legacy::verify(&pw, &stored)).await? {
         return Ok((user, version, false));
     }
-    let (hash, srp) = super::users::password_secrets(svc, pool, &user.username, &password).await?;
+    let (hash, srp) =
+        crate::user_pool::secrets::password_secrets(svc, pool, &user.username, &password).await?;
     user.password_hash = Some(hash);
     user.srp = Some(srp);
     user.modified = svc.clock.now_millis();
     svc.save_user(pool, &user, version, vec![]).await?;
     Ok((user, version + 1, true))
-}
-
-/// Counts a wrong password or MFA code on the user record, re-reading on a concurrent change so
-/// no failure goes uncounted; a right password only reads. True when the record, as it stands
-/// now, is locked: another attempt locked it while this one was being checked, and this one
-/// must be refused whatever its password. The count starts over only when a sign-in gets its
-/// tokens ([`clear_failed_sign_ins`]), so a right password does not buy fresh MFA guesses.
-pub(crate) async fn record_sign_in_attempt(
-    svc: &Service,
-    pool: &UserPool,
-    user: User,
-    version: u64,
-    correct: bool,
-) -> Result<bool> {
-    if correct {
-        let key = keys::user(&pool.id, &pool.username_key(&user.username));
-        let fresh = svc.get_json::<User>(&key, keys::USER_SK).await?;
-        return Ok(fresh.is_some_and(|(u, _)| u.password_state.locked_until_ms > svc.clock.now_millis()));
-    }
-    update_failed_sign_ins(svc, pool, user, version, false).await
-}
-
-/// A sign-in got its tokens: the failure count starts over.
-pub(crate) async fn clear_failed_sign_ins(svc: &Service, pool: &UserPool, user: &User) -> Result<()> {
-    if user.password_state.failed_sign_ins == 0 && user.password_state.locked_until_ms == 0 {
-        return Ok(());
-    }
-    update_failed_sign_ins(svc, pool, user.clone(), 0, true).await.map(|_| ())
-}
-
-async fn update_failed_sign_ins(
-    svc: &Service,
-    pool: &UserPool,
-    mut user: User,
-    mut version: u64,
-    correct: bool,
-) -> Result<bool> {
-    let key = keys::user(&pool.id, &pool.username_key(&user.username));
-    if correct {
-        // The record read before hashing may be stale; a right password is judged on the latest.
-        match svc.get_json::<User>(&key, keys::USER_SK).await? {
-            Some((fresh, v)) => (user, version) = (fresh, v),
-            None => return Ok(false),
-        }
-    }
-    for _ in 0..5 {
-        let now_ms = svc.clock.now_millis();
-        if user.password_state.locked_until_ms > now_ms {
-            return Ok(true);
-        }
-        let next = if correct {
-            PasswordState {
-                failed_sign_ins: 0,
-                last_failed_ms: 0,
-                locked_until_ms: 0,
-                ..user.password_state.clone()
-            }
-        } else {
-            after_failed_sign_in(&user.password_state, now_ms)
-        };
-        if next == user.password_state {
-            return Ok(false);
-        }
-        user.password_state = next;
-        match svc.save_user(pool, &user, version, vec![]).await {
-            Err(Error::ConcurrentModificationException(_)) => {}
-            other => return other.map(|()| false),
-        }
-        match svc.get_json::<User>(&key, keys::USER_SK).await? {
-            Some((fresh, v)) => (user, version) = (fresh, v),
-            None => return Ok(false),
-        }
-    }
-    Ok(false)
 }
 
 /// A pending challenge: what a later RespondToAuthChallenge may continue. Stored under the
@@ -1159,9 +1052,10 @@ async fn respond_new_password(
         Step::Denied(e) => return Err(e),
         Step::CustomRound => return Err(Error::internal("a custom round after NEW_PASSWORD_REQUIRED")),
     }
-    super::passwords::check_password_history(svc, &pool, &user, &new_password).await?;
-    let (hash, srp) = super::users::password_secrets(svc, &pool, &user.username, &new_password).await?;
-    super::passwords::remember_password(&pool, &mut user);
+    crate::user_pool::secrets::check_password_history(svc, &pool, &user, &new_password).await?;
+    let (hash, srp) =
+        crate::user_pool::secrets::password_secrets(svc, &pool, &user.username, &new_password).await?;
+    crate::user_pool::secrets::remember_password(&pool, &mut user);
     // The same rules as UpdateUserAttributes: a changed email or phone is unverified and gets a code.
     let messages =
         super::attributes::apply_changes(svc, &pool, &mut user, &given, crate::attributes::Writer::User)?;
@@ -1322,57 +1216,6 @@ pub(crate) async fn issue_family(
     Ok(json!({"ChallengeParameters": {}, "AuthenticationResult": result}))
 }
 
-/// A verified access token's user and session.
-pub struct AccessSession {
-    pub pool: std::sync::Arc<UserPool>,
-    pub user: User,
-    pub version: u64,
-    pub claims: std::sync::Arc<Value>,
-    pub origin_jti: String,
-}
-
-/// Checks an access token as the pool's own operations must: signature, issuer, expiry,
-/// `token_use`, scope, not revoked, user present and enabled.
-pub async fn authorize_access_token(svc: &Service, ctx: &CallContext, token: &str) -> Result<AccessSession> {
-    let invalid = || Error::not_authorized("Invalid Access Token");
-    let (pool, claims) = svc.check_access_token(ctx, token).await?;
-    if claims.get("token_use").and_then(Value::as_str) != Some("access") {
-        return Err(invalid());
-    }
-    let scopes = claims.get("scope").and_then(Value::as_str).unwrap_or_default();
-    if !scopes.split(' ').any(|s| s == "aws.cognito.signin.user.admin") {
-        return Err(Error::not_authorized("Access Token does not have required scopes"));
-    }
-    // The tokens of a deleted app client end with it.
-    let client_id = claims.get("client_id").and_then(Value::as_str).ok_or_else(invalid)?;
-    match svc.pool_client(&pool.id, client_id).await {
-        Ok(_) => {}
-        Err(Error::ResourceNotFoundException(_)) => return Err(invalid()),
-        Err(e) => return Err(e),
-    }
-    let origin_jti = claims.get("origin_jti").and_then(Value::as_str).ok_or_else(invalid)?.to_string();
-    let revoked = || Error::not_authorized("Access Token has been revoked");
-    let (origin, _) =
-        svc.get_json::<Origin>(&keys::origin(&origin_jti), keys::ORIGIN_SK).await?.ok_or_else(revoked)?;
-    let username = claims.get("username").and_then(Value::as_str).ok_or_else(invalid)?;
-    let (user, version) = svc
-        .get_json::<User>(&keys::user(&pool.id, &pool.username_key(username)), keys::USER_SK)
-        .await?
-        .ok_or_else(|| Error::UserNotFoundException("User does not exist.".into()))?;
-    let sub = claims.get("sub").and_then(Value::as_str);
-    if origin.created_ms <= user.signed_out_at_ms
-        || origin.username != user.username
-        || origin.sub != user.sub
-        || sub != Some(user.sub.as_str())
-    {
-        return Err(revoked());
-    }
-    if !user.enabled {
-        return Err(Error::not_authorized("User is disabled."));
-    }
-    Ok(AccessSession { pool, user, version, claims, origin_jti })
-}
-
 pub async fn global_sign_out(svc: &Service, ctx: &CallContext, input: &Value) -> Result<Value> {
     let session = authorize_access_token(svc, ctx, input.req_str("AccessToken")?).await?;
     sign_out(svc, &session.pool, session.user, session.version).await
@@ -1494,25 +1337,6 @@ mod tests {
                 "{other:?}"
             );
         }
-    }
-
-    #[test]
-    fn lockouts_double_from_one_second_to_fifteen_minutes() {
-        let mut state = PasswordState::default();
-        let mut now = 1_000_000_000i64;
-        let mut locks = Vec::new();
-        for _ in 0..16 {
-            state = after_failed_sign_in(&state, now);
-            locks.push((state.locked_until_ms - now).max(0) / 1000);
-            now = state.locked_until_ms.max(now) + 1;
-        }
-        assert_eq!(locks, vec![0, 0, 0, 0, 1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 900, 900]);
-        // Fifteen quiet minutes are not enough (they are in Cognito); a quiet day starts over.
-        let later = after_failed_sign_in(&state, now + LOCKOUT_MAX_SECS * 1000 + 1);
-        assert_eq!(later.failed_sign_ins, 17);
-        let later = after_failed_sign_in(&state, now + LOCKOUT_FORGET_SECS * 1000 + 1);
-        assert_eq!(later.failed_sign_ins, 1);
-        assert!(SIGN_IN_BACKOFF.max_failures_in(30 * 86_400).is_some_and(|n| n < 2_900));
     }
 
     #[test]

@@ -91,12 +91,12 @@ pub(crate) async fn respond_mfa_code(
     // Also counted, before the comparison, on the MFA code counter, which neither a new
     // session nor the password's quiet time resets (see `users::count_attempt`): the password
     // schedule alone let a holder of the password try ~28,000 codes a month.
-    super::users::count_attempt(svc, &pool, &mut user, &mut version, MFA_CODE_PURPOSE).await.map_err(
-        |e| match e {
+    crate::user_pool::codes::count_attempt(svc, &pool, &mut user, &mut version, MFA_CODE_PURPOSE)
+        .await
+        .map_err(|e| match e {
             Error::LimitExceededException(_) => Error::not_authorized("Password attempts exceeded"),
             other => other,
-        },
-    )?;
+        })?;
     let correct = if name == "SMS_MFA" {
         let hash = session.data.get("code_hash").and_then(Value::as_str).unwrap_or_default();
         super::mfa::sms_code_matches(svc.cipher.as_ref(), hash, &code)?
@@ -111,10 +111,10 @@ pub(crate) async fn respond_mfa_code(
             session.data.insert("attempts".into(), json!(attempts));
             keep_session(svc, client, &session, consume).await?;
         }
-        auth::record_sign_in_attempt(svc, &pool, user, version, false).await?;
+        crate::user_pool::lockout::record_sign_in_attempt(svc, &pool, user, version, false).await?;
         return Err(code_mismatch());
     }
-    super::users::clear_attempts(&mut user, MFA_CODE_PURPOSE);
+    crate::user_pool::codes::clear_attempts(&mut user, MFA_CODE_PURPOSE);
     let mut progress = Progress::from_data(&session.data);
     progress.mfa_done = true;
     if name == "SMS_MFA" && user.attr("phone_number_verified") != Some("true") {

@@ -316,7 +316,8 @@ fn verifier_config(input: &Value) -> Result<(Vec<u8>, Vec<u8>)> {
 /// "Always" pool it is remembered from here on; in an opt-in pool the answer asks the app to
 /// prompt the user (`UserConfirmationNecessary`), whose choice UpdateDeviceStatus records.
 pub async fn confirm_device(svc: &Service, ctx: &CallContext, input: &Value) -> Result<Value> {
-    let session = super::auth::authorize_access_token(svc, ctx, input.req_str("AccessToken")?).await?;
+    let session =
+        crate::user_pool::access::authorize_access_token(svc, ctx, input.req_str("AccessToken")?).await?;
     let device_key = input.req_str("DeviceKey")?;
     let Some(tracking) = device_tracking(&session.pool) else {
         return Err(Error::invalid("Device tracking is not enabled for this user pool."));
@@ -350,7 +351,8 @@ async fn token_user(
     ctx: &CallContext,
     input: &Value,
 ) -> Result<(std::sync::Arc<UserPool>, User)> {
-    let session = super::auth::authorize_access_token(svc, ctx, input.req_str("AccessToken")?).await?;
+    let session =
+        crate::user_pool::access::authorize_access_token(svc, ctx, input.req_str("AccessToken")?).await?;
     Ok((session.pool, session.user))
 }
 

@@ -7,17 +7,17 @@
 //! Which factors SetUserPoolMfaConfig turned on is kept under [`MFA_FACTORS_SETTING`], which
 //! DescribeUserPool does not show and UpdateUserPool does not reset.
 
-use super::auth::{
-    authorize_access_token, invalid_session, reopen_challenge_session, take_any_challenge_session,
-};
+use super::auth::{invalid_session, reopen_challenge_session, take_any_challenge_session};
 use super::lifecycle_triggers::{custom_message, MessageSource};
-use super::users::{code_hash, deliver, mask};
 use crate::error::{Error, Result};
 use crate::model::{keys, MfaMethod, User, UserPool};
 use crate::ports::{OutgoingMessage, SecretCipher};
 use crate::service::{CallContext, Input, Service};
 use crate::store::Write;
 use crate::triggers::Caller;
+use crate::user_pool::access::authorize_access_token;
+use crate::user_pool::codes::code_hash;
+use crate::user_pool::delivery::{deliver, mask};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use serde_json::{json, Value};

@@ -25,5 +25,4 @@ pub mod sync_push;
 pub mod sync_records;
 pub mod sync_trigger;
 pub mod token_generation;
-pub mod unknown_names;
 pub mod users;

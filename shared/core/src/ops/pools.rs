@@ -126,7 +126,7 @@ fn schema(input: &Value, max_custom: u64) -> Result<Schema> {
 
 /// A member Tessera does not honour yet, refused by name (never stored and ignored).
 fn not_supported(member: &str, detail: &str) -> Error {
-    super::clients::not_supported(member, detail)
+    crate::user_pool::settings::not_supported(member, detail)
 }
 
 fn present(v: Option<&Value>) -> bool {

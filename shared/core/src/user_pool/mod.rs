@@ -1,0 +1,9 @@
+//! Cognito user pools (the `cognito-idp` service): the operations and the mechanics they share.
+
+pub mod access;
+pub mod codes;
+pub mod delivery;
+pub mod lockout;
+pub mod secrets;
+pub mod settings;
+pub mod unknown_names;
