@@ -1,6 +1,5 @@
 //! AdminCreateUser (with its invitation), AdminDisableUser, AdminEnableUser, DeleteUser.
 
-use super::lifecycle_triggers::{self as hooks, MessageSource};
 use crate::attributes::{check_new_user, Writer};
 use crate::error::{Error, Result};
 use crate::model::{PasswordState, User, UserPool, UserStatus};
@@ -11,6 +10,7 @@ use crate::triggers::Caller;
 use crate::user_pool::delivery::deliver;
 use crate::user_pool::secrets::password_secrets;
 use crate::user_pool::secrets::temporary_password_expiry;
+use crate::user_pool::triggers::lifecycle::{self as hooks, MessageSource};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 
@@ -184,7 +184,8 @@ pub async fn admin_create_user(svc: &Service, input: &Value) -> Result<Value> {
         ));
     }
     let sub = svc.rng.uuid().to_string();
-    let (username, username_attribute) = super::users::internal_username(&pool, given_username, &sub)?;
+    let (username, username_attribute) =
+        crate::user_pool::users::records::internal_username(&pool, given_username, &sub)?;
     if let Some((kind, value)) = &username_attribute {
         attributes.insert(kind.to_string(), value.clone());
     }

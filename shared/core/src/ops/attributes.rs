@@ -5,7 +5,6 @@
 //! The rules themselves (schema, formats, client permissions) live in [`crate::attributes`];
 //! sign-in aliases follow from the attributes through `Service::save_user`.
 
-use super::lifecycle_triggers::{custom_message, MessageSource};
 use crate::attributes::{check_user_writes, check_value, schema_error, Writer};
 use crate::error::{Error, Result};
 use crate::model::{keys, User, UserPool};
@@ -17,6 +16,7 @@ use crate::user_pool::access::token_client;
 use crate::user_pool::access::{authorize_access_token, AccessSession};
 use crate::user_pool::codes::{consume_code, new_code_to};
 use crate::user_pool::delivery::{deliver, Sender};
+use crate::user_pool::triggers::lifecycle::{custom_message, MessageSource};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 

@@ -5,7 +5,6 @@
 //! The flow is an explicit state machine ([`AuthState`] × input → [`Step`]): the handler does the
 //! I/O (loading the user, hashing) and asks [`step`] what follows.
 
-use super::lifecycle_triggers::Migration;
 use super::mfa::MfaNeed;
 use super::token_generation::{self, Claims, Occasion, TokenRequest, TokenSource, USER_API_SCOPE};
 use crate::error::{Error, Result};
@@ -14,8 +13,10 @@ use crate::service::{check_secret_hash, CallContext, Input, Service};
 use crate::store::{Cond, Item, StoreError, Write};
 use crate::triggers::Caller;
 use crate::user_pool::access::authorize_access_token;
+use crate::user_pool::auth::refresh_family::Origin;
 use crate::user_pool::lockout::clear_failed_sign_ins;
 use crate::user_pool::lockout::record_sign_in_attempt;
+use crate::user_pool::triggers::lifecycle::Migration;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use serde::{Deserialize, Serialize};
@@ -276,31 +277,6 @@ fn custom_gate(facts: UserFacts) -> Option<Step> {
         )),
         _ => None,
     }
-}
-
-/// One sign-in's session family: its refresh token and the access tokens it issued.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Origin {
-    pub pool_id: String,
-    pub client_id: String,
-    pub username: String,
-    /// The user's `sub`: a later user given the same username never inherits the family.
-    #[serde(default)]
-    pub sub: String,
-    pub refresh_hash: String,
-    pub auth_time: i64,
-    /// When the family began (epoch ms); a global sign-out at or after this revokes it.
-    pub created_ms: i64,
-    /// The device the sign-in used: its access tokens carry it as `device_key`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub device_key: Option<String>,
-    /// Refresh tokens still accepted besides `refresh_hash` (rotation's grace period; see
-    /// [`super::refresh`]).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub also_live: Vec<super::refresh::LiveRefresh>,
-    /// Hash prefixes of rotated-out refresh tokens, oldest first: presenting one is reuse.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub spent: Vec<String>,
 }
 
 fn pool_mismatch(client: &AppClient) -> Error {
@@ -674,7 +650,9 @@ async fn migrate_on_sign_in(
     input: &Value,
 ) -> Result<Option<Migration>> {
     let caller = crate::triggers::Caller::new(Some(&client.client_id), input);
-    match super::lifecycle_triggers::migrate_user(svc, pool, username, Some(password), caller).await {
+    match crate::user_pool::triggers::lifecycle::migrate_user(svc, pool, username, Some(password), caller)
+        .await
+    {
         Err(e) if client.prevent_user_existence_errors() => {
             tracing::info!(error = %e.name(), "user migration refused (answered as a wrong password)");
             Err(Error::not_authorized("Incorrect username or password."))
@@ -1173,9 +1151,10 @@ pub(crate) async fn issue_family(
     token_generation::customise(svc, &request, &mut claims).await?;
     let refresh_token = match family {
         Family::Refresh { .. } => None,
-        Family::Rotate { token, grace_secs, .. } => {
-            Some(super::refresh::rotate_family(svc, &origin_jti, token, grace_secs).await?)
-        }
+        Family::Rotate { token, grace_secs, .. } => Some(
+            crate::user_pool::auth::refresh_family::rotate_family(svc, &origin_jti, token, grace_secs)
+                .await?,
+        ),
         Family::New => {
             let secret = URL_SAFE_NO_PAD.encode(svc.rng.bytes(32));
             let refresh_secs = client.validity_secs("Refresh", 30, "days");
@@ -1184,7 +1163,7 @@ pub(crate) async fn issue_family(
                 client_id: client.client_id.clone(),
                 username: user.username.clone(),
                 sub: user.sub.clone(),
-                refresh_hash: super::refresh::refresh_hash(&secret),
+                refresh_hash: crate::user_pool::auth::refresh_family::refresh_hash(&secret),
                 auth_time: now,
                 created_ms: svc.clock.now_millis().max(user.signed_out_at_ms + 1),
                 device_key: device.key.clone(),
@@ -1246,12 +1225,14 @@ pub async fn revoke_token(svc: &Service, input: &Value) -> Result<Value> {
     if token.split('.').count() == 3 {
         return Err(Error::UnsupportedTokenTypeException("Unsupported token type".into()));
     }
-    if super::refresh::split_refresh_token(token).is_none() {
+    if crate::user_pool::auth::refresh_family::split_refresh_token(token).is_none() {
         return Err(Error::invalid("Invalid token"));
     }
     // Any live token of the family (one in rotation's grace period too) revokes it.
     let Some((origin_jti, origin, version, _)) =
-        super::refresh::load_family(svc, token).await?.filter(|(_, _, _, presented)| presented.is_live())
+        crate::user_pool::auth::refresh_family::load_family(svc, token)
+            .await?
+            .filter(|(_, _, _, presented)| presented.is_live())
     else {
         // Already revoked, expired, rotated out or never issued: revoking it again is not an
         // error (RFC 7009).

@@ -8,7 +8,6 @@
 //! DescribeUserPool does not show and UpdateUserPool does not reset.
 
 use super::auth::{invalid_session, reopen_challenge_session, take_any_challenge_session};
-use super::lifecycle_triggers::{custom_message, MessageSource};
 use crate::error::{Error, Result};
 use crate::model::{keys, MfaMethod, User, UserPool};
 use crate::ports::{OutgoingMessage, SecretCipher};
@@ -18,6 +17,7 @@ use crate::triggers::Caller;
 use crate::user_pool::access::authorize_access_token;
 use crate::user_pool::codes::code_hash;
 use crate::user_pool::delivery::{deliver, mask};
+use crate::user_pool::triggers::lifecycle::{custom_message, MessageSource};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use serde_json::{json, Value};

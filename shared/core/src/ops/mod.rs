@@ -14,7 +14,6 @@ pub mod identity_logins;
 pub mod identity_pools;
 pub mod identity_roles;
 pub mod import;
-pub mod lifecycle_triggers;
 pub mod mfa;
 pub mod passwords;
 pub mod pools;

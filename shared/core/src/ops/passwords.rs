@@ -1,7 +1,6 @@
 //! ForgotPassword, ConfirmForgotPassword, ChangePassword, AdminSetUserPassword,
 //! AdminResetUserPassword; where reset codes go, and what unknown users are told.
 
-use super::lifecycle_triggers::{self as hooks, MessageSource};
 use crate::error::{Error, Result};
 use crate::model::{AppClient, PasswordState, User, UserPool, UserStatus};
 use crate::service::{check_secret_hash, CallContext, Input, Service};
@@ -17,6 +16,7 @@ use crate::user_pool::secrets::check_password_history;
 use crate::user_pool::secrets::password_secrets;
 use crate::user_pool::secrets::remember_password;
 use crate::user_pool::secrets::temporary_password_expiry;
+use crate::user_pool::triggers::lifecycle::{self as hooks, MessageSource};
 use serde_json::{json, Value};
 
 /// Password-reset codes (ForgotPassword, AdminResetUserPassword) live one hour.

@@ -1,8 +1,7 @@
 //! SignUp, ConfirmSignUp, ResendConfirmationCode, AdminConfirmSignUp, AdminGetUser, GetUser,
 //! AdminDeleteUser; and the code and message mechanics they share.
 
-use super::lifecycle_triggers::{self as hooks, MessageSource};
-use crate::attributes::{is_email, is_phone, Writer};
+use crate::attributes::Writer;
 use crate::error::{Error, Result};
 use crate::model::{AppClient, User, UserPool, UserStatus};
 use crate::service::{attribute_list, check_secret_hash, Input, Service};
@@ -13,46 +12,13 @@ use crate::user_pool::codes::new_code;
 use crate::user_pool::delivery::deliver;
 use crate::user_pool::delivery::verification_channel;
 use crate::user_pool::secrets::password_secrets;
+use crate::user_pool::triggers::lifecycle::{self as hooks, MessageSource};
+use crate::user_pool::users::records::internal_username;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 
 /// Sign-up codes live 24 hours.
 pub const SIGNUP_CODE_TTL_SECS: i64 = 24 * 3600;
-/// The internal username for a new user and, in pools where email or phone is the username,
-/// the attribute the given name fills. There the internal username is the `sub`, as Cognito
-/// makes it; alias pools keep usernames distinct from the alias formats they accept.
-pub(crate) fn internal_username(
-    pool: &UserPool,
-    given: &str,
-    sub: &str,
-) -> Result<(String, Option<(&'static str, String)>)> {
-    if pool.username_attributes.is_empty() {
-        if pool.alias_attributes.iter().any(|a| a == "email") && is_email(given) {
-            return Err(Error::invalid(
-                "Username cannot be of email format, since user pool is configured for email alias.",
-            ));
-        }
-        if pool.alias_attributes.iter().any(|a| a == "phone_number") && is_phone(given) {
-            return Err(Error::invalid(
-                "Username cannot be of phone number format, since user pool is configured for phone_number alias.",
-            ));
-        }
-        return Ok((given.to_string(), None));
-    }
-    let allows = |a: &str| pool.username_attributes.iter().any(|x| x == a);
-    if allows("email") && is_email(given) {
-        Ok((sub.to_string(), Some(("email", given.to_string()))))
-    } else if allows("phone_number") && is_phone(given) {
-        Ok((sub.to_string(), Some(("phone_number", given.to_string()))))
-    } else if allows("email") && pool.username_attributes.len() == 1 {
-        Err(Error::invalid("Username should be an email."))
-    } else if pool.username_attributes.len() == 1 {
-        Err(Error::invalid("Username should be a phone number."))
-    } else {
-        Err(Error::invalid("Username should be either an email or a phone number."))
-    }
-}
-
 pub async fn sign_up(svc: &Service, input: &Value) -> Result<Value> {
     let client = svc.client(input.req_str("ClientId")?).await?;
     let pool = svc.pool(&client.pool_id).await?;

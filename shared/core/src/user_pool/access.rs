@@ -6,7 +6,7 @@ use crate::model::keys;
 use crate::model::AppClient;
 use crate::model::User;
 use crate::model::UserPool;
-use crate::ops::auth::Origin;
+use crate::user_pool::auth::refresh_family::Origin;
 use crate::CallContext;
 use crate::Service;
 use serde_json::Value;

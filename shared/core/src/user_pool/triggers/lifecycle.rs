@@ -359,7 +359,8 @@ pub async fn migrate_user(
     let given = renamed.unwrap_or_else(|| entered.to_string());
     attributes.retain(|k, v| k != "sub" && !k.starts_with("cognito:") && !v.is_empty());
     let sub = svc.rng.uuid().to_string();
-    let (username, username_attribute) = super::users::internal_username(pool, &given, &sub)?;
+    let (username, username_attribute) =
+        crate::user_pool::users::records::internal_username(pool, &given, &sub)?;
     if let Some((kind, value)) = username_attribute {
         attributes.entry(kind.to_string()).or_insert(value);
     }
