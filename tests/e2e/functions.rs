@@ -674,7 +674,7 @@ async fn every_function_handles_its_sample_event() {
 async fn new_device(fe: &Frontend) -> String {
     let pool = fe.service.pool(POOL).await.unwrap();
     let (user, _) = fe.service.require_user(&pool, "jane@example.com").await.unwrap();
-    tessera_core::ops::devices::new_device(&fe.service, &pool, &user).await.unwrap().device_key
+    tessera_core::user_pool::devices::records::new_device(&fe.service, &pool, &user).await.unwrap().device_key
 }
 
 /// Signs the invited user in with the temporary password; the NEW_PASSWORD_REQUIRED session.

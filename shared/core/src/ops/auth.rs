@@ -544,13 +544,13 @@ pub(crate) async fn check_device_key(
     mut progress: Progress,
     strict: bool,
 ) -> Result<Progress> {
-    if progress.admin || super::devices::device_tracking(pool).is_none() {
+    if progress.admin || crate::user_pool::devices::records::device_tracking(pool).is_none() {
         progress.device_key = None;
     }
     if let Some(key) = progress.device_key.as_deref() {
-        if super::devices::find_device(svc, pool, user, key).await?.is_none() {
+        if crate::user_pool::devices::records::find_device(svc, pool, user, key).await?.is_none() {
             if strict {
-                return Err(super::devices::device_not_found());
+                return Err(crate::user_pool::devices::records::device_not_found());
             }
             progress.device_key = None;
         }
@@ -578,16 +578,19 @@ pub(crate) async fn finish(
     {
         return Err(invalid_session());
     }
-    let tracking = super::devices::device_tracking(pool);
+    let tracking = crate::user_pool::devices::records::device_tracking(pool);
     let device = match (&progress.device_key, tracking) {
         (Some(key), Some(_)) if !progress.admin => {
-            super::devices::find_device(svc, pool, user, key).await?.map(|(d, _)| d).filter(|d| d.confirmed)
+            crate::user_pool::devices::records::find_device(svc, pool, user, key)
+                .await?
+                .map(|(d, _)| d)
+                .filter(|d| d.confirmed)
         }
         _ => None,
     };
     let device_fact = match &device {
         None => DeviceFact::None,
-        Some(d) if super::devices::is_remembered(pool, d) => DeviceFact::Remembered,
+        Some(d) if crate::user_pool::devices::records::is_remembered(pool, d) => DeviceFact::Remembered,
         Some(_) => DeviceFact::Confirmed,
     };
     let facts = SecondFactorFacts {
@@ -608,8 +611,11 @@ pub(crate) async fn finish(
     // device expires within a day.
     let is_new_device = tracking.is_some() && device.is_none() && !progress.admin;
     super::auth_triggers::post_authentication(svc, pool, user, caller, is_new_device).await?;
-    let new_device =
-        if is_new_device { Some(super::devices::new_device(svc, pool, user).await?) } else { None };
+    let new_device = if is_new_device {
+        Some(crate::user_pool::devices::records::new_device(svc, pool, user).await?)
+    } else {
+        None
+    };
     let source = if progress.device_done {
         TokenSource::AuthenticateDevice
     } else if progress.new_password_set {
@@ -618,7 +624,7 @@ pub(crate) async fn finish(
         TokenSource::Authentication
     };
     if let (true, Some(d)) = (progress.device_done, &device) {
-        super::devices::record_device_sign_in(svc, pool, user, &d.device_key).await?;
+        crate::user_pool::devices::records::record_device_sign_in(svc, pool, user, &d.device_key).await?;
     }
     let issued = IssuedDevice {
         key: new_device.as_ref().or(device.as_ref()).map(|d| d.device_key.clone()),

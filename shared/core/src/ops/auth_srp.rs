@@ -392,12 +392,12 @@ pub(crate) async fn respond_device_srp_auth(
     if progress.device_key.as_deref() != Some(device_key.as_str()) {
         return Err(Error::invalid("DEVICE_KEY is not the device this sign-in started with."));
     }
-    let (device, _) = super::devices::find_device(svc, &pool, &user, &device_key)
+    let (device, _) = crate::user_pool::devices::records::find_device(svc, &pool, &user, &device_key)
         .await?
-        .ok_or_else(super::devices::device_not_found)?;
-    let (salt, verifier) = super::devices::open_device_verifier(svc, &device)
+        .ok_or_else(crate::user_pool::devices::records::device_not_found)?;
+    let (salt, verifier) = crate::user_pool::devices::records::open_device_verifier(svc, &device)
         .await?
-        .ok_or_else(super::devices::device_not_found)?;
+        .ok_or_else(crate::user_pool::devices::records::device_not_found)?;
     auth::spend_challenge_session(svc, consume).await?;
     let v = BigUint::from_bytes_be(&verifier);
     let (token, b_hex) = srp_challenge(
@@ -441,12 +441,12 @@ pub(crate) async fn respond_device_password_verifier(
     auth::spend_challenge_session(svc, consume).await?;
     let mut progress = auth::Progress::from_data(&session.data);
     let device_key = progress.device_key.clone().ok_or_else(invalid_session)?;
-    let (device, _) = super::devices::find_device(svc, &pool, &user, &device_key)
+    let (device, _) = crate::user_pool::devices::records::find_device(svc, &pool, &user, &device_key)
         .await?
-        .ok_or_else(super::devices::device_not_found)?;
-    let (_, verifier) = super::devices::open_device_verifier(svc, &device)
+        .ok_or_else(crate::user_pool::devices::records::device_not_found)?;
+    let (_, verifier) = crate::user_pool::devices::records::open_device_verifier(svc, &device)
         .await?
-        .ok_or_else(super::devices::device_not_found)?;
+        .ok_or_else(crate::user_pool::devices::records::device_not_found)?;
     let v = BigUint::from_bytes_be(&verifier);
     if !check_claim(svc, &session, &device.device_group_key, &device.device_key, v, &token, &responses)
         .await?

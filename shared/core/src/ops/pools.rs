@@ -542,7 +542,8 @@ pub async fn delete_user_pool(svc: &Service, input: &Value) -> Result<Value> {
                     // Devices first: once the user is gone nothing lists them any more.
                     super::groups::apply_batches(
                         svc,
-                        super::devices::device_delete_batches(svc, &pool, &user.username).await?,
+                        crate::user_pool::devices::records::device_delete_batches(svc, &pool, &user.username)
+                            .await?,
                     )
                     .await?;
                     writes.extend(svc.delete_user_writes(&pool, &user, None));

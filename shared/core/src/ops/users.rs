@@ -244,7 +244,7 @@ pub async fn delete_user_record(svc: &Service, pool: &UserPool, user: &User, ver
     let writes = svc.delete_user_writes(pool, user, Some(version));
     let (writes, mut later) = super::groups::with_membership_deletes(svc, pool, &key, writes).await?;
     // Devices go once the user is gone; leftovers carry the old `sub` and attach to no one.
-    later.extend(super::devices::device_delete_batches(svc, pool, &user.username).await?);
+    later.extend(crate::user_pool::devices::records::device_delete_batches(svc, pool, &user.username).await?);
     match svc.store.transact(writes, svc.now_secs()).await {
         Ok(()) => super::groups::apply_batches(svc, later).await,
         Err(StoreError::ConditionFailed { .. }) => Err(Error::ConcurrentModificationException(

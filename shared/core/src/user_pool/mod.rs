@@ -4,6 +4,7 @@ pub mod access;
 pub mod auth;
 pub mod codes;
 pub mod delivery;
+pub mod devices;
 pub mod lockout;
 pub mod secrets;
 pub mod settings;
