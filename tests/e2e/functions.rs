@@ -431,7 +431,8 @@ async fn every_function_handles_its_sample_event() {
     let associated = run!("associate-software-token");
     let secret = associated["SecretCode"].as_str().unwrap().to_string();
     // verify-software-token's UserCode: what the authenticator shows now.
-    let code = tessera_core::ops::mfa::software_token_code(&secret, SystemClock.now_secs()).unwrap();
+    let code =
+        tessera_core::user_pool::mfa::totp::software_token_code(&secret, SystemClock.now_secs()).unwrap();
     subs.set("\"UserCode\":\"123456\"", &format!("\"UserCode\":\"{code}\""));
     run!("verify-software-token");
     run!("set-user-mfa-preference");

@@ -5,7 +5,6 @@
 //! The flow is an explicit state machine ([`AuthState`] × input → [`Step`]): the handler does the
 //! I/O (loading the user, hashing) and asks [`step`] what follows.
 
-use super::mfa::MfaNeed;
 use super::token_generation::{self, Claims, Occasion, TokenRequest, TokenSource, USER_API_SCOPE};
 use crate::error::{Error, Result};
 use crate::model::{keys, AppClient, PasswordState, User, UserPool, UserStatus};
@@ -16,6 +15,7 @@ use crate::user_pool::access::authorize_access_token;
 use crate::user_pool::auth::refresh_family::Origin;
 use crate::user_pool::lockout::clear_failed_sign_ins;
 use crate::user_pool::lockout::record_sign_in_attempt;
+use crate::user_pool::mfa::factors::MfaNeed;
 use crate::user_pool::triggers::lifecycle::Migration;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -594,7 +594,7 @@ pub(crate) async fn finish(
         Some(_) => DeviceFact::Confirmed,
     };
     let facts = SecondFactorFacts {
-        mfa: super::mfa::mfa_need(pool, user),
+        mfa: crate::user_pool::mfa::factors::mfa_need(pool, user),
         device: device_fact,
         remembered_skips_mfa: tracking.is_some_and(|t| t.challenge_required_on_new_device),
     };
@@ -892,9 +892,13 @@ pub(crate) async fn challenge_with(
     let mut data = progress.into_data()?;
     let params = match name {
         "SMS_MFA" => {
-            let (mut params, code_hash) = super::mfa::send_sms_mfa_code(svc, pool, user, caller).await?;
+            let (mut params, code_hash) =
+                crate::user_pool::mfa::factors::send_sms_mfa_code(svc, pool, user, caller).await?;
             data.insert("code_hash".into(), json!(code_hash));
-            data.insert("code_expires_at".into(), json!(svc.now_secs() + super::auth_mfa::SMS_MFA_CODE_SECS));
+            data.insert(
+                "code_expires_at".into(),
+                json!(svc.now_secs() + crate::user_pool::mfa::factors::SMS_MFA_CODE_SECS),
+            );
             params["USER_ID_FOR_SRP"] = json!(user.username);
             params
         }
@@ -907,11 +911,11 @@ pub(crate) async fn challenge_with(
         }
         "SELECT_MFA_TYPE" => json!({
             "USER_ID_FOR_SRP": user.username,
-            "MFAS_CAN_CHOOSE": serde_json::to_string(&super::mfa::mfas_can_select(pool, user)).map_err(Error::internal)?,
+            "MFAS_CAN_CHOOSE": serde_json::to_string(&crate::user_pool::mfa::factors::mfas_can_select(pool, user)).map_err(Error::internal)?,
         }),
         "MFA_SETUP" => json!({
             "USER_ID_FOR_SRP": user.username,
-            "MFAS_CAN_SETUP": serde_json::to_string(&super::mfa::mfas_can_setup(pool)).map_err(Error::internal)?,
+            "MFAS_CAN_SETUP": serde_json::to_string(&crate::user_pool::mfa::factors::mfas_can_setup(pool)).map_err(Error::internal)?,
         }),
         "DEVICE_SRP_AUTH" => json!({"USER_ID_FOR_SRP": user.username}),
 

@@ -212,7 +212,7 @@ pub async fn admin_get_user(svc: &Service, input: &Value) -> Result<Value> {
         "UserStatus": user.status.as_str(),
     });
     if let Some(o) = out.as_object_mut() {
-        o.extend(super::mfa::user_mfa_json(&user));
+        o.extend(crate::user_pool::mfa::factors::user_mfa_json(&user));
     }
     Ok(out)
 }
@@ -226,7 +226,7 @@ pub async fn get_user(svc: &Service, ctx: &crate::service::CallContext, input: &
         "UserAttributes": crate::attributes::readable_json(&client, &session.user.attributes),
     });
     if let Some(o) = out.as_object_mut() {
-        o.extend(super::mfa::user_mfa_json(&session.user));
+        o.extend(crate::user_pool::mfa::factors::user_mfa_json(&session.user));
     }
     Ok(out)
 }

@@ -6,6 +6,7 @@ pub mod codes;
 pub mod delivery;
 pub mod devices;
 pub mod lockout;
+pub mod mfa;
 pub mod secrets;
 pub mod settings;
 pub mod triggers;
