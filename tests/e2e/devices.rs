@@ -9,7 +9,8 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use std::sync::Arc;
 use tessera_core::model::keys;
-use tessera_core::ops::devices::{self, Device};
+use tessera_core::user_pool::devices::records as devices;
+use tessera_core::user_pool::devices::records::Device;
 use tessera_core::Service;
 
 fn service(env: &TestEnv) -> Arc<Service> {

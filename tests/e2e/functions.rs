@@ -431,7 +431,8 @@ async fn every_function_handles_its_sample_event() {
     let associated = run!("associate-software-token");
     let secret = associated["SecretCode"].as_str().unwrap().to_string();
     // verify-software-token's UserCode: what the authenticator shows now.
-    let code = tessera_core::ops::mfa::software_token_code(&secret, SystemClock.now_secs()).unwrap();
+    let code =
+        tessera_core::user_pool::mfa::totp::software_token_code(&secret, SystemClock.now_secs()).unwrap();
     subs.set("\"UserCode\":\"123456\"", &format!("\"UserCode\":\"{code}\""));
     run!("verify-software-token");
     run!("set-user-mfa-preference");
@@ -674,7 +675,7 @@ async fn every_function_handles_its_sample_event() {
 async fn new_device(fe: &Frontend) -> String {
     let pool = fe.service.pool(POOL).await.unwrap();
     let (user, _) = fe.service.require_user(&pool, "jane@example.com").await.unwrap();
-    tessera_core::ops::devices::new_device(&fe.service, &pool, &user).await.unwrap().device_key
+    tessera_core::user_pool::devices::records::new_device(&fe.service, &pool, &user).await.unwrap().device_key
 }
 
 /// Signs the invited user in with the temporary password; the NEW_PASSWORD_REQUIRED session.

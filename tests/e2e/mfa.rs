@@ -15,8 +15,8 @@ use cip::types::{
     SoftwareTokenMfaSettingsType, UserPoolMfaType, VerifySoftwareTokenResponseType,
 };
 use serde_json::json;
-use tessera_core::ops::mfa::software_token_code;
 use tessera_core::ports::Clock;
+use tessera_core::user_pool::mfa::totp::software_token_code;
 
 const PHONE: &str = "+15555550100";
 
@@ -560,16 +560,25 @@ on_both_stores!(software_token_during_mfa_setup, |env| {
     assert_eq!(admin_mfa(env, &pool_id, email).await, enabled);
     // The sign-in flow's check: the code used to verify cannot be used again.
     let (mut user, _) = svc.require_user(&pool, email).await.unwrap();
-    assert!(
-        !tessera_core::ops::mfa::check_software_token_code(&svc, &mut user, &code_now(env, &secret)).unwrap()
-    );
+    assert!(!tessera_core::user_pool::mfa::totp::check_software_token_code(
+        &svc,
+        &mut user,
+        &code_now(env, &secret)
+    )
+    .unwrap());
     env.clock.advance_secs(30);
-    assert!(
-        tessera_core::ops::mfa::check_software_token_code(&svc, &mut user, &code_now(env, &secret)).unwrap()
-    );
-    assert!(
-        !tessera_core::ops::mfa::check_software_token_code(&svc, &mut user, &code_now(env, &secret)).unwrap()
-    );
+    assert!(tessera_core::user_pool::mfa::totp::check_software_token_code(
+        &svc,
+        &mut user,
+        &code_now(env, &secret)
+    )
+    .unwrap());
+    assert!(!tessera_core::user_pool::mfa::totp::check_software_token_code(
+        &svc,
+        &mut user,
+        &code_now(env, &secret)
+    )
+    .unwrap());
 });
 
 on_both_stores!(mfa_preferences, |env| {
@@ -753,7 +762,7 @@ on_both_stores!(legacy_user_settings, |env| {
 });
 
 on_both_stores!(sms_mfa_code_for_sign_in, |env| {
-    use tessera_core::ops::mfa::{send_sms_mfa_code, sms_code_matches};
+    use tessera_core::user_pool::mfa::factors::{send_sms_mfa_code, sms_code_matches};
     let email = "sms@example.com";
     let (pool_id, client_id) = sms_pool_user(env, email, None).await;
     let svc = env.server.state.frontend.service.clone();

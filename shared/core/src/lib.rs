@@ -20,6 +20,7 @@ pub mod sync;
 pub mod tokens;
 pub mod triggers;
 pub mod user_index;
+pub mod user_pool;
 
 pub use error::{Error, Result};
 // Shim until the callers switch (issue 16).

@@ -376,7 +376,7 @@ pub struct User {
     /// The index items this user owns, as last written. Only `Service::save_user` and
     /// `Service::insert_user` change it.
     #[serde(default)]
-    pub owned: crate::user_index::Owned,
+    pub owned: Owned,
     /// MFA methods, software tokens and the preference (see `ops::mfa`).
     #[serde(default)]
     pub mfa: UserMfa,
@@ -607,4 +607,16 @@ mod tests {
             }
         }
     }
+}
+
+/// The index items a user record owns: its sign-in aliases and its ListUsers entries
+/// (`crate::user_index` computes and writes them with every save).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Owned {
+    /// Alias kind (`email`, `phone_number`, `preferred_username`, `sub`) → lookup value.
+    #[serde(default)]
+    pub aliases: BTreeMap<String, String>,
+    /// Searchable attribute → indexed value.
+    #[serde(default)]
+    pub search: BTreeMap<String, String>,
 }

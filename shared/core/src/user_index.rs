@@ -4,11 +4,9 @@
 //! ([`desired`]) and writes the difference in the same transaction as the user, so the
 //! indexes never disagree with the users they point at.
 
-use crate::model::{keys, User, UserPool};
+use crate::model::{keys, Owned, User, UserPool};
 use crate::store::{Cond, Item, Write};
-use serde::{Deserialize, Serialize};
 use serde_json::json;
-use std::collections::BTreeMap;
 
 /// The attributes ListUsers can filter on, as the API model lists them.
 pub const SEARCHABLE: &[&str] = &[
@@ -27,16 +25,6 @@ pub const SEARCHABLE: &[&str] = &[
 /// DynamoDB sort keys hold at most 1024 bytes; longer values are indexed by a prefix and
 /// matched exactly against the user record.
 pub const MAX_INDEXED_BYTES: usize = 800;
-
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Owned {
-    /// Alias kind (`email`, `phone_number`, `preferred_username`, `sub`) → lookup value.
-    #[serde(default)]
-    pub aliases: BTreeMap<String, String>,
-    /// Searchable attribute → indexed value.
-    #[serde(default)]
-    pub search: BTreeMap<String, String>,
-}
 
 /// How an alias value is looked up: case-folded in case-insensitive pools, except phone numbers.
 pub fn alias_value(pool: &UserPool, kind: &str, value: &str) -> String {

@@ -191,7 +191,10 @@ async fn check_session(svc: &Service, pool: &UserPool, claims: &Value, sub: &str
     let revoked = || invalid_token("Token has been revoked.");
     let origin_jti = claims.get("origin_jti").and_then(Value::as_str).ok_or_else(revoked)?;
     let (origin, _) = svc
-        .get_json::<crate::ops::auth::Origin>(&keys::origin(origin_jti), keys::ORIGIN_SK)
+        .get_json::<crate::user_pool::auth::refresh_family::Origin>(
+            &keys::origin(origin_jti),
+            keys::ORIGIN_SK,
+        )
         .await?
         .ok_or_else(revoked)?;
     if origin.created_ms <= user.signed_out_at_ms || origin.sub != user.sub {

@@ -1,8 +1,5 @@
 //! AdminCreateUser (with its invitation), AdminDisableUser, AdminEnableUser, DeleteUser.
 
-use super::lifecycle_triggers::{self as hooks, MessageSource};
-use super::passwords::temporary_password_expiry;
-use super::users::{deliver, password_secrets};
 use crate::attributes::{check_new_user, Writer};
 use crate::error::{Error, Result};
 use crate::model::{PasswordState, User, UserPool, UserStatus};
@@ -10,6 +7,10 @@ use crate::password::PasswordPolicy;
 use crate::ports::{OutgoingMessage, Rng};
 use crate::service::{attribute_list, CallContext, Input, Service};
 use crate::triggers::Caller;
+use crate::user_pool::delivery::deliver;
+use crate::user_pool::secrets::password_secrets;
+use crate::user_pool::secrets::temporary_password_expiry;
+use crate::user_pool::triggers::lifecycle::{self as hooks, MessageSource};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 
@@ -183,7 +184,8 @@ pub async fn admin_create_user(svc: &Service, input: &Value) -> Result<Value> {
         ));
     }
     let sub = svc.rng.uuid().to_string();
-    let (username, username_attribute) = super::users::internal_username(&pool, given_username, &sub)?;
+    let (username, username_attribute) =
+        crate::user_pool::users::records::internal_username(&pool, given_username, &sub)?;
     if let Some((kind, value)) = &username_attribute {
         attributes.insert(kind.to_string(), value.clone());
     }
@@ -288,7 +290,8 @@ pub async fn admin_enable_user(svc: &Service, input: &Value) -> Result<Value> {
 }
 
 pub async fn delete_user(svc: &Service, ctx: &CallContext, input: &Value) -> Result<Value> {
-    let session = super::auth::authorize_access_token(svc, ctx, input.req_str("AccessToken")?).await?;
+    let session =
+        crate::user_pool::access::authorize_access_token(svc, ctx, input.req_str("AccessToken")?).await?;
     super::users::delete_user_record(svc, &session.pool, &session.user, session.version).await?;
     Ok(json!({}))
 }

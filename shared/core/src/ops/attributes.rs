@@ -5,15 +5,18 @@
 //! The rules themselves (schema, formats, client permissions) live in [`crate::attributes`];
 //! sign-in aliases follow from the attributes through `Service::save_user`.
 
-use super::auth::{authorize_access_token, AccessSession};
-use super::lifecycle_triggers::{custom_message, MessageSource};
-use super::users::{consume_code, deliver, new_code_to, Sender};
 use crate::attributes::{check_user_writes, check_value, schema_error, Writer};
 use crate::error::{Error, Result};
-use crate::model::{keys, AppClient, User, UserPool};
+use crate::model::{keys, User, UserPool};
 use crate::ports::OutgoingMessage;
 use crate::service::{alias_exists, attribute_list, CallContext, Input, Service};
 use crate::triggers::Caller;
+use crate::user_pool::access::session_client_id;
+use crate::user_pool::access::token_client;
+use crate::user_pool::access::{authorize_access_token, AccessSession};
+use crate::user_pool::codes::{consume_code, new_code_to};
+use crate::user_pool::delivery::{deliver, Sender};
+use crate::user_pool::triggers::lifecycle::{custom_message, MessageSource};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 
@@ -34,15 +37,6 @@ fn channel_for(attribute: &str, value: &str) -> Option<(&'static str, &'static s
         "email" => Some(("EMAIL", "email", value.to_string())),
         "phone_number" => Some(("SMS", "phone_number", value.to_string())),
         _ => None,
-    }
-}
-
-/// The app client an access token was issued to.
-pub async fn token_client(svc: &Service, session: &AccessSession) -> Result<AppClient> {
-    let id = session.claims.get("client_id").and_then(Value::as_str).unwrap_or_default();
-    match svc.pool_client(&session.pool.id, id).await {
-        Err(Error::ResourceNotFoundException(_)) => Err(Error::not_authorized("Invalid Access Token")),
-        other => other,
     }
 }
 
@@ -72,7 +66,8 @@ pub fn apply_changes(
     // Later entries win, as in Cognito.
     let given: BTreeMap<&str, &str> = changes.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
     // The attribute an unconfirmed user's sign-up code went to; confirming verifies it.
-    let signup_attribute = super::users::verification_channel(pool, user).map(|(_, attribute, _)| attribute);
+    let signup_attribute =
+        crate::user_pool::delivery::verification_channel(pool, user).map(|(_, attribute, _)| attribute);
     let sender =
         if matches!(writer, Writer::Admin | Writer::AdminCreate) { Sender::Admin } else { Sender::User };
     let mut messages = Vec::new();
@@ -344,9 +339,4 @@ pub async fn add_custom_attributes(svc: &Service, input: &Value) -> Result<Value
     pool.modified = svc.clock.now_millis();
     svc.save_pool(&pool, version, vec![]).await?;
     Ok(json!({}))
-}
-
-/// The app client an access token was issued to.
-fn session_client_id(claims: &Value) -> Option<String> {
-    claims.get("client_id").and_then(Value::as_str).map(str::to_string)
 }

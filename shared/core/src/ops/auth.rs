@@ -5,15 +5,18 @@
 //! The flow is an explicit state machine ([`AuthState`] × input → [`Step`]): the handler does the
 //! I/O (loading the user, hashing) and asks [`step`] what follows.
 
-use super::lifecycle_triggers::Migration;
-use super::mfa::MfaNeed;
 use super::token_generation::{self, Claims, Occasion, TokenRequest, TokenSource, USER_API_SCOPE};
 use crate::error::{Error, Result};
-use crate::lockout::Backoff;
 use crate::model::{keys, AppClient, PasswordState, User, UserPool, UserStatus};
 use crate::service::{check_secret_hash, CallContext, Input, Service};
 use crate::store::{Cond, Item, StoreError, Write};
 use crate::triggers::Caller;
+use crate::user_pool::access::authorize_access_token;
+use crate::user_pool::auth::refresh_family::Origin;
+use crate::user_pool::lockout::clear_failed_sign_ins;
+use crate::user_pool::lockout::record_sign_in_attempt;
+use crate::user_pool::mfa::factors::MfaNeed;
+use crate::user_pool::triggers::lifecycle::Migration;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use serde::{Deserialize, Serialize};
@@ -276,67 +279,6 @@ fn custom_gate(facts: UserFacts) -> Option<Step> {
     }
 }
 
-/// Failed sign-ins allowed before temporary lockouts begin.
-pub const LOCKOUT_FREE_FAILURES: u32 = 5;
-/// The longest temporary lockout.
-pub const LOCKOUT_MAX_SECS: i64 = 900;
-/// The quiet time (after the last failure and its lockout) after which the count starts over.
-/// Cognito forgets after 15 minutes; then eleven guesses and a wait beat the lockouts (about
-/// 27,700 guesses a month against one account). A day makes the 15-minute pace the best an
-/// attacker can do (about 2,900 a month), and costs a user who mistypes nothing: a successful
-/// sign-in clears the count.
-pub const LOCKOUT_FORGET_SECS: i64 = 86_400;
-
-/// The password (and MFA code) schedule: from the fifth consecutive failure on, a lockout of
-/// 1 s, doubling with each further failure, at most [`LOCKOUT_MAX_SECS`]; forgotten after
-/// [`LOCKOUT_FORGET_SECS`] without a failure.
-pub const SIGN_IN_BACKOFF: Backoff = Backoff {
-    free_failures: LOCKOUT_FREE_FAILURES,
-    max_lockout_secs: LOCKOUT_MAX_SECS,
-    forget_after_secs: LOCKOUT_FORGET_SECS,
-};
-
-/// The counters after a wrong password at `now_ms` ([`SIGN_IN_BACKOFF`]).
-pub fn after_failed_sign_in(state: &PasswordState, now_ms: i64) -> PasswordState {
-    let (failed, locked) = SIGN_IN_BACKOFF.after_failure(
-        state.failed_sign_ins,
-        state.last_failed_ms,
-        state.locked_until_ms,
-        now_ms,
-    );
-    PasswordState {
-        failed_sign_ins: failed,
-        last_failed_ms: now_ms,
-        locked_until_ms: locked,
-        ..state.clone()
-    }
-}
-
-/// One sign-in's session family: its refresh token and the access tokens it issued.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Origin {
-    pub pool_id: String,
-    pub client_id: String,
-    pub username: String,
-    /// The user's `sub`: a later user given the same username never inherits the family.
-    #[serde(default)]
-    pub sub: String,
-    pub refresh_hash: String,
-    pub auth_time: i64,
-    /// When the family began (epoch ms); a global sign-out at or after this revokes it.
-    pub created_ms: i64,
-    /// The device the sign-in used: its access tokens carry it as `device_key`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub device_key: Option<String>,
-    /// Refresh tokens still accepted besides `refresh_hash` (rotation's grace period; see
-    /// [`super::refresh`]).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub also_live: Vec<super::refresh::LiveRefresh>,
-    /// Hash prefixes of rotated-out refresh tokens, oldest first: presenting one is reuse.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub spent: Vec<String>,
-}
-
 fn pool_mismatch(client: &AppClient) -> Error {
     Error::ResourceNotFoundException(format!("User pool client {} does not exist.", client.client_id))
 }
@@ -412,8 +354,8 @@ async fn password_sign_in(
     let password = param(params, "PASSWORD")?.to_string();
     check_secret_hash(client, params.get("SECRET_HASH").and_then(Value::as_str), &[username])?;
     // A name the pool does not hold has its own failure count (see `unknown_names`).
-    let counted = super::unknown_names::counted(pool, client.prevent_user_existence_errors());
-    let (found, seen) = super::unknown_names::find_user(svc, pool, username, counted).await?;
+    let counted = crate::user_pool::unknown_names::counted(pool, client.prevent_user_existence_errors());
+    let (found, seen) = crate::user_pool::unknown_names::find_user(svc, pool, username, counted).await?;
     let found = match found {
         Some(found) => Some((found, false)),
         None => {
@@ -426,7 +368,7 @@ async fn password_sign_in(
                 Ok(None) => None,
                 Err(e) => {
                     if refused_by_function(&e) {
-                        super::unknown_names::record_failure(svc, pool, username, seen).await?;
+                        crate::user_pool::unknown_names::record_failure(svc, pool, username, seen).await?;
                     }
                     return Err(e);
                 }
@@ -439,7 +381,7 @@ async fn password_sign_in(
         let dummy = dummy_hash(svc).await?;
         svc.cpu(move || hash_params.verify(&password, &dummy)).await?;
         if counted {
-            super::unknown_names::record_failure(svc, pool, username, seen).await?;
+            crate::user_pool::unknown_names::record_failure(svc, pool, username, seen).await?;
         }
         return Err(if client.prevent_user_existence_errors() {
             Error::not_authorized("Incorrect username or password.")
@@ -602,13 +544,13 @@ pub(crate) async fn check_device_key(
     mut progress: Progress,
     strict: bool,
 ) -> Result<Progress> {
-    if progress.admin || super::devices::device_tracking(pool).is_none() {
+    if progress.admin || crate::user_pool::devices::records::device_tracking(pool).is_none() {
         progress.device_key = None;
     }
     if let Some(key) = progress.device_key.as_deref() {
-        if super::devices::find_device(svc, pool, user, key).await?.is_none() {
+        if crate::user_pool::devices::records::find_device(svc, pool, user, key).await?.is_none() {
             if strict {
-                return Err(super::devices::device_not_found());
+                return Err(crate::user_pool::devices::records::device_not_found());
             }
             progress.device_key = None;
         }
@@ -636,20 +578,23 @@ pub(crate) async fn finish(
     {
         return Err(invalid_session());
     }
-    let tracking = super::devices::device_tracking(pool);
+    let tracking = crate::user_pool::devices::records::device_tracking(pool);
     let device = match (&progress.device_key, tracking) {
         (Some(key), Some(_)) if !progress.admin => {
-            super::devices::find_device(svc, pool, user, key).await?.map(|(d, _)| d).filter(|d| d.confirmed)
+            crate::user_pool::devices::records::find_device(svc, pool, user, key)
+                .await?
+                .map(|(d, _)| d)
+                .filter(|d| d.confirmed)
         }
         _ => None,
     };
     let device_fact = match &device {
         None => DeviceFact::None,
-        Some(d) if super::devices::is_remembered(pool, d) => DeviceFact::Remembered,
+        Some(d) if crate::user_pool::devices::records::is_remembered(pool, d) => DeviceFact::Remembered,
         Some(_) => DeviceFact::Confirmed,
     };
     let facts = SecondFactorFacts {
-        mfa: super::mfa::mfa_need(pool, user),
+        mfa: crate::user_pool::mfa::factors::mfa_need(pool, user),
         device: device_fact,
         remembered_skips_mfa: tracking.is_some_and(|t| t.challenge_required_on_new_device),
     };
@@ -666,8 +611,11 @@ pub(crate) async fn finish(
     // device expires within a day.
     let is_new_device = tracking.is_some() && device.is_none() && !progress.admin;
     super::auth_triggers::post_authentication(svc, pool, user, caller, is_new_device).await?;
-    let new_device =
-        if is_new_device { Some(super::devices::new_device(svc, pool, user).await?) } else { None };
+    let new_device = if is_new_device {
+        Some(crate::user_pool::devices::records::new_device(svc, pool, user).await?)
+    } else {
+        None
+    };
     let source = if progress.device_done {
         TokenSource::AuthenticateDevice
     } else if progress.new_password_set {
@@ -676,7 +624,7 @@ pub(crate) async fn finish(
         TokenSource::Authentication
     };
     if let (true, Some(d)) = (progress.device_done, &device) {
-        super::devices::record_device_sign_in(svc, pool, user, &d.device_key).await?;
+        crate::user_pool::devices::records::record_device_sign_in(svc, pool, user, &d.device_key).await?;
     }
     let issued = IssuedDevice {
         key: new_device.as_ref().or(device.as_ref()).map(|d| d.device_key.clone()),
@@ -708,7 +656,9 @@ async fn migrate_on_sign_in(
     input: &Value,
 ) -> Result<Option<Migration>> {
     let caller = crate::triggers::Caller::new(Some(&client.client_id), input);
-    match super::lifecycle_triggers::migrate_user(svc, pool, username, Some(password), caller).await {
+    match crate::user_pool::triggers::lifecycle::migrate_user(svc, pool, username, Some(password), caller)
+        .await
+    {
         Err(e) if client.prevent_user_existence_errors() => {
             tracing::info!(error = %e.name(), "user migration refused (answered as a wrong password)");
             Err(Error::not_authorized("Incorrect username or password."))
@@ -754,86 +704,13 @@ async fn check_password(
     if !svc.cpu(move || crate::password::legacy::verify(&pw, &stored)).await? {
         return Ok((user, version, false));
     }
-    let (hash, srp) = super::users::password_secrets(svc, pool, &user.username, &password).await?;
+    let (hash, srp) =
+        crate::user_pool::secrets::password_secrets(svc, pool, &user.username, &password).await?;
     user.password_hash = Some(hash);
     user.srp = Some(srp);
     user.modified = svc.clock.now_millis();
     svc.save_user(pool, &user, version, vec![]).await?;
     Ok((user, version + 1, true))
-}
-
-/// Counts a wrong password or MFA code on the user record, re-reading on a concurrent change so
-/// no failure goes uncounted; a right password only reads. True when the record, as it stands
-/// now, is locked: another attempt locked it while this one was being checked, and this one
-/// must be refused whatever its password. The count starts over only when a sign-in gets its
-/// tokens ([`clear_failed_sign_ins`]), so a right password does not buy fresh MFA guesses.
-pub(crate) async fn record_sign_in_attempt(
-    svc: &Service,
-    pool: &UserPool,
-    user: User,
-    version: u64,
-    correct: bool,
-) -> Result<bool> {
-    if correct {
-        let key = keys::user(&pool.id, &pool.username_key(&user.username));
-        let fresh = svc.get_json::<User>(&key, keys::USER_SK).await?;
-        return Ok(fresh.is_some_and(|(u, _)| u.password_state.locked_until_ms > svc.clock.now_millis()));
-    }
-    update_failed_sign_ins(svc, pool, user, version, false).await
-}
-
-/// A sign-in got its tokens: the failure count starts over.
-pub(crate) async fn clear_failed_sign_ins(svc: &Service, pool: &UserPool, user: &User) -> Result<()> {
-    if user.password_state.failed_sign_ins == 0 && user.password_state.locked_until_ms == 0 {
-        return Ok(());
-    }
-    update_failed_sign_ins(svc, pool, user.clone(), 0, true).await.map(|_| ())
-}
-
-async fn update_failed_sign_ins(
-    svc: &Service,
-    pool: &UserPool,
-    mut user: User,
-    mut version: u64,
-    correct: bool,
-) -> Result<bool> {
-    let key = keys::user(&pool.id, &pool.username_key(&user.username));
-    if correct {
-        // The record read before hashing may be stale; a right password is judged on the latest.
-        match svc.get_json::<User>(&key, keys::USER_SK).await? {
-            Some((fresh, v)) => (user, version) = (fresh, v),
-            None => return Ok(false),
-        }
-    }
-    for _ in 0..5 {
-        let now_ms = svc.clock.now_millis();
-        if user.password_state.locked_until_ms > now_ms {
-            return Ok(true);
-        }
-        let next = if correct {
-            PasswordState {
-                failed_sign_ins: 0,
-                last_failed_ms: 0,
-                locked_until_ms: 0,
-                ..user.password_state.clone()
-            }
-        } else {
-            after_failed_sign_in(&user.password_state, now_ms)
-        };
-        if next == user.password_state {
-            return Ok(false);
-        }
-        user.password_state = next;
-        match svc.save_user(pool, &user, version, vec![]).await {
-            Err(Error::ConcurrentModificationException(_)) => {}
-            other => return other.map(|()| false),
-        }
-        match svc.get_json::<User>(&key, keys::USER_SK).await? {
-            Some((fresh, v)) => (user, version) = (fresh, v),
-            None => return Ok(false),
-        }
-    }
-    Ok(false)
 }
 
 /// A pending challenge: what a later RespondToAuthChallenge may continue. Stored under the
@@ -1015,9 +892,13 @@ pub(crate) async fn challenge_with(
     let mut data = progress.into_data()?;
     let params = match name {
         "SMS_MFA" => {
-            let (mut params, code_hash) = super::mfa::send_sms_mfa_code(svc, pool, user, caller).await?;
+            let (mut params, code_hash) =
+                crate::user_pool::mfa::factors::send_sms_mfa_code(svc, pool, user, caller).await?;
             data.insert("code_hash".into(), json!(code_hash));
-            data.insert("code_expires_at".into(), json!(svc.now_secs() + super::auth_mfa::SMS_MFA_CODE_SECS));
+            data.insert(
+                "code_expires_at".into(),
+                json!(svc.now_secs() + crate::user_pool::mfa::factors::SMS_MFA_CODE_SECS),
+            );
             params["USER_ID_FOR_SRP"] = json!(user.username);
             params
         }
@@ -1030,11 +911,11 @@ pub(crate) async fn challenge_with(
         }
         "SELECT_MFA_TYPE" => json!({
             "USER_ID_FOR_SRP": user.username,
-            "MFAS_CAN_CHOOSE": serde_json::to_string(&super::mfa::mfas_can_select(pool, user)).map_err(Error::internal)?,
+            "MFAS_CAN_CHOOSE": serde_json::to_string(&crate::user_pool::mfa::factors::mfas_can_select(pool, user)).map_err(Error::internal)?,
         }),
         "MFA_SETUP" => json!({
             "USER_ID_FOR_SRP": user.username,
-            "MFAS_CAN_SETUP": serde_json::to_string(&super::mfa::mfas_can_setup(pool)).map_err(Error::internal)?,
+            "MFAS_CAN_SETUP": serde_json::to_string(&crate::user_pool::mfa::factors::mfas_can_setup(pool)).map_err(Error::internal)?,
         }),
         "DEVICE_SRP_AUTH" => json!({"USER_ID_FOR_SRP": user.username}),
 
@@ -1159,9 +1040,10 @@ async fn respond_new_password(
         Step::Denied(e) => return Err(e),
         Step::CustomRound => return Err(Error::internal("a custom round after NEW_PASSWORD_REQUIRED")),
     }
-    super::passwords::check_password_history(svc, &pool, &user, &new_password).await?;
-    let (hash, srp) = super::users::password_secrets(svc, &pool, &user.username, &new_password).await?;
-    super::passwords::remember_password(&pool, &mut user);
+    crate::user_pool::secrets::check_password_history(svc, &pool, &user, &new_password).await?;
+    let (hash, srp) =
+        crate::user_pool::secrets::password_secrets(svc, &pool, &user.username, &new_password).await?;
+    crate::user_pool::secrets::remember_password(&pool, &mut user);
     // The same rules as UpdateUserAttributes: a changed email or phone is unverified and gets a code.
     let messages =
         super::attributes::apply_changes(svc, &pool, &mut user, &given, crate::attributes::Writer::User)?;
@@ -1279,9 +1161,10 @@ pub(crate) async fn issue_family(
     token_generation::customise(svc, &request, &mut claims).await?;
     let refresh_token = match family {
         Family::Refresh { .. } => None,
-        Family::Rotate { token, grace_secs, .. } => {
-            Some(super::refresh::rotate_family(svc, &origin_jti, token, grace_secs).await?)
-        }
+        Family::Rotate { token, grace_secs, .. } => Some(
+            crate::user_pool::auth::refresh_family::rotate_family(svc, &origin_jti, token, grace_secs)
+                .await?,
+        ),
         Family::New => {
             let secret = URL_SAFE_NO_PAD.encode(svc.rng.bytes(32));
             let refresh_secs = client.validity_secs("Refresh", 30, "days");
@@ -1290,7 +1173,7 @@ pub(crate) async fn issue_family(
                 client_id: client.client_id.clone(),
                 username: user.username.clone(),
                 sub: user.sub.clone(),
-                refresh_hash: super::refresh::refresh_hash(&secret),
+                refresh_hash: crate::user_pool::auth::refresh_family::refresh_hash(&secret),
                 auth_time: now,
                 created_ms: svc.clock.now_millis().max(user.signed_out_at_ms + 1),
                 device_key: device.key.clone(),
@@ -1320,57 +1203,6 @@ pub(crate) async fn issue_family(
         result["NewDeviceMetadata"] = json!({"DeviceKey": key, "DeviceGroupKey": group});
     }
     Ok(json!({"ChallengeParameters": {}, "AuthenticationResult": result}))
-}
-
-/// A verified access token's user and session.
-pub struct AccessSession {
-    pub pool: std::sync::Arc<UserPool>,
-    pub user: User,
-    pub version: u64,
-    pub claims: std::sync::Arc<Value>,
-    pub origin_jti: String,
-}
-
-/// Checks an access token as the pool's own operations must: signature, issuer, expiry,
-/// `token_use`, scope, not revoked, user present and enabled.
-pub async fn authorize_access_token(svc: &Service, ctx: &CallContext, token: &str) -> Result<AccessSession> {
-    let invalid = || Error::not_authorized("Invalid Access Token");
-    let (pool, claims) = svc.check_access_token(ctx, token).await?;
-    if claims.get("token_use").and_then(Value::as_str) != Some("access") {
-        return Err(invalid());
-    }
-    let scopes = claims.get("scope").and_then(Value::as_str).unwrap_or_default();
-    if !scopes.split(' ').any(|s| s == "aws.cognito.signin.user.admin") {
-        return Err(Error::not_authorized("Access Token does not have required scopes"));
-    }
-    // The tokens of a deleted app client end with it.
-    let client_id = claims.get("client_id").and_then(Value::as_str).ok_or_else(invalid)?;
-    match svc.pool_client(&pool.id, client_id).await {
-        Ok(_) => {}
-        Err(Error::ResourceNotFoundException(_)) => return Err(invalid()),
-        Err(e) => return Err(e),
-    }
-    let origin_jti = claims.get("origin_jti").and_then(Value::as_str).ok_or_else(invalid)?.to_string();
-    let revoked = || Error::not_authorized("Access Token has been revoked");
-    let (origin, _) =
-        svc.get_json::<Origin>(&keys::origin(&origin_jti), keys::ORIGIN_SK).await?.ok_or_else(revoked)?;
-    let username = claims.get("username").and_then(Value::as_str).ok_or_else(invalid)?;
-    let (user, version) = svc
-        .get_json::<User>(&keys::user(&pool.id, &pool.username_key(username)), keys::USER_SK)
-        .await?
-        .ok_or_else(|| Error::UserNotFoundException("User does not exist.".into()))?;
-    let sub = claims.get("sub").and_then(Value::as_str);
-    if origin.created_ms <= user.signed_out_at_ms
-        || origin.username != user.username
-        || origin.sub != user.sub
-        || sub != Some(user.sub.as_str())
-    {
-        return Err(revoked());
-    }
-    if !user.enabled {
-        return Err(Error::not_authorized("User is disabled."));
-    }
-    Ok(AccessSession { pool, user, version, claims, origin_jti })
 }
 
 pub async fn global_sign_out(svc: &Service, ctx: &CallContext, input: &Value) -> Result<Value> {
@@ -1403,12 +1235,14 @@ pub async fn revoke_token(svc: &Service, input: &Value) -> Result<Value> {
     if token.split('.').count() == 3 {
         return Err(Error::UnsupportedTokenTypeException("Unsupported token type".into()));
     }
-    if super::refresh::split_refresh_token(token).is_none() {
+    if crate::user_pool::auth::refresh_family::split_refresh_token(token).is_none() {
         return Err(Error::invalid("Invalid token"));
     }
     // Any live token of the family (one in rotation's grace period too) revokes it.
     let Some((origin_jti, origin, version, _)) =
-        super::refresh::load_family(svc, token).await?.filter(|(_, _, _, presented)| presented.is_live())
+        crate::user_pool::auth::refresh_family::load_family(svc, token)
+            .await?
+            .filter(|(_, _, _, presented)| presented.is_live())
     else {
         // Already revoked, expired, rotated out or never issued: revoking it again is not an
         // error (RFC 7009).
@@ -1494,25 +1328,6 @@ mod tests {
                 "{other:?}"
             );
         }
-    }
-
-    #[test]
-    fn lockouts_double_from_one_second_to_fifteen_minutes() {
-        let mut state = PasswordState::default();
-        let mut now = 1_000_000_000i64;
-        let mut locks = Vec::new();
-        for _ in 0..16 {
-            state = after_failed_sign_in(&state, now);
-            locks.push((state.locked_until_ms - now).max(0) / 1000);
-            now = state.locked_until_ms.max(now) + 1;
-        }
-        assert_eq!(locks, vec![0, 0, 0, 0, 1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 900, 900]);
-        // Fifteen quiet minutes are not enough (they are in Cognito); a quiet day starts over.
-        let later = after_failed_sign_in(&state, now + LOCKOUT_MAX_SECS * 1000 + 1);
-        assert_eq!(later.failed_sign_ins, 17);
-        let later = after_failed_sign_in(&state, now + LOCKOUT_FORGET_SECS * 1000 + 1);
-        assert_eq!(later.failed_sign_ins, 1);
-        assert!(SIGN_IN_BACKOFF.max_failures_in(30 * 86_400).is_some_and(|n| n < 2_900));
     }
 
     #[test]

@@ -10,8 +10,6 @@ use crate::store::{Cond, Item, StoreError, Write};
 use crate::triggers::Caller;
 use serde_json::{json, Value};
 
-/// How long an SMS MFA code is good for (spec B §1.2).
-pub const SMS_MFA_CODE_SECS: i64 = 180;
 /// Wrong codes one challenge session takes; the last one ends it.
 pub const MAX_MFA_CODE_ATTEMPTS: u64 = 5;
 
@@ -85,23 +83,23 @@ pub(crate) async fn respond_mfa_code(
     }
     // A TOTP code already accepted once is refused as Cognito refuses it, before anything is
     // counted: it is not a wrong guess, and no number of reuses locks the user out.
-    if name != "SMS_MFA" && super::mfa::software_token_code_reused(svc, &user, &code)? {
-        return Err(super::mfa::software_token_code_used());
+    if name != "SMS_MFA" && crate::user_pool::mfa::totp::software_token_code_reused(svc, &user, &code)? {
+        return Err(crate::user_pool::mfa::totp::software_token_code_used());
     }
     // Also counted, before the comparison, on the MFA code counter, which neither a new
     // session nor the password's quiet time resets (see `users::count_attempt`): the password
     // schedule alone let a holder of the password try ~28,000 codes a month.
-    super::users::count_attempt(svc, &pool, &mut user, &mut version, MFA_CODE_PURPOSE).await.map_err(
-        |e| match e {
+    crate::user_pool::codes::count_attempt(svc, &pool, &mut user, &mut version, MFA_CODE_PURPOSE)
+        .await
+        .map_err(|e| match e {
             Error::LimitExceededException(_) => Error::not_authorized("Password attempts exceeded"),
             other => other,
-        },
-    )?;
+        })?;
     let correct = if name == "SMS_MFA" {
         let hash = session.data.get("code_hash").and_then(Value::as_str).unwrap_or_default();
-        super::mfa::sms_code_matches(svc.cipher.as_ref(), hash, &code)?
+        crate::user_pool::mfa::factors::sms_code_matches(svc.cipher.as_ref(), hash, &code)?
     } else {
-        super::mfa::check_software_token_code(svc, &mut user, &code)?
+        crate::user_pool::mfa::totp::check_software_token_code(svc, &mut user, &code)?
     };
     if !correct {
         let attempts = session.data.get("attempts").and_then(Value::as_u64).unwrap_or(0) + 1;
@@ -111,10 +109,10 @@ pub(crate) async fn respond_mfa_code(
             session.data.insert("attempts".into(), json!(attempts));
             keep_session(svc, client, &session, consume).await?;
         }
-        auth::record_sign_in_attempt(svc, &pool, user, version, false).await?;
+        crate::user_pool::lockout::record_sign_in_attempt(svc, &pool, user, version, false).await?;
         return Err(code_mismatch());
     }
-    super::users::clear_attempts(&mut user, MFA_CODE_PURPOSE);
+    crate::user_pool::codes::clear_attempts(&mut user, MFA_CODE_PURPOSE);
     let mut progress = Progress::from_data(&session.data);
     progress.mfa_done = true;
     if name == "SMS_MFA" && user.attr("phone_number_verified") != Some("true") {
@@ -144,7 +142,7 @@ pub(crate) async fn respond_select_mfa_type(
     let pool = svc.pool(&client.pool_id).await?;
     let (session, consume, user, _) =
         auth::answering_user(svc, &pool, client, &responses, token, "SELECT_MFA_TYPE").await?;
-    let offered = super::mfa::mfas_can_select(&pool, &user);
+    let offered = crate::user_pool::mfa::factors::mfas_can_select(&pool, &user);
     let chosen = match answer.as_str() {
         "SMS_MFA" if offered.contains(&MfaMethod::Sms.as_str()) => "SMS_MFA",
         "SOFTWARE_TOKEN_MFA" if offered.contains(&MfaMethod::SoftwareToken.as_str()) => "SOFTWARE_TOKEN_MFA",

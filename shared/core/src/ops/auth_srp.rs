@@ -310,7 +310,7 @@ pub(crate) async fn respond_password_verifier(
     if progress.unknown_user {
         svc.store.transact(vec![consume], svc.now_secs()).await.ok();
         // Locked out as a known user would be, and after the same failures.
-        let seen = super::unknown_names::look(svc, &pool, &session.username).await?;
+        let seen = crate::user_pool::unknown_names::look(svc, &pool, &session.username).await?;
         if seen.locked(svc.clock.now_millis()) {
             return Err(Error::not_authorized("Password attempts exceeded"));
         }
@@ -318,7 +318,7 @@ pub(crate) async fn respond_password_verifier(
         let fake_v = BigUint::from_bytes_be(&svc.rng.bytes(srp::GROUP_BYTES)) % srp::n();
         let user_id = param(&responses, "USERNAME")?.to_string();
         check_claim(svc, &session, "unknown", &user_id, fake_v, &token, &responses).await.ok();
-        super::unknown_names::record_failure(svc, &pool, &session.username, Some(seen)).await?;
+        crate::user_pool::unknown_names::record_failure(svc, &pool, &session.username, Some(seen)).await?;
         return Err(incorrect());
     }
     let (session, consume, user, version) =
@@ -347,7 +347,9 @@ pub(crate) async fn respond_password_verifier(
     // Single use, whatever the outcome: a wrong proof means starting over.
     auth::spend_challenge_session(svc, consume).await?;
     if !facts.locked {
-        facts.locked = auth::record_sign_in_attempt(svc, &pool, user.clone(), version, correct).await?;
+        facts.locked =
+            crate::user_pool::lockout::record_sign_in_attempt(svc, &pool, user.clone(), version, correct)
+                .await?;
     }
     let caller = Caller::new(Some(&client.client_id), input);
     if let Some(rounds) = session.data.get("custom_rounds") {
@@ -390,12 +392,12 @@ pub(crate) async fn respond_device_srp_auth(
     if progress.device_key.as_deref() != Some(device_key.as_str()) {
         return Err(Error::invalid("DEVICE_KEY is not the device this sign-in started with."));
     }
-    let (device, _) = super::devices::find_device(svc, &pool, &user, &device_key)
+    let (device, _) = crate::user_pool::devices::records::find_device(svc, &pool, &user, &device_key)
         .await?
-        .ok_or_else(super::devices::device_not_found)?;
-    let (salt, verifier) = super::devices::open_device_verifier(svc, &device)
+        .ok_or_else(crate::user_pool::devices::records::device_not_found)?;
+    let (salt, verifier) = crate::user_pool::devices::records::open_device_verifier(svc, &device)
         .await?
-        .ok_or_else(super::devices::device_not_found)?;
+        .ok_or_else(crate::user_pool::devices::records::device_not_found)?;
     auth::spend_challenge_session(svc, consume).await?;
     let v = BigUint::from_bytes_be(&verifier);
     let (token, b_hex) = srp_challenge(
@@ -439,12 +441,12 @@ pub(crate) async fn respond_device_password_verifier(
     auth::spend_challenge_session(svc, consume).await?;
     let mut progress = auth::Progress::from_data(&session.data);
     let device_key = progress.device_key.clone().ok_or_else(invalid_session)?;
-    let (device, _) = super::devices::find_device(svc, &pool, &user, &device_key)
+    let (device, _) = crate::user_pool::devices::records::find_device(svc, &pool, &user, &device_key)
         .await?
-        .ok_or_else(super::devices::device_not_found)?;
-    let (_, verifier) = super::devices::open_device_verifier(svc, &device)
+        .ok_or_else(crate::user_pool::devices::records::device_not_found)?;
+    let (_, verifier) = crate::user_pool::devices::records::open_device_verifier(svc, &device)
         .await?
-        .ok_or_else(super::devices::device_not_found)?;
+        .ok_or_else(crate::user_pool::devices::records::device_not_found)?;
     let v = BigUint::from_bytes_be(&verifier);
     if !check_claim(svc, &session, &device.device_group_key, &device.device_key, v, &token, &responses)
         .await?

@@ -6,6 +6,7 @@ use crate::error::{Error, Result};
 use crate::model::{keys, unit_secs, AppClient};
 use crate::service::{decode_next_token, encode_next_token, Input, Service};
 use crate::store::{Cond, Item, StoreError, Write};
+use crate::user_pool::settings::not_supported;
 use serde_json::{json, Map, Value};
 
 /// Members that are the client's settings (everything but identifiers and GenerateSecret).
@@ -78,11 +79,6 @@ const RESERVED_SCOPES: &[&str] = &["phone", "email", "openid", "profile", "aws.c
 
 /// The most callback or sign-out URLs a client may list.
 const MAX_URLS: usize = 100;
-
-/// A refusal of a member Tessera does not honour yet: named, so the caller knows what to drop.
-pub(crate) fn not_supported(member: &str, detail: &str) -> Error {
-    Error::invalid(format!("{member} is not supported yet by Tessera{detail}."))
-}
 
 /// Members that are accepted only in their default (off) form.
 fn refuse_unsupported(input: &Value) -> Result<()> {

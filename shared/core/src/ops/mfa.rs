@@ -7,282 +7,25 @@
 //! Which factors SetUserPoolMfaConfig turned on is kept under [`MFA_FACTORS_SETTING`], which
 //! DescribeUserPool does not show and UpdateUserPool does not reset.
 
-use super::auth::{
-    authorize_access_token, invalid_session, reopen_challenge_session, take_any_challenge_session,
-};
-use super::lifecycle_triggers::{custom_message, MessageSource};
-use super::users::{code_hash, deliver, mask};
+use super::auth::{invalid_session, reopen_challenge_session, take_any_challenge_session};
 use crate::error::{Error, Result};
 use crate::model::{keys, MfaMethod, User, UserPool};
-use crate::ports::{OutgoingMessage, SecretCipher};
 use crate::service::{CallContext, Input, Service};
 use crate::store::Write;
-use crate::triggers::Caller;
-use base64::engine::general_purpose::STANDARD;
-use base64::Engine;
+use crate::user_pool::access::authorize_access_token;
+use crate::user_pool::mfa::factors::check_sms_authentication_message;
+use crate::user_pool::mfa::factors::has_phone;
+use crate::user_pool::mfa::factors::mfa_need;
+use crate::user_pool::mfa::factors::pool_mfa_mode;
+use crate::user_pool::mfa::factors::pool_sms_mfa;
+use crate::user_pool::mfa::factors::pool_software_token_mfa;
+use crate::user_pool::mfa::factors::MfaNeed;
+use crate::user_pool::mfa::factors::MFA_FACTORS_SETTING;
+use crate::user_pool::mfa::totp::open_secret;
+use crate::user_pool::mfa::totp::seal_secret;
+use crate::user_pool::mfa::totp::totp_matching_step;
+use crate::user_pool::mfa::totp::SOFTWARE_TOKEN_SECRET_BYTES;
 use serde_json::{json, Value};
-
-/// Cognito's SMS MFA text when the pool sets no `SmsAuthenticationMessage`.
-pub const DEFAULT_SMS_AUTHENTICATION_MESSAGE: &str = "Your authentication code is {####}. ";
-
-/// The pool setting (not a UserPoolType member) recording the factors SetUserPoolMfaConfig
-/// chose: `{"SoftwareTokenMfaEnabled": bool, "SmsMfaDisabled": bool}`.
-pub const MFA_FACTORS_SETTING: &str = "TesseraMfaFactors";
-
-/// TOTP parameters (RFC 6238 as authenticator apps and Cognito use them).
-const TOTP_DIGITS: usize = 6;
-const TOTP_PERIOD_SECS: u64 = 30;
-/// Random bytes in a software-token secret (52 base32 characters, like Cognito's).
-pub const SOFTWARE_TOKEN_SECRET_BYTES: usize = 32;
-
-/// What a sign-in whose password (or custom challenge) checked out still needs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum MfaNeed {
-    /// No MFA: tokens may be issued.
-    None,
-    /// An SMS_MFA challenge (send the code with [`send_sms_mfa_code`]).
-    Sms,
-    /// A SOFTWARE_TOKEN_MFA challenge (check the answer with [`check_software_token_code`]).
-    SoftwareToken,
-    /// A SELECT_MFA_TYPE challenge with [`mfas_can_select`].
-    Select,
-    /// An MFA_SETUP challenge with [`mfas_can_setup`] (the pool requires MFA and the user has
-    /// no usable method).
-    Setup,
-}
-
-/// The pool's `MfaConfiguration`: "OFF", "ON" or "OPTIONAL".
-pub fn pool_mfa_mode(pool: &UserPool) -> &str {
-    pool.setting_str(&["MfaConfiguration"]).unwrap_or("OFF")
-}
-
-fn factors(pool: &UserPool) -> Option<&serde_json::Map<String, Value>> {
-    pool.settings.get(MFA_FACTORS_SETTING).and_then(Value::as_object)
-}
-
-/// Whether the pool offers SMS MFA: MFA is not OFF, the pool has an SmsConfiguration, and
-/// SetUserPoolMfaConfig did not leave SMS out.
-pub fn pool_sms_mfa(pool: &UserPool) -> bool {
-    let disabled = factors(pool).and_then(|f| f.get("SmsMfaDisabled")).and_then(Value::as_bool) == Some(true);
-    pool_mfa_mode(pool) != "OFF"
-        && pool.settings.get("SmsConfiguration").is_some_and(Value::is_object)
-        && !disabled
-}
-
-/// Whether the pool offers software-token (TOTP) MFA; only SetUserPoolMfaConfig turns it on.
-pub fn pool_software_token_mfa(pool: &UserPool) -> bool {
-    factors(pool).and_then(|f| f.get("SoftwareTokenMfaEnabled")).and_then(Value::as_bool) == Some(true)
-}
-
-/// The methods this user can be challenged with at sign-in, SMS first.
-///
-/// - SMS: the pool offers SMS MFA, the user has a phone_number (verified or not: Cognito does
-///   not require it) and has SMS MFA enabled — or the pool requires MFA (ON), where Cognito
-///   sends SMS codes to every user with a phone number ("you can't turn off SMS MFA for any of
-///   your users when MFA is required").
-/// - Software token: the user has a verified token and has it enabled — or the pool requires
-///   MFA and the token is verified (it is then the user's only way through). The pool's TOTP
-///   setting does not matter here: a token verified before the pool turned TOTP off stays
-///   usable (spec B §1.3.1).
-pub fn usable_methods(pool: &UserPool, user: &User) -> Vec<MfaMethod> {
-    let required = pool_mfa_mode(pool) == "ON";
-    let mut out = Vec::new();
-    let has_phone = user.attr("phone_number").is_some_and(|p| !p.is_empty());
-    if pool_sms_mfa(pool) && has_phone && (user.mfa.sms_enabled || required) {
-        out.push(MfaMethod::Sms);
-    }
-    if user.mfa.software_token.is_some() && (user.mfa.software_token_enabled || required) {
-        out.push(MfaMethod::SoftwareToken);
-    }
-    out
-}
-
-/// The MFA step a sign-in needs after the password. OFF pools need none; otherwise the
-/// preferred method when it is usable, else the only usable one, else a choice between two;
-/// with none usable, OPTIONAL pools need nothing and ON pools need a setup.
-pub fn mfa_need(pool: &UserPool, user: &User) -> MfaNeed {
-    let mode = pool_mfa_mode(pool);
-    if mode != "ON" && mode != "OPTIONAL" {
-        return MfaNeed::None;
-    }
-    let usable = usable_methods(pool, user);
-    let need = |m: MfaMethod| match m {
-        MfaMethod::Sms => MfaNeed::Sms,
-        MfaMethod::SoftwareToken => MfaNeed::SoftwareToken,
-    };
-    if let Some(p) = user.mfa.preferred.filter(|p| usable.contains(p)) {
-        return need(p);
-    }
-    match usable.as_slice() {
-        [one] => need(*one),
-        [] if mode == "ON" => MfaNeed::Setup,
-        [] => MfaNeed::None,
-        _ => MfaNeed::Select,
-    }
-}
-
-/// `MFAS_CAN_CHOOSE` of a SELECT_MFA_TYPE challenge (JSON-encode the list as a string).
-pub fn mfas_can_select(pool: &UserPool, user: &User) -> Vec<&'static str> {
-    usable_methods(pool, user).into_iter().map(MfaMethod::as_str).collect()
-}
-
-/// `MFAS_CAN_SETUP` of an MFA_SETUP challenge: the factors the pool offers, as Cognito lists
-/// them (e.g. `["SMS_MFA","SOFTWARE_TOKEN_MFA"]`). Only SOFTWARE_TOKEN_MFA can actually be set
-/// up inside a sign-in (AssociateSoftwareToken and VerifySoftwareToken with the Session): a
-/// user without a phone number cannot add one without an access token. When the list lacks
-/// SOFTWARE_TOKEN_MFA the sign-in cannot complete the setup.
-pub fn mfas_can_setup(pool: &UserPool) -> Vec<&'static str> {
-    let mut out = Vec::new();
-    if pool_sms_mfa(pool) {
-        out.push(MfaMethod::Sms.as_str());
-    }
-    if pool_software_token_mfa(pool) {
-        out.push(MfaMethod::SoftwareToken.as_str());
-    }
-    out
-}
-
-/// Sends a sign-in SMS MFA code to the user's phone_number: the pool's SmsAuthenticationMessage
-/// (or Cognito's default), rewritten by the CustomMessage trigger (`CustomMessage_Authentication`)
-/// when the pool has one. Returns the challenge parameters Cognito shows (the masked
-/// destination) and the code's hash for the challenge session (see [`sms_code_matches`]).
-/// The code is valid for 3 minutes (spec B §1.2): the session must not outlive that.
-pub async fn send_sms_mfa_code(
-    svc: &Service,
-    pool: &UserPool,
-    user: &User,
-    caller: &Caller<'_>,
-) -> Result<(Value, String)> {
-    let Some(phone) = user.attr("phone_number").filter(|p| !p.is_empty()) else {
-        return Err(Error::CodeDeliveryFailureException(
-            "The user has no phone_number to send the SMS MFA code to.".into(),
-        ));
-    };
-    let code = crate::ids::code(svc.rng.as_ref());
-    let template =
-        pool.setting_str(&["SmsAuthenticationMessage"]).unwrap_or(DEFAULT_SMS_AUTHENTICATION_MESSAGE);
-    let mut msg = OutgoingMessage {
-        pool_id: pool.id.clone(),
-        username: user.username.clone(),
-        channel: "SMS".into(),
-        destination: phone.to_string(),
-        subject: None,
-        body: template.replace("{####}", &code),
-        code: Some(code.clone()),
-        sent_at: svc.clock.now_millis(),
-    };
-    custom_message(svc, pool, MessageSource::Authentication, user, *caller, &mut msg).await?;
-    deliver(svc, pool, &msg).await?;
-    let params = json!({
-        "CODE_DELIVERY_DELIVERY_MEDIUM": "SMS",
-        "CODE_DELIVERY_DESTINATION": mask("SMS", phone),
-    });
-    Ok((params, salted_code_hash(svc, &code)?))
-}
-
-/// `{salt}:{hash}`: the PendingCode hash (keyed, of `salt:code`) with a random salt in place
-/// of the username, so the hash and the master key are enough to check a code.
-fn salted_code_hash(svc: &Service, code: &str) -> Result<String> {
-    let salt = hex::encode(svc.rng.bytes(16));
-    let hash = code_hash(svc.cipher.as_ref(), &salt, code)?;
-    Ok(format!("{salt}:{hash}"))
-}
-
-/// Whether `code` is the SMS code whose hash [`send_sms_mfa_code`] returned (constant time).
-pub fn sms_code_matches(cipher: &dyn SecretCipher, stored_hash: &str, code: &str) -> Result<bool> {
-    let Some((salt, want)) = stored_hash.split_once(':') else { return Ok(false) };
-    let got = code_hash(cipher, salt, code.trim())?;
-    Ok(subtle::ConstantTimeEq::ct_eq(got.as_bytes(), want.as_bytes()).into())
-}
-
-/// Seals a TOTP secret for storage on the user.
-pub fn seal_secret(svc: &Service, secret: &[u8]) -> Result<String> {
-    Ok(STANDARD.encode(svc.cipher.seal(crate::ports::sealed::TOTP_SECRET, secret)?))
-}
-
-pub fn open_secret(svc: &Service, sealed: &str) -> Result<Vec<u8>> {
-    let bytes = STANDARD.decode(sealed).map_err(Error::internal)?;
-    svc.cipher.open(crate::ports::sealed::TOTP_SECRET, &bytes)
-}
-
-/// The RFC 6238 code of `secret` for time step `step`.
-fn totp_at(secret: &[u8], step: u64) -> String {
-    let totp = totp_rs::Builder::new()
-        .with_algorithm(totp_rs::Algorithm::SHA1)
-        .with_digits(TOTP_DIGITS as u8)
-        .with_step_duration(TOTP_PERIOD_SECS)
-        .with_skew(0)
-        .with_secret(totp_rs::Secret::new(secret.to_vec().into_boxed_slice()))
-        .build_noncompliant();
-    totp.generate(step.saturating_mul(TOTP_PERIOD_SECS)).to_string()
-}
-
-/// The time step (current ±1) at which `code` is `secret`'s TOTP, skipping steps at or
-/// before `after` (codes already used). Compares in constant time.
-pub fn totp_matching_step(secret: &[u8], code: &str, now_secs: i64, after: Option<u64>) -> Option<u64> {
-    let code = code.trim();
-    if code.len() != TOTP_DIGITS || !code.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    let current = (now_secs.max(0) as u64) / TOTP_PERIOD_SECS;
-    let mut found = None;
-    for step in current.saturating_sub(1)..=current.saturating_add(1) {
-        if after.is_some_and(|a| step <= a) {
-            continue;
-        }
-        let matches: bool =
-            subtle::ConstantTimeEq::ct_eq(totp_at(secret, step).as_bytes(), code.as_bytes()).into();
-        if matches && found.is_none() {
-            found = Some(step);
-        }
-    }
-    found
-}
-
-/// Checks a SOFTWARE_TOKEN_MFA code against the user's verified token: RFC 6238 (HMAC-SHA1,
-/// 6 digits, 30 s steps from T0 = 0), the current step ±1, and never a step at or before the
-/// last one accepted (a code works once). On success records the step on `user`; the caller
-/// saves the user. `Ok(false)` for a wrong, reused or malformed code, or a user without a token.
-pub fn check_software_token_code(svc: &Service, user: &mut User, code: &str) -> Result<bool> {
-    let Some(sealed) = user.mfa.software_token.as_deref() else { return Ok(false) };
-    let secret = open_secret(svc, sealed)?;
-    match totp_matching_step(&secret, code, svc.now_secs(), user.mfa.last_totp_step) {
-        Some(step) => {
-            user.mfa.last_totp_step = Some(step);
-            Ok(true)
-        }
-        None => Ok(false),
-    }
-}
-
-/// Whether `code` is the user's TOTP code for a step already used (at or before the last one
-/// accepted, by VerifySoftwareToken or a sign-in) and for no step still open. Cognito answers
-/// such a code with ExpiredCodeException, and it is no guess: whoever sends it saw the code.
-pub fn software_token_code_reused(svc: &Service, user: &User, code: &str) -> Result<bool> {
-    let (Some(sealed), Some(last)) = (user.mfa.software_token.as_deref(), user.mfa.last_totp_step) else {
-        return Ok(false);
-    };
-    let secret = open_secret(svc, sealed)?;
-    let now = svc.now_secs();
-    Ok(totp_matching_step(&secret, code, now, Some(last)).is_none()
-        && totp_matching_step(&secret, code, now, None).is_some())
-}
-
-/// The answer to a reused software token code.
-pub fn software_token_code_used() -> Error {
-    Error::ExpiredCodeException("Your software token has already been used once.".into())
-}
-
-/// The RFC 6238 code for a `SecretCode` as AssociateSoftwareToken returns it (base32) at
-/// `unix_secs`: what an authenticator app shows. None when the secret is not base32.
-pub fn software_token_code(secret_code: &str, unix_secs: i64) -> Option<String> {
-    let secret = totp_rs::Secret::try_from_base32(secret_code).ok()?;
-    Some(totp_at(secret.as_bytes(), (unix_secs.max(0) as u64) / TOTP_PERIOD_SECS))
-}
-
-fn has_phone(user: &User) -> bool {
-    user.attr("phone_number").is_some_and(|p| !p.is_empty())
-}
 
 fn not_supported(what: &str) -> Error {
     Error::invalid(format!("{what} is not supported by Tessera."))
@@ -290,47 +33,6 @@ fn not_supported(what: &str) -> Error {
 
 // ---------------------------------------------------------------------------------------------
 // The pool's MFA configuration.
-
-/// The longest SmsAuthenticationMessage (Cognito's SmsVerificationMessageType), code included.
-const MAX_SMS_MESSAGE_CHARS: usize = 140;
-
-/// An SmsAuthenticationMessage must hold the code placeholder and be 6 to 140 characters.
-pub fn check_sms_authentication_message(message: &str) -> Result<()> {
-    let n = message.chars().count();
-    if !message.contains("{####}") || !(6..=MAX_SMS_MESSAGE_CHARS).contains(&n) {
-        return Err(Error::invalid(format!(
-            "SmsAuthenticationMessage must contain the {{####}} placeholder and be 6 to {MAX_SMS_MESSAGE_CHARS} characters long."
-        )));
-    }
-    Ok(())
-}
-
-/// CreateUserPool's and UpdateUserPool's rule: MFA ON or OPTIONAL needs an SmsConfiguration,
-/// unless software-token MFA is already on (turned on by SetUserPoolMfaConfig, so never at
-/// creation). `settings` are the pool settings the call leaves.
-pub fn check_pool_mfa(settings: &serde_json::Map<String, Value>, software_token: bool) -> Result<()> {
-    match settings.get("MfaConfiguration").and_then(Value::as_str) {
-        None | Some("OFF") => Ok(()),
-        Some("ON" | "OPTIONAL") => {
-            if settings.get("SmsConfiguration").is_some_and(Value::is_object) || software_token {
-                Ok(())
-            } else {
-                Err(Error::invalid(
-                    "SMS configuration and Auto verification for phone_number are required when MFA is required/optional",
-                ))
-            }
-        }
-        Some(other) => Err(Error::invalid(format!("Invalid MfaConfiguration: {other}"))),
-    }
-}
-
-/// After UpdateUserPool replaced the settings: a pool whose MFA is now OFF forgets the factors
-/// SetUserPoolMfaConfig chose (turning MFA on again starts from its SMS configuration).
-pub fn after_pool_update(pool: &mut UserPool) {
-    if pool_mfa_mode(pool) == "OFF" {
-        pool.settings.remove(MFA_FACTORS_SETTING);
-    }
-}
 
 /// GetUserPoolMfaConfig's answer: the mode, the TOTP switch, and the SMS settings while SMS
 /// MFA is on.
@@ -758,32 +460,13 @@ pub async fn admin_set_user_settings(svc: &Service, input: &Value) -> Result<Val
     Ok(json!({}))
 }
 
-/// GetUser's and AdminGetUser's MFA members, each only when it has a value (as Cognito):
-/// `MFAOptions` while SMS MFA is on, `UserMFASettingList` of the enabled methods, and
-/// `PreferredMfaSetting`.
-pub fn user_mfa_json(user: &User) -> serde_json::Map<String, Value> {
-    let mut out = serde_json::Map::new();
-    let mut enabled = Vec::new();
-    if user.mfa.sms_enabled {
-        enabled.push(MfaMethod::Sms.as_str());
-        out.insert("MFAOptions".into(), json!([{"DeliveryMedium": "SMS", "AttributeName": "phone_number"}]));
-    }
-    if user.mfa.software_token_enabled && user.mfa.software_token.is_some() {
-        enabled.push(MfaMethod::SoftwareToken.as_str());
-    }
-    if !enabled.is_empty() {
-        out.insert("UserMFASettingList".into(), json!(enabled));
-    }
-    if let Some(p) = user.mfa.preferred {
-        out.insert("PreferredMfaSetting".into(), json!(p.as_str()));
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::model::UserStatus;
+    use crate::user_pool::codes::code_hash;
+    use crate::user_pool::mfa::factors::*;
+    use crate::user_pool::mfa::totp::*;
 
     /// RFC 6238 Appendix B's SHA-1 seed.
     const RFC_SECRET: &[u8] = b"12345678901234567890";

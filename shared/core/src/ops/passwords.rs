@@ -1,89 +1,28 @@
 //! ForgotPassword, ConfirmForgotPassword, ChangePassword, AdminSetUserPassword,
 //! AdminResetUserPassword; where reset codes go, and what unknown users are told.
 
-use super::auth::{authorize_access_token, record_sign_in_attempt};
-use super::lifecycle_triggers::{self as hooks, MessageSource};
-use super::users::{consume_code, deliver, mask, new_code_to, password_secrets, Sender};
-use crate::attributes::{is_email, is_phone};
 use crate::error::{Error, Result};
 use crate::model::{AppClient, PasswordState, User, UserPool, UserStatus};
 use crate::service::{check_secret_hash, CallContext, Input, Service};
 use crate::triggers::Caller;
+use crate::user_pool::access::authorize_access_token;
+use crate::user_pool::codes::{consume_code, new_code_to};
+use crate::user_pool::delivery::no_recovery_channel;
+use crate::user_pool::delivery::recovery_channel;
+use crate::user_pool::delivery::simulated_delivery;
+use crate::user_pool::delivery::{deliver, Sender};
+use crate::user_pool::lockout::record_sign_in_attempt;
+use crate::user_pool::secrets::check_password_history;
+use crate::user_pool::secrets::password_secrets;
+use crate::user_pool::secrets::remember_password;
+use crate::user_pool::secrets::temporary_password_expiry;
+use crate::user_pool::triggers::lifecycle::{self as hooks, MessageSource};
 use serde_json::{json, Value};
-use sha2::{Digest, Sha256};
 
 /// Password-reset codes (ForgotPassword, AdminResetUserPassword) live one hour.
 pub const RESET_CODE_TTL_SECS: i64 = 3600;
 /// The code purpose shared by ForgotPassword and AdminResetUserPassword.
 pub const RESET_PURPOSE: &str = "forgot";
-
-pub(crate) fn no_recovery_channel() -> Error {
-    Error::invalid(
-        "Cannot reset password for the user as there is no registered/verified email or phone_number",
-    )
-}
-
-fn verified(
-    user: &User,
-    attribute: &'static str,
-    channel: &'static str,
-) -> Option<(&'static str, &'static str, String)> {
-    let value = user.attr(attribute)?;
-    (user.attr(&format!("{attribute}_verified")) == Some("true") && !value.is_empty())
-        .then(|| (channel, attribute, value.to_string()))
-}
-
-/// Where a password-reset code goes: the pool's `AccountRecoverySetting` mechanisms by
-/// priority, or (without one) a verified phone number, then a verified email. Only verified
-/// attributes count; `admin_only` means none.
-pub(crate) fn recovery_channel(pool: &UserPool, user: &User) -> Option<(&'static str, &'static str, String)> {
-    let mechanisms = pool
-        .settings
-        .get("AccountRecoverySetting")
-        .and_then(|s| s.get("RecoveryMechanisms"))
-        .and_then(Value::as_array);
-    let mut names: Vec<(i64, String)> = match mechanisms {
-        Some(list) => list
-            .iter()
-            .filter_map(|m| {
-                Some((
-                    m.get("Priority").and_then(Value::as_i64).unwrap_or(i64::MAX),
-                    m.get("Name")?.as_str()?.to_string(),
-                ))
-            })
-            .collect(),
-        None => vec![(1, "verified_phone_number".into()), (2, "verified_email".into())],
-    };
-    names.sort();
-    names.into_iter().find_map(|(_, name)| match name.as_str() {
-        "verified_email" => verified(user, "email", "EMAIL"),
-        "verified_phone_number" => verified(user, "phone_number", "SMS"),
-        _ => None,
-    })
-}
-
-/// A believable CodeDeliveryDetails for a user who does not exist (PreventUserExistenceErrors):
-/// the same shape a real one has, stable for a given name.
-pub(crate) fn simulated_delivery(pool: &UserPool, username: &str) -> Value {
-    let (channel, attribute, destination) = if is_email(username) {
-        ("EMAIL", "email", username.to_string())
-    } else if is_phone(username) {
-        ("SMS", "phone_number", username.to_string())
-    } else {
-        let digest = Sha256::digest(format!("{}:{username}", pool.id).as_bytes());
-        let letter = |b: u8| char::from(b'a' + b % 26);
-        let sms = pool.username_attributes.iter().any(|a| a == "phone_number")
-            && !pool.username_attributes.iter().any(|a| a == "email");
-        if sms {
-            let digits: String = digest.iter().take(10).map(|b| char::from(b'0' + b % 10)).collect();
-            ("SMS", "phone_number", format!("+1{digits}"))
-        } else {
-            let (a, b) = (digest.first().copied().unwrap_or(0), digest.get(1).copied().unwrap_or(0));
-            ("EMAIL", "email", format!("{}@{}.com", letter(a), letter(b)))
-        }
-    };
-    json!({"Destination": mask(channel, &destination), "DeliveryMedium": channel, "AttributeName": attribute})
-}
 
 fn user_not_found() -> Error {
     Error::UserNotFoundException("Username/client id combination not found.".into())
@@ -91,49 +30,6 @@ fn user_not_found() -> Error {
 
 fn code_mismatch() -> Error {
     Error::CodeMismatchException("Invalid verification code provided, please try again.".into())
-}
-
-/// PasswordHistorySize n: a new password may match none of the user's last n passwords (the
-/// current one and the n−1 before it), checked against their stored hashes.
-pub(crate) async fn check_password_history(
-    svc: &Service,
-    pool: &UserPool,
-    user: &User,
-    password: &str,
-) -> Result<()> {
-    let n = pool.password_policy.password_history_size.unwrap_or(0) as usize;
-    if n == 0 {
-        return Ok(());
-    }
-    let hashes: Vec<String> =
-        user.password_hash.iter().chain(&user.password_history).take(n).cloned().collect();
-    let (params, password) = (svc.config.hash_params, password.to_string());
-    let reused = svc
-        .cpu(move || {
-            hashes.iter().any(|h| {
-                if h.starts_with("$argon2id$") {
-                    params.verify(&password, h)
-                } else {
-                    crate::password::legacy::verify(&password, h)
-                }
-            })
-        })
-        .await?;
-    if reused {
-        return Err(Error::PasswordHistoryPolicyViolationException(format!(
-            "The password history policy was violated: the password matches one of the last {n} passwords."
-        )));
-    }
-    Ok(())
-}
-
-/// Keeps the hash being replaced, as far back as the pool's PasswordHistorySize reaches.
-pub(crate) fn remember_password(pool: &UserPool, user: &mut User) {
-    let keep = pool.password_policy.password_history_size.unwrap_or(0).saturating_sub(1) as usize;
-    if let Some(current) = user.password_hash.clone().filter(|_| keep > 0) {
-        user.password_history.insert(0, current);
-    }
-    user.password_history.truncate(keep);
 }
 
 /// Sets a new password (hash and SRP verifier) and clears the temporary-password clock and the
@@ -162,7 +58,7 @@ pub async fn forgot_password(svc: &Service, input: &Value) -> Result<Value> {
     check_secret_hash(&client, input.str_of("SecretHash"), &[username])?;
     let caller = Caller::new(Some(&client.client_id), input);
     let counted = client.prevent_user_existence_errors();
-    let (found, seen) = super::unknown_names::find_user(svc, &pool, username, counted).await?;
+    let (found, seen) = crate::user_pool::unknown_names::find_user(svc, &pool, username, counted).await?;
     let found = match found {
         Some(found) => Some(found),
         // UserMigration_ForgotPassword: the function may know the user.
@@ -182,7 +78,7 @@ pub async fn forgot_password(svc: &Service, input: &Value) -> Result<Value> {
         }
         // As for a user who exists: the same send quota, the same store write, and as long as
         // a delivery takes.
-        super::unknown_names::record_send(svc, &pool, username, RESET_PURPOSE, seen).await?;
+        crate::user_pool::unknown_names::record_send(svc, &pool, username, RESET_PURPOSE, seen).await?;
         svc.pad_like_delivery().await;
         return Ok(json!({"CodeDeliveryDetails": simulated_delivery(&pool, username)}));
     };
@@ -211,13 +107,13 @@ pub async fn confirm_forgot_password(svc: &Service, input: &Value) -> Result<Val
     // whether or not the user exists.
     pool.password_policy.check(password)?;
     let counted = client.prevent_user_existence_errors();
-    let (found, seen) = super::unknown_names::find_user(svc, &pool, username, counted).await?;
+    let (found, seen) = crate::user_pool::unknown_names::find_user(svc, &pool, username, counted).await?;
     let Some((mut user, mut version)) = found else {
         if !counted {
             return Err(user_not_found());
         }
         // A wrong code for a real user is counted (a write, no hash) and refused after as many.
-        super::unknown_names::record_code_guess(svc, &pool, username, RESET_PURPOSE, seen).await?;
+        crate::user_pool::unknown_names::record_code_guess(svc, &pool, username, RESET_PURPOSE, seen).await?;
         return Err(code_mismatch());
     };
     if !user.enabled {
@@ -307,27 +203,5 @@ pub async fn admin_reset_user_password(svc: &Service, input: &Value) -> Result<V
 fn sign_out_if_configured(svc: &Service, user: &mut User) {
     if svc.config.sign_out_on_password_reset {
         user.signed_out_at_ms = svc.clock.now_millis();
-    }
-}
-
-/// How long a temporary password lasts: `PasswordPolicy.TemporaryPasswordValidityDays`, or the
-/// legacy `AdminCreateUserConfig.UnusedAccountValidityDays` when a pool set only that.
-/// When a temporary password set now stops working (epoch seconds).
-pub(crate) fn temporary_password_expiry(svc: &Service, pool: &UserPool) -> i64 {
-    svc.now_secs() + temporary_password_validity_days(pool) * 86_400
-}
-
-fn temporary_password_validity_days(pool: &UserPool) -> i64 {
-    let policy_days = i64::from(pool.password_policy.temporary_password_validity_days);
-    let legacy = pool
-        .settings
-        .get("AdminCreateUserConfig")
-        .and_then(|c| c.get("UnusedAccountValidityDays"))
-        .and_then(Value::as_i64)
-        .filter(|d| *d > 0);
-    match legacy {
-        // 7 is the policy's default: a pool that set only the legacy field gets that instead.
-        Some(days) if policy_days == 7 => days,
-        _ => policy_days,
     }
 }

@@ -126,7 +126,7 @@ fn schema(input: &Value, max_custom: u64) -> Result<Schema> {
 
 /// A member Tessera does not honour yet, refused by name (never stored and ignored).
 fn not_supported(member: &str, detail: &str) -> Error {
-    super::clients::not_supported(member, detail)
+    crate::user_pool::settings::not_supported(member, detail)
 }
 
 fn present(v: Option<&Value>) -> bool {
@@ -271,9 +271,9 @@ fn settings_from(input: &Value, members: impl Fn(&str) -> bool) -> Map<String, V
 /// MFA ON/OPTIONAL needs a factor: an SmsConfiguration (or software tokens already on).
 fn check_mfa(settings: &Map<String, Value>, software_token: bool) -> Result<()> {
     if let Some(message) = settings.get("SmsAuthenticationMessage").and_then(Value::as_str) {
-        super::mfa::check_sms_authentication_message(message)?;
+        crate::user_pool::mfa::factors::check_sms_authentication_message(message)?;
     }
-    super::mfa::check_pool_mfa(settings, software_token)
+    crate::user_pool::mfa::factors::check_pool_mfa(settings, software_token)
 }
 
 /// Triggers outside Tessera's scope: refused for good, with the reason.
@@ -320,7 +320,9 @@ pub async fn create_user_pool(svc: &Service, input: &Value) -> Result<Value> {
     refuse_unsupported(svc, input)?;
     let declared = schema(input, svc.config.limits.custom_attributes_per_pool)?;
     let mut settings = settings_from(input, |k| {
-        !TYPED.contains(&k) && k != super::mfa::MFA_FACTORS_SETTING && k != STANDARD_SCHEMA_SETTING
+        !TYPED.contains(&k)
+            && k != crate::user_pool::mfa::factors::MFA_FACTORS_SETTING
+            && k != STANDARD_SCHEMA_SETTING
     });
     if !declared.standard.is_empty() {
         settings.insert(STANDARD_SCHEMA_SETTING.into(), json!(declared.standard));
@@ -372,7 +374,7 @@ pub fn describe(svc: &Service, pool: &UserPool, estimated_users: Option<u64>) ->
     let mut out = Map::new();
     for (k, v) in &pool.settings {
         // Tessera's own records (MFA factors, standard-attribute changes) are not UserPoolType members.
-        if k != super::mfa::MFA_FACTORS_SETTING && k != STANDARD_SCHEMA_SETTING {
+        if k != crate::user_pool::mfa::factors::MFA_FACTORS_SETTING && k != STANDARD_SCHEMA_SETTING {
             out.insert(k.clone(), v.clone());
         }
     }
@@ -467,7 +469,7 @@ pub async fn update_user_pool(svc: &Service, input: &Value) -> Result<Value> {
     refuse_unsupported(svc, input)?;
     let mut settings = settings_from(input, |k| UPDATABLE.contains(&k) && k != "PoolName");
     merge_verification_messages(&mut settings);
-    check_mfa(&settings, super::mfa::pool_software_token_mfa(&pool))?;
+    check_mfa(&settings, crate::user_pool::mfa::factors::pool_software_token_mfa(&pool))?;
     check_lambda_config(&settings)?;
     crate::attributes::check_update_settings(&settings, &auto_verified)?;
     if input.get("Policies").is_some() {
@@ -484,7 +486,7 @@ pub async fn update_user_pool(svc: &Service, input: &Value) -> Result<Value> {
         }
     }
     pool.settings = settings;
-    super::mfa::after_pool_update(&mut pool);
+    crate::user_pool::mfa::factors::after_pool_update(&mut pool);
     pool.auto_verified_attributes = auto_verified;
     pool.modified = svc.clock.now_millis();
     let listing = json!({"Id": pool.id, "Name": pool.name});
@@ -542,7 +544,8 @@ pub async fn delete_user_pool(svc: &Service, input: &Value) -> Result<Value> {
                     // Devices first: once the user is gone nothing lists them any more.
                     super::groups::apply_batches(
                         svc,
-                        super::devices::device_delete_batches(svc, &pool, &user.username).await?,
+                        crate::user_pool::devices::records::device_delete_batches(svc, &pool, &user.username)
+                            .await?,
                     )
                     .await?;
                     writes.extend(svc.delete_user_writes(&pool, &user, None));

@@ -6,12 +6,12 @@
 //! must lock out, refuse sends and refuse codes after the same numbers as a known one, and cost
 //! the same store work, or the answers tell which names exist.
 
-use super::auth::SIGN_IN_BACKOFF;
-use super::users::{code_backoff, limit_exceeded, MAX_CODE_ATTEMPTS};
 use crate::error::{Error, Result};
 use crate::model::{keys, CodeGuard, UserPool};
 use crate::service::Service;
 use crate::store::{Item, Write};
+use crate::user_pool::codes::{code_backoff, limit_exceeded, MAX_CODE_ATTEMPTS};
+use crate::user_pool::lockout::SIGN_IN_BACKOFF;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 

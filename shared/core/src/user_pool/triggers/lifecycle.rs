@@ -359,7 +359,8 @@ pub async fn migrate_user(
     let given = renamed.unwrap_or_else(|| entered.to_string());
     attributes.retain(|k, v| k != "sub" && !k.starts_with("cognito:") && !v.is_empty());
     let sub = svc.rng.uuid().to_string();
-    let (username, username_attribute) = super::users::internal_username(pool, &given, &sub)?;
+    let (username, username_attribute) =
+        crate::user_pool::users::records::internal_username(pool, &given, &sub)?;
     if let Some((kind, value)) = username_attribute {
         attributes.entry(kind.to_string()).or_insert(value);
     }
@@ -375,13 +376,13 @@ pub async fn migrate_user(
         crate::model::UserStatus::CONFIRMED
     };
     let mut user = User::new(username.clone(), sub, attributes, status, svc.clock.now_millis());
-    if !sign_in && super::passwords::recovery_channel(pool, &user).is_none() {
+    if !sign_in && crate::user_pool::delivery::recovery_channel(pool, &user).is_none() {
         // Nobody to send the code to: create nobody rather than a user who cannot get in.
-        return Err(super::passwords::no_recovery_channel());
+        return Err(crate::user_pool::delivery::no_recovery_channel());
     }
     if let (false, Some(p)) = (reset_required, password) {
         // The typed password, whatever the new pool's policy: the function vouched for it.
-        let (hash, srp) = super::users::password_secrets(svc, pool, &username, p).await?;
+        let (hash, srp) = crate::user_pool::secrets::password_secrets(svc, pool, &username, p).await?;
         user.password_hash = Some(hash);
         user.srp = Some(srp);
     }
@@ -415,7 +416,7 @@ pub async fn migrate_user(
                 code: None,
                 sent_at: svc.clock.now_millis(),
             };
-            super::users::deliver(svc, pool, &msg).await?;
+            crate::user_pool::delivery::deliver(svc, pool, &msg).await?;
         }
     }
     let key = crate::model::keys::user(&pool.id, &pool.username_key(&user.username));

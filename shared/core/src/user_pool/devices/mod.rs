@@ -1,0 +1,3 @@
+//! Remembered devices: their records, and the device operations.
+
+pub mod records;

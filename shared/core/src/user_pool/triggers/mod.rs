@@ -1,0 +1,3 @@
+//! The user-pool triggers: where each is built, invoked and read.
+
+pub mod lifecycle;

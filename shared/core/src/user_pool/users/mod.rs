@@ -1,0 +1,3 @@
+//! Users: sign-up, accounts, attributes and passwords.
+
+pub mod records;
