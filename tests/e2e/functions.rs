@@ -38,7 +38,7 @@ fn behind_front_door(frontend: Frontend) -> HttpFunction {
 }
 
 /// The Sync functions whose sample event an identity signs with its own credentials (the
-/// others take the admin keys), per ops::sync_access.
+/// others take the admin keys), per sync::access.
 const SIGNED_BY_IDENTITY: &[&str] = &[
     "list-datasets",
     "describe-dataset",
