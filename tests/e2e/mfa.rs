@@ -484,7 +484,9 @@ on_both_stores!(software_token_with_access_token, |env| {
 });
 
 on_both_stores!(software_token_during_mfa_setup, |env| {
-    use tessera_core::ops::auth::{open_challenge_session, take_any_challenge_session};
+    use tessera_core::user_pool::auth::session::{
+        store_challenge_session, take_any_challenge_session, ChallengeSession, Pending, Progress,
+    };
     let email = "setup@example.com";
     let (pool_id, client_id, _) = totp_pool_user(env, email).await;
     // MFA required and the user has none: what an MFA_SETUP session is for.
@@ -501,13 +503,14 @@ on_both_stores!(software_token_during_mfa_setup, |env| {
     let pool = svc.pool(&pool_id).await.unwrap();
     let client = svc.client(&client_id).await.unwrap();
     let (user, _) = svc.require_user(&pool, email).await.unwrap();
-    let mut data = serde_json::Map::new();
-    data.insert("flow".into(), json!("USER_PASSWORD_AUTH"));
-    let session = open_challenge_session(&svc, &pool, &client, &user, "MFA_SETUP", data).await.unwrap();
+    let now = svc.clock.now_millis();
+    let progress = Progress { device_key: Some("carried".into()), ..Progress::default() };
+    let setup = Pending::MfaSetup { software_token_verified: false };
+    let setup = ChallengeSession::new(&pool, &client, &user, now, progress.clone(), setup);
+    let session = store_challenge_session(&svc, &client, &setup).await.unwrap();
     let other =
-        open_challenge_session(&svc, &pool, &client, &user, "NEW_PASSWORD_REQUIRED", Default::default())
-            .await
-            .unwrap();
+        ChallengeSession::new(&pool, &client, &user, now, Progress::default(), Pending::NewPasswordRequired);
+    let other = store_challenge_session(&svc, &client, &other).await.unwrap();
 
     let invalid = "NotAuthorizedException: Invalid session for the user.";
     let e = env.client.associate_software_token().session(&other).send().await.map_err(err_name);
@@ -522,8 +525,8 @@ on_both_stores!(software_token_during_mfa_setup, |env| {
     let e = env.client.associate_software_token().session(&session).send().await.map_err(err_name);
     assert_eq!(e.unwrap_err(), invalid, "the session was used up");
     let (carried, _) = take_any_challenge_session(&svc, &session2).await.unwrap();
-    assert_eq!((carried.challenge.as_str(), carried.client_id.as_str()), ("MFA_SETUP", client_id.as_str()));
-    assert_eq!(carried.data.get("flow"), Some(&json!("USER_PASSWORD_AUTH")));
+    assert_eq!((carried.challenge().as_str(), carried.client_id.as_str()), ("MFA_SETUP", client_id.as_str()));
+    assert_eq!(carried.progress, progress);
 
     // A wrong code leaves the session usable.
     let e = env
@@ -552,9 +555,8 @@ on_both_stores!(software_token_during_mfa_setup, |env| {
         env.client.verify_software_token().session(&session2).user_code(code_now(env, &secret)).send().await;
     assert_eq!(e.map_err(err_name).unwrap_err(), invalid);
     let (carried, _) = take_any_challenge_session(&svc, &session3).await.unwrap();
-    assert_eq!(carried.challenge, "MFA_SETUP");
-    assert_eq!(carried.data.get("software_token_verified"), Some(&json!(true)));
-    assert_eq!(carried.data.get("flow"), Some(&json!("USER_PASSWORD_AUTH")));
+    assert_eq!(carried.pending, Pending::MfaSetup { software_token_verified: true });
+    assert_eq!(carried.progress, progress);
     // Set up during sign-in: enabled and preferred at once.
     let enabled = (0, vec!["SOFTWARE_TOKEN_MFA".to_string()], Some("SOFTWARE_TOKEN_MFA".to_string()));
     assert_eq!(admin_mfa(env, &pool_id, email).await, enabled);

@@ -43,19 +43,6 @@ pub enum Trigger {
 }
 
 impl Trigger {
-    pub const ALL: [Trigger; 10] = [
-        Trigger::PreSignUp,
-        Trigger::CustomMessage,
-        Trigger::PostConfirmation,
-        Trigger::PreAuthentication,
-        Trigger::PostAuthentication,
-        Trigger::DefineAuthChallenge,
-        Trigger::CreateAuthChallenge,
-        Trigger::VerifyAuthChallengeResponse,
-        Trigger::PreTokenGeneration,
-        Trigger::UserMigration,
-    ];
-
     pub fn name(self) -> &'static str {
         match self {
             Trigger::PreSignUp => "PreSignUp",

@@ -7,12 +7,15 @@
 //! Which factors SetUserPoolMfaConfig turned on is kept under [`MFA_FACTORS_SETTING`], which
 //! DescribeUserPool does not show and UpdateUserPool does not reset.
 
-use super::auth::{invalid_session, reopen_challenge_session, take_any_challenge_session};
 use crate::error::{Error, Result};
 use crate::model::{keys, MfaMethod, User, UserPool};
 use crate::service::{CallContext, Input, Service};
 use crate::store::Write;
 use crate::user_pool::access::authorize_access_token;
+use crate::user_pool::auth::machine::ChallengeName;
+use crate::user_pool::auth::session::{
+    invalid_session, store_challenge_session, take_any_challenge_session, ChallengeSession, Pending,
+};
 use crate::user_pool::mfa::factors::check_sms_authentication_message;
 use crate::user_pool::mfa::factors::has_phone;
 use crate::user_pool::mfa::factors::mfa_need;
@@ -153,7 +156,7 @@ fn software_token_not_enabled() -> Error {
 
 /// A live MFA_SETUP challenge session (consumed by `consume`), with its pool, client and user.
 struct SetupSession {
-    session: super::auth::ChallengeSession,
+    session: ChallengeSession,
     consume: Write,
     pool: std::sync::Arc<UserPool>,
     client: crate::model::AppClient,
@@ -163,7 +166,7 @@ struct SetupSession {
 
 async fn setup_session(svc: &Service, token: &str) -> Result<SetupSession> {
     let (session, consume) = take_any_challenge_session(svc, token).await?;
-    if session.challenge != "MFA_SETUP" {
+    if session.challenge() != ChallengeName::MfaSetup {
         return Err(invalid_session());
     }
     let pool = svc.pool(&session.pool_id).await.map_err(|_| invalid_session())?;
@@ -174,7 +177,7 @@ async fn setup_session(svc: &Service, token: &str) -> Result<SetupSession> {
         .ok_or_else(invalid_session)?;
     // The session's own user, who still has MFA to set up (or has just verified a token with
     // this session): a session outliving the need never replaces a token set up since.
-    let verified = session.data.get("software_token_verified").and_then(Value::as_bool) == Some(true);
+    let verified = session.pending == (Pending::MfaSetup { software_token_verified: true });
     if (!session.sub.is_empty() && user.sub != session.sub)
         || !user.enabled
         || (!verified && mfa_need(&pool, &user) != MfaNeed::Setup)
@@ -215,8 +218,7 @@ pub async fn associate_software_token(svc: &Service, ctx: &CallContext, input: &
             let mut user = s.user;
             let secret_code = associate(svc, &mut user)?;
             svc.save_user(&s.pool, &user, s.version, vec![s.consume]).await?;
-            let data = s.session.data.clone();
-            let next = reopen_challenge_session(svc, &s.pool, &s.client, &user, &s.session, data).await?;
+            let next = store_challenge_session(svc, &s.client, &s.session).await?;
             Ok(json!({"SecretCode": secret_code, "Session": next}))
         }
     }
@@ -319,9 +321,11 @@ pub async fn verify_software_token(svc: &Service, ctx: &CallContext, input: &Val
             user.mfa.software_token_enabled = true;
             user.mfa.preferred = Some(MfaMethod::SoftwareToken);
             svc.save_user(&s.pool, &user, s.version, vec![s.consume]).await?;
-            let mut data = s.session.data.clone();
-            data.insert("software_token_verified".into(), json!(true));
-            let next = reopen_challenge_session(svc, &s.pool, &s.client, &user, &s.session, data).await?;
+            let session = ChallengeSession {
+                pending: Pending::MfaSetup { software_token_verified: true },
+                ..s.session
+            };
+            let next = store_challenge_session(svc, &s.client, &session).await?;
             Ok(json!({"Status": "SUCCESS", "Session": next}))
         }
     }

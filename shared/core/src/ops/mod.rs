@@ -3,9 +3,6 @@
 pub mod admin_users;
 pub mod attributes;
 pub mod auth;
-pub mod auth_mfa;
-pub mod auth_srp;
-pub mod auth_triggers;
 pub mod clients;
 pub mod devices;
 pub mod groups;
@@ -19,5 +16,4 @@ pub mod refresh;
 pub mod search;
 pub mod sync_push;
 pub mod sync_records;
-pub mod token_generation;
 pub mod users;

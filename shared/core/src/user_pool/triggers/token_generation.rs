@@ -24,9 +24,9 @@
 //!
 //! A pool without the trigger costs nothing: no event is built.
 
-use super::groups::GroupClaims;
 use crate::error::Result;
 use crate::model::{AppClient, User, UserPool};
+use crate::ops::groups::GroupClaims;
 use crate::service::Service;
 use crate::triggers::{self, invalid_response, Caller, Trigger};
 use aws_lambda_events::event::cognito as ev;
