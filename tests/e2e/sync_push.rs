@@ -594,7 +594,7 @@ on_both_stores!(dataset_changes_push_to_the_other_subscribed_devices, |env| {
     assert!(name.starts_with("ResourceNotFoundException: "), "{name}");
     let left = svc(env)
         .store
-        .query(&sync_push::push_keys::devices(&pool, &survivor), "", None, 10, svc(env).clock.now_secs())
+        .query(&tessera_core::keys::push::devices(&pool, &survivor), "", None, 10, svc(env).clock.now_secs())
         .await
         .unwrap();
     assert!(left.items.is_empty());

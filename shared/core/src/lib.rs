@@ -7,6 +7,7 @@ pub mod error;
 pub mod html;
 pub mod identity;
 pub mod ids;
+pub mod keys;
 pub mod lockout;
 pub mod model;
 pub mod ops;

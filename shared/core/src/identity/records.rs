@@ -15,12 +15,6 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
 
-/// The pool an identity belongs to, by identity id.
-fn identity_pool_of(identity_id: &str) -> String {
-    format!("IDENTITYOF#{identity_id}")
-}
-const IDENTITY_POOL_OF_SK: &str = "IDENTITYOF";
-
 /// Tries of a write that lost a race with another before giving up.
 pub(super) const ATTEMPTS: usize = 3;
 
@@ -90,7 +84,7 @@ pub(super) async fn load_identity(
 /// An identity found by its id alone, or ResourceNotFoundException.
 pub(super) async fn find_identity(svc: &Service, identity_id: &str) -> Result<(Identity, u64)> {
     let pool_id = svc
-        .get_json::<Value>(&identity_pool_of(identity_id), IDENTITY_POOL_OF_SK)
+        .get_json::<Value>(&keys::identity_pool_of(identity_id), keys::IDENTITY_POOL_OF_SK)
         .await?
         .and_then(|(v, _)| v.get("IdentityPoolId").and_then(Value::as_str).map(str::to_string))
         .ok_or_else(|| identity_not_found(identity_id))?;
@@ -171,8 +165,8 @@ pub(super) fn new_identity_writes(identity: &Identity) -> Result<Vec<Write>> {
         ),
         Write::put(
             Item::new(
-                identity_pool_of(&identity.identity_id),
-                IDENTITY_POOL_OF_SK,
+                keys::identity_pool_of(&identity.identity_id),
+                keys::IDENTITY_POOL_OF_SK,
                 json!({"IdentityPoolId": identity.identity_pool_id}),
             ),
             Cond::NotExists,
@@ -190,7 +184,7 @@ pub(super) fn delete_identity_writes(identity: &Identity, version: Option<u64>) 
             version.map(Cond::Version).unwrap_or(Cond::None),
         ),
         Write::delete(keys::pool_identities(pool), &identity.identity_id, Cond::None),
-        Write::delete(identity_pool_of(&identity.identity_id), IDENTITY_POOL_OF_SK, Cond::None),
+        Write::delete(keys::identity_pool_of(&identity.identity_id), keys::IDENTITY_POOL_OF_SK, Cond::None),
     ];
     for login in &identity.logins {
         writes.push(Write::delete(login_key(pool, login), keys::IDENTITY_LOGIN_SK, Cond::None));

@@ -5,13 +5,11 @@
 use super::engine::commit::{busy, chunks, head_write};
 use super::engine::counters::{dataset_count_write, transact_with_usage, Committed};
 use super::engine::delete::mark_deleted;
-use super::engine::model::skeys;
 use super::engine::plan::version_items;
 use super::engine::read::{read_head, read_partition, snapshot};
-use super::push::{
-    device_id, load_device, partition_items, push_keys, transact_chunks, PushDevice, Subscription,
-};
+use super::push::{device_id, load_device, partition_items, transact_chunks, PushDevice, Subscription};
 use crate::error::{Error, Result};
+use crate::keys;
 use crate::service::Service;
 use crate::store::{Cond, Item, StoreError, Write, MAX_TRANSACTION_WRITES};
 use std::collections::BTreeMap;
@@ -22,7 +20,7 @@ const CLEANUP_ROUNDS: usize = 5;
 /// Removes a dataset entirely: marks it deleted, purges its records, then drops its head.
 async fn remove_dataset(svc: &Service, pool: &str, identity: &str, name: &str) -> Result<()> {
     mark_deleted(svc, pool, identity, name, false).await?;
-    let pk = skeys::records(pool, identity, name);
+    let pk = keys::sync::records(pool, identity, name);
     for _ in 0..CLEANUP_ROUNDS {
         let Some((head, version)) = read_head(svc, pool, identity, name).await? else { return Ok(()) };
         if head.live {
@@ -37,7 +35,7 @@ async fn remove_dataset(svc: &Service, pool: &str, identity: &str, name: &str) -
         }
         // The head goes last, and only as read: records never outlive their head, which
         // keeps their counts from reappearing under a new one.
-        let w = Write::delete(skeys::datasets(pool, identity), name, Cond::Version(version));
+        let w = Write::delete(keys::sync::datasets(pool, identity), name, Cond::Version(version));
         match svc.store.transact(vec![w], svc.now_secs()).await {
             Ok(()) => return Ok(()),
             Err(StoreError::ConditionFailed { .. }) => continue,
@@ -49,20 +47,20 @@ async fn remove_dataset(svc: &Service, pool: &str, identity: &str, name: &str) -
 
 /// Deletes all Sync data of an identity (DeleteIdentities, and identity pool deletion).
 pub async fn delete_identity_data(svc: &Service, identity_pool_id: &str, identity_id: &str) -> Result<()> {
-    for item in read_partition(svc, &skeys::datasets(identity_pool_id, identity_id)).await? {
+    for item in read_partition(svc, &keys::sync::datasets(identity_pool_id, identity_id)).await? {
         remove_dataset(svc, identity_pool_id, identity_id, &item.sk).await?;
     }
-    let w = Write::delete(skeys::identities(identity_pool_id), identity_id, Cond::None);
+    let w = Write::delete(keys::sync::identities(identity_pool_id), identity_id, Cond::None);
     svc.store.transact(vec![w], svc.now_secs()).await?;
     Ok(())
 }
 
 /// Deletes all Sync data of an identity pool: every identity's datasets and the usage counters.
 pub async fn delete_pool_data(svc: &Service, identity_pool_id: &str) -> Result<()> {
-    for item in read_partition(svc, &skeys::identities(identity_pool_id)).await? {
+    for item in read_partition(svc, &keys::sync::identities(identity_pool_id)).await? {
         delete_identity_data(svc, identity_pool_id, &item.sk).await?;
     }
-    let usage = skeys::usage(identity_pool_id);
+    let usage = keys::sync::usage(identity_pool_id);
     let sks: Vec<String> = read_partition(svc, &usage).await?.into_iter().map(|i| i.sk).collect();
     let writes = sks.iter().map(|sk| Write::delete(usage.clone(), sk.clone(), Cond::None)).collect();
     svc.store.transact(writes, svc.now_secs()).await?;
@@ -78,7 +76,7 @@ pub async fn move_datasets_on_merge(
     to_identity: &str,
 ) -> Result<()> {
     let pool = identity_pool_id;
-    for item in read_partition(svc, &skeys::datasets(pool, from_identity)).await? {
+    for item in read_partition(svc, &keys::sync::datasets(pool, from_identity)).await? {
         let name = item.sk;
         let snap = snapshot(svc, pool, from_identity, &name).await?;
         let Some(head) = snap.head().filter(|h| h.live).cloned() else {
@@ -89,7 +87,7 @@ pub async fn move_datasets_on_merge(
         let existing = read_head(svc, pool, to_identity, &target).await?;
         if !existing.as_ref().is_some_and(|(h, _)| h.live) {
             // Copy the visible versions, then make them visible with the head.
-            let pk = skeys::records(pool, to_identity, &target);
+            let pk = keys::sync::records(pool, to_identity, &target);
             let mut items = Vec::new();
             for state in snap.visible()?.values() {
                 items.extend(version_items(&pk, state)?);
@@ -119,7 +117,7 @@ pub async fn move_datasets_on_merge(
 /// SNS answers the same endpoint for the same token, so another identity on the same phone
 /// may be using it.
 pub async fn delete_identity_devices(svc: &Service, identity_pool_id: &str, identity_id: &str) -> Result<()> {
-    let pk = push_keys::devices(identity_pool_id, identity_id);
+    let pk = keys::push::devices(identity_pool_id, identity_id);
     let items = partition_items(svc, &pk, "").await?;
     let writes = items.into_iter().map(|item| Write::delete(item.pk, item.sk, Cond::None)).collect();
     transact_chunks(svc, writes).await
@@ -138,12 +136,12 @@ pub async fn move_devices_on_merge(
     if from == to {
         return Ok(());
     }
-    let from_pk = push_keys::devices(identity_pool_id, from);
-    let to_pk = push_keys::devices(identity_pool_id, to);
+    let from_pk = keys::push::devices(identity_pool_id, from);
+    let to_pk = keys::push::devices(identity_pool_id, to);
     let items = partition_items(svc, &from_pk, "").await?;
     let mut new_ids: BTreeMap<String, String> = BTreeMap::new();
     let mut puts = Vec::new();
-    for item in items.iter().filter(|i| i.sk.starts_with(push_keys::DEVICE_PREFIX)) {
+    for item in items.iter().filter(|i| i.sk.starts_with(keys::push::DEVICE_PREFIX)) {
         let Ok(mut device) = serde_json::from_value::<PushDevice>(item.body.clone()) else { continue };
         let new_id = device_id(identity_pool_id, to, &device.platform, &device.token);
         new_ids.insert(device.device_id.clone(), new_id.clone());
@@ -153,13 +151,13 @@ pub async fn move_devices_on_merge(
         }
         device.device_id = new_id.clone();
         let body = serde_json::to_value(&device).map_err(Error::internal)?;
-        puts.push(Write::put(Item::new(to_pk.clone(), push_keys::device_sk(&new_id), body), Cond::None));
+        puts.push(Write::put(Item::new(to_pk.clone(), keys::push::device_sk(&new_id), body), Cond::None));
     }
-    for item in items.iter().filter(|i| i.sk.starts_with(push_keys::SUBSCRIPTION_PREFIX)) {
+    for item in items.iter().filter(|i| i.sk.starts_with(keys::push::SUBSCRIPTION_PREFIX)) {
         let Ok(mut sub) = serde_json::from_value::<Subscription>(item.body.clone()) else { continue };
         let Some(new_id) = new_ids.get(&sub.device_id) else { continue };
         sub.device_id = new_id.clone();
-        let sk = push_keys::subscription_sk(&sub.dataset_name, new_id);
+        let sk = keys::push::subscription_sk(&sub.dataset_name, new_id);
         let body = serde_json::to_value(&sub).map_err(Error::internal)?;
         puts.push(Write::put(Item::new(to_pk.clone(), sk, body), Cond::None));
     }

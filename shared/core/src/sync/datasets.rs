@@ -1,10 +1,11 @@
 //! ListDatasets, DescribeDataset, DeleteDataset.
 
 use super::engine::delete::mark_deleted;
-use super::engine::model::{skeys, DatasetHead};
+use super::engine::model::DatasetHead;
 use super::engine::read::{dataset_not_found, live_head, PAGE};
 use super::request::{access, dataset_name, page_size};
 use crate::error::{Error, Result};
+use crate::keys;
 use crate::service::{CallContext, Input, Service};
 use serde_json::{json, Value};
 
@@ -19,7 +20,7 @@ pub async fn list_datasets(svc: &Service, ctx: &CallContext, input: &Value) -> R
         Some(t) => Some(crate::service::decode_next_token(t)?),
         None => None,
     };
-    let pk = skeys::datasets(&pool, &identity);
+    let pk = keys::sync::datasets(&pool, &identity);
     let mut out = Vec::new();
     let mut next = None;
     'pages: loop {

@@ -3,11 +3,12 @@
 
 use super::access::{authorize, SyncAccess};
 use super::engine::read::require_dataset;
-use super::push::{device_id, load_device, push_keys, PushDevice, Subscription};
+use super::push::{device_id, load_device, PushDevice, Subscription};
 use super::settings::{
     application_platform, load_config, require_identity, require_identity_pool, ATTEMPTS, PLATFORMS,
 };
 use crate::error::{Error, Result};
+use crate::keys;
 use crate::service::{CallContext, Input, Service};
 use crate::store::{Cond, Item, StoreError, Write};
 use serde_json::{json, Value};
@@ -74,8 +75,8 @@ pub async fn register_device(svc: &Service, ctx: &CallContext, input: &Value) ->
         modified: now,
     };
     let mut item = Item::new(
-        push_keys::devices(pool_id, identity_id),
-        push_keys::device_sk(&id),
+        keys::push::devices(pool_id, identity_id),
+        keys::push::device_sk(&id),
         serde_json::to_value(&device).map_err(Error::internal)?,
     );
     // Registering is idempotent: a concurrent registration of the same device writes the same.
@@ -126,8 +127,8 @@ pub async fn subscribe_to_dataset(svc: &Service, ctx: &CallContext, input: &Valu
         // The device is written back unchanged, conditional on its version, so a subscription
         // never outlives a device removed meanwhile.
         let mut device_item = Item::new(
-            push_keys::devices(pool_id, identity_id),
-            push_keys::device_sk(&device.device_id),
+            keys::push::devices(pool_id, identity_id),
+            keys::push::device_sk(&device.device_id),
             serde_json::to_value(&device).map_err(Error::internal)?,
         );
         device_item.version = version + 1;
@@ -137,8 +138,8 @@ pub async fn subscribe_to_dataset(svc: &Service, ctx: &CallContext, input: &Valu
             created: svc.clock.now_millis(),
         };
         let sub_item = Item::new(
-            push_keys::devices(pool_id, identity_id),
-            push_keys::subscription_sk(dataset, &device.device_id),
+            keys::push::devices(pool_id, identity_id),
+            keys::push::subscription_sk(dataset, &device.device_id),
             serde_json::to_value(&subscription).map_err(Error::internal)?,
         );
         let writes = vec![Write::put(device_item, Cond::Version(version)), Write::put(sub_item, Cond::None)];
@@ -159,8 +160,8 @@ pub async fn unsubscribe_from_dataset(svc: &Service, ctx: &CallContext, input: &
         .ok_or_else(|| device_not_found(device_id))?;
     // Unsubscribing a dataset the device does not follow changes nothing and succeeds.
     let write = Write::delete(
-        push_keys::devices(pool_id, identity_id),
-        push_keys::subscription_sk(dataset, &device.device_id),
+        keys::push::devices(pool_id, identity_id),
+        keys::push::subscription_sk(dataset, &device.device_id),
         Cond::None,
     );
     svc.store.transact(vec![write], svc.now_secs()).await?;

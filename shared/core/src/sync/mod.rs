@@ -67,5 +67,4 @@ pub use cleanup::{
 };
 pub use notify::notify_dataset_changed;
 pub use patches::{parse_patches, Patch};
-pub use push::push_keys;
 pub use settings::sync_trigger_function;

@@ -1,9 +1,10 @@
 //! The silent push after a dataset changes: every device subscribed to the dataset but the one that
 //! made the change gets a push telling it to sync.
 
-use super::push::{load_device, partition_items, push_keys, Subscription};
+use super::push::{load_device, partition_items, Subscription};
 use super::settings::load_config;
 use crate::error::Result;
+use crate::keys;
 use crate::service::Service;
 use serde_json::{json, Value};
 
@@ -64,9 +65,9 @@ async fn try_notify(
     origin_device_id: Option<&str>,
 ) -> Result<()> {
     use futures_util::StreamExt;
-    let pk = push_keys::devices(identity_pool_id, identity_id);
+    let pk = keys::push::devices(identity_pool_id, identity_id);
     let subscriptions =
-        partition_items(svc, &pk, &push_keys::dataset_subscriptions_prefix(dataset_name)).await?;
+        partition_items(svc, &pk, &keys::push::dataset_subscriptions_prefix(dataset_name)).await?;
     let targets: Vec<String> = subscriptions
         .iter()
         .filter_map(|item| serde_json::from_value::<Subscription>(item.body.clone()).ok())

@@ -6,30 +6,11 @@
 //! a merge lands a device on the id the surviving identity would register it under.
 
 use crate::error::Result;
+use crate::keys;
 use crate::service::Service;
 use crate::store::{Item, Write, MAX_TRANSACTION_WRITES};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-
-/// Store keys of this module.
-pub mod push_keys {
-    /// An identity's push devices and subscriptions.
-    pub fn devices(identity_pool_id: &str, identity_id: &str) -> String {
-        format!("SYNCDEV#{identity_pool_id}#{identity_id}")
-    }
-    pub const DEVICE_PREFIX: &str = "DEVICE#";
-    pub fn device_sk(device_id: &str) -> String {
-        format!("DEVICE#{device_id}")
-    }
-    pub const SUBSCRIPTION_PREFIX: &str = "SUB#";
-    /// Dataset names never contain `#`, so `SUB#{dataset}#` lists exactly one dataset's devices.
-    pub fn dataset_subscriptions_prefix(dataset_name: &str) -> String {
-        format!("SUB#{dataset_name}#")
-    }
-    pub fn subscription_sk(dataset_name: &str, device_id: &str) -> String {
-        format!("SUB#{dataset_name}#{device_id}")
-    }
-}
 
 /// One registered device of one identity.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -77,8 +58,8 @@ pub(super) async fn load_device(
     device_id: &str,
 ) -> Result<Option<(PushDevice, u64)>> {
     svc.get_json::<PushDevice>(
-        &push_keys::devices(identity_pool_id, identity_id),
-        &push_keys::device_sk(device_id),
+        &keys::push::devices(identity_pool_id, identity_id),
+        &keys::push::device_sk(device_id),
     )
     .await
 }

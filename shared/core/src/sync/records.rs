@@ -5,7 +5,7 @@
 use super::engine::backoff::{Backoff, RACE_BUDGET};
 use super::engine::commit::{commit, ClaimWaits, Outcome};
 use super::engine::counters::{count_session, dataset_count_write};
-use super::engine::model::{skeys, RecordState};
+use super::engine::model::RecordState;
 use super::engine::plan::{plan_update, Change};
 use super::engine::read::{merged_names, snapshot, snapshot_within};
 use super::notify::notify_dataset_changed;
@@ -173,7 +173,7 @@ pub async fn update_records(svc: &Service, ctx: &CallContext, input: &Value) -> 
             if creating { Some(count_new_dataset(svc, &pool, &identity).await?) } else { None };
         let change = Change {
             name,
-            records_pk: skeys::records(&pool, &identity, name),
+            records_pk: keys::sync::records(&pool, &identity, name),
             writes: &resolution.writes,
             size: after,
             by: &by,

@@ -2,7 +2,7 @@
 
 use super::access::{authorize, SyncAccess};
 use super::engine::counters::pool_usage;
-use super::engine::model::{secs, skeys, DatasetHead};
+use super::engine::model::{secs, DatasetHead};
 use super::engine::read::read_partition;
 use super::request::{access, id_input, page_size, require_identity};
 use crate::error::{Error, Result};
@@ -19,7 +19,7 @@ pub async fn describe_identity_usage(svc: &Service, ctx: &CallContext, input: &V
     let mut count = 0u64;
     let mut storage = 0u64;
     let mut modified = 0i64;
-    for item in read_partition(svc, &skeys::datasets(&pool, &identity)).await? {
+    for item in read_partition(svc, &keys::sync::datasets(&pool, &identity)).await? {
         let head: DatasetHead = serde_json::from_value(item.body).map_err(Error::internal)?;
         modified = modified.max(head.last_modified);
         if head.live {

@@ -3,9 +3,10 @@
 //! superseded (see [`super`]).
 
 use super::counters::{transact_with_usage, Committed};
-use super::model::{skeys, Claim, DatasetHead};
+use super::model::{Claim, DatasetHead};
 use super::plan::Plan;
 use crate::error::{Error, Result};
+use crate::keys;
 use crate::service::Service;
 use crate::store::{Cond, Item, StoreError, Write, MAX_TRANSACTION_WRITES};
 use std::time::Duration;
@@ -28,7 +29,7 @@ pub(crate) fn head_write(
     version: Option<u64>,
 ) -> Result<Write> {
     let item = Item::new(
-        skeys::datasets(pool, identity),
+        keys::sync::datasets(pool, identity),
         head.name.clone(),
         serde_json::to_value(head).map_err(Error::internal)?,
     );

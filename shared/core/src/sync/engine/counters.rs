@@ -1,9 +1,10 @@
 //! Counters written with the data: the pool's usage (sync sessions, data storage), sharded, and
 //! each identity's dataset count (the 20-dataset limit).
 
-use super::model::{secs, skeys};
+use super::model::secs;
 use super::read::read_partition;
 use crate::error::{Error, Result};
+use crate::keys;
 use crate::service::Service;
 use crate::store::{Item, StoreError, Write};
 use serde::{Deserialize, Serialize};
@@ -27,7 +28,7 @@ struct UsageShard {
 async fn usage_write(svc: &Service, pool: &str, sessions: u64, storage: i64) -> Result<Write> {
     let shard = svc.rng.bytes(1).first().copied().unwrap_or(0) % USAGE_SHARDS;
     let sk = format!("{shard:02}");
-    let pk = skeys::usage(pool);
+    let pk = keys::sync::usage(pool);
     let (mut usage, version) = match svc.get_json::<UsageShard>(&pk, &sk).await? {
         Some((u, v)) => (u, Some(v)),
         None => (UsageShard::default(), None),
@@ -85,7 +86,7 @@ pub(crate) async fn count_session(svc: &Service, pool: &str) -> Result<()> {
 /// The pool's usage, as DescribeIdentityPoolUsage answers it.
 pub(crate) async fn pool_usage(svc: &Service, pool: &str) -> Result<Value> {
     let mut total = UsageShard::default();
-    for item in read_partition(svc, &skeys::usage(pool)).await? {
+    for item in read_partition(svc, &keys::sync::usage(pool)).await? {
         let shard: UsageShard = serde_json::from_value(item.body).map_err(Error::internal)?;
         total.sessions += shard.sessions;
         total.data_storage += shard.data_storage;
@@ -109,7 +110,7 @@ pub(crate) async fn dataset_count_write(
     identity: &str,
     delta: i64,
 ) -> Result<(u64, Write)> {
-    let pk = skeys::identities(pool);
+    let pk = keys::sync::identities(pool);
     let (count, version) = match svc.get_json::<Value>(&pk, identity).await? {
         Some((b, v)) => (b.get("datasets").and_then(Value::as_u64).unwrap_or(0), Some(v)),
         None => (0, None),

@@ -4,9 +4,10 @@
 use super::backoff::Backoff;
 use super::commit::{busy, head_write, purge, ClaimWaits};
 use super::counters::{dataset_count_write, transact_with_usage, Committed};
-use super::model::{skeys, DatasetHead};
+use super::model::DatasetHead;
 use super::read::snapshot_within;
 use crate::error::Result;
+use crate::keys;
 use crate::service::Service;
 use crate::store::{Cond, Write, MAX_TRANSACTION_WRITES};
 
@@ -41,7 +42,7 @@ pub(crate) async fn mark_deleted(
         gone.last_modified = svc.clock.now_millis();
         let (_, count) = dataset_count_write(svc, pool, identity, -1).await?;
         // Everything at or below the deleted count: no later version can reuse these keys.
-        let pk = skeys::records(pool, identity, name);
+        let pk = keys::sync::records(pool, identity, name);
         let old: Vec<String> = snap
             .versions
             .values()

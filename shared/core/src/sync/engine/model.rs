@@ -7,22 +7,6 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 
-/// Partition keys of Sync's data.
-pub(crate) mod skeys {
-    pub fn datasets(pool: &str, identity: &str) -> String {
-        format!("SYNCDS#{pool}#{identity}")
-    }
-    pub fn records(pool: &str, identity: &str, dataset: &str) -> String {
-        format!("SYNCREC#{pool}#{identity}#{dataset}")
-    }
-    pub fn identities(pool: &str) -> String {
-        format!("SYNCIDS#{pool}")
-    }
-    pub fn usage(pool: &str) -> String {
-        format!("SYNCUSAGE#{pool}")
-    }
-}
-
 /// A dataset's head item.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct DatasetHead {

@@ -1,10 +1,9 @@
 //! Reading datasets: heads, record versions, and consistent snapshots of both.
 
 use super::backoff::Backoff;
-use super::model::{
-    is_identity_id, skeys, DatasetHead, RecordState, Version, VersionHead, VersionPart, Versions,
-};
+use super::model::{is_identity_id, DatasetHead, RecordState, Version, VersionHead, VersionPart, Versions};
 use crate::error::{Error, Result};
+use crate::keys;
 use crate::service::Service;
 use crate::store::Item;
 use std::collections::BTreeMap;
@@ -19,7 +18,7 @@ pub(crate) async fn read_head(
     identity: &str,
     name: &str,
 ) -> Result<Option<(DatasetHead, u64)>> {
-    svc.get_json::<DatasetHead>(&skeys::datasets(pool, identity), name).await
+    svc.get_json::<DatasetHead>(&keys::sync::datasets(pool, identity), name).await
 }
 
 /// Every item of a partition.
@@ -118,7 +117,7 @@ pub(crate) async fn snapshot_within(
     name: &str,
     backoff: &mut Backoff,
 ) -> Result<Snapshot> {
-    let pk = skeys::records(pool, identity, name);
+    let pk = keys::sync::records(pool, identity, name);
     loop {
         let head = read_head(svc, pool, identity, name).await?;
         let items = read_partition(svc, &pk).await?;
@@ -149,7 +148,7 @@ pub(crate) async fn merged_names(
     loop {
         let page = svc
             .store
-            .query(&skeys::datasets(pool, identity), &prefix, after.as_deref(), PAGE, svc.now_secs())
+            .query(&keys::sync::datasets(pool, identity), &prefix, after.as_deref(), PAGE, svc.now_secs())
             .await?;
         for item in page.items {
             let merged = item.sk.strip_prefix(&prefix).is_some_and(is_identity_id);
