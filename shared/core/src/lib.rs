@@ -13,6 +13,7 @@ pub mod model;
 pub mod ops;
 pub mod password;
 pub mod ports;
+pub mod retry;
 pub mod schema;
 pub mod service;
 pub mod srp;

@@ -4,8 +4,8 @@
 
 use crate::error::{Error, Result};
 use crate::model::keys;
+use crate::retry::{retry_on_conflict, Attempt};
 use crate::store::Cond;
-use crate::store::StoreError;
 use crate::store::Write;
 use crate::Service;
 use serde::{Deserialize, Serialize};
@@ -201,31 +201,28 @@ pub(crate) async fn rotate_family(
     let secret = split_refresh_token(token).map(|(_, s)| s).ok_or_else(invalid)?;
     let presented_hash = refresh_hash(secret);
     let (pk, sk) = (keys::origin(origin_jti), keys::ORIGIN_SK);
-    for _ in 0..ROTATE_ATTEMPTS {
+    let (pk, presented_hash) = (&pk, &presented_hash);
+    let rotated = retry_on_conflict(ROTATE_ATTEMPTS, || async move {
         let now = svc.now_secs();
         let item = svc.store.get(&pk, sk, now).await?.ok_or_else(invalid)?;
         let origin: Origin = serde_json::from_value(item.body.clone()).map_err(Error::internal)?;
         let now_ms = svc.clock.now_millis();
-        match classify(&origin, &presented_hash, now_ms) {
+        let presented = match classify(&origin, &presented_hash, now_ms) {
             Presented::Spent => return Err(revoke_for_reuse(svc, origin_jti).await),
             Presented::Unknown => return Err(invalid()),
-            presented => {
-                let next_secret = base64::Engine::encode(
-                    &base64::engine::general_purpose::URL_SAFE_NO_PAD,
-                    svc.rng.bytes(32),
-                );
-                let next = rotate(&origin, presented, refresh_hash(&next_secret), grace_secs, now_ms);
-                let mut updated = item.clone();
-                updated.body = serde_json::to_value(&next).map_err(Error::internal)?;
-                match svc.store.transact(vec![Write::put_versioned(updated, Some(item.version))], now).await {
-                    Ok(()) => return Ok(format!("{origin_jti}.{next_secret}")),
-                    Err(StoreError::ConditionFailed { .. }) => continue,
-                    Err(e) => return Err(e.into()),
-                }
-            }
-        }
-    }
-    Err(Error::TooManyRequestsException("Too many concurrent refreshes of one session; try again.".into()))
+            presented => presented,
+        };
+        let next_secret =
+            base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, svc.rng.bytes(32));
+        let next = rotate(&origin, presented, refresh_hash(&next_secret), grace_secs, now_ms);
+        let mut updated = item.clone();
+        updated.body = serde_json::to_value(&next).map_err(Error::internal)?;
+        let write = svc.store.transact(vec![Write::put_versioned(updated, Some(item.version))], now).await;
+        Attempt::of_write(write, format!("{origin_jti}.{next_secret}"))
+    });
+    rotated.await?.ok_or_else(|| {
+        Error::TooManyRequestsException("Too many concurrent refreshes of one session; try again.".into())
+    })
 }
 
 #[cfg(test)]

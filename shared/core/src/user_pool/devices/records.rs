@@ -5,9 +5,9 @@ use crate::error::{Error, Result};
 use crate::model::keys;
 use crate::model::User;
 use crate::model::UserPool;
+use crate::retry::{retry_on_conflict, Attempt};
 use crate::store::Cond;
 use crate::store::Item;
-use crate::store::StoreError;
 use crate::store::Write;
 use crate::store::MAX_TRANSACTION_WRITES;
 use crate::Service;
@@ -199,17 +199,15 @@ pub(crate) async fn update_device(
     missing: fn() -> Error,
     change: impl Fn(&mut Device) -> Result<()>,
 ) -> Result<Device> {
-    for _ in 0..ATTEMPTS {
+    let change = &change;
+    let changed = retry_on_conflict(ATTEMPTS, || async move {
         let (mut device, version) = find_device(svc, pool, user, device_key).await?.ok_or_else(missing)?;
         change(&mut device)?;
         let item = device_item(pool, &device, version + 1)?;
-        match svc.store.transact(vec![Write::put(item, Cond::Version(version))], svc.now_secs()).await {
-            Ok(()) => return Ok(device),
-            Err(StoreError::ConditionFailed { .. }) => continue,
-            Err(e) => return Err(e.into()),
-        }
-    }
-    Err(device_changed())
+        let write = svc.store.transact(vec![Write::put(item, Cond::Version(version))], svc.now_secs()).await;
+        Attempt::of_write(write, device)
+    });
+    changed.await?.ok_or_else(device_changed)
 }
 
 /// Records a sign-in with the device (`DeviceLastAuthenticatedDate`).
