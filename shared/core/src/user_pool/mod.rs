@@ -7,8 +7,21 @@ pub mod delivery;
 pub mod devices;
 pub mod lockout;
 pub mod mfa;
+pub mod pools;
 pub mod secrets;
 pub mod settings;
 pub mod triggers;
 pub mod unknown_names;
 pub mod users;
+
+// The operations, flat: callers name `user_pool::<operation>`, never a file.
+
+// Users (users/): sign_up.rs, admin.rs, account.rs, attributes.rs, passwords.rs, search.rs.
+pub use users::{
+    admin_confirm_sign_up, admin_create_user, admin_delete_user, admin_delete_user_attributes,
+    admin_disable_user, admin_enable_user, admin_get_user, admin_reset_user_password,
+    admin_set_user_password, admin_update_user_attributes, change_password, confirm_forgot_password,
+    confirm_sign_up, delete_user, delete_user_attributes, forgot_password, get_user,
+    get_user_attribute_verification_code, list_users, resend_confirmation_code, sign_up,
+    update_user_attributes, verify_user_attribute,
+};
