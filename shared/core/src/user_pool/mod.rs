@@ -25,3 +25,9 @@ pub use users::{
     get_user_attribute_verification_code, list_users, resend_confirmation_code, sign_up,
     update_user_attributes, verify_user_attribute,
 };
+
+// Devices (devices/operations.rs).
+pub use devices::{
+    admin_forget_device, admin_get_device, admin_list_devices, admin_update_device_status, confirm_device,
+    forget_device, get_device, list_devices, update_device_status,
+};
