@@ -31,3 +31,10 @@ pub use devices::{
     admin_forget_device, admin_get_device, admin_list_devices, admin_update_device_status, confirm_device,
     forget_device, get_device, list_devices, update_device_status,
 };
+
+// MFA (mfa/): config.rs, software_token.rs, preferences.rs.
+pub use mfa::{
+    admin_set_user_mfa_preference, admin_set_user_settings, associate_software_token,
+    get_user_pool_mfa_config, set_user_mfa_preference, set_user_pool_mfa_config, set_user_settings,
+    verify_software_token,
+};
