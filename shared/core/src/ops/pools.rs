@@ -530,7 +530,7 @@ pub async fn delete_user_pool(svc: &Service, input: &Value) -> Result<Value> {
         }
         svc.store.transact(writes, now).await?;
     }
-    super::groups::delete_pool_groups(svc, &pool.id).await?;
+    crate::user_pool::groups::records::delete_pool_groups(svc, &pool.id).await?;
     let users_pk = keys::pool_users(&pool.id);
     loop {
         let page = svc.store.query(&users_pk, "", None, 5, now).await?;
@@ -542,7 +542,7 @@ pub async fn delete_user_pool(svc: &Service, input: &Value) -> Result<Value> {
             match svc.get_json::<crate::model::User>(&keys::user(&pool.id, &entry.sk), keys::USER_SK).await? {
                 Some((user, _)) => {
                     // Devices first: once the user is gone nothing lists them any more.
-                    super::groups::apply_batches(
+                    crate::user_pool::groups::records::apply_batches(
                         svc,
                         crate::user_pool::devices::records::device_delete_batches(svc, &pool, &user.username)
                             .await?,

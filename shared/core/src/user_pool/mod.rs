@@ -5,6 +5,7 @@ pub mod auth;
 pub mod codes;
 pub mod delivery;
 pub mod devices;
+pub mod groups;
 pub mod lockout;
 pub mod mfa;
 pub mod pools;
@@ -37,4 +38,10 @@ pub use mfa::{
     admin_set_user_mfa_preference, admin_set_user_settings, associate_software_token,
     get_user_pool_mfa_config, set_user_mfa_preference, set_user_pool_mfa_config, set_user_settings,
     verify_software_token,
+};
+
+// Groups (groups/operations.rs).
+pub use groups::{
+    admin_add_user_to_group, admin_list_groups_for_user, admin_remove_user_from_group, create_group,
+    delete_group, get_group, list_groups, list_users_in_group, update_group,
 };

@@ -51,11 +51,12 @@ pub(crate) async fn delete_user_record(
 ) -> Result<()> {
     let key = pool.username_key(&user.username);
     let writes = svc.delete_user_writes(pool, user, Some(version));
-    let (writes, mut later) = crate::ops::groups::with_membership_deletes(svc, pool, &key, writes).await?;
+    let (writes, mut later) =
+        crate::user_pool::groups::records::with_membership_deletes(svc, pool, &key, writes).await?;
     // Devices go once the user is gone; leftovers carry the old `sub` and attach to no one.
     later.extend(crate::user_pool::devices::records::device_delete_batches(svc, pool, &user.username).await?);
     match svc.store.transact(writes, svc.now_secs()).await {
-        Ok(()) => crate::ops::groups::apply_batches(svc, later).await,
+        Ok(()) => crate::user_pool::groups::records::apply_batches(svc, later).await,
         Err(StoreError::ConditionFailed { .. }) => Err(Error::ConcurrentModificationException(
             "The user was modified by another request. Try again.".into(),
         )),
