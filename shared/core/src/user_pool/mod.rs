@@ -45,3 +45,10 @@ pub use groups::{
     admin_add_user_to_group, admin_list_groups_for_user, admin_remove_user_from_group, create_group,
     delete_group, get_group, list_groups, list_users_in_group, update_group,
 };
+
+// User pools and app clients (pools/): user_pools.rs, clients.rs.
+pub use pools::{
+    add_custom_attributes, create_user_pool, create_user_pool_client, delete_user_pool,
+    delete_user_pool_client, describe_user_pool, describe_user_pool_client, list_user_pool_clients,
+    list_user_pools, update_user_pool, update_user_pool_client,
+};
