@@ -6,6 +6,7 @@ pub mod codes;
 pub mod delivery;
 pub mod devices;
 pub mod groups;
+pub mod import;
 pub mod lockout;
 pub mod mfa;
 pub mod pools;
@@ -51,4 +52,10 @@ pub use pools::{
     add_custom_attributes, create_user_pool, create_user_pool_client, delete_user_pool,
     delete_user_pool_client, describe_user_pool, describe_user_pool_client, list_user_pool_clients,
     list_user_pools, update_user_pool, update_user_pool_client,
+};
+
+// User import (import/jobs.rs).
+pub use import::{
+    create_user_import_job, describe_user_import_job, get_csv_header, list_user_import_jobs,
+    start_user_import_job, stop_user_import_job,
 };

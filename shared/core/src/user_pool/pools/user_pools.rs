@@ -464,7 +464,7 @@ pub async fn update_user_pool(svc: &Service, input: &Value) -> Result<Value> {
         .get_json::<UserPool>(&keys::pool(pool_id), keys::POOL_SK)
         .await?
         .ok_or_else(|| Error::ResourceNotFoundException(format!("User pool {pool_id} does not exist.")))?;
-    crate::ops::import::refuse_while_importing(svc, pool_id).await?;
+    crate::user_pool::import::runner::refuse_while_importing(svc, pool_id).await?;
     let auto_verified = string_list(input, "AutoVerifiedAttributes");
     check_sign_in_settings(&pool.username_attributes, &pool.alias_attributes, &auto_verified)?;
     refuse_unsupported(svc, input)?;
@@ -498,7 +498,7 @@ pub async fn update_user_pool(svc: &Service, input: &Value) -> Result<Value> {
 
 pub async fn delete_user_pool(svc: &Service, input: &Value) -> Result<Value> {
     let pool = svc.pool(input.req_str("UserPoolId")?).await?;
-    crate::ops::import::refuse_while_importing(svc, &pool.id).await?;
+    crate::user_pool::import::runner::refuse_while_importing(svc, &pool.id).await?;
     if pool.settings.get("DeletionProtection").and_then(Value::as_str) == Some("ACTIVE") {
         return Err(Error::invalid(
             "The user pool cannot be deleted because deletion protection is activated. Deletion protection must be inactivated first.",
