@@ -137,4 +137,39 @@ mod tests {
         assert!(check_header(&exp, &cols(&["a", "b", "c"])).is_err());
         assert!(check_header(&exp, &cols(&["a", "b", "a"])).is_err());
     }
+
+    #[test]
+    fn header_errors_say_what_is_wrong() {
+        let exp: Vec<String> = ["a", "b"].iter().map(|s| s.to_string()).collect();
+        let cols = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(check_header(&exp, &cols(&["a", "b", "a"])), Err("The CSV header repeats a column."));
+        assert_eq!(
+            check_header(&exp, &cols(&["a", "b", "c"])),
+            Err("The CSV header has a column that is not an attribute of the user pool.")
+        );
+        assert_eq!(
+            check_header(&exp, &cols(&["a"])),
+            Err("The CSV header does not have every column of GetCSVHeader.")
+        );
+        assert_eq!(
+            check_header(&exp, &cols(&["a", "b", PASSWORD_HASH_COLUMN, PASSWORD_HASH_COLUMN])),
+            Err("The CSV header repeats a column.")
+        );
+    }
+
+    #[test]
+    fn values_keep_their_text() {
+        assert_eq!(split_line("Zoë,東京,a b"), vec!["Zoë", "東京", "a b"]);
+        assert_eq!(split_line("a,b,"), vec!["a", "b", ""], "a trailing comma is an empty last value");
+        assert_eq!(split_line(r"a\,\,b"), vec!["a,,b"]);
+    }
+
+    #[test]
+    fn lines_end_at_newlines_only() {
+        let v: Vec<&[u8]> = complete_lines(b"a\r\nb\r\n", true).collect();
+        assert_eq!(v, vec![&b"a\r\n"[..], &b"b\r\n"[..]], "CRLF stays with its line");
+        assert_eq!(complete_lines(b"", true).count(), 0);
+        assert_eq!(complete_lines(b"a\n", true).count(), 1, "no empty line after the last newline");
+        assert_eq!(complete_lines(b"partial", false).count(), 0, "an unterminated line waits for more");
+    }
 }

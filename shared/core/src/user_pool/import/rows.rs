@@ -420,4 +420,164 @@ mod tests {
         )
         .is_err());
     }
+
+    /// A valid row of an email-verified pool, then one member changed (an empty value clears it).
+    fn with(p: &UserPool, change: (&str, &str)) -> std::result::Result<Row, String> {
+        let mut values = vec![
+            ("cognito:username", "jane"),
+            ("cognito:mfa_enabled", "false"),
+            ("email", "j@example.com"),
+            ("email_verified", "true"),
+        ];
+        values.retain(|(c, _)| *c != change.0);
+        values.push(change);
+        row(p, &values)
+    }
+
+    fn refusal(r: std::result::Result<Row, String>) -> String {
+        r.err().unwrap_or_else(|| "accepted".into())
+    }
+
+    #[test]
+    fn a_bad_row_is_logged_with_the_rule_it_breaks() {
+        let p = pool(&["email"], &[]);
+        let cases: &[((&str, &str), &str)] = &[
+            (("cognito:username", ""), "The User Record does not set cognito:username."),
+            (("cognito:username", "jane doe"), "cognito:username must be 1 to 128 characters without spaces or tabs."),
+            (("cognito:username", &"j".repeat(129)), "cognito:username must be 1 to 128 characters without spaces or tabs."),
+            (("cognito:mfa_enabled", "yes"), "cognito:mfa_enabled must be true or false."),
+            (("cognito:mfa_enabled", "true"), "cognito:mfa_enabled must be false: MFA is off in the user pool."),
+            (("email_verified", "1"), "email_verified must be true or false."),
+            (("email_verified", "false"), "The User Record does not set any of the auto verified attributes to true. (Example: email_verified to true)."),
+            (("email", ""), "email_verified is true but email is empty."),
+            (("email", "not-an-email"), "Invalid email address format."),
+            (("phone_number", "555-0100"), "Invalid phone number format."),
+            (("phone_number_verified", "maybe"), "phone_number_verified must be true or false."),
+            (("birthdate", "1985-02-01"), "birthdate must be mm/dd/yyyy."),
+            (("birthdate", "13/01/1985"), "birthdate must be mm/dd/yyyy."),
+            (("updated_at", "yesterday"), "updated_at must be a number of seconds since the epoch."),
+            (("name", &"n".repeat(2049)), "The value of name is longer than 2048 bytes."),
+        ];
+        for (change, want) in cases {
+            assert_eq!(refusal(with(&p, *change)), *want, "{}", change.0);
+        }
+        // The log names columns and rules, never the values.
+        for (change, _) in cases.iter().filter(|(c, _)| c.1.len() > 2 && c.1.len() < 100) {
+            assert!(!refusal(with(&p, *change)).contains(change.1), "{} leaks its value", change.0);
+        }
+    }
+
+    #[test]
+    fn the_row_must_match_the_header() {
+        let p = pool(&["email"], &[]);
+        let columns = csv_header(&p);
+        let short = vec![String::new(); columns.len() - 1];
+        assert_eq!(
+            refusal(parse_row(&p, &columns, &short, None)),
+            "The number of fields does not match the header."
+        );
+    }
+
+    #[test]
+    fn pool_settings_decide_mfa_aliases_and_required_attributes() {
+        let mut p = pool(&["email"], &[]);
+        p.settings.insert("MfaConfiguration".into(), json!("ON"));
+        assert_eq!(
+            refusal(with(&p, ("cognito:mfa_enabled", "false"))),
+            "cognito:mfa_enabled must be true: the user pool requires MFA."
+        );
+        assert!(with(&p, ("cognito:mfa_enabled", "TRUE")).is_ok());
+        p.settings.insert("MfaConfiguration".into(), json!("OPTIONAL"));
+        assert!(with(&p, ("cognito:mfa_enabled", "true")).is_ok());
+        assert!(with(&p, ("cognito:mfa_enabled", "false")).is_ok());
+
+        let mut p = pool(&["email"], &[]);
+        p.alias_attributes = vec!["email".into(), "phone_number".into()];
+        assert_eq!(
+            refusal(with(&p, ("cognito:username", "jane@example.com"))),
+            "cognito:username cannot be of email format, since user pool is configured for email alias."
+        );
+        assert_eq!(
+            refusal(with(&p, ("cognito:username", "+15555550100"))),
+            "cognito:username cannot be of phone number format, since user pool is configured for phone_number alias."
+        );
+
+        let mut p = pool(&["email"], &[]);
+        p.required_attributes = vec!["family_name".into()];
+        assert_eq!(refusal(with(&p, ("name", "Jane"))), "The required attribute family_name is missing.");
+        assert!(with(&p, ("family_name", "Doe")).is_ok());
+    }
+
+    #[test]
+    fn username_attribute_pools_take_the_username_from_the_email_or_phone() {
+        let p = pool(&["email"], &["email", "phone_number"]);
+        assert_eq!(
+            refusal(with(&p, ("cognito:username", "jane"))),
+            "cognito:username must be an email address or phone number in this user pool."
+        );
+        assert_eq!(
+            refusal(with(&p, ("cognito:username", "other@example.com"))),
+            "cognito:username must equal email in this user pool."
+        );
+        // The comparison follows the pool's case sensitivity (this pool ignores case).
+        assert!(with(&p, ("cognito:username", "J@Example.com")).is_ok());
+        let r = with(&p, ("cognito:username", "+15555550100")).unwrap_or_else(|e| unreachable_row(&e));
+        assert_eq!(r.attributes.get("phone_number").map(String::as_str), Some("+15555550100"));
+    }
+
+    #[test]
+    fn imported_password_hashes_are_checked() {
+        let p = pool(&["email"], &[]);
+        let mut columns = csv_header(&p);
+        columns.push(PASSWORD_HASH_COLUMN.into());
+        let fields = |hash: &str| -> Vec<String> {
+            columns
+                .iter()
+                .map(|c| match c.as_str() {
+                    "cognito:username" => "jane".into(),
+                    "cognito:mfa_enabled" => "false".into(),
+                    "email" => "j@example.com".into(),
+                    "email_verified" => "true".into(),
+                    PASSWORD_HASH_COLUMN => hash.into(),
+                    _ => String::new(),
+                })
+                .collect()
+        };
+        let bcrypt = bcrypt::hash("correct horse", 4).unwrap_or_default();
+        let r = parse_row(&p, &columns, &fields(&bcrypt), Some(legacy::Scheme::Bcrypt));
+        assert_eq!(r.map(|r| r.password_hash), Ok(Some(bcrypt.clone())));
+        assert_eq!(
+            refusal(parse_row(&p, &columns, &fields(&bcrypt), Some(legacy::Scheme::Argon2))),
+            "The password hash does not use the job's PasswordHashingAlgorithm."
+        );
+        assert_eq!(
+            refusal(parse_row(&p, &columns, &fields("md5:abc"), None)),
+            "The password hash is not in a supported format."
+        );
+        // An empty hash cell: no hash, the user resets the password.
+        assert_eq!(parse_row(&p, &columns, &fields(""), None).map(|r| r.password_hash), Ok(None));
+    }
+
+    #[test]
+    fn booleans_and_birthdates() {
+        for (v, want) in
+            [("true", Some(true)), ("FALSE", Some(false)), ("True", Some(true)), ("yes", None), ("", None)]
+        {
+            assert_eq!(parse_bool(v), want, "{v:?}");
+        }
+        assert_eq!(birthdate("12/31/1999").as_deref(), Some("1999-12-31"));
+        for bad in
+            ["2/01/1985", "02/1/1985", "02/01/85", "00/01/1985", "01/32/1985", "01/00/1985", "a/b/c", ""]
+        {
+            assert_eq!(birthdate(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn log_lines_read_as_cognitos() {
+        assert_eq!(
+            log_line("FAILED", 3, "Invalid email address format."),
+            "[FAILED] Line Number 3 - Invalid email address format."
+        );
+    }
 }
