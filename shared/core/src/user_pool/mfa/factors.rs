@@ -30,7 +30,8 @@ pub enum MfaNeed {
     None,
     /// An SMS_MFA challenge (send the code with [`send_sms_mfa_code`]).
     Sms,
-    /// A SOFTWARE_TOKEN_MFA challenge (check the answer with [`check_software_token_code`]).
+    /// A SOFTWARE_TOKEN_MFA challenge (check the answer with
+    /// [`check_software_token_code`](super::totp::check_software_token_code)).
     SoftwareToken,
     /// A SELECT_MFA_TYPE challenge with [`mfas_can_select`].
     Select,
