@@ -1,7 +1,6 @@
 //! The CSV file of a user import: the pool's header (GetCSVHeader) and Cognito's CSV dialect (no
-//! quotes, `\\,` for a comma inside a value, values trimmed).
+//! quotes, `\,` for a comma inside a value, values trimmed).
 
-use crate::error::Result;
 use crate::model::UserPool;
 use serde_json::Value;
 

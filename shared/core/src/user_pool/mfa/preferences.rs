@@ -26,7 +26,7 @@ fn method_setting(input: &Value, member: &str) -> MethodSetting {
 /// when the user can receive it (a verified software token; a phone_number), at most one is
 /// preferred, only an enabled method can be, and turning off the preferred method clears the
 /// preference. Members left out change nothing.
-pub fn apply_mfa_preference(user: &mut User, input: &Value) -> Result<()> {
+fn apply_mfa_preference(user: &mut User, input: &Value) -> Result<()> {
     for (member, what) in [
         ("EmailMfaSettings", "Email MFA (EmailMfaSettings)"),
         ("WebAuthnMfaSettings", "Passkey MFA (WebAuthnMfaSettings)"),
@@ -93,7 +93,7 @@ pub async fn admin_set_user_mfa_preference(svc: &Service, input: &Value) -> Resu
 
 /// The legacy `MFAOptions`: `[{"DeliveryMedium": "SMS", "AttributeName": "phone_number"}]`
 /// turns SMS MFA on, `[]` turns it off (and drops it as the preference).
-pub fn apply_mfa_options(user: &mut User, input: &Value) -> Result<()> {
+fn apply_mfa_options(user: &mut User, input: &Value) -> Result<()> {
     let options = input.get("MFAOptions").and_then(Value::as_array).ok_or_else(|| {
         Error::invalid(
             "1 validation error detected: Value null at 'mFAOptions' failed to satisfy constraint: Member must not be null",

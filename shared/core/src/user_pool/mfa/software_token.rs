@@ -18,7 +18,7 @@ use serde_json::{json, Value};
 
 /// Wrong codes a pending software token takes before it is discarded (a new
 /// AssociateSoftwareToken starts over).
-pub const MAX_SOFTWARE_TOKEN_ATTEMPTS: u32 = 5;
+const MAX_SOFTWARE_TOKEN_ATTEMPTS: u32 = 5;
 
 /// How a software-token call is authorised: exactly one of the two.
 enum Authority<'a> {

@@ -1,11 +1,10 @@
 //! The operations on one's own account, authorized by its access token: GetUser, DeleteUser.
 
 use crate::error::Result;
-use crate::service::CallContext;
-use crate::service::{Input, Service};
+use crate::service::{CallContext, Input, Service};
 use serde_json::{json, Value};
 
-pub async fn get_user(svc: &Service, ctx: &crate::service::CallContext, input: &Value) -> Result<Value> {
+pub async fn get_user(svc: &Service, ctx: &CallContext, input: &Value) -> Result<Value> {
     let session =
         crate::user_pool::access::authorize_access_token(svc, ctx, input.req_str("AccessToken")?).await?;
     let client = crate::user_pool::access::token_client(svc, &session).await?;
