@@ -47,7 +47,7 @@ pub fn auth_session(session_hash: &str) -> String {
     format!("AUTHSESSION#{session_hash}")
 }
 pub const AUTH_SESSION_SK: &str = "AUTHSESSION";
-/// Failed sign-ins with a name the pool does not hold (see `ops::unknown_names`); expires.
+/// Failed sign-ins with a name the pool does not hold (see `user_pool::unknown_names`); expires.
 pub fn name_attempts(pool_id: &str, username_key: &str) -> String {
     format!("NAMEATTEMPTS#{pool_id}#{username_key}")
 }

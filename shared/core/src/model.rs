@@ -92,7 +92,7 @@ impl AppClient {
     ///
     /// - Absent or empty `ExplicitAuthFlows`: Cognito's default, SRP, refresh and custom auth.
     /// - Any `ALLOW_` value: exactly the listed flows (Cognito refuses a list that mixes both
-    ///   schemes, see `ops::clients`).
+    ///   schemes, see `user_pool::pools::clients`).
     /// - Only legacy values (clients from before the `ALLOW_` names, still common in older
     ///   CloudFormation, Terraform and CLI setups): SRP, refresh and custom auth are always on,
     ///   `USER_PASSWORD_AUTH` adds the user password flow and `ADMIN_NO_SRP_AUTH` the admin one;
@@ -208,7 +208,7 @@ pub struct PendingCode {
 }
 
 /// Wrong guesses and sends of one code purpose, kept across reissues: a new code neither
-/// resets the count nor the backoff (see `ops::codes`).
+/// resets the count nor the backoff (see `user_pool::codes`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CodeGuard {
     /// Wrong codes since the last right one (or the last quiet day).
@@ -262,7 +262,7 @@ pub struct User {
     /// `Service::insert_user` change it.
     #[serde(default)]
     pub owned: Owned,
-    /// MFA methods, software tokens and the preference (see `ops::mfa`).
+    /// MFA methods, software tokens and the preference (see `user_pool::mfa`).
     #[serde(default)]
     pub mfa: UserMfa,
 }

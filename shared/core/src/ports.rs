@@ -288,7 +288,7 @@ pub trait ImportFiles: Send + Sync {
 }
 
 /// Runs started import jobs in the background: an in-process task locally, an asynchronously
-/// invoked worker function in AWS. Either calls [`crate::ops::import::run_job`] until it
+/// invoked worker function in AWS. Either calls [`crate::user_pool::import::run_job`] until it
 /// answers `Done`.
 #[async_trait]
 pub trait ImportRunner: Send + Sync {

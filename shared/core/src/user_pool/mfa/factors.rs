@@ -30,7 +30,8 @@ pub enum MfaNeed {
     None,
     /// An SMS_MFA challenge (send the code with [`send_sms_mfa_code`]).
     Sms,
-    /// A SOFTWARE_TOKEN_MFA challenge (check the answer with [`check_software_token_code`]).
+    /// A SOFTWARE_TOKEN_MFA challenge (check the answer with
+    /// [`check_software_token_code`](super::totp::check_software_token_code)).
     SoftwareToken,
     /// A SELECT_MFA_TYPE challenge with [`mfas_can_select`].
     Select,
@@ -252,3 +253,121 @@ pub fn user_mfa_json(user: &User) -> serde_json::Map<String, Value> {
 
 /// How long an SMS MFA code is good for (spec B §1.2).
 pub const SMS_MFA_CODE_SECS: i64 = 180;
+
+pub(super) fn not_supported(what: &str) -> Error {
+    Error::invalid(format!("{what} is not supported by Tessera."))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{User, UserStatus};
+    use crate::user_pool::codes::code_hash;
+    use serde_json::{json, Value};
+
+    #[test]
+    fn sms_code_hashes_check_the_code_only() {
+        let cipher = crate::ports::AesGcmCipher::new(&[7u8; 32]).unwrap();
+        let stored = format!("ab12:{}", code_hash(&cipher, "ab12", "123456").unwrap());
+        assert!(sms_code_matches(&cipher, &stored, "123456").unwrap());
+        assert!(!sms_code_matches(&cipher, &stored, "123457").unwrap());
+        assert!(!sms_code_matches(&cipher, "no-salt", "123456").unwrap());
+        // Keyed: another master key (a copy of the table without it) cannot check candidates.
+        let other = crate::ports::AesGcmCipher::new(&[8u8; 32]).unwrap();
+        assert!(!sms_code_matches(&other, &stored, "123456").unwrap());
+        let plain_sha256 = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(b"ab12:123456"));
+        assert_ne!(stored, format!("ab12:{plain_sha256}"));
+    }
+
+    fn pool(mode: &str, sms: bool, totp: bool) -> UserPool {
+        let mut p: UserPool = serde_json::from_value(json!({
+            "id": "us-east-1_abc", "name": "p", "created": 0, "modified": 0,
+            "password_policy": serde_json::to_value(crate::password::PasswordPolicy::default()).unwrap(),
+            "username_attributes": [], "alias_attributes": [], "auto_verified_attributes": [],
+            "case_sensitive": true, "required_attributes": [], "custom_schema": [], "settings": {},
+            "keys": {"id": {"kid": "a", "n": "", "e": "", "sealed_private": ""},
+                     "access": {"kid": "b", "n": "", "e": "", "sealed_private": ""}}
+        }))
+        .unwrap();
+        p.settings.insert("MfaConfiguration".into(), json!(mode));
+        if sms {
+            p.settings.insert("SmsConfiguration".into(), json!({"SnsCallerArn": "arn:aws:iam::1:role/sms"}));
+        }
+        p.settings.insert(MFA_FACTORS_SETTING.into(), json!({"SoftwareTokenMfaEnabled": totp}));
+        p
+    }
+
+    fn user(phone: bool, sms: bool, token: bool, totp: bool, preferred: Option<MfaMethod>) -> User {
+        let mut attrs = std::collections::BTreeMap::new();
+        if phone {
+            attrs.insert("phone_number".to_string(), "+15555550100".to_string());
+        }
+        let mut u = User::new("jane".into(), "s".into(), attrs, UserStatus::CONFIRMED, 0);
+        u.mfa.sms_enabled = sms;
+        u.mfa.software_token = token.then(|| "sealed".to_string());
+        u.mfa.software_token_enabled = totp;
+        u.mfa.preferred = preferred;
+        u
+    }
+
+    #[test]
+    fn mfa_need_table() {
+        use MfaNeed as N;
+        let (sms, tok) = (Some(MfaMethod::Sms), Some(MfaMethod::SoftwareToken));
+        let cases: &[(&str, bool, bool, User, MfaNeed)] = &[
+            ("OFF", true, true, user(true, true, true, true, sms), N::None),
+            ("OPTIONAL", true, true, user(false, false, false, false, None), N::None),
+            ("OPTIONAL", true, true, user(true, false, false, false, None), N::None),
+            ("OPTIONAL", true, false, user(true, true, false, false, None), N::Sms),
+            ("OPTIONAL", false, true, user(true, true, false, false, None), N::None),
+            ("OPTIONAL", true, true, user(false, true, false, false, None), N::None),
+            ("OPTIONAL", true, true, user(false, false, true, true, None), N::SoftwareToken),
+            ("OPTIONAL", true, true, user(false, false, true, false, None), N::None),
+            // A verified token outlives the pool's TOTP setting.
+            ("OPTIONAL", true, false, user(false, false, true, true, None), N::SoftwareToken),
+            ("OPTIONAL", true, true, user(true, true, true, true, None), N::Select),
+            ("OPTIONAL", true, true, user(true, true, true, true, sms), N::Sms),
+            ("OPTIONAL", true, true, user(true, true, true, true, tok), N::SoftwareToken),
+            // A preference for a method that is not usable falls back to the usable one.
+            ("OPTIONAL", true, true, user(false, true, true, true, sms), N::SoftwareToken),
+            ("ON", true, true, user(false, false, false, false, None), N::Setup),
+            ("ON", true, true, user(true, false, false, false, None), N::Sms),
+            ("ON", false, true, user(true, false, false, false, None), N::Setup),
+            ("ON", true, true, user(false, false, true, false, None), N::SoftwareToken),
+            ("ON", true, true, user(true, false, true, false, None), N::Select),
+            ("ON", true, true, user(true, false, true, false, tok), N::SoftwareToken),
+        ];
+        for (i, (mode, psms, ptotp, u, want)) in cases.iter().enumerate() {
+            assert_eq!(mfa_need(&pool(mode, *psms, *ptotp), u), *want, "case {i}: {mode}");
+        }
+    }
+
+    #[test]
+    fn challenge_lists() {
+        let both = user(true, true, true, true, None);
+        assert_eq!(
+            mfas_can_select(&pool("OPTIONAL", true, true), &both),
+            vec!["SMS_MFA", "SOFTWARE_TOKEN_MFA"]
+        );
+        assert_eq!(mfas_can_setup(&pool("ON", true, true)), vec!["SMS_MFA", "SOFTWARE_TOKEN_MFA"]);
+        assert_eq!(mfas_can_setup(&pool("ON", false, true)), vec!["SOFTWARE_TOKEN_MFA"]);
+        assert_eq!(mfas_can_setup(&pool("ON", true, false)), vec!["SMS_MFA"]);
+    }
+
+    #[test]
+    fn pool_mfa_needs_a_factor() {
+        let settings = |v: Value| v.as_object().cloned().unwrap();
+        assert!(check_pool_mfa(&settings(json!({})), false).is_ok());
+        assert!(check_pool_mfa(&settings(json!({"MfaConfiguration": "OFF"})), false).is_ok());
+        for mode in ["ON", "OPTIONAL"] {
+            assert!(check_pool_mfa(&settings(json!({"MfaConfiguration": mode})), false).is_err());
+            assert!(check_pool_mfa(&settings(json!({"MfaConfiguration": mode})), true).is_ok());
+            let with_sms = json!({"MfaConfiguration": mode, "SmsConfiguration": {"SnsCallerArn": "arn"}});
+            assert!(check_pool_mfa(&settings(with_sms), false).is_ok());
+        }
+        assert!(check_sms_authentication_message("Code {####}").is_ok());
+        assert!(check_sms_authentication_message("Code").is_err());
+        assert!(check_sms_authentication_message(&format!("{{####}}{}", "x".repeat(134))).is_ok());
+        assert!(check_sms_authentication_message(&format!("{{####}}{}", "x".repeat(135))).is_err());
+    }
+}

@@ -98,3 +98,44 @@ pub fn software_token_code(secret_code: &str, unix_secs: i64) -> Option<String> 
     let secret = totp_rs::Secret::try_from_base32(secret_code).ok()?;
     Some(totp_at(secret.as_bytes(), (unix_secs.max(0) as u64) / TOTP_PERIOD_SECS))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// RFC 6238 Appendix B's SHA-1 seed.
+    const RFC_SECRET: &[u8] = b"12345678901234567890";
+
+    #[test]
+    fn rfc6238_sha1_vectors() {
+        // The RFC's 8-digit values, last 6 digits.
+        for (t, want) in
+            [(59u64, "287082"), (1111111109, "081804"), (1234567890, "005924"), (2000000000, "279037")]
+        {
+            assert_eq!(totp_at(RFC_SECRET, t / 30), want, "T={t}");
+        }
+    }
+
+    #[test]
+    fn accepts_one_step_either_side_and_never_twice() {
+        let now = 1_234_567_890i64;
+        let step = now as u64 / 30;
+        for s in [step - 1, step, step + 1] {
+            assert_eq!(totp_matching_step(RFC_SECRET, &totp_at(RFC_SECRET, s), now, None), Some(s));
+        }
+        for s in [step - 2, step + 2] {
+            assert_eq!(totp_matching_step(RFC_SECRET, &totp_at(RFC_SECRET, s), now, None), None);
+        }
+        let code = totp_at(RFC_SECRET, step);
+        assert_eq!(totp_matching_step(RFC_SECRET, &code, now, Some(step)), None, "replayed");
+        assert_eq!(totp_matching_step(RFC_SECRET, &code, now, Some(step - 1)), Some(step));
+        assert_eq!(
+            totp_matching_step(RFC_SECRET, &totp_at(RFC_SECRET, step - 1), now, Some(step)),
+            None,
+            "older than the last accepted"
+        );
+        for bad in ["", "12345", "1234567", "abcdef", "00592a"] {
+            assert_eq!(totp_matching_step(RFC_SECRET, bad, now, None), None, "{bad:?}");
+        }
+    }
+}

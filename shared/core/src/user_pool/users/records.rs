@@ -1,8 +1,11 @@
-//! The user record's own rules: internal usernames.
+//! The user record's own rules: internal usernames, and deleting a user with everything
+//! pointing at it.
 
 use crate::attributes::{is_email, is_phone};
 use crate::error::{Error, Result};
-use crate::model::UserPool;
+use crate::model::{User, UserPool};
+use crate::service::Service;
+use crate::store::StoreError;
 
 /// The internal username for a new user and, in pools where email or phone is the username,
 /// the attribute the given name fills. There the internal username is the `sub`, as Cognito
@@ -36,5 +39,27 @@ pub(crate) fn internal_username(
         Err(Error::invalid("Username should be a phone number."))
     } else {
         Err(Error::invalid("Username should be either an email or a phone number."))
+    }
+}
+
+/// Removes a user with everything pointing at it, in one transaction.
+pub(crate) async fn delete_user_record(
+    svc: &Service,
+    pool: &UserPool,
+    user: &User,
+    version: u64,
+) -> Result<()> {
+    let key = pool.username_key(&user.username);
+    let writes = svc.delete_user_writes(pool, user, Some(version));
+    let (writes, mut later) =
+        crate::user_pool::groups::records::with_membership_deletes(svc, pool, &key, writes).await?;
+    // Devices go once the user is gone; leftovers carry the old `sub` and attach to no one.
+    later.extend(crate::user_pool::devices::records::device_delete_batches(svc, pool, &user.username).await?);
+    match svc.store.transact(writes, svc.now_secs()).await {
+        Ok(()) => crate::user_pool::groups::records::apply_batches(svc, later).await,
+        Err(StoreError::ConditionFailed { .. }) => Err(Error::ConcurrentModificationException(
+            "The user was modified by another request. Try again.".into(),
+        )),
+        Err(e) => Err(e.into()),
     }
 }

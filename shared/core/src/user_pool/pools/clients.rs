@@ -1,0 +1,399 @@
+//! CreateUserPoolClient, DescribeUserPoolClient, UpdateUserPoolClient, DeleteUserPoolClient,
+//! ListUserPoolClients.
+
+use crate::error::{Error, Result};
+use crate::model::{keys, unit_secs, AppClient};
+use crate::service::{decode_next_token, encode_next_token, Input, Service};
+use crate::store::{Cond, Item, StoreError, Write};
+use crate::user_pool::settings::not_supported;
+use serde_json::{json, Map, Value};
+
+/// Members that are the client's settings (everything but identifiers and GenerateSecret).
+const SETTINGS: &[&str] = &[
+    "RefreshTokenValidity",
+    "AccessTokenValidity",
+    "IdTokenValidity",
+    "TokenValidityUnits",
+    "ReadAttributes",
+    "WriteAttributes",
+    "ExplicitAuthFlows",
+    "SupportedIdentityProviders",
+    "CallbackURLs",
+    "LogoutURLs",
+    "DefaultRedirectURI",
+    "AllowedOAuthFlows",
+    "AllowedOAuthScopes",
+    "AllowedOAuthFlowsUserPoolClient",
+    "PreventUserExistenceErrors",
+    "EnableTokenRevocation",
+    "EnablePropagateAdditionalUserContextData",
+    "AuthSessionValidity",
+    "RefreshTokenRotation",
+];
+
+const LEGACY_FLOWS: &[&str] = &["ADMIN_NO_SRP_AUTH", "CUSTOM_AUTH_FLOW_ONLY", "USER_PASSWORD_AUTH"];
+
+fn validate(settings: &Map<String, Value>) -> Result<()> {
+    if let Some(flows) = settings.get("ExplicitAuthFlows").and_then(Value::as_array) {
+        let names: Vec<&str> = flows.iter().filter_map(Value::as_str).collect();
+        let legacy = names.iter().any(|f| LEGACY_FLOWS.contains(f));
+        let allow = names.iter().any(|f| f.starts_with("ALLOW_"));
+        if legacy && allow {
+            return Err(Error::invalid(
+                "ExplicitAuthFlow values cannot mix legacy values (ADMIN_NO_SRP_AUTH, CUSTOM_AUTH_FLOW_ONLY, USER_PASSWORD_AUTH) with ALLOW_ values.",
+            ));
+        }
+    }
+    let unit = |kind: &str, default: &str| {
+        settings
+            .get("TokenValidityUnits")
+            .and_then(|u| u.get(format!("{kind}Token")))
+            .and_then(Value::as_str)
+            .map(str::to_string)
+            .unwrap_or_else(|| default.to_string())
+    };
+    for (kind, default_unit, min, max) in
+        [("Access", "hours", 300, 86400), ("Id", "hours", 300, 86400), ("Refresh", "days", 3600, 315_360_000)]
+    {
+        if let Some(v) = settings.get(&format!("{kind}TokenValidity")).and_then(Value::as_i64) {
+            let secs = v * unit_secs(&unit(kind, default_unit));
+            if secs < min || secs > max {
+                return Err(Error::invalid(format!(
+                    "Invalid range for token validity: {kind}TokenValidity must be between {} and {} seconds.",
+                    min, max
+                )));
+            }
+        }
+    }
+    if let Some(v) = settings.get("AuthSessionValidity").and_then(Value::as_i64) {
+        if !(3..=15).contains(&v) {
+            return Err(Error::invalid("AuthSessionValidity must be between 3 and 15 minutes."));
+        }
+    }
+    Ok(())
+}
+
+/// Scopes every pool has; custom scopes need resource servers, which Tessera does not have yet.
+const RESERVED_SCOPES: &[&str] = &["phone", "email", "openid", "profile", "aws.cognito.signin.user.admin"];
+
+/// The most callback or sign-out URLs a client may list.
+const MAX_URLS: usize = 100;
+
+/// Members that are accepted only in their default (off) form.
+fn refuse_unsupported(input: &Value) -> Result<()> {
+    if input.get("AnalyticsConfiguration").is_some_and(|v| !v.is_null()) {
+        return Err(not_supported("AnalyticsConfiguration", " (there is no Amazon Pinpoint behind it)"));
+    }
+    if input.bool_of("PublishSecretsInAWSSecretsManager") == Some(true) {
+        return Err(not_supported(
+            "PublishSecretsInAWSSecretsManager",
+            "; the client secret is returned as ClientSecret",
+        ));
+    }
+    Ok(())
+}
+
+/// A callback or sign-out URL as Cognito accepts it: absolute, no fragment, HTTPS except
+/// `http://localhost`, or an app's custom scheme.
+fn check_redirect_url(member: &str, url: &str) -> Result<()> {
+    let bad = || Error::invalid(format!("{member} has an invalid URL: {url}"));
+    let (scheme, rest) = url.split_once("://").ok_or_else(bad)?;
+    if rest.is_empty()
+        || url.contains('#')
+        || scheme.is_empty()
+        || !scheme.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '.' | '-'))
+        || !scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+    {
+        return Err(bad());
+    }
+    if scheme.eq_ignore_ascii_case("http") {
+        let host = rest.split(['/', '?']).next().unwrap_or_default();
+        let host = host.rsplit_once(':').map_or(host, |(h, port)| {
+            if port.chars().all(|c| c.is_ascii_digit()) {
+                h
+            } else {
+                host
+            }
+        });
+        if !host.eq_ignore_ascii_case("localhost") {
+            return Err(Error::invalid(format!(
+                "{member} has an invalid URL: {url}. HTTPS is required, except for http://localhost."
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn strings(settings: &Map<String, Value>, member: &str) -> Vec<String> {
+    settings
+        .get(member)
+        .and_then(Value::as_array)
+        .map(|a| a.iter().filter_map(Value::as_str).map(str::to_string).collect())
+        .unwrap_or_default()
+}
+
+/// The OAuth members, checked as Cognito checks them. Tessera has no OAuth endpoints yet, so
+/// these only describe the client; they are kept valid so that they work unchanged once it does.
+fn check_oauth(settings: &Map<String, Value>, has_secret: bool) -> Result<()> {
+    let callbacks = strings(settings, "CallbackURLs");
+    let logouts = strings(settings, "LogoutURLs");
+    for (member, list) in [("CallbackURLs", &callbacks), ("LogoutURLs", &logouts)] {
+        if list.len() > MAX_URLS {
+            return Err(Error::invalid(format!("{member} can have at most {MAX_URLS} URLs.")));
+        }
+        for url in list {
+            check_redirect_url(member, url)?;
+        }
+    }
+    if let Some(default) = settings.get("DefaultRedirectURI").and_then(Value::as_str) {
+        check_redirect_url("DefaultRedirectURI", default)?;
+        if !callbacks.iter().any(|c| c == default) {
+            return Err(Error::invalid("DefaultRedirectURI must be one of the CallbackURLs."));
+        }
+    }
+    for provider in strings(settings, "SupportedIdentityProviders") {
+        if provider != "COGNITO" {
+            // Tessera has no federated identity providers yet: only the pool itself exists.
+            return Err(Error::invalid(format!("The provider {provider} does not exist for User Pool.")));
+        }
+    }
+    let flows = strings(settings, "AllowedOAuthFlows");
+    let scopes = strings(settings, "AllowedOAuthScopes");
+    if let Some(scope) = scopes.iter().find(|s| !RESERVED_SCOPES.contains(&s.as_str())) {
+        return Err(Error::ScopeDoesNotExistException(format!("Invalid scope requested: {scope}")));
+    }
+    let credentials = flows.iter().any(|f| f == "client_credentials");
+    if credentials && flows.iter().any(|f| f == "code" || f == "implicit") {
+        return Err(Error::InvalidOAuthFlowException(
+            "client_credentials flow can not be selected along with code flow or implicit flow.".into(),
+        ));
+    }
+    if credentials && !has_secret {
+        return Err(Error::InvalidOAuthFlowException(
+            "client_credentials flow can not be selected if client does not have a client secret.".into(),
+        ));
+    }
+    if credentials && !scopes.is_empty() {
+        // Only custom scopes (from resource servers) may be granted to client_credentials.
+        return Err(Error::InvalidOAuthFlowException(
+            "client_credentials flow can only be used with custom scopes.".into(),
+        ));
+    }
+    if settings.get("AllowedOAuthFlowsUserPoolClient").and_then(Value::as_bool) == Some(true) {
+        if flows.is_empty() {
+            return Err(Error::invalid(
+                "AllowedOAuthFlows must be set when AllowedOAuthFlowsUserPoolClient is true.",
+            ));
+        }
+        if scopes.is_empty() {
+            return Err(Error::invalid(
+                "AllowedOAuthScopes must be set when AllowedOAuthFlowsUserPoolClient is true.",
+            ));
+        }
+        if flows.iter().any(|f| f == "code" || f == "implicit") && callbacks.is_empty() {
+            return Err(Error::invalid("CallbackURLs must be set for the code and implicit flows."));
+        }
+    }
+    Ok(())
+}
+
+/// Checks what depends on the client's secret.
+fn check_with_secret(settings: &Map<String, Value>, has_secret: bool) -> Result<()> {
+    if settings.get("EnablePropagateAdditionalUserContextData").and_then(Value::as_bool) == Some(true)
+        && !has_secret
+    {
+        return Err(Error::invalid(
+            "EnablePropagateAdditionalUserContextData can only be enabled for an app client with a client secret.",
+        ));
+    }
+    check_oauth(settings, has_secret)
+}
+
+/// The secret a new client gets: its own (`ClientSecret`), a generated one (`GenerateSecret`),
+/// or none. Cognito refuses both together.
+fn new_secret(svc: &Service, input: &Value) -> Result<Option<String>> {
+    match (input.str_of("ClientSecret"), input.bool_of("GenerateSecret") == Some(true)) {
+        (Some(_), true) => Err(Error::invalid(
+            "You cannot specify both GenerateSecret as true and provide a ClientSecret value.",
+        )),
+        (Some(s), false) => Ok(Some(s.to_string())),
+        (None, true) => Ok(Some(crate::ids::client_secret(svc.rng.as_ref()))),
+        (None, false) => Ok(None),
+    }
+}
+
+fn settings_from(input: &Value) -> Map<String, Value> {
+    input
+        .as_object()
+        .map(|o| {
+            o.iter()
+                .filter(|(k, _)| SETTINGS.contains(&k.as_str()))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// `UserPoolClientType`: the lists appear only when set, the defaults as Cognito shows them.
+fn describe(client: &AppClient) -> Value {
+    let mut out = client.settings.clone();
+    out.insert("UserPoolId".into(), json!(client.pool_id));
+    out.insert("ClientName".into(), json!(client.client_name));
+    out.insert("ClientId".into(), json!(client.client_id));
+    if let Some(s) = &client.secret {
+        out.insert("ClientSecret".into(), json!(s));
+    }
+    out.insert("CreationDate".into(), json!(client.created as f64 / 1000.0));
+    out.insert("LastModifiedDate".into(), json!(client.modified as f64 / 1000.0));
+    out.entry("RefreshTokenValidity").or_insert(json!(30));
+    out.entry("AllowedOAuthFlowsUserPoolClient").or_insert(json!(false));
+    out.entry("EnableTokenRevocation").or_insert(json!(true));
+    out.entry("EnablePropagateAdditionalUserContextData").or_insert(json!(false));
+    out.entry("AuthSessionValidity").or_insert(json!(3));
+    out.entry("PreventUserExistenceErrors").or_insert(json!("LEGACY"));
+    Value::Object(out)
+}
+
+pub async fn create_user_pool_client(svc: &Service, input: &Value) -> Result<Value> {
+    let pool = svc.pool(input.req_str("UserPoolId")?).await?;
+    let settings = settings_from(input);
+    validate(&settings)?;
+    refuse_unsupported(input)?;
+    let secret = new_secret(svc, input)?;
+    check_with_secret(&settings, secret.is_some())?;
+    crate::attributes::check_client_lists(&pool, &settings, true)?;
+    let now = svc.clock.now_millis();
+    let client = AppClient {
+        pool_id: pool.id.clone(),
+        client_id: crate::ids::client_id(svc.rng.as_ref()),
+        client_name: input.req_str("ClientName")?.to_string(),
+        secret,
+        created: now,
+        modified: now,
+        settings,
+    };
+    let body = serde_json::to_value(&client).map_err(Error::internal)?;
+    svc.store
+        .transact(
+            vec![
+                Write::put(
+                    Item::new(keys::client(&client.client_id), keys::CLIENT_SK, body),
+                    Cond::NotExists,
+                ),
+                Write::put(client_listing(&client), Cond::NotExists),
+                // The pool must still exist when the client lands.
+                Write::put(pool_item(svc, &pool.id).await?, Cond::Exists),
+            ],
+            svc.now_secs(),
+        )
+        .await
+        .map_err(|e| match e {
+            StoreError::ConditionFailed { index: 2 } => {
+                Error::ResourceNotFoundException(format!("User pool {} does not exist.", pool.id))
+            }
+            e => e.into(),
+        })?;
+    Ok(json!({"UserPoolClient": describe(&client)}))
+}
+
+/// The pool record as stored, rewritten unchanged: lets a transaction require the pool.
+async fn pool_item(svc: &Service, pool_id: &str) -> Result<Item> {
+    svc.store
+        .get(&keys::pool(pool_id), keys::POOL_SK, svc.now_secs())
+        .await?
+        .ok_or_else(|| Error::ResourceNotFoundException(format!("User pool {pool_id} does not exist.")))
+}
+
+pub async fn describe_user_pool_client(svc: &Service, input: &Value) -> Result<Value> {
+    let pool_id = input.req_str("UserPoolId")?;
+    svc.pool(pool_id).await?;
+    let client = svc.pool_client(pool_id, input.req_str("ClientId")?).await?;
+    Ok(json!({"UserPoolClient": describe(&client)}))
+}
+
+pub async fn update_user_pool_client(svc: &Service, input: &Value) -> Result<Value> {
+    let pool_id = input.req_str("UserPoolId")?;
+    let pool = svc.pool(pool_id).await?;
+    let client_id = input.req_str("ClientId")?;
+    let (mut client, version) = svc
+        .get_json::<AppClient>(&keys::client(client_id), keys::CLIENT_SK)
+        .await?
+        .filter(|(c, _)| c.pool_id == pool_id)
+        .ok_or_else(|| {
+            Error::ResourceNotFoundException(format!("User pool client {client_id} does not exist."))
+        })?;
+    let settings = settings_from(input);
+    validate(&settings)?;
+    refuse_unsupported(input)?;
+    check_with_secret(&settings, client.secret.is_some())?;
+    crate::attributes::check_client_lists(&pool, &settings, false)?;
+    // Like Cognito, members left out return to their defaults.
+    client.settings = settings;
+    if let Some(name) = input.str_of("ClientName") {
+        client.client_name = name.to_string();
+    }
+    client.modified = svc.clock.now_millis();
+    let mut item = Item::new(
+        keys::client(client_id),
+        keys::CLIENT_SK,
+        serde_json::to_value(&client).map_err(Error::internal)?,
+    );
+    item.version = version + 1;
+    let result = svc
+        .store
+        .transact(
+            vec![Write::put(item, Cond::Version(version)), Write::put(client_listing(&client), Cond::None)],
+            svc.now_secs(),
+        )
+        .await;
+    svc.forget_client(&client.client_id);
+    match result {
+        Ok(()) => Ok(json!({"UserPoolClient": describe(&client)})),
+        Err(StoreError::ConditionFailed { .. }) => Err(Error::ConcurrentModificationException(
+            "The client was modified by another request. Try again.".into(),
+        )),
+        Err(e) => Err(e.into()),
+    }
+}
+
+pub async fn delete_user_pool_client(svc: &Service, input: &Value) -> Result<Value> {
+    let pool_id = input.req_str("UserPoolId")?;
+    svc.pool(pool_id).await?;
+    let client = svc.pool_client(pool_id, input.req_str("ClientId")?).await?;
+    svc.store
+        .transact(
+            vec![
+                Write::delete(keys::client(&client.client_id), keys::CLIENT_SK, Cond::None),
+                Write::delete(keys::pool(pool_id), keys::pool_client_sk(&client.client_id), Cond::None),
+            ],
+            svc.now_secs(),
+        )
+        .await?;
+    svc.forget_client(&client.client_id);
+    Ok(json!({}))
+}
+
+pub async fn list_user_pool_clients(svc: &Service, input: &Value) -> Result<Value> {
+    let pool_id = input.req_str("UserPoolId")?;
+    svc.pool(pool_id).await?;
+    let max = input.i64_of("MaxResults").unwrap_or(60).clamp(1, 60) as usize;
+    let start =
+        input.str_of("NextToken").map(decode_next_token).transpose()?.map(|cid| keys::pool_client_sk(&cid));
+    let page =
+        svc.store.query(&keys::pool(pool_id), "CLIENT#", start.as_deref(), max, svc.now_secs()).await?;
+    let clients: Vec<Value> = page.items.iter().map(|i| i.body.clone()).collect();
+    let mut out = json!({"UserPoolClients": clients});
+    if let Some(next) = page.next.as_deref().and_then(|sk| sk.strip_prefix("CLIENT#")) {
+        out["NextToken"] = json!(encode_next_token(next));
+    }
+    Ok(out)
+}
+
+/// Keeps clients reachable from their pool's listing partition.
+fn client_listing(client: &AppClient) -> Item {
+    Item::new(
+        keys::pool(&client.pool_id),
+        keys::pool_client_sk(&client.client_id),
+        json!({"ClientId": client.client_id, "ClientName": client.client_name, "UserPoolId": client.pool_id}),
+    )
+}
