@@ -316,7 +316,7 @@ BODIES: dict[str, dict] = {
         "UserAttributes": [{"Name": "custom:department", "Value": "engineering"}, {"Name": "email_verified", "Value": "true"}],
     },
     "AdminDeleteUserAttributes": {"UserPoolId": POOL, "Username": USER, "UserAttributeNames": ["custom:department"]},
-    # MFA (ops::mfa)
+    # MFA
     "SetUserPoolMfaConfig": {
         "UserPoolId": POOL,
         "MfaConfiguration": "OPTIONAL",
@@ -335,7 +335,7 @@ BODIES: dict[str, dict] = {
     "SetUserSettings": {"AccessToken": ACCESS_TOKEN, "MFAOptions": []},
     "AdminSetUserSettings": {"UserPoolId": POOL, "Username": USER, "MFAOptions": []},
 
-    # Devices (ops::devices)
+    # Devices
     "ConfirmDevice": {
         "AccessToken": ACCESS_TOKEN,
         "DeviceKey": DEVICE_KEY,
@@ -929,9 +929,9 @@ def dispatch_table() -> dict[tuple[str, str], tuple[str, bool]]:
     """(service, operation) -> (the domain function's path, whether it takes ctx), read from the
     operation table in shared/wire/src/dispatch.rs: a binary calls exactly what the table calls."""
     text = DISPATCH_RS.read_text(encoding="utf-8")
-    m = re.search(r"use tessera_core::ops::\{([^}]*)\};", text)
+    m = re.search(r"use tessera_core::\{((?:identity|sync|user_pool)(?:,\s*(?:identity|sync|user_pool))*)\};", text)
     if not m:
-        fail(f"{DISPATCH_RS.relative_to(ROOT)}: no `use tessera_core::ops::{{...}};` line")
+        fail(f"{DISPATCH_RS.relative_to(ROOT)}: no `use tessera_core::{{identity, sync, user_pool}};` line")
     imported = {w.strip() for w in m.group(1).split(",") if w.strip()}
     table: dict[tuple[str, str], tuple[str, bool]] = {}
     # Each table function runs from its `async fn <name>(` to the next item.
@@ -948,9 +948,9 @@ def dispatch_table() -> dict[tuple[str, str], tuple[str, bool]]:
             op, path, args = arm.groups()
             head = path.split("::", 1)[0]
             if head in imported:
-                path = f"tessera_core::ops::{path}"
+                path = f"tessera_core::{path}"
             elif head != "tessera_core":
-                fail(f"{DISPATCH_RS.relative_to(ROOT)}: {op} calls {path}, outside tessera_core::ops")
+                fail(f"{DISPATCH_RS.relative_to(ROOT)}: {op} calls {path}, outside tessera_core's services")
             table[(service, op)] = (path, "ctx" in args)
     return table
 

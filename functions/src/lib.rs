@@ -795,7 +795,7 @@ pub mod calls {
     use tessera_aws::lambda::{CallContext, OperationFuture, Service, Value};
     #[inline(never)]
     pub fn sign_up<'a>(svc: &'a Service, _ctx: &'a CallContext, input: &'a Value) -> OperationFuture<'a> {
-        Box::pin(tessera_core::ops::users::sign_up(svc, input))
+        Box::pin(tessera_core::user_pool::sign_up(svc, input))
     }
     #[inline(never)]
     pub fn confirm_sign_up<'a>(
@@ -803,7 +803,7 @@ pub mod calls {
         _ctx: &'a CallContext,
         input: &'a Value,
     ) -> OperationFuture<'a> {
-        Box::pin(tessera_core::ops::users::confirm_sign_up(svc, input))
+        Box::pin(tessera_core::user_pool::confirm_sign_up(svc, input))
     }
     #[inline(never)]
     pub fn resend_confirmation_code<'a>(
@@ -811,11 +811,11 @@ pub mod calls {
         _ctx: &'a CallContext,
         input: &'a Value,
     ) -> OperationFuture<'a> {
-        Box::pin(tessera_core::ops::users::resend_confirmation_code(svc, input))
+        Box::pin(tessera_core::user_pool::resend_confirmation_code(svc, input))
     }
     #[inline(never)]
     pub fn get_user<'a>(svc: &'a Service, ctx: &'a CallContext, input: &'a Value) -> OperationFuture<'a> {
-        Box::pin(tessera_core::ops::users::get_user(svc, ctx, input))
+        Box::pin(tessera_core::user_pool::get_user(svc, ctx, input))
     }
     #[inline(never)]
     pub fn initiate_auth<'a>(
@@ -823,7 +823,7 @@ pub mod calls {
         ctx: &'a CallContext,
         input: &'a Value,
     ) -> OperationFuture<'a> {
-        Box::pin(tessera_core::ops::auth::initiate_auth(svc, ctx, input))
+        Box::pin(tessera_core::user_pool::initiate_auth(svc, ctx, input))
     }
     #[inline(never)]
     pub fn revoke_token<'a>(
@@ -831,7 +831,7 @@ pub mod calls {
         _ctx: &'a CallContext,
         input: &'a Value,
     ) -> OperationFuture<'a> {
-        Box::pin(tessera_core::ops::auth::revoke_token(svc, input))
+        Box::pin(tessera_core::user_pool::revoke_token(svc, input))
     }
     #[inline(never)]
     pub fn get_tokens_from_refresh_token<'a>(
@@ -839,7 +839,7 @@ pub mod calls {
         ctx: &'a CallContext,
         input: &'a Value,
     ) -> OperationFuture<'a> {
-        Box::pin(tessera_core::ops::refresh::get_tokens_from_refresh_token(svc, ctx, input))
+        Box::pin(tessera_core::user_pool::get_tokens_from_refresh_token(svc, ctx, input))
     }
     #[inline(never)]
     pub fn global_sign_out<'a>(
@@ -847,7 +847,7 @@ pub mod calls {
         ctx: &'a CallContext,
         input: &'a Value,
     ) -> OperationFuture<'a> {
-        Box::pin(tessera_core::ops::auth::global_sign_out(svc, ctx, input))
+        Box::pin(tessera_core::user_pool::global_sign_out(svc, ctx, input))
     }
     #[inline(never)]
     pub fn respond_to_auth_challenge<'a>(
@@ -855,7 +855,7 @@ pub mod calls {
         ctx: &'a CallContext,
         input: &'a Value,
     ) -> OperationFuture<'a> {
-        Box::pin(tessera_core::ops::auth::respond_to_auth_challenge(svc, ctx, input))
+        Box::pin(tessera_core::user_pool::respond_to_auth_challenge(svc, ctx, input))
     }
     #[inline(never)]
     pub fn forgot_password<'a>(
@@ -863,7 +863,7 @@ pub mod calls {
         _ctx: &'a CallContext,
         input: &'a Value,
     ) -> OperationFuture<'a> {
-        Box::pin(tessera_core::ops::passwords::forgot_password(svc, input))
+        Box::pin(tessera_core::user_pool::forgot_password(svc, input))
     }
     #[inline(never)]
     pub fn confirm_forgot_password<'a>(
@@ -871,7 +871,7 @@ pub mod calls {
         _ctx: &'a CallContext,
         input: &'a Value,
     ) -> OperationFuture<'a> {
-        Box::pin(tessera_core::ops::passwords::confirm_forgot_password(svc, input))
+        Box::pin(tessera_core::user_pool::confirm_forgot_password(svc, input))
     }
     #[inline(never)]
     pub fn change_password<'a>(
@@ -879,11 +879,11 @@ pub mod calls {
         ctx: &'a CallContext,
         input: &'a Value,
     ) -> OperationFuture<'a> {
-        Box::pin(tessera_core::ops::passwords::change_password(svc, ctx, input))
+        Box::pin(tessera_core::user_pool::change_password(svc, ctx, input))
     }
     #[inline(never)]
     pub fn delete_user<'a>(svc: &'a Service, ctx: &'a CallContext, input: &'a Value) -> OperationFuture<'a> {
-        Box::pin(tessera_core::ops::admin_users::delete_user(svc, ctx, input))
+        Box::pin(tessera_core::user_pool::delete_user(svc, ctx, input))
     }
     #[inline(never)]
     pub fn update_user_attributes<'a>(
@@ -891,7 +891,7 @@ pub mod calls {
         ctx: &'a CallContext,
         input: &'a Value,
     ) -> OperationFuture<'a> {
-        Box::pin(tessera_core::ops::attributes::update_user_attributes(svc, ctx, input))
+        Box::pin(tessera_core::user_pool::update_user_attributes(svc, ctx, input))
     }
     #[inline(never)]
     pub fn delete_user_attributes<'a>(
@@ -899,7 +899,7 @@ pub mod calls {
         ctx: &'a CallContext,
         input: &'a Value,
     ) -> OperationFuture<'a> {
-        Box::pin(tessera_core::ops::attributes::delete_user_attributes(svc, ctx, input))
+        Box::pin(tessera_core::user_pool::delete_user_attributes(svc, ctx, input))
     }
     #[inline(never)]
     pub fn get_user_attribute_verification_code<'a>(
@@ -907,7 +907,7 @@ pub mod calls {
         ctx: &'a CallContext,
         input: &'a Value,
     ) -> OperationFuture<'a> {
-        Box::pin(tessera_core::ops::attributes::get_user_attribute_verification_code(svc, ctx, input))
+        Box::pin(tessera_core::user_pool::get_user_attribute_verification_code(svc, ctx, input))
     }
     #[inline(never)]
     pub fn verify_user_attribute<'a>(
@@ -915,7 +915,7 @@ pub mod calls {
         ctx: &'a CallContext,
         input: &'a Value,
     ) -> OperationFuture<'a> {
-        Box::pin(tessera_core::ops::attributes::verify_user_attribute(svc, ctx, input))
+        Box::pin(tessera_core::user_pool::verify_user_attribute(svc, ctx, input))
     }
     #[inline(never)]
     pub fn create_user_pool<'a>(
@@ -923,7 +923,7 @@ pub mod calls {
         _ctx: &'a CallContext,
         input: &'a Value,
     ) -> OperationFuture<'a> {
-        Box::pin(tessera_core::ops::pools::create_user_pool(svc, input))
+        Box::pin(tessera_core::user_pool::create_user_pool(svc, input))
     }
     #[inline(never)]
     pub fn describe_user_pool<'a>(
@@ -931,7 +931,7 @@ pub mod calls {
         _ctx: &'a CallContext,
         input: &'a Value,
     ) -> OperationFuture<'a> {
-        Box::pin(tessera_core::ops::pools::describe_user_pool(svc, input))
+        Box::pin(tessera_core::user_pool::describe_user_pool(svc, input))
     }
     #[inline(never)]
     pub fn update_user_pool<'a>(
@@ -939,7 +939,7 @@ pub mod calls {
         _ctx: &'a CallContext,
         input: &'a Value,
     ) -> OperationFuture<'a> {
-        Box::pin(tessera_core::ops::pools::update_user_pool(svc, input))
+        Box::pin(tessera_core::user_pool::update_user_pool(svc, input))
     }
     #[inline(never)]
     pub fn delete_user_pool<'a>(
@@ -947,7 +947,7 @@ pub mod calls {
         _ctx: &'a CallContext,
         input: &'a Value,
     ) -> OperationFuture<'a> {
-        Box::pin(tessera_core::ops::pools::delete_user_pool(svc, input))
+        Box::pin(tessera_core::user_pool::delete_user_pool(svc, input))
     }
     #[inline(never)]
     pub fn list_user_pools<'a>(
@@ -955,7 +955,7 @@ pub mod calls {
         _ctx: &'a CallContext,
         input: &'a Value,
     ) -> OperationFuture<'a> {
-        Box::pin(tessera_core::ops::pools::list_user_pools(svc, input))
+        Box::pin(tessera_core::user_pool::list_user_pools(svc, input))
     }
     #[inline(never)]
     pub fn create_user_pool_client<'a>(
@@ -963,7 +963,7 @@ pub mod calls {
         _ctx: &'a CallContext,
         input: &'a Value,
     ) -> OperationFuture<'a> {
-        Box::pin(tessera_core::ops::clients::create_user_pool_client(svc, input))
+        Box::pin(tessera_core::user_pool::create_user_pool_client(svc, input))
     }
     #[inline(never)]
     pub fn describe_user_pool_client<'a>(
@@ -971,7 +971,7 @@ pub mod calls {
         _ctx: &'a CallContext,
         input: &'a Value,
     ) -> OperationFuture<'a> {
-        Box::pin(tessera_core::ops::clients::describe_user_pool_client(svc, input))
+        Box::pin(tessera_core::user_pool::describe_user_pool_client(svc, input))
     }
     #[inline(never)]
     pub fn update_user_pool_client<'a>(
@@ -979,7 +979,7 @@ pub mod calls {
         _ctx: &'a CallContext,
         input: &'a Value,
     ) -> OperationFuture<'a> {
-        Box::pin(tessera_core::ops::clients::update_user_pool_client(svc, input))
+        Box::pin(tessera_core::user_pool::update_user_pool_client(svc, input))
     }
     #[inline(never)]
     pub fn delete_user_pool_client<'a>(
@@ -987,7 +987,7 @@ pub mod calls {
         _ctx: &'a CallContext,
         input: &'a Value,
     ) -> OperationFuture<'a> {
-        Box::pin(tessera_core::ops::clients::delete_user_pool_client(svc, input))
+        Box::pin(tessera_core::user_pool::delete_user_pool_client(svc, input))
     }
     #[inline(never)]
     pub fn list_user_pool_clients<'a>(
@@ -995,7 +995,7 @@ pub mod calls {
         _ctx: &'a CallContext,
         input: &'a Value,
     ) -> OperationFuture<'a> {
-        Box::pin(tessera_core::ops::clients::list_user_pool_clients(svc, input))
+        Box::pin(tessera_core::user_pool::list_user_pool_clients(svc, input))
     }
     #[inline(never)]
     pub fn admin_confirm_sign_up<'a>(
@@ -1003,7 +1003,7 @@ pub mod calls {
         _ctx: &'a CallContext,
         input: &'a Value,
     ) -> OperationFuture<'a> {
-        Box::pin(tessera_core::ops::users::admin_confirm_sign_up(svc, input))
+        Box::pin(tessera_core::user_pool::admin_confirm_sign_up(svc, input))
     }
     #[inline(never)]
     pub fn admin_get_user<'a>(
@@ -1011,7 +1011,7 @@ pub mod calls {
         _ctx: &'a CallContext,
         input: &'a Value,
     ) -> OperationFuture<'a> {
-        Box::pin(tessera_core::ops::users::admin_get_user(svc, input))
+        Box::pin(tessera_core::user_pool::admin_get_user(svc, input))
     }
     #[inline(never)]
     pub fn admin_delete_user<'a>(
@@ -1019,7 +1019,7 @@ pub mod calls {
         _ctx: &'a CallContext,
         input: &'a Value,
     ) -> OperationFuture<'a> {
-        Box::pin(tessera_core::ops::users::admin_delete_user(svc, input))
+        Box::pin(tessera_core::user_pool::admin_delete_user(svc, input))
     }
     #[inline(never)]
     pub fn admin_initiate_auth<'a>(
@@ -1027,7 +1027,7 @@ pub mod calls {
         ctx: &'a CallContext,
         input: &'a Value,
     ) -> OperationFuture<'a> {
-        Box::pin(tessera_core::ops::auth::admin_initiate_auth(svc, ctx, input))
+        Box::pin(tessera_core::user_pool::admin_initiate_auth(svc, ctx, input))
     }
     #[inline(never)]
     pub fn admin_user_global_sign_out<'a>(
@@ -1035,7 +1035,7 @@ pub mod calls {
         _ctx: &'a CallContext,
         input: &'a Value,
     ) -> OperationFuture<'a> {
-        Box::pin(tessera_core::ops::auth::admin_user_global_sign_out(svc, input))
+        Box::pin(tessera_core::user_pool::admin_user_global_sign_out(svc, input))
     }
     #[inline(never)]
     pub fn get_csv_header<'a>(
@@ -1043,7 +1043,7 @@ pub mod calls {
         _ctx: &'a CallContext,
         input: &'a Value,
     ) -> OperationFuture<'a> {
-        Box::pin(tessera_core::ops::import::get_csv_header(svc, input))
+        Box::pin(tessera_core::user_pool::get_csv_header(svc, input))
     }
     #[inline(never)]
     pub fn create_user_import_job<'a>(
@@ -1051,7 +1051,7 @@ pub mod calls {
         _ctx: &'a CallContext,
         input: &'a Value,
     ) -> OperationFuture<'a> {
-        Box::pin(tessera_core::ops::import::create_user_import_job(svc, input))
+        Box::pin(tessera_core::user_pool::create_user_import_job(svc, input))
     }
     #[inline(never)]
     pub fn describe_user_import_job<'a>(
@@ -1059,7 +1059,7 @@ pub mod calls {
         _ctx: &'a CallContext,
         input: &'a Value,
     ) -> OperationFuture<'a> {
-        Box::pin(tessera_core::ops::import::describe_user_import_job(svc, input))
+        Box::pin(tessera_core::user_pool::describe_user_import_job(svc, input))
     }
     #[inline(never)]
     pub fn list_user_import_jobs<'a>(
@@ -1067,7 +1067,7 @@ pub mod calls {
         _ctx: &'a CallContext,
         input: &'a Value,
     ) -> OperationFuture<'a> {
-        Box::pin(tessera_core::ops::import::list_user_import_jobs(svc, input))
+        Box::pin(tessera_core::user_pool::list_user_import_jobs(svc, input))
     }
     #[inline(never)]
     pub fn start_user_import_job<'a>(
@@ -1075,7 +1075,7 @@ pub mod calls {
         _ctx: &'a CallContext,
         input: &'a Value,
     ) -> OperationFuture<'a> {
-        Box::pin(tessera_core::ops::import::start_user_import_job(svc, input))
+        Box::pin(tessera_core::user_pool::start_user_import_job(svc, input))
     }
     #[inline(never)]
     pub fn stop_user_import_job<'a>(
@@ -1083,7 +1083,7 @@ pub mod calls {
         _ctx: &'a CallContext,
         input: &'a Value,
     ) -> OperationFuture<'a> {
-        Box::pin(tessera_core::ops::import::stop_user_import_job(svc, input))
+        Box::pin(tessera_core::user_pool::stop_user_import_job(svc, input))
     }
     #[inline(never)]
     pub fn admin_respond_to_auth_challenge<'a>(
@@ -1091,7 +1091,7 @@ pub mod calls {
         ctx: &'a CallContext,
         input: &'a Value,
     ) -> OperationFuture<'a> {
-        Box::pin(tessera_core::ops::auth::admin_respond_to_auth_challenge(svc, ctx, input))
+        Box::pin(tessera_core::user_pool::admin_respond_to_auth_challenge(svc, ctx, input))
     }
     #[inline(never)]
     pub fn admin_create_user<'a>(
@@ -1099,7 +1099,7 @@ pub mod calls {
         _ctx: &'a CallContext,
         input: &'a Value,
     ) -> OperationFuture<'a> {
-        Box::pin(tessera_core::ops::admin_users::admin_create_user(svc, input))
+        Box::pin(tessera_core::user_pool::admin_create_user(svc, input))
     }
     #[inline(never)]
     pub fn admin_set_user_password<'a>(
@@ -1107,7 +1107,7 @@ pub mod calls {
         _ctx: &'a CallContext,
         input: &'a Value,
     ) -> OperationFuture<'a> {
-        Box::pin(tessera_core::ops::passwords::admin_set_user_password(svc, input))
+        Box::pin(tessera_core::user_pool::admin_set_user_password(svc, input))
     }
     #[inline(never)]
     pub fn admin_reset_user_password<'a>(
@@ -1115,7 +1115,7 @@ pub mod calls {
         _ctx: &'a CallContext,
         input: &'a Value,
     ) -> OperationFuture<'a> {
-        Box::pin(tessera_core::ops::passwords::admin_reset_user_password(svc, input))
+        Box::pin(tessera_core::user_pool::admin_reset_user_password(svc, input))
     }
     #[inline(never)]
     pub fn admin_disable_user<'a>(
@@ -1123,7 +1123,7 @@ pub mod calls {
         _ctx: &'a CallContext,
         input: &'a Value,
     ) -> OperationFuture<'a> {
-        Box::pin(tessera_core::ops::admin_users::admin_disable_user(svc, input))
+        Box::pin(tessera_core::user_pool::admin_disable_user(svc, input))
     }
     #[inline(never)]
     pub fn admin_enable_user<'a>(
@@ -1131,11 +1131,11 @@ pub mod calls {
         _ctx: &'a CallContext,
         input: &'a Value,
     ) -> OperationFuture<'a> {
-        Box::pin(tessera_core::ops::admin_users::admin_enable_user(svc, input))
+        Box::pin(tessera_core::user_pool::admin_enable_user(svc, input))
     }
     #[inline(never)]
     pub fn list_users<'a>(svc: &'a Service, _ctx: &'a CallContext, input: &'a Value) -> OperationFuture<'a> {
-        Box::pin(tessera_core::ops::search::list_users(svc, input))
+        Box::pin(tessera_core::user_pool::list_users(svc, input))
     }
     #[inline(never)]
     pub fn create_group<'a>(
@@ -1143,11 +1143,11 @@ pub mod calls {
         _ctx: &'a CallContext,
         input: &'a Value,
     ) -> OperationFuture<'a> {
-        Box::pin(tessera_core::ops::groups::create_group(svc, input))
+        Box::pin(tessera_core::user_pool::create_group(svc, input))
     }
     #[inline(never)]
     pub fn get_group<'a>(svc: &'a Service, _ctx: &'a CallContext, input: &'a Value) -> OperationFuture<'a> {
-        Box::pin(tessera_core::ops::groups::get_group(svc, input))
+        Box::pin(tessera_core::user_pool::get_group(svc, input))
     }
     #[inline(never)]
     pub fn update_group<'a>(
@@ -1155,7 +1155,7 @@ pub mod calls {
         _ctx: &'a CallContext,
         input: &'a Value,
     ) -> OperationFuture<'a> {
-        Box::pin(tessera_core::ops::groups::update_group(svc, input))
+        Box::pin(tessera_core::user_pool::update_group(svc, input))
     }
     #[inline(never)]
     pub fn delete_group<'a>(
@@ -1163,11 +1163,11 @@ pub mod calls {
         _ctx: &'a CallContext,
         input: &'a Value,
     ) -> OperationFuture<'a> {
-        Box::pin(tessera_core::ops::groups::delete_group(svc, input))
+        Box::pin(tessera_core::user_pool::delete_group(svc, input))
     }
     #[inline(never)]
     pub fn list_groups<'a>(svc: &'a Service, _ctx: &'a CallContext, input: &'a Value) -> OperationFuture<'a> {
-        Box::pin(tessera_core::ops::groups::list_groups(svc, input))
+        Box::pin(tessera_core::user_pool::list_groups(svc, input))
     }
     #[inline(never)]
     pub fn admin_add_user_to_group<'a>(
@@ -1175,7 +1175,7 @@ pub mod calls {
         _ctx: &'a CallContext,
         input: &'a Value,
     ) -> OperationFuture<'a> {
-        Box::pin(tessera_core::ops::groups::admin_add_user_to_group(svc, input))
+        Box::pin(tessera_core::user_pool::admin_add_user_to_group(svc, input))
     }
     #[inline(never)]
     pub fn admin_remove_user_from_group<'a>(
@@ -1183,7 +1183,7 @@ pub mod calls {
         _ctx: &'a CallContext,
         input: &'a Value,
     ) -> OperationFuture<'a> {
-        Box::pin(tessera_core::ops::groups::admin_remove_user_from_group(svc, input))
+        Box::pin(tessera_core::user_pool::admin_remove_user_from_group(svc, input))
     }
     #[inline(never)]
     pub fn admin_list_groups_for_user<'a>(
@@ -1191,7 +1191,7 @@ pub mod calls {
         _ctx: &'a CallContext,
         input: &'a Value,
     ) -> OperationFuture<'a> {
-        Box::pin(tessera_core::ops::groups::admin_list_groups_for_user(svc, input))
+        Box::pin(tessera_core::user_pool::admin_list_groups_for_user(svc, input))
     }
     #[inline(never)]
     pub fn list_users_in_group<'a>(
@@ -1199,7 +1199,7 @@ pub mod calls {
         _ctx: &'a CallContext,
         input: &'a Value,
     ) -> OperationFuture<'a> {
-        Box::pin(tessera_core::ops::groups::list_users_in_group(svc, input))
+        Box::pin(tessera_core::user_pool::list_users_in_group(svc, input))
     }
     #[inline(never)]
     pub fn admin_update_user_attributes<'a>(
@@ -1207,7 +1207,7 @@ pub mod calls {
         _ctx: &'a CallContext,
         input: &'a Value,
     ) -> OperationFuture<'a> {
-        Box::pin(tessera_core::ops::attributes::admin_update_user_attributes(svc, input))
+        Box::pin(tessera_core::user_pool::admin_update_user_attributes(svc, input))
     }
     #[inline(never)]
     pub fn admin_delete_user_attributes<'a>(
@@ -1215,7 +1215,7 @@ pub mod calls {
         _ctx: &'a CallContext,
         input: &'a Value,
     ) -> OperationFuture<'a> {
-        Box::pin(tessera_core::ops::attributes::admin_delete_user_attributes(svc, input))
+        Box::pin(tessera_core::user_pool::admin_delete_user_attributes(svc, input))
     }
     #[inline(never)]
     pub fn add_custom_attributes<'a>(
@@ -1223,7 +1223,7 @@ pub mod calls {
         _ctx: &'a CallContext,
         input: &'a Value,
     ) -> OperationFuture<'a> {
-        Box::pin(tessera_core::ops::attributes::add_custom_attributes(svc, input))
+        Box::pin(tessera_core::user_pool::add_custom_attributes(svc, input))
     }
     #[inline(never)]
     pub fn set_user_pool_mfa_config<'a>(
@@ -1231,7 +1231,7 @@ pub mod calls {
         _ctx: &'a CallContext,
         input: &'a Value,
     ) -> OperationFuture<'a> {
-        Box::pin(tessera_core::ops::mfa::set_user_pool_mfa_config(svc, input))
+        Box::pin(tessera_core::user_pool::set_user_pool_mfa_config(svc, input))
     }
     #[inline(never)]
     pub fn get_user_pool_mfa_config<'a>(
@@ -1239,7 +1239,7 @@ pub mod calls {
         _ctx: &'a CallContext,
         input: &'a Value,
     ) -> OperationFuture<'a> {
-        Box::pin(tessera_core::ops::mfa::get_user_pool_mfa_config(svc, input))
+        Box::pin(tessera_core::user_pool::get_user_pool_mfa_config(svc, input))
     }
     #[inline(never)]
     pub fn associate_software_token<'a>(
@@ -1247,7 +1247,7 @@ pub mod calls {
         ctx: &'a CallContext,
         input: &'a Value,
     ) -> OperationFuture<'a> {
-        Box::pin(tessera_core::ops::mfa::associate_software_token(svc, ctx, input))
+        Box::pin(tessera_core::user_pool::associate_software_token(svc, ctx, input))
     }
     #[inline(never)]
     pub fn verify_software_token<'a>(
@@ -1255,7 +1255,7 @@ pub mod calls {
         ctx: &'a CallContext,
         input: &'a Value,
     ) -> OperationFuture<'a> {
-        Box::pin(tessera_core::ops::mfa::verify_software_token(svc, ctx, input))
+        Box::pin(tessera_core::user_pool::verify_software_token(svc, ctx, input))
     }
     #[inline(never)]
     pub fn set_user_mfa_preference<'a>(
@@ -1263,7 +1263,7 @@ pub mod calls {
         ctx: &'a CallContext,
         input: &'a Value,
     ) -> OperationFuture<'a> {
-        Box::pin(tessera_core::ops::mfa::set_user_mfa_preference(svc, ctx, input))
+        Box::pin(tessera_core::user_pool::set_user_mfa_preference(svc, ctx, input))
     }
     #[inline(never)]
     pub fn admin_set_user_mfa_preference<'a>(
@@ -1271,7 +1271,7 @@ pub mod calls {
         _ctx: &'a CallContext,
         input: &'a Value,
     ) -> OperationFuture<'a> {
-        Box::pin(tessera_core::ops::mfa::admin_set_user_mfa_preference(svc, input))
+        Box::pin(tessera_core::user_pool::admin_set_user_mfa_preference(svc, input))
     }
     #[inline(never)]
     pub fn set_user_settings<'a>(
@@ -1279,7 +1279,7 @@ pub mod calls {
         ctx: &'a CallContext,
         input: &'a Value,
     ) -> OperationFuture<'a> {
-        Box::pin(tessera_core::ops::mfa::set_user_settings(svc, ctx, input))
+        Box::pin(tessera_core::user_pool::set_user_settings(svc, ctx, input))
     }
     #[inline(never)]
     pub fn admin_set_user_settings<'a>(
@@ -1287,7 +1287,7 @@ pub mod calls {
         _ctx: &'a CallContext,
         input: &'a Value,
     ) -> OperationFuture<'a> {
-        Box::pin(tessera_core::ops::mfa::admin_set_user_settings(svc, input))
+        Box::pin(tessera_core::user_pool::admin_set_user_settings(svc, input))
     }
     #[inline(never)]
     pub fn confirm_device<'a>(
@@ -1295,15 +1295,15 @@ pub mod calls {
         ctx: &'a CallContext,
         input: &'a Value,
     ) -> OperationFuture<'a> {
-        Box::pin(tessera_core::ops::devices::confirm_device(svc, ctx, input))
+        Box::pin(tessera_core::user_pool::confirm_device(svc, ctx, input))
     }
     #[inline(never)]
     pub fn get_device<'a>(svc: &'a Service, ctx: &'a CallContext, input: &'a Value) -> OperationFuture<'a> {
-        Box::pin(tessera_core::ops::devices::get_device(svc, ctx, input))
+        Box::pin(tessera_core::user_pool::get_device(svc, ctx, input))
     }
     #[inline(never)]
     pub fn list_devices<'a>(svc: &'a Service, ctx: &'a CallContext, input: &'a Value) -> OperationFuture<'a> {
-        Box::pin(tessera_core::ops::devices::list_devices(svc, ctx, input))
+        Box::pin(tessera_core::user_pool::list_devices(svc, ctx, input))
     }
     #[inline(never)]
     pub fn update_device_status<'a>(
@@ -1311,7 +1311,7 @@ pub mod calls {
         ctx: &'a CallContext,
         input: &'a Value,
     ) -> OperationFuture<'a> {
-        Box::pin(tessera_core::ops::devices::update_device_status(svc, ctx, input))
+        Box::pin(tessera_core::user_pool::update_device_status(svc, ctx, input))
     }
     #[inline(never)]
     pub fn forget_device<'a>(
@@ -1319,7 +1319,7 @@ pub mod calls {
         ctx: &'a CallContext,
         input: &'a Value,
     ) -> OperationFuture<'a> {
-        Box::pin(tessera_core::ops::devices::forget_device(svc, ctx, input))
+        Box::pin(tessera_core::user_pool::forget_device(svc, ctx, input))
     }
     #[inline(never)]
     pub fn admin_get_device<'a>(
@@ -1327,7 +1327,7 @@ pub mod calls {
         _ctx: &'a CallContext,
         input: &'a Value,
     ) -> OperationFuture<'a> {
-        Box::pin(tessera_core::ops::devices::admin_get_device(svc, input))
+        Box::pin(tessera_core::user_pool::admin_get_device(svc, input))
     }
     #[inline(never)]
     pub fn admin_list_devices<'a>(
@@ -1335,7 +1335,7 @@ pub mod calls {
         _ctx: &'a CallContext,
         input: &'a Value,
     ) -> OperationFuture<'a> {
-        Box::pin(tessera_core::ops::devices::admin_list_devices(svc, input))
+        Box::pin(tessera_core::user_pool::admin_list_devices(svc, input))
     }
     #[inline(never)]
     pub fn admin_update_device_status<'a>(
@@ -1343,7 +1343,7 @@ pub mod calls {
         _ctx: &'a CallContext,
         input: &'a Value,
     ) -> OperationFuture<'a> {
-        Box::pin(tessera_core::ops::devices::admin_update_device_status(svc, input))
+        Box::pin(tessera_core::user_pool::admin_update_device_status(svc, input))
     }
     #[inline(never)]
     pub fn admin_forget_device<'a>(
@@ -1351,7 +1351,7 @@ pub mod calls {
         _ctx: &'a CallContext,
         input: &'a Value,
     ) -> OperationFuture<'a> {
-        Box::pin(tessera_core::ops::devices::admin_forget_device(svc, input))
+        Box::pin(tessera_core::user_pool::admin_forget_device(svc, input))
     }
     #[inline(never)]
     pub fn create_identity_pool<'a>(
@@ -1359,7 +1359,7 @@ pub mod calls {
         _ctx: &'a CallContext,
         input: &'a Value,
     ) -> OperationFuture<'a> {
-        Box::pin(tessera_core::ops::identity_pools::create_identity_pool(svc, input))
+        Box::pin(tessera_core::identity::create_identity_pool(svc, input))
     }
     #[inline(never)]
     pub fn describe_identity_pool<'a>(
@@ -1367,7 +1367,7 @@ pub mod calls {
         _ctx: &'a CallContext,
         input: &'a Value,
     ) -> OperationFuture<'a> {
-        Box::pin(tessera_core::ops::identity_pools::describe_identity_pool(svc, input))
+        Box::pin(tessera_core::identity::describe_identity_pool(svc, input))
     }
     #[inline(never)]
     pub fn update_identity_pool<'a>(
@@ -1375,7 +1375,7 @@ pub mod calls {
         _ctx: &'a CallContext,
         input: &'a Value,
     ) -> OperationFuture<'a> {
-        Box::pin(tessera_core::ops::identity_pools::update_identity_pool(svc, input))
+        Box::pin(tessera_core::identity::update_identity_pool(svc, input))
     }
     #[inline(never)]
     pub fn delete_identity_pool<'a>(
@@ -1383,7 +1383,7 @@ pub mod calls {
         _ctx: &'a CallContext,
         input: &'a Value,
     ) -> OperationFuture<'a> {
-        Box::pin(tessera_core::ops::identity_pools::delete_identity_pool(svc, input))
+        Box::pin(tessera_core::identity::delete_identity_pool(svc, input))
     }
     #[inline(never)]
     pub fn list_identity_pools<'a>(
@@ -1391,7 +1391,7 @@ pub mod calls {
         _ctx: &'a CallContext,
         input: &'a Value,
     ) -> OperationFuture<'a> {
-        Box::pin(tessera_core::ops::identity_pools::list_identity_pools(svc, input))
+        Box::pin(tessera_core::identity::list_identity_pools(svc, input))
     }
     #[inline(never)]
     pub fn set_identity_pool_roles<'a>(
@@ -1399,7 +1399,7 @@ pub mod calls {
         _ctx: &'a CallContext,
         input: &'a Value,
     ) -> OperationFuture<'a> {
-        Box::pin(tessera_core::ops::identity_pools::set_identity_pool_roles(svc, input))
+        Box::pin(tessera_core::identity::set_identity_pool_roles(svc, input))
     }
     #[inline(never)]
     pub fn get_identity_pool_roles<'a>(
@@ -1407,11 +1407,11 @@ pub mod calls {
         _ctx: &'a CallContext,
         input: &'a Value,
     ) -> OperationFuture<'a> {
-        Box::pin(tessera_core::ops::identity_pools::get_identity_pool_roles(svc, input))
+        Box::pin(tessera_core::identity::get_identity_pool_roles(svc, input))
     }
     #[inline(never)]
     pub fn get_id<'a>(svc: &'a Service, ctx: &'a CallContext, input: &'a Value) -> OperationFuture<'a> {
-        Box::pin(tessera_core::ops::identities::get_id(svc, ctx, input))
+        Box::pin(tessera_core::identity::get_id(svc, ctx, input))
     }
     #[inline(never)]
     pub fn get_open_id_token<'a>(
@@ -1419,7 +1419,7 @@ pub mod calls {
         ctx: &'a CallContext,
         input: &'a Value,
     ) -> OperationFuture<'a> {
-        Box::pin(tessera_core::ops::identities::get_open_id_token(svc, ctx, input))
+        Box::pin(tessera_core::identity::get_open_id_token(svc, ctx, input))
     }
     #[inline(never)]
     pub fn get_credentials_for_identity<'a>(
@@ -1427,7 +1427,7 @@ pub mod calls {
         ctx: &'a CallContext,
         input: &'a Value,
     ) -> OperationFuture<'a> {
-        Box::pin(tessera_core::ops::identities::get_credentials_for_identity(svc, ctx, input))
+        Box::pin(tessera_core::identity::get_credentials_for_identity(svc, ctx, input))
     }
     #[inline(never)]
     pub fn get_open_id_token_for_developer_identity<'a>(
@@ -1435,7 +1435,7 @@ pub mod calls {
         ctx: &'a CallContext,
         input: &'a Value,
     ) -> OperationFuture<'a> {
-        Box::pin(tessera_core::ops::identities::get_open_id_token_for_developer_identity(svc, ctx, input))
+        Box::pin(tessera_core::identity::get_open_id_token_for_developer_identity(svc, ctx, input))
     }
     #[inline(never)]
     pub fn lookup_developer_identity<'a>(
@@ -1443,7 +1443,7 @@ pub mod calls {
         _ctx: &'a CallContext,
         input: &'a Value,
     ) -> OperationFuture<'a> {
-        Box::pin(tessera_core::ops::identities::lookup_developer_identity(svc, input))
+        Box::pin(tessera_core::identity::lookup_developer_identity(svc, input))
     }
     #[inline(never)]
     pub fn merge_developer_identities<'a>(
@@ -1451,7 +1451,7 @@ pub mod calls {
         _ctx: &'a CallContext,
         input: &'a Value,
     ) -> OperationFuture<'a> {
-        Box::pin(tessera_core::ops::identities::merge_developer_identities(svc, input))
+        Box::pin(tessera_core::identity::merge_developer_identities(svc, input))
     }
     #[inline(never)]
     pub fn unlink_developer_identity<'a>(
@@ -1459,7 +1459,7 @@ pub mod calls {
         _ctx: &'a CallContext,
         input: &'a Value,
     ) -> OperationFuture<'a> {
-        Box::pin(tessera_core::ops::identities::unlink_developer_identity(svc, input))
+        Box::pin(tessera_core::identity::unlink_developer_identity(svc, input))
     }
     #[inline(never)]
     pub fn unlink_identity<'a>(
@@ -1467,7 +1467,7 @@ pub mod calls {
         ctx: &'a CallContext,
         input: &'a Value,
     ) -> OperationFuture<'a> {
-        Box::pin(tessera_core::ops::identities::unlink_identity(svc, ctx, input))
+        Box::pin(tessera_core::identity::unlink_identity(svc, ctx, input))
     }
     #[inline(never)]
     pub fn describe_identity<'a>(
@@ -1475,7 +1475,7 @@ pub mod calls {
         _ctx: &'a CallContext,
         input: &'a Value,
     ) -> OperationFuture<'a> {
-        Box::pin(tessera_core::ops::identities::describe_identity(svc, input))
+        Box::pin(tessera_core::identity::describe_identity(svc, input))
     }
     #[inline(never)]
     pub fn list_identities<'a>(
@@ -1483,7 +1483,7 @@ pub mod calls {
         _ctx: &'a CallContext,
         input: &'a Value,
     ) -> OperationFuture<'a> {
-        Box::pin(tessera_core::ops::identities::list_identities(svc, input))
+        Box::pin(tessera_core::identity::list_identities(svc, input))
     }
     #[inline(never)]
     pub fn delete_identities<'a>(
@@ -1491,7 +1491,7 @@ pub mod calls {
         _ctx: &'a CallContext,
         input: &'a Value,
     ) -> OperationFuture<'a> {
-        Box::pin(tessera_core::ops::identities::delete_identities(svc, input))
+        Box::pin(tessera_core::identity::delete_identities(svc, input))
     }
     #[inline(never)]
     pub fn list_datasets<'a>(
@@ -1499,7 +1499,7 @@ pub mod calls {
         ctx: &'a CallContext,
         input: &'a Value,
     ) -> OperationFuture<'a> {
-        Box::pin(tessera_core::ops::sync_records::list_datasets(svc, ctx, input))
+        Box::pin(tessera_core::sync::list_datasets(svc, ctx, input))
     }
     #[inline(never)]
     pub fn describe_dataset<'a>(
@@ -1507,7 +1507,7 @@ pub mod calls {
         ctx: &'a CallContext,
         input: &'a Value,
     ) -> OperationFuture<'a> {
-        Box::pin(tessera_core::ops::sync_records::describe_dataset(svc, ctx, input))
+        Box::pin(tessera_core::sync::describe_dataset(svc, ctx, input))
     }
     #[inline(never)]
     pub fn delete_dataset<'a>(
@@ -1515,11 +1515,11 @@ pub mod calls {
         ctx: &'a CallContext,
         input: &'a Value,
     ) -> OperationFuture<'a> {
-        Box::pin(tessera_core::ops::sync_records::delete_dataset(svc, ctx, input))
+        Box::pin(tessera_core::sync::delete_dataset(svc, ctx, input))
     }
     #[inline(never)]
     pub fn list_records<'a>(svc: &'a Service, ctx: &'a CallContext, input: &'a Value) -> OperationFuture<'a> {
-        Box::pin(tessera_core::ops::sync_records::list_records(svc, ctx, input))
+        Box::pin(tessera_core::sync::list_records(svc, ctx, input))
     }
     #[inline(never)]
     pub fn update_records<'a>(
@@ -1527,7 +1527,7 @@ pub mod calls {
         ctx: &'a CallContext,
         input: &'a Value,
     ) -> OperationFuture<'a> {
-        Box::pin(tessera_core::ops::sync_records::update_records(svc, ctx, input))
+        Box::pin(tessera_core::sync::update_records(svc, ctx, input))
     }
     #[inline(never)]
     pub fn describe_identity_usage<'a>(
@@ -1535,7 +1535,7 @@ pub mod calls {
         ctx: &'a CallContext,
         input: &'a Value,
     ) -> OperationFuture<'a> {
-        Box::pin(tessera_core::ops::sync_records::describe_identity_usage(svc, ctx, input))
+        Box::pin(tessera_core::sync::describe_identity_usage(svc, ctx, input))
     }
     #[inline(never)]
     pub fn describe_identity_pool_usage<'a>(
@@ -1543,7 +1543,7 @@ pub mod calls {
         ctx: &'a CallContext,
         input: &'a Value,
     ) -> OperationFuture<'a> {
-        Box::pin(tessera_core::ops::sync_records::describe_identity_pool_usage(svc, ctx, input))
+        Box::pin(tessera_core::sync::describe_identity_pool_usage(svc, ctx, input))
     }
     #[inline(never)]
     pub fn list_identity_pool_usage<'a>(
@@ -1551,7 +1551,7 @@ pub mod calls {
         ctx: &'a CallContext,
         input: &'a Value,
     ) -> OperationFuture<'a> {
-        Box::pin(tessera_core::ops::sync_records::list_identity_pool_usage(svc, ctx, input))
+        Box::pin(tessera_core::sync::list_identity_pool_usage(svc, ctx, input))
     }
     #[inline(never)]
     pub fn get_identity_pool_configuration<'a>(
@@ -1559,7 +1559,7 @@ pub mod calls {
         ctx: &'a CallContext,
         input: &'a Value,
     ) -> OperationFuture<'a> {
-        Box::pin(tessera_core::ops::sync_push::get_identity_pool_configuration(svc, ctx, input))
+        Box::pin(tessera_core::sync::get_identity_pool_configuration(svc, ctx, input))
     }
     #[inline(never)]
     pub fn set_identity_pool_configuration<'a>(
@@ -1567,7 +1567,7 @@ pub mod calls {
         ctx: &'a CallContext,
         input: &'a Value,
     ) -> OperationFuture<'a> {
-        Box::pin(tessera_core::ops::sync_push::set_identity_pool_configuration(svc, ctx, input))
+        Box::pin(tessera_core::sync::set_identity_pool_configuration(svc, ctx, input))
     }
     #[inline(never)]
     pub fn get_cognito_events<'a>(
@@ -1575,7 +1575,7 @@ pub mod calls {
         ctx: &'a CallContext,
         input: &'a Value,
     ) -> OperationFuture<'a> {
-        Box::pin(tessera_core::ops::sync_push::get_cognito_events(svc, ctx, input))
+        Box::pin(tessera_core::sync::get_cognito_events(svc, ctx, input))
     }
     #[inline(never)]
     pub fn set_cognito_events<'a>(
@@ -1583,7 +1583,7 @@ pub mod calls {
         ctx: &'a CallContext,
         input: &'a Value,
     ) -> OperationFuture<'a> {
-        Box::pin(tessera_core::ops::sync_push::set_cognito_events(svc, ctx, input))
+        Box::pin(tessera_core::sync::set_cognito_events(svc, ctx, input))
     }
     #[inline(never)]
     pub fn register_device<'a>(
@@ -1591,7 +1591,7 @@ pub mod calls {
         ctx: &'a CallContext,
         input: &'a Value,
     ) -> OperationFuture<'a> {
-        Box::pin(tessera_core::ops::sync_push::register_device(svc, ctx, input))
+        Box::pin(tessera_core::sync::register_device(svc, ctx, input))
     }
     #[inline(never)]
     pub fn subscribe_to_dataset<'a>(
@@ -1599,7 +1599,7 @@ pub mod calls {
         ctx: &'a CallContext,
         input: &'a Value,
     ) -> OperationFuture<'a> {
-        Box::pin(tessera_core::ops::sync_push::subscribe_to_dataset(svc, ctx, input))
+        Box::pin(tessera_core::sync::subscribe_to_dataset(svc, ctx, input))
     }
     #[inline(never)]
     pub fn unsubscribe_from_dataset<'a>(
@@ -1607,11 +1607,11 @@ pub mod calls {
         ctx: &'a CallContext,
         input: &'a Value,
     ) -> OperationFuture<'a> {
-        Box::pin(tessera_core::ops::sync_push::unsubscribe_from_dataset(svc, ctx, input))
+        Box::pin(tessera_core::sync::unsubscribe_from_dataset(svc, ctx, input))
     }
     #[inline(never)]
     pub fn bulk_publish<'a>(svc: &'a Service, ctx: &'a CallContext, input: &'a Value) -> OperationFuture<'a> {
-        Box::pin(tessera_core::ops::sync_push::bulk_publish(svc, ctx, input))
+        Box::pin(tessera_core::sync::bulk_publish(svc, ctx, input))
     }
     #[inline(never)]
     pub fn get_bulk_publish_details<'a>(
@@ -1619,6 +1619,6 @@ pub mod calls {
         ctx: &'a CallContext,
         input: &'a Value,
     ) -> OperationFuture<'a> {
-        Box::pin(tessera_core::ops::sync_push::get_bulk_publish_details(svc, ctx, input))
+        Box::pin(tessera_core::sync::get_bulk_publish_details(svc, ctx, input))
     }
 }

@@ -65,7 +65,7 @@ pub fn sigv4(data: &[u8]) {
 
 /// ListUsers' `Filter` grammar.
 pub fn list_users_filter(data: &[u8]) {
-    let _ = tessera_core::ops::search::parse_filter(&String::from_utf8_lossy(data));
+    let _ = tessera_core::user_pool::users::search::parse_filter(&String::from_utf8_lossy(data));
 }
 
 /// Sealed values handed back by callers (Sync's NextToken and SyncSessionToken) and the plain
@@ -97,7 +97,7 @@ pub fn jwt(data: &[u8]) {
 
 /// The user-import CSV: line splitting, value splitting and the header check.
 pub fn import_csv(data: &[u8]) {
-    use tessera_core::ops::import::csv;
+    use tessera_core::user_pool::import::csv;
     let expected: Vec<String> = ["cognito:username", "email", "email_verified", "cognito:mfa_enabled"]
         .iter()
         .map(|s| s.to_string())
@@ -113,7 +113,7 @@ pub fn import_csv(data: &[u8]) {
 /// Sync's `RecordPatches`.
 pub fn sync_patches(data: &[u8]) {
     if let Ok(v) = serde_json::from_slice::<Value>(data) {
-        let _ = tessera_core::ops::sync_records::parse_patches(&serde_json::json!({ "RecordPatches": v }));
+        let _ = tessera_core::sync::parse_patches(&serde_json::json!({ "RecordPatches": v }));
     }
 }
 

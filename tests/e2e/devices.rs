@@ -1,6 +1,6 @@
 //! Remembered devices: ConfirmDevice, the user's Get/List/Update/Forget operations and their
 //! Admin variants, their errors, and clean-up with users and pools. Sign-in does not hand out
-//! devices yet, so each test creates them as a sign-in would (`ops::devices::new_device`).
+//! devices yet, so each test creates them as a sign-in would (`user_pool::devices::records::new_device`).
 
 use crate::common::*;
 use crate::on_both_stores;

@@ -425,7 +425,7 @@ async fn every_function_handles_its_sample_event() {
     run!("verify-user-attribute");
     run!("admin-update-user-attributes");
     run!("admin-delete-user-attributes");
-    // MFA operations (ops::mfa)
+    // MFA operations
     run!("set-user-pool-mfa-config");
     run!("get-user-pool-mfa-config");
     let associated = run!("associate-software-token");
@@ -453,7 +453,7 @@ async fn every_function_handles_its_sample_event() {
     assert_eq!(members["Users"].as_array().map(Vec::len), Some(1));
     run!("admin-remove-user-from-group");
     run!("delete-group");
-    // Device operations (ops::devices): an opt-in pool, and devices a sign-in of the user made.
+    // Device operations: an opt-in pool, and devices a sign-in of the user made.
     rekey(fe.service.store.as_ref(), (&keys::pool(POOL), keys::POOL_SK), (keys::pool(POOL), keys::POOL_SK.into()), |b| {
         b["settings"]["DeviceConfiguration"] =
             serde_json::json!({"ChallengeRequiredOnNewDevice": false, "DeviceOnlyRememberedOnUserPrompt": true})

@@ -223,8 +223,8 @@ impl tessera_core::store::Store for CountingStore {
 async fn reads_for_pool_of(n: usize) -> usize {
     use std::sync::atomic::Ordering;
     use std::sync::Arc;
-    use tessera_core::ops::{pools, search};
     use tessera_core::ports::{AesGcmCipher, SystemClock, SystemRng};
+    use tessera_core::user_pool;
     let dir = std::env::temp_dir().join(unique("tessera-reads-"));
     let _cleanup = TempDir(dir.clone());
     let store = Arc::new(CountingStore {
@@ -240,7 +240,7 @@ async fn reads_for_pool_of(n: usize) -> usize {
         // No pool cache, so every call reads the pool once: the count is deterministic.
         tessera_core::ServiceConfig { pool_cache_ttl_ms: 0, ..Default::default() },
     );
-    let made = pools::create_user_pool(&svc, &serde_json::json!({"PoolName": "p"})).await.unwrap();
+    let made = user_pool::create_user_pool(&svc, &serde_json::json!({"PoolName": "p"})).await.unwrap();
     let pool = svc.pool(made["UserPool"]["Id"].as_str().unwrap()).await.unwrap();
     for i in 0..n {
         let family = if i.is_multiple_of(10) { "Lee" } else { "Other" };
@@ -255,7 +255,7 @@ async fn reads_for_pool_of(n: usize) -> usize {
     }
     let before = store.reads.load(Ordering::SeqCst);
     let input = serde_json::json!({"UserPoolId": pool.id, "Filter": "family_name = \"Lee\"", "Limit": 5});
-    let out = search::list_users(&svc, &input).await.unwrap();
+    let out = user_pool::list_users(&svc, &input).await.unwrap();
     assert_eq!(out["Users"].as_array().unwrap().len(), 5);
     store.reads.load(Ordering::SeqCst) - before
 }

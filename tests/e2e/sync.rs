@@ -468,7 +468,7 @@ on_both_stores!(a_failed_writers_orphans_stay_invisible_and_are_cleared, |env| {
     let c = admin(env).await;
     update(&c, &pool, &id, "d", vec![replace("a", "1", 0)]).await.unwrap();
     // What a large writer that died after writing part of count 2 leaves: versions above the
-    // committed count (the layout of ops::sync_records), and an expired claim on the head.
+    // committed count (the layout of sync::engine), and an expired claim on the head.
     let records = format!("SYNCREC#{pool}#{id}#d");
     let version = |key: &str, value: &str| {
         Item::new(
@@ -874,7 +874,7 @@ on_both_stores!(the_bundled_sync_trigger_runs_in_the_path, |env| {
 });
 
 on_both_stores!(merging_identities_moves_datasets_and_deleting_clears_them, |env| {
-    use tessera_core::ops::sync_records;
+    use tessera_core::sync;
     let pool = seed_pool(env).await;
     let from = seed_identity(env, &pool).await;
     let to = seed_identity(env, &pool).await;
@@ -882,7 +882,7 @@ on_both_stores!(merging_identities_moves_datasets_and_deleting_clears_them, |env
     update(&c, &pool, &from, "game", vec![replace("level", "3", 0)]).await.unwrap();
     update(&c, &pool, &from, "game", vec![replace("score", "40", 0)]).await.unwrap();
     update(&c, &pool, &to, "game", vec![replace("level", "1", 0)]).await.unwrap();
-    sync_records::move_datasets_on_merge(svc(env), &pool, &from, &to).await.unwrap();
+    sync::move_datasets_on_merge(svc(env), &pool, &from, &to).await.unwrap();
 
     let merged = format!("game.{from}");
     let l = list(&c, &pool, &to, "game", 0).await;
@@ -904,12 +904,12 @@ on_both_stores!(merging_identities_moves_datasets_and_deleting_clears_them, |env
     c.delete_dataset().identity_pool_id(&pool).identity_id(&to).dataset_name(&merged).send().await.unwrap();
     assert!(list(&c, &pool, &to, "game", 0).await.merged.is_empty());
 
-    sync_records::delete_identity_data(svc(env), &pool, &to).await.unwrap();
+    sync::delete_identity_data(svc(env), &pool, &to).await.unwrap();
     assert_eq!(c.list_datasets().identity_pool_id(&pool).identity_id(&to).send().await.unwrap().count(), 0);
     let l = list(&c, &pool, &to, "game", 0).await;
     assert!(!l.exists && l.sync_count == 0 && l.records.is_empty());
     update(&c, &pool, &to, "other", vec![replace("a", "1", 0)]).await.unwrap();
-    sync_records::delete_pool_data(svc(env), &pool).await.unwrap();
+    sync::delete_pool_data(svc(env), &pool).await.unwrap();
     let p = c.describe_identity_pool_usage().identity_pool_id(&pool).send().await.unwrap();
     assert_eq!(p.identity_pool_usage().unwrap().data_storage(), Some(0));
     assert_eq!(c.list_datasets().identity_pool_id(&pool).identity_id(&to).send().await.unwrap().count(), 0);

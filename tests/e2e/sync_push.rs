@@ -9,9 +9,9 @@ use cs::types::{CognitoStreams, Operation, Platform, PushSync, RecordPatch, Stre
 use serde_json::{json, Value};
 use std::sync::atomic::{AtomicU64, Ordering};
 use tessera_core::model::keys;
-use tessera_core::ops::sync_push;
 use tessera_core::ports::AwsCredentials;
 use tessera_core::store::{Cond, Item, Write};
+use tessera_core::sync;
 
 const ROLE: &str = "arn:aws:iam::123456789012:role/cognito-sync-push";
 const GCM_APP: &str = "arn:aws:sns:us-east-1:123456789012:app/GCM/tessera-android";
@@ -356,7 +356,7 @@ on_both_stores!(cognito_events_round_trip_and_validation, |env| {
     let got = events(pool.clone()).await.unwrap().unwrap();
     assert_eq!(got.len(), 1);
     assert_eq!(got.get("SyncTrigger").map(String::as_str), Some(TRIGGER));
-    assert_eq!(sync_push::sync_trigger_function(svc(env), &pool).await.unwrap().as_deref(), Some(TRIGGER));
+    assert_eq!(sync::sync_trigger_function(svc(env), &pool).await.unwrap().as_deref(), Some(TRIGGER));
 
     // Setting the configuration leaves the events alone, and the other way round.
     set_push(&admin, &pool, &[GCM_APP]).await.unwrap();
@@ -529,7 +529,7 @@ on_both_stores!(dataset_changes_push_to_the_other_subscribed_devices, |env| {
     );
 
     // The phone changed "settings": the two other subscribed devices hear of it.
-    sync_push::notify_dataset_changed(svc(env), &pool, &me, "settings", 5, Some(&phone)).await;
+    sync::notify_dataset_changed(svc(env), &pool, &me, "settings", 5, Some(&phone)).await;
     let d = data(&pool, &me, "settings", "5");
     assert_eq!(pushes_to(env, &phone_ep), Vec::<Value>::new());
     assert_eq!(pushes_to(env, &tablet_ep), vec![decode_expected("APNS_SANDBOX", &d)]);
@@ -544,35 +544,35 @@ on_both_stores!(dataset_changes_push_to_the_other_subscribed_devices, |env| {
     assert_eq!(apns["data"]["source"], json!("cognito-sync"));
 
     // A change by a developer (no device): every subscriber, in its platform's format.
-    sync_push::notify_dataset_changed(svc(env), &pool, &me, "settings", 6, None).await;
+    sync::notify_dataset_changed(svc(env), &pool, &me, "settings", 6, None).await;
     let d6 = data(&pool, &me, "settings", "6");
     assert_eq!(pushes_to(env, &phone_ep), vec![decode_expected("GCM", &d6)]);
     assert_eq!(pushes_to(env, &tablet_ep).len(), 2);
     assert_eq!(pushes_to(env, &kindle_ep).pop().unwrap(), decode_expected("ADM", &d6));
 
     // Other datasets and other identities have their own subscribers.
-    sync_push::notify_dataset_changed(svc(env), &pool, &me, "game", 1, None).await;
+    sync::notify_dataset_changed(svc(env), &pool, &me, "game", 1, None).await;
     assert_eq!(pushes_to(env, &old_ep), vec![decode_expected("GCM", &data(&pool, &me, "game", "1"))]);
     assert_eq!(pushes_to(env, &phone_ep).len(), 1);
     let (other, _) = seed_identity(env, &pool).await;
-    sync_push::notify_dataset_changed(svc(env), &pool, &other, "settings", 9, None).await;
-    sync_push::notify_dataset_changed(svc(env), &pool, &me, "unknown", 9, None).await;
+    sync::notify_dataset_changed(svc(env), &pool, &other, "settings", 9, None).await;
+    sync::notify_dataset_changed(svc(env), &pool, &me, "unknown", 9, None).await;
     assert_eq!(pushes_to(env, &phone_ep).len(), 1);
     assert_eq!(pushes_to(env, &tablet_ep).len(), 2);
 
     // A platform application taken out of the configuration gets no more pushes.
     set_push(&admin, &pool, &[GCM_APP, ADM_APP]).await.unwrap();
-    sync_push::notify_dataset_changed(svc(env), &pool, &me, "settings", 7, None).await;
+    sync::notify_dataset_changed(svc(env), &pool, &me, "settings", 7, None).await;
     assert_eq!(pushes_to(env, &tablet_ep).len(), 2);
     assert_eq!(pushes_to(env, &phone_ep).len(), 2);
 
     // Merging moves the devices: the surviving identity's pushes reach them, once, and its
     // own registration of the same token names the moved device.
     let (survivor, survivor_client) = seed_identity(env, &pool).await;
-    sync_push::move_devices_on_merge(svc(env), &pool, &me, &survivor).await.unwrap();
-    sync_push::notify_dataset_changed(svc(env), &pool, &me, "settings", 8, None).await;
+    sync::move_devices_on_merge(svc(env), &pool, &me, &survivor).await.unwrap();
+    sync::notify_dataset_changed(svc(env), &pool, &me, "settings", 8, None).await;
     assert_eq!(pushes_to(env, &phone_ep).len(), 2);
-    sync_push::notify_dataset_changed(svc(env), &pool, &survivor, "settings", 8, None).await;
+    sync::notify_dataset_changed(svc(env), &pool, &survivor, "settings", 8, None).await;
     assert_eq!(
         pushes_to(env, &phone_ep).pop().unwrap(),
         decode_expected("GCM", &data(&pool, &survivor, "settings", "8"))
@@ -582,13 +582,13 @@ on_both_stores!(dataset_changes_push_to_the_other_subscribed_devices, |env| {
     assert!(name.starts_with("ResourceNotFoundException: "), "{name}");
     let moved = register(&survivor_client, &pool, &survivor, Platform::Gcm, "phone-token").await.unwrap();
     unsubscribe(&survivor_client, &pool, &survivor, "settings", &moved).await.unwrap();
-    sync_push::notify_dataset_changed(svc(env), &pool, &survivor, "settings", 9, None).await;
+    sync::notify_dataset_changed(svc(env), &pool, &survivor, "settings", 9, None).await;
     assert_eq!(pushes_to(env, &phone_ep).len(), 3);
     assert_eq!(pushes_to(env, &kindle_ep).len(), 5);
 
     // Deleting the identity removes its devices and subscriptions.
-    sync_push::delete_identity_devices(svc(env), &pool, &survivor).await.unwrap();
-    sync_push::notify_dataset_changed(svc(env), &pool, &survivor, "settings", 10, None).await;
+    sync::delete_identity_devices(svc(env), &pool, &survivor).await.unwrap();
+    sync::notify_dataset_changed(svc(env), &pool, &survivor, "settings", 10, None).await;
     assert_eq!(pushes_to(env, &kindle_ep).len(), 5);
     let (name, _) = subscribe(&survivor_client, &pool, &survivor, "settings", &moved).await.unwrap_err();
     assert!(name.starts_with("ResourceNotFoundException: "), "{name}");
@@ -681,12 +681,12 @@ async fn push_sync_through_sns() {
     );
     let ipad_ep = endpoints(apns_app.clone()).await[0].endpoint_arn.clone().unwrap();
 
-    sync_push::notify_dataset_changed(svc(&env), &pool, &me, "settings", 3, Some(&ipad)).await;
+    sync::notify_dataset_changed(svc(&env), &pool, &me, "settings", 3, Some(&ipad)).await;
     assert_eq!(moto_messages(&moto, &ipad_ep).await, Vec::<String>::new());
     let sent: Vec<Value> = moto_messages(&moto, &phone_ep).await.iter().map(|m| decode(m)).collect();
     assert_eq!(sent, vec![decode_expected("GCM", &data(&pool, &me, "settings", "3"))]);
 
-    sync_push::notify_dataset_changed(svc(&env), &pool, &me, "settings", 4, Some(&phone)).await;
+    sync::notify_dataset_changed(svc(&env), &pool, &me, "settings", 4, Some(&phone)).await;
     let sent: Vec<Value> = moto_messages(&moto, &ipad_ep).await.iter().map(|m| decode(m)).collect();
     assert_eq!(sent, vec![decode_expected("APNS", &data(&pool, &me, "settings", "4"))]);
 
@@ -703,7 +703,7 @@ async fn push_sync_through_sns() {
         sns.get_endpoint_attributes().endpoint_arn(&phone_ep).send().await.unwrap().attributes.unwrap();
     assert_eq!(attrs.get("Enabled").map(String::as_str), Some("true"));
     assert_eq!(endpoints(gcm_app.clone()).await.len(), 1);
-    sync_push::notify_dataset_changed(svc(&env), &pool, &me, "settings", 5, Some(&ipad)).await;
+    sync::notify_dataset_changed(svc(&env), &pool, &me, "settings", 5, Some(&ipad)).await;
     assert_eq!(moto_messages(&moto, &phone_ep).await.len(), 2);
 
     // A platform application SNS does not know is a configuration problem.

@@ -29,7 +29,7 @@ pub struct Operation {
     /// As [`Frontend::handle`] takes it: `"SignUp"` for a user-pool operation,
     /// `"cognito-identity:GetId"` or `"cognito-sync:ListRecords"` for the others.
     pub bound: &'static str,
-    /// The operation's domain function (`tessera_core::ops::…`).
+    /// The operation's domain function (`tessera_core::user_pool::…`, `identity::…`, `sync::…`).
     pub call: OperationFn,
     pub clients: Clients,
 }
@@ -500,7 +500,7 @@ pub async fn import_event(
     payload: &serde_json::Value,
     deadline_ms: i64,
 ) -> Result<serde_json::Value, BoxError> {
-    use tessera_core::ops::import::{run_job, RunOutcome};
+    use tessera_core::user_pool::import::{run_job, RunOutcome};
     let field = |name: &str| payload.get(name).and_then(serde_json::Value::as_str).map(str::to_string);
     let (Some(pool_id), Some(job_id)) = (field("poolId"), field("jobId")) else {
         return Err("the event needs poolId and jobId".into());

@@ -10,7 +10,6 @@ pub mod ids;
 pub mod keys;
 pub mod lockout;
 pub mod model;
-pub mod ops;
 pub mod password;
 pub mod ports;
 pub mod retry;

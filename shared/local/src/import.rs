@@ -8,8 +8,8 @@ use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Weak};
-use tessera_core::ops::import::{run_job, RunOutcome, MAX_FILE_BYTES};
 use tessera_core::ports::{Clock, ImportFiles, ImportLog, ImportRunner, Imports};
+use tessera_core::user_pool::import::{run_job, RunOutcome, MAX_FILE_BYTES};
 use tessera_core::{Error, Result, Service};
 
 type HmacSha256 = Hmac<Sha256>;

@@ -101,7 +101,7 @@ pub(crate) async fn issue_family(
     ] {
         claims.id.insert(k.to_string(), v);
     }
-    let groups = crate::ops::groups::group_claims(svc, pool, user).await?;
+    let groups = crate::user_pool::groups::claims::group_claims(svc, pool, user).await?;
     groups.apply(&mut claims.access, &mut claims.id);
     let request = TokenRequest { pool, client, user, occasion, groups: &groups };
     crate::user_pool::triggers::token_generation::customise(svc, &request, &mut claims).await?;

@@ -204,10 +204,10 @@ pub(crate) async fn rotate_family(
     let (pk, presented_hash) = (&pk, &presented_hash);
     let rotated = retry_on_conflict(ROTATE_ATTEMPTS, || async move {
         let now = svc.now_secs();
-        let item = svc.store.get(&pk, sk, now).await?.ok_or_else(invalid)?;
+        let item = svc.store.get(pk, sk, now).await?.ok_or_else(invalid)?;
         let origin: Origin = serde_json::from_value(item.body.clone()).map_err(Error::internal)?;
         let now_ms = svc.clock.now_millis();
-        let presented = match classify(&origin, &presented_hash, now_ms) {
+        let presented = match classify(&origin, presented_hash, now_ms) {
             Presented::Spent => return Err(revoke_for_reuse(svc, origin_jti).await),
             Presented::Unknown => return Err(invalid()),
             presented => presented,

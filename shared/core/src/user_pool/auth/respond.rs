@@ -115,16 +115,29 @@ async fn respond_new_password(s: &SignIn<'_>, input: &Value) -> Result<Value> {
         crate::user_pool::secrets::password_secrets(svc, pool, &user.username, &new_password).await?;
     crate::user_pool::secrets::remember_password(pool, &mut user);
     // The same rules as UpdateUserAttributes: a changed email or phone is unverified and gets a code.
-    let messages =
-        crate::ops::attributes::apply_changes(svc, pool, &mut user, &given, crate::attributes::Writer::User)?;
+    let messages = crate::user_pool::users::attribute_changes::apply_changes(
+        svc,
+        pool,
+        &mut user,
+        &given,
+        crate::attributes::Writer::User,
+    )?;
     user.password_hash = Some(hash);
     user.srp = Some(srp);
     user.status = UserStatus::CONFIRMED;
     user.password_state = PasswordState::default();
     user.modified = svc.clock.now_millis();
     // Consumes the session in the same transaction: a concurrent reuse fails on the user's version.
-    crate::ops::attributes::save_and_send(svc, pool, &user, version, messages, vec![consume], s.caller)
-        .await?;
+    crate::user_pool::users::attribute_changes::save_and_send(
+        svc,
+        pool,
+        &user,
+        version,
+        messages,
+        vec![consume],
+        s.caller,
+    )
+    .await?;
     // The challenge is answered and the new password stays; a failing PostAuthentication or
     // PreTokenGeneration only withholds the tokens (and stores no refresh token).
     finish(s, &user, progress).await

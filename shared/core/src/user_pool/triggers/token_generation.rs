@@ -26,9 +26,9 @@
 
 use crate::error::Result;
 use crate::model::{AppClient, User, UserPool};
-use crate::ops::groups::GroupClaims;
 use crate::service::Service;
 use crate::triggers::{self, invalid_response, Caller, Trigger};
+use crate::user_pool::groups::claims::GroupClaims;
 use aws_lambda_events::event::cognito as ev;
 use serde_json::{Map, Value};
 

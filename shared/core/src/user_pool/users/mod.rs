@@ -42,7 +42,7 @@ pub(crate) mod attribute_changes;
 mod attributes;
 mod passwords;
 pub mod records;
-pub(crate) mod search;
+pub mod search;
 mod sign_up;
 
 pub use account::{delete_user, get_user};
