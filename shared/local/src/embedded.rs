@@ -40,6 +40,37 @@ impl EmbeddedStore {
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
         std::fs::create_dir_all(dir).map_err(unavailable)?;
         let db = Database::create(dir.join(DB_FILE)).map_err(unavailable)?;
+        Self::init(db)
+    }
+
+    /// [`EmbeddedStore::open`] for `tessera serve`: a failure is one plain line naming the file
+    /// and what to do. The common one is a second server on the same data directory: redb
+    /// holds an exclusive lock on the file while a server has it open.
+    pub fn open_for_server(dir: &Path) -> Result<Self, String> {
+        let file = dir.join(DB_FILE);
+        let db = Database::create(&file).map_err(|e| match e {
+            redb::DatabaseError::DatabaseAlreadyOpen | redb::DatabaseError::LockProtocolMismatch => format!(
+                "the data directory {} is in use by another tessera server (its store {} is locked). \
+                 Stop that server, or pass --data-dir with another directory",
+                dir.display(),
+                file.display()
+            ),
+            redb::DatabaseError::Storage(redb::StorageError::Io(io)) => format!(
+                "cannot open the store {}: {}. Check the file's permissions, or pass --data-dir with \
+                 another directory",
+                file.display(),
+                crate::startup::io_reason(&io)
+            ),
+            other => format!(
+                "cannot open the store {}: {other}. Move the file away to start with an empty store \
+                 (keep it if its data matters), or pass --data-dir with another directory",
+                file.display()
+            ),
+        })?;
+        Self::init(db).map_err(|e| format!("cannot open the store {}: {e}", file.display()))
+    }
+
+    fn init(db: Database) -> Result<Self, StoreError> {
         let tx = db.begin_write().map_err(unavailable)?;
         tx.open_table(ITEMS).map_err(unavailable)?;
         tx.commit().map_err(unavailable)?;
