@@ -193,9 +193,22 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
 
+    /// A store on a real file whose directory is removed at once: the open file lives on
+    /// (Unix) until the store drops, and no test leaves a directory behind.
     fn fresh() -> EmbeddedStore {
         let dir = std::env::temp_dir().join(format!("tessera-store-{}", uuid_like()));
-        EmbeddedStore::open(&dir).unwrap()
+        let store = EmbeddedStore::open(&dir).unwrap();
+        let _ = std::fs::remove_dir_all(&dir);
+        store
+    }
+
+    /// Removes a test's data directory when dropped (also when the test fails).
+    struct TempDir(std::path::PathBuf);
+
+    impl Drop for TempDir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
     }
 
     fn uuid_like() -> String {
@@ -210,6 +223,7 @@ mod tests {
     #[tokio::test]
     async fn state_survives_reopen() {
         let dir = std::env::temp_dir().join(format!("tessera-reopen-{}", uuid_like()));
+        let _cleanup = TempDir(dir.clone());
         {
             let s = EmbeddedStore::open(&dir).unwrap();
             s.transact(
