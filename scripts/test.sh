@@ -25,18 +25,38 @@ elif [ ! -f tests/js/node_modules/.package-lock.json ] || [ tests/js/package-loc
 fi
 
 port="${TESSERA_MOTO_PORT:-5005}"
+status=0
+moto_pid=""
+moto_log=""
+# moto's log is kept only when something failed; nothing else is left in the temporary
+# directory: the tests remove their own data directories and keys.
+cleanup() {
+  if [ -n "$moto_pid" ]; then kill "$moto_pid" 2>/dev/null || true; fi
+  if [ -n "$moto_log" ]; then
+    if [ "$status" -eq 0 ]; then rm -f "$moto_log"; fi
+  fi
+}
+trap cleanup EXIT
 if ! curl -s -o /dev/null "http://127.0.0.1:${port}/moto-api/"; then
-  echo "== starting moto's server (requests serialised, see tools/moto-serial.py) on 127.0.0.1:${port}"
-  .venv/bin/python tools/moto-serial.py 127.0.0.1 "$port" >"${TMPDIR:-/tmp}/tessera-moto.log" 2>&1 &
+  moto_log=$(mktemp "${TMPDIR:-/tmp}/tessera-moto.XXXXXX.log")
+  echo "== starting moto's server (requests serialised, see tools/moto-serial.py) on 127.0.0.1:${port}; its log: ${moto_log} (removed when every test passes)"
+  .venv/bin/python tools/moto-serial.py 127.0.0.1 "$port" >"$moto_log" 2>&1 &
   moto_pid=$!
-  trap 'kill $moto_pid 2>/dev/null || true' EXIT
   for _ in $(seq 1 100); do
     curl -s -o /dev/null "http://127.0.0.1:${port}/moto-api/" && break
     sleep 0.2
   done
 fi
-curl -s -o /dev/null "http://127.0.0.1:${port}/moto-api/" || { echo "moto did not start"; exit 1; }
+if ! curl -s -o /dev/null "http://127.0.0.1:${port}/moto-api/"; then
+  status=1
+  echo "moto did not start on 127.0.0.1:${port} (another program on that port? set TESSERA_MOTO_PORT)"
+  exit 1
+fi
 
 export TESSERA_TEST_DYNAMODB_ENDPOINT="http://127.0.0.1:${port}"
 export TESSERA_TEST_PYTHON="$PWD/.venv/bin/python"
-cargo test "$@"
+# --no-fail-fast: every test binary runs, so the total counts them all; the filter drops the
+# blocks of binaries that ran no test (the empty doc-tests) and ends with that total. The exit
+# status is cargo's (pipefail).
+cargo test --no-fail-fast "$@" 2>&1 | awk -f scripts/test-summary.awk || status=$?
+exit "$status"

@@ -40,6 +40,37 @@ impl EmbeddedStore {
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
         std::fs::create_dir_all(dir).map_err(unavailable)?;
         let db = Database::create(dir.join(DB_FILE)).map_err(unavailable)?;
+        Self::init(db)
+    }
+
+    /// [`EmbeddedStore::open`] for `tessera serve`: a failure is one plain line naming the file
+    /// and what to do. The common one is a second server on the same data directory: redb
+    /// holds an exclusive lock on the file while a server has it open.
+    pub fn open_for_server(dir: &Path) -> Result<Self, String> {
+        let file = dir.join(DB_FILE);
+        let db = Database::create(&file).map_err(|e| match e {
+            redb::DatabaseError::DatabaseAlreadyOpen | redb::DatabaseError::LockProtocolMismatch => format!(
+                "the data directory {} is in use by another tessera server (its store {} is locked). \
+                 Stop that server, or pass --data-dir with another directory",
+                dir.display(),
+                file.display()
+            ),
+            redb::DatabaseError::Storage(redb::StorageError::Io(io)) => format!(
+                "cannot open the store {}: {}. Check the file's permissions, or pass --data-dir with \
+                 another directory",
+                file.display(),
+                crate::startup::io_reason(&io)
+            ),
+            other => format!(
+                "cannot open the store {}: {other}. Move the file away to start with an empty store \
+                 (keep it if its data matters), or pass --data-dir with another directory",
+                file.display()
+            ),
+        })?;
+        Self::init(db).map_err(|e| format!("cannot open the store {}: {e}", file.display()))
+    }
+
+    fn init(db: Database) -> Result<Self, StoreError> {
         let tx = db.begin_write().map_err(unavailable)?;
         tx.open_table(ITEMS).map_err(unavailable)?;
         tx.commit().map_err(unavailable)?;
@@ -162,9 +193,22 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
 
+    /// A store on a real file whose directory is removed at once: the open file lives on
+    /// (Unix) until the store drops, and no test leaves a directory behind.
     fn fresh() -> EmbeddedStore {
         let dir = std::env::temp_dir().join(format!("tessera-store-{}", uuid_like()));
-        EmbeddedStore::open(&dir).unwrap()
+        let store = EmbeddedStore::open(&dir).unwrap();
+        let _ = std::fs::remove_dir_all(&dir);
+        store
+    }
+
+    /// Removes a test's data directory when dropped (also when the test fails).
+    struct TempDir(std::path::PathBuf);
+
+    impl Drop for TempDir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
     }
 
     fn uuid_like() -> String {
@@ -179,6 +223,7 @@ mod tests {
     #[tokio::test]
     async fn state_survives_reopen() {
         let dir = std::env::temp_dir().join(format!("tessera-reopen-{}", uuid_like()));
+        let _cleanup = TempDir(dir.clone());
         {
             let s = EmbeddedStore::open(&dir).unwrap();
             s.transact(

@@ -9,6 +9,7 @@ pub mod keyfile;
 pub mod outbox;
 pub mod push;
 pub mod server;
+pub mod startup;
 
 pub use conn::HttpLimits;
 pub use server::{start, LocalConfig, Running, StoreKind};

@@ -1,8 +1,10 @@
 //! `tessera`: the local Cognito. `tessera serve` runs it; `tessera create-table` prepares DynamoDB.
 
 use clap::{Parser, Subcommand, ValueEnum};
-use std::net::SocketAddr;
+use std::io::IsTerminal as _;
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::PathBuf;
+use std::process::ExitCode;
 use std::time::Duration;
 use tessera_core::Limits;
 use tessera_local::{LocalConfig, StoreKind};
@@ -149,13 +151,26 @@ fn account_id(s: &str) -> Result<String, String> {
     }
 }
 
+/// A start-up failure is one plain line on stderr (`error: …`, as clap writes a bad flag) and
+/// exit status 1; the logs before it say what was tried.
 #[tokio::main]
-async fn main() -> Result<(), String> {
+async fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(tessera_aws::lambda::log_filter())
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none())
         .init();
-    match Cli::parse().command {
+    match run(Cli::parse().command).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(command: Command) -> Result<(), String> {
+    match command {
         Command::Serve(args) => {
             let ServeArgs {
                 bind,
@@ -196,9 +211,7 @@ async fn main() -> Result<(), String> {
             cfg.store = match store {
                 StoreArg::Embedded => StoreKind::Embedded,
                 StoreArg::Dynamodb => {
-                    let client =
-                        tessera_aws::config::dynamodb_client(dynamodb_endpoint.as_deref(), &region).await;
-                    tessera_aws::dynamo::create_table(&client, &table).await.map_err(|e| e.to_string())?;
+                    create_table(dynamodb_endpoint.as_deref(), &table, &region).await?;
                     StoreKind::DynamoDb { endpoint: dynamodb_endpoint, table }
                 }
             };
@@ -232,25 +245,105 @@ async fn main() -> Result<(), String> {
                 code_send_window_secs,
             };
             let keys = cfg.admin_keys.clone();
+            let shown_dir = cfg.data_dir.clone();
+            let region = cfg.region.clone();
             let running = tessera_local::start(cfg).await?;
-            println!("Tessera is listening on {}", running.url());
-            println!("Master key file:         {}", running.key_file.display());
-            for (id, secret) in &keys {
-                println!("Admin access key id:     {id}");
-                println!("Admin secret access key: {secret}");
-            }
-            println!("Point any AWS SDK at it:  aws cognito-idp list-user-pools --max-results 10 --endpoint-url {}", running.url());
+            print!("{}", banner(&running, &shown_dir, &keys, &region));
             tokio::signal::ctrl_c().await.map_err(|e| e.to_string())?;
             running.stop().await;
             Ok(())
         }
         Command::CreateTable { dynamodb_endpoint, table, region } => {
-            let client = tessera_aws::config::dynamodb_client(dynamodb_endpoint.as_deref(), &region).await;
-            tessera_aws::dynamo::create_table(&client, &table).await.map_err(|e| e.to_string())?;
+            create_table(dynamodb_endpoint.as_deref(), &table, &region).await?;
             println!("table {table} is ready");
             Ok(())
         }
     }
+}
+
+/// Creates the DynamoDB table (or finds it), failing in one plain line that names the endpoint.
+async fn create_table(endpoint: Option<&str>, table: &str, region: &str) -> Result<(), String> {
+    let client = tessera_aws::config::dynamodb_client(endpoint, region).await;
+    tessera_aws::dynamo::create_table(&client, table).await.map_err(|e| {
+        let at = endpoint.map_or_else(|| format!("AWS in {region}"), str::to_string);
+        format!(
+            "cannot create or open the DynamoDB table {table} at {at}: {}. Check --dynamodb-endpoint \
+             (is DynamoDB Local or moto running there?), --region and the AWS credentials",
+            plain_sdk_reason(&e.to_string())
+        )
+    })
+}
+
+/// The AWS SDK's error text without the Rust Debug dump it appends in parentheses:
+/// `dispatch failure: … Connection refused (os error 111) (DispatchFailure(DispatchFailure { … }))`
+/// → `dispatch failure: … connection refused`.
+fn plain_sdk_reason(text: &str) -> String {
+    let text = text.strip_prefix("store unavailable: ").unwrap_or(text);
+    // The Debug dump starts at the first " (" followed by a type name and "(" or " {".
+    let mut cut = text.len();
+    for (i, _) in text.match_indices(" (") {
+        let rest = &text[i + 2..];
+        let name: String = rest.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == ':').collect();
+        let after = &rest[name.len()..];
+        if name.starts_with(|c: char| c.is_ascii_uppercase())
+            && (after.starts_with('(') || after.starts_with(" {"))
+        {
+            cut = i;
+            break;
+        }
+    }
+    let text = &text[..cut];
+    let text = match text.rfind(" (os error ") {
+        Some(i) if text.ends_with(')') => &text[..i],
+        _ => text,
+    };
+    text.to_string()
+}
+
+/// What the server prints once it listens: where it is, its files, and the `export` line that
+/// lets this shell's AWS CLI and SDKs call it (the credentials are the admin keys it accepts).
+fn banner(
+    running: &tessera_local::Running,
+    data_dir: &std::path::Path,
+    keys: &std::collections::HashMap<String, String>,
+    region: &str,
+) -> String {
+    use std::fmt::Write as _;
+    // An SDK reaches a wildcard bind through loopback.
+    let mut addr = running.addr;
+    if addr.ip().is_unspecified() {
+        addr.set_ip(if addr.is_ipv4() { Ipv4Addr::LOCALHOST.into() } else { Ipv6Addr::LOCALHOST.into() });
+    }
+    let url = format!("http://{addr}");
+    let mut out = String::new();
+    let _ = writeln!(out, "Tessera is listening on {}", running.url());
+    let _ = writeln!(out, "Data directory:          {}", data_dir.display());
+    let _ = writeln!(out, "Master key file:         {}", running.key_file.display());
+    // A secret of the operator's own is not echoed: the export line names its variable.
+    let own_secret = std::env::var_os("TESSERA_ADMIN_SECRET_ACCESS_KEY").is_some();
+    let mut export = None;
+    for (id, secret) in keys {
+        let (line, value) = if own_secret {
+            ("(from TESSERA_ADMIN_SECRET_ACCESS_KEY)", "\"$TESSERA_ADMIN_SECRET_ACCESS_KEY\"")
+        } else {
+            (secret.as_str(), secret.as_str())
+        };
+        let _ = writeln!(out, "Admin access key id:     {id}");
+        let _ = writeln!(out, "Admin secret access key: {line}");
+        export = Some(format!("AWS_ACCESS_KEY_ID={id} AWS_SECRET_ACCESS_KEY={value}"));
+    }
+    let _ = writeln!(out);
+    let _ = writeln!(
+        out,
+        "Call it from this shell (the AWS CLI, any AWS SDK; admin calls are signed with these keys):"
+    );
+    let _ = writeln!(
+        out,
+        "  export {} AWS_REGION={region} AWS_DEFAULT_REGION={region} AWS_ENDPOINT_URL={url}",
+        export.unwrap_or_default()
+    );
+    let _ = writeln!(out, "  aws cognito-idp list-user-pools --max-results 10");
+    out
 }
 
 #[cfg(test)]
@@ -265,6 +358,19 @@ mod tests {
             Command::Serve(args) => Ok(*args),
             Command::CreateTable { .. } => Err("not serve".into()),
         }
+    }
+
+    #[test]
+    fn sdk_errors_lose_their_debug_dump() {
+        let sdk = "store unavailable: DynamoDB CreateTable: dispatch failure: io error: client error \
+                   (Connect): tcp connect error: Connection refused (os error 111) (DispatchFailure(\
+                   DispatchFailure { source: ConnectorError { kind: Io } }))";
+        assert_eq!(
+            plain_sdk_reason(sdk),
+            "DynamoDB CreateTable: dispatch failure: io error: client error (Connect): tcp connect \
+             error: Connection refused"
+        );
+        assert_eq!(plain_sdk_reason("plain words"), "plain words");
     }
 
     /// One test, so that nothing else in this binary reads the environment meanwhile.

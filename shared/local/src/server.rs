@@ -97,32 +97,59 @@ pub fn admin_keys_from_env() -> HashMap<String, String> {
     HashMap::from([(id, secret)])
 }
 
-/// Reads the 32-byte master key, creating it (mode 0600) on first start.
+/// Reads the 32-byte master key, creating it (mode 0600) on first start. Errors are one plain
+/// line naming the file and what to do (`tessera serve` prints them as they are).
 pub fn load_or_create_key(path: &std::path::Path) -> Result<Vec<u8>, String> {
-    if let Ok(text) = std::fs::read_to_string(path) {
-        let key = hex::decode(text.trim()).map_err(|e| format!("{}: not a hex key: {e}", path.display()))?;
-        if key.len() != 32 {
-            return Err(format!("{}: the master key must be 32 bytes", path.display()));
+    match std::fs::read(path) {
+        Ok(bytes) => return parse_key(path, &bytes),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => {
+            return Err(format!(
+                "cannot read the master key file {}: {}. It must be a file this user can read: fix it, \
+                 or pass --key-file with the key file that created this data directory",
+                path.display(),
+                crate::startup::io_reason(&e)
+            ))
         }
-        return Ok(key);
     }
     let mut key = vec![0u8; 32];
     rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut key);
+    let cannot_create = |at: &std::path::Path, e: std::io::Error| {
+        format!(
+            "cannot create the master key file {}: {} ({}). Pass --key-file with a path you can write to",
+            path.display(),
+            crate::startup::io_reason(&e),
+            at.display()
+        )
+    };
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
         let mut dirs = std::fs::DirBuilder::new();
         dirs.recursive(true);
         #[cfg(unix)]
         std::os::unix::fs::DirBuilderExt::mode(&mut dirs, 0o700);
-        dirs.create(parent).map_err(|e| format!("{}: {e}", parent.display()))?;
+        dirs.create(parent).map_err(|e| cannot_create(parent, e))?;
     }
     let mut opts = std::fs::OpenOptions::new();
     opts.write(true).create_new(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
-    let mut f = opts.open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let mut f = opts.open(path).map_err(|e| cannot_create(path, e))?;
     tracing::info!(key_file = %path.display(), "created a new master key");
-    std::io::Write::write_all(&mut f, hex::encode(&key).as_bytes()).map_err(|e| e.to_string())?;
+    std::io::Write::write_all(&mut f, hex::encode(&key).as_bytes()).map_err(|e| cannot_create(path, e))?;
     Ok(key)
+}
+
+/// A key file holds 64 hex digits (32 bytes), surrounding whitespace allowed.
+fn parse_key(path: &std::path::Path, bytes: &[u8]) -> Result<Vec<u8>, String> {
+    let key = std::str::from_utf8(bytes).ok().and_then(|text| hex::decode(text.trim()).ok());
+    match key {
+        Some(key) if key.len() == 32 => Ok(key),
+        _ => Err(format!(
+            "the master key file {} does not hold a master key (64 hex digits). Pass --key-file with \
+             the key file that created this data directory, or with a new path to make a new key",
+            path.display()
+        )),
+    }
 }
 
 pub struct AppState {
@@ -159,7 +186,7 @@ impl Running {
 
 async fn build_store(cfg: &LocalConfig) -> Result<Arc<dyn Store>, String> {
     Ok(match &cfg.store {
-        StoreKind::Embedded => Arc::new(EmbeddedStore::open(&cfg.data_dir).map_err(|e| e.to_string())?),
+        StoreKind::Embedded => Arc::new(EmbeddedStore::open_for_server(&cfg.data_dir)?),
         StoreKind::DynamoDb { endpoint, table } => {
             let client = tessera_aws::config::dynamodb_client(endpoint.as_deref(), &cfg.region).await;
             Arc::new(tessera_aws::dynamo::DynamoStore::new(client, table.clone()))
@@ -167,15 +194,32 @@ async fn build_store(cfg: &LocalConfig) -> Result<Arc<dyn Store>, String> {
     })
 }
 
-/// Binds and serves in the background (port 0 picks a free port).
+/// Binds and serves in the background (port 0 picks a free port). A start that fails leaves
+/// nothing behind: the port is taken first, and a data directory or key file this start
+/// created is removed again.
 pub async fn start(cfg: LocalConfig) -> Result<Running, String> {
     refuse_default_keys_off_loopback(&cfg)?;
     if !tessera_core::ids::is_account_id(&cfg.service.account_id) {
         return Err(format!("{:?} is not an AWS account id (12 digits)", cfg.service.account_id));
     }
-    std::fs::create_dir_all(&cfg.data_dir).map_err(|e| format!("{}: {e}", cfg.data_dir.display()))?;
-    let (key_file, key) = open_master_key(&cfg)?;
-    let store = build_store(&cfg).await?;
+    let listener = crate::startup::bind(cfg.bind).await?;
+    let mut made = crate::startup::Made::default();
+    let started = start_on(&cfg, listener, &mut made).await;
+    if started.is_err() {
+        made.undo();
+    }
+    started
+}
+
+async fn start_on(
+    cfg: &LocalConfig,
+    listener: tokio::net::TcpListener,
+    made: &mut crate::startup::Made,
+) -> Result<Running, String> {
+    made.data_dir = crate::startup::prepare_data_dir(&cfg.data_dir)?;
+    let (key_file, key, created_key) = open_master_key(cfg)?;
+    made.key_file = created_key.then(|| key_file.clone());
+    let store = build_store(cfg).await?;
     let outbox = Arc::new(Outbox::new(&cfg.data_dir));
     let cipher = Arc::new(AesGcmCipher::new(&key).map_err(|e| e.to_string())?);
     let mut service_cfg = cfg.service.clone();
@@ -208,7 +252,6 @@ pub async fn start(cfg: LocalConfig) -> Result<Running, String> {
         None => Arc::new(crate::push::OutboxPushNotifier::new(outbox.clone(), cfg.clock.clone())),
     };
     service.set_push(push);
-    let listener = tokio::net::TcpListener::bind(cfg.bind).await.map_err(|e| format!("{}: {e}", cfg.bind))?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     let issuer_base = cfg.issuer_base.clone().unwrap_or_else(|| format!("http://{addr}"));
     let imports = crate::import::enable(&service, &cfg.data_dir, &issuer_base, &key, cfg.clock.clone())
@@ -253,8 +296,8 @@ fn refuse_default_keys_off_loopback(cfg: &LocalConfig) -> Result<(), String> {
     Ok(())
 }
 
-/// Chooses, checks and reads (or creates) the master key.
-fn open_master_key(cfg: &LocalConfig) -> Result<(PathBuf, Vec<u8>), String> {
+/// Chooses, checks and reads (or creates) the master key; true when it was created now.
+fn open_master_key(cfg: &LocalConfig) -> Result<(PathBuf, Vec<u8>, bool), String> {
     let (path, origin) =
         crate::keyfile::resolve(&cfg.data_dir, cfg.key_file.as_deref(), cfg.key_home.as_deref())?;
     let git = crate::keyfile::refuse_if_tracked(&path)?;
@@ -282,13 +325,19 @@ fn open_master_key(cfg: &LocalConfig) -> Result<(PathBuf, Vec<u8>), String> {
         }
         _ => {}
     }
+    let created = !path.exists();
     let key = load_or_create_key(&path)?;
     if origin != KeyOrigin::Explicit {
         // A moved or copied data directory still finds its key.
-        crate::keyfile::write_pointer(&cfg.data_dir, &path)?;
+        if let Err(e) = crate::keyfile::write_pointer(&cfg.data_dir, &path) {
+            if created {
+                let _ = std::fs::remove_file(&path);
+            }
+            return Err(e);
+        }
     }
     tracing::info!(key_file = %path.display(), "master key");
-    Ok((path, key))
+    Ok((path, key, created))
 }
 
 /// Host names the server answers to (DNS rebinding protection): a page on `evil.example`
