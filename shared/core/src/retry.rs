@@ -1,6 +1,17 @@
 //! Optimistic read-modify-write. A write is conditional on the version it read; when another
 //! writer got there first the condition fails, and the loser reads again and tries again, a
 //! bounded number of times.
+//!
+//! Every bounded retry of the domain goes through [`retry_on_conflict`]. Four loops keep their
+//! own shape, because they are not "read, change, write, again on a lost race":
+//! - DeleteGroup (`user_pool/groups/operations.rs`) is a job of several steps (mark the group,
+//!   remove the memberships in batches, delete it) that counts only its lost races;
+//! - Sync's writers (`sync/records.rs`, `sync/engine/delete.rs`) wait for another writer's
+//!   claim on the dataset, paced by time (`sync::engine::Backoff`), not by a count;
+//! - StartUserImportJob and the job runner (`user_pool/import/jobs.rs`) take the pool's import
+//!   lock, releasing a stale one once;
+//! - the import's row batches (`user_pool/import/rows.rs`) drop the row that failed and write
+//!   the rest: no try is repeated.
 
 use crate::error::{Error, Result};
 use crate::store::StoreError;

@@ -14,6 +14,7 @@ use super::resolve::{resolve, resolve_developer_token};
 use super::{roles, tokens};
 use crate::error::{Error, Result};
 use crate::model::keys;
+use crate::retry::{retry_on_conflict, Attempt};
 use crate::service::{decode_next_token, encode_next_token, Input, Service};
 use crate::store::StoreError;
 use crate::sync::cleanup::{delete_identity_data, delete_identity_devices};
@@ -202,22 +203,21 @@ pub async fn delete_identities(svc: &Service, input: &Value) -> Result<Value> {
 
 /// Deletes one identity with its logins; an identity that does not exist is already deleted.
 async fn delete_identity(svc: &Service, identity_id: &str) -> Result<()> {
-    for _ in 0..ATTEMPTS {
+    let deleted = retry_on_conflict(ATTEMPTS, || async move {
         let (identity, version) = match find_identity(svc, identity_id).await {
             Ok(found) => found,
-            Err(Error::ResourceNotFoundException(_)) => return Ok(()),
+            Err(Error::ResourceNotFoundException(_)) => return Ok(Attempt::Done(None)),
             Err(e) => return Err(e),
         };
-        match svc.store.transact(delete_identity_writes(&identity, Some(version)), svc.now_secs()).await {
-            Ok(()) => {
-                let pool_id = &identity.identity_pool_id;
-                delete_identity_data(svc, pool_id, identity_id).await?;
-                delete_identity_devices(svc, pool_id, identity_id).await?;
-                return Ok(());
-            }
-            Err(StoreError::ConditionFailed { .. }) => continue,
-            Err(e) => return Err(e.into()),
-        }
+        let write =
+            svc.store.transact(delete_identity_writes(&identity, Some(version)), svc.now_secs()).await;
+        Attempt::of_write(write, Some(identity))
+    });
+    // Its Sync data goes once the identity is gone (an identity already gone has none left).
+    if let Some(identity) = deleted.await?.ok_or_else(raced)? {
+        let pool_id = &identity.identity_pool_id;
+        delete_identity_data(svc, pool_id, identity_id).await?;
+        delete_identity_devices(svc, pool_id, identity_id).await?;
     }
-    Err(raced())
+    Ok(())
 }

@@ -17,6 +17,7 @@ use super::records::{
 };
 use crate::error::{Error, Result};
 use crate::model::keys;
+use crate::retry::{retry_on_conflict, Attempt};
 use crate::service::Service;
 use crate::store::{Cond, StoreError, Write};
 use crate::sync::cleanup::{move_datasets_on_merge, move_devices_on_merge};
@@ -36,11 +37,6 @@ pub(super) enum Mode {
     Developer,
     /// MergeDeveloperIdentities: the named identity survives.
     Merge,
-}
-
-enum Attempt {
-    Done(Identity),
-    Lost,
 }
 
 /// Who holds the presented logins now.
@@ -78,12 +74,7 @@ pub(super) async fn link(
     logins: &[VerifiedLogin],
     mode: Mode,
 ) -> Result<Identity> {
-    for _ in 0..ATTEMPTS {
-        if let Attempt::Done(identity) = try_link(svc, pool, named, logins, mode).await? {
-            return Ok(identity);
-        }
-    }
-    Err(raced())
+    retry_on_conflict(ATTEMPTS, || try_link(svc, pool, named, logins, mode)).await?.ok_or_else(raced)
 }
 
 /// Who holds each presented login.
@@ -185,7 +176,7 @@ async fn try_link(
     named: Option<&str>,
     logins: &[VerifiedLogin],
     mode: Mode,
-) -> Result<Attempt> {
+) -> Result<Attempt<Identity>> {
     let pool_id = pool.identity_pool_id.as_str();
     let presented: Vec<LinkedLogin> = logins
         .iter()
@@ -248,7 +239,7 @@ async fn try_link(
     }
     match svc.store.transact(writes, svc.now_secs()).await {
         Ok(()) => {}
-        Err(StoreError::ConditionFailed { .. }) => return Ok(Attempt::Lost),
+        Err(StoreError::ConditionFailed { .. }) => return Ok(Attempt::Raced),
         Err(e) => return Err(e.into()),
     }
     for (loser, _) in &losers {

@@ -10,8 +10,9 @@ use super::engine::read::{read_head, read_partition, snapshot};
 use super::push::{device_id, load_device, partition_items, transact_chunks, PushDevice, Subscription};
 use crate::error::{Error, Result};
 use crate::keys;
+use crate::retry::{retry_on_conflict, Attempt};
 use crate::service::Service;
-use crate::store::{Cond, Item, StoreError, Write, MAX_TRANSACTION_WRITES};
+use crate::store::{Cond, Item, Write, MAX_TRANSACTION_WRITES};
 use std::collections::BTreeMap;
 
 /// Rounds of an identity's data clean-up lost to writers before it gives up.
@@ -20,15 +21,17 @@ const CLEANUP_ROUNDS: usize = 5;
 /// Removes a dataset entirely: marks it deleted, purges its records, then drops its head.
 async fn remove_dataset(svc: &Service, pool: &str, identity: &str, name: &str) -> Result<()> {
     mark_deleted(svc, pool, identity, name, false).await?;
-    let pk = keys::sync::records(pool, identity, name);
-    for _ in 0..CLEANUP_ROUNDS {
-        let Some((head, version)) = read_head(svc, pool, identity, name).await? else { return Ok(()) };
+    let pk = &keys::sync::records(pool, identity, name);
+    let removed = retry_on_conflict(CLEANUP_ROUNDS, || async move {
+        let Some((head, version)) = read_head(svc, pool, identity, name).await? else {
+            return Ok(Attempt::Done(()));
+        };
         if head.live {
             // Written again meanwhile.
             mark_deleted(svc, pool, identity, name, false).await?;
-            continue;
+            return Ok(Attempt::Raced);
         }
-        let sks: Vec<String> = read_partition(svc, &pk).await?.into_iter().map(|i| i.sk).collect();
+        let sks: Vec<String> = read_partition(svc, pk).await?.into_iter().map(|i| i.sk).collect();
         for chunk in sks.chunks(MAX_TRANSACTION_WRITES) {
             let writes = chunk.iter().map(|sk| Write::delete(pk.clone(), sk.clone(), Cond::None)).collect();
             svc.store.transact(writes, svc.now_secs()).await?;
@@ -36,13 +39,9 @@ async fn remove_dataset(svc: &Service, pool: &str, identity: &str, name: &str) -
         // The head goes last, and only as read: records never outlive their head, which
         // keeps their counts from reappearing under a new one.
         let w = Write::delete(keys::sync::datasets(pool, identity), name, Cond::Version(version));
-        match svc.store.transact(vec![w], svc.now_secs()).await {
-            Ok(()) => return Ok(()),
-            Err(StoreError::ConditionFailed { .. }) => continue,
-            Err(e) => return Err(e.into()),
-        }
-    }
-    Err(busy())
+        Attempt::of_write(svc.store.transact(vec![w], svc.now_secs()).await, ())
+    });
+    removed.await?.ok_or_else(busy)
 }
 
 /// Deletes all Sync data of an identity (DeleteIdentities, and identity pool deletion).

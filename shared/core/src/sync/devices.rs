@@ -9,8 +9,9 @@ use super::settings::{
 };
 use crate::error::{Error, Result};
 use crate::keys;
+use crate::retry::{retry_on_conflict, Attempt};
 use crate::service::{CallContext, Input, Service};
-use crate::store::{Cond, Item, StoreError, Write};
+use crate::store::{Cond, Item, Write};
 use serde_json::{json, Value};
 
 /// Longest push token accepted. APNs tokens are 64 hex digits and FCM tokens a few hundred
@@ -120,7 +121,7 @@ pub async fn subscribe_to_dataset(svc: &Service, ctx: &CallContext, input: &Valu
     }
     // Clients subscribe datasets they have synchronized once (the SDKs' subscribeAll says so).
     require_dataset(svc, pool_id, identity_id, dataset).await?;
-    for _ in 0..ATTEMPTS {
+    let subscribed = retry_on_conflict(ATTEMPTS, || async move {
         let (device, version) = load_device(svc, pool_id, identity_id, device_id)
             .await?
             .ok_or_else(|| device_not_found(device_id))?;
@@ -143,13 +144,11 @@ pub async fn subscribe_to_dataset(svc: &Service, ctx: &CallContext, input: &Valu
             serde_json::to_value(&subscription).map_err(Error::internal)?,
         );
         let writes = vec![Write::put(device_item, Cond::Version(version)), Write::put(sub_item, Cond::None)];
-        match svc.store.transact(writes, svc.now_secs()).await {
-            Ok(()) => return Ok(json!({})),
-            Err(StoreError::ConditionFailed { .. }) => continue,
-            Err(e) => return Err(e.into()),
-        }
-    }
-    Err(Error::TooManyRequestsException("The device is being changed by other requests. Try again.".into()))
+        Attempt::of_write(svc.store.transact(writes, svc.now_secs()).await, json!({}))
+    });
+    subscribed.await?.ok_or_else(|| {
+        Error::TooManyRequestsException("The device is being changed by other requests. Try again.".into())
+    })
 }
 
 pub async fn unsubscribe_from_dataset(svc: &Service, ctx: &CallContext, input: &Value) -> Result<Value> {

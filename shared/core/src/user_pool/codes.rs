@@ -10,6 +10,7 @@ use crate::model::User;
 use crate::model::UserPool;
 use crate::ports::OutgoingMessage;
 use crate::ports::SecretCipher;
+use crate::retry::{retry_on_conflict, Attempt};
 use crate::user_pool::delivery::mask;
 use crate::user_pool::delivery::verification_channel;
 use crate::user_pool::delivery::verification_message;
@@ -155,16 +156,25 @@ pub(crate) async fn count_attempt(
     version: &mut u64,
     purpose: &str,
 ) -> Result<()> {
-    let key = crate::model::keys::user(&pool.id, &pool.username_key(&user.username));
-    let backoff = code_backoff(svc);
-    for _ in 0..20 {
+    let key = &crate::model::keys::user(&pool.id, &pool.username_key(&user.username));
+    let backoff = &code_backoff(svc);
+    // The first try counts on the caller's record; a lost race reads it again.
+    let seed = &std::sync::Mutex::new(Some((user.clone(), *version)));
+    let counted = retry_on_conflict(20, || async move {
+        let taken = seed.lock().ok().and_then(|mut s| s.take());
+        let (current, version) = match taken {
+            Some(seeded) => seeded,
+            None => {
+                svc.get_json::<User>(key, crate::model::keys::USER_SK).await?.ok_or_else(code_mismatch)?
+            }
+        };
         let now_ms = svc.clock.now_millis();
-        let guard = user.code_guards.get(purpose).cloned().unwrap_or_default();
-        let spent = user.codes.get(purpose).is_some_and(|p| p.failed_attempts >= MAX_CODE_ATTEMPTS);
+        let guard = current.code_guards.get(purpose).cloned().unwrap_or_default();
+        let spent = current.codes.get(purpose).is_some_and(|p| p.failed_attempts >= MAX_CODE_ATTEMPTS);
         if guard.locked_until_ms > now_ms || spent {
             return Err(limit_exceeded());
         }
-        let mut next = user.clone();
+        let mut next = current;
         if let Some(p) = next.codes.get_mut(purpose) {
             p.failed_attempts += 1;
         }
@@ -174,20 +184,14 @@ pub(crate) async fn count_attempt(
             purpose.to_string(),
             CodeGuard { failed, last_failed_ms: now_ms, locked_until_ms, ..guard },
         );
-        match svc.save_user(pool, &next, *version, vec![]).await {
-            Ok(()) => {
-                (*user, *version) = (next, *version + 1);
-                return Ok(());
-            }
-            Err(Error::ConcurrentModificationException(_)) => {}
-            Err(e) => return Err(e),
-        }
-        match svc.get_json::<User>(&key, crate::model::keys::USER_SK).await? {
-            Some((fresh, v)) => (*user, *version) = (fresh, v),
-            None => return Err(code_mismatch()),
-        }
-    }
-    Err(Error::ConcurrentModificationException("The user was modified by another request. Try again.".into()))
+        let write = svc.save_user(pool, &next, version, vec![]).await;
+        Attempt::of_save(write, (next, version + 1))
+    });
+    let (next, next_version) = counted.await?.ok_or_else(|| {
+        Error::ConcurrentModificationException("The user was modified by another request. Try again.".into())
+    })?;
+    (*user, *version) = (next, next_version);
+    Ok(())
 }
 
 /// A right code proves the destination: its holder starts over (the send record stays).

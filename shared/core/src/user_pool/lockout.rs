@@ -1,12 +1,13 @@
 //! The sign-in lockout: failed passwords counted on the user, lockouts doubling from one second
 //! to fifteen minutes (docs/security.md).
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::lockout::Backoff;
 use crate::model::keys;
 use crate::model::PasswordState;
 use crate::model::User;
 use crate::model::UserPool;
+use crate::retry::{retry_on_conflict, Attempt};
 use crate::Service;
 /// Failed sign-ins allowed before temporary lockouts begin.
 pub const LOCKOUT_FREE_FAILURES: u32 = 5;
@@ -89,10 +90,20 @@ pub(crate) async fn update_failed_sign_ins(
             None => return Ok(false),
         }
     }
-    for _ in 0..5 {
+    // The first try counts on the record read above; a lost race reads it again.
+    let (key, seed) = (&key, &std::sync::Mutex::new(Some((user, version))));
+    let locked = retry_on_conflict(5, || async move {
+        let taken = seed.lock().ok().and_then(|mut s| s.take());
+        let (mut user, version) = match taken {
+            Some(seeded) => seeded,
+            None => match svc.get_json::<User>(key, keys::USER_SK).await? {
+                Some(fresh) => fresh,
+                None => return Ok(Attempt::Done(false)),
+            },
+        };
         let now_ms = svc.clock.now_millis();
         if user.password_state.locked_until_ms > now_ms {
-            return Ok(true);
+            return Ok(Attempt::Done(true));
         }
         let next = if correct {
             PasswordState {
@@ -105,19 +116,12 @@ pub(crate) async fn update_failed_sign_ins(
             after_failed_sign_in(&user.password_state, now_ms)
         };
         if next == user.password_state {
-            return Ok(false);
+            return Ok(Attempt::Done(false));
         }
         user.password_state = next;
-        match svc.save_user(pool, &user, version, vec![]).await {
-            Err(Error::ConcurrentModificationException(_)) => {}
-            other => return other.map(|()| false),
-        }
-        match svc.get_json::<User>(&key, keys::USER_SK).await? {
-            Some((fresh, v)) => (user, version) = (fresh, v),
-            None => return Ok(false),
-        }
-    }
-    Ok(false)
+        Attempt::of_save(svc.save_user(pool, &user, version, vec![]).await, false)
+    });
+    Ok(locked.await?.unwrap_or(false))
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@
 
 use crate::error::{Error, Result};
 use crate::model::{keys, CodeGuard, UserPool};
+use crate::retry::{retry_on_conflict, Attempt};
 use crate::service::Service;
 use crate::store::{Item, Write};
 use crate::user_pool::codes::{code_backoff, limit_exceeded, MAX_CODE_ATTEMPTS};
@@ -100,9 +101,10 @@ async fn update(
 ) -> Result<()> {
     let pk = key(pool, name);
     let window_ms = i64::try_from(svc.config.limits.code_send_window_secs).unwrap_or(i64::MAX / 2000) * 1000;
-    let mut seen = seen;
-    for _ in 0..10 {
-        let current = match seen.take() {
+    let (pk, seed, change) = (&pk, &std::sync::Mutex::new(seen), &change);
+    let changed = retry_on_conflict(10, || async move {
+        let taken = seed.lock().ok().and_then(|mut s| s.take());
+        let current = match taken {
             Some(Seen(current)) => current,
             None => read(svc, pool, name).await?,
         };
@@ -113,7 +115,7 @@ async fn update(
         let now_ms = svc.clock.now_millis();
         change(&mut record, now_ms)?;
         let mut item = Item::new(
-            pk.clone(),
+            pk.to_string(),
             keys::NAME_ATTEMPTS_SK,
             serde_json::to_value(&record).map_err(Error::internal)?,
         );
@@ -123,13 +125,14 @@ async fn update(
             record.code_guards.values().map(|g| g.locked_until_ms.max(g.last_failed_ms)).max().unwrap_or(0);
         let until = (now_ms + window_ms).max(record.locked_until_ms.max(last).max(now_ms) + forget_ms);
         item.expires_at = Some(until / 1000 + 1);
-        match svc.store.transact(vec![Write::put_versioned(item, version)], svc.now_secs()).await {
-            Ok(()) => return Ok(()),
-            Err(crate::store::StoreError::ConditionFailed { .. }) => continue,
-            Err(e) => return Err(e.into()),
-        }
-    }
-    Err(Error::ConcurrentModificationException("Too many requests at once for this user. Try again.".into()))
+        Attempt::of_write(
+            svc.store.transact(vec![Write::put_versioned(item, version)], svc.now_secs()).await,
+            (),
+        )
+    });
+    changed.await?.ok_or_else(|| {
+        Error::ConcurrentModificationException("Too many requests at once for this user. Try again.".into())
+    })
 }
 
 /// Counts a failed sign-in with `name` ([`SIGN_IN_BACKOFF`]), from the record `seen` when the

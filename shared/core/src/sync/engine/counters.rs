@@ -5,6 +5,7 @@ use super::model::secs;
 use super::read::read_partition;
 use crate::error::{Error, Result};
 use crate::keys;
+use crate::retry::{retry_on_conflict, Attempt};
 use crate::service::Service;
 use crate::store::{Item, StoreError, Write};
 use serde::{Deserialize, Serialize};
@@ -59,20 +60,25 @@ pub(crate) async fn transact_with_usage(
     sessions: u64,
     storage: i64,
 ) -> Result<Committed> {
-    for _ in 0..usize::from(USAGE_SHARDS) * 2 {
+    // Only a lost race on the usage shard is retried (with another shard); any other lost
+    // condition is the caller's race.
+    let writes = &writes;
+    let committed = retry_on_conflict(usize::from(USAGE_SHARDS) * 2, || async move {
         let mut all = writes.clone();
         all.push(usage_write(svc, pool, sessions, storage).await?);
         let shard = all.len() - 1;
         match svc.store.transact(all, svc.now_secs()).await {
-            Ok(()) => return Ok(Committed::Done),
-            Err(StoreError::ConditionFailed { index }) if index == shard => continue,
-            Err(StoreError::ConditionFailed { .. }) => return Ok(Committed::Raced),
-            Err(e) => return Err(e.into()),
+            Ok(()) => Ok(Attempt::Done(Committed::Done)),
+            Err(StoreError::ConditionFailed { index }) if index == shard => Ok(Attempt::Raced),
+            Err(StoreError::ConditionFailed { .. }) => Ok(Attempt::Done(Committed::Raced)),
+            Err(e) => Err(e.into()),
         }
-    }
-    Err(Error::TooManyRequestsException(
-        "Too many concurrent Sync updates in this identity pool. Try again.".into(),
-    ))
+    });
+    committed.await?.ok_or_else(|| {
+        Error::TooManyRequestsException(
+            "Too many concurrent Sync updates in this identity pool. Try again.".into(),
+        )
+    })
 }
 
 /// Counts a new sync session.

@@ -4,8 +4,9 @@
 
 use crate::error::{Error, Result};
 use crate::model::{User, UserPool};
+use crate::retry::{retry_on_conflict, Attempt};
 use crate::service::{decode_next_token, encode_next_token, page_limit, CallContext, Input, Service};
-use crate::store::{Cond, StoreError, Write};
+use crate::store::{Cond, Write};
 use crate::user_pool::devices::records::device_changed;
 use crate::user_pool::devices::records::device_not_found;
 use crate::user_pool::devices::records::device_tracking;
@@ -184,18 +185,14 @@ async fn set_status(svc: &Service, pool: &UserPool, user: &User, input: &Value) 
 
 /// Deletes one device of the user, confirmed or not.
 async fn forget(svc: &Service, pool: &UserPool, user: &User, device_key: &str) -> Result<Value> {
-    for _ in 0..ATTEMPTS {
+    let forgotten = retry_on_conflict(ATTEMPTS, || async move {
         let (device, version) =
             find_device(svc, pool, user, device_key).await?.ok_or_else(device_not_found)?;
         let delete =
             Write::delete(devices_pk(pool, &device.username), &device.device_key, Cond::Version(version));
-        match svc.store.transact(vec![delete], svc.now_secs()).await {
-            Ok(()) => return Ok(json!({})),
-            Err(StoreError::ConditionFailed { .. }) => continue,
-            Err(e) => return Err(e.into()),
-        }
-    }
-    Err(device_changed())
+        Attempt::of_write(svc.store.transact(vec![delete], svc.now_secs()).await, json!({}))
+    });
+    forgotten.await?.ok_or_else(device_changed)
 }
 
 pub async fn get_device(svc: &Service, ctx: &CallContext, input: &Value) -> Result<Value> {

@@ -7,6 +7,7 @@ use super::records::{
 };
 use crate::error::{Error, Result};
 use crate::model::{keys, Group, User};
+use crate::retry::{retry_on_conflict, Attempt};
 use crate::service::{decode_next_token, encode_next_token, page_limit, Input, Service};
 use crate::store::{Cond, Item, StoreError, Write};
 use serde_json::{json, Value};
@@ -65,7 +66,8 @@ pub async fn create_group(svc: &Service, input: &Value) -> Result<Value> {
     };
     let body = serde_json::to_value(&group).map_err(Error::internal)?;
     let exists = || Error::GroupExistsException(format!("A group with the name {name} already exists."));
-    for _ in 0..ATTEMPTS {
+    let (pool, body, group) = (&*pool, &body, &group);
+    let done = retry_on_conflict(ATTEMPTS, || async move {
         if load_group(svc, &pool.id, name).await?.is_some() {
             return Err(exists());
         }
@@ -81,14 +83,13 @@ pub async fn create_group(svc: &Service, input: &Value) -> Result<Value> {
             Write::put(Item::new(keys::pool_groups(&pool.id), name, body.clone()), Cond::NotExists),
             count_write(&pool.id, count + 1, read_at),
         ];
-        match svc.store.transact(writes, svc.now_secs()).await {
-            Ok(()) => return Ok(json!({"Group": group_type(&group)})),
-            // Another group was created or deleted meanwhile, or this one: look again.
-            Err(StoreError::ConditionFailed { .. }) => continue,
-            Err(e) => return Err(e.into()),
-        }
-    }
-    Err(group_changed())
+        // Another group was created or deleted meanwhile, or this one: look again.
+        Attempt::of_write(
+            svc.store.transact(writes, svc.now_secs()).await,
+            json!({"Group": group_type(group)}),
+        )
+    });
+    done.await?.ok_or_else(group_changed)
 }
 
 pub async fn get_group(svc: &Service, input: &Value) -> Result<Value> {
@@ -102,7 +103,8 @@ pub async fn update_group(svc: &Service, input: &Value) -> Result<Value> {
     let pool = svc.pool(input.req_str("UserPoolId")?).await?;
     let name = input.req_str("GroupName")?;
     let new_precedence = precedence(input)?;
-    for _ in 0..ATTEMPTS {
+    let pool = &*pool;
+    let done = retry_on_conflict(ATTEMPTS, || async move {
         let (mut group, version) = require_group(svc, &pool.id, name).await?;
         if let Some(d) = input.str_of("Description") {
             group.description = Some(d.to_string());
@@ -114,13 +116,12 @@ pub async fn update_group(svc: &Service, input: &Value) -> Result<Value> {
             group.precedence = new_precedence;
         }
         group.modified = svc.clock.now_millis();
-        match svc.store.transact(group_writes(&group, version)?, svc.now_secs()).await {
-            Ok(()) => return Ok(json!({"Group": group_type(&group)})),
-            Err(StoreError::ConditionFailed { .. }) => continue,
-            Err(e) => return Err(e.into()),
-        }
-    }
-    Err(group_changed())
+        Attempt::of_write(
+            svc.store.transact(group_writes(&group, version)?, svc.now_secs()).await,
+            json!({"Group": group_type(&group)}),
+        )
+    });
+    done.await?.ok_or_else(group_changed)
 }
 
 /// First marks the group as being deleted (no member can be added from then on), then removes
@@ -193,15 +194,16 @@ pub async fn admin_add_user_to_group(svc: &Service, input: &Value) -> Result<Val
     require_group(svc, &pool.id, name).await?;
     let (user, _) = svc.require_user(&pool, input.req_str("Username")?).await?;
     let user_key = pool.username_key(&user.username);
-    for _ in 0..ATTEMPTS {
+    let (pool, user, user_key) = (&*pool, &user, &user_key);
+    let done = retry_on_conflict(ATTEMPTS, || async move {
         let (group, version) = require_group(svc, &pool.id, name).await?;
         if group.deleting {
             return Err(group_not_found());
         }
-        let entries = user_group_entries(svc, &pool.id, &user_key).await?;
-        let current: Vec<&Item> = entries.iter().filter(|e| belongs_to(e, &user)).collect();
+        let entries = user_group_entries(svc, &pool.id, user_key).await?;
+        let current: Vec<&Item> = entries.iter().filter(|e| belongs_to(e, user)).collect();
         if current.iter().any(|e| e.sk == name) {
-            return Ok(json!({}));
+            return Ok(Attempt::Done(json!({})));
         }
         let limit = svc.config.limits.groups_per_user;
         if current.len() as u64 >= limit {
@@ -212,25 +214,21 @@ pub async fn admin_add_user_to_group(svc: &Service, input: &Value) -> Result<Val
         let writes = vec![
             group_record(&group, version, version)?,
             Write::put(
-                Item::new(keys::user_groups(&pool.id, &user_key), name, json!({"sub": user.sub})),
+                Item::new(keys::user_groups(&pool.id, user_key), name, json!({"sub": user.sub})),
                 Cond::None,
             ),
             Write::put(
                 Item::new(
                     keys::group_members(&pool.id, name),
-                    &user_key,
+                    user_key,
                     json!({"sub": user.sub, "username": user.username}),
                 ),
                 Cond::None,
             ),
         ];
-        match svc.store.transact(writes, svc.now_secs()).await {
-            Ok(()) => return Ok(json!({})),
-            Err(StoreError::ConditionFailed { .. }) => continue,
-            Err(e) => return Err(e.into()),
-        }
-    }
-    Err(group_changed())
+        Attempt::of_write(svc.store.transact(writes, svc.now_secs()).await, json!({}))
+    });
+    done.await?.ok_or_else(group_changed)
 }
 
 pub async fn admin_remove_user_from_group(svc: &Service, input: &Value) -> Result<Value> {

@@ -3,6 +3,7 @@
 
 use crate::error::{Error, Result};
 use crate::model::{keys, MfaMethod, User, UserPool};
+use crate::retry::{retry_on_conflict, Attempt};
 use crate::service::{CallContext, Input, Service};
 use crate::store::Write;
 use crate::user_pool::access::authorize_access_token;
@@ -151,31 +152,36 @@ async fn verify_pending(
 async fn count_wrong_code(
     svc: &Service,
     pool: &UserPool,
-    mut user: User,
-    mut version: u64,
+    user: User,
+    version: u64,
     sealed: &str,
 ) -> Result<()> {
-    let key = keys::user(&pool.id, &pool.username_key(&user.username));
-    for _ in 0..10 {
+    let key = &keys::user(&pool.id, &pool.username_key(&user.username));
+    // The first try counts on the caller's record; a lost race reads it again.
+    let seed = &std::sync::Mutex::new(Some((user, version)));
+    let counted = retry_on_conflict(10, || async move {
+        let taken = seed.lock().ok().and_then(|mut s| s.take());
+        let (mut user, version) = match taken {
+            Some(seeded) => seeded,
+            None => match svc.get_json::<User>(key, keys::USER_SK).await? {
+                Some(fresh) => fresh,
+                None => return Ok(Attempt::Done(())),
+            },
+        };
         if user.mfa.pending_software_token.as_deref() != Some(sealed) {
             // Replaced or verified meanwhile: nothing left to count against.
-            return Ok(());
+            return Ok(Attempt::Done(()));
         }
         user.mfa.pending_failed_attempts += 1;
         if user.mfa.pending_failed_attempts >= MAX_SOFTWARE_TOKEN_ATTEMPTS {
             user.mfa.pending_software_token = None;
             user.mfa.pending_failed_attempts = 0;
         }
-        match svc.save_user(pool, &user, version, vec![]).await {
-            Err(Error::ConcurrentModificationException(_)) => {}
-            other => return other,
-        }
-        match svc.get_json::<User>(&key, keys::USER_SK).await? {
-            Some((fresh, v)) => (user, version) = (fresh, v),
-            None => return Ok(()),
-        }
-    }
-    Err(Error::ConcurrentModificationException("The user was modified by another request. Try again.".into()))
+        Attempt::of_save(svc.save_user(pool, &user, version, vec![]).await, ())
+    });
+    counted.await?.ok_or_else(|| {
+        Error::ConcurrentModificationException("The user was modified by another request. Try again.".into())
+    })
 }
 
 /// Verifies the pending token with a code from the authenticator. With an access token the
