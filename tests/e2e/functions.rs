@@ -539,7 +539,7 @@ async fn every_function_handles_its_sample_event() {
     assert_eq!(found["IdentityId"], identity.as_str());
     // MergeDeveloperIdentities' source: another developer user, with an identity of its own.
     let mut ctx = tessera_core::CallContext::new("https://d111111abcdef8.cloudfront.net");
-    ctx.caller = tessera_core::service::Caller::Admin;
+    ctx.principal = tessera_core::service::Principal::Admin;
     let input = serde_json::json!({
         "IdentityPoolId": identity_pool,
         "Logins": {DEVELOPER_PROVIDER: DEVELOPER_USER_LEGACY},

@@ -2,11 +2,12 @@
 //! It knows no AWS SDK and no HTTP; it reaches the world through the ports in [`ports`] and
 //! [`store`].
 
-pub mod attributes;
+pub mod attribute_rules;
 pub mod error;
 pub mod html;
 pub mod identity;
 pub mod ids;
+pub mod input;
 pub mod keys;
 pub mod lockout;
 pub mod model;
@@ -26,4 +27,4 @@ pub mod user_pool;
 pub use error::{Error, Result};
 // Shim until the callers switch (issue 16).
 pub use identity::{credentials as identity_credentials, tokens as identity_tokens};
-pub use service::{CallContext, Caller, Limits, Service, ServiceConfig};
+pub use service::{CallContext, Limits, Principal, Service, ServiceConfig};

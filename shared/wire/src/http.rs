@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use tessera_core::{CallContext, Caller, Service};
+use tessera_core::{CallContext, Principal, Service};
 
 /// The future of one operation's domain function, boxed (the largest, a sign-in's state
 /// machine, would otherwise be part of every caller's future).
@@ -361,7 +361,7 @@ impl Frontend {
         let mut ctx = self.context(req);
         if !op.auth_none {
             self.verify_admin_signature(req, model.signing_name())?;
-            ctx.caller = Caller::Admin;
+            ctx.principal = Principal::Admin;
         }
         let input: Value = if req.body.iter().all(u8::is_ascii_whitespace) {
             json!({})
@@ -395,7 +395,7 @@ impl Frontend {
         }
         let mut ctx = self.context(req);
         // REST services answer authentication failures with 403.
-        ctx.caller = self.verify_sync_signature(req).await.map_err(|e| match e.status {
+        ctx.principal = self.verify_sync_signature(req).await.map_err(|e| match e.status {
             400 => WireError { status: 403, ..e },
             _ => e,
         })?;
@@ -501,7 +501,7 @@ impl Frontend {
 
     /// Admin keys sign as the developer; credentials from GetCredentialsForIdentity (with
     /// their `X-Amz-Security-Token`) sign as that identity.
-    async fn verify_sync_signature(&self, req: &WireRequest) -> Result<Caller, WireError> {
+    async fn verify_sync_signature(&self, req: &WireRequest) -> Result<Principal, WireError> {
         let access_key_id = req
             .header("authorization")
             .and_then(|a| a.split("Credential=").nth(1))
@@ -511,7 +511,7 @@ impl Frontend {
             .to_string();
         if self.admin_keys.contains_key(&access_key_id) {
             self.verify_admin_signature(req, COGNITO_SYNC)?;
-            return Ok(Caller::Admin);
+            return Ok(Principal::Admin);
         }
         let holder = if access_key_id.is_empty() {
             None
@@ -536,7 +536,7 @@ impl Frontend {
         let lookup = |akid: &str| if akid == access_key_id { secret.clone() } else { None };
         crate::sigv4::verify(&signed, COGNITO_SYNC, &lookup, self.service.now_secs(), self.max_skew_secs)?;
         let holder = holder.ok_or_else(WireError::unrecognized_client)?;
-        Ok(Caller::Identity { identity_pool_id: holder.identity_pool_id, identity_id: holder.identity_id })
+        Ok(Principal::Identity { identity_pool_id: holder.identity_pool_id, identity_id: holder.identity_id })
     }
 
     async fn get(&self, req: &WireRequest) -> WireResponse {

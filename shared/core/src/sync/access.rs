@@ -2,7 +2,7 @@
 //! and identity, admin (developer) keys for everything but the device operations.
 
 use crate::error::{Error, Result};
-use crate::{CallContext, Caller};
+use crate::{CallContext, Principal};
 
 /// The kinds of caller an operation accepts, as the Sync API reference lists them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,15 +24,15 @@ pub(super) fn authorize(
     identity_pool_id: &str,
     identity_id: Option<&str>,
 ) -> Result<()> {
-    match (&ctx.caller, access) {
-        (Caller::Admin, SyncAccess::IdentityOrAdmin | SyncAccess::AdminOnly) => Ok(()),
-        (Caller::Admin, SyncAccess::IdentityOnly) => Err(Error::not_authorized(
+    match (&ctx.principal, access) {
+        (Principal::Admin, SyncAccess::IdentityOrAdmin | SyncAccess::AdminOnly) => Ok(()),
+        (Principal::Admin, SyncAccess::IdentityOnly) => Err(Error::not_authorized(
             "This operation requires credentials of a Cognito identity, not developer credentials.",
         )),
-        (Caller::Identity { .. }, SyncAccess::AdminOnly) => {
+        (Principal::Identity { .. }, SyncAccess::AdminOnly) => {
             Err(Error::not_authorized("This operation requires developer credentials."))
         }
-        (Caller::Identity { identity_pool_id: pool, identity_id: id }, _) => {
+        (Principal::Identity { identity_pool_id: pool, identity_id: id }, _) => {
             if pool == identity_pool_id && identity_id.is_some_and(|i| i == id) {
                 Ok(())
             } else {
@@ -42,7 +42,7 @@ pub(super) fn authorize(
                 )))
             }
         }
-        (Caller::Unsigned, _) => Err(Error::not_authorized("Missing credentials.")),
+        (Principal::Unsigned, _) => Err(Error::not_authorized("Missing credentials.")),
     }
 }
 
@@ -50,13 +50,13 @@ pub(super) fn authorize(
 mod tests {
     use super::*;
 
-    fn ctx(caller: Caller) -> CallContext {
-        CallContext { issuer_base: "http://x".into(), caller }
+    fn ctx(principal: Principal) -> CallContext {
+        CallContext { issuer_base: "http://x".into(), principal }
     }
 
     #[test]
     fn identities_reach_only_their_own_data() {
-        let me = ctx(Caller::Identity { identity_pool_id: "p".into(), identity_id: "i".into() });
+        let me = ctx(Principal::Identity { identity_pool_id: "p".into(), identity_id: "i".into() });
         assert!(authorize(&me, SyncAccess::IdentityOrAdmin, "p", Some("i")).is_ok());
         assert!(authorize(&me, SyncAccess::IdentityOnly, "p", Some("i")).is_ok());
         for (pool, id) in [("p", "j"), ("q", "i")] {
@@ -68,10 +68,10 @@ mod tests {
 
     #[test]
     fn admins_do_everything_but_devices() {
-        let admin = ctx(Caller::Admin);
+        let admin = ctx(Principal::Admin);
         assert!(authorize(&admin, SyncAccess::IdentityOrAdmin, "p", Some("i")).is_ok());
         assert!(authorize(&admin, SyncAccess::AdminOnly, "p", None).is_ok());
         assert!(authorize(&admin, SyncAccess::IdentityOnly, "p", Some("i")).is_err());
-        assert!(authorize(&ctx(Caller::Unsigned), SyncAccess::IdentityOrAdmin, "p", Some("i")).is_err());
+        assert!(authorize(&ctx(Principal::Unsigned), SyncAccess::IdentityOrAdmin, "p", Some("i")).is_err());
     }
 }

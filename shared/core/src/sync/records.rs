@@ -15,7 +15,7 @@ use super::tokens::{open_session, seal, session_token, unseal, Sealed};
 use super::trigger::{self as sync_trigger, EventScope};
 use crate::error::{Error, Result};
 use crate::model::{keys, IdentityPoolSyncConfig};
-use crate::service::{CallContext, Caller, Input, Service};
+use crate::service::{CallContext, Input, Principal, Service};
 use crate::store::Write;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
@@ -130,8 +130,8 @@ pub async fn update_records(svc: &Service, ctx: &CallContext, input: &Value) -> 
         return Ok(json!({ "Records": [] }));
     }
     // The trigger runs for callers with an identity's credentials only (spec D §3.3).
-    let trigger = match &ctx.caller {
-        Caller::Identity { .. } => sync_trigger_arn(svc, &pool).await?,
+    let trigger = match &ctx.principal {
+        Principal::Identity { .. } => sync_trigger_arn(svc, &pool).await?,
         _ => None,
     };
     let by = modifier(svc, ctx);
@@ -283,7 +283,7 @@ mod tests {
             "us-east-1:5b1e0c2a-7d4f-4e8b-9a6c-3f2d1e0b9c8a",
         );
         let mut ctx = CallContext::new("http://127.0.0.1");
-        ctx.caller = Caller::Identity { identity_pool_id: pool.into(), identity_id: identity.into() };
+        ctx.principal = Principal::Identity { identity_pool_id: pool.into(), identity_id: identity.into() };
         // Base64 of 40 bytes that are no sealed token of ours; and one sealed under another key.
         let garbage = URL_SAFE_NO_PAD.encode([0x5au8; 40]);
         let other_key = crate::ports::AesGcmCipher::new(&[9u8; 32]).unwrap();

@@ -6,7 +6,7 @@ use super::access::{authorize, SyncAccess};
 use super::engine::model::is_identity_id;
 use crate::error::{Error, Result};
 use crate::model::keys;
-use crate::service::{CallContext, Caller, Input, Service};
+use crate::service::{CallContext, Input, Principal, Service};
 use serde_json::Value;
 
 /// Longest dataset name.
@@ -77,8 +77,8 @@ pub(super) async fn access(svc: &Service, ctx: &CallContext, input: &Value) -> R
 
 /// Who a change is attributed to: the identity itself, or the account for developer calls.
 pub(super) fn modifier(svc: &Service, ctx: &CallContext) -> String {
-    match &ctx.caller {
-        Caller::Identity { identity_id, .. } => identity_id.clone(),
+    match &ctx.principal {
+        Principal::Identity { identity_id, .. } => identity_id.clone(),
         _ => svc.config.account_id.clone(),
     }
 }

@@ -9,7 +9,11 @@ use crate::model::UserPool;
 use crate::user_pool::auth::refresh_family::Origin;
 use crate::CallContext;
 use crate::Service;
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine as _;
+use hmac::{Hmac, Mac};
 use serde_json::Value;
+use sha2::Sha256;
 /// A verified access token's user and session.
 pub struct AccessSession {
     pub pool: std::sync::Arc<UserPool>,
@@ -73,4 +77,76 @@ pub async fn token_client(svc: &Service, session: &AccessSession) -> Result<AppC
 /// The app client an access token was issued to.
 pub(crate) fn session_client_id(claims: &Value) -> Option<String> {
     claims.get("client_id").and_then(Value::as_str).map(str::to_string)
+}
+
+/// `Base64(HMAC-SHA256(key = secret, message = username + clientId))`.
+pub fn secret_hash(secret: &str, username: &str, client_id: &str) -> String {
+    let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(secret.as_bytes()) else {
+        return String::new();
+    };
+    mac.update(username.as_bytes());
+    mac.update(client_id.as_bytes());
+    STANDARD.encode(mac.finalize().into_bytes())
+}
+
+/// Checks SECRET_HASH when the client has a secret, over any of the accepted usernames.
+pub fn check_secret_hash(client: &AppClient, given: Option<&str>, usernames: &[&str]) -> Result<()> {
+    let Some(secret) = client.secret.as_deref() else { return Ok(()) };
+    let Some(given) = given else {
+        return Err(Error::NotAuthorizedException(format!(
+            "Client {} is configured for secret but secret was not received",
+            client.client_id
+        )));
+    };
+    let ok = usernames.iter().any(|u| {
+        let want = secret_hash(secret, u, &client.client_id);
+        subtle::ConstantTimeEq::ct_eq(want.as_bytes(), given.as_bytes()).into()
+    });
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::NotAuthorizedException(format!(
+            "Unable to verify secret hash for client {}",
+            client.client_id
+        )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn client(secret: Option<&str>) -> AppClient {
+        let stored = json!({"pool_id": "us-east-1_x", "client_id": "client1", "client_name": "app",
+            "secret": secret, "created": 0, "modified": 0, "settings": {}});
+        serde_json::from_value(stored).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn secret_hash_is_cognitos_hmac() {
+        // base64(HMAC-SHA256(key = "s3cret", "jane" + "client1")), computed with Python's hmac.
+        assert_eq!(secret_hash("s3cret", "jane", "client1"), "SAs0JEfREAN1qiMPnBBN6YbDbEhhfP9/eNCVAjMmsJY=");
+    }
+
+    #[test]
+    fn a_client_with_a_secret_needs_the_hash_of_an_accepted_name() {
+        let with = client(Some("s3cret"));
+        let right = secret_hash("s3cret", "jane", "client1");
+        assert!(check_secret_hash(&with, Some(&right), &["jane"]).is_ok());
+        assert!(check_secret_hash(&with, Some(&right), &["alias@example.com", "jane"]).is_ok());
+        let name = |r: Result<()>| r.map_err(|e| e.to_string());
+        assert_eq!(
+            name(check_secret_hash(&with, Some(&right), &["john"])),
+            Err("NotAuthorizedException: Unable to verify secret hash for client client1".to_string())
+        );
+        assert_eq!(
+            name(check_secret_hash(&with, None, &["jane"])),
+            Err(
+                "NotAuthorizedException: Client client1 is configured for secret but secret was not received"
+                    .to_string()
+            )
+        );
+        assert!(check_secret_hash(&client(None), None, &["jane"]).is_ok(), "no secret, nothing to check");
+    }
 }

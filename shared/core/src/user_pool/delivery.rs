@@ -1,8 +1,8 @@
 //! Where a message goes and how its destination is shown: the verification and recovery
 //! channels Cognito picks, the masked destination, and the send itself.
 
-use crate::attributes::is_email;
-use crate::attributes::is_phone;
+use crate::attribute_rules::is_email;
+use crate::attribute_rules::is_phone;
 use crate::error::{Error, Result};
 use crate::model::User;
 use crate::model::UserPool;

@@ -169,7 +169,7 @@ pub(crate) async fn challenge_with(
             let shown: serde_json::Map<String, Value> = user
                 .attributes
                 .iter()
-                .filter(|(k, _)| k.as_str() != "sub" && crate::attributes::can_read(client, k))
+                .filter(|(k, _)| k.as_str() != "sub" && crate::attribute_rules::can_read(client, k))
                 .map(|(k, v)| (k.clone(), json!(v)))
                 .collect();
             let missing: Vec<String> = missing_required(pool, &user.attributes)

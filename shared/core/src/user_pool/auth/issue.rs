@@ -77,7 +77,7 @@ pub(crate) async fn issue_family(
         claims.access.insert("device_key".into(), json!(key));
     }
     // Only the attributes the client may read become claims.
-    let readable = user.attributes.iter().filter(|(name, _)| crate::attributes::can_read(client, name));
+    let readable = user.attributes.iter().filter(|(name, _)| crate::attribute_rules::can_read(client, name));
     for (name, value) in readable {
         let v = match name.as_str() {
             "email_verified" | "phone_number_verified" => json!(value == "true"),

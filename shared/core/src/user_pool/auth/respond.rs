@@ -84,17 +84,17 @@ async fn respond_new_password(s: &SignIn<'_>, input: &Value) -> Result<Value> {
         .flatten()
         .filter_map(|(k, v)| {
             let attr = k.strip_prefix("userAttributes.")?;
-            let value = crate::attributes::canonical_value(pool, attr, v.as_str().unwrap_or_default());
+            let value = crate::attribute_rules::canonical_value(pool, attr, v.as_str().unwrap_or_default());
             Some((attr.to_string(), value))
         })
         .collect();
     if given.iter().any(|(k, _)| k == "sub") {
         return Err(Error::invalid("Cannot modify an immutable attribute: sub"));
     }
-    crate::attributes::check_user_writes(pool, client, given.iter().map(|(k, _)| k.as_str()))?;
+    crate::attribute_rules::check_user_writes(pool, client, given.iter().map(|(k, _)| k.as_str()))?;
     let mut attributes = user.attributes.clone();
     for (name, value) in &given {
-        crate::attributes::check_value(pool, name, value, crate::attributes::Writer::User)?;
+        crate::attribute_rules::check_value(pool, name, value, crate::attribute_rules::Writer::User)?;
         attributes.insert(name.clone(), value.clone());
     }
     attributes.retain(|_, v| !v.is_empty());
@@ -120,7 +120,7 @@ async fn respond_new_password(s: &SignIn<'_>, input: &Value) -> Result<Value> {
         pool,
         &mut user,
         &given,
-        crate::attributes::Writer::User,
+        crate::attribute_rules::Writer::User,
     )?;
     user.password_hash = Some(hash);
     user.srp = Some(srp);

@@ -84,9 +84,9 @@ async fn unknown_user_challenge(s: &SignIn<'_>, username: &str, a: &BigUint) -> 
     // one. An email or phone number in a pool that takes them as aliases (never as usernames)
     // or as the username itself stands for a user whose username is not that name.
     let alias_format = (pool.alias_attributes.iter().any(|a| a == "email")
-        && crate::attributes::is_email(username))
+        && crate::attribute_rules::is_email(username))
         || (pool.alias_attributes.iter().any(|a| a == "phone_number")
-            && crate::attributes::is_phone(username));
+            && crate::attribute_rules::is_phone(username));
     let user_id = if pool.username_attributes.is_empty() && !alias_format {
         pool.username_key(username)
     } else {

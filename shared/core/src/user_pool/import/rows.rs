@@ -230,11 +230,11 @@ fn parse_row(
         // Email/phone as username: cognito:username is the email or phone; the internal
         // username is the user's sub, as SignUp makes it.
         let kind = if pool.username_attributes.iter().any(|a| a == "email")
-            && crate::attributes::is_email(&username)
+            && crate::attribute_rules::is_email(&username)
         {
             "email"
         } else if pool.username_attributes.iter().any(|a| a == "phone_number")
-            && crate::attributes::is_phone(&username)
+            && crate::attribute_rules::is_phone(&username)
         {
             "phone_number"
         } else {
@@ -250,13 +250,14 @@ fn parse_row(
             }
         }
     } else {
-        if pool.alias_attributes.iter().any(|a| a == "email") && crate::attributes::is_email(&username) {
+        if pool.alias_attributes.iter().any(|a| a == "email") && crate::attribute_rules::is_email(&username) {
             return Err(
                 "cognito:username cannot be of email format, since user pool is configured for email alias."
                     .into(),
             );
         }
-        if pool.alias_attributes.iter().any(|a| a == "phone_number") && crate::attributes::is_phone(&username)
+        if pool.alias_attributes.iter().any(|a| a == "phone_number")
+            && crate::attribute_rules::is_phone(&username)
         {
             return Err(
                 "cognito:username cannot be of phone number format, since user pool is configured for phone_number alias."
@@ -287,12 +288,12 @@ fn parse_row(
         }
     }
     if let Some(e) = attributes.get("email") {
-        if !crate::attributes::is_email(e) {
+        if !crate::attribute_rules::is_email(e) {
             return Err("Invalid email address format.".into());
         }
     }
     if let Some(p) = attributes.get("phone_number") {
-        if !crate::attributes::is_phone(p) {
+        if !crate::attribute_rules::is_phone(p) {
             return Err("Invalid phone number format.".into());
         }
     }

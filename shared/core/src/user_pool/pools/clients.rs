@@ -261,7 +261,7 @@ pub async fn create_user_pool_client(svc: &Service, input: &Value) -> Result<Val
     refuse_unsupported(input)?;
     let secret = new_secret(svc, input)?;
     check_with_secret(&settings, secret.is_some())?;
-    crate::attributes::check_client_lists(&pool, &settings, true)?;
+    crate::attribute_rules::check_client_lists(&pool, &settings, true)?;
     let now = svc.clock.now_millis();
     let client = AppClient {
         pool_id: pool.id.clone(),
@@ -326,7 +326,7 @@ pub async fn update_user_pool_client(svc: &Service, input: &Value) -> Result<Val
     validate(&settings)?;
     refuse_unsupported(input)?;
     check_with_secret(&settings, client.secret.is_some())?;
-    crate::attributes::check_client_lists(&pool, &settings, false)?;
+    crate::attribute_rules::check_client_lists(&pool, &settings, false)?;
     // Like Cognito, members left out return to their defaults.
     client.settings = settings;
     if let Some(name) = input.str_of("ClientName") {

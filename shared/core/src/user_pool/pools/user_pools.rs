@@ -114,14 +114,14 @@ fn schema(input: &Value, max_custom: u64) -> Result<Schema> {
             if attr.bool_of("Required") == Some(true) && name != "sub" {
                 out.required.push(name.to_string());
             }
-            if let Some(changed) = crate::attributes::standard_attribute(attr)? {
+            if let Some(changed) = crate::attribute_rules::standard_attribute(attr)? {
                 out.standard.push(changed);
             }
             continue;
         }
         custom_requested.push(attr.clone());
     }
-    crate::attributes::add_custom_attributes(&mut out.custom, &custom_requested, max_custom)?;
+    crate::attribute_rules::add_custom_attributes(&mut out.custom, &custom_requested, max_custom)?;
     Ok(out)
 }
 
@@ -331,7 +331,7 @@ pub async fn create_user_pool(svc: &Service, input: &Value) -> Result<Value> {
     merge_verification_messages(&mut settings);
     check_mfa(&settings, false)?;
     check_lambda_config(&settings)?;
-    crate::attributes::check_update_settings(&settings, &auto_verified)?;
+    crate::attribute_rules::check_update_settings(&settings, &auto_verified)?;
     let password_policy = password_policy(input)?;
     check_tier(&settings, &password_policy)?;
     let now = svc.clock.now_millis();
@@ -472,7 +472,7 @@ pub async fn update_user_pool(svc: &Service, input: &Value) -> Result<Value> {
     merge_verification_messages(&mut settings);
     check_mfa(&settings, crate::user_pool::mfa::factors::pool_software_token_mfa(&pool))?;
     check_lambda_config(&settings)?;
-    crate::attributes::check_update_settings(&settings, &auto_verified)?;
+    crate::attribute_rules::check_update_settings(&settings, &auto_verified)?;
     if input.get("Policies").is_some() {
         pool.password_policy = password_policy(input)?;
     }
@@ -593,7 +593,7 @@ pub async fn add_custom_attributes(svc: &Service, input: &Value) -> Result<Value
     if requested.is_empty() {
         return Err(Error::invalid("CustomAttributes must name at least one attribute."));
     }
-    crate::attributes::add_custom_attributes(
+    crate::attribute_rules::add_custom_attributes(
         &mut pool.custom_schema,
         &requested,
         svc.config.limits.custom_attributes_per_pool,

@@ -364,9 +364,9 @@ pub async fn migrate_user(
     if let Some((kind, value)) = username_attribute {
         attributes.entry(kind.to_string()).or_insert(value);
     }
-    crate::attributes::canonicalize(pool, attributes.iter_mut());
+    crate::attribute_rules::canonicalize(pool, attributes.iter_mut());
     for (name, value) in &attributes {
-        crate::attributes::check_value(pool, name, value, crate::attributes::Writer::Admin)?;
+        crate::attribute_rules::check_value(pool, name, value, crate::attribute_rules::Writer::Admin)?;
     }
     attributes.insert("sub".into(), sub.clone());
     let reset_required = m.reset_required || !sign_in;

@@ -10,7 +10,7 @@ pub async fn get_user(svc: &Service, ctx: &CallContext, input: &Value) -> Result
     let client = crate::user_pool::access::token_client(svc, &session).await?;
     let mut out = json!({
         "Username": session.user.username,
-        "UserAttributes": crate::attributes::readable_json(&client, &session.user.attributes),
+        "UserAttributes": crate::attribute_rules::readable_json(&client, &session.user.attributes),
     });
     if let Some(o) = out.as_object_mut() {
         o.extend(crate::user_pool::mfa::factors::user_mfa_json(&session.user));

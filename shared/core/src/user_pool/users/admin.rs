@@ -2,7 +2,7 @@
 //! AdminConfirmSignUp, AdminGetUser, AdminDeleteUser, AdminDisableUser, AdminEnableUser.
 
 use super::records::delete_user_record;
-use crate::attributes::{check_new_user, Writer};
+use crate::attribute_rules::{check_new_user, Writer};
 use crate::error::{Error, Result};
 use crate::model::{PasswordState, User, UserPool, UserStatus};
 use crate::password::PasswordPolicy;
@@ -182,7 +182,7 @@ pub async fn admin_create_user(svc: &Service, input: &Value) -> Result<Value> {
     }
     let mut attributes: BTreeMap<String, String> =
         attribute_list(input, "UserAttributes").into_iter().collect();
-    crate::attributes::canonicalize(&pool, attributes.iter_mut());
+    crate::attribute_rules::canonicalize(&pool, attributes.iter_mut());
     if attributes.contains_key("sub") {
         return Err(Error::invalid(
             "Attributes did not conform to the schema: sub: Attribute cannot be updated. (changing an immutable attribute)",

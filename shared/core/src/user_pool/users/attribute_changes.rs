@@ -2,10 +2,10 @@
 //! verification codes a change sends. Shared by the attribute operations and by sign-in's
 //! NEW_PASSWORD_REQUIRED answer, which may set attributes too.
 //!
-//! The rules themselves (schema, formats, client permissions) live in [`crate::attributes`];
+//! The rules themselves (schema, formats, client permissions) live in [`crate::attribute_rules`];
 //! sign-in aliases follow from the attributes through `Service::save_user`.
 
-use crate::attributes::{check_value, schema_error, Writer};
+use crate::attribute_rules::{check_value, schema_error, Writer};
 use crate::error::Result;
 use crate::model::{keys, User, UserPool};
 use crate::ports::OutgoingMessage;
@@ -49,7 +49,7 @@ pub(crate) fn apply_changes(
     writer: Writer,
 ) -> Result<Vec<(OutgoingMessage, Value)>> {
     let mut changes = changes.to_vec();
-    crate::attributes::canonicalize(pool, changes.iter_mut().map(|(n, v)| (&*n, v)));
+    crate::attribute_rules::canonicalize(pool, changes.iter_mut().map(|(n, v)| (&*n, v)));
     let changes = changes.as_slice();
     for (name, value) in changes {
         check_value(pool, name, value, writer)?;

@@ -4,7 +4,7 @@
 use super::attribute_changes::{
     apply_changes, channel_for, purpose, save_and_send, VERIFIABLE, VERIFY_CODE_TTL_SECS,
 };
-use crate::attributes::{check_user_writes, Writer};
+use crate::attribute_rules::{check_user_writes, Writer};
 use crate::error::{Error, Result};
 use crate::service::{attribute_list, CallContext, Input, Service};
 use crate::triggers::Caller;

@@ -1,7 +1,7 @@
 //! The user record's own rules: internal usernames, and deleting a user with everything
 //! pointing at it.
 
-use crate::attributes::{is_email, is_phone};
+use crate::attribute_rules::{is_email, is_phone};
 use crate::error::{Error, Result};
 use crate::model::{User, UserPool};
 use crate::service::Service;

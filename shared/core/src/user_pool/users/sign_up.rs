@@ -1,6 +1,6 @@
 //! SignUp, ConfirmSignUp, ResendConfirmationCode.
 
-use crate::attributes::Writer;
+use crate::attribute_rules::Writer;
 use crate::error::{Error, Result};
 use crate::model::{AppClient, User, UserPool, UserStatus};
 use crate::service::{attribute_list, check_secret_hash, Input, Service};
@@ -35,8 +35,8 @@ pub async fn sign_up(svc: &Service, input: &Value) -> Result<Value> {
     let password = input.req_str("Password")?;
     let mut attributes: BTreeMap<String, String> =
         attribute_list(input, "UserAttributes").into_iter().collect();
-    crate::attributes::canonicalize(&pool, attributes.iter_mut());
-    crate::attributes::check_user_writes(&pool, &client, attributes.keys().map(String::as_str))?;
+    crate::attribute_rules::canonicalize(&pool, attributes.iter_mut());
+    crate::attribute_rules::check_user_writes(&pool, &client, attributes.keys().map(String::as_str))?;
     let sub = svc.rng.uuid().to_string();
     let (username, username_attribute) = internal_username(&pool, given_username, &sub)?;
     if let Some((kind, value)) = username_attribute {
@@ -46,7 +46,7 @@ pub async fn sign_up(svc: &Service, input: &Value) -> Result<Value> {
     {
         let mut check = attributes.clone();
         check.remove("sub");
-        crate::attributes::check_new_user(&pool, &check, Writer::SignUp)?;
+        crate::attribute_rules::check_new_user(&pool, &check, Writer::SignUp)?;
     }
     pool.password_policy.check(password)?;
     // Fast path: refuse a taken name before paying for the hash. The conditional writes below

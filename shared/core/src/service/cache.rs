@@ -1,0 +1,157 @@
+//! What a process remembers between calls: pools, app clients, their opened keys, and the
+//! access tokens whose signatures were already checked.
+
+use super::{CallContext, Service, MAX_CACHED};
+use crate::error::{Error, Result};
+use crate::model::{keys, AppClient, UserPool};
+use crate::tokens::SigningKey;
+use serde_json::Value;
+use sha2::Sha256;
+use std::sync::Arc;
+
+/// A pool's opened signing keys, cached: keys never change once a pool exists.
+pub struct OpenKeys {
+    pub id: SigningKey,
+    pub access: SigningKey,
+}
+
+impl Service {
+    pub async fn pool(&self, pool_id: &str) -> Result<Arc<UserPool>> {
+        let now = self.clock.now_millis();
+        if let Some((pool, at)) = self.pool_cache.lock().map_err(Error::internal)?.get(pool_id) {
+            if now - at < self.config.pool_cache_ttl_ms {
+                return Ok(pool.clone());
+            }
+        }
+        let pool = self
+            .get_json::<UserPool>(&keys::pool(pool_id), keys::POOL_SK)
+            .await?
+            .map(|(p, _)| Arc::new(p))
+            .ok_or_else(|| {
+                Error::ResourceNotFoundException(format!("User pool {pool_id} does not exist."))
+            })?;
+        let mut cache = self.pool_cache.lock().map_err(Error::internal)?;
+        if cache.len() >= MAX_CACHED {
+            cache.clear();
+        }
+        cache.insert(pool_id.to_string(), (pool.clone(), now));
+        Ok(pool)
+    }
+
+    /// Drops what this process remembers of a pool (after it changed or went away).
+    pub fn forget_pool(&self, pool_id: &str) {
+        if let Ok(mut cache) = self.pool_cache.lock() {
+            cache.remove(pool_id);
+        }
+        if let Ok(mut cache) = self.key_cache.lock() {
+            cache.remove(pool_id);
+        }
+        if let Ok(mut cache) = self.client_cache.lock() {
+            cache.retain(|_, (c, _)| c.pool_id != pool_id);
+        }
+    }
+
+    /// The pool and claims of an access token whose signature and issuer check out and which
+    /// has not expired. Signatures are checked once per token and process, then remembered.
+    pub async fn check_access_token(
+        &self,
+        ctx: &CallContext,
+        token: &str,
+    ) -> Result<(Arc<UserPool>, Arc<Value>)> {
+        use sha2::Digest;
+        let invalid = || Error::not_authorized("Invalid Access Token");
+        let id: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+        let cached = self.verified_tokens.lock().ok().and_then(|c| c.get(&id).cloned());
+        let (pool, claims) = match cached {
+            Some(claims) => {
+                let iss = claims.get("iss").and_then(Value::as_str).unwrap_or_default();
+                let pool_id = iss.rsplit('/').next().unwrap_or_default();
+                let pool = self.pool(pool_id).await.map_err(|_| invalid())?;
+                if iss != ctx.issuer(&pool.id) {
+                    return Err(invalid());
+                }
+                (pool, claims)
+            }
+            None => {
+                let pool_id = crate::tokens::unverified_pool_id(token).ok_or_else(invalid)?;
+                if !crate::ids::is_pool_id(&pool_id) {
+                    return Err(invalid());
+                }
+                let pool = self.pool(&pool_id).await.map_err(|_| invalid())?;
+                let keys = self.open_keys(&pool)?;
+                // Checked without the expiry, so an expired token can be told apart below.
+                let claims =
+                    Arc::new(keys.access.verify(token, &ctx.issuer(&pool.id), i64::MIN).ok_or_else(invalid)?);
+                if let Ok(mut cache) = self.verified_tokens.lock() {
+                    if cache.len() >= MAX_CACHED {
+                        cache.clear();
+                    }
+                    cache.insert(id, claims.clone());
+                }
+                (pool, claims)
+            }
+        };
+        let now = self.now_secs();
+        if crate::tokens::not_yet_valid(&claims, now) {
+            return Err(invalid());
+        }
+        match claims.get("exp").and_then(Value::as_i64) {
+            Some(exp) if exp > now => Ok((pool, claims)),
+            _ => Err(Error::not_authorized("Access Token has expired")),
+        }
+    }
+
+    /// An app client, served from memory like pools (see `pool_cache_ttl_ms`).
+    pub async fn client(&self, client_id: &str) -> Result<AppClient> {
+        let now = self.clock.now_millis();
+        if let Some((client, at)) = self.client_cache.lock().map_err(Error::internal)?.get(client_id) {
+            if now - at < self.config.pool_cache_ttl_ms {
+                return Ok(client.as_ref().clone());
+            }
+        }
+        let client = self
+            .get_json::<AppClient>(&keys::client(client_id), keys::CLIENT_SK)
+            .await?
+            .map(|(c, _)| c)
+            .ok_or_else(|| {
+                Error::ResourceNotFoundException(format!("User pool client {client_id} does not exist."))
+            })?;
+        let mut cache = self.client_cache.lock().map_err(Error::internal)?;
+        if cache.len() >= MAX_CACHED {
+            cache.clear();
+        }
+        cache.insert(client_id.to_string(), (Arc::new(client.clone()), now));
+        Ok(client)
+    }
+
+    /// Drops what this process remembers of a client (after it changed or went away).
+    pub fn forget_client(&self, client_id: &str) {
+        if let Ok(mut cache) = self.client_cache.lock() {
+            cache.remove(client_id);
+        }
+    }
+
+    /// A client that must belong to `pool_id`.
+    pub async fn pool_client(&self, pool_id: &str, client_id: &str) -> Result<AppClient> {
+        let client = self.client(client_id).await?;
+        if client.pool_id != pool_id {
+            return Err(Error::ResourceNotFoundException(format!(
+                "User pool client {client_id} does not exist."
+            )));
+        }
+        Ok(client)
+    }
+
+    /// The pool's signing keys, opened once per process.
+    pub fn open_keys(&self, pool: &UserPool) -> Result<Arc<OpenKeys>> {
+        if let Some(k) = self.key_cache.lock().map_err(Error::internal)?.get(&pool.id) {
+            return Ok(k.clone());
+        }
+        let opened = Arc::new(OpenKeys {
+            id: SigningKey::open(&pool.keys.id, self.cipher.as_ref())?,
+            access: SigningKey::open(&pool.keys.access, self.cipher.as_ref())?,
+        });
+        self.key_cache.lock().map_err(Error::internal)?.insert(pool.id.clone(), opened.clone());
+        Ok(opened)
+    }
+}
