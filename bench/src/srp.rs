@@ -17,7 +17,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 use tessera_core::srp;
 
-/// The client side of the exchange, from the spec (spec C §5.2 step 3).
+/// The client side of the exchange, as docs/sign-in.md ("USER_SRP_AUTH") describes it.
 struct ClientProof {
     a: BigUint,
     big_a: BigUint,

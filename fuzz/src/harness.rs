@@ -209,7 +209,7 @@ impl tessera_core::ports::FunctionInvoker for Functions {
 }
 
 /// Triggers that run after the operation's own write: Cognito keeps that write when the
-/// function fails and still answers with the function's error (spec B, "Post confirmation").
+/// function fails and still answers with the function's error (as Cognito does: docs/triggers.md).
 const AFTER_COMMIT_TRIGGERS: &[&str] = &["PostConfirmation", "PostAuthentication"];
 
 /// Operations whose only trigger is PostConfirmation, after the write: any function error they

@@ -1,5 +1,5 @@
 //! A small SRP client for the flow tests (custom auth with SRP_A, device challenges), written
-//! from spec C §5.2 with num-bigint. The independent implementations (the aws-cognito-srp
+//! from docs/sign-in.md ("USER_SRP_AUTH") with num-bigint. The independent implementations (the aws-cognito-srp
 //! crate, amazon-cognito-identity-js) prove the maths; this one drives the flows around them.
 
 use base64::engine::general_purpose::STANDARD;

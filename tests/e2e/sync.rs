@@ -710,7 +710,7 @@ async fn set_trigger(env: &TestEnv, pool: &str, function: &str) {
     .await;
 }
 
-/// The reference function of the guide (spec D §3.7).
+/// The reference function of the guide (the Cognito Sync developer guide's example).
 fn reference_function(event: &Value) -> Value {
     let mut e = event.clone();
     if e["eventType"] == "SyncTrigger" {

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 
 /// Longest attribute value, in bytes of UTF-8.
 pub const MAX_VALUE_BYTES: usize = 2048;
-/// Custom attributes a pool may have (spec C §8.3, §18).
+/// Custom attributes a pool may have (Cognito's quota; docs/settings.md).
 /// Longest `MaxLength` a custom String attribute may declare.
 pub const MAX_STRING_LENGTH: u64 = 2048;
 /// The flags only administrators may set.

@@ -1,4 +1,4 @@
-//! Checking the `Logins` map of the public identity operations (spec D §1.3): every token must
+//! Checking the `Logins` map of the public identity operations (docs/identity-pools.md, "Tokens and credentials"): every token must
 //! be valid for a provider the identity pool trusts, or the whole call fails.
 //!
 //! Supported: Tessera user pools (the key is the ID token's `iss` without its scheme, as Amplify

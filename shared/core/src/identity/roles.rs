@@ -1,4 +1,4 @@
-//! Which IAM role an identity gets (spec D §1.8): the pool's default roles, and the role
+//! Which IAM role an identity gets (docs/identity-pools.md, "Identity pools"): the pool's default roles, and the role
 //! mappings of Token and Rules type for authenticated logins. Pure: the caller brings the pool's
 //! roles and mapping, the login's verified claims and the request's CustomRoleArn.
 

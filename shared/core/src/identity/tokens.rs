@@ -19,7 +19,7 @@ use std::sync::Arc;
 const KEY_PK: &str = "IDENTITYSERVICE";
 const KEY_SK: &str = "SIGNINGKEY";
 
-/// How long credentials from GetCredentialsForIdentity last (spec D §1.5: one hour).
+/// How long credentials from GetCredentialsForIdentity last (one hour, as Cognito gives them: docs/identity-pools.md, "Tokens and credentials").
 const CREDENTIALS_SECS: i64 = 3600;
 /// The token handed to STS only has to outlive the call.
 const STS_TOKEN_SECS: i64 = 600;
@@ -147,7 +147,7 @@ pub fn openid_configuration(ctx: &CallContext) -> Value {
 }
 
 /// The IAM action prefixes of the services Cognito lets guests' credentials reach whatever
-/// their role allows (spec D §1.8.6): AppSync, CloudWatch (metrics and logs), Cognito Identity,
+/// their role allows (the Cognito developer guide's list for identity pools' basic flow): AppSync, CloudWatch (metrics and logs), Cognito Identity,
 /// Cognito Sync, Comprehend, DynamoDB, Kinesis Data Firehose, Kinesis Data Streams, GameLift,
 /// IoT, KMS, Lambda, Lex, Machine Learning, Mobile Analytics, Pinpoint, Polly, Rekognition,
 /// Sumerian, S3, SimpleDB, SES, SNS, SQS, Transcribe, Translate.

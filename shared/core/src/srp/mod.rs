@@ -1,4 +1,4 @@
-//! SRP-6a as Cognito and its SDKs do it (spec C §5.2): the per-user (and per-device) verifier,
+//! SRP-6a as Cognito and its SDKs do it (docs/sign-in.md, "USER_SRP_AUTH"): the per-user (and per-device) verifier,
 //! the server's ephemeral B, and the check of the client's PASSWORD_CLAIM_SIGNATURE.
 //!
 //! The server ephemeral `b` is 256 bits (enough for a 128-bit security level in a 3072-bit

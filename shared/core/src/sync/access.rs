@@ -1,4 +1,4 @@
-//! Who may call a Sync operation (spec D §2.4): identity credentials only for their own pool
+//! Who may call a Sync operation (docs/identity-pools.md, "Cognito Sync"): identity credentials only for their own pool
 //! and identity, admin (developer) keys for everything but the device operations.
 
 use crate::error::{Error, Result};

@@ -67,7 +67,7 @@ pub async fn delete_pool_data(svc: &Service, identity_pool_id: &str) -> Result<(
 }
 
 /// When identity `from` merges into `to`, each dataset `D` of `from` reappears under `to` as
-/// `D.<from>` with its records and sync counts (spec D §2.12), and leaves `from`.
+/// `D.<from>` with its records and sync counts (as Cognito merges them), and leaves `from`.
 pub async fn move_datasets_on_merge(
     svc: &Service,
     identity_pool_id: &str,

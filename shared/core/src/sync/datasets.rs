@@ -58,7 +58,7 @@ pub async fn describe_dataset(svc: &Service, ctx: &CallContext, input: &Value) -
 }
 
 /// `DeleteDataset`: the dataset stops existing; its head stays as a marker of the count it was
-/// deleted at (spec D §2.8) and its records are purged.
+/// deleted at, and its records are purged.
 pub async fn delete_dataset(svc: &Service, ctx: &CallContext, input: &Value) -> Result<Value> {
     let (pool, identity) = access(svc, ctx, input).await?;
     let name = dataset_name(input)?;

@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 /// Pushes sent at once after a change.
 const PUBLISH_CONCURRENCY: usize = 8;
 
-/// The SNS `MessageStructure=json` document of spec D §2.13 for one device: the platform's
+/// The SNS `MessageStructure=json` document Cognito Sync sends one device: the platform's
 /// payload under its key, and the bare data as `default` (SNS requires one).
 fn push_message(
     platform: &str,

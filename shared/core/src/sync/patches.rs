@@ -77,7 +77,7 @@ pub fn parse_patches(input: &Value) -> Result<Vec<Patch>> {
     Ok(out)
 }
 
-/// The optimistic-concurrency check (spec D §2.7 step 4): every patch carries the stored
+/// The optimistic-concurrency check (docs/identity-pools.md, "Cognito Sync"): every patch carries the stored
 /// record's sync count (0 for a key never seen; a tombstone accepts its count or 0).
 pub(super) fn check_patches(patches: &[Patch], current: &BTreeMap<String, RecordState>) -> Result<()> {
     for p in patches {
@@ -129,7 +129,7 @@ pub(super) fn event_records(
     out
 }
 
-/// What to write (spec D §3.5): without a trigger, every patch. With one, each patched key the
+/// What to write (the Sync trigger's contract: docs/identity-pools.md, "Cognito Sync"): without a trigger, every patch. With one, each patched key the
 /// function returned, with its decision; each other key whose decision differs from what is
 /// stored (added, changed or removed by the function); patched keys it left out are ignored.
 pub(super) fn resolve(
@@ -187,7 +187,7 @@ pub(super) fn final_size(
     (count, bytes)
 }
 
-/// The record and size limits (spec D §2.3, §5.4), refusing only growth past them (a dataset
+/// The record and size limits (Cognito Sync's quotas: docs/identity-pools.md, "Cognito Sync"), refusing only growth past them (a dataset
 /// over a lowered limit can still shrink).
 pub(super) fn check_limits(svc: &Service, name: &str, before: (u64, u64), after: (u64, u64)) -> Result<()> {
     let limits = &svc.config.limits;

@@ -107,7 +107,7 @@ async fn sync_trigger_arn(svc: &Service, pool: &str) -> Result<Option<String>> {
     Ok(config.and_then(|(c, _)| c.events.get("SyncTrigger").filter(|a| !a.is_empty()).cloned()))
 }
 
-/// `UpdateRecords` (spec D §2.7).
+/// `UpdateRecords` (docs/identity-pools.md, "Cognito Sync").
 pub async fn update_records(svc: &Service, ctx: &CallContext, input: &Value) -> Result<Value> {
     let (pool, identity) = access(svc, ctx, input).await?;
     let name = dataset_name(input)?;
@@ -129,7 +129,7 @@ pub async fn update_records(svc: &Service, ctx: &CallContext, input: &Value) -> 
     if patches.is_empty() {
         return Ok(json!({ "Records": [] }));
     }
-    // The trigger runs for callers with an identity's credentials only (spec D §3.3).
+    // The trigger runs for callers with an identity's credentials only (as Cognito runs it).
     let trigger = match &ctx.principal {
         Principal::Identity { .. } => sync_trigger_arn(svc, &pool).await?,
         _ => None,

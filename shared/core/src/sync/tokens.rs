@@ -9,7 +9,7 @@ use base64::Engine;
 use serde::{Deserialize, Serialize};
 
 /// How long a SyncSessionToken is accepted: a client may sit in a conflict dialog between
-/// ListRecords and UpdateRecords (spec D §2.6 recommends 60 minutes).
+/// ListRecords and UpdateRecords (the Cognito Sync developer guide recommends 60 minutes).
 const SESSION_SECS: i64 = 3600;
 
 /// What a sealed token holds: its purpose, what it is bound to, and its content.

@@ -1,4 +1,4 @@
-//! The Cognito Sync trigger (Cognito Events `SyncTrigger`, spec D §3): the event UpdateRecords
+//! The Cognito Sync trigger (Cognito Events `SyncTrigger`; docs/identity-pools.md, "Cognito Sync"): the event UpdateRecords
 //! sends, the one synchronous invocation, and how the function's answer is read.
 //!
 //! The event is built as JSON (so a new key has no `oldValue` at all, as Cognito sends it); a
@@ -44,7 +44,7 @@ pub(super) struct EventRecord {
     pub remove: bool,
 }
 
-/// The event, exactly as spec D §3.4 gives it: `version` the number 2, `datasetRecords` an
+/// The event, exactly as the Cognito Sync developer guide gives it: `version` the number 2, `datasetRecords` an
 /// object keyed by record key.
 pub(super) fn event(scope: &EventScope<'_>, records: &BTreeMap<String, EventRecord>) -> Value {
     let mut out = Map::new();
@@ -78,7 +78,7 @@ fn bad_output(why: impl std::fmt::Display) -> Error {
     ))
 }
 
-/// Reads the function's answer to `event` (spec D §3.5): the read-only fields must come back
+/// Reads the function's answer to `event` (the guide's rules for a trigger's answer): the read-only fields must come back
 /// unchanged; each returned record is a replace (`op: "replace"` with a string `newValue`) or
 /// a removal (`op: "remove"`, or a null `newValue`).
 pub(super) fn read_answer(event: &Value, answer: &Value) -> Result<Decisions> {
@@ -238,7 +238,7 @@ mod tests {
 
     #[test]
     fn the_reference_function_modifies_removes_and_adds() {
-        // spec D §3.7, applied to the event.
+        // The guide's reference function, applied to the event.
         let e = sample();
         let mut a = e.clone();
         a["datasetRecords"]["theme"]["newValue"] = json!("ModifyValue1");

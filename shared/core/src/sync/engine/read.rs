@@ -135,7 +135,7 @@ pub(crate) async fn snapshot_within(
 }
 
 /// Live datasets of an identity whose names are `{name}.{identity id}`: datasets merged into
-/// `name` when identities merged (spec D §2.12).
+/// `name` when identities merged (MergeDeveloperIdentities; docs/identity-pools.md).
 pub(crate) async fn merged_names(
     svc: &Service,
     pool: &str,

@@ -72,7 +72,7 @@ pub fn pool_software_token_mfa(pool: &UserPool) -> bool {
 /// - Software token: the user has a verified token and has it enabled — or the pool requires
 ///   MFA and the token is verified (it is then the user's only way through). The pool's TOTP
 ///   setting does not matter here: a token verified before the pool turned TOTP off stays
-///   usable (spec B §1.3.1).
+///   usable.
 pub fn usable_methods(pool: &UserPool, user: &User) -> Vec<MfaMethod> {
     let required = pool_mfa_mode(pool) == "ON";
     let mut out = Vec::new();
@@ -135,7 +135,7 @@ pub fn mfas_can_setup(pool: &UserPool) -> Vec<&'static str> {
 /// (or Cognito's default), rewritten by the CustomMessage trigger (`CustomMessage_Authentication`)
 /// when the pool has one. Returns the challenge parameters Cognito shows (the masked
 /// destination) and the code's hash for the challenge session (see [`sms_code_matches`]).
-/// The code is valid for 3 minutes (spec B §1.2): the session must not outlive that.
+/// The code is valid for 3 minutes (as Cognito's): the session must not outlive that.
 pub async fn send_sms_mfa_code(
     svc: &Service,
     pool: &UserPool,
@@ -251,7 +251,7 @@ pub fn user_mfa_json(user: &User) -> serde_json::Map<String, Value> {
     out
 }
 
-/// How long an SMS MFA code is good for (spec B §1.2).
+/// How long an SMS MFA code is good for (3 minutes, as Cognito's).
 pub const SMS_MFA_CODE_SECS: i64 = 180;
 
 pub(super) fn not_supported(what: &str) -> Error {

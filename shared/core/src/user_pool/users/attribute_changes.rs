@@ -17,7 +17,7 @@ use crate::user_pool::triggers::lifecycle::{custom_message, MessageSource};
 use serde_json::Value;
 use std::collections::BTreeMap;
 
-/// Attribute verification codes live 24 hours (spec C §18).
+/// Attribute verification codes live 24 hours (as Cognito's do).
 pub(super) const VERIFY_CODE_TTL_SECS: i64 = 24 * 3600;
 
 /// The attributes that can be verified with a code.
