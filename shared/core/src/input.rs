@@ -18,12 +18,7 @@ impl Input for Value {
         self.get(name).and_then(Value::as_str)
     }
     fn req_str(&self, name: &str) -> Result<&str> {
-        self.str_of(name).ok_or_else(|| {
-            Error::invalid(format!(
-                "1 validation error detected: Value null at '{}' failed to satisfy constraint: Member must not be null",
-                lower_camel(name)
-            ))
-        })
+        self.str_of(name).ok_or_else(|| Error::invalid(validation_message(name, None, MUST_NOT_BE_NULL)))
     }
     fn bool_of(&self, name: &str) -> Option<bool> {
         self.get(name).and_then(Value::as_bool)
@@ -31,6 +26,21 @@ impl Input for Value {
     fn i64_of(&self, name: &str) -> Option<i64> {
         self.get(name).and_then(Value::as_i64)
     }
+}
+
+/// The constraint of a required member.
+pub const MUST_NOT_BE_NULL: &str = "Member must not be null";
+
+/// AWS's message for a member that breaks its model constraint, for the checks the wire's
+/// model validation cannot make (a member required only sometimes, a limit from the
+/// configuration, a pattern checked after decoding): `member` as the model names it
+/// (`MaxResults`), `value` as given (`None` for a missing one).
+pub fn validation_message(member: &str, value: Option<&str>, constraint: &str) -> String {
+    let value = value.map_or_else(|| "null".to_string(), |v| format!("'{v}'"));
+    format!(
+        "1 validation error detected: Value {value} at '{}' failed to satisfy constraint: {constraint}",
+        lower_camel(member)
+    )
 }
 
 /// A list operation's `Limit`: 1–60, 60 when omitted or 0 (Cognito's page size).
@@ -93,6 +103,14 @@ mod tests {
             Err("InvalidParameterException: 1 validation error detected: Value null at 'clientId' failed to satisfy constraint: Member must not be null".to_string())
         );
         assert_eq!(json!({"ClientId": "c"}).req_str("ClientId").ok(), Some("c"));
+        assert_eq!(
+            validation_message("MFAOptions", None, MUST_NOT_BE_NULL),
+            "1 validation error detected: Value null at 'mFAOptions' failed to satisfy constraint: Member must not be null"
+        );
+        assert_eq!(
+            validation_message("MaxResults", Some("0"), "Member must have value between 1 and 60"),
+            "1 validation error detected: Value '0' at 'maxResults' failed to satisfy constraint: Member must have value between 1 and 60"
+        );
     }
 
     #[test]

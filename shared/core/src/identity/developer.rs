@@ -42,8 +42,10 @@ pub async fn get_open_id_token_for_developer_identity(
         Some(v) => match v.as_i64() {
             Some(n @ 1..=MAX_DEVELOPER_TOKEN_SECS) => n,
             _ => {
-                return Err(Error::invalid(format!(
-                    "1 validation error detected: Value '{v}' at 'tokenDuration' failed to satisfy constraint: Member must have value between 1 and {MAX_DEVELOPER_TOKEN_SECS}"
+                return Err(Error::invalid(crate::input::validation_message(
+                    "TokenDuration",
+                    Some(&v.to_string()),
+                    &format!("Member must have value between 1 and {MAX_DEVELOPER_TOKEN_SECS}"),
                 )))
             }
         },

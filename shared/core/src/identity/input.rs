@@ -11,13 +11,17 @@ pub(super) fn logins_of(input: &Value) -> Map<String, Value> {
 /// `MaxResults` (required, 1–60) of the list operations.
 pub(super) fn max_results(input: &Value) -> Result<usize> {
     match input.get("MaxResults") {
-        None | Some(Value::Null) => Err(Error::invalid(
-            "1 validation error detected: Value null at 'maxResults' failed to satisfy constraint: Member must not be null",
-        )),
+        None | Some(Value::Null) => Err(Error::invalid(crate::input::validation_message(
+            "MaxResults",
+            None,
+            crate::input::MUST_NOT_BE_NULL,
+        ))),
         Some(v) => match v.as_i64() {
             Some(n @ 1..=60) => usize::try_from(n).map_err(Error::internal),
-            _ => Err(Error::invalid(format!(
-                "1 validation error detected: Value '{v}' at 'maxResults' failed to satisfy constraint: Member must have value between 1 and 60"
+            _ => Err(Error::invalid(crate::input::validation_message(
+                "MaxResults",
+                Some(&v.to_string()),
+                "Member must have value between 1 and 60",
             ))),
         },
     }

@@ -91,8 +91,10 @@ fn check_pool_name(name: &str) -> Result<()> {
             || "+=,.@-".contains(c)
     };
     if name.is_empty() || name.chars().count() > 128 || !name.chars().all(ok_char) {
-        return Err(Error::invalid(format!(
-            "1 validation error detected: Value '{name}' at 'identityPoolName' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\w\\s+=,.@-]+"
+        return Err(Error::invalid(crate::input::validation_message(
+            "IdentityPoolName",
+            Some(name),
+            "Member must satisfy regular expression pattern: [\\w\\s+=,.@-]+",
         )));
     }
     Ok(())
@@ -101,8 +103,10 @@ fn check_pool_name(name: &str) -> Result<()> {
 fn check_developer_provider_name(name: &str) -> Result<()> {
     let ok_char = |c: char| c.is_ascii_alphanumeric() || "_.-".contains(c);
     if name.is_empty() || name.len() > 128 || !name.chars().all(ok_char) {
-        return Err(Error::invalid(format!(
-            "1 validation error detected: Value '{name}' at 'developerProviderName' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\w._-]+"
+        return Err(Error::invalid(crate::input::validation_message(
+            "DeveloperProviderName",
+            Some(name),
+            "Member must satisfy regular expression pattern: [\\w._-]+",
         )));
     }
     Ok(())
@@ -134,9 +138,11 @@ pub(super) async fn configuration(
     let name = input.req_str("IdentityPoolName")?;
     check_pool_name(name)?;
     let allow_unauthenticated = input.bool_of("AllowUnauthenticatedIdentities").ok_or_else(|| {
-        Error::invalid(
-            "1 validation error detected: Value null at 'allowUnauthenticatedIdentities' failed to satisfy constraint: Member must not be null",
-        )
+        Error::invalid(crate::input::validation_message(
+            "AllowUnauthenticatedIdentities",
+            None,
+            crate::input::MUST_NOT_BE_NULL,
+        ))
     })?;
     refuse_unverifiable_providers(input)?;
     let supported = string_map(input, "SupportedLoginProviders");

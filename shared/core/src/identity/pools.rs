@@ -116,9 +116,7 @@ pub async fn set_identity_pool_roles(svc: &Service, input: &Value) -> Result<Val
     let id = input.req_str("IdentityPoolId")?;
     let (mut pool, version) = load_identity_pool(svc, id).await?;
     let roles = input.get("Roles").and_then(Value::as_object).ok_or_else(|| {
-        Error::invalid(
-            "1 validation error detected: Value null at 'roles' failed to satisfy constraint: Member must not be null",
-        )
+        Error::invalid(crate::input::validation_message("Roles", None, crate::input::MUST_NOT_BE_NULL))
     })?;
     let mut new_roles = BTreeMap::new();
     for (kind, arn) in roles {

@@ -187,9 +187,7 @@ pub async fn set_cognito_events(svc: &Service, ctx: &CallContext, input: &Value)
     let pool_id = input.req_str("IdentityPoolId")?;
     authorize(ctx, SyncAccess::AdminOnly, pool_id, None)?;
     let events = input.get("Events").and_then(Value::as_object).ok_or_else(|| {
-        Error::invalid(
-            "1 validation error detected: Value null at 'events' failed to satisfy constraint: Member must not be null",
-        )
+        Error::invalid(crate::input::validation_message("Events", None, crate::input::MUST_NOT_BE_NULL))
     })?;
     let mut changes: BTreeMap<String, Option<String>> = BTreeMap::new();
     for (event, function) in events {

@@ -24,9 +24,10 @@ fn check_dataset_name(name: &str) -> Result<()> {
     if ok {
         Ok(())
     } else {
-        Err(Error::invalid(format!(
-            "1 validation error detected: Value '{name}' at 'datasetName' failed to satisfy constraint: \
-             Member must satisfy regular expression pattern: [a-zA-Z0-9_.:-]+"
+        Err(Error::invalid(crate::input::validation_message(
+            "DatasetName",
+            Some(name),
+            "Member must satisfy regular expression pattern: [a-zA-Z0-9_.:-]+",
         )))
     }
 }
@@ -41,9 +42,10 @@ pub async fn register_device(svc: &Service, ctx: &CallContext, input: &Value) ->
     authorize(ctx, SyncAccess::IdentityOnly, pool_id, Some(identity_id))?;
     let platform = input.req_str("Platform")?;
     if !PLATFORMS.contains(&platform) {
-        return Err(Error::invalid(format!(
-            "1 validation error detected: Value '{platform}' at 'platform' failed to satisfy constraint: \
-             Member must satisfy enum value set: [APNS, APNS_SANDBOX, GCM, ADM]"
+        return Err(Error::invalid(crate::input::validation_message(
+            "Platform",
+            Some(platform),
+            "Member must satisfy enum value set: [APNS, APNS_SANDBOX, GCM, ADM]",
         )));
     }
     let token = input.req_str("Token")?;

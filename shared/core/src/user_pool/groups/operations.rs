@@ -43,8 +43,10 @@ fn precedence(input: &Value) -> Result<Option<i64>> {
         None | Some(Value::Null) => Ok(None),
         Some(v) => match v.as_i64() {
             Some(n) if (0..=MAX_PRECEDENCE).contains(&n) => Ok(Some(n)),
-            _ => Err(Error::invalid(format!(
-                "1 validation error detected: Value '{v}' at 'precedence' failed to satisfy constraint: Member must have value less than or equal to {MAX_PRECEDENCE}"
+            _ => Err(Error::invalid(crate::input::validation_message(
+                "Precedence",
+                Some(&v.to_string()),
+                &format!("Member must have value less than or equal to {MAX_PRECEDENCE}"),
             ))),
         },
     }

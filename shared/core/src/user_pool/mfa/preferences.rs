@@ -95,9 +95,7 @@ pub async fn admin_set_user_mfa_preference(svc: &Service, input: &Value) -> Resu
 /// turns SMS MFA on, `[]` turns it off (and drops it as the preference).
 fn apply_mfa_options(user: &mut User, input: &Value) -> Result<()> {
     let options = input.get("MFAOptions").and_then(Value::as_array).ok_or_else(|| {
-        Error::invalid(
-            "1 validation error detected: Value null at 'mFAOptions' failed to satisfy constraint: Member must not be null",
-        )
+        Error::invalid(crate::input::validation_message("MFAOptions", None, crate::input::MUST_NOT_BE_NULL))
     })?;
     let mut sms = false;
     for option in options {
