@@ -77,7 +77,7 @@ pub fn sealed_token(data: &[u8]) {
     {
         let _ = cipher.open_untrusted(purpose, data);
     }
-    let _ = tessera_core::service::decode_next_token(&String::from_utf8_lossy(data));
+    let _ = tessera_core::input::decode_next_token(&String::from_utf8_lossy(data));
 }
 
 /// JSON Web Tokens: the unverified peek at the issuer, and full verification.

@@ -510,7 +510,7 @@ on_both_stores!(challenge_responses_need_the_secret_hash, |env| {
     let pool = env.pool(|b| b).await;
     let (client_id, secret) = env.app_client(&pool, &["ALLOW_ADMIN_USER_PASSWORD_AUTH"], true).await;
     let secret = secret.unwrap();
-    let hash = tessera_core::service::secret_hash(&secret, "ola", &client_id);
+    let hash = tessera_core::user_pool::access::secret_hash(&secret, "ola", &client_id);
     create_user(env, &pool, "ola", Some(TEMP), None).await.unwrap();
     let out = env
         .client

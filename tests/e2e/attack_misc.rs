@@ -30,7 +30,7 @@ on_both_stores!(refresh_secret_hash_is_the_token_owners, |env| {
     let (client_id, secret) =
         env.app_client(&pool, &["ALLOW_ADMIN_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"], true).await;
     let secret = secret.unwrap();
-    let hash = |name: &str| tessera_core::service::secret_hash(&secret, name, &client_id);
+    let hash = |name: &str| tessera_core::user_pool::access::secret_hash(&secret, name, &client_id);
     admin_password_user(env, &pool, "alice").await;
     admin_password_user(env, &pool, "bob").await;
     env.client

@@ -142,7 +142,7 @@ on_both_stores!(get_tokens_from_refresh_token_checks_the_client_secret, |env| {
         .send()
         .await
         .unwrap();
-    let hash = tessera_core::service::secret_hash(&secret, "bo@example.com", &client_id);
+    let hash = tessera_core::user_pool::access::secret_hash(&secret, "bo@example.com", &client_id);
     let t = env
         .client
         .admin_initiate_auth()

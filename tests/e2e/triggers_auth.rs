@@ -925,7 +925,8 @@ on_both_stores!(custom_auth_needs_its_triggers_and_the_secret_hash, |env| {
         e,
         format!("NotAuthorizedException: Client {secret_client} is configured for secret but secret was not received")
     );
-    let hash = tessera_core::service::secret_hash(secret.as_deref().unwrap(), "ola", &secret_client);
+    let hash =
+        tessera_core::user_pool::access::secret_hash(secret.as_deref().unwrap(), "ola", &secret_client);
     let out = env
         .client
         .initiate_auth()

@@ -3,15 +3,7 @@
 //! (`service/users.rs`) are the other two parts of `Service`.
 
 mod cache;
-mod users;
-
-pub use cache::OpenKeys;
-pub use users::{alias_exists, username_exists, AliasTakeover};
-// Until every caller names their new homes.
-pub use crate::input::{
-    attribute_list, decode_next_token, encode_next_token, lower_camel, page_limit, Input,
-};
-pub use crate::user_pool::access::{check_secret_hash, secret_hash};
+pub mod users;
 
 use crate::error::{Error, Result};
 use crate::model::{keys, AppClient, UserPool};
@@ -136,6 +128,12 @@ impl CallContext {
     pub fn issuer(&self, pool_id: &str) -> String {
         format!("{}/{}", self.issuer_base.trim_end_matches('/'), pool_id)
     }
+}
+
+/// A pool's opened signing keys, cached: keys never change once a pool exists.
+pub struct OpenKeys {
+    pub id: SigningKey,
+    pub access: SigningKey,
 }
 
 pub struct Service {

@@ -12,7 +12,8 @@ use super::records::{find_identity, load_identity, load_live, login_owner, Ident
 use super::resolve::authenticated_amr;
 use super::tokens;
 use crate::error::{Error, Result};
-use crate::service::{decode_next_token, encode_next_token, Input, Service};
+use crate::input::{decode_next_token, encode_next_token, Input};
+use crate::service::Service;
 use crate::CallContext;
 use serde_json::{json, Value};
 

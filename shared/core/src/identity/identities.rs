@@ -13,9 +13,10 @@ use super::records::{
 use super::resolve::{resolve, resolve_developer_token};
 use super::{roles, tokens};
 use crate::error::{Error, Result};
+use crate::input::{decode_next_token, encode_next_token, Input};
 use crate::model::keys;
 use crate::retry::{retry_on_conflict, Attempt};
-use crate::service::{decode_next_token, encode_next_token, Input, Service};
+use crate::service::Service;
 use crate::store::StoreError;
 use crate::sync::cleanup::{delete_identity_data, delete_identity_devices};
 use crate::CallContext;

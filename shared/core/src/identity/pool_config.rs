@@ -4,7 +4,8 @@
 use super::pool::{oidc_provider_name, CognitoIdentityProvider, IdentityPool};
 use super::roles::{MappingType, RoleMapping, MAX_RULES};
 use crate::error::{Error, Result};
-use crate::service::{Input, Service};
+use crate::input::Input;
+use crate::service::Service;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 

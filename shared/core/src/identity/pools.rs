@@ -7,8 +7,9 @@ use super::pool_config::{check_role_arn, check_role_mapping, configuration, MAX_
 use super::records::{delete_identity_writes, load_identity};
 use super::roles::{RoleMapping, AUTHENTICATED, UNAUTHENTICATED};
 use crate::error::{Error, Result};
+use crate::input::{decode_next_token, encode_next_token, Input};
 use crate::model::keys;
-use crate::service::{decode_next_token, encode_next_token, Input, Service};
+use crate::service::Service;
 use crate::store::{Cond, StoreError, Write, MAX_TRANSACTION_WRITES};
 use crate::sync::cleanup::{delete_identity_devices, delete_pool_data};
 use serde_json::{json, Value};

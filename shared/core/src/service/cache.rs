@@ -1,19 +1,13 @@
 //! What a process remembers between calls: pools, app clients, their opened keys, and the
 //! access tokens whose signatures were already checked.
 
-use super::{CallContext, Service, MAX_CACHED};
+use super::{CallContext, OpenKeys, Service, MAX_CACHED};
 use crate::error::{Error, Result};
 use crate::model::{keys, AppClient, UserPool};
 use crate::tokens::SigningKey;
 use serde_json::Value;
 use sha2::Sha256;
 use std::sync::Arc;
-
-/// A pool's opened signing keys, cached: keys never change once a pool exists.
-pub struct OpenKeys {
-    pub id: SigningKey,
-    pub access: SigningKey,
-}
 
 impl Service {
     pub async fn pool(&self, pool_id: &str) -> Result<Arc<UserPool>> {

@@ -7,8 +7,9 @@ use super::settings::{
     application_platform, load_config, require_identity_pool, save_config, ATTEMPTS, PLATFORMS, SYNC_TRIGGER,
 };
 use crate::error::{Error, Result};
+use crate::input::Input;
 use crate::model::{IdentityPoolSyncConfig, PushSync};
-use crate::service::{CallContext, Input, Service};
+use crate::service::{CallContext, Service};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 

@@ -5,8 +5,9 @@ use super::engine::model::DatasetHead;
 use super::engine::read::{dataset_not_found, live_head, PAGE};
 use super::request::{access, dataset_name, page_size};
 use crate::error::{Error, Result};
+use crate::input::Input;
 use crate::keys;
-use crate::service::{CallContext, Input, Service};
+use crate::service::{CallContext, Service};
 use serde_json::{json, Value};
 
 /// ListDatasets pages (the SDKs ask for 64).
@@ -17,7 +18,7 @@ pub async fn list_datasets(svc: &Service, ctx: &CallContext, input: &Value) -> R
     let (pool, identity) = access(svc, ctx, input).await?;
     let limit = page_size(input, MAX_DATASETS_PAGE);
     let mut after = match input.str_of("NextToken") {
-        Some(t) => Some(crate::service::decode_next_token(t)?),
+        Some(t) => Some(crate::input::decode_next_token(t)?),
         None => None,
     };
     let pk = keys::sync::datasets(&pool, &identity);
@@ -44,7 +45,7 @@ pub async fn list_datasets(svc: &Service, ctx: &CallContext, input: &Value) -> R
     }
     let mut resp = json!({ "Count": out.len(), "Datasets": out });
     if let Some(n) = next {
-        resp["NextToken"] = json!(crate::service::encode_next_token(&n));
+        resp["NextToken"] = json!(crate::input::encode_next_token(&n));
     }
     Ok(resp)
 }

@@ -8,9 +8,10 @@ use super::settings::{
     application_platform, load_config, require_identity, require_identity_pool, ATTEMPTS, PLATFORMS,
 };
 use crate::error::{Error, Result};
+use crate::input::Input;
 use crate::keys;
 use crate::retry::{retry_on_conflict, Attempt};
-use crate::service::{CallContext, Input, Service};
+use crate::service::{CallContext, Service};
 use crate::store::{Cond, Item, Write};
 use serde_json::{json, Value};
 

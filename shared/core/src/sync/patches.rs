@@ -5,7 +5,8 @@
 use super::engine::model::{record_size, RecordState};
 use super::trigger::{Decisions, EventRecord, MAX_KEY_CHARS, MAX_VALUE_CHARS};
 use crate::error::{Error, Result};
-use crate::service::{Input, Service};
+use crate::input::Input;
+use crate::service::Service;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 

@@ -5,8 +5,9 @@
 use super::access::{authorize, SyncAccess};
 use super::engine::model::is_identity_id;
 use crate::error::{Error, Result};
+use crate::input::Input;
 use crate::model::keys;
-use crate::service::{CallContext, Input, Principal, Service};
+use crate::service::{CallContext, Principal, Service};
 use serde_json::Value;
 
 /// Longest dataset name.

@@ -6,8 +6,9 @@ use super::engine::model::{secs, DatasetHead};
 use super::engine::read::read_partition;
 use super::request::{access, id_input, page_size, require_identity};
 use crate::error::{Error, Result};
+use crate::input::Input;
 use crate::model::keys;
-use crate::service::{CallContext, Input, Service};
+use crate::service::{CallContext, Service};
 use serde_json::{json, Value};
 
 /// ListIdentityPoolUsage pages.
@@ -52,7 +53,7 @@ pub async fn list_identity_pool_usage(svc: &Service, ctx: &CallContext, input: &
     authorize(ctx, SyncAccess::AdminOnly, "", None)?;
     let limit = page_size(input, MAX_POOLS_PAGE);
     let after = match input.str_of("NextToken") {
-        Some(t) => Some(crate::service::decode_next_token(t)?),
+        Some(t) => Some(crate::input::decode_next_token(t)?),
         None => None,
     };
     let page = svc.store.query(keys::IDENTITY_POOLS, "", after.as_deref(), limit, svc.now_secs()).await?;
@@ -62,7 +63,7 @@ pub async fn list_identity_pool_usage(svc: &Service, ctx: &CallContext, input: &
     }
     let mut out = json!({ "IdentityPoolUsages": usages, "MaxResults": limit, "Count": usages.len() });
     if let Some(n) = page.next {
-        out["NextToken"] = json!(crate::service::encode_next_token(&n));
+        out["NextToken"] = json!(crate::input::encode_next_token(&n));
     }
     Ok(out)
 }

@@ -15,9 +15,11 @@ use super::session::{
 use super::sign_in::{Initiation, SignIn};
 use super::srp_proof::{client_public, custom_password_verifier};
 use crate::error::{Error, Result};
+use crate::input::Input;
 use crate::model::User;
-use crate::service::{check_secret_hash, Input, Service};
+use crate::service::Service;
 use crate::triggers::{self, Trigger};
+use crate::user_pool::access::check_secret_hash;
 use crate::user_pool::triggers::auth::pre_authentication;
 use aws_lambda_events::event::cognito as ev;
 use num_bigint::BigUint;

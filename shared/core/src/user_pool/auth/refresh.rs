@@ -14,8 +14,10 @@ use super::refresh_family::{load_family, revoke_for_reuse, same, Presented};
 use super::session::param;
 use super::sign_in::SignIn;
 use crate::error::{Error, Result};
+use crate::input::Input;
 use crate::model::{keys, User};
-use crate::service::{check_secret_hash, CallContext, Input, Service};
+use crate::service::{CallContext, Service};
+use crate::user_pool::access::check_secret_hash;
 use crate::user_pool::triggers::token_generation::{Occasion, TokenSource};
 use serde_json::Value;
 

@@ -7,8 +7,9 @@ use super::session::{answering_user, param, Progress};
 use super::sign_in::SignIn;
 use super::{custom, mfa, srp};
 use crate::error::{Error, Result};
+use crate::input::Input;
 use crate::model::{AppClient, PasswordState, UserStatus};
-use crate::service::{CallContext, Input, Service};
+use crate::service::{CallContext, Service};
 use serde_json::{json, Value};
 
 pub async fn respond_to_auth_challenge(svc: &Service, ctx: &CallContext, input: &Value) -> Result<Value> {

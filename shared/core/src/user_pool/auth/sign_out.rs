@@ -3,8 +3,9 @@
 
 use super::refresh_family::{load_family, split_refresh_token};
 use crate::error::{Error, Result};
+use crate::input::Input;
 use crate::model::{keys, User, UserPool};
-use crate::service::{CallContext, Input, Service};
+use crate::service::{CallContext, Service};
 use crate::store::{Cond, StoreError, Write};
 use crate::user_pool::access::authorize_access_token;
 use serde_json::{json, Value};

@@ -19,8 +19,8 @@ use super::srp_proof::{
 };
 use crate::error::{Error, Result};
 use crate::model::{User, UserStatus};
-use crate::service::check_secret_hash;
 use crate::srp;
+use crate::user_pool::access::check_secret_hash;
 use crate::user_pool::devices::records as devices;
 use crate::user_pool::lockout::record_sign_in_attempt;
 use crate::user_pool::triggers::auth::pre_authentication;

@@ -8,8 +8,9 @@ use super::session::{
 };
 use super::sign_in::SignIn;
 use crate::error::{Error, Result};
+use crate::input::Input;
 use crate::model::User;
-use crate::service::{Input, Service};
+use crate::service::Service;
 use crate::srp;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;

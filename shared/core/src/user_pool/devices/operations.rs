@@ -3,9 +3,10 @@
 //! AdminForgetDevice. The records they read and write are in `records.rs`.
 
 use crate::error::{Error, Result};
+use crate::input::{decode_next_token, encode_next_token, page_limit, Input};
 use crate::model::{User, UserPool};
 use crate::retry::{retry_on_conflict, Attempt};
-use crate::service::{decode_next_token, encode_next_token, page_limit, CallContext, Input, Service};
+use crate::service::{CallContext, Service};
 use crate::store::{Cond, Write};
 use crate::user_pool::devices::records::device_changed;
 use crate::user_pool::devices::records::device_not_found;

@@ -6,9 +6,10 @@ use super::records::{
     load_group, membership_deletes, require_group, user_group_entries, MEMBERSHIPS_PER_BATCH,
 };
 use crate::error::{Error, Result};
+use crate::input::{decode_next_token, encode_next_token, page_limit, Input};
 use crate::model::{keys, Group, User};
 use crate::retry::{retry_on_conflict, Attempt};
-use crate::service::{decode_next_token, encode_next_token, page_limit, Input, Service};
+use crate::service::Service;
 use crate::store::{Cond, Item, StoreError, Write};
 use serde_json::{json, Value};
 

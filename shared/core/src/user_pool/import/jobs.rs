@@ -7,7 +7,8 @@ use super::job::{
 };
 use super::runner::release_stale_lock;
 use crate::error::{Error, Result};
-use crate::service::{decode_next_token, encode_next_token, Input, Service};
+use crate::input::{decode_next_token, encode_next_token, Input};
+use crate::service::Service;
 use crate::store::{Cond, Item, StoreError, Write};
 use serde_json::{json, Value};
 

@@ -7,8 +7,9 @@
 
 use super::factors::not_supported;
 use crate::error::{Error, Result};
+use crate::input::Input;
 use crate::model::{keys, UserPool};
-use crate::service::{Input, Service};
+use crate::service::Service;
 use crate::user_pool::mfa::factors::check_sms_authentication_message;
 use crate::user_pool::mfa::factors::pool_mfa_mode;
 use crate::user_pool::mfa::factors::pool_sms_mfa;

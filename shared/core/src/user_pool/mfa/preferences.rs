@@ -3,8 +3,9 @@
 
 use super::factors::not_supported;
 use crate::error::{Error, Result};
+use crate::input::Input;
 use crate::model::{MfaMethod, User};
-use crate::service::{CallContext, Input, Service};
+use crate::service::{CallContext, Service};
 use crate::user_pool::access::authorize_access_token;
 use crate::user_pool::mfa::factors::has_phone;
 use serde_json::{json, Value};

@@ -2,9 +2,10 @@
 //! or with the Session of an MFA_SETUP challenge.
 
 use crate::error::{Error, Result};
+use crate::input::Input;
 use crate::model::{keys, MfaMethod, User, UserPool};
 use crate::retry::{retry_on_conflict, Attempt};
-use crate::service::{CallContext, Input, Service};
+use crate::service::{CallContext, Service};
 use crate::store::Write;
 use crate::user_pool::access::authorize_access_token;
 use crate::user_pool::auth::machine::ChallengeName;

@@ -2,8 +2,9 @@
 //! ListUserPoolClients.
 
 use crate::error::{Error, Result};
+use crate::input::{decode_next_token, encode_next_token, Input};
 use crate::model::{keys, unit_secs, AppClient};
-use crate::service::{decode_next_token, encode_next_token, Input, Service};
+use crate::service::Service;
 use crate::store::{Cond, Item, StoreError, Write};
 use crate::user_pool::settings::not_supported;
 use serde_json::{json, Map, Value};

@@ -2,10 +2,11 @@
 //! AddCustomAttributes.
 
 use crate::error::{Error, Result};
+use crate::input::{decode_next_token, encode_next_token, Input};
 use crate::model::{keys, UserPool};
 use crate::password::PasswordPolicy;
 use crate::schema::STANDARD_SCHEMA_SETTING;
-use crate::service::{decode_next_token, encode_next_token, Input, Service};
+use crate::service::Service;
 use crate::store::{Cond, Item, Write, MAX_TRANSACTION_WRITES};
 use crate::tokens::PoolKeys;
 use serde_json::{json, Map, Value};

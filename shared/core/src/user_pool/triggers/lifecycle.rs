@@ -30,7 +30,7 @@ pub struct PreSignUpOutcome {
 
 /// `ValidationData` (a list of `{Name, Value}`) as the string map triggers receive.
 pub fn validation_data(input: &Value) -> HashMap<String, String> {
-    crate::service::attribute_list(input, "ValidationData").into_iter().collect()
+    crate::input::attribute_list(input, "ValidationData").into_iter().collect()
 }
 
 /// PreSignUp for SignUp (`admin` false) or AdminCreateUser. `attributes` are the new user's.

@@ -1,7 +1,8 @@
 //! The operations on one's own account, authorized by its access token: GetUser, DeleteUser.
 
 use crate::error::Result;
-use crate::service::{CallContext, Input, Service};
+use crate::input::Input;
+use crate::service::{CallContext, Service};
 use serde_json::{json, Value};
 
 pub async fn get_user(svc: &Service, ctx: &CallContext, input: &Value) -> Result<Value> {

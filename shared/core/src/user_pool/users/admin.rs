@@ -4,10 +4,11 @@
 use super::records::delete_user_record;
 use crate::attribute_rules::{check_new_user, Writer};
 use crate::error::{Error, Result};
+use crate::input::{attribute_list, Input};
 use crate::model::{PasswordState, User, UserPool, UserStatus};
 use crate::password::PasswordPolicy;
 use crate::ports::{OutgoingMessage, Rng};
-use crate::service::{attribute_list, Input, Service};
+use crate::service::Service;
 use crate::triggers::Caller;
 use crate::user_pool::delivery::deliver;
 use crate::user_pool::secrets::password_secrets;

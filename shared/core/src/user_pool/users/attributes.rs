@@ -6,7 +6,8 @@ use super::attribute_changes::{
 };
 use crate::attribute_rules::{check_user_writes, Writer};
 use crate::error::{Error, Result};
-use crate::service::{attribute_list, CallContext, Input, Service};
+use crate::input::{attribute_list, Input};
+use crate::service::{CallContext, Service};
 use crate::triggers::Caller;
 use crate::user_pool::access::session_client_id;
 use crate::user_pool::access::token_client;

@@ -2,10 +2,12 @@
 //! AdminResetUserPassword; and what they tell about users who do not exist.
 
 use crate::error::{Error, Result};
+use crate::input::Input;
 use crate::model::{AppClient, PasswordState, User, UserPool, UserStatus};
-use crate::service::{check_secret_hash, CallContext, Input, Service};
+use crate::service::{CallContext, Service};
 use crate::triggers::Caller;
 use crate::user_pool::access::authorize_access_token;
+use crate::user_pool::access::check_secret_hash;
 use crate::user_pool::codes::{consume_code, new_code_to};
 use crate::user_pool::delivery::no_recovery_channel;
 use crate::user_pool::delivery::recovery_channel;

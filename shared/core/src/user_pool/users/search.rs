@@ -2,8 +2,9 @@
 //! reading every user of the pool. One query plus one read per returned user.
 
 use crate::error::{Error, Result};
+use crate::input::Input;
 use crate::model::{keys, User, UserPool};
-use crate::service::{Input, Service};
+use crate::service::Service;
 use crate::user_index::{search_value, MAX_INDEXED_BYTES, SEARCHABLE};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -126,7 +127,7 @@ async fn load_users(svc: &Service, pool: &UserPool, keys_: &[String]) -> Result<
 
 pub async fn list_users(svc: &Service, input: &Value) -> Result<Value> {
     let pool = svc.pool(input.req_str("UserPoolId")?).await?;
-    let limit = crate::service::page_limit(input);
+    let limit = crate::input::page_limit(input);
     let filter = parse_filter(input.str_of("Filter").unwrap_or_default())?;
     let only: Option<Vec<String>> = input
         .get("AttributesToGet")

@@ -2,9 +2,11 @@
 
 use crate::attribute_rules::Writer;
 use crate::error::{Error, Result};
+use crate::input::{attribute_list, Input};
 use crate::model::{AppClient, User, UserPool, UserStatus};
-use crate::service::{attribute_list, check_secret_hash, Input, Service};
+use crate::service::Service;
 use crate::triggers::Caller;
+use crate::user_pool::access::check_secret_hash;
 use crate::user_pool::codes::consume_code;
 use crate::user_pool::codes::new_code;
 use crate::user_pool::delivery::deliver;
@@ -52,7 +54,7 @@ pub async fn sign_up(svc: &Service, input: &Value) -> Result<Value> {
     // Fast path: refuse a taken name before paying for the hash. The conditional writes below
     // are what actually guarantee uniqueness.
     if svc.find_user(&pool, given_username).await?.is_some() {
-        return Err(crate::service::username_exists(&pool));
+        return Err(crate::service::users::username_exists(&pool));
     }
     let caller = Caller::new(Some(&client.client_id), input);
     let decided = hooks::pre_sign_up(svc, &pool, false, &username, &attributes, caller, input).await?;
