@@ -10,7 +10,7 @@ pub fn pool(pool_id: &str) -> String {
 pub const POOL_SK: &str = "POOL";
 /// Pool partition entries listing its clients (sk = CLIENT#id).
 pub fn pool_client_sk(client_id: &str) -> String {
-    format!("CLIENT#{client_id}")
+    format!("{POOL_CLIENT_PREFIX}{client_id}")
 }
 pub fn client(client_id: &str) -> String {
     format!("CLIENT#{client_id}")
@@ -115,6 +115,19 @@ pub fn user_groups(pool_id: &str, username_key: &str) -> String {
 pub fn user_devices(pool_id: &str, username_key: &str) -> String {
     format!("DEVICES#{pool_id}#{username_key}")
 }
+
+/// A pool's user import jobs (sk = JOB#id), and its lock while a job runs (sk = ACTIVE_JOB_SK).
+pub fn import_jobs(pool_id: &str) -> String {
+    format!("IMPORTJOBS#{pool_id}")
+}
+pub const IMPORT_JOB_PREFIX: &str = "JOB#";
+pub fn import_job_sk(job_id: &str) -> String {
+    format!("{IMPORT_JOB_PREFIX}{job_id}")
+}
+pub const ACTIVE_JOB_SK: &str = "ACTIVE";
+
+/// The prefix of the pool partition's client entries ([`pool_client_sk`]).
+pub const POOL_CLIENT_PREFIX: &str = "CLIENT#";
 
 /// The pool an identity belongs to, by identity id.
 pub fn identity_pool_of(identity_id: &str) -> String {

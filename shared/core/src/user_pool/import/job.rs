@@ -5,6 +5,7 @@
 //! end, so at most one job per pool runs.
 
 use crate::error::{Error, Result};
+use crate::keys;
 use crate::service::Service;
 use crate::store::{Cond, Item, Write};
 use serde::{Deserialize, Serialize};
@@ -116,22 +117,12 @@ impl ImportJob {
     }
 }
 
-pub(super) fn jobs_pk(pool_id: &str) -> String {
-    format!("IMPORTJOBS#{pool_id}")
-}
-
-fn job_sk(job_id: &str) -> String {
-    format!("JOB#{job_id}")
-}
-
-pub(super) const ACTIVE_SK: &str = "ACTIVE";
-
 fn job_not_found(job_id: &str) -> Error {
     Error::ResourceNotFoundException(format!("Import job {job_id} does not exist."))
 }
 
 pub(super) async fn load_job(svc: &Service, pool_id: &str, job_id: &str) -> Result<Option<(ImportJob, u64)>> {
-    svc.get_json::<ImportJob>(&jobs_pk(pool_id), &job_sk(job_id)).await
+    svc.get_json::<ImportJob>(&keys::import_jobs(pool_id), &keys::import_job_sk(job_id)).await
 }
 
 pub(super) async fn require_job(svc: &Service, pool_id: &str, job_id: &str) -> Result<(ImportJob, u64)> {
@@ -140,8 +131,8 @@ pub(super) async fn require_job(svc: &Service, pool_id: &str, job_id: &str) -> R
 
 pub(super) fn job_write(job: &ImportJob, version: u64) -> Result<Write> {
     let mut item = Item::new(
-        jobs_pk(&job.pool_id),
-        job_sk(&job.job_id),
+        keys::import_jobs(&job.pool_id),
+        keys::import_job_sk(&job.job_id),
         serde_json::to_value(job).map_err(Error::internal)?,
     );
     item.version = version + 1;
@@ -149,7 +140,7 @@ pub(super) fn job_write(job: &ImportJob, version: u64) -> Result<Write> {
 }
 
 pub(super) fn lock_delete(pool_id: &str) -> Write {
-    Write::delete(jobs_pk(pool_id), ACTIVE_SK, Cond::None)
+    Write::delete(keys::import_jobs(pool_id), keys::ACTIVE_JOB_SK, Cond::None)
 }
 
 pub(super) const STOPPED_MESSAGE: &str = "The Import Job was stopped by the developer.";

@@ -2,12 +2,11 @@
 //! ListUserImportJobs, StartUserImportJob, StopUserImportJob.
 
 use super::csv::csv_header;
-use super::job::{
-    job_write, jobs_pk, lock_delete, require_job, ImportJob, JobStatus, ACTIVE_SK, STOPPED_MESSAGE,
-};
+use super::job::{job_write, lock_delete, require_job, ImportJob, JobStatus, STOPPED_MESSAGE};
 use super::runner::release_stale_lock;
 use crate::error::{Error, Result};
 use crate::input::{decode_next_token, encode_next_token, Input};
+use crate::keys;
 use crate::service::Service;
 use crate::store::{Cond, Item, StoreError, Write};
 use serde_json::{json, Value};
@@ -89,7 +88,16 @@ async fn all_jobs(svc: &Service, pool_id: &str) -> Result<Vec<ImportJob>> {
     let mut out = Vec::new();
     let mut after: Option<String> = None;
     loop {
-        let page = svc.store.query(&jobs_pk(pool_id), "JOB#", after.as_deref(), 100, svc.now_secs()).await?;
+        let page = svc
+            .store
+            .query(
+                &keys::import_jobs(pool_id),
+                keys::IMPORT_JOB_PREFIX,
+                after.as_deref(),
+                100,
+                svc.now_secs(),
+            )
+            .await?;
         for item in page.items {
             out.push(serde_json::from_value::<ImportJob>(item.body).map_err(Error::internal)?);
         }
@@ -159,7 +167,7 @@ pub async fn start_user_import_job(svc: &Service, input: &Value) -> Result<Value
     job.heartbeat_ms = now_ms;
     let mut attempts = 0;
     loop {
-        let lock = Item::new(jobs_pk(&pool.id), ACTIVE_SK, json!({"jobId": job_id}));
+        let lock = Item::new(keys::import_jobs(&pool.id), keys::ACTIVE_JOB_SK, json!({"jobId": job_id}));
         match svc
             .store
             .transact(vec![job_write(&job, version)?, Write::put(lock, Cond::NotExists)], svc.now_secs())

@@ -6,11 +6,10 @@
 //! offset; rows it had already written are then SKIPPED, never duplicated.
 
 use super::csv::{self, csv_header};
-use super::job::{
-    job_write, jobs_pk, load_job, lock_delete, ImportJob, JobStatus, ACTIVE_SK, STALE_JOB_MS, STOPPED_MESSAGE,
-};
+use super::job::{job_write, load_job, lock_delete, ImportJob, JobStatus, STALE_JOB_MS, STOPPED_MESSAGE};
 use super::rows::import_rows;
 use crate::error::{Error, Result};
+use crate::keys;
 use crate::model::UserPool;
 use crate::password::legacy;
 use crate::ports::Imports;
@@ -31,7 +30,7 @@ const ROWS_PER_STEP: usize = 200;
 /// UserImportInProgressException while an import job runs in the pool: DeleteUserPool and
 /// UpdateUserPool wait for it, as in Cognito. A job silent past its heartbeat does not count.
 pub(crate) async fn refuse_while_importing(svc: &Service, pool_id: &str) -> Result<()> {
-    if svc.store.get(&jobs_pk(pool_id), ACTIVE_SK, svc.now_secs()).await?.is_none() {
+    if svc.store.get(&keys::import_jobs(pool_id), keys::ACTIVE_JOB_SK, svc.now_secs()).await?.is_none() {
         return Ok(());
     }
     if let Ok(imports) = svc.imports() {
@@ -48,9 +47,12 @@ pub(crate) async fn refuse_while_importing(svc: &Service, pool_id: &str) -> Resu
 /// marked Failed). `Ok(true)`: the lock is gone.
 pub(super) async fn release_stale_lock(svc: &Service, imports: &Imports, pool_id: &str) -> Result<bool> {
     let now = svc.now_secs();
-    let Some(lock) = svc.store.get(&jobs_pk(pool_id), ACTIVE_SK, now).await? else { return Ok(true) };
+    let Some(lock) = svc.store.get(&keys::import_jobs(pool_id), keys::ACTIVE_JOB_SK, now).await? else {
+        return Ok(true);
+    };
     let holder = lock.body.get("jobId").and_then(Value::as_str).unwrap_or_default().to_string();
-    let mut writes = vec![Write::delete(jobs_pk(pool_id), ACTIVE_SK, Cond::Version(lock.version))];
+    let mut writes =
+        vec![Write::delete(keys::import_jobs(pool_id), keys::ACTIVE_JOB_SK, Cond::Version(lock.version))];
     if let Some((mut job, v)) = load_job(svc, pool_id, &holder).await? {
         if job.status.is_active() {
             let now_ms = svc.clock.now_millis();

@@ -380,11 +380,13 @@ pub async fn list_user_pool_clients(svc: &Service, input: &Value) -> Result<Valu
     let max = input.i64_of("MaxResults").unwrap_or(60).clamp(1, 60) as usize;
     let start =
         input.str_of("NextToken").map(decode_next_token).transpose()?.map(|cid| keys::pool_client_sk(&cid));
-    let page =
-        svc.store.query(&keys::pool(pool_id), "CLIENT#", start.as_deref(), max, svc.now_secs()).await?;
+    let page = svc
+        .store
+        .query(&keys::pool(pool_id), crate::keys::POOL_CLIENT_PREFIX, start.as_deref(), max, svc.now_secs())
+        .await?;
     let clients: Vec<Value> = page.items.iter().map(|i| i.body.clone()).collect();
     let mut out = json!({"UserPoolClients": clients});
-    if let Some(next) = page.next.as_deref().and_then(|sk| sk.strip_prefix("CLIENT#")) {
+    if let Some(next) = page.next.as_deref().and_then(|sk| sk.strip_prefix(crate::keys::POOL_CLIENT_PREFIX)) {
         out["NextToken"] = json!(encode_next_token(next));
     }
     Ok(out)

@@ -519,13 +519,13 @@ pub async fn delete_user_pool(svc: &Service, input: &Value) -> Result<Value> {
     svc.forget_pool(&pool.id);
     let pool_pk = keys::pool(&pool.id);
     loop {
-        let page = svc.store.query(&pool_pk, "CLIENT#", None, 40, now).await?;
+        let page = svc.store.query(&pool_pk, crate::keys::POOL_CLIENT_PREFIX, None, 40, now).await?;
         if page.items.is_empty() {
             break;
         }
         let mut writes = Vec::new();
         for entry in &page.items {
-            if let Some(cid) = entry.sk.strip_prefix("CLIENT#") {
+            if let Some(cid) = entry.sk.strip_prefix(crate::keys::POOL_CLIENT_PREFIX) {
                 writes.push(Write::delete(keys::client(cid), keys::CLIENT_SK, Cond::None));
             }
             writes.push(Write::delete(pool_pk.clone(), entry.sk.clone(), Cond::None));
