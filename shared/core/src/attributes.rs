@@ -5,7 +5,7 @@
 //! SignUp, AdminCreateUser, the attribute-update operations and the ID token all ask here.
 
 use crate::error::{Error, Result};
-use crate::model::{AppClient, ClientSettings, UserPool};
+use crate::model::{AppClient, ClientSettings, PoolSettings, UserPool};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 
@@ -370,15 +370,8 @@ pub fn check_client_lists(pool: &UserPool, settings: &ClientSettings, creating: 
 
 /// `UserAttributeUpdateSettings.AttributesRequireVerificationBeforeUpdate` may name only
 /// attributes the pool auto-verifies (the code that confirms the new value is sent by them).
-pub fn check_update_settings(
-    settings: &serde_json::Map<String, Value>,
-    auto_verified: &[String],
-) -> Result<()> {
-    let listed = settings
-        .get("UserAttributeUpdateSettings")
-        .and_then(|s| s.get("AttributesRequireVerificationBeforeUpdate"))
-        .and_then(Value::as_array);
-    for name in listed.into_iter().flatten().filter_map(Value::as_str) {
+pub fn check_update_settings(settings: &PoolSettings, auto_verified: &[String]) -> Result<()> {
+    for name in settings.attributes_require_verification_before_update() {
         if !auto_verified.iter().any(|a| a == name) {
             return Err(Error::invalid(format!(
                 "AttributesRequireVerificationBeforeUpdate can name only auto-verified attributes; {name} is not in AutoVerifiedAttributes."
@@ -552,8 +545,8 @@ pub fn standard_attribute(attr: &Value) -> Result<Option<Value>> {
 /// What the pool's `Schema` changed on a standard attribute (see [`standard_attribute`]).
 pub fn standard_definition<'a>(pool: &'a UserPool, name: &str) -> Option<&'a Value> {
     pool.settings
-        .get(crate::schema::STANDARD_SCHEMA_SETTING)
-        .and_then(Value::as_array)?
+        .standard_schema
+        .as_deref()?
         .iter()
         .find(|c| c.get("Name").and_then(Value::as_str) == Some(name))
 }
@@ -850,11 +843,10 @@ mod tests {
         assert!(d(json!({"Name": "sub", "Mutable": true})).is_err());
 
         let mut p = sample();
-        p.settings.insert(
-            crate::schema::STANDARD_SCHEMA_SETTING.into(),
-            json!([{"Name": "email", "Mutable": false},
-                   {"Name": "name", "StringAttributeConstraints": {"MinLength": "2", "MaxLength": "5"}}]),
-        );
+        p.settings.standard_schema = Some(vec![
+            json!({"Name": "email", "Mutable": false}),
+            json!({"Name": "name", "StringAttributeConstraints": {"MinLength": "2", "MaxLength": "5"}}),
+        ]);
         assert_eq!(msg(check_value(&p, "email", "a@b.co", Writer::SignUp)), "ok");
         for w in [Writer::User, Writer::Admin] {
             assert!(msg(check_value(&p, "email", "a@b.co", w)).contains("email: Attribute cannot be updated"));

@@ -3,7 +3,7 @@
 use crate::password::PasswordPolicy;
 use crate::tokens::PoolKeys;
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
+use serde_json::Value;
 use std::collections::BTreeMap;
 
 pub use crate::keys;
@@ -11,8 +11,14 @@ pub use client_settings::{
     ClientSettings, Feature, PreventUserExistenceErrors, RefreshTokenRotation, TimeUnit, TokenKind,
     TokenValidityUnits,
 };
+pub use pool_settings::{
+    AccountRecoverySetting, AdminCreateUserConfig, DeviceConfiguration, EmailConfiguration, LambdaConfig,
+    MessageTemplate, MfaConfiguration, MfaFactors, PoolSettings, PreTokenGenerationConfig, RecoveryOption,
+    UserAttributeUpdateSettings, VerificationMessageTemplate,
+};
 
 mod client_settings;
+mod pool_settings;
 
 /// A user-pool group (`GroupType`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -46,7 +52,7 @@ pub struct UserPool {
     pub required_attributes: Vec<String>,
     pub custom_schema: Vec<Value>,
     /// Every other UserPoolType member as the caller set it (templates, tags, MFA, …).
-    pub settings: Map<String, Value>,
+    pub settings: PoolSettings,
     pub keys: PoolKeys,
 }
 
@@ -57,14 +63,6 @@ impl UserPool {
         } else {
             username.to_lowercase()
         }
-    }
-
-    pub fn setting_str(&self, path: &[&str]) -> Option<&str> {
-        let mut v = self.settings.get(*path.first()?)?;
-        for p in path.iter().skip(1) {
-            v = v.get(p)?;
-        }
-        v.as_str()
     }
 }
 
