@@ -7,9 +7,9 @@ use serde_json::Value;
 use std::collections::BTreeMap;
 
 pub use crate::keys;
+pub(crate) use client_settings::TokenKind;
 pub use client_settings::{
-    ClientSettings, Feature, PreventUserExistenceErrors, RefreshTokenRotation, TimeUnit, TokenKind,
-    TokenValidityUnits,
+    ClientSettings, Feature, PreventUserExistenceErrors, RefreshTokenRotation, TimeUnit, TokenValidityUnits,
 };
 pub use pool_settings::{
     AccountRecoverySetting, AdminCreateUserConfig, DeviceConfiguration, EmailConfiguration, LambdaConfig,
@@ -19,6 +19,11 @@ pub use pool_settings::{
 
 mod client_settings;
 mod pool_settings;
+
+#[cfg(test)]
+pub(crate) use client_settings::tests::every_member as every_client_settings_member;
+#[cfg(test)]
+pub(crate) use pool_settings::tests::every_member as every_pool_settings_member;
 
 /// A user-pool group (`GroupType`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

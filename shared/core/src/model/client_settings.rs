@@ -79,7 +79,7 @@ pub enum TimeUnit {
 }
 
 impl TimeUnit {
-    pub fn secs(self) -> i64 {
+    pub(crate) fn secs(self) -> i64 {
         match self {
             TimeUnit::Seconds => 1,
             TimeUnit::Minutes => 60,
@@ -116,17 +116,17 @@ pub struct RefreshTokenRotation {
 
 /// The token kinds whose validity a client sets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TokenKind {
+pub(crate) enum TokenKind {
     Access,
     Id,
     Refresh,
 }
 
 impl TokenKind {
-    pub const ALL: [TokenKind; 3] = [TokenKind::Access, TokenKind::Id, TokenKind::Refresh];
+    pub(crate) const ALL: [TokenKind; 3] = [TokenKind::Access, TokenKind::Id, TokenKind::Refresh];
 
     /// The prefix of its members' names (`AccessTokenValidity`, `TokenValidityUnits.AccessToken`).
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             TokenKind::Access => "Access",
             TokenKind::Id => "Id",
@@ -137,7 +137,7 @@ impl TokenKind {
 
 impl ClientSettings {
     /// `<Kind>TokenValidity` as set, in its unit, without Cognito's default.
-    pub fn validity(&self, kind: TokenKind) -> Option<i64> {
+    pub(crate) fn validity(&self, kind: TokenKind) -> Option<i64> {
         match kind {
             TokenKind::Access => self.access_token_validity,
             TokenKind::Id => self.id_token_validity,
@@ -147,7 +147,7 @@ impl ClientSettings {
 
     /// The unit of `<Kind>TokenValidity`: `TokenValidityUnits.<Kind>Token`, else Cognito's
     /// default (hours for access and ID tokens, days for refresh tokens).
-    pub fn unit(&self, kind: TokenKind) -> TimeUnit {
+    pub(crate) fn unit(&self, kind: TokenKind) -> TimeUnit {
         let units = self.token_validity_units.as_ref();
         let set = match kind {
             TokenKind::Access => units.and_then(|u| u.access_token),
@@ -161,7 +161,7 @@ impl ClientSettings {
     }
 
     /// A token's validity in seconds; unset, Cognito's defaults: 1 hour, 1 hour, 30 days.
-    pub fn validity_secs(&self, kind: TokenKind) -> i64 {
+    pub(crate) fn validity_secs(&self, kind: TokenKind) -> i64 {
         let default = match kind {
             TokenKind::Access | TokenKind::Id => 1,
             TokenKind::Refresh => 30,
@@ -170,7 +170,7 @@ impl ClientSettings {
     }
 
     /// The settings as the JSON object they are stored and described as.
-    pub fn to_map(&self) -> serde_json::Result<Map<String, Value>> {
+    pub(crate) fn to_map(&self) -> serde_json::Result<Map<String, Value>> {
         match serde_json::to_value(self)? {
             Value::Object(map) => Ok(map),
             _ => Ok(Map::new()),
@@ -179,12 +179,12 @@ impl ClientSettings {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use serde_json::json;
 
     /// Every member CreateUserPoolClient stores, as a record written by the untyped map holds it.
-    fn every_member() -> Value {
+    pub(crate) fn every_member() -> Value {
         json!({
             "RefreshTokenValidity": 10, "AccessTokenValidity": 30, "IdTokenValidity": 45,
             "TokenValidityUnits": {"AccessToken": "minutes", "IdToken": "minutes", "RefreshToken": "days"},

@@ -135,7 +135,7 @@ pub enum MfaConfiguration {
 }
 
 impl MfaConfiguration {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             MfaConfiguration::Off => "OFF",
             MfaConfiguration::On => "ON",
@@ -143,7 +143,7 @@ impl MfaConfiguration {
         }
     }
 
-    pub fn from_name(name: &str) -> Option<Self> {
+    pub(crate) fn from_name(name: &str) -> Option<Self> {
         match name {
             "OFF" => Some(MfaConfiguration::Off),
             "ON" => Some(MfaConfiguration::On),
@@ -233,18 +233,18 @@ pub struct MfaFactors {
 
 impl PoolSettings {
     /// `MfaConfiguration`; OFF when unset.
-    pub fn mfa_mode(&self) -> MfaConfiguration {
+    pub(crate) fn mfa_mode(&self) -> MfaConfiguration {
         self.mfa_configuration.unwrap_or_default()
     }
 
     /// `LambdaConfig.PreTokenGenerationConfig.LambdaVersion`, when set.
-    pub fn pre_token_generation_version(&self) -> Option<&str> {
+    pub(crate) fn pre_token_generation_version(&self) -> Option<&str> {
         let config = self.lambda_config.as_ref()?.pre_token_generation_config.as_ref()?;
         Some(config.lambda_version.as_str())
     }
 
     /// `UserAttributeUpdateSettings.AttributesRequireVerificationBeforeUpdate`, empty when unset.
-    pub fn attributes_require_verification_before_update(&self) -> &[String] {
+    pub(crate) fn attributes_require_verification_before_update(&self) -> &[String] {
         self.user_attribute_update_settings
             .as_ref()
             .and_then(|s| s.attributes_require_verification_before_update.as_deref())
@@ -252,12 +252,12 @@ impl PoolSettings {
     }
 
     /// `AdminCreateUserConfig.InviteMessageTemplate`, when set.
-    pub fn invite_message_template(&self) -> Option<&MessageTemplate> {
+    pub(crate) fn invite_message_template(&self) -> Option<&MessageTemplate> {
         self.admin_create_user_config.as_ref()?.invite_message_template.as_ref()
     }
 
     /// The settings as the JSON object they are stored and described as.
-    pub fn to_map(&self) -> serde_json::Result<Map<String, Value>> {
+    pub(crate) fn to_map(&self) -> serde_json::Result<Map<String, Value>> {
         match serde_json::to_value(self)? {
             Value::Object(map) => Ok(map),
             _ => Ok(Map::new()),
@@ -266,7 +266,7 @@ impl PoolSettings {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use serde_json::json;
 

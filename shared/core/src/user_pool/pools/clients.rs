@@ -390,3 +390,51 @@ fn client_listing(client: &AppClient) -> Item {
         json!({"ClientId": client.client_id, "ClientName": client.client_name, "UserPoolId": client.pool_id}),
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn describe_shows_the_settings_byte_for_byte_as_before() {
+        let every = crate::model::every_client_settings_member();
+        for blob in [every, json!({"ExplicitAuthFlows": ["USER_PASSWORD_AUTH"]}), json!({})] {
+            let client = AppClient {
+                pool_id: "us-east-1_x".into(),
+                client_id: "c".into(),
+                client_name: "app".into(),
+                secret: Some("s".into()),
+                created: 1500,
+                modified: 2500,
+                settings: serde_json::from_value(blob.clone()).unwrap(),
+            };
+            // DescribeUserPoolClient as it was computed on the untyped map.
+            let mut old = blob.as_object().cloned().unwrap();
+            for (k, v) in [
+                ("UserPoolId", json!("us-east-1_x")),
+                ("ClientName", json!("app")),
+                ("ClientId", json!("c")),
+                ("ClientSecret", json!("s")),
+                ("CreationDate", json!(1.5)),
+                ("LastModifiedDate", json!(2.5)),
+            ] {
+                old.insert(k.into(), v);
+            }
+            for (k, v) in [
+                ("RefreshTokenValidity", json!(30)),
+                ("AllowedOAuthFlowsUserPoolClient", json!(false)),
+                ("EnableTokenRevocation", json!(true)),
+                ("EnablePropagateAdditionalUserContextData", json!(false)),
+                ("AuthSessionValidity", json!(3)),
+                ("PreventUserExistenceErrors", json!("LEGACY")),
+            ] {
+                old.entry(k).or_insert(v);
+            }
+            assert_eq!(
+                serde_json::to_string(&describe(&client).unwrap()).unwrap(),
+                serde_json::to_string(&Value::Object(old)).unwrap(),
+                "{blob}"
+            );
+        }
+    }
+}

@@ -363,15 +363,20 @@ pub async fn create_user_pool(svc: &Service, input: &Value) -> Result<Value> {
     Ok(json!({"UserPool": describe(svc, &pool, None)?}))
 }
 
-/// `UserPoolType` as DescribeUserPool returns it.
-fn describe(svc: &Service, pool: &UserPool, estimated_users: Option<u64>) -> Result<Value> {
-    let mut shown = pool.settings.clone();
+/// The settings as DescribeUserPool shows them, before the record's own fields and the defaults.
+fn shown_settings(settings: &PoolSettings) -> serde_json::Result<Map<String, Value>> {
+    let mut shown = settings.clone();
     // Tessera's own records (MFA factors, standard-attribute changes) are not UserPoolType members.
     shown.mfa_factors = None;
     shown.standard_schema = None;
     // Pools stored before both forms were kept show both too.
     merge_verification_messages(&mut shown);
-    let mut out = shown.to_map().map_err(Error::internal)?;
+    shown.to_map()
+}
+
+/// `UserPoolType` as DescribeUserPool returns it.
+fn describe(svc: &Service, pool: &UserPool, estimated_users: Option<u64>) -> Result<Value> {
+    let mut out = shown_settings(&pool.settings).map_err(Error::internal)?;
     let p = &pool.password_policy;
     out.insert("Id".into(), json!(pool.id));
     out.insert("Name".into(), json!(pool.name));
@@ -592,4 +597,63 @@ pub async fn add_custom_attributes(svc: &Service, input: &Value) -> Result<Value
     pool.modified = svc.clock.now_millis();
     svc.save_pool(&pool, version, vec![]).await?;
     Ok(json!({}))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// DescribeUserPool's settings part as it was computed on the untyped map.
+    fn shown_the_untyped_way(settings: &Map<String, Value>) -> Map<String, Value> {
+        let mut out: Map<String, Value> = settings
+            .iter()
+            .filter(|(k, _)| {
+                *k != crate::user_pool::mfa::factors::MFA_FACTORS_SETTING && *k != STANDARD_SCHEMA_SETTING
+            })
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        let pairs = [
+            ("SmsVerificationMessage", "SmsMessage"),
+            ("EmailVerificationMessage", "EmailMessage"),
+            ("EmailVerificationSubject", "EmailSubject"),
+        ];
+        let mut template =
+            out.get("VerificationMessageTemplate").and_then(Value::as_object).cloned().unwrap_or_default();
+        for (legacy, member) in pairs {
+            if let (None, Some(v)) = (template.get(member), out.get(legacy)) {
+                template.insert(member.into(), v.clone());
+            }
+        }
+        template.entry("DefaultEmailOption").or_insert(json!("CONFIRM_WITH_CODE"));
+        for (legacy, member) in pairs {
+            if let Some(v) = template.get(member) {
+                out.insert(legacy.into(), v.clone());
+            }
+        }
+        out.insert("VerificationMessageTemplate".into(), Value::Object(template));
+        out
+    }
+
+    #[test]
+    fn describe_shows_the_settings_byte_for_byte_as_before() {
+        let every = crate::model::every_pool_settings_member();
+        let mut legacy_only = every.clone();
+        legacy_only.as_object_mut().unwrap().remove("VerificationMessageTemplate");
+        let mut template_only = every.clone();
+        for legacy in ["SmsVerificationMessage", "EmailVerificationMessage", "EmailVerificationSubject"] {
+            template_only.as_object_mut().unwrap().remove(legacy);
+        }
+        let partial = json!({"EmailVerificationSubject": "s", "VerificationMessageTemplate": {"SmsMessage": "m {####}"},
+                             "UserPoolTags": {"a": "b"}});
+        for blob in [every, legacy_only, template_only, partial, json!({})] {
+            let old = shown_the_untyped_way(blob.as_object().unwrap());
+            let typed: PoolSettings = serde_json::from_value(blob.clone()).unwrap();
+            let new = shown_settings(&typed).unwrap();
+            assert_eq!(
+                serde_json::to_string(&Value::Object(new)).unwrap(),
+                serde_json::to_string(&Value::Object(old)).unwrap(),
+                "{blob}"
+            );
+        }
+    }
 }
