@@ -1,4 +1,5 @@
-//! Stored records: UserPool, AppClient, User, and the keys they live under.
+//! Stored records: UserPool, AppClient, User, and the keys they live under. A pool's and a
+//! client's settings are typed in `model/pool_settings.rs` and `model/client_settings.rs`.
 
 use crate::password::PasswordPolicy;
 use crate::tokens::PoolKeys;
