@@ -5,7 +5,7 @@
 //! SignUp, AdminCreateUser, the attribute-update operations and the ID token all ask here.
 
 use crate::error::{Error, Result};
-use crate::model::{AppClient, UserPool};
+use crate::model::{AppClient, ClientSettings, PoolSettings, UserPool};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 
@@ -282,13 +282,8 @@ pub fn check_new_user(pool: &UserPool, attrs: &BTreeMap<String, String>, writer:
 
 /// A client's ReadAttributes / WriteAttributes; an empty list counts as not set (the
 /// defaults), as tools that always send the member expect.
-fn client_list(client: &AppClient, member: &str) -> Option<Vec<String>> {
-    client
-        .settings
-        .get(member)
-        .and_then(Value::as_array)
-        .filter(|a| !a.is_empty())
-        .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect())
+fn client_list(list: &Option<Vec<String>>) -> Option<&[String]> {
+    list.as_deref().filter(|a| !a.is_empty())
 }
 
 /// Whether the client may read an attribute: its ReadAttributes when set, otherwise the
@@ -297,7 +292,7 @@ pub fn can_read(client: &AppClient, name: &str) -> bool {
     if name == "sub" {
         return true;
     }
-    match client_list(client, "ReadAttributes") {
+    match client_list(&client.settings.read_attributes) {
         Some(list) => list.iter().any(|n| n == name),
         None => crate::schema::is_standard(name),
     }
@@ -309,7 +304,7 @@ pub fn can_write(client: &AppClient, name: &str) -> bool {
     if name == "sub" || VERIFIED_FLAGS.contains(&name) {
         return false;
     }
-    match client_list(client, "WriteAttributes") {
+    match client_list(&client.settings.write_attributes) {
         Some(list) => list.iter().any(|n| n == name),
         None => crate::schema::is_standard(name),
     }
@@ -344,28 +339,14 @@ pub fn readable_json(client: &AppClient, attrs: &BTreeMap<String, String>) -> Ve
 
 /// Checks a client's ReadAttributes / WriteAttributes against the pool: every name an
 /// attribute of the pool, and WriteAttributes including the pool's required attributes.
-pub fn check_client_lists(
-    pool: &UserPool,
-    settings: &serde_json::Map<String, Value>,
-    creating: bool,
-) -> Result<()> {
+pub fn check_client_lists(pool: &UserPool, settings: &ClientSettings, creating: bool) -> Result<()> {
     let action = if creating { "creating" } else { "updating" };
-    let list = |member: &str| -> Result<Option<Vec<String>>> {
-        match settings.get(member) {
-            None | Some(Value::Null) => Ok(None),
-            Some(Value::Array(a)) if a.is_empty() => Ok(None),
-            Some(Value::Array(a)) => {
-                Ok(Some(a.iter().filter_map(Value::as_str).map(str::to_string).collect()))
-            }
-            Some(_) => Err(Error::invalid(format!("{member} must be a list of attribute names."))),
-        }
-    };
-    if let Some(read) = list("ReadAttributes")? {
+    if let Some(read) = client_list(&settings.read_attributes) {
         if read.iter().any(|n| !is_known(pool, n)) {
             return Err(Error::invalid(format!("Invalid read attributes specified while {action} a client")));
         }
     }
-    if let Some(write) = list("WriteAttributes")? {
+    if let Some(write) = client_list(&settings.write_attributes) {
         if write.iter().any(|n| !is_known(pool, n) || n == "sub") {
             return Err(Error::invalid(format!(
                 "Invalid write attributes specified while {action} a client"
@@ -389,15 +370,8 @@ pub fn check_client_lists(
 
 /// `UserAttributeUpdateSettings.AttributesRequireVerificationBeforeUpdate` may name only
 /// attributes the pool auto-verifies (the code that confirms the new value is sent by them).
-pub fn check_update_settings(
-    settings: &serde_json::Map<String, Value>,
-    auto_verified: &[String],
-) -> Result<()> {
-    let listed = settings
-        .get("UserAttributeUpdateSettings")
-        .and_then(|s| s.get("AttributesRequireVerificationBeforeUpdate"))
-        .and_then(Value::as_array);
-    for name in listed.into_iter().flatten().filter_map(Value::as_str) {
+pub fn check_update_settings(settings: &PoolSettings, auto_verified: &[String]) -> Result<()> {
+    for name in settings.attributes_require_verification_before_update() {
         if !auto_verified.iter().any(|a| a == name) {
             return Err(Error::invalid(format!(
                 "AttributesRequireVerificationBeforeUpdate can name only auto-verified attributes; {name} is not in AutoVerifiedAttributes."
@@ -571,8 +545,8 @@ pub fn standard_attribute(attr: &Value) -> Result<Option<Value>> {
 /// What the pool's `Schema` changed on a standard attribute (see [`standard_attribute`]).
 pub fn standard_definition<'a>(pool: &'a UserPool, name: &str) -> Option<&'a Value> {
     pool.settings
-        .get(crate::schema::STANDARD_SCHEMA_SETTING)
-        .and_then(Value::as_array)?
+        .standard_schema
+        .as_deref()?
         .iter()
         .find(|c| c.get("Name").and_then(Value::as_str) == Some(name))
 }
@@ -620,7 +594,7 @@ mod tests {
             secret: None,
             created: 0,
             modified: 0,
-            settings: settings.as_object().cloned().unwrap_or_default(),
+            settings: serde_json::from_value(settings).unwrap(),
         }
     }
 
@@ -779,7 +753,7 @@ mod tests {
     #[test]
     fn client_lists_must_name_pool_attributes_and_include_required() {
         let p = sample();
-        let s = |v: Value| v.as_object().cloned().unwrap();
+        let s = |v: Value| -> ClientSettings { serde_json::from_value(v).unwrap() };
         assert!(check_client_lists(&p, &s(json!({"WriteAttributes": []})), false).is_ok());
         let empty = client(json!({"ReadAttributes": [], "WriteAttributes": []}));
         assert!(can_read(&empty, "name") && can_write(&empty, "name"), "empty lists are the defaults");
@@ -869,11 +843,10 @@ mod tests {
         assert!(d(json!({"Name": "sub", "Mutable": true})).is_err());
 
         let mut p = sample();
-        p.settings.insert(
-            crate::schema::STANDARD_SCHEMA_SETTING.into(),
-            json!([{"Name": "email", "Mutable": false},
-                   {"Name": "name", "StringAttributeConstraints": {"MinLength": "2", "MaxLength": "5"}}]),
-        );
+        p.settings.standard_schema = Some(vec![
+            json!({"Name": "email", "Mutable": false}),
+            json!({"Name": "name", "StringAttributeConstraints": {"MinLength": "2", "MaxLength": "5"}}),
+        ]);
         assert_eq!(msg(check_value(&p, "email", "a@b.co", Writer::SignUp)), "ok");
         for w in [Writer::User, Writer::Admin] {
             assert!(msg(check_value(&p, "email", "a@b.co", w)).contains("email: Attribute cannot be updated"));

@@ -1,12 +1,30 @@
-//! Stored records: UserPool, AppClient, User, and the keys they live under.
+//! Stored records: UserPool, AppClient, User, and the keys they live under. A pool's and a
+//! client's settings are typed in `model/pool_settings.rs` and `model/client_settings.rs`.
 
 use crate::password::PasswordPolicy;
 use crate::tokens::PoolKeys;
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
+use serde_json::Value;
 use std::collections::BTreeMap;
 
 pub use crate::keys;
+pub(crate) use client_settings::TokenKind;
+pub use client_settings::{
+    ClientSettings, Feature, PreventUserExistenceErrors, RefreshTokenRotation, TimeUnit, TokenValidityUnits,
+};
+pub use pool_settings::{
+    AccountRecoverySetting, AdminCreateUserConfig, DeviceConfiguration, EmailConfiguration, LambdaConfig,
+    MessageTemplate, MfaConfiguration, MfaFactors, PoolSettings, PreTokenGenerationConfig, RecoveryOption,
+    UserAttributeUpdateSettings, VerificationMessageTemplate,
+};
+
+mod client_settings;
+mod pool_settings;
+
+#[cfg(test)]
+pub(crate) use client_settings::tests::every_member as every_client_settings_member;
+#[cfg(test)]
+pub(crate) use pool_settings::tests::every_member as every_pool_settings_member;
 
 /// A user-pool group (`GroupType`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -40,7 +58,7 @@ pub struct UserPool {
     pub required_attributes: Vec<String>,
     pub custom_schema: Vec<Value>,
     /// Every other UserPoolType member as the caller set it (templates, tags, MFA, …).
-    pub settings: Map<String, Value>,
+    pub settings: PoolSettings,
     pub keys: PoolKeys,
 }
 
@@ -51,14 +69,6 @@ impl UserPool {
         } else {
             username.to_lowercase()
         }
-    }
-
-    pub fn setting_str(&self, path: &[&str]) -> Option<&str> {
-        let mut v = self.settings.get(*path.first()?)?;
-        for p in path.iter().skip(1) {
-            v = v.get(p)?;
-        }
-        v.as_str()
     }
 }
 
@@ -84,7 +94,7 @@ pub struct AppClient {
     pub created: i64,
     pub modified: i64,
     /// Every other UserPoolClientType member as the caller set it.
-    pub settings: Map<String, Value>,
+    pub settings: ClientSettings,
 }
 
 impl AppClient {
@@ -99,26 +109,22 @@ impl AppClient {
     ///   `CUSTOM_AUTH_FLOW_ONLY` leaves custom auth (and refresh) alone.
     pub fn enabled_auth_flows(&self) -> Vec<&'static str> {
         const DEFAULT: [&str; 3] = ["ALLOW_USER_SRP_AUTH", "ALLOW_REFRESH_TOKEN_AUTH", "ALLOW_CUSTOM_AUTH"];
-        let listed: Vec<&str> = self
-            .settings
-            .get("ExplicitAuthFlows")
-            .and_then(Value::as_array)
-            .map(|flows| flows.iter().filter_map(Value::as_str).collect())
-            .unwrap_or_default();
+        let listed: &[String] = self.settings.explicit_auth_flows.as_deref().unwrap_or_default();
+        let lists = |flow: &str| listed.iter().any(|f| f == flow);
         if listed.is_empty() {
             return DEFAULT.to_vec();
         }
         if listed.iter().any(|f| f.starts_with("ALLOW_")) {
-            return ALLOW_FLOWS.iter().copied().filter(|a| listed.contains(a)).collect();
+            return ALLOW_FLOWS.iter().copied().filter(|a| lists(a)).collect();
         }
-        if listed.contains(&"CUSTOM_AUTH_FLOW_ONLY") {
+        if lists("CUSTOM_AUTH_FLOW_ONLY") {
             return vec!["ALLOW_REFRESH_TOKEN_AUTH", "ALLOW_CUSTOM_AUTH"];
         }
         let mut flows = DEFAULT.to_vec();
-        if listed.contains(&"USER_PASSWORD_AUTH") {
+        if lists("USER_PASSWORD_AUTH") {
             flows.push("ALLOW_USER_PASSWORD_AUTH");
         }
-        if listed.contains(&"ADMIN_NO_SRP_AUTH") {
+        if lists("ADMIN_NO_SRP_AUTH") {
             flows.push("ALLOW_ADMIN_USER_PASSWORD_AUTH");
         }
         flows
@@ -131,39 +137,14 @@ impl AppClient {
 
     /// `RefreshTokenRotation`: the grace period in seconds when the client rotates refresh tokens.
     pub fn refresh_rotation(&self) -> Option<i64> {
-        let rotation = self.settings.get("RefreshTokenRotation")?;
-        (rotation.get("Feature").and_then(Value::as_str) == Some("ENABLED")).then(|| {
-            rotation.get("RetryGracePeriodSeconds").and_then(Value::as_i64).unwrap_or(0).clamp(0, 60)
-        })
+        let rotation = self.settings.refresh_token_rotation.as_ref()?;
+        (rotation.feature == Feature::Enabled)
+            .then(|| rotation.retry_grace_period_seconds.unwrap_or(0).clamp(0, 60))
     }
 
+    /// `PreventUserExistenceErrors` is `ENABLED` (absent means `LEGACY`).
     pub fn prevent_user_existence_errors(&self) -> bool {
-        self.settings.get("PreventUserExistenceErrors").and_then(Value::as_str) == Some("ENABLED")
-    }
-
-    /// A token validity in seconds from `<Kind>TokenValidity` and `TokenValidityUnits.<Kind>Token`.
-    pub fn validity_secs(&self, kind: &str, default_value: i64, default_unit: &str) -> i64 {
-        let value = self
-            .settings
-            .get(&format!("{kind}TokenValidity"))
-            .and_then(Value::as_i64)
-            .unwrap_or(default_value);
-        let unit = self
-            .settings
-            .get("TokenValidityUnits")
-            .and_then(|u| u.get(format!("{kind}Token")))
-            .and_then(Value::as_str)
-            .unwrap_or(default_unit);
-        value * unit_secs(unit)
-    }
-}
-
-pub fn unit_secs(unit: &str) -> i64 {
-    match unit {
-        "seconds" => 1,
-        "minutes" => 60,
-        "hours" => 3600,
-        _ => 86400,
+        self.settings.prevent_user_existence_errors == Some(PreventUserExistenceErrors::Enabled)
     }
 }
 
@@ -418,10 +399,10 @@ mod tests {
     use serde_json::json;
 
     fn client(flows: Option<Value>) -> AppClient {
-        let mut settings = Map::new();
-        if let Some(f) = flows {
-            settings.insert("ExplicitAuthFlows".into(), f);
-        }
+        let settings = ClientSettings {
+            explicit_auth_flows: flows.map(|f| serde_json::from_value(f).unwrap()),
+            ..Default::default()
+        };
         AppClient {
             pool_id: "us-east-1_x".into(),
             client_id: "c".into(),

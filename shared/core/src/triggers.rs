@@ -60,17 +60,25 @@ impl Trigger {
 
     /// The function the pool configured for this trigger.
     pub fn arn(self, pool: &UserPool) -> Option<&str> {
-        let config = pool.settings.get("LambdaConfig")?;
+        let config = pool.settings.lambda_config.as_ref()?;
         if self == Trigger::PreTokenGeneration {
-            if let Some(arn) = config
-                .get("PreTokenGenerationConfig")
-                .and_then(|c| c.get("LambdaArn"))
-                .and_then(Value::as_str)
-            {
-                return Some(arn);
+            if let Some(c) = &config.pre_token_generation_config {
+                return Some(&c.lambda_arn);
             }
         }
-        config.get(self.name()).and_then(Value::as_str).filter(|a| !a.is_empty())
+        let arn = match self {
+            Trigger::PreSignUp => &config.pre_sign_up,
+            Trigger::CustomMessage => &config.custom_message,
+            Trigger::PostConfirmation => &config.post_confirmation,
+            Trigger::PreAuthentication => &config.pre_authentication,
+            Trigger::PostAuthentication => &config.post_authentication,
+            Trigger::DefineAuthChallenge => &config.define_auth_challenge,
+            Trigger::CreateAuthChallenge => &config.create_auth_challenge,
+            Trigger::VerifyAuthChallengeResponse => &config.verify_auth_challenge_response,
+            Trigger::PreTokenGeneration => &config.pre_token_generation,
+            Trigger::UserMigration => &config.user_migration,
+        };
+        arn.as_deref().filter(|a| !a.is_empty())
     }
 
     pub fn configured(self, pool: &UserPool) -> bool {

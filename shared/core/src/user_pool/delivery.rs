@@ -5,7 +5,7 @@ use crate::attribute_rules::is_email;
 use crate::attribute_rules::is_phone;
 use crate::error::{Error, Result};
 use crate::model::User;
-use crate::model::UserPool;
+use crate::model::{UserPool, VerificationMessageTemplate};
 use crate::ports::OutgoingMessage;
 use crate::Service;
 use serde_json::{json, Value};
@@ -51,21 +51,23 @@ pub(crate) fn verification_message(
     code: &str,
     username: &str,
 ) -> (Option<String>, String) {
-    let t = |path: &[&str]| pool.setting_str(path).map(str::to_string);
+    let s = &pool.settings;
+    let template = s.verification_message_template.as_ref();
+    // The template's member, else its legacy twin.
+    let t = |member: fn(&VerificationMessageTemplate) -> &Option<String>, legacy: &Option<String>| {
+        template.and_then(|t| member(t).clone()).or_else(|| legacy.clone())
+    };
     let (subject, body) = if channel == "EMAIL" {
         (
-            t(&["VerificationMessageTemplate", "EmailSubject"])
-                .or_else(|| t(&["EmailVerificationSubject"]))
+            t(|t| &t.email_subject, &s.email_verification_subject)
                 .unwrap_or_else(|| "Your verification code".into()),
-            t(&["VerificationMessageTemplate", "EmailMessage"])
-                .or_else(|| t(&["EmailVerificationMessage"]))
+            t(|t| &t.email_message, &s.email_verification_message)
                 .unwrap_or_else(|| "Your verification code is {####}. ".into()),
         )
     } else {
         (
             String::new(),
-            t(&["VerificationMessageTemplate", "SmsMessage"])
-                .or_else(|| t(&["SmsVerificationMessage"]))
+            t(|t| &t.sms_message, &s.sms_verification_message)
                 .unwrap_or_else(|| "Your verification code is {####}. ".into()),
         )
     };
@@ -83,11 +85,10 @@ pub(crate) enum Sender {
 }
 
 pub(crate) async fn deliver(svc: &Service, pool: &UserPool, msg: &OutgoingMessage) -> Result<()> {
-    let from = pool
-        .setting_str(&["EmailConfiguration", "From"])
-        .or_else(|| {
-            pool.setting_str(&["EmailConfiguration", "SourceArn"]).and_then(|arn| arn.rsplit('/').next())
-        })
+    let email = pool.settings.email_configuration.as_ref();
+    let from = email
+        .and_then(|e| e.from.as_deref())
+        .or_else(|| email.and_then(|e| e.source_arn.as_deref()).and_then(|arn| arn.rsplit('/').next()))
         .map(str::to_string)
         .or_else(|| svc.config.default_email_from.clone());
     let started = std::time::Instant::now();
@@ -116,25 +117,14 @@ pub(crate) fn verified(
 /// priority, or (without one) a verified phone number, then a verified email. Only verified
 /// attributes count; `admin_only` means none.
 pub(crate) fn recovery_channel(pool: &UserPool, user: &User) -> Option<(&'static str, &'static str, String)> {
-    let mechanisms = pool
-        .settings
-        .get("AccountRecoverySetting")
-        .and_then(|s| s.get("RecoveryMechanisms"))
-        .and_then(Value::as_array);
-    let mut names: Vec<(i64, String)> = match mechanisms {
-        Some(list) => list
-            .iter()
-            .filter_map(|m| {
-                Some((
-                    m.get("Priority").and_then(Value::as_i64).unwrap_or(i64::MAX),
-                    m.get("Name")?.as_str()?.to_string(),
-                ))
-            })
-            .collect(),
-        None => vec![(1, "verified_phone_number".into()), (2, "verified_email".into())],
+    let mechanisms =
+        pool.settings.account_recovery_setting.as_ref().and_then(|s| s.recovery_mechanisms.as_deref());
+    let mut names: Vec<(i64, &str)> = match mechanisms {
+        Some(list) => list.iter().map(|m| (m.priority, m.name.as_str())).collect(),
+        None => vec![(1, "verified_phone_number"), (2, "verified_email")],
     };
     names.sort();
-    names.into_iter().find_map(|(_, name)| match name.as_str() {
+    names.into_iter().find_map(|(_, name)| match name {
         "verified_email" => verified(user, "email", "EMAIL"),
         "verified_phone_number" => verified(user, "phone_number", "SMS"),
         _ => None,

@@ -8,7 +8,6 @@ use crate::model::UserPool;
 use crate::Service;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use serde_json::Value;
 /// Hash, SRP verifier and salt for a new password, computed off the executor.
 pub async fn password_secrets(
     svc: &Service,
@@ -85,9 +84,9 @@ pub(crate) fn temporary_password_validity_days(pool: &UserPool) -> i64 {
     let policy_days = i64::from(pool.password_policy.temporary_password_validity_days);
     let legacy = pool
         .settings
-        .get("AdminCreateUserConfig")
-        .and_then(|c| c.get("UnusedAccountValidityDays"))
-        .and_then(Value::as_i64)
+        .admin_create_user_config
+        .as_ref()
+        .and_then(|c| c.unused_account_validity_days)
         .filter(|d| *d > 0);
     match legacy {
         // 7 is the policy's default: a pool that set only the legacy field gets that instead.

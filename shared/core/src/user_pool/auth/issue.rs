@@ -4,7 +4,7 @@
 use super::refresh_family::{refresh_hash, rotate_family, Origin};
 use super::sign_in::SignIn;
 use crate::error::{Error, Result};
-use crate::model::{keys, User};
+use crate::model::{keys, TokenKind, User};
 use crate::store::{Cond, Item, Write};
 use crate::user_pool::triggers::token_generation::{Claims, Occasion, TokenRequest, USER_API_SCOPE};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -53,8 +53,8 @@ pub(crate) async fn issue_family(
         }
         Family::New => (svc.rng.uuid().to_string(), now),
     };
-    let access_secs = client.validity_secs("Access", 1, "hours");
-    let id_secs = client.validity_secs("Id", 1, "hours");
+    let access_secs = client.settings.validity_secs(TokenKind::Access);
+    let id_secs = client.settings.validity_secs(TokenKind::Id);
     let iss = ctx.issuer(&pool.id);
     let mut claims = Claims::default();
     for (k, v) in [
@@ -112,7 +112,7 @@ pub(crate) async fn issue_family(
         }
         Family::New => {
             let secret = URL_SAFE_NO_PAD.encode(svc.rng.bytes(32));
-            let refresh_secs = client.validity_secs("Refresh", 30, "days");
+            let refresh_secs = client.settings.validity_secs(TokenKind::Refresh);
             let origin = Origin {
                 pool_id: pool.id.clone(),
                 client_id: client.client_id.clone(),

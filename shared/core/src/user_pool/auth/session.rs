@@ -157,7 +157,7 @@ fn session_hash(token: &str) -> String {
 
 /// The client's AuthSessionValidity in seconds (3–15 minutes, default 3).
 pub fn session_validity_secs(client: &AppClient) -> i64 {
-    client.settings.get("AuthSessionValidity").and_then(Value::as_i64).unwrap_or(3).clamp(3, 15) * 60
+    client.settings.auth_session_validity.unwrap_or(3).clamp(3, 15) * 60
 }
 
 impl ChallengeSession {

@@ -54,7 +54,7 @@ pub async fn revoke_token(svc: &Service, input: &Value) -> Result<Value> {
     if origin.client_id != client.client_id {
         return Err(Error::UnauthorizedException("The refresh token was not issued to this client.".into()));
     }
-    if client.settings.get("EnableTokenRevocation").and_then(Value::as_bool) == Some(false) {
+    if client.settings.enable_token_revocation == Some(false) {
         return Err(Error::UnsupportedOperationException(
             "Token revocation is not enabled for this client.".into(),
         ));

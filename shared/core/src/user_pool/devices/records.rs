@@ -71,10 +71,9 @@ pub struct DeviceTracking {
 /// `DeviceConfiguration` turns tracking on (the API model: "When you provide a value for any
 /// property of DeviceConfiguration, you activate the device remembering").
 pub fn device_tracking(pool: &UserPool) -> Option<DeviceTracking> {
-    let config = pool.settings.get("DeviceConfiguration")?.as_object()?;
-    let flag = |name: &str| config.get(name).and_then(Value::as_bool);
-    let challenge = flag("ChallengeRequiredOnNewDevice");
-    let prompt = flag("DeviceOnlyRememberedOnUserPrompt");
+    let config = pool.settings.device_configuration.as_ref()?;
+    let challenge = config.challenge_required_on_new_device;
+    let prompt = config.device_only_remembered_on_user_prompt;
     if challenge.is_none() && prompt.is_none() {
         return None;
     }
@@ -287,14 +286,14 @@ pub fn device_type(svc: &Service, pool: &UserPool, device: &Device) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::PoolSettings;
     use crate::password::PasswordPolicy;
-    use serde_json::Map;
 
     fn pool(config: Option<Value>) -> UserPool {
-        let mut settings = Map::new();
-        if let Some(c) = config {
-            settings.insert("DeviceConfiguration".into(), c);
-        }
+        let settings = PoolSettings {
+            device_configuration: config.map(|c| serde_json::from_value(c).unwrap()),
+            ..Default::default()
+        };
         UserPool {
             id: "eu-west-1_Abc123".into(),
             name: "p".into(),

@@ -4,11 +4,10 @@
 use super::csv::{self, PASSWORD_HASH_COLUMN};
 use super::job::ImportJob;
 use crate::error::{Error, Result};
-use crate::model::{User, UserPool, UserStatus};
+use crate::model::{MfaConfiguration, User, UserPool, UserStatus};
 use crate::password::legacy;
 use crate::service::Service;
 use crate::store::{StoreError, Write, MAX_TRANSACTION_WRITES};
-use serde_json::Value;
 use std::collections::{BTreeMap, HashSet};
 
 /// Cognito's file limits.
@@ -219,9 +218,11 @@ fn parse_row(
         Some(b) => b,
         None => return Err("cognito:mfa_enabled must be true or false.".into()),
     };
-    match pool.settings.get("MfaConfiguration").and_then(Value::as_str).unwrap_or("OFF") {
-        "ON" if !mfa_on => return Err("cognito:mfa_enabled must be true: the user pool requires MFA.".into()),
-        "OFF" if mfa_on => {
+    match pool.settings.mfa_mode() {
+        MfaConfiguration::On if !mfa_on => {
+            return Err("cognito:mfa_enabled must be true: the user pool requires MFA.".into())
+        }
+        MfaConfiguration::Off if mfa_on => {
             return Err("cognito:mfa_enabled must be false: MFA is off in the user pool.".into())
         }
         _ => {}
@@ -482,13 +483,13 @@ mod tests {
     #[test]
     fn pool_settings_decide_mfa_aliases_and_required_attributes() {
         let mut p = pool(&["email"], &[]);
-        p.settings.insert("MfaConfiguration".into(), json!("ON"));
+        p.settings.mfa_configuration = Some(MfaConfiguration::On);
         assert_eq!(
             refusal(with(&p, ("cognito:mfa_enabled", "false"))),
             "cognito:mfa_enabled must be true: the user pool requires MFA."
         );
         assert!(with(&p, ("cognito:mfa_enabled", "TRUE")).is_ok());
-        p.settings.insert("MfaConfiguration".into(), json!("OPTIONAL"));
+        p.settings.mfa_configuration = Some(MfaConfiguration::Optional);
         assert!(with(&p, ("cognito:mfa_enabled", "true")).is_ok());
         assert!(with(&p, ("cognito:mfa_enabled", "false")).is_ok());
 

@@ -2,34 +2,35 @@
 //!
 //! Where a pool keeps it: `MfaConfiguration`, `SmsConfiguration` and `SmsAuthenticationMessage`
 //! are UserPoolType members in `pool.settings`, as CreateUserPool/UpdateUserPool set them.
-//! Which factors SetUserPoolMfaConfig turned on is kept under [`MFA_FACTORS_SETTING`], which
-//! DescribeUserPool does not show and UpdateUserPool does not reset.
+//! Which factors SetUserPoolMfaConfig turned on is kept in `pool.settings.mfa_factors` (stored
+//! under [`MFA_FACTORS_SETTING`](super::factors::MFA_FACTORS_SETTING)), which DescribeUserPool
+//! does not show and UpdateUserPool does not reset.
 
 use super::factors::not_supported;
 use crate::error::{Error, Result};
 use crate::input::Input;
-use crate::model::{keys, UserPool};
+use crate::model::{keys, MfaConfiguration, MfaFactors, UserPool};
 use crate::service::Service;
 use crate::user_pool::mfa::factors::check_sms_authentication_message;
 use crate::user_pool::mfa::factors::pool_mfa_mode;
 use crate::user_pool::mfa::factors::pool_sms_mfa;
 use crate::user_pool::mfa::factors::pool_software_token_mfa;
-use crate::user_pool::mfa::factors::MFA_FACTORS_SETTING;
 use serde_json::{json, Value};
 
 /// GetUserPoolMfaConfig's answer: the mode, the TOTP switch, and the SMS settings while SMS
 /// MFA is on.
 fn mfa_config_json(pool: &UserPool) -> Value {
     let mut out = json!({
-        "MfaConfiguration": pool_mfa_mode(pool),
+        "MfaConfiguration": pool_mfa_mode(pool).as_str(),
         "SoftwareTokenMfaConfiguration": {"Enabled": pool_software_token_mfa(pool)},
     });
     if pool_sms_mfa(pool) {
         let mut sms = serde_json::Map::new();
-        for member in ["SmsAuthenticationMessage", "SmsConfiguration"] {
-            if let Some(v) = pool.settings.get(member) {
-                sms.insert(member.into(), v.clone());
-            }
+        if let Some(message) = &pool.settings.sms_authentication_message {
+            sms.insert("SmsAuthenticationMessage".into(), json!(message));
+        }
+        if let Some(config) = &pool.settings.sms_configuration {
+            sms.insert("SmsConfiguration".into(), Value::Object(config.clone()));
         }
         out["SmsMfaConfiguration"] = Value::Object(sms);
     }
@@ -59,35 +60,35 @@ pub async fn set_user_pool_mfa_config(svc: &Service, input: &Value) -> Result<Va
         .get_json::<UserPool>(&keys::pool(pool_id), keys::POOL_SK)
         .await?
         .ok_or_else(|| Error::ResourceNotFoundException(format!("User pool {pool_id} does not exist.")))?;
-    let mode = input.str_of("MfaConfiguration").unwrap_or(pool_mfa_mode(&pool)).to_string();
+    let mode = input.str_of("MfaConfiguration").unwrap_or(pool_mfa_mode(&pool).as_str()).to_string();
     let sms = input.get("SmsMfaConfiguration").filter(|v| !v.is_null());
     let totp =
         input.get("SoftwareTokenMfaConfiguration").and_then(|c| c.get("Enabled")).and_then(Value::as_bool)
             == Some(true);
-    match mode.as_str() {
-        "OFF" if sms.is_some() || totp => {
+    let mode = match MfaConfiguration::from_name(&mode) {
+        Some(MfaConfiguration::Off) if sms.is_some() || totp => {
             return Err(Error::invalid(
                 "Invalid MFA configuration given, can't turn off MFA and configure an MFA together.",
             ))
         }
-        "ON" | "OPTIONAL" if sms.is_none() && !totp => {
+        Some(MfaConfiguration::On | MfaConfiguration::Optional) if sms.is_none() && !totp => {
             return Err(Error::invalid(
                 "Invalid MFA configuration given, can't disable all MFAs with a required or optional configuration.",
             ))
         }
-        "OFF" | "ON" | "OPTIONAL" => {}
-        other => return Err(Error::invalid(format!("Invalid MfaConfiguration: {other}"))),
-    }
+        Some(mode) => mode,
+        None => return Err(Error::invalid(format!("Invalid MfaConfiguration: {mode}"))),
+    };
     if let Some(sms) = sms {
         if let Some(message) = sms.get("SmsAuthenticationMessage").and_then(Value::as_str) {
             check_sms_authentication_message(message)?;
-            pool.settings.insert("SmsAuthenticationMessage".into(), json!(message));
+            pool.settings.sms_authentication_message = Some(message.to_string());
         }
-        match sms.get("SmsConfiguration").filter(|c| c.is_object()) {
+        match sms.get("SmsConfiguration").and_then(Value::as_object) {
             Some(config) => {
-                pool.settings.insert("SmsConfiguration".into(), config.clone());
+                pool.settings.sms_configuration = Some(config.clone());
             }
-            None if pool.settings.get("SmsConfiguration").is_some_and(Value::is_object) => {}
+            None if pool.settings.sms_configuration.is_some() => {}
             None => {
                 return Err(Error::invalid(
                     "SMS MFA needs an SmsConfiguration: set SmsMfaConfiguration.SmsConfiguration.",
@@ -95,15 +96,11 @@ pub async fn set_user_pool_mfa_config(svc: &Service, input: &Value) -> Result<Va
             }
         }
     }
-    pool.settings.insert("MfaConfiguration".into(), json!(mode));
-    if mode == "OFF" {
-        pool.settings.remove(MFA_FACTORS_SETTING);
-    } else {
-        pool.settings.insert(
-            MFA_FACTORS_SETTING.into(),
-            json!({"SoftwareTokenMfaEnabled": totp, "SmsMfaDisabled": sms.is_none()}),
-        );
-    }
+    pool.settings.mfa_configuration = Some(mode);
+    pool.settings.mfa_factors = (mode != MfaConfiguration::Off).then_some(MfaFactors {
+        software_token_mfa_enabled: Some(totp),
+        sms_mfa_disabled: Some(sms.is_none()),
+    });
     pool.modified = svc.clock.now_millis();
     svc.save_pool(&pool, version, vec![]).await?;
     Ok(mfa_config_json(&pool))

@@ -4,7 +4,7 @@
 use crate::error::{Error, Result};
 use crate::model::MfaMethod;
 use crate::model::User;
-use crate::model::UserPool;
+use crate::model::{MfaConfiguration, PoolSettings, UserPool};
 use crate::ports::OutgoingMessage;
 use crate::ports::SecretCipher;
 use crate::triggers::Caller;
@@ -40,27 +40,21 @@ pub enum MfaNeed {
     Setup,
 }
 
-/// The pool's `MfaConfiguration`: "OFF", "ON" or "OPTIONAL".
-pub fn pool_mfa_mode(pool: &UserPool) -> &str {
-    pool.setting_str(&["MfaConfiguration"]).unwrap_or("OFF")
-}
-
-pub(crate) fn factors(pool: &UserPool) -> Option<&serde_json::Map<String, Value>> {
-    pool.settings.get(MFA_FACTORS_SETTING).and_then(Value::as_object)
+/// The pool's `MfaConfiguration` (OFF when unset).
+pub fn pool_mfa_mode(pool: &UserPool) -> MfaConfiguration {
+    pool.settings.mfa_mode()
 }
 
 /// Whether the pool offers SMS MFA: MFA is not OFF, the pool has an SmsConfiguration, and
 /// SetUserPoolMfaConfig did not leave SMS out.
 pub fn pool_sms_mfa(pool: &UserPool) -> bool {
-    let disabled = factors(pool).and_then(|f| f.get("SmsMfaDisabled")).and_then(Value::as_bool) == Some(true);
-    pool_mfa_mode(pool) != "OFF"
-        && pool.settings.get("SmsConfiguration").is_some_and(Value::is_object)
-        && !disabled
+    let disabled = pool.settings.mfa_factors.as_ref().and_then(|f| f.sms_mfa_disabled) == Some(true);
+    pool_mfa_mode(pool) != MfaConfiguration::Off && pool.settings.sms_configuration.is_some() && !disabled
 }
 
 /// Whether the pool offers software-token (TOTP) MFA; only SetUserPoolMfaConfig turns it on.
 pub fn pool_software_token_mfa(pool: &UserPool) -> bool {
-    factors(pool).and_then(|f| f.get("SoftwareTokenMfaEnabled")).and_then(Value::as_bool) == Some(true)
+    pool.settings.mfa_factors.as_ref().and_then(|f| f.software_token_mfa_enabled) == Some(true)
 }
 
 /// The methods this user can be challenged with at sign-in, SMS first.
@@ -74,7 +68,7 @@ pub fn pool_software_token_mfa(pool: &UserPool) -> bool {
 ///   setting does not matter here: a token verified before the pool turned TOTP off stays
 ///   usable.
 pub fn usable_methods(pool: &UserPool, user: &User) -> Vec<MfaMethod> {
-    let required = pool_mfa_mode(pool) == "ON";
+    let required = pool_mfa_mode(pool) == MfaConfiguration::On;
     let mut out = Vec::new();
     let has_phone = user.attr("phone_number").is_some_and(|p| !p.is_empty());
     if pool_sms_mfa(pool) && has_phone && (user.mfa.sms_enabled || required) {
@@ -90,8 +84,7 @@ pub fn usable_methods(pool: &UserPool, user: &User) -> Vec<MfaMethod> {
 /// preferred method when it is usable, else the only usable one, else a choice between two;
 /// with none usable, OPTIONAL pools need nothing and ON pools need a setup.
 pub fn mfa_need(pool: &UserPool, user: &User) -> MfaNeed {
-    let mode = pool_mfa_mode(pool);
-    if mode != "ON" && mode != "OPTIONAL" {
+    if pool_mfa_mode(pool) == MfaConfiguration::Off {
         return MfaNeed::None;
     }
     let usable = usable_methods(pool, user);
@@ -104,7 +97,7 @@ pub fn mfa_need(pool: &UserPool, user: &User) -> MfaNeed {
     }
     match usable.as_slice() {
         [one] => need(*one),
-        [] if mode == "ON" => MfaNeed::Setup,
+        [] if pool_mfa_mode(pool) == MfaConfiguration::On => MfaNeed::Setup,
         [] => MfaNeed::None,
         _ => MfaNeed::Select,
     }
@@ -149,7 +142,7 @@ pub async fn send_sms_mfa_code(
     };
     let code = crate::ids::code(svc.rng.as_ref());
     let template =
-        pool.setting_str(&["SmsAuthenticationMessage"]).unwrap_or(DEFAULT_SMS_AUTHENTICATION_MESSAGE);
+        pool.settings.sms_authentication_message.as_deref().unwrap_or(DEFAULT_SMS_AUTHENTICATION_MESSAGE);
     let mut msg = OutgoingMessage {
         pool_id: pool.id.clone(),
         username: user.username.clone(),
@@ -205,11 +198,11 @@ pub fn check_sms_authentication_message(message: &str) -> Result<()> {
 /// CreateUserPool's and UpdateUserPool's rule: MFA ON or OPTIONAL needs an SmsConfiguration,
 /// unless software-token MFA is already on (turned on by SetUserPoolMfaConfig, so never at
 /// creation). `settings` are the pool settings the call leaves.
-pub fn check_pool_mfa(settings: &serde_json::Map<String, Value>, software_token: bool) -> Result<()> {
-    match settings.get("MfaConfiguration").and_then(Value::as_str) {
-        None | Some("OFF") => Ok(()),
-        Some("ON" | "OPTIONAL") => {
-            if settings.get("SmsConfiguration").is_some_and(Value::is_object) || software_token {
+pub fn check_pool_mfa(settings: &PoolSettings, software_token: bool) -> Result<()> {
+    match settings.mfa_mode() {
+        MfaConfiguration::Off => Ok(()),
+        MfaConfiguration::On | MfaConfiguration::Optional => {
+            if settings.sms_configuration.is_some() || software_token {
                 Ok(())
             } else {
                 Err(Error::invalid(
@@ -217,15 +210,14 @@ pub fn check_pool_mfa(settings: &serde_json::Map<String, Value>, software_token:
                 ))
             }
         }
-        Some(other) => Err(Error::invalid(format!("Invalid MfaConfiguration: {other}"))),
     }
 }
 
 /// After UpdateUserPool replaced the settings: a pool whose MFA is now OFF forgets the factors
 /// SetUserPoolMfaConfig chose (turning MFA on again starts from its SMS configuration).
 pub fn after_pool_update(pool: &mut UserPool) {
-    if pool_mfa_mode(pool) == "OFF" {
-        pool.settings.remove(MFA_FACTORS_SETTING);
+    if pool_mfa_mode(pool) == MfaConfiguration::Off {
+        pool.settings.mfa_factors = None;
     }
 }
 
@@ -261,7 +253,7 @@ pub(super) fn not_supported(what: &str) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{User, UserStatus};
+    use crate::model::{MfaFactors, User, UserStatus};
     use crate::user_pool::codes::code_hash;
     use serde_json::{json, Value};
 
@@ -289,11 +281,13 @@ mod tests {
                      "access": {"kid": "b", "n": "", "e": "", "sealed_private": ""}}
         }))
         .unwrap();
-        p.settings.insert("MfaConfiguration".into(), json!(mode));
+        p.settings.mfa_configuration = MfaConfiguration::from_name(mode);
         if sms {
-            p.settings.insert("SmsConfiguration".into(), json!({"SnsCallerArn": "arn:aws:iam::1:role/sms"}));
+            p.settings.sms_configuration =
+                json!({"SnsCallerArn": "arn:aws:iam::1:role/sms"}).as_object().cloned();
         }
-        p.settings.insert(MFA_FACTORS_SETTING.into(), json!({"SoftwareTokenMfaEnabled": totp}));
+        p.settings.mfa_factors =
+            Some(MfaFactors { software_token_mfa_enabled: Some(totp), ..Default::default() });
         p
     }
 
@@ -356,7 +350,7 @@ mod tests {
 
     #[test]
     fn pool_mfa_needs_a_factor() {
-        let settings = |v: Value| v.as_object().cloned().unwrap();
+        let settings = |v: Value| -> PoolSettings { serde_json::from_value(v).unwrap() };
         assert!(check_pool_mfa(&settings(json!({})), false).is_ok());
         assert!(check_pool_mfa(&settings(json!({"MfaConfiguration": "OFF"})), false).is_ok());
         for mode in ["ON", "OPTIONAL"] {

@@ -3,7 +3,7 @@
 
 use crate::error::{Error, Result};
 use crate::input::{decode_next_token, encode_next_token, Input};
-use crate::model::{keys, unit_secs, AppClient};
+use crate::model::{keys, AppClient, ClientSettings, TokenKind};
 use crate::service::Service;
 use crate::store::{Cond, Item, StoreError, Write};
 use crate::user_pool::settings::not_supported;
@@ -34,10 +34,9 @@ const SETTINGS: &[&str] = &[
 
 const LEGACY_FLOWS: &[&str] = &["ADMIN_NO_SRP_AUTH", "CUSTOM_AUTH_FLOW_ONLY", "USER_PASSWORD_AUTH"];
 
-fn validate(settings: &Map<String, Value>) -> Result<()> {
-    if let Some(flows) = settings.get("ExplicitAuthFlows").and_then(Value::as_array) {
-        let names: Vec<&str> = flows.iter().filter_map(Value::as_str).collect();
-        let legacy = names.iter().any(|f| LEGACY_FLOWS.contains(f));
+fn validate(settings: &ClientSettings) -> Result<()> {
+    if let Some(names) = &settings.explicit_auth_flows {
+        let legacy = names.iter().any(|f| LEGACY_FLOWS.contains(&f.as_str()));
         let allow = names.iter().any(|f| f.starts_with("ALLOW_"));
         if legacy && allow {
             return Err(Error::invalid(
@@ -45,28 +44,24 @@ fn validate(settings: &Map<String, Value>) -> Result<()> {
             ));
         }
     }
-    let unit = |kind: &str, default: &str| {
-        settings
-            .get("TokenValidityUnits")
-            .and_then(|u| u.get(format!("{kind}Token")))
-            .and_then(Value::as_str)
-            .map(str::to_string)
-            .unwrap_or_else(|| default.to_string())
-    };
-    for (kind, default_unit, min, max) in
-        [("Access", "hours", 300, 86400), ("Id", "hours", 300, 86400), ("Refresh", "days", 3600, 315_360_000)]
-    {
-        if let Some(v) = settings.get(&format!("{kind}TokenValidity")).and_then(Value::as_i64) {
-            let secs = v * unit_secs(&unit(kind, default_unit));
+    for kind in TokenKind::ALL {
+        let (min, max) = match kind {
+            TokenKind::Access | TokenKind::Id => (300, 86400),
+            TokenKind::Refresh => (3600, 315_360_000),
+        };
+        if let Some(v) = settings.validity(kind) {
+            let secs = v * settings.unit(kind).secs();
             if secs < min || secs > max {
                 return Err(Error::invalid(format!(
-                    "Invalid range for token validity: {kind}TokenValidity must be between {} and {} seconds.",
-                    min, max
+                    "Invalid range for token validity: {}TokenValidity must be between {} and {} seconds.",
+                    kind.name(),
+                    min,
+                    max
                 )));
             }
         }
     }
-    if let Some(v) = settings.get("AuthSessionValidity").and_then(Value::as_i64) {
+    if let Some(v) = settings.auth_session_validity {
         if !(3..=15).contains(&v) {
             return Err(Error::invalid("AuthSessionValidity must be between 3 and 15 minutes."));
         }
@@ -125,20 +120,16 @@ fn check_redirect_url(member: &str, url: &str) -> Result<()> {
     Ok(())
 }
 
-fn strings(settings: &Map<String, Value>, member: &str) -> Vec<String> {
-    settings
-        .get(member)
-        .and_then(Value::as_array)
-        .map(|a| a.iter().filter_map(Value::as_str).map(str::to_string).collect())
-        .unwrap_or_default()
+fn strings(list: &Option<Vec<String>>) -> &[String] {
+    list.as_deref().unwrap_or_default()
 }
 
 /// The OAuth members, checked as Cognito checks them. Tessera has no OAuth endpoints yet, so
 /// these only describe the client; they are kept valid so that they work unchanged once it does.
-fn check_oauth(settings: &Map<String, Value>, has_secret: bool) -> Result<()> {
-    let callbacks = strings(settings, "CallbackURLs");
-    let logouts = strings(settings, "LogoutURLs");
-    for (member, list) in [("CallbackURLs", &callbacks), ("LogoutURLs", &logouts)] {
+fn check_oauth(settings: &ClientSettings, has_secret: bool) -> Result<()> {
+    let callbacks = strings(&settings.callback_urls);
+    let logouts = strings(&settings.logout_urls);
+    for (member, list) in [("CallbackURLs", callbacks), ("LogoutURLs", logouts)] {
         if list.len() > MAX_URLS {
             return Err(Error::invalid(format!("{member} can have at most {MAX_URLS} URLs.")));
         }
@@ -146,20 +137,20 @@ fn check_oauth(settings: &Map<String, Value>, has_secret: bool) -> Result<()> {
             check_redirect_url(member, url)?;
         }
     }
-    if let Some(default) = settings.get("DefaultRedirectURI").and_then(Value::as_str) {
+    if let Some(default) = settings.default_redirect_uri.as_deref() {
         check_redirect_url("DefaultRedirectURI", default)?;
         if !callbacks.iter().any(|c| c == default) {
             return Err(Error::invalid("DefaultRedirectURI must be one of the CallbackURLs."));
         }
     }
-    for provider in strings(settings, "SupportedIdentityProviders") {
+    for provider in strings(&settings.supported_identity_providers) {
         if provider != "COGNITO" {
             // Tessera has no federated identity providers yet: only the pool itself exists.
             return Err(Error::invalid(format!("The provider {provider} does not exist for User Pool.")));
         }
     }
-    let flows = strings(settings, "AllowedOAuthFlows");
-    let scopes = strings(settings, "AllowedOAuthScopes");
+    let flows = strings(&settings.allowed_oauth_flows);
+    let scopes = strings(&settings.allowed_oauth_scopes);
     if let Some(scope) = scopes.iter().find(|s| !RESERVED_SCOPES.contains(&s.as_str())) {
         return Err(Error::ScopeDoesNotExistException(format!("Invalid scope requested: {scope}")));
     }
@@ -180,7 +171,7 @@ fn check_oauth(settings: &Map<String, Value>, has_secret: bool) -> Result<()> {
             "client_credentials flow can only be used with custom scopes.".into(),
         ));
     }
-    if settings.get("AllowedOAuthFlowsUserPoolClient").and_then(Value::as_bool) == Some(true) {
+    if settings.allowed_oauth_flows_user_pool_client == Some(true) {
         if flows.is_empty() {
             return Err(Error::invalid(
                 "AllowedOAuthFlows must be set when AllowedOAuthFlowsUserPoolClient is true.",
@@ -199,10 +190,8 @@ fn check_oauth(settings: &Map<String, Value>, has_secret: bool) -> Result<()> {
 }
 
 /// Checks what depends on the client's secret.
-fn check_with_secret(settings: &Map<String, Value>, has_secret: bool) -> Result<()> {
-    if settings.get("EnablePropagateAdditionalUserContextData").and_then(Value::as_bool) == Some(true)
-        && !has_secret
-    {
+fn check_with_secret(settings: &ClientSettings, has_secret: bool) -> Result<()> {
+    if settings.enable_propagate_additional_user_context_data == Some(true) && !has_secret {
         return Err(Error::invalid(
             "EnablePropagateAdditionalUserContextData can only be enabled for an app client with a client secret.",
         ));
@@ -223,21 +212,25 @@ fn new_secret(svc: &Service, input: &Value) -> Result<Option<String>> {
     }
 }
 
-fn settings_from(input: &Value) -> Map<String, Value> {
-    input
+/// The settings members of a Create/UpdateUserPoolClient input. The front end has checked
+/// each member's type against the API model; a null member counts as not set.
+fn settings_from(input: &Value) -> Result<ClientSettings> {
+    let members: Map<String, Value> = input
         .as_object()
         .map(|o| {
             o.iter()
-                .filter(|(k, _)| SETTINGS.contains(&k.as_str()))
+                .filter(|(k, v)| SETTINGS.contains(&k.as_str()) && !v.is_null())
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect()
         })
-        .unwrap_or_default()
+        .unwrap_or_default();
+    serde_json::from_value(Value::Object(members))
+        .map_err(|e| Error::invalid(format!("Invalid client settings: {e}")))
 }
 
 /// `UserPoolClientType`: the lists appear only when set, the defaults as Cognito shows them.
-fn describe(client: &AppClient) -> Value {
-    let mut out = client.settings.clone();
+fn describe(client: &AppClient) -> Result<Value> {
+    let mut out = client.settings.to_map().map_err(Error::internal)?;
     out.insert("UserPoolId".into(), json!(client.pool_id));
     out.insert("ClientName".into(), json!(client.client_name));
     out.insert("ClientId".into(), json!(client.client_id));
@@ -252,12 +245,12 @@ fn describe(client: &AppClient) -> Value {
     out.entry("EnablePropagateAdditionalUserContextData").or_insert(json!(false));
     out.entry("AuthSessionValidity").or_insert(json!(3));
     out.entry("PreventUserExistenceErrors").or_insert(json!("LEGACY"));
-    Value::Object(out)
+    Ok(Value::Object(out))
 }
 
 pub async fn create_user_pool_client(svc: &Service, input: &Value) -> Result<Value> {
     let pool = svc.pool(input.req_str("UserPoolId")?).await?;
-    let settings = settings_from(input);
+    let settings = settings_from(input)?;
     validate(&settings)?;
     refuse_unsupported(input)?;
     let secret = new_secret(svc, input)?;
@@ -294,7 +287,7 @@ pub async fn create_user_pool_client(svc: &Service, input: &Value) -> Result<Val
             }
             e => e.into(),
         })?;
-    Ok(json!({"UserPoolClient": describe(&client)}))
+    Ok(json!({"UserPoolClient": describe(&client)?}))
 }
 
 /// The pool record as stored, rewritten unchanged: lets a transaction require the pool.
@@ -309,7 +302,7 @@ pub async fn describe_user_pool_client(svc: &Service, input: &Value) -> Result<V
     let pool_id = input.req_str("UserPoolId")?;
     svc.pool(pool_id).await?;
     let client = svc.pool_client(pool_id, input.req_str("ClientId")?).await?;
-    Ok(json!({"UserPoolClient": describe(&client)}))
+    Ok(json!({"UserPoolClient": describe(&client)?}))
 }
 
 pub async fn update_user_pool_client(svc: &Service, input: &Value) -> Result<Value> {
@@ -323,7 +316,7 @@ pub async fn update_user_pool_client(svc: &Service, input: &Value) -> Result<Val
         .ok_or_else(|| {
             Error::ResourceNotFoundException(format!("User pool client {client_id} does not exist."))
         })?;
-    let settings = settings_from(input);
+    let settings = settings_from(input)?;
     validate(&settings)?;
     refuse_unsupported(input)?;
     check_with_secret(&settings, client.secret.is_some())?;
@@ -349,7 +342,7 @@ pub async fn update_user_pool_client(svc: &Service, input: &Value) -> Result<Val
         .await;
     svc.forget_client(&client.client_id);
     match result {
-        Ok(()) => Ok(json!({"UserPoolClient": describe(&client)})),
+        Ok(()) => Ok(json!({"UserPoolClient": describe(&client)?})),
         Err(StoreError::ConditionFailed { .. }) => Err(Error::ConcurrentModificationException(
             "The client was modified by another request. Try again.".into(),
         )),
@@ -399,4 +392,52 @@ fn client_listing(client: &AppClient) -> Item {
         keys::pool_client_sk(&client.client_id),
         json!({"ClientId": client.client_id, "ClientName": client.client_name, "UserPoolId": client.pool_id}),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn describe_shows_the_settings_byte_for_byte_as_before() {
+        let every = crate::model::every_client_settings_member();
+        for blob in [every, json!({"ExplicitAuthFlows": ["USER_PASSWORD_AUTH"]}), json!({})] {
+            let client = AppClient {
+                pool_id: "us-east-1_x".into(),
+                client_id: "c".into(),
+                client_name: "app".into(),
+                secret: Some("s".into()),
+                created: 1500,
+                modified: 2500,
+                settings: serde_json::from_value(blob.clone()).unwrap(),
+            };
+            // DescribeUserPoolClient as it was computed on the untyped map.
+            let mut old = blob.as_object().cloned().unwrap();
+            for (k, v) in [
+                ("UserPoolId", json!("us-east-1_x")),
+                ("ClientName", json!("app")),
+                ("ClientId", json!("c")),
+                ("ClientSecret", json!("s")),
+                ("CreationDate", json!(1.5)),
+                ("LastModifiedDate", json!(2.5)),
+            ] {
+                old.insert(k.into(), v);
+            }
+            for (k, v) in [
+                ("RefreshTokenValidity", json!(30)),
+                ("AllowedOAuthFlowsUserPoolClient", json!(false)),
+                ("EnableTokenRevocation", json!(true)),
+                ("EnablePropagateAdditionalUserContextData", json!(false)),
+                ("AuthSessionValidity", json!(3)),
+                ("PreventUserExistenceErrors", json!("LEGACY")),
+            ] {
+                old.entry(k).or_insert(v);
+            }
+            assert_eq!(
+                serde_json::to_string(&describe(&client).unwrap()).unwrap(),
+                serde_json::to_string(&Value::Object(old)).unwrap(),
+                "{blob}"
+            );
+        }
+    }
 }

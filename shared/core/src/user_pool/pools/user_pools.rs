@@ -3,7 +3,7 @@
 
 use crate::error::{Error, Result};
 use crate::input::{decode_next_token, encode_next_token, Input};
-use crate::model::{keys, UserPool};
+use crate::model::{keys, PoolSettings, UserPool};
 use crate::password::PasswordPolicy;
 use crate::schema::STANDARD_SCHEMA_SETTING;
 use crate::service::Service;
@@ -210,38 +210,32 @@ fn refuse_unsupported(svc: &Service, input: &Value) -> Result<()> {
     Ok(())
 }
 
-/// The verification message pairs: a legacy member and its VerificationMessageTemplate member.
-const MESSAGE_PAIRS: &[(&str, &str)] = &[
-    ("SmsVerificationMessage", "SmsMessage"),
-    ("EmailVerificationMessage", "EmailMessage"),
-    ("EmailVerificationSubject", "EmailSubject"),
-];
-
 /// VerificationMessageTemplate and the legacy SmsVerificationMessage, EmailVerificationMessage
 /// and EmailVerificationSubject are one setting in Cognito: whichever form a call sets, the pool
 /// keeps (and Describe shows) both. A template member wins over its legacy twin.
-fn merge_verification_messages(settings: &mut Map<String, Value>) {
-    let mut template =
-        settings.get("VerificationMessageTemplate").and_then(Value::as_object).cloned().unwrap_or_default();
-    for (legacy, member) in MESSAGE_PAIRS {
-        if let (None, Some(v)) = (template.get(*member), settings.get(*legacy)) {
-            template.insert((*member).into(), v.clone());
+fn merge_verification_messages(settings: &mut PoolSettings) {
+    let template = settings.verification_message_template.get_or_insert_with(Default::default);
+    let pairs = [
+        (&mut settings.sms_verification_message, &mut template.sms_message),
+        (&mut settings.email_verification_message, &mut template.email_message),
+        (&mut settings.email_verification_subject, &mut template.email_subject),
+    ];
+    for (legacy, member) in pairs {
+        if member.is_none() {
+            member.clone_from(legacy);
+        }
+        if member.is_some() {
+            legacy.clone_from(member);
         }
     }
-    template.entry("DefaultEmailOption").or_insert(json!("CONFIRM_WITH_CODE"));
-    for (legacy, member) in MESSAGE_PAIRS {
-        if let Some(v) = template.get(*member) {
-            settings.insert((*legacy).into(), v.clone());
-        }
-    }
-    settings.insert("VerificationMessageTemplate".into(), Value::Object(template));
+    template.default_email_option.get_or_insert_with(|| "CONFIRM_WITH_CODE".into());
 }
 
 /// The feature plan's gates (Cognito's feature plans): the Lite plan has no access-token
 /// customisation (PreTokenGeneration V2_0) and no password-history policy; Essentials and Plus
 /// have both. (Threat protection, Plus only, is refused for every plan: Tessera has none.)
-fn check_tier(settings: &Map<String, Value>, policy: &PasswordPolicy) -> Result<()> {
-    if settings.get("UserPoolTier").and_then(Value::as_str) != Some("LITE") {
+fn check_tier(settings: &PoolSettings, policy: &PasswordPolicy) -> Result<()> {
+    if settings.user_pool_tier.as_deref() != Some("LITE") {
         return Ok(());
     }
     let unavailable = |feature: &str| {
@@ -249,12 +243,7 @@ fn check_tier(settings: &Map<String, Value>, policy: &PasswordPolicy) -> Result<
             "{feature} is not available in the LITE feature plan. Choose ESSENTIALS or PLUS for UserPoolTier."
         ))
     };
-    let version = settings
-        .get("LambdaConfig")
-        .and_then(|c| c.get("PreTokenGenerationConfig"))
-        .and_then(|c| c.get("LambdaVersion"))
-        .and_then(Value::as_str);
-    if version.is_some_and(|v| v != "V1_0") {
+    if settings.pre_token_generation_version().is_some_and(|v| v != "V1_0") {
         return Err(unavailable("Access token customization (PreTokenGenerationConfig LambdaVersion V2_0)"));
     }
     if policy.password_history_size.is_some_and(|n| n > 0) {
@@ -263,16 +252,21 @@ fn check_tier(settings: &Map<String, Value>, policy: &PasswordPolicy) -> Result<
     Ok(())
 }
 
-fn settings_from(input: &Value, members: impl Fn(&str) -> bool) -> Map<String, Value> {
-    input
+/// The settings members of a CreateUserPool / UpdateUserPool input (`members` picks them). The
+/// front end has checked each member's type against the API model; a null typed member counts
+/// as not set, other members are kept as given.
+fn settings_from(input: &Value, members: impl Fn(&str) -> bool) -> Result<PoolSettings> {
+    let picked: Map<String, Value> = input
         .as_object()
         .map(|o| o.iter().filter(|(k, _)| members(k)).map(|(k, v)| (k.clone(), v.clone())).collect())
-        .unwrap_or_default()
+        .unwrap_or_default();
+    serde_json::from_value(Value::Object(picked))
+        .map_err(|e| Error::invalid(format!("Invalid user pool settings: {e}")))
 }
 
 /// MFA ON/OPTIONAL needs a factor: an SmsConfiguration (or software tokens already on).
-fn check_mfa(settings: &Map<String, Value>, software_token: bool) -> Result<()> {
-    if let Some(message) = settings.get("SmsAuthenticationMessage").and_then(Value::as_str) {
+fn check_mfa(settings: &PoolSettings, software_token: bool) -> Result<()> {
+    if let Some(message) = &settings.sms_authentication_message {
         crate::user_pool::mfa::factors::check_sms_authentication_message(message)?;
     }
     crate::user_pool::mfa::factors::check_pool_mfa(settings, software_token)
@@ -288,22 +282,21 @@ const UNSUPPORTED_TRIGGERS: &[(&str, &str)] = &[
 
 /// Checks `LambdaConfig`. A pool never stores a trigger that would not fire: the triggers
 /// outside Tessera's scope are refused.
-fn check_lambda_config(settings: &Map<String, Value>) -> Result<()> {
-    let Some(config) = settings.get("LambdaConfig").and_then(Value::as_object) else { return Ok(()) };
+fn check_lambda_config(settings: &PoolSettings) -> Result<()> {
+    let Some(config) = &settings.lambda_config else { return Ok(()) };
     for (name, why) in UNSUPPORTED_TRIGGERS {
-        if config.contains_key(*name) {
+        if config.other.contains_key(*name) {
             return Err(Error::invalid(format!("LambdaConfig.{name}: {why}.")));
         }
     }
-    if let Some(v) = config.get("PreTokenGenerationConfig") {
-        if v.get("LambdaVersion").and_then(Value::as_str) == Some("V3_0") {
+    if let Some(v) = &config.pre_token_generation_config {
+        if v.lambda_version == "V3_0" {
             return Err(Error::invalid(
                 "LambdaConfig.PreTokenGenerationConfig: LambdaVersion V3_0 is not supported by Tessera; use V1_0 or V2_0.",
             ));
         }
-        let arn = v.get("LambdaArn").and_then(Value::as_str);
-        if let Some(legacy) = config.get("PreTokenGeneration").and_then(Value::as_str) {
-            if arn != Some(legacy) {
+        if let Some(legacy) = config.pre_token_generation.as_deref() {
+            if v.lambda_arn != legacy {
                 return Err(Error::invalid(
                     "LambdaConfig.PreTokenGeneration and PreTokenGenerationConfig.LambdaArn must be the same function.",
                 ));
@@ -325,9 +318,9 @@ pub async fn create_user_pool(svc: &Service, input: &Value) -> Result<Value> {
         !TYPED.contains(&k)
             && k != crate::user_pool::mfa::factors::MFA_FACTORS_SETTING
             && k != STANDARD_SCHEMA_SETTING
-    });
+    })?;
     if !declared.standard.is_empty() {
-        settings.insert(STANDARD_SCHEMA_SETTING.into(), json!(declared.standard));
+        settings.standard_schema = Some(declared.standard);
     }
     merge_verification_messages(&mut settings);
     check_mfa(&settings, false)?;
@@ -368,20 +361,23 @@ pub async fn create_user_pool(svc: &Service, input: &Value) -> Result<Value> {
             svc.now_secs(),
         )
         .await?;
-    Ok(json!({"UserPool": describe(svc, &pool, None)}))
+    Ok(json!({"UserPool": describe(svc, &pool, None)?}))
+}
+
+/// The settings as DescribeUserPool shows them, before the record's own fields and the defaults.
+fn shown_settings(settings: &PoolSettings) -> serde_json::Result<Map<String, Value>> {
+    let mut shown = settings.clone();
+    // Tessera's own records (MFA factors, standard-attribute changes) are not UserPoolType members.
+    shown.mfa_factors = None;
+    shown.standard_schema = None;
+    // Pools stored before both forms were kept show both too.
+    merge_verification_messages(&mut shown);
+    shown.to_map()
 }
 
 /// `UserPoolType` as DescribeUserPool returns it.
-fn describe(svc: &Service, pool: &UserPool, estimated_users: Option<u64>) -> Value {
-    let mut out = Map::new();
-    for (k, v) in &pool.settings {
-        // Tessera's own records (MFA factors, standard-attribute changes) are not UserPoolType members.
-        if k != crate::user_pool::mfa::factors::MFA_FACTORS_SETTING && k != STANDARD_SCHEMA_SETTING {
-            out.insert(k.clone(), v.clone());
-        }
-    }
-    // Pools stored before both forms were kept show both too.
-    merge_verification_messages(&mut out);
+fn describe(svc: &Service, pool: &UserPool, estimated_users: Option<u64>) -> Result<Value> {
+    let mut out = shown_settings(&pool.settings).map_err(Error::internal)?;
     let p = &pool.password_policy;
     out.insert("Id".into(), json!(pool.id));
     out.insert("Name".into(), json!(pool.name));
@@ -408,10 +404,7 @@ fn describe(svc: &Service, pool: &UserPool, estimated_users: Option<u64>) -> Val
         "SchemaAttributes".into(),
         json!(crate::schema::schema_attributes(
             &pool.required_attributes,
-            pool.settings
-                .get(STANDARD_SCHEMA_SETTING)
-                .and_then(Value::as_array)
-                .map_or(&[][..], Vec::as_slice),
+            pool.settings.standard_schema.as_deref().unwrap_or_default(),
             &pool.custom_schema
         )),
     );
@@ -436,13 +429,13 @@ fn describe(svc: &Service, pool: &UserPool, estimated_users: Option<u64>) -> Val
     if let Some(n) = estimated_users {
         out.insert("EstimatedNumberOfUsers".into(), json!(n));
     }
-    Value::Object(out)
+    Ok(Value::Object(out))
 }
 
 pub async fn describe_user_pool(svc: &Service, input: &Value) -> Result<Value> {
     let pool = svc.pool(input.req_str("UserPoolId")?).await?;
     let users = count_users(svc, &pool.id).await?;
-    Ok(json!({"UserPool": describe(svc, &pool, Some(users))}))
+    Ok(json!({"UserPool": describe(svc, &pool, Some(users))?}))
 }
 
 async fn count_users(svc: &Service, pool_id: &str) -> Result<u64> {
@@ -469,7 +462,7 @@ pub async fn update_user_pool(svc: &Service, input: &Value) -> Result<Value> {
     let auto_verified = string_list(input, "AutoVerifiedAttributes");
     check_sign_in_settings(&pool.username_attributes, &pool.alias_attributes, &auto_verified)?;
     refuse_unsupported(svc, input)?;
-    let mut settings = settings_from(input, |k| UPDATABLE.contains(&k) && k != "PoolName");
+    let mut settings = settings_from(input, |k| UPDATABLE.contains(&k) && k != "PoolName")?;
     merge_verification_messages(&mut settings);
     check_mfa(&settings, crate::user_pool::mfa::factors::pool_software_token_mfa(&pool))?;
     check_lambda_config(&settings)?;
@@ -481,10 +474,13 @@ pub async fn update_user_pool(svc: &Service, input: &Value) -> Result<Value> {
     if let Some(name) = input.str_of("PoolName") {
         pool.name = name.to_string();
     }
-    // Settings that UpdateUserPool cannot change stay as they were.
-    for (k, v) in &pool.settings {
+    // Settings that UpdateUserPool cannot change stay as they were: Tessera's own two records
+    // (every other typed member is in UPDATABLE) and the untyped members not in UPDATABLE.
+    settings.mfa_factors = pool.settings.mfa_factors.take();
+    settings.standard_schema = pool.settings.standard_schema.take();
+    for (k, v) in std::mem::take(&mut pool.settings.other) {
         if !UPDATABLE.contains(&k.as_str()) {
-            settings.insert(k.clone(), v.clone());
+            settings.other.insert(k, v);
         }
     }
     pool.settings = settings;
@@ -500,7 +496,7 @@ pub async fn update_user_pool(svc: &Service, input: &Value) -> Result<Value> {
 pub async fn delete_user_pool(svc: &Service, input: &Value) -> Result<Value> {
     let pool = svc.pool(input.req_str("UserPoolId")?).await?;
     crate::user_pool::import::runner::refuse_while_importing(svc, &pool.id).await?;
-    if pool.settings.get("DeletionProtection").and_then(Value::as_str) == Some("ACTIVE") {
+    if pool.settings.deletion_protection.as_deref() == Some("ACTIVE") {
         return Err(Error::invalid(
             "The user pool cannot be deleted because deletion protection is activated. Deletion protection must be inactivated first.",
         ));
@@ -571,7 +567,7 @@ pub async fn list_user_pools(svc: &Service, input: &Value) -> Result<Value> {
             pools.push(json!({
                 "Id": pool.id,
                 "Name": pool.name,
-                "LambdaConfig": pool.settings.get("LambdaConfig").cloned().unwrap_or(json!({})),
+                "LambdaConfig": pool.settings.lambda_config.clone().unwrap_or_default(),
                 "CreationDate": pool.created as f64 / 1000.0,
                 "LastModifiedDate": pool.modified as f64 / 1000.0,
             }));
@@ -602,4 +598,63 @@ pub async fn add_custom_attributes(svc: &Service, input: &Value) -> Result<Value
     pool.modified = svc.clock.now_millis();
     svc.save_pool(&pool, version, vec![]).await?;
     Ok(json!({}))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// DescribeUserPool's settings part as it was computed on the untyped map.
+    fn shown_the_untyped_way(settings: &Map<String, Value>) -> Map<String, Value> {
+        let mut out: Map<String, Value> = settings
+            .iter()
+            .filter(|(k, _)| {
+                *k != crate::user_pool::mfa::factors::MFA_FACTORS_SETTING && *k != STANDARD_SCHEMA_SETTING
+            })
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        let pairs = [
+            ("SmsVerificationMessage", "SmsMessage"),
+            ("EmailVerificationMessage", "EmailMessage"),
+            ("EmailVerificationSubject", "EmailSubject"),
+        ];
+        let mut template =
+            out.get("VerificationMessageTemplate").and_then(Value::as_object).cloned().unwrap_or_default();
+        for (legacy, member) in pairs {
+            if let (None, Some(v)) = (template.get(member), out.get(legacy)) {
+                template.insert(member.into(), v.clone());
+            }
+        }
+        template.entry("DefaultEmailOption").or_insert(json!("CONFIRM_WITH_CODE"));
+        for (legacy, member) in pairs {
+            if let Some(v) = template.get(member) {
+                out.insert(legacy.into(), v.clone());
+            }
+        }
+        out.insert("VerificationMessageTemplate".into(), Value::Object(template));
+        out
+    }
+
+    #[test]
+    fn describe_shows_the_settings_byte_for_byte_as_before() {
+        let every = crate::model::every_pool_settings_member();
+        let mut legacy_only = every.clone();
+        legacy_only.as_object_mut().unwrap().remove("VerificationMessageTemplate");
+        let mut template_only = every.clone();
+        for legacy in ["SmsVerificationMessage", "EmailVerificationMessage", "EmailVerificationSubject"] {
+            template_only.as_object_mut().unwrap().remove(legacy);
+        }
+        let partial = json!({"EmailVerificationSubject": "s", "VerificationMessageTemplate": {"SmsMessage": "m {####}"},
+                             "UserPoolTags": {"a": "b"}});
+        for blob in [every, legacy_only, template_only, partial, json!({})] {
+            let old = shown_the_untyped_way(blob.as_object().unwrap());
+            let typed: PoolSettings = serde_json::from_value(blob.clone()).unwrap();
+            let new = shown_settings(&typed).unwrap();
+            assert_eq!(
+                serde_json::to_string(&Value::Object(new)).unwrap(),
+                serde_json::to_string(&Value::Object(old)).unwrap(),
+                "{blob}"
+            );
+        }
+    }
 }

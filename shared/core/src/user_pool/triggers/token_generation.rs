@@ -90,13 +90,7 @@ pub enum EventVersion {
 /// `PreTokenGenerationConfig.LambdaVersion`; V1_0 when only the legacy key is set. (V3_0 is refused
 /// when the pool is saved.)
 pub fn event_version(pool: &UserPool) -> EventVersion {
-    let version = pool
-        .settings
-        .get("LambdaConfig")
-        .and_then(|c| c.get("PreTokenGenerationConfig"))
-        .and_then(|c| c.get("LambdaVersion"))
-        .and_then(Value::as_str);
-    if version == Some("V2_0") {
+    if pool.settings.pre_token_generation_version() == Some("V2_0") {
         EventVersion::V2
     } else {
         EventVersion::V1

@@ -5,7 +5,7 @@ use super::records::delete_user_record;
 use crate::attribute_rules::{check_new_user, Writer};
 use crate::error::{Error, Result};
 use crate::input::{attribute_list, Input};
-use crate::model::{PasswordState, User, UserPool, UserStatus};
+use crate::model::{MessageTemplate, PasswordState, User, UserPool, UserStatus};
 use crate::password::PasswordPolicy;
 use crate::ports::{OutgoingMessage, Rng};
 use crate::service::Service;
@@ -57,17 +57,16 @@ fn invitation(
     username: &str,
     password: &str,
 ) -> Option<(Option<String>, String)> {
-    let t = |name: &str| {
-        pool.setting_str(&["AdminCreateUserConfig", "InviteMessageTemplate", name]).map(str::to_string)
-    };
+    let template = pool.settings.invite_message_template();
+    let t = |member: fn(&MessageTemplate) -> &Option<String>| template.and_then(|t| member(t).clone());
     let default_body = "Your username is {username} and temporary password is {####}.".to_string();
     let (subject, body) = if channel == "EMAIL" {
         (
-            Some(t("EmailSubject").unwrap_or_else(|| "Your temporary password".into())),
-            t("EmailMessage").unwrap_or(default_body),
+            Some(t(|t| &t.email_subject).unwrap_or_else(|| "Your temporary password".into())),
+            t(|t| &t.email_message).unwrap_or(default_body),
         )
     } else {
-        (None, t("SMSMessage").unwrap_or(default_body))
+        (None, t(|t| &t.sms_message).unwrap_or(default_body))
     };
     let (username, password) =
         (crate::html::for_channel(channel, username), crate::html::for_channel(channel, password));

@@ -138,12 +138,7 @@ pub(crate) fn apply_changes(
 /// Whether the pool changes this attribute only once the new value is verified. Cognito
 /// allows the setting only for attributes it auto-verifies, which send the code.
 fn verified_before_update(pool: &UserPool, name: &str) -> bool {
-    let listed = pool
-        .settings
-        .get("UserAttributeUpdateSettings")
-        .and_then(|s| s.get("AttributesRequireVerificationBeforeUpdate"))
-        .and_then(Value::as_array)
-        .is_some_and(|a| a.iter().any(|v| v.as_str() == Some(name)));
+    let listed = pool.settings.attributes_require_verification_before_update().iter().any(|a| a == name);
     listed && pool.auto_verified_attributes.iter().any(|a| a == name)
 }
 

@@ -23,11 +23,7 @@ const SIGNUP_CODE_TTL_SECS: i64 = 24 * 3600;
 pub async fn sign_up(svc: &Service, input: &Value) -> Result<Value> {
     let client = svc.client(input.req_str("ClientId")?).await?;
     let pool = svc.pool(&client.pool_id).await?;
-    if pool
-        .settings
-        .get("AdminCreateUserConfig")
-        .and_then(|c| c.get("AllowAdminCreateUserOnly"))
-        .and_then(Value::as_bool)
+    if pool.settings.admin_create_user_config.as_ref().and_then(|c| c.allow_admin_create_user_only)
         == Some(true)
     {
         return Err(Error::NotAuthorizedException("SignUp is not permitted for this user pool".into()));
