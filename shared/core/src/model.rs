@@ -398,6 +398,36 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    #[test]
+    fn a_stored_client_record_of_the_untyped_shape_still_reads() {
+        let record = json!({
+            "pool_id": "us-east-1_x", "client_id": "c", "client_name": "app", "secret": null,
+            "created": 1, "modified": 2,
+            "settings": {"ExplicitAuthFlows": ["USER_PASSWORD_AUTH"], "SomeLaterMember": {"A": 1}},
+        });
+        let client: AppClient = serde_json::from_value(record.clone()).unwrap();
+        assert_eq!(client.settings.explicit_auth_flows, Some(vec!["USER_PASSWORD_AUTH".to_string()]));
+        // A member no code reads is kept where it was.
+        assert_eq!(client.settings.other.get("SomeLaterMember"), Some(&json!({"A": 1})));
+        assert_eq!(serde_json::to_value(&client).unwrap(), record);
+    }
+
+    #[test]
+    fn a_stored_pool_record_of_the_untyped_shape_still_reads() {
+        let record = json!({
+            "id": "us-east-1_Test", "name": "t", "created": 0, "modified": 0,
+            "password_policy": serde_json::to_value(crate::password::PasswordPolicy::default()).unwrap(),
+            "username_attributes": [], "alias_attributes": [], "auto_verified_attributes": [],
+            "case_sensitive": true, "required_attributes": [], "custom_schema": [],
+            "settings": every_pool_settings_member(),
+            "keys": {"id": {"kid": "a", "n": "", "e": "", "sealed_private": ""},
+                     "access": {"kid": "b", "n": "", "e": "", "sealed_private": ""}}
+        });
+        let pool: UserPool = serde_json::from_value(record.clone()).unwrap();
+        assert_eq!(pool.settings.mfa_mode(), MfaConfiguration::Optional);
+        assert_eq!(serde_json::to_value(&pool).unwrap(), record);
+    }
+
     fn client(flows: Option<Value>) -> AppClient {
         let settings = ClientSettings {
             explicit_auth_flows: flows.map(|f| serde_json::from_value(f).unwrap()),

@@ -219,20 +219,6 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn a_stored_client_record_of_the_untyped_shape_still_reads() {
-        let record = json!({
-            "pool_id": "us-east-1_x", "client_id": "c", "client_name": "app", "secret": null,
-            "created": 1, "modified": 2,
-            "settings": {"ExplicitAuthFlows": ["USER_PASSWORD_AUTH"], "SomeLaterMember": {"A": 1}},
-        });
-        let client: crate::model::AppClient = serde_json::from_value(record.clone()).unwrap();
-        assert_eq!(client.settings.explicit_auth_flows, Some(vec!["USER_PASSWORD_AUTH".to_string()]));
-        // A member no code reads is kept where it was.
-        assert_eq!(client.settings.other.get("SomeLaterMember"), Some(&json!({"A": 1})));
-        assert_eq!(serde_json::to_value(&client).unwrap(), record);
-    }
-
-    #[test]
     fn validity_takes_cognito_defaults_and_units() {
         let none = ClientSettings::default();
         assert_eq!(none.validity_secs(TokenKind::Access), 3600);

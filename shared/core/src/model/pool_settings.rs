@@ -339,32 +339,4 @@ pub(crate) mod tests {
         let echo = serde_json::to_string(&Value::Object(typed.to_map().unwrap())).unwrap();
         assert_eq!(echo, serde_json::to_string(&old).unwrap());
     }
-
-    #[test]
-    fn tessera_records_keep_their_names() {
-        let typed = PoolSettings {
-            mfa_factors: Some(MfaFactors::default()),
-            standard_schema: Some(vec![]),
-            ..Default::default()
-        };
-        let map = typed.to_map().unwrap();
-        assert!(map.contains_key(crate::user_pool::mfa::factors::MFA_FACTORS_SETTING));
-        assert!(map.contains_key(crate::schema::STANDARD_SCHEMA_SETTING));
-    }
-
-    #[test]
-    fn a_stored_pool_record_of_the_untyped_shape_still_reads() {
-        let record = json!({
-            "id": "us-east-1_Test", "name": "t", "created": 0, "modified": 0,
-            "password_policy": serde_json::to_value(crate::password::PasswordPolicy::default()).unwrap(),
-            "username_attributes": [], "alias_attributes": [], "auto_verified_attributes": [],
-            "case_sensitive": true, "required_attributes": [], "custom_schema": [],
-            "settings": every_member(),
-            "keys": {"id": {"kid": "a", "n": "", "e": "", "sealed_private": ""},
-                     "access": {"kid": "b", "n": "", "e": "", "sealed_private": ""}}
-        });
-        let pool: crate::model::UserPool = serde_json::from_value(record.clone()).unwrap();
-        assert_eq!(pool.settings.mfa_mode(), MfaConfiguration::Optional);
-        assert_eq!(serde_json::to_value(&pool).unwrap(), record);
-    }
 }

@@ -253,9 +253,22 @@ pub(super) fn not_supported(what: &str) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+
     use crate::model::{MfaFactors, User, UserStatus};
     use crate::user_pool::codes::code_hash;
     use serde_json::{json, Value};
+
+    #[test]
+    fn tessera_records_keep_their_names() {
+        let typed = crate::model::PoolSettings {
+            mfa_factors: Some(MfaFactors::default()),
+            standard_schema: Some(vec![]),
+            ..Default::default()
+        };
+        let map = typed.to_map().unwrap();
+        assert!(map.contains_key(MFA_FACTORS_SETTING));
+        assert!(map.contains_key(crate::schema::STANDARD_SCHEMA_SETTING));
+    }
 
     #[test]
     fn sms_code_hashes_check_the_code_only() {
