@@ -216,6 +216,26 @@ pub async fn store_challenge_session(
     Ok(token)
 }
 
+/// A stored session, if it is live and this version can read it. One stored in another shape
+/// (by an earlier version, during a deploy) is a dead session: its sign-in starts over, as after
+/// any expired session, rather than failing the call.
+async fn read_session(svc: &Service, pk: &str) -> Result<Option<(ChallengeSession, u64)>> {
+    let Some(item) = svc.store.get(pk, keys::AUTH_SESSION_SK, svc.now_secs()).await? else {
+        return Ok(None);
+    };
+    Ok(parse_session(item.body).map(|session| (session, item.version)))
+}
+
+fn parse_session(body: Value) -> Option<ChallengeSession> {
+    match serde_json::from_value(body) {
+        Ok(session) => Some(session),
+        Err(e) => {
+            tracing::info!(error = %e, "a challenge session this version cannot read (treated as expired)");
+            None
+        }
+    }
+}
+
 /// A live session for this client, with the write that consumes it (conditional on its version).
 pub async fn take_challenge_session(
     svc: &Service,
@@ -223,8 +243,7 @@ pub async fn take_challenge_session(
     token: &str,
 ) -> Result<(ChallengeSession, Write)> {
     let pk = keys::auth_session(&session_hash(token));
-    let (session, version) =
-        svc.get_json::<ChallengeSession>(&pk, keys::AUTH_SESSION_SK).await?.ok_or_else(invalid_session)?;
+    let (session, version) = read_session(svc, &pk).await?.ok_or_else(invalid_session)?;
     if session.client_id != client.client_id || session.pool_id != client.pool_id {
         return Err(invalid_session());
     }
@@ -236,8 +255,7 @@ pub async fn take_challenge_session(
 /// session names its pool and client).
 pub async fn take_any_challenge_session(svc: &Service, token: &str) -> Result<(ChallengeSession, Write)> {
     let pk = keys::auth_session(&session_hash(token));
-    let (session, version) =
-        svc.get_json::<ChallengeSession>(&pk, keys::AUTH_SESSION_SK).await?.ok_or_else(invalid_session)?;
+    let (session, version) = read_session(svc, &pk).await?.ok_or_else(invalid_session)?;
     Ok((session, Write::delete(pk, keys::AUTH_SESSION_SK, Cond::Version(version))))
 }
 
@@ -315,5 +333,34 @@ pub(crate) async fn keep_session(
         Ok(()) => Ok(()),
         Err(StoreError::ConditionFailed { .. }) => Err(invalid_session()),
         Err(e) => Err(e.into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn sessions_round_trip_and_an_older_shape_reads_as_dead() {
+        let session = ChallengeSession {
+            pool_id: "us-east-1_x".into(),
+            client_id: "c".into(),
+            username: "jane".into(),
+            sub: "s".into(),
+            created_ms: 1,
+            progress: Progress { device_key: Some("d".into()), ..Progress::default() },
+            pending: Pending::SmsMfa { code_hash: "h".into(), code_expires_at: 9, wrong_codes: 2 },
+        };
+        let stored = serde_json::to_value(&session).unwrap_or_default();
+        let back = parse_session(stored);
+        assert_eq!(
+            back.map(|s| (s.challenge(), s.pending, s.progress)),
+            Some((ChallengeName::SmsMfa, session.pending.clone(), session.progress.clone()))
+        );
+        // As the version before the typed sessions stored them.
+        let older = json!({"pool_id": "us-east-1_x", "client_id": "c", "username": "jane", "sub": "s",
+            "challenge": "SMS_MFA", "created_ms": 1, "data": {"code_hash": "h", "progress": {}}});
+        assert!(parse_session(older).is_none());
     }
 }
