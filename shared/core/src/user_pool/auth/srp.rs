@@ -15,7 +15,8 @@ use super::session::{
 };
 use super::sign_in::{Initiation, SignIn};
 use super::srp_proof::{
-    answer_token, check_claim, client_public, open_verifier, password_verifier, srp_exchange,
+    answer_token, check_claim, client_public, open_verifier, password_verifier, password_verifier_answer,
+    srp_exchange,
 };
 use crate::error::{Error, Result};
 use crate::model::{User, UserStatus};
@@ -101,17 +102,7 @@ async fn unknown_user_challenge(s: &SignIn<'_>, username: &str, a: &BigUint) -> 
     let b_hex = srp.b_hex.clone();
     let pending = Pending::PasswordVerifier { srp, stand_in: true, custom_rounds: None };
     let token = open_challenge_session(s, &placeholder, Progress::default(), pending).await?;
-    Ok(json!({
-        "ChallengeName": ChallengeName::PasswordVerifier,
-        "Session": token,
-        "ChallengeParameters": {
-            "SALT": salt_hex,
-            "SRP_B": b_hex,
-            "SECRET_BLOCK": STANDARD.encode(token.as_bytes()),
-            "USER_ID_FOR_SRP": user_id,
-            "USERNAME": user_id,
-        },
-    }))
+    Ok(password_verifier_answer(&token, &salt_hex, &b_hex, &user_id))
 }
 
 /// RespondToAuthChallenge with PASSWORD_VERIFIER.

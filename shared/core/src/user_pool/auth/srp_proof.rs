@@ -70,17 +70,22 @@ pub(crate) async fn password_verifier(
     let b_hex = srp.b_hex.clone();
     let pending = Pending::PasswordVerifier { srp, stand_in: false, custom_rounds };
     let token = open_challenge_session(s, user, progress, pending).await?;
-    Ok(json!({
+    Ok(password_verifier_answer(&token, &salt_hex, &b_hex, &user.username))
+}
+
+/// The PASSWORD_VERIFIER challenge as the client sees it (SECRET_BLOCK is the session token).
+pub(crate) fn password_verifier_answer(token: &str, salt_hex: &str, b_hex: &str, user_id: &str) -> Value {
+    json!({
         "ChallengeName": ChallengeName::PasswordVerifier,
         "Session": token,
         "ChallengeParameters": {
             "SALT": salt_hex,
             "SRP_B": b_hex,
             "SECRET_BLOCK": STANDARD.encode(token.as_bytes()),
-            "USER_ID_FOR_SRP": user.username,
-            "USERNAME": user.username,
+            "USER_ID_FOR_SRP": user_id,
+            "USERNAME": user_id,
         },
-    }))
+    })
 }
 
 /// Makes b and B for a verifier: the server's side of the exchange, kept in the session until
