@@ -8,14 +8,14 @@
 
 use super::flow::{challenge_with, check_device_key, finish};
 use super::machine::{define_decision, step, AuthState, ChallengeName, CustomDecision, Step, UserFacts};
+use super::parameters::Answer;
 use super::session::{
-    answering_user, invalid_session, open_challenge_session, param, spend_challenge_session, ChallengeRound,
+    answering_user, invalid_session, open_challenge_session, spend_challenge_session, ChallengeRound,
     Pending, Progress,
 };
 use super::sign_in::{Initiation, SignIn};
 use super::srp_proof::{client_public, custom_password_verifier};
 use crate::error::{Error, Result};
-use crate::input::Input;
 use crate::model::User;
 use crate::service::Service;
 use crate::triggers::{self, Trigger};
@@ -36,8 +36,10 @@ pub(crate) async fn start_custom(s: &SignIn<'_>, req: &Initiation<'_>) -> Result
     let (svc, pool, client, params) = (s.svc, &*s.pool, s.client, &req.params);
     let progress = Progress::for_sign_in(params, req.via, svc.clock.now_millis());
     // CHALLENGE_NAME=SRP_A: the flow starts with the password, proven by SRP.
-    let srp_a = match params.get("CHALLENGE_NAME").and_then(Value::as_str) {
-        Some(name) if ChallengeName::parse(name) == Some(ChallengeName::SrpA) => Some(client_public(params)?),
+    let srp_a = match params.challenge_name.as_deref() {
+        Some(name) if ChallengeName::parse(name) == Some(ChallengeName::SrpA) => {
+            Some(client_public(params.srp_a())?)
+        }
         Some(other) => {
             return Err(Error::invalid(format!("Invalid CHALLENGE_NAME for CUSTOM_AUTH: {other}")))
         }
@@ -46,8 +48,8 @@ pub(crate) async fn start_custom(s: &SignIn<'_>, req: &Initiation<'_>) -> Result
     if !Trigger::DefineAuthChallenge.configured(pool) {
         return Err(not_configured());
     }
-    let username = param(params, "USERNAME")?;
-    check_secret_hash(client, params.get("SECRET_HASH").and_then(Value::as_str), &[username])?;
+    let username = params.username()?;
+    check_secret_hash(client, params.secret_hash.as_deref(), &[username])?;
     let Some((user, _)) = svc.find_user(pool, username).await? else {
         return Err(if client.prevent_user_existence_errors() {
             Error::not_authorized("Incorrect username or password.")
@@ -78,14 +80,13 @@ pub(crate) async fn after_custom_password(
 }
 
 /// RespondToAuthChallenge / AdminRespondToAuthChallenge with CUSTOM_CHALLENGE.
-pub(crate) async fn respond_custom(s: &SignIn<'_>, input: &Value) -> Result<Value> {
-    let responses = input.get("ChallengeResponses").cloned().unwrap_or(json!({}));
-    param(&responses, "USERNAME")?;
-    let answer = param(&responses, "ANSWER")?.to_string();
-    let token =
-        input.str_of("Session").ok_or_else(|| Error::invalid("Missing required parameter Session"))?;
+pub(crate) async fn respond_custom(s: &SignIn<'_>, given: &Answer<'_>) -> Result<Value> {
+    let responses = &given.responses;
+    responses.username()?;
+    let answer = responses.answer()?.to_string();
+    let token = given.session()?;
     let (session, consume, user, _) =
-        answering_user(s, &responses, token, ChallengeName::CustomChallenge).await?;
+        answering_user(s, responses, token, ChallengeName::CustomChallenge).await?;
     // Single use: consumed before any trigger runs, so a replay (even a concurrent one) finds
     // nothing; a failing trigger ends the flow as Cognito's does.
     spend_challenge_session(s.svc, consume).await?;

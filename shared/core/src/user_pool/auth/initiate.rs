@@ -4,7 +4,8 @@
 
 use super::flow::{after_password, check_device_key, dummy_hash, pool_mismatch};
 use super::machine::{AuthFlow, AuthState, UserFacts};
-use super::session::{param, Progress};
+use super::parameters;
+use super::session::Progress;
 use super::sign_in::{Initiation, SignIn, Via};
 use super::{custom, refresh, srp};
 use crate::error::{Error, Result};
@@ -15,7 +16,7 @@ use crate::user_pool::access::check_secret_hash;
 use crate::user_pool::lockout::record_sign_in_attempt;
 use crate::user_pool::triggers::auth::pre_authentication;
 use crate::user_pool::triggers::lifecycle::{migrate_user, Migration};
-use serde_json::{json, Value};
+use serde_json::Value;
 
 pub async fn initiate_auth(svc: &Service, ctx: &CallContext, input: &Value) -> Result<Value> {
     let client = svc.client(input.req_str("ClientId")?).await?;
@@ -52,7 +53,7 @@ async fn start(
     }
     let pool = svc.pool(&client.pool_id).await?;
     let s = SignIn::starting(svc, ctx, client, pool);
-    let req = Initiation { params: input.get("AuthParameters").cloned().unwrap_or(json!({})), input, via };
+    let req = Initiation { params: parameters::read(input, "AuthParameters")?, input, via };
     match flow {
         AuthFlow::UserPassword | AuthFlow::AdminUserPassword => password_sign_in(&s, &req).await,
         AuthFlow::UserSrp => srp::start_user_srp(&s, &req).await,
@@ -68,9 +69,9 @@ async fn start(
 /// USER_PASSWORD_AUTH and ADMIN_USER_PASSWORD_AUTH.
 async fn password_sign_in(s: &SignIn<'_>, req: &Initiation<'_>) -> Result<Value> {
     let (svc, pool, client, params) = (s.svc, &*s.pool, s.client, &req.params);
-    let username = param(params, "USERNAME")?;
-    let password = param(params, "PASSWORD")?.to_string();
-    check_secret_hash(client, params.get("SECRET_HASH").and_then(Value::as_str), &[username])?;
+    let username = params.username()?;
+    let password = params.password()?.to_string();
+    check_secret_hash(client, params.secret_hash.as_deref(), &[username])?;
     // A name the pool does not hold has its own failure count (see `unknown_names`).
     let counted = crate::user_pool::unknown_names::counted(pool, client.prevent_user_existence_errors());
     let (found, seen) = crate::user_pool::unknown_names::find_user(svc, pool, username, counted).await?;

@@ -4,9 +4,9 @@
 
 use super::flow::{challenge_with, finish};
 use super::machine::ChallengeName;
+use super::parameters::Answer;
 use super::session::{
-    answering_user, invalid_session, keep_session, param, session_token, spend_challenge_session, Pending,
-    Progress,
+    answering_user, invalid_session, keep_session, spend_challenge_session, Pending, Progress,
 };
 use super::sign_in::SignIn;
 use crate::error::{Error, Result};
@@ -14,7 +14,7 @@ use crate::model::MfaMethod;
 use crate::user_pool::codes::{clear_attempts, count_attempt};
 use crate::user_pool::lockout::record_sign_in_attempt;
 use crate::user_pool::mfa::{factors, totp};
-use serde_json::{json, Value};
+use serde_json::Value;
 
 /// Wrong codes one challenge session takes; the last one ends it.
 pub const MAX_MFA_CODE_ATTEMPTS: u64 = 5;
@@ -31,17 +31,19 @@ pub const MFA_CODE_PURPOSE: &str = "mfa";
 /// the other one is ignored.
 pub(crate) async fn respond_mfa_code(
     s: &SignIn<'_>,
-    input: &Value,
+    answer: &Answer<'_>,
     challenge: ChallengeName,
 ) -> Result<Value> {
-    let (svc, pool) = (s.svc, &*s.pool);
+    let (svc, pool, responses) = (s.svc, &*s.pool, &answer.responses);
     let sms = challenge == ChallengeName::SmsMfa;
-    let responses = input.get("ChallengeResponses").cloned().unwrap_or(json!({}));
-    let code_key = if sms { "SMS_MFA_CODE" } else { "SOFTWARE_TOKEN_MFA_CODE" };
-    let code = param(&responses, code_key)?.trim().to_string();
-    let token = session_token(input)?;
+    let code = match sms {
+        true => responses.sms_mfa_code()?,
+        false => responses.software_token_mfa_code()?,
+    };
+    let code = code.trim().to_string();
+    let token = answer.session()?;
     let (mut session, consume, mut user, mut version) =
-        answering_user(s, &responses, token, challenge).await?;
+        answering_user(s, responses, token, challenge).await?;
     // Wrong codes count toward the user's lockout like wrong passwords, and only tokens clear
     // the count: a known password does not buy endless fresh guesses.
     if user.password_state.locked_until_ms > svc.clock.now_millis() {
@@ -107,20 +109,20 @@ pub(crate) async fn respond_mfa_code(
 }
 
 /// SELECT_MFA_TYPE: ANSWER names one of MFAS_CAN_CHOOSE; that challenge follows in a new session.
-pub(crate) async fn respond_select_mfa_type(s: &SignIn<'_>, input: &Value) -> Result<Value> {
-    let responses = input.get("ChallengeResponses").cloned().unwrap_or(json!({}));
-    let answer = param(&responses, "ANSWER")?.to_string();
-    let token = session_token(input)?;
+pub(crate) async fn respond_select_mfa_type(s: &SignIn<'_>, answer: &Answer<'_>) -> Result<Value> {
+    let responses = &answer.responses;
+    let choice = responses.answer()?;
+    let token = answer.session()?;
     let (session, consume, user, _) =
-        answering_user(s, &responses, token, ChallengeName::SelectMfaType).await?;
+        answering_user(s, responses, token, ChallengeName::SelectMfaType).await?;
     let offered = factors::mfas_can_select(&s.pool, &user);
     let offers = |method: MfaMethod| offered.contains(&method.as_str());
-    let chosen = match ChallengeName::parse(&answer) {
+    let chosen = match ChallengeName::parse(choice) {
         Some(c @ ChallengeName::SmsMfa) if offers(MfaMethod::Sms) => c,
         Some(c @ ChallengeName::SoftwareTokenMfa) if offers(MfaMethod::SoftwareToken) => c,
         _ => {
             return Err(Error::invalid(format!(
-                "ANSWER must be one of {}: {answer}",
+                "ANSWER must be one of {}: {choice}",
                 serde_json::to_string(&offered).unwrap_or_default()
             )))
         }
@@ -130,10 +132,10 @@ pub(crate) async fn respond_select_mfa_type(s: &SignIn<'_>, input: &Value) -> Re
 }
 
 /// MFA_SETUP: answered once VerifySoftwareToken accepted a code with this session.
-pub(crate) async fn respond_mfa_setup(s: &SignIn<'_>, input: &Value) -> Result<Value> {
-    let responses = input.get("ChallengeResponses").cloned().unwrap_or(json!({}));
-    let token = session_token(input)?;
-    let (session, consume, user, _) = answering_user(s, &responses, token, ChallengeName::MfaSetup).await?;
+pub(crate) async fn respond_mfa_setup(s: &SignIn<'_>, answer: &Answer<'_>) -> Result<Value> {
+    let token = answer.session()?;
+    let (session, consume, user, _) =
+        answering_user(s, &answer.responses, token, ChallengeName::MfaSetup).await?;
     if session.pending != (Pending::MfaSetup { software_token_verified: true }) {
         return Err(Error::invalid(
             "MFA_SETUP is answered after AssociateSoftwareToken and VerifySoftwareToken with this Session.",

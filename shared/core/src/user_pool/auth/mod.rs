@@ -43,6 +43,7 @@ pub(crate) mod initiate;
 pub(crate) mod issue;
 pub mod machine;
 pub(crate) mod mfa;
+pub(crate) mod parameters;
 pub(crate) mod refresh;
 pub mod refresh_family;
 pub(crate) mod respond;

@@ -10,8 +10,8 @@
 //! extends a family: it ends `RefreshTokenValidity` after the sign-in, as Cognito's does.
 
 use super::issue::{issue_family, Family, IssuedDevice};
+use super::parameters::AuthParameters;
 use super::refresh_family::{load_family, revoke_for_reuse, same, Presented};
-use super::session::param;
 use super::sign_in::SignIn;
 use crate::error::{Error, Result};
 use crate::input::Input;
@@ -93,19 +93,19 @@ pub(crate) async fn refresh(s: &SignIn<'_>, request: RefreshRequest<'_>) -> Resu
 
 /// REFRESH_TOKEN_AUTH (InitiateAuth, AdminInitiateAuth). Refused on a client with rotation,
 /// whose tokens must be exchanged with GetTokensFromRefreshToken.
-pub(crate) async fn refresh_token_auth(s: &SignIn<'_>, params: &Value) -> Result<Value> {
+pub(crate) async fn refresh_token_auth(s: &SignIn<'_>, params: &AuthParameters) -> Result<Value> {
     if s.client.refresh_rotation().is_some() {
         return Err(Error::invalid(
             "REFRESH_TOKEN_AUTH flow not enabled for this client: it rotates refresh tokens; use GetTokensFromRefreshToken.",
         ));
     }
     let request = RefreshRequest {
-        token: param(params, "REFRESH_TOKEN")?,
+        token: params.refresh_token()?,
         proof: ClientProof::SecretHash {
-            given: params.get("SECRET_HASH").and_then(Value::as_str),
-            username: params.get("USERNAME").and_then(Value::as_str),
+            given: params.secret_hash.as_deref(),
+            username: params.username.as_deref(),
         },
-        device_key: params.get("DEVICE_KEY").and_then(Value::as_str),
+        device_key: params.device_key.as_deref(),
         metadata: &Value::Null,
     };
     refresh(s, request).await

@@ -3,14 +3,15 @@
 
 use super::flow::{finish, missing_required, pool_mismatch};
 use super::machine::{step, AuthState, ChallengeName, Step, UserFacts};
-use super::session::{answering_user, param, Progress};
+use super::parameters::Answer;
+use super::session::{answering_user, Progress};
 use super::sign_in::SignIn;
 use super::{custom, mfa, srp};
 use crate::error::{Error, Result};
 use crate::input::Input;
 use crate::model::{AppClient, PasswordState, UserStatus};
 use crate::service::{CallContext, Service};
-use serde_json::{json, Value};
+use serde_json::Value;
 
 pub async fn respond_to_auth_challenge(svc: &Service, ctx: &CallContext, input: &Value) -> Result<Value> {
     let client = svc.client(input.req_str("ClientId")?).await?;
@@ -53,41 +54,35 @@ async fn respond(svc: &Service, ctx: &CallContext, client: &AppClient, input: &V
         )));
     };
     let s = SignIn::answering(svc, ctx, client, input).await?;
+    let answer = Answer::of(input)?;
+    let a = &answer;
     match challenge {
-        NewPasswordRequired => respond_new_password(&s, input).await,
-        PasswordVerifier => srp::respond_password_verifier(&s, input).await,
-        DeviceSrpAuth => srp::respond_device_srp_auth(&s, input).await,
-        DevicePasswordVerifier => srp::respond_device_password_verifier(&s, input).await,
-        SmsMfa | SoftwareTokenMfa => mfa::respond_mfa_code(&s, input, challenge).await,
-        SelectMfaType => mfa::respond_select_mfa_type(&s, input).await,
-        MfaSetup => mfa::respond_mfa_setup(&s, input).await,
-        CustomChallenge => custom::respond_custom(&s, input).await,
+        NewPasswordRequired => respond_new_password(&s, a).await,
+        PasswordVerifier => srp::respond_password_verifier(&s, a).await,
+        DeviceSrpAuth => srp::respond_device_srp_auth(&s, a).await,
+        DevicePasswordVerifier => srp::respond_device_password_verifier(&s, a).await,
+        SmsMfa | SoftwareTokenMfa => mfa::respond_mfa_code(&s, a, challenge).await,
+        SelectMfaType => mfa::respond_select_mfa_type(&s, a).await,
+        MfaSetup => mfa::respond_mfa_setup(&s, a).await,
+        CustomChallenge => custom::respond_custom(&s, a).await,
         other => Err(Error::internal(format!("no answer for challenge {other}"))),
     }
 }
 
 /// NEW_PASSWORD_REQUIRED answered: the new password (and any required attributes) are set, the
 /// session is consumed, then PostAuthentication runs and tokens are issued.
-async fn respond_new_password(s: &SignIn<'_>, input: &Value) -> Result<Value> {
-    let (svc, client) = (s.svc, s.client);
-    let responses = input.get("ChallengeResponses").cloned().unwrap_or(json!({}));
-    param(&responses, "USERNAME")?;
-    let new_password = param(&responses, "NEW_PASSWORD")?.to_string();
-    let token =
-        input.str_of("Session").ok_or_else(|| Error::invalid("Missing required parameter Session"))?;
+async fn respond_new_password(s: &SignIn<'_>, answer: &Answer<'_>) -> Result<Value> {
+    let (svc, client, responses) = (s.svc, s.client, &answer.responses);
+    responses.username()?;
+    let new_password = responses.new_password()?.to_string();
+    let token = answer.session()?;
     let pool = &*s.pool;
     let (session, consume, mut user, version) =
-        answering_user(s, &responses, token, ChallengeName::NewPasswordRequired).await?;
+        answering_user(s, responses, token, ChallengeName::NewPasswordRequired).await?;
     let progress = Progress { new_password_set: true, ..session.progress };
     let given: Vec<(String, String)> = responses
-        .as_object()
-        .into_iter()
-        .flatten()
-        .filter_map(|(k, v)| {
-            let attr = k.strip_prefix("userAttributes.")?;
-            let value = crate::attribute_rules::canonical_value(pool, attr, v.as_str().unwrap_or_default());
-            Some((attr.to_string(), value))
-        })
+        .user_attributes()
+        .map(|(attr, value)| (attr.to_string(), crate::attribute_rules::canonical_value(pool, attr, value)))
         .collect();
     if given.iter().any(|(k, _)| k == "sub") {
         return Err(Error::invalid("Cannot modify an immutable attribute: sub"));

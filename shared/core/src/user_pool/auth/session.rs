@@ -4,9 +4,9 @@
 
 pub use super::machine::invalid_session;
 use super::machine::{ChallengeName, SecondFactor};
+use super::parameters::{AuthParameters, ChallengeResponses};
 use super::sign_in::{SignIn, Via};
 use crate::error::{Error, Result};
-use crate::input::Input;
 use crate::model::{keys, AppClient, User, UserPool};
 use crate::service::Service;
 use crate::store::{Cond, Item, StoreError, Write};
@@ -17,13 +17,6 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
-
-pub(crate) fn param<'a>(params: &'a Value, name: &str) -> Result<&'a str> {
-    params
-        .get(name)
-        .and_then(Value::as_str)
-        .ok_or_else(|| Error::invalid(format!("Missing required parameter {name}")))
-}
 
 /// What a sign-in carries from one challenge to the next, whatever the challenge.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -44,9 +37,8 @@ pub struct Progress {
 }
 
 impl Progress {
-    pub fn for_sign_in(params: &Value, via: Via, now_ms: i64) -> Progress {
-        let device_key =
-            params.get("DEVICE_KEY").and_then(Value::as_str).filter(|k| !k.is_empty()).map(str::to_string);
+    pub(crate) fn for_sign_in(params: &AuthParameters, via: Via, now_ms: i64) -> Progress {
+        let device_key = params.device_key.clone().filter(|k| !k.is_empty());
         Progress { device_key, via, started_ms: now_ms, ..Progress::default() }
     }
 }
@@ -275,7 +267,7 @@ pub(crate) async fn spend_challenge_session(svc: &Service, consume: Write) -> Re
 /// that consumes it, and the user with their version.
 pub(crate) async fn answering_user(
     s: &SignIn<'_>,
-    responses: &Value,
+    responses: &ChallengeResponses,
     token: &str,
     challenge: ChallengeName,
 ) -> Result<(ChallengeSession, Write, User, u64)> {
@@ -286,12 +278,12 @@ pub(crate) async fn answering_user(
 /// [`answering_user`] for a session already taken.
 pub(crate) async fn answering_user_in(
     s: &SignIn<'_>,
-    responses: &Value,
+    responses: &ChallengeResponses,
     session: ChallengeSession,
     consume: Write,
     challenge: ChallengeName,
 ) -> Result<(ChallengeSession, Write, User, u64)> {
-    let username = param(responses, "USERNAME")?;
+    let username = responses.username()?;
     if session.challenge() != challenge {
         return Err(Error::invalid(format!("Invalid challenge name {challenge} for this session.")));
     }
@@ -299,19 +291,8 @@ pub(crate) async fn answering_user_in(
     if user.username != session.username || (!session.sub.is_empty() && user.sub != session.sub) {
         return Err(invalid_session());
     }
-    check_secret_hash(
-        s.client,
-        responses.get("SECRET_HASH").and_then(Value::as_str),
-        &[username, user.username.as_str()],
-    )?;
+    check_secret_hash(s.client, responses.secret_hash.as_deref(), &[username, user.username.as_str()])?;
     Ok((session, consume, user, version))
-}
-
-pub(crate) fn session_token(input: &Value) -> Result<&str> {
-    input
-        .str_of("Session")
-        .filter(|s| !s.is_empty())
-        .ok_or_else(|| Error::invalid("Missing required parameter Session"))
 }
 
 /// Writes a session back (same token, same expiry) with changed data, instead of consuming it.

@@ -1,5 +1,6 @@
 //! The context of one sign-in call, which every step of the machine's I/O needs.
 
+use super::parameters::AuthParameters;
 use crate::error::Result;
 use crate::model::{AppClient, UserPool};
 use crate::service::{CallContext, Service};
@@ -46,8 +47,7 @@ impl<'a> SignIn<'a> {
 
 /// What InitiateAuth (or AdminInitiateAuth) asked for.
 pub(crate) struct Initiation<'a> {
-    /// AuthParameters.
-    pub params: Value,
+    pub params: AuthParameters,
     /// The whole request: its ClientMetadata goes to PreAuthentication (and UserMigration).
     pub input: &'a Value,
     pub via: Via,

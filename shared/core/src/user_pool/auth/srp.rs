@@ -9,9 +9,10 @@
 use super::custom::after_custom_password;
 use super::flow::{after_password, check_device_key, finish};
 use super::machine::{AuthState, ChallengeName, SecondFactor, UserFacts};
+use super::parameters::{Answer, DeviceKeyAnswer};
 use super::session::{
-    answering_user, answering_user_in, invalid_session, open_challenge_session, param, session_token,
-    spend_challenge_session, take_challenge_session, Pending, Progress,
+    answering_user, answering_user_in, invalid_session, open_challenge_session, spend_challenge_session,
+    take_challenge_session, Pending, Progress,
 };
 use super::sign_in::{Initiation, SignIn};
 use super::srp_proof::{
@@ -39,9 +40,9 @@ fn incorrect() -> Error {
 /// InitiateAuth / AdminInitiateAuth with USER_SRP_AUTH.
 pub(crate) async fn start_user_srp(s: &SignIn<'_>, req: &Initiation<'_>) -> Result<Value> {
     let (svc, pool, client, params) = (s.svc, &*s.pool, s.client, &req.params);
-    let username = param(params, "USERNAME")?;
-    let a = client_public(params)?;
-    check_secret_hash(client, params.get("SECRET_HASH").and_then(Value::as_str), &[username])?;
+    let username = params.username()?;
+    let a = client_public(params.srp_a())?;
+    check_secret_hash(client, params.secret_hash.as_deref(), &[username])?;
     let Some((user, _)) = svc.find_user(pool, username).await? else {
         if client.prevent_user_existence_errors() {
             return unknown_user_challenge(s, username, &a).await;
@@ -106,11 +107,10 @@ async fn unknown_user_challenge(s: &SignIn<'_>, username: &str, a: &BigUint) -> 
 }
 
 /// RespondToAuthChallenge with PASSWORD_VERIFIER.
-pub(crate) async fn respond_password_verifier(s: &SignIn<'_>, input: &Value) -> Result<Value> {
-    let (svc, pool) = (s.svc, &*s.pool);
-    let responses = input.get("ChallengeResponses").cloned().unwrap_or(json!({}));
-    param(&responses, "USERNAME")?;
-    let token = answer_token(input, &responses)?;
+pub(crate) async fn respond_password_verifier(s: &SignIn<'_>, answer: &Answer<'_>) -> Result<Value> {
+    let (svc, pool, responses) = (s.svc, &*s.pool, &answer.responses);
+    let user_id = responses.username()?;
+    let token = answer_token(answer)?;
     let (session, consume) = take_challenge_session(svc, s.client, &token).await?;
     if let Pending::PasswordVerifier { srp: exchange, stand_in: true, .. } = &session.pending {
         svc.store.transact(vec![consume], svc.now_secs()).await.ok();
@@ -121,22 +121,21 @@ pub(crate) async fn respond_password_verifier(s: &SignIn<'_>, input: &Value) -> 
         }
         // The same work as a real proof check, so the answer's timing tells nothing.
         let fake_v = BigUint::from_bytes_be(&svc.rng.bytes(srp::GROUP_BYTES)) % srp::n();
-        let user_id = param(&responses, "USERNAME")?.to_string();
-        check_claim(svc, exchange, ("unknown", &user_id), fake_v, &token, &responses).await.ok();
+        check_claim(svc, exchange, ("unknown", user_id), fake_v, &token, responses).await.ok();
         unknown_names::record_failure(svc, pool, &session.username, Some(seen)).await?;
         return Err(incorrect());
     }
     let (session, consume, user, version) =
-        answering_user_in(s, &responses, session, consume, ChallengeName::PasswordVerifier).await?;
+        answering_user_in(s, responses, session, consume, ChallengeName::PasswordVerifier).await?;
     let Pending::PasswordVerifier { srp: exchange, custom_rounds, .. } = session.pending else {
         return Err(invalid_session());
     };
     let mut progress = session.progress;
-    match responses.get("DEVICE_KEY") {
-        Some(Value::String(key)) if !key.is_empty() => progress.device_key = Some(key.clone()),
+    match &responses.device_key {
+        DeviceKeyAnswer::Given(key) if !key.is_empty() => progress.device_key = Some(key.clone()),
         // null or "": the client dropped its key.
-        Some(_) => progress.device_key = None,
-        None => {}
+        DeviceKeyAnswer::Given(_) | DeviceKeyAnswer::Null => progress.device_key = None,
+        DeviceKeyAnswer::Absent => {}
     }
     let mut facts = UserFacts::of(&user, svc.clock.now_millis());
     let correct = if facts.locked {
@@ -144,7 +143,7 @@ pub(crate) async fn respond_password_verifier(s: &SignIn<'_>, input: &Value) -> 
     } else {
         let (_, v) = open_verifier(svc, &user)?.ok_or_else(invalid_session)?;
         let suffix = crate::ids::pool_suffix(&pool.id).to_string();
-        check_claim(svc, &exchange, (&suffix, &user.username), v, &token, &responses).await?
+        check_claim(svc, &exchange, (&suffix, &user.username), v, &token, responses).await?
     };
     // After a right proof and before the session is spent, the device: on "Device does not
     // exist." the JS SDK repeats this very answer without DEVICE_KEY. (Checked after the proof
@@ -171,14 +170,13 @@ pub(crate) async fn respond_password_verifier(s: &SignIn<'_>, input: &Value) -> 
 
 /// DEVICE_SRP_AUTH: the client names its device (DEVICE_KEY, which must be the sign-in's) and
 /// sends SRP_A; DEVICE_PASSWORD_VERIFIER follows, over the device's own verifier.
-pub(crate) async fn respond_device_srp_auth(s: &SignIn<'_>, input: &Value) -> Result<Value> {
-    let (svc, pool) = (s.svc, &*s.pool);
-    let responses = input.get("ChallengeResponses").cloned().unwrap_or(json!({}));
-    let device_key = param(&responses, "DEVICE_KEY")?.to_string();
-    let a = client_public(&responses)?;
-    let token = session_token(input)?;
+pub(crate) async fn respond_device_srp_auth(s: &SignIn<'_>, answer: &Answer<'_>) -> Result<Value> {
+    let (svc, pool, responses) = (s.svc, &*s.pool, &answer.responses);
+    let device_key = responses.device_key.required()?.to_string();
+    let a = client_public(responses.srp_a())?;
+    let token = answer.session()?;
     let (session, consume, user, _) =
-        answering_user(s, &responses, token, ChallengeName::DeviceSrpAuth).await?;
+        answering_user(s, responses, token, ChallengeName::DeviceSrpAuth).await?;
     if session.progress.device_key.as_deref() != Some(device_key.as_str()) {
         return Err(Error::invalid("DEVICE_KEY is not the device this sign-in started with."));
     }
@@ -206,12 +204,11 @@ pub(crate) async fn respond_device_srp_auth(s: &SignIn<'_>, input: &Value) -> Re
 
 /// DEVICE_PASSWORD_VERIFIER: the device's proof, signed with its DeviceGroupKey as the pool
 /// name and its DeviceKey as the user id.
-pub(crate) async fn respond_device_password_verifier(s: &SignIn<'_>, input: &Value) -> Result<Value> {
-    let (svc, pool) = (s.svc, &*s.pool);
-    let responses = input.get("ChallengeResponses").cloned().unwrap_or(json!({}));
-    let token = answer_token(input, &responses)?;
+pub(crate) async fn respond_device_password_verifier(s: &SignIn<'_>, answer: &Answer<'_>) -> Result<Value> {
+    let (svc, pool, responses) = (s.svc, &*s.pool, &answer.responses);
+    let token = answer_token(answer)?;
     let (session, consume, user, _) =
-        answering_user(s, &responses, &token, ChallengeName::DevicePasswordVerifier).await?;
+        answering_user(s, responses, &token, ChallengeName::DevicePasswordVerifier).await?;
     spend_challenge_session(svc, consume).await?;
     let Pending::DevicePasswordVerifier { srp: exchange } = &session.pending else {
         return Err(invalid_session());
@@ -223,7 +220,7 @@ pub(crate) async fn respond_device_password_verifier(s: &SignIn<'_>, input: &Val
         devices::open_device_verifier(svc, &device).await?.ok_or_else(devices::device_not_found)?;
     let v = BigUint::from_bytes_be(&verifier);
     let names = (device.device_group_key.as_str(), device.device_key.as_str());
-    if !check_claim(svc, exchange, names, v, &token, &responses).await? {
+    if !check_claim(svc, exchange, names, v, &token, responses).await? {
         return Err(incorrect());
     }
     let progress = Progress { second_factor: SecondFactor::Device, ..session.progress };

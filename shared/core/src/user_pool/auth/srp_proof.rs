@@ -3,12 +3,12 @@
 //! the check of the client's claim.
 
 use super::machine::ChallengeName;
+use super::parameters::{Answer, ChallengeResponses};
 use super::session::{
-    invalid_session, open_challenge_session, param, ChallengeRound, Pending, Progress, SrpExchange,
+    invalid_session, open_challenge_session, ChallengeRound, Pending, Progress, SrpExchange,
 };
 use super::sign_in::SignIn;
 use crate::error::{Error, Result};
-use crate::input::Input;
 use crate::model::User;
 use crate::service::Service;
 use crate::srp;
@@ -20,9 +20,9 @@ use serde_json::{json, Value};
 /// How far a TIMESTAMP may be from the server's clock.
 pub const TIMESTAMP_SKEW_SECS: i64 = 300;
 
-/// Parses SRP_A and refuses A mod N = 0.
-pub(crate) fn client_public(params: &Value) -> Result<BigUint> {
-    let a = param(params, "SRP_A")?;
+/// Parses SRP_A (of AuthParameters or ChallengeResponses) and refuses A mod N = 0.
+pub(crate) fn client_public(srp_a: Result<&str>) -> Result<BigUint> {
+    let a = srp_a?;
     let a = BigUint::parse_bytes(a.trim().as_bytes(), 16)
         .ok_or_else(|| Error::invalid("SRP_A is not a hexadecimal number."))?;
     if !srp::valid_client_public(&a) {
@@ -107,14 +107,14 @@ pub(crate) async fn srp_exchange(svc: &Service, a: &BigUint, v: &BigUint) -> Res
 
 /// The session a PASSWORD_VERIFIER-style answer names: through PASSWORD_CLAIM_SECRET_BLOCK
 /// (and `Session`, when given, must agree).
-pub(crate) fn answer_token(input: &Value, responses: &Value) -> Result<String> {
-    let block = param(responses, "PASSWORD_CLAIM_SECRET_BLOCK")?;
+pub(crate) fn answer_token(answer: &Answer<'_>) -> Result<String> {
+    let block = answer.responses.password_claim_secret_block()?;
     let token = STANDARD
         .decode(block.trim())
         .ok()
         .and_then(|b| String::from_utf8(b).ok())
         .ok_or_else(invalid_session)?;
-    if input.str_of("Session").is_some_and(|s| !s.is_empty() && s != token) {
+    if answer.session_given().is_some_and(|s| !s.is_empty() && s != token) {
         return Err(invalid_session());
     }
     Ok(token)
@@ -127,10 +127,10 @@ pub(crate) async fn check_claim(
     (pool_name, user_id): (&str, &str),
     v: BigUint,
     token: &str,
-    responses: &Value,
+    responses: &ChallengeResponses,
 ) -> Result<bool> {
-    let signature = param(responses, "PASSWORD_CLAIM_SIGNATURE")?.to_string();
-    let timestamp = param(responses, "TIMESTAMP")?.to_string();
+    let signature = responses.password_claim_signature()?.to_string();
+    let timestamp = responses.timestamp()?.to_string();
     let at = srp::parse_timestamp(&timestamp).ok_or_else(|| {
         Error::invalid(format!("TIMESTAMP is not in the format EEE MMM d HH:mm:ss UTC yyyy: {timestamp}"))
     })?;
