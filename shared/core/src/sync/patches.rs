@@ -3,9 +3,9 @@
 //! UpdateRecords brings the records it read.
 
 use super::engine::model::{record_size, RecordState};
+use super::request::{members, RecordPatch, UpdateRecordsInput};
 use super::trigger::{Decisions, EventRecord, MAX_KEY_CHARS, MAX_VALUE_CHARS};
 use crate::error::{Error, Result};
-use crate::input::Input;
 use crate::service::Service;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
@@ -23,39 +23,41 @@ pub struct Patch {
 
 /// Reads and checks `RecordPatches` (absent = none).
 pub fn parse_patches(input: &Value) -> Result<Vec<Patch>> {
-    let list = match input.get("RecordPatches") {
-        None | Some(Value::Null) => return Ok(Vec::new()),
-        Some(Value::Array(list)) => list,
-        Some(_) => return Err(Error::invalid("RecordPatches must be a list.")),
-    };
+    let given: UpdateRecordsInput = members(input)?;
+    check_record_patches(given.record_patches.unwrap_or_default())
+}
+
+/// Checks the patches as sent: keys unique and 1–1024 characters, an Op of replace (with a
+/// Value) or remove, a SyncCount of 0 or more.
+pub(super) fn check_record_patches(list: Vec<RecordPatch>) -> Result<Vec<Patch>> {
     let mut seen = BTreeSet::new();
     let mut out = Vec::with_capacity(list.len());
     for p in list {
-        let key = p.str_of("Key").ok_or_else(|| Error::invalid("Every record patch needs a Key."))?;
+        let key = p.key.ok_or_else(|| Error::invalid("Every record patch needs a Key."))?;
         let n = key.chars().count();
         if n == 0 || n > MAX_KEY_CHARS {
             return Err(Error::invalid(format!(
                 "A record key must be 1 to {MAX_KEY_CHARS} characters long."
             )));
         }
-        if !seen.insert(key) {
+        if !seen.insert(key.clone()) {
             return Err(Error::invalid(format!("The key {key} appears in more than one record patch.")));
         }
         let sync_count = p
-            .i64_of("SyncCount")
+            .sync_count
             .filter(|c| *c >= 0)
             .ok_or_else(|| Error::invalid(format!("The patch of {key} needs a SyncCount of 0 or more.")))?;
-        let value = match p.str_of("Op") {
+        let value = match p.op.as_deref() {
             Some("replace") => {
                 let v = p
-                    .str_of("Value")
+                    .value
                     .ok_or_else(|| Error::invalid(format!("The replace patch of {key} has no Value.")))?;
                 if v.chars().count() > MAX_VALUE_CHARS {
                     return Err(Error::invalid(format!(
                         "The value of {key} is longer than {MAX_VALUE_CHARS} characters."
                     )));
                 }
-                Some(v.to_string())
+                Some(v)
             }
             Some("remove") => None,
             _ => {
@@ -64,16 +66,12 @@ pub fn parse_patches(input: &Value) -> Result<Vec<Patch>> {
                 )))
             }
         };
-        let device_last_modified = match p.get("DeviceLastModifiedDate") {
-            None | Some(Value::Null) => None,
-            Some(v) => Some(
-                v.as_f64()
-                    .filter(|s| s.is_finite())
-                    .map(|s| (s * 1000.0).round() as i64)
-                    .ok_or_else(|| Error::invalid("DeviceLastModifiedDate must be a timestamp."))?,
-            ),
+        let device_last_modified = match p.device_last_modified_date {
+            None => None,
+            Some(secs) if secs.is_finite() => Some((secs * 1000.0).round() as i64),
+            Some(_) => return Err(Error::invalid("DeviceLastModifiedDate must be a timestamp.")),
         };
-        out.push(Patch { key: key.to_string(), value, sync_count, device_last_modified });
+        out.push(Patch { key, value, sync_count, device_last_modified });
     }
     Ok(out)
 }

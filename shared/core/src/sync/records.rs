@@ -9,12 +9,13 @@ use super::engine::model::RecordState;
 use super::engine::plan::{plan_update, Change};
 use super::engine::read::{merged_names, snapshot, snapshot_within};
 use super::notify::notify_dataset_changed;
-use super::patches::{check_limits, check_patches, event_records, final_size, parse_patches, resolve};
-use super::request::{access, dataset_name, modifier, page_size};
+use super::patches::{check_limits, check_patches, check_record_patches, event_records, final_size, resolve};
+use super::request::{
+    access, dataset_name, members, modifier, page_size_of, ListRecordsInput, UpdateRecordsInput,
+};
 use super::tokens::{open_session, seal, session_token, unseal, Sealed};
 use super::trigger::{self as sync_trigger, EventScope};
 use crate::error::{Error, Result};
-use crate::input::Input;
 use crate::model::{keys, IdentityPoolSyncConfig};
 use crate::service::{CallContext, Principal, Service};
 use crate::store::Write;
@@ -30,12 +31,13 @@ const MAX_RECORDS_PAGE: usize = 1024;
 pub async fn list_records(svc: &Service, ctx: &CallContext, input: &Value) -> Result<Value> {
     let (pool, identity) = access(svc, ctx, input).await?;
     let name = dataset_name(input)?;
-    let last = input.i64_of("LastSyncCount").unwrap_or(0);
+    let given: ListRecordsInput = members(input)?;
+    let last = given.last_sync_count.unwrap_or(0);
     if last < 0 {
         return Err(Error::invalid("LastSyncCount must be 0 or more."));
     }
-    let limit = page_size(input, MAX_RECORDS_PAGE);
-    let page_token = match input.str_of("NextToken") {
+    let limit = page_size_of(given.max_results, MAX_RECORDS_PAGE);
+    let page_token = match given.next_token.as_deref() {
         Some(t) => Some(
             unseal(svc, t, "records-page", &pool, &identity, name)
                 .filter(|p| p.l == last)
@@ -43,7 +45,8 @@ pub async fn list_records(svc: &Service, ctx: &CallContext, input: &Value) -> Re
         ),
         None => None,
     };
-    let given = input.str_of("SyncSessionToken").and_then(|t| open_session(svc, t, &pool, &identity, name));
+    let given =
+        given.sync_session_token.as_deref().and_then(|t| open_session(svc, t, &pool, &identity, name));
     let session = match given.or_else(|| page_token.as_ref().map(|p| p.s.clone())) {
         Some(s) => s,
         None => {
@@ -112,21 +115,23 @@ async fn sync_trigger_arn(svc: &Service, pool: &str) -> Result<Option<String>> {
 pub async fn update_records(svc: &Service, ctx: &CallContext, input: &Value) -> Result<Value> {
     let (pool, identity) = access(svc, ctx, input).await?;
     let name = dataset_name(input)?;
-    let token = input
-        .str_of("SyncSessionToken")
+    let given: UpdateRecordsInput = members(input)?;
+    let token = given
+        .sync_session_token
+        .as_deref()
         .ok_or_else(|| Error::invalid("UpdateRecords needs the SyncSessionToken of a ListRecords call."))?;
     if open_session(svc, token, &pool, &identity, name).is_none() {
         return Err(Error::invalid(
             "The SyncSessionToken is invalid, expired, or was issued for another dataset.",
         ));
     }
-    let device_id = match input.str_of("DeviceId") {
+    let device_id = match given.device_id.as_deref() {
         Some(d) if d.is_empty() || d.chars().count() > 256 => {
             return Err(Error::invalid("DeviceId must be 1 to 256 characters long."))
         }
         d => d,
     };
-    let patches = parse_patches(input)?;
+    let patches = check_record_patches(given.record_patches.unwrap_or_default())?;
     if patches.is_empty() {
         return Ok(json!({ "Records": [] }));
     }

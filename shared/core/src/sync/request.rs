@@ -8,6 +8,7 @@ use crate::error::{Error, Result};
 use crate::input::Input;
 use crate::model::keys;
 use crate::service::{CallContext, Principal, Service};
+use serde::Deserialize;
 use serde_json::Value;
 
 /// Longest dataset name.
@@ -86,10 +87,53 @@ pub(super) fn modifier(svc: &Service, ctx: &CallContext) -> String {
 
 /// `MaxResults`: 1–`max`, `max` when absent or not positive.
 pub(super) fn page_size(input: &Value, max: usize) -> usize {
-    match input.i64_of("MaxResults") {
+    page_size_of(input.i64_of("MaxResults"), max)
+}
+
+/// [`page_size`] of a member already read.
+pub(super) fn page_size_of(max_results: Option<i64>, max: usize) -> usize {
+    match max_results {
         Some(n) if n > 0 => usize::try_from(n).unwrap_or(max).min(max),
         _ => max,
     }
+}
+
+/// Reads an operation's own members out of its request (the path's members are read by
+/// [`access`] and [`dataset_name`]). The API model already checked their types, so a failure
+/// here is a request that skipped the model's check.
+pub(super) fn members<T: for<'de> Deserialize<'de>>(input: &Value) -> Result<T> {
+    T::deserialize(input).map_err(|e| Error::invalid(e.to_string()))
+}
+
+/// ListRecords' own members.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(super) struct ListRecordsInput {
+    pub last_sync_count: Option<i64>,
+    pub next_token: Option<String>,
+    pub max_results: Option<i64>,
+    pub sync_session_token: Option<String>,
+}
+
+/// UpdateRecords' own members.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(super) struct UpdateRecordsInput {
+    pub sync_session_token: Option<String>,
+    pub device_id: Option<String>,
+    pub record_patches: Option<Vec<RecordPatch>>,
+}
+
+/// One RecordPatch as sent; [`super::patches::parse_patches`] checks it into a `Patch`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(super) struct RecordPatch {
+    pub op: Option<String>,
+    pub key: Option<String>,
+    pub value: Option<String>,
+    pub sync_count: Option<i64>,
+    /// Epoch seconds, with a fraction.
+    pub device_last_modified_date: Option<f64>,
 }
 
 #[cfg(test)]
