@@ -293,9 +293,10 @@ impl Service {
         pk: &str,
         sk: &str,
     ) -> Result<Option<(T, u64)>> {
-        match self.store.get(pk, sk, self.now_secs()).await? {
+        match self.store.get_raw(pk, sk, self.now_secs()).await? {
             Some(item) => {
-                Ok(Some((serde_json::from_value(item.body).map_err(Error::internal)?, item.version)))
+                let version = item.version;
+                Ok(Some((item.decode().map_err(Error::internal)?, version)))
             }
             None => Ok(None),
         }

@@ -27,6 +27,27 @@ impl Item {
     }
 }
 
+/// An item as [`Store::get_raw`] reads it: the body as the store holds it.
+pub struct RawItem {
+    pub version: u64,
+    pub body: RawBody,
+}
+
+pub enum RawBody {
+    Value(Value),
+    /// JSON text, decoded straight into the reader's type.
+    Json(Box<serde_json::value::RawValue>),
+}
+
+impl RawItem {
+    pub fn decode<T: serde::de::DeserializeOwned>(self) -> Result<T, serde_json::Error> {
+        match self.body {
+            RawBody::Value(v) => serde_json::from_value(v),
+            RawBody::Json(text) => serde_json::from_str(text.get()),
+        }
+    }
+}
+
 /// A condition on the item currently stored under a write's key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Cond {
@@ -116,6 +137,16 @@ pub const MAX_TRANSACTION_WRITES: usize = 100;
 pub trait Store: Send + Sync {
     /// The live item under (pk, sk), if any. `now_secs` decides expiry.
     async fn get(&self, pk: &str, sk: &str, now_secs: i64) -> Result<Option<Item>, StoreError>;
+
+    /// [`Store::get`] for a reader that decodes the body into its own type at once. A store
+    /// that keeps JSON text hands the body over as text, so no `Value` is built in between (on
+    /// the hot path, GetUser reads two items this way).
+    async fn get_raw(&self, pk: &str, sk: &str, now_secs: i64) -> Result<Option<RawItem>, StoreError> {
+        Ok(self
+            .get(pk, sk, now_secs)
+            .await?
+            .map(|i| RawItem { version: i.version, body: RawBody::Value(i.body) }))
+    }
 
     /// Live items of partition `pk` whose sort key starts with `sk_prefix`, strictly after
     /// `start_after` when given, at most `limit` of them.

@@ -6,7 +6,9 @@ use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 use std::sync::Arc;
-use tessera_core::store::{Cond, Item, Page, Store, StoreError, Write, MAX_TRANSACTION_WRITES};
+use tessera_core::store::{
+    Cond, Item, Page, RawBody, RawItem, Store, StoreError, Write, MAX_TRANSACTION_WRITES,
+};
 
 /// The embedded store's file in the data directory.
 pub const DB_FILE: &str = "tessera.redb";
@@ -19,6 +21,15 @@ struct Stored {
     #[serde(skip_serializing_if = "Option::is_none")]
     e: Option<i64>,
     b: serde_json::Value,
+}
+
+/// [`Stored`] with the body left as text, for [`Store::get_raw`].
+#[derive(Deserialize)]
+struct StoredRaw<'a> {
+    v: u64,
+    e: Option<i64>,
+    #[serde(borrow)]
+    b: &'a serde_json::value::RawValue,
 }
 
 #[derive(Clone)]
@@ -129,6 +140,17 @@ impl Store for EmbeddedStore {
             Some(v) => Ok(Some(decode(pk, sk, v.value())?).filter(|i| i.is_live(now_secs))),
             None => Ok(None),
         }
+    }
+
+    async fn get_raw(&self, pk: &str, sk: &str, now_secs: i64) -> Result<Option<RawItem>, StoreError> {
+        let tx = self.db.begin_read().map_err(unavailable)?;
+        let table = tx.open_table(ITEMS).map_err(unavailable)?;
+        let Some(v) = table.get((pk, sk)).map_err(unavailable)? else { return Ok(None) };
+        let s: StoredRaw = serde_json::from_slice(v.value()).map_err(unavailable)?;
+        if s.e.is_some_and(|t| t <= now_secs) {
+            return Ok(None);
+        }
+        Ok(Some(RawItem { version: s.v, body: RawBody::Json(s.b.to_owned()) }))
     }
 
     async fn query(

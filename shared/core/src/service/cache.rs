@@ -96,11 +96,11 @@ impl Service {
     }
 
     /// An app client, served from memory like pools (see `pool_cache_ttl_ms`).
-    pub async fn client(&self, client_id: &str) -> Result<AppClient> {
+    pub async fn client(&self, client_id: &str) -> Result<Arc<AppClient>> {
         let now = self.clock.now_millis();
         if let Some((client, at)) = self.client_cache.lock().map_err(Error::internal)?.get(client_id) {
             if now - at < self.config.pool_cache_ttl_ms {
-                return Ok(client.as_ref().clone());
+                return Ok(client.clone());
             }
         }
         let client = self
@@ -114,7 +114,8 @@ impl Service {
         if cache.len() >= MAX_CACHED {
             cache.clear();
         }
-        cache.insert(client_id.to_string(), (Arc::new(client.clone()), now));
+        let client = Arc::new(client);
+        cache.insert(client_id.to_string(), (client.clone(), now));
         Ok(client)
     }
 
@@ -126,7 +127,7 @@ impl Service {
     }
 
     /// A client that must belong to `pool_id`.
-    pub async fn pool_client(&self, pool_id: &str, client_id: &str) -> Result<AppClient> {
+    pub async fn pool_client(&self, pool_id: &str, client_id: &str) -> Result<Arc<AppClient>> {
         let client = self.client(client_id).await?;
         if client.pool_id != pool_id {
             return Err(Error::ResourceNotFoundException(format!(

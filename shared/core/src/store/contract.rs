@@ -17,9 +17,14 @@ pub async fn contract_put_get_roundtrip<S: Store>(s: S) {
     let mut it = item("p", "a", 1);
     it.body = json!({"nested": {"list": [1, "two", null, true]}, "unicode": "ü€😀"});
     s.transact(vec![Write::put(it.clone(), Cond::NotExists)], NOW).await.unwrap();
-    assert_eq!(s.get("p", "a", NOW).await.unwrap(), Some(it));
+    assert_eq!(s.get("p", "a", NOW).await.unwrap(), Some(it.clone()));
     assert_eq!(s.get("p", "b", NOW).await.unwrap(), None);
     assert_eq!(s.get("q", "a", NOW).await.unwrap(), None);
+    // The raw read decodes to the same body and version.
+    let raw = s.get_raw("p", "a", NOW).await.unwrap().unwrap();
+    assert_eq!(raw.version, it.version);
+    assert_eq!(raw.decode::<Value>().unwrap(), it.body);
+    assert!(s.get_raw("p", "b", NOW).await.unwrap().is_none());
 }
 
 pub async fn contract_conditions<S: Store>(s: S) {
@@ -92,6 +97,8 @@ pub async fn contract_expiry<S: Store>(s: S) {
     s.transact(vec![Write::put(it.clone(), Cond::NotExists)], NOW).await.unwrap();
     assert_eq!(s.get("p", "code", NOW + 9).await.unwrap(), Some(it));
     assert_eq!(s.get("p", "code", NOW + 10).await.unwrap(), None);
+    assert!(s.get_raw("p", "code", NOW + 9).await.unwrap().is_some());
+    assert!(s.get_raw("p", "code", NOW + 10).await.unwrap().is_none());
     assert!(s.query("p", "", None, 10, NOW + 11).await.unwrap().items.is_empty());
     // An expired item does not block a NotExists put and does not satisfy Exists.
     let e = s.transact(vec![Write::put(item("p", "code", 5), Cond::Exists)], NOW + 11).await;

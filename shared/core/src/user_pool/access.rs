@@ -14,6 +14,7 @@ use base64::Engine as _;
 use hmac::{Hmac, Mac};
 use serde_json::Value;
 use sha2::Sha256;
+use std::sync::Arc;
 /// A verified access token's user and session.
 pub struct AccessSession {
     pub pool: std::sync::Arc<UserPool>,
@@ -66,7 +67,7 @@ pub async fn authorize_access_token(svc: &Service, ctx: &CallContext, token: &st
 }
 
 /// The app client an access token was issued to.
-pub async fn token_client(svc: &Service, session: &AccessSession) -> Result<AppClient> {
+pub async fn token_client(svc: &Service, session: &AccessSession) -> Result<Arc<AppClient>> {
     let id = session.claims.get("client_id").and_then(Value::as_str).unwrap_or_default();
     match svc.pool_client(&session.pool.id, id).await {
         Err(Error::ResourceNotFoundException(_)) => Err(Error::not_authorized("Invalid Access Token")),

@@ -48,7 +48,7 @@ struct SetupSession {
     session: ChallengeSession,
     consume: Write,
     pool: std::sync::Arc<UserPool>,
-    client: crate::model::AppClient,
+    client: std::sync::Arc<crate::model::AppClient>,
     user: User,
     version: u64,
 }

@@ -48,7 +48,10 @@ async fn set_password(svc: &Service, pool: &UserPool, user: &mut User, password:
     Ok(())
 }
 
-async fn public_client(svc: &Service, input: &Value) -> Result<(AppClient, std::sync::Arc<UserPool>)> {
+async fn public_client(
+    svc: &Service,
+    input: &Value,
+) -> Result<(std::sync::Arc<AppClient>, std::sync::Arc<UserPool>)> {
     let client = svc.client(input.req_str("ClientId")?).await?;
     let pool = svc.pool(&client.pool_id).await?;
     Ok((client, pool))
