@@ -561,11 +561,11 @@ enum Seg<'a> {
 }
 
 /// A value that passed its type check, reduced to what the constraints look at.
-enum Checked {
+enum Checked<'v> {
     /// Strings and blobs: their length (characters, or decoded bytes), and for strings the text.
     Text {
         len: usize,
-        text: Option<String>,
+        text: Option<&'v str>,
     },
     Number(f64),
     /// Integral members: the exact value.
@@ -697,7 +697,7 @@ impl<'a> Validator<'a> {
 
         if let Some(key_shape) = key_shape.filter(|k| k.kind == Kind::String) {
             let failed = entries.keys().any(|k| {
-                let checked = Checked::Text { len: k.chars().count(), text: Some(k.clone()) };
+                let checked = Checked::Text { len: k.chars().count(), text: Some(k.as_str()) };
                 !self.failures(key_shape, &checked).is_empty()
             });
             if failed {
@@ -759,10 +759,10 @@ impl<'a> Validator<'a> {
     }
 
     /// Type check of a scalar: the value as the constraints see it, or a SerializationException.
-    fn scalar(&self, shape: &Shape, value: &Value) -> Result<Checked, WireError> {
+    fn scalar<'v>(&self, shape: &Shape, value: &'v Value) -> Result<Checked<'v>, WireError> {
         match (shape.kind, value) {
             (Kind::String, Value::String(s)) => {
-                Ok(Checked::Text { len: s.chars().count(), text: Some(s.clone()) })
+                Ok(Checked::Text { len: s.chars().count(), text: Some(s.as_str()) })
             }
             (Kind::Blob, Value::String(s)) => match base64_decoded_len(s) {
                 Some(len) => Ok(Checked::Text { len, text: None }),
@@ -791,7 +791,7 @@ impl<'a> Validator<'a> {
         n: &serde_json::Number,
         kind: Kind,
         (lo, hi): (i128, i128),
-    ) -> Result<Checked, WireError> {
+    ) -> Result<Checked<'static>, WireError> {
         let out_of_range = || {
             WireError::serialization(format!(
                 "Value in payload for '{}' is out of range for {}",
@@ -820,7 +820,7 @@ impl<'a> Validator<'a> {
     }
 
     /// The constraints of a scalar shape this (type-checked) value breaks, in Coral's order.
-    fn failures(&self, shape: &Shape, checked: &Checked) -> Vec<String> {
+    fn failures(&self, shape: &Shape, checked: &Checked<'_>) -> Vec<String> {
         let mut out = Vec::new();
         match checked {
             Checked::Text { len, text } => {
@@ -941,7 +941,7 @@ impl<'a> Validator<'a> {
 }
 
 /// A scalar as Coral prints it in a message (integral members as the integer read).
-fn shown_scalar(value: &Value, checked: &Checked) -> String {
+fn shown_scalar(value: &Value, checked: &Checked<'_>) -> String {
     match checked {
         Checked::Integer(v) => format!("{v}"),
         _ => coral_repr(value),
