@@ -5,6 +5,13 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use serde_json::Value;
 
+/// Reads a request, or one of its members, as a typed struct (the rest of the input is
+/// ignored). The API model already checked the types, so a failure here is a request that
+/// skipped the model's check; `what` names the member in the message.
+pub fn typed<T: serde::de::DeserializeOwned>(value: &Value, what: &str) -> Result<T> {
+    T::deserialize(value).map_err(|e| Error::invalid(format!("{what}: {e}")))
+}
+
 /// Accessors over a validated JSON input.
 pub trait Input {
     fn str_of(&self, name: &str) -> Option<&str>;

@@ -3,7 +3,7 @@
 //! UpdateRecords brings the records it read.
 
 use super::engine::model::{record_size, RecordState};
-use super::request::{members, RecordPatch, UpdateRecordsInput};
+use super::request::{RecordPatch, UpdateRecordsInput};
 use super::trigger::{Decisions, EventRecord, MAX_KEY_CHARS, MAX_VALUE_CHARS};
 use crate::error::{Error, Result};
 use crate::service::Service;
@@ -23,7 +23,7 @@ pub struct Patch {
 
 /// Reads and checks `RecordPatches` (absent = none).
 pub fn parse_patches(input: &Value) -> Result<Vec<Patch>> {
-    let given: UpdateRecordsInput = members(input)?;
+    let given: UpdateRecordsInput = crate::input::typed(input, "the request")?;
     check_record_patches(given.record_patches.unwrap_or_default())
 }
 

@@ -10,9 +10,7 @@ use super::engine::plan::{plan_update, Change};
 use super::engine::read::{merged_names, snapshot, snapshot_within};
 use super::notify::notify_dataset_changed;
 use super::patches::{check_limits, check_patches, check_record_patches, event_records, final_size, resolve};
-use super::request::{
-    access, dataset_name, members, modifier, page_size_of, ListRecordsInput, UpdateRecordsInput,
-};
+use super::request::{access, dataset_name, modifier, page_size_of, ListRecordsInput, UpdateRecordsInput};
 use super::tokens::{open_session, seal, session_token, unseal, Sealed};
 use super::trigger::{self as sync_trigger, EventScope};
 use crate::error::{Error, Result};
@@ -31,7 +29,7 @@ const MAX_RECORDS_PAGE: usize = 1024;
 pub async fn list_records(svc: &Service, ctx: &CallContext, input: &Value) -> Result<Value> {
     let (pool, identity) = access(svc, ctx, input).await?;
     let name = dataset_name(input)?;
-    let given: ListRecordsInput = members(input)?;
+    let given: ListRecordsInput = crate::input::typed(input, "the request")?;
     let last = given.last_sync_count.unwrap_or(0);
     if last < 0 {
         return Err(Error::invalid("LastSyncCount must be 0 or more."));
@@ -115,7 +113,7 @@ async fn sync_trigger_arn(svc: &Service, pool: &str) -> Result<Option<String>> {
 pub async fn update_records(svc: &Service, ctx: &CallContext, input: &Value) -> Result<Value> {
     let (pool, identity) = access(svc, ctx, input).await?;
     let name = dataset_name(input)?;
-    let given: UpdateRecordsInput = members(input)?;
+    let given: UpdateRecordsInput = crate::input::typed(input, "the request")?;
     let token = given
         .sync_session_token
         .as_deref()

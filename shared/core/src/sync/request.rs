@@ -98,13 +98,6 @@ pub(super) fn page_size_of(max_results: Option<i64>, max: usize) -> usize {
     }
 }
 
-/// Reads an operation's own members out of its request (the path's members are read by
-/// [`access`] and [`dataset_name`]). The API model already checked their types, so a failure
-/// here is a request that skipped the model's check.
-pub(super) fn members<T: for<'de> Deserialize<'de>>(input: &Value) -> Result<T> {
-    T::deserialize(input).map_err(|e| Error::invalid(e.to_string()))
-}
-
 /// ListRecords' own members.
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "PascalCase")]

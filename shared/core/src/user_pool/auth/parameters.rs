@@ -145,10 +145,10 @@ required_keys!(ChallengeResponses {
 
 /// Reads one of the two maps out of a request (absent or null: empty). The API model already
 /// made every value a string, so a failure here is a request that skipped the model's check.
-pub(crate) fn read<T: for<'de> Deserialize<'de> + Default>(input: &Value, member: &str) -> Result<T> {
+pub(crate) fn read<T: serde::de::DeserializeOwned + Default>(input: &Value, member: &str) -> Result<T> {
     match input.get(member) {
         None | Some(Value::Null) => Ok(T::default()),
-        Some(map) => T::deserialize(map).map_err(|e| Error::invalid(format!("{member}: {e}"))),
+        Some(map) => crate::input::typed(map, member),
     }
 }
 
