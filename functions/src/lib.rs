@@ -174,6 +174,48 @@ pub const DELETE_USER_POOL_CLIENT: Operation =
 pub const LIST_USER_POOL_CLIENTS: Operation =
     Operation { bound: "ListUserPoolClients", call: calls::list_user_pool_clients, clients: Clients::NONE };
 
+/// `CreateUserPoolDomain` (no flags): binary `create-user-pool-domain`.
+pub const CREATE_USER_POOL_DOMAIN: Operation =
+    Operation { bound: "CreateUserPoolDomain", call: calls::create_user_pool_domain, clients: Clients::NONE };
+
+/// `DescribeUserPoolDomain` (readonly): binary `describe-user-pool-domain`.
+pub const DESCRIBE_USER_POOL_DOMAIN: Operation = Operation {
+    bound: "DescribeUserPoolDomain",
+    call: calls::describe_user_pool_domain,
+    clients: Clients::NONE,
+};
+
+/// `UpdateUserPoolDomain` (no flags): binary `update-user-pool-domain`.
+pub const UPDATE_USER_POOL_DOMAIN: Operation =
+    Operation { bound: "UpdateUserPoolDomain", call: calls::update_user_pool_domain, clients: Clients::NONE };
+
+/// `DeleteUserPoolDomain` (no flags): binary `delete-user-pool-domain`.
+pub const DELETE_USER_POOL_DOMAIN: Operation =
+    Operation { bound: "DeleteUserPoolDomain", call: calls::delete_user_pool_domain, clients: Clients::NONE };
+
+/// `CreateResourceServer` (no flags): binary `create-resource-server`.
+pub const CREATE_RESOURCE_SERVER: Operation =
+    Operation { bound: "CreateResourceServer", call: calls::create_resource_server, clients: Clients::NONE };
+
+/// `DescribeResourceServer` (readonly): binary `describe-resource-server`.
+pub const DESCRIBE_RESOURCE_SERVER: Operation = Operation {
+    bound: "DescribeResourceServer",
+    call: calls::describe_resource_server,
+    clients: Clients::NONE,
+};
+
+/// `UpdateResourceServer` (no flags): binary `update-resource-server`.
+pub const UPDATE_RESOURCE_SERVER: Operation =
+    Operation { bound: "UpdateResourceServer", call: calls::update_resource_server, clients: Clients::NONE };
+
+/// `DeleteResourceServer` (no flags): binary `delete-resource-server`.
+pub const DELETE_RESOURCE_SERVER: Operation =
+    Operation { bound: "DeleteResourceServer", call: calls::delete_resource_server, clients: Clients::NONE };
+
+/// `ListResourceServers` (readonly): binary `list-resource-servers`.
+pub const LIST_RESOURCE_SERVERS: Operation =
+    Operation { bound: "ListResourceServers", call: calls::list_resource_servers, clients: Clients::NONE };
+
 /// `AdminConfirmSignUp` (triggers): binary `admin-confirm-sign-up`.
 pub const ADMIN_CONFIRM_SIGN_UP: Operation = Operation {
     bound: "AdminConfirmSignUp",
@@ -704,6 +746,15 @@ pub const OPERATIONS: &[(&str, Operation)] = &[
     ("update-user-pool-client", UPDATE_USER_POOL_CLIENT),
     ("delete-user-pool-client", DELETE_USER_POOL_CLIENT),
     ("list-user-pool-clients", LIST_USER_POOL_CLIENTS),
+    ("create-user-pool-domain", CREATE_USER_POOL_DOMAIN),
+    ("describe-user-pool-domain", DESCRIBE_USER_POOL_DOMAIN),
+    ("update-user-pool-domain", UPDATE_USER_POOL_DOMAIN),
+    ("delete-user-pool-domain", DELETE_USER_POOL_DOMAIN),
+    ("create-resource-server", CREATE_RESOURCE_SERVER),
+    ("describe-resource-server", DESCRIBE_RESOURCE_SERVER),
+    ("update-resource-server", UPDATE_RESOURCE_SERVER),
+    ("delete-resource-server", DELETE_RESOURCE_SERVER),
+    ("list-resource-servers", LIST_RESOURCE_SERVERS),
     ("admin-confirm-sign-up", ADMIN_CONFIRM_SIGN_UP),
     ("admin-get-user", ADMIN_GET_USER),
     ("admin-delete-user", ADMIN_DELETE_USER),
@@ -996,6 +1047,78 @@ pub mod calls {
         input: &'a Value,
     ) -> OperationFuture<'a> {
         Box::pin(tessera_core::user_pool::list_user_pool_clients(svc, input))
+    }
+    #[inline(never)]
+    pub fn create_user_pool_domain<'a>(
+        svc: &'a Service,
+        _ctx: &'a CallContext,
+        input: &'a Value,
+    ) -> OperationFuture<'a> {
+        Box::pin(tessera_core::user_pool::create_user_pool_domain(svc, input))
+    }
+    #[inline(never)]
+    pub fn describe_user_pool_domain<'a>(
+        svc: &'a Service,
+        _ctx: &'a CallContext,
+        input: &'a Value,
+    ) -> OperationFuture<'a> {
+        Box::pin(tessera_core::user_pool::describe_user_pool_domain(svc, input))
+    }
+    #[inline(never)]
+    pub fn update_user_pool_domain<'a>(
+        svc: &'a Service,
+        _ctx: &'a CallContext,
+        input: &'a Value,
+    ) -> OperationFuture<'a> {
+        Box::pin(tessera_core::user_pool::update_user_pool_domain(svc, input))
+    }
+    #[inline(never)]
+    pub fn delete_user_pool_domain<'a>(
+        svc: &'a Service,
+        _ctx: &'a CallContext,
+        input: &'a Value,
+    ) -> OperationFuture<'a> {
+        Box::pin(tessera_core::user_pool::delete_user_pool_domain(svc, input))
+    }
+    #[inline(never)]
+    pub fn create_resource_server<'a>(
+        svc: &'a Service,
+        _ctx: &'a CallContext,
+        input: &'a Value,
+    ) -> OperationFuture<'a> {
+        Box::pin(tessera_core::user_pool::create_resource_server(svc, input))
+    }
+    #[inline(never)]
+    pub fn describe_resource_server<'a>(
+        svc: &'a Service,
+        _ctx: &'a CallContext,
+        input: &'a Value,
+    ) -> OperationFuture<'a> {
+        Box::pin(tessera_core::user_pool::describe_resource_server(svc, input))
+    }
+    #[inline(never)]
+    pub fn update_resource_server<'a>(
+        svc: &'a Service,
+        _ctx: &'a CallContext,
+        input: &'a Value,
+    ) -> OperationFuture<'a> {
+        Box::pin(tessera_core::user_pool::update_resource_server(svc, input))
+    }
+    #[inline(never)]
+    pub fn delete_resource_server<'a>(
+        svc: &'a Service,
+        _ctx: &'a CallContext,
+        input: &'a Value,
+    ) -> OperationFuture<'a> {
+        Box::pin(tessera_core::user_pool::delete_resource_server(svc, input))
+    }
+    #[inline(never)]
+    pub fn list_resource_servers<'a>(
+        svc: &'a Service,
+        _ctx: &'a CallContext,
+        input: &'a Value,
+    ) -> OperationFuture<'a> {
+        Box::pin(tessera_core::user_pool::list_resource_servers(svc, input))
     }
     #[inline(never)]
     pub fn admin_confirm_sign_up<'a>(

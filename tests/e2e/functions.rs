@@ -394,6 +394,15 @@ async fn every_function_handles_its_sample_event() {
     run!("update-user-pool");
     run!("describe-user-pool-client");
     run!("list-user-pool-clients");
+    run!("create-user-pool-domain");
+    run!("describe-user-pool-domain");
+    run!("update-user-pool-domain");
+    run!("delete-user-pool-domain");
+    run!("create-resource-server");
+    run!("describe-resource-server");
+    run!("update-resource-server");
+    run!("list-resource-servers");
+    run!("delete-resource-server");
     run!("sign-up");
     run!("resend-confirmation-code");
     run!("confirm-sign-up");

@@ -19,6 +19,7 @@ mod auth_factors;
 mod clients;
 mod concurrency;
 mod devices;
+mod domains;
 mod functions;
 mod groups;
 mod identity_pools;

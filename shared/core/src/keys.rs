@@ -126,6 +126,31 @@ pub fn import_job_sk(job_id: &str) -> String {
 }
 pub const ACTIVE_JOB_SK: &str = "ACTIVE";
 
+/// A user-pool domain (a prefix such as `myapp`, or a custom domain such as
+/// `auth.example.com`) → its pool; a `Cond::NotExists` put makes each name one pool's.
+pub fn user_pool_domain(domain: &str) -> String {
+    format!("DOMAIN#{domain}")
+}
+pub const USER_POOL_DOMAIN_SK: &str = "DOMAIN";
+/// A pool's resource servers (sk = identifier), in identifier order.
+pub fn resource_servers(pool_id: &str) -> String {
+    format!("RESOURCESERVERS#{pool_id}")
+}
+/// A pool's hosted-page customisations (sk = client id, or `ALL`).
+pub fn ui_customizations(pool_id: &str) -> String {
+    format!("UICUSTOM#{pool_id}")
+}
+/// An authorization code of `/oauth2/authorize`, by SHA-256 (hex) of the code; expires.
+pub fn authorization_code(code_hash: &str) -> String {
+    format!("OAUTHCODE#{code_hash}")
+}
+pub const AUTHORIZATION_CODE_SK: &str = "CODE";
+/// A hosted-page sign-in session (the auth domain's cookie), by SHA-256 (hex) of its token.
+pub fn hosted_session(token_hash: &str) -> String {
+    format!("HOSTEDSESSION#{token_hash}")
+}
+pub const HOSTED_SESSION_SK: &str = "SESSION";
+
 /// The prefix of the pool partition's client entries ([`pool_client_sk`]).
 pub const POOL_CLIENT_PREFIX: &str = "CLIENT#";
 

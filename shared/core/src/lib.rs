@@ -27,4 +27,4 @@ pub mod user_pool;
 pub use error::{Error, Result};
 // Shim until the callers switch (issue 16).
 pub use identity::{credentials as identity_credentials, tokens as identity_tokens};
-pub use service::{CallContext, Limits, Principal, Service, ServiceConfig};
+pub use service::{AuthDomains, CallContext, Limits, Principal, Service, ServiceConfig};

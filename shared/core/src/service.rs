@@ -35,6 +35,32 @@ pub struct ServiceConfig {
     /// AdminSetUserPassword also signs the user out everywhere, as GlobalSignOut does. Off by
     /// default, as in Cognito, where sessions outlive a password change.
     pub sign_out_on_password_reset: bool,
+    /// Where the pools' auth domains (the OAuth 2.0 endpoints and hosted pages) are served.
+    pub auth_domains: AuthDomains,
+}
+
+/// How this deployment serves user-pool domains (CreateUserPoolDomain).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthDomains {
+    /// A prefix domain `p` is served at `p.{prefix_base}`: `auth.localhost` on the local
+    /// server, the stack's `AuthDomainBase` (e.g. `auth.example.com`) in AWS.
+    pub prefix_base: String,
+    /// The custom domains this deployment serves, each with the ARN of the certificate it
+    /// serves them with. None: any domain, any certificate ARN (the local server, which serves
+    /// every domain with its own certificate).
+    pub custom_domains: Option<Vec<(String, String)>>,
+    /// The host a custom domain's DNS alias points at (CreateUserPoolDomain's CloudFrontDomain).
+    pub alias_target: String,
+}
+
+impl Default for AuthDomains {
+    fn default() -> Self {
+        AuthDomains {
+            prefix_base: "auth.localhost".into(),
+            custom_domains: None,
+            alias_target: "localhost".into(),
+        }
+    }
 }
 
 /// Quotas Cognito enforces, configurable per deployment.
@@ -89,6 +115,7 @@ impl Default for ServiceConfig {
             pool_cache_ttl_ms: 1000,
             limits: Limits::default(),
             sign_out_on_password_reset: false,
+            auth_domains: AuthDomains::default(),
         }
     }
 }

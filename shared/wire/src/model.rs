@@ -122,6 +122,11 @@ fn ascii_class(java: &str) -> Option<AsciiClass> {
     Some(AsciiClass { members, allow_empty })
 }
 
+/// Where the published model is stricter than the service. `DomainType` names a custom domain
+/// too (`auth.example.com`, as its own documentation says), but its pattern allows one label.
+const PATTERN_CORRECTIONS: &[(&str, &str)] =
+    &[("DomainType", r"^[a-z0-9](?:[a-z0-9\-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9\-]{0,61}[a-z0-9])?)*$")];
+
 impl ApiModel {
     /// `AWSCognitoIdentityProviderService` (user pools).
     pub fn cognito_idp() -> &'static ApiModel {
@@ -342,6 +347,11 @@ impl ApiModel {
             })
             .collect();
         let mut shapes = raw.shapes;
+        for (name, pattern) in PATTERN_CORRECTIONS {
+            if let Some(shape) = shapes.get_mut(*name) {
+                shape.pattern = Some(pattern.to_string());
+            }
+        }
         let mut concealing: std::collections::BTreeSet<String> =
             shapes.iter().filter(|(_, s)| s.sensitive).map(|(n, _)| n.clone()).collect();
         loop {

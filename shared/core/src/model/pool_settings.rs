@@ -43,6 +43,12 @@ pub struct PoolSettings {
     /// `LITE`, `ESSENTIALS` or `PLUS`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub user_pool_tier: Option<String>,
+    /// The pool's prefix domain, set by CreateUserPoolDomain (never by Create/UpdateUserPool).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub domain: Option<String>,
+    /// The pool's custom domain, set by CreateUserPoolDomain (never by Create/UpdateUserPool).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub custom_domain: Option<String>,
     /// Tessera's own record, not a `UserPoolType` member: the factors SetUserPoolMfaConfig
     /// chose. Its name is `user_pool::mfa::factors::MFA_FACTORS_SETTING`.
     #[serde(rename = "TesseraMfaFactors", skip_serializing_if = "Option::is_none")]

@@ -10,10 +10,12 @@ pub mod auth;
 pub mod codes;
 pub mod delivery;
 pub mod devices;
+pub mod domains;
 pub mod groups;
 pub mod import;
 pub mod lockout;
 pub mod mfa;
+pub mod oauth;
 pub mod pools;
 pub mod secrets;
 pub mod settings;
@@ -38,6 +40,11 @@ pub use devices::operations::{
     admin_forget_device, admin_get_device, admin_list_devices, admin_update_device_status, confirm_device,
     forget_device, get_device, list_devices, update_device_status,
 };
+// domains/operations.rs: CreateUserPoolDomain, DescribeUserPoolDomain, UpdateUserPoolDomain,
+//   DeleteUserPoolDomain
+pub use domains::operations::{
+    create_user_pool_domain, delete_user_pool_domain, describe_user_pool_domain, update_user_pool_domain,
+};
 // groups/operations.rs: CreateGroup, GetGroup, UpdateGroup, DeleteGroup, ListGroups,
 //   AdminAddUserToGroup, AdminRemoveUserFromGroup, AdminListGroupsForUser, ListUsersInGroup
 pub use groups::operations::{
@@ -59,6 +66,12 @@ pub use mfa::preferences::{
 };
 // mfa/software_token.rs: AssociateSoftwareToken, VerifySoftwareToken
 pub use mfa::software_token::{associate_software_token, verify_software_token};
+// oauth/resource_servers.rs: CreateResourceServer, DescribeResourceServer, UpdateResourceServer,
+//   DeleteResourceServer, ListResourceServers
+pub use oauth::resource_servers::{
+    create_resource_server, delete_resource_server, describe_resource_server, list_resource_servers,
+    update_resource_server,
+};
 // pools/clients.rs: CreateUserPoolClient, DescribeUserPoolClient, UpdateUserPoolClient,
 //   DeleteUserPoolClient, ListUserPoolClients
 pub use pools::clients::{

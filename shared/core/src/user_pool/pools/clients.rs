@@ -6,6 +6,7 @@ use crate::input::{decode_next_token, encode_next_token, Input};
 use crate::model::{keys, AppClient, ClientSettings, TokenKind};
 use crate::service::Service;
 use crate::store::{Cond, Item, StoreError, Write};
+use crate::user_pool::oauth::scopes::{check_client_scopes, is_reserved};
 use crate::user_pool::settings::not_supported;
 use serde_json::{json, Map, Value};
 
@@ -69,9 +70,6 @@ fn validate(settings: &ClientSettings) -> Result<()> {
     Ok(())
 }
 
-/// Scopes every pool has; custom scopes need resource servers, which Tessera does not have yet.
-const RESERVED_SCOPES: &[&str] = &["phone", "email", "openid", "profile", "aws.cognito.signin.user.admin"];
-
 /// The most callback or sign-out URLs a client may list.
 const MAX_URLS: usize = 100;
 
@@ -124,8 +122,8 @@ fn strings(list: &Option<Vec<String>>) -> &[String] {
     list.as_deref().unwrap_or_default()
 }
 
-/// The OAuth members, checked as Cognito checks them. Tessera has no OAuth endpoints yet, so
-/// these only describe the client; they are kept valid so that they work unchanged once it does.
+/// The OAuth members, checked as Cognito checks them (the custom scopes' existence is checked
+/// against the resource servers by `check_scopes_exist`).
 fn check_oauth(settings: &ClientSettings, has_secret: bool) -> Result<()> {
     let callbacks = strings(&settings.callback_urls);
     let logouts = strings(&settings.logout_urls);
@@ -151,7 +149,7 @@ fn check_oauth(settings: &ClientSettings, has_secret: bool) -> Result<()> {
     }
     let flows = strings(&settings.allowed_oauth_flows);
     let scopes = strings(&settings.allowed_oauth_scopes);
-    if let Some(scope) = scopes.iter().find(|s| !RESERVED_SCOPES.contains(&s.as_str())) {
+    if let Some(scope) = scopes.iter().find(|s| !is_reserved(s) && !s.contains('/')) {
         return Err(Error::ScopeDoesNotExistException(format!("Invalid scope requested: {scope}")));
     }
     let credentials = flows.iter().any(|f| f == "client_credentials");
@@ -165,7 +163,7 @@ fn check_oauth(settings: &ClientSettings, has_secret: bool) -> Result<()> {
             "client_credentials flow can not be selected if client does not have a client secret.".into(),
         ));
     }
-    if credentials && !scopes.is_empty() {
+    if credentials && scopes.iter().any(|s| is_reserved(s)) {
         // Only custom scopes (from resource servers) may be granted to client_credentials.
         return Err(Error::InvalidOAuthFlowException(
             "client_credentials flow can only be used with custom scopes.".into(),
@@ -255,6 +253,7 @@ pub async fn create_user_pool_client(svc: &Service, input: &Value) -> Result<Val
     refuse_unsupported(input)?;
     let secret = new_secret(svc, input)?;
     check_with_secret(&settings, secret.is_some())?;
+    check_client_scopes(svc, &pool.id, strings(&settings.allowed_oauth_scopes)).await?;
     crate::attribute_rules::check_client_lists(&pool, &settings, true)?;
     let now = svc.clock.now_millis();
     let client = AppClient {
@@ -320,6 +319,7 @@ pub async fn update_user_pool_client(svc: &Service, input: &Value) -> Result<Val
     validate(&settings)?;
     refuse_unsupported(input)?;
     check_with_secret(&settings, client.secret.is_some())?;
+    check_client_scopes(svc, &pool.id, strings(&settings.allowed_oauth_scopes)).await?;
     crate::attribute_rules::check_client_lists(&pool, &settings, false)?;
     // Like Cognito, members left out return to their defaults.
     client.settings = settings;

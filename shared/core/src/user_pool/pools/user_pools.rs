@@ -44,6 +44,10 @@ const UPDATABLE: &[&str] = &[
     "UserPoolTier",
 ];
 
+/// `UserPoolType` members that CreateUserPoolDomain sets; a CreateUserPool naming them is not
+/// taken at its word.
+const DOMAIN_MEMBERS: &[&str] = &["Domain", "CustomDomain"];
+
 const SIGN_IN_ATTRIBUTES: &[&str] = &["email", "phone_number"];
 
 fn string_list(input: &Value, name: &str) -> Vec<String> {
@@ -316,6 +320,7 @@ pub async fn create_user_pool(svc: &Service, input: &Value) -> Result<Value> {
     let declared = schema(input, svc.config.limits.custom_attributes_per_pool)?;
     let mut settings = settings_from(input, |k| {
         !TYPED.contains(&k)
+            && !DOMAIN_MEMBERS.contains(&k)
             && k != crate::user_pool::mfa::factors::MFA_FACTORS_SETTING
             && k != STANDARD_SCHEMA_SETTING
     })?;
@@ -477,6 +482,8 @@ pub async fn update_user_pool(svc: &Service, input: &Value) -> Result<Value> {
     // Settings that UpdateUserPool cannot change stay as they were: Tessera's own two records
     // (every other typed member is in UPDATABLE) and the untyped members not in UPDATABLE.
     settings.mfa_factors = pool.settings.mfa_factors.take();
+    settings.domain = pool.settings.domain.take();
+    settings.custom_domain = pool.settings.custom_domain.take();
     settings.standard_schema = pool.settings.standard_schema.take();
     for (k, v) in std::mem::take(&mut pool.settings.other) {
         if !UPDATABLE.contains(&k.as_str()) {
@@ -499,6 +506,11 @@ pub async fn delete_user_pool(svc: &Service, input: &Value) -> Result<Value> {
     if pool.settings.deletion_protection.as_deref() == Some("ACTIVE") {
         return Err(Error::invalid(
             "The user pool cannot be deleted because deletion protection is activated. Deletion protection must be inactivated first.",
+        ));
+    }
+    if pool.settings.domain.is_some() || pool.settings.custom_domain.is_some() {
+        return Err(Error::invalid(
+            "User pool cannot be deleted. It has a domain configured that should be deleted first.",
         ));
     }
     let now = svc.now_secs();

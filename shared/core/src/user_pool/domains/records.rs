@@ -1,0 +1,62 @@
+//! The stored user-pool domain, and how a request's host finds its pool.
+
+use crate::error::{Error, Result};
+use crate::model::keys;
+use crate::service::Service;
+use serde::{Deserialize, Serialize};
+
+/// A user-pool domain: a prefix (`myapp`, served at `myapp.{prefix_base}`) or a custom domain
+/// (`auth.example.com`, with the certificate it is served with).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserPoolDomain {
+    pub domain: String,
+    pub pool_id: String,
+    /// Set for a custom domain.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub certificate_arn: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub security_policy: Option<String>,
+    /// 1: the classic hosted UI, which is what Tessera serves.
+    pub managed_login_version: i64,
+    /// Epoch ms.
+    pub created: i64,
+    pub modified: i64,
+}
+
+impl UserPoolDomain {
+    pub fn is_custom(&self) -> bool {
+        self.certificate_arn.is_some()
+    }
+}
+
+pub async fn get(svc: &Service, domain: &str) -> Result<Option<(UserPoolDomain, u64)>> {
+    svc.get_json::<UserPoolDomain>(&keys::user_pool_domain(domain), keys::USER_POOL_DOMAIN_SK).await
+}
+
+/// Which of a deployment's auth domains a request's host names: a prefix domain
+/// (`p.{prefix_base}`) or a custom domain (any other host). None: neither (e.g. the API host).
+pub fn domain_of_host(svc: &Service, host: &str) -> Option<String> {
+    let host = host.trim_end_matches('.').to_ascii_lowercase();
+    let base = &svc.config.auth_domains.prefix_base;
+    if let Some(prefix) = host.strip_suffix(base.as_str()).and_then(|p| p.strip_suffix('.')) {
+        return (!prefix.is_empty() && !prefix.contains('.')).then(|| prefix.to_string());
+    }
+    host.contains('.').then_some(host)
+}
+
+/// The domain record a host or a path-scoped name (`/_auth/{domain}`) names, if it is live.
+pub async fn resolve(svc: &Service, domain: &str) -> Result<UserPoolDomain> {
+    let unknown = || Error::ResourceNotFoundException(format!("No user pool domain {domain}."));
+    let (record, _) = get(svc, domain).await?.ok_or_else(unknown)?;
+    Ok(record)
+}
+
+/// The host a domain is served at: the prefix under the deployment's base, or the custom
+/// domain itself.
+pub fn host_of(svc: &Service, domain: &UserPoolDomain) -> String {
+    if domain.is_custom() {
+        domain.domain.clone()
+    } else {
+        format!("{}.{}", domain.domain, svc.config.auth_domains.prefix_base)
+    }
+}
