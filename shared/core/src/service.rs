@@ -51,6 +51,12 @@ pub struct AuthDomains {
     pub custom_domains: Option<Vec<(String, String)>>,
     /// The host a custom domain's DNS alias points at (CreateUserPoolDomain's CloudFrontDomain).
     pub alias_target: String,
+    /// The port the domains are served on when it is not the scheme's (the local server's).
+    pub port: Option<u16>,
+    /// The URLs documents advertise (the openid-configuration's endpoints) are path-scoped,
+    /// `{issuer base}/_auth/{domain}`, instead of the domain's own host: the local server's
+    /// default, since most HTTP clients cannot resolve `*.localhost`.
+    pub path_scoped_urls: bool,
 }
 
 impl Default for AuthDomains {
@@ -59,6 +65,8 @@ impl Default for AuthDomains {
             prefix_base: "auth.localhost".into(),
             custom_domains: None,
             alias_target: "localhost".into(),
+            port: None,
+            path_scoped_urls: false,
         }
     }
 }

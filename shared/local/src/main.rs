@@ -140,6 +140,18 @@ struct ServeArgs {
     /// (docs/security-throttle.md).
     #[arg(long, env = "TESSERA_THROTTLE", default_value = "", value_parser = tessera_wire::throttle::ThrottleSettings::parse)]
     throttle: tessera_wire::throttle::ThrottleSettings,
+    /// The URLs the openid-configuration advertises for a pool's domain: `path`
+    /// (`http://localhost:9229/_auth/{domain}/…`, which every HTTP client resolves) or `host`
+    /// (`http://{prefix}.auth.localhost:9229/…`, which browsers and curl resolve). Both forms
+    /// are always served.
+    #[arg(long, env = "TESSERA_AUTH_DOMAIN_URLS", value_enum, default_value = "path")]
+    auth_domain_urls: AuthDomainUrls,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum AuthDomainUrls {
+    Path,
+    Host,
 }
 
 /// `--account-id` / TESSERA_ACCOUNT_ID: 12 digits, refused otherwise before anything starts.
@@ -204,6 +216,7 @@ async fn run(command: Command) -> Result<(), String> {
                 sts_endpoint,
                 sns_endpoint,
                 throttle,
+                auth_domain_urls,
             } = *args;
             let mut cfg = LocalConfig::new(data_dir);
             cfg.bind = bind;
@@ -232,6 +245,7 @@ async fn run(command: Command) -> Result<(), String> {
             cfg.sns_endpoint = sns_endpoint;
             cfg.service.sign_out_on_password_reset = sign_out_on_password_reset;
             cfg.throttle = throttle;
+            cfg.service.auth_domains.path_scoped_urls = auth_domain_urls == AuthDomainUrls::Path;
             cfg.service.limits = Limits {
                 groups_per_pool: max_groups_per_pool,
                 groups_per_user: max_groups_per_user,

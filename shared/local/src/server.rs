@@ -79,7 +79,10 @@ impl LocalConfig {
             cors_origins: vec![],
             allowed_hosts: vec![],
             http: HttpLimits::default(),
-            service: ServiceConfig::default(),
+            service: ServiceConfig {
+                auth_domains: tessera_core::AuthDomains { path_scoped_urls: true, ..Default::default() },
+                ..ServiceConfig::default()
+            },
             lambda_endpoint: None,
             sts_endpoint: None,
             sns_endpoint: None,
@@ -224,6 +227,10 @@ async fn start_on(
     let cipher = Arc::new(AesGcmCipher::new(&key).map_err(|e| e.to_string())?);
     let mut service_cfg = cfg.service.clone();
     service_cfg.region = cfg.region.clone();
+    // Prefix domains are served at `{prefix}.auth.localhost` on this server's port.
+    if service_cfg.auth_domains.port.is_none() {
+        service_cfg.auth_domains.port = listener.local_addr().ok().map(|a| a.port());
+    }
     let service = Arc::new(Service::new(
         store,
         outbox.clone() as Arc<dyn Messenger>,

@@ -267,7 +267,11 @@ impl Frontend {
     ) -> WireResponse {
         // Not a secret: the thread's generator, instead of a system call per request.
         let request_id = uuid::Builder::from_random_bytes(rand::random()).into_uuid().to_string();
-        let mut resp = if req.method.eq_ignore_ascii_case("OPTIONS") {
+        let mut resp = if let Some(target) =
+            self.auth_domain_target(req).filter(|_| !req.method.eq_ignore_ascii_case("OPTIONS"))
+        {
+            self.serve_auth_domain(req, target).await
+        } else if req.method.eq_ignore_ascii_case("OPTIONS") {
             WireResponse { status: 200, headers: vec![], body: vec![] }
         } else if is_sync_path(&req.path) {
             match self.sync(req, bound_operation, ops).await {
@@ -303,7 +307,7 @@ impl Frontend {
         }
     }
 
-    fn context(&self, req: &WireRequest) -> CallContext {
+    pub(crate) fn context(&self, req: &WireRequest) -> CallContext {
         let issuer_base = match &self.issuer_base {
             Some(b) => b.clone(),
             None => {
@@ -572,16 +576,33 @@ impl Frontend {
         let issuer = ctx.issuer(&pool.id);
         let body = match doc {
             ".well-known/jwks.json" => pool.keys.jwks(),
-            ".well-known/openid-configuration" => json!({
-                "issuer": issuer,
-                "jwks_uri": format!("{issuer}/.well-known/jwks.json"),
-                "response_types_supported": ["code", "token"],
-                "subject_types_supported": ["public"],
-                "id_token_signing_alg_values_supported": ["RS256"],
-                "scopes_supported": ["openid", "email", "phone", "profile"],
-                "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
-                "claims_supported": ["sub", "iss", "aud", "exp", "iat", "auth_time", "token_use", "cognito:username", "email", "email_verified", "phone_number", "phone_number_verified"],
-            }),
+            ".well-known/openid-configuration" => {
+                let mut doc = json!({
+                    "id_token_signing_alg_values_supported": ["RS256"],
+                    "issuer": issuer,
+                    "jwks_uri": format!("{issuer}/.well-known/jwks.json"),
+                    "response_types_supported": ["code", "token"],
+                    "scopes_supported": ["openid", "email", "phone", "profile"],
+                    "subject_types_supported": ["public"],
+                    "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+                    "claims_supported": ["sub", "iss", "aud", "exp", "iat", "auth_time", "token_use", "cognito:username", "email", "email_verified", "phone_number", "phone_number_verified", "nonce", "at_hash"],
+                });
+                // Cognito lists the endpoints of the pool's domain (its custom domain first).
+                let base = ctx.issuer_base.clone();
+                if let Some(url) =
+                    tessera_core::user_pool::domains::records::advertised_url(&self.service, &pool, &base)
+                {
+                    doc["authorization_endpoint"] = json!(format!("{url}/oauth2/authorize"));
+                    doc["end_session_endpoint"] = json!(format!("{url}/logout"));
+                    doc["revocation_endpoint"] = json!(format!("{url}/oauth2/revoke"));
+                    doc["token_endpoint"] = json!(format!("{url}/oauth2/token"));
+                    doc["userinfo_endpoint"] = json!(format!("{url}/oauth2/userInfo"));
+                    doc["code_challenge_methods_supported"] = json!(["S256"]);
+                    doc["grant_types_supported"] =
+                        json!(["authorization_code", "implicit", "refresh_token", "client_credentials"]);
+                }
+                doc
+            }
             _ => return not_found(),
         };
         WireResponse {

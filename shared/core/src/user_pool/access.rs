@@ -27,14 +27,21 @@ pub struct AccessSession {
 /// Checks an access token as the pool's own operations must: signature, issuer, expiry,
 /// `token_use`, scope, not revoked, user present and enabled.
 pub async fn authorize_access_token(svc: &Service, ctx: &CallContext, token: &str) -> Result<AccessSession> {
+    let session = access_session(svc, ctx, token).await?;
+    let scopes = session.claims.get("scope").and_then(Value::as_str).unwrap_or_default();
+    if !scopes.split(' ').any(|s| s == "aws.cognito.signin.user.admin") {
+        return Err(Error::not_authorized("Access Token does not have required scopes"));
+    }
+    Ok(session)
+}
+
+/// Checks an access token as [`authorize_access_token`] does, whatever its scopes (the auth
+/// domain's userInfo endpoint decides by scope what it shows).
+pub async fn access_session(svc: &Service, ctx: &CallContext, token: &str) -> Result<AccessSession> {
     let invalid = || Error::not_authorized("Invalid Access Token");
     let (pool, claims) = svc.check_access_token(ctx, token).await?;
     if claims.get("token_use").and_then(Value::as_str) != Some("access") {
         return Err(invalid());
-    }
-    let scopes = claims.get("scope").and_then(Value::as_str).unwrap_or_default();
-    if !scopes.split(' ').any(|s| s == "aws.cognito.signin.user.admin") {
-        return Err(Error::not_authorized("Access Token does not have required scopes"));
     }
     // The tokens of a deleted app client end with it.
     let client_id = claims.get("client_id").and_then(Value::as_str).ok_or_else(invalid)?;

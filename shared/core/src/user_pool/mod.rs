@@ -12,6 +12,7 @@ pub mod delivery;
 pub mod devices;
 pub mod domains;
 pub mod groups;
+pub mod hosted;
 pub mod import;
 pub mod lockout;
 pub mod mfa;

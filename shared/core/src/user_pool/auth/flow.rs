@@ -121,7 +121,7 @@ pub(crate) async fn finish(s: &SignIn<'_>, user: &User, progress: Progress) -> R
         new_metadata: new_device.map(|d| (d.device_key, d.device_group_key)),
     };
     let occasion = Occasion::new(source, s.caller.metadata);
-    let result = issue_family(s, user, Family::New, occasion, issued).await?;
+    let result = issue_family(s, user, Family::New, occasion, issued, None).await?;
     clear_failed_sign_ins(svc, pool, user).await?;
     Ok(result)
 }

@@ -20,6 +20,27 @@ pub struct IssuedDevice {
     pub new_metadata: Option<(String, String)>,
 }
 
+/// What an OAuth 2.0 sign-in (the auth domain) adds to the tokens: the granted scopes (the
+/// access token's `scope`; an ID token only with `openid`) and the authorize request's `nonce`.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct OAuthGrant {
+    pub scopes: Vec<String>,
+    pub nonce: Option<String>,
+    /// The new session family's id, when the caller recorded it first (an authorization code
+    /// notes the family its exchange began, so that a replay can revoke it).
+    pub family_id: Option<String>,
+    /// When the user authenticated (a code is exchanged later, a hosted session signs in again
+    /// without a password).
+    pub auth_time: Option<i64>,
+}
+
+/// `at_hash`: base64url of the left half of SHA-256 of the access token (OIDC Core 3.1.3.6).
+fn at_hash(access_token: &str) -> String {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(access_token.as_bytes());
+    URL_SAFE_NO_PAD.encode(&digest[..16])
+}
+
 /// What becomes of the session family when tokens are issued.
 pub(crate) enum Family<'a> {
     /// A sign-in: a new family and its first refresh token.
@@ -43,6 +64,7 @@ pub(crate) async fn issue_family(
     family: Family<'_>,
     occasion: Occasion<'_>,
     device: IssuedDevice,
+    oauth: Option<&OAuthGrant>,
 ) -> Result<Value> {
     let (svc, ctx, pool, client) = (s.svc, s.ctx, &*s.pool, s.client);
     let now = svc.now_secs();
@@ -51,8 +73,18 @@ pub(crate) async fn issue_family(
         Family::Refresh { origin_jti, origin } | Family::Rotate { origin_jti, origin, .. } => {
             (origin_jti.to_string(), origin.auth_time)
         }
-        Family::New => (svc.rng.uuid().to_string(), now),
+        Family::New => (
+            oauth.and_then(|g| g.family_id.clone()).unwrap_or_else(|| svc.rng.uuid().to_string()),
+            oauth.and_then(|g| g.auth_time).unwrap_or(now),
+        ),
     };
+    // A refresh keeps the scopes of the sign-in that began its family.
+    let scopes: Option<Vec<String>> = match &family {
+        Family::Refresh { origin, .. } | Family::Rotate { origin, .. } => origin.scopes.clone(),
+        Family::New => oauth.map(|g| g.scopes.clone()),
+    };
+    let scope_claim = scopes.as_ref().map_or_else(|| USER_API_SCOPE.to_string(), |s| s.join(" "));
+    let with_id_token = scopes.as_ref().is_none_or(|s| s.iter().any(|s| s == "openid"));
     let access_secs = client.settings.validity_secs(TokenKind::Access);
     let id_secs = client.settings.validity_secs(TokenKind::Id);
     let iss = ctx.issuer(&pool.id);
@@ -64,7 +96,7 @@ pub(crate) async fn issue_family(
         ("origin_jti", json!(origin_jti)),
         ("event_id", json!(svc.rng.uuid().to_string())),
         ("token_use", json!("access")),
-        ("scope", json!(USER_API_SCOPE)),
+        ("scope", json!(scope_claim)),
         ("auth_time", json!(auth_time)),
         ("exp", json!(now + access_secs)),
         ("iat", json!(now)),
@@ -101,6 +133,9 @@ pub(crate) async fn issue_family(
     ] {
         claims.id.insert(k.to_string(), v);
     }
+    if let Some(nonce) = oauth.and_then(|g| g.nonce.as_ref()) {
+        claims.id.insert("nonce".into(), json!(nonce));
+    }
     let groups = crate::user_pool::groups::claims::group_claims(svc, pool, user).await?;
     groups.apply(&mut claims.access, &mut claims.id);
     let request = TokenRequest { pool, client, user, occasion, groups: &groups };
@@ -119,9 +154,10 @@ pub(crate) async fn issue_family(
                 username: user.username.clone(),
                 sub: user.sub.clone(),
                 refresh_hash: refresh_hash(&secret),
-                auth_time: now,
+                auth_time,
                 created_ms: svc.clock.now_millis().max(user.signed_out_at_ms + 1),
                 device_key: device.key.clone(),
+                scopes: scopes.clone(),
                 also_live: vec![],
                 spent: vec![],
             };
@@ -135,12 +171,14 @@ pub(crate) async fn issue_family(
             Some(format!("{origin_jti}.{secret}"))
         }
     };
-    let mut result = json!({
-        "AccessToken": keys.access.sign(&Value::Object(claims.access))?,
-        "ExpiresIn": access_secs,
-        "TokenType": "Bearer",
-        "IdToken": keys.id.sign(&Value::Object(claims.id))?,
-    });
+    let access_token = keys.access.sign(&Value::Object(claims.access))?;
+    let mut result = json!({"AccessToken": access_token, "ExpiresIn": access_secs, "TokenType": "Bearer"});
+    if with_id_token {
+        if oauth.is_some() {
+            claims.id.insert("at_hash".into(), json!(at_hash(&access_token)));
+        }
+        result["IdToken"] = json!(keys.id.sign(&Value::Object(claims.id))?);
+    }
     if let Some(rt) = refresh_token {
         result["RefreshToken"] = json!(rt);
     }

@@ -88,7 +88,7 @@ pub(crate) async fn refresh(s: &SignIn<'_>, request: RefreshRequest<'_>) -> Resu
         }
         None => Family::Refresh { origin_jti: &origin_jti, origin: &origin },
     };
-    issue_family(s, &user, family, occasion, device).await
+    issue_family(s, &user, family, occasion, device, None).await
 }
 
 /// REFRESH_TOKEN_AUTH (InitiateAuth, AdminInitiateAuth). Refused on a client with rotation,
@@ -146,4 +146,18 @@ pub async fn get_tokens_from_refresh_token(svc: &Service, ctx: &CallContext, inp
     Ok(
         serde_json::json!({ "AuthenticationResult": result.get("AuthenticationResult").cloned().unwrap_or(Value::Null) }),
     )
+}
+
+/// `grant_type=refresh_token` at the auth domain's token endpoint: the client already
+/// authenticated (its secret, if it has one, was checked there).
+pub(crate) async fn refresh_at_token_endpoint(
+    svc: &Service,
+    ctx: &CallContext,
+    client: &crate::model::AppClient,
+    token: &str,
+) -> Result<Value> {
+    let pool = svc.pool(&client.pool_id).await?;
+    let request =
+        RefreshRequest { token, proof: ClientProof::Checked, device_key: None, metadata: &Value::Null };
+    refresh(&SignIn::starting(svc, ctx, client, pool), request).await
 }

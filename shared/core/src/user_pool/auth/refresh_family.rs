@@ -27,6 +27,11 @@ pub struct Origin {
     /// The device the sign-in used: its access tokens carry it as `device_key`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub device_key: Option<String>,
+    /// The scopes an OAuth 2.0 sign-in (the auth domain's code or implicit grant) granted; its
+    /// refreshed tokens keep them. None: a sign-in through the API
+    /// (`aws.cognito.signin.user.admin`, and an ID token).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scopes: Option<Vec<String>>,
     /// Refresh tokens still accepted besides `refresh_hash` (rotation's grace period; see
     /// [`rotate`]).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -239,6 +244,7 @@ mod tests {
             auth_time: 0,
             created_ms: 0,
             device_key: None,
+            scopes: None,
             also_live: vec![],
             spent: vec![],
         }

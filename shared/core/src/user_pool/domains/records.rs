@@ -60,3 +60,18 @@ pub fn host_of(svc: &Service, domain: &UserPoolDomain) -> String {
         format!("{}.{}", domain.domain, svc.config.auth_domains.prefix_base)
     }
 }
+
+/// The URL a pool's domain is advertised at (the openid-configuration's endpoints): its custom
+/// domain if it has one, else its prefix domain; None without a domain.
+pub fn advertised_url(svc: &Service, pool: &crate::model::UserPool, issuer_base: &str) -> Option<String> {
+    let custom = pool.settings.custom_domain.as_deref();
+    let name = custom.or(pool.settings.domain.as_deref())?;
+    let config = &svc.config.auth_domains;
+    if config.path_scoped_urls {
+        return Some(format!("{}/_auth/{name}", issuer_base.trim_end_matches('/')));
+    }
+    let scheme = if issuer_base.starts_with("http://") { "http" } else { "https" };
+    let host = if custom.is_some() { name.to_string() } else { format!("{name}.{}", config.prefix_base) };
+    let port = config.port.map(|p| format!(":{p}")).unwrap_or_default();
+    Some(format!("{scheme}://{host}{port}"))
+}

@@ -17,5 +17,10 @@
 //!
 //! `scopes.rs` resolves requested scopes against a client and the pool's resource servers.
 
+pub mod codes;
+pub mod endpoint;
 pub(super) mod resource_servers;
+mod revoke;
 pub mod scopes;
+mod token;
+mod userinfo;

@@ -46,6 +46,9 @@ pub enum TokenSource {
     RefreshTokens,
     /// `TokenGeneration_AuthenticateDevice`: a sign-in that ended with DEVICE_PASSWORD_VERIFIER.
     AuthenticateDevice,
+    /// `TokenGeneration_HostedAuth`: a sign-in through the auth domain (its pages, or a
+    /// session they opened).
+    HostedAuth,
 }
 
 impl TokenSource {
@@ -56,6 +59,7 @@ impl TokenSource {
             TokenSource::NewPasswordChallenge => S::NewPasswordChallenge,
             TokenSource::RefreshTokens => S::RefreshTokens,
             TokenSource::AuthenticateDevice => S::AuthenticateDevice,
+            TokenSource::HostedAuth => S::HostedAuth,
         }
     }
 }
