@@ -31,6 +31,7 @@ mod js_sync_client;
 mod lifecycle;
 mod local_safety;
 mod mfa;
+mod oauth_code;
 mod oauth_token;
 mod passwords;
 mod pools;

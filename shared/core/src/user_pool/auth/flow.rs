@@ -48,7 +48,7 @@ pub(crate) async fn check_device_key(
     strict: bool,
 ) -> Result<Progress> {
     let (svc, pool) = (s.svc, &*s.pool);
-    if progress.via == Via::AdminInitiateAuth || devices::device_tracking(pool).is_none() {
+    if progress.via != Via::InitiateAuth || devices::device_tracking(pool).is_none() {
         progress.device_key = None;
     }
     if let Some(key) = progress.device_key.as_deref() {
@@ -75,7 +75,12 @@ pub(crate) async fn finish(s: &SignIn<'_>, user: &User, progress: Progress) -> R
     {
         return Err(invalid_session());
     }
-    let admin = progress.via == Via::AdminInitiateAuth;
+    // A session begun on the hosted pages ends there, and an API session through the API.
+    if s.hosted != (progress.via == Via::Hosted) {
+        return Err(invalid_session());
+    }
+    // Devices are tracked only for InitiateAuth's sign-ins.
+    let admin = progress.via != Via::InitiateAuth;
     let tracking = devices::device_tracking(pool);
     let device = match (&progress.device_key, tracking) {
         (Some(key), Some(_)) if !admin => {
@@ -120,6 +125,10 @@ pub(crate) async fn finish(s: &SignIn<'_>, user: &User, progress: Progress) -> R
         key: new_device.as_ref().or(device.as_ref()).map(|d| d.device_key.clone()),
         new_metadata: new_device.map(|d| (d.device_key, d.device_group_key)),
     };
+    if s.hosted {
+        clear_failed_sign_ins(svc, pool, user).await?;
+        return Ok(super::hosted::authenticated(user));
+    }
     let occasion = Occasion::new(source, s.caller.metadata);
     let result = issue_family(s, user, Family::New, occasion, issued, None).await?;
     clear_failed_sign_ins(svc, pool, user).await?;

@@ -66,8 +66,8 @@ async fn start(
     }
 }
 
-/// USER_PASSWORD_AUTH and ADMIN_USER_PASSWORD_AUTH.
-async fn password_sign_in(s: &SignIn<'_>, req: &Initiation<'_>) -> Result<Value> {
+/// USER_PASSWORD_AUTH and ADMIN_USER_PASSWORD_AUTH (and the hosted sign-in page).
+pub(crate) async fn password_sign_in(s: &SignIn<'_>, req: &Initiation<'_>) -> Result<Value> {
     let (svc, pool, client, params) = (s.svc, &*s.pool, s.client, &req.params);
     let username = params.username()?;
     let password = params.password()?.to_string();

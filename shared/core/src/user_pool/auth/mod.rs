@@ -39,6 +39,7 @@
 
 pub(crate) mod custom;
 pub(crate) mod flow;
+pub mod hosted;
 pub(crate) mod initiate;
 pub(crate) mod issue;
 pub mod machine;

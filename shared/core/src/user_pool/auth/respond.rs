@@ -15,7 +15,7 @@ use serde_json::Value;
 
 pub async fn respond_to_auth_challenge(svc: &Service, ctx: &CallContext, input: &Value) -> Result<Value> {
     let client = svc.client(input.req_str("ClientId")?).await?;
-    respond(svc, ctx, &client, input).await
+    respond(svc, ctx, &client, input, false).await
 }
 
 pub async fn admin_respond_to_auth_challenge(
@@ -28,10 +28,17 @@ pub async fn admin_respond_to_auth_challenge(
     if client.pool_id != pool_id {
         return Err(pool_mismatch(&client));
     }
-    respond(svc, ctx, &client, input).await
+    respond(svc, ctx, &client, input, false).await
 }
 
-async fn respond(svc: &Service, ctx: &CallContext, client: &AppClient, input: &Value) -> Result<Value> {
+/// An answer on the auth domain's pages (`hosted`) or through the API.
+pub(crate) async fn respond(
+    svc: &Service,
+    ctx: &CallContext,
+    client: &AppClient,
+    input: &Value,
+    hosted: bool,
+) -> Result<Value> {
     use ChallengeName::*;
     let name = input.req_str("ChallengeName")?;
     let challenge = ChallengeName::parse(name).filter(|c| {
@@ -53,7 +60,8 @@ async fn respond(svc: &Service, ctx: &CallContext, client: &AppClient, input: &V
             "The {name} challenge is not supported by this Tessera version yet."
         )));
     };
-    let s = SignIn::answering(svc, ctx, client, input).await?;
+    let mut s = SignIn::answering(svc, ctx, client, input).await?;
+    s.hosted = hosted;
     let answer = Answer::of(input)?;
     let a = &answer;
     match challenge {

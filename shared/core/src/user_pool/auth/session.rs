@@ -284,6 +284,9 @@ pub(crate) async fn answering_user_in(
     challenge: ChallengeName,
 ) -> Result<(ChallengeSession, Write, User, u64)> {
     let username = responses.username()?;
+    if s.hosted != (session.progress.via == super::sign_in::Via::Hosted) {
+        return Err(invalid_session());
+    }
     if session.challenge() != challenge {
         return Err(Error::invalid(format!("Invalid challenge name {challenge} for this session.")));
     }

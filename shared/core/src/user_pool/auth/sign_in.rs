@@ -20,6 +20,9 @@ pub(crate) struct SignIn<'a> {
     /// RespondToAuthChallenge's metadata goes to every trigger after it; InitiateAuth's goes to
     /// PreAuthentication only, so an InitiateAuth sign-in carries none.
     pub caller: Caller<'a>,
+    /// A sign-in on the auth domain's pages: it ends in an authenticated user (for a code or
+    /// a hosted session), never in tokens handed back here.
+    pub hosted: bool,
 }
 
 impl<'a> SignIn<'a> {
@@ -31,7 +34,14 @@ impl<'a> SignIn<'a> {
         input: &'a Value,
     ) -> Result<SignIn<'a>> {
         let pool = svc.pool(&client.pool_id).await?;
-        Ok(SignIn { svc, ctx, client, pool, caller: Caller::new(Some(&client.client_id), input) })
+        Ok(SignIn {
+            svc,
+            ctx,
+            client,
+            pool,
+            caller: Caller::new(Some(&client.client_id), input),
+            hosted: false,
+        })
     }
 
     /// For InitiateAuth: no metadata reaches the triggers after PreAuthentication.
@@ -41,7 +51,14 @@ impl<'a> SignIn<'a> {
         client: &'a AppClient,
         pool: Arc<UserPool>,
     ) -> SignIn<'a> {
-        SignIn { svc, ctx, client, pool, caller: Caller::without_metadata(Some(&client.client_id)) }
+        SignIn {
+            svc,
+            ctx,
+            client,
+            pool,
+            caller: Caller::without_metadata(Some(&client.client_id)),
+            hosted: false,
+        }
     }
 }
 
@@ -67,4 +84,7 @@ pub enum Via {
     InitiateAuth,
     /// No device tracking in the admin flows.
     AdminInitiateAuth,
+    /// The auth domain's sign-in page: no device tracking either, and it ends in an
+    /// authenticated user rather than tokens (see `hosted.rs`).
+    Hosted,
 }

@@ -4,7 +4,12 @@
 //!
 //! `text.rs` holds every word a page shows (one table per language); `pages.rs` renders.
 
+pub mod challenges;
+pub mod csrf;
+pub mod login;
+pub mod logout;
 pub mod pages;
+pub mod session;
 pub mod text;
 
 use crate::error::Result;
@@ -14,10 +19,20 @@ use crate::user_pool::oauth::endpoint::{DomainRequest, DomainResponse};
 
 /// The page a request names, if any.
 pub async fn route(
-    _svc: &Service,
-    _ctx: &CallContext,
-    _domain: &UserPoolDomain,
-    _req: &DomainRequest,
+    svc: &Service,
+    ctx: &CallContext,
+    domain: &UserPoolDomain,
+    req: &DomainRequest,
 ) -> Option<Result<DomainResponse>> {
-    None
+    Some(match (req.method.as_str(), req.path.as_str()) {
+        ("GET", "/oauth2/authorize") => {
+            crate::user_pool::oauth::authorize::authorize(svc, ctx, domain, req).await
+        }
+        ("GET" | "POST", "/login") => login::login(svc, ctx, domain, req).await,
+        ("GET", "/logout") => logout::logout(svc, domain, req).await,
+        ("GET" | "POST", "/newPassword" | "/mfa" | "/selectMfa" | "/mfaSetup") => {
+            challenges::submit(svc, ctx, domain, req).await
+        }
+        _ => return None,
+    })
 }

@@ -17,6 +17,7 @@
 //!
 //! `scopes.rs` resolves requested scopes against a client and the pool's resource servers.
 
+pub mod authorize;
 pub mod codes;
 pub mod endpoint;
 pub(super) mod resource_servers;

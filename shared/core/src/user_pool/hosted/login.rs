@@ -1,0 +1,140 @@
+//! `/login`: the sign-in page (GET) and its form (POST), which answers 302 to the client once
+//! the user is signed in, or shows the next challenge's page.
+
+use super::challenges;
+use super::pages::{Field, FormPage};
+use super::text::EN;
+use super::{csrf, session};
+use crate::error::{Error, Result};
+use crate::model::keys;
+use crate::service::{CallContext, Service};
+use crate::user_pool::auth::hosted::{sign_in_with_password, HostedStep};
+use crate::user_pool::domains::records::UserPoolDomain;
+use crate::user_pool::oauth::authorize::{self, ValidAuthorize};
+use crate::user_pool::oauth::endpoint::{DomainRequest, DomainResponse};
+
+/// The sign-in page, with an error from the last attempt if any.
+pub fn sign_in_page(
+    svc: &Service,
+    req: &DomainRequest,
+    valid: &ValidAuthorize,
+    error: Option<&str>,
+    status: u16,
+) -> DomainResponse {
+    let (token, cookie) = csrf::token(svc, req);
+    let query = valid.params.query();
+    let action = format!("{}/login?{query}", req.base_url);
+    let username = req.form_one("username").ok().flatten().unwrap_or_default();
+    let page = FormPage {
+        title: EN.sign_in_title,
+        intro: EN.sign_in_intro,
+        error,
+        action: &action,
+        csrf: &token,
+        fields: vec![
+            Field {
+                label: EN.username,
+                name: "username",
+                kind: "text",
+                autocomplete: "username",
+                value: username,
+                required: true,
+            },
+            Field {
+                label: EN.password,
+                name: "password",
+                kind: "password",
+                autocomplete: "current-password",
+                value: "",
+                required: true,
+            },
+        ],
+        hidden: vec![("cognitoAsfData", "")],
+        button: (EN.sign_in_button, "signInSubmitButton"),
+        links: vec![
+            (format!("{}/forgotPassword?{query}", req.base_url), EN.forgot_password_link),
+            (format!("{}/signup?{query}", req.base_url), EN.sign_up_link),
+        ],
+        ..Default::default()
+    };
+    let mut answer = DomainResponse::html(status, page.render());
+    answer.cookies.extend(cookie);
+    answer
+}
+
+/// The message a failed sign-in shows: Cognito's own, except for failures of the server.
+pub fn failure_message(e: &Error) -> Result<String> {
+    match e {
+        Error::InternalErrorException(_) => Err(e.clone()),
+        other => Ok(other.message().to_string()),
+    }
+}
+
+/// The user signed in: a hosted session, and the answer to the authorize request.
+pub async fn signed_in(
+    svc: &Service,
+    ctx: &CallContext,
+    domain: &UserPoolDomain,
+    valid: &ValidAuthorize,
+    username: &str,
+    sub: &str,
+) -> Result<DomainResponse> {
+    let pool = svc.pool(&domain.pool_id).await?;
+    let user = match svc
+        .get_json::<crate::model::User>(&keys::user(&pool.id, &pool.username_key(username)), keys::USER_SK)
+        .await?
+    {
+        Some((user, _)) if user.sub == sub => user,
+        _ => return Err(Error::internal("the signed-in user is gone")),
+    };
+    let auth_time = svc.now_secs();
+    let cookie = session::open(svc, &pool.id, &user, auth_time).await?;
+    authorize::answer(svc, ctx, valid, &user, auth_time, vec![cookie]).await
+}
+
+/// Where a sign-in step leads: the client (signed in) or the next challenge's page.
+pub async fn after_step(
+    svc: &Service,
+    ctx: &CallContext,
+    domain: &UserPoolDomain,
+    req: &DomainRequest,
+    valid: &ValidAuthorize,
+    step: HostedStep,
+    username: &str,
+) -> Result<DomainResponse> {
+    match step {
+        HostedStep::Authenticated { username, sub } => {
+            signed_in(svc, ctx, domain, valid, &username, &sub).await
+        }
+        HostedStep::Challenge { name, session, parameters } => {
+            challenges::page(svc, ctx, req, valid, &name, &session, username, &parameters, None).await
+        }
+    }
+}
+
+pub async fn login(
+    svc: &Service,
+    ctx: &CallContext,
+    domain: &UserPoolDomain,
+    req: &DomainRequest,
+) -> Result<DomainResponse> {
+    let valid = match authorize::check(svc, domain, &req.query).await? {
+        Ok(v) => v,
+        Err(answer) => return Ok(answer),
+    };
+    if req.method != "POST" {
+        return Ok(sign_in_page(svc, req, &valid, None, 200));
+    }
+    if !csrf::check(req) {
+        return Ok(sign_in_page(svc, req, &valid, Some(EN.form_expired), 403));
+    }
+    let username = req.form_one("username").ok().flatten().unwrap_or_default().trim().to_string();
+    let password = req.form_one("password").ok().flatten().unwrap_or_default().to_string();
+    if username.is_empty() || password.is_empty() {
+        return Ok(sign_in_page(svc, req, &valid, Some("Enter your username and password."), 400));
+    }
+    match sign_in_with_password(svc, ctx, &valid.client, &username, &password).await {
+        Ok(step) => after_step(svc, ctx, domain, req, &valid, step, &username).await,
+        Err(e) => Ok(sign_in_page(svc, req, &valid, Some(&failure_message(&e)?), 200)),
+    }
+}
