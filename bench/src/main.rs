@@ -75,6 +75,16 @@ enum Cmd {
         #[arg(long)]
         admin_create: bool,
     },
+    /// Create a pool with a domain, a resource server and a client_credentials client at a
+    /// Tessera endpoint; write the token endpoint's path and the client's Basic header.
+    M2mClient {
+        /// A running Tessera endpoint, e.g. http://127.0.0.1:9229.
+        #[arg(long)]
+        endpoint: String,
+        /// Where to write two lines: the token path, then the Authorization header value.
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Time the pieces of a sign-in and of a GetUser that the profiles point at, alone.
     Micro {
         /// Calls per batch (the best of 5 batches is reported).
@@ -663,6 +673,63 @@ async fn token(endpoint: String, out: PathBuf, admin_create_user: bool) -> Resul
     Ok(())
 }
 
+async fn m2m_client(endpoint: String, out: PathBuf) -> Result<(), String> {
+    use base64::Engine;
+    wait_ready(&endpoint).await?;
+    let client = sdk_client(&endpoint);
+    let pool = client
+        .create_user_pool()
+        .pool_name(format!("m2m{}", std::process::id()))
+        .send()
+        .await
+        .map_err(err("CreateUserPool"))?;
+    let pool_id = pool.user_pool().and_then(|p| p.id()).ok_or("no pool id")?.to_string();
+    let prefix = format!("bench{}", std::process::id());
+    client
+        .create_user_pool_domain()
+        .user_pool_id(&pool_id)
+        .domain(&prefix)
+        .send()
+        .await
+        .map_err(err("Domain"))?;
+    let scope = cip::types::ResourceServerScopeType::builder()
+        .scope_name("read")
+        .scope_description("read")
+        .build()
+        .map_err(err("scope"))?;
+    client
+        .create_resource_server()
+        .user_pool_id(&pool_id)
+        .identifier("https://api.example.com")
+        .name("API")
+        .scopes(scope)
+        .send()
+        .await
+        .map_err(err("CreateResourceServer"))?;
+    let app = client
+        .create_user_pool_client()
+        .user_pool_id(&pool_id)
+        .client_name("m2m")
+        .generate_secret(true)
+        .allowed_o_auth_flows(cip::types::OAuthFlowType::ClientCredentials)
+        .allowed_o_auth_scopes("https://api.example.com/read")
+        .allowed_o_auth_flows_user_pool_client(true)
+        .send()
+        .await
+        .map_err(err("CreateUserPoolClient"))?;
+    let app = app.user_pool_client().ok_or("no client")?;
+    let id = app.client_id().ok_or("no client id")?;
+    let secret = app.client_secret().ok_or("no secret")?;
+    let basic =
+        format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{id}:{secret}")));
+    std::fs::write(&out, format!("/_auth/{prefix}/oauth2/token\n{basic}\n")).map_err(err("write"))?;
+    println!(
+        "pool {pool_id}, domain {prefix}, client {id}; token path and Basic header in {}",
+        out.display()
+    );
+    Ok(())
+}
+
 /// Per-call time of `f`: the best mean of 5 batches of `iters` calls, in microseconds.
 fn per_call<T>(iters: usize, mut f: impl FnMut() -> T) -> f64 {
     let iters = iters.max(1);
@@ -889,6 +956,7 @@ async fn main() -> Result<(), String> {
             signin(users, concurrency, server, port, samples, json, perf).await
         }
         Cmd::Token { endpoint, out, admin_create } => token(endpoint, out, admin_create).await,
+        Cmd::M2mClient { endpoint, out } => m2m_client(endpoint, out).await,
         Cmd::Micro { iters } => micro(iters),
         Cmd::Import { rows, server, port } => import(rows, server, port).await,
         Cmd::Listusers { users, samples } => listusers::run(users, samples).await,

@@ -206,6 +206,16 @@ on_both_stores!(client_credentials_grant, |env| {
     )
     .await;
     assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    // Grants within a second share one token (one signature), its expiry counting down; a
+    // grant after that window gets a new one.
+    let (_, _, first) = post_form(env, &prefix, "/oauth2/token", Some(&auth), &cc).await;
+    let (_, _, second) = post_form(env, &prefix, "/oauth2/token", Some(&auth), &cc).await;
+    assert_eq!(first["access_token"], second["access_token"]);
+    assert!(second["expires_in"].as_i64() <= first["expires_in"].as_i64());
+    env.clock.advance_secs(2);
+    let (_, _, third) = post_form(env, &prefix, "/oauth2/token", Some(&auth), &cc).await;
+    assert_ne!(first["access_token"], third["access_token"]);
+    assert_eq!(third["expires_in"], 3600);
     // An unknown domain is a 404 page.
     let (status, _, _) = post_form(env, "no-such-domain", "/oauth2/token", Some(&auth), &cc).await;
     assert_eq!(status, 404);

@@ -367,6 +367,9 @@ pub async fn frontend_from(
         default_email_from: from,
         limits: limits_from(env_opt),
         sign_out_on_password_reset: env_opt("TESSERA_SIGN_OUT_ON_PASSWORD_RESET").as_deref() == Some("true"),
+        client_credentials_reuse_ms: env_opt("TESSERA_CLIENT_CREDENTIALS_REUSE_MS")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(ServiceConfig::default().client_credentials_reuse_ms),
         ..ServiceConfig::default()
     };
     let service = Service::new(store, messenger, Arc::new(clock), Arc::new(SystemRng), cipher, config);

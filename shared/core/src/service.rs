@@ -37,6 +37,11 @@ pub struct ServiceConfig {
     pub sign_out_on_password_reset: bool,
     /// Where the pools' auth domains (the OAuth 2.0 endpoints and hosted pages) are served.
     pub auth_domains: AuthDomains,
+    /// A client_credentials grant within this many milliseconds of an identical one (same
+    /// client, same granted scopes, same signing key) gets the token that one got, with its
+    /// `expires_in` counting down: one RS256 signature (~0.25 ms) per client and window,
+    /// however many grants. 0: a new token every time.
+    pub client_credentials_reuse_ms: i64,
 }
 
 /// How this deployment serves user-pool domains (CreateUserPoolDomain).
@@ -124,6 +129,7 @@ impl Default for ServiceConfig {
             limits: Limits::default(),
             sign_out_on_password_reset: false,
             auth_domains: AuthDomains::default(),
+            client_credentials_reuse_ms: 1000,
         }
     }
 }
@@ -184,6 +190,9 @@ pub struct Service {
     client_cache: Mutex<HashMap<String, (Arc<AppClient>, i64)>>,
     /// Claims of access tokens whose signature was already checked, by SHA-256 of the token.
     verified_tokens: Mutex<HashMap<[u8; 32], Arc<Value>>>,
+    /// client_credentials tokens recently issued, for reuse (see
+    /// `ServiceConfig::client_credentials_reuse_ms`).
+    pub(crate) machine_tokens: Mutex<HashMap<String, crate::user_pool::oauth::MachineToken>>,
     /// Bounds concurrent password hashing (each argon2 call holds ~19 MiB).
     hash_permits: tokio::sync::Semaphore,
     /// User-import files, runner and log, for the processes that serve import jobs.
@@ -223,6 +232,7 @@ impl Service {
             pool_cache: Mutex::new(HashMap::new()),
             client_cache: Mutex::new(HashMap::new()),
             verified_tokens: Mutex::new(HashMap::new()),
+            machine_tokens: Mutex::new(HashMap::new()),
             hash_permits: tokio::sync::Semaphore::new(cores),
             imports: std::sync::OnceLock::new(),
             invoker: std::sync::OnceLock::new(),

@@ -146,6 +146,10 @@ struct ServeArgs {
     /// are always served.
     #[arg(long, env = "TESSERA_AUTH_DOMAIN_URLS", value_enum, default_value = "path")]
     auth_domain_urls: AuthDomainUrls,
+    /// A client_credentials grant within this many milliseconds of an identical one (same
+    /// client and scopes) gets the same token, its expires_in counting down (0: never).
+    #[arg(long, env = "TESSERA_CLIENT_CREDENTIALS_REUSE_MS", default_value_t = 1000, value_parser = clap::value_parser!(i64).range(0..=60_000))]
+    client_credentials_reuse_ms: i64,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -217,6 +221,7 @@ async fn run(command: Command) -> Result<(), String> {
                 sns_endpoint,
                 throttle,
                 auth_domain_urls,
+                client_credentials_reuse_ms,
             } = *args;
             let mut cfg = LocalConfig::new(data_dir);
             cfg.bind = bind;
@@ -246,6 +251,7 @@ async fn run(command: Command) -> Result<(), String> {
             cfg.service.sign_out_on_password_reset = sign_out_on_password_reset;
             cfg.throttle = throttle;
             cfg.service.auth_domains.path_scoped_urls = auth_domain_urls == AuthDomainUrls::Path;
+            cfg.service.client_credentials_reuse_ms = client_credentials_reuse_ms;
             cfg.service.limits = Limits {
                 groups_per_pool: max_groups_per_pool,
                 groups_per_user: max_groups_per_user,

@@ -25,3 +25,12 @@ mod revoke;
 pub mod scopes;
 mod token;
 mod userinfo;
+
+/// A client_credentials token kept for reuse: the token, when it was issued (epoch ms) and its
+/// `exp`.
+#[derive(Debug, Clone)]
+pub(crate) struct MachineToken {
+    pub token: String,
+    pub issued_ms: i64,
+    pub exp: i64,
+}

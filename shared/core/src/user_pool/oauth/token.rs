@@ -141,12 +141,28 @@ async fn client_credentials(
         Err(invalid) => return Ok(error("invalid_scope", &invalid.0)),
     };
     let pool = svc.pool(&client.pool_id).await?;
-    let now = svc.now_secs();
+    let keys = svc.open_keys(&pool)?;
+    let scope = granted.join(" ");
+    let now_ms = svc.clock.now_millis();
+    let now = now_ms.div_euclid(1000);
+    // The same client, scopes, key and issuer within the reuse window: the same token.
+    let reuse_key = format!("{}\n{}\n{}\n{}", client.client_id, keys.access.kid, ctx.issuer(&pool.id), scope);
+    let window = svc.config.client_credentials_reuse_ms;
+    if window > 0 {
+        let cached = svc.machine_tokens.lock().ok().and_then(|c| c.get(&reuse_key).cloned());
+        if let Some(t) =
+            cached.filter(|t| now_ms - t.issued_ms < window && now_ms >= t.issued_ms && t.exp > now)
+        {
+            return Ok(tokens_answer(
+                json!({"access_token": t.token, "expires_in": t.exp - now, "token_type": "Bearer"}),
+            ));
+        }
+    }
     let expires_in = client.settings.validity_secs(crate::model::TokenKind::Access);
     let claims = json!({
         "sub": client.client_id,
         "token_use": "access",
-        "scope": granted.join(" "),
+        "scope": scope,
         "auth_time": now,
         "iss": ctx.issuer(&pool.id),
         "exp": now + expires_in,
@@ -155,7 +171,17 @@ async fn client_credentials(
         "jti": svc.rng.uuid().to_string(),
         "client_id": client.client_id,
     });
-    let access_token = svc.open_keys(&pool)?.access.sign(&claims)?;
+    let access_token = keys.access.sign(&claims)?;
+    if window > 0 {
+        if let Ok(mut cache) = svc.machine_tokens.lock() {
+            if cache.len() >= 10_000 {
+                cache.retain(|_, t| now_ms - t.issued_ms < window);
+            }
+            let kept =
+                super::MachineToken { token: access_token.clone(), issued_ms: now_ms, exp: now + expires_in };
+            cache.insert(reuse_key, kept);
+        }
+    }
     Ok(tokens_answer(json!({"access_token": access_token, "expires_in": expires_in, "token_type": "Bearer"})))
 }
 
