@@ -9,10 +9,10 @@ export AWS_ACCESS_KEY_ID="${AWS_ACCESS_KEY_ID:-test}"
 export AWS_SECRET_ACCESS_KEY="${AWS_SECRET_ACCESS_KEY:-test}"
 export AWS_REGION="${AWS_REGION:-us-east-1}"
 
-if ! .venv/bin/python -c 'import moto, boto3, jwt, awscli, cfnlint, samtranslator' 2>/dev/null; then
-  echo "== installing test tools into .venv (moto[server], boto3, awscli, pyjwt, cfn-lint)"
+if ! .venv/bin/python -c 'import moto, boto3, jwt, awscli, cfnlint, samtranslator, authlib, requests' 2>/dev/null; then
+  echo "== installing test tools into .venv (moto[server], boto3, awscli, pyjwt, cfn-lint, authlib)"
   python3 -m venv .venv
-  .venv/bin/pip install --quiet --disable-pip-version-check 'moto[server]>=5,<6' boto3 awscli 'pyjwt[crypto]' cfn-lint aws-sam-translator
+  .venv/bin/pip install --quiet --disable-pip-version-check 'moto[server]>=5,<6' boto3 awscli 'pyjwt[crypto]' cfn-lint aws-sam-translator authlib requests
 fi
 
 # amazon-cognito-identity-js and amazon-cognito-js (with aws-sdk v2) for the JS client tests

@@ -34,6 +34,7 @@ mod local_safety;
 mod mfa;
 mod oauth_code;
 mod oauth_token;
+mod oidc_relying_party;
 mod passwords;
 mod pools;
 mod pre_signup_hook;

@@ -165,7 +165,7 @@ pub async fn check(
         return Ok(Err(bad_request_page(EN.client_not_oauth)));
     }
     let callbacks = client.settings.callback_urls.as_deref().unwrap_or_default();
-    if params.redirect_uri.is_empty() || !callbacks.iter().any(|c| *c == params.redirect_uri) {
+    if params.redirect_uri.is_empty() || !callbacks.contains(&params.redirect_uri) {
         return Ok(Err(bad_request_page(EN.redirect_mismatch)));
     }
     // 2. Everything else: redirects to the client.
