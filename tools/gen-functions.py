@@ -256,6 +256,8 @@ BODIES: dict[str, dict] = {
                              "Scopes": [{"ScopeName": "write", "ScopeDescription": "Write"}]},
     "DeleteResourceServer": {"UserPoolId": POOL, "Identifier": "https://api.example.com"},
     "ListResourceServers": {"UserPoolId": POOL, "MaxResults": 10},
+    "SetUICustomization": {"UserPoolId": POOL, "CSS": ".banner-customizable { background-color: #0b57d0; }"},
+    "GetUICustomization": {"UserPoolId": POOL},
     "AdminConfirmSignUp": {"UserPoolId": POOL, "Username": USER},
     "AdminGetUser": {"UserPoolId": POOL, "Username": USER},
     "ListUsers": {"UserPoolId": POOL, "Filter": 'email ^= "jane"', "Limit": 10, "AttributesToGet": ["email"]},

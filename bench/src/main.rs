@@ -13,6 +13,7 @@
 //! * `sync`: Cognito Sync UpdateRecords/ListRecords throughput, signed with identity credentials.
 //! * `enumeration`: known vs unknown users' answer times under PreventUserExistenceErrors.
 
+mod codeflow;
 mod enumeration;
 mod listusers;
 mod srp;
@@ -114,6 +115,19 @@ enum Cmd {
     },
     /// Server CPU of a USER_SRP_AUTH sign-in: the SRP maths alone, then whole sign-ins through
     /// the API of a spawned server.
+    /// The authorization-code sign-in through the hosted page (authorize, the sign-in form,
+    /// the token exchange), one after another: server CPU per sign-in against one argon2 verify.
+    CodeFlow {
+        /// Sign-ins measured.
+        #[arg(long, default_value_t = 100)]
+        samples: usize,
+        /// The `tessera` binary to spawn.
+        #[arg(long, default_value = "target/release/tessera")]
+        server: PathBuf,
+        /// Port to bind the server to (0: a free one).
+        #[arg(long, default_value_t = 0)]
+        port: u16,
+    },
     Srp {
         /// Users signed in through the API.
         #[arg(long, default_value_t = 200)]
@@ -961,6 +975,7 @@ async fn main() -> Result<(), String> {
         Cmd::Import { rows, server, port } => import(rows, server, port).await,
         Cmd::Listusers { users, samples } => listusers::run(users, samples).await,
         Cmd::Srp { users, samples, server, port } => srp::run(users, samples, server, port).await,
+        Cmd::CodeFlow { samples, server, port } => codeflow::run(samples, server, port).await,
         Cmd::Sync { samples, concurrency, list_samples } => {
             sync::run(sync::Options { samples, concurrency, list_samples }).await
         }

@@ -216,6 +216,14 @@ pub const DELETE_RESOURCE_SERVER: Operation =
 pub const LIST_RESOURCE_SERVERS: Operation =
     Operation { bound: "ListResourceServers", call: calls::list_resource_servers, clients: Clients::NONE };
 
+/// `SetUICustomization` (no flags): binary `set-ui-customization`.
+pub const SET_UI_CUSTOMIZATION: Operation =
+    Operation { bound: "SetUICustomization", call: calls::set_ui_customization, clients: Clients::NONE };
+
+/// `GetUICustomization` (readonly): binary `get-ui-customization`.
+pub const GET_UI_CUSTOMIZATION: Operation =
+    Operation { bound: "GetUICustomization", call: calls::get_ui_customization, clients: Clients::NONE };
+
 /// `AdminConfirmSignUp` (triggers): binary `admin-confirm-sign-up`.
 pub const ADMIN_CONFIRM_SIGN_UP: Operation = Operation {
     bound: "AdminConfirmSignUp",
@@ -755,6 +763,8 @@ pub const OPERATIONS: &[(&str, Operation)] = &[
     ("update-resource-server", UPDATE_RESOURCE_SERVER),
     ("delete-resource-server", DELETE_RESOURCE_SERVER),
     ("list-resource-servers", LIST_RESOURCE_SERVERS),
+    ("set-ui-customization", SET_UI_CUSTOMIZATION),
+    ("get-ui-customization", GET_UI_CUSTOMIZATION),
     ("admin-confirm-sign-up", ADMIN_CONFIRM_SIGN_UP),
     ("admin-get-user", ADMIN_GET_USER),
     ("admin-delete-user", ADMIN_DELETE_USER),
@@ -1119,6 +1129,22 @@ pub mod calls {
         input: &'a Value,
     ) -> OperationFuture<'a> {
         Box::pin(tessera_core::user_pool::list_resource_servers(svc, input))
+    }
+    #[inline(never)]
+    pub fn set_ui_customization<'a>(
+        svc: &'a Service,
+        _ctx: &'a CallContext,
+        input: &'a Value,
+    ) -> OperationFuture<'a> {
+        Box::pin(tessera_core::user_pool::set_ui_customization(svc, input))
+    }
+    #[inline(never)]
+    pub fn get_ui_customization<'a>(
+        svc: &'a Service,
+        _ctx: &'a CallContext,
+        input: &'a Value,
+    ) -> OperationFuture<'a> {
+        Box::pin(tessera_core::user_pool::get_ui_customization(svc, input))
     }
     #[inline(never)]
     pub fn admin_confirm_sign_up<'a>(

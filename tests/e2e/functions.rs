@@ -397,6 +397,8 @@ async fn every_function_handles_its_sample_event() {
     run!("create-user-pool-domain");
     run!("describe-user-pool-domain");
     run!("update-user-pool-domain");
+    run!("set-ui-customization");
+    run!("get-ui-customization");
     run!("delete-user-pool-domain");
     run!("create-resource-server");
     run!("describe-resource-server");

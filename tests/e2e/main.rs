@@ -22,6 +22,7 @@ mod devices;
 mod domains;
 mod functions;
 mod groups;
+mod hosted_accounts;
 mod hosted_challenges;
 mod identity_pools;
 mod identity_sync_flow;

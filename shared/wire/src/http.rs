@@ -270,7 +270,8 @@ impl Frontend {
         let mut resp = if let Some(target) =
             self.auth_domain_target(req).filter(|_| !req.method.eq_ignore_ascii_case("OPTIONS"))
         {
-            self.serve_auth_domain(req, target).await
+            // Boxed: the auth domain's pages would otherwise make every request's future large.
+            Box::pin(self.serve_auth_domain(req, target)).await
         } else if req.method.eq_ignore_ascii_case("OPTIONS") {
             WireResponse { status: 200, headers: vec![], body: vec![] }
         } else if is_sync_path(&req.path) {

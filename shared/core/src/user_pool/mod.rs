@@ -52,6 +52,8 @@ pub use groups::operations::{
     admin_add_user_to_group, admin_list_groups_for_user, admin_remove_user_from_group, create_group,
     delete_group, get_group, list_groups, list_users_in_group, update_group,
 };
+// hosted/customization.rs: SetUICustomization, GetUICustomization
+pub use hosted::customization::{get_ui_customization, set_ui_customization};
 // import/jobs.rs: GetCSVHeader, CreateUserImportJob, DescribeUserImportJob, ListUserImportJobs,
 //   StartUserImportJob, StopUserImportJob
 pub use import::jobs::{

@@ -61,6 +61,7 @@ pub(super) async fn run(svc: &Service, ctx: &CallContext, op: &str, input: &Valu
         "GetDevice" => user_pool::get_device(svc, ctx, input).await,
         "GetGroup" => user_pool::get_group(svc, input).await,
         "GetTokensFromRefreshToken" => user_pool::get_tokens_from_refresh_token(svc, ctx, input).await,
+        "GetUICustomization" => user_pool::get_ui_customization(svc, input).await,
         "GetUser" => user_pool::get_user(svc, ctx, input).await,
         "GetUserAttributeVerificationCode" => {
             user_pool::get_user_attribute_verification_code(svc, ctx, input).await
@@ -79,6 +80,7 @@ pub(super) async fn run(svc: &Service, ctx: &CallContext, op: &str, input: &Valu
         "ResendConfirmationCode" => user_pool::resend_confirmation_code(svc, input).await,
         "RespondToAuthChallenge" => user_pool::respond_to_auth_challenge(svc, ctx, input).await,
         "RevokeToken" => user_pool::revoke_token(svc, input).await,
+        "SetUICustomization" => user_pool::set_ui_customization(svc, input).await,
         "SetUserMFAPreference" => user_pool::set_user_mfa_preference(svc, ctx, input).await,
         "SetUserPoolMfaConfig" => user_pool::set_user_pool_mfa_config(svc, input).await,
         "SetUserSettings" => user_pool::set_user_settings(svc, ctx, input).await,

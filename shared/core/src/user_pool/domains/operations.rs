@@ -108,10 +108,16 @@ fn custom_config(input: &Value) -> Result<Option<CustomConfig>> {
     let Some(config) = input.get("CustomDomainConfig").filter(|v| !v.is_null()) else { return Ok(None) };
     let certificate_arn = config.req_str("CertificateArn")?.to_string();
     check_certificate_arn(&certificate_arn)?;
-    Ok(Some(CustomConfig {
-        certificate_arn,
-        security_policy: config.str_of("SecurityPolicy").map(str::to_string),
-    }))
+    // What Tessera's custom domains serve: TLS 1.2 or later (API Gateway's TLS_1_2 policy,
+    // rustls locally), which is CloudFront's TLS_V1_2_2021; another policy would not be honoured.
+    let security_policy = config.str_of("SecurityPolicy").map(str::to_string);
+    if let Some(other) = security_policy.as_deref().filter(|p| *p != "TLS_V1_2_2021") {
+        return Err(not_supported(
+            "CustomDomainConfig.SecurityPolicy",
+            &format!(" as {other}: custom domains are served with TLS 1.2 or later, which is TLS_V1_2_2021"),
+        ));
+    }
+    Ok(Some(CustomConfig { certificate_arn, security_policy }))
 }
 
 async fn pool_for_update(svc: &Service, pool_id: &str) -> Result<(UserPool, u64)> {

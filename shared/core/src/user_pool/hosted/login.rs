@@ -21,13 +21,26 @@ pub fn sign_in_page(
     error: Option<&str>,
     status: u16,
 ) -> DomainResponse {
+    sign_in_page_with(svc, req, valid, error, None, status)
+}
+
+/// The sign-in page with an error, or a note from the page before (an account confirmed, a
+/// password changed).
+pub fn sign_in_page_with(
+    svc: &Service,
+    req: &DomainRequest,
+    valid: &ValidAuthorize,
+    error: Option<&str>,
+    note: Option<&str>,
+    status: u16,
+) -> DomainResponse {
     let (token, cookie) = csrf::token(svc, req);
     let query = valid.params.query();
     let action = format!("{}/login?{query}", req.base_url);
     let username = req.form_one("username").ok().flatten().unwrap_or_default();
     let page = FormPage {
         title: EN.sign_in_title,
-        intro: EN.sign_in_intro,
+        intro: note.unwrap_or(EN.sign_in_intro),
         error,
         action: &action,
         csrf: &token,
@@ -135,6 +148,17 @@ pub async fn login(
     }
     match sign_in_with_password(svc, ctx, &valid.client, &username, &password).await {
         Ok(step) => after_step(svc, ctx, domain, req, &valid, step, &username).await,
+        // Not confirmed yet: a new code, and the confirmation page (as Cognito's hosted UI).
+        Err(Error::UserNotConfirmedException(_)) => {
+            super::accounts::resend_and_confirm(svc, req, &valid, &username).await
+        }
+        // A reset the administrator asked for (or an imported user): the code, then the page.
+        Err(Error::PasswordResetRequiredException(_)) => {
+            match super::accounts::send_reset_code(svc, &valid.client, &username).await {
+                Ok(note) => Ok(super::accounts::reset_page(svc, req, &valid, &username, &note, None)),
+                Err(e) => Ok(sign_in_page(svc, req, &valid, Some(&failure_message(&e)?), 200)),
+            }
+        }
         Err(e) => Ok(sign_in_page(svc, req, &valid, Some(&failure_message(&e)?), 200)),
     }
 }

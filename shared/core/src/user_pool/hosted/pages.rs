@@ -162,6 +162,21 @@ impl FormPage<'_> {
     }
 }
 
+/// Puts a pool's or client's customisation on a page: its CSS after the base style, its logo
+/// above the title. The CSS was re-serialised from checked tokens when it was set
+/// (`customization.rs`); `</` cannot occur in it.
+pub fn with_look(page: &str, css: Option<&str>, logo_url: Option<&str>) -> String {
+    let mut page = page.to_string();
+    if let Some(css) = css.filter(|c| !c.contains("</")) {
+        page = page.replacen("</head>", &format!("<style>{css}</style></head>"), 1);
+    }
+    if let Some(url) = logo_url {
+        let img = format!("<main><img class=\"logo-customizable\" src=\"{}\" alt=\"\">", escape_html(url));
+        page = page.replacen("<main>", &img, 1);
+    }
+    page
+}
+
 /// The frame of every page.
 fn layout(title: &str, main: &str) -> String {
     format!(

@@ -164,6 +164,10 @@ pub async fn check(
     if client.settings.allowed_oauth_flows_user_pool_client != Some(true) {
         return Ok(Err(bad_request_page(EN.client_not_oauth)));
     }
+    // Without a redirect_uri, the client's DefaultRedirectURI (one of its callback URLs) stands in.
+    if params.redirect_uri.is_empty() {
+        params.redirect_uri = client.settings.default_redirect_uri.clone().unwrap_or_default();
+    }
     let callbacks = client.settings.callback_urls.as_deref().unwrap_or_default();
     if params.redirect_uri.is_empty() || !callbacks.contains(&params.redirect_uri) {
         return Ok(Err(bad_request_page(EN.redirect_mismatch)));

@@ -144,14 +144,15 @@ pub async fn serve(
 ) -> DomainResponse {
     let path = req.path.as_str();
     let method = req.method.as_str();
+    // Each endpoint's future boxed: their states differ a lot in size.
     let answer = match (method, path) {
-        ("POST", "/oauth2/token") => super::token::token(svc, ctx, domain, req).await,
+        ("POST", "/oauth2/token") => Box::pin(super::token::token(svc, ctx, domain, req)).await,
         (_, "/oauth2/token") => Ok(method_not_allowed()),
         ("GET" | "POST", "/oauth2/userInfo" | "/oauth2/userinfo") => {
-            super::userinfo::user_info(svc, ctx, domain, req).await
+            Box::pin(super::userinfo::user_info(svc, ctx, domain, req)).await
         }
-        ("POST", "/oauth2/revoke") => super::revoke::revoke(svc, domain, req).await,
-        _ => match hosted::route(svc, ctx, domain, req).await {
+        ("POST", "/oauth2/revoke") => Box::pin(super::revoke::revoke(svc, domain, req)).await,
+        _ => match Box::pin(hosted::route(svc, ctx, domain, req)).await {
             Some(answer) => answer,
             None => Ok(DomainResponse::html(404, hosted::pages::error_page(hosted::text::EN.not_found))),
         },
