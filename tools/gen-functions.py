@@ -708,6 +708,12 @@ def parse_list(path: Path) -> list[Function]:
                     fail(f"{where}: unknown word {w!r}")
             if not main or not re.fullmatch(r"[a-z_][a-z0-9_]*", main):
                 fail(f"{where}: special function {name} needs main=<function in tessera_aws::lambda>")
+            # The same path by two methods (GET and POST /login): the method tells them apart.
+            for r in routes:
+                if sum(1 for o in routes if o.event_name == r.event_name) > 1 and not r.event_name.endswith(r.method.title()):
+                    same = [o for o in routes if o.event_name == r.event_name]
+                    for o in same:
+                        o.event_name += o.method.title()
             if len({r.event_name for r in routes}) != len(routes):
                 fail(f"{where}: two routes of {name} end in the same path segment")
             doc = f"Lambda function `{name}`" + (
@@ -1328,9 +1334,41 @@ def rest_operation_event(f: Function) -> dict:
     return http_event(f.name, route.method, route.path, raw_path, all_headers, text, labels or None, query)
 
 
+# The auth domain's functions: one request each, to the sample pool's prefix domain
+# (`sample-app`, made by the create-user-pool-domain event) under the test's base domain.
+AUTH_DOMAIN_HOST = "sample-app.auth.example.com"
+AUTH_CALLBACK = "https://app.example.com/callback"
+AUTH_DOMAIN_EVENTS = {
+    "oauth2-authorize": ("GET", "/oauth2/authorize", None, [
+        ("response_type", "code"), ("client_id", CLIENT), ("redirect_uri", AUTH_CALLBACK),
+        ("scope", "openid aws.cognito.signin.user.admin"), ("state", "sample-state")]),
+    "oauth2-token": ("POST", "/oauth2/token",
+                     f"grant_type=refresh_token&client_id={CLIENT}&refresh_token={REFRESH_TOKEN}", []),
+    "oauth2-userinfo": ("GET", "/oauth2/userInfo", None, []),
+    "oauth2-revoke": ("POST", "/oauth2/revoke", f"token={REFRESH_TOKEN}&client_id={CLIENT}", []),
+    "hosted-pages": ("GET", "/login", None, [
+        ("response_type", "code"), ("client_id", CLIENT), ("redirect_uri", AUTH_CALLBACK)]),
+}
+
+
+def auth_domain_event(f: Function) -> dict:
+    method, path, body, query = AUTH_DOMAIN_EVENTS[f.name]
+    headers = base_headers()
+    headers["x-tessera-original-host"] = AUTH_DOMAIN_HOST
+    headers["x-tessera-original-uri"] = path
+    if body is not None:
+        headers["content-type"] = "application/x-www-form-urlencoded"
+    if f.name == "oauth2-userinfo":
+        headers["authorization"] = f"Bearer {ACCESS_TOKEN}"
+    return http_event(f.name, method, path, path, headers, body, None, query)
+
+
 def special_events(f: Function) -> dict[str, dict]:
     """One event per GET route, named after its last path segment (jwks.json -> jwks.json); a
-    function without routes (the import worker) gets its direct-invocation payload."""
+    function without routes (the import worker) gets its direct-invocation payload; the auth
+    domain's functions one request each (AUTH_DOMAIN_EVENTS)."""
+    if f.name in AUTH_DOMAIN_EVENTS:
+        return {"success": auth_domain_event(f)}
     if not f.routes:
         return {"success": {"poolId": POOL, "jobId": IMPORT_JOB}}
     out = {}
@@ -1863,6 +1901,31 @@ Parameters:
       ACM certificate in us-east-1 covering FrontDoorDomainName (required with it).
     AllowedPattern: "^$|^arn:aws[a-z-]*:acm:us-east-1:[0-9]{{12}}:certificate/[a-f0-9-]+$"
     ConstraintDescription: empty, or an ACM certificate ARN in us-east-1
+  AuthDomainBase:
+    Type: String
+    Default: ""
+    Description: >-
+      The base of the user pools' prefix domains (docs/oauth.md, docs/deploy.md): a pool's
+      domain `myapp` is served at myapp.<AuthDomainBase> (e.g. auth.example.com), by the auth
+      domain front door, with AuthDomainCertificateArn. Empty: no auth domain, and
+      CreateUserPoolDomain refuses every domain.
+    AllowedPattern: "^$|^[a-z0-9]([a-z0-9.-]{{0,251}}[a-z0-9])?$"
+    ConstraintDescription: empty, or a lower-case DNS name
+  AuthDomainCertificateArn:
+    Type: String
+    Default: ""
+    Description: >-
+      ACM certificate in us-east-1 covering *.<AuthDomainBase>, <AuthDomainBase> and every
+      name in CustomDomains (required with AuthDomainBase).
+    AllowedPattern: "^$|^arn:aws[a-z-]*:acm:us-east-1:[0-9]{{12}}:certificate/[a-f0-9-]+$"
+    ConstraintDescription: empty, or an ACM certificate ARN in us-east-1
+  CustomDomains:
+    Type: CommaDelimitedList
+    Default: ""
+    Description: >-
+      Custom domains pools may take with CreateUserPoolDomain (CustomDomainConfig with
+      AuthDomainCertificateArn), comma separated, e.g. login.example.com. Each needs a DNS CNAME
+      to <AuthDomainBase>.
   AllowedOrigins:
     Type: CommaDelimitedList
     Default: "*"
@@ -1899,9 +1962,16 @@ Rules:
     Assertions:
       - Assert: !Not [!Equals [!Ref FrontDoorCertificateArn, ""]]
         AssertDescription: FrontDoorDomainName needs FrontDoorCertificateArn (an ACM certificate in us-east-1).
+  AuthDomainNeedsCertificate:
+    RuleCondition: !Not [!Equals [!Ref AuthDomainBase, ""]]
+    Assertions:
+      - Assert: !Not [!Equals [!Ref AuthDomainCertificateArn, ""]]
+        AssertDescription: AuthDomainBase needs AuthDomainCertificateArn (an ACM certificate in us-east-1).
 
 Conditions:
   HasFrontDoorDomain: !Not [!Equals [!Ref FrontDoorDomainName, ""]]
+  HasAuthDomain: !Not [!Equals [!Ref AuthDomainBase, ""]]
+  HasCustomDomains: !Not [!Equals [!Join ["", !Ref CustomDomains], ""]]
 {hook_conditions(functions)}
 Globals:
   Function:
@@ -1923,6 +1993,10 @@ Globals:
         TESSERA_ACCOUNT_ID: !Ref AWS::AccountId
         # An ARN, not the value: each function reads the secret at cold start.
         TESSERA_ORIGIN_SECRET_ARN: !Ref OriginSecret
+        # The user pools' domains: which hosts the auth domain front door serves.
+        TESSERA_AUTH_DOMAIN_BASE: !Ref AuthDomainBase
+        TESSERA_AUTH_DOMAIN_CERTIFICATE_ARN: !Ref AuthDomainCertificateArn
+        TESSERA_CUSTOM_DOMAINS: !Join [",", !Ref CustomDomains]
         RUST_LOG: !Ref LogLevel
 
 Resources:
@@ -2143,6 +2217,73 @@ Resources:
             MinimumProtocolVersion: TLSv1.2_2021
           - CloudFrontDefaultCertificate: true
 
+  # The user pools' auth domains (docs/oauth.md): <prefix>.<AuthDomainBase> and the custom
+  # domains, the same API and front-door function as the SDKs' front door; the functions tell
+  # the domain by x-tessera-original-host.
+  AuthDomainFrontDoor:
+    Type: AWS::CloudFront::Distribution
+    Condition: HasAuthDomain
+    Metadata:
+      cfn-lint:
+        config:
+          # W1030: AuthDomainCertificateArn defaults to "", in a resource that exists only when
+          # AuthDomainBase is set, where the Rules require a certificate.
+          ignore_checks:
+            - W1030
+    Properties:
+      DistributionConfig:
+        Enabled: true
+        Comment: !Sub Tessera auth domains (${{AWS::StackName}})
+        HttpVersion: http2and3
+        IPV6Enabled: true
+        PriceClass: PriceClass_All
+        Aliases: !If
+          - HasCustomDomains
+          - !Split
+            - ","
+            - !Join
+              - ","
+              - - !Sub "*.${{AuthDomainBase}}"
+                - !Ref AuthDomainBase
+                - !Join [",", !Ref CustomDomains]
+          - - !Sub "*.${{AuthDomainBase}}"
+            - !Ref AuthDomainBase
+        Origins:
+          - Id: HttpApi
+            DomainName: !Sub ${{HttpApi}}.execute-api.${{AWS::Region}}.${{AWS::URLSuffix}}
+            OriginCustomHeaders:
+              - HeaderName: {ORIGIN_SECRET_HEADER}
+                HeaderValue: !Sub "{{{{resolve:secretsmanager:${{OriginSecret}}}}}}"
+            CustomOriginConfig:
+              OriginProtocolPolicy: https-only
+              OriginSSLProtocols:
+                - TLSv1.2
+        DefaultCacheBehavior:
+          TargetOriginId: HttpApi
+          # Browsers follow the redirect; the token endpoint's clients speak https anyway.
+          ViewerProtocolPolicy: redirect-to-https
+          AllowedMethods:
+            - GET
+            - HEAD
+            - OPTIONS
+            - PUT
+            - PATCH
+            - POST
+            - DELETE
+          CachedMethods:
+            - GET
+            - HEAD
+          Compress: true
+          CachePolicyId: {CACHING_DISABLED}
+          OriginRequestPolicyId: {ALL_VIEWER_EXCEPT_HOST}
+          FunctionAssociations:
+            - EventType: viewer-request
+              FunctionARN: !GetAtt FrontDoorFunction.FunctionMetadata.FunctionARN
+        ViewerCertificate:
+          AcmCertificateArn: !Ref AuthDomainCertificateArn
+          SslSupportMethod: sni-only
+          MinimumProtocolVersion: TLSv1.2_2021
+
   # ---- functions ({len(functions)}) ---------------------------------------------------------------
   # The {n_hooks} bundled trigger functions (functions/operations.txt [hooks]) have no route. A real
   # Amazon Cognito pool invokes them under the resource policy that follows each one (created
@@ -2156,6 +2297,12 @@ Outputs:
   FrontDoorDomain:
     Description: The CloudFront domain; point FrontDoorDomainName's DNS (CNAME or alias) at it.
     Value: !GetAtt FrontDoor.DomainName
+  AuthDomainTarget:
+    Condition: HasAuthDomain
+    Description: >-
+      The auth domains' CloudFront domain: point *.<AuthDomainBase> and <AuthDomainBase> at it
+      (alias or CNAME); custom domains CNAME to <AuthDomainBase>.
+    Value: !GetAtt AuthDomainFrontDoor.DomainName
   HttpApiUrl:
     Description: >-
       The HTTP API behind the front door. Its functions refuse every request that does not come

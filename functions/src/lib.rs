@@ -725,6 +725,22 @@ pub const WELL_KNOWN: Clients = Clients::NONE;
 /// The clients of `import-worker` (imports).
 pub const IMPORT_WORKER: Clients = Clients { imports: Some(clients::imports), ..Clients::NONE };
 
+/// The clients of `oauth2-authorize` (triggers).
+pub const OAUTH2_AUTHORIZE: Clients = Clients { triggers: Some(clients::triggers), ..Clients::NONE };
+
+/// The clients of `oauth2-token` (triggers).
+pub const OAUTH2_TOKEN: Clients = Clients { triggers: Some(clients::triggers), ..Clients::NONE };
+
+/// The clients of `oauth2-userinfo` (readonly).
+pub const OAUTH2_USERINFO: Clients = Clients::NONE;
+
+/// The clients of `oauth2-revoke` (no flags).
+pub const OAUTH2_REVOKE: Clients = Clients::NONE;
+
+/// The clients of `hosted-pages` (sends triggers).
+pub const HOSTED_PAGES: Clients =
+    Clients { messages: Some(clients::messages), triggers: Some(clients::triggers), ..Clients::NONE };
+
 /// Every operation's function: (binary, what it serves). For the tests.
 pub const OPERATIONS: &[(&str, Operation)] = &[
     ("sign-up", SIGN_UP),

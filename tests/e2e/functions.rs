@@ -275,6 +275,10 @@ async fn frontend(dir: &std::path::Path) -> Frontend {
         Arc::new(AesGcmCipher::new(&[7u8; 32]).unwrap()),
         ServiceConfig {
             hash_params: tessera_core::password::HashParams { m_kib: 1024, t: 1, p: 1 },
+            // As a stack with AuthDomainBase=auth.example.com (the sample events' host).
+            auth_domains: tessera_aws::lambda::auth_domains_from(|name| {
+                (name == "TESSERA_AUTH_DOMAIN_BASE").then(|| "auth.example.com".to_string())
+            }),
             ..Default::default()
         },
     );
@@ -399,7 +403,6 @@ async fn every_function_handles_its_sample_event() {
     run!("update-user-pool-domain");
     run!("set-ui-customization");
     run!("get-ui-customization");
-    run!("delete-user-pool-domain");
     run!("create-resource-server");
     run!("describe-resource-server");
     run!("update-resource-server");
@@ -500,6 +503,7 @@ async fn every_function_handles_its_sample_event() {
     let signed_in = run!("initiate-auth");
     subs.placeholder("ACCESS_TOKEN", signed_in["AuthenticationResult"]["AccessToken"].as_str().unwrap());
     subs.placeholder("ID_TOKEN", signed_in["AuthenticationResult"]["IdToken"].as_str().unwrap());
+    subs.placeholder("REFRESH_TOKEN", signed_in["AuthenticationResult"]["RefreshToken"].as_str().unwrap());
 
     // ---- Identity pools and Sync ----------------------------------------------------------------
     // The frontend has the local server's credential vendor and push notifier; the identity's
@@ -629,7 +633,34 @@ async fn every_function_handles_its_sample_event() {
     run!("delete-identities");
     run!("delete-identity-pool");
     // ---- end of identity pools and Sync ---------------------------------------------------------
+    // The auth domain (the sample pool's domain `sample-app`): the sample client as a web client.
+    rekey(
+        fe.service.store.as_ref(),
+        (&keys::client(CLIENT), keys::CLIENT_SK),
+        (keys::client(CLIENT), keys::CLIENT_SK.into()),
+        |b| {
+            let s = &mut b["settings"];
+            s["AllowedOAuthFlowsUserPoolClient"] = Value::from(true);
+            s["AllowedOAuthFlows"] = serde_json::json!(["code"]);
+            s["AllowedOAuthScopes"] = serde_json::json!(["openid", "aws.cognito.signin.user.admin"]);
+            s["CallbackURLs"] = serde_json::json!(["https://app.example.com/callback"]);
+            s["SupportedIdentityProviders"] = serde_json::json!(["COGNITO"]);
+        },
+    )
+    .await;
+    fe.service.forget_client(CLIENT);
+    let authorize = run_all!("oauth2-authorize");
+    assert_eq!(authorize["success"].0, 302, "to the sign-in page");
+    let page = run_all!("hosted-pages");
+    assert_eq!(page["success"].0, 200, "the sign-in page");
+    let info = run!("oauth2-userinfo");
+    assert_eq!(info["email"], "jane@example.com", "{info}");
+    let refreshed = run!("oauth2-token");
+    assert!(refreshed["access_token"].is_string() && refreshed.get("refresh_token").is_none(), "{refreshed}");
     run!("delete-user");
+    // Revoked after the user's last use of its tokens.
+    run!("oauth2-revoke");
+    run!("delete-user-pool-domain");
     run!("update-user-pool-client");
     let documents = run_all!("well-known");
     for (case, (status, body)) in &documents {
@@ -759,6 +790,10 @@ async fn run_case(
     (status, body)
 }
 
+/// The auth domain's functions (`main=serve_auth_domain` in functions/operations.txt).
+const AUTH_DOMAIN_FUNCTIONS: &[&str] =
+    &["oauth2-authorize", "oauth2-token", "oauth2-userinfo", "oauth2-revoke", "hosted-pages"];
+
 /// A request through the entry point binary `name` serves: its operation's own domain function
 /// (`tessera_functions::OPERATIONS`), or the `.well-known` documents.
 async fn serve(
@@ -771,6 +806,9 @@ async fn serve(
         Some((_, operation)) => {
             assert_eq!(Some(operation.bound), bound, "{name}: the operation its item serves");
             tessera_aws::lambda::handle_operation(function, operation, request).await
+        }
+        None if AUTH_DOMAIN_FUNCTIONS.contains(&name) => {
+            tessera_aws::lambda::handle_auth_domain(function, request).await
         }
         None => {
             assert_eq!(name, "well-known", "{name} has no item in tessera_functions::OPERATIONS");
@@ -1057,6 +1095,11 @@ fn every_function_builds_the_clients_its_flags_name() {
     let mut specials = vec![
         ("well-known", tessera_functions::WELL_KNOWN),
         ("import-worker", tessera_functions::IMPORT_WORKER),
+        ("oauth2-authorize", tessera_functions::OAUTH2_AUTHORIZE),
+        ("oauth2-token", tessera_functions::OAUTH2_TOKEN),
+        ("oauth2-userinfo", tessera_functions::OAUTH2_USERINFO),
+        ("oauth2-revoke", tessera_functions::OAUTH2_REVOKE),
+        ("hosted-pages", tessera_functions::HOSTED_PAGES),
     ];
     specials.extend(tessera_functions::OPERATIONS.iter().map(|(name, op)| (*name, op.clients)));
     assert_eq!(specials.len(), flags_of.len(), "one item per function of operations.txt");

@@ -16,6 +16,7 @@ mod attack_tokens;
 mod attributes;
 mod auth;
 mod auth_factors;
+mod browser;
 mod clients;
 mod concurrency;
 mod devices;

@@ -136,6 +136,28 @@ fn env_opt(name: &str) -> Option<String> {
 /// Quotas from `TESSERA_MAX_GROUPS_PER_POOL`, `TESSERA_MAX_GROUPS_PER_USER`,
 /// `TESSERA_MAX_CUSTOM_ATTRIBUTES`, the `TESSERA_MAX_SYNC_*` and `TESSERA_CODE_*` variables
 /// when set.
+/// The user pools' domains this deployment serves: `TESSERA_AUTH_DOMAIN_BASE` (the stack's
+/// `AuthDomainBase`; empty: none), the custom domains of `TESSERA_CUSTOM_DOMAINS`, each served
+/// with `TESSERA_AUTH_DOMAIN_CERTIFICATE_ARN`. A custom domain's DNS points at the base name.
+pub fn auth_domains_from(lookup: impl Fn(&str) -> Option<String>) -> tessera_core::AuthDomains {
+    let base = lookup("TESSERA_AUTH_DOMAIN_BASE").unwrap_or_default().trim().to_ascii_lowercase();
+    let certificate = lookup("TESSERA_AUTH_DOMAIN_CERTIFICATE_ARN").unwrap_or_default();
+    let custom = lookup("TESSERA_CUSTOM_DOMAINS")
+        .unwrap_or_default()
+        .split(',')
+        .map(|d| d.trim().to_ascii_lowercase())
+        .filter(|d| !d.is_empty())
+        .map(|d| (d, certificate.clone()))
+        .collect();
+    tessera_core::AuthDomains {
+        prefix_base: base.clone(),
+        custom_domains: Some(custom),
+        alias_target: base,
+        port: None,
+        path_scoped_urls: false,
+    }
+}
+
 fn limits_from(lookup: impl Fn(&str) -> Option<String>) -> Limits {
     let default = Limits::default();
     let read = |name: &str, fallback: u64| lookup(name).and_then(|v| v.parse().ok()).unwrap_or(fallback);
@@ -367,6 +389,7 @@ pub async fn frontend_from(
         default_email_from: from,
         limits: limits_from(env_opt),
         sign_out_on_password_reset: env_opt("TESSERA_SIGN_OUT_ON_PASSWORD_RESET").as_deref() == Some("true"),
+        auth_domains: auth_domains_from(env_opt),
         client_credentials_reuse_ms: env_opt("TESSERA_CLIENT_CREDENTIALS_REUSE_MS")
             .and_then(|v| v.parse().ok())
             .unwrap_or(ServiceConfig::default().client_credentials_reuse_ms),
@@ -447,6 +470,11 @@ pub fn serve_well_known(clients: Clients) -> Result<(), BoxError> {
     block_on(run_well_known(clients))
 }
 
+/// [`run_auth_domain`] for a binary's `main` (see [`serve_operation`]).
+pub fn serve_auth_domain(clients: Clients) -> Result<(), BoxError> {
+    block_on(run_auth_domain(clients))
+}
+
 /// [`run_import_worker`] for a binary's `main` (see [`serve_operation`]).
 pub fn serve_import_worker(clients: Clients) -> Result<(), BoxError> {
     block_on(run_import_worker(clients))
@@ -476,6 +504,18 @@ pub async fn run_well_known(clients: Clients) -> Result<(), BoxError> {
     let function = &function;
     lambda_http::run(service_fn(move |req: Request| async move {
         Ok::<_, BoxError>(handle_documents(function, req).await)
+    }))
+    .await
+}
+
+/// Serves the user pools' auth domains (the OAuth 2.0 endpoints and hosted pages) on the
+/// routes the binary is given; it signs tokens, so it opens the master key.
+pub async fn run_auth_domain(clients: Clients) -> Result<(), BoxError> {
+    init_tracing();
+    let function = cold_start(http_function_from_env(true, clients).await)?;
+    let function = &function;
+    lambda_http::run(service_fn(move |req: Request| async move {
+        Ok::<_, BoxError>(handle_auth_domain(function, req).await)
     }))
     .await
 }
@@ -545,6 +585,14 @@ pub async fn handle_operation(
         Some(wire) => {
             into_response(function.frontend.handle_operation(&wire, operation.bound, operation.call).await)
         }
+        None => refused(function),
+    }
+}
+
+/// One API Gateway request to a user pool's auth domain, once the origin check admits it.
+pub async fn handle_auth_domain(function: &HttpFunction, req: Request) -> Response<Body> {
+    match admit(function, req) {
+        Some(wire) => into_response(function.frontend.handle_auth_domain(&wire).await),
         None => refused(function),
     }
 }

@@ -93,6 +93,22 @@ impl Frontend {
         })
     }
 
+    /// Serves a request to an auth domain (what the deployed auth domain functions serve):
+    /// anything else answers a 404 page.
+    pub async fn handle_auth_domain(&self, req: &WireRequest) -> WireResponse {
+        let mut resp = match self.auth_domain_target(req) {
+            Some(target) => Box::pin(self.serve_auth_domain(req, target)).await,
+            None => {
+                let page = tessera_core::user_pool::hosted::pages::error_page(
+                    tessera_core::user_pool::hosted::text::EN.not_found,
+                );
+                write(DomainResponse::html(404, page), "/")
+            }
+        };
+        resp.headers.push(("x-amzn-RequestId".into(), self.service.rng.uuid().to_string()));
+        resp
+    }
+
     /// Serves a request [`Self::auth_domain_target`] found a domain for.
     pub async fn serve_auth_domain(&self, req: &WireRequest, target: Target) -> WireResponse {
         let domain = match records::resolve(&self.service, &target.domain).await {

@@ -136,6 +136,11 @@ fn answer(svc: &Service, domain: &UserPoolDomain) -> Value {
 
 pub async fn create_user_pool_domain(svc: &Service, input: &Value) -> Result<Value> {
     let name = input.req_str("Domain")?.to_string();
+    if svc.config.auth_domains.prefix_base.is_empty() {
+        return Err(Error::invalid(
+            "This deployment serves no user pool domain: set the stack's AuthDomainBase parameter (docs/deploy.md).",
+        ));
+    }
     let version = managed_login_version(input)?.unwrap_or(1);
     refuse_routing(input)?;
     let custom = custom_config(input)?;
