@@ -23,6 +23,8 @@ pub type OperationFn = for<'a> fn(&'a Service, &'a CallContext, &'a Value) -> Op
 
 type DispatchFuture<'a> = Pin<Box<dyn Future<Output = Option<tessera_core::Result<Value>>> + Send + 'a>>;
 
+type PageFuture<'a> = Pin<Box<dyn Future<Output = WireResponse> + Send + 'a>>;
+
 /// How a request's operation finds its domain function: the table (the local server), or the
 /// one function a Lambda function serves. A trait object, so that the code that handles a
 /// request is the same for both and only `handle` refers to the table.
@@ -35,6 +37,18 @@ trait Dispatch: Sync {
         op: &'a str,
         input: &'a Value,
     ) -> DispatchFuture<'a>;
+
+    /// Serves a request to a pool's auth domain, if this dispatch serves them: only the local
+    /// server's table does, so an operation's function binary never links the auth domain's
+    /// pages (the deployed auth domain functions call [`Frontend::handle_auth_domain`]).
+    fn auth_domain<'a>(
+        &'a self,
+        _frontend: &'a Frontend,
+        _req: &'a WireRequest,
+        _target: crate::auth_domain::Target,
+    ) -> Option<PageFuture<'a>> {
+        None
+    }
 }
 
 /// Every operation, by name ([`crate::dispatch::call_service`]).
@@ -50,6 +64,15 @@ impl Dispatch for Table {
         input: &'a Value,
     ) -> DispatchFuture<'a> {
         Box::pin(crate::dispatch::call_service(svc, ctx, service, op, input))
+    }
+
+    fn auth_domain<'a>(
+        &'a self,
+        frontend: &'a Frontend,
+        req: &'a WireRequest,
+        target: crate::auth_domain::Target,
+    ) -> Option<PageFuture<'a>> {
+        Some(Box::pin(frontend.serve_auth_domain(req, target)))
     }
 }
 
@@ -267,11 +290,12 @@ impl Frontend {
     ) -> WireResponse {
         // Not a secret: the thread's generator, instead of a system call per request.
         let request_id = uuid::Builder::from_random_bytes(rand::random()).into_uuid().to_string();
-        let mut resp = if let Some(target) =
-            self.auth_domain_target(req).filter(|_| !req.method.eq_ignore_ascii_case("OPTIONS"))
-        {
-            // Boxed: the auth domain's pages would otherwise make every request's future large.
-            Box::pin(self.serve_auth_domain(req, target)).await
+        let page = match self.auth_domain_target(req) {
+            Some(target) if !req.method.eq_ignore_ascii_case("OPTIONS") => ops.auth_domain(self, req, target),
+            _ => None,
+        };
+        let mut resp = if let Some(page) = page {
+            page.await
         } else if req.method.eq_ignore_ascii_case("OPTIONS") {
             WireResponse { status: 200, headers: vec![], body: vec![] }
         } else if is_sync_path(&req.path) {
