@@ -182,3 +182,63 @@ on_both_stores!(ui_customization, |env| {
     let page = Browser::default().get(env, &format!("/_auth/{prefix}/login?{query}")).await;
     assert!(page.body.contains("#fafafa") && !page.body.contains("#123456"), "its own, never ALL's");
 });
+
+on_both_stores!(hosted_pages_fire_the_pools_triggers, |env| {
+    use crate::lambda_double::arn;
+    let lambda = cip::types::LambdaConfigType::builder()
+        .pre_sign_up(arn("pre"))
+        .custom_message(arn("message"))
+        .post_confirmation(arn("confirmed"))
+        .pre_authentication(arn("preauth"))
+        .post_authentication(arn("postauth"))
+        .pre_token_generation(arn("pretoken"))
+        .user_migration(arn("migrate"))
+        .build();
+    let pool = env
+        .pool(|b| {
+            b.username_attributes(cip::types::UsernameAttributeType::Email)
+                .auto_verified_attributes(cip::types::VerifiedAttributeType::Email)
+                .lambda_config(lambda)
+        })
+        .await;
+    let prefix = unique("t").to_lowercase();
+    env.client.create_user_pool_domain().user_pool_id(&pool).domain(&prefix).send().await.unwrap();
+    let client_id = web_client(env, &pool).await;
+    let query = authorize_query(&client_id, &[]);
+    let email = format!("{}@example.com", unique("trig"));
+    let mut browser = Browser::default();
+    let page = browser.get(env, &format!("/_auth/{prefix}/signup?{query}")).await;
+    let body = form(&[("_csrf", &hidden(&page.body, "_csrf")), ("username", &email), ("password", PASSWORD)]);
+    let confirm = browser.post(env, &action(env, &page.body), &body).await;
+    let code = env.last_code(&email);
+    let body = form(&[("_csrf", &hidden(&confirm.body, "_csrf")), ("username", &email), ("code", &code)]);
+    let confirmed = browser.post(env, &action(env, &confirm.body), &body).await;
+    let body =
+        form(&[("_csrf", &hidden(&confirmed.body, "_csrf")), ("username", &email), ("password", PASSWORD)]);
+    let done = browser.post(env, &action(env, &confirmed.body), &body).await;
+    let code = field(&fields_of(&done.location.unwrap(), false), "code").unwrap();
+    let exchange = form(&[
+        ("grant_type", "authorization_code"),
+        ("client_id", &client_id),
+        ("code", &code),
+        ("redirect_uri", CALLBACK),
+        ("code_verifier", crate::oauth_code::VERIFIER),
+    ]);
+    let (status, _, tokens) =
+        crate::oauth_token::post_form(env, &prefix, "/oauth2/token", None, &exchange).await;
+    assert_eq!(status, 200, "{tokens}");
+    // A name the pool does not hold: the page asks UserMigration.
+    sign_in(env, &mut Browser::default(), &prefix, &query, "legacy@example.com", PASSWORD).await;
+    assert_eq!(
+        env.lambda.sources(),
+        [
+            "PreSignUp_SignUp",
+            "CustomMessage_SignUp",
+            "PostConfirmation_ConfirmSignUp",
+            "PreAuthentication_Authentication",
+            "PostAuthentication_Authentication",
+            "TokenGeneration_HostedAuth",
+            "UserMigration_Authentication",
+        ]
+    );
+});

@@ -281,6 +281,15 @@ on_both_stores!(code_flow_with_pkce_sso_and_logout, |env| {
     let (status, _, answer) = post_form(env, &prefix, "/oauth2/token", None, &right).await;
     assert_eq!((status, answer["error"].as_str()), (400, Some("invalid_grant")), "one guess per code");
 
+    // Sign out and sign in as someone else: the sign-in page with the same parameters.
+    let again =
+        browser.get(env, &format!("/_auth/{prefix}/logout?{}", authorize_query(&client_id, &[]))).await;
+    assert_eq!(again.status, 302);
+    assert!(again.location.unwrap().contains(&format!("/_auth/{prefix}/login?")));
+    assert!(browser.cookie("cognito").is_none(), "the session is over");
+    let done =
+        sign_in(env, &mut browser, &prefix, &authorize_query(&client_id, &[]), "alice", PASSWORD).await;
+    assert!(done.location.unwrap().starts_with(CALLBACK));
     // Sign-out: to a sign-out URL only; the session is over.
     let bad = browser
         .get(
