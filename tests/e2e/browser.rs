@@ -142,3 +142,107 @@ async fn openid_client_relying_party() {
     assert_eq!(out["claims"]["email"], "olivia@example.com");
     assert_eq!(out["userinfo"]["email_verified"], "true", "Cognito's string, read by openid-client");
 }
+
+/// Amplify v6's `signInWithRedirect` (tests/js/amplify-redirect.mjs, the app bundled with
+/// esbuild) in Chromium against the server's HTTPS (`--tls`), trusting only the server's
+/// generated certificate: the hosted sign-in, Amplify's own code exchange (a cross-origin fetch
+/// to /oauth2/token), the session and the user's attributes, signOut (the refresh token revoked
+/// by RevokeToken, the hosted session ended at /logout).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn amplify_sign_in_with_redirect_over_tls() {
+    let Some(chromium) = chromium() else {
+        eprintln!("skipped: no Chromium (apt-get install chromium, or set TESSERA_TEST_CHROMIUM)");
+        return;
+    };
+    let env =
+        TestEnv::start_local(Backend::Embedded, |cfg| cfg.tls = Some(Default::default())).await.unwrap();
+    let cert_file = env.server.tls_cert.clone().expect("the server serves TLS");
+    let app_port = free_port();
+    let app_url = format!("http://localhost:{app_port}/");
+    let pool = env.pool(|b| b).await;
+    let prefix = unique("amp").to_lowercase();
+    domain(&env, &pool, &prefix).await;
+    let client = env
+        .client
+        .create_user_pool_client()
+        .user_pool_id(&pool)
+        .client_name("amplify-web")
+        .allowed_o_auth_flows(OAuthFlowType::Code)
+        .set_allowed_o_auth_scopes(Some(
+            ["openid", "email", "profile", "aws.cognito.signin.user.admin"].map(String::from).to_vec(),
+        ))
+        .callback_urls(&app_url)
+        .logout_urls(&app_url)
+        .supported_identity_providers("COGNITO")
+        .allowed_o_auth_flows_user_pool_client(true)
+        .send()
+        .await
+        .unwrap();
+    let client_id = client.user_pool_client().unwrap().client_id().unwrap().to_string();
+    crate::oauth_code::user(&env, &pool, "amelia").await;
+
+    // The discovery document advertises the domain's https endpoints.
+    let (status, _, body) =
+        raw_http(&env.url, "GET", &format!("/{pool}/.well-known/openid-configuration"), &[], b"").await;
+    assert_eq!(status, 200);
+    let discovery: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    let port = env.server.addr.port();
+    let https_base = env.url.replace("http://", "https://");
+    assert_eq!(discovery["authorization_endpoint"], format!("{https_base}/_auth/{prefix}/oauth2/authorize"));
+    assert_eq!(discovery["token_endpoint"], format!("{https_base}/_auth/{prefix}/oauth2/token"));
+
+    let input = json!({
+        "server": env.url,
+        "port": port,
+        "prefix": prefix,
+        "userPoolId": pool,
+        "clientId": client_id,
+        "username": "amelia",
+        "password": PASSWORD,
+        "certFile": cert_file,
+        "appPort": app_port,
+        "chromium": chromium,
+    });
+    let out = run_node("amplify-redirect.mjs", &["aws-amplify", "esbuild", "playwright-core"], input).await;
+    assert_eq!(out["ok"], true, "{out:#}");
+    // Amplify's own authorize request: code flow with PKCE S256, over https.
+    assert_eq!(out["authorize"]["response_type"], "code", "{out:#}");
+    assert_eq!(out["authorize"]["code_challenge_method"], "S256", "{out:#}");
+    let state = &out["state"];
+    assert_eq!(state["username"], "amelia", "{out:#}");
+    assert_eq!(state["idToken"]["iss"], format!("{}/{pool}", env.url));
+    assert_eq!(state["idToken"]["aud"], client_id.as_str());
+    assert_eq!(state["idToken"]["cognito:username"], "amelia");
+    assert!(state["idToken"]["at_hash"].is_string(), "{state}");
+    let scope = state["accessToken"]["scope"].as_str().unwrap_or_default();
+    assert!(scope.split(' ').any(|s| s == "aws.cognito.signin.user.admin"), "{scope}");
+    // fetchUserAttributes went through GetUser with the hosted sign-in's access token.
+    assert_eq!(state["attributes"]["email"], "amelia@example.com", "{state}");
+    let requests = out["requests"].as_array().unwrap();
+    let served = |method: &str, path: &str, status: u64| {
+        requests.iter().any(|r| {
+            r["method"] == method
+                && r["url"] == format!("https://{prefix}.auth.localhost:{port}{path}")
+                && r["status"] == status
+        })
+    };
+    assert!(served("POST", "/oauth2/token", 200), "Amplify's code exchange: {out:#}");
+    let called = |operation: &str| requests.iter().any(|r| r["operation"] == operation && r["status"] == 200);
+    assert!(called("GetUser"), "fetchUserAttributes: {out:#}");
+    assert!(called("RevokeToken"), "signOut revoked the refresh token: {out:#}");
+    assert!(served("GET", "/logout", 302), "signOut ended the hosted session: {out:#}");
+    assert_eq!(out["afterSignOut"], "UserUnAuthenticatedException", "{out:#}");
+    assert_eq!(out["secondSignInPage"], "/login", "no session cookie left after /logout: {out:#}");
+    // The revoked refresh token no longer refreshes.
+    let refresh = out["refreshToken"].as_str().expect("Amplify kept a refresh token").to_string();
+    let refreshed = env
+        .client
+        .initiate_auth()
+        .client_id(&client_id)
+        .auth_flow(cip::types::AuthFlowType::RefreshTokenAuth)
+        .auth_parameters("REFRESH_TOKEN", refresh)
+        .send()
+        .await;
+    let err = refreshed.expect_err("revoked").into_service_error();
+    assert!(err.is_not_authorized_exception(), "{err:?}");
+}

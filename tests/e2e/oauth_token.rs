@@ -354,3 +354,69 @@ on_both_stores!(refresh_userinfo_and_revoke, |env| {
     assert_eq!(doc["userinfo_endpoint"], format!("{base}/oauth2/userInfo"));
     assert_eq!(doc["issuer"], format!("{}/{pool}", env.url));
 });
+
+/// The endpoints browser apps fetch (Amplify's code exchange sends `x-amz-user-agent`) answer
+/// preflights and any origin, without credentials; the pages get no CORS headers at all.
+#[tokio::test]
+async fn browser_apps_may_fetch_the_token_endpoints_but_not_read_the_pages() {
+    let env = TestEnv::start(Backend::Embedded).await.unwrap();
+    let (pool, prefix) = pool_with_domain(&env).await;
+    resource_server(&env, &pool, &["read"]).await;
+    let (id, secret) = m2m_client(&env, &pool, &["read"]).await;
+    let origin = "https://app.example.com";
+    let header = |headers: &[(String, String)], name: &str| {
+        headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.clone())
+    };
+    for path in ["/oauth2/token", "/oauth2/revoke", "/oauth2/userInfo"] {
+        let (status, headers, _) = raw_http(
+            &env.url,
+            "OPTIONS",
+            &format!("/_auth/{prefix}{path}"),
+            &[
+                ("Origin", origin),
+                ("Access-Control-Request-Method", "POST"),
+                ("Access-Control-Request-Headers", "content-type,x-amz-user-agent"),
+            ],
+            b"",
+        )
+        .await;
+        assert_eq!(status, 204, "{path}");
+        assert_eq!(header(&headers, "access-control-allow-origin").as_deref(), Some(origin), "{path}");
+        assert_eq!(
+            header(&headers, "access-control-allow-headers").as_deref(),
+            Some("content-type,x-amz-user-agent"),
+            "{path}"
+        );
+        assert_eq!(header(&headers, "access-control-allow-credentials"), None, "{path}: no cookies");
+    }
+    let (status, headers, _) = raw_http(
+        &env.url,
+        "POST",
+        &format!("/_auth/{prefix}/oauth2/token"),
+        &[
+            ("Origin", origin),
+            ("Content-Type", "application/x-www-form-urlencoded"),
+            ("Authorization", &basic(&id, &secret)),
+        ],
+        form(&[("grant_type", "client_credentials")]).as_bytes(),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(header(&headers, "access-control-allow-origin").as_deref(), Some(origin));
+    // A page a script could read cross-origin would hand it the form's CSRF token: never.
+    for (method, path) in [("GET", "/login"), ("OPTIONS", "/login"), ("GET", "/oauth2/authorize")] {
+        let (_, headers, _) =
+            raw_http(&env.url, method, &format!("/_auth/{prefix}{path}"), &[("Origin", origin)], b"").await;
+        assert_eq!(header(&headers, "access-control-allow-origin"), None, "{method} {path}");
+    }
+    // Not even for the loopback origins the JSON API allows.
+    let (_, headers, _) = raw_http(
+        &env.url,
+        "GET",
+        &format!("/_auth/{prefix}/login"),
+        &[("Origin", "http://localhost:3000")],
+        b"",
+    )
+    .await;
+    assert_eq!(header(&headers, "access-control-allow-origin"), None);
+}

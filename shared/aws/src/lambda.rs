@@ -155,6 +155,8 @@ pub fn auth_domains_from(lookup: impl Fn(&str) -> Option<String>) -> tessera_cor
         alias_target: base,
         port: None,
         path_scoped_urls: false,
+        // Behind CloudFront: always HTTPS.
+        https: true,
     }
 }
 

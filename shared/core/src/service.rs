@@ -62,6 +62,9 @@ pub struct AuthDomains {
     /// `{issuer base}/_auth/{domain}`, instead of the domain's own host: the local server's
     /// default, since most HTTP clients cannot resolve `*.localhost`.
     pub path_scoped_urls: bool,
+    /// The local server serves the domains over HTTPS too (`--tls`): the URLs it advertises
+    /// are https ones.
+    pub https: bool,
 }
 
 impl Default for AuthDomains {
@@ -72,6 +75,7 @@ impl Default for AuthDomains {
             alias_target: "localhost".into(),
             port: None,
             path_scoped_urls: false,
+            https: false,
         }
     }
 }

@@ -147,8 +147,8 @@ enum Out {
 
 /// The socket as hyper sees it: deadlines on reads and stalled writes, and hyper's own error
 /// answers replaced by JSON ones.
-pub struct Guarded {
-    io: TcpStream,
+pub struct Guarded<S> {
+    io: S,
     track: Arc<Track>,
     limits: HttpLimits,
     read_timer: Pin<Box<Sleep>>,
@@ -162,8 +162,8 @@ pub struct Guarded {
     swallowing: bool,
 }
 
-impl Guarded {
-    fn new(io: TcpStream, track: Arc<Track>, limits: HttpLimits) -> Self {
+impl<S: AsyncRead + AsyncWrite + Unpin> Guarded<S> {
+    fn new(io: S, track: Arc<Track>, limits: HttpLimits) -> Self {
         Guarded {
             io,
             track,
@@ -318,7 +318,7 @@ pub fn raw_error_response(e: &tessera_wire::WireError) -> Vec<u8> {
     out
 }
 
-impl AsyncRead for Guarded {
+impl<S: AsyncRead + AsyncWrite + Unpin> AsyncRead for Guarded<S> {
     fn poll_read(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -353,7 +353,7 @@ impl AsyncRead for Guarded {
     }
 }
 
-impl AsyncWrite for Guarded {
+impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWrite for Guarded<S> {
     fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
         let this = &mut *self;
         std::task::ready!(this.poll_drain(cx))?;
@@ -391,12 +391,14 @@ impl AsyncWrite for Guarded {
     }
 }
 
-/// Accepts connections until `shutdown` fires, then waits for the open ones to finish.
+/// Accepts connections until `shutdown` fires, then waits for the open ones to finish. With
+/// `tls`, a connection that opens with a TLS handshake is served over TLS, any other as HTTP.
 pub async fn serve(
     listener: TcpListener,
     state: Arc<AppState>,
     limits: HttpLimits,
     shutdown: tokio::sync::oneshot::Receiver<()>,
+    tls: Option<tokio_rustls::TlsAcceptor>,
 ) {
     let slots = Arc::new(Semaphore::new(limits.max_connections));
     let (stop_tx, stop_rx) = watch::channel(false);
@@ -418,8 +420,9 @@ pub async fn serve(
             Ok(permit) => {
                 let state = state.clone();
                 let stop = stop_rx.clone();
+                let tls = tls.clone();
                 tokio::spawn(async move {
-                    connection(stream, peer, state, limits, stop).await;
+                    connection(stream, peer, state, limits, stop, tls).await;
                     drop(permit);
                 });
             }
@@ -454,21 +457,83 @@ async fn refuse(mut stream: TcpStream, max: usize) {
     .await;
 }
 
+/// TLS record type 22: a handshake. No HTTP method starts with this byte.
+const TLS_HANDSHAKE: u8 = 0x16;
+
 async fn connection(
     stream: TcpStream,
     peer: SocketAddr,
     state: Arc<AppState>,
     limits: HttpLimits,
-    mut stop: watch::Receiver<bool>,
+    stop: watch::Receiver<bool>,
+    tls: Option<tokio_rustls::TlsAcceptor>,
 ) {
-    let track = Arc::new(Track::new(Instant::now() + limits.header_timeout));
-    let io = hyper_util::rt::TokioIo::new(Guarded::new(stream, track.clone(), limits));
+    // The handshake counts against the header timeout, as a slow request head would.
+    let deadline = Instant::now() + limits.header_timeout;
+    let track = Arc::new(Track::new(deadline));
+    let Some(acceptor) = tls else {
+        return http_connection(
+            Guarded::new(stream, track.clone(), limits),
+            track,
+            peer,
+            state,
+            limits,
+            stop,
+            false,
+        )
+        .await;
+    };
+    let mut first = [0u8; 1];
+    match tokio::time::timeout_at(deadline, stream.peek(&mut first)).await {
+        Ok(Ok(1)) if first[0] == TLS_HANDSHAKE => {}
+        Ok(Ok(1)) => {
+            return http_connection(
+                Guarded::new(stream, track.clone(), limits),
+                track,
+                peer,
+                state,
+                limits,
+                stop,
+                false,
+            )
+            .await
+        }
+        _ => return,
+    }
+    match tokio::time::timeout_at(deadline, acceptor.accept(stream)).await {
+        Ok(Ok(stream)) => {
+            http_connection(
+                Guarded::new(stream, track.clone(), limits),
+                track,
+                peer,
+                state,
+                limits,
+                stop,
+                true,
+            )
+            .await
+        }
+        Ok(Err(e)) => tracing::debug!(error = %e, %peer, "TLS handshake failed"),
+        Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
+    }
+}
+
+async fn http_connection<S: AsyncRead + AsyncWrite + Unpin + Send + 'static>(
+    io: Guarded<S>,
+    track: Arc<Track>,
+    peer: SocketAddr,
+    state: Arc<AppState>,
+    limits: HttpLimits,
+    mut stop: watch::Receiver<bool>,
+    tls: bool,
+) {
+    let io = hyper_util::rt::TokioIo::new(io);
     let service = hyper::service::service_fn(move |req: http::Request<hyper::body::Incoming>| {
         track.request_started(req.method() == http::Method::HEAD);
         let state = state.clone();
         async move {
             let req = req.map(axum::body::Body::new);
-            Ok::<_, Infallible>(crate::server::handle(state, peer, limits, req).await)
+            Ok::<_, Infallible>(crate::server::handle(state, peer, limits, req, tls).await)
         }
     });
     let mut builder = hyper::server::conn::http1::Builder::new();

@@ -10,6 +10,7 @@ pub mod outbox;
 pub mod push;
 pub mod server;
 pub mod startup;
+pub mod tls;
 
 pub use conn::HttpLimits;
 pub use server::{start, LocalConfig, Running, StoreKind};

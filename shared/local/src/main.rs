@@ -150,6 +150,19 @@ struct ServeArgs {
     /// client and scopes) gets the same token, its expires_in counting down (0: never).
     #[arg(long, env = "TESSERA_CLIENT_CREDENTIALS_REUSE_MS", default_value_t = 1000, value_parser = clap::value_parser!(i64).range(0..=60_000))]
     client_credentials_reuse_ms: i64,
+    /// Serve HTTPS on the same port as HTTP (a connection that opens with a TLS handshake
+    /// gets TLS), for browser clients that build `https://{domain}/oauth2/…` themselves
+    /// (Amplify's signInWithRedirect). The auth domains then advertise https URLs. The
+    /// certificate is made for localhost and *.auth.localhost (<data-dir>/tls/localhost.pem)
+    /// unless --tls-cert and --tls-key give one.
+    #[arg(long, env = "TESSERA_TLS")]
+    tls: bool,
+    /// A PEM certificate chain to serve with --tls (e.g. from mkcert); needs --tls-key.
+    #[arg(long, env = "TESSERA_TLS_CERT", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert.
+    #[arg(long, env = "TESSERA_TLS_KEY", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -222,6 +235,9 @@ async fn run(command: Command) -> Result<(), String> {
                 throttle,
                 auth_domain_urls,
                 client_credentials_reuse_ms,
+                tls,
+                tls_cert,
+                tls_key,
             } = *args;
             let mut cfg = LocalConfig::new(data_dir);
             cfg.bind = bind;
@@ -252,6 +268,11 @@ async fn run(command: Command) -> Result<(), String> {
             cfg.throttle = throttle;
             cfg.service.auth_domains.path_scoped_urls = auth_domain_urls == AuthDomainUrls::Path;
             cfg.service.client_credentials_reuse_ms = client_credentials_reuse_ms;
+            // A certificate given is a request for TLS.
+            let cert_and_key = tls_cert.zip(tls_key);
+            if tls || cert_and_key.is_some() {
+                cfg.tls = Some(tessera_local::tls::TlsSettings { cert_and_key });
+            }
             cfg.service.limits = Limits {
                 groups_per_pool: max_groups_per_pool,
                 groups_per_user: max_groups_per_user,
@@ -337,6 +358,14 @@ fn banner(
     let url = format!("http://{addr}");
     let mut out = String::new();
     let _ = writeln!(out, "Tessera is listening on {}", running.url());
+    if let Some(cert) = &running.tls_cert {
+        let _ = writeln!(
+            out,
+            "HTTPS on the same port:  https://{addr} (auth domains: https://<prefix>.auth.localhost:{})",
+            addr.port()
+        );
+        let _ = writeln!(out, "TLS certificate:         {}", cert.display());
+    }
     let _ = writeln!(out, "Data directory:          {}", data_dir.display());
     let _ = writeln!(out, "Master key file:         {}", running.key_file.display());
     // A secret of the operator's own is not echoed: the export line names its variable.

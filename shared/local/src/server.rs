@@ -62,6 +62,8 @@ pub struct LocalConfig {
     pub clock: Arc<dyn Clock>,
     /// Request-rate quotas (`--throttle`); Cognito's by default.
     pub throttle: tessera_wire::throttle::ThrottleSettings,
+    /// HTTPS on the same port as HTTP (`--tls`); the auth domains then advertise https URLs.
+    pub tls: Option<crate::tls::TlsSettings>,
 }
 
 impl LocalConfig {
@@ -88,6 +90,7 @@ impl LocalConfig {
             sns_endpoint: None,
             clock: Arc::new(SystemClock),
             throttle: Default::default(),
+            tls: None,
         }
     }
 }
@@ -169,6 +172,8 @@ pub struct Running {
     pub addr: SocketAddr,
     /// The master key file in use.
     pub key_file: PathBuf,
+    /// With TLS on, the certificate it serves (a client can trust this file).
+    pub tls_cert: Option<PathBuf>,
     pub state: Arc<AppState>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     pub task: tokio::task::JoinHandle<()>,
@@ -225,8 +230,15 @@ async fn start_on(
     let store = build_store(cfg).await?;
     let outbox = Arc::new(Outbox::new(&cfg.data_dir));
     let cipher = Arc::new(AesGcmCipher::new(&key).map_err(|e| e.to_string())?);
+    let tls = match &cfg.tls {
+        Some(settings) => {
+            Some(crate::tls::prepare(settings, &cfg.data_dir, cipher.as_ref(), cfg.clock.now_secs())?)
+        }
+        None => None,
+    };
     let mut service_cfg = cfg.service.clone();
     service_cfg.region = cfg.region.clone();
+    service_cfg.auth_domains.https = tls.is_some();
     // Prefix domains are served at `{prefix}.auth.localhost` on this server's port.
     if service_cfg.auth_domains.port.is_none() {
         service_cfg.auth_domains.port = listener.local_addr().ok().map(|a| a.port());
@@ -281,8 +293,10 @@ async fn start_on(
         imports: Some(imports),
     });
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let task = tokio::spawn(crate::conn::serve(listener, state.clone(), cfg.http, rx));
-    Ok(Running { addr, key_file, state, shutdown: Some(tx), task })
+    let tls_cert = tls.as_ref().map(|t| t.cert_file.clone());
+    let acceptor = tls.map(|t| t.acceptor);
+    let task = tokio::spawn(crate::conn::serve(listener, state.clone(), cfg.http, rx, acceptor));
+    Ok(Running { addr, key_file, tls_cert, state, shutdown: Some(tx), task })
 }
 
 /// The documented default admin secret is in the README: fine on loopback, where only this
@@ -400,8 +414,13 @@ pub(crate) async fn handle(
     peer: SocketAddr,
     limits: HttpLimits,
     req: Request,
+    tls: bool,
 ) -> Response {
-    let (parts, body) = req.into_parts();
+    let (mut parts, body) = req.into_parts();
+    if tls {
+        // What the auth domain builds its own URLs with (the front door sets it in AWS).
+        parts.headers.insert("x-forwarded-proto", http::HeaderValue::from_static("https"));
+    }
     let host = parts.headers.get(http::header::HOST).map(|h| h.to_str().unwrap_or("\u{fffd}"));
     // An absolute-form target (`POST http://name/ HTTP/1.1`) names the host too.
     let named = [host, parts.uri.authority().map(|a| a.as_str())];

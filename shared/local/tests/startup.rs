@@ -266,3 +266,32 @@ fn an_unreachable_dynamodb_is_named_with_its_endpoint() {
     assert_ne!(code, 0);
     assert_plain(&line, &[&endpoint, "--dynamodb-endpoint"]);
 }
+
+#[test]
+fn tls_serves_a_generated_certificate_and_a_missing_one_is_named() {
+    let scratch = Scratch::new("tls");
+    let data = scratch.path("data");
+    let server = start(scratch.serve(&["--bind", "127.0.0.1:0", "--data-dir", &show(&data), "--tls"]));
+    let banner = server.banner.join("\n");
+    let cert = data.join("tls").join("localhost.pem");
+    assert!(banner.contains("HTTPS on the same port:  https://127.0.0.1:"), "{banner}");
+    assert!(banner.contains(&format!("TLS certificate:         {}", show(&cert))), "{banner}");
+    let pem = std::fs::read_to_string(&cert).unwrap();
+    assert!(pem.starts_with("-----BEGIN CERTIFICATE-----"), "{pem}");
+    drop(server);
+
+    // The operator's certificate that is not there: named, with nothing started.
+    let missing = scratch.path("nope.pem");
+    let (code, line) = fails(scratch.serve(&[
+        "--bind",
+        "127.0.0.1:0",
+        "--data-dir",
+        &show(&scratch.path("data2")),
+        "--tls-cert",
+        &show(&missing),
+        "--tls-key",
+        &show(&missing),
+    ]));
+    assert_eq!(code, 1);
+    assert_plain(&line, &["cannot read the certificate", &show(&missing)]);
+}

@@ -111,6 +111,31 @@ impl Frontend {
 
     /// Serves a request [`Self::auth_domain_target`] found a domain for.
     pub async fn serve_auth_domain(&self, req: &WireRequest, target: Target) -> WireResponse {
+        let origin = req.header("origin").filter(|_| is_fetched_endpoint(&target.path));
+        if req.method.eq_ignore_ascii_case("OPTIONS") {
+            let mut resp = WireResponse { status: 204, headers: vec![], body: vec![] };
+            if let Some(origin) = origin {
+                allow_origin(&mut resp, origin);
+                resp.headers.push(("Access-Control-Allow-Methods".into(), "GET, POST, OPTIONS".into()));
+                // Whatever headers the app sends (Amplify adds x-amz-user-agent): no credentials
+                // ride on them, and the endpoint reads only its own.
+                let asked = req
+                    .header("access-control-request-headers")
+                    .filter(|h| h.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_, ".contains(&b)));
+                let allowed = asked.unwrap_or("authorization, content-type").to_string();
+                resp.headers.push(("Access-Control-Allow-Headers".into(), allowed));
+                resp.headers.push(("Access-Control-Max-Age".into(), "600".into()));
+            }
+            return resp;
+        }
+        let mut resp = self.serve_domain_request(req, target).await;
+        if let Some(origin) = origin {
+            allow_origin(&mut resp, origin);
+        }
+        resp
+    }
+
+    async fn serve_domain_request(&self, req: &WireRequest, target: Target) -> WireResponse {
         let domain = match records::resolve(&self.service, &target.domain).await {
             Ok(d) => d,
             Err(tessera_core::Error::ResourceNotFoundException(_)) => {
@@ -142,6 +167,19 @@ impl Frontend {
         let ctx = self.context(req);
         write(endpoint::serve(&self.service, &ctx, &domain, &request).await, &target.cookie_path)
     }
+}
+
+/// The endpoints browser apps call with `fetch` (Amplify's code exchange and sign-out, SPA OIDC
+/// libraries): readable from any origin, as Cognito's are. Never with credentials: they take no
+/// cookies, only a code with its PKCE verifier, a token or a client secret. The pages get no
+/// CORS headers at all.
+fn is_fetched_endpoint(path: &str) -> bool {
+    matches!(path, "/oauth2/token" | "/oauth2/revoke" | "/oauth2/userInfo" | "/oauth2/userinfo")
+}
+
+fn allow_origin(resp: &mut WireResponse, origin: &str) {
+    resp.headers.push(("Access-Control-Allow-Origin".into(), origin.to_string()));
+    resp.headers.push(("Vary".into(), "Origin".into()));
 }
 
 fn fields(encoded: &[u8]) -> Vec<(String, String)> {

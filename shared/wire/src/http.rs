@@ -290,10 +290,9 @@ impl Frontend {
     ) -> WireResponse {
         // Not a secret: the thread's generator, instead of a system call per request.
         let request_id = uuid::Builder::from_random_bytes(rand::random()).into_uuid().to_string();
-        let page = match self.auth_domain_target(req) {
-            Some(target) if !req.method.eq_ignore_ascii_case("OPTIONS") => ops.auth_domain(self, req, target),
-            _ => None,
-        };
+        // The auth domain answers its own preflights and sets its own CORS headers.
+        let page = self.auth_domain_target(req).and_then(|target| ops.auth_domain(self, req, target));
+        let own_cors = page.is_some();
         let mut resp = if let Some(page) = page {
             page.await
         } else if req.method.eq_ignore_ascii_case("OPTIONS") {
@@ -313,7 +312,9 @@ impl Frontend {
         };
         resp.headers.push(("x-amzn-RequestId".into(), request_id));
         resp.headers.push(("Date".into(), http_date(self.service.now_secs())));
-        self.add_cors(req, &mut resp);
+        if !own_cors {
+            self.add_cors(req, &mut resp);
+        }
         resp
     }
 

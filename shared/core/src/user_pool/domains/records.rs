@@ -67,10 +67,15 @@ pub fn advertised_url(svc: &Service, pool: &crate::model::UserPool, issuer_base:
     let custom = pool.settings.custom_domain.as_deref();
     let name = custom.or(pool.settings.domain.as_deref())?;
     let config = &svc.config.auth_domains;
+    let base = issuer_base.trim_end_matches('/');
+    let base = match base.strip_prefix("http://") {
+        Some(rest) if config.https => format!("https://{rest}"),
+        _ => base.to_string(),
+    };
     if config.path_scoped_urls {
-        return Some(format!("{}/_auth/{name}", issuer_base.trim_end_matches('/')));
+        return Some(format!("{base}/_auth/{name}"));
     }
-    let scheme = if issuer_base.starts_with("http://") { "http" } else { "https" };
+    let scheme = if base.starts_with("http://") { "http" } else { "https" };
     let host = if custom.is_some() { name.to_string() } else { format!("{name}.{}", config.prefix_base) };
     let port = config.port.map(|p| format!(":{p}")).unwrap_or_default();
     Some(format!("{scheme}://{host}{port}"))
