@@ -232,9 +232,10 @@ on_both_stores!(code_flow_with_pkce_sso_and_logout, |env| {
     let (status, _, refused) = post_form(env, &prefix, "/oauth2/token", None, &grant).await;
     assert_eq!((status, refused["error"].as_str()), (400, Some("invalid_grant")), "{refused}");
 
-    // Single sign-on: the session answers the next authorize at once, with the API scope.
+    // Single sign-on: the session answers the next authorize at once, with the API scope (and
+    // the scopes in another order: OpenID's oidcc-ensure-other-scope-order-succeeds).
     let query =
-        authorize_query(&client_id, &[("scope", "openid aws.cognito.signin.user.admin"), ("nonce", "")]);
+        authorize_query(&client_id, &[("scope", "aws.cognito.signin.user.admin openid"), ("nonce", "")]);
     let sso = browser.get(env, &format!("/_auth/{prefix}/oauth2/authorize?{query}")).await;
     assert_eq!(sso.status, 302);
     let location = sso.location.unwrap();
@@ -260,7 +261,7 @@ on_both_stores!(code_flow_with_pkce_sso_and_logout, |env| {
     let (_, _, refreshed) = post_form(env, &prefix, "/oauth2/token", None, &grant).await;
     assert_eq!(
         claims(refreshed["access_token"].as_str().unwrap())["scope"],
-        "openid aws.cognito.signin.user.admin"
+        "aws.cognito.signin.user.admin openid"
     );
 
     // The verifier must match; a wrong one spends the code.
@@ -392,6 +393,14 @@ on_both_stores!(sign_in_page_abuse, |env| {
     let page = browser.get(env, &format!("/_auth/{prefix}/login?{query}")).await;
     assert_eq!(page.status, 200);
     assert!(page.body.contains("<label for=\"field-0\""));
+    // OIDC's login_hint fills in the username, escaped: a hint cannot write markup into the page.
+    let hinted = authorize_query(&client_id, &[("login_hint", "carol\"><script>x()</script>")]);
+    let first = browser.get(env, &format!("/_auth/{prefix}/oauth2/authorize?{hinted}")).await;
+    let login = first.location.unwrap();
+    assert!(login.contains("login_hint="), "the hint rides along to the page: {login}");
+    let page = browser.get(env, login.trim_start_matches(&env.url)).await;
+    assert!(page.body.contains("value=\"carol&quot;&gt;&lt;script&gt;x()&lt;/script&gt;\""), "{}", page.body);
+    assert!(!page.body.contains("<script>"));
     // A forged form (no CSRF token, or another one) is refused and signs no one in.
     let forged = form(&[("username", "carol"), ("password", PASSWORD)]);
     let p = browser.post(env, &format!("/_auth/{prefix}/login?{query}"), &forged).await;

@@ -287,6 +287,21 @@ on_both_stores!(refresh_userinfo_and_revoke, |env| {
     assert_eq!(info["email_verified"], "true");
     assert_eq!(info["username"], "alice");
     assert!(info["sub"].as_str().is_some());
+    // POST with the Bearer header, and POST with the token in the form (RFC 6750 §2.2): the same.
+    let (status, _, posted) = raw_http(
+        &env.url,
+        "POST",
+        &format!("/_auth/{prefix}/oauth2/userInfo"),
+        &[("Authorization", &bearer)],
+        b"",
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(serde_json::from_slice::<Value>(&posted).unwrap(), info);
+    let (status, _, posted) =
+        post_form(env, &prefix, "/oauth2/userInfo", None, &form(&[("access_token", &access)])).await;
+    assert_eq!(status, 200, "{posted}");
+    assert_eq!(posted, info);
     let (status, headers, _) = raw_http(
         &env.url,
         "GET",

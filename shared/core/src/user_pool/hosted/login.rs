@@ -37,7 +37,9 @@ pub fn sign_in_page_with(
     let (token, cookie) = csrf::token(svc, req);
     let query = valid.params.query();
     let action = format!("{}/login?{query}", req.base_url);
-    let username = req.form_one("username").ok().flatten().unwrap_or_default();
+    let username = req.form_one("username").ok().flatten();
+    // The page's own value first, then the app's hint (the page escapes both).
+    let username = username.or(valid.params.login_hint.as_deref()).unwrap_or_default();
     let page = FormPage {
         title: EN.sign_in_title,
         intro: note.unwrap_or(EN.sign_in_intro),

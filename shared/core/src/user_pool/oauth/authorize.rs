@@ -32,6 +32,8 @@ pub struct AuthorizeParams {
     pub code_challenge_method: Option<String>,
     pub identity_provider: Option<String>,
     pub idp_identifier: Option<String>,
+    /// OIDC's `login_hint`: the sign-in page's username, filled in.
+    pub login_hint: Option<String>,
 }
 
 const NAMES: &[&str] = &[
@@ -45,6 +47,7 @@ const NAMES: &[&str] = &[
     "code_challenge_method",
     "identity_provider",
     "idp_identifier",
+    "login_hint",
 ];
 
 impl AuthorizeParams {
@@ -62,6 +65,7 @@ impl AuthorizeParams {
             ("code_challenge_method", self.code_challenge_method.as_deref()),
             ("identity_provider", self.identity_provider.as_deref()),
             ("idp_identifier", self.idp_identifier.as_deref()),
+            ("login_hint", self.login_hint.as_deref()),
         ];
         for (k, v) in fields {
             if let Some(v) = v {
@@ -136,6 +140,7 @@ pub async fn check(
             "code_challenge_method" => &mut params.code_challenge_method,
             "identity_provider" => &mut params.identity_provider,
             "idp_identifier" => &mut params.idp_identifier,
+            "login_hint" => &mut params.login_hint,
             "client_id" => {
                 params.client_id = value.unwrap_or_default();
                 continue;
