@@ -89,10 +89,10 @@ SERVICES = {
 # the wire itself routes by, shared/wire/model/<service>.json, so the two cannot disagree).
 REST_SERVICES = {"cognito-sync"}
 WIRE_MODELS = ROOT / "shared" / "wire" / "model"
-FLAGS = {"sends", "readonly", "imports", "triggers", "push", "credentials"}
+FLAGS = {"sends", "readonly", "imports", "triggers", "push", "credentials", "web"}
 # The flags that give a function an optional AWS client (tessera_aws::lambda::Clients), by field.
 CLIENT_FLAGS = {"sends": "messages", "triggers": "triggers", "credentials": "credentials", "push": "push",
-                "imports": "imports"}
+                "imports": "imports", "web": "web"}
 LIB_RS = ROOT / "functions" / "src" / "lib.rs"
 DISPATCH_RS = ROOT / "shared" / "wire" / "src" / "dispatch.rs"
 # The functions of the operation tables (shared/wire/src/dispatch/operations.rs) and the service each serves.
@@ -256,6 +256,22 @@ BODIES: dict[str, dict] = {
                              "Scopes": [{"ScopeName": "write", "ScopeDescription": "Write"}]},
     "DeleteResourceServer": {"UserPoolId": POOL, "Identifier": "https://api.example.com"},
     "ListResourceServers": {"UserPoolId": POOL, "MaxResults": 10},
+    "CreateIdentityProvider": {"UserPoolId": POOL, "ProviderName": "Corp", "ProviderType": "OIDC",
+                               "ProviderDetails": {"client_id": "tessera", "client_secret": "idp-secret",
+                                                   "authorize_scopes": "openid email",
+                                                   "attributes_request_method": "GET",
+                                                   "oidc_issuer": "https://idp.example.com",
+                                                   "authorize_url": "https://idp.example.com/authorize",
+                                                   "token_url": "https://idp.example.com/token",
+                                                   "attributes_url": "https://idp.example.com/userinfo",
+                                                   "jwks_uri": "https://idp.example.com/jwks"},
+                               "AttributeMapping": {"email": "email"}, "IdpIdentifiers": ["example.com"]},
+    "DescribeIdentityProvider": {"UserPoolId": POOL, "ProviderName": "Corp"},
+    "UpdateIdentityProvider": {"UserPoolId": POOL, "ProviderName": "Corp",
+                               "AttributeMapping": {"email": "email", "name": "name"}},
+    "DeleteIdentityProvider": {"UserPoolId": POOL, "ProviderName": "Corp"},
+    "ListIdentityProviders": {"UserPoolId": POOL, "MaxResults": 10},
+    "GetIdentityProviderByIdentifier": {"UserPoolId": POOL, "IdpIdentifier": "example.com"},
     "SetUICustomization": {"UserPoolId": POOL, "CSS": ".banner-customizable { background-color: #0b57d0; }"},
     "GetUICustomization": {"UserPoolId": POOL},
     "AdminConfirmSignUp": {"UserPoolId": POOL, "Username": USER},
@@ -1348,6 +1364,9 @@ AUTH_DOMAIN_EVENTS = {
     "oauth2-revoke": ("POST", "/oauth2/revoke", f"token={REFRESH_TOKEN}&client_id={CLIENT}", []),
     "hosted-pages": ("GET", "/login", None, [
         ("response_type", "code"), ("client_id", CLIENT), ("redirect_uri", AUTH_CALLBACK)]),
+    # A provider's answer without a sign-in to finish: the error page (the flow itself needs a
+    # provider and a browser: tests/e2e/federation_oidc.rs).
+    "oauth2-idpresponse": ("GET", "/oauth2/idpresponse", None, [("code", "sample-code"), ("state", "unknown")]),
 }
 
 

@@ -216,6 +216,48 @@ pub const DELETE_RESOURCE_SERVER: Operation =
 pub const LIST_RESOURCE_SERVERS: Operation =
     Operation { bound: "ListResourceServers", call: calls::list_resource_servers, clients: Clients::NONE };
 
+/// `CreateIdentityProvider` (web): binary `create-identity-provider`.
+pub const CREATE_IDENTITY_PROVIDER: Operation = Operation {
+    bound: "CreateIdentityProvider",
+    call: calls::create_identity_provider,
+    clients: Clients { web: Some(clients::web), ..Clients::NONE },
+};
+
+/// `DescribeIdentityProvider` (readonly): binary `describe-identity-provider`.
+pub const DESCRIBE_IDENTITY_PROVIDER: Operation = Operation {
+    bound: "DescribeIdentityProvider",
+    call: calls::describe_identity_provider,
+    clients: Clients::NONE,
+};
+
+/// `UpdateIdentityProvider` (web): binary `update-identity-provider`.
+pub const UPDATE_IDENTITY_PROVIDER: Operation = Operation {
+    bound: "UpdateIdentityProvider",
+    call: calls::update_identity_provider,
+    clients: Clients { web: Some(clients::web), ..Clients::NONE },
+};
+
+/// `DeleteIdentityProvider` (no flags): binary `delete-identity-provider`.
+pub const DELETE_IDENTITY_PROVIDER: Operation = Operation {
+    bound: "DeleteIdentityProvider",
+    call: calls::delete_identity_provider,
+    clients: Clients::NONE,
+};
+
+/// `ListIdentityProviders` (readonly): binary `list-identity-providers`.
+pub const LIST_IDENTITY_PROVIDERS: Operation = Operation {
+    bound: "ListIdentityProviders",
+    call: calls::list_identity_providers,
+    clients: Clients::NONE,
+};
+
+/// `GetIdentityProviderByIdentifier` (readonly): binary `get-identity-provider-by-identifier`.
+pub const GET_IDENTITY_PROVIDER_BY_IDENTIFIER: Operation = Operation {
+    bound: "GetIdentityProviderByIdentifier",
+    call: calls::get_identity_provider_by_identifier,
+    clients: Clients::NONE,
+};
+
 /// `SetUICustomization` (no flags): binary `set-ui-customization`.
 pub const SET_UI_CUSTOMIZATION: Operation =
     Operation { bound: "SetUICustomization", call: calls::set_ui_customization, clients: Clients::NONE };
@@ -737,6 +779,10 @@ pub const OAUTH2_USERINFO: Clients = Clients::NONE;
 /// The clients of `oauth2-revoke` (no flags).
 pub const OAUTH2_REVOKE: Clients = Clients::NONE;
 
+/// The clients of `oauth2-idpresponse` (triggers web).
+pub const OAUTH2_IDPRESPONSE: Clients =
+    Clients { triggers: Some(clients::triggers), web: Some(clients::web), ..Clients::NONE };
+
 /// The clients of `hosted-pages` (sends triggers).
 pub const HOSTED_PAGES: Clients =
     Clients { messages: Some(clients::messages), triggers: Some(clients::triggers), ..Clients::NONE };
@@ -779,6 +825,12 @@ pub const OPERATIONS: &[(&str, Operation)] = &[
     ("update-resource-server", UPDATE_RESOURCE_SERVER),
     ("delete-resource-server", DELETE_RESOURCE_SERVER),
     ("list-resource-servers", LIST_RESOURCE_SERVERS),
+    ("create-identity-provider", CREATE_IDENTITY_PROVIDER),
+    ("describe-identity-provider", DESCRIBE_IDENTITY_PROVIDER),
+    ("update-identity-provider", UPDATE_IDENTITY_PROVIDER),
+    ("delete-identity-provider", DELETE_IDENTITY_PROVIDER),
+    ("list-identity-providers", LIST_IDENTITY_PROVIDERS),
+    ("get-identity-provider-by-identifier", GET_IDENTITY_PROVIDER_BY_IDENTIFIER),
     ("set-ui-customization", SET_UI_CUSTOMIZATION),
     ("get-ui-customization", GET_UI_CUSTOMIZATION),
     ("admin-confirm-sign-up", ADMIN_CONFIRM_SIGN_UP),
@@ -1145,6 +1197,54 @@ pub mod calls {
         input: &'a Value,
     ) -> OperationFuture<'a> {
         Box::pin(tessera_core::user_pool::list_resource_servers(svc, input))
+    }
+    #[inline(never)]
+    pub fn create_identity_provider<'a>(
+        svc: &'a Service,
+        _ctx: &'a CallContext,
+        input: &'a Value,
+    ) -> OperationFuture<'a> {
+        Box::pin(tessera_core::user_pool::create_identity_provider(svc, input))
+    }
+    #[inline(never)]
+    pub fn describe_identity_provider<'a>(
+        svc: &'a Service,
+        _ctx: &'a CallContext,
+        input: &'a Value,
+    ) -> OperationFuture<'a> {
+        Box::pin(tessera_core::user_pool::describe_identity_provider(svc, input))
+    }
+    #[inline(never)]
+    pub fn update_identity_provider<'a>(
+        svc: &'a Service,
+        _ctx: &'a CallContext,
+        input: &'a Value,
+    ) -> OperationFuture<'a> {
+        Box::pin(tessera_core::user_pool::update_identity_provider(svc, input))
+    }
+    #[inline(never)]
+    pub fn delete_identity_provider<'a>(
+        svc: &'a Service,
+        _ctx: &'a CallContext,
+        input: &'a Value,
+    ) -> OperationFuture<'a> {
+        Box::pin(tessera_core::user_pool::delete_identity_provider(svc, input))
+    }
+    #[inline(never)]
+    pub fn list_identity_providers<'a>(
+        svc: &'a Service,
+        _ctx: &'a CallContext,
+        input: &'a Value,
+    ) -> OperationFuture<'a> {
+        Box::pin(tessera_core::user_pool::list_identity_providers(svc, input))
+    }
+    #[inline(never)]
+    pub fn get_identity_provider_by_identifier<'a>(
+        svc: &'a Service,
+        _ctx: &'a CallContext,
+        input: &'a Value,
+    ) -> OperationFuture<'a> {
+        Box::pin(tessera_core::user_pool::get_identity_provider_by_identifier(svc, input))
     }
     #[inline(never)]
     pub fn set_ui_customization<'a>(

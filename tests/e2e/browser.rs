@@ -30,13 +30,13 @@ async fn web_client(env: &TestEnv, pool: &str, app_port: u16) -> String {
 }
 
 /// A port nothing listens on now (the script's app takes it).
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 /// Chromium: `TESSERA_TEST_CHROMIUM` (CI sets it, so there the test cannot skip), else
 /// /usr/bin/chromium when it is installed.
-fn chromium() -> Option<String> {
+pub fn chromium() -> Option<String> {
     if let Ok(path) = std::env::var("TESSERA_TEST_CHROMIUM") {
         return Some(path);
     }

@@ -408,6 +408,12 @@ async fn every_function_handles_its_sample_event() {
     run!("update-resource-server");
     run!("list-resource-servers");
     run!("delete-resource-server");
+    run!("create-identity-provider");
+    run!("describe-identity-provider");
+    run!("get-identity-provider-by-identifier");
+    run!("update-identity-provider");
+    run!("list-identity-providers");
+    run!("delete-identity-provider");
     run!("sign-up");
     run!("resend-confirmation-code");
     run!("confirm-sign-up");
@@ -653,6 +659,9 @@ async fn every_function_handles_its_sample_event() {
     assert_eq!(authorize["success"].0, 302, "to the sign-in page");
     let page = run_all!("hosted-pages");
     assert_eq!(page["success"].0, 200, "the sign-in page");
+    // A provider's answer for no sign-in of this domain: the error page, nothing made.
+    let answer = run_all!("oauth2-idpresponse");
+    assert_eq!(answer["success"].0, 400, "{:?}", answer["success"]);
     let info = run!("oauth2-userinfo");
     assert_eq!(info["email"], "jane@example.com", "{info}");
     let refreshed = run!("oauth2-token");
@@ -791,8 +800,14 @@ async fn run_case(
 }
 
 /// The auth domain's functions (`main=serve_auth_domain` in functions/operations.txt).
-const AUTH_DOMAIN_FUNCTIONS: &[&str] =
-    &["oauth2-authorize", "oauth2-token", "oauth2-userinfo", "oauth2-revoke", "hosted-pages"];
+const AUTH_DOMAIN_FUNCTIONS: &[&str] = &[
+    "oauth2-authorize",
+    "oauth2-token",
+    "oauth2-userinfo",
+    "oauth2-revoke",
+    "oauth2-idpresponse",
+    "hosted-pages",
+];
 
 /// A request through the entry point binary `name` serves: its operation's own domain function
 /// (`tessera_functions::OPERATIONS`), or the `.well-known` documents.
@@ -1090,6 +1105,7 @@ fn every_function_builds_the_clients_its_flags_name() {
             ("credentials", c.credentials.is_some()),
             ("push", c.push.is_some()),
             ("imports", c.imports.is_some()),
+            ("web", c.web.is_some()),
         ]
     };
     let mut specials = vec![
@@ -1099,6 +1115,7 @@ fn every_function_builds_the_clients_its_flags_name() {
         ("oauth2-token", tessera_functions::OAUTH2_TOKEN),
         ("oauth2-userinfo", tessera_functions::OAUTH2_USERINFO),
         ("oauth2-revoke", tessera_functions::OAUTH2_REVOKE),
+        ("oauth2-idpresponse", tessera_functions::OAUTH2_IDPRESPONSE),
         ("hosted-pages", tessera_functions::HOSTED_PAGES),
     ];
     specials.extend(tessera_functions::OPERATIONS.iter().map(|(name, op)| (*name, op.clients)));

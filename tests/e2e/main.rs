@@ -21,6 +21,7 @@ mod clients;
 mod concurrency;
 mod devices;
 mod domains;
+mod federation_oidc;
 mod functions;
 mod groups;
 mod hosted_accounts;

@@ -40,6 +40,7 @@ pub type TriggersFn = fn(&aws_config::SdkConfig, Option<&str>) -> Arc<dyn Functi
 pub type CredentialsFn = fn(&aws_config::SdkConfig, Option<&str>) -> Arc<dyn CredentialVendor>;
 pub type PushFn = fn(&aws_config::SdkConfig, Option<&str>) -> Arc<dyn PushNotifier>;
 pub type ImportsFn = fn(&aws_config::SdkConfig, String, String) -> Imports;
+pub type WebFn = fn() -> Option<Arc<dyn tessera_core::ports::WebClient>>;
 
 /// The AWS clients a function builds besides DynamoDB, KMS and Secrets Manager (which every
 /// function uses), one per flag of functions/operations.txt. A binary names a constructor only
@@ -58,11 +59,13 @@ pub struct Clients {
     pub push: Option<PushFn>,
     /// `imports`: the import bucket (S3) and the import worker (Lambda).
     pub imports: Option<ImportsFn>,
+    /// `web`: HTTPS to identity providers (discovery, JWKS, token, userinfo).
+    pub web: Option<WebFn>,
 }
 
 impl Clients {
     pub const NONE: Clients =
-        Clients { messages: None, triggers: None, credentials: None, push: None, imports: None };
+        Clients { messages: None, triggers: None, credentials: None, push: None, imports: None, web: None };
     /// Every client (tests; a deployed function gets only its flags' clients).
     pub const ALL: Clients = Clients {
         messages: Some(clients::messages),
@@ -70,6 +73,7 @@ impl Clients {
         credentials: Some(clients::credentials),
         push: Some(clients::push),
         imports: Some(clients::imports),
+        web: Some(clients::web),
     };
 }
 
@@ -100,6 +104,17 @@ pub mod clients {
     /// SNS at `endpoint` (tests, emulators) or in the function's region.
     pub fn push(sdk: &aws_config::SdkConfig, endpoint: Option<&str>) -> Arc<dyn PushNotifier> {
         Arc::new(crate::push::SnsPushNotifier::from_sdk_config(sdk, endpoint))
+    }
+
+    /// HTTPS to other servers, 10 s per call (None when the system has no root certificates).
+    pub fn web() -> Option<Arc<dyn tessera_core::ports::WebClient>> {
+        match crate::web::HttpsClient::new(std::time::Duration::from_secs(10)) {
+            Ok(client) => Some(Arc::new(client)),
+            Err(e) => {
+                tracing::error!(error = %e, "no outbound HTTPS client");
+                None
+            }
+        }
     }
 
     /// The import bucket and the import worker function.
@@ -398,6 +413,9 @@ pub async fn frontend_from(
         ..ServiceConfig::default()
     };
     let service = Service::new(store, messenger, Arc::new(clock), Arc::new(SystemRng), cipher, config);
+    if let Some(web) = clients.web.and_then(|web| web()) {
+        service.set_web_client(web);
+    }
     // The pools' triggers; TESSERA_LAMBDA_ENDPOINT only for tests and emulators.
     if let Some(triggers) = clients.triggers {
         service.set_invoker(triggers(sdk, env_opt("TESSERA_LAMBDA_ENDPOINT").as_deref()));

@@ -10,6 +10,7 @@ pub mod messaging;
 pub mod push;
 pub mod sts;
 pub mod triggers;
+pub mod web;
 
 /// The error type Lambda mains return.
 pub type BoxError = lambda_http::Error;

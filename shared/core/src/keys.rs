@@ -136,6 +136,19 @@ pub const USER_POOL_DOMAIN_SK: &str = "DOMAIN";
 pub fn resource_servers(pool_id: &str) -> String {
     format!("RESOURCESERVERS#{pool_id}")
 }
+/// A pool's identity providers (sk = provider name), in name order.
+pub fn identity_providers(pool_id: &str) -> String {
+    format!("IDPROVIDERS#{pool_id}")
+}
+/// A pool's IdpIdentifiers (sk = identifier in lower case) → the provider that has it.
+pub fn idp_identifiers(pool_id: &str) -> String {
+    format!("IDPIDENTIFIERS#{pool_id}")
+}
+/// A sign-in sent to an identity provider, by SHA-256 (hex) of its `state`; expires.
+pub fn federation_state(state_hash: &str) -> String {
+    format!("FEDSTATE#{state_hash}")
+}
+pub const FEDERATION_STATE_SK: &str = "STATE";
 /// A pool's hosted-page customisations (sk = client id, or `ALL`).
 pub fn ui_customizations(pool_id: &str) -> String {
     format!("UICUSTOM#{pool_id}")

@@ -341,6 +341,30 @@ pub trait FunctionInvoker: Send + Sync {
     ) -> std::result::Result<Invocation, InvokeFailure>;
 }
 
+/// An HTTP request to another server (an identity provider's discovery, JWKS, token and
+/// userinfo endpoints).
+#[derive(Debug, Clone, Default)]
+pub struct WebRequest {
+    pub method: &'static str,
+    pub url: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+/// Its answer (the body capped by the client).
+#[derive(Debug, Clone, Default)]
+pub struct WebResponse {
+    pub status: u16,
+    pub body: Vec<u8>,
+}
+
+/// Outbound HTTP(S), with a timeout and a cap on the answer's size. `Err` is a transport
+/// failure in plain words (no answer, TLS, timeout); any HTTP status is an `Ok`.
+#[async_trait]
+pub trait WebClient: Send + Sync {
+    async fn send(&self, request: WebRequest) -> std::result::Result<WebResponse, String>;
+}
+
 /// Temporary AWS credentials for an identity (what STS answers).
 #[derive(Clone, PartialEq, Eq)]
 pub struct AwsCredentials {

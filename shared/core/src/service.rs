@@ -42,6 +42,10 @@ pub struct ServiceConfig {
     /// `expires_in` counting down: one RS256 signature (~0.25 ms) per client and window,
     /// however many grants. 0: a new token every time.
     pub client_credentials_reuse_ms: i64,
+    /// Identity providers on a loopback address (`localhost`, 127.0.0.0/8, ::1) may be reached
+    /// over plain http: the local server's setting, for tests and development against a local
+    /// provider. A deployment never has it: there, every provider URL is https.
+    pub loopback_http_providers: bool,
 }
 
 /// How this deployment serves user-pool domains (CreateUserPoolDomain).
@@ -134,6 +138,7 @@ impl Default for ServiceConfig {
             sign_out_on_password_reset: false,
             auth_domains: AuthDomains::default(),
             client_credentials_reuse_ms: 1000,
+            loopback_http_providers: false,
         }
     }
 }
@@ -203,6 +208,7 @@ pub struct Service {
     imports: std::sync::OnceLock<crate::ports::Imports>,
     /// Invokes the pools' Lambda triggers.
     invoker: std::sync::OnceLock<Arc<dyn crate::ports::FunctionInvoker>>,
+    web: std::sync::OnceLock<Arc<dyn crate::ports::WebClient>>,
     /// Exchanges identity-pool OpenID tokens for AWS credentials.
     credential_vendor: std::sync::OnceLock<Arc<dyn crate::ports::CredentialVendor>>,
     /// Sync's push notifications.
@@ -240,6 +246,7 @@ impl Service {
             hash_permits: tokio::sync::Semaphore::new(cores),
             imports: std::sync::OnceLock::new(),
             invoker: std::sync::OnceLock::new(),
+            web: std::sync::OnceLock::new(),
             credential_vendor: std::sync::OnceLock::new(),
             push: std::sync::OnceLock::new(),
             identity_signing_key: std::sync::OnceLock::new(),
@@ -283,6 +290,23 @@ impl Service {
 
     pub(crate) fn invoker(&self) -> Option<&Arc<dyn crate::ports::FunctionInvoker>> {
         self.invoker.get()
+    }
+
+    /// Sets the client for calls to other servers (identity providers), once, at start-up.
+    pub fn set_web_client(&self, web: Arc<dyn crate::ports::WebClient>) {
+        let _ = self.web.set(web);
+    }
+
+    /// Sends a request to another server; without a client (a deployment that never calls
+    /// out), a plain failure.
+    pub(crate) async fn web(
+        &self,
+        request: crate::ports::WebRequest,
+    ) -> std::result::Result<crate::ports::WebResponse, String> {
+        match self.web.get() {
+            Some(web) => web.send(request).await,
+            None => Err("this server makes no outbound HTTP calls (no web client configured)".into()),
+        }
     }
 
     /// Sets how GetCredentialsForIdentity obtains credentials (once, at start-up).

@@ -60,12 +60,15 @@ pub fn desired(pool: &UserPool, user: &User) -> Owned {
     if user.username != user.sub {
         out.aliases.insert("sub".into(), user.sub.clone());
     }
-    for kind in &pool.username_attributes {
+    // A federated user signs in at its provider: its email or phone is no sign-in name here,
+    // and may equal a local user's (linking joins the two).
+    let federated = user.status == crate::model::UserStatus::EXTERNAL_PROVIDER;
+    for kind in pool.username_attributes.iter().filter(|_| !federated) {
         if let Some(v) = user.attr(kind).filter(|v| !v.is_empty()) {
             out.aliases.insert(kind.clone(), alias_value(pool, kind, v));
         }
     }
-    for kind in &pool.alias_attributes {
+    for kind in pool.alias_attributes.iter().filter(|_| !federated) {
         let Some(v) = user.attr(kind).filter(|v| !v.is_empty()) else { continue };
         let active = match kind.as_str() {
             "preferred_username" => true,

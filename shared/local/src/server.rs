@@ -83,6 +83,8 @@ impl LocalConfig {
             http: HttpLimits::default(),
             service: ServiceConfig {
                 auth_domains: tessera_core::AuthDomains { path_scoped_urls: true, ..Default::default() },
+                // Local identity providers (oidc-provider, pysaml2) on http://127.0.0.1.
+                loopback_http_providers: true,
                 ..ServiceConfig::default()
             },
             lambda_endpoint: None,
@@ -254,6 +256,8 @@ async fn start_on(
     let invoker =
         tessera_aws::triggers::LambdaInvoker::new(cfg.lambda_endpoint.as_deref(), &cfg.region).await;
     service.set_invoker(Arc::new(invoker));
+    // Identity providers' discovery, keys, token and userinfo endpoints.
+    service.set_web_client(Arc::new(tessera_aws::web::HttpsClient::new(std::time::Duration::from_secs(10))?));
     match cfg.sts_endpoint.as_deref() {
         Some(endpoint) => service.set_credential_vendor(Arc::new(
             tessera_aws::sts::StsVendor::new(Some(endpoint), &cfg.region).await,

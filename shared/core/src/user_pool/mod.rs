@@ -11,6 +11,7 @@ pub mod codes;
 pub mod delivery;
 pub mod devices;
 pub mod domains;
+pub mod federation;
 pub mod groups;
 pub mod hosted;
 pub mod import;
@@ -45,6 +46,13 @@ pub use devices::operations::{
 //   DeleteUserPoolDomain
 pub use domains::operations::{
     create_user_pool_domain, delete_user_pool_domain, describe_user_pool_domain, update_user_pool_domain,
+};
+// federation/providers.rs: CreateIdentityProvider, DescribeIdentityProvider,
+//   UpdateIdentityProvider, DeleteIdentityProvider, ListIdentityProviders,
+//   GetIdentityProviderByIdentifier
+pub use federation::providers::{
+    create_identity_provider, delete_identity_provider, describe_identity_provider,
+    get_identity_provider_by_identifier, list_identity_providers, update_identity_provider,
 };
 // groups/operations.rs: CreateGroup, GetGroup, UpdateGroup, DeleteGroup, ListGroups,
 //   AdminAddUserToGroup, AdminRemoveUserFromGroup, AdminListGroupsForUser, ListUsersInGroup

@@ -109,7 +109,10 @@ pub(crate) async fn issue_family(
         claims.access.insert("device_key".into(), json!(key));
     }
     // Only the attributes the client may read become claims.
-    let readable = user.attributes.iter().filter(|(name, _)| crate::attribute_rules::can_read(client, name));
+    let readable = user
+        .attributes
+        .iter()
+        .filter(|(name, _)| name.as_str() != "identities" && crate::attribute_rules::can_read(client, name));
     for (name, value) in readable {
         let v = match name.as_str() {
             "email_verified" | "phone_number_verified" => json!(value == "true"),
@@ -132,6 +135,9 @@ pub(crate) async fn issue_family(
         ("jti", json!(svc.rng.uuid().to_string())),
     ] {
         claims.id.insert(k.to_string(), v);
+    }
+    if let Some(identities) = user.attributes.get("identities").and_then(|v| identities_claim(v)) {
+        claims.id.insert("identities".into(), identities);
     }
     if let Some(nonce) = oauth.and_then(|g| g.nonce.as_ref()) {
         claims.id.insert("nonce".into(), json!(nonce));
@@ -186,4 +192,24 @@ pub(crate) async fn issue_family(
         result["NewDeviceMetadata"] = json!({"DeviceKey": key, "DeviceGroupKey": group});
     }
     Ok(json!({"ChallengeParameters": {}, "AuthenticationResult": result}))
+}
+
+/// A federated user's `identities` as its ID token carries them: the attribute's list, with
+/// `primary` and `dateCreated` as strings (as Cognito's tokens have them).
+fn identities_claim(attribute: &str) -> Option<Value> {
+    let Ok(Value::Array(list)) = serde_json::from_str::<Value>(attribute) else { return None };
+    let list = list
+        .into_iter()
+        .map(|mut entry| {
+            for key in ["primary", "dateCreated"] {
+                if let Some(v) = entry.get_mut(key) {
+                    if !v.is_string() && !v.is_null() {
+                        *v = Value::String(v.to_string());
+                    }
+                }
+            }
+            entry
+        })
+        .collect();
+    Some(Value::Array(list))
 }

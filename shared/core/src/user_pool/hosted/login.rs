@@ -43,6 +43,7 @@ pub fn sign_in_page_with(
     let page = FormPage {
         title: EN.sign_in_title,
         intro: note.unwrap_or(EN.sign_in_intro),
+        extra_html: provider_buttons(req, valid),
         error,
         action: &action,
         csrf: &token,
@@ -75,6 +76,32 @@ pub fn sign_in_page_with(
     let mut answer = DomainResponse::html(status, page.render());
     answer.cookies.extend(cookie);
     answer
+}
+
+/// A link per identity provider of the client, each the authorize request with
+/// `identity_provider` set.
+fn provider_buttons(req: &DomainRequest, valid: &ValidAuthorize) -> String {
+    use crate::html::escape_html;
+    let providers = valid.client.settings.supported_identity_providers.as_deref().unwrap_or_default();
+    let mut links = String::new();
+    for name in providers.iter().filter(|p| p.as_str() != "COGNITO") {
+        let mut params = valid.params.clone();
+        params.identity_provider = Some(name.clone());
+        params.idp_identifier = None;
+        let href = format!("{}/oauth2/authorize?{}", req.base_url, params.query());
+        links.push_str(&format!(
+            "<li><a class=\"btn idpButton-customizable\" href=\"{}\">{}</a></li>",
+            escape_html(&href),
+            escape_html(name)
+        ));
+    }
+    if links.is_empty() {
+        return links;
+    }
+    format!(
+        "<section aria-labelledby=\"idp-heading\"><p id=\"idp-heading\" class=\"textDescription-customizable\">{}</p><ul class=\"idp-list\">{links}</ul></section>",
+        escape_html(EN.federated_intro)
+    )
 }
 
 /// The message a failed sign-in shows: Cognito's own, except for failures of the server.

@@ -13,6 +13,11 @@ pub struct Text {
     /// The page's `lang` attribute.
     pub lang: &'static str,
     pub not_found: Message,
+    /// `/oauth2/idpresponse` without a state, or with one this domain did not issue (or spent).
+    pub federation_no_state: Message,
+    pub federation_expired: Message,
+    /// The state's cookie is missing: the answer reached another browser than the sign-in's.
+    pub federation_other_browser: Message,
     pub server_error: Message,
     pub bad_request: Message,
     pub repeated_client_or_redirect: &'static str,
@@ -27,6 +32,8 @@ pub struct Text {
     pub sign_in_button: &'static str,
     pub forgot_password_link: &'static str,
     pub sign_up_link: &'static str,
+    /// Above the buttons of the client's identity providers.
+    pub federated_intro: &'static str,
     pub form_expired: &'static str,
     pub session_expired: &'static str,
     pub new_password_title: &'static str,
@@ -73,6 +80,15 @@ pub struct Text {
 pub const EN: Text = Text {
     lang: "en",
     not_found: Message { title: "Page not found", detail: "There is no page at this address." },
+    federation_no_state: Message { title: "Sign-in failed", detail: "The identity provider's answer has no state." },
+    federation_expired: Message {
+        title: "Sign-in expired",
+        detail: "This sign-in has expired or was already used. Start again from the app.",
+    },
+    federation_other_browser: Message {
+        title: "Sign-in failed",
+        detail: "This sign-in was started in another browser. Start again from the app.",
+    },
     server_error: Message { title: "Something went wrong", detail: "Please try again later." },
     bad_request: Message { title: "An error was encountered with the requested page.", detail: "" },
     repeated_client_or_redirect: "client_id and redirect_uri may be given once each.",
@@ -87,6 +103,7 @@ pub const EN: Text = Text {
     sign_in_button: "Sign in",
     forgot_password_link: "Forgot your password?",
     sign_up_link: "Need an account? Sign up",
+    federated_intro: "Sign in with your corporate ID",
     form_expired: "This form has expired. Please try again.",
     session_expired: "Your sign-in session has expired. Please sign in again.",
     new_password_title: "Change password",

@@ -15,6 +15,7 @@ use crate::service::{CallContext, Service};
 use crate::user_pool::auth::issue::{issue_family, Family, IssuedDevice, OAuthGrant};
 use crate::user_pool::auth::sign_in::SignIn;
 use crate::user_pool::domains::records::UserPoolDomain;
+use crate::user_pool::federation;
 use crate::user_pool::hosted::{pages, session, text::EN};
 use crate::user_pool::triggers::token_generation::{Occasion, TokenSource};
 use std::sync::Arc;
@@ -84,6 +85,9 @@ pub struct ValidAuthorize {
     pub scopes: Vec<String>,
     /// `token` (implicit) rather than `code`.
     pub implicit: bool,
+    /// The identity provider to sign in at: asked for (`identity_provider`, `idp_identifier`),
+    /// or the client's only one when it cannot sign in with the pool itself.
+    pub federated: Option<crate::user_pool::federation::records::IdentityProvider>,
 }
 
 /// A redirect to the client: `params` in the query (or, for implicit tokens, the fragment).
@@ -217,34 +221,55 @@ pub async fn check(
         }
     }
     let providers = client.settings.supported_identity_providers.as_deref().unwrap_or_default();
-    if let Some(provider) = params.identity_provider.as_deref() {
-        if provider != "COGNITO" || !providers.iter().any(|p| p == provider) {
-            return Ok(Err(error_redirect(
-                &params,
-                "invalid_request",
-                &format!("The identity provider {provider} is not enabled for this client."),
-            )));
-        }
-    }
-    if let Some(identifier) = params.idp_identifier.as_deref() {
-        return Ok(Err(error_redirect(
+    let not_enabled = |provider: &str| {
+        error_redirect(
             &params,
             "invalid_request",
-            &format!("No identity provider of this client has the identifier {identifier}."),
-        )));
+            &format!("The identity provider {provider} is not enabled for this client."),
+        )
+    };
+    let mut federated = None;
+    if let Some(provider) = params.identity_provider.as_deref() {
+        if !providers.iter().any(|p| p == provider) {
+            return Ok(Err(not_enabled(provider)));
+        }
+        if provider != "COGNITO" {
+            match federation::records::find(svc, &domain.pool_id, provider).await? {
+                Some((p, _)) => federated = Some(p),
+                None => return Ok(Err(not_enabled(provider))),
+            }
+        }
+    } else if let Some(identifier) = params.idp_identifier.as_deref() {
+        match federation::records::provider_of_identifier(svc, &domain.pool_id, identifier).await? {
+            Some(p) if providers.contains(&p.name) => federated = Some(p),
+            _ => {
+                return Ok(Err(error_redirect(
+                    &params,
+                    "invalid_request",
+                    &format!("No identity provider of this client has the identifier {identifier}."),
+                )))
+            }
+        }
     }
-    if !providers.iter().any(|p| p == "COGNITO") {
+    if providers.is_empty() {
         return Ok(Err(error_redirect(
             &params,
             "unauthorized_client",
             "The client has no identity provider to sign in with (SupportedIdentityProviders).",
         )));
     }
+    // Without the pool's own sign-in and with one provider, there is nothing to choose.
+    if federated.is_none() && params.identity_provider.is_none() && !providers.iter().any(|p| p == "COGNITO")
+    {
+        if let [only] = providers {
+            federated = federation::records::find(svc, &domain.pool_id, only).await?.map(|(p, _)| p);
+        }
+    }
     let scopes = match scopes::grant(svc, &client, params.scope.as_deref(), GrantKind::User).await? {
         Ok(s) => s,
         Err(invalid) => return Ok(Err(error_redirect(&params, "invalid_scope", &invalid.0))),
     };
-    Ok(Ok(ValidAuthorize { params, client, scopes, implicit }))
+    Ok(Ok(ValidAuthorize { params, client, scopes, implicit, federated }))
 }
 
 /// `GET /oauth2/authorize`: a live hosted session answers at once (single sign-on); otherwise
@@ -259,9 +284,17 @@ pub async fn authorize(
         Ok(v) => v,
         Err(answer) => return Ok(answer),
     };
+    // A provider asked for by name or identifier: straight to it (it keeps its own session).
+    let asked = valid.params.identity_provider.is_some() || valid.params.idp_identifier.is_some();
+    if let (Some(provider), true) = (&valid.federated, asked) {
+        return federation::oidc::start(svc, req, &valid, provider).await;
+    }
     match session::current(svc, domain, req).await {
         Ok(Some((signed_in, user))) => answer(svc, ctx, &valid, &user, signed_in.auth_time, vec![]).await,
-        Ok(None) => Ok(DomainResponse::redirect(format!("{}/login?{}", req.base_url, valid.params.query()))),
+        Ok(None) => match &valid.federated {
+            Some(provider) => federation::oidc::start(svc, req, &valid, provider).await,
+            None => Ok(DomainResponse::redirect(format!("{}/login?{}", req.base_url, valid.params.query()))),
+        },
         Err(e) => {
             tracing::error!(error = %e.message(), "authorize failed");
             Ok(error_redirect(&valid.params, "server_error", "The server could not answer the request."))

@@ -152,6 +152,9 @@ pub async fn serve(
             Box::pin(super::userinfo::user_info(svc, ctx, domain, req)).await
         }
         ("POST", "/oauth2/revoke") => Box::pin(super::revoke::revoke(svc, domain, req)).await,
+        ("GET" | "POST", "/oauth2/idpresponse") => {
+            Box::pin(crate::user_pool::federation::oidc::idp_response(svc, ctx, domain, req)).await
+        }
         _ => match Box::pin(hosted::route(svc, ctx, domain, req)).await {
             Some(answer) => answer,
             None => Ok(DomainResponse::html(404, hosted::pages::error_page(hosted::text::EN.not_found))),

@@ -6,6 +6,7 @@ use crate::input::{decode_next_token, encode_next_token, Input};
 use crate::model::{keys, AppClient, ClientSettings, TokenKind};
 use crate::service::Service;
 use crate::store::{Cond, Item, StoreError, Write};
+use crate::user_pool::federation;
 use crate::user_pool::oauth::scopes::{check_client_scopes, is_reserved};
 use crate::user_pool::settings::not_supported;
 use serde_json::{json, Map, Value};
@@ -141,12 +142,6 @@ fn check_oauth(settings: &ClientSettings, has_secret: bool) -> Result<()> {
             return Err(Error::invalid("DefaultRedirectURI must be one of the CallbackURLs."));
         }
     }
-    for provider in strings(&settings.supported_identity_providers) {
-        if provider != "COGNITO" {
-            // Tessera has no federated identity providers yet: only the pool itself exists.
-            return Err(Error::invalid(format!("The provider {provider} does not exist for User Pool.")));
-        }
-    }
     let flows = strings(&settings.allowed_oauth_flows);
     let scopes = strings(&settings.allowed_oauth_scopes);
     if let Some(scope) = scopes.iter().find(|s| !is_reserved(s) && !s.contains('/')) {
@@ -255,6 +250,13 @@ pub async fn create_user_pool_client(svc: &Service, input: &Value) -> Result<Val
     check_with_secret(&settings, secret.is_some())?;
     check_client_scopes(svc, &pool.id, strings(&settings.allowed_oauth_scopes)).await?;
     crate::attribute_rules::check_client_lists(&pool, &settings, true)?;
+    federation::records::check_client_providers(
+        svc,
+        &pool.id,
+        strings(&settings.supported_identity_providers),
+        settings.write_attributes.as_deref(),
+    )
+    .await?;
     let now = svc.clock.now_millis();
     let client = AppClient {
         pool_id: pool.id.clone(),
@@ -321,6 +323,13 @@ pub async fn update_user_pool_client(svc: &Service, input: &Value) -> Result<Val
     check_with_secret(&settings, client.secret.is_some())?;
     check_client_scopes(svc, &pool.id, strings(&settings.allowed_oauth_scopes)).await?;
     crate::attribute_rules::check_client_lists(&pool, &settings, false)?;
+    federation::records::check_client_providers(
+        svc,
+        &pool.id,
+        strings(&settings.supported_identity_providers),
+        settings.write_attributes.as_deref(),
+    )
+    .await?;
     // Like Cognito, members left out return to their defaults.
     client.settings = settings;
     if let Some(name) = input.str_of("ClientName") {

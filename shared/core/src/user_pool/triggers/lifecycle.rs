@@ -82,6 +82,30 @@ pub async fn pre_sign_up(
     Ok(outcome)
 }
 
+/// PreSignUp for a user's first sign-in through an identity provider
+/// (`PreSignUp_ExternalProvider`): the function may refuse it; its flags do not apply (the user
+/// is confirmed by the provider).
+pub async fn pre_sign_up_external(
+    svc: &Service,
+    pool: &UserPool,
+    username: &str,
+    attributes: &BTreeMap<String, String>,
+    client_id: &str,
+) -> Result<()> {
+    if !Trigger::PreSignUp.configured(pool) {
+        return Ok(());
+    }
+    let caller = Caller::without_metadata(Some(client_id));
+    let source = ev::CognitoEventUserPoolsPreSignupTriggerSource::ExternalProvider;
+    let mut event = ev::CognitoEventUserPoolsPreSignup::default();
+    event.cognito_event_user_pools_header = header(svc, pool, username, &caller, source);
+    let mut shown = attributes.clone();
+    shown.remove("sub");
+    event.request.user_attributes = triggers::new_user_attributes(&shown);
+    invoke(svc, pool, Trigger::PreSignUp, to_event(&event, &[])?).await?;
+    Ok(())
+}
+
 /// PostConfirmation, after a confirmation was saved (`forgot_password`: the
 /// ConfirmForgotPassword source). The change stays when the function fails, as in Cognito;
 /// the caller sees the function's error.

@@ -1,0 +1,538 @@
+//! Federation with an OIDC provider: the identity-provider operations with Cognito's errors,
+//! and sign-in through a real provider (oidc-provider from npm, tests/js/oidc-idp.mjs) in
+//! Chromium: the federated user `<Provider>_<sub>`, its mapped attributes (updated at each
+//! sign-in), the `identities` claim, and the hosted page's provider button.
+
+use crate::browser::{chromium, free_port};
+use crate::common::*;
+use crate::oauth_code::VERIFIER;
+use crate::oauth_token::{claims, form, post_form};
+use crate::on_both_stores;
+use aws_sdk_cognitoidentityprovider as cip;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use cip::types::{IdentityProviderTypeType, OAuthFlowType};
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::io::BufRead;
+
+/// The provider, a child process killed when dropped.
+struct Idp {
+    child: std::process::Child,
+    issuer: String,
+    port: u16,
+}
+
+impl Drop for Idp {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Idp {
+    /// oidc-provider with one client whose callback is `redirect_uri`.
+    fn start(client_id: &str, client_secret: &str, redirect_uri: &str) -> Idp {
+        let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("js");
+        assert!(
+            dir.join("node_modules/oidc-provider/package.json").is_file(),
+            "oidc-provider is not installed: run `npm ci --prefix tests/js`"
+        );
+        let port = free_port();
+        let input = json!({
+            "port": port,
+            "clients": [{"client_id": client_id, "client_secret": client_secret, "redirect_uris": [redirect_uri]}],
+        });
+        let mut child = std::process::Command::new("node")
+            .arg(dir.join("oidc-idp.mjs"))
+            .arg(input.to_string())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("node");
+        let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+        let mut line = String::new();
+        stdout.read_line(&mut line).unwrap();
+        let ready: Value =
+            serde_json::from_str(&line).unwrap_or_else(|_| panic!("the provider did not start: {line}"));
+        // Keep reading what it prints (its warnings), or it dies writing to a closed pipe.
+        std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
+        Idp { child, issuer: ready["issuer"].as_str().unwrap().to_string(), port }
+    }
+
+    /// Sets what the provider says about `login`.
+    async fn account(&self, login: &str, claims: Value) {
+        let path = format!("/_test/accounts/{login}");
+        let (status, _, _) = raw_http(
+            &format!("http://127.0.0.1:{}", self.port),
+            "PUT",
+            &path,
+            &[],
+            claims.to_string().as_bytes(),
+        )
+        .await;
+        assert_eq!(status, 204);
+    }
+}
+
+fn details(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+    pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+}
+
+fn oidc_details(issuer: &str) -> HashMap<String, String> {
+    details(&[
+        ("client_id", "tessera"),
+        ("client_secret", "provider-secret"),
+        ("authorize_scopes", "openid email profile"),
+        ("attributes_request_method", "GET"),
+        ("oidc_issuer", issuer),
+    ])
+}
+
+on_both_stores!(identity_provider_operations, |env| {
+    let pool = env.pool(|b| b).await;
+    // Without a reachable discovery document, the four URLs must be given.
+    let manual = details(&[
+        ("client_id", "tessera"),
+        ("client_secret", "provider-secret"),
+        ("authorize_scopes", "openid email"),
+        ("attributes_request_method", "POST"),
+        ("oidc_issuer", "https://idp.example.com"),
+        ("authorize_url", "https://idp.example.com/authorize"),
+        ("token_url", "https://idp.example.com/token"),
+        ("attributes_url", "https://idp.example.com/userinfo"),
+        ("jwks_uri", "https://idp.example.com/jwks"),
+    ]);
+    let created = env
+        .client
+        .create_identity_provider()
+        .user_pool_id(&pool)
+        .provider_name("Corp")
+        .provider_type(IdentityProviderTypeType::Oidc)
+        .set_provider_details(Some(manual.clone()))
+        .attribute_mapping("email", "email")
+        .idp_identifiers("corp.example")
+        .send()
+        .await
+        .unwrap();
+    let p = created.identity_provider().unwrap();
+    assert_eq!(p.provider_name(), Some("Corp"));
+    let shown = p.provider_details().unwrap();
+    assert_eq!(
+        shown.get("client_secret").map(String::as_str),
+        Some("provider-secret"),
+        "echoed, as Cognito does"
+    );
+    assert_eq!(shown.get("attributes_url_add_attributes").map(String::as_str), Some("false"));
+    // The default username mapping is added.
+    assert_eq!(p.attribute_mapping().unwrap().get("username").map(String::as_str), Some("sub"));
+
+    let err = |r: Result<_, _>| {
+        err_name(
+            r.map(|_: cip::operation::create_identity_provider::CreateIdentityProviderOutput| ())
+                .unwrap_err(),
+        )
+    };
+    let create = || {
+        env.client
+            .create_identity_provider()
+            .user_pool_id(&pool)
+            .provider_type(IdentityProviderTypeType::Oidc)
+            .set_provider_details(Some(manual.clone()))
+    };
+    assert_eq!(
+        err(create().provider_name("Corp").send().await),
+        format!("DuplicateProviderException: Corp already exists in user pool {pool}")
+    );
+    assert_eq!(
+        err(create().provider_name("Other").idp_identifiers("CORP.example").send().await),
+        format!(
+            "DuplicateProviderException: The identifier CORP.example is already used by another identity provider in user pool {pool}."
+        )
+    );
+    let mut no_issuer = manual.clone();
+    no_issuer.remove("oidc_issuer");
+    let e = err(env
+        .client
+        .create_identity_provider()
+        .user_pool_id(&pool)
+        .provider_name("Other")
+        .provider_type(IdentityProviderTypeType::Oidc)
+        .set_provider_details(Some(no_issuer))
+        .send()
+        .await);
+    assert!(e.starts_with("InvalidParameterException: client_id, authorize_scopes, oidc_issuer and attributes_request_method are all required"), "{e}");
+    let mut http_issuer = manual.clone();
+    http_issuer.insert("oidc_issuer".into(), "http://idp.example.com".into());
+    let e = err(create().provider_name("Other").set_provider_details(Some(http_issuer)).send().await);
+    assert!(e.contains("oidc_issuer must be an https URL"), "{e}");
+    let e = err(create().provider_name("Other").attribute_mapping("custom:nope", "x").send().await);
+    assert_eq!(e, "InvalidParameterException: AttributeMapping contains invalid mapping: [custom:nope]");
+    let e = err(create().provider_name("Other").attribute_mapping("username", "email").send().await);
+    assert!(
+        e.starts_with("InvalidParameterException: AttributeMapping contains invalid mapping: [username]"),
+        "{e}"
+    );
+    let e = err(env
+        .client
+        .create_identity_provider()
+        .user_pool_id(&pool)
+        .provider_name("MyGoogle")
+        .provider_type(IdentityProviderTypeType::Google)
+        .set_provider_details(Some(details(&[
+            ("client_id", "a"),
+            ("client_secret", "b"),
+            ("authorize_scopes", "email"),
+        ])))
+        .send()
+        .await);
+    assert_eq!(e, "InvalidParameterException: Provider MyGoogle cannot be of type Google.");
+    // A type Tessera cannot sign in through yet is refused by name, never stored.
+    let e = err(env
+        .client
+        .create_identity_provider()
+        .user_pool_id(&pool)
+        .provider_name("Google")
+        .provider_type(IdentityProviderTypeType::Google)
+        .set_provider_details(Some(details(&[
+            ("client_id", "a"),
+            ("client_secret", "b"),
+            ("authorize_scopes", "email"),
+        ])))
+        .send()
+        .await);
+    assert!(e.contains("cannot sign users in through Google providers yet"), "{e}");
+    // An unreachable discovery document: Cognito's message.
+    let e = err(create()
+        .provider_name("Other")
+        .set_provider_details(Some(oidc_details("https://127.0.0.1:1")))
+        .send()
+        .await);
+    assert!(e.starts_with("InvalidParameterException: Unable to contact well-known endpoint"), "{e}");
+
+    // Identifier lookup, listing, update, delete.
+    let by_id = env
+        .client
+        .get_identity_provider_by_identifier()
+        .user_pool_id(&pool)
+        .idp_identifier("Corp.Example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(by_id.identity_provider().unwrap().provider_name(), Some("Corp"));
+    let listed = env.client.list_identity_providers().user_pool_id(&pool).send().await.unwrap();
+    let names: Vec<_> = listed.providers().iter().filter_map(|p| p.provider_name()).collect();
+    assert_eq!(names, ["Corp"]);
+    let mut without_secret = manual.clone();
+    without_secret.remove("client_secret");
+    let updated = env
+        .client
+        .update_identity_provider()
+        .user_pool_id(&pool)
+        .provider_name("Corp")
+        .set_provider_details(Some(without_secret))
+        .idp_identifiers("corp.example.org")
+        .send()
+        .await
+        .unwrap();
+    let shown = updated.identity_provider().unwrap().provider_details().unwrap();
+    assert_eq!(
+        shown.get("client_secret").map(String::as_str),
+        Some("provider-secret"),
+        "a secret not given is kept"
+    );
+    let gone = env
+        .client
+        .get_identity_provider_by_identifier()
+        .user_pool_id(&pool)
+        .idp_identifier("corp.example")
+        .send()
+        .await;
+    assert!(err_name(gone.unwrap_err()).starts_with("ResourceNotFoundException"));
+    // A client may name the provider; an unknown one is refused with Cognito's message.
+    let e = env
+        .client
+        .create_user_pool_client()
+        .user_pool_id(&pool)
+        .client_name("web")
+        .supported_identity_providers("Nope")
+        .send()
+        .await
+        .map_err(err_name)
+        .unwrap_err();
+    assert_eq!(
+        e,
+        format!("InvalidParameterException: The provider Nope does not exist for User Pool {pool}.")
+    );
+    env.client
+        .create_user_pool_client()
+        .user_pool_id(&pool)
+        .client_name("web")
+        .supported_identity_providers("Corp")
+        .send()
+        .await
+        .unwrap();
+    env.client.delete_identity_provider().user_pool_id(&pool).provider_name("Corp").send().await.unwrap();
+    let e = env.client.describe_identity_provider().user_pool_id(&pool).provider_name("Corp").send().await;
+    assert_eq!(
+        err_name(e.unwrap_err()),
+        format!("ResourceNotFoundException: Identity provider Corp does not exist in user pool {pool}.")
+    );
+    let e = env.client.delete_identity_provider().user_pool_id(&pool).provider_name("COGNITO").send().await;
+    assert!(err_name(e.unwrap_err()).starts_with("UnsupportedIdentityProviderException"));
+});
+
+/// The app's authorize request (code + PKCE) at the domain's host form.
+fn authorize_url(port: u16, prefix: &str, client_id: &str, callback: &str, provider: Option<&str>) -> String {
+    let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(VERIFIER.as_bytes()));
+    let mut fields = vec![
+        ("response_type", "code"),
+        ("client_id", client_id),
+        ("redirect_uri", callback),
+        ("scope", "openid email profile"),
+        ("state", "app-state"),
+        ("code_challenge", challenge.as_str()),
+        ("code_challenge_method", "S256"),
+    ];
+    if let Some(p) = provider {
+        fields.push(("identity_provider", p));
+    }
+    format!("http://{prefix}.auth.localhost:{port}/oauth2/authorize?{}", form(&fields))
+}
+
+/// Runs the browser flow and exchanges the app's code: the tokens.
+async fn federated_sign_in(
+    env: &TestEnv,
+    prefix: &str,
+    client_id: &str,
+    app_port: u16,
+    via_button: bool,
+    chromium: &str,
+) -> Value {
+    let callback = format!("http://localhost:{app_port}/callback");
+    let provider = (!via_button).then_some("Corp");
+    let input = json!({
+        "authorizeUrl": authorize_url(env.server.addr.port(), prefix, client_id, &callback, provider),
+        "viaButton": via_button.then_some("Corp"),
+        "login": "ada",
+        "password": "any",
+        "appPort": app_port,
+        "chromium": chromium,
+    });
+    let out = run_node("federation-flow.mjs", &["playwright-core", "axe-core"], input).await;
+    assert_eq!(out["ok"], true, "{out:#}");
+    if via_button {
+        let serious: Vec<_> = out["violations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|v| v["impact"] == "serious" || v["impact"] == "critical")
+            .collect();
+        assert!(serious.is_empty(), "axe-core on the sign-in page with a provider button: {serious:?}");
+    }
+    let back = out["callback"].as_str().unwrap();
+    let query = back.split_once('?').unwrap().1;
+    let fields: HashMap<String, String> = form_urlencoded::parse(query.as_bytes()).into_owned().collect();
+    assert_eq!(fields.get("state").map(String::as_str), Some("app-state"), "{back}");
+    let code = fields.get("code").unwrap_or_else(|| panic!("no code: {back}"));
+    let exchange = form(&[
+        ("grant_type", "authorization_code"),
+        ("client_id", client_id),
+        ("code", code),
+        ("redirect_uri", &callback),
+        ("code_verifier", VERIFIER),
+    ]);
+    let (status, _, tokens) = post_form(env, prefix, "/oauth2/token", None, &exchange).await;
+    assert_eq!(status, 200, "{tokens}");
+    tokens
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sign_in_through_an_oidc_provider_in_chromium() {
+    let Some(chromium) = chromium() else {
+        eprintln!("skipped: no Chromium (apt-get install chromium, or set TESSERA_TEST_CHROMIUM)");
+        return;
+    };
+    let env = TestEnv::start(Backend::Embedded).await.unwrap();
+    let pool = env.pool(|b| b).await;
+    let prefix = unique("fed").to_lowercase();
+    env.client.create_user_pool_domain().user_pool_id(&pool).domain(&prefix).send().await.unwrap();
+    let port = env.server.addr.port();
+    let idp = Idp::start(
+        "tessera",
+        "provider-secret",
+        &format!("http://{prefix}.auth.localhost:{port}/oauth2/idpresponse"),
+    );
+    idp.account("ada", json!({"email": "ada@corp.example", "email_verified": true, "name": "Ada"})).await;
+    // Discovery from the provider's issuer (http on loopback: the local server's rule).
+    env.client
+        .create_identity_provider()
+        .user_pool_id(&pool)
+        .provider_name("Corp")
+        .provider_type(IdentityProviderTypeType::Oidc)
+        .set_provider_details(Some(oidc_details(&idp.issuer)))
+        .attribute_mapping("email", "email")
+        .attribute_mapping("email_verified", "email_verified")
+        .attribute_mapping("name", "name")
+        .send()
+        .await
+        .unwrap();
+    let app_port = free_port();
+    let client = env
+        .client
+        .create_user_pool_client()
+        .user_pool_id(&pool)
+        .client_name("web")
+        .allowed_o_auth_flows(OAuthFlowType::Code)
+        .set_allowed_o_auth_scopes(Some(["openid", "email", "profile"].map(String::from).to_vec()))
+        .callback_urls(format!("http://localhost:{app_port}/callback"))
+        .supported_identity_providers("COGNITO")
+        .supported_identity_providers("Corp")
+        .allowed_o_auth_flows_user_pool_client(true)
+        .send()
+        .await
+        .unwrap();
+    let client_id = client.user_pool_client().unwrap().client_id().unwrap().to_string();
+
+    // First sign-in: straight to the provider (identity_provider=Corp); the user is made.
+    let tokens = federated_sign_in(&env, &prefix, &client_id, app_port, false, &chromium).await;
+    let id = claims(tokens["id_token"].as_str().unwrap());
+    assert_eq!(id["cognito:username"], "Corp_ada", "{id}");
+    assert_eq!(id["email"], "ada@corp.example");
+    assert_eq!(id["email_verified"], true);
+    assert_eq!(id["name"], "Ada");
+    let identities = &id["identities"][0];
+    assert_eq!(identities["providerName"], "Corp", "{id}");
+    assert_eq!(identities["providerType"], "OIDC");
+    assert_eq!(identities["userId"], "ada");
+    assert_eq!(identities["primary"], "true", "a string in the token, as Cognito's");
+    assert!(identities["dateCreated"].as_str().is_some_and(|d| d.parse::<i64>().is_ok()), "{id}");
+    let user = env.client.admin_get_user().user_pool_id(&pool).username("Corp_ada").send().await.unwrap();
+    assert_eq!(user.user_status().map(|s| s.as_str()), Some("EXTERNAL_PROVIDER"));
+    let attribute = |user: &cip::operation::admin_get_user::AdminGetUserOutput, name: &str| {
+        user.user_attributes().iter().find(|a| a.name() == name).and_then(|a| a.value()).map(str::to_string)
+    };
+    let listed: Value = serde_json::from_str(&attribute(&user, "identities").unwrap()).unwrap();
+    assert_eq!(listed[0]["primary"], true, "a boolean in the attribute, as Cognito's");
+
+    // The provider changes its claims; the next sign-in (through the page's button) rewrites them.
+    idp.account("ada", json!({"email": "ada@corp.example", "email_verified": true, "name": "Ada Lovelace"}))
+        .await;
+    let tokens = federated_sign_in(&env, &prefix, &client_id, app_port, true, &chromium).await;
+    assert_eq!(claims(tokens["id_token"].as_str().unwrap())["name"], "Ada Lovelace");
+    let user = env.client.admin_get_user().user_pool_id(&pool).username("Corp_ada").send().await.unwrap();
+    assert_eq!(attribute(&user, "name").as_deref(), Some("Ada Lovelace"));
+    let users = env.client.list_users().user_pool_id(&pool).send().await.unwrap();
+    assert_eq!(users.users().len(), 1, "the second sign-in found the same user");
+}
+
+/// The client signs in only through Corp: authorize goes straight there, with state, nonce and
+/// the provider's scopes, and a cookie that ties the answer to this browser. The state.
+async fn start_at_provider(
+    env: &TestEnv,
+    browser: &mut crate::oauth_code::Browser,
+    prefix: &str,
+    client_id: &str,
+    callback: &str,
+) -> String {
+    let query = form(&[
+        ("response_type", "code"),
+        ("client_id", client_id),
+        ("redirect_uri", callback),
+        ("scope", "openid"),
+        ("state", "app-state"),
+    ]);
+    let page = browser.get(env, &format!("/_auth/{prefix}/oauth2/authorize?{query}")).await;
+    assert_eq!(page.status, 302, "{}", page.body);
+    let location = page.location.unwrap();
+    assert!(location.starts_with("https://idp.example.com/authorize?"), "{location}");
+    let fields: HashMap<String, String> =
+        form_urlencoded::parse(location.split_once('?').unwrap().1.as_bytes()).into_owned().collect();
+    assert_eq!(fields["redirect_uri"], format!("{}/_auth/{prefix}/oauth2/idpresponse", env.url));
+    assert!(fields.contains_key("nonce") && fields["scope"] == "openid email profile", "{fields:?}");
+    fields["state"].clone()
+}
+
+async fn idp_answer(
+    env: &TestEnv,
+    browser: &mut crate::oauth_code::Browser,
+    prefix: &str,
+    query: String,
+) -> crate::oauth_code::Page {
+    browser.get(env, &format!("/_auth/{prefix}/oauth2/idpresponse?{query}")).await
+}
+
+/// The provider's answer is checked before anything is believed: a state this domain did not
+/// issue, a state spent already, a state arriving in another browser (no cookie), and the
+/// provider's own refusal reach no sign-in.
+on_both_stores!(provider_answers_that_sign_no_one_in, |env| {
+    use crate::oauth_code::Browser;
+    let pool = env.pool(|b| b).await;
+    let prefix = unique("fedx").to_lowercase();
+    env.client.create_user_pool_domain().user_pool_id(&pool).domain(&prefix).send().await.unwrap();
+    let mut manual = oidc_details("https://idp.example.com");
+    for (k, v) in [
+        ("authorize_url", "https://idp.example.com/authorize"),
+        ("token_url", "https://127.0.0.1:1/token"),
+        ("attributes_url", "https://idp.example.com/userinfo"),
+        ("jwks_uri", "https://idp.example.com/jwks"),
+    ] {
+        manual.insert(k.into(), v.into());
+    }
+    env.client
+        .create_identity_provider()
+        .user_pool_id(&pool)
+        .provider_name("Corp")
+        .provider_type(IdentityProviderTypeType::Oidc)
+        .set_provider_details(Some(manual))
+        .send()
+        .await
+        .unwrap();
+    let callback = "https://app.example.com/callback";
+    let client = env
+        .client
+        .create_user_pool_client()
+        .user_pool_id(&pool)
+        .client_name("web")
+        .allowed_o_auth_flows(OAuthFlowType::Code)
+        .allowed_o_auth_scopes("openid")
+        .callback_urls(callback)
+        .supported_identity_providers("Corp")
+        .allowed_o_auth_flows_user_pool_client(true)
+        .send()
+        .await
+        .unwrap();
+    let client_id = client.user_pool_client().unwrap().client_id().unwrap().to_string();
+    let mut browser = Browser::default();
+    let state = start_at_provider(env, &mut browser, &prefix, &client_id, callback).await;
+    assert!(browser.cookie("cognito-fed").is_some());
+    // A state this domain never issued.
+    let page = idp_answer(env, &mut browser, &prefix, form(&[("code", "x"), ("state", "made-up")])).await;
+    assert_eq!(page.status, 400, "{}", page.body);
+    // The right state in another browser (no cookie): refused, and the state is spent.
+    let page =
+        idp_answer(env, &mut Browser::default(), &prefix, form(&[("code", "x"), ("state", &state)])).await;
+    assert_eq!(page.status, 400);
+    assert!(page.body.contains("started in another browser"), "{}", page.body);
+    let page = idp_answer(env, &mut browser, &prefix, form(&[("code", "x"), ("state", &state)])).await;
+    assert_eq!(page.status, 400);
+    assert!(page.body.contains("expired or was already used"), "{}", page.body);
+    // The provider's refusal reaches the app as an error, with the app's state.
+    let state = start_at_provider(env, &mut browser, &prefix, &client_id, callback).await;
+    let page =
+        idp_answer(env, &mut browser, &prefix, form(&[("error", "access_denied"), ("state", &state)])).await;
+    let location = page.location.unwrap();
+    assert!(location.starts_with(&format!("{callback}?error=invalid_request")), "{location}");
+    assert!(location.contains("state=app-state"), "{location}");
+    // A token endpoint that does not answer: an error for the app, no user.
+    let state = start_at_provider(env, &mut browser, &prefix, &client_id, callback).await;
+    let page = idp_answer(env, &mut browser, &prefix, form(&[("code", "x"), ("state", &state)])).await;
+    let location = page.location.unwrap();
+    assert!(
+        location.contains("error=invalid_request") && location.contains("could+not+be+reached"),
+        "{location}"
+    );
+    let users = env.client.list_users().user_pool_id(&pool).send().await.unwrap();
+    assert!(users.users().is_empty());
+});
