@@ -463,9 +463,9 @@ async fn idp_answer(
     browser.get(env, &format!("/_auth/{prefix}/oauth2/idpresponse?{query}")).await
 }
 
-/// The provider's answer is checked before anything is believed: a state this domain did not
-/// issue, a state spent already, a state arriving in another browser (no cookie), and the
-/// provider's own refusal reach no sign-in.
+// The provider's answer is checked before anything is believed: a state this domain did not
+// issue, a state spent already, a state arriving in another browser (no cookie), and the
+// provider's own refusal reach no sign-in.
 on_both_stores!(provider_answers_that_sign_no_one_in, |env| {
     use crate::oauth_code::Browser;
     let pool = env.pool(|b| b).await;
