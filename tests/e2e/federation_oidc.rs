@@ -533,6 +533,19 @@ on_both_stores!(provider_answers_that_sign_no_one_in, |env| {
         location.contains("error=invalid_request") && location.contains("could+not+be+reached"),
         "{location}"
     );
+    // The client takes no password sign-in: the page offers its provider, a posted password is
+    // refused, and the pool's own pages are not the app's.
+    let query = form(&[("response_type", "code"), ("client_id", &client_id), ("redirect_uri", callback)]);
+    let page = browser.get(env, &format!("/_auth/{prefix}/login?{query}")).await;
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains(">Corp</a>") && !page.body.contains("type=\"password\""), "{}", page.body);
+    let posted = form(&[("username", "someone"), ("password", "Passw0rd!")]);
+    let page = browser.post(env, &format!("/_auth/{prefix}/login?{query}"), &posted).await;
+    assert_eq!((page.status, page.location), (403, None));
+    for path in ["/signup", "/forgotPassword"] {
+        let page = browser.get(env, &format!("/_auth/{prefix}{path}?{query}")).await;
+        assert_eq!(page.status, 403, "{path}");
+    }
     let users = env.client.list_users().user_pool_id(&pool).send().await.unwrap();
     assert!(users.users().is_empty());
 });

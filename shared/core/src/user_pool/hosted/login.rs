@@ -34,6 +34,13 @@ pub fn sign_in_page_with(
     note: Option<&str>,
     status: u16,
 ) -> DomainResponse {
+    if !signs_in_with_cognito(valid) {
+        // The app signs in only through its identity providers: their buttons, no form.
+        return DomainResponse::html(
+            status,
+            super::pages::markup_page(EN.sign_in_title, &provider_buttons(req, valid)),
+        );
+    }
     let (token, cookie) = csrf::token(svc, req);
     let query = valid.params.query();
     let action = format!("{}/login?{query}", req.base_url);
@@ -76,6 +83,18 @@ pub fn sign_in_page_with(
     let mut answer = DomainResponse::html(status, page.render());
     answer.cookies.extend(cookie);
     answer
+}
+
+/// Whether the client signs users in with the pool itself (`COGNITO` among its providers).
+pub fn signs_in_with_cognito(valid: &ValidAuthorize) -> bool {
+    valid
+        .client
+        .settings
+        .supported_identity_providers
+        .as_deref()
+        .unwrap_or_default()
+        .iter()
+        .any(|p| p == "COGNITO")
 }
 
 /// A link per identity provider of the client, each the authorize request with
@@ -166,6 +185,10 @@ pub async fn login(
     };
     if req.method != "POST" {
         return Ok(sign_in_page(svc, req, &valid, None, 200));
+    }
+    if !signs_in_with_cognito(&valid) {
+        // No password sign-in for an app that does not take the pool's own.
+        return Ok(sign_in_page(svc, req, &valid, None, 403));
     }
     if !csrf::check(req) {
         return Ok(sign_in_page(svc, req, &valid, Some(EN.form_expired), 403));

@@ -37,6 +37,13 @@ pub async fn route(
     domain: &UserPoolDomain,
     req: &DomainRequest,
 ) -> Option<Result<DomainResponse>> {
+    let own_pages = ["/signup", "/confirm", "/forgotPassword", "/confirmForgotPassword", "/resetPassword"];
+    let challenges = ["/newPassword", "/mfa", "/selectMfa", "/mfaSetup"];
+    let path = req.path.as_str();
+    if (own_pages.contains(&path) || challenges.contains(&path)) && !takes_own_sign_in(svc, domain, req).await
+    {
+        return Some(Ok(DomainResponse::html(403, pages::error_page(text::EN.federated_only))));
+    }
     let answer = match (req.method.as_str(), req.path.as_str()) {
         ("GET", "/oauth2/authorize") => {
             Box::pin(crate::user_pool::oauth::authorize::authorize(svc, ctx, domain, req)).await
@@ -58,6 +65,25 @@ pub async fn route(
         Ok(page) => dressed(svc, domain, req, page).await,
         Err(e) => Err(e),
     })
+}
+
+/// False when the request's client (of this pool) signs in only through identity providers:
+/// the pool's own pages (sign-up, password reset, challenges) are not its.
+async fn takes_own_sign_in(svc: &Service, domain: &UserPoolDomain, req: &DomainRequest) -> bool {
+    let Some(client_id) = req.query.iter().find(|(k, _)| k == "client_id").map(|(_, v)| v.as_str()) else {
+        return true;
+    };
+    match svc.client(client_id).await {
+        Ok(c) if c.pool_id == domain.pool_id => c
+            .settings
+            .supported_identity_providers
+            .as_deref()
+            .unwrap_or_default()
+            .iter()
+            .any(|p| p == "COGNITO"),
+        // Unknown clients get the pages' own errors.
+        _ => true,
+    }
 }
 
 /// A page in the customisation of its client (or the pool's): the client is the request's

@@ -26,6 +26,11 @@ pub fn error_page(message: Message) -> String {
     message_page(message.title, message.detail)
 }
 
+/// A page with a title and markup made by this module's callers from escaped parts.
+pub fn markup_page(title: &str, main: &str) -> String {
+    layout(title, main)
+}
+
 /// A page with a title and one paragraph.
 pub fn message_page(title: &str, detail: &str) -> String {
     let main = if detail.is_empty() {

@@ -18,6 +18,9 @@ pub struct Text {
     pub federation_expired: Message,
     /// The state's cookie is missing: the answer reached another browser than the sign-in's.
     pub federation_other_browser: Message,
+    /// A pool page (sign-up, reset, challenges) for an app that signs in only through its
+    /// identity providers.
+    pub federated_only: Message,
     pub server_error: Message,
     pub bad_request: Message,
     pub repeated_client_or_redirect: &'static str,
@@ -84,6 +87,10 @@ pub const EN: Text = Text {
     federation_expired: Message {
         title: "Sign-in expired",
         detail: "This sign-in has expired or was already used. Start again from the app.",
+    },
+    federated_only: Message {
+        title: "Not available",
+        detail: "This app signs users in through its identity providers only.",
     },
     federation_other_browser: Message {
         title: "Sign-in failed",
