@@ -549,3 +549,184 @@ on_both_stores!(provider_answers_that_sign_no_one_in, |env| {
     let users = env.client.list_users().user_pool_id(&pool).send().await.unwrap();
     assert!(users.users().is_empty());
 });
+
+/// A provider the test controls (axum on loopback): discovery, one ES256 key, and a token
+/// endpoint that answers whatever ID token the test set. For the forgeries a real provider
+/// would never send.
+struct FakeIdp {
+    url: String,
+    id_token: std::sync::Arc<std::sync::Mutex<String>>,
+    userinfo_sub: std::sync::Arc<std::sync::Mutex<String>>,
+    key: jsonwebtoken::EncodingKey,
+    other_key: jsonwebtoken::EncodingKey,
+}
+
+fn json_answer(v: &Value) -> ([(http::header::HeaderName, &'static str); 1], String) {
+    ([(http::header::CONTENT_TYPE, "application/json")], v.to_string())
+}
+
+fn es256_key() -> (jsonwebtoken::EncodingKey, Value) {
+    use aws_lc_rs::signature::{EcdsaKeyPair, KeyPair, ECDSA_P256_SHA256_FIXED_SIGNING};
+    let rng = aws_lc_rs::rand::SystemRandom::new();
+    let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng).unwrap();
+    let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8.as_ref()).unwrap();
+    let point = pair.public_key().as_ref().to_vec();
+    let jwk = json!({
+        "kty": "EC", "crv": "P-256", "kid": "k1", "alg": "ES256", "use": "sig",
+        "x": URL_SAFE_NO_PAD.encode(&point[1..33]), "y": URL_SAFE_NO_PAD.encode(&point[33..65]),
+    });
+    (jsonwebtoken::EncodingKey::from_ec_der(pkcs8.as_ref()), jwk)
+}
+
+impl FakeIdp {
+    async fn start() -> FakeIdp {
+        use axum::routing::{get, post};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let (key, jwk) = es256_key();
+        let (other_key, _) = es256_key();
+        let id_token = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let userinfo_sub = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let discovery = json!({
+            "issuer": url,
+            "authorization_endpoint": format!("{url}/authorize"),
+            "token_endpoint": format!("{url}/token"),
+            "userinfo_endpoint": format!("{url}/userinfo"),
+            "jwks_uri": format!("{url}/jwks"),
+            "code_challenge_methods_supported": ["S256"],
+        });
+        let (token, sub) = (id_token.clone(), userinfo_sub.clone());
+        let app = axum::Router::new()
+            .route("/.well-known/openid-configuration", get(move || async move { json_answer(&discovery) }))
+            .route("/jwks", get(move || async move { json_answer(&json!({"keys": [jwk]})) }))
+            .route(
+                "/token",
+                post(move || async move {
+                    let id_token = token.lock().unwrap().clone();
+                    json_answer(&json!({"access_token": "at", "token_type": "Bearer", "id_token": id_token}))
+                }),
+            )
+            .route(
+                "/userinfo",
+                get(move || async move { json_answer(&json!({"sub": sub.lock().unwrap().clone()})) }),
+            );
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        FakeIdp { url, id_token, userinfo_sub, key, other_key }
+    }
+
+    fn sign(&self, alg: jsonwebtoken::Algorithm, claims: &Value, key: &jsonwebtoken::EncodingKey) -> String {
+        let mut header = jsonwebtoken::Header::new(alg);
+        header.kid = Some("k1".into());
+        jsonwebtoken::encode(&header, claims, key).unwrap()
+    }
+}
+
+/// The ID token `case` forges, for a sign-in whose nonce is `nonce`.
+fn forged(idp: &FakeIdp, case: &str, nonce: &str, now: i64) -> String {
+    use jsonwebtoken::Algorithm::{ES256, HS256};
+    let mut claims =
+        json!({"iss": idp.url, "aud": "tessera", "sub": "u1", "exp": now + 300, "iat": now, "nonce": nonce});
+    match case {
+        "genuine" => {}
+        "another nonce" => claims["nonce"] = json!("not-this-sign-in"),
+        "no nonce" => _ = claims.as_object_mut().unwrap().remove("nonce"),
+        "another audience" => claims["aud"] = json!("someone-else"),
+        "another issuer" => claims["iss"] = json!("https://evil.example.com"),
+        "expired" => claims["exp"] = json!(now - 3600),
+        "another key" => return idp.sign(ES256, &claims, &idp.other_key),
+        // HMAC keyed with something public: the algorithm-confusion forgery.
+        "HS256" => return idp.sign(HS256, &claims, &jsonwebtoken::EncodingKey::from_secret(b"tessera")),
+        "unsigned" => {
+            let part = |v: &Value| URL_SAFE_NO_PAD.encode(v.to_string());
+            return format!("{}.{}.", part(&json!({"alg": "none", "kid": "k1"})), part(&claims));
+        }
+        other => panic!("no case {other}"),
+    }
+    idp.sign(ES256, &claims, &idp.key)
+}
+
+/// One sign-in through the fake provider: authorize → the provider (its nonce read from the
+/// redirect) → the provider's answer with the forged token. Where the browser is sent.
+async fn forged_sign_in(env: &TestEnv, idp: &FakeIdp, prefix: &str, client_id: &str, case: &str) -> String {
+    let mut browser = crate::oauth_code::Browser::default();
+    let query = form(&[
+        ("response_type", "code"),
+        ("client_id", client_id),
+        ("redirect_uri", FAKE_CALLBACK),
+        ("scope", "openid"),
+    ]);
+    let page = browser.get(env, &format!("/_auth/{prefix}/oauth2/authorize?{query}")).await;
+    let location = page.location.unwrap();
+    let fields: HashMap<String, String> =
+        form_urlencoded::parse(location.split_once('?').unwrap().1.as_bytes()).into_owned().collect();
+    assert!(fields.contains_key("code_challenge"), "PKCE toward a provider that lists S256");
+    *idp.id_token.lock().unwrap() =
+        forged(idp, case, &fields["nonce"], tessera_core::ports::Clock::now_secs(env.clock.as_ref()));
+    let answer = form(&[("code", "c"), ("state", &fields["state"])]);
+    browser.get(env, &format!("/_auth/{prefix}/oauth2/idpresponse?{answer}")).await.location.unwrap()
+}
+
+const FAKE_CALLBACK: &str = "https://app.example.com/callback";
+
+// The provider's ID token is believed only when its signature, issuer, audience, expiry and
+// nonce all hold, and userinfo speaks of the same user: each forgery is refused and no user is
+// made; the genuine token then signs in.
+on_both_stores!(forged_provider_tokens_are_refused, |env| {
+    let idp = FakeIdp::start().await;
+    let pool = env.pool(|b| b).await;
+    let prefix = unique("fedf").to_lowercase();
+    env.client.create_user_pool_domain().user_pool_id(&pool).domain(&prefix).send().await.unwrap();
+    env.client
+        .create_identity_provider()
+        .user_pool_id(&pool)
+        .provider_name("Corp")
+        .provider_type(IdentityProviderTypeType::Oidc)
+        .set_provider_details(Some(oidc_details(&idp.url)))
+        .send()
+        .await
+        .unwrap();
+    let client = env
+        .client
+        .create_user_pool_client()
+        .user_pool_id(&pool)
+        .client_name("web")
+        .allowed_o_auth_flows(OAuthFlowType::Code)
+        .allowed_o_auth_scopes("openid")
+        .callback_urls(FAKE_CALLBACK)
+        .supported_identity_providers("Corp")
+        .allowed_o_auth_flows_user_pool_client(true)
+        .send()
+        .await
+        .unwrap();
+    let client_id = client.user_pool_client().unwrap().client_id().unwrap().to_string();
+    *idp.userinfo_sub.lock().unwrap() = "u1".into();
+    for (case, why) in [
+        ("another nonce", "nonce"),
+        ("no nonce", "nonce"),
+        ("another audience", "InvalidAudience"),
+        ("another issuer", "InvalidIssuer"),
+        ("expired", "expired"),
+        ("another key", "InvalidSignature"),
+        ("HS256", "not+a+public-key+algorithm"),
+        ("unsigned", "malformed"),
+    ] {
+        let location = forged_sign_in(env, &idp, &prefix, &client_id, case).await;
+        assert!(
+            location.starts_with(&format!("{FAKE_CALLBACK}?error=invalid_request")),
+            "{case}: {location}"
+        );
+        assert!(location.contains(why), "{case}: {location}");
+    }
+    // userinfo about someone else: refused.
+    *idp.userinfo_sub.lock().unwrap() = "u2".into();
+    let location = forged_sign_in(env, &idp, &prefix, &client_id, "genuine").await;
+    assert!(location.contains("error=invalid_request") && location.contains("another+user"), "{location}");
+    let users = env.client.list_users().user_pool_id(&pool).send().await.unwrap();
+    assert!(users.users().is_empty(), "no forgery made a user");
+    // The genuine token signs in.
+    *idp.userinfo_sub.lock().unwrap() = "u1".into();
+    let location = forged_sign_in(env, &idp, &prefix, &client_id, "genuine").await;
+    assert!(location.starts_with(&format!("{FAKE_CALLBACK}?code=")), "{location}");
+    let user = env.client.admin_get_user().user_pool_id(&pool).username("Corp_u1").send().await.unwrap();
+    assert_eq!(user.user_status().map(|s| s.as_str()), Some("EXTERNAL_PROVIDER"));
+});

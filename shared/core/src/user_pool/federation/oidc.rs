@@ -291,10 +291,20 @@ async fn check_id_token(
     validation.set_issuer(&[provider.endpoints.issuer.as_str()]);
     validation.set_audience(&[client_id]);
     validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
-    validation.leeway = LEEWAY_SECS;
+    // Times against the service's clock (checked below), as every other expiry here.
+    validation.validate_exp = false;
+    validation.validate_nbf = false;
     let data = jsonwebtoken::decode::<Map<String, Value>>(id_token, &key, &validation)
         .map_err(|e| bad(&e.to_string()))?;
     let claims = data.claims;
+    let now = svc.now_secs();
+    let leeway = LEEWAY_SECS as i64;
+    if claims.get("exp").and_then(Value::as_i64).is_none_or(|exp| exp + leeway < now) {
+        return Err(bad("it has expired"));
+    }
+    if claims.get("nbf").and_then(Value::as_i64).is_some_and(|nbf| nbf - leeway > now) {
+        return Err(bad("it is not valid yet"));
+    }
     if claims.get("nonce").and_then(Value::as_str) != Some(nonce) {
         return Err(bad("its nonce is not this sign-in's"));
     }
