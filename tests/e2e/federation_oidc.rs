@@ -408,6 +408,40 @@ async fn sign_in_through_an_oidc_provider_in_chromium() {
     assert_eq!(identities["userId"], "ada");
     assert_eq!(identities["primary"], "true", "a string in the token, as Cognito's");
     assert!(identities["dateCreated"].as_str().is_some_and(|d| d.parse::<i64>().is_ok()), "{id}");
+    // The provider's group, made with its first user.
+    assert_eq!(id["cognito:groups"], json!([format!("{pool}_Corp")]), "{id}");
+    let groups = env.client.list_groups().user_pool_id(&pool).send().await.unwrap();
+    assert_eq!(
+        groups.groups().iter().filter_map(|g| g.group_name()).collect::<Vec<_>>(),
+        [format!("{pool}_Corp")]
+    );
+    // The federated user's ID token is a login for an identity pool, as any user-pool token.
+    let identity = identity_client(&env.url, ADMIN_KEY, ADMIN_SECRET).await;
+    let provider_name = format!("{}/{pool}", env.url.trim_start_matches("http://"));
+    let identity_pool = identity
+        .create_identity_pool()
+        .identity_pool_name(unique("fedpool"))
+        .allow_unauthenticated_identities(false)
+        .cognito_identity_providers(
+            aws_sdk_cognitoidentity::types::CognitoIdentityProvider::builder()
+                .provider_name(&provider_name)
+                .client_id(&client_id)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let id_token = tokens["id_token"].as_str().unwrap();
+    let got = identity
+        .get_id()
+        .identity_pool_id(identity_pool.identity_pool_id())
+        .logins(&provider_name, id_token)
+        .send()
+        .await
+        .unwrap();
+    let described =
+        identity.describe_identity().identity_id(got.identity_id().unwrap()).send().await.unwrap();
+    assert_eq!(described.logins(), [provider_name.clone()]);
     let user = env.client.admin_get_user().user_pool_id(&pool).username("Corp_ada").send().await.unwrap();
     assert_eq!(user.user_status().map(|s| s.as_str()), Some("EXTERNAL_PROVIDER"));
     let attribute = |user: &cip::operation::admin_get_user::AdminGetUserOutput, name: &str| {
