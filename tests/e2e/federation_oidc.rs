@@ -441,7 +441,7 @@ async fn sign_in_through_an_oidc_provider_in_chromium() {
         .unwrap();
     let described =
         identity.describe_identity().identity_id(got.identity_id().unwrap()).send().await.unwrap();
-    assert_eq!(described.logins(), [provider_name.clone()]);
+    assert_eq!(described.logins(), std::slice::from_ref(&provider_name));
     let user = env.client.admin_get_user().user_pool_id(&pool).username("Corp_ada").send().await.unwrap();
     assert_eq!(user.user_status().map(|s| s.as_str()), Some("EXTERNAL_PROVIDER"));
     let attribute = |user: &cip::operation::admin_get_user::AdminGetUserOutput, name: &str| {
