@@ -258,6 +258,20 @@ pub const GET_IDENTITY_PROVIDER_BY_IDENTIFIER: Operation = Operation {
     clients: Clients::NONE,
 };
 
+/// `AdminLinkProviderForUser` (no flags): binary `admin-link-provider-for-user`.
+pub const ADMIN_LINK_PROVIDER_FOR_USER: Operation = Operation {
+    bound: "AdminLinkProviderForUser",
+    call: calls::admin_link_provider_for_user,
+    clients: Clients::NONE,
+};
+
+/// `AdminDisableProviderForUser` (no flags): binary `admin-disable-provider-for-user`.
+pub const ADMIN_DISABLE_PROVIDER_FOR_USER: Operation = Operation {
+    bound: "AdminDisableProviderForUser",
+    call: calls::admin_disable_provider_for_user,
+    clients: Clients::NONE,
+};
+
 /// `SetUICustomization` (no flags): binary `set-ui-customization`.
 pub const SET_UI_CUSTOMIZATION: Operation =
     Operation { bound: "SetUICustomization", call: calls::set_ui_customization, clients: Clients::NONE };
@@ -831,6 +845,8 @@ pub const OPERATIONS: &[(&str, Operation)] = &[
     ("delete-identity-provider", DELETE_IDENTITY_PROVIDER),
     ("list-identity-providers", LIST_IDENTITY_PROVIDERS),
     ("get-identity-provider-by-identifier", GET_IDENTITY_PROVIDER_BY_IDENTIFIER),
+    ("admin-link-provider-for-user", ADMIN_LINK_PROVIDER_FOR_USER),
+    ("admin-disable-provider-for-user", ADMIN_DISABLE_PROVIDER_FOR_USER),
     ("set-ui-customization", SET_UI_CUSTOMIZATION),
     ("get-ui-customization", GET_UI_CUSTOMIZATION),
     ("admin-confirm-sign-up", ADMIN_CONFIRM_SIGN_UP),
@@ -1245,6 +1261,22 @@ pub mod calls {
         input: &'a Value,
     ) -> OperationFuture<'a> {
         Box::pin(tessera_core::user_pool::get_identity_provider_by_identifier(svc, input))
+    }
+    #[inline(never)]
+    pub fn admin_link_provider_for_user<'a>(
+        svc: &'a Service,
+        _ctx: &'a CallContext,
+        input: &'a Value,
+    ) -> OperationFuture<'a> {
+        Box::pin(tessera_core::user_pool::admin_link_provider_for_user(svc, input))
+    }
+    #[inline(never)]
+    pub fn admin_disable_provider_for_user<'a>(
+        svc: &'a Service,
+        _ctx: &'a CallContext,
+        input: &'a Value,
+    ) -> OperationFuture<'a> {
+        Box::pin(tessera_core::user_pool::admin_disable_provider_for_user(svc, input))
     }
     #[inline(never)]
     pub fn set_ui_customization<'a>(

@@ -658,10 +658,14 @@ impl FakeIdp {
 /// The ID token `case` forges, for a sign-in whose nonce is `nonce`.
 fn forged(idp: &FakeIdp, case: &str, nonce: &str, now: i64) -> String {
     use jsonwebtoken::Algorithm::{ES256, HS256};
+    // The subject is the one userinfo speaks of (the test sets it).
+    let sub = idp.userinfo_sub.lock().unwrap().clone();
     let mut claims =
-        json!({"iss": idp.url, "aud": "tessera", "sub": "u1", "exp": now + 300, "iat": now, "nonce": nonce});
+        json!({"iss": idp.url, "aud": "tessera", "sub": sub, "exp": now + 300, "iat": now, "nonce": nonce});
     match case {
         "genuine" => {}
+        // The token is about u1 whatever userinfo says.
+        "userinfo about another" => claims["sub"] = json!("u1"),
         "another nonce" => claims["nonce"] = json!("not-this-sign-in"),
         "no nonce" => _ = claims.as_object_mut().unwrap().remove("nonce"),
         "another audience" => claims["aud"] = json!("someone-else"),
@@ -753,7 +757,7 @@ on_both_stores!(forged_provider_tokens_are_refused, |env| {
     }
     // userinfo about someone else: refused.
     *idp.userinfo_sub.lock().unwrap() = "u2".into();
-    let location = forged_sign_in(env, &idp, &prefix, &client_id, "genuine").await;
+    let location = forged_sign_in(env, &idp, &prefix, &client_id, "userinfo about another").await;
     assert!(location.contains("error=invalid_request") && location.contains("another+user"), "{location}");
     let users = env.client.list_users().user_pool_id(&pool).send().await.unwrap();
     assert!(users.users().is_empty(), "no forgery made a user");
@@ -763,4 +767,107 @@ on_both_stores!(forged_provider_tokens_are_refused, |env| {
     assert!(location.starts_with(&format!("{FAKE_CALLBACK}?code=")), "{location}");
     let user = env.client.admin_get_user().user_pool_id(&pool).username("Corp_u1").send().await.unwrap();
     assert_eq!(user.user_status().map(|s| s.as_str()), Some("EXTERNAL_PROVIDER"));
+});
+
+// Linking: a provider identity linked to an existing user signs in as that user; the refusals
+// Cognito gives; unlinking sends the next sign-in to a user of its own; disabling a
+// provider-made user stops its sign-ins.
+on_both_stores!(linked_identities_land_on_the_existing_user, |env| {
+    let idp = FakeIdp::start().await;
+    let pool = env.pool(|b| b).await;
+    let prefix = unique("fedl").to_lowercase();
+    env.client.create_user_pool_domain().user_pool_id(&pool).domain(&prefix).send().await.unwrap();
+    env.client
+        .create_identity_provider()
+        .user_pool_id(&pool)
+        .provider_name("Corp")
+        .provider_type(IdentityProviderTypeType::Oidc)
+        .set_provider_details(Some(oidc_details(&idp.url)))
+        .send()
+        .await
+        .unwrap();
+    let client = env
+        .client
+        .create_user_pool_client()
+        .user_pool_id(&pool)
+        .client_name("web")
+        .allowed_o_auth_flows(OAuthFlowType::Code)
+        .allowed_o_auth_scopes("openid")
+        .callback_urls(FAKE_CALLBACK)
+        .supported_identity_providers("Corp")
+        .allowed_o_auth_flows_user_pool_client(true)
+        .send()
+        .await
+        .unwrap();
+    let client_id = client.user_pool_client().unwrap().client_id().unwrap().to_string();
+    crate::oauth_code::user(env, &pool, "grace").await;
+    let identifier = |provider: &str, value: &str| {
+        cip::types::ProviderUserIdentifierType::builder()
+            .provider_name(provider)
+            .provider_attribute_name("Cognito_Subject")
+            .provider_attribute_value(value)
+            .build()
+    };
+    let destination = cip::types::ProviderUserIdentifierType::builder()
+        .provider_name("Cognito")
+        .provider_attribute_value("grace")
+        .build();
+    let link = |source: cip::types::ProviderUserIdentifierType| {
+        env.client
+            .admin_link_provider_for_user()
+            .user_pool_id(&pool)
+            .destination_user(destination.clone())
+            .source_user(source)
+            .send()
+    };
+    link(identifier("Corp", "u7")).await.unwrap();
+    let e = link(identifier("Corp", "u7")).await.map_err(err_name).unwrap_err();
+    assert_eq!(e, "InvalidParameterException: SourceUser is already linked to DestinationUser");
+    let e = link(identifier("Cognito", "someone")).await.map_err(err_name).unwrap_err();
+    assert!(e.starts_with("InvalidParameterException: Invalid SourceUser: Cognito users"), "{e}");
+    // A provider identity that signed in already (a user of its own) cannot be merged.
+    *idp.userinfo_sub.lock().unwrap() = "u1".into();
+    let location = forged_sign_in(env, &idp, &prefix, &client_id, "genuine").await;
+    assert!(location.starts_with(&format!("{FAKE_CALLBACK}?code=")), "{location}");
+    let e = link(identifier("Corp", "u1")).await.map_err(err_name).unwrap_err();
+    assert!(e.starts_with("InvalidParameterException: Merging is not currently supported"), "{e}");
+
+    // The linked identity signs in as grace: no Corp_u7 user.
+    *idp.userinfo_sub.lock().unwrap() = "u7".into();
+    let location = forged_sign_in(env, &idp, &prefix, &client_id, "genuine").await;
+    let code = form_urlencoded::parse(location.split_once('?').unwrap().1.as_bytes())
+        .find(|(k, _)| k == "code")
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_else(|| panic!("{location}"));
+    let exchange = form(&[
+        ("grant_type", "authorization_code"),
+        ("client_id", &client_id),
+        ("code", &code),
+        ("redirect_uri", FAKE_CALLBACK),
+    ]);
+    let (status, _, tokens) = post_form(env, &prefix, "/oauth2/token", None, &exchange).await;
+    assert_eq!(status, 200, "{tokens}");
+    let id = claims(tokens["id_token"].as_str().unwrap());
+    assert_eq!(id["cognito:username"], "grace", "{id}");
+    assert_eq!(id["identities"][0]["userId"], "u7", "{id}");
+    assert_eq!(id["identities"][0]["primary"], "false");
+    let e = env.client.admin_get_user().user_pool_id(&pool).username("Corp_u7").send().await;
+    assert!(err_name(e.unwrap_err()).starts_with("UserNotFoundException"));
+
+    // Unlinked: the next sign-in makes a user of its own.
+    let disable = |value: &str| {
+        env.client
+            .admin_disable_provider_for_user()
+            .user_pool_id(&pool)
+            .user(identifier("Corp", value))
+            .send()
+    };
+    disable("u7").await.unwrap();
+    let location = forged_sign_in(env, &idp, &prefix, &client_id, "genuine").await;
+    assert!(location.starts_with(&format!("{FAKE_CALLBACK}?code=")), "{location}");
+    env.client.admin_get_user().user_pool_id(&pool).username("Corp_u7").send().await.unwrap();
+    // Disabling a provider-made user: its sign-ins are refused.
+    disable("u7").await.unwrap();
+    let location = forged_sign_in(env, &idp, &prefix, &client_id, "genuine").await;
+    assert!(location.contains("error=invalid_request") && location.contains("disabled"), "{location}");
 });

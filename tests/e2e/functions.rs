@@ -413,8 +413,11 @@ async fn every_function_handles_its_sample_event() {
     run!("get-identity-provider-by-identifier");
     run!("update-identity-provider");
     run!("list-identity-providers");
-    run!("delete-identity-provider");
     run!("sign-up");
+    // The sample user (signed up just now) linked to the sample provider's subject, then unlinked.
+    run!("admin-link-provider-for-user");
+    run!("admin-disable-provider-for-user");
+    run!("delete-identity-provider");
     run!("resend-confirmation-code");
     run!("confirm-sign-up");
     run!("admin-get-user");

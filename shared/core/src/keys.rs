@@ -144,6 +144,12 @@ pub fn identity_providers(pool_id: &str) -> String {
 pub fn idp_identifiers(pool_id: &str) -> String {
     format!("IDPIDENTIFIERS#{pool_id}")
 }
+/// A linked identity (AdminLinkProviderForUser): a provider's subject → the pool user its
+/// sign-ins land on.
+pub fn provider_link(pool_id: &str, provider: &str, subject: &str) -> String {
+    format!("IDPLINK#{pool_id}#{provider}#{subject}")
+}
+pub const PROVIDER_LINK_SK: &str = "LINK";
 /// A sign-in sent to an identity provider, by SHA-256 (hex) of its `state`; expires.
 pub fn federation_state(state_hash: &str) -> String {
     format!("FEDSTATE#{state_hash}")

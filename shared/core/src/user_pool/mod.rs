@@ -47,6 +47,8 @@ pub use devices::operations::{
 pub use domains::operations::{
     create_user_pool_domain, delete_user_pool_domain, describe_user_pool_domain, update_user_pool_domain,
 };
+// federation/linking.rs: AdminLinkProviderForUser, AdminDisableProviderForUser
+pub use federation::linking::{admin_disable_provider_for_user, admin_link_provider_for_user};
 // federation/providers.rs: CreateIdentityProvider, DescribeIdentityProvider,
 //   UpdateIdentityProvider, DeleteIdentityProvider, ListIdentityProviders,
 //   GetIdentityProviderByIdentifier

@@ -13,6 +13,8 @@
 //! | DeleteIdentityProvider | `providers.rs` |
 //! | ListIdentityProviders | `providers.rs` |
 //! | GetIdentityProviderByIdentifier | `providers.rs` |
+//! | AdminLinkProviderForUser | `linking.rs` |
+//! | AdminDisableProviderForUser | `linking.rs` |
 //!
 //! <!-- end of generated -->
 //!
@@ -21,6 +23,7 @@
 //! `users.rs` makes and updates the federated users.
 
 pub mod discovery;
+pub(super) mod linking;
 pub mod oidc;
 pub(super) mod providers;
 pub mod records;

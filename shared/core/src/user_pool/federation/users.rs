@@ -112,6 +112,9 @@ pub async fn sign_in(
             missing.join(", ")
         )));
     }
+    // A linked identity lands on the user it was linked to.
+    let linked = super::linking::linked_user(svc, &pool.id, &provider.name, &id).await?;
+    let username = linked.unwrap_or(username);
     let key = keys::user(&pool.id, &pool.username_key(&username));
     let now = svc.clock.now_millis();
     match svc.get_json::<User>(&key, keys::USER_SK).await? {
