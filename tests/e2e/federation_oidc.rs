@@ -871,3 +871,88 @@ on_both_stores!(linked_identities_land_on_the_existing_user, |env| {
     let location = forged_sign_in(env, &idp, &prefix, &client_id, "genuine").await;
     assert!(location.contains("error=invalid_request") && location.contains("disabled"), "{location}");
 });
+
+// The triggers of a federated first sign-in, with Cognito's sources: PreSignUp_ExternalProvider
+// (which may refuse the user), PostConfirmation_ConfirmSignUp, then TokenGeneration_HostedAuth
+// at the code exchange; a returning user fires no sign-up trigger again.
+#[tokio::test]
+async fn federated_sign_ins_fire_the_triggers_with_cognitos_sources() {
+    use crate::lambda_double::{arn, Reply};
+    let env = TestEnv::start(Backend::Embedded).await.unwrap();
+    let idp = FakeIdp::start().await;
+    let config = cip::types::LambdaConfigType::builder()
+        .pre_sign_up(arn("pre"))
+        .post_confirmation(arn("post"))
+        .pre_token_generation(arn("token"))
+        .build();
+    let pool = env.pool(|b| b.lambda_config(config)).await;
+    let prefix = unique("fedt").to_lowercase();
+    env.client.create_user_pool_domain().user_pool_id(&pool).domain(&prefix).send().await.unwrap();
+    env.client
+        .create_identity_provider()
+        .user_pool_id(&pool)
+        .provider_name("Corp")
+        .provider_type(IdentityProviderTypeType::Oidc)
+        .set_provider_details(Some(oidc_details(&idp.url)))
+        .send()
+        .await
+        .unwrap();
+    let client = env
+        .client
+        .create_user_pool_client()
+        .user_pool_id(&pool)
+        .client_name("web")
+        .allowed_o_auth_flows(OAuthFlowType::Code)
+        .allowed_o_auth_scopes("openid")
+        .callback_urls(FAKE_CALLBACK)
+        .supported_identity_providers("Corp")
+        .allowed_o_auth_flows_user_pool_client(true)
+        .send()
+        .await
+        .unwrap();
+    let client_id = client.user_pool_client().unwrap().client_id().unwrap().to_string();
+    // A PreSignUp that refuses: no user, the app told why.
+    env.lambda.on(|name, e| {
+        if name == "pre" {
+            Reply::Fail("Not from this company".into())
+        } else {
+            Reply::Respond(e.get("response").cloned().unwrap_or(Value::Null))
+        }
+    });
+    *idp.userinfo_sub.lock().unwrap() = "u9".into();
+    let location = forged_sign_in(&env, &idp, &prefix, &client_id, "genuine").await;
+    assert!(location.contains("error=") && location.contains("Not+from+this+company"), "{location}");
+    assert_eq!(env.lambda.sources(), ["PreSignUp_ExternalProvider"]);
+    assert!(env.client.list_users().user_pool_id(&pool).send().await.unwrap().users().is_empty());
+    // Accepted: the user is made, confirmed, and its tokens generated.
+    env.lambda.clear();
+    env.lambda.on(|_, e| Reply::Respond(e.get("response").cloned().unwrap_or(Value::Null)));
+    let location = forged_sign_in(&env, &idp, &prefix, &client_id, "genuine").await;
+    let code = form_urlencoded::parse(location.split_once('?').unwrap().1.as_bytes())
+        .find(|(k, _)| k == "code")
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_else(|| panic!("{location}"));
+    let exchange = form(&[
+        ("grant_type", "authorization_code"),
+        ("client_id", &client_id),
+        ("code", &code),
+        ("redirect_uri", FAKE_CALLBACK),
+    ]);
+    let (status, _, tokens) = post_form(&env, &prefix, "/oauth2/token", None, &exchange).await;
+    assert_eq!(status, 200, "{tokens}");
+    assert_eq!(
+        env.lambda.sources(),
+        ["PreSignUp_ExternalProvider", "PostConfirmation_ConfirmSignUp", "TokenGeneration_HostedAuth"]
+    );
+    let pre = &env.lambda.events("pre")[0];
+    assert_eq!(pre["userName"], "Corp_u9", "{pre}");
+    assert_eq!(pre["callerContext"]["clientId"], client_id.as_str(), "{pre}");
+    // A returning user: no sign-up triggers.
+    env.lambda.clear();
+    forged_sign_in(&env, &idp, &prefix, &client_id, "genuine").await;
+    assert!(env
+        .lambda
+        .sources()
+        .iter()
+        .all(|s| !s.starts_with("PreSignUp") && !s.starts_with("PostConfirmation")));
+}
