@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The test command: installs what the tests need (moto's server for DynamoDB, boto3, the AWS CLI,
-# PyJWT) into ./.venv, starts moto on loopback, and runs every test against both stores.
+# PyJWT, pysaml2 for the SAML IdP) into ./.venv, starts moto on loopback, and runs every test
+# against both stores. The SAML IdP signs with Debian's xmlsec1 (`apt-get install xmlsec1`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -9,10 +10,13 @@ export AWS_ACCESS_KEY_ID="${AWS_ACCESS_KEY_ID:-test}"
 export AWS_SECRET_ACCESS_KEY="${AWS_SECRET_ACCESS_KEY:-test}"
 export AWS_REGION="${AWS_REGION:-us-east-1}"
 
-if ! .venv/bin/python -c 'import moto, boto3, jwt, awscli, cfnlint, samtranslator, authlib, requests' 2>/dev/null; then
-  echo "== installing test tools into .venv (moto[server], boto3, awscli, pyjwt, cfn-lint, authlib)"
+if ! .venv/bin/python -c 'import moto, boto3, jwt, awscli, cfnlint, samtranslator, authlib, requests, saml2' 2>/dev/null; then
+  echo "== installing test tools into .venv (moto[server], boto3, awscli, pyjwt, cfn-lint, authlib, pysaml2)"
   python3 -m venv .venv
-  .venv/bin/pip install --quiet --disable-pip-version-check 'moto[server]>=5,<6' boto3 awscli 'pyjwt[crypto]' cfn-lint aws-sam-translator authlib requests
+  .venv/bin/pip install --quiet --disable-pip-version-check 'moto[server]>=5,<6' boto3 awscli 'pyjwt[crypto]' cfn-lint aws-sam-translator authlib requests 'pysaml2==7.5.5'
+fi
+if ! command -v xmlsec1 >/dev/null 2>&1; then
+  echo "== xmlsec1 not found: install Debian's xmlsec1, or the SAML tests (tests/e2e/federation_saml.rs) fail"
 fi
 
 # amazon-cognito-identity-js and amazon-cognito-js (with aws-sdk v2) for the JS client tests

@@ -276,6 +276,7 @@ BODIES: dict[str, dict] = {
                                  "DestinationUser": {"ProviderName": "Cognito", "ProviderAttributeValue": USER},
                                  "SourceUser": {"ProviderName": "Corp", "ProviderAttributeName": "Cognito_Subject",
                                                 "ProviderAttributeValue": "corp-user-1"}},
+    "GetSigningCertificate": {"UserPoolId": POOL},
     "AdminDisableProviderForUser": {"UserPoolId": POOL,
                                     "User": {"ProviderName": "Corp", "ProviderAttributeName": "Cognito_Subject",
                                              "ProviderAttributeValue": "corp-user-1"}},
@@ -1374,6 +1375,7 @@ AUTH_DOMAIN_EVENTS = {
     # A provider's answer without a sign-in to finish: the error page (the flow itself needs a
     # provider and a browser: tests/e2e/federation_oidc.rs).
     "oauth2-idpresponse": ("GET", "/oauth2/idpresponse", None, [("code", "sample-code"), ("state", "unknown")]),
+    "saml2-idpresponse": ("POST", "/saml2/idpresponse", "SAMLResponse=PHNhbWxwOlJlc3BvbnNlLz4%3D&RelayState=unknown", []),
 }
 
 

@@ -265,6 +265,13 @@ pub const ADMIN_LINK_PROVIDER_FOR_USER: Operation = Operation {
     clients: Clients::NONE,
 };
 
+/// `GetSigningCertificate` (no flags): binary `get-signing-certificate`.
+pub const GET_SIGNING_CERTIFICATE: Operation = Operation {
+    bound: "GetSigningCertificate",
+    call: calls::get_signing_certificate,
+    clients: Clients::NONE,
+};
+
 /// `AdminDisableProviderForUser` (no flags): binary `admin-disable-provider-for-user`.
 pub const ADMIN_DISABLE_PROVIDER_FOR_USER: Operation = Operation {
     bound: "AdminDisableProviderForUser",
@@ -781,8 +788,9 @@ pub const WELL_KNOWN: Clients = Clients::NONE;
 /// The clients of `import-worker` (imports).
 pub const IMPORT_WORKER: Clients = Clients { imports: Some(clients::imports), ..Clients::NONE };
 
-/// The clients of `oauth2-authorize` (triggers).
-pub const OAUTH2_AUTHORIZE: Clients = Clients { triggers: Some(clients::triggers), ..Clients::NONE };
+/// The clients of `oauth2-authorize` (triggers web).
+pub const OAUTH2_AUTHORIZE: Clients =
+    Clients { triggers: Some(clients::triggers), web: Some(clients::web), ..Clients::NONE };
 
 /// The clients of `oauth2-token` (triggers).
 pub const OAUTH2_TOKEN: Clients = Clients { triggers: Some(clients::triggers), ..Clients::NONE };
@@ -796,6 +804,9 @@ pub const OAUTH2_REVOKE: Clients = Clients::NONE;
 /// The clients of `oauth2-idpresponse` (triggers web).
 pub const OAUTH2_IDPRESPONSE: Clients =
     Clients { triggers: Some(clients::triggers), web: Some(clients::web), ..Clients::NONE };
+
+/// The clients of `saml2-idpresponse` (triggers).
+pub const SAML2_IDPRESPONSE: Clients = Clients { triggers: Some(clients::triggers), ..Clients::NONE };
 
 /// The clients of `hosted-pages` (sends triggers).
 pub const HOSTED_PAGES: Clients =
@@ -846,6 +857,7 @@ pub const OPERATIONS: &[(&str, Operation)] = &[
     ("list-identity-providers", LIST_IDENTITY_PROVIDERS),
     ("get-identity-provider-by-identifier", GET_IDENTITY_PROVIDER_BY_IDENTIFIER),
     ("admin-link-provider-for-user", ADMIN_LINK_PROVIDER_FOR_USER),
+    ("get-signing-certificate", GET_SIGNING_CERTIFICATE),
     ("admin-disable-provider-for-user", ADMIN_DISABLE_PROVIDER_FOR_USER),
     ("set-ui-customization", SET_UI_CUSTOMIZATION),
     ("get-ui-customization", GET_UI_CUSTOMIZATION),
@@ -1269,6 +1281,14 @@ pub mod calls {
         input: &'a Value,
     ) -> OperationFuture<'a> {
         Box::pin(tessera_core::user_pool::admin_link_provider_for_user(svc, input))
+    }
+    #[inline(never)]
+    pub fn get_signing_certificate<'a>(
+        svc: &'a Service,
+        _ctx: &'a CallContext,
+        input: &'a Value,
+    ) -> OperationFuture<'a> {
+        Box::pin(tessera_core::user_pool::get_signing_certificate(svc, input))
     }
     #[inline(never)]
     pub fn admin_disable_provider_for_user<'a>(

@@ -411,6 +411,8 @@ async fn every_function_handles_its_sample_event() {
     run!("create-identity-provider");
     run!("describe-identity-provider");
     run!("get-identity-provider-by-identifier");
+    let certificate = run!("get-signing-certificate");
+    assert!(certificate["Certificate"].as_str().is_some_and(|c| c.len() > 600), "{certificate}");
     run!("update-identity-provider");
     run!("list-identity-providers");
     run!("sign-up");
@@ -665,6 +667,8 @@ async fn every_function_handles_its_sample_event() {
     // A provider's answer for no sign-in of this domain: the error page, nothing made.
     let answer = run_all!("oauth2-idpresponse");
     assert_eq!(answer["success"].0, 400, "{:?}", answer["success"]);
+    let answer = run_all!("saml2-idpresponse");
+    assert_eq!(answer["success"].0, 400, "{:?}", answer["success"]);
     let info = run!("oauth2-userinfo");
     assert_eq!(info["email"], "jane@example.com", "{info}");
     let refreshed = run!("oauth2-token");
@@ -809,6 +813,7 @@ const AUTH_DOMAIN_FUNCTIONS: &[&str] = &[
     "oauth2-userinfo",
     "oauth2-revoke",
     "oauth2-idpresponse",
+    "saml2-idpresponse",
     "hosted-pages",
 ];
 
@@ -1119,6 +1124,7 @@ fn every_function_builds_the_clients_its_flags_name() {
         ("oauth2-userinfo", tessera_functions::OAUTH2_USERINFO),
         ("oauth2-revoke", tessera_functions::OAUTH2_REVOKE),
         ("oauth2-idpresponse", tessera_functions::OAUTH2_IDPRESPONSE),
+        ("saml2-idpresponse", tessera_functions::SAML2_IDPRESPONSE),
         ("hosted-pages", tessera_functions::HOSTED_PAGES),
     ];
     specials.extend(tessera_functions::OPERATIONS.iter().map(|(name, op)| (*name, op.clients)));

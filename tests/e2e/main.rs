@@ -22,6 +22,7 @@ mod concurrency;
 mod devices;
 mod domains;
 mod federation_oidc;
+mod federation_saml;
 mod functions;
 mod groups;
 mod hosted_accounts;

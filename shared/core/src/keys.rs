@@ -155,6 +155,19 @@ pub fn federation_state(state_hash: &str) -> String {
     format!("FEDSTATE#{state_hash}")
 }
 pub const FEDERATION_STATE_SK: &str = "STATE";
+/// A SAML sign-in's state (the same partition as [`federation_state`], another kind).
+pub const SAML_STATE_SK: &str = "SAMLSTATE";
+/// A pool's SAML service-provider key pairs (signing, encryption).
+pub fn saml_sp_keys(pool_id: &str) -> String {
+    format!("SAMLSP#{pool_id}")
+}
+pub const SAML_SP_KEYS_SK: &str = "KEYS";
+/// A SAML Response or Assertion ID already accepted (by SHA-256 of issuer and ID); expires
+/// with the assertion.
+pub fn saml_replay(id_hash: &str) -> String {
+    format!("SAMLSEEN#{id_hash}")
+}
+pub const SAML_REPLAY_SK: &str = "SEEN";
 /// A pool's hosted-page customisations (sk = client id, or `ALL`).
 pub fn ui_customizations(pool_id: &str) -> String {
     format!("UICUSTOM#{pool_id}")

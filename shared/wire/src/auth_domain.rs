@@ -230,9 +230,13 @@ fn write(answer: DomainResponse, cookie_path: &str) -> WireResponse {
     }
     for c in answer.cookies {
         let max_age = c.max_age_secs.map(|s| format!("; Max-Age={s}")).unwrap_or_default();
+        let same_site = if c.cross_site { "None" } else { "Lax" };
         headers.push((
             "Set-Cookie".into(),
-            format!("{}={}{max_age}; Path={cookie_path}; Secure; HttpOnly; SameSite=Lax", c.name, c.value),
+            format!(
+                "{}={}{max_age}; Path={cookie_path}; Secure; HttpOnly; SameSite={same_site}",
+                c.name, c.value
+            ),
         ));
     }
     WireResponse { status: answer.status, headers, body }
@@ -269,6 +273,7 @@ mod tests {
             name: "cognito".into(),
             value: "v".into(),
             max_age_secs: Some(3600),
+            cross_site: false,
         });
         let w = write(answer, "/_auth/p");
         assert_eq!(w.status, 302);

@@ -56,6 +56,8 @@ pub use federation::providers::{
     create_identity_provider, delete_identity_provider, describe_identity_provider,
     get_identity_provider_by_identifier, list_identity_providers, update_identity_provider,
 };
+// federation/sp_keys.rs: GetSigningCertificate
+pub use federation::sp_keys::get_signing_certificate;
 // groups/operations.rs: CreateGroup, GetGroup, UpdateGroup, DeleteGroup, ListGroups,
 //   AdminAddUserToGroup, AdminRemoveUserFromGroup, AdminListGroupsForUser, ListUsersInGroup
 pub use groups::operations::{

@@ -66,6 +66,7 @@ pub(super) async fn run(svc: &Service, ctx: &CallContext, op: &str, input: &Valu
         "GetDevice" => user_pool::get_device(svc, ctx, input).await,
         "GetGroup" => user_pool::get_group(svc, input).await,
         "GetIdentityProviderByIdentifier" => user_pool::get_identity_provider_by_identifier(svc, input).await,
+        "GetSigningCertificate" => user_pool::get_signing_certificate(svc, input).await,
         "GetTokensFromRefreshToken" => user_pool::get_tokens_from_refresh_token(svc, ctx, input).await,
         "GetUICustomization" => user_pool::get_ui_customization(svc, input).await,
         "GetUser" => user_pool::get_user(svc, ctx, input).await,

@@ -1,4 +1,4 @@
-//! Federation: a pool's identity providers (OIDC now; SAML and the social types to come) and
+//! Federation: a pool's identity providers (OIDC and SAML now; the social types to come) and
 //! signing users in through them.
 //!
 //! Operations, and the file that serves each (the functions carry the operation's name):
@@ -15,16 +15,21 @@
 //! | GetIdentityProviderByIdentifier | `providers.rs` |
 //! | AdminLinkProviderForUser | `linking.rs` |
 //! | AdminDisableProviderForUser | `linking.rs` |
+//! | GetSigningCertificate | `sp_keys.rs` |
 //!
 //! <!-- end of generated -->
 //!
 //! `records.rs` holds the provider record and each type's rules; `discovery.rs` finds an OIDC
 //! provider's endpoints; `oidc.rs` is the sign-in through one (`/oauth2/idpresponse`);
-//! `users.rs` makes and updates the federated users.
+//! `saml.rs` through a SAML IdP (`/saml2/idpresponse`), with the pool's key pairs from
+//! `sp_keys.rs`; `flow.rs` what both share; `users.rs` makes and updates the federated users.
 
 pub mod discovery;
+pub mod flow;
 pub(super) mod linking;
 pub mod oidc;
 pub(super) mod providers;
 pub mod records;
+pub mod saml;
+pub mod sp_keys;
 pub mod users;

@@ -4,15 +4,15 @@
 //! ID token (signature against the provider's JWKS, iss, aud, exp, nonce), reads userinfo, and
 //! signs the federated user in as the hosted pages do.
 
+use super::flow::{self, random, STATE_TTL_SECS};
 use super::records::IdentityProvider;
-use super::users;
+use super::users::Subject;
 use crate::error::{Error, Result};
 use crate::keys;
 use crate::ports::WebRequest;
 use crate::service::{CallContext, Service};
-use crate::store::{Cond, Item, Write};
 use crate::user_pool::domains::records::UserPoolDomain;
-use crate::user_pool::hosted::{pages, session, text::EN};
+use crate::user_pool::hosted::{pages, text::EN};
 use crate::user_pool::oauth::authorize::{self, error_redirect, ValidAuthorize};
 use crate::user_pool::oauth::endpoint::{DomainRequest, DomainResponse, SetCookie};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -20,9 +20,6 @@ use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
-
-/// How long a browser has to come back from the provider.
-const STATE_TTL_SECS: i64 = 600;
 /// The cookie that ties the provider's answer to the browser that was sent there (no login
 /// CSRF: an attacker's own `state` is useless in a victim's browser).
 pub const STATE_COOKIE: &str = "cognito-fed";
@@ -39,14 +36,6 @@ struct FederationState {
     nonce: String,
     verifier: Option<String>,
     redirect_uri: String,
-}
-
-fn state_key(state: &str) -> String {
-    keys::federation_state(&hex::encode(Sha256::digest(state.as_bytes())))
-}
-
-fn random(svc: &Service) -> String {
-    URL_SAFE_NO_PAD.encode(svc.rng.bytes(32))
 }
 
 /// The provider's callback on this domain (what is registered at the provider).
@@ -74,13 +63,7 @@ pub async fn start(
         verifier: verifier.clone(),
         redirect_uri: redirect_uri.clone(),
     };
-    let mut item = Item::new(
-        state_key(&state),
-        keys::FEDERATION_STATE_SK,
-        serde_json::to_value(&record).map_err(Error::internal)?,
-    );
-    item.expires_at = Some(svc.now_secs() + STATE_TTL_SECS);
-    svc.store.transact(vec![Write::put(item, Cond::NotExists)], svc.now_secs()).await?;
+    flow::save_state(svc, &state, keys::FEDERATION_STATE_SK, &record).await?;
     let client_id = provider.detail(svc.cipher.as_ref(), "client_id")?.unwrap_or_default();
     let scopes = provider.detail(svc.cipher.as_ref(), "authorize_scopes")?.unwrap_or_default();
     let mut q = form_urlencoded::Serializer::new(String::new());
@@ -100,6 +83,7 @@ pub async fn start(
         name: STATE_COOKIE.into(),
         value: state,
         max_age_secs: Some(STATE_TTL_SECS),
+        cross_site: false,
     }))
 }
 
@@ -120,18 +104,10 @@ pub async fn idp_response(
         return Ok(error_page(EN.federation_no_state));
     };
     // The state is spent whatever follows: one answer per sign-in.
-    let key = state_key(state);
-    let Some((record, version)) = svc.get_json::<FederationState>(&key, keys::FEDERATION_STATE_SK).await?
-    else {
+    let record = flow::spend_state::<FederationState>(svc, state, keys::FEDERATION_STATE_SK).await?;
+    let Some(record) = record.filter(|r| r.pool_id == domain.pool_id) else {
         return Ok(error_page(EN.federation_expired));
     };
-    let spent = svc
-        .store
-        .transact(vec![Write::delete(key, keys::FEDERATION_STATE_SK, Cond::Version(version))], svc.now_secs())
-        .await;
-    if spent.is_err() || record.pool_id != domain.pool_id {
-        return Ok(error_page(EN.federation_expired));
-    }
     if req.cookie(STATE_COOKIE) != Some(state) {
         return Ok(error_page(EN.federation_other_browser));
     }
@@ -142,7 +118,7 @@ pub async fn idp_response(
         Ok(v) => v,
         Err(answer) => return Ok(answer),
     };
-    let clear = SetCookie { name: STATE_COOKIE.into(), value: String::new(), max_age_secs: Some(0) };
+    let clear = flow::cleared(STATE_COOKIE);
     if let Some(error) = get("error") {
         // The provider refused (the user cancelled, …): the app hears it, as from Cognito.
         let description = get("error_description").unwrap_or(error);
@@ -171,19 +147,11 @@ pub async fn idp_response(
             return Ok(error_redirect(&valid.params, "invalid_request", &failure).with_cookie(clear));
         }
     };
-    let pool = svc.pool(&domain.pool_id).await?;
-    let user = match users::sign_in(svc, &pool, &provider, &claims, &valid.client.client_id).await {
-        Ok(u) => u,
-        Err(Error::InternalErrorException(m)) => return Err(Error::InternalErrorException(m)),
-        Err(e) => {
-            return Ok(error_redirect(&valid.params, "invalid_request", e.message()).with_cookie(clear));
-        }
+    let subject = match Subject::of_claims(&provider, &claims) {
+        Ok(s) => s,
+        Err(e) => return Ok(error_redirect(&valid.params, "invalid_request", e.message()).with_cookie(clear)),
     };
-    let auth_time = svc.now_secs();
-    let cookie = session::open(svc, &pool.id, &user, auth_time).await?;
-    let mut answer = authorize::answer(svc, ctx, &valid, &user, auth_time, vec![cookie]).await?;
-    answer.cookies.push(clear);
-    Ok(answer)
+    flow::finish(svc, ctx, domain, &valid, &provider, &subject, &claims, clear).await
 }
 
 /// The provider's claims about the user: its ID token's (checked), then its userinfo answer's.

@@ -6,8 +6,8 @@
 //! with `NotExists` in the provider's transaction: an identifier is one provider's in the pool.
 //! Secrets (`client_secret`) are stored sealed by the master key.
 
-use super::discovery;
 use super::records::{self, IdentityProvider, ProviderType, SECRET_KEYS};
+use super::{discovery, saml};
 use crate::attribute_rules;
 use crate::error::{Error, Result};
 use crate::input::{decode_next_token, encode_next_token, Input};
@@ -93,12 +93,13 @@ fn check_mapping(
 /// The stored details: the request's, secrets sealed (those not given kept from `kept`).
 fn stored_details(
     svc: &Service,
+    provider_type: ProviderType,
     given: &BTreeMap<String, String>,
     kept_secrets: &BTreeMap<String, String>,
 ) -> Result<BTreeMap<String, String>> {
     let mut details = BTreeMap::new();
     for (k, v) in given {
-        if k == "attributes_url_add_attributes" {
+        if records::is_filled_in(provider_type, k) {
             continue;
         }
         let v = if SECRET_KEYS.contains(&k.as_str()) {
@@ -183,8 +184,9 @@ pub async fn create_identity_provider(svc: &Service, input: &Value) -> Result<Va
         pool_id: pool.id.clone(),
         name: name.to_string(),
         provider_type,
-        details: stored_details(svc, &given, &BTreeMap::new())?,
+        details: stored_details(svc, provider_type, &given, &BTreeMap::new())?,
         endpoints: discovery::endpoints(svc, provider_type, &given).await?,
+        saml: saml::idp_of(svc, &pool.id, provider_type, &given).await?,
         attribute_mapping: mapping,
         idp_identifiers: identifiers.clone(),
         created: now,
@@ -238,7 +240,8 @@ pub async fn update_identity_provider(svc: &Service, input: &Value) -> Result<Va
         }
         records::check_details(provider.provider_type, name, &check, svc.config.loopback_http_providers)?;
         provider.endpoints = discovery::endpoints(svc, provider.provider_type, &given).await?;
-        provider.details = stored_details(svc, &given, &kept)?;
+        provider.saml = saml::idp_of(svc, &pool.id, provider.provider_type, &given).await?;
+        provider.details = stored_details(svc, provider.provider_type, &given, &kept)?;
     }
     if let Some(mut mapping) = string_map(input, "AttributeMapping")? {
         if let Some(source) = provider.provider_type.username_source() {

@@ -52,7 +52,7 @@ impl ProviderType {
     /// Whether Tessera can sign users in through this type yet. A provider it cannot sign in
     /// through is refused at creation, never stored and left unused.
     pub fn sign_in_supported(self) -> bool {
-        matches!(self, ProviderType::Oidc)
+        matches!(self, ProviderType::Oidc | ProviderType::Saml)
     }
 
     /// The IdP claim `username` may be mapped from (spec A §9.4), and the default mapping.
@@ -139,6 +139,9 @@ pub struct IdentityProvider {
     pub attribute_mapping: BTreeMap<String, String>,
     #[serde(default)]
     pub idp_identifiers: Vec<String>,
+    /// A SAML provider's IdP, read from its metadata.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub saml: Option<super::saml::SamlIdp>,
     pub created: i64,
     pub modified: i64,
 }
@@ -184,16 +187,53 @@ pub fn check_details(
     if required.iter().any(|k| details.get(*k).is_none_or(|v| v.trim().is_empty())) {
         return Err(Error::invalid(message));
     }
-    if provider_type == ProviderType::Oidc {
-        check_oidc(details, loopback_http)?;
+    match provider_type {
+        ProviderType::Oidc => check_oidc(details, loopback_http),
+        ProviderType::Saml => check_saml(details, loopback_http),
+        _ => Ok(()),
     }
-    Ok(())
 }
 
 /// Keys Describe shows that a request may send back unchanged (tools that round-trip the
-/// described provider, like Terraform, do).
-fn is_filled_in(provider_type: ProviderType, key: &str) -> bool {
-    provider_type == ProviderType::Oidc && key == "attributes_url_add_attributes"
+/// described provider, like Terraform, do); they are not stored.
+pub fn is_filled_in(provider_type: ProviderType, key: &str) -> bool {
+    match provider_type {
+        ProviderType::Oidc => key == "attributes_url_add_attributes",
+        ProviderType::Saml => SAML_FILLED_IN.contains(&key),
+        _ => false,
+    }
+}
+
+const SAML_FILLED_IN: [&str; 3] =
+    ["ActiveEncryptionCertificate", "SSORedirectBindingURI", "SLORedirectBindingURI"];
+
+fn check_saml(details: &BTreeMap<String, String>, loopback_http: bool) -> Result<()> {
+    match (details.get("MetadataFile"), details.get("MetadataURL")) {
+        (None, None) => return Err(Error::invalid("A SAML provider needs MetadataFile or MetadataURL.")),
+        (Some(_), Some(_)) => return Err(Error::invalid("Give MetadataFile or MetadataURL, not both.")),
+        (None, Some(url)) => check_url("MetadataURL", url, loopback_http)?,
+        (Some(_), None) => {}
+    }
+    for key in ["IDPSignout", "IDPInit", "EncryptedResponses"] {
+        if let Some(v) = details.get(key).filter(|v| v.as_str() != "true" && v.as_str() != "false") {
+            return Err(Error::invalid(format!("{key} must be true or false, not {v}.")));
+        }
+    }
+    // Settings Tessera does not act on yet are refused, never stored and ignored.
+    if details.get("IDPInit").map(String::as_str) == Some("true") {
+        return Err(Error::invalid(
+            "IDPInit true (IdP-initiated sign-in) is not supported by Tessera yet: leave it out or false.",
+        ));
+    }
+    if details.get("IDPSignout").map(String::as_str) == Some("true") {
+        return Err(Error::invalid(
+            "IDPSignout true (sign-out at the identity provider) is not supported by Tessera yet: leave it out or false.",
+        ));
+    }
+    if let Some(alg) = details.get("RequestSigningAlgorithm").filter(|a| a.as_str() != "rsa-sha256") {
+        return Err(Error::invalid(format!("RequestSigningAlgorithm must be rsa-sha256, not {alg}.")));
+    }
+    Ok(())
 }
 
 fn check_oidc(details: &BTreeMap<String, String>, loopback_http: bool) -> Result<()> {
@@ -274,6 +314,13 @@ impl IdentityProvider {
         }
         if self.provider_type == ProviderType::Oidc {
             out.insert("attributes_url_add_attributes".into(), "false".into());
+        }
+        if let Some(idp) = &self.saml {
+            out.insert("ActiveEncryptionCertificate".into(), idp.encryption_certificate.clone());
+            out.insert("SSORedirectBindingURI".into(), idp.sso_redirect.clone());
+            if let Some(slo) = &idp.slo_redirect {
+                out.insert("SLORedirectBindingURI".into(), slo.clone());
+            }
         }
         Ok(out)
     }
@@ -407,6 +454,36 @@ mod tests {
         assert_eq!(refused(&oidc(&[("oidc_issuer", "http://localhost:4000/oidc")]), true), "");
         assert!(refused(&oidc(&[("oidc_issuer", "http://127.0.0.1.evil.com")]), true).contains("https URL"));
         assert!(refused(&oidc(&[("oidc_issuer", "http://user@127.0.0.1")]), true).contains("https URL"));
+    }
+
+    #[test]
+    fn saml_details_follow_cognitos_rules() {
+        let saml = |pairs: &[(&str, &str)]| -> String {
+            let d = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+            match check_details(ProviderType::Saml, "Corp", &d, false) {
+                Err(e) => e.message().to_string(),
+                Ok(()) => String::new(),
+            }
+        };
+        assert_eq!(saml(&[("MetadataFile", "<x/>")]), "");
+        assert_eq!(
+            saml(&[("MetadataURL", "https://idp.example.com/md"), ("EncryptedResponses", "true")]),
+            ""
+        );
+        assert!(saml(&[]).contains("needs MetadataFile or MetadataURL"));
+        assert!(saml(&[("MetadataFile", "<x/>"), ("MetadataURL", "https://i/m")]).contains("not both"));
+        assert!(saml(&[("MetadataURL", "http://idp.example.com/md")]).contains("https URL"));
+        assert!(saml(&[("MetadataFile", "<x/>"), ("EncryptedResponses", "yes")]).contains("true or false"));
+        assert!(saml(&[("MetadataFile", "<x/>"), ("IDPInit", "true")]).contains("IDPInit true"));
+        assert!(saml(&[("MetadataFile", "<x/>"), ("IDPSignout", "true")]).contains("IDPSignout true"));
+        assert!(
+            saml(&[("MetadataFile", "<x/>"), ("RequestSigningAlgorithm", "rsa-sha1")]).contains("rsa-sha256")
+        );
+        assert!(
+            saml(&[("MetadataFile", "<x/>"), ("client_id", "c")]).contains("ProviderDetails key client_id")
+        );
+        // What Describe shows may be sent back unchanged.
+        assert_eq!(saml(&[("MetadataFile", "<x/>"), ("SSORedirectBindingURI", "https://i/sso")]), "");
     }
 
     #[test]

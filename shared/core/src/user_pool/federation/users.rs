@@ -43,13 +43,33 @@ pub fn mapped_attributes(
     Ok(out)
 }
 
+/// Who the provider says signed in: its id for the user (OIDC's `sub`, SAML's NameID…) and, for
+/// SAML, the IdP's entity id (the `issuer` of the user's `identities` entry).
+#[derive(Debug, Clone)]
+pub struct Subject {
+    pub id: String,
+    pub issuer: Option<String>,
+}
+
+impl Subject {
+    /// The subject of an OAuth/OIDC provider's claims: its type's username claim.
+    pub fn of_claims(provider: &IdentityProvider, claims: &Map<String, Value>) -> Result<Subject> {
+        let source = provider.provider_type.username_source().unwrap_or("sub");
+        let id =
+            claims.get(source).and_then(claim_text).filter(|v| !v.is_empty()).ok_or_else(|| {
+                Error::invalid(format!("The identity provider gave no {source} for the user."))
+            })?;
+        Ok(Subject { id, issuer: None })
+    }
+}
+
 /// The `identities` attribute: Cognito's JSON list (as text), one entry per linked provider.
-fn identities(provider: &IdentityProvider, user_id: &str, since_ms: i64) -> String {
+fn identities(provider: &IdentityProvider, subject: &Subject, since_ms: i64) -> String {
     json!([{
-        "userId": user_id,
+        "userId": subject.id,
         "providerName": provider.name,
         "providerType": provider.provider_type.as_str(),
-        "issuer": Value::Null,
+        "issuer": subject.issuer,
         "primary": true,
         "dateCreated": since_ms,
     }])
@@ -88,15 +108,11 @@ pub async fn sign_in(
     svc: &Service,
     pool: &UserPool,
     provider: &IdentityProvider,
+    subject: &Subject,
     claims: &Map<String, Value>,
     client_id: &str,
 ) -> Result<User> {
-    let source = provider.provider_type.username_source().unwrap_or("sub");
-    let id = claims
-        .get(source)
-        .and_then(claim_text)
-        .filter(|v| !v.is_empty())
-        .ok_or_else(|| Error::invalid(format!("The identity provider gave no {source} for the user.")))?;
+    let id = &subject.id;
     let username = format!("{}_{id}", provider.name);
     let mut attributes = mapped_attributes(provider, claims)?;
     crate::attribute_rules::canonicalize(pool, attributes.iter_mut());
@@ -113,7 +129,7 @@ pub async fn sign_in(
         )));
     }
     // A linked identity lands on the user it was linked to.
-    let linked = super::linking::linked_user(svc, &pool.id, &provider.name, &id).await?;
+    let linked = super::linking::linked_user(svc, &pool.id, &provider.name, id).await?;
     let username = linked.unwrap_or(username);
     let key = keys::user(&pool.id, &pool.username_key(&username));
     let now = svc.clock.now_millis();
@@ -133,7 +149,7 @@ pub async fn sign_in(
             lifecycle::pre_sign_up_external(svc, pool, &username, &attributes, client_id).await?;
             let sub = svc.rng.uuid().to_string();
             attributes.insert("sub".into(), sub.clone());
-            attributes.insert("identities".into(), identities(provider, &id, now));
+            attributes.insert("identities".into(), identities(provider, subject, now));
             let user = User::new(username, sub, attributes, UserStatus::EXTERNAL_PROVIDER, now);
             svc.insert_user(pool, &user, vec![]).await?;
             join_provider_group(svc, pool, provider, &user).await?;

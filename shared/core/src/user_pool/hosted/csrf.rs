@@ -22,7 +22,7 @@ pub fn token(svc: &Service, req: &DomainRequest) -> (String, Option<SetCookie>) 
         return (t.to_string(), None);
     }
     let t = URL_SAFE_NO_PAD.encode(svc.rng.bytes(24));
-    (t.clone(), Some(SetCookie { name: COOKIE.into(), value: t, max_age_secs: None }))
+    (t.clone(), Some(SetCookie { name: COOKIE.into(), value: t, max_age_secs: None, cross_site: false }))
 }
 
 /// Whether a POST carries the cookie's token in its form.

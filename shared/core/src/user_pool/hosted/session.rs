@@ -56,7 +56,7 @@ pub async fn open(svc: &Service, pool_id: &str, user: &User, auth_time: i64) -> 
     );
     item.expires_at = Some(now + SESSION_SECS);
     svc.store.transact(vec![Write::put(item, Cond::NotExists)], now).await?;
-    Ok(SetCookie { name: COOKIE.into(), value: token, max_age_secs: Some(SESSION_SECS) })
+    Ok(SetCookie { name: COOKIE.into(), value: token, max_age_secs: Some(SESSION_SECS), cross_site: false })
 }
 
 /// The live session of the request's cookie for this domain's pool, and its user.
@@ -97,5 +97,5 @@ pub async fn close(svc: &Service, req: &DomainRequest) -> Result<SetCookie> {
             Write::delete(keys::hosted_session(&token_hash(token)), keys::HOSTED_SESSION_SK, Cond::None);
         svc.store.transact(vec![write], svc.now_secs()).await?;
     }
-    Ok(SetCookie { name: COOKIE.into(), value: String::new(), max_age_secs: Some(0) })
+    Ok(SetCookie { name: COOKIE.into(), value: String::new(), max_age_secs: Some(0), cross_site: false })
 }

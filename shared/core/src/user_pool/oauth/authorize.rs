@@ -287,12 +287,12 @@ pub async fn authorize(
     // A provider asked for by name or identifier: straight to it (it keeps its own session).
     let asked = valid.params.identity_provider.is_some() || valid.params.idp_identifier.is_some();
     if let (Some(provider), true) = (&valid.federated, asked) {
-        return federation::oidc::start(svc, req, &valid, provider).await;
+        return federation::flow::start(svc, req, &valid, provider).await;
     }
     match session::current(svc, domain, req).await {
         Ok(Some((signed_in, user))) => answer(svc, ctx, &valid, &user, signed_in.auth_time, vec![]).await,
         Ok(None) => match &valid.federated {
-            Some(provider) => federation::oidc::start(svc, req, &valid, provider).await,
+            Some(provider) => federation::flow::start(svc, req, &valid, provider).await,
             None => Ok(DomainResponse::redirect(format!("{}/login?{}", req.base_url, valid.params.query()))),
         },
         Err(e) => {

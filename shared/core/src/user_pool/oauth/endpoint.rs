@@ -67,12 +67,15 @@ pub enum Body {
 }
 
 /// A cookie to set (or, with `max_age_secs: Some(0)`, to clear). The wire adds `Path`,
-/// `Secure`, `HttpOnly` and `SameSite=Lax`.
+/// `Secure`, `HttpOnly` and `SameSite=Lax`, or `SameSite=None` when `cross_site`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SetCookie {
     pub name: String,
     pub value: String,
     pub max_age_secs: Option<i64>,
+    /// Sent with cross-site POSTs too: a SAML IdP posts its answer from its own site. Only for a
+    /// cookie whose value binds a sign-in to the browser (it proves nothing by itself).
+    pub cross_site: bool,
 }
 
 /// One answer of an auth domain.
@@ -154,6 +157,9 @@ pub async fn serve(
         ("POST", "/oauth2/revoke") => Box::pin(super::revoke::revoke(svc, domain, req)).await,
         ("GET" | "POST", "/oauth2/idpresponse") => {
             Box::pin(crate::user_pool::federation::oidc::idp_response(svc, ctx, domain, req)).await
+        }
+        ("POST", "/saml2/idpresponse") => {
+            Box::pin(crate::user_pool::federation::saml::idp_response(svc, ctx, domain, req)).await
         }
         _ => match Box::pin(hosted::route(svc, ctx, domain, req)).await {
             Some(answer) => answer,

@@ -1,0 +1,450 @@
+//! Signing in through a SAML 2.0 identity provider, SP-initiated (spec A §9.3).
+//!
+//! `/oauth2/authorize` sends the browser to the IdP's HTTP-Redirect SingleSignOnService with an
+//! AuthnRequest (signed when the provider has `RequestSigningAlgorithm`) whose RelayState is a
+//! fresh state, kept server-side with the request's ID and bound to the browser by a cookie.
+//! The IdP posts its Response to `/saml2/idpresponse`; saml-rs checks it against the stored
+//! request and the IdP's metadata (signature by a metadata certificate on the Response or the
+//! Assertion, issuer, audience `urn:amazon:cognito:sp:<poolId>`, destination and recipient,
+//! InResponseTo, time conditions with 60 s of skew, decryption when `EncryptedResponses`), and
+//! the Response and Assertion IDs are recorded so none is accepted twice. The NameID is the
+//! user (`<ProviderName>_<NameID>`); the attributes are the claims AttributeMapping reads.
+
+use super::flow::{self, random, STATE_TTL_SECS};
+use super::records::{IdentityProvider, ProviderType};
+use super::sp_keys::{self, SpKeys};
+use super::users::Subject;
+use crate::error::{Error, Result};
+use crate::keys;
+use crate::ports::WebRequest;
+use crate::service::{CallContext, Service};
+use crate::store::{Cond, Item, StoreError, Write};
+use crate::user_pool::domains::records::UserPoolDomain;
+use crate::user_pool::hosted::{pages, text::EN};
+use crate::user_pool::oauth::authorize::{self, error_redirect, ValidAuthorize};
+use crate::user_pool::oauth::endpoint::{DomainRequest, DomainResponse, SetCookie};
+use saml_rs::constants::{Binding, CertUse};
+use saml_rs::{
+    AcsEndpoint, AssertionSignaturePolicy, AudienceValidationPolicy, AuthnRequest, AuthnRequestSigningPolicy,
+    AuthnRequestValidationPolicy, BrowserInput, CertificatePem, ClockSkew, Credentials, EntityId, FormField,
+    IdpConfig, IdpDescriptor, IdpValidationPolicy, MetadataTrustPolicy, NameIdCreationPolicy,
+    PendingAuthnRequest, PendingSnapshot, PrivateKeyPem, RelayStateParam, ReplayCache, ReplayKey,
+    ReplayPolicy, ResponseSignaturePolicy, Saml, SamlError, SamlValidationContext, Sp, SpConfig,
+    SpValidationPolicy, SsoEndpoint, SsoResponse, SsoSession, StartSso, XmlEncryptionPolicy, XmlPolicy,
+    XmlSignatureProfile,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// The cookie that ties the IdP's POST to the browser that was sent (no login CSRF). SameSite
+/// None: the IdP posts from its own site, and a Lax cookie would not come with that POST.
+pub const STATE_COOKIE: &str = "cognito-saml";
+/// Metadata given by URL is read again after this (spec A §9.3: every 6 hours).
+pub const METADATA_REFRESH_SECS: i64 = 6 * 3600;
+/// Clock skew allowed on the assertion's conditions.
+const SKEW_MS: i64 = 60_000;
+/// What the app hears when a Response is refused, in Cognito's words (the reason is logged).
+const REFUSED: &str = "Invalid samlResponse or relayState from identity provider";
+
+/// A SAML provider's IdP as its metadata describes it, and the pool's encryption certificate
+/// it was given (DescribeIdentityProvider's `ActiveEncryptionCertificate`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SamlIdp {
+    pub metadata: String,
+    pub entity_id: String,
+    pub sso_redirect: String,
+    pub slo_redirect: Option<String>,
+    /// When the metadata was read (seconds since the epoch).
+    pub read_at: i64,
+    pub encryption_certificate: String,
+}
+
+/// The SP entity ID (the audience of every assertion): Cognito's.
+pub fn sp_entity_id(pool_id: &str) -> String {
+    format!("urn:amazon:cognito:sp:{pool_id}")
+}
+
+/// The Assertion Consumer Service on this domain (what is registered at the IdP).
+pub fn acs_url(req: &DomainRequest) -> String {
+    format!("{}/saml2/idpresponse", req.base_url)
+}
+
+/// Reads IdP metadata: its entity ID, an HTTP-Redirect SingleSignOnService (where the
+/// AuthnRequest goes) and at least one signing certificate.
+fn read_metadata(xml: &str) -> std::result::Result<SamlIdp, String> {
+    let descriptor = IdpDescriptor::from_metadata_xml(xml, MetadataTrustPolicy::UnsignedForCompatibility)
+        .map_err(|e| e.to_string())?;
+    let metadata = descriptor.metadata();
+    let sso_redirect = metadata
+        .get_single_sign_on_service(Binding::Redirect)
+        .ok_or("it has no SingleSignOnService with the HTTP-Redirect binding")?;
+    if metadata.x509_certificates(CertUse::Signing).is_empty() {
+        return Err("it has no signing certificate (KeyDescriptor use=\"signing\")".into());
+    }
+    Ok(SamlIdp {
+        metadata: xml.to_string(),
+        entity_id: descriptor.entity_id().as_str().to_string(),
+        sso_redirect,
+        slo_redirect: metadata.get_single_logout_service(Binding::Redirect),
+        read_at: 0,
+        encryption_certificate: String::new(),
+    })
+}
+
+async fn fetch_metadata(svc: &Service, url: &str) -> std::result::Result<String, String> {
+    let answer = svc
+        .web(WebRequest { method: "GET", url: url.to_string(), ..Default::default() })
+        .await
+        .map_err(|e| e.to_string())?;
+    if answer.status != 200 {
+        return Err(format!("HTTP {}", answer.status));
+    }
+    String::from_utf8(answer.body).map_err(|_| "the document is not UTF-8".to_string())
+}
+
+/// A SAML provider's IdP, from its MetadataFile or MetadataURL (fetched now, as Cognito does at
+/// create and update). `None` for the other types.
+pub async fn idp_of(
+    svc: &Service,
+    pool_id: &str,
+    provider_type: ProviderType,
+    details: &BTreeMap<String, String>,
+) -> Result<Option<SamlIdp>> {
+    if provider_type != ProviderType::Saml {
+        return Ok(None);
+    }
+    let xml = match (details.get("MetadataFile"), details.get("MetadataURL")) {
+        (Some(file), _) => file.clone(),
+        (None, Some(url)) => fetch_metadata(svc, url).await.map_err(|why| {
+            tracing::info!(url, why, "SAML metadata fetch failed");
+            Error::invalid(format!("Error retrieving metadata from {url}: {why}"))
+        })?,
+        (None, None) => return Err(Error::invalid("A SAML provider needs MetadataFile or MetadataURL.")),
+    };
+    let mut idp = read_metadata(&xml)
+        .map_err(|why| Error::invalid(format!("The SAML metadata is not valid: {why}.")))?;
+    let keys = sp_keys::pool_keys(svc, pool_id).await?;
+    idp.encryption_certificate = sp_keys::bare(&keys.encryption_certificate);
+    idp.read_at = svc.now_secs();
+    Ok(Some(idp))
+}
+
+/// The provider's IdP, its metadata read again from its URL when older than
+/// [`METADATA_REFRESH_SECS`] (and kept; a failed refresh keeps the metadata held).
+async fn current_idp(svc: &Service, provider: &IdentityProvider) -> Result<SamlIdp> {
+    let idp = provider.saml.clone().ok_or_else(|| Error::internal("a SAML provider without its metadata"))?;
+    let Some(url) = provider.details.get("MetadataURL") else { return Ok(idp) };
+    if svc.now_secs() - idp.read_at < METADATA_REFRESH_SECS {
+        return Ok(idp);
+    }
+    let fresh = match fetch_metadata(svc, url).await.and_then(|xml| read_metadata(&xml)) {
+        Ok(fresh) => fresh,
+        Err(why) => {
+            tracing::warn!(provider = %provider.name, url = %url, why, "SAML metadata refresh failed; the metadata held is used");
+            return Ok(idp);
+        }
+    };
+    let idp =
+        SamlIdp { read_at: svc.now_secs(), encryption_certificate: idp.encryption_certificate, ..fresh };
+    if let Some((mut stored, version)) = super::records::find(svc, &provider.pool_id, &provider.name).await? {
+        stored.saml = Some(idp.clone());
+        let mut item = Item::new(
+            keys::identity_providers(&provider.pool_id),
+            provider.name.clone(),
+            serde_json::to_value(&stored).map_err(Error::internal)?,
+        );
+        item.version = version + 1;
+        // Another request may have refreshed it first: either copy serves.
+        let _ = svc.store.transact(vec![Write::put(item, Cond::Version(version))], svc.now_secs()).await;
+    }
+    Ok(idp)
+}
+
+/// This pool's SP for one provider: its entity ID and ACS, its keys (the signing key signs
+/// AuthnRequests when the provider asks for it; the decryption key is configured, and
+/// encryption then required, when the provider has `EncryptedResponses`), and Tessera's checks.
+fn service_provider(
+    provider: &IdentityProvider,
+    keys: &SpKeys,
+    acs: &str,
+) -> std::result::Result<Saml<Sp>, SamlError> {
+    let sign = provider.details.contains_key("RequestSigningAlgorithm");
+    let encrypted = provider.details.get("EncryptedResponses").map(String::as_str) == Some("true");
+    let credentials = Credentials {
+        signing_key: Some(PrivateKeyPem::new(keys.signing_key.clone())),
+        signing_certificate: Some(CertificatePem::new(keys.signing_certificate.clone())),
+        encryption_certificate: encrypted.then(|| CertificatePem::new(keys.encryption_certificate.clone())),
+        decryption_key: encrypted.then(|| PrivateKeyPem::new(keys.encryption_key.clone())),
+        ..Credentials::default()
+    };
+    let validation = SpValidationPolicy {
+        // A signature by a metadata certificate on the Response or on the Assertion is required
+        // (the POST binding never accepts neither); an unsigned Response carrying a
+        // CBC-encrypted assertion is refused.
+        assertions: AssertionSignaturePolicy::AllowUnsignedForCompatibility,
+        responses: ResponseSignaturePolicy::RequireForEncryptedCbc,
+        // RSA-SHA2 signatures over one `#id` reference, exclusive C14N: what IdPs send today.
+        xml_signatures: XmlSignatureProfile::StrictRsaSha2,
+        authn_requests: if sign {
+            AuthnRequestSigningPolicy::Sign
+        } else {
+            AuthnRequestSigningPolicy::DoNotSignForCompatibility
+        },
+        // The assertion must name this pool's SP as its audience (spec A §9.3).
+        audience: AudienceValidationPolicy::Validate,
+        name_id_creation: NameIdCreationPolicy::AllowCreate,
+        ..SpValidationPolicy::recommended()
+    };
+    let xml = if encrypted {
+        XmlPolicy { encryption: XmlEncryptionPolicy::encrypt_assertions(), ..XmlPolicy::default() }
+    } else {
+        XmlPolicy::default()
+    };
+    let config = SpConfig::builder(EntityId::try_new(sp_entity_id(&provider.pool_id))?)
+        .acs_endpoint(AcsEndpoint::post(acs)?)
+        .credentials(credentials)
+        .validation(validation)
+        .xml(xml)
+        .build()?;
+    Saml::sp(config)
+}
+
+/// The IdP as the AuthnRequest sees it: its entity ID and SingleSignOnService, and whether the
+/// request is signed (saml-rs signs exactly when the IdP's descriptor asks for it, so the
+/// provider's `RequestSigningAlgorithm` decides, not the metadata's WantAuthnRequestsSigned).
+fn request_target(idp: &SamlIdp, sign: bool) -> std::result::Result<IdpDescriptor, SamlError> {
+    let validation = IdpValidationPolicy {
+        authn_requests: if sign {
+            AuthnRequestValidationPolicy::RequireSigned
+        } else {
+            AuthnRequestValidationPolicy::AllowUnsignedForCompatibility
+        },
+        ..IdpValidationPolicy::recommended()
+    };
+    let config = IdpConfig::builder(EntityId::try_new(idp.entity_id.clone())?)
+        .sso_endpoint(SsoEndpoint::redirect(idp.sso_redirect.clone())?)
+        .validation(validation)
+        .build()?;
+    let target = Saml::idp(config)?;
+    IdpDescriptor::from_metadata_xml(target.metadata_xml(), MetadataTrustPolicy::UnsignedForCompatibility)
+}
+
+/// What `/saml2/idpresponse` needs to finish, stored under the SHA-256 of the RelayState.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct SamlState {
+    pool_id: String,
+    provider: String,
+    /// The app's authorize request, as its query.
+    authorize: String,
+    /// The AuthnRequest's ID (what InResponseTo must be) and the IdP it went to.
+    request_id: String,
+    idp_entity_id: String,
+    acs_url: String,
+}
+
+fn server_error(valid: &ValidAuthorize, provider: &IdentityProvider, e: &SamlError) -> DomainResponse {
+    tracing::error!(provider = %provider.name, error = %e, "SAML AuthnRequest failed");
+    error_redirect(&valid.params, "server_error", "The request to the identity provider could not be made.")
+}
+
+/// Sends the browser to the IdP with an AuthnRequest.
+pub async fn start(
+    svc: &Service,
+    req: &DomainRequest,
+    valid: &ValidAuthorize,
+    provider: &IdentityProvider,
+) -> Result<DomainResponse> {
+    let idp = current_idp(svc, provider).await?;
+    let keys = sp_keys::pool_keys(svc, &provider.pool_id).await?;
+    let acs = acs_url(req);
+    let state = random(svc);
+    let sign = provider.details.contains_key("RequestSigningAlgorithm");
+    let started = service_provider(provider, &keys, &acs).and_then(|sp| {
+        let relay = RelayStateParam::try_from_option(Some(state.clone()))?;
+        sp.start_sso(&request_target(&idp, sign)?, StartSso::redirect().relay_state(relay))
+    });
+    let started = match started {
+        Ok(s) => s,
+        Err(e) => return Ok(server_error(valid, provider, &e)),
+    };
+    let location = match started.outbound.redirect_url() {
+        Ok(url) => url.to_string(),
+        Err(e) => return Ok(server_error(valid, provider, &e)),
+    };
+    let record = SamlState {
+        pool_id: provider.pool_id.clone(),
+        provider: provider.name.clone(),
+        authorize: valid.params.query(),
+        request_id: started.pending.request_id().as_str().to_string(),
+        idp_entity_id: idp.entity_id.clone(),
+        acs_url: acs,
+    };
+    flow::save_state(svc, &state, keys::SAML_STATE_SK, &record).await?;
+    Ok(DomainResponse::redirect(location).with_cookie(SetCookie {
+        name: STATE_COOKIE.into(),
+        value: state,
+        max_age_secs: Some(STATE_TTL_SECS),
+        cross_site: true,
+    }))
+}
+
+fn error_page(message: crate::user_pool::hosted::text::Message) -> DomainResponse {
+    DomainResponse::html(400, pages::error_page(message))
+}
+
+/// The Response and Assertion IDs saml-rs hands over once a Response is valid, written to the
+/// store afterwards (its cache is synchronous): a taken ID refuses the Response.
+#[derive(Default)]
+struct SeenIds(Vec<(String, i64)>);
+
+impl ReplayCache for SeenIds {
+    fn check_and_store(
+        &mut self,
+        key: ReplayKey,
+        expires_at: SystemTime,
+    ) -> std::result::Result<(), SamlError> {
+        let secs = expires_at.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
+        self.0.push((key.cache_key(), secs));
+        Ok(())
+    }
+}
+
+/// `POST /saml2/idpresponse`: the IdP's Response.
+pub async fn idp_response(
+    svc: &Service,
+    ctx: &CallContext,
+    domain: &UserPoolDomain,
+    req: &DomainRequest,
+) -> Result<DomainResponse> {
+    let fields = req.form.as_deref().unwrap_or_default();
+    let get = |name: &str| fields.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
+    let Some(state) = get("RelayState").filter(|s| !s.is_empty()) else {
+        // An unsolicited (IdP-initiated) Response: not accepted (IDPInit is not supported).
+        return Ok(error_page(EN.federation_no_state));
+    };
+    let record = flow::spend_state::<SamlState>(svc, state, keys::SAML_STATE_SK).await?;
+    let Some(record) = record.filter(|r| r.pool_id == domain.pool_id) else {
+        return Ok(error_page(EN.federation_expired));
+    };
+    if req.cookie(STATE_COOKIE) != Some(state) {
+        return Ok(error_page(EN.federation_other_browser));
+    }
+    let authorize_fields: Vec<(String, String)> = form_urlencoded::parse(record.authorize.as_bytes())
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    let valid = match authorize::check(svc, domain, &authorize_fields).await? {
+        Ok(v) => v,
+        Err(answer) => return Ok(answer),
+    };
+    let clear = flow::cleared(STATE_COOKIE);
+    let refused = |why: &str| {
+        tracing::info!(provider = %record.provider, reason = why, "SAML response refused");
+        error_redirect(&valid.params, "invalid_request", REFUSED).with_cookie(flow::cleared(STATE_COOKIE))
+    };
+    let Some((provider, _)) = super::records::find(svc, &record.pool_id, &record.provider).await? else {
+        return Ok(refused("the identity provider no longer exists"));
+    };
+    let Some(idp) = provider.saml.clone() else { return Ok(refused("the provider is not a SAML provider")) };
+    let keys = sp_keys::pool_keys(svc, &provider.pool_id).await?;
+    let mut seen = SeenIds::default();
+    let session = check_response(&provider, &keys, &idp, &record, fields, svc.clock.now_millis(), &mut seen);
+    let session = match session {
+        Ok(s) => s,
+        Err(e) => return Ok(refused(&e.to_string())),
+    };
+    if let Err(why) = record_ids(svc, &session, seen).await? {
+        return Ok(refused(&why));
+    }
+    let subject = Subject { id: session.name_id().value().to_string(), issuer: Some(idp.entity_id.clone()) };
+    if subject.id.is_empty() {
+        return Ok(refused("the assertion has no NameID"));
+    }
+    let claims = claims_of(&session);
+    flow::finish(svc, ctx, domain, &valid, &provider, &subject, &claims, clear).await
+}
+
+/// saml-rs's checks of the Response against the stored AuthnRequest and the IdP's metadata.
+fn check_response(
+    provider: &IdentityProvider,
+    keys: &SpKeys,
+    idp: &SamlIdp,
+    record: &SamlState,
+    fields: &[(String, String)],
+    now_ms: i64,
+    seen: &mut SeenIds,
+) -> std::result::Result<SsoSession, SamlError> {
+    let sp = service_provider(provider, keys, &record.acs_url)?;
+    let descriptor =
+        IdpDescriptor::from_metadata_xml(&idp.metadata, MetadataTrustPolicy::UnsignedForCompatibility)?;
+    let pending = PendingAuthnRequest::from_snapshot(PendingSnapshot::<AuthnRequest>::authn_request(
+        record.request_id.clone(),
+        RelayStateParam::try_from_option(Some(state_of(fields)))?,
+        record.idp_entity_id.clone(),
+        "post",
+        record.acs_url.clone(),
+        "post",
+    ))?;
+    let input = BrowserInput::<SsoResponse>::post(
+        fields.iter().map(|(k, v)| FormField::new(k.clone(), v.clone())).collect(),
+    );
+    let now = UNIX_EPOCH + Duration::from_millis(now_ms.max(0) as u64);
+    let validation = SamlValidationContext::new(now, ReplayPolicy::RequireCache(seen))
+        .with_clock_skew(ClockSkew::from_millis(-SKEW_MS, SKEW_MS))
+        .with_replay_retention(Duration::from_secs(STATE_TTL_SECS as u64));
+    sp.finish_sso(&descriptor, &pending, input, validation)
+}
+
+fn state_of(fields: &[(String, String)]) -> String {
+    fields.iter().find(|(k, _)| k == "RelayState").map(|(_, v)| v.clone()).unwrap_or_default()
+}
+
+/// Records the accepted Response's and Assertion's IDs (per issuer), each until the assertion
+/// expires: `Err` when one was accepted before (a replay).
+async fn record_ids(
+    svc: &Service,
+    session: &SsoSession,
+    seen: SeenIds,
+) -> Result<std::result::Result<(), String>> {
+    let now = svc.now_secs();
+    let issuer = session.issuer().as_str();
+    let writes: Vec<Write> = seen
+        .0
+        .iter()
+        .map(|(id, expires)| {
+            let hash = hex::encode(Sha256::digest(format!("{issuer}\n{id}").as_bytes()));
+            let mut item = Item::new(keys::saml_replay(&hash), keys::SAML_REPLAY_SK, serde_json::json!({}));
+            // Kept at least as long as a state lives, at most a day.
+            item.expires_at = Some((*expires).clamp(now + STATE_TTL_SECS, now + 86_400));
+            Write::put(item, Cond::NotExists)
+        })
+        .collect();
+    if writes.is_empty() {
+        return Ok(Err("the response has no ID to record".into()));
+    }
+    match svc.store.transact(writes, now).await {
+        Ok(()) => Ok(Ok(())),
+        Err(StoreError::ConditionFailed { .. }) => {
+            Ok(Err("a Response or Assertion ID was used before (replay)".into()))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The assertion's attributes as claims for AttributeMapping: a single value as it is, several
+/// as `[a, b]` (as Cognito writes multi-valued SAML attributes).
+fn claims_of(session: &SsoSession) -> Map<String, Value> {
+    let mut claims = Map::new();
+    for attribute in session.attributes().as_slice() {
+        let values: Vec<&str> = attribute.values().iter().map(|v| v.as_str()).collect();
+        let text = match values.as_slice() {
+            [] => continue,
+            [one] => one.to_string(),
+            many => format!("[{}]", many.join(", ")),
+        };
+        claims.insert(attribute.name().to_string(), Value::String(text));
+    }
+    claims
+}
