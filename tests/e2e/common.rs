@@ -551,3 +551,41 @@ pub fn error_parts(answer: &serde_json::Value) -> (String, String) {
     let message = answer["message"].as_str().or(answer["Message"].as_str()).unwrap_or_default().to_string();
     (kind, message)
 }
+
+/// A server the tests start beside Tessera (an identity provider…): a child process that prints
+/// one JSON line when it listens, and is killed when this is dropped.
+pub struct ChildServer {
+    child: std::process::Child,
+    /// The line it printed.
+    pub ready: serde_json::Value,
+}
+
+impl ChildServer {
+    pub fn start(mut command: std::process::Command, what: &str) -> ChildServer {
+        use std::io::BufRead;
+        let mut child = command
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("{what} does not start: {e}"));
+        let mut stdout = std::io::BufReader::new(child.stdout.take().expect("stdout"));
+        let mut line = String::new();
+        stdout.read_line(&mut line).expect("its first line");
+        let ready = serde_json::from_str(&line).unwrap_or_else(|_| panic!("{what} did not start: {line}"));
+        // Keep reading what it prints (its warnings), or it dies writing to a closed pipe.
+        std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
+        ChildServer { child, ready }
+    }
+
+    /// A text member of its first line.
+    pub fn text(&self, member: &str) -> String {
+        self.ready[member].as_str().unwrap_or_else(|| panic!("no {member} in {}", self.ready)).to_string()
+    }
+}
+
+impl Drop for ChildServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

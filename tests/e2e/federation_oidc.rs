@@ -15,20 +15,12 @@ use cip::types::{IdentityProviderTypeType, OAuthFlowType};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
-use std::io::BufRead;
 
 /// The provider, a child process killed when dropped.
 struct Idp {
-    child: std::process::Child,
+    _server: ChildServer,
     issuer: String,
     port: u16,
-}
-
-impl Drop for Idp {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 impl Idp {
@@ -44,21 +36,10 @@ impl Idp {
             "port": port,
             "clients": [{"client_id": client_id, "client_secret": client_secret, "redirect_uris": [redirect_uri]}],
         });
-        let mut child = std::process::Command::new("node")
-            .arg(dir.join("oidc-idp.mjs"))
-            .arg(input.to_string())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("node");
-        let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
-        let mut line = String::new();
-        stdout.read_line(&mut line).unwrap();
-        let ready: Value =
-            serde_json::from_str(&line).unwrap_or_else(|_| panic!("the provider did not start: {line}"));
-        // Keep reading what it prints (its warnings), or it dies writing to a closed pipe.
-        std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
-        Idp { child, issuer: ready["issuer"].as_str().unwrap().to_string(), port }
+        let mut command = std::process::Command::new("node");
+        command.arg(dir.join("oidc-idp.mjs")).arg(input.to_string());
+        let server = ChildServer::start(command, "the OIDC provider (node tests/js/oidc-idp.mjs)");
+        Idp { issuer: server.text("issuer"), _server: server, port }
     }
 
     /// Sets what the provider says about `login`.

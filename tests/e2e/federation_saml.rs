@@ -13,22 +13,14 @@ use aws_sdk_cognitoidentityprovider as cip;
 use cip::types::{IdentityProviderTypeType, OAuthFlowType};
 use serde_json::{json, Value};
 use std::collections::HashMap;
-use std::io::BufRead;
 
 /// The IdP, a child process killed when dropped.
 struct SamlIdp {
-    child: std::process::Child,
+    _server: ChildServer,
     port: u16,
     metadata_url: String,
     entity_id: String,
     sso_url: String,
-}
-
-impl Drop for SamlIdp {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 /// The Python with pysaml2: `TESSERA_TEST_PYTHON` (CI sets it), else `.venv/bin/python`.
@@ -40,24 +32,21 @@ fn python() -> String {
 impl SamlIdp {
     fn start() -> SamlIdp {
         let script = concat!(env!("CARGO_MANIFEST_DIR"), "/py/saml-idp.py");
-        let mut child = std::process::Command::new(python())
-            .arg(script)
-            .arg(r#"{"port": 0}"#)
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("python (bash scripts/test.sh installs pysaml2 into .venv; xmlsec1 is Debian's package)");
-        let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
-        let mut line = String::new();
-        stdout.read_line(&mut line).unwrap();
-        let ready: Value = serde_json::from_str(&line).unwrap_or_else(|_| {
-            panic!("the SAML IdP did not start (is pysaml2 in .venv, xmlsec1 installed?): {line}")
-        });
-        std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
-        let text = |k: &str| ready[k].as_str().unwrap().to_string();
-        let sso_url = text("sso_url");
+        let mut command = std::process::Command::new(python());
+        command.arg(script).arg(r#"{"port": 0}"#);
+        let server = ChildServer::start(
+            command,
+            "the SAML IdP (bash scripts/test.sh installs pysaml2 into .venv; xmlsec1 is Debian's package)",
+        );
+        let sso_url = server.text("sso_url");
         let port = sso_url.rsplit(':').next().unwrap().split('/').next().unwrap().parse().unwrap();
-        SamlIdp { child, port, metadata_url: text("metadata_url"), entity_id: text("entity_id"), sso_url }
+        SamlIdp {
+            port,
+            metadata_url: server.text("metadata_url"),
+            entity_id: server.text("entity_id"),
+            sso_url,
+            _server: server,
+        }
     }
 
     async fn put(&self, path: &str, body: Value) {
@@ -294,6 +283,44 @@ on_both_stores!(sign_in_through_a_saml_idp, |env| {
     assert_eq!(claims(tokens["id_token"].as_str().unwrap())["name"], "Ada L.");
     let users = env.client.list_users().user_pool_id(&s.pool).send().await.unwrap();
     assert_eq!(users.users().len(), 1);
+
+    // A client that also signs in with the pool: its sign-in page asks for a corporate email
+    // when a provider has IdpIdentifiers, and the email's domain picks the provider.
+    env.client
+        .update_identity_provider()
+        .user_pool_id(&s.pool)
+        .provider_name("Corp")
+        .idp_identifiers("corp.example")
+        .send()
+        .await
+        .unwrap();
+    let both = env
+        .client
+        .create_user_pool_client()
+        .user_pool_id(&s.pool)
+        .client_name("both")
+        .allowed_o_auth_flows(OAuthFlowType::Code)
+        .allowed_o_auth_scopes("openid")
+        .callback_urls(CALLBACK)
+        .supported_identity_providers("COGNITO")
+        .supported_identity_providers("Corp")
+        .allowed_o_auth_flows_user_pool_client(true)
+        .send()
+        .await
+        .unwrap();
+    let both = both.user_pool_client().unwrap().client_id().unwrap().to_string();
+    let query = form(&[("response_type", "code"), ("client_id", &both), ("redirect_uri", CALLBACK)]);
+    let page = Browser::default().get(env, &format!("/_auth/{}/login?{query}", s.prefix)).await;
+    assert!(page.body.contains("name=\"idp_identifier\" type=\"email\""), "{}", page.body);
+    assert!(page.body.contains("name=\"password\""), "and the pool's own form");
+    let routed = form(&[
+        ("response_type", "code"),
+        ("client_id", &both),
+        ("redirect_uri", CALLBACK),
+        ("idp_identifier", "ada@CORP.example"),
+    ]);
+    let page = Browser::default().get(env, &format!("/_auth/{}/oauth2/authorize?{routed}", s.prefix)).await;
+    assert!(page.location.unwrap_or_default().starts_with(&s.idp.sso_url), "routed by the email's domain");
 
     // Encrypted assertions: the provider asks for them, the IdP encrypts to the
     // ActiveEncryptionCertificate; an unencrypted assertion is then refused.

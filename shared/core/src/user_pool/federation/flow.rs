@@ -9,9 +9,9 @@ use crate::keys;
 use crate::service::{CallContext, Service};
 use crate::store::{Cond, Item, Write};
 use crate::user_pool::domains::records::UserPoolDomain;
-use crate::user_pool::hosted::session;
+use crate::user_pool::hosted::{pages, session, text::EN};
 use crate::user_pool::oauth::authorize::{self, error_redirect, ValidAuthorize};
-use crate::user_pool::oauth::endpoint::{DomainResponse, SetCookie};
+use crate::user_pool::oauth::endpoint::{DomainRequest, DomainResponse, SetCookie};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use serde::de::DeserializeOwned;
@@ -22,7 +22,7 @@ use sha2::{Digest, Sha256};
 /// Sends the browser to `provider` to sign in, by its protocol.
 pub async fn start(
     svc: &Service,
-    req: &crate::user_pool::oauth::endpoint::DomainRequest,
+    req: &DomainRequest,
     valid: &ValidAuthorize,
     provider: &IdentityProvider,
 ) -> Result<DomainResponse> {
@@ -60,6 +60,39 @@ pub async fn spend_state<T: DeserializeOwned>(svc: &Service, state: &str, kind: 
     let spent =
         svc.store.transact(vec![Write::delete(key, kind, Cond::Version(version))], svc.now_secs()).await;
     Ok(spent.is_ok().then_some(record))
+}
+
+/// A sign-in's stored record: whose pool, and the app's authorize request it answers.
+pub trait SignInState: DeserializeOwned {
+    fn pool_id(&self) -> &str;
+    /// The app's authorize request, as its query.
+    fn authorize(&self) -> &str;
+}
+
+/// The provider's answer for `state` resumed: its record spent (one answer per sign-in,
+/// whatever follows), the answer required to come in the browser that was sent (`cookie`), and
+/// the app's authorize request checked again. `Err` is the page the browser gets instead.
+pub async fn resume<T: SignInState>(
+    svc: &Service,
+    domain: &UserPoolDomain,
+    req: &DomainRequest,
+    state: Option<&str>,
+    kind: &str,
+    cookie: &str,
+) -> Result<std::result::Result<(T, ValidAuthorize), DomainResponse>> {
+    let page = |message| Ok(Err(DomainResponse::html(400, pages::error_page(message))));
+    let Some(state) = state.filter(|s| !s.is_empty()) else { return page(EN.federation_no_state) };
+    let record = spend_state::<T>(svc, state, kind).await?;
+    let Some(record) = record.filter(|r| r.pool_id() == domain.pool_id) else {
+        return page(EN.federation_expired);
+    };
+    if req.cookie(cookie) != Some(state) {
+        return page(EN.federation_other_browser);
+    }
+    let authorize_fields: Vec<(String, String)> = form_urlencoded::parse(record.authorize().as_bytes())
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    Ok(authorize::check(svc, domain, &authorize_fields).await?.map(|valid| (record, valid)))
 }
 
 /// A cookie that clears `name`.

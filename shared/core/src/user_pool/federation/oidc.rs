@@ -12,8 +12,7 @@ use crate::keys;
 use crate::ports::WebRequest;
 use crate::service::{CallContext, Service};
 use crate::user_pool::domains::records::UserPoolDomain;
-use crate::user_pool::hosted::{pages, text::EN};
-use crate::user_pool::oauth::authorize::{self, error_redirect, ValidAuthorize};
+use crate::user_pool::oauth::authorize::{error_redirect, ValidAuthorize};
 use crate::user_pool::oauth::endpoint::{DomainRequest, DomainResponse, SetCookie};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
@@ -36,6 +35,15 @@ struct FederationState {
     nonce: String,
     verifier: Option<String>,
     redirect_uri: String,
+}
+
+impl flow::SignInState for FederationState {
+    fn pool_id(&self) -> &str {
+        &self.pool_id
+    }
+    fn authorize(&self) -> &str {
+        &self.authorize
+    }
 }
 
 /// The provider's callback on this domain (what is registered at the provider).
@@ -87,10 +95,6 @@ pub async fn start(
     }))
 }
 
-fn error_page(message: crate::user_pool::hosted::text::Message) -> DomainResponse {
-    DomainResponse::html(400, pages::error_page(message))
-}
-
 /// `GET /oauth2/idpresponse`: the provider's answer.
 pub async fn idp_response(
     svc: &Service,
@@ -100,23 +104,18 @@ pub async fn idp_response(
 ) -> Result<DomainResponse> {
     let fields = req.form.as_deref().unwrap_or(&req.query);
     let get = |name: &str| fields.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
-    let Some(state) = get("state").filter(|s| !s.is_empty()) else {
-        return Ok(error_page(EN.federation_no_state));
-    };
-    // The state is spent whatever follows: one answer per sign-in.
-    let record = flow::spend_state::<FederationState>(svc, state, keys::FEDERATION_STATE_SK).await?;
-    let Some(record) = record.filter(|r| r.pool_id == domain.pool_id) else {
-        return Ok(error_page(EN.federation_expired));
-    };
-    if req.cookie(STATE_COOKIE) != Some(state) {
-        return Ok(error_page(EN.federation_other_browser));
-    }
-    let authorize_fields: Vec<(String, String)> = form_urlencoded::parse(record.authorize.as_bytes())
-        .map(|(k, v)| (k.into_owned(), v.into_owned()))
-        .collect();
-    let valid = match authorize::check(svc, domain, &authorize_fields).await? {
-        Ok(v) => v,
-        Err(answer) => return Ok(answer),
+    let resumed = flow::resume::<FederationState>(
+        svc,
+        domain,
+        req,
+        get("state"),
+        keys::FEDERATION_STATE_SK,
+        STATE_COOKIE,
+    )
+    .await?;
+    let (record, valid) = match resumed {
+        Ok(r) => r,
+        Err(page) => return Ok(page),
     };
     let clear = flow::cleared(STATE_COOKIE);
     if let Some(error) = get("error") {

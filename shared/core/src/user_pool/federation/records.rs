@@ -372,6 +372,21 @@ pub async fn provider_of_identifier(
     Ok(find(svc, pool_id, name).await?.map(|(p, _)| p))
 }
 
+/// Whether one of `providers` has an IdpIdentifier (the pool's first page of them is looked at:
+/// the sign-in page's email box is for pools that route by identifier at all).
+pub async fn has_identifiers(
+    svc: &crate::service::Service,
+    pool_id: &str,
+    providers: &[String],
+) -> Result<bool> {
+    let key = crate::keys::idp_identifiers(pool_id);
+    let page = svc.store.query(&key, "", None, 100, svc.now_secs()).await?;
+    Ok(page
+        .items
+        .iter()
+        .any(|i| i.body["ProviderName"].as_str().is_some_and(|name| providers.iter().any(|p| p == name))))
+}
+
 /// A client's SupportedIdentityProviders: `COGNITO` or providers of the pool; and the client
 /// must be able to write what they map, since mapped attributes are written at every sign-in.
 pub async fn check_client_providers(

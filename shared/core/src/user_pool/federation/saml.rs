@@ -20,8 +20,7 @@ use crate::ports::WebRequest;
 use crate::service::{CallContext, Service};
 use crate::store::{Cond, Item, StoreError, Write};
 use crate::user_pool::domains::records::UserPoolDomain;
-use crate::user_pool::hosted::{pages, text::EN};
-use crate::user_pool::oauth::authorize::{self, error_redirect, ValidAuthorize};
+use crate::user_pool::oauth::authorize::{error_redirect, ValidAuthorize};
 use crate::user_pool::oauth::endpoint::{DomainRequest, DomainResponse, SetCookie};
 use saml_rs::constants::{Binding, CertUse};
 use saml_rs::{
@@ -245,6 +244,15 @@ struct SamlState {
     acs_url: String,
 }
 
+impl flow::SignInState for SamlState {
+    fn pool_id(&self) -> &str {
+        &self.pool_id
+    }
+    fn authorize(&self) -> &str {
+        &self.authorize
+    }
+}
+
 fn server_error(valid: &ValidAuthorize, provider: &IdentityProvider, e: &SamlError) -> DomainResponse {
     tracing::error!(provider = %provider.name, error = %e, "SAML AuthnRequest failed");
     error_redirect(&valid.params, "server_error", "The request to the identity provider could not be made.")
@@ -291,10 +299,6 @@ pub async fn start(
     }))
 }
 
-fn error_page(message: crate::user_pool::hosted::text::Message) -> DomainResponse {
-    DomainResponse::html(400, pages::error_page(message))
-}
-
 /// The Response and Assertion IDs saml-rs hands over once a Response is valid, written to the
 /// store afterwards (its cache is synchronous): a taken ID refuses the Response.
 #[derive(Default)]
@@ -321,23 +325,13 @@ pub async fn idp_response(
 ) -> Result<DomainResponse> {
     let fields = req.form.as_deref().unwrap_or_default();
     let get = |name: &str| fields.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
-    let Some(state) = get("RelayState").filter(|s| !s.is_empty()) else {
-        // An unsolicited (IdP-initiated) Response: not accepted (IDPInit is not supported).
-        return Ok(error_page(EN.federation_no_state));
-    };
-    let record = flow::spend_state::<SamlState>(svc, state, keys::SAML_STATE_SK).await?;
-    let Some(record) = record.filter(|r| r.pool_id == domain.pool_id) else {
-        return Ok(error_page(EN.federation_expired));
-    };
-    if req.cookie(STATE_COOKIE) != Some(state) {
-        return Ok(error_page(EN.federation_other_browser));
-    }
-    let authorize_fields: Vec<(String, String)> = form_urlencoded::parse(record.authorize.as_bytes())
-        .map(|(k, v)| (k.into_owned(), v.into_owned()))
-        .collect();
-    let valid = match authorize::check(svc, domain, &authorize_fields).await? {
-        Ok(v) => v,
-        Err(answer) => return Ok(answer),
+    // No RelayState: an unsolicited (IdP-initiated) Response, not accepted (IDPInit is refused).
+    let resumed =
+        flow::resume::<SamlState>(svc, domain, req, get("RelayState"), keys::SAML_STATE_SK, STATE_COOKIE)
+            .await?;
+    let (record, valid) = match resumed {
+        Ok(r) => r,
+        Err(page) => return Ok(page),
     };
     let clear = flow::cleared(STATE_COOKIE);
     let refused = |why: &str| {

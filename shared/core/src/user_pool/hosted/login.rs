@@ -117,9 +117,31 @@ fn provider_buttons(req: &DomainRequest, valid: &ValidAuthorize) -> String {
     if links.is_empty() {
         return links;
     }
+    let identifier_box = if valid.identifier_box { identifier_form(req, valid) } else { String::new() };
     format!(
-        "<section aria-labelledby=\"idp-heading\"><p id=\"idp-heading\" class=\"textDescription-customizable\">{}</p><ul class=\"idp-list\">{links}</ul></section>",
+        "<section aria-labelledby=\"idp-heading\"><p id=\"idp-heading\" class=\"textDescription-customizable\">{}</p>{identifier_box}<ul class=\"idp-list\">{links}</ul></section>",
         escape_html(EN.federated_intro)
+    )
+}
+
+/// The corporate email box: the authorize request again with `idp_identifier` = the email,
+/// which goes to the provider that has its domain among its IdpIdentifiers.
+fn identifier_form(req: &DomainRequest, valid: &ValidAuthorize) -> String {
+    use crate::html::escape_html;
+    let mut hidden = String::new();
+    for (name, value) in valid.params.fields() {
+        if name != "identity_provider" && name != "idp_identifier" {
+            hidden.push_str(&format!(
+                "<input type=\"hidden\" name=\"{name}\" value=\"{}\">",
+                escape_html(value)
+            ));
+        }
+    }
+    format!(
+        "<form method=\"get\" action=\"{}\" class=\"idp-identifier\">{hidden}<label for=\"idp_identifier\">{}</label><input id=\"idp_identifier\" name=\"idp_identifier\" type=\"email\" autocomplete=\"email\" required class=\"form-control inputField-customizable\"><button type=\"submit\" class=\"btn btn-primary submitButton-customizable\">{}</button></form>",
+        escape_html(&format!("{}/oauth2/authorize", req.base_url)),
+        escape_html(EN.corporate_email),
+        escape_html(EN.corporate_email_button),
     )
 }
 

@@ -37,6 +37,9 @@ pub struct Text {
     pub sign_up_link: &'static str,
     /// Above the buttons of the client's identity providers.
     pub federated_intro: &'static str,
+    /// The sign-in page's email box, when the app's providers route by email domain.
+    pub corporate_email: &'static str,
+    pub corporate_email_button: &'static str,
     pub form_expired: &'static str,
     pub session_expired: &'static str,
     pub new_password_title: &'static str,
@@ -111,6 +114,8 @@ pub const EN: Text = Text {
     forgot_password_link: "Forgot your password?",
     sign_up_link: "Need an account? Sign up",
     federated_intro: "Sign in with your corporate ID",
+    corporate_email: "Email",
+    corporate_email_button: "Continue",
     form_expired: "This form has expired. Please try again.",
     session_expired: "Your sign-in session has expired. Please sign in again.",
     new_password_title: "Change password",

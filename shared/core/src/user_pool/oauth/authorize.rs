@@ -55,6 +55,14 @@ impl AuthorizeParams {
     /// The query string that carries them from page to page.
     pub fn query(&self) -> String {
         let mut q = form_urlencoded::Serializer::new(String::new());
+        for (k, v) in self.fields() {
+            q.append_pair(k, v);
+        }
+        q.finish()
+    }
+
+    /// The parameters given, by name.
+    pub fn fields(&self) -> Vec<(&'static str, &str)> {
         let fields = [
             ("response_type", self.response_type.as_deref()),
             ("client_id", Some(self.client_id.as_str())),
@@ -68,12 +76,7 @@ impl AuthorizeParams {
             ("idp_identifier", self.idp_identifier.as_deref()),
             ("login_hint", self.login_hint.as_deref()),
         ];
-        for (k, v) in fields {
-            if let Some(v) = v {
-                q.append_pair(k, v);
-            }
-        }
-        q.finish()
+        fields.into_iter().filter_map(|(k, v)| v.map(|v| (k, v))).collect()
     }
 }
 
@@ -88,6 +91,9 @@ pub struct ValidAuthorize {
     /// The identity provider to sign in at: asked for (`identity_provider`, `idp_identifier`),
     /// or the client's only one when it cannot sign in with the pool itself.
     pub federated: Option<crate::user_pool::federation::records::IdentityProvider>,
+    /// A provider of the client has IdpIdentifiers: the sign-in page asks for an email and goes
+    /// to the provider of its domain (spec A §9.3).
+    pub identifier_box: bool,
 }
 
 /// A redirect to the client: `params` in the query (or, for implicit tokens, the fragment).
@@ -240,6 +246,8 @@ pub async fn check(
             }
         }
     } else if let Some(identifier) = params.idp_identifier.as_deref() {
+        // An email (the sign-in page's box) is routed by its domain.
+        let identifier = identifier.rsplit_once('@').map_or(identifier, |(_, domain)| domain);
         match federation::records::provider_of_identifier(svc, &domain.pool_id, identifier).await? {
             Some(p) if providers.contains(&p.name) => federated = Some(p),
             _ => {
@@ -269,7 +277,10 @@ pub async fn check(
         Ok(s) => s,
         Err(invalid) => return Ok(Err(error_redirect(&params, "invalid_scope", &invalid.0))),
     };
-    Ok(Ok(ValidAuthorize { params, client, scopes, implicit, federated }))
+    let identifier_box = federated.is_none()
+        && providers.iter().any(|p| p != "COGNITO")
+        && federation::records::has_identifiers(svc, &domain.pool_id, providers).await?;
+    Ok(Ok(ValidAuthorize { params, client, scopes, implicit, federated, identifier_box }))
 }
 
 /// `GET /oauth2/authorize`: a live hosted session answers at once (single sign-on); otherwise
