@@ -169,7 +169,7 @@ on_both_stores!(identity_provider_operations, |env| {
         .send()
         .await);
     assert_eq!(e, "InvalidParameterException: Provider MyGoogle cannot be of type Google.");
-    // A type Tessera cannot sign in through yet is refused by name, never stored.
+    // Google reads its user from Google's ID token: openid is required.
     let e = err(env
         .client
         .create_identity_provider()
@@ -183,7 +183,7 @@ on_both_stores!(identity_provider_operations, |env| {
         ])))
         .send()
         .await);
-    assert!(e.contains("cannot sign users in through Google providers yet"), "{e}");
+    assert!(e.contains("must include openid"), "{e}");
     // An unreachable discovery document: Cognito's message.
     let e = err(create()
         .provider_name("Other")

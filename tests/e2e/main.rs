@@ -23,6 +23,7 @@ mod devices;
 mod domains;
 mod federation_oidc;
 mod federation_saml;
+mod federation_social;
 mod functions;
 mod groups;
 mod hosted_accounts;

@@ -46,6 +46,11 @@ pub struct ServiceConfig {
     /// over plain http: the local server's setting, for tests and development against a local
     /// provider. A deployment never has it: there, every provider URL is https.
     pub loopback_http_providers: bool,
+    /// The social providers' endpoints by type name (`Google`, `Facebook`, `LoginWithAmazon`,
+    /// `SignInWithApple`), in place of the real ones: for tests and development against a
+    /// stand-in provider on the local server. Empty in a deployment.
+    pub social_endpoints:
+        std::collections::BTreeMap<String, crate::user_pool::federation::discovery::Endpoints>,
 }
 
 /// How this deployment serves user-pool domains (CreateUserPoolDomain).
@@ -139,6 +144,7 @@ impl Default for ServiceConfig {
             auth_domains: AuthDomains::default(),
             client_credentials_reuse_ms: 1000,
             loopback_http_providers: false,
+            social_endpoints: Default::default(),
         }
     }
 }

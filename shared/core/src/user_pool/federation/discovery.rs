@@ -43,8 +43,10 @@ pub async fn endpoints(
     provider_type: ProviderType,
     details: &BTreeMap<String, String>,
 ) -> Result<Endpoints> {
-    if provider_type != ProviderType::Oidc {
-        return Ok(Endpoints::default());
+    match provider_type {
+        ProviderType::Oidc => {}
+        ProviderType::Saml => return Ok(Endpoints::default()),
+        social => return Ok(super::social::endpoints(svc, social, details)),
     }
     let issuer = details.get("oidc_issuer").cloned().unwrap_or_default();
     let all_given = GIVEN.iter().all(|(k, _)| details.contains_key(*k));

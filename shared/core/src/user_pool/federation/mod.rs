@@ -1,5 +1,5 @@
-//! Federation: a pool's identity providers (OIDC and SAML now; the social types to come) and
-//! signing users in through them.
+//! Federation: a pool's identity providers (OIDC, SAML, Google, Facebook, Login with Amazon,
+//! Sign in with Apple) and signing users in through them.
 //!
 //! Operations, and the file that serves each (the functions carry the operation's name):
 //!
@@ -22,7 +22,8 @@
 //! `records.rs` holds the provider record and each type's rules; `discovery.rs` finds an OIDC
 //! provider's endpoints; `oidc.rs` is the sign-in through one (`/oauth2/idpresponse`);
 //! `saml.rs` through a SAML IdP (`/saml2/idpresponse`), with the pool's key pairs from
-//! `sp_keys.rs`; `flow.rs` what both share; `users.rs` makes and updates the federated users.
+//! `sp_keys.rs`; `social.rs` the social types' endpoints (their sign-in is `oidc.rs`'s);
+//! `flow.rs` what all share; `users.rs` makes and updates the federated users.
 
 pub mod discovery;
 pub mod flow;
@@ -31,5 +32,6 @@ pub mod oidc;
 pub(super) mod providers;
 pub mod records;
 pub mod saml;
+pub mod social;
 pub mod sp_keys;
 pub mod users;

@@ -5,7 +5,7 @@
 //! signs the federated user in as the hosted pages do.
 
 use super::flow::{self, random, STATE_TTL_SECS};
-use super::records::IdentityProvider;
+use super::records::{IdentityProvider, ProviderType};
 use super::users::Subject;
 use crate::error::{Error, Result};
 use crate::keys;
@@ -79,8 +79,16 @@ pub async fn start(
         .append_pair("client_id", &client_id)
         .append_pair("redirect_uri", &redirect_uri)
         .append_pair("scope", &scopes)
-        .append_pair("state", &state)
-        .append_pair("nonce", &nonce);
+        .append_pair("state", &state);
+    if provider.provider_type.has_id_token() {
+        q.append_pair("nonce", &nonce);
+    }
+    // Apple answers by form_post when scopes are asked for (it requires it then): a POST from
+    // its site, so the state cookie must come with cross-site POSTs.
+    let form_post = provider.provider_type == ProviderType::SignInWithApple && !scopes.trim().is_empty();
+    if form_post {
+        q.append_pair("response_mode", "form_post");
+    }
     if let Some(verifier) = &verifier {
         let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
         q.append_pair("code_challenge", &challenge).append_pair("code_challenge_method", "S256");
@@ -91,7 +99,7 @@ pub async fn start(
         name: STATE_COOKIE.into(),
         value: state,
         max_age_secs: Some(STATE_TTL_SECS),
-        cross_site: false,
+        cross_site: form_post,
     }))
 }
 
@@ -139,7 +147,7 @@ pub async fn idp_response(
         )
         .with_cookie(clear));
     };
-    let claims = match provider_claims(svc, &provider, &record, code).await {
+    let claims = match provider_claims(svc, &provider, &record, code, get("user")).await {
         Ok(c) => c,
         Err(failure) => {
             tracing::info!(provider = %provider.name, reason = %failure, "federated sign-in refused");
@@ -153,20 +161,33 @@ pub async fn idp_response(
     flow::finish(svc, ctx, domain, &valid, &provider, &subject, &claims, clear).await
 }
 
-/// The provider's claims about the user: its ID token's (checked), then its userinfo answer's.
-/// `Err` is why the sign-in is refused, fit to show the app.
+/// The provider's claims about the user: its ID token's (checked), then its userinfo answer's;
+/// for Facebook and Login with Amazon, their profile answer's. `user` is what Apple posts with
+/// a user's first sign-in (the name, which its ID token never carries). `Err` is why the
+/// sign-in is refused, fit to show the app.
 async fn provider_claims(
     svc: &Service,
     provider: &IdentityProvider,
     record: &FederationState,
     code: &str,
+    user: Option<&str>,
 ) -> std::result::Result<Map<String, Value>, String> {
     let internal = |e: Error| e.message().to_string();
     let cipher = svc.cipher.as_ref();
     let client_id = provider.detail(cipher, "client_id").map_err(internal)?.unwrap_or_default();
-    let secret = provider.detail(cipher, "client_secret").map_err(internal)?;
+    let secret = match provider.provider_type {
+        ProviderType::SignInWithApple => Some(super::social::apple_client_secret(
+            &provider.detail(cipher, "private_key").map_err(internal)?.unwrap_or_default(),
+            provider.details.get("key_id").map(String::as_str).unwrap_or_default(),
+            provider.details.get("team_id").map(String::as_str).unwrap_or_default(),
+            &client_id,
+            &provider.endpoints.issuer,
+            svc.now_secs(),
+        )?),
+        _ => provider.detail(cipher, "client_secret").map_err(internal)?,
+    };
     // (A block: the serializer must not live across an await.)
-    let body = {
+    let fields = {
         let mut form = form_urlencoded::Serializer::new(String::new());
         form.append_pair("grant_type", "authorization_code")
             .append_pair("code", code)
@@ -181,22 +202,40 @@ async fn provider_claims(
         }
         form.finish()
     };
-    let answer = svc
-        .web(WebRequest {
+    // Facebook's token endpoint takes GET (its token_request_method), the others POST.
+    let request = if provider.provider_type == ProviderType::Facebook {
+        WebRequest {
+            method: "GET",
+            url: format!("{}?{fields}", provider.endpoints.token),
+            headers: vec![("accept".into(), "application/json".into())],
+            body: vec![],
+        }
+    } else {
+        WebRequest {
             method: "POST",
             url: provider.endpoints.token.clone(),
             headers: vec![
                 ("content-type".into(), "application/x-www-form-urlencoded".into()),
                 ("accept".into(), "application/json".into()),
             ],
-            body: body.into_bytes(),
-        })
+            body: fields.into_bytes(),
+        }
+    };
+    let answer = svc
+        .web(request)
         .await
         .map_err(|e| format!("The identity provider's token endpoint could not be reached: {e}"))?;
     let tokens: Value = serde_json::from_slice(&answer.body).unwrap_or(Value::Null);
     if answer.status != 200 {
         let error = tokens.get("error").and_then(Value::as_str).unwrap_or("no error code");
         return Err(format!("The identity provider refused the code (HTTP {}, {error}).", answer.status));
+    }
+    if !provider.provider_type.has_id_token() {
+        let access_token = tokens
+            .get("access_token")
+            .and_then(Value::as_str)
+            .ok_or("The identity provider answered without an access_token.")?;
+        return profile(svc, provider, access_token).await;
     }
     let id_token = tokens
         .get("id_token")
@@ -212,7 +251,71 @@ async fn provider_claims(
         }
         claims.extend(info);
     }
+    if let Some(user) = user.filter(|_| provider.provider_type == ProviderType::SignInWithApple) {
+        claims.extend(apple_user(user));
+    }
     Ok(claims)
+}
+
+/// What Apple posts about a user at the first sign-in (`{"name":{"firstName","lastName"},
+/// "email"}`), as claims: `firstName`, `lastName`, and `name` (both). Unreadable: nothing.
+fn apple_user(user: &str) -> Map<String, Value> {
+    let mut claims = Map::new();
+    let Ok(Value::Object(user)) = serde_json::from_str::<Value>(user) else { return claims };
+    let part = |k: &str| user.get("name").and_then(|n| n.get(k)).and_then(Value::as_str).map(str::to_string);
+    let (first, last) = (part("firstName"), part("lastName"));
+    if let Some(first) = &first {
+        claims.insert("firstName".into(), Value::String(first.clone()));
+    }
+    if let Some(last) = &last {
+        claims.insert("lastName".into(), Value::String(last.clone()));
+    }
+    let name: Vec<String> = [first, last].into_iter().flatten().collect();
+    if !name.is_empty() {
+        claims.insert("name".into(), Value::String(name.join(" ")));
+    }
+    claims
+}
+
+/// Facebook's and Login with Amazon's account of the user: Facebook's Graph API `me` with the
+/// fields the mapping reads (and `id`), Amazon's `user/profile`; the access token as a Bearer.
+async fn profile(
+    svc: &Service,
+    provider: &IdentityProvider,
+    access_token: &str,
+) -> std::result::Result<Map<String, Value>, String> {
+    let base = provider.endpoints.userinfo.clone().unwrap_or_default();
+    let url = if provider.provider_type == ProviderType::Facebook {
+        let mut fields = vec!["id".to_string()];
+        for claim in provider.attribute_mapping.values() {
+            if !fields.contains(claim) {
+                fields.push(claim.clone());
+            }
+        }
+        let fields: String = form_urlencoded::byte_serialize(fields.join(",").as_bytes()).collect();
+        format!("{base}{}fields={fields}", if base.contains('?') { '&' } else { '?' })
+    } else {
+        base
+    };
+    let answer = svc
+        .web(WebRequest {
+            method: "GET",
+            url,
+            headers: vec![
+                ("authorization".into(), format!("Bearer {access_token}")),
+                ("accept".into(), "application/json".into()),
+            ],
+            body: vec![],
+        })
+        .await
+        .map_err(|e| format!("The identity provider's profile endpoint could not be reached: {e}"))?;
+    if answer.status != 200 {
+        return Err(format!("The identity provider's profile endpoint answered HTTP {}.", answer.status));
+    }
+    match serde_json::from_slice(&answer.body) {
+        Ok(Value::Object(map)) => Ok(map),
+        _ => Err("The identity provider's profile answer is not a JSON object.".into()),
+    }
 }
 
 /// Algorithms an ID token may be signed with: asymmetric only (an HMAC "signature" keyed with

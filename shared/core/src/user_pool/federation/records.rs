@@ -49,10 +49,10 @@ impl ProviderType {
         !matches!(self, ProviderType::Saml | ProviderType::Oidc)
     }
 
-    /// Whether Tessera can sign users in through this type yet. A provider it cannot sign in
-    /// through is refused at creation, never stored and left unused.
-    pub fn sign_in_supported(self) -> bool {
-        matches!(self, ProviderType::Oidc | ProviderType::Saml)
+    /// Whether the provider's ID token (OpenID Connect) says who signed in; the others answer
+    /// a profile call.
+    pub fn has_id_token(self) -> bool {
+        matches!(self, ProviderType::Oidc | ProviderType::Google | ProviderType::SignInWithApple)
     }
 
     /// The IdP claim `username` may be mapped from (spec A §9.4), and the default mapping.
@@ -167,12 +167,6 @@ pub fn check_details(
     if provider_type.is_social() && name != provider_type.as_str() {
         return Err(Error::invalid(format!("Provider {name} cannot be of type {}.", provider_type.as_str())));
     }
-    if !provider_type.sign_in_supported() {
-        return Err(Error::invalid(format!(
-            "Tessera cannot sign users in through {} providers yet, so it does not create them (supported: OIDC).",
-            provider_type.as_str()
-        )));
-    }
     let settable = provider_type.settable();
     if let Some(key) =
         details.keys().find(|k| !settable.contains(&k.as_str()) && !is_filled_in(provider_type, k))
@@ -190,7 +184,7 @@ pub fn check_details(
     match provider_type {
         ProviderType::Oidc => check_oidc(details, loopback_http),
         ProviderType::Saml => check_saml(details, loopback_http),
-        _ => Ok(()),
+        social => super::social::check(social, details),
     }
 }
 
@@ -200,7 +194,7 @@ pub fn is_filled_in(provider_type: ProviderType, key: &str) -> bool {
     match provider_type {
         ProviderType::Oidc => key == "attributes_url_add_attributes",
         ProviderType::Saml => SAML_FILLED_IN.contains(&key),
-        _ => false,
+        social => super::social::is_shown_key(social, key),
     }
 }
 
@@ -314,6 +308,9 @@ impl IdentityProvider {
         }
         if self.provider_type == ProviderType::Oidc {
             out.insert("attributes_url_add_attributes".into(), "false".into());
+        }
+        for (k, v) in super::social::shown(self.provider_type, &self.details) {
+            out.insert(k.into(), v);
         }
         if let Some(idp) = &self.saml {
             out.insert("ActiveEncryptionCertificate".into(), idp.encryption_certificate.clone());
@@ -502,14 +499,57 @@ mod tests {
     }
 
     #[test]
-    fn social_types_are_named_as_their_type_and_not_yet_created() {
+    fn social_types_are_named_as_their_type() {
         let d = BTreeMap::new();
         let e =
             check_details(ProviderType::Google, "MyGoogle", &d, false).err().map(|e| e.message().to_string());
         assert_eq!(e.as_deref(), Some("Provider MyGoogle cannot be of type Google."));
         let e =
             check_details(ProviderType::Google, "Google", &d, false).err().map(|e| e.message().to_string());
-        assert!(e.unwrap_or_default().contains("cannot sign users in through Google providers yet"));
+        assert_eq!(
+            e.as_deref(),
+            Some("client_id, client_secret and authorize_scopes are all required idp details")
+        );
+        let social = |t: ProviderType, pairs: &[(&str, &str)]| -> String {
+            let d = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+            match check_details(t, t.as_str(), &d, false) {
+                Err(e) => e.message().to_string(),
+                Ok(()) => String::new(),
+            }
+        };
+        let keys = [("client_id", "c"), ("client_secret", "s")];
+        let with = |extra: &[(&'static str, &'static str)]| -> Vec<(&'static str, &'static str)> {
+            keys.iter().chain(extra).copied().collect()
+        };
+        assert_eq!(social(ProviderType::Google, &with(&[("authorize_scopes", "openid email")])), "");
+        assert!(social(ProviderType::Google, &with(&[("authorize_scopes", "email")])).contains("openid"));
+        assert_eq!(
+            social(ProviderType::Facebook, &with(&[("authorize_scopes", "public_profile, email")])),
+            ""
+        );
+        let fb = with(&[("authorize_scopes", "email"), ("api_version", "17")]);
+        assert!(social(ProviderType::Facebook, &fb).contains("api_version"));
+        // Describe's keys may come back; others may not.
+        assert_eq!(
+            social(
+                ProviderType::LoginWithAmazon,
+                &with(&[("authorize_scopes", "profile"), ("token_request_method", "POST")])
+            ),
+            ""
+        );
+        assert!(social(
+            ProviderType::LoginWithAmazon,
+            &with(&[("authorize_scopes", "profile"), ("jwks_uri", "x")])
+        )
+        .contains("jwks_uri"));
+        let apple = [
+            ("client_id", "c"),
+            ("team_id", "T"),
+            ("key_id", "K"),
+            ("authorize_scopes", "email"),
+            ("private_key", "nope"),
+        ];
+        assert!(social(ProviderType::SignInWithApple, &apple).contains("ES256 private key"));
         let e =
             check_details(ProviderType::Oidc, "COGNITO", &d, false).err().map(|e| e.message().to_string());
         assert_eq!(e.as_deref(), Some("The provider name COGNITO is reserved."));
