@@ -17,15 +17,15 @@ use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 
 /// The provider, a child process killed when dropped.
-struct Idp {
+pub(crate) struct Idp {
     _server: ChildServer,
-    issuer: String,
-    port: u16,
+    pub(crate) issuer: String,
+    pub(crate) port: u16,
 }
 
 impl Idp {
     /// oidc-provider with one client whose callback is `redirect_uri`.
-    fn start(client_id: &str, client_secret: &str, redirect_uri: &str) -> Idp {
+    pub(crate) fn start(client_id: &str, client_secret: &str, redirect_uri: &str) -> Idp {
         let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("js");
         assert!(
             dir.join("node_modules/oidc-provider/package.json").is_file(),
@@ -43,7 +43,7 @@ impl Idp {
     }
 
     /// Sets what the provider says about `login`.
-    async fn account(&self, login: &str, claims: Value) {
+    pub(crate) async fn account(&self, login: &str, claims: Value) {
         let path = format!("/_test/accounts/{login}");
         let (status, _, _) = raw_http(
             &format!("http://127.0.0.1:{}", self.port),

@@ -451,3 +451,113 @@ async fn social_providers_embedded() {
 async fn social_providers_dynamodb() {
     sign_in_with_social_providers(Backend::DynamoDb).await;
 }
+
+/// Google in a real browser: oidc-provider (npm) stands in for accounts.google.com with
+/// Google's claims, through its own sign-in and consent pages; the code flow with PKCE toward
+/// it, its ID token checked, the user `Google_<sub>`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn google_through_oidc_provider_in_chromium() {
+    let Some(chromium) = crate::browser::chromium() else { return };
+    // The domain's port first: the provider must know its redirect URI, and the server its
+    // Google endpoints, before either starts.
+    let port = crate::browser::free_port();
+    let prefix = unique("google").to_lowercase();
+    let idp = crate::federation_oidc::Idp::start(
+        "g-client",
+        "g-secret",
+        &format!("http://{prefix}.auth.localhost:{port}/oauth2/idpresponse"),
+    );
+    let (_, _, doc) = raw_http(
+        &format!("http://127.0.0.1:{}", idp.port),
+        "GET",
+        "/.well-known/openid-configuration",
+        &[],
+        b"",
+    )
+    .await;
+    let doc: Value = serde_json::from_slice(&doc).unwrap();
+    let member = |k: &str| doc[k].as_str().unwrap().to_string();
+    let google = Endpoints {
+        issuer: idp.issuer.clone(),
+        authorize: member("authorization_endpoint"),
+        token: member("token_endpoint"),
+        userinfo: Some(member("userinfo_endpoint")),
+        jwks: member("jwks_uri"),
+        pkce: true,
+    };
+    let env = TestEnv::start_local(Backend::Embedded, |c| {
+        c.bind = format!("127.0.0.1:{port}").parse().unwrap();
+        c.service.social_endpoints = [("Google".to_string(), google)].into();
+    })
+    .await
+    .unwrap();
+    let pool = env.pool(|b| b).await;
+    env.client.create_user_pool_domain().user_pool_id(&pool).domain(&prefix).send().await.unwrap();
+    provider(
+        &env,
+        &pool,
+        IdentityProviderTypeType::Google,
+        &[
+            ("client_id", "g-client"),
+            ("client_secret", "g-secret"),
+            ("authorize_scopes", "openid email profile"),
+        ],
+        &[("email", "email"), ("name", "name"), ("given_name", "given_name"), ("picture", "picture")],
+    )
+    .await;
+    idp.account(
+        "ada",
+        json!({"email": "ada@gmail.example", "email_verified": true, "name": "Ada G", "given_name": "Ada",
+               "picture": "https://lh3.googleusercontent.example/a.png"}),
+    )
+    .await;
+    let app_port = crate::browser::free_port();
+    let callback = format!("http://localhost:{app_port}/callback");
+    let client = env
+        .client
+        .create_user_pool_client()
+        .user_pool_id(&pool)
+        .client_name("web")
+        .allowed_o_auth_flows(OAuthFlowType::Code)
+        .allowed_o_auth_scopes("openid")
+        .callback_urls(&callback)
+        .supported_identity_providers("Google")
+        .allowed_o_auth_flows_user_pool_client(true)
+        .send()
+        .await
+        .unwrap();
+    let client_id = client.user_pool_client().unwrap().client_id().unwrap().to_string();
+    let query = form(&[
+        ("response_type", "code"),
+        ("client_id", &client_id),
+        ("redirect_uri", &callback),
+        ("scope", "openid"),
+        ("state", "app-state"),
+        ("identity_provider", "Google"),
+    ]);
+    let input = json!({
+        "authorizeUrl": format!("http://{prefix}.auth.localhost:{port}/oauth2/authorize?{query}"),
+        "viaButton": null,
+        "login": "ada",
+        "password": "any",
+        "appPort": app_port,
+        "chromium": chromium,
+    });
+    let out = run_node("federation-flow.mjs", &["playwright-core", "axe-core"], input).await;
+    assert_eq!(out["ok"], true, "{out:#}");
+    let back = out["callback"].as_str().unwrap();
+    let query: HashMap<String, String> =
+        form_urlencoded::parse(back.split_once('?').unwrap().1.as_bytes()).into_owned().collect();
+    let body = form(&[
+        ("grant_type", "authorization_code"),
+        ("client_id", &client_id),
+        ("code", &query["code"]),
+        ("redirect_uri", &callback),
+    ]);
+    let (status, _, tokens) = post_form(&env, &prefix, "/oauth2/token", None, &body).await;
+    assert_eq!(status, 200, "{tokens}");
+    let id = claims(tokens["id_token"].as_str().unwrap());
+    assert_eq!(id["cognito:username"], "Google_ada");
+    assert_eq!((id["email"].as_str(), id["given_name"].as_str()), (Some("ada@gmail.example"), Some("Ada")));
+    assert_eq!(id["identities"][0]["providerName"], "Google");
+}
