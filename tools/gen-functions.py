@@ -1376,6 +1376,7 @@ AUTH_DOMAIN_EVENTS = {
     # provider and a browser: tests/e2e/federation_oidc.rs).
     "oauth2-idpresponse": ("GET", "/oauth2/idpresponse", None, [("code", "sample-code"), ("state", "unknown")]),
     "saml2-idpresponse": ("POST", "/saml2/idpresponse", "SAMLResponse=PHNhbWxwOlJlc3BvbnNlLz4%3D&RelayState=unknown", []),
+    "saml2-logout": ("POST", "/saml2/logout", "SAMLResponse=PHNhbWxwOkxvZ291dFJlc3BvbnNlLz4%3D&RelayState=unknown", []),
 }
 
 

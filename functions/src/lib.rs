@@ -808,6 +808,9 @@ pub const OAUTH2_IDPRESPONSE: Clients =
 /// The clients of `saml2-idpresponse` (triggers).
 pub const SAML2_IDPRESPONSE: Clients = Clients { triggers: Some(clients::triggers), ..Clients::NONE };
 
+/// The clients of `saml2-logout` (no flags).
+pub const SAML2_LOGOUT: Clients = Clients::NONE;
+
 /// The clients of `hosted-pages` (sends triggers).
 pub const HOSTED_PAGES: Clients =
     Clients { messages: Some(clients::messages), triggers: Some(clients::triggers), ..Clients::NONE };

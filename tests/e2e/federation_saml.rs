@@ -92,6 +92,7 @@ fn browser_callback(app_port: u16) -> String {
 }
 
 const CALLBACK: &str = "https://app.example.com/callback";
+const SIGNED_OUT: &str = "https://app.example.com/signed-out";
 /// An attribute named by URI, as Entra ID names them.
 const EMAIL_CLAIM: &str = "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/emailaddress";
 
@@ -170,6 +171,7 @@ async fn setup(env: &TestEnv, app_port: Option<u16>) -> Setup {
             std::iter::once(CALLBACK.to_string()).chain(app_port.map(browser_callback)).collect(),
         ))
         .supported_identity_providers("Corp")
+        .logout_urls(SIGNED_OUT)
         .allowed_o_auth_flows_user_pool_client(true)
         .send()
         .await
@@ -553,3 +555,54 @@ async fn sign_in_through_a_saml_idp_in_chromium() {
     assert_eq!(id["cognito:username"], "Corp_grace");
     assert_eq!(id["email"], "grace@corp.example");
 }
+
+// IDPSignout: /logout ends the hosted session and sends a signed LogoutRequest (the NameID
+// and SessionIndex of the sign-in) to the IdP, whose signed LogoutResponse comes back to
+// /saml2/logout and sends the browser on to the app's sign-out URL.
+on_both_stores!(sign_out_at_the_saml_idp, |env| {
+    let s = setup(env, None).await;
+    env.client
+        .update_identity_provider()
+        .user_pool_id(&s.pool)
+        .provider_name("Corp")
+        .set_provider_details(Some(details(&[
+            ("MetadataURL", &s.idp.metadata_url),
+            ("RequestSigningAlgorithm", "rsa-sha256"),
+            ("IDPSignout", "true"),
+        ])))
+        .send()
+        .await
+        .unwrap();
+    s.idp.next("ada-7", json!({EMAIL_CLAIM: ["ada@corp.example"]}), "ok", false).await;
+    let mut browser = Browser::default();
+    sign_in(env, &s, &mut browser).await;
+    assert!(browser.cookie("cognito").is_some(), "a hosted session");
+    let query = form(&[("client_id", &s.client_id), ("logout_uri", SIGNED_OUT)]);
+    let page = browser.get(env, &format!("/_auth/{}/logout?{query}", s.prefix)).await;
+    assert_eq!(page.status, 302, "{}", page.body);
+    assert!(browser.cookie("cognito").is_none(), "the hosted session ended at once");
+    let location = page.location.unwrap();
+    assert!(
+        location.contains("/slo/redirect?SAMLRequest=") && location.contains("&Signature="),
+        "{location}"
+    );
+    let (status, idp_page) = s.idp.answer(&location).await;
+    assert_eq!(status, 200, "the IdP took the signed LogoutRequest: {idp_page}");
+    let (_, _, last) =
+        raw_http(&format!("http://127.0.0.1:{}", s.idp.port), "GET", "/_test/last_logout", &[], b"").await;
+    let last: Value = serde_json::from_slice(&last).unwrap();
+    assert_eq!(last["name_id"], "ada-7");
+    assert_eq!(last["issuer"], format!("urn:amazon:cognito:sp:{}", s.pool));
+    assert!(!last["session_indexes"].as_array().unwrap().is_empty(), "{last}");
+    let start = idp_page.find("action=\"").unwrap() + 8;
+    let action = &idp_page[start..start + idp_page[start..].find('"').unwrap()];
+    let path = action.strip_prefix(&env.url).unwrap().to_string();
+    let mut fields = vec![("SAMLResponse".to_string(), hidden(&idp_page, "SAMLResponse"))];
+    fields.push(("RelayState".into(), hidden(&idp_page, "RelayState")));
+    assert!(path.ends_with("/saml2/logout"), "{path}");
+    let page = browser.post(env, &path, &encoded(&fields)).await;
+    assert_eq!(page.location.as_deref(), Some(SIGNED_OUT), "{}", page.body);
+    // Its state is spent: the same answer again is refused.
+    let page = browser.post(env, &path, &encoded(&fields)).await;
+    assert_eq!(page.status, 400);
+});

@@ -669,6 +669,8 @@ async fn every_function_handles_its_sample_event() {
     assert_eq!(answer["success"].0, 400, "{:?}", answer["success"]);
     let answer = run_all!("saml2-idpresponse");
     assert_eq!(answer["success"].0, 400, "{:?}", answer["success"]);
+    let answer = run_all!("saml2-logout");
+    assert_eq!(answer["success"].0, 400, "{:?}", answer["success"]);
     let info = run!("oauth2-userinfo");
     assert_eq!(info["email"], "jane@example.com", "{info}");
     let refreshed = run!("oauth2-token");
@@ -814,6 +816,7 @@ const AUTH_DOMAIN_FUNCTIONS: &[&str] = &[
     "oauth2-revoke",
     "oauth2-idpresponse",
     "saml2-idpresponse",
+    "saml2-logout",
     "hosted-pages",
 ];
 
@@ -1125,6 +1128,7 @@ fn every_function_builds_the_clients_its_flags_name() {
         ("oauth2-revoke", tessera_functions::OAUTH2_REVOKE),
         ("oauth2-idpresponse", tessera_functions::OAUTH2_IDPRESPONSE),
         ("saml2-idpresponse", tessera_functions::SAML2_IDPRESPONSE),
+        ("saml2-logout", tessera_functions::SAML2_LOGOUT),
         ("hosted-pages", tessera_functions::HOSTED_PAGES),
     ];
     specials.extend(tessera_functions::OPERATIONS.iter().map(|(name, op)| (*name, op.clients)));

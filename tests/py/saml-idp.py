@@ -12,6 +12,9 @@ Prints one JSON line when it listens: {"metadata_url", "entity_id", "sso_url"}. 
                           "want_signed_requests": bool}
   PUT  /_test/next        what the next sign-in answers: {"name_id", "attributes": {name: [values]},
                           "mode": one of the modes below, "encrypt": bool}
+  GET  /slo/redirect      a signed LogoutRequest (HTTP-Redirect), answered with a signed
+                          LogoutResponse posted to the SP's SingleLogoutService
+  GET  /_test/last_logout the last LogoutRequest's NameID, SessionIndexes and Issuer
   GET  /sso/redirect      the AuthnRequest (HTTP-Redirect binding; its signature checked when the
                           SP was registered with want_signed_requests), answered at once for the
                           user set by /_test/next with pysaml2's HTTP-POST form (the tests post it,
@@ -200,6 +203,11 @@ def sp_metadata(sp, entity_id=None):
         f"{keys}"
         f"<md:NameIDFormat>{NAMEID_FORMAT_PERSISTENT}</md:NameIDFormat>"
         + "".join(
+            f'<md:SingleLogoutService Binding="{BINDING_HTTP_POST}" '
+            f'Location="{url.replace("/saml2/idpresponse", "/saml2/logout")}"/>'
+            for url in sp["acs_urls"][:1]
+        )
+        + "".join(
             f'<md:AssertionConsumerService Binding="{BINDING_HTTP_POST}" Location="{url}" index="{i}"/>'
             for i, url in enumerate(sp["acs_urls"])
         )
@@ -216,6 +224,7 @@ class Idp:
         self.sp = None
         self.next = {"name_id": "user-1", "attributes": {}, "mode": "ok", "encrypt": False}
         self.lock = threading.Lock()
+        self.last_logout = None
         self.server = self.make_server(self.key_file, self.cert_file)
 
     def config(self, key_file, cert_file):
@@ -230,6 +239,7 @@ class Idp:
                     "idp": {
                         "endpoints": {
                             "single_sign_on_service": [(f"{self.base}/sso/redirect", BINDING_HTTP_REDIRECT)],
+                            "single_logout_service": [(f"{self.base}/slo/redirect", BINDING_HTTP_REDIRECT)],
                         },
                         "name_id_format": [NAMEID_FORMAT_PERSISTENT],
                         "want_authn_requests_signed": want_signed,
@@ -266,6 +276,39 @@ class Idp:
         with self.lock:
             self.sp = sp
             self.server = self.make_server(self.key_file, self.cert_file)
+
+    def logout(self, query):
+        """The auto-post form of the LogoutResponse to the signed LogoutRequest in `query`."""
+        fields = {k: v[0] for k, v in parse_qs(query).items()}
+        if "Signature" not in fields:
+            raise ValueError("the LogoutRequest is not signed")
+        with self.lock:
+            server = self.server
+        req = server.parse_logout_request(
+            fields["SAMLRequest"],
+            BINDING_HTTP_REDIRECT,
+            relay_state=fields.get("RelayState"),
+            sigalg=fields.get("SigAlg"),
+            signature=fields.get("Signature"),
+        )
+        message = req.message
+        self.last_logout = {
+            "name_id": message.name_id.text if message.name_id is not None else None,
+            "session_indexes": [i.text for i in message.session_index],
+            "issuer": message.issuer.text,
+        }
+        response = server.create_logout_response(
+            message,
+            [BINDING_HTTP_POST],
+            sign=True,
+            sign_alg=saml2.xmldsig.SIG_RSA_SHA256,
+            digest_alg=saml2.xmldsig.DIGEST_SHA256,
+        )
+        args = server.response_args(message, [BINDING_HTTP_POST])
+        http = server.apply_binding(
+            BINDING_HTTP_POST, str(response), args["destination"], fields.get("RelayState", ""), response=True
+        )
+        return http["data"]
 
     def answer(self, query):
         """The auto-post form for the AuthnRequest in `query`, or raises ValueError."""
@@ -358,6 +401,13 @@ def main():
             url = urlparse(self.path)
             if url.path == "/metadata":
                 return self.reply(200, idp.metadata(), "application/samlmetadata+xml")
+            if url.path == "/_test/last_logout":
+                return self.reply(200, json.dumps(idp.last_logout), "application/json")
+            if url.path == "/slo/redirect":
+                try:
+                    return self.reply(200, idp.logout(url.query), "text/html")
+                except Exception as e:  # the reason, for the test's assertion message
+                    return self.reply(400, f"refused: {type(e).__name__}: {e}")
             if url.path == "/sso/redirect":
                 try:
                     return self.reply(200, idp.answer(url.query), "text/html")

@@ -157,6 +157,8 @@ pub fn federation_state(state_hash: &str) -> String {
 pub const FEDERATION_STATE_SK: &str = "STATE";
 /// A SAML sign-in's state (the same partition as [`federation_state`], another kind).
 pub const SAML_STATE_SK: &str = "SAMLSTATE";
+/// A SAML sign-out's state (the IdP's LogoutResponse comes back with it).
+pub const SAML_LOGOUT_SK: &str = "SAMLLOGOUT";
 /// A pool's SAML service-provider key pairs (signing, encryption).
 pub fn saml_sp_keys(pool_id: &str) -> String {
     format!("SAMLSP#{pool_id}")

@@ -114,6 +114,7 @@ pub async fn finish(
     subject: &Subject,
     claims: &Map<String, Value>,
     clear: SetCookie,
+    saml: Option<super::saml::SamlSession>,
 ) -> Result<DomainResponse> {
     let pool = svc.pool(&domain.pool_id).await?;
     let user = match users::sign_in(svc, &pool, provider, subject, claims, &valid.client.client_id).await {
@@ -124,7 +125,7 @@ pub async fn finish(
         }
     };
     let auth_time = svc.now_secs();
-    let cookie = session::open(svc, &pool.id, &user, auth_time).await?;
+    let cookie = session::open(svc, &pool.id, &user, auth_time, saml).await?;
     let mut answer = authorize::answer(svc, ctx, valid, &user, auth_time, vec![cookie]).await?;
     answer.cookies.push(clear);
     Ok(answer)

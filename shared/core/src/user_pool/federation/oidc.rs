@@ -158,7 +158,7 @@ pub async fn idp_response(
         Ok(s) => s,
         Err(e) => return Ok(error_redirect(&valid.params, "invalid_request", e.message()).with_cookie(clear)),
     };
-    flow::finish(svc, ctx, domain, &valid, &provider, &subject, &claims, clear).await
+    flow::finish(svc, ctx, domain, &valid, &provider, &subject, &claims, clear, None).await
 }
 
 /// The provider's claims about the user: its ID token's (checked), then its userinfo answer's;

@@ -219,11 +219,6 @@ fn check_saml(details: &BTreeMap<String, String>, loopback_http: bool) -> Result
             "IDPInit true (IdP-initiated sign-in) is not supported by Tessera yet: leave it out or false.",
         ));
     }
-    if details.get("IDPSignout").map(String::as_str) == Some("true") {
-        return Err(Error::invalid(
-            "IDPSignout true (sign-out at the identity provider) is not supported by Tessera yet: leave it out or false.",
-        ));
-    }
     if let Some(alg) = details.get("RequestSigningAlgorithm").filter(|a| a.as_str() != "rsa-sha256") {
         return Err(Error::invalid(format!("RequestSigningAlgorithm must be rsa-sha256, not {alg}.")));
     }
@@ -487,7 +482,7 @@ mod tests {
         assert!(saml(&[("MetadataURL", "http://idp.example.com/md")]).contains("https URL"));
         assert!(saml(&[("MetadataFile", "<x/>"), ("EncryptedResponses", "yes")]).contains("true or false"));
         assert!(saml(&[("MetadataFile", "<x/>"), ("IDPInit", "true")]).contains("IDPInit true"));
-        assert!(saml(&[("MetadataFile", "<x/>"), ("IDPSignout", "true")]).contains("IDPSignout true"));
+        assert_eq!(saml(&[("MetadataFile", "<x/>"), ("IDPSignout", "true")]), "");
         assert!(
             saml(&[("MetadataFile", "<x/>"), ("RequestSigningAlgorithm", "rsa-sha1")]).contains("rsa-sha256")
         );

@@ -32,6 +32,10 @@ use saml_rs::{
     SpValidationPolicy, SsoEndpoint, SsoResponse, SsoSession, StartSso, XmlEncryptionPolicy, XmlPolicy,
     XmlSignatureProfile,
 };
+use saml_rs::{
+    LogoutBinding, LogoutRequest, LogoutResponse, LogoutSubject, NameId, NameIdFormat, PendingLogoutRequest,
+    SessionIndex, SloEndpoint, StartSlo,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
@@ -125,6 +129,11 @@ pub async fn idp_of(
     };
     let mut idp = read_metadata(&xml)
         .map_err(|why| Error::invalid(format!("The SAML metadata is not valid: {why}.")))?;
+    if details.get("IDPSignout").map(String::as_str) == Some("true") && idp.slo_redirect.is_none() {
+        return Err(Error::invalid(
+            "IDPSignout is true, but the SAML metadata has no SingleLogoutService with the HTTP-Redirect binding.",
+        ));
+    }
     let keys = sp_keys::pool_keys(svc, pool_id).await?;
     idp.encryption_certificate = sp_keys::bare(&keys.encryption_certificate);
     idp.read_at = svc.now_secs();
@@ -170,6 +179,8 @@ fn service_provider(
     keys: &SpKeys,
     acs: &str,
 ) -> std::result::Result<Saml<Sp>, SamlError> {
+    // The logout endpoint beside the ACS (both on the domain the browser came to).
+    let slo = acs.strip_suffix("/saml2/idpresponse").map(|base| format!("{base}/saml2/logout"));
     let sign = provider.details.contains_key("RequestSigningAlgorithm");
     let encrypted = provider.details.get("EncryptedResponses").map(String::as_str) == Some("true");
     let credentials = Credentials {
@@ -202,13 +213,15 @@ fn service_provider(
     } else {
         XmlPolicy::default()
     };
-    let config = SpConfig::builder(EntityId::try_new(sp_entity_id(&provider.pool_id))?)
+    let mut config = SpConfig::builder(EntityId::try_new(sp_entity_id(&provider.pool_id))?)
         .acs_endpoint(AcsEndpoint::post(acs)?)
         .credentials(credentials)
         .validation(validation)
-        .xml(xml)
-        .build()?;
-    Saml::sp(config)
+        .xml(xml);
+    if let Some(slo) = slo {
+        config = config.slo_endpoint(SloEndpoint::post(slo)?);
+    }
+    Saml::sp(config.build()?)
 }
 
 /// The IdP as the AuthnRequest sees it: its entity ID and SingleSignOnService, and whether the
@@ -357,7 +370,168 @@ pub async fn idp_response(
         return Ok(refused("the assertion has no NameID"));
     }
     let claims = claims_of(&session);
-    flow::finish(svc, ctx, domain, &valid, &provider, &subject, &claims, clear).await
+    let saml = SamlSession {
+        provider: provider.name.clone(),
+        name_id: subject.id.clone(),
+        name_id_format: session.name_id().format().map(|f| f.as_uri().to_string()),
+        session_indexes: session
+            .authn_sessions()
+            .iter()
+            .filter_map(|s| s.session_index())
+            .map(|i| i.as_str().to_string())
+            .collect(),
+    };
+    flow::finish(svc, ctx, domain, &valid, &provider, &subject, &claims, clear, Some(saml)).await
+}
+
+/// What a SAML sign-in leaves on the hosted session: who the IdP signed in, to sign them out
+/// there too when the provider has `IDPSignout`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SamlSession {
+    pub provider: String,
+    pub name_id: String,
+    pub name_id_format: Option<String>,
+    pub session_indexes: Vec<String>,
+}
+
+/// A sign-out sent to an IdP, stored under the SHA-256 of its RelayState.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct LogoutState {
+    pool_id: String,
+    provider: String,
+    request_id: String,
+    idp_entity_id: String,
+    /// Where the browser goes once the IdP has answered (the client's logout_uri), or None
+    /// for the signed-out page.
+    then: Option<String>,
+}
+
+/// `/logout` of a session a SAML provider with `IDPSignout` signed in: the redirect that
+/// takes a signed LogoutRequest to the IdP's SingleLogoutService (HTTP-Redirect). None when
+/// there is nothing to sign out of there. The caller has ended the hosted session.
+pub async fn start_logout(
+    svc: &Service,
+    req: &DomainRequest,
+    pool_id: &str,
+    session: &SamlSession,
+    then: Option<String>,
+) -> Result<Option<DomainResponse>> {
+    let Some((provider, _)) = super::records::find(svc, pool_id, &session.provider).await? else {
+        return Ok(None);
+    };
+    if provider.details.get("IDPSignout").map(String::as_str) != Some("true") {
+        return Ok(None);
+    }
+    let Some(idp) = provider.saml.clone() else { return Ok(None) };
+    let keys = sp_keys::pool_keys(svc, pool_id).await?;
+    let state = random(svc);
+    let started = service_provider(&provider, &keys, &acs_url(req)).and_then(|sp| {
+        let descriptor =
+            IdpDescriptor::from_metadata_xml(&idp.metadata, MetadataTrustPolicy::UnsignedForCompatibility)?;
+        let format = session.name_id_format.clone().map(NameIdFormat::Custom);
+        let indexes = session
+            .session_indexes
+            .iter()
+            .map(SessionIndex::try_new)
+            .collect::<std::result::Result<Vec<_>, _>>()?;
+        let subject = LogoutSubject::new(NameId::new(session.name_id.clone(), format), indexes);
+        let relay = RelayStateParam::try_from_option(Some(state.clone()))?;
+        let started = sp.start_slo(&descriptor, subject, StartSlo::redirect().relay_state(relay))?;
+        let location = started.outbound.redirect_url()?.to_string();
+        Ok((started.pending.snapshot().id, location))
+    });
+    let (request_id, location) = match started {
+        Ok(s) => s,
+        Err(e) => {
+            // The local sign-out stands; the IdP's session is left to the IdP.
+            tracing::error!(provider = %provider.name, error = %e, "SAML LogoutRequest failed");
+            return Ok(None);
+        }
+    };
+    let record = LogoutState {
+        pool_id: pool_id.to_string(),
+        provider: provider.name.clone(),
+        request_id,
+        idp_entity_id: idp.entity_id.clone(),
+        then,
+    };
+    flow::save_state(svc, &state, keys::SAML_LOGOUT_SK, &record).await?;
+    Ok(Some(DomainResponse::redirect(location)))
+}
+
+/// `POST /saml2/logout`: the IdP's LogoutResponse, checked (signed by a metadata certificate,
+/// InResponseTo our request, this destination); then the browser goes where `/logout` was
+/// asked to send it. A response that fails the checks is logged: the user is signed out here
+/// either way, and only the IdP's own session is in doubt.
+pub async fn logout_response(
+    svc: &Service,
+    domain: &UserPoolDomain,
+    req: &DomainRequest,
+) -> Result<DomainResponse> {
+    let fields = req.form.as_deref().unwrap_or_default();
+    let state = fields.iter().find(|(k, _)| k == "RelayState").map(|(_, v)| v.as_str()).unwrap_or_default();
+    let record = match flow::spend_state::<LogoutState>(svc, state, keys::SAML_LOGOUT_SK).await? {
+        Some(r) if r.pool_id == domain.pool_id && !state.is_empty() => r,
+        _ => {
+            return Ok(DomainResponse::html(
+                400,
+                crate::user_pool::hosted::pages::error_page(
+                    crate::user_pool::hosted::text::EN.federation_expired,
+                ),
+            ))
+        }
+    };
+    if let Some((provider, _)) = super::records::find(svc, &record.pool_id, &record.provider).await? {
+        let keys = sp_keys::pool_keys(svc, &record.pool_id).await?;
+        let checked = check_logout_response(
+            &provider,
+            &keys,
+            &acs_url(req),
+            &record,
+            state,
+            fields,
+            svc.clock.now_millis(),
+        );
+        match checked {
+            Ok(()) => tracing::info!(provider = %provider.name, "signed out at the SAML IdP"),
+            Err(e) => tracing::warn!(provider = %provider.name, error = %e, "SAML LogoutResponse refused"),
+        }
+    }
+    Ok(match record.then {
+        Some(uri) => DomainResponse::redirect(uri),
+        None => DomainResponse::html(
+            200,
+            crate::user_pool::hosted::pages::error_page(crate::user_pool::hosted::text::EN.signed_out),
+        ),
+    })
+}
+
+fn check_logout_response(
+    provider: &IdentityProvider,
+    keys: &SpKeys,
+    acs: &str,
+    record: &LogoutState,
+    state: &str,
+    fields: &[(String, String)],
+    now_ms: i64,
+) -> std::result::Result<(), SamlError> {
+    let idp = provider.saml.as_ref().ok_or_else(|| SamlError::Invalid("not a SAML provider".into()))?;
+    let sp = service_provider(provider, keys, acs)?;
+    let descriptor =
+        IdpDescriptor::from_metadata_xml(&idp.metadata, MetadataTrustPolicy::UnsignedForCompatibility)?;
+    let pending = PendingLogoutRequest::from_snapshot(PendingSnapshot::<LogoutRequest>::logout_request(
+        record.request_id.clone(),
+        RelayStateParam::try_from_option(Some(state.to_string()))?,
+        record.idp_entity_id.clone(),
+        LogoutBinding::Post,
+    ))?;
+    let input = BrowserInput::<LogoutResponse>::post(
+        fields.iter().map(|(k, v)| FormField::new(k.clone(), v.clone())).collect(),
+    );
+    let now = UNIX_EPOCH + Duration::from_millis(now_ms.max(0) as u64);
+    let validation = SamlValidationContext::new(now, ReplayPolicy::DisabledForCompatibility)
+        .with_clock_skew(ClockSkew::from_millis(-SKEW_MS, SKEW_MS));
+    sp.finish_slo(&descriptor, &pending, input, validation).map(|_| ())
 }
 
 /// saml-rs's checks of the Response against the stored AuthnRequest and the IdP's metadata.

@@ -171,7 +171,7 @@ pub async fn signed_in(
         _ => return Err(Error::internal("the signed-in user is gone")),
     };
     let auth_time = svc.now_secs();
-    let cookie = session::open(svc, &pool.id, &user, auth_time).await?;
+    let cookie = session::open(svc, &pool.id, &user, auth_time, None).await?;
     authorize::answer(svc, ctx, valid, &user, auth_time, vec![cookie]).await
 }
 

@@ -32,6 +32,9 @@ pub struct HostedSession {
     pub auth_time: i64,
     /// Epoch ms.
     pub created_ms: i64,
+    /// A SAML sign-in's subject, for signing out at the IdP (`IDPSignout`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub saml: Option<crate::user_pool::federation::saml::SamlSession>,
 }
 
 fn token_hash(token: &str) -> String {
@@ -39,7 +42,13 @@ fn token_hash(token: &str) -> String {
 }
 
 /// Opens a session for a user who just authenticated; the cookie that carries it.
-pub async fn open(svc: &Service, pool_id: &str, user: &User, auth_time: i64) -> Result<SetCookie> {
+pub async fn open(
+    svc: &Service,
+    pool_id: &str,
+    user: &User,
+    auth_time: i64,
+    saml: Option<crate::user_pool::federation::saml::SamlSession>,
+) -> Result<SetCookie> {
     let token = URL_SAFE_NO_PAD.encode(svc.rng.bytes(32));
     let record = HostedSession {
         pool_id: pool_id.to_string(),
@@ -47,6 +56,7 @@ pub async fn open(svc: &Service, pool_id: &str, user: &User, auth_time: i64) -> 
         sub: user.sub.clone(),
         auth_time,
         created_ms: svc.clock.now_millis(),
+        saml,
     };
     let now = svc.now_secs();
     let mut item = Item::new(
@@ -88,6 +98,13 @@ pub async fn current(
         && user.status == UserStatus::CONFIRMED
         && user.signed_out_at_ms < session.created_ms;
     Ok(live.then_some((session, user)))
+}
+
+/// The request's session as stored, live or not (what `/logout` ends).
+pub async fn stored(svc: &Service, req: &DomainRequest) -> Result<Option<HostedSession>> {
+    let Some(token) = req.cookie(COOKIE).filter(|t| !t.is_empty()) else { return Ok(None) };
+    let key = keys::hosted_session(&token_hash(token));
+    Ok(svc.get_json::<HostedSession>(&key, keys::HOSTED_SESSION_SK).await?.map(|(s, _)| s))
 }
 
 /// Ends the request's session (if any); the cookie that clears it.

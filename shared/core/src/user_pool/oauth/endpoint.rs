@@ -161,6 +161,9 @@ pub async fn serve(
         ("POST", "/saml2/idpresponse") => {
             Box::pin(crate::user_pool::federation::saml::idp_response(svc, ctx, domain, req)).await
         }
+        ("POST", "/saml2/logout") => {
+            Box::pin(crate::user_pool::federation::saml::logout_response(svc, domain, req)).await
+        }
         _ => match Box::pin(hosted::route(svc, ctx, domain, req)).await {
             Some(answer) => answer,
             None => Ok(DomainResponse::html(404, hosted::pages::error_page(hosted::text::EN.not_found))),
