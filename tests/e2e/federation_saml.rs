@@ -350,6 +350,23 @@ on_both_stores!(sign_in_through_a_saml_idp, |env| {
     let (acs, fields) = to_idp(env, &s, &mut browser).await;
     let page = browser.post(env, &acs, &encoded(&fields)).await;
     assert!(page.location.unwrap_or_default().contains("error=invalid_request"));
+
+    // The metadata URL is read at create and update, and again when a sign-in starts 6 hours
+    // after the last read (last: the clock moves on, so this sign-in is not finished).
+    let reads = || async {
+        let (_, _, n) =
+            raw_http(&format!("http://127.0.0.1:{}", s.idp.port), "GET", "/_test/metadata_reads", &[], b"")
+                .await;
+        String::from_utf8(n).unwrap().parse::<u32>().unwrap()
+    };
+    let before = reads().await;
+    to_idp(env, &s, &mut Browser::default()).await;
+    assert_eq!(reads().await, before, "fresh metadata is not read again");
+    env.clock.advance_secs(6 * 3600);
+    to_idp(env, &s, &mut Browser::default()).await;
+    assert_eq!(reads().await, before + 1, "read again after 6 hours");
+    to_idp(env, &s, &mut Browser::default()).await;
+    assert_eq!(reads().await, before + 1, "and kept");
 });
 
 /// The app was told the Response was refused, in Cognito's words.

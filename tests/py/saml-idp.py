@@ -15,6 +15,7 @@ Prints one JSON line when it listens: {"metadata_url", "entity_id", "sso_url"}. 
   GET  /slo/redirect      a signed LogoutRequest (HTTP-Redirect), answered with a signed
                           LogoutResponse posted to the SP's SingleLogoutService
   GET  /_test/last_logout the last LogoutRequest's NameID, SessionIndexes and Issuer
+  GET  /_test/metadata_reads  how many times /metadata was fetched
   GET  /sso/redirect      the AuthnRequest (HTTP-Redirect binding; its signature checked when the
                           SP was registered with want_signed_requests), answered at once for the
                           user set by /_test/next with pysaml2's HTTP-POST form (the tests post it,
@@ -225,6 +226,7 @@ class Idp:
         self.next = {"name_id": "user-1", "attributes": {}, "mode": "ok", "encrypt": False}
         self.lock = threading.Lock()
         self.last_logout = None
+        self.metadata_reads = 0
         self.server = self.make_server(self.key_file, self.cert_file)
 
     def config(self, key_file, cert_file):
@@ -400,7 +402,10 @@ def main():
         def do_GET(self):
             url = urlparse(self.path)
             if url.path == "/metadata":
+                idp.metadata_reads += 1
                 return self.reply(200, idp.metadata(), "application/samlmetadata+xml")
+            if url.path == "/_test/metadata_reads":
+                return self.reply(200, json.dumps(idp.metadata_reads), "application/json")
             if url.path == "/_test/last_logout":
                 return self.reply(200, json.dumps(idp.last_logout), "application/json")
             if url.path == "/slo/redirect":

@@ -62,6 +62,9 @@ pub struct SamlIdp {
     pub slo_redirect: Option<String>,
     /// When the metadata was read (seconds since the epoch).
     pub read_at: i64,
+    /// The metadata's `validUntil` (seconds since the epoch), when it has one.
+    #[serde(default)]
+    pub valid_until: Option<i64>,
     pub encryption_certificate: String,
 }
 
@@ -93,8 +96,34 @@ fn read_metadata(xml: &str) -> std::result::Result<SamlIdp, String> {
         sso_redirect,
         slo_redirect: metadata.get_single_logout_service(Binding::Redirect),
         read_at: 0,
+        valid_until: valid_until(xml),
         encryption_certificate: String::new(),
     })
+}
+
+/// The `validUntil` of the metadata's root element (RFC 3339), in seconds.
+fn valid_until(xml: &str) -> Option<i64> {
+    use quick_xml::events::Event;
+    let mut reader = quick_xml::Reader::from_str(xml);
+    loop {
+        match reader.read_event().ok()? {
+            Event::Start(root) | Event::Empty(root) => {
+                let attribute =
+                    root.attributes().flatten().find(|a| a.key.local_name().as_ref() == "validUntil")?;
+                let text = attribute.value.trim().to_string();
+                let format = time::format_description::well_known::Rfc3339;
+                return time::OffsetDateTime::parse(&text, &format).ok().map(|t| t.unix_timestamp());
+            }
+            Event::Eof => return None,
+            _ => {}
+        }
+    }
+}
+
+/// Whether metadata read at `read_at` (valid until `valid_until`) is read again now: every 6
+/// hours, or in the 10 minutes before it expires, whichever comes first (spec A §9.3).
+fn stale(idp: &SamlIdp, now: i64) -> bool {
+    now - idp.read_at >= METADATA_REFRESH_SECS || idp.valid_until.is_some_and(|until| now >= until - 600)
 }
 
 async fn fetch_metadata(svc: &Service, url: &str) -> std::result::Result<String, String> {
@@ -129,6 +158,11 @@ pub async fn idp_of(
     };
     let mut idp = read_metadata(&xml)
         .map_err(|why| Error::invalid(format!("The SAML metadata is not valid: {why}.")))?;
+    if let Some(until) = idp.valid_until.filter(|until| *until <= svc.now_secs()) {
+        return Err(Error::invalid(format!(
+            "The SAML metadata expired (validUntil {until}, seconds since the epoch): give the IdP's current metadata."
+        )));
+    }
     if details.get("IDPSignout").map(String::as_str) == Some("true") && idp.slo_redirect.is_none() {
         return Err(Error::invalid(
             "IDPSignout is true, but the SAML metadata has no SingleLogoutService with the HTTP-Redirect binding.",
@@ -140,12 +174,12 @@ pub async fn idp_of(
     Ok(Some(idp))
 }
 
-/// The provider's IdP, its metadata read again from its URL when older than
-/// [`METADATA_REFRESH_SECS`] (and kept; a failed refresh keeps the metadata held).
+/// The provider's IdP, its metadata read again from its URL when [`stale`] (and kept; a failed
+/// refresh keeps the metadata held).
 async fn current_idp(svc: &Service, provider: &IdentityProvider) -> Result<SamlIdp> {
     let idp = provider.saml.clone().ok_or_else(|| Error::internal("a SAML provider without its metadata"))?;
     let Some(url) = provider.details.get("MetadataURL") else { return Ok(idp) };
-    if svc.now_secs() - idp.read_at < METADATA_REFRESH_SECS {
+    if !stale(&idp, svc.now_secs()) {
         return Ok(idp);
     }
     let fresh = match fetch_metadata(svc, url).await.and_then(|xml| read_metadata(&xml)) {
@@ -615,4 +649,23 @@ fn claims_of(session: &SsoSession) -> Map<String, Value> {
         claims.insert(attribute.name().to_string(), Value::String(text));
     }
     claims
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn metadata_is_read_again_every_6_hours_or_before_it_expires() {
+        let xml = r#"<?xml version="1.0"?><!-- x --><md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" entityID="e" validUntil="2026-12-07T12:00:00Z"/>"#;
+        let until = valid_until(xml);
+        assert_eq!(until, Some(1_796_644_800));
+        assert_eq!(valid_until(r#"<EntityDescriptor entityID="e"/>"#), None);
+        let idp = SamlIdp { read_at: 1_796_500_000, valid_until: until, ..SamlIdp::default() };
+        assert!(!stale(&idp, 1_796_500_000 + 3600));
+        assert!(stale(&idp, 1_796_500_000 + METADATA_REFRESH_SECS));
+        let soon = SamlIdp { read_at: 1_796_644_000, valid_until: until, ..SamlIdp::default() };
+        assert!(!stale(&soon, 1_796_644_100), "more than 10 minutes left");
+        assert!(stale(&soon, 1_796_644_300), "in the last 10 minutes");
+    }
 }
