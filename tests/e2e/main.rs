@@ -16,6 +16,7 @@ mod attack_tokens;
 mod attributes;
 mod auth;
 mod auth_factors;
+mod backup;
 mod browser;
 mod clients;
 mod concurrency;

@@ -16,32 +16,32 @@ const INVALID_SESSION: &str = "NotAuthorizedException: Invalid session for the u
 
 /// The app client an SRP sign-in goes through.
 #[derive(Clone, Copy)]
-struct App<'a> {
-    pool: &'a str,
-    client_id: &'a str,
-    secret: Option<&'a str>,
+pub(crate) struct App<'a> {
+    pub(crate) pool: &'a str,
+    pub(crate) client_id: &'a str,
+    pub(crate) secret: Option<&'a str>,
 }
 
 impl App<'_> {
     /// The crate's client for one sign-in by `username` (as typed) with `password`.
-    fn srp(&self, username: &str, password: &str) -> SrpClient<SrpUser> {
+    pub(crate) fn srp(&self, username: &str, password: &str) -> SrpClient<SrpUser> {
         SrpClient::new(SrpUser::new(self.pool, username, password), self.client_id, self.secret)
     }
 
     /// SECRET_HASH over a name, computed by the crate (None without a secret).
-    fn secret_hash(&self, name: &str) -> Option<String> {
+    pub(crate) fn secret_hash(&self, name: &str) -> Option<String> {
         SrpClient::new(SrpUser::new(self.pool, name, ""), self.client_id, self.secret).get_secret_hash()
     }
 }
 
 /// Where InitiateAuth(USER_SRP_AUTH) left a sign-in: the PASSWORD_VERIFIER challenge.
-struct Verifier {
-    params: HashMap<String, String>,
-    session: String,
+pub(crate) struct Verifier {
+    pub(crate) params: HashMap<String, String>,
+    pub(crate) session: String,
 }
 
 impl Verifier {
-    fn user_id(&self) -> &str {
+    pub(crate) fn user_id(&self) -> &str {
         &self.params["USER_ID_FOR_SRP"]
     }
 }
@@ -57,7 +57,7 @@ fn check_shape(v: &Verifier) {
 }
 
 /// InitiateAuth(USER_SRP_AUTH) with the crate's SRP_A (and SECRET_HASH over the name as typed).
-async fn initiate(
+pub(crate) async fn initiate(
     env: &TestEnv,
     app: App<'_>,
     srp: &SrpClient<SrpUser>,
@@ -118,7 +118,7 @@ fn verifier_of(
 
 /// The PASSWORD_VERIFIER answer the crate computes: USERNAME = USER_ID_FOR_SRP and SECRET_HASH
 /// over it, as the SDKs send it.
-fn claim(app: App<'_>, srp: &SrpClient<SrpUser>, v: &Verifier) -> HashMap<String, String> {
+pub(crate) fn claim(app: App<'_>, srp: &SrpClient<SrpUser>, v: &Verifier) -> HashMap<String, String> {
     let p = &v.params;
     let proof = srp
         .verify(&p["SECRET_BLOCK"], v.user_id(), &p["SALT"], &p["SRP_B"])
@@ -136,7 +136,7 @@ fn claim(app: App<'_>, srp: &SrpClient<SrpUser>, v: &Verifier) -> HashMap<String
 }
 
 /// RespondToAuthChallenge(PASSWORD_VERIFIER) with the given responses.
-async fn respond(
+pub(crate) async fn respond(
     env: &TestEnv,
     app: App<'_>,
     session: &str,
@@ -154,7 +154,7 @@ async fn respond(
 }
 
 /// A whole SRP sign-in; the tokens, or the error of whichever step failed.
-async fn srp_sign_in(
+pub(crate) async fn srp_sign_in(
     env: &TestEnv,
     app: App<'_>,
     username: &str,

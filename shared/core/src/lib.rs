@@ -3,6 +3,7 @@
 //! [`store`].
 
 pub mod attribute_rules;
+pub mod backup;
 pub mod error;
 pub mod html;
 pub mod identity;

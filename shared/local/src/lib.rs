@@ -1,6 +1,7 @@
 //! Tessera's local runtime: the embedded store, the outbox and the HTTP server that hosts every
 //! operation on one port — the same wire layer and handlers the Lambda functions use.
 
+pub mod backup;
 pub mod conn;
 pub mod credentials;
 pub mod embedded;

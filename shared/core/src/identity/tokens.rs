@@ -16,8 +16,9 @@ use crate::{CallContext, Service};
 use serde_json::{json, Value};
 use std::sync::Arc;
 
-const KEY_PK: &str = "IDENTITYSERVICE";
-const KEY_SK: &str = "SIGNINGKEY";
+/// Where the deployment's identity-token key is stored.
+pub const KEY_PK: &str = "IDENTITYSERVICE";
+pub const KEY_SK: &str = "SIGNINGKEY";
 
 /// How long credentials from GetCredentialsForIdentity last (one hour, as Cognito gives them: docs/identity-pools.md, "Tokens and credentials").
 const CREDENTIALS_SECS: i64 = 3600;

@@ -26,6 +26,7 @@
 //! `flow.rs` what all share; `users.rs` makes and updates the federated users.
 
 pub mod discovery;
+pub(crate) use sp_keys::SEAL_PURPOSE as SAML_KEY_SEAL_PURPOSE;
 pub mod flow;
 pub(super) mod linking;
 pub mod oidc;

@@ -14,7 +14,7 @@ use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-const SEAL_PURPOSE: &str = "saml-sp-key";
+pub(crate) const SEAL_PURPOSE: &str = "saml-sp-key";
 const VALID_DAYS: i64 = 3650;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

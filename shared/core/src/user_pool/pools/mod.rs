@@ -25,3 +25,4 @@
 
 pub(super) mod clients;
 pub(super) mod user_pools;
+pub(crate) use user_pools::purge_user_pool;

@@ -513,6 +513,46 @@ pub async fn delete_user_pool(svc: &Service, input: &Value) -> Result<Value> {
             "User pool cannot be deleted. It has a domain configured that should be deleted first.",
         ));
     }
+    purge_user_pool(svc, &pool).await?;
+    Ok(json!({}))
+}
+
+/// Deletes a pool and everything it holds (restore's `--replace`): its domains, resource
+/// servers, identity providers and customisations too, which DeleteUserPool refuses to
+/// delete implicitly.
+pub(crate) async fn purge_user_pool(svc: &Service, pool: &UserPool) -> Result<()> {
+    crate::user_pool::import::runner::refuse_while_importing(svc, &pool.id).await?;
+    let now = svc.now_secs();
+    for domain in [&pool.settings.domain, &pool.settings.custom_domain].into_iter().flatten() {
+        svc.store
+            .transact(
+                vec![Write::delete(keys::user_pool_domain(domain), keys::USER_POOL_DOMAIN_SK, Cond::None)],
+                now,
+            )
+            .await?;
+    }
+    for pk in [
+        keys::resource_servers(&pool.id),
+        keys::identity_providers(&pool.id),
+        keys::idp_identifiers(&pool.id),
+        keys::saml_sp_keys(&pool.id),
+        keys::ui_customizations(&pool.id),
+    ] {
+        loop {
+            let page = svc.store.query(&pk, "", None, MAX_TRANSACTION_WRITES, now).await?;
+            if page.items.is_empty() {
+                break;
+            }
+            let writes =
+                page.items.iter().map(|i| Write::delete(pk.clone(), i.sk.clone(), Cond::None)).collect();
+            svc.store.transact(writes, now).await?;
+        }
+    }
+    delete_pool_contents(svc, pool).await
+}
+
+async fn delete_pool_contents(svc: &Service, pool: &UserPool) -> Result<()> {
+    let pool = pool.clone();
     let now = svc.now_secs();
     // The pool disappears first, so nothing can reach its users or clients while they go.
     svc.store
@@ -566,7 +606,7 @@ pub async fn delete_user_pool(svc: &Service, input: &Value) -> Result<Value> {
         writes.truncate(MAX_TRANSACTION_WRITES);
         svc.store.transact(writes, now).await?;
     }
-    Ok(json!({}))
+    Ok(())
 }
 
 pub async fn list_user_pools(svc: &Service, input: &Value) -> Result<Value> {

@@ -1,0 +1,236 @@
+//! `tessera export`, `tessera restore` and `tessera archive-keygen` (docs/backup.md).
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use tessera_core::backup::{Remap, RestoreOptions, Scope};
+use tessera_core::store::Store;
+use tessera_local::backup::{self, Protection};
+
+/// Where the store and its master key are.
+#[derive(clap::Args)]
+pub struct StoreArgs {
+    /// `embedded` (the data directory's store; no server may have it open) or `dynamodb`.
+    #[arg(long, value_enum, default_value = "embedded")]
+    store: crate::StoreArg,
+    #[arg(long, default_value = "./.tessera")]
+    data_dir: PathBuf,
+    /// The master key file (as `tessera serve` resolves it when not given).
+    #[arg(long, env = "TESSERA_KEY_FILE")]
+    key_file: Option<PathBuf>,
+    #[arg(long, env = "TESSERA_DYNAMODB_ENDPOINT")]
+    dynamodb_endpoint: Option<String>,
+    #[arg(long, default_value = "tessera")]
+    table: String,
+    #[arg(long, default_value = "us-east-1")]
+    region: String,
+    /// A deployed stack's KMS key (id, ARN or alias): the master key is the table's KMS data
+    /// key, as the functions read it, instead of a key file.
+    #[arg(long, env = "TESSERA_KMS_KEY_ID")]
+    kms_key_id: Option<String>,
+}
+
+#[derive(clap::Args)]
+pub struct ExportArgs {
+    #[command(flatten)]
+    store: StoreArgs,
+    /// The archive to write.
+    #[arg(long, short)]
+    out: PathBuf,
+    /// A user pool to export (repeat for more).
+    #[arg(long = "user-pool")]
+    user_pools: Vec<String>,
+    /// An identity pool to export, with its identities and Sync data (repeat for more).
+    #[arg(long = "identity-pool")]
+    identity_pools: Vec<String>,
+    /// Every pool of the store, and the deployment's identity-token key.
+    #[arg(long)]
+    all: bool,
+    /// Encrypt to this age recipient (`age1…`; repeat for more). Without one, the passphrase
+    /// in TESSERA_ARCHIVE_PASSPHRASE is used.
+    #[arg(long = "recipient")]
+    recipients: Vec<String>,
+    /// Write the archive unencrypted (it holds password hashes, MFA secrets, signing keys).
+    #[arg(long)]
+    unencrypted: bool,
+}
+
+#[derive(clap::Args)]
+pub struct RestoreArgs {
+    #[command(flatten)]
+    store: StoreArgs,
+    /// The archive to read.
+    archive: PathBuf,
+    /// An age identity file to decrypt with (as age-keygen or `tessera archive-keygen` write
+    /// them). Without one, the passphrase in TESSERA_ARCHIVE_PASSPHRASE is used.
+    #[arg(long = "identity")]
+    identities: Vec<PathBuf>,
+    /// Read an unencrypted archive.
+    #[arg(long)]
+    unencrypted: bool,
+    /// Replace pools that exist here (deleted first, with everything they hold).
+    #[arg(long)]
+    replace: bool,
+    /// Restore beside the originals: new user pool ids (in --region) and new app client ids.
+    /// SRP verifiers are dropped (each user's next password sign-in makes a new one).
+    #[arg(long, conflicts_with = "pool_region")]
+    new_ids: bool,
+    /// Move the user pools to this region's ids, keeping the rest of each id (and so the SRP
+    /// verifiers): e.g. us-east-1_AbC → eu-west-1_AbC.
+    #[arg(long)]
+    pool_region: Option<String>,
+}
+
+const PASSPHRASE_VAR: &str = "TESSERA_ARCHIVE_PASSPHRASE";
+
+fn passphrase() -> Option<String> {
+    std::env::var(PASSPHRASE_VAR).ok().filter(|p| !p.is_empty())
+}
+
+pub async fn export(args: ExportArgs) -> Result<(), String> {
+    let protection = if args.unencrypted {
+        if !args.recipients.is_empty() {
+            return Err("--unencrypted and --recipient contradict each other".into());
+        }
+        Protection::None
+    } else if !args.recipients.is_empty() {
+        Protection::Keys(args.recipients)
+    } else if let Some(p) = passphrase() {
+        Protection::Passphrase(p)
+    } else {
+        return Err(format!(
+            "the archive holds password hashes and keys: name an age recipient (--recipient age1…; \
+             `tessera archive-keygen` makes one), set {PASSPHRASE_VAR}, or pass --unencrypted"
+        ));
+    };
+    if !args.all && args.user_pools.is_empty() && args.identity_pools.is_empty() {
+        return Err("name what to export: --user-pool ID, --identity-pool ID, or --all".into());
+    }
+    let svc = open(&args.store, false).await?;
+    let scope = Scope { user_pools: args.user_pools, identity_pools: args.identity_pools, all: args.all };
+    let items = backup::export_file(&svc, &scope, &args.out, &protection).await?;
+    println!("exported {items} items to {}", args.out.display());
+    Ok(())
+}
+
+pub async fn restore(args: RestoreArgs) -> Result<(), String> {
+    let protection = if args.unencrypted {
+        Protection::None
+    } else if !args.identities.is_empty() {
+        let mut keys = Vec::new();
+        for path in &args.identities {
+            keys.extend(backup::read_identities(path)?);
+        }
+        Protection::Keys(keys)
+    } else if let Some(p) = passphrase() {
+        Protection::Passphrase(p)
+    } else {
+        return Err(format!(
+            "pass --identity with the archive's key, set {PASSPHRASE_VAR}, or pass --unencrypted"
+        ));
+    };
+    let svc = open(&args.store, true).await?;
+    let remap = remap(&args, &svc)?;
+    let report = backup::restore_file(
+        &svc,
+        &args.archive,
+        &protection,
+        RestoreOptions { replace: args.replace, remap },
+    )
+    .await?;
+    for id in &report.replaced {
+        println!("replaced {id}");
+    }
+    println!(
+        "restored user pools [{}], identity pools [{}]: {} users, {} items",
+        report.user_pools.join(", "),
+        report.identity_pools.join(", "),
+        report.users,
+        report.items
+    );
+    if report.kept_deployment_key {
+        println!("kept this deployment's identity-token key (the archive's was not restored over it)");
+    }
+    Ok(())
+}
+
+/// The pool ids a remap gives, read from the archive's header.
+fn remap(args: &RestoreArgs, svc: &tessera_core::Service) -> Result<Remap, String> {
+    if !args.new_ids && args.pool_region.is_none() {
+        return Ok(Remap::default());
+    }
+    let protection = if args.unencrypted {
+        Protection::None
+    } else if !args.identities.is_empty() {
+        let mut keys = Vec::new();
+        for path in &args.identities {
+            keys.extend(backup::read_identities(path)?);
+        }
+        Protection::Keys(keys)
+    } else {
+        Protection::Passphrase(passphrase().unwrap_or_default())
+    };
+    let header = backup::read_header(&args.archive, &protection)?;
+    let mut remap = Remap { new_client_ids: args.new_ids, ..Remap::default() };
+    for old in header.user_pools {
+        let new = match &args.pool_region {
+            Some(region) => format!("{region}_{}", tessera_core::ids::pool_suffix(&old)),
+            None => tessera_core::ids::user_pool_id(svc.rng.as_ref(), &args.store.region),
+        };
+        remap.user_pools.insert(old, new);
+    }
+    Ok(remap)
+}
+
+pub fn keygen(out: PathBuf) -> Result<(), String> {
+    let recipient = backup::write_new_identity(&out)?;
+    println!("wrote the identity to {} (keep it secret; it decrypts the archives)", out.display());
+    println!("recipient (for --recipient): {recipient}");
+    Ok(())
+}
+
+/// The store and the service over it; `create` makes a missing key (restore into a new store).
+async fn open(args: &StoreArgs, create: bool) -> Result<Arc<tessera_core::Service>, String> {
+    let store: Arc<dyn Store> = match args.store {
+        crate::StoreArg::Embedded => {
+            if create {
+                tessera_local::startup::prepare_data_dir(&args.data_dir)?;
+            } else if !args.data_dir.is_dir() {
+                return Err(format!("{} is not a data directory", args.data_dir.display()));
+            }
+            Arc::new(tessera_local::embedded::EmbeddedStore::open_for_server(&args.data_dir)?)
+        }
+        crate::StoreArg::Dynamodb => {
+            let client =
+                tessera_aws::config::dynamodb_client(args.dynamodb_endpoint.as_deref(), &args.region).await;
+            if create {
+                tessera_aws::dynamo::create_table(&client, &args.table)
+                    .await
+                    .map_err(|e| format!("cannot create or open the DynamoDB table {}: {e}", args.table))?;
+            }
+            Arc::new(tessera_aws::dynamo::DynamoStore::new(client, args.table.clone()))
+        }
+    };
+    let key = match &args.kms_key_id {
+        Some(kms_key_id) => {
+            let config = tessera_aws::config::loader(None, &args.region).load().await;
+            let kms = aws_sdk_kms::Client::new(&config);
+            let now = tessera_core::ports::Clock::now_secs(&tessera_core::ports::SystemClock);
+            tessera_aws::kms::load_or_create_data_key(&kms, store.as_ref(), kms_key_id, now)
+                .await
+                .map_err(|e| e.message().to_string())?
+        }
+        None => {
+            let (path, _) = tessera_local::keyfile::resolve(&args.data_dir, args.key_file.as_deref(), None)?;
+            tessera_local::keyfile::refuse_if_tracked(&path)?;
+            if !create && !path.exists() {
+                return Err(format!(
+                    "no master key at {}: pass --key-file with the key of this store (tessera serve \
+                     prints where it is)",
+                    path.display()
+                ));
+            }
+            tessera_local::server::load_or_create_key(&path)?
+        }
+    };
+    backup::service(store, &key)
+}
