@@ -11,8 +11,10 @@
 //! * `listusers`: ListUsers latency with each kind of filter in a pool of 100,000 users.
 //! * `srp`: the server's CPU for a USER_SRP_AUTH sign-in, its SRP maths alone and through the API.
 //! * `sync`: Cognito Sync UpdateRecords/ListRecords throughput, signed with identity credentials.
+//! * `archive`: `tessera export` and `tessera restore` of a pool of 100,000 users: users/s, peak memory.
 //! * `enumeration`: known vs unknown users' answer times under PreventUserExistenceErrors.
 
+mod archive;
 mod codeflow;
 mod enumeration;
 mod listusers;
@@ -106,6 +108,14 @@ enum Cmd {
         port: u16,
     },
     /// ListUsers latency by filter kind in a large pool (in-process local server).
+    /// `tessera export` and `tessera restore` of a pool of N users, each under /usr/bin/time.
+    Archive {
+        #[arg(long, default_value_t = 100_000)]
+        users: usize,
+        /// The `tessera` binary to run.
+        #[arg(long, default_value = "target/release/tessera")]
+        tessera: PathBuf,
+    },
     Listusers {
         #[arg(long, default_value_t = 100_000)]
         users: usize,
@@ -974,6 +984,7 @@ async fn main() -> Result<(), String> {
         Cmd::Micro { iters } => micro(iters),
         Cmd::Import { rows, server, port } => import(rows, server, port).await,
         Cmd::Listusers { users, samples } => listusers::run(users, samples).await,
+        Cmd::Archive { users, tessera } => archive::run(users, tessera).await,
         Cmd::Srp { users, samples, server, port } => srp::run(users, samples, server, port).await,
         Cmd::CodeFlow { samples, server, port } => codeflow::run(samples, server, port).await,
         Cmd::Sync { samples, concurrency, list_samples } => {

@@ -197,7 +197,8 @@ async fn open(args: &StoreArgs, create: bool) -> Result<Arc<tessera_core::Servic
             } else if !args.data_dir.is_dir() {
                 return Err(format!("{} is not a data directory", args.data_dir.display()));
             }
-            Arc::new(tessera_local::embedded::EmbeddedStore::open_for_server(&args.data_dir)?)
+            // One pass over the data: a small page cache keeps the memory flat.
+            Arc::new(tessera_local::embedded::EmbeddedStore::open_with_cache(&args.data_dir, Some(32 << 20))?)
         }
         crate::StoreArg::Dynamodb => {
             let client =

@@ -58,8 +58,19 @@ impl EmbeddedStore {
     /// and what to do. The common one is a second server on the same data directory: redb
     /// holds an exclusive lock on the file while a server has it open.
     pub fn open_for_server(dir: &Path) -> Result<Self, String> {
+        Self::open_with_cache(dir, None)
+    }
+
+    /// [`EmbeddedStore::open_for_server`] with redb's page cache bounded to `cache_bytes`
+    /// (redb's default is 1 GiB): `tessera export` and `restore` read or write every page once,
+    /// and a small cache keeps their memory flat however large the store.
+    pub fn open_with_cache(dir: &Path, cache_bytes: Option<usize>) -> Result<Self, String> {
         let file = dir.join(DB_FILE);
-        let db = Database::create(&file).map_err(|e| match e {
+        let mut builder = redb::Builder::new();
+        if let Some(bytes) = cache_bytes {
+            builder.set_cache_size(bytes);
+        }
+        let db = builder.create(&file).map_err(|e| match e {
             redb::DatabaseError::DatabaseAlreadyOpen | redb::DatabaseError::LockProtocolMismatch => format!(
                 "the data directory {} is in use by another tessera server (its store {} is locked). \
                  Stop that server, or pass --data-dir with another directory",
