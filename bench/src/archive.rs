@@ -33,14 +33,16 @@ async fn seed(dir: &Path, users: usize) -> Result<String, String> {
     let key = tessera_local::server::load_or_create_key(&dir.with_extension("key"))?;
     let store = Arc::new(tessera_local::embedded::EmbeddedStore::open(dir).map_err(|e| e.to_string())?);
     let svc = tessera_local::backup::service(store, &key)?;
-    let created = tessera_core::user_pool::create_user_pool(&svc, &serde_json::json!({"PoolName": "archive-bench"}))
-        .await
-        .map_err(|e| e.to_string())?;
+    let created =
+        tessera_core::user_pool::create_user_pool(&svc, &serde_json::json!({"PoolName": "archive-bench"}))
+            .await
+            .map_err(|e| e.to_string())?;
     let pool_id = created["UserPool"]["Id"].as_str().unwrap_or_default().to_string();
     let pool = svc.pool(&pool_id).await.map_err(|e| e.to_string())?;
-    let (hash, srp) = tessera_core::user_pool::secrets::password_secrets(&svc, &pool, "user000000", "Correct-Horse-9")
-        .await
-        .map_err(|e| e.to_string())?;
+    let (hash, srp) =
+        tessera_core::user_pool::secrets::password_secrets(&svc, &pool, "user000000", "Correct-Horse-9")
+            .await
+            .map_err(|e| e.to_string())?;
     let srp = serde_json::to_value(srp).map_err(|e| e.to_string())?;
     use base64::Engine as _;
     let totp = base64::engine::general_purpose::STANDARD.encode(
@@ -48,7 +50,8 @@ async fn seed(dir: &Path, users: usize) -> Result<String, String> {
     );
     let mut batch = Vec::new();
     for i in 0..users {
-        let (writes, _) = svc.new_user_writes(&pool, &user(i, &hash, &srp, &totp)?).map_err(|e| e.to_string())?;
+        let (writes, _) =
+            svc.new_user_writes(&pool, &user(i, &hash, &srp, &totp)?).map_err(|e| e.to_string())?;
         if batch.len() + writes.len() > tessera_core::store::MAX_TRANSACTION_WRITES {
             svc.store.transact(std::mem::take(&mut batch), 0).await.map_err(|e| e.to_string())?;
         }
@@ -97,7 +100,8 @@ async fn measure(root: &Path, users: usize, tessera: &Path) -> Result<(), String
     println!("seeded {users} users in {:.1} s", t.elapsed().as_secs_f64());
 
     let identity = root.join("archive.key");
-    let (_, _, out) = timed(tessera, &["archive-keygen".into(), "--out".into(), identity.display().to_string()])?;
+    let (_, _, out) =
+        timed(tessera, &["archive-keygen".into(), "--out".into(), identity.display().to_string()])?;
     let recipient = out
         .lines()
         .find_map(|l| l.strip_prefix("recipient (for --recipient): "))
@@ -131,6 +135,9 @@ async fn measure(root: &Path, users: usize, tessera: &Path) -> Result<(), String
     if !out.contains(&format!("{users} users")) {
         return Err(format!("restore did not report {users} users: {out}"));
     }
-    println!("restore: {users} users in {secs:.1} s = {:.0} users/s, peak {mb:.0} MB resident", users as f64 / secs);
+    println!(
+        "restore: {users} users in {secs:.1} s = {:.0} users/s, peak {mb:.0} MB resident",
+        users as f64 / secs
+    );
     Ok(())
 }

@@ -230,7 +230,15 @@ async fn populate(env: &TestEnv) -> Source {
         .send()
         .await
         .expect("update records");
+    // Rotated keys: active, retired and next pairs, all in the archive.
+    for activate in [false, true, false] {
+        let input = serde_json::json!({"UserPoolId": pool, "Activate": activate});
+        tessera_core::user_pool::signing_keys::rotate_signing_keys(&service(env), &input)
+            .await
+            .expect("rotate");
+    }
     let jwks = jwks(env, &pool).await;
+    assert_eq!(jwks["keys"].as_array().map(Vec::len), Some(6), "{jwks}");
     Source {
         pool,
         client,
@@ -536,6 +544,17 @@ on_both_stores!(damaged_or_altered_archives_are_refused_and_write_nothing, |env|
     write_plain(&path, &planted);
     let e = restore_file(&target_svc, &path, &Protection::None, RestoreOptions::default()).await.unwrap_err();
     assert!(e.contains("belongs to no pool"), "{e}");
+
+    // A sealed value from another deployment in place of its secret.
+    let mut foreign = lines.clone();
+    let mut user: serde_json::Value = serde_json::from_str(&foreign[user_line]).unwrap();
+    user["item"]["secrets"].as_object_mut().unwrap().remove("/srp/sealed_verifier");
+    user["item"]["body"]["srp"]["sealed_verifier"] = serde_json::json!("pQEAAAAAAAAAAAAAAAAAAAAAAAAAAAAA");
+    foreign[user_line] = user.to_string();
+    mend_end(&mut foreign);
+    write_plain(&path, &foreign);
+    let e = restore_file(&target_svc, &path, &Protection::None, RestoreOptions::default()).await.unwrap_err();
+    assert!(e.contains("instead of its secret"), "{e}");
 
     let mut endless = lines.clone();
     endless.pop();

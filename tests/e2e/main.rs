@@ -47,6 +47,7 @@ mod pre_signup_hook;
 mod refresh_rotation;
 mod search;
 mod settings;
+mod signing_keys;
 mod signup;
 mod srp;
 mod sync;

@@ -190,6 +190,35 @@ impl CallContext {
 pub struct OpenKeys {
     pub id: SigningKey,
     pub access: SigningKey,
+    /// Keys accepted besides the signing ones, with the instant they stop being accepted:
+    /// retired keys, until the tokens they signed have expired, and next keys (another
+    /// process may have activated them already).
+    pub accepted: Vec<(crate::tokens::KeyUse, i64, SigningKey)>,
+    /// The kids these were opened for: the pool's keys changed when its kids differ.
+    pub kids: String,
+}
+
+impl OpenKeys {
+    /// A token's claims when a current or retired key of `key_use` signed it (expiry not
+    /// checked here, as [`SigningKey::verify`] with `i64::MIN`).
+    pub fn verify(
+        &self,
+        key_use: crate::tokens::KeyUse,
+        token: &str,
+        issuer: &str,
+        now_secs: i64,
+    ) -> Option<Value> {
+        let current = match key_use {
+            crate::tokens::KeyUse::Id => &self.id,
+            crate::tokens::KeyUse::Access => &self.access,
+        };
+        current.verify(token, issuer, i64::MIN).or_else(|| {
+            self.accepted
+                .iter()
+                .filter(|(u, until, _)| *u == key_use && *until > now_secs)
+                .find_map(|(_, _, k)| k.verify(token, issuer, i64::MIN))
+        })
+    }
 }
 
 pub struct Service {

@@ -21,21 +21,89 @@ pub struct StoredKey {
     pub sealed_private: String,
 }
 
-/// The two key pairs of a pool: ID tokens and access tokens are signed with different kids.
+/// The key pairs of a pool: ID tokens and access tokens are signed with different kids.
+///
+/// Rotation (`user_pool::signing_keys`) goes in two steps: new pairs are published as `next`
+/// (in the JWKS, signing nothing), and later take over; the pairs they replace move to
+/// `retired`, still published and still accepted until the last token they signed has
+/// expired.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PoolKeys {
     pub id: StoredKey,
     pub access: StoredKey,
+    /// Published ahead of signing; epoch seconds since.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next: Option<NextKeys>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub retired: Vec<RetiredKey>,
+    /// When `id` and `access` began to sign (epoch seconds; 0 = at the pool's creation).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub since: i64,
+    /// Rotate every this many days, by itself (None: on demand only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rotation_days: Option<u32>,
+    /// What unknown users' stand-in SRP salts derive from; kept across rotations so that they
+    /// do not change (a change would tell unknown names from known ones). Absent: the
+    /// first `id` key's sealed private half, which is what it was before rotation existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stand_in_seed: Option<String>,
+}
+
+fn is_zero(n: &i64) -> bool {
+    *n == 0
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NextKeys {
+    pub id: StoredKey,
+    pub access: StoredKey,
+    pub published: i64,
+}
+
+/// Which tokens a key signs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum KeyUse {
+    Id,
+    Access,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RetiredKey {
+    pub key: StoredKey,
+    #[serde(rename = "use")]
+    pub key_use: KeyUse,
+    /// Published and accepted until then (epoch seconds).
+    pub until: i64,
 }
 
 impl PoolKeys {
     pub fn generate(cipher: &dyn SecretCipher) -> Result<PoolKeys> {
-        Ok(PoolKeys { id: generate_key(cipher)?, access: generate_key(cipher)? })
+        Ok(PoolKeys {
+            id: generate_key(cipher)?,
+            access: generate_key(cipher)?,
+            next: None,
+            retired: Vec::new(),
+            since: 0,
+            rotation_days: None,
+            stand_in_seed: None,
+        })
     }
 
+    /// Every published key: the signing pairs, the next ones, the retired ones still valid.
     pub fn jwks(&self) -> Value {
         let jwk = |k: &StoredKey| json!({"alg": "RS256", "e": k.e, "kid": k.kid, "kty": "RSA", "n": k.n, "use": "sig"});
-        json!({"keys": [jwk(&self.id), jwk(&self.access)]})
+        let mut keys = vec![jwk(&self.id), jwk(&self.access)];
+        if let Some(next) = &self.next {
+            keys.extend([jwk(&next.id), jwk(&next.access)]);
+        }
+        keys.extend(self.retired.iter().map(|r| jwk(&r.key)));
+        json!({"keys": keys})
+    }
+
+    /// The stand-in seed (see the field).
+    pub fn stand_in_seed(&self) -> &str {
+        self.stand_in_seed.as_deref().unwrap_or(&self.id.sealed_private)
     }
 }
 

@@ -9,7 +9,7 @@ use std::time::Duration;
 use tessera_core::Limits;
 use tessera_local::{LocalConfig, StoreKind};
 
-mod archive_cmd;
+mod store_cmd;
 
 #[derive(Parser)]
 #[command(name = "tessera", version, about = "Tessera: a Cognito you own")]
@@ -40,9 +40,11 @@ enum Command {
     },
     /// Write pools (settings, clients, users with their password hashes and MFA secrets,
     /// groups, identity pools, Sync data) to an encrypted archive (docs/backup.md).
-    Export(Box<archive_cmd::ExportArgs>),
+    Export(Box<store_cmd::ExportArgs>),
     /// Write an archive into a store (embedded or DynamoDB): checked whole first, then written.
-    Restore(Box<archive_cmd::RestoreArgs>),
+    Restore(Box<store_cmd::RestoreArgs>),
+    /// Show a user pool's signing keys, rotate them, or schedule their rotation (docs/keys.md).
+    SigningKeys(Box<store_cmd::SigningKeysArgs>),
     /// Make an age identity file for archives and print its recipient.
     ArchiveKeygen {
         /// Where to write the identity (never over an existing file).
@@ -312,9 +314,10 @@ async fn run(command: Command) -> Result<(), String> {
             println!("table {table} is ready");
             Ok(())
         }
-        Command::Export(args) => archive_cmd::export(*args).await,
-        Command::Restore(args) => archive_cmd::restore(*args).await,
-        Command::ArchiveKeygen { out } => archive_cmd::keygen(out),
+        Command::Export(args) => store_cmd::export(*args).await,
+        Command::Restore(args) => store_cmd::restore(*args).await,
+        Command::ArchiveKeygen { out } => store_cmd::keygen(out),
+        Command::SigningKeys(args) => store_cmd::signing_keys(*args).await,
     }
 }
 

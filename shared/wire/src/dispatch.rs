@@ -11,6 +11,8 @@ use operations::{run, run_identity, run_sync};
 pub const COGNITO_IDP: &str = "cognito-idp";
 pub const COGNITO_IDENTITY: &str = "cognito-identity";
 pub const COGNITO_SYNC: &str = "cognito-sync";
+/// Tessera's own admin operations (`TesseraService.<Operation>`, signed as cognito-idp).
+pub const TESSERA: &str = "tessera";
 
 /// Runs one cognito-idp operation. `None` when the operation is not implemented.
 pub async fn call(svc: &Service, ctx: &CallContext, op: &str, input: &Value) -> Option<Result<Value>> {
@@ -31,6 +33,19 @@ pub async fn call_service(
         COGNITO_IDP => call(svc, ctx, op, input).await,
         COGNITO_IDENTITY => Box::pin(run_identity(svc, ctx, op, input)).await,
         COGNITO_SYNC => Box::pin(run_sync(svc, ctx, op, input)).await,
+        TESSERA => run_tessera(svc, op, input).await,
         _ => None,
     }
+}
+
+/// Tessera's own operations (shared/wire/model/tessera.json). Served by the local server; in
+/// AWS the same functions run through `tessera signing-keys` against the stack's table.
+async fn run_tessera(svc: &Service, op: &str, input: &Value) -> Option<Result<Value>> {
+    use tessera_core::user_pool::signing_keys;
+    Some(match op {
+        "RotateSigningKeys" => signing_keys::rotate_signing_keys(svc, input).await,
+        "DescribeSigningKeys" => signing_keys::describe_signing_keys(svc, input).await,
+        "SetSigningKeyRotation" => signing_keys::set_signing_key_rotation(svc, input).await,
+        _ => return None,
+    })
 }

@@ -2,7 +2,7 @@
 //! share. Routing (`X-Amz-Target` or `/cognito-idp/{Operation}`), SigV4, model validation,
 //! dispatch, error encoding, CORS and the `.well-known` documents.
 
-use crate::dispatch::{COGNITO_IDENTITY, COGNITO_IDP, COGNITO_SYNC};
+use crate::dispatch::{COGNITO_IDENTITY, COGNITO_IDP, COGNITO_SYNC, TESSERA};
 use crate::error::WireError;
 use crate::model::ApiModel;
 use serde_json::{json, Value};
@@ -255,6 +255,7 @@ fn ok_response(content_type: &str, body: Vec<u8>) -> WireResponse {
 
 pub const TARGET_PREFIX: &str = "AWSCognitoIdentityProviderService.";
 pub const IDENTITY_TARGET_PREFIX: &str = "AWSCognitoIdentityService.";
+pub const TESSERA_TARGET_PREFIX: &str = "TesseraService.";
 const ALLOW_HEADERS: &str = "content-type,x-amz-target,x-amz-user-agent,x-amz-client-context,x-amz-date,x-amz-security-token,x-amz-content-sha256,authorization,amz-sdk-invocation-id,amz-sdk-request,cache-control";
 const EXPOSE_HEADERS: &str = "x-amzn-errortype,x-amzn-requestid,date";
 
@@ -361,6 +362,7 @@ impl Frontend {
                 t.strip_prefix(TARGET_PREFIX)
                     .map(|op| (COGNITO_IDP, op))
                     .or_else(|| t.strip_prefix(IDENTITY_TARGET_PREFIX).map(|op| (COGNITO_IDENTITY, op)))
+                    .or_else(|| t.strip_prefix(TESSERA_TARGET_PREFIX).map(|op| (TESSERA, op)))
                     .ok_or_else(|| WireError::unknown_operation(t))?,
             ),
             None => None,
@@ -651,6 +653,7 @@ fn model_of(service: &str) -> &'static ApiModel {
     match service {
         COGNITO_IDENTITY => ApiModel::cognito_identity(),
         COGNITO_SYNC => ApiModel::cognito_sync(),
+        TESSERA => ApiModel::tessera(),
         _ => ApiModel::cognito_idp(),
     }
 }

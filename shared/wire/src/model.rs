@@ -27,6 +27,9 @@ use crate::error::WireError;
 
 const COGNITO_IDP_JSON: &str = include_str!("../model/cognito-idp.json");
 const COGNITO_IDENTITY_JSON: &str = include_str!("../model/cognito-identity.json");
+/// Tessera's own admin operations (signing-key rotation): hand-written in the same form, under
+/// a target prefix of their own, so that no operation poses as Cognito's.
+const TESSERA_JSON: &str = include_str!("../model/tessera.json");
 const COGNITO_SYNC_JSON: &str = include_str!("../model/cognito-sync.json");
 
 /// One operation of a service, as the model declares it.
@@ -138,6 +141,12 @@ impl ApiModel {
     pub fn cognito_identity() -> &'static ApiModel {
         static MODEL: OnceLock<ApiModel> = OnceLock::new();
         MODEL.get_or_init(|| ApiModel::load(COGNITO_IDENTITY_JSON, "AWSCognitoIdentityService"))
+    }
+
+    /// `TesseraService`: Tessera's own admin operations, signed with the admin keys.
+    pub fn tessera() -> &'static ApiModel {
+        static MODEL: OnceLock<ApiModel> = OnceLock::new();
+        MODEL.get_or_init(|| ApiModel::load(TESSERA_JSON, "TesseraService"))
     }
 
     /// Cognito Sync (REST-JSON, routed by method and path).

@@ -45,6 +45,16 @@ impl Writer<'_> {
         if kind == Kind::User {
             prune_user(&mut archived.body);
         }
+        if kind == Kind::UserPool {
+            // The unknown-user stand-ins derive from the seed: it must outlive the re-seal.
+            if let Some(keys) = archived.body.get_mut("keys").and_then(Value::as_object_mut) {
+                if keys.get("stand_in_seed").is_none_or(Value::is_null) {
+                    let seed =
+                        keys.get("id").and_then(|k| k.get("sealed_private")).cloned().unwrap_or_default();
+                    keys.insert("stand_in_seed".into(), seed);
+                }
+            }
+        }
         open_secrets(self.svc.cipher.as_ref(), &mut archived)?;
         self.line(&Line::Item(archived))
     }

@@ -117,13 +117,17 @@ pub enum Kind {
 }
 
 impl Kind {
-    /// The sealed members of this kind's body: JSON pointer and seal purpose.
+    /// The sealed members of this kind's body: JSON pointer (`*` for every element of an
+    /// array) and seal purpose.
     pub fn sealed(self) -> &'static [(&'static str, &'static str)] {
         use crate::ports::sealed;
         match self {
             Kind::UserPool => &[
                 ("/keys/id/sealed_private", sealed::SIGNING_KEY),
                 ("/keys/access/sealed_private", sealed::SIGNING_KEY),
+                ("/keys/next/id/sealed_private", sealed::SIGNING_KEY),
+                ("/keys/next/access/sealed_private", sealed::SIGNING_KEY),
+                ("/keys/retired/*/key/sealed_private", sealed::SIGNING_KEY),
             ],
             Kind::IdentityTokenKey => &[("/sealed_private", sealed::SIGNING_KEY)],
             Kind::User => &[
@@ -149,24 +153,72 @@ impl Kind {
     }
 }
 
+/// The concrete pointers a pattern of [`Kind::sealed`] names in `body`.
+fn expand(body: &Value, pattern: &str) -> Vec<String> {
+    match pattern.split_once("/*") {
+        None => vec![pattern.to_string()],
+        Some((array, rest)) => {
+            let n = body.pointer(array).and_then(Value::as_array).map_or(0, Vec::len);
+            (0..n).map(|i| format!("{array}/{i}{rest}")).collect()
+        }
+    }
+}
+
+/// The seal purpose of a concrete pointer, if the kind has a sealed member there.
+fn purpose_of(kind: Kind, pointer: &str) -> Option<&'static str> {
+    kind.sealed().iter().find_map(|(pattern, purpose)| {
+        let matches = match pattern.split_once("/*") {
+            None => *pattern == pointer,
+            Some((array, rest)) => pointer
+                .strip_prefix(array)
+                .and_then(|p| p.strip_prefix('/'))
+                .and_then(|p| p.split_once('/'))
+                .is_some_and(|(index, tail)| index.parse::<usize>().is_ok() && format!("/{tail}") == rest),
+        };
+        matches.then_some(*purpose)
+    })
+}
+
 /// Opens the item's sealed members into `secrets` (export).
 pub(crate) fn open_secrets(cipher: &dyn crate::ports::SecretCipher, item: &mut Archived) -> Result<()> {
-    for (pointer, purpose) in item.kind.sealed() {
-        let Some(slot) = item.body.pointer_mut(pointer) else { continue };
-        let Some(sealed) = slot.as_str().filter(|s| !s.is_empty()) else { continue };
-        let bytes = STANDARD.decode(sealed).map_err(Error::internal)?;
-        let plain = cipher.open(purpose, &bytes)?;
-        item.secrets.insert((*pointer).to_string(), STANDARD.encode(plain));
-        *slot = Value::String(String::new());
+    for (pattern, purpose) in item.kind.sealed() {
+        for pointer in expand(&item.body, pattern) {
+            let Some(slot) = item.body.pointer_mut(&pointer) else { continue };
+            let Some(sealed) = slot.as_str().filter(|s| !s.is_empty()) else { continue };
+            let bytes = STANDARD.decode(sealed).map_err(Error::internal)?;
+            let plain = cipher.open(purpose, &bytes)?;
+            item.secrets.insert(pointer, STANDARD.encode(plain));
+            *slot = Value::String(String::new());
+        }
     }
     Ok(())
 }
 
+/// What is wrong with the item's secrets, if anything: a secret with no sealed member of its
+/// kind to go to, or a sealed member that holds a value instead of its secret (a value sealed
+/// by another deployment's key, which nothing here could open).
+pub(crate) fn secrets_misfit(item: &Archived) -> Option<String> {
+    if let Some(p) = item.secrets.keys().find(|p| purpose_of(item.kind, p).is_none()) {
+        return Some(format!("a secret at {p}, which it has no place for"));
+    }
+    for (pattern, _) in item.kind.sealed() {
+        for pointer in expand(&item.body, pattern) {
+            let sealed = item.body.pointer(&pointer).and_then(Value::as_str).is_some_and(|s| !s.is_empty());
+            if sealed && !item.secrets.contains_key(&pointer) {
+                return Some(format!("a sealed value at {pointer} instead of its secret"));
+            }
+        }
+    }
+    None
+}
+
 /// Seals `secrets` back into the body with this deployment's key (restore).
 pub(crate) fn seal_secrets(cipher: &dyn crate::ports::SecretCipher, item: &mut Archived) -> Result<()> {
-    let sealed = item.kind.sealed();
+    if let Some(why) = secrets_misfit(item) {
+        return Err(Error::invalid(format!("a {:?} item has {why}", item.kind)));
+    }
     for (pointer, plain) in std::mem::take(&mut item.secrets) {
-        let Some((_, purpose)) = sealed.iter().find(|(p, _)| *p == pointer) else {
+        let Some(purpose) = purpose_of(item.kind, &pointer) else {
             return Err(Error::invalid(format!(
                 "a {:?} item has a secret at {pointer}, which it has no place for",
                 item.kind
@@ -181,9 +233,11 @@ pub(crate) fn seal_secrets(cipher: &dyn crate::ports::SecretCipher, item: &mut A
         *slot = Value::String(STANDARD.encode(cipher.seal(purpose, &plain)?));
     }
     // A sealed member left without its secret would be unreadable here.
-    for (pointer, _) in sealed {
-        if item.body.pointer(pointer).and_then(Value::as_str).is_some_and(|s| s.is_empty()) {
-            return Err(Error::invalid(format!("a {:?} item lacks the secret for {pointer}", item.kind)));
+    for (pattern, _) in item.kind.sealed() {
+        for pointer in expand(&item.body, pattern) {
+            if item.body.pointer(&pointer).and_then(Value::as_str).is_some_and(|s| s.is_empty()) {
+                return Err(Error::invalid(format!("a {:?} item lacks the secret for {pointer}", item.kind)));
+            }
         }
     }
     Ok(())

@@ -279,10 +279,8 @@ impl<'a> Restorer<'a> {
                 item.kind, item.pk, item.sk
             )));
         }
-        for pointer in item.secrets.keys() {
-            if !item.kind.sealed().iter().any(|(p, _)| p == pointer) {
-                return Err(corrupt(&format!("a {:?} item has a secret at {pointer}", item.kind)));
-            }
+        if let Some(why) = super::secrets_misfit(item) {
+            return Err(corrupt(&format!("a {:?} item has {why}", item.kind)));
         }
         if item.kind == Kind::AppClient && self.opts.remap.new_client_ids {
             let old = item.pk.trim_start_matches("CLIENT#").to_string();

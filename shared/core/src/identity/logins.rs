@@ -135,10 +135,11 @@ async fn verify_user_pool_token(
     let user_pool = svc.pool(user_pool_id).await.map_err(|_| cannot_verify())?;
     let signing = svc.open_keys(&user_pool)?;
     // Signature and issuer first; expiry below, so that the message can say why.
-    let claims = match signing.id.verify(token, iss, i64::MIN) {
+    let now = svc.now_secs();
+    let claims = match signing.verify(crate::tokens::KeyUse::Id, token, iss, now) {
         Some(claims) => claims,
         // An access token: signed by the pool, but it has no audience.
-        None if signing.access.verify(token, iss, i64::MIN).is_some() => {
+        None if signing.verify(crate::tokens::KeyUse::Access, token, iss, now).is_some() => {
             return Err(invalid_token("Missing a required claim: aud"))
         }
         None => return Err(cannot_verify()),

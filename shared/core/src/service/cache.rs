@@ -74,8 +74,10 @@ impl Service {
                 let pool = self.pool(&pool_id).await.map_err(|_| invalid())?;
                 let keys = self.open_keys(&pool)?;
                 // Checked without the expiry, so an expired token can be told apart below.
-                let claims =
-                    Arc::new(keys.access.verify(token, &ctx.issuer(&pool.id), i64::MIN).ok_or_else(invalid)?);
+                let claims = Arc::new(
+                    keys.verify(crate::tokens::KeyUse::Access, token, &ctx.issuer(&pool.id), self.now_secs())
+                        .ok_or_else(invalid)?,
+                );
                 if let Ok(mut cache) = self.verified_tokens.lock() {
                     if cache.len() >= MAX_CACHED {
                         cache.clear();
@@ -139,13 +141,31 @@ impl Service {
 
     /// The pool's signing keys, opened once per process.
     pub fn open_keys(&self, pool: &UserPool) -> Result<Arc<OpenKeys>> {
-        if let Some(k) = self.key_cache.lock().map_err(Error::internal)?.get(&pool.id) {
-            return Ok(k.clone());
+        use crate::tokens::KeyUse;
+        let keys = &pool.keys;
+        let mut kids = format!("{} {}", keys.id.kid, keys.access.kid);
+        if let Some(next) = &keys.next {
+            kids.push_str(&format!(" next {} {}", next.id.kid, next.access.kid));
         }
-        let opened = Arc::new(OpenKeys {
-            id: SigningKey::open(&pool.keys.id, self.cipher.as_ref())?,
-            access: SigningKey::open(&pool.keys.access, self.cipher.as_ref())?,
-        });
+        for r in &keys.retired {
+            kids.push_str(&format!(" retired {}", r.key.kid));
+        }
+        // Keys rotated by another process are seen as soon as the pool is read again.
+        if let Some(k) = self.key_cache.lock().map_err(Error::internal)?.get(&pool.id) {
+            if k.kids == kids {
+                return Ok(k.clone());
+            }
+        }
+        let open = |k: &crate::tokens::StoredKey| SigningKey::open(k, self.cipher.as_ref());
+        let mut accepted = Vec::new();
+        if let Some(next) = &keys.next {
+            accepted.push((KeyUse::Id, i64::MAX, open(&next.id)?));
+            accepted.push((KeyUse::Access, i64::MAX, open(&next.access)?));
+        }
+        for r in &keys.retired {
+            accepted.push((r.key_use, r.until, open(&r.key)?));
+        }
+        let opened = Arc::new(OpenKeys { id: open(&keys.id)?, access: open(&keys.access)?, accepted, kids });
         self.key_cache.lock().map_err(Error::internal)?.insert(pool.id.clone(), opened.clone());
         Ok(opened)
     }

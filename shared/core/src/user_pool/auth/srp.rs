@@ -75,7 +75,7 @@ async fn unknown_user_challenge(s: &SignIn<'_>, username: &str, a: &BigUint) -> 
     // salt, and in email/phone-as-username pools the UUID a real user would have.
     let stable = |label: &[u8]| -> [u8; 32] {
         let mut hasher = Sha256::new();
-        hasher.update(pool.keys.id.sealed_private.as_bytes());
+        hasher.update(pool.keys.stand_in_seed().as_bytes());
         hasher.update(label);
         hasher.update(pool.username_key(username).as_bytes());
         hasher.finalize().into()

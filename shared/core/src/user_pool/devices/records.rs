@@ -307,7 +307,15 @@ mod tests {
             required_attributes: vec![],
             custom_schema: vec![],
             settings,
-            keys: crate::tokens::PoolKeys { id: key(), access: key() },
+            keys: crate::tokens::PoolKeys {
+                id: key(),
+                access: key(),
+                next: None,
+                retired: Vec::new(),
+                since: 0,
+                rotation_days: None,
+                stand_in_seed: None,
+            },
         }
     }
 

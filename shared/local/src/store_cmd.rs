@@ -1,4 +1,6 @@
-//! `tessera export`, `tessera restore` and `tessera archive-keygen` (docs/backup.md).
+//! The commands an operator runs on a store (the server stopped, or a deployed stack's table
+//! and KMS key): `export`, `restore`, `archive-keygen` (docs/backup.md) and `signing-keys`
+//! (docs/keys.md).
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -234,4 +236,41 @@ async fn open(args: &StoreArgs, create: bool) -> Result<Arc<tessera_core::Servic
         }
     };
     backup::service(store, &key)
+}
+
+#[derive(clap::Args)]
+pub struct SigningKeysArgs {
+    #[command(flatten)]
+    store: StoreArgs,
+    #[arg(long = "user-pool")]
+    user_pool: String,
+    /// Take the next rotation step: publish new keys (they sign after a day in the JWKS), or
+    /// switch to keys published a day ago.
+    #[arg(long)]
+    rotate: bool,
+    /// With --rotate: switch to the published next keys now, without waiting for the day.
+    #[arg(long, requires = "rotate")]
+    activate: bool,
+    /// Rotate by itself every N days (0: only on demand).
+    #[arg(long)]
+    rotation_days: Option<i64>,
+}
+
+pub async fn signing_keys(args: SigningKeysArgs) -> Result<(), String> {
+    let svc = open(&args.store, false).await?;
+    let fail = |e: tessera_core::Error| format!("{}: {}", e.name(), e.message());
+    let pool = serde_json::json!({"UserPoolId": args.user_pool, "Activate": args.activate});
+    use tessera_core::user_pool::signing_keys as keys;
+    if let Some(days) = args.rotation_days {
+        let mut input = pool.clone();
+        input["RotationDays"] = serde_json::json!(days);
+        keys::set_signing_key_rotation(&svc, &input).await.map_err(fail)?;
+    }
+    let out = if args.rotate {
+        keys::rotate_signing_keys(&svc, &pool).await.map_err(fail)?
+    } else {
+        keys::describe_signing_keys(&svc, &pool).await.map_err(fail)?
+    };
+    println!("{}", serde_json::to_string_pretty(&out).map_err(|e| e.to_string())?);
+    Ok(())
 }
