@@ -38,6 +38,7 @@ mod js_sync_client;
 mod lifecycle;
 mod local_safety;
 mod mfa;
+mod migrate_cognito;
 mod oauth_code;
 mod oauth_token;
 mod oidc_relying_party;

@@ -15,8 +15,7 @@ use crate::pre_signup::{self, PreSignUpConfig};
 use crate::sync::{self, SyncConfig};
 use crate::{BoxError, Rejection};
 use aws_lambda_events::event::cognito::{
-    CognitoEvent, CognitoEventUserPoolsCustomMessage, CognitoEventUserPoolsMigrateUser,
-    CognitoEventUserPoolsPreSignup,
+    CognitoEvent, CognitoEventUserPoolsCustomMessage, CognitoEventUserPoolsPreSignup,
 };
 use lambda_runtime::{service_fn, LambdaEvent};
 use serde_json::Value;
@@ -81,7 +80,7 @@ pub async fn user_migration_event(
     cfg: &MigrationConfig,
     directory: &dyn LegacyDirectory,
     payload: Value,
-) -> Result<CognitoEventUserPoolsMigrateUser, Rejection> {
+) -> Result<Value, Rejection> {
     let event = parse(payload, serde_json::json!({}))?;
     logged("user-migration", migration::handle(cfg, directory, event).await)
 }
@@ -161,6 +160,7 @@ pub async fn run_user_migration() -> Result<(), BoxError> {
         LegacySource::Http { url, bearer_token, timeout } => {
             Box::new(HttpDirectory::new(url, bearer_token.clone(), *timeout)?)
         }
+        LegacySource::Cognito(source) => Box::new(crate::migration::CognitoDirectory::connect(source).await),
     };
     let (cfg, directory) = (&cfg, directory.as_ref());
     lambda_runtime::run(service_fn(move |ev: LambdaEvent<Value>| async move {

@@ -2,13 +2,18 @@
 //! lazy migration from a legacy user store, one user at a time, the first time they sign in (or
 //! ask to reset their password) and Cognito does not know them yet.
 //!
-//! Two legacy stores, chosen by `TESSERA_MIGRATION_SOURCE`:
+//! Three legacy stores, chosen by `TESSERA_MIGRATION_SOURCE`:
 //! - `dynamodb`: a DynamoDB table keyed by user name, holding a password hash (bcrypt, argon2,
 //!   scrypt or PBKDF2-SHA256 in PHC form), verified with `tessera_core::password::legacy`, which
 //!   also bounds the hash cost so a stored hash cannot make a sign-in arbitrarily slow;
 //! - `http`: a legacy login endpoint. The hook POSTs `{"username", "password"}` (sign-in) or
 //!   `{"username"}` (forgot password, no password key) as JSON; 200 with a JSON object of
 //!   attributes means found (and, with a password, authenticated), 401/403/404 means not.
+//! - `cognito`: the Cognito user pool being left (docs/migrate-from-cognito.md). The hook
+//!   signs the user in there (AdminInitiateAuth ADMIN_USER_PASSWORD_AUTH with the function's
+//!   IAM role, or InitiateAuth USER_PASSWORD_AUTH), copies every attribute (verified flags
+//!   included) and the user's groups. Groups go back as `response.groups`, a member Tessera
+//!   reads (Cognito has none such and ignores it).
 //!
 //! The legacy attributes are renamed by the attribute map; the answer has `userAttributes`
 //! (strings, `email_verified: "true"` when configured), `finalUserStatus` (`CONFIRMED` or
@@ -64,7 +69,28 @@ impl FinalStatus {
 pub enum LegacySource {
     DynamoDb { table: String, key_attribute: String, hash_attribute: String },
     Http { url: String, bearer_token: Option<String>, timeout: Duration },
+    Cognito(CognitoSource),
 }
+
+/// The old Cognito pool.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CognitoSource {
+    pub user_pool_id: String,
+    pub client_id: String,
+    /// The app client's secret, when it has one (SECRET_HASH is computed from it).
+    pub client_secret: Option<String>,
+    /// AdminInitiateAuth (true; needs cognito-idp:AdminInitiateAuth, AdminGetUser and
+    /// AdminListGroupsForUser on the old pool) or InitiateAuth (false; no IAM, but no
+    /// forgot-password migration and no user whose old sign-in asks for MFA).
+    pub admin: bool,
+    pub region: String,
+    /// Another endpoint than Cognito's (tests point it at a second Tessera).
+    pub endpoint: Option<String>,
+}
+
+/// Where the Cognito directory puts a user's groups among the legacy attributes (a JSON list);
+/// `migrate` takes them out again.
+pub const GROUPS_ATTRIBUTE: &str = "cognito:groups";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MigrationConfig {
@@ -78,6 +104,9 @@ pub struct MigrationConfig {
     /// Look the legacy user up by the lower-cased user name.
     pub lowercase_username: bool,
     pub force_alias_creation: bool,
+    /// Copy every legacy attribute under its own name, verified flags included (the cognito
+    /// source without TESSERA_MIGRATION_ATTRIBUTES: the names already are Cognito's).
+    pub copy_all: bool,
 }
 
 /// Cognito names a migration may set: standard and `custom:` attributes, `username`, and
@@ -133,12 +162,41 @@ impl MigrationConfig {
                     ),
                 }
             }
+            "cognito" => {
+                let user_pool_id = vars.required("TESSERA_MIGRATION_COGNITO_USER_POOL_ID")?;
+                let Some((pool_region, _)) = user_pool_id.split_once('_') else {
+                    return Err(ConfigError(format!(
+                        "TESSERA_MIGRATION_COGNITO_USER_POOL_ID: {user_pool_id:?} is not a user pool id"
+                    )));
+                };
+                let admin = match vars.get("TESSERA_MIGRATION_COGNITO_FLOW").as_deref() {
+                    None | Some("admin") => true,
+                    Some("user") => false,
+                    Some(other) => {
+                        return Err(ConfigError(format!(
+                            "TESSERA_MIGRATION_COGNITO_FLOW must be admin or user, not {other:?}"
+                        )))
+                    }
+                };
+                LegacySource::Cognito(CognitoSource {
+                    region: vars
+                        .get("TESSERA_MIGRATION_COGNITO_REGION")
+                        .unwrap_or_else(|| pool_region.to_string()),
+                    user_pool_id,
+                    client_id: vars.required("TESSERA_MIGRATION_COGNITO_CLIENT_ID")?,
+                    client_secret: vars.get("TESSERA_MIGRATION_COGNITO_CLIENT_SECRET"),
+                    admin,
+                    endpoint: vars.get("TESSERA_MIGRATION_COGNITO_ENDPOINT"),
+                })
+            }
             other => {
                 return Err(ConfigError(format!(
-                    "TESSERA_MIGRATION_SOURCE must be dynamodb or http, not {other:?}"
+                    "TESSERA_MIGRATION_SOURCE must be dynamodb, http or cognito, not {other:?}"
                 )))
             }
         };
+        let copy_all =
+            matches!(source, LegacySource::Cognito(_)) && vars.get("TESSERA_MIGRATION_ATTRIBUTES").is_none();
         let attribute_map = match vars.get("TESSERA_MIGRATION_ATTRIBUTES") {
             None => DEFAULT_ATTRIBUTES.iter().map(|a| (a.to_string(), a.to_string())).collect(),
             Some(_) => vars
@@ -173,6 +231,7 @@ impl MigrationConfig {
             phone_verified: vars.bool("TESSERA_MIGRATION_PHONE_VERIFIED", false)?,
             lowercase_username: vars.bool("TESSERA_MIGRATION_LOWERCASE_USERNAME", false)?,
             force_alias_creation: vars.bool("TESSERA_MIGRATION_FORCE_ALIAS_CREATION", false)?,
+            copy_all,
         })
     }
 
@@ -205,6 +264,15 @@ pub trait LegacyDirectory: Send + Sync {
 /// Renames the legacy attributes and adds the verified flags.
 pub fn map_attributes(cfg: &MigrationConfig, legacy: &LegacyAttributes) -> HashMap<String, String> {
     let mut out = HashMap::new();
+    if cfg.copy_all {
+        // The old pool's own names and verified flags; `sub` is the new pool's to make.
+        for (name, value) in legacy {
+            if settable(name) && name != "identities" && !value.is_empty() {
+                out.insert(name.clone(), value.clone());
+            }
+        }
+        return out;
+    }
     for (from, to) in &cfg.attribute_map {
         if let Some(v) = legacy.get(from).filter(|v| !v.is_empty()) {
             out.insert(to.clone(), v.clone());
@@ -228,7 +296,7 @@ pub async fn migrate(
     cfg: &MigrationConfig,
     directory: &dyn LegacyDirectory,
     event: &CognitoEventUserPoolsMigrateUser,
-) -> Result<CognitoEventUserPoolsMigrateUserResponse, Rejection> {
+) -> Result<(CognitoEventUserPoolsMigrateUserResponse, Vec<String>), Rejection> {
     let header = &event.cognito_event_user_pools_header;
     let username =
         header.user_name.as_deref().map(str::trim).filter(|u| !u.is_empty()).ok_or_else(wrong_credentials)?;
@@ -240,6 +308,10 @@ pub async fn migrate(
     let source =
         header.trigger_source.clone().ok_or_else(|| Rejection::new(REFUSED, "Missing triggerSource"))?;
     let mut response = CognitoEventUserPoolsMigrateUserResponse::default();
+    let groups_of = |legacy: &LegacyAttributes| -> Vec<String> {
+        legacy.get(GROUPS_ATTRIBUTE).and_then(|g| serde_json::from_str(g).ok()).unwrap_or_default()
+    };
+    let groups;
     match source {
         Source::Authentication => {
             let password = event
@@ -253,12 +325,14 @@ pub async fn migrate(
                 tracing::info!("legacy sign-in refused");
                 wrong_credentials()
             })?;
+            groups = groups_of(&legacy);
             response.user_attributes = map_attributes(cfg, &legacy);
             response.final_user_status = Some(cfg.final_status.as_str().to_string());
         }
         Source::ForgotPassword => {
             let legacy = directory.find(&username).await.map_err(unavailable)?;
             let legacy = legacy.ok_or_else(|| Rejection::new(REFUSED, "User not found"))?;
+            groups = groups_of(&legacy);
             let attributes = map_attributes(cfg, &legacy);
             if !attributes.contains_key("email") && !attributes.contains_key("phone_number") {
                 return Err(Rejection::new(
@@ -272,8 +346,8 @@ pub async fn migrate(
     }
     response.message_action = Some("SUPPRESS".into());
     response.force_alias_creation = cfg.force_alias_creation;
-    tracing::info!(trigger_source = ?source, "user migrated");
-    Ok(response)
+    tracing::info!(trigger_source = ?source, groups = groups.len(), "user migrated");
+    Ok((response, groups))
 }
 
 /// The Lambda handler body: the event with `response` filled in. Never log `event`.
@@ -281,12 +355,17 @@ pub async fn handle(
     cfg: &MigrationConfig,
     directory: &dyn LegacyDirectory,
     mut event: CognitoEventUserPoolsMigrateUser,
-) -> Result<CognitoEventUserPoolsMigrateUser, Rejection> {
-    let response = migrate(cfg, directory, &event).await?;
+) -> Result<serde_json::Value, Rejection> {
+    let (response, groups) = migrate(cfg, directory, &event).await?;
     // The password is not part of the answer Cognito reads; do not send it back either.
     event.cognito_event_user_pools_migrate_user_request.password = None;
     event.cognito_event_user_pools_migrate_user_response = response;
-    Ok(event)
+    let mut out = serde_json::to_value(event)
+        .map_err(|e| Rejection::new(UNAVAILABLE, format!("the answer does not serialize: {e}")))?;
+    if !groups.is_empty() {
+        out["response"]["groups"] = serde_json::json!(groups);
+    }
+    Ok(out)
 }
 
 // ---- DynamoDB -------------------------------------------------------------------------------
@@ -494,12 +573,214 @@ impl LegacyDirectory for HttpDirectory {
     }
 }
 
+// ---- Cognito --------------------------------------------------------------------------------
+
+/// The old Cognito user pool, through the AWS SDK.
+pub struct CognitoDirectory {
+    pub client: aws_sdk_cognitoidentityprovider::Client,
+    pub source: CognitoSource,
+}
+
+impl CognitoDirectory {
+    pub async fn connect(source: &CognitoSource) -> Self {
+        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new(source.region.clone()));
+        if let Some(endpoint) = &source.endpoint {
+            loader = loader.endpoint_url(endpoint);
+        }
+        let sdk = loader.load().await;
+        CognitoDirectory {
+            client: aws_sdk_cognitoidentityprovider::Client::new(&sdk),
+            source: source.clone(),
+        }
+    }
+
+    fn secret_hash(&self, username: &str) -> Option<String> {
+        use base64::Engine as _;
+        use hmac::Mac as _;
+        let secret = self.source.client_secret.as_deref()?;
+        let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).ok()?;
+        mac.update(username.as_bytes());
+        mac.update(self.source.client_id.as_bytes());
+        Some(base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes()))
+    }
+
+    /// The user's attributes and groups (AdminGetUser, AdminListGroupsForUser).
+    async fn admin_lookup(&self, username: &str) -> Result<Option<LegacyAttributes>, LegacyError> {
+        use aws_sdk_cognitoidentityprovider::operation::admin_get_user::AdminGetUserError;
+        let got = match self
+            .client
+            .admin_get_user()
+            .user_pool_id(&self.source.user_pool_id)
+            .username(username)
+            .send()
+            .await
+        {
+            Ok(got) => got,
+            Err(e) if matches!(e.as_service_error(), Some(AdminGetUserError::UserNotFoundException(_))) => {
+                return Ok(None)
+            }
+            Err(e) => return Err(sdk_error("AdminGetUser", e)),
+        };
+        let mut attributes: LegacyAttributes = got
+            .user_attributes()
+            .iter()
+            .map(|a| (a.name().to_string(), a.value().unwrap_or_default().to_string()))
+            .collect();
+        let mut groups = Vec::new();
+        let mut next: Option<String> = None;
+        loop {
+            let page = self
+                .client
+                .admin_list_groups_for_user()
+                .user_pool_id(&self.source.user_pool_id)
+                .username(got.username())
+                .set_next_token(next.take())
+                .send()
+                .await
+                .map_err(|e| sdk_error("AdminListGroupsForUser", e))?;
+            groups.extend(page.groups().iter().filter_map(|g| g.group_name().map(str::to_string)));
+            match page.next_token() {
+                Some(t) => next = Some(t.to_string()),
+                None => break,
+            }
+        }
+        attributes.insert(GROUPS_ATTRIBUTE.into(), serde_json::json!(groups).to_string());
+        Ok(Some(attributes))
+    }
+}
+
+fn sdk_error<E: std::error::Error + Send + Sync + 'static, R: std::fmt::Debug + Send + Sync + 'static>(
+    what: &str,
+    e: aws_sdk_cognitoidentityprovider::error::SdkError<E, R>,
+) -> LegacyError {
+    LegacyError(format!(
+        "{what} on the old pool: {}",
+        aws_sdk_cognitoidentityprovider::error::DisplayErrorContext(e)
+    ))
+}
+
+/// Errors of a sign-in at the old pool that mean "not this user with this password".
+fn refused_by_old_pool(code: Option<&str>) -> bool {
+    matches!(
+        code,
+        Some(
+            "NotAuthorizedException"
+                | "UserNotFoundException"
+                | "PasswordResetRequiredException"
+                | "UserNotConfirmedException"
+                | "InvalidParameterException"
+        )
+    )
+}
+
+#[async_trait]
+impl LegacyDirectory for CognitoDirectory {
+    async fn authenticate(
+        &self,
+        username: &str,
+        password: &str,
+    ) -> Result<Option<LegacyAttributes>, LegacyError> {
+        use aws_sdk_cognitoidentityprovider::error::ProvideErrorMetadata as _;
+        use aws_sdk_cognitoidentityprovider::types::AuthFlowType;
+        let mut params = HashMap::from([
+            ("USERNAME".to_string(), username.to_string()),
+            ("PASSWORD".to_string(), password.to_string()),
+        ]);
+        if let Some(hash) = self.secret_hash(username) {
+            params.insert("SECRET_HASH".into(), hash);
+        }
+        if self.source.admin {
+            let out = self
+                .client
+                .admin_initiate_auth()
+                .user_pool_id(&self.source.user_pool_id)
+                .client_id(&self.source.client_id)
+                .auth_flow(AuthFlowType::AdminUserPasswordAuth)
+                .set_auth_parameters(Some(params))
+                .send()
+                .await;
+            match out {
+                // Tokens, or a challenge after the password (MFA, a new password): the password
+                // was right either way.
+                Ok(_) => self.admin_lookup(username).await,
+                Err(e) if refused_by_old_pool(e.code()) => Ok(None),
+                Err(e) => Err(sdk_error("AdminInitiateAuth", e)),
+            }
+        } else {
+            let out = self
+                .client
+                .initiate_auth()
+                .client_id(&self.source.client_id)
+                .auth_flow(AuthFlowType::UserPasswordAuth)
+                .set_auth_parameters(Some(params))
+                .send()
+                .await;
+            let out = match out {
+                Ok(out) => out,
+                Err(e) if refused_by_old_pool(e.code()) => return Ok(None),
+                Err(e) => return Err(sdk_error("InitiateAuth", e)),
+            };
+            let Some(access) = out.authentication_result().and_then(|r| r.access_token()) else {
+                tracing::warn!(
+                    challenge = ?out.challenge_name(),
+                    "the old pool asked for a challenge: its attributes cannot be read with the user flow (use TESSERA_MIGRATION_COGNITO_FLOW=admin)"
+                );
+                return Ok(None);
+            };
+            let got = self
+                .client
+                .get_user()
+                .access_token(access)
+                .send()
+                .await
+                .map_err(|e| sdk_error("GetUser", e))?;
+            let mut attributes: LegacyAttributes = got
+                .user_attributes()
+                .iter()
+                .map(|a| (a.name().to_string(), a.value().unwrap_or_default().to_string()))
+                .collect();
+            // The access token names the user's groups (it came straight from the old pool).
+            let groups = access
+                .split('.')
+                .nth(1)
+                .and_then(|p| {
+                    use base64::Engine as _;
+                    base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(p).ok()
+                })
+                .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+                .and_then(|c| c.get("cognito:groups").cloned())
+                .unwrap_or_else(|| serde_json::json!([]));
+            attributes.insert(GROUPS_ATTRIBUTE.into(), groups.to_string());
+            Ok(Some(attributes))
+        }
+    }
+
+    async fn find(&self, username: &str) -> Result<Option<LegacyAttributes>, LegacyError> {
+        if !self.source.admin {
+            return Err(LegacyError(
+                "forgot-password migration reads the user with AdminGetUser: set TESSERA_MIGRATION_COGNITO_FLOW=admin".into(),
+            ));
+        }
+        self.admin_lookup(username).await
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
     use super::*;
     use crate::config::vars_map;
-    use crate::lambda::user_migration_event;
+
+    /// The handler's answer, read back as the event type (these tests look at its members).
+    async fn user_migration_event(
+        cfg: &MigrationConfig,
+        directory: &dyn LegacyDirectory,
+        payload: Value,
+    ) -> Result<CognitoEventUserPoolsMigrateUser, Rejection> {
+        let out = crate::lambda::user_migration_event(cfg, directory, payload).await?;
+        Ok(serde_json::from_value(out).unwrap())
+    }
     use argon2::password_hash::{PasswordHasher as _, SaltString};
     use aws_sdk_dynamodb::types::AttributeValue;
     use serde_json::{json, Value};
@@ -535,6 +816,7 @@ mod tests {
             phone_verified: false,
             lowercase_username: false,
             force_alias_creation: false,
+            copy_all: false,
         }
     }
 

@@ -119,6 +119,31 @@ pub(crate) async fn password_sign_in(s: &SignIn<'_>, req: &Initiation<'_>) -> Re
         (user, true)
     } else if facts.locked {
         (user, false)
+    } else if user.password_hash.is_none()
+        && user.status == crate::model::UserStatus::RESET_REQUIRED
+        && crate::triggers::Trigger::UserMigration.configured(pool)
+    {
+        // Imported without a password: the pool's migration function vouches for it once.
+        let (user, version, correct) = match crate::user_pool::triggers::lifecycle::migrate_password(
+            svc,
+            pool,
+            username,
+            user.clone(),
+            version,
+            &password,
+            req.caller(s),
+        )
+        .await
+        {
+            Err(e) if refused_by_function(&e) => {
+                tracing::info!(error = %e.name(), "password migration refused");
+                (user, version, false)
+            }
+            other => other?,
+        };
+        facts = UserFacts::of(&user, svc.clock.now_millis());
+        facts.locked = record_sign_in_attempt(svc, pool, user.clone(), version, correct).await?;
+        (user, correct)
     } else {
         let (user, version, correct) = check_password(svc, pool, user, version, password).await?;
         // Attempts in flight together: one that a lockout overtook while it hashed is refused.

@@ -257,6 +257,9 @@ pub struct Migrated {
     /// "EMAIL" / "SMS"; SMS when unset.
     pub delivery_mediums: Vec<String>,
     pub force_alias_creation: bool,
+    /// `groups`: Tessera's own member (the bundled hook's cognito mode sets it; Cognito has
+    /// none such): groups of this pool the user joins.
+    pub groups: Vec<String>,
 }
 
 /// UserMigration for a user the pool does not know: `password` is what they typed at sign-in
@@ -335,7 +338,65 @@ pub async fn user_migration(
         suppress_welcome,
         delivery_mediums,
         force_alias_creation: triggers::flag(r, "forceAliasCreation")?,
+        groups: triggers::text_list(r, "groups")?.unwrap_or_default(),
     }))
+}
+
+/// Adds a migrated user to the groups the function named that this pool has; the others are
+/// logged and left (create them, e.g. with `tessera import-from-cognito`).
+pub async fn join_groups(svc: &Service, pool: &UserPool, username: &str, groups: &[String]) -> Result<()> {
+    for group in groups {
+        let input = json!({"UserPoolId": pool.id, "Username": username, "GroupName": group});
+        match crate::user_pool::admin_add_user_to_group(svc, &input).await {
+            Ok(_) => {}
+            Err(Error::ResourceNotFoundException(_)) => {
+                tracing::warn!(pool = %pool.id, group = %group, "a migrated user's group does not exist in this pool");
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// A user imported without a password (RESET_REQUIRED, as `tessera import-from-cognito` and
+/// CSV imports make them) who signs in with one, in a pool with a UserMigration function:
+/// the function is asked to vouch for the password as for an unknown name
+/// (UserMigration_Authentication). Vouched: the password becomes theirs, with the function's
+/// attributes and groups, and the user is CONFIRMED (unless the function answers
+/// RESET_REQUIRED). Cognito answers PasswordResetRequiredException here; Tessera migrates.
+/// Returns the user, its version, and whether the password was vouched for.
+pub async fn migrate_password(
+    svc: &Service,
+    pool: &UserPool,
+    entered: &str,
+    mut user: User,
+    version: u64,
+    password: &str,
+    caller: Caller<'_>,
+) -> Result<(User, u64, bool)> {
+    let Some(m) = user_migration(svc, pool, entered, Some(password), caller, true).await? else {
+        return Ok((user, version, false));
+    };
+    if m.reset_required {
+        return Ok((user, version, true));
+    }
+    let mut attributes = m.attributes;
+    attributes.retain(|k, v| k != "sub" && k != "username" && !k.starts_with("cognito:") && !v.is_empty());
+    crate::attribute_rules::canonicalize(pool, attributes.iter_mut());
+    for (name, value) in &attributes {
+        crate::attribute_rules::check_value(pool, name, value, crate::attribute_rules::Writer::Admin)?;
+    }
+    user.attributes.extend(attributes);
+    let (hash, srp) =
+        crate::user_pool::secrets::password_secrets(svc, pool, &user.username, password).await?;
+    user.password_hash = Some(hash);
+    user.srp = Some(srp);
+    user.status = crate::model::UserStatus::CONFIRMED;
+    user.modified = svc.clock.now_millis();
+    svc.save_user(pool, &user, version, vec![]).await?;
+    join_groups(svc, pool, &user.username, &m.groups).await?;
+    let (user, version) = svc.require_user(pool, &user.username).await?;
+    Ok((user, version, true))
 }
 
 /// The welcome message a user migrated at sign-in gets unless the function said SUPPRESS. It
@@ -413,7 +474,7 @@ pub async fn migrate_user(
     let takeover =
         if m.force_alias_creation { svc.take_aliases(pool, &user).await? } else { Default::default() };
     match svc.insert_user_taking(pool, &user, takeover, vec![]).await {
-        Ok(()) => {}
+        Ok(()) => join_groups(svc, pool, &username, &m.groups).await?,
         Err(Error::UsernameExistsException(_)) => {
             let found = svc.find_user(pool, &given).await?;
             return found.map(|(u, v)| Some(Migration::Existing(u, v))).ok_or_else(|| {
