@@ -605,7 +605,15 @@ HOOK_VARIABLES: dict[str, list[HookVariable]] = {
     ],
     "user-migration": [
         HookVariable("TESSERA_MIGRATION_SOURCE", "MigrationSource",
-                     "Where legacy users are: dynamodb (a table) or http (a login endpoint).", "dynamodb"),
+                     "Where legacy users are: dynamodb (a table), http (a login endpoint) or cognito (the Cognito user pool being left).", "dynamodb"),
+        HookVariable("TESSERA_MIGRATION_COGNITO_USER_POOL_ID", "MigrationCognitoUserPoolId",
+                     "The Cognito user pool being left (source cognito), in this account; the function may AdminInitiateAuth, AdminGetUser and AdminListGroupsForUser on it only."),
+        HookVariable("TESSERA_MIGRATION_COGNITO_CLIENT_ID", "MigrationCognitoClientId",
+                     "An app client of that pool allowing ADMIN_USER_PASSWORD_AUTH (or USER_PASSWORD_AUTH with flow user)."),
+        HookVariable("TESSERA_MIGRATION_COGNITO_CLIENT_SECRET", "MigrationCognitoClientSecret",
+                     "That client's secret, if it has one.", secret=True),
+        HookVariable("TESSERA_MIGRATION_COGNITO_FLOW", "MigrationCognitoFlow",
+                     "admin (AdminInitiateAuth; default) or user (InitiateAuth: no forgot-password migration)."),
         HookVariable("TESSERA_MIGRATION_TABLE", "MigrationLegacyTableArn",
                      "ARN of the legacy DynamoDB table (source dynamodb); the function may GetItem on it only."),
         HookVariable("TESSERA_MIGRATION_KEY_ATTRIBUTE", "MigrationKeyAttribute",
@@ -1637,7 +1645,7 @@ def render_role(role: str, hooks: list[str] = ()) -> str:
 
 HOOK_ROLE_DOCS = {
     "HookRole": "the bundled trigger functions that need nothing but their logs",
-    "LegacyTableHookRole": "the user-migration hook: logs, and GetItem on the legacy user table",
+    "LegacyTableHookRole": "the user-migration hook: logs, GetItem on the legacy user table, and sign-in and reads at the Cognito pool being left",
 }
 
 
@@ -1660,9 +1668,10 @@ def render_hook_role(role: str) -> str:
     ]
     if role == "LegacyTableHookRole":
         lines += [
-            "      Policies: !If",
-            "        - HasMigrationLegacyTableArn",
-            "        - - PolicyName: legacy-table",
+            "      Policies:",
+            "        - !If",
+            "          - HasMigrationLegacyTableArn",
+            "          - PolicyName: legacy-table",
             "            PolicyDocument:",
             '              Version: "2012-10-17"',
             "              Statement:",
@@ -1670,7 +1679,23 @@ def render_hook_role(role: str) -> str:
             "                  Effect: Allow",
             "                  Action: dynamodb:GetItem",
             "                  Resource: !Ref MigrationLegacyTableArn",
-            "        - !Ref AWS::NoValue",
+            "          - !Ref AWS::NoValue",
+            "        - !If",
+            "          - HasMigrationCognitoUserPoolId",
+            "          - PolicyName: old-cognito-pool",
+            "            PolicyDocument:",
+            '              Version: "2012-10-17"',
+            "              Statement:",
+            "                - Sid: OldCognitoPool",
+            "                  Effect: Allow",
+            "                  Action:",
+            "                    - cognito-idp:AdminInitiateAuth",
+            "                    - cognito-idp:AdminGetUser",
+            "                    - cognito-idp:AdminListGroupsForUser",
+            "                  Resource: !Sub",
+            "                    - arn:${AWS::Partition}:cognito-idp:${PoolRegion}:${AWS::AccountId}:userpool/${MigrationCognitoUserPoolId}",
+            '                    - PoolRegion: !Select [0, !Split ["_", !Ref MigrationCognitoUserPoolId]]',
+            "          - !Ref AWS::NoValue",
         ]
     return "\n".join(lines) + "\n"
 
@@ -1726,6 +1751,7 @@ def hook_conditions(functions: list[Function]) -> str:
         out.append(f'  {condition}: !Not [!Equals [!Ref {param}, ""]]')
     if any(f.hook and f.hook.legacy_table for f in functions):
         out.append('  HasMigrationLegacyTableArn: !Not [!Equals [!Ref MigrationLegacyTableArn, ""]]')
+        out.append('  HasMigrationCognitoUserPoolId: !Not [!Equals [!Ref MigrationCognitoUserPoolId, ""]]')
     return "".join(line + "\n" for line in out)
 
 

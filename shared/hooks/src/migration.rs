@@ -981,6 +981,34 @@ mod tests {
     // ---- DynamoDB, against a DynamoDB-compatible endpoint ------------------------------------
 
     #[test]
+    fn cognito_source_from_vars() {
+        let vars: HashMap<String, String> = [
+            ("TESSERA_MIGRATION_SOURCE", "cognito"),
+            ("TESSERA_MIGRATION_COGNITO_USER_POOL_ID", "eu-west-1_AbC123"),
+            ("TESSERA_MIGRATION_COGNITO_CLIENT_ID", "client"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        let cfg = MigrationConfig::from_vars(&Vars::map(&vars)).unwrap();
+        let LegacySource::Cognito(source) = &cfg.source else { panic!("{:?}", cfg.source) };
+        assert_eq!(
+            (source.region.as_str(), source.admin, source.client_secret.as_deref()),
+            ("eu-west-1", true, None)
+        );
+        assert!(cfg.copy_all, "the old pool's names are Cognito's");
+        let mut bad = vars.clone();
+        bad.insert("TESSERA_MIGRATION_COGNITO_FLOW".into(), "sideways".into());
+        assert!(MigrationConfig::from_vars(&Vars::map(&bad)).unwrap_err().0.contains("admin or user"));
+        bad.remove("TESSERA_MIGRATION_COGNITO_FLOW");
+        bad.insert("TESSERA_MIGRATION_COGNITO_USER_POOL_ID".into(), "nope".into());
+        assert!(MigrationConfig::from_vars(&Vars::map(&bad)).is_err());
+        let mut renamed = vars;
+        renamed.insert("TESSERA_MIGRATION_ATTRIBUTES".into(), "email=email".into());
+        assert!(!MigrationConfig::from_vars(&Vars::map(&renamed)).unwrap().copy_all);
+    }
+
+    #[test]
     fn the_decoy_hash_is_a_bounded_bcrypt_hash_nothing_matches() {
         use tessera_core::password::legacy;
         assert_eq!(legacy::check(decoy_hash()), Ok(legacy::Scheme::Bcrypt));
