@@ -6,6 +6,7 @@ pub mod conn;
 pub mod credentials;
 pub mod embedded;
 pub mod import;
+pub mod import_cognito;
 pub mod keyfile;
 pub mod outbox;
 pub mod push;

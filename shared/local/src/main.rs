@@ -45,6 +45,9 @@ enum Command {
     Restore(Box<store_cmd::RestoreArgs>),
     /// Show a user pool's signing keys, rotate them, or schedule their rotation (docs/keys.md).
     SigningKeys(Box<store_cmd::SigningKeysArgs>),
+    /// Copy a Cognito user pool (settings, clients, groups, users without passwords) into a
+    /// Tessera deployment; resumable (docs/migrate-from-cognito.md).
+    ImportFromCognito(Box<store_cmd::ImportFromCognitoArgs>),
     /// Make an age identity file for archives and print its recipient.
     ArchiveKeygen {
         /// Where to write the identity (never over an existing file).
@@ -318,6 +321,7 @@ async fn run(command: Command) -> Result<(), String> {
         Command::Restore(args) => store_cmd::restore(*args).await,
         Command::ArchiveKeygen { out } => store_cmd::keygen(out),
         Command::SigningKeys(args) => store_cmd::signing_keys(*args).await,
+        Command::ImportFromCognito(args) => store_cmd::import_from_cognito(*args).await,
     }
 }
 

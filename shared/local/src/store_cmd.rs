@@ -274,3 +274,81 @@ pub async fn signing_keys(args: SigningKeysArgs) -> Result<(), String> {
     println!("{}", serde_json::to_string_pretty(&out).map_err(|e| e.to_string())?);
     Ok(())
 }
+
+#[derive(clap::Args)]
+pub struct ImportFromCognitoArgs {
+    /// The Cognito user pool to copy. Its credentials are the AWS ones of this shell (the
+    /// default chain); they need cognito-idp Describe*/List* on it.
+    #[arg(long)]
+    from_user_pool: String,
+    /// Default: the pool id's region.
+    #[arg(long)]
+    from_region: Option<String>,
+    /// Another endpoint than Cognito's (tests point it at a Tessera server).
+    #[arg(long)]
+    from_endpoint: Option<String>,
+    /// The Tessera endpoint to copy into (the local server's URL, or the stack's API URL);
+    /// signed with TESSERA_ADMIN_ACCESS_KEY_ID / TESSERA_ADMIN_SECRET_ACCESS_KEY.
+    #[arg(long)]
+    to_endpoint: String,
+    #[arg(long, default_value = "us-east-1")]
+    to_region: String,
+    /// Where the progress is kept (to resume). Default: import-from-cognito-<pool id>.json.
+    #[arg(long)]
+    state: Option<PathBuf>,
+    /// The new pool's UserMigration function: the bundled hook in cognito mode.
+    #[arg(long)]
+    migration_function: Option<String>,
+    /// Users per import job.
+    #[arg(long, default_value_t = 1000)]
+    batch_users: usize,
+    /// Users per ListUsers page (Cognito allows 60).
+    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(i32).range(1..=60))]
+    page_size: i32,
+}
+
+pub async fn import_from_cognito(args: ImportFromCognitoArgs) -> Result<(), String> {
+    let from_region = args
+        .from_region
+        .clone()
+        .or_else(|| args.from_user_pool.split_once('_').map(|(r, _)| r.to_string()))
+        .ok_or_else(|| format!("{} is not a user pool id", args.from_user_pool))?;
+    let mut old = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new(from_region));
+    if let Some(endpoint) = &args.from_endpoint {
+        old = old.endpoint_url(endpoint);
+    }
+    let old = aws_sdk_cognitoidentityprovider::Client::new(&old.load().await);
+    let key = std::env::var("TESSERA_ADMIN_ACCESS_KEY_ID").map_err(|_| {
+        "set TESSERA_ADMIN_ACCESS_KEY_ID and TESSERA_ADMIN_SECRET_ACCESS_KEY to the Tessera admin keys"
+    })?;
+    let secret = std::env::var("TESSERA_ADMIN_SECRET_ACCESS_KEY")
+        .map_err(|_| "set TESSERA_ADMIN_SECRET_ACCESS_KEY to the Tessera admin secret key")?;
+    let new_config = aws_sdk_cognitoidentityprovider::Config::builder()
+        .behavior_version(aws_sdk_cognitoidentityprovider::config::BehaviorVersion::latest())
+        .region(aws_sdk_cognitoidentityprovider::config::Region::new(args.to_region.clone()))
+        .endpoint_url(&args.to_endpoint)
+        .credentials_provider(aws_sdk_cognitoidentityprovider::config::Credentials::new(
+            key,
+            secret,
+            None,
+            None,
+            "tessera-admin",
+        ))
+        .build();
+    let new = aws_sdk_cognitoidentityprovider::Client::from_conf(new_config);
+    let state = args
+        .state
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(format!("import-from-cognito-{}.json", args.from_user_pool)));
+    let opts = tessera_local::import_cognito::ImportOptions {
+        old,
+        old_pool: args.from_user_pool,
+        new,
+        state,
+        migration_function: args.migration_function,
+        page_size: args.page_size,
+        batch_users: args.batch_users,
+    };
+    tessera_local::import_cognito::run(&opts).await.map(|_| ())
+}
