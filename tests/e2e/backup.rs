@@ -252,52 +252,14 @@ async fn populate(env: &TestEnv) -> Source {
     }
 }
 
-/// Signs dot in on the remembered device: PASSWORD_VERIFIER, DEVICE_SRP_AUTH,
-/// DEVICE_PASSWORD_VERIFIER, and no MFA.
+/// Signs dot in on the remembered device (no MFA): the access token.
 async fn device_sign_in(
     env: &TestEnv,
     app: App<'_>,
     key: &str,
     device: TrackedDevice,
 ) -> Result<String, String> {
-    let srp = app.srp("dot@example.com", PASSWORD);
-    let v = initiate(env, app, &srp, "dot@example.com").await?;
-    let mut answer = claim(app, &srp, &v);
-    answer.insert("DEVICE_KEY".into(), key.to_string());
-    let out = respond(env, app, &v.session, answer).await?;
-    assert_eq!(out.challenge_name(), Some(&ChallengeNameType::DeviceSrpAuth), "{out:?}");
-    let device_srp = SrpClient::new(device, app.client_id, app.secret);
-    let out = env
-        .client
-        .respond_to_auth_challenge()
-        .client_id(app.client_id)
-        .challenge_name(ChallengeNameType::DeviceSrpAuth)
-        .session(out.session().unwrap())
-        .challenge_responses("USERNAME", v.user_id())
-        .challenge_responses("DEVICE_KEY", key)
-        .challenge_responses("SRP_A", device_srp.get_auth_parameters().a)
-        .challenge_responses("SECRET_HASH", app.secret_hash(v.user_id()).unwrap_or_default())
-        .send()
-        .await
-        .map_err(err_name)?;
-    assert_eq!(out.challenge_name(), Some(&ChallengeNameType::DevicePasswordVerifier), "{out:?}");
-    let p = out.challenge_parameters().unwrap();
-    let proof = device_srp.verify(&p["SECRET_BLOCK"], &p["SALT"], &p["SRP_B"]).unwrap();
-    let out = env
-        .client
-        .respond_to_auth_challenge()
-        .client_id(app.client_id)
-        .challenge_name(ChallengeNameType::DevicePasswordVerifier)
-        .session(out.session().unwrap())
-        .challenge_responses("USERNAME", v.user_id())
-        .challenge_responses("DEVICE_KEY", key)
-        .challenge_responses("PASSWORD_CLAIM_SECRET_BLOCK", proof.password_claim_secret_block)
-        .challenge_responses("PASSWORD_CLAIM_SIGNATURE", proof.password_claim_signature)
-        .challenge_responses("TIMESTAMP", proof.timestamp)
-        .challenge_responses("SECRET_HASH", app.secret_hash(v.user_id()).unwrap_or_default())
-        .send()
-        .await
-        .map_err(err_name)?;
+    let out = crate::srp::device_sign_in(env, app, "dot@example.com", PASSWORD, key, device).await?;
     Ok(out.authentication_result().and_then(|t| t.access_token()).expect("tokens").to_string())
 }
 

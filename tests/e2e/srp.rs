@@ -167,6 +167,63 @@ pub(crate) async fn srp_sign_in(
     Ok(out.authentication_result().cloned().expect("tokens"))
 }
 
+/// A sign-in on a remembered device: PASSWORD_VERIFIER (with DEVICE_KEY), then DEVICE_SRP_AUTH
+/// and DEVICE_PASSWORD_VERIFIER, the device's numbers from the crate.
+pub(crate) async fn device_sign_in(
+    env: &TestEnv,
+    app: App<'_>,
+    username: &str,
+    password: &str,
+    key: &str,
+    device: aws_cognito_srp::TrackedDevice,
+) -> Result<cip::operation::respond_to_auth_challenge::RespondToAuthChallengeOutput, String> {
+    let srp = app.srp(username, password);
+    let v = initiate(env, app, &srp, username).await?;
+    let mut answer = claim(app, &srp, &v);
+    answer.insert("DEVICE_KEY".into(), key.to_string());
+    let out = respond(env, app, &v.session, answer).await?;
+    assert_eq!(out.challenge_name(), Some(&ChallengeNameType::DeviceSrpAuth), "{out:?}");
+    let device_srp = SrpClient::new(device, app.client_id, app.secret);
+    let step = |name: ChallengeNameType, session: &str, extra: Vec<(&str, String)>| {
+        let mut responses = HashMap::from([
+            ("USERNAME".to_string(), v.user_id().to_string()),
+            ("DEVICE_KEY".to_string(), key.to_string()),
+        ]);
+        if let Some(hash) = app.secret_hash(v.user_id()) {
+            responses.insert("SECRET_HASH".into(), hash);
+        }
+        responses.extend(extra.into_iter().map(|(k, v)| (k.to_string(), v)));
+        env.client
+            .respond_to_auth_challenge()
+            .client_id(app.client_id)
+            .challenge_name(name)
+            .session(session)
+            .set_challenge_responses(Some(responses))
+            .send()
+    };
+    let out = step(
+        ChallengeNameType::DeviceSrpAuth,
+        out.session().unwrap(),
+        vec![("SRP_A", device_srp.get_auth_parameters().a)],
+    )
+    .await
+    .map_err(err_name)?;
+    assert_eq!(out.challenge_name(), Some(&ChallengeNameType::DevicePasswordVerifier), "{out:?}");
+    let p = out.challenge_parameters().unwrap();
+    let proof = device_srp.verify(&p["SECRET_BLOCK"], &p["SALT"], &p["SRP_B"]).unwrap();
+    step(
+        ChallengeNameType::DevicePasswordVerifier,
+        out.session().unwrap(),
+        vec![
+            ("PASSWORD_CLAIM_SECRET_BLOCK", proof.password_claim_secret_block),
+            ("PASSWORD_CLAIM_SIGNATURE", proof.password_claim_signature),
+            ("TIMESTAMP", proof.timestamp),
+        ],
+    )
+    .await
+    .map_err(err_name)
+}
+
 fn id_claims(tokens: &cip::types::AuthenticationResultType) -> serde_json::Value {
     payload(tokens.id_token().expect("id token"))
 }
@@ -690,44 +747,9 @@ on_both_stores!(srp_with_a_remembered_device, |env| {
     let device = untracked.take_credentials().into_tracked(&verifier.password);
 
     // Signing in on it: PASSWORD_VERIFIER, then DEVICE_SRP_AUTH and DEVICE_PASSWORD_VERIFIER.
-    let (key, client_id) = (key.as_str(), client_id.as_str());
-    let sign_in_on = |device: TrackedDevice| async move {
-        let srp = app.srp("dot@example.com", PASSWORD);
-        let v = initiate(env, app, &srp, "dot@example.com").await?;
-        let mut answer = claim(app, &srp, &v);
-        answer.insert("DEVICE_KEY".into(), key.to_string());
-        let out = respond(env, app, &v.session, answer).await?;
-        assert_eq!(out.challenge_name(), Some(&ChallengeNameType::DeviceSrpAuth), "{out:?}");
-        let device_srp = SrpClient::new(device, client_id, None);
-        let out = env
-            .client
-            .respond_to_auth_challenge()
-            .client_id(client_id)
-            .challenge_name(ChallengeNameType::DeviceSrpAuth)
-            .session(out.session().unwrap())
-            .challenge_responses("USERNAME", v.user_id())
-            .challenge_responses("DEVICE_KEY", key)
-            .challenge_responses("SRP_A", device_srp.get_auth_parameters().a)
-            .send()
-            .await
-            .map_err(err_name)?;
-        assert_eq!(out.challenge_name(), Some(&ChallengeNameType::DevicePasswordVerifier), "{out:?}");
-        let p = out.challenge_parameters().unwrap();
-        let proof = device_srp.verify(&p["SECRET_BLOCK"], &p["SALT"], &p["SRP_B"]).unwrap();
-        env.client
-            .respond_to_auth_challenge()
-            .client_id(client_id)
-            .challenge_name(ChallengeNameType::DevicePasswordVerifier)
-            .session(out.session().unwrap())
-            .challenge_responses("USERNAME", v.user_id())
-            .challenge_responses("DEVICE_KEY", key)
-            .challenge_responses("PASSWORD_CLAIM_SECRET_BLOCK", proof.password_claim_secret_block)
-            .challenge_responses("PASSWORD_CLAIM_SIGNATURE", proof.password_claim_signature)
-            .challenge_responses("TIMESTAMP", proof.timestamp)
-            .send()
-            .await
-            .map_err(err_name)
-    };
+    let key = key.as_str();
+    let sign_in_on =
+        |device: TrackedDevice| device_sign_in(env, app, "dot@example.com", PASSWORD, key, device);
     let out = sign_in_on(device.clone()).await.unwrap();
     let tokens = out.authentication_result().unwrap();
     assert!(tokens.new_device_metadata().is_none(), "a known device gets no new key");
