@@ -15,8 +15,8 @@ use std::future::Future;
 use std::sync::Arc;
 use subtle::ConstantTimeEq;
 use tessera_core::ports::{
-    AesGcmCipher, CredentialVendor, FunctionInvoker, Imports, Messenger, OutgoingMessage, PushNotifier,
-    SystemClock, SystemRng,
+    CredentialVendor, FunctionInvoker, Imports, Messenger, OutgoingMessage, PushNotifier, SystemClock,
+    SystemRng,
 };
 pub use tessera_core::{CallContext, Service};
 use tessera_core::{Limits, ServiceConfig};
@@ -378,7 +378,9 @@ pub async fn frontend_from(
         None => HashMap::new(),
     };
     let cipher: Arc<dyn tessera_core::ports::SecretCipher> = if needs_master_key {
-        let key = crate::kms::load_or_create_data_key(
+        // Every data key the table lists: the sealing one, the previous ones still opening what
+        // is not re-sealed yet, and a staged one (docs/keys.md).
+        let keys = crate::kms::load_data_keys(
             &kms,
             store.as_ref(),
             &env("TESSERA_KMS_KEY_ID")?,
@@ -386,7 +388,7 @@ pub async fn frontend_from(
         )
         .await
         .map_err(|e| format!("master key: {e}"))?;
-        Arc::new(AesGcmCipher::new(&key).map_err(|e| e.to_string())?)
+        Arc::new(keys.cipher().map_err(|e| e.to_string())?)
     } else {
         Arc::new(NoMasterKey)
     };

@@ -111,6 +111,11 @@ pub trait SecretCipher: Send + Sync {
     /// hashes of guessable secrets (six-digit codes): without the master key, a copy of the
     /// table cannot test the 10^6 candidates against them.
     fn keyed_hash(&self, purpose: &str, data: &[u8]) -> Result<[u8; 32]>;
+    /// [`SecretCipher::keyed_hash`] under every key of the ring, current first: a code hashed
+    /// before a master-key rotation still matches one of them.
+    fn keyed_hashes(&self, purpose: &str, data: &[u8]) -> Result<Vec<[u8; 32]>> {
+        Ok(vec![self.keyed_hash(purpose, data)?])
+    }
     /// Opens a sealed value a caller handed back (a pagination or session token): `None` when
     /// it does not open, which is the caller's bad input and not logged as a server error.
     /// The default is `open`, for ciphers that cannot open anything (no master key: a fault).
@@ -125,42 +130,34 @@ pub trait SecretCipher: Send + Sync {
 /// before this format (`nonce, ciphertext + tag`, no associated data) still open.
 const SEALED_V1: u8 = 0xA5;
 
-/// AES-256-GCM with a 32-byte key: a local key file, or a KMS data key in AWS.
+/// AES-256-GCM with 32-byte keys: a local key file, or KMS data keys in AWS. It holds a key
+/// ring: the current key seals, every key of the ring opens what it sealed (told by the version
+/// byte of the sealed value), so a master key can rotate while older values are re-sealed.
 pub struct AesGcmCipher {
+    /// By version.
+    keys: Vec<RingKey>,
+    /// Which of them seals (the newest, unless a staged newer key only opens yet).
+    sealing: usize,
+}
+
+struct RingKey {
+    version: u8,
     key: aws_lc_rs::aead::LessSafeKey,
-    /// Which data key this is (1 until keys are rotated).
-    key_version: u8,
     /// The root of the keyed hashes: HMAC(master key, a fixed label), never the AES key itself.
     hash_root: aws_lc_rs::hmac::Key,
 }
 
-impl AesGcmCipher {
-    pub fn new(key: &[u8]) -> Result<Self> {
+impl RingKey {
+    fn new(version: u8, key: &[u8]) -> Result<Self> {
         let unbound = aws_lc_rs::aead::UnboundKey::new(&aws_lc_rs::aead::AES_256_GCM, key)
             .map_err(|_| crate::Error::internal("the master key must be 32 bytes"))?;
         let label = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, key);
         let root = aws_lc_rs::hmac::sign(&label, b"tessera keyed-hash root v1");
-        Ok(Self {
+        Ok(RingKey {
+            version,
             key: aws_lc_rs::aead::LessSafeKey::new(unbound),
-            key_version: 1,
             hash_root: aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, root.as_ref()),
         })
-    }
-
-    fn aad(purpose: &str, key_version: u8) -> Vec<u8> {
-        format!("tessera:{purpose}:k{key_version}").into_bytes()
-    }
-
-    /// Opens `sealed`, or says why not (without logging: the caller decides whose fault it is).
-    fn try_open(&self, purpose: &str, sealed: &[u8]) -> std::result::Result<Vec<u8>, &'static str> {
-        if sealed.len() >= 2 + 12 + 16 && sealed[0] == SEALED_V1 && sealed[1] == self.key_version {
-            if let Ok(plain) = self.decrypt(&sealed[2..], &Self::aad(purpose, sealed[1])) {
-                return Ok(plain);
-            }
-        }
-        // The old format (whose random nonce may begin with the same two bytes), or a value of
-        // another key version, which this key cannot open either.
-        self.decrypt(sealed, &[])
     }
 
     fn decrypt(&self, sealed: &[u8], aad: &[u8]) -> std::result::Result<Vec<u8>, &'static str> {
@@ -181,6 +178,82 @@ impl AesGcmCipher {
             .map_err(|_| "secret could not be decrypted: wrong master key?")?;
         Ok(plain.to_vec())
     }
+
+    fn keyed_hash(&self, purpose: &str, data: &[u8]) -> [u8; 32] {
+        let derived = aws_lc_rs::hmac::sign(&self.hash_root, purpose.as_bytes());
+        let key = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, derived.as_ref());
+        let mut out = [0u8; 32];
+        out.copy_from_slice(aws_lc_rs::hmac::sign(&key, data).as_ref());
+        out
+    }
+}
+
+impl AesGcmCipher {
+    /// One key, version 1 (a store that never rotated its master key).
+    pub fn new(key: &[u8]) -> Result<Self> {
+        Self::ring(&[(1, key)])
+    }
+
+    /// A key ring: (version, 32-byte key) pairs, versions 1 to 255, each once; the highest
+    /// version seals.
+    pub fn ring(keys: &[(u8, &[u8])]) -> Result<Self> {
+        let newest = keys.iter().map(|(v, _)| *v).max().unwrap_or(0);
+        Self::ring_sealing_with(keys, newest)
+    }
+
+    /// A key ring whose `sealing` version seals (a newer, staged version only opens).
+    pub fn ring_sealing_with(keys: &[(u8, &[u8])], sealing: u8) -> Result<Self> {
+        let mut ring = keys.iter().map(|(v, k)| RingKey::new(*v, k)).collect::<Result<Vec<_>>>()?;
+        ring.sort_by_key(|k| k.version);
+        if ring.is_empty() || ring[0].version == 0 || ring.windows(2).any(|w| w[0].version == w[1].version) {
+            return Err(crate::Error::internal("a master key ring needs versions 1 to 255, each once"));
+        }
+        let sealing = ring
+            .iter()
+            .position(|k| k.version == sealing)
+            .ok_or_else(|| crate::Error::internal("the sealing version is not in the key ring"))?;
+        Ok(AesGcmCipher { keys: ring, sealing })
+    }
+
+    fn current(&self) -> &RingKey {
+        &self.keys[self.sealing]
+    }
+
+    /// The version that seals.
+    pub fn current_version(&self) -> u8 {
+        self.current().version
+    }
+
+    /// The versions this ring opens.
+    pub fn versions(&self) -> Vec<u8> {
+        self.keys.iter().map(|k| k.version).collect()
+    }
+
+    /// The key version a sealed value names (None: the format from before versions, which
+    /// version 1 sealed).
+    pub fn sealed_version(sealed: &[u8]) -> Option<u8> {
+        (sealed.len() >= 2 + 12 + 16 && sealed[0] == SEALED_V1).then(|| sealed[1])
+    }
+
+    fn aad(purpose: &str, key_version: u8) -> Vec<u8> {
+        format!("tessera:{purpose}:k{key_version}").into_bytes()
+    }
+
+    /// Opens `sealed`, or says why not (without logging: the caller decides whose fault it is).
+    fn try_open(&self, purpose: &str, sealed: &[u8]) -> std::result::Result<Vec<u8>, &'static str> {
+        if let Some(version) = Self::sealed_version(sealed) {
+            if let Some(key) = self.keys.iter().find(|k| k.version == version) {
+                if let Ok(plain) = key.decrypt(&sealed[2..], &Self::aad(purpose, version)) {
+                    return Ok(plain);
+                }
+            }
+        }
+        // The old format (whose random nonce may begin with the same two bytes): version 1's.
+        match self.keys.iter().find(|k| k.version == 1) {
+            Some(first) => first.decrypt(sealed, &[]),
+            None => Err("secret could not be decrypted: its master key version is not in the ring"),
+        }
+    }
 }
 
 impl SecretCipher for AesGcmCipher {
@@ -188,15 +261,17 @@ impl SecretCipher for AesGcmCipher {
         let mut nonce = [0u8; 12];
         SystemRng.fill(&mut nonce);
         let mut buf = plaintext.to_vec();
-        self.key
+        let current = self.current();
+        current
+            .key
             .seal_in_place_append_tag(
                 aws_lc_rs::aead::Nonce::assume_unique_for_key(nonce),
-                aws_lc_rs::aead::Aad::from(Self::aad(purpose, self.key_version).as_slice()),
+                aws_lc_rs::aead::Aad::from(Self::aad(purpose, current.version).as_slice()),
                 &mut buf,
             )
             .map_err(|_| crate::Error::internal("seal failed"))?;
         let mut out = Vec::with_capacity(2 + 12 + buf.len());
-        out.extend_from_slice(&[SEALED_V1, self.key_version]);
+        out.extend_from_slice(&[SEALED_V1, current.version]);
         out.extend_from_slice(&nonce);
         out.extend_from_slice(&buf);
         Ok(out)
@@ -211,11 +286,11 @@ impl SecretCipher for AesGcmCipher {
     }
 
     fn keyed_hash(&self, purpose: &str, data: &[u8]) -> Result<[u8; 32]> {
-        let derived = aws_lc_rs::hmac::sign(&self.hash_root, purpose.as_bytes());
-        let key = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, derived.as_ref());
-        let mut out = [0u8; 32];
-        out.copy_from_slice(aws_lc_rs::hmac::sign(&key, data).as_ref());
-        Ok(out)
+        Ok(self.current().keyed_hash(purpose, data))
+    }
+
+    fn keyed_hashes(&self, purpose: &str, data: &[u8]) -> Result<Vec<[u8; 32]>> {
+        Ok(self.keys.iter().rev().map(|k| k.keyed_hash(purpose, data)).collect())
     }
 }
 
@@ -223,6 +298,26 @@ impl SecretCipher for AesGcmCipher {
 mod cipher_tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    #[test]
+    fn a_ring_seals_with_its_newest_key_and_opens_with_each() {
+        let one = AesGcmCipher::new(&[3u8; 32]).unwrap();
+        let old = one.seal(sealed::TOTP_SECRET, b"secret").unwrap();
+        let ring = AesGcmCipher::ring(&[(1, &[3u8; 32]), (2, &[4u8; 32])]).unwrap();
+        assert_eq!(ring.current_version(), 2);
+        assert_eq!(ring.open(sealed::TOTP_SECRET, &old).unwrap(), b"secret");
+        let new = ring.seal(sealed::TOTP_SECRET, b"secret").unwrap();
+        assert_eq!(AesGcmCipher::sealed_version(&new), Some(2));
+        assert!(one.open(sealed::TOTP_SECRET, &new).is_err(), "the old key cannot open the new value");
+        let only_new = AesGcmCipher::ring(&[(2, &[4u8; 32])]).unwrap();
+        assert!(only_new.open(sealed::TOTP_SECRET, &old).is_err(), "a dropped key's values do not open");
+        assert_eq!(only_new.open(sealed::TOTP_SECRET, &new).unwrap(), b"secret");
+        // Codes hashed under the old key still match one of the ring's hashes.
+        let code = one.keyed_hash("verification-code", b"u:123456").unwrap();
+        assert!(ring.keyed_hashes("verification-code", b"u:123456").unwrap().contains(&code));
+        assert!(AesGcmCipher::ring(&[(1, &[3u8; 32]), (1, &[4u8; 32])]).is_err());
+        assert!(AesGcmCipher::ring(&[]).is_err());
+    }
 
     #[test]
     fn sealed_values_are_bound_to_their_purpose_and_key_version() {
@@ -250,7 +345,7 @@ mod cipher_tests {
             let nonce = [first, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11];
             // (with SEALED_V1 first, these bytes also look like the new format's header)
             let mut buf = b"old secret".to_vec();
-            cipher
+            cipher.keys[0]
                 .key
                 .seal_in_place_append_tag(
                     aws_lc_rs::aead::Nonce::assume_unique_for_key(nonce),

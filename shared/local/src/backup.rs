@@ -33,7 +33,11 @@ pub enum Protection {
 /// A service over `store` for the export and restore commands: no messages, triggers or
 /// providers, only the store and the master key.
 pub fn service(store: Arc<dyn Store>, master_key: &[u8]) -> Result<Arc<Service>, String> {
-    let cipher = AesGcmCipher::new(master_key).map_err(|e| e.message().to_string())?;
+    service_with(store, AesGcmCipher::new(master_key).map_err(|e| e.message().to_string())?)
+}
+
+/// [`service`] with a cipher of its own (a master-key ring).
+pub fn service_with(store: Arc<dyn Store>, cipher: AesGcmCipher) -> Result<Arc<Service>, String> {
     Ok(Arc::new(Service::new(
         store,
         Arc::new(NoMessages),

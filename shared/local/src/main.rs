@@ -48,6 +48,8 @@ enum Command {
     /// Copy a Cognito user pool (settings, clients, groups, users without passwords) into a
     /// Tessera deployment; resumable (docs/migrate-from-cognito.md).
     ImportFromCognito(Box<store_cmd::ImportFromCognitoArgs>),
+    /// Rotate the master key of a key file and re-seal every secret with it (docs/keys.md).
+    MasterKey(Box<store_cmd::MasterKeyArgs>),
     /// Make an age identity file for archives and print its recipient.
     ArchiveKeygen {
         /// Where to write the identity (never over an existing file).
@@ -322,6 +324,7 @@ async fn run(command: Command) -> Result<(), String> {
         Command::ArchiveKeygen { out } => store_cmd::keygen(out),
         Command::SigningKeys(args) => store_cmd::signing_keys(*args).await,
         Command::ImportFromCognito(args) => store_cmd::import_from_cognito(*args).await,
+        Command::MasterKey(args) => store_cmd::master_key(*args).await,
     }
 }
 

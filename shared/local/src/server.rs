@@ -148,16 +148,76 @@ pub fn load_or_create_key(path: &std::path::Path) -> Result<Vec<u8>, String> {
 }
 
 /// A key file holds 64 hex digits (32 bytes), surrounding whitespace allowed.
+/// The current (newest) key of a key file.
 fn parse_key(path: &std::path::Path, bytes: &[u8]) -> Result<Vec<u8>, String> {
-    let key = std::str::from_utf8(bytes).ok().and_then(|text| hex::decode(text.trim()).ok());
-    match key {
-        Some(key) if key.len() == 32 => Ok(key),
-        _ => Err(format!(
-            "the master key file {} does not hold a master key (64 hex digits). Pass --key-file with \
-             the key file that created this data directory, or with a new path to make a new key",
-            path.display()
-        )),
+    let mut ring = parse_key_ring(path, bytes)?;
+    ring.pop().map(|(_, key)| key).ok_or_else(|| not_a_key(path))
+}
+
+fn not_a_key(path: &std::path::Path) -> String {
+    format!(
+        "the master key file {} does not hold a master key (64 hex digits). Pass --key-file with \
+         the key file that created this data directory, or with a new path to make a new key",
+        path.display()
+    )
+}
+
+/// A key file's keys by version, oldest first. One line of 64 hex digits is version 1 (every
+/// key file before master-key rotation); after a rotation each line is `v<N> <64 hex digits>`.
+pub fn parse_key_ring(path: &std::path::Path, bytes: &[u8]) -> Result<Vec<(u8, Vec<u8>)>, String> {
+    let text = std::str::from_utf8(bytes).map_err(|_| not_a_key(path))?;
+    let mut ring = Vec::new();
+    for line in text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')) {
+        let (version, hex_key) = match line.split_once(' ') {
+            Some((v, k)) => (
+                v.strip_prefix('v').and_then(|n| n.parse::<u8>().ok()).ok_or_else(|| not_a_key(path))?,
+                k.trim(),
+            ),
+            None => (1, line),
+        };
+        let key = hex::decode(hex_key).ok().filter(|k| k.len() == 32).ok_or_else(|| not_a_key(path))?;
+        if version == 0 || ring.iter().any(|(v, _)| *v == version) {
+            return Err(not_a_key(path));
+        }
+        ring.push((version, key));
     }
+    ring.sort_by_key(|(v, _)| *v);
+    if ring.is_empty() {
+        return Err(not_a_key(path));
+    }
+    Ok(ring)
+}
+
+/// Reads a key file's ring (it must exist).
+pub fn load_key_ring(path: &std::path::Path) -> Result<Vec<(u8, Vec<u8>)>, String> {
+    let bytes = std::fs::read(path).map_err(|e| {
+        format!("cannot read the master key file {}: {}", path.display(), crate::startup::io_reason(&e))
+    })?;
+    parse_key_ring(path, &bytes)
+}
+
+/// Writes a ring as a key file: through a temporary file (mode 0600) renamed over it.
+pub fn write_key_ring(path: &std::path::Path, ring: &[(u8, Vec<u8>)]) -> Result<(), String> {
+    let text: String = ring.iter().map(|(v, k)| format!("v{v} {}\n", hex::encode(k))).collect();
+    let tmp = path.with_extension("rotating");
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    use std::io::Write as _;
+    options
+        .open(&tmp)
+        .and_then(|mut f| f.write_all(text.as_bytes()).and_then(|()| f.sync_all()))
+        .and_then(|()| std::fs::rename(&tmp, path))
+        .map_err(|e| {
+            format!("cannot write the master key file {}: {}", path.display(), crate::startup::io_reason(&e))
+        })
+}
+
+/// The cipher of a key ring.
+pub fn ring_cipher(ring: &[(u8, Vec<u8>)]) -> Result<AesGcmCipher, String> {
+    let keys: Vec<(u8, &[u8])> = ring.iter().map(|(v, k)| (*v, k.as_slice())).collect();
+    AesGcmCipher::ring(&keys).map_err(|e| e.message().to_string())
 }
 
 pub struct AppState {
@@ -231,7 +291,8 @@ async fn start_on(
     made.key_file = created_key.then(|| key_file.clone());
     let store = build_store(cfg).await?;
     let outbox = Arc::new(Outbox::new(&cfg.data_dir));
-    let cipher = Arc::new(AesGcmCipher::new(&key).map_err(|e| e.to_string())?);
+    // Every version of the key file opens; the newest seals (docs/keys.md, "The master key").
+    let cipher = Arc::new(ring_cipher(&load_key_ring(&key_file)?)?);
     let tls = match &cfg.tls {
         Some(settings) => {
             Some(crate::tls::prepare(settings, &cfg.data_dir, cipher.as_ref(), cfg.clock.now_secs())?)

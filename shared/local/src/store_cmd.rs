@@ -213,14 +213,16 @@ async fn open(args: &StoreArgs, create: bool) -> Result<Arc<tessera_core::Servic
             Arc::new(tessera_aws::dynamo::DynamoStore::new(client, args.table.clone()))
         }
     };
-    let key = match &args.kms_key_id {
+    match &args.kms_key_id {
         Some(kms_key_id) => {
             let config = tessera_aws::config::loader(None, &args.region).load().await;
             let kms = aws_sdk_kms::Client::new(&config);
             let now = tessera_core::ports::Clock::now_secs(&tessera_core::ports::SystemClock);
-            tessera_aws::kms::load_or_create_data_key(&kms, store.as_ref(), kms_key_id, now)
+            // Every data key the table lists opens; the sealing one seals (docs/keys.md).
+            let keys = tessera_aws::kms::load_data_keys(&kms, store.as_ref(), kms_key_id, now)
                 .await
-                .map_err(|e| e.message().to_string())?
+                .map_err(|e| e.message().to_string())?;
+            backup::service_with(store, keys.cipher().map_err(|e| e.message().to_string())?)
         }
         None => {
             let (path, _) = tessera_local::keyfile::resolve(&args.data_dir, args.key_file.as_deref(), None)?;
@@ -232,10 +234,12 @@ async fn open(args: &StoreArgs, create: bool) -> Result<Arc<tessera_core::Servic
                     path.display()
                 ));
             }
-            tessera_local::server::load_or_create_key(&path)?
+            tessera_local::server::load_or_create_key(&path)?;
+            // Every version of the key file opens; the newest seals.
+            let ring = tessera_local::server::load_key_ring(&path)?;
+            backup::service_with(store, tessera_local::server::ring_cipher(&ring)?)
         }
-    };
-    backup::service(store, &key)
+    }
 }
 
 #[derive(clap::Args)]
@@ -351,4 +355,139 @@ pub async fn import_from_cognito(args: ImportFromCognitoArgs) -> Result<(), Stri
         batch_users: args.batch_users,
     };
     tessera_local::import_cognito::run(&opts).await.map(|_| ())
+}
+
+#[derive(clap::Args)]
+pub struct MasterKeyArgs {
+    #[command(flatten)]
+    store: StoreArgs,
+    /// Add a new key version to the key file, then re-seal every sealed value with it.
+    #[arg(long)]
+    rotate: bool,
+    /// With --kms-key-id: stage a new data key (new instances load it; nothing seals with it).
+    #[arg(long)]
+    stage: bool,
+    /// With --kms-key-id: make the staged data key seal (a day after staging, or with --force
+    /// after redeploying the functions), then re-seal.
+    #[arg(long)]
+    activate: bool,
+    #[arg(long, requires = "activate")]
+    force: bool,
+    /// Re-seal with the newest key version (resumes a stopped re-seal).
+    #[arg(long)]
+    reseal: bool,
+    /// Remove the older versions from the key file (only after a finished re-seal).
+    #[arg(long)]
+    drop_old: bool,
+}
+
+pub async fn master_key(args: MasterKeyArgs) -> Result<(), String> {
+    if let Some(kms_key_id) = args.store.kms_key_id.clone() {
+        return kms_master_key(args, &kms_key_id).await;
+    }
+    if args.stage || args.activate {
+        return Err(
+            "--stage and --activate rotate a KMS data key (--kms-key-id); a key file rotates with --rotate"
+                .into(),
+        );
+    }
+    let (path, _) =
+        tessera_local::keyfile::resolve(&args.store.data_dir, args.store.key_file.as_deref(), None)?;
+    let mut ring = tessera_local::server::load_key_ring(&path)?;
+    if args.rotate {
+        let version = ring
+            .last()
+            .map(|(v, _)| *v)
+            .unwrap_or(0)
+            .checked_add(1)
+            .ok_or("the key file has 255 versions")?;
+        let mut key = vec![0u8; 32];
+        rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut key);
+        ring.push((version, key));
+        tessera_local::server::write_key_ring(&path, &ring)?;
+        println!("key file {}: version {version} added; it seals from now on", path.display());
+    }
+    let svc = open(&args.store, false).await?;
+    let current = ring.last().map(|(v, _)| *v).unwrap_or(1);
+    if args.rotate || args.reseal {
+        let report = tessera_core::backup::reseal(&svc, current, &mut |pool, r| {
+            println!(
+                "re-seal: pool {pool} done ({} items read, {} re-sealed)",
+                r.items_read, r.items_resealed
+            );
+        })
+        .await
+        .map_err(|e| format!("{}: {}", e.name(), e.message()))?;
+        println!(
+            "re-sealed {} of {} items with version {current}{}",
+            report.items_resealed,
+            report.items_read,
+            if report.resumed { " (resumed)" } else { "" }
+        );
+    }
+    if args.drop_old {
+        let unfinished = svc.store.get("CONFIG", "RESEAL", 0).await.map_err(|e| e.to_string())?;
+        if unfinished.is_some() {
+            return Err("a re-seal has not finished: run with --reseal first".into());
+        }
+        let kept: Vec<(u8, Vec<u8>)> = ring.last().cloned().into_iter().collect();
+        tessera_local::server::write_key_ring(&path, &kept)?;
+        println!("key file {}: only version {current} kept", path.display());
+    }
+    Ok(())
+}
+
+/// The KMS data key: stage, activate (then re-seal), re-seal, drop the previous keys.
+async fn kms_master_key(args: MasterKeyArgs, kms_key_id: &str) -> Result<(), String> {
+    if args.rotate {
+        return Err("a KMS data key rotates in two steps: --stage, then --activate a day later".into());
+    }
+    let fail = |e: tessera_core::Error| format!("{}: {}", e.name(), e.message());
+    let config = tessera_aws::config::loader(None, &args.store.region).load().await;
+    let kms = aws_sdk_kms::Client::new(&config);
+    let now = || tessera_core::ports::Clock::now_secs(&tessera_core::ports::SystemClock);
+    let svc = open(&args.store, false).await?;
+    if args.stage {
+        let v = tessera_aws::kms::stage_data_key(&kms, svc.store.as_ref(), kms_key_id, now())
+            .await
+            .map_err(fail)?;
+        println!("data key version {v} staged: instances that start from now load it; activate it in a day (or after a redeploy, with --force)");
+    }
+    let mut reseal = args.reseal;
+    if args.activate {
+        let v =
+            tessera_aws::kms::activate_data_key(svc.store.as_ref(), now(), args.force).await.map_err(fail)?;
+        println!("data key version {v} seals from now on");
+        reseal = true;
+    }
+    if reseal {
+        // Opened again: the ring as the table now lists it.
+        let svc = open(&args.store, false).await?;
+        let keys = tessera_aws::kms::load_data_keys(&kms, svc.store.as_ref(), kms_key_id, now())
+            .await
+            .map_err(fail)?;
+        let report = tessera_core::backup::reseal(&svc, keys.sealing, &mut |pool, r| {
+            println!(
+                "re-seal: pool {pool} done ({} items read, {} re-sealed)",
+                r.items_read, r.items_resealed
+            );
+        })
+        .await
+        .map_err(fail)?;
+        println!(
+            "re-sealed {} of {} items with version {}{}",
+            report.items_resealed,
+            report.items_read,
+            keys.sealing,
+            if report.resumed { " (resumed)" } else { "" }
+        );
+    }
+    if args.drop_old {
+        if svc.store.get("CONFIG", "RESEAL", 0).await.map_err(|e| e.to_string())?.is_some() {
+            return Err("a re-seal has not finished: run with --reseal first".into());
+        }
+        tessera_aws::kms::drop_previous_data_keys(svc.store.as_ref(), now()).await.map_err(fail)?;
+        println!("previous data keys dropped");
+    }
+    Ok(())
 }

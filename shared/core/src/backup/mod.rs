@@ -13,9 +13,11 @@
 //! archived: codes are keyed by the old master key, and a restored user signs in afresh.
 
 mod export;
+mod reseal;
 mod restore;
 
 pub use export::{export, Scope};
+pub use reseal::{reseal, ResealReport};
 pub use restore::{Remap, RestoreOptions, RestoreReport, Restorer};
 
 use crate::error::{Error, Result};
@@ -176,6 +178,19 @@ fn purpose_of(kind: Kind, pointer: &str) -> Option<&'static str> {
                 .is_some_and(|(index, tail)| index.parse::<usize>().is_ok() && format!("/{tail}") == rest),
         };
         matches.then_some(*purpose)
+    })
+}
+
+/// Whether a sealed member of the body was sealed by another key version than `current`.
+pub(crate) fn sealed_by_other_key(kind: Kind, body: &Value, current: u8) -> bool {
+    kind.sealed().iter().any(|(pattern, _)| {
+        expand(body, pattern).iter().any(|pointer| {
+            let Some(text) = body.pointer(pointer).and_then(Value::as_str).filter(|s| !s.is_empty()) else {
+                return false;
+            };
+            let bytes = STANDARD.decode(text).unwrap_or_default();
+            crate::ports::AesGcmCipher::sealed_version(&bytes) != Some(current)
+        })
     })
 }
 

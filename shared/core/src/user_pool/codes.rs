@@ -26,6 +26,15 @@ pub(crate) fn code_hash(cipher: &dyn SecretCipher, salt: &str, code: &str) -> Re
     Ok(hex::encode(cipher.keyed_hash("verification-code", format!("{salt}:{code}").as_bytes())?))
 }
 
+/// Whether `code` hashes to `stored` under any key of the master-key ring (a code sent just
+/// before a rotation still works); each comparison in constant time.
+pub(crate) fn code_matches(cipher: &dyn SecretCipher, salt: &str, code: &str, stored: &str) -> Result<bool> {
+    let hashes = cipher.keyed_hashes("verification-code", format!("{salt}:{code}").as_bytes())?;
+    Ok(hashes.iter().fold(false, |found, h| {
+        found | bool::from(subtle::ConstantTimeEq::ct_eq(hex::encode(h).as_bytes(), stored.as_bytes()))
+    }))
+}
+
 pub(crate) fn limit_exceeded() -> Error {
     Error::LimitExceededException("Attempt limit exceeded, please try after some time.".into())
 }
@@ -121,8 +130,7 @@ pub(crate) async fn consume_code(
     }
     count_attempt(svc, pool, user, version, purpose).await?;
     let pending = user.codes.get(purpose).cloned().ok_or_else(code_mismatch)?;
-    let want = code_hash(svc.cipher.as_ref(), &user.username, code)?;
-    if !bool::from(subtle::ConstantTimeEq::ct_eq(want.as_bytes(), pending.hash.as_bytes())) {
+    if !code_matches(svc.cipher.as_ref(), &user.username, code, &pending.hash)? {
         return Err(code_mismatch());
     }
     if pending.expires_at <= svc.now_secs() {

@@ -173,8 +173,7 @@ pub(crate) fn salted_code_hash(svc: &Service, code: &str) -> Result<String> {
 /// Whether `code` is the SMS code whose hash [`send_sms_mfa_code`] returned (constant time).
 pub fn sms_code_matches(cipher: &dyn SecretCipher, stored_hash: &str, code: &str) -> Result<bool> {
     let Some((salt, want)) = stored_hash.split_once(':') else { return Ok(false) };
-    let got = code_hash(cipher, salt, code.trim())?;
-    Ok(subtle::ConstantTimeEq::ct_eq(got.as_bytes(), want.as_bytes()).into())
+    crate::user_pool::codes::code_matches(cipher, salt, code.trim(), want)
 }
 
 pub(crate) fn has_phone(user: &User) -> bool {
