@@ -20,6 +20,7 @@ mod enumeration;
 mod listusers;
 mod srp;
 mod sync;
+mod units;
 
 use aws_sdk_cognitoidentityprovider as cip;
 use clap::{Parser, Subcommand};
@@ -115,6 +116,15 @@ enum Cmd {
         /// The `tessera` binary to run.
         #[arg(long, default_value = "target/release/tessera")]
         tessera: PathBuf,
+    },
+    /// DynamoDB capacity units, store calls and server CPU per operation of a typical month, in
+    /// process over a counting store: the inputs of `tessera cost` (docs/cost.md).
+    Units {
+        #[arg(long, default_value_t = 200)]
+        users: usize,
+        /// Where to write the JSON (shared/local/src/cost-inputs.json is what `tessera cost` uses).
+        #[arg(long)]
+        out: Option<PathBuf>,
     },
     Listusers {
         #[arg(long, default_value_t = 100_000)]
@@ -985,6 +995,7 @@ async fn main() -> Result<(), String> {
         Cmd::Import { rows, server, port } => import(rows, server, port).await,
         Cmd::Listusers { users, samples } => listusers::run(users, samples).await,
         Cmd::Archive { users, tessera } => archive::run(users, tessera).await,
+        Cmd::Units { users, out } => units::run(users, out).await,
         Cmd::Srp { users, samples, server, port } => srp::run(users, samples, server, port).await,
         Cmd::CodeFlow { samples, server, port } => codeflow::run(samples, server, port).await,
         Cmd::Sync { samples, concurrency, list_samples } => {

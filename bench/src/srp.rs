@@ -18,13 +18,13 @@ use std::time::{Duration, Instant};
 use tessera_core::srp;
 
 /// The client side of the exchange, as docs/sign-in.md ("USER_SRP_AUTH") describes it.
-struct ClientProof {
+pub(crate) struct ClientProof {
     a: BigUint,
-    big_a: BigUint,
+    pub(crate) big_a: BigUint,
 }
 
 impl ClientProof {
-    fn new(seed: u64) -> ClientProof {
+    pub(crate) fn new(seed: u64) -> ClientProof {
         // 128 bytes, like the SDKs; deterministic so runs compare.
         let mut bytes = Vec::with_capacity(128);
         let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
@@ -40,7 +40,7 @@ impl ClientProof {
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn signature(
+    pub(crate) fn signature(
         &self,
         pool_name: &str,
         user_id: &str,
@@ -68,7 +68,7 @@ impl ClientProof {
 }
 
 /// `EEE MMM d HH:mm:ss UTC yyyy` for now.
-fn timestamp() -> String {
+pub(crate) fn timestamp() -> String {
     use tessera_core::ports::Clock;
     srp::format_timestamp(tessera_core::ports::SystemClock.now_millis() / 1000)
 }

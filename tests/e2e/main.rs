@@ -48,6 +48,7 @@ mod pre_signup_hook;
 mod refresh_rotation;
 mod search;
 mod settings;
+mod sign_in_settings;
 mod signing_keys;
 mod signup;
 mod srp;

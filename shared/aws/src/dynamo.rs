@@ -208,20 +208,16 @@ fn check_key(pk: &str, sk: &str) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// The size DynamoDB counts for an item (capacity units and its 400 KB limit): attribute names
+/// and values, numbers at most 21 bytes.
+pub fn item_size(pk: &str, sk: &str, body_len: usize) -> usize {
+    PK.len() + pk.len() + SK.len() + sk.len() + VERSION.len() + 21 + TTL.len() + 21 + BODY.len() + body_len
+}
+
 fn to_attrs(item: &Item) -> Result<HashMap<String, AttributeValue>, StoreError> {
     let body = serde_json::to_string(&item.body)
         .map_err(|e| StoreError::Invalid(format!("body not serializable: {e}")))?;
-    // DynamoDB counts attribute names and values; numbers take at most 21 bytes.
-    let size = PK.len()
-        + item.pk.len()
-        + SK.len()
-        + item.sk.len()
-        + VERSION.len()
-        + 21
-        + TTL.len()
-        + 21
-        + BODY.len()
-        + body.len();
+    let size = item_size(&item.pk, &item.sk, body.len());
     if size > MAX_ITEM_BYTES {
         return Err(StoreError::Invalid(format!(
             "item of about {size} bytes exceeds DynamoDB's {MAX_ITEM_BYTES}"

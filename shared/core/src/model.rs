@@ -60,16 +60,117 @@ pub struct UserPool {
     /// Every other UserPoolType member as the caller set it (templates, tags, MFA, …).
     pub settings: PoolSettings,
     pub keys: PoolKeys,
+    /// A change of the settings Cognito freezes at creation, while its rebuild runs
+    /// (`user_pool::pools::sign_in_settings`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub settings_change: Option<Box<SignInSettingsChange>>,
 }
 
 impl UserPool {
+    /// The key a user is stored under: the username, case-folded when the pool is
+    /// case-insensitive (and, while a case change runs, by the rule of the user's side of it).
     pub fn username_key(&self, username: &str) -> String {
-        if self.case_sensitive {
-            username.to_string()
-        } else {
-            username.to_lowercase()
+        fold_username(username, self.case_sensitive_for(username))
+    }
+
+    /// Whether `username` is compared case-sensitively. While a CaseSensitive change moves the
+    /// users, the ones up to its cursor (by their old key) follow the new rule.
+    pub fn case_sensitive_for(&self, username: &str) -> bool {
+        match self.settings_change.as_deref() {
+            Some(c) if c.from.case_sensitive != c.to.case_sensitive => {
+                let old = fold_username(username, c.from.case_sensitive);
+                if c.moving_all || c.moving_through.as_deref().is_some_and(|m| old.as_str() <= m) {
+                    c.to.case_sensitive
+                } else {
+                    c.from.case_sensitive
+                }
+            }
+            _ => self.case_sensitive,
         }
     }
+
+    pub fn case_change_in_progress(&self) -> bool {
+        self.settings_change.as_deref().is_some_and(|c| c.from.case_sensitive != c.to.case_sensitive)
+    }
+
+    /// The case rules a lookup of a typed name tries: one, or both while a case change runs.
+    pub fn lookup_case_rules(&self) -> Vec<bool> {
+        match self.settings_change.as_deref() {
+            Some(c) if c.from.case_sensitive != c.to.case_sensitive => {
+                vec![c.to.case_sensitive, c.from.case_sensitive]
+            }
+            _ => vec![self.case_sensitive],
+        }
+    }
+
+    /// The alias kinds a sign-in name may be: the pool's, and while a change runs the ones it
+    /// had before (users not yet re-indexed still hold those).
+    pub fn sign_in_kinds(&self) -> Vec<&str> {
+        let mut kinds: Vec<&str> =
+            self.username_attributes.iter().chain(&self.alias_attributes).map(String::as_str).collect();
+        if let Some(c) = self.settings_change.as_deref() {
+            for k in c.from.username_attributes.iter().chain(&c.from.alias_attributes) {
+                if !kinds.contains(&k.as_str()) {
+                    kinds.push(k);
+                }
+            }
+        }
+        kinds
+    }
+
+    /// The sign-in settings as they are now.
+    pub fn sign_in_settings(&self) -> SignInSettings {
+        SignInSettings {
+            username_attributes: self.username_attributes.clone(),
+            alias_attributes: self.alias_attributes.clone(),
+            case_sensitive: self.case_sensitive,
+            required_attributes: self.required_attributes.clone(),
+        }
+    }
+}
+
+pub fn fold_username(username: &str, case_sensitive: bool) -> String {
+    if case_sensitive {
+        username.to_string()
+    } else {
+        username.to_lowercase()
+    }
+}
+
+/// The settings Cognito fixes when a pool is made, which Tessera lets an operator change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignInSettings {
+    pub username_attributes: Vec<String>,
+    pub alias_attributes: Vec<String>,
+    pub case_sensitive: bool,
+    pub required_attributes: Vec<String>,
+}
+
+/// A sign-in settings change in progress: the pool already has the new settings (except
+/// `case_sensitive`, which flips when every user has moved); users are re-indexed in the
+/// order of their stored keys, `done_through` being the last one done.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignInSettingsChange {
+    pub from: SignInSettings,
+    pub to: SignInSettings,
+    /// Users who give up a sign-in alias (the resolution of an alias held twice): username →
+    /// attribute names.
+    #[serde(default)]
+    pub yielding: BTreeMap<String, Vec<String>>,
+    #[serde(default)]
+    pub allow_missing_required: bool,
+    #[serde(default)]
+    pub done_through: Option<String>,
+    /// Case changes: users whose old key is up to here use the new rule (a step publishes it
+    /// before it moves them), or every user once `moving_all`.
+    #[serde(default)]
+    pub moving_through: Option<String>,
+    #[serde(default)]
+    pub moving_all: bool,
+    #[serde(default)]
+    pub users_done: u64,
+    /// Epoch ms.
+    pub started: i64,
 }
 
 /// The `ALLOW_` values of `ExplicitAuthFlowsType`.

@@ -30,6 +30,9 @@ pub struct ServiceConfig {
     /// How long a process may serve a pool's settings from memory. Changes made through this
     /// process apply at once; other processes (other Lambda instances) see them within this.
     pub pool_cache_ttl_ms: i64,
+    /// The longest a request can take (API Gateway's limit is 29 s). A CaseSensitive change
+    /// waits this long before its last pass, for requests that read the pool before it.
+    pub request_time_bound_ms: i64,
     pub limits: Limits,
     /// A password reset (ConfirmForgotPassword, AdminResetUserPassword) or an administrator's
     /// AdminSetUserPassword also signs the user out everywhere, as GlobalSignOut does. Off by
@@ -139,6 +142,7 @@ impl Default for ServiceConfig {
             hash_params: HashParams::default(),
             default_email_from: None,
             pool_cache_ttl_ms: 1000,
+            request_time_bound_ms: 30_000,
             limits: Limits::default(),
             sign_out_on_password_reset: false,
             auth_domains: AuthDomains::default(),
@@ -408,6 +412,17 @@ impl Service {
             }
             None => Ok(None),
         }
+    }
+
+    /// The write that replaces a pool read at `version`, for a caller's own transaction.
+    pub fn pool_write(&self, pool: &UserPool, version: u64) -> Result<Write> {
+        let mut item = Item::new(
+            keys::pool(&pool.id),
+            keys::POOL_SK,
+            serde_json::to_value(pool).map_err(Error::internal)?,
+        );
+        item.version = version + 1;
+        Ok(Write::put(item, Cond::Version(version)))
     }
 
     /// Writes a changed pool (with `extra` writes in the same transaction), conditional on the

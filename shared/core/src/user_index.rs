@@ -28,10 +28,16 @@ pub const MAX_INDEXED_BYTES: usize = 800;
 
 /// How an alias value is looked up: case-folded in case-insensitive pools, except phone numbers.
 pub fn alias_value(pool: &UserPool, kind: &str, value: &str) -> String {
+    alias_value_for(pool.case_sensitive, kind, value)
+}
+
+/// An alias value folded by a given case rule (while a case change runs, users on either side
+/// of it hold values folded by their own rule).
+pub fn alias_value_for(case_sensitive: bool, kind: &str, value: &str) -> String {
     if kind == "phone_number" || kind == "sub" {
         value.to_string()
     } else {
-        pool.username_key(value)
+        crate::model::fold_username(value, case_sensitive)
     }
 }
 
@@ -63,19 +69,27 @@ pub fn desired(pool: &UserPool, user: &User) -> Owned {
     // A federated user signs in at its provider: its email or phone is no sign-in name here,
     // and may equal a local user's (linking joins the two).
     let federated = user.status == crate::model::UserStatus::EXTERNAL_PROVIDER;
+    let case_sensitive = pool.case_sensitive_for(&user.username);
+    // A user a settings change resolved against gives up that alias (see sign_in_settings).
+    let yielded = |kind: &str| {
+        pool.settings_change
+            .as_deref()
+            .and_then(|c| c.yielding.get(&user.username))
+            .is_some_and(|kinds| kinds.iter().any(|k| k == kind))
+    };
     for kind in pool.username_attributes.iter().filter(|_| !federated) {
         if let Some(v) = user.attr(kind).filter(|v| !v.is_empty()) {
-            out.aliases.insert(kind.clone(), alias_value(pool, kind, v));
+            out.aliases.insert(kind.clone(), alias_value_for(case_sensitive, kind, v));
         }
     }
-    for kind in pool.alias_attributes.iter().filter(|_| !federated) {
+    for kind in pool.alias_attributes.iter().filter(|k| !federated && !yielded(k)) {
         let Some(v) = user.attr(kind).filter(|v| !v.is_empty()) else { continue };
         let active = match kind.as_str() {
             "preferred_username" => true,
             _ => user.attr(&format!("{kind}_verified")) == Some("true"),
         };
         if active {
-            out.aliases.insert(kind.clone(), alias_value(pool, kind, v));
+            out.aliases.insert(kind.clone(), alias_value_for(case_sensitive, kind, v));
         }
     }
     for attribute in SEARCHABLE {

@@ -3,6 +3,7 @@
 
 pub mod backup;
 pub mod conn;
+pub mod cost;
 pub mod credentials;
 pub mod embedded;
 pub mod import;

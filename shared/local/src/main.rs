@@ -48,6 +48,12 @@ enum Command {
     /// Copy a Cognito user pool (settings, clients, groups, users without passwords) into a
     /// Tessera deployment; resumable (docs/migrate-from-cognito.md).
     ImportFromCognito(Box<store_cmd::ImportFromCognitoArgs>),
+    /// Estimate the monthly AWS bill of a deployment beside Cognito's price (docs/cost.md).
+    Cost(Box<tessera_local::cost::CostArgs>),
+    /// Change a pool's UsernameAttributes, AliasAttributes, CaseSensitive or required attributes:
+    /// a dry run, then the change with the users re-indexed in resumable steps
+    /// (docs/sign-in-settings.md).
+    PoolSettings(Box<store_cmd::PoolSettingsArgs>),
     /// Rotate the master key of a key file and re-seal every secret with it (docs/keys.md).
     MasterKey(Box<store_cmd::MasterKeyArgs>),
     /// Make an age identity file for archives and print its recipient.
@@ -325,6 +331,8 @@ async fn run(command: Command) -> Result<(), String> {
         Command::SigningKeys(args) => store_cmd::signing_keys(*args).await,
         Command::ImportFromCognito(args) => store_cmd::import_from_cognito(*args).await,
         Command::MasterKey(args) => store_cmd::master_key(*args).await,
+        Command::PoolSettings(args) => store_cmd::pool_settings(*args).await,
+        Command::Cost(args) => tessera_local::cost::run(*args),
     }
 }
 

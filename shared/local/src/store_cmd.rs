@@ -280,6 +280,99 @@ pub async fn signing_keys(args: SigningKeysArgs) -> Result<(), String> {
 }
 
 #[derive(clap::Args)]
+pub struct PoolSettingsArgs {
+    #[command(flatten)]
+    store: StoreArgs,
+    #[arg(long = "user-pool")]
+    user_pool: String,
+    /// The new UsernameAttributes (email, phone_number), comma-separated; "none" for none.
+    #[arg(long)]
+    username_attributes: Option<String>,
+    /// The new AliasAttributes (email, phone_number, preferred_username); "none" for none.
+    #[arg(long)]
+    alias_attributes: Option<String>,
+    /// The new UsernameConfiguration.CaseSensitive.
+    #[arg(long)]
+    case_sensitive: Option<bool>,
+    /// The standard attributes to require; "none" for none.
+    #[arg(long)]
+    required_attributes: Option<String>,
+    /// How an alias several users would hold is resolved: keep-newest (the user changed last
+    /// keeps it, the others have it unverified) or unverify-all.
+    #[arg(long, value_parser = ["keep-newest", "unverify-all"])]
+    alias_conflicts: Option<String>,
+    /// Users without a newly required attribute keep signing in (they are asked for nothing).
+    #[arg(long)]
+    allow_missing_required: bool,
+    /// Report the conflicts and what would change; change nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// Users re-indexed per step (each step is one call of ContinueUserPoolSettingsChange).
+    #[arg(long, default_value_t = 500)]
+    step: u32,
+}
+
+/// `tessera pool-settings`: plans, starts and runs a sign-in settings change
+/// (docs/sign-in-settings.md); run again without changes to resume one that stopped.
+pub async fn pool_settings(args: PoolSettingsArgs) -> Result<(), String> {
+    use tessera_core::user_pool::sign_in_settings as change;
+    let mut svc = open(&args.store, false).await?;
+    if matches!(args.store.store, crate::StoreArg::Embedded) {
+        // This process holds the embedded store alone: no other process caches the pool or
+        // has a request in flight, so a case change need not wait for them.
+        if let Some(s) = Arc::get_mut(&mut svc) {
+            s.config.pool_cache_ttl_ms = 0;
+            s.config.request_time_bound_ms = 0;
+        }
+    }
+    let fail = |e: tessera_core::Error| format!("{}: {}", e.name(), e.message());
+    let list = |v: &Option<String>| {
+        v.as_deref().map(|v| {
+            let items: Vec<&str> =
+                v.split(',').map(str::trim).filter(|s| !s.is_empty() && *s != "none").collect();
+            serde_json::json!(items)
+        })
+    };
+    let mut input = serde_json::json!({"UserPoolId": args.user_pool});
+    let mut changes = false;
+    for (name, value) in [
+        ("UsernameAttributes", list(&args.username_attributes)),
+        ("AliasAttributes", list(&args.alias_attributes)),
+        ("RequiredAttributes", list(&args.required_attributes)),
+        ("CaseSensitive", args.case_sensitive.map(serde_json::Value::from)),
+    ] {
+        if let Some(v) = value {
+            input[name] = v;
+            changes = true;
+        }
+    }
+    if let Some(r) = &args.alias_conflicts {
+        input["AliasConflicts"] = serde_json::json!(r.replace('-', "_").to_uppercase());
+    }
+    if args.allow_missing_required {
+        input["MissingRequiredAttributes"] = serde_json::json!("ALLOW");
+    }
+    let print = |v: &serde_json::Value| serde_json::to_string_pretty(v).unwrap_or_default();
+    if args.dry_run {
+        println!("{}", print(&change::plan_user_pool_settings_change(&svc, &input).await.map_err(fail)?));
+        return Ok(());
+    }
+    if changes {
+        let started = change::start_user_pool_settings_change(&svc, &input).await.map_err(fail)?;
+        eprintln!("{}", print(&started));
+    }
+    let step = serde_json::json!({"UserPoolId": args.user_pool, "MaxUsers": args.step});
+    loop {
+        let out = change::continue_user_pool_settings_change(&svc, &step).await.map_err(fail)?;
+        eprintln!("users done: {}", out["UsersDone"]);
+        if out["Status"] == "COMPLETE" {
+            println!("{}", print(&out));
+            return Ok(());
+        }
+    }
+}
+
+#[derive(clap::Args)]
 pub struct ImportFromCognitoArgs {
     /// The Cognito user pool to copy. Its credentials are the AWS ones of this shell (the
     /// default chain); they need cognito-idp Describe*/List* on it.

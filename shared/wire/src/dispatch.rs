@@ -41,11 +41,16 @@ pub async fn call_service(
 /// Tessera's own operations (shared/wire/model/tessera.json). Served by the local server; in
 /// AWS the same functions run through `tessera signing-keys` against the stack's table.
 async fn run_tessera(svc: &Service, op: &str, input: &Value) -> Option<Result<Value>> {
-    use tessera_core::user_pool::signing_keys;
+    use tessera_core::user_pool::{sign_in_settings, signing_keys};
     Some(match op {
         "RotateSigningKeys" => signing_keys::rotate_signing_keys(svc, input).await,
         "DescribeSigningKeys" => signing_keys::describe_signing_keys(svc, input).await,
         "SetSigningKeyRotation" => signing_keys::set_signing_key_rotation(svc, input).await,
+        "PlanUserPoolSettingsChange" => sign_in_settings::plan_user_pool_settings_change(svc, input).await,
+        "StartUserPoolSettingsChange" => sign_in_settings::start_user_pool_settings_change(svc, input).await,
+        "ContinueUserPoolSettingsChange" => {
+            sign_in_settings::continue_user_pool_settings_change(svc, input).await
+        }
         _ => return None,
     })
 }

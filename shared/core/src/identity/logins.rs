@@ -11,7 +11,7 @@
 use super::pool::{oidc_provider_name, CognitoIdentityProvider, IdentityPool};
 use super::tokens::{verify_open_id_token, DEVELOPER_PROVIDER_CLAIM};
 use crate::error::{Error, Result};
-use crate::model::{keys, User, UserPool};
+use crate::model::{keys, UserPool};
 use crate::service::Service;
 use crate::CallContext;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -181,7 +181,7 @@ async fn verify_user_pool_token(
 async fn check_session(svc: &Service, pool: &UserPool, claims: &Value, sub: &str) -> Result<()> {
     let username = claims.get("cognito:username").and_then(Value::as_str).unwrap_or_default();
     let user = svc
-        .get_json::<User>(&keys::user(&pool.id, &pool.username_key(username)), keys::USER_SK)
+        .load_user_named(pool, username)
         .await?
         .map(|(u, _)| u)
         .filter(|u| u.sub == sub)

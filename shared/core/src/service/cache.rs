@@ -13,7 +13,7 @@ impl Service {
     pub async fn pool(&self, pool_id: &str) -> Result<Arc<UserPool>> {
         let now = self.clock.now_millis();
         if let Some((pool, at)) = self.pool_cache.lock().map_err(Error::internal)?.get(pool_id) {
-            if now - at < self.config.pool_cache_ttl_ms {
+            if now - at < self.config.pool_cache_ttl_ms && !pool.case_change_in_progress() {
                 return Ok(pool.clone());
             }
         }
@@ -24,6 +24,11 @@ impl Service {
             .ok_or_else(|| {
                 Error::ResourceNotFoundException(format!("User pool {pool_id} does not exist."))
             })?;
+        // While a CaseSensitive change moves users, every request reads the pool afresh: where
+        // a user is stored depends on how far the change got.
+        if pool.case_change_in_progress() {
+            return Ok(pool);
+        }
         let mut cache = self.pool_cache.lock().map_err(Error::internal)?;
         if cache.len() >= MAX_CACHED {
             cache.clear();

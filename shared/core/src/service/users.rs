@@ -24,17 +24,55 @@ impl Service {
         if let Some(found) = self.get_json::<User>(&keys::user(&pool.id, &key), keys::USER_SK).await? {
             return Ok(Some(found));
         }
-        let kinds = pool.username_attributes.iter().chain(&pool.alias_attributes).map(String::as_str);
+        // While a case change moves users, one may still (or already) be under the other rule.
+        let rules = pool.lookup_case_rules();
+        for other in rules.iter().map(|&rule| crate::model::fold_username(identifier, rule)) {
+            if other != key {
+                if let Some(found) =
+                    self.get_json::<User>(&keys::user(&pool.id, &other), keys::USER_SK).await?
+                {
+                    return Ok(Some(found));
+                }
+            }
+        }
+        let kinds = pool.sign_in_kinds();
         // A `sub` is a UUID: any other identifier cannot be one, and skipping that read keeps an
         // unknown name's lookup as short as a known alias's (timing, PreventUserExistenceErrors).
         let sub = uuid::Uuid::parse_str(identifier).is_ok().then_some("sub");
-        for kind in kinds.chain(sub) {
-            let value = crate::user_index::alias_value(pool, kind, identifier);
+        let mut lookups: Vec<(&str, String)> = Vec::new();
+        for kind in kinds.into_iter().chain(sub) {
+            for &rule in &rules {
+                let value = crate::user_index::alias_value_for(rule, kind, identifier);
+                if !lookups.iter().any(|(k, v)| *k == kind && *v == value) {
+                    lookups.push((kind, value));
+                }
+            }
+        }
+        for (kind, value) in lookups {
             if let Some(username) = self.alias_holder(pool, kind, &value).await? {
-                let found = self
-                    .get_json::<User>(&keys::user(&pool.id, &pool.username_key(&username)), keys::USER_SK)
-                    .await?;
+                let found = self.load_user_named(pool, &username).await?;
                 if found.is_some() {
+                    return Ok(found);
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    /// The user with exactly this username. While a CaseSensitive change moves users, one may
+    /// have moved between the pool's read and this one: its key by the other rule is tried.
+    pub async fn load_user_named(&self, pool: &UserPool, username: &str) -> Result<Option<(User, u64)>> {
+        let key = pool.username_key(username);
+        let found = self.get_json::<User>(&keys::user(&pool.id, &key), keys::USER_SK).await?;
+        if found.is_some() || !pool.case_change_in_progress() {
+            return Ok(found.filter(|(u, _)| u.username == username || !pool.case_sensitive_for(username)));
+        }
+        for other in
+            pool.lookup_case_rules().into_iter().map(|rule| crate::model::fold_username(username, rule))
+        {
+            if other != key {
+                let found = self.get_json::<User>(&keys::user(&pool.id, &other), keys::USER_SK).await?;
+                if found.as_ref().is_some_and(|(u, _)| u.username == username) {
                     return Ok(found);
                 }
             }

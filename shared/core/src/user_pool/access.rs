@@ -56,7 +56,7 @@ pub async fn access_session(svc: &Service, ctx: &CallContext, token: &str) -> Re
         svc.get_json::<Origin>(&keys::origin(&origin_jti), keys::ORIGIN_SK).await?.ok_or_else(revoked)?;
     let username = claims.get("username").and_then(Value::as_str).ok_or_else(invalid)?;
     let (user, version) = svc
-        .get_json::<User>(&keys::user(&pool.id, &pool.username_key(username)), keys::USER_SK)
+        .load_user_named(&pool, username)
         .await?
         .ok_or_else(|| Error::UserNotFoundException("User does not exist.".into()))?;
     let sub = claims.get("sub").and_then(Value::as_str);

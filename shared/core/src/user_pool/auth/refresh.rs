@@ -15,7 +15,6 @@ use super::refresh_family::{load_family, revoke_for_reuse, same, Presented};
 use super::sign_in::SignIn;
 use crate::error::{Error, Result};
 use crate::input::Input;
-use crate::model::{keys, User};
 use crate::service::{CallContext, Service};
 use crate::user_pool::access::check_secret_hash;
 use crate::user_pool::triggers::token_generation::{Occasion, TokenSource};
@@ -58,7 +57,7 @@ pub(crate) async fn refresh(s: &SignIn<'_>, request: RefreshRequest<'_>) -> Resu
     // By the exact username: an alias equal to it names someone else.
     let revoked = || Error::not_authorized("Refresh Token has been revoked");
     let (user, _) = svc
-        .get_json::<User>(&keys::user(&pool.id, &pool.username_key(&origin.username)), keys::USER_SK)
+        .load_user_named(pool, &origin.username)
         .await?
         .filter(|(u, _)| u.sub == origin.sub)
         .ok_or_else(revoked)?;

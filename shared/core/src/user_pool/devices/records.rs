@@ -316,6 +316,7 @@ mod tests {
                 rotation_days: None,
                 stand_in_seed: None,
             },
+            settings_change: None,
         }
     }
 

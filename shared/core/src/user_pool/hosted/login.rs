@@ -6,7 +6,6 @@ use super::pages::{Field, FormPage};
 use super::text::EN;
 use super::{csrf, session};
 use crate::error::{Error, Result};
-use crate::model::keys;
 use crate::service::{CallContext, Service};
 use crate::user_pool::auth::hosted::{sign_in_with_password, HostedStep};
 use crate::user_pool::domains::records::UserPoolDomain;
@@ -163,10 +162,7 @@ pub async fn signed_in(
     sub: &str,
 ) -> Result<DomainResponse> {
     let pool = svc.pool(&domain.pool_id).await?;
-    let user = match svc
-        .get_json::<crate::model::User>(&keys::user(&pool.id, &pool.username_key(username)), keys::USER_SK)
-        .await?
-    {
+    let user = match svc.load_user_named(&pool, username).await? {
         Some((user, _)) if user.sub == sub => user,
         _ => return Err(Error::internal("the signed-in user is gone")),
     };

@@ -86,10 +86,7 @@ pub async fn current(
         return Ok(None);
     }
     let pool = svc.pool(&session.pool_id).await?;
-    let user = match svc
-        .get_json::<User>(&keys::user(&pool.id, &pool.username_key(&session.username)), keys::USER_SK)
-        .await?
-    {
+    let user = match svc.load_user_named(&pool, &session.username).await? {
         Some((user, _)) => user,
         None => return Ok(None),
     };

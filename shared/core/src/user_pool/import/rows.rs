@@ -354,6 +354,7 @@ mod tests {
                 rotation_days: None,
                 stand_in_seed: None,
             },
+            settings_change: None,
         }
     }
 

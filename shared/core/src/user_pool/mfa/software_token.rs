@@ -60,10 +60,7 @@ async fn setup_session(svc: &Service, token: &str) -> Result<SetupSession> {
     }
     let pool = svc.pool(&session.pool_id).await.map_err(|_| invalid_session())?;
     let client = svc.pool_client(&pool.id, &session.client_id).await.map_err(|_| invalid_session())?;
-    let (user, version) = svc
-        .get_json::<User>(&keys::user(&pool.id, &pool.username_key(&session.username)), keys::USER_SK)
-        .await?
-        .ok_or_else(invalid_session)?;
+    let (user, version) = svc.load_user_named(&pool, &session.username).await?.ok_or_else(invalid_session)?;
     // The session's own user, who still has MFA to set up (or has just verified a token with
     // this session): a session outliving the need never replaces a token set up since.
     let verified = session.pending == (Pending::MfaSetup { software_token_verified: true });

@@ -10,7 +10,7 @@
 use super::endpoint::{DomainRequest, DomainResponse};
 use super::token::{grant_error, oauth_tokens, tokens_answer};
 use crate::error::{Error, Result};
-use crate::model::{keys, AppClient, User};
+use crate::model::{keys, AppClient};
 use crate::service::{CallContext, Service};
 use crate::store::{Cond, Item, StoreError, Write};
 use crate::user_pool::auth::issue::{issue_family, Family, IssuedDevice, OAuthGrant};
@@ -157,10 +157,7 @@ pub(super) async fn exchange(
         return invalid();
     }
     let pool = svc.pool(&client.pool_id).await?;
-    let user = match svc
-        .get_json::<User>(&keys::user(&pool.id, &pool.username_key(&stored.username)), keys::USER_SK)
-        .await?
-    {
+    let user = match svc.load_user_named(&pool, &stored.username).await? {
         Some((user, _)) if user.sub == stored.sub && user.enabled => user,
         _ => return invalid(),
     };

@@ -25,4 +25,4 @@
 
 pub(super) mod clients;
 pub(super) mod user_pools;
-pub(crate) use user_pools::purge_user_pool;
+pub(crate) use user_pools::{check_sign_in_settings, purge_user_pool};

@@ -74,7 +74,7 @@ fn password_policy(input: &Value) -> Result<PasswordPolicy> {
     Ok(policy)
 }
 
-fn check_sign_in_settings(
+pub(crate) fn check_sign_in_settings(
     username_attrs: &[String],
     alias_attrs: &[String],
     auto_verified: &[String],
@@ -354,6 +354,7 @@ pub async fn create_user_pool(svc: &Service, input: &Value) -> Result<Value> {
         custom_schema: declared.custom,
         settings,
         keys,
+        settings_change: None,
     };
     let body = serde_json::to_value(&pool).map_err(Error::internal)?;
     let listing = json!({"Id": pool.id, "Name": pool.name});

@@ -149,7 +149,14 @@ async fn check_preferred_username(svc: &Service, pool: &UserPool, user: &User) -
     }
     let Some(wanted) = user.attr("preferred_username").filter(|v| !v.is_empty()) else { return Ok(()) };
     if user.owned.aliases.get("preferred_username").map(String::as_str)
-        == Some(crate::user_index::alias_value(pool, "preferred_username", wanted).as_str())
+        == Some(
+            crate::user_index::alias_value_for(
+                pool.case_sensitive_for(&user.username),
+                "preferred_username",
+                wanted,
+            )
+            .as_str(),
+        )
     {
         return Ok(());
     }
@@ -168,7 +175,7 @@ async fn check_pending_sign_in_names(svc: &Service, pool: &UserPool, user: &User
         let Some(value) = user.codes.get(&purpose(kind)).and_then(|c| c.pending_value.as_deref()) else {
             continue;
         };
-        let lookup = crate::user_index::alias_value(pool, kind, value);
+        let lookup = crate::user_index::alias_value_for(pool.case_sensitive_for(&user.username), kind, value);
         match svc.alias_holder(pool, kind, &lookup).await? {
             Some(holder) if holder != user.username => return Err(alias_exists(kind)),
             _ => {}

@@ -1,0 +1,147 @@
+//! `tessera pool-settings` (docs/sign-in-settings.md) on the embedded store: the dry run lists
+//! the conflicts and writes nothing, the change is refused until they are resolved, a change
+//! stopped part-way resumes when the command runs again without changes; and `tessera cost`.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+use tessera_core::{CallContext, Service};
+use tessera_local::embedded::EmbeddedStore;
+
+struct Scratch(PathBuf);
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn tessera(args: &[&str]) -> (bool, String, String) {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tessera"));
+    cmd.args(args);
+    for (name, _) in std::env::vars_os() {
+        let name = name.to_string_lossy().into_owned();
+        if name.starts_with("TESSERA_") {
+            cmd.env_remove(name);
+        }
+    }
+    let out = cmd.output().unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn service(dir: &Path, key_file: &Path) -> Arc<Service> {
+    let key = tessera_local::server::load_or_create_key(key_file).unwrap();
+    tessera_local::backup::service(Arc::new(EmbeddedStore::open(dir).unwrap()), &key).unwrap()
+}
+
+async fn sign_in(svc: &Service, pool: &str, client: &str, name: &str) -> Result<Value, String> {
+    let input = json!({
+        "UserPoolId": pool, "ClientId": client, "AuthFlow": "ADMIN_USER_PASSWORD_AUTH",
+        "AuthParameters": {"USERNAME": name, "PASSWORD": "Correct-Horse-9"}
+    });
+    tessera_core::user_pool::admin_initiate_auth(svc, &CallContext::new("http://localhost:9229"), &input)
+        .await
+        .map_err(|e| format!("{}: {}", e.name(), e.message()))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dry_run_refusal_and_a_resumed_change() {
+    let root = std::env::temp_dir().join(format!("tessera-pool-settings-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    std::fs::create_dir_all(&root).unwrap();
+    let scratch = Scratch(root.clone());
+    let dir = scratch.0.join("data");
+    let key_file = scratch.0.join("data.key");
+    let (pool, client) = {
+        let svc = service(&dir, &key_file);
+        let pool = tessera_core::user_pool::create_user_pool(&svc, &json!({"PoolName": "ps"})).await.unwrap();
+        let pool = pool["UserPool"]["Id"].as_str().unwrap().to_string();
+        let client = tessera_core::user_pool::create_user_pool_client(
+            &svc,
+            &json!({"UserPoolId": pool, "ClientName": "app", "ExplicitAuthFlows": ["ALLOW_ADMIN_USER_PASSWORD_AUTH"]}),
+        )
+        .await
+        .unwrap();
+        let client = client["UserPoolClient"]["ClientId"].as_str().unwrap().to_string();
+        for name in ["Ann", "ann", "Bob", "Cid", "Dee"] {
+            tessera_core::user_pool::admin_create_user(
+                &svc,
+                &json!({"UserPoolId": pool, "Username": name, "MessageAction": "SUPPRESS"}),
+            )
+            .await
+            .unwrap();
+            tessera_core::user_pool::admin_set_user_password(
+                &svc,
+                &json!({"UserPoolId": pool, "Username": name, "Password": "Correct-Horse-9", "Permanent": true}),
+            )
+            .await
+            .unwrap();
+        }
+        (pool, client)
+    };
+    let store =
+        ["--data-dir", dir.to_str().unwrap(), "--key-file", key_file.to_str().unwrap(), "--user-pool", &pool];
+
+    let (ok, out, err) =
+        tessera(&[&["pool-settings", "--case-sensitive", "false", "--dry-run"], &store[..]].concat());
+    assert!(ok, "{err}");
+    let plan: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(plan["UnresolvedConflictCount"], 1, "{plan}");
+    assert_eq!(plan["Conflicts"][0]["Usernames"], json!(["Ann", "ann"]));
+    let (ok, _, err) = tessera(&[&["pool-settings", "--case-sensitive", "false"], &store[..]].concat());
+    assert!(!ok && err.contains("USERNAMES_FOLD_TO_ONE"), "{err}");
+
+    {
+        let svc = service(&dir, &key_file);
+        assert!(sign_in(&svc, &pool, &client, "BOB").await.is_err(), "still case-sensitive");
+        tessera_core::user_pool::admin_delete_user(&svc, &json!({"UserPoolId": pool, "Username": "ann"}))
+            .await
+            .unwrap();
+        // Started, and stopped after one step (as a killed command would leave it).
+        let start = json!({"UserPoolId": pool, "CaseSensitive": false});
+        tessera_core::user_pool::sign_in_settings::start_user_pool_settings_change(&svc, &start)
+            .await
+            .unwrap();
+        let step = json!({"UserPoolId": pool, "MaxUsers": 2});
+        let out = tessera_core::user_pool::sign_in_settings::continue_user_pool_settings_change(&svc, &step)
+            .await
+            .unwrap();
+        assert_eq!(out["Status"], "IN_PROGRESS");
+        assert!(sign_in(&svc, &pool, &client, "ANN").await.is_ok(), "a moved user, mid-change");
+        assert!(sign_in(&svc, &pool, &client, "Dee").await.is_ok(), "a user not moved yet, mid-change");
+    }
+    let (ok, out, err) = tessera(&[&["pool-settings", "--step", "1"], &store[..]].concat());
+    assert!(ok, "{err}");
+    assert!(out.contains("COMPLETE"), "{out}");
+    let (ok, _, err) = tessera(&[&["pool-settings"], &store[..]].concat());
+    assert!(!ok && err.contains("No sign-in settings change"), "{err}");
+    let svc = service(&dir, &key_file);
+    for name in ["ANN", "bob", "CID", "dee"] {
+        sign_in(&svc, &pool, &client, name).await.unwrap_or_else(|e| panic!("{name}: {e}"));
+    }
+}
+
+#[test]
+fn cost_prints_the_bill_beside_cognitos() {
+    let (ok, out, err) = tessera(&["cost", "--mau", "100000"]);
+    assert!(ok, "{err}");
+    assert!(
+        out.contains("essentials")
+            && out.contains("1350.00")
+            && out.contains("Tessera costs less than Essentials from"),
+        "{out}"
+    );
+    let (ok, out, _) = tessera(&["cost", "--mau", "250000", "--json"]);
+    assert!(ok);
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert!(v["tessera_usd"].as_f64().unwrap() < v["cognito_usd"]["essentials"].as_f64().unwrap());
+    let (ok, _, err) = tessera(&["cost"]);
+    assert!(!ok && err.contains("--mau"), "{err}");
+}
