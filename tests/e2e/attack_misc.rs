@@ -5,34 +5,14 @@ use crate::on_both_stores;
 use aws_sdk_cognitoidentityprovider as cip;
 use cip::types::AuthFlowType;
 
-async fn admin_password_user(env: &TestEnv, pool: &str, username: &str) {
-    env.client
-        .admin_create_user()
-        .user_pool_id(pool)
-        .username(username)
-        .message_action(cip::types::MessageActionType::Suppress)
-        .send()
-        .await
-        .unwrap();
-    env.client
-        .admin_set_user_password()
-        .user_pool_id(pool)
-        .username(username)
-        .password(PASSWORD)
-        .permanent(true)
-        .send()
-        .await
-        .unwrap();
-}
-
 on_both_stores!(refresh_secret_hash_is_the_token_owners, |env| {
     let pool = env.pool(|b| b.alias_attributes(cip::types::AliasAttributeType::PreferredUsername)).await;
     let (client_id, secret) =
         env.app_client(&pool, &["ALLOW_ADMIN_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"], true).await;
     let secret = secret.unwrap();
     let hash = |name: &str| tessera_core::user_pool::access::secret_hash(&secret, name, &client_id);
-    admin_password_user(env, &pool, "alice").await;
-    admin_password_user(env, &pool, "bob").await;
+    env.admin_user(&pool, "alice", &[]).await;
+    env.admin_user(&pool, "bob", &[]).await;
     env.client
         .admin_update_user_attributes()
         .user_pool_id(&pool)

@@ -24,29 +24,6 @@ fn suffix(pool: &str) -> &str {
     pool.split_once('_').unwrap().1
 }
 
-/// A CONFIRMED user with the test password and these attributes.
-async fn user(env: &TestEnv, pool: &str, username: &str, attrs: &[(&str, &str)]) {
-    let mut create = env
-        .client
-        .admin_create_user()
-        .user_pool_id(pool)
-        .username(username)
-        .message_action(cip::types::MessageActionType::Suppress);
-    for (k, v) in attrs {
-        create = create.user_attributes(attr(k, v));
-    }
-    create.send().await.expect("create user");
-    env.client
-        .admin_set_user_password()
-        .user_pool_id(pool)
-        .username(username)
-        .password(PASSWORD)
-        .permanent(true)
-        .send()
-        .await
-        .expect("set password");
-}
-
 /// InitiateAuth(USER_SRP_AUTH) and the PASSWORD_VERIFIER answer; returns the answer's output.
 async fn srp_sign_in(
     env: &TestEnv,
@@ -118,7 +95,7 @@ on_both_stores!(custom_auth_can_start_with_srp_and_the_password_verifier, |env| 
         .build();
     let pool = env.pool(|b| b.lambda_config(lambda)).await;
     let (client_id, _) = env.app_client(&pool, FLOWS, false).await;
-    user(env, &pool, "ines", &[]).await;
+    env.admin_user(&pool, "ines", &[]).await;
     // Define: SRP_A → PASSWORD_VERIFIER → one CUSTOM_CHALLENGE → tokens.
     env.lambda.on(|function, e| {
         let session = e["request"]["session"].as_array().cloned().unwrap_or_default();
@@ -228,7 +205,7 @@ on_both_stores!(custom_auth_can_start_with_srp_and_the_password_verifier, |env| 
 on_both_stores!(srp_sign_in_checks_the_proof_and_the_state_around_it, |env| {
     let pool = env.pool(|b| b).await;
     let (client_id, _) = env.app_client(&pool, FLOWS, false).await;
-    user(env, &pool, "jana", &[]).await;
+    env.admin_user(&pool, "jana", &[]).await;
     let ok = srp_sign_in(env, &pool, &client_id, "jana", PASSWORD, None).await.unwrap();
     let tokens = ok.authentication_result().unwrap();
     assert_eq!(claims(tokens.id_token().unwrap())["cognito:username"], "jana");
@@ -423,7 +400,7 @@ on_both_stores!(sms_mfa_sends_a_code_and_checks_it, |env| {
         })
         .await;
     let (client_id, _) = env.app_client(&pool, FLOWS, false).await;
-    user(env, &pool, "sami", &[("phone_number", "+15555550100")]).await;
+    env.admin_user(&pool, "sami", &[("phone_number", "+15555550100")]).await;
     env.lambda.on(|_, e| {
         let mut r = e["response"].clone();
         r["smsMessage"] = json!(format!(
@@ -511,7 +488,7 @@ on_both_stores!(software_token_mfa_after_srp_with_select_and_replay_protection, 
     let pool = env.pool(|b| b.sms_configuration(sms_configuration())).await;
     enable_totp(env, &pool, cip::types::UserPoolMfaType::Optional, true).await;
     let (client_id, _) = env.app_client(&pool, FLOWS, false).await;
-    user(env, &pool, "toti", &[("phone_number", "+15555550111")]).await;
+    env.admin_user(&pool, "toti", &[("phone_number", "+15555550111")]).await;
     // No MFA yet: tokens straight away.
     let first = srp_sign_in(env, &pool, &client_id, "toti", PASSWORD, None).await.unwrap();
     let access = first.authentication_result().unwrap().access_token().unwrap().to_string();
@@ -629,7 +606,7 @@ on_both_stores!(mfa_setup_during_sign_in_with_the_session, |env| {
         .await;
     enable_totp(env, &pool, cip::types::UserPoolMfaType::On, true).await;
     let (client_id, _) = env.app_client(&pool, FLOWS, false).await;
-    user(env, &pool, "newt", &[]).await;
+    env.admin_user(&pool, "newt", &[]).await;
     let out = password_init(env, &client_id, "newt").await;
     assert_eq!(out.challenge_name(), Some(&ChallengeNameType::MfaSetup));
     assert!(out.challenge_parameters().unwrap()["MFAS_CAN_SETUP"].contains("SOFTWARE_TOKEN_MFA"));
@@ -676,7 +653,7 @@ on_both_stores!(remembered_devices_prove_themselves_and_stand_in_for_mfa, |env| 
         .await;
     enable_totp(env, &pool, cip::types::UserPoolMfaType::Optional, false).await;
     let (client_id, _) = env.app_client(&pool, FLOWS, false).await;
-    user(env, &pool, "dora", &[]).await;
+    env.admin_user(&pool, "dora", &[]).await;
     // A first sign-in: a new device, announced to PostAuthentication.
     let first = srp_sign_in(env, &pool, &client_id, "dora", PASSWORD, None).await.unwrap();
     let result = first.authentication_result().unwrap();

@@ -193,6 +193,30 @@ impl TestEnv {
         out.user_sub().to_string()
     }
 
+    /// A CONFIRMED user (AdminCreateUser, then AdminSetUserPassword permanent) with the test
+    /// password and these attributes.
+    pub async fn admin_user(&self, pool: &str, username: &str, attrs: &[(&str, &str)]) {
+        let mut create = self
+            .client
+            .admin_create_user()
+            .user_pool_id(pool)
+            .username(username)
+            .message_action(cip::types::MessageActionType::Suppress);
+        for (k, v) in attrs {
+            create = create.user_attributes(attr(k, v));
+        }
+        create.send().await.expect("create user");
+        self.client
+            .admin_set_user_password()
+            .user_pool_id(pool)
+            .username(username)
+            .password(PASSWORD)
+            .permanent(true)
+            .send()
+            .await
+            .expect("set password");
+    }
+
     /// ADMIN_USER_PASSWORD_AUTH with the test password.
     pub async fn admin_sign_in(
         &self,

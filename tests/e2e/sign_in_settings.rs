@@ -5,6 +5,8 @@
 use crate::common::*;
 use crate::on_both_stores;
 use aws_sdk_cognitoidentityprovider as cip;
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine as _;
 use serde_json::{json, Value};
 
 async fn tessera(env: &TestEnv, op: &str, body: Value) -> (u16, Value) {
@@ -29,27 +31,11 @@ async fn run_to_completion(env: &TestEnv, pool: &str, step: u32) -> usize {
         if answer["Status"] == "COMPLETE" {
             return calls;
         }
+        if let Some(ms) = answer["RetryAfterMs"].as_u64() {
+            tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+        }
     }
     panic!("the change did not complete");
-}
-
-/// A confirmed user with the test password and these attributes.
-async fn user(env: &TestEnv, pool: &str, username: &str, attrs: &[(&str, &str)]) {
-    let mut b = env.client.admin_create_user().user_pool_id(pool).username(username);
-    b = b.message_action(cip::types::MessageActionType::Suppress);
-    for (k, v) in attrs {
-        b = b.user_attributes(attr(k, v));
-    }
-    b.send().await.expect("create user");
-    env.client
-        .admin_set_user_password()
-        .user_pool_id(pool)
-        .username(username)
-        .password(PASSWORD)
-        .permanent(true)
-        .send()
-        .await
-        .expect("set password");
 }
 
 fn username_of(tokens: &cip::types::AuthenticationResultType) -> String {
@@ -81,18 +67,28 @@ on_both_stores!(
     |env| {
         let pool = env
             .pool(|b| {
-                b.alias_attributes(cip::types::AliasAttributeType::Email).username_configuration(
-                    cip::types::UsernameConfigurationType::builder().case_sensitive(true).build().unwrap(),
-                )
+                b.alias_attributes(cip::types::AliasAttributeType::Email)
+                    .username_configuration(
+                        cip::types::UsernameConfigurationType::builder()
+                            .case_sensitive(true)
+                            .build()
+                            .unwrap(),
+                    )
+                    .device_configuration(
+                        cip::types::DeviceConfigurationType::builder()
+                            .challenge_required_on_new_device(false)
+                            .device_only_remembered_on_user_prompt(false)
+                            .build(),
+                    )
             })
             .await;
         let (client, _) =
             env.app_client(&pool, &["ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"], false).await;
-        user(env, &pool, "Jane", &[("email", "Jane@Example.com"), ("email_verified", "true")]).await;
-        user(env, &pool, "jane", &[]).await;
-        user(env, &pool, "Bob", &[]).await;
+        env.admin_user(&pool, "Jane", &[("email", "Jane@Example.com"), ("email_verified", "true")]).await;
+        env.admin_user(&pool, "jane", &[]).await;
+        env.admin_user(&pool, "Bob", &[]).await;
         for i in 0..24 {
-            user(env, &pool, &format!("Member{i:02}"), &[]).await;
+            env.admin_user(&pool, &format!("Member{i:02}"), &[]).await;
         }
         env.client.create_group().user_pool_id(&pool).group_name("admins").send().await.unwrap();
         env.client
@@ -104,6 +100,22 @@ on_both_stores!(
             .await
             .unwrap();
         assert!(env.password_sign_in(&client, "JANE", PASSWORD).await.is_err(), "case-sensitive before");
+        // Bob remembers a device: it must follow him when his key changes.
+        let tokens = env.password_sign_in(&client, "Bob", PASSWORD).await.unwrap();
+        let device = tokens.new_device_metadata().and_then(|d| d.device_key()).unwrap().to_string();
+        env.client
+            .confirm_device()
+            .access_token(tokens.access_token().unwrap())
+            .device_key(&device)
+            .device_secret_verifier_config(
+                cip::types::DeviceSecretVerifierConfigType::builder()
+                    .password_verifier(STANDARD.encode([0x5au8; 256]))
+                    .salt(STANDARD.encode([0xa7u8; 16]))
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
 
         // "Jane" and "jane" would fold to one name: reported, and the change refused.
         let change = json!({"UserPoolId": pool, "CaseSensitive": false});
@@ -184,6 +196,12 @@ on_both_stores!(
         let groups =
             env.client.admin_list_groups_for_user().user_pool_id(&pool).username("BOB").send().await.unwrap();
         assert_eq!(groups.groups().iter().filter_map(|g| g.group_name()).collect::<Vec<_>>(), ["admins"]);
+        let devices =
+            env.client.admin_list_devices().user_pool_id(&pool).username("BOB").send().await.unwrap();
+        assert_eq!(
+            devices.devices().iter().filter_map(|d| d.device_key()).collect::<Vec<_>>(),
+            [device.as_str()]
+        );
         let members =
             env.client.list_users_in_group().user_pool_id(&pool).group_name("admins").send().await.unwrap();
         assert_eq!(members.users().iter().filter_map(|u| u.username()).collect::<Vec<_>>(), ["Bob"]);
@@ -214,9 +232,9 @@ on_both_stores!(alias_and_username_attribute_changes, |env| {
     let pool = env.pool(|b| b).await;
     let (client, _) =
         env.app_client(&pool, &["ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"], false).await;
-    user(env, &pool, "ann", &[("email", "shared@example.com"), ("email_verified", "true")]).await;
-    user(env, &pool, "bea", &[("email", "shared@example.com"), ("email_verified", "true")]).await;
-    user(env, &pool, "cid", &[("email", "cid@example.com")]).await;
+    env.admin_user(&pool, "ann", &[("email", "shared@example.com"), ("email_verified", "true")]).await;
+    env.admin_user(&pool, "bea", &[("email", "shared@example.com"), ("email_verified", "true")]).await;
+    env.admin_user(&pool, "cid", &[("email", "cid@example.com")]).await;
     assert!(env.password_sign_in(&client, "shared@example.com", PASSWORD).await.is_err());
 
     // A verified email two users hold would be an alias twice.
@@ -293,8 +311,8 @@ on_both_stores!(required_attributes_and_bad_requests, |env| {
     let pool = env.pool(|b| b).await;
     let (client, _) =
         env.app_client(&pool, &["ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"], false).await;
-    user(env, &pool, "named", &[("name", "Named One")]).await;
-    user(env, &pool, "nameless", &[]).await;
+    env.admin_user(&pool, "named", &[("name", "Named One")]).await;
+    env.admin_user(&pool, "nameless", &[]).await;
     let change = json!({"UserPoolId": pool, "RequiredAttributes": ["name"]});
     let (_, plan) = tessera(env, "PlanUserPoolSettingsChange", change.clone()).await;
     assert_eq!(

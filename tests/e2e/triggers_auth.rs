@@ -34,29 +34,6 @@ async fn setup(env: &TestEnv, lambda: LambdaConfigType) -> (String, String) {
     (pool, client_id)
 }
 
-/// A CONFIRMED user with a verified email (the alias) and the test password.
-async fn user(env: &TestEnv, pool: &str, username: &str, email: &str) {
-    env.client
-        .admin_create_user()
-        .user_pool_id(pool)
-        .username(username)
-        .user_attributes(attr("email", email))
-        .user_attributes(attr("email_verified", "true"))
-        .message_action(cip::types::MessageActionType::Suppress)
-        .send()
-        .await
-        .expect("create user");
-    env.client
-        .admin_set_user_password()
-        .user_pool_id(pool)
-        .username(username)
-        .password(PASSWORD)
-        .permanent(true)
-        .send()
-        .await
-        .expect("set password");
-}
-
 /// The refresh-token origins (session families) stored for `username`, read straight from this
 /// server's DynamoDB table; None on the embedded store, which cannot be listed while it is open.
 async fn stored_origins(env: &TestEnv, username: &str) -> Option<usize> {
@@ -242,7 +219,7 @@ on_both_stores!(pre_and_post_authentication_on_password_sign_in_not_on_refresh, 
         LambdaConfigType::builder().pre_authentication(arn("pre")).post_authentication(arn("post")).build(),
     )
     .await;
-    user(env, &pool, "carol", "carol@example.com").await;
+    env.admin_user(&pool, "carol", &[("email", "carol@example.com"), ("email_verified", "true")]).await;
 
     // Signing in by the alias: the events name the user by the real username.
     let tokens = password_sign_in_with(env, &client_id, "carol@example.com", PASSWORD, &[("app", "web")])
@@ -311,7 +288,7 @@ on_both_stores!(pre_and_post_authentication_on_password_sign_in_not_on_refresh, 
 on_both_stores!(failing_pre_authentication_refuses_and_is_not_an_attempt, |env| {
     let (pool, client_id) =
         setup(env, LambdaConfigType::builder().pre_authentication(arn("pre")).build()).await;
-    user(env, &pool, "dave", "dave@example.com").await;
+    env.admin_user(&pool, "dave", &[("email", "dave@example.com"), ("email_verified", "true")]).await;
     // The function refuses sign-ins whose metadata asks it to.
     env.lambda.on(|_, e| {
         if e["request"]["validationData"]["block"] == json!("yes") {
@@ -367,7 +344,7 @@ on_both_stores!(post_authentication_after_every_challenge_and_its_failure_withho
     let (pool, client_id) =
         setup(env, LambdaConfigType::builder().post_authentication(arn("post")).build()).await;
     let erin = unique("erin");
-    user(env, &pool, &erin, "erin@example.com").await;
+    env.admin_user(&pool, &erin, &[("email", "erin@example.com"), ("email_verified", "true")]).await;
     // A successful sign-in stores its session family (where the store can be listed).
     password_sign_in_with(env, &client_id, &erin, PASSWORD, &[]).await.unwrap();
     let before = stored_origins(env, &erin).await;
@@ -476,7 +453,7 @@ on_both_stores!(post_authentication_after_every_challenge_and_its_failure_withho
 
 on_both_stores!(custom_auth_captcha_loop_to_tokens, |env| {
     let (pool, client_id) = setup(env, all_triggers()).await;
-    user(env, &pool, "hana", "hana@example.com").await;
+    env.admin_user(&pool, "hana", &[("email", "hana@example.com"), ("email_verified", "true")]).await;
     env.lambda.on(captcha);
 
     let out = custom_start(env, &client_id, "hana@example.com", &[("from", "initiate")]).await.unwrap();
@@ -612,7 +589,7 @@ on_both_stores!(custom_auth_captcha_loop_to_tokens, |env| {
 
 on_both_stores!(custom_auth_through_the_admin_operations, |env| {
     let (pool, client_id) = setup(env, all_triggers()).await;
-    user(env, &pool, "ivan", "ivan@example.com").await;
+    env.admin_user(&pool, "ivan", &[("email", "ivan@example.com"), ("email_verified", "true")]).await;
     env.lambda.on(captcha);
     let out = env
         .client
@@ -646,7 +623,7 @@ on_both_stores!(custom_auth_through_the_admin_operations, |env| {
 
 on_both_stores!(custom_auth_define_decides, |env| {
     let (pool, client_id) = setup(env, all_triggers()).await;
-    user(env, &pool, "jill", "jill@example.com").await;
+    env.admin_user(&pool, "jill", &[("email", "jill@example.com"), ("email_verified", "true")]).await;
     let define = |response: Value| {
         move |function: &str, e: &Value| {
             if function == "define" {
@@ -769,7 +746,7 @@ on_both_stores!(custom_auth_define_decides, |env| {
 on_both_stores!(custom_auth_failing_triggers_and_refusals, |env| {
     let (pool, client_id) = setup(env, all_triggers()).await;
     let kim = unique("kim");
-    user(env, &pool, &kim, "kim@example.com").await;
+    env.admin_user(&pool, &kim, &[("email", "kim@example.com"), ("email_verified", "true")]).await;
     let failing = |which: &'static str| {
         move |function: &str, e: &Value| {
             if function == which {
@@ -824,7 +801,7 @@ on_both_stores!(custom_auth_failing_triggers_and_refusals, |env| {
     assert_eq!(e, "NotAuthorizedException: Invalid session for the user.");
 
     // A session answered for another user, or as another challenge, is refused.
-    user(env, &pool, "lou", "lou@example.com").await;
+    env.admin_user(&pool, "lou", &[("email", "lou@example.com"), ("email_verified", "true")]).await;
     let session = custom_start(env, &client_id, &kim, &[]).await.unwrap().session().unwrap().to_string();
     let e = custom_answer(env, &client_id, "lou", &session, "5", &[]).await.unwrap_err();
     assert_eq!(e, "NotAuthorizedException: Invalid session for the user.");
@@ -897,7 +874,7 @@ on_both_stores!(custom_auth_needs_its_triggers_and_the_secret_hash, |env| {
     // No DefineAuthChallenge: Cognito's InvalidParameterException.
     let (pool, client_id) =
         setup(env, LambdaConfigType::builder().pre_authentication(arn("pre")).build()).await;
-    user(env, &pool, "mia", "mia@example.com").await;
+    env.admin_user(&pool, "mia", &[("email", "mia@example.com"), ("email_verified", "true")]).await;
     let e = custom_start(env, &client_id, "mia", &[]).await.unwrap_err();
     assert_eq!(
         e,
@@ -908,7 +885,7 @@ on_both_stores!(custom_auth_needs_its_triggers_and_the_secret_hash, |env| {
     // Define without Create: the same answer once a challenge is needed.
     let (pool, client_id) =
         setup(env, LambdaConfigType::builder().define_auth_challenge(arn("define")).build()).await;
-    user(env, &pool, "ned", "ned@example.com").await;
+    env.admin_user(&pool, "ned", &[("email", "ned@example.com"), ("email_verified", "true")]).await;
     env.lambda.on(captcha);
     let e = custom_start(env, &client_id, "ned", &[]).await.unwrap_err();
     assert_eq!(
@@ -918,7 +895,7 @@ on_both_stores!(custom_auth_needs_its_triggers_and_the_secret_hash, |env| {
 
     // A client with a secret needs SECRET_HASH.
     let (pool, _) = setup(env, all_triggers()).await;
-    user(env, &pool, "ola", "ola@example.com").await;
+    env.admin_user(&pool, "ola", &[("email", "ola@example.com"), ("email_verified", "true")]).await;
     let (secret_client, secret) = env.app_client(&pool, FLOWS, true).await;
     let e = custom_start(env, &secret_client, "ola", &[]).await.unwrap_err();
     assert_eq!(

@@ -63,12 +63,8 @@ async fn read_ciphertext(store: &dyn Store, now_secs: i64) -> Result<Option<Vec<
     Ok(Some(bytes))
 }
 
-async fn create_ciphertext(
-    kms: &aws_sdk_kms::Client,
-    store: &dyn Store,
-    kms_key_id: &str,
-    now_secs: i64,
-) -> Result<Vec<u8>, Error> {
+/// A new AES-256 data key under `kms_key_id`, as KMS encrypted it (the plaintext is not kept).
+async fn generate_data_key(kms: &aws_sdk_kms::Client, kms_key_id: &str) -> Result<Vec<u8>, Error> {
     let out = kms
         .generate_data_key()
         .key_id(kms_key_id)
@@ -76,10 +72,18 @@ async fn create_ciphertext(
         .send()
         .await
         .map_err(|e| Error::internal(format!("KMS GenerateDataKey: {}", DisplayErrorContext(&e))))?;
-    let ciphertext = out
-        .ciphertext_blob()
+    out.ciphertext_blob()
         .map(|b| b.as_ref().to_vec())
-        .ok_or_else(|| Error::internal("KMS GenerateDataKey returned no ciphertext"))?;
+        .ok_or_else(|| Error::internal("KMS GenerateDataKey returned no ciphertext"))
+}
+
+async fn create_ciphertext(
+    kms: &aws_sdk_kms::Client,
+    store: &dyn Store,
+    kms_key_id: &str,
+    now_secs: i64,
+) -> Result<Vec<u8>, Error> {
+    let ciphertext = generate_data_key(kms, kms_key_id).await?;
     let item = Item::new(DATA_KEY_PK, DATA_KEY_SK, json!({ "ciphertext": STANDARD.encode(&ciphertext) }));
     match store.transact(vec![Write::put(item, Cond::NotExists)], now_secs).await {
         Ok(()) => {
@@ -195,17 +199,7 @@ pub async fn stage_data_key(
     kms_key_id: &str,
     now_secs: i64,
 ) -> Result<u8, Error> {
-    let out = kms
-        .generate_data_key()
-        .key_id(kms_key_id)
-        .key_spec(DataKeySpec::Aes256)
-        .send()
-        .await
-        .map_err(|e| Error::internal(format!("KMS GenerateDataKey: {}", DisplayErrorContext(&e))))?;
-    let ciphertext = out
-        .ciphertext_blob()
-        .map(|b| STANDARD.encode(b.as_ref()))
-        .ok_or_else(|| Error::internal("no ciphertext"))?;
+    let ciphertext = STANDARD.encode(generate_data_key(kms, kms_key_id).await?);
     let mut staged = 0;
     update_item(store, now_secs, |body| {
         if body.contains_key("next") {

@@ -171,6 +171,9 @@ pub struct SignInSettingsChange {
     pub users_done: u64,
     /// Epoch ms.
     pub started: i64,
+    /// Epoch ms before which the next step must not run (processes' caches, requests in flight).
+    #[serde(default)]
+    pub not_before: i64,
 }
 
 /// The `ALLOW_` values of `ExplicitAuthFlowsType`.

@@ -414,6 +414,21 @@ impl Service {
         }
     }
 
+    /// Every live item of partition `pk`, a page at a time (for partitions that stay small, or
+    /// walks that need them whole: listings of pools, a user's groups or devices).
+    pub async fn query_all(&self, pk: &str) -> Result<Vec<Item>> {
+        let mut out = Vec::new();
+        let mut after: Option<String> = None;
+        loop {
+            let page = self.store.query(pk, "", after.as_deref(), 1000, self.now_secs()).await?;
+            out.extend(page.items);
+            match page.next {
+                Some(next) => after = Some(next),
+                None => return Ok(out),
+            }
+        }
+    }
+
     /// The write that replaces a pool read at `version`, for a caller's own transaction.
     pub fn pool_write(&self, pool: &UserPool, version: u64) -> Result<Write> {
         let mut item = Item::new(

@@ -365,6 +365,13 @@ pub async fn pool_settings(args: PoolSettingsArgs) -> Result<(), String> {
     loop {
         let out = change::continue_user_pool_settings_change(&svc, &step).await.map_err(fail)?;
         eprintln!("users done: {}", out["UsersDone"]);
+        if let Some(ms) = out["RetryAfterMs"].as_i64() {
+            eprintln!(
+                "waiting {:.1} s for requests that read the pool before this point",
+                ms as f64 / 1000.0
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(ms.max(0) as u64)).await;
+        }
         if out["Status"] == "COMPLETE" {
             println!("{}", print(&out));
             return Ok(());

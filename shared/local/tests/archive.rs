@@ -5,51 +5,14 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use serde_json::{json, Value};
+use serde_json::json;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::Arc;
-use tessera_core::{CallContext, Service};
+use tessera_core::Service;
 use tessera_local::embedded::EmbeddedStore;
 
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new() -> Scratch {
-        let dir = std::env::temp_dir().join(format!("tessera-archive-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        Scratch(dir)
-    }
-    fn path(&self, name: &str) -> PathBuf {
-        self.0.join(name)
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-/// `tessera <args>` without the caller's Tessera settings; (success, stdout, stderr).
-fn tessera(args: &[&str], env: &[(&str, &str)]) -> (bool, String, String) {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tessera"));
-    cmd.args(args);
-    for (name, _) in std::env::vars_os() {
-        let name = name.to_string_lossy().into_owned();
-        if name.starts_with("TESSERA_") {
-            cmd.env_remove(name);
-        }
-    }
-    cmd.envs(env.iter().copied());
-    let out = cmd.output().unwrap();
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
+mod common;
+use common::{tessera_with as tessera, Scratch};
 
 fn key_file(dir: &Path) -> PathBuf {
     dir.with_extension("key")
@@ -60,19 +23,9 @@ fn service_on(dir: &Path) -> Arc<Service> {
     tessera_local::backup::service(Arc::new(EmbeddedStore::open(dir).unwrap()), &key).unwrap()
 }
 
-async fn sign_in(svc: &Service, pool: &str, client: &str) -> Result<Value, String> {
-    let input = json!({
-        "UserPoolId": pool, "ClientId": client, "AuthFlow": "ADMIN_USER_PASSWORD_AUTH",
-        "AuthParameters": {"USERNAME": "ann", "PASSWORD": "Correct-Horse-9"}
-    });
-    tessera_core::user_pool::admin_initiate_auth(svc, &CallContext::new("http://localhost:9229"), &input)
-        .await
-        .map_err(|e| format!("{}: {}", e.name(), e.message()))
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn export_then_restore_with_the_binary() {
-    let scratch = Scratch::new();
+    let scratch = Scratch::new("archive");
     let source = scratch.path("source");
     let (pool, client) = {
         let svc = service_on(&source);
@@ -98,7 +51,7 @@ async fn export_then_restore_with_the_binary() {
         )
         .await
         .unwrap();
-        sign_in(&svc, &pool, &client).await.expect("the source signs in");
+        common::admin_sign_in(&svc, &pool, &client, "ann").await.expect("the source signs in");
         (pool, client)
     }; // The store closes: the binary opens it next.
 
@@ -153,7 +106,7 @@ async fn export_then_restore_with_the_binary() {
     assert!(!ok && err.contains("--replace"), "{err}");
     {
         let svc = service_on(&target);
-        sign_in(&svc, &pool, &client).await.expect("the restored store signs ann in");
+        common::admin_sign_in(&svc, &pool, &client, "ann").await.expect("the restored store signs ann in");
     }
 
     // Into DynamoDB with the stack's KMS key (moto), as `tessera restore` runs from an
@@ -195,6 +148,8 @@ async fn export_then_restore_with_the_binary() {
         Arc::new(tessera_aws::dynamo::DynamoStore::new(ddb, table));
     let key = tessera_aws::kms::load_or_create_data_key(&kms, store.as_ref(), &kms_key, 0).await.unwrap();
     let svc = tessera_local::backup::service(store, &key).unwrap();
-    let tokens = sign_in(&svc, &pool, &client).await.expect("the table signs ann in with the KMS data key");
+    let tokens = common::admin_sign_in(&svc, &pool, &client, "ann")
+        .await
+        .expect("the table signs ann in with the KMS data key");
     assert!(tokens["AuthenticationResult"]["AccessToken"].is_string(), "{tokens}");
 }

@@ -5,39 +5,16 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use base64::Engine as _;
-use serde_json::{json, Value};
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use serde_json::json;
+use std::path::Path;
 use std::sync::Arc;
 use tessera_core::ports::AesGcmCipher;
 use tessera_core::store::{Cond, Item, Write};
-use tessera_core::{CallContext, Service};
+use tessera_core::Service;
 use tessera_local::embedded::EmbeddedStore;
 
-struct Scratch(PathBuf);
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn tessera(args: &[&str]) -> (bool, String, String) {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tessera"));
-    cmd.args(args);
-    for (name, _) in std::env::vars_os() {
-        let name = name.to_string_lossy().into_owned();
-        if name.starts_with("TESSERA_") {
-            cmd.env_remove(name);
-        }
-    }
-    let out = cmd.output().unwrap();
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
+mod common;
+use common::{tessera, Scratch};
 
 fn service(dir: &Path, key_file: &Path) -> Arc<Service> {
     let ring = tessera_local::server::load_key_ring(key_file).unwrap();
@@ -46,16 +23,6 @@ fn service(dir: &Path, key_file: &Path) -> Arc<Service> {
         tessera_local::server::ring_cipher(&ring).unwrap(),
     )
     .unwrap()
-}
-
-async fn sign_in(svc: &Service, pool: &str, client: &str) -> Result<Value, String> {
-    let input = json!({
-        "UserPoolId": pool, "ClientId": client, "AuthFlow": "ADMIN_USER_PASSWORD_AUTH",
-        "AuthParameters": {"USERNAME": "ann", "PASSWORD": "Correct-Horse-9"}
-    });
-    tessera_core::user_pool::admin_initiate_auth(svc, &CallContext::new("http://localhost:9229"), &input)
-        .await
-        .map_err(|e| format!("{}: {}", e.name(), e.message()))
 }
 
 /// The key versions of ann's sealed SRP verifier and of the pool's ID signing key.
@@ -73,10 +40,7 @@ async fn versions_of(svc: &Service, pool: &str) -> (Option<u8>, Option<u8>) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rotate_reseal_and_drop_the_old_key() {
-    let root = std::env::temp_dir().join(format!("tessera-master-key-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&root);
-    std::fs::create_dir_all(&root).unwrap();
-    let scratch = Scratch(root.clone());
+    let scratch = Scratch::new("master-key");
     let dir = scratch.0.join("data");
     let key_file = scratch.0.join("data.key");
     tessera_local::server::load_or_create_key(&key_file).unwrap();
@@ -103,7 +67,7 @@ async fn rotate_reseal_and_drop_the_old_key() {
         )
         .await
         .unwrap();
-        sign_in(&svc, &pool, &client).await.expect("signs in");
+        common::admin_sign_in(&svc, &pool, &client, "ann").await.expect("signs in");
         assert_eq!(versions_of(&svc, &pool).await, (Some(1), Some(1)));
         (pool, client)
     };
@@ -119,7 +83,7 @@ async fn rotate_reseal_and_drop_the_old_key() {
     {
         let svc = service(&dir, &key_file);
         assert_eq!(versions_of(&svc, &pool).await, (Some(2), Some(2)));
-        sign_in(&svc, &pool, &client).await.expect("signs in after the re-seal");
+        common::admin_sign_in(&svc, &pool, &client, "ann").await.expect("signs in after the re-seal");
         // A stopped re-seal resumes from its cursor.
         let cursor = Item::new("CONFIG", "RESEAL", json!({"version": 2, "pool": pool, "user_after": null}));
         svc.store.transact(vec![Write::put(cursor, Cond::None)], 0).await.unwrap();
@@ -137,7 +101,7 @@ async fn rotate_reseal_and_drop_the_old_key() {
     let ring = tessera_local::server::load_key_ring(&key_file).unwrap();
     assert_eq!(ring.iter().map(|(v, _)| *v).collect::<Vec<_>>(), [2]);
     let svc = service(&dir, &key_file);
-    sign_in(&svc, &pool, &client).await.expect("signs in with version 2 alone");
+    common::admin_sign_in(&svc, &pool, &client, "ann").await.expect("signs in with version 2 alone");
     // A value sealed by the dropped key no longer opens.
     let old = AesGcmCipher::new(&version_1).unwrap();
     let sealed =
@@ -204,35 +168,26 @@ async fn a_kms_data_key_is_staged_activated_and_dropped() {
     .unwrap();
 
     let run = |extra: &[&str]| {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_tessera"));
-        cmd.args([
-            "master-key",
-            "--store",
-            "dynamodb",
-            "--dynamodb-endpoint",
-            &endpoint,
-            "--table",
-            &table,
-            "--kms-key-id",
-            &kms_key,
-        ])
-        .args(extra)
-        .env("AWS_ENDPOINT_URL_KMS", &endpoint)
-        .env("AWS_ACCESS_KEY_ID", "test")
-        .env("AWS_SECRET_ACCESS_KEY", "test")
-        .env("AWS_EC2_METADATA_DISABLED", "true");
-        let out = cmd.output().unwrap();
-        (
-            out.status.success(),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
+        let args = [
+            &["master-key", "--store", "dynamodb", "--dynamodb-endpoint", &endpoint, "--table", &table][..],
+            &["--kms-key-id", &kms_key],
+            extra,
+        ]
+        .concat();
+        let env = [
+            ("AWS_ENDPOINT_URL_KMS", endpoint.as_str()),
+            ("AWS_ACCESS_KEY_ID", "test"),
+            ("AWS_SECRET_ACCESS_KEY", "test"),
+            ("AWS_EC2_METADATA_DISABLED", "true"),
+        ];
+        common::tessera_with(&args, &env)
     };
+
     let (ok, out, err) = run(&["--stage"]);
     assert!(ok && out.contains("version 2 staged"), "{out}{err}");
     let (svc, sealing, versions) = cold_start().await;
     assert_eq!((sealing, versions), (1, vec![1, 2]), "staged: loaded, not sealing");
-    sign_in(&svc, &pool, &client).await.expect("signs in while staged");
+    common::admin_sign_in(&svc, &pool, &client, "ann").await.expect("signs in while staged");
     assert_eq!(versions_of(&svc, &pool).await, (Some(1), Some(1)));
 
     let (ok, _, err) = run(&["--activate"]);
@@ -242,11 +197,11 @@ async fn a_kms_data_key_is_staged_activated_and_dropped() {
     let (svc, sealing, versions) = cold_start().await;
     assert_eq!((sealing, versions), (2, vec![2, 1]));
     assert_eq!(versions_of(&svc, &pool).await, (Some(2), Some(2)));
-    sign_in(&svc, &pool, &client).await.expect("signs in after the re-seal");
+    common::admin_sign_in(&svc, &pool, &client, "ann").await.expect("signs in after the re-seal");
 
     let (ok, out, err) = run(&["--drop-old"]);
     assert!(ok && out.contains("dropped"), "{out}{err}");
     let (svc, sealing, versions) = cold_start().await;
     assert_eq!((sealing, versions), (2, vec![2]));
-    sign_in(&svc, &pool, &client).await.expect("signs in with the new data key alone");
+    common::admin_sign_in(&svc, &pool, &client, "ann").await.expect("signs in with the new data key alone");
 }

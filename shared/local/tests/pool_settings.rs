@@ -5,58 +5,22 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use serde_json::{json, Value};
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 use std::sync::Arc;
-use tessera_core::{CallContext, Service};
+use tessera_core::Service;
 use tessera_local::embedded::EmbeddedStore;
 
-struct Scratch(PathBuf);
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn tessera(args: &[&str]) -> (bool, String, String) {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tessera"));
-    cmd.args(args);
-    for (name, _) in std::env::vars_os() {
-        let name = name.to_string_lossy().into_owned();
-        if name.starts_with("TESSERA_") {
-            cmd.env_remove(name);
-        }
-    }
-    let out = cmd.output().unwrap();
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
+mod common;
+use common::{tessera, Scratch};
 
 fn service(dir: &Path, key_file: &Path) -> Arc<Service> {
     let key = tessera_local::server::load_or_create_key(key_file).unwrap();
     tessera_local::backup::service(Arc::new(EmbeddedStore::open(dir).unwrap()), &key).unwrap()
 }
 
-async fn sign_in(svc: &Service, pool: &str, client: &str, name: &str) -> Result<Value, String> {
-    let input = json!({
-        "UserPoolId": pool, "ClientId": client, "AuthFlow": "ADMIN_USER_PASSWORD_AUTH",
-        "AuthParameters": {"USERNAME": name, "PASSWORD": "Correct-Horse-9"}
-    });
-    tessera_core::user_pool::admin_initiate_auth(svc, &CallContext::new("http://localhost:9229"), &input)
-        .await
-        .map_err(|e| format!("{}: {}", e.name(), e.message()))
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dry_run_refusal_and_a_resumed_change() {
-    let root = std::env::temp_dir().join(format!("tessera-pool-settings-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&root);
-    std::fs::create_dir_all(&root).unwrap();
-    let scratch = Scratch(root.clone());
+    let scratch = Scratch::new("pool-settings");
     let dir = scratch.0.join("data");
     let key_file = scratch.0.join("data.key");
     let (pool, client) = {
@@ -100,7 +64,7 @@ async fn dry_run_refusal_and_a_resumed_change() {
 
     {
         let svc = service(&dir, &key_file);
-        assert!(sign_in(&svc, &pool, &client, "BOB").await.is_err(), "still case-sensitive");
+        assert!(common::admin_sign_in(&svc, &pool, &client, "BOB").await.is_err(), "still case-sensitive");
         tessera_core::user_pool::admin_delete_user(&svc, &json!({"UserPoolId": pool, "Username": "ann"}))
             .await
             .unwrap();
@@ -114,8 +78,11 @@ async fn dry_run_refusal_and_a_resumed_change() {
             .await
             .unwrap();
         assert_eq!(out["Status"], "IN_PROGRESS");
-        assert!(sign_in(&svc, &pool, &client, "ANN").await.is_ok(), "a moved user, mid-change");
-        assert!(sign_in(&svc, &pool, &client, "Dee").await.is_ok(), "a user not moved yet, mid-change");
+        assert!(common::admin_sign_in(&svc, &pool, &client, "ANN").await.is_ok(), "a moved user, mid-change");
+        assert!(
+            common::admin_sign_in(&svc, &pool, &client, "Dee").await.is_ok(),
+            "a user not moved yet, mid-change"
+        );
     }
     let (ok, out, err) = tessera(&[&["pool-settings", "--step", "1"], &store[..]].concat());
     assert!(ok, "{err}");
@@ -124,7 +91,7 @@ async fn dry_run_refusal_and_a_resumed_change() {
     assert!(!ok && err.contains("No sign-in settings change"), "{err}");
     let svc = service(&dir, &key_file);
     for name in ["ANN", "bob", "CID", "dee"] {
-        sign_in(&svc, &pool, &client, name).await.unwrap_or_else(|e| panic!("{name}: {e}"));
+        common::admin_sign_in(&svc, &pool, &client, name).await.unwrap_or_else(|e| panic!("{name}: {e}"));
     }
 }
 

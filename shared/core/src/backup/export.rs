@@ -157,16 +157,7 @@ pub async fn export(svc: &Service, scope: &Scope, sink: &mut dyn ArchiveSink) ->
 }
 
 async fn listing(svc: &Service, pk: &str) -> Result<Vec<String>> {
-    let mut out = Vec::new();
-    let mut after: Option<String> = None;
-    loop {
-        let page = svc.store.query(pk, "", after.as_deref(), MAX_TRANSACTION_WRITES, svc.now_secs()).await?;
-        out.extend(page.items.into_iter().map(|i| i.sk));
-        match page.next {
-            Some(next) => after = Some(next),
-            None => return Ok(out),
-        }
-    }
+    Ok(svc.query_all(pk).await?.into_iter().map(|i| i.sk).collect())
 }
 
 async fn user_pool(w: &mut Writer<'_>, id: &str) -> Result<()> {

@@ -101,16 +101,7 @@ pub async fn reseal(
 }
 
 async fn listing(svc: &Service, pk: &str) -> Result<Vec<String>> {
-    let mut out = Vec::new();
-    let mut after: Option<String> = None;
-    loop {
-        let page = svc.store.query(pk, "", after.as_deref(), MAX_TRANSACTION_WRITES, svc.now_secs()).await?;
-        out.extend(page.items.into_iter().map(|i| i.sk));
-        match page.next {
-            Some(n) => after = Some(n),
-            None => return Ok(out),
-        }
-    }
+    Ok(svc.query_all(pk).await?.into_iter().map(|i| i.sk).collect())
 }
 
 async fn save_cursor(svc: &Service, cursor: &Cursor) -> Result<()> {

@@ -35,6 +35,10 @@ const MAX_YIELDING: usize = 1000;
 /// Users one Continue re-indexes unless told otherwise, and at most.
 const DEFAULT_STEP: usize = 500;
 const MAX_STEP: usize = 1000;
+/// How long one Continue call re-indexes users (Lambda functions time out after 10 s).
+const STEP_BUDGET_MS: i64 = 5_000;
+/// A wait a Continue call sits out itself rather than answering `RetryAfterMs`.
+const MAX_IN_CALL_WAIT_MS: i64 = 2_000;
 
 /// How an alias held by several users after the change is resolved.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -377,6 +381,7 @@ pub async fn start_user_pool_settings_change(svc: &Service, input: &Value) -> Re
         )));
     }
     let from = pool.sign_in_settings();
+    let req_case_change = from.case_sensitive != req.to.case_sensitive;
     pool.username_attributes = req.to.username_attributes.clone();
     pool.alias_attributes = req.to.alias_attributes.clone();
     pool.required_attributes = req.to.required_attributes.clone();
@@ -391,6 +396,8 @@ pub async fn start_user_pool_settings_change(svc: &Service, input: &Value) -> Re
         moving_all: false,
         users_done: 0,
         started: pool.modified,
+        // Processes that cached the pool before the change let it go within their cache's life.
+        not_before: if req_case_change { pool.modified + svc.config.pool_cache_ttl_ms + 500 } else { 0 },
     }));
     svc.save_pool(&pool, version, Vec::new()).await?;
     let mut out = plan.json();
@@ -398,10 +405,12 @@ pub async fn start_user_pool_settings_change(svc: &Service, input: &Value) -> Re
     Ok(out)
 }
 
-/// `ContinueUserPoolSettingsChange`: re-indexes the next `MaxUsers` users (500 by default);
-/// the call that reaches the last one finishes the change. A CaseSensitive change makes two
-/// passes: the second, after every request that read the pool before the first ended, moves
-/// users a request made meanwhile under the old rule.
+/// `ContinueUserPoolSettingsChange`: re-indexes the next `MaxUsers` users (500 by default), for
+/// at most [`STEP_BUDGET_MS`] (so a call fits a Lambda function's timeout); the call that
+/// reaches the last one finishes the change. A CaseSensitive change makes two passes: the
+/// second, once every request that read the pool during the first has ended, moves the users a
+/// request made meanwhile under the old rule. While the change must wait, a call answers at once
+/// with `RetryAfterMs` (or waits itself when that is short).
 pub async fn continue_user_pool_settings_change(svc: &Service, input: &Value) -> Result<Value> {
     let pool_id = input.req_str("UserPoolId")?;
     let limit = match input.i64_of("MaxUsers") {
@@ -415,38 +424,47 @@ pub async fn continue_user_pool_settings_change(svc: &Service, input: &Value) ->
             "No sign-in settings change of user pool {pool_id} is in progress."
         )));
     };
+    let wait = change.not_before - svc.clock.now_millis();
+    if wait > MAX_IN_CALL_WAIT_MS {
+        return Ok(json!({"Status": "IN_PROGRESS", "UsersDone": change.users_done, "RetryAfterMs": wait}));
+    }
+    wait_ms(wait).await;
     let case_change = pool.case_change_in_progress();
-    if case_change && change.users_done == 0 && change.done_through.is_none() && !change.moving_all {
-        // Processes that cached the pool before the change have let it go by now.
-        wait_ms(svc.config.pool_cache_ttl_ms + 500).await;
-    }
-    let (page, last) = users_page(svc, pool_id, change.done_through.as_deref(), limit).await?;
+    let started = std::time::Instant::now();
+    let (page, mut last) = users_page(svc, pool_id, change.done_through.as_deref(), limit).await?;
+    let mut through = None;
     for (key, _, _) in &page {
+        if through.is_some() && started.elapsed().as_millis() as i64 > STEP_BUDGET_MS {
+            last = false;
+            break;
+        }
         reindex(svc, pool_id, key).await?;
+        through = Some(key.clone());
     }
-    let done = page.len() as u64;
-    let through = page.last().map(|(k, ..)| k.clone());
-    let status = if !last {
+    let done = page.iter().take_while(|(k, ..)| through.as_ref().is_some_and(|t| k <= t)).count() as u64;
+    let mut out = json!({"Status": "IN_PROGRESS", "UsersDone": change.users_done + done});
+    if !last {
         update_change(svc, pool_id, |c| {
             c.done_through = through.clone().or(c.done_through.take());
             c.users_done += done;
         })
         .await?;
-        "IN_PROGRESS"
     } else if case_change && !change.moving_all {
+        let settle = svc.config.request_time_bound_ms + svc.config.pool_cache_ttl_ms;
+        let now = svc.clock.now_millis();
         update_change(svc, pool_id, |c| {
             c.moving_all = true;
             c.done_through = None;
             c.users_done += done;
+            c.not_before = now + settle;
         })
         .await?;
-        wait_ms(svc.config.request_time_bound_ms + svc.config.pool_cache_ttl_ms).await;
-        "IN_PROGRESS"
+        out["RetryAfterMs"] = json!(settle);
     } else {
         finish(svc, pool_id).await?;
-        "COMPLETE"
-    };
-    Ok(json!({"Status": status, "UsersDone": change.users_done + done}))
+        out["Status"] = json!("COMPLETE");
+    }
+    Ok(out)
 }
 
 async fn wait_ms(ms: i64) {
@@ -602,43 +620,55 @@ async fn move_user(
         );
         writes.push(Write::put(item, Cond::None));
     }
-    for entry in all(svc, &keys::user_groups(&pool.id, old)).await? {
+    // Memberships and devices, each moved as a whole (both sides of a membership together).
+    let mut satellites: Vec<Vec<Write>> = Vec::new();
+    let mut back: Vec<Vec<Write>> = Vec::new();
+    for entry in svc.query_all(&keys::user_groups(&pool.id, old)).await? {
         if entry.body.get("sub").and_then(Value::as_str) != Some(user.sub.as_str()) {
             continue;
         }
         let group = entry.sk.clone();
-        writes.push(Write::delete(&entry.pk, &entry.sk, Cond::None));
-        writes.push(Write::put(
-            Item::new(keys::user_groups(&pool.id, new), &group, entry.body.clone()),
-            Cond::None,
-        ));
-        writes.push(Write::delete(keys::group_members(&pool.id, &group), old, Cond::None));
-        writes.push(Write::put(
-            Item::new(
-                keys::group_members(&pool.id, &group),
-                new,
-                json!({"sub": user.sub, "username": user.username}),
-            ),
-            Cond::None,
-        ));
+        let member = json!({"sub": user.sub, "username": user.username});
+        let membership = |from: &str, to: &str| {
+            vec![
+                Write::delete(keys::user_groups(&pool.id, from), &group, Cond::None),
+                Write::put(
+                    Item::new(keys::user_groups(&pool.id, to), &group, entry.body.clone()),
+                    Cond::None,
+                ),
+                Write::delete(keys::group_members(&pool.id, &group), from, Cond::None),
+                Write::put(Item::new(keys::group_members(&pool.id, &group), to, member.clone()), Cond::None),
+            ]
+        };
+        satellites.push(membership(old, new));
+        back.push(membership(new, old));
     }
-    for device in all(svc, &keys::user_devices(&pool.id, old)).await? {
-        writes.push(Write::delete(&device.pk, &device.sk, Cond::None));
+    for device in svc.query_all(&keys::user_devices(&pool.id, old)).await? {
         let mut copy = device.clone();
         copy.pk = keys::user_devices(&pool.id, new);
-        writes.push(Write::put(copy, Cond::None));
+        back.push(vec![
+            Write::delete(&copy.pk, &copy.sk, Cond::None),
+            Write::put(device.clone(), Cond::None),
+        ]);
+        satellites
+            .push(vec![Write::delete(&device.pk, &device.sk, Cond::None), Write::put(copy, Cond::None)]);
     }
     let extra_at = writes.len();
     writes.extend(extra);
-    if writes.len() > MAX_TRANSACTION_WRITES {
-        return Err(Error::invalid(format!(
-            "User {} holds too many groups and devices ({} records) to move in one transaction; \
-             remove some of its devices or groups, then continue.",
-            user.username,
-            writes.len()
-        )));
+    let fits = writes.len() + satellites.iter().map(Vec::len).sum::<usize>() <= MAX_TRANSACTION_WRITES;
+    if fits {
+        writes.extend(satellites.drain(..).flatten());
+        back.clear();
+    } else {
+        // Too many for one transaction (a user in many groups, or with many devices): they move
+        // first, in batches, and move back if the user cannot follow. Meanwhile the user's
+        // groups and devices are briefly split between its two keys.
+        if svc.store.get(&keys::user(&pool.id, new), keys::USER_SK, now).await?.is_some() {
+            return Err(Error::UsernameExistsException(format!("the name {new} is taken")));
+        }
+        apply_batches(svc, satellites, now).await?;
     }
-    match svc.store.transact(writes, now).await {
+    let result = match svc.store.transact(writes, now).await {
         Ok(()) => Ok(()),
         Err(StoreError::ConditionFailed { index }) if taken.contains(&index) => {
             Err(Error::UsernameExistsException(format!("the name {new} is taken")))
@@ -653,18 +683,25 @@ async fn move_user(
             Err(Error::ConcurrentModificationException("The user changed meanwhile.".into()))
         }
         Err(e) => Err(e.into()),
+    };
+    if result.is_err() && !back.is_empty() {
+        apply_batches(svc, back, now).await?;
     }
+    result
 }
 
-async fn all(svc: &Service, pk: &str) -> Result<Vec<Item>> {
-    let mut out = Vec::new();
-    let mut after: Option<String> = None;
-    loop {
-        let page = svc.store.query(pk, "", after.as_deref(), 1000, svc.now_secs()).await?;
-        out.extend(page.items);
-        match page.next {
-            Some(n) => after = Some(n),
-            None => return Ok(out),
+/// Applies groups of writes in transactions of at most [`MAX_TRANSACTION_WRITES`], keeping each
+/// group in one transaction.
+async fn apply_batches(svc: &Service, groups: Vec<Vec<Write>>, now: i64) -> Result<()> {
+    let mut batch: Vec<Write> = Vec::new();
+    for group in groups {
+        if batch.len() + group.len() > MAX_TRANSACTION_WRITES {
+            svc.store.transact(std::mem::take(&mut batch), now).await?;
         }
+        batch.extend(group);
     }
+    if !batch.is_empty() {
+        svc.store.transact(batch, now).await?;
+    }
+    Ok(())
 }

@@ -75,17 +75,7 @@ pub(super) async fn user_group_entries(
     pool_id: &str,
     username_key: &str,
 ) -> Result<Vec<Item>> {
-    let pk = keys::user_groups(pool_id, username_key);
-    let mut out = Vec::new();
-    let mut start: Option<String> = None;
-    loop {
-        let page = svc.store.query(&pk, "", start.as_deref(), 1000, svc.now_secs()).await?;
-        out.extend(page.items);
-        match page.next {
-            Some(s) => start = Some(s),
-            None => return Ok(out),
-        }
-    }
+    svc.query_all(&keys::user_groups(pool_id, username_key)).await
 }
 
 pub(super) fn belongs_to(entry: &Item, user: &User) -> bool {
