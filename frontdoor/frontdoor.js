@@ -17,7 +17,9 @@
 
 var SERVICES = {
     AWSCognitoIdentityProviderService: 'cognito-idp',
-    AWSCognitoIdentityService: 'cognito-identity'
+    AWSCognitoIdentityService: 'cognito-identity',
+    // Tessera's own admin operations (signed as cognito-idp).
+    TesseraService: 'tessera'
 };
 
 // Operation names in the AWS models: letters and digits, starting with a capital.

@@ -72,6 +72,11 @@ test('rewrites an identity-pool target to /cognito-identity/<Operation>', () => 
     assert.equal(r.uri, '/cognito-identity/GetId');
 });
 
+test("rewrites Tessera's own operations to /tessera/<Operation>", () => {
+    const r = handler(event({ headers: target('TesseraService.RotateSigningKeys') }));
+    assert.equal(r.uri, '/tessera/RotateSigningKeys');
+});
+
 test('rewrites every identity-pool operation, signed or not, to /cognito-identity/<Operation>', () => {
     for (const op of ['GetCredentialsForIdentity', 'GetOpenIdTokenForDeveloperIdentity', 'ListIdentityPools', 'UnlinkIdentity']) {
         const r = handler(event({

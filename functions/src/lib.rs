@@ -782,6 +782,48 @@ pub const GET_BULK_PUBLISH_DETAILS: Operation = Operation {
     clients: Clients::NONE,
 };
 
+/// `tessera:DescribeSigningKeys` (readonly): binary `describe-signing-keys`.
+pub const DESCRIBE_SIGNING_KEYS: Operation = Operation {
+    bound: "tessera:DescribeSigningKeys",
+    call: calls::describe_signing_keys,
+    clients: Clients::NONE,
+};
+
+/// `tessera:RotateSigningKeys` (no flags): binary `rotate-signing-keys`.
+pub const ROTATE_SIGNING_KEYS: Operation = Operation {
+    bound: "tessera:RotateSigningKeys",
+    call: calls::rotate_signing_keys,
+    clients: Clients::NONE,
+};
+
+/// `tessera:SetSigningKeyRotation` (no flags): binary `set-signing-key-rotation`.
+pub const SET_SIGNING_KEY_ROTATION: Operation = Operation {
+    bound: "tessera:SetSigningKeyRotation",
+    call: calls::set_signing_key_rotation,
+    clients: Clients::NONE,
+};
+
+/// `tessera:PlanUserPoolSettingsChange` (readonly): binary `plan-user-pool-settings-change`.
+pub const PLAN_USER_POOL_SETTINGS_CHANGE: Operation = Operation {
+    bound: "tessera:PlanUserPoolSettingsChange",
+    call: calls::plan_user_pool_settings_change,
+    clients: Clients::NONE,
+};
+
+/// `tessera:StartUserPoolSettingsChange` (no flags): binary `start-user-pool-settings-change`.
+pub const START_USER_POOL_SETTINGS_CHANGE: Operation = Operation {
+    bound: "tessera:StartUserPoolSettingsChange",
+    call: calls::start_user_pool_settings_change,
+    clients: Clients::NONE,
+};
+
+/// `tessera:ContinueUserPoolSettingsChange` (no flags): binary `continue-user-pool-settings-change`.
+pub const CONTINUE_USER_POOL_SETTINGS_CHANGE: Operation = Operation {
+    bound: "tessera:ContinueUserPoolSettingsChange",
+    call: calls::continue_user_pool_settings_change,
+    clients: Clients::NONE,
+};
+
 /// The clients of `well-known` (readonly).
 pub const WELL_KNOWN: Clients = Clients::NONE;
 
@@ -946,6 +988,12 @@ pub const OPERATIONS: &[(&str, Operation)] = &[
     ("unsubscribe-from-dataset", UNSUBSCRIBE_FROM_DATASET),
     ("bulk-publish", BULK_PUBLISH),
     ("get-bulk-publish-details", GET_BULK_PUBLISH_DETAILS),
+    ("describe-signing-keys", DESCRIBE_SIGNING_KEYS),
+    ("rotate-signing-keys", ROTATE_SIGNING_KEYS),
+    ("set-signing-key-rotation", SET_SIGNING_KEY_ROTATION),
+    ("plan-user-pool-settings-change", PLAN_USER_POOL_SETTINGS_CHANGE),
+    ("start-user-pool-settings-change", START_USER_POOL_SETTINGS_CHANGE),
+    ("continue-user-pool-settings-change", CONTINUE_USER_POOL_SETTINGS_CHANGE),
 ];
 
 /// Each operation's domain function behind a plain function, compiled once here: a binary
@@ -1940,5 +1988,53 @@ pub mod calls {
         input: &'a Value,
     ) -> OperationFuture<'a> {
         Box::pin(tessera_core::sync::get_bulk_publish_details(svc, ctx, input))
+    }
+    #[inline(never)]
+    pub fn describe_signing_keys<'a>(
+        svc: &'a Service,
+        _ctx: &'a CallContext,
+        input: &'a Value,
+    ) -> OperationFuture<'a> {
+        Box::pin(tessera_core::tessera_service::describe_signing_keys(svc, input))
+    }
+    #[inline(never)]
+    pub fn rotate_signing_keys<'a>(
+        svc: &'a Service,
+        _ctx: &'a CallContext,
+        input: &'a Value,
+    ) -> OperationFuture<'a> {
+        Box::pin(tessera_core::tessera_service::rotate_signing_keys(svc, input))
+    }
+    #[inline(never)]
+    pub fn set_signing_key_rotation<'a>(
+        svc: &'a Service,
+        _ctx: &'a CallContext,
+        input: &'a Value,
+    ) -> OperationFuture<'a> {
+        Box::pin(tessera_core::tessera_service::set_signing_key_rotation(svc, input))
+    }
+    #[inline(never)]
+    pub fn plan_user_pool_settings_change<'a>(
+        svc: &'a Service,
+        _ctx: &'a CallContext,
+        input: &'a Value,
+    ) -> OperationFuture<'a> {
+        Box::pin(tessera_core::tessera_service::plan_user_pool_settings_change(svc, input))
+    }
+    #[inline(never)]
+    pub fn start_user_pool_settings_change<'a>(
+        svc: &'a Service,
+        _ctx: &'a CallContext,
+        input: &'a Value,
+    ) -> OperationFuture<'a> {
+        Box::pin(tessera_core::tessera_service::start_user_pool_settings_change(svc, input))
+    }
+    #[inline(never)]
+    pub fn continue_user_pool_settings_change<'a>(
+        svc: &'a Service,
+        _ctx: &'a CallContext,
+        input: &'a Value,
+    ) -> OperationFuture<'a> {
+        Box::pin(tessera_core::tessera_service::continue_user_pool_settings_change(svc, input))
     }
 }

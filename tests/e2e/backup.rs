@@ -233,9 +233,7 @@ async fn populate(env: &TestEnv) -> Source {
     // Rotated keys: active, retired and next pairs, all in the archive.
     for activate in [false, true, false] {
         let input = serde_json::json!({"UserPoolId": pool, "Activate": activate});
-        tessera_core::user_pool::signing_keys::rotate_signing_keys(&service(env), &input)
-            .await
-            .expect("rotate");
+        tessera_core::tessera_service::rotate_signing_keys(&service(env), &input).await.expect("rotate");
     }
     let jwks = jwks(env, &pool).await;
     assert_eq!(jwks["keys"].as_array().map(Vec::len), Some(6), "{jwks}");

@@ -275,6 +275,8 @@ async fn frontend(dir: &std::path::Path) -> Frontend {
         Arc::new(AesGcmCipher::new(&[7u8; 32]).unwrap()),
         ServiceConfig {
             hash_params: tessera_core::password::HashParams { m_kib: 1024, t: 1, p: 1 },
+            // A CaseSensitive change's second pass waits for requests in flight: none here.
+            request_time_bound_ms: 200,
             // As a stack with AuthDomainBase=auth.example.com (the sample events' host).
             auth_domains: tessera_aws::lambda::auth_domains_from(|name| {
                 (name == "TESSERA_AUTH_DOMAIN_BASE").then(|| "auth.example.com".to_string())
@@ -724,6 +726,26 @@ async fn every_function_handles_its_sample_event() {
     let out = tessera_aws::lambda::import_event(&fe.service, &payload, i64::MAX).await.unwrap();
     assert_eq!(out["jobId"], "import-Ab3dEf6hIj");
     run!("stop-user-import-job");
+    // Tessera's own operations (TesseraService): signing keys, then a sign-in settings change.
+    let keys = run!("describe-signing-keys");
+    assert_eq!(keys["SigningKeys"].as_array().map(Vec::len), Some(2), "{keys}");
+    run!("set-signing-key-rotation");
+    let rotated = run!("rotate-signing-keys");
+    assert_eq!(rotated["SigningKeys"].as_array().map(Vec::len), Some(4), "staged: {rotated}");
+    let plan = run!("plan-user-pool-settings-change");
+    assert_eq!(plan["UnresolvedConflictCount"], 0, "{plan}");
+    run!("start-user-pool-settings-change");
+    let mut continued = run!("continue-user-pool-settings-change");
+    for _ in 0..20 {
+        if continued["Status"] == "COMPLETE" {
+            break;
+        }
+        if let Some(ms) = continued["RetryAfterMs"].as_u64() {
+            tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+        }
+        continued = run!("continue-user-pool-settings-change");
+    }
+    assert_eq!(continued["Status"], "COMPLETE", "{continued}");
     run!("delete-user-pool-client");
     run!("delete-user-pool");
 
@@ -797,7 +819,11 @@ async fn run_case(
         event["body"] = Value::from(body);
     }
     if signed {
-        let service = op.as_deref().and_then(|o| o.split_once(':')).map_or("cognito-idp", |(s, _)| s);
+        // Tessera's own operations are signed as cognito-idp (shared/wire/model/tessera.json).
+        let service = match op.as_deref().and_then(|o| o.split_once(':')) {
+            Some(("tessera", _)) | None => "cognito-idp",
+            Some((s, _)) => s,
+        };
         sign(&mut event, service, signer);
     }
     let request = lambda_http::request::from_str(&event.to_string()).unwrap();

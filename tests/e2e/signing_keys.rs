@@ -124,10 +124,9 @@ fn svc(env: &TestEnv) -> &tessera_core::Service {
 }
 
 async fn statuses(env: &TestEnv, pool: &str) -> Vec<(String, String)> {
-    let out =
-        tessera_core::user_pool::signing_keys::describe_signing_keys(svc(env), &json!({"UserPoolId": pool}))
-            .await
-            .unwrap();
+    let out = tessera_core::tessera_service::describe_signing_keys(svc(env), &json!({"UserPoolId": pool}))
+        .await
+        .unwrap();
     out["SigningKeys"]
         .as_array()
         .unwrap()
@@ -202,7 +201,7 @@ on_both_stores!(rotation_on_demand_publishes_first_and_retires_late, |env| {
     tokens.extend([access_b.clone(), id_b]);
     let rotate = |activate: bool| {
         let input = json!({"UserPoolId": pool, "Activate": activate});
-        async move { tessera_core::user_pool::signing_keys::rotate_signing_keys(svc(env), &input).await }
+        async move { tessera_core::tessera_service::rotate_signing_keys(svc(env), &input).await }
     };
     env.clock.advance_secs(6 * 3600);
     assert_eq!(all_verify(env, &mut verifier, &tokens).await, 4);

@@ -20,6 +20,7 @@ pub mod service;
 pub mod srp;
 pub mod store;
 pub mod sync;
+pub mod tessera_service;
 pub mod tokens;
 pub mod triggers;
 pub mod user_index;

@@ -23,7 +23,7 @@ pub struct StoredKey {
 
 /// The key pairs of a pool: ID tokens and access tokens are signed with different kids.
 ///
-/// Rotation (`user_pool::signing_keys`) goes in two steps: new pairs are published as `next`
+/// Rotation (`tessera_service::signing_keys`) goes in two steps: new pairs are published as `next`
 /// (in the JWKS, signing nothing), and later take over; the pairs they replace move to
 /// `retired`, still published and still accepted until the last token they signed has
 /// expired.

@@ -264,7 +264,7 @@ pub async fn signing_keys(args: SigningKeysArgs) -> Result<(), String> {
     let svc = open(&args.store, false).await?;
     let fail = |e: tessera_core::Error| format!("{}: {}", e.name(), e.message());
     let pool = serde_json::json!({"UserPoolId": args.user_pool, "Activate": args.activate});
-    use tessera_core::user_pool::signing_keys as keys;
+    use tessera_core::tessera_service as keys;
     if let Some(days) = args.rotation_days {
         let mut input = pool.clone();
         input["RotationDays"] = serde_json::json!(days);
@@ -315,7 +315,7 @@ pub struct PoolSettingsArgs {
 /// `tessera pool-settings`: plans, starts and runs a sign-in settings change
 /// (docs/sign-in-settings.md); run again without changes to resume one that stopped.
 pub async fn pool_settings(args: PoolSettingsArgs) -> Result<(), String> {
-    use tessera_core::user_pool::sign_in_settings as change;
+    use tessera_core::tessera_service as change;
     let mut svc = open(&args.store, false).await?;
     if matches!(args.store.store, crate::StoreArg::Embedded) {
         // This process holds the embedded store alone: no other process caches the pool or

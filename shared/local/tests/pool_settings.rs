@@ -70,13 +70,10 @@ async fn dry_run_refusal_and_a_resumed_change() {
             .unwrap();
         // Started, and stopped after one step (as a killed command would leave it).
         let start = json!({"UserPoolId": pool, "CaseSensitive": false});
-        tessera_core::user_pool::sign_in_settings::start_user_pool_settings_change(&svc, &start)
-            .await
-            .unwrap();
+        tessera_core::tessera_service::start_user_pool_settings_change(&svc, &start).await.unwrap();
         let step = json!({"UserPoolId": pool, "MaxUsers": 2});
-        let out = tessera_core::user_pool::sign_in_settings::continue_user_pool_settings_change(&svc, &step)
-            .await
-            .unwrap();
+        let out =
+            tessera_core::tessera_service::continue_user_pool_settings_change(&svc, &step).await.unwrap();
         assert_eq!(out["Status"], "IN_PROGRESS");
         assert!(common::admin_sign_in(&svc, &pool, &client, "ANN").await.is_ok(), "a moved user, mid-change");
         assert!(

@@ -5,7 +5,7 @@ use serde_json::Value;
 use tessera_core::{CallContext, Result, Service};
 
 mod operations;
-use operations::{run, run_identity, run_sync};
+use operations::{run, run_identity, run_sync, run_tessera};
 
 /// The services Tessera serves, by their endpoint prefix (and SigV4 name).
 pub const COGNITO_IDP: &str = "cognito-idp";
@@ -33,24 +33,8 @@ pub async fn call_service(
         COGNITO_IDP => call(svc, ctx, op, input).await,
         COGNITO_IDENTITY => Box::pin(run_identity(svc, ctx, op, input)).await,
         COGNITO_SYNC => Box::pin(run_sync(svc, ctx, op, input)).await,
-        TESSERA => run_tessera(svc, op, input).await,
+        // Tessera's own operations (shared/wire/model/tessera.json).
+        TESSERA => Box::pin(run_tessera(svc, ctx, op, input)).await,
         _ => None,
     }
-}
-
-/// Tessera's own operations (shared/wire/model/tessera.json). Served by the local server; in
-/// AWS the same functions run through `tessera signing-keys` against the stack's table.
-async fn run_tessera(svc: &Service, op: &str, input: &Value) -> Option<Result<Value>> {
-    use tessera_core::user_pool::{sign_in_settings, signing_keys};
-    Some(match op {
-        "RotateSigningKeys" => signing_keys::rotate_signing_keys(svc, input).await,
-        "DescribeSigningKeys" => signing_keys::describe_signing_keys(svc, input).await,
-        "SetSigningKeyRotation" => signing_keys::set_signing_key_rotation(svc, input).await,
-        "PlanUserPoolSettingsChange" => sign_in_settings::plan_user_pool_settings_change(svc, input).await,
-        "StartUserPoolSettingsChange" => sign_in_settings::start_user_pool_settings_change(svc, input).await,
-        "ContinueUserPoolSettingsChange" => {
-            sign_in_settings::continue_user_pool_settings_change(svc, input).await
-        }
-        _ => return None,
-    })
 }

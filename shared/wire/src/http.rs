@@ -367,7 +367,7 @@ impl Frontend {
             ),
             None => None,
         };
-        let from_path = [COGNITO_IDP, COGNITO_IDENTITY].into_iter().find_map(|service| {
+        let from_path = [COGNITO_IDP, COGNITO_IDENTITY, TESSERA].into_iter().find_map(|service| {
             let op = req.path.strip_prefix('/')?.strip_prefix(service)?.strip_prefix('/')?;
             (!op.is_empty() && !op.contains('/')).then_some((service, op))
         });
@@ -663,6 +663,7 @@ fn split_bound(bound: &str) -> (&'static str, &str) {
     match bound.split_once(':') {
         Some((COGNITO_IDENTITY, op)) => (COGNITO_IDENTITY, op),
         Some((COGNITO_SYNC, op)) => (COGNITO_SYNC, op),
+        Some((TESSERA, op)) => (TESSERA, op),
         Some((_, op)) => ("unknown", op),
         None => (COGNITO_IDP, bound),
     }

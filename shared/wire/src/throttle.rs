@@ -52,6 +52,7 @@ fn table_service(prefix: &str) -> Option<&'static str> {
     match prefix {
         "identity" => Some(crate::dispatch::COGNITO_IDENTITY),
         "sync" => Some(crate::dispatch::COGNITO_SYNC),
+        "tessera" => Some(crate::dispatch::TESSERA),
         _ => None,
     }
 }
@@ -367,6 +368,7 @@ mod tests {
             (COGNITO_IDP, ApiModel::cognito_idp(), ""),
             (COGNITO_IDENTITY, ApiModel::cognito_identity(), "identity:"),
             (COGNITO_SYNC, ApiModel::cognito_sync(), "sync:"),
+            (crate::dispatch::TESSERA, ApiModel::tessera(), "tessera:"),
         ] {
             for op in model.operation_names() {
                 assert!(category_of(service, op).is_some(), "{prefix}{op} has no category");

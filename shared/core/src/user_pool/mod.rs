@@ -21,8 +21,6 @@ pub mod oauth;
 pub mod pools;
 pub mod secrets;
 pub mod settings;
-pub mod sign_in_settings;
-pub mod signing_keys;
 pub mod triggers;
 pub mod unknown_names;
 pub mod users;

@@ -68,7 +68,7 @@ pub(crate) async fn issue_family(
 ) -> Result<Value> {
     let (svc, ctx, pool, client) = (s.svc, s.ctx, &*s.pool, s.client);
     let now = svc.now_secs();
-    crate::user_pool::signing_keys::rotate_if_due(svc, pool).await;
+    crate::tessera_service::signing_keys::rotate_if_due(svc, pool).await;
     let keys = svc.open_keys(pool)?;
     let (origin_jti, auth_time) = match &family {
         Family::Refresh { origin_jti, origin } | Family::Rotate { origin_jti, origin, .. } => {

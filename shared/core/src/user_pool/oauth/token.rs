@@ -141,7 +141,7 @@ async fn client_credentials(
         Err(invalid) => return Ok(error("invalid_scope", &invalid.0)),
     };
     let pool = svc.pool(&client.pool_id).await?;
-    crate::user_pool::signing_keys::rotate_if_due(svc, &pool).await;
+    crate::tessera_service::signing_keys::rotate_if_due(svc, &pool).await;
     let keys = svc.open_keys(&pool)?;
     let scope = granted.join(" ");
     let now_ms = svc.clock.now_millis();

@@ -86,7 +86,7 @@ fn request(pool: &UserPool, input: &Value) -> Result<Request> {
     if let Some(v) = list(input, "RequiredAttributes")? {
         to.required_attributes = v;
     }
-    super::pools::check_sign_in_settings(
+    crate::user_pool::pools::check_sign_in_settings(
         &to.username_attributes,
         &to.alias_attributes,
         &pool.auto_verified_attributes,
