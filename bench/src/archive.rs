@@ -10,10 +10,10 @@ use std::sync::Arc;
 use std::time::Instant;
 use tessera_core::model::User;
 
-fn user(i: usize, hash: &str, srp: &serde_json::Value, totp: &str) -> Result<User, String> {
+fn user(i: usize, prefix: &str, hash: &str, srp: &serde_json::Value, totp: &str) -> Result<User, String> {
     let sub = format!("00000000-0000-4000-8000-{i:012}");
     let mut u: User = serde_json::from_value(serde_json::json!({
-        "username": format!("user{i:06}"), "sub": sub, "attributes": {
+        "username": format!("{prefix}{i:06}"), "sub": sub, "attributes": {
             "sub": sub, "email": format!("user{i}@example.com"), "email_verified": "true",
             "given_name": "Alice", "family_name": format!("Family{:04}", i % 1000),
         },
@@ -30,6 +30,11 @@ fn user(i: usize, hash: &str, srp: &serde_json::Value, totp: &str) -> Result<Use
 
 /// Seeds `dir` (its key beside it) with one pool of `users` users; returns the pool id.
 async fn seed(dir: &Path, users: usize) -> Result<String, String> {
+    seed_named(dir, users, "user").await
+}
+
+/// [`seed`] with usernames `{prefix}{i:06}`.
+pub(crate) async fn seed_named(dir: &Path, users: usize, prefix: &str) -> Result<String, String> {
     let key = tessera_local::server::load_or_create_key(&dir.with_extension("key"))?;
     let store = Arc::new(tessera_local::embedded::EmbeddedStore::open(dir).map_err(|e| e.to_string())?);
     let svc = tessera_local::backup::service(store, &key)?;
@@ -51,7 +56,7 @@ async fn seed(dir: &Path, users: usize) -> Result<String, String> {
     let mut batch = Vec::new();
     for i in 0..users {
         let (writes, _) =
-            svc.new_user_writes(&pool, &user(i, &hash, &srp, &totp)?).map_err(|e| e.to_string())?;
+            svc.new_user_writes(&pool, &user(i, prefix, &hash, &srp, &totp)?).map_err(|e| e.to_string())?;
         if batch.len() + writes.len() > tessera_core::store::MAX_TRANSACTION_WRITES {
             svc.store.transact(std::mem::take(&mut batch), 0).await.map_err(|e| e.to_string())?;
         }
@@ -64,7 +69,7 @@ async fn seed(dir: &Path, users: usize) -> Result<String, String> {
 }
 
 /// Runs `tessera <args>` under `/usr/bin/time`: (seconds, peak resident MB, stdout).
-fn timed(tessera: &Path, args: &[String]) -> Result<(f64, f64, String), String> {
+pub(crate) fn timed(tessera: &Path, args: &[String]) -> Result<(f64, f64, String), String> {
     let out = Command::new("/usr/bin/time")
         .arg("-f")
         .arg("TIME %e %M")

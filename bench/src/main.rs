@@ -18,6 +18,7 @@ mod archive;
 mod codeflow;
 mod enumeration;
 mod listusers;
+mod settings;
 mod srp;
 mod sync;
 mod units;
@@ -111,6 +112,15 @@ enum Cmd {
     /// ListUsers latency by filter kind in a large pool (in-process local server).
     /// `tessera export` and `tessera restore` of a pool of N users, each under /usr/bin/time.
     Archive {
+        #[arg(long, default_value_t = 100_000)]
+        users: usize,
+        /// The `tessera` binary to run.
+        #[arg(long, default_value = "target/release/tessera")]
+        tessera: PathBuf,
+    },
+    /// `tessera pool-settings` on a pool of N users: an alias change and a CaseSensitive change
+    /// (every user moves), each under /usr/bin/time (docs/sign-in-settings.md).
+    PoolSettings {
         #[arg(long, default_value_t = 100_000)]
         users: usize,
         /// The `tessera` binary to run.
@@ -996,6 +1006,7 @@ async fn main() -> Result<(), String> {
         Cmd::Listusers { users, samples } => listusers::run(users, samples).await,
         Cmd::Archive { users, tessera } => archive::run(users, tessera).await,
         Cmd::Units { users, out } => units::run(users, out).await,
+        Cmd::PoolSettings { users, tessera } => settings::run(users, tessera).await,
         Cmd::Srp { users, samples, server, port } => srp::run(users, samples, server, port).await,
         Cmd::CodeFlow { samples, server, port } => codeflow::run(samples, server, port).await,
         Cmd::Sync { samples, concurrency, list_samples } => {

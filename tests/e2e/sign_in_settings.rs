@@ -348,6 +348,29 @@ on_both_stores!(required_attributes_and_bad_requests, |env| {
     )
     .await;
     assert_eq!((status, error_parts(&answer).0.as_str()), (400, "ResourceNotFoundException"));
+    // Abuse: only the admin keys may change a pool's sign-in rules: an unsigned call is refused
+    // and nothing starts.
+    let body = json!({"UserPoolId": pool, "CaseSensitive": false}).to_string();
+    let (status, _, answer) = raw_http(
+        &env.url,
+        "POST",
+        "/",
+        &[
+            ("x-amz-target", "TesseraService.StartUserPoolSettingsChange"),
+            ("content-type", "application/x-amz-json-1.1"),
+        ],
+        body.as_bytes(),
+    )
+    .await;
+    let answer: Value = serde_json::from_slice(&answer).unwrap_or(Value::Null);
+    assert_eq!(status, 400, "unsigned: {answer}");
+    assert!(!error_parts(&answer).0.is_empty(), "unsigned: {answer}");
+    let (status, answer) = tessera(env, "ContinueUserPoolSettingsChange", json!({"UserPoolId": pool})).await;
+    assert_eq!(
+        (status, error_parts(&answer).0.as_str()),
+        (400, "InvalidParameterException"),
+        "nothing started"
+    );
 
     let mut allowed = change.clone();
     allowed["MissingRequiredAttributes"] = json!("ALLOW");
