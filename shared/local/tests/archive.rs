@@ -5,7 +5,6 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use serde_json::json;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use tessera_core::Service;
@@ -29,28 +28,8 @@ async fn export_then_restore_with_the_binary() {
     let source = scratch.path("source");
     let (pool, client) = {
         let svc = service_on(&source);
-        let pool =
-            tessera_core::user_pool::create_user_pool(&svc, &json!({"PoolName": "cli"})).await.unwrap();
-        let pool = pool["UserPool"]["Id"].as_str().unwrap().to_string();
-        let client = tessera_core::user_pool::create_user_pool_client(
-            &svc,
-            &json!({"UserPoolId": pool, "ClientName": "app", "ExplicitAuthFlows": ["ALLOW_ADMIN_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"]}),
-        )
-        .await
-        .unwrap();
-        let client = client["UserPoolClient"]["ClientId"].as_str().unwrap().to_string();
-        tessera_core::user_pool::admin_create_user(
-            &svc,
-            &json!({"UserPoolId": pool, "Username": "ann", "MessageAction": "SUPPRESS"}),
-        )
-        .await
-        .unwrap();
-        tessera_core::user_pool::admin_set_user_password(
-            &svc,
-            &json!({"UserPoolId": pool, "Username": "ann", "Password": "Correct-Horse-9", "Permanent": true}),
-        )
-        .await
-        .unwrap();
+        let flows = ["ALLOW_ADMIN_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"];
+        let (pool, client) = common::pool_with_users(&svc, "cli", &flows, &["ann"]).await;
         common::admin_sign_in(&svc, &pool, &client, "ann").await.expect("the source signs in");
         (pool, client)
     }; // The store closes: the binary opens it next.

@@ -46,27 +46,8 @@ async fn rotate_reseal_and_drop_the_old_key() {
     tessera_local::server::load_or_create_key(&key_file).unwrap();
     let (pool, client) = {
         let svc = service(&dir, &key_file);
-        let pool = tessera_core::user_pool::create_user_pool(&svc, &json!({"PoolName": "mk"})).await.unwrap();
-        let pool = pool["UserPool"]["Id"].as_str().unwrap().to_string();
-        let client = tessera_core::user_pool::create_user_pool_client(
-            &svc,
-            &json!({"UserPoolId": pool, "ClientName": "app", "ExplicitAuthFlows": ["ALLOW_ADMIN_USER_PASSWORD_AUTH"]}),
-        )
-        .await
-        .unwrap();
-        let client = client["UserPoolClient"]["ClientId"].as_str().unwrap().to_string();
-        tessera_core::user_pool::admin_create_user(
-            &svc,
-            &json!({"UserPoolId": pool, "Username": "ann", "MessageAction": "SUPPRESS"}),
-        )
-        .await
-        .unwrap();
-        tessera_core::user_pool::admin_set_user_password(
-            &svc,
-            &json!({"UserPoolId": pool, "Username": "ann", "Password": "Correct-Horse-9", "Permanent": true}),
-        )
-        .await
-        .unwrap();
+        let (pool, client) =
+            common::pool_with_users(&svc, "mk", &["ALLOW_ADMIN_USER_PASSWORD_AUTH"], &["ann"]).await;
         common::admin_sign_in(&svc, &pool, &client, "ann").await.expect("signs in");
         assert_eq!(versions_of(&svc, &pool).await, (Some(1), Some(1)));
         (pool, client)
@@ -145,27 +126,8 @@ async fn a_kms_data_key_is_staged_activated_and_dropped() {
     };
     let (svc, sealing, versions) = cold_start().await;
     assert_eq!((sealing, versions), (1, vec![1]));
-    let pool = tessera_core::user_pool::create_user_pool(&svc, &json!({"PoolName": "mk"})).await.unwrap();
-    let pool = pool["UserPool"]["Id"].as_str().unwrap().to_string();
-    let client = tessera_core::user_pool::create_user_pool_client(
-        &svc,
-        &json!({"UserPoolId": pool, "ClientName": "app", "ExplicitAuthFlows": ["ALLOW_ADMIN_USER_PASSWORD_AUTH"]}),
-    )
-    .await
-    .unwrap();
-    let client = client["UserPoolClient"]["ClientId"].as_str().unwrap().to_string();
-    tessera_core::user_pool::admin_create_user(
-        &svc,
-        &json!({"UserPoolId": pool, "Username": "ann", "MessageAction": "SUPPRESS"}),
-    )
-    .await
-    .unwrap();
-    tessera_core::user_pool::admin_set_user_password(
-        &svc,
-        &json!({"UserPoolId": pool, "Username": "ann", "Password": "Correct-Horse-9", "Permanent": true}),
-    )
-    .await
-    .unwrap();
+    let (pool, client) =
+        common::pool_with_users(&svc, "mk", &["ALLOW_ADMIN_USER_PASSWORD_AUTH"], &["ann"]).await;
 
     let run = |extra: &[&str]| {
         let args = [

@@ -25,30 +25,8 @@ async fn dry_run_refusal_and_a_resumed_change() {
     let key_file = scratch.0.join("data.key");
     let (pool, client) = {
         let svc = service(&dir, &key_file);
-        let pool = tessera_core::user_pool::create_user_pool(&svc, &json!({"PoolName": "ps"})).await.unwrap();
-        let pool = pool["UserPool"]["Id"].as_str().unwrap().to_string();
-        let client = tessera_core::user_pool::create_user_pool_client(
-            &svc,
-            &json!({"UserPoolId": pool, "ClientName": "app", "ExplicitAuthFlows": ["ALLOW_ADMIN_USER_PASSWORD_AUTH"]}),
-        )
-        .await
-        .unwrap();
-        let client = client["UserPoolClient"]["ClientId"].as_str().unwrap().to_string();
-        for name in ["Ann", "ann", "Bob", "Cid", "Dee"] {
-            tessera_core::user_pool::admin_create_user(
-                &svc,
-                &json!({"UserPoolId": pool, "Username": name, "MessageAction": "SUPPRESS"}),
-            )
-            .await
-            .unwrap();
-            tessera_core::user_pool::admin_set_user_password(
-                &svc,
-                &json!({"UserPoolId": pool, "Username": name, "Password": "Correct-Horse-9", "Permanent": true}),
-            )
-            .await
-            .unwrap();
-        }
-        (pool, client)
+        let users = ["Ann", "ann", "Bob", "Cid", "Dee"];
+        common::pool_with_users(&svc, "ps", &["ALLOW_ADMIN_USER_PASSWORD_AUTH"], &users).await
     };
     let store =
         ["--data-dir", dir.to_str().unwrap(), "--key-file", key_file.to_str().unwrap(), "--user-pool", &pool];

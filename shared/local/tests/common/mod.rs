@@ -70,3 +70,39 @@ pub async fn admin_sign_in(
         .await
         .map_err(|e| format!("{}: {}", e.name(), e.message()))
 }
+
+/// A pool named `name`, an app client with `flows`, and confirmed `users` with the tests'
+/// password, made in process: (pool id, client id).
+pub async fn pool_with_users(
+    svc: &tessera_core::Service,
+    name: &str,
+    flows: &[&str],
+    users: &[&str],
+) -> (String, String) {
+    use serde_json::json;
+    use tessera_core::user_pool as up;
+    let pool = up::create_user_pool(svc, &json!({"PoolName": name})).await.unwrap();
+    let pool = pool["UserPool"]["Id"].as_str().unwrap().to_string();
+    let client = up::create_user_pool_client(
+        svc,
+        &json!({"UserPoolId": pool, "ClientName": "app", "ExplicitAuthFlows": flows}),
+    )
+    .await
+    .unwrap();
+    let client = client["UserPoolClient"]["ClientId"].as_str().unwrap().to_string();
+    for user in users {
+        up::admin_create_user(
+            svc,
+            &json!({"UserPoolId": pool, "Username": user, "MessageAction": "SUPPRESS"}),
+        )
+        .await
+        .unwrap();
+        up::admin_set_user_password(
+            svc,
+            &json!({"UserPoolId": pool, "Username": user, "Password": "Correct-Horse-9", "Permanent": true}),
+        )
+        .await
+        .unwrap();
+    }
+    (pool, client)
+}
