@@ -388,3 +388,43 @@ on_both_stores!(required_attributes_and_bad_requests, |env| {
     let refused = env.sign_up(&client, "newcomer").await;
     assert!(refused.as_ref().is_err_and(|e| e.starts_with("InvalidParameterException")), "{refused:?}");
 });
+
+on_both_stores!(
+    a_pool_too_large_for_one_request_is_refused_whole,
+    config = |cfg| {
+        // As a deployment's functions, with a budget every read of a second page overruns.
+        cfg.whole_pool_read_budget_ms = Some(0);
+    },
+    |env| {
+        let pool = env.pool(|b| b).await;
+        let change = json!({"UserPoolId": pool, "AliasAttributes": ["email"]});
+        // One page of users is read within any budget.
+        env.admin_user(&pool, "first", &[]).await;
+        let (status, answer) = tessera(env, "PlanUserPoolSettingsChange", change.clone()).await;
+        assert_eq!((status, answer["UsersScanned"].as_u64()), (200, Some(1)), "{answer}");
+
+        // More users than one page (100): the plan gives up with a clear error, not a timeout.
+        for i in 0..100 {
+            env.client
+                .admin_create_user()
+                .user_pool_id(&pool)
+                .username(format!("user{i:03}"))
+                .message_action(cip::types::MessageActionType::Suppress)
+                .send()
+                .await
+                .unwrap();
+        }
+        for op in ["PlanUserPoolSettingsChange", "StartUserPoolSettingsChange"] {
+            let (status, answer) = tessera(env, op, change.clone()).await;
+            let (name, message) = error_parts(&answer);
+            assert_eq!((status, name.as_str()), (400, "LimitExceededException"), "{op}: {answer}");
+            assert!(message.contains("tessera pool-settings"), "{op}: {message}");
+        }
+        // Nothing started: the pool keeps its settings and no change is recorded.
+        let described = env.client.describe_user_pool().user_pool_id(&pool).send().await.unwrap();
+        assert!(described.user_pool().unwrap().alias_attributes().is_empty());
+        let (status, answer) =
+            tessera(env, "ContinueUserPoolSettingsChange", json!({"UserPoolId": pool})).await;
+        assert_eq!((status, error_parts(&answer).0.as_str()), (400, "InvalidParameterException"), "{answer}");
+    }
+);

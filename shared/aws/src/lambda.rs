@@ -214,6 +214,10 @@ impl tessera_core::ports::SecretCipher for NoMasterKey {
 /// (with its routing, its overwritten `x-tessera-original-*` headers) from one sent around it.
 pub const ORIGIN_SECRET_HEADER: &str = "x-tessera-origin-secret";
 
+/// How long a function may read a whole pool in one request (`ServiceConfig::whole_pool_read_budget_ms`):
+/// the template's functions time out after 10 s.
+pub const WHOLE_POOL_READ_BUDGET_MS: u64 = 7_000;
+
 /// The shortest origin secret a function accepts (the template generates 64 characters).
 pub const MIN_ORIGIN_SECRET_LEN: usize = 32;
 
@@ -412,6 +416,7 @@ pub async fn frontend_from(
         client_credentials_reuse_ms: env_opt("TESSERA_CLIENT_CREDENTIALS_REUSE_MS")
             .and_then(|v| v.parse().ok())
             .unwrap_or(ServiceConfig::default().client_credentials_reuse_ms),
+        whole_pool_read_budget_ms: Some(WHOLE_POOL_READ_BUDGET_MS),
         ..ServiceConfig::default()
     };
     let service = Service::new(store, messenger, Arc::new(clock), Arc::new(SystemRng), cipher, config);

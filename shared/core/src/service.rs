@@ -33,6 +33,11 @@ pub struct ServiceConfig {
     /// The longest a request can take (API Gateway's limit is 29 s). A CaseSensitive change
     /// waits this long before its last pass, for requests that read the pool before it.
     pub request_time_bound_ms: i64,
+    /// How long one request may spend reading a whole pool (PlanUserPoolSettingsChange,
+    /// StartUserPoolSettingsChange) before it gives up with LimitExceededException, so a large
+    /// pool gets a clear answer and not a function timeout. The deployment sets it below its
+    /// functions' timeout; the local server and the `tessera` command read to the end (`None`).
+    pub whole_pool_read_budget_ms: Option<u64>,
     pub limits: Limits,
     /// A password reset (ConfirmForgotPassword, AdminResetUserPassword) or an administrator's
     /// AdminSetUserPassword also signs the user out everywhere, as GlobalSignOut does. Off by
@@ -143,6 +148,7 @@ impl Default for ServiceConfig {
             default_email_from: None,
             pool_cache_ttl_ms: 1000,
             request_time_bound_ms: 30_000,
+            whole_pool_read_budget_ms: None,
             limits: Limits::default(),
             sign_out_on_password_reset: false,
             auth_domains: AuthDomains::default(),

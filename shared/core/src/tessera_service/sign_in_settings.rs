@@ -222,7 +222,18 @@ async fn plan(svc: &Service, pool: &UserPool, req: &Request) -> Result<Plan> {
     let mut aliases: HashMap<(String, String), Vec<(i64, String)>> = HashMap::new();
     let mut missing: BTreeMap<String, Vec<String>> = BTreeMap::new();
     let mut cursor: Option<String> = None;
+    let started = std::time::Instant::now();
     loop {
+        if let Some(budget) = svc.config.whole_pool_read_budget_ms {
+            if cursor.is_some() && started.elapsed() > std::time::Duration::from_millis(budget) {
+                return Err(Error::LimitExceededException(format!(
+                    "User pool {} has more users than one request can read in its time ({} read in {budget} ms). \
+                     Run `tessera pool-settings` against the stack's table from an operator's machine \
+                     (docs/sign-in-settings.md); it has no such limit.",
+                    pool.id, out.users
+                )));
+            }
+        }
         let (page, last) = users_page(svc, &pool.id, cursor.as_deref(), MAX_TRANSACTION_WRITES).await?;
         for (key, user, _) in &page {
             out.users += 1;
