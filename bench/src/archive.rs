@@ -89,13 +89,21 @@ pub(crate) fn timed(tessera: &Path, args: &[String]) -> Result<(f64, f64, String
     Ok((secs, kb / 1024.0, String::from_utf8_lossy(&out.stdout).into_owned()))
 }
 
-pub async fn run(users: usize, tessera: PathBuf) -> Result<(), String> {
-    let root = std::env::temp_dir().join(format!("tessera-bench-archive-{}", std::process::id()));
+/// Runs `measure` in a fresh scratch directory under the system's temporary one, removed after.
+pub async fn in_scratch_dir<F: std::future::Future<Output = Result<(), String>>>(
+    name: &str,
+    measure: impl FnOnce(PathBuf) -> F,
+) -> Result<(), String> {
+    let root = std::env::temp_dir().join(format!("tessera-bench-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&root);
     std::fs::create_dir_all(&root).map_err(|e| e.to_string())?;
-    let result = measure(&root, users, &tessera).await;
+    let result = measure(root.clone()).await;
     let _ = std::fs::remove_dir_all(&root);
     result
+}
+
+pub async fn run(users: usize, tessera: PathBuf) -> Result<(), String> {
+    in_scratch_dir("archive", |root| async move { measure(&root, users, &tessera).await }).await
 }
 
 async fn measure(root: &Path, users: usize, tessera: &Path) -> Result<(), String> {

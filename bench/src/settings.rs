@@ -3,17 +3,12 @@
 //! email alias: one transaction each) and a CaseSensitive change (every user, named `User…`,
 //! moves to its lower-case key with its index items, each move with the pool's cursor).
 
-use crate::archive::{seed_named, timed};
+use crate::archive::{in_scratch_dir, seed_named, timed};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 pub async fn run(users: usize, tessera: PathBuf) -> Result<(), String> {
-    let root = std::env::temp_dir().join(format!("tessera-bench-settings-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&root);
-    std::fs::create_dir_all(&root).map_err(|e| e.to_string())?;
-    let result = measure(&root, users, &tessera).await;
-    let _ = std::fs::remove_dir_all(&root);
-    result
+    in_scratch_dir("settings", |root| async move { measure(&root, users, &tessera).await }).await
 }
 
 async fn measure(root: &Path, users: usize, tessera: &Path) -> Result<(), String> {
